@@ -1,0 +1,28 @@
+"""vaekit: variational autoencoders on PyTorch.
+
+``import vaekit`` is light: torch and the rest load on first use of the API below.
+
+    import vaekit
+    vae = vaekit.train(data="digits", latent_dim=8, epochs=20, out="runs/digits")
+    vae = vaekit.load("runs/digits")
+    z = vae.encode(x); x_hat = vae.decode(z); xs = vae.sample(64)
+    report = vaekit.evaluate(vae, split="test")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaekit._version import __version__
+
+_API = {"train", "resume", "load", "evaluate", "TrainedVAE", "run_info", "build_config"}
+
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from vaekit import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'vaekit' has no attribute {name!r}")

@@ -1,0 +1,200 @@
+"""Run configuration: plain dataclasses with defaults, round-tripped through ``config.json``.
+
+A run is reproducible from its config alone: model, data, optimisation, seed and library version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from vaekit._version import __version__
+from vaekit.errors import ConfigError
+
+#: The founding diagram: 5 inputs, encoder 4 and 3, latent 3, decoder 3 and 4, 5 outputs.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "seed": {
+        "model": {"encoder": [4, 3], "decoder": [3, 4], "latent_dim": 3, "likelihood": "gaussian"},
+        "data": {"name": "synthetic5"},
+    },
+}
+
+
+@dataclass
+class ModelConfig:
+    """What network to build. ``decoder=None`` mirrors the encoder; ``likelihood=None`` picks
+    Bernoulli for data in [0, 1] and Gaussian (learned sigma) for real-valued data."""
+
+    name: str = "vae"
+    latent_dim: int = 8
+    encoder: list[int] = field(default_factory=lambda: [256, 128])
+    decoder: list[int] | None = None
+    activation: str = "relu"
+    likelihood: str | None = None
+    sigma: float | None = None
+    preset: str | None = None
+
+    def decoder_hidden(self) -> list[int]:
+        """Hidden widths of the decoder, input side first."""
+        return list(self.decoder) if self.decoder is not None else list(reversed(self.encoder))
+
+
+@dataclass
+class DataConfig:
+    """Which data, and how it is split and binarised."""
+
+    name: str = "digits"
+    data_dir: str | None = None
+    image_size: str | None = None
+    download: bool = False
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    binarize: str = "none"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: Adam with a constant learning rate, checkpoints every N epochs."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_every: int = 1
+    grad_clip: float | None = None
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to rebuild a model and resume its training."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    #: filled in when data is loaded: the shape of one example and its value range
+    input_shape: list[int] | None = None
+    value_range: str | None = None
+    version: str = __version__
+
+    @property
+    def input_dim(self) -> int:
+        """Number of data dimensions D (product of ``input_shape``)."""
+        if self.input_shape is None:
+            raise ConfigError("input_shape is not set: the config was not bound to data")
+        d = 1
+        for s in self.input_shape:
+            d *= s
+        return d
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as plain JSON-able values."""
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        """Write the config as JSON, atomically."""
+        from vaekit.training.atomic import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+        """Build a config from nested dicts, rejecting unknown keys with a message naming them."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: expected a mapping with keys model/data/train, got {type(raw).__name__}")
+        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in sections:
+                kwargs[key] = _build_section(sections[key], value, f"{source}: {key}")
+            elif key in ("input_shape", "value_range", "version"):
+                kwargs[key] = value
+            else:
+                raise ConfigError(
+                    f"{source}: unknown key {key!r}; expected one of "
+                    f"{sorted([*sections, 'input_shape', 'value_range', 'version'])}"
+                )
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        """Read ``config.json`` (or a YAML file with the same structure)."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            try:
+                raw = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        else:
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}: not valid JSON ({exc}); the file may be truncated") from None
+        return cls.from_dict(raw, source=str(path))
+
+
+def _build_section(cls: type, value: Any, where: str) -> Any:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(value) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown option(s) {unknown}; valid options are {sorted(names)}")
+    return cls(**value)
+
+
+def apply_overrides(config: RunConfig, section: str, **values: Any) -> None:
+    """Set the non-``None`` ``values`` on ``config.<section>`` (command-line options win over files)."""
+    target = getattr(config, section)
+    for key, value in values.items():
+        if value is not None:
+            setattr(target, key, value)
+
+
+def apply_preset(config: RunConfig, name: str) -> None:
+    """Apply the named preset (e.g. ``seed``), which fixes the architecture exactly."""
+    try:
+        preset = PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+    for section, values in preset.items():
+        apply_overrides(config, section, **values)
+    config.model.preset = name
+
+
+def validate(config: RunConfig) -> None:
+    """Raise ``ConfigError`` naming the first invalid value and its valid range."""
+    m, d, t = config.model, config.data, config.train
+    checks = [
+        (m.latent_dim >= 1, f"latent_dim must be >= 1, got {m.latent_dim}"),
+        (all(isinstance(h, int) and h >= 1 for h in m.encoder), f"encoder widths must be positive integers, got {m.encoder}"),
+        (m.decoder is None or all(isinstance(h, int) and h >= 1 for h in m.decoder),
+         f"decoder widths must be positive integers, got {m.decoder}"),
+        (m.sigma is None or m.sigma > 0, f"sigma must be > 0, got {m.sigma}"),
+        (0 < d.test_fraction < 1, f"test_fraction must be in (0, 1), got {d.test_fraction}"),
+        (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),
+        (d.binarize in ("none", "dynamic", "static"), f"binarize must be none, dynamic or static, got {d.binarize!r}"),
+        (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),
+        (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
+        (t.lr > 0, f"lr must be > 0, got {t.lr}"),
+        (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
+        (t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:"),
+         f"device must be auto, cpu, cuda or mps, got {t.device!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def replace(config: RunConfig, **changes: Any) -> RunConfig:
+    """Return a copy of ``config`` with top-level fields replaced."""
+    return dataclasses.replace(config, **changes)

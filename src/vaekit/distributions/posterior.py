@@ -1,0 +1,34 @@
+"""The diagonal Gaussian posterior q(z|x) = N(mu, diag(exp(logvar))) and its KL to N(0, I)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
+    """Draw z = mu + sigma * eps with eps ~ N(0, I) (the founding diagram's "sample" box).
+
+    Returns ``[B, L]``, or ``[n_samples, B, L]`` when ``n_samples`` is given. Gradients flow
+    to ``mu`` and ``logvar`` because the noise enters additively.
+    """
+    std = torch.exp(0.5 * logvar)
+    shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
+    eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    return mu + std * eps
+
+
+def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) per latent dimension, in nats, shape of ``mu``.
+
+    Closed form: 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2).
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, exp(logvar)) summed over the last dimension, in nats."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)

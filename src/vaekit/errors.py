@@ -1,0 +1,31 @@
+"""User-facing errors.
+
+Every error a user can cause by bad input is a ``VaekitError``: the CLI prints its message
+(which names the problem and the fix) and exits non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class VaekitError(Exception):
+    """Base class of every error caused by user input rather than by a bug."""
+
+
+class DataError(VaekitError, ValueError):
+    """A dataset could not be read or failed validation (shape, NaN/inf, empty, bad cells)."""
+
+
+class ConfigError(VaekitError, ValueError):
+    """A configuration value or command-line option is invalid."""
+
+
+class CheckpointError(VaekitError):
+    """A run folder or checkpoint is missing, truncated, corrupted or inconsistent."""
+
+
+class RunFolderError(VaekitError):
+    """A run folder cannot be used as asked (e.g. not empty and ``--force`` not given)."""
+
+
+class TrainingDivergedError(VaekitError):
+    """The loss became NaN or infinite during training."""

@@ -1,0 +1,183 @@
+"""Checkpoints as safetensors + JSON: no pickle anywhere, every file written atomically.
+
+A run folder holds:
+
+- ``config.json``: the :class:`~vaekit.config.RunConfig`;
+- ``model.safetensors``: the latest weights (``model-best.safetensors``: best by validation loss);
+- ``trainer.safetensors``: the complete resume state (weights, optimizer tensors, RNG states),
+  with the trainer's JSON state embedded in its header. Its rename is the commit point of a
+  checkpoint, so a kill at any moment leaves a consistent state to resume from;
+- ``trainer.json``: a readable copy of that JSON state (step, epoch, best loss, optimizer settings);
+- ``metrics.jsonl``: one line per epoch.
+
+Each safetensors file carries a SHA-256 of its tensors in its header, checked on load, so a
+corrupted or truncated file is reported as such instead of loading silently wrong weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from vaekit.errors import CheckpointError
+from vaekit.training.atomic import atomic_write_bytes, atomic_write_text
+
+FORMAT = "vaekit-1"
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+BEST_MODEL_FILE = "model-best.safetensors"
+TRAINER_FILE = "trainer.safetensors"
+TRAINER_JSON = "trainer.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """Return a SHA-256 hex digest over the names, dtypes, shapes and bytes of ``tensors``."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` to a safetensors file atomically, with a digest in its metadata."""
+    cpu = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    meta = {**metadata, "format": FORMAT, "sha256": tensors_digest(cpu)}
+    atomic_write_bytes(Path(path), st_save(cpu, metadata=meta))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read and verify a safetensors file; return ``(tensors, metadata)``.
+
+    Raises ``CheckpointError`` when the file is missing, truncated, corrupted or not ours.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist: is this a vaekit run folder?") from None
+    try:
+        tensors = st_load(data)
+        # safetensors' layout: 8-byte little-endian header length, then a JSON header.
+        header_len = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise CheckpointError(
+            f"{path} is truncated or corrupted ({exc}); restore it from a backup or retrain"
+        ) from None
+    expected = metadata.get("sha256")
+    if metadata.get("format") != FORMAT or expected is None:
+        raise CheckpointError(f"{path} is not a vaekit {FORMAT} checkpoint (format {metadata.get('format')!r})")
+    if tensors_digest(tensors) != expected:
+        raise CheckpointError(
+            f"{path} is corrupted: its tensors do not match the checksum in its header; "
+            "restore it from a backup or retrain"
+        )
+    return tensors, metadata
+
+
+def save_model(path: Path, model: torch.nn.Module, info: dict[str, Any]) -> None:
+    """Write the model's weights and buffers, with ``info`` (epoch, step, ...) as metadata."""
+    save_tensors(path, model.state_dict(), {k: json.dumps(v) for k, v in info.items()})
+
+
+def load_model_weights(path: Path, model: torch.nn.Module) -> dict[str, Any]:
+    """Load weights into ``model`` (strict); return the file's info metadata."""
+    tensors, metadata = load_tensors(path)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not fit the model in config.json: {exc}") from None
+    return {k: json.loads(v) for k, v in metadata.items() if k not in ("format", "sha256")}
+
+
+# --- optimizer and RNG state <-> flat tensors + JSON --------------------------------------------
+
+
+def optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state dict into tensors (``optim.<param>.<key>``) and JSON values."""
+    state_dict = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, state in state_dict["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{index}.{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_flat(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild an optimizer state dict from :func:`optimizer_to_flat`'s output."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for index, values in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def rng_to_tensors() -> dict[str, torch.Tensor]:
+    """Capture the global torch RNG states (CPU and every CUDA device)."""
+    tensors = {"rng.cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    return tensors
+
+
+def rng_from_tensors(tensors: dict[str, torch.Tensor]) -> None:
+    """Restore the RNG states captured by :func:`rng_to_tensors`."""
+    torch.set_rng_state(tensors["rng.cpu"])
+    cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+
+
+def save_checkpoint(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+) -> None:
+    """Write a complete checkpoint of the training state into ``run_dir``.
+
+    ``state`` is JSON-able trainer state (epoch, step, best loss...). ``trainer.safetensors`` is
+    written first and alone suffices to resume; ``model.safetensors`` and ``trainer.json`` follow.
+    """
+    run_dir = Path(run_dir)
+    optim_tensors, optim_meta = optimizer_to_flat(optimizer)
+    model_tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    trainer_state = {**state, "optimizer": optim_meta}
+    save_tensors(
+        run_dir / TRAINER_FILE,
+        {**model_tensors, **optim_tensors, **rng_to_tensors()},
+        {"trainer_json": json.dumps(trainer_state)},
+    )
+    info = {"epoch": state["epoch"], "step": state["step"]}
+    save_model(run_dir / MODEL_FILE, model, info)
+    atomic_write_text(run_dir / TRAINER_JSON, json.dumps(trainer_state, indent=2) + "\n")
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """Read ``trainer.safetensors``; return ``(model_state, other_tensors, trainer_state)``."""
+    tensors, metadata = load_tensors(Path(run_dir) / TRAINER_FILE)
+    try:
+        trainer_state = json.loads(metadata["trainer_json"])
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{Path(run_dir) / TRAINER_FILE} has no valid trainer state in its header") from None
+    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    others = {k: v for k, v in tensors.items() if not k.startswith("model.")}
+    return model_state, others, trainer_state

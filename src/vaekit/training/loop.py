@@ -1,0 +1,189 @@
+"""The training loop: one function that trains (or resumes) a run, epoch by epoch.
+
+Batches are drawn by a permutation of indices into one tensor held on the device, seeded per
+epoch, so an epoch's batch order depends only on (seed, epoch) and a resumed run replays exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaekit import objectives
+from vaekit.config import RunConfig, validate
+from vaekit.errors import CheckpointError, TrainingDivergedError
+from vaekit.models import create
+from vaekit.training import checkpoint as ckpt
+from vaekit.training.atomic import atomic_write_text
+from vaekit.training.device import resolve_device
+from vaekit.training.progress import Progress
+from vaekit.training.splits import Splits, bind_to_data, load_bundle, make_splits
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or resumed) training run produced."""
+
+    run_dir: Path
+    config: RunConfig
+    history: list[dict[str, Any]]
+    model: torch.nn.Module
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """Return the CPU generator that shuffles (and binarises) epoch ``epoch`` of a run."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+@torch.no_grad()
+def mean_negative_elbo(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
+    """Return ``loss`` (-ELBO), ``elbo``, ``recon`` (E_q log p(x|z)) and ``kl``, each the mean
+    over the rows of ``x`` in nats per example (single-sample estimates)."""
+    was_training = model.training
+    model.eval()
+    totals = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
+    for start in range(0, len(x), batch_size):
+        out = model(x[start : start + batch_size])
+        totals["elbo"] += objectives.elbo(out).sum().item()
+        totals["recon"] += out.recon_log_prob.sum().item()
+        totals["kl"] += out.kl.sum().item()
+    model.train(was_training)
+    n = len(x)
+    means = {k: v / n for k, v in totals.items()}
+    return {"loss": -means["elbo"], **means}
+
+
+def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
+    """Read metrics.jsonl, keeping complete lines of epochs <= ``up_to_epoch``."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        if record.get("epoch", math.inf) <= up_to_epoch:
+            records.append(record)
+    return records
+
+
+def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def fit(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    progress: str = "auto",
+) -> TrainResult:
+    """Train the model ``config`` describes, writing checkpoints and metrics into ``run_dir``.
+
+    With ``resume=True`` the run continues from its last checkpoint and, with the same device,
+    reaches the same weights as an uninterrupted run. Returns the history and the final model.
+    """
+    run_dir = Path(run_dir)
+    validate(config)
+    bundle = load_bundle(config)
+    bind_to_data(config, bundle)
+    splits = make_splits(config, bundle)
+    device = resolve_device(config.train.device)
+    t = config.train
+
+    torch.manual_seed(t.seed)
+    model = create(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
+    history: list[dict[str, Any]] = []
+
+    if resume:
+        model_state, others, saved = ckpt.load_checkpoint(run_dir)
+        try:
+            model.load_state_dict(model_state, strict=True)
+            optimizer.load_state_dict(ckpt.optimizer_from_flat(others, saved.pop("optimizer")))
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{run_dir}: checkpoint does not match config.json ({exc})") from None
+        ckpt.rng_from_tensors(others)
+        state.update(saved)
+        history = _read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
+        _write_metrics(run_dir / ckpt.METRICS_FILE, history)
+        # Heal the readable copies in case the kill fell between the commit and their writes.
+        ckpt.save_model(run_dir / ckpt.MODEL_FILE, model, {"epoch": state["epoch"], "step": state["step"]})
+    else:
+        config.save(run_dir / ckpt.CONFIG_FILE)
+
+    train_x = splits.train.to(device)
+    val_x = splits.val.to(device) if splits.val is not None else None
+    reporter = Progress(t.epochs, mode=progress)
+    if state["epoch"] >= t.epochs:
+        reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
+    n = len(train_x)
+    n_batches = math.ceil(n / t.batch_size)
+
+    for epoch in range(state["epoch"] + 1, t.epochs + 1):
+        model.train()
+        g = epoch_generator(t.seed, epoch)
+        order = torch.randperm(n, generator=g).to(device)
+        sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, recon, kl (summed)
+        started = time.perf_counter()
+        batches = (order[i : i + t.batch_size] for i in range(0, n, t.batch_size))
+        for index in reporter.batches(epoch, batches, n_batches):
+            x = train_x[index]
+            if config.data.binarize == "dynamic":
+                x = torch.bernoulli(x.cpu(), generator=g).to(device)
+            out = model(x)
+            loss = objectives.negative_elbo_loss(out)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"loss became {loss.item()} at step {state['step'] + 1} (epoch {epoch}); "
+                    f"stopped, the last good checkpoint (epoch {state['epoch']}) is intact. "
+                    "Try a lower --lr."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if t.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+            optimizer.step()
+            state["step"] += 1
+            with torch.no_grad():
+                b = len(index)
+                sums += torch.stack([loss.detach() * b, out.recon_log_prob.sum(), out.kl.sum()]).double()
+            reporter.batch_metrics(loss=loss.item())
+        elapsed = time.perf_counter() - started
+        loss_sum, recon_sum, kl_sum = (v / n for v in sums.tolist())
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "step": state["step"],
+            "train_loss": loss_sum,
+            "train_elbo": -loss_sum,
+            "train_recon": recon_sum,
+            "train_kl": kl_sum,
+            "examples_per_s": n / elapsed,
+            "epoch_time_s": elapsed,
+        }
+        if val_x is not None:
+            val = mean_negative_elbo(model, val_x)
+            record.update({f"val_{k}": v for k, v in val.items()})
+        state["epoch"] = epoch
+        history.append(record)
+        with (run_dir / ckpt.METRICS_FILE).open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        reporter.epoch_end(record)
+
+        monitored = record.get("val_loss", record["train_loss"])
+        if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
+            state["best_val_loss"], state["best_epoch"] = monitored, epoch
+            ckpt.save_model(run_dir / ckpt.BEST_MODEL_FILE, model, {"epoch": epoch, "step": state["step"], "val_loss": monitored})
+        if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
+            ckpt.save_checkpoint(run_dir, model, optimizer, state)
+
+    model.eval()
+    return TrainResult(run_dir=run_dir, config=config, history=history, model=model)

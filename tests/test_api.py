@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import vaekit
+from vaekit.errors import CheckpointError, ConfigError, DataError
+
+
+def test_loaded_model_gives_identical_outputs_in_a_fresh_process(digits_run, tmp_path):
+    vae = vaekit.load(digits_run)
+    x = torch.rand(5, 64)
+    z = torch.randn(5, 2)
+    here = {"mu": vae.encode(x).tolist(), "x_hat": vae.decode(z).reshape(5, -1).tolist()}
+    np.save(tmp_path / "x.npy", x.numpy())
+    np.save(tmp_path / "z.npy", z.numpy())
+    code = (
+        "import json, sys, numpy as np, vaekit\n"
+        f"vae = vaekit.load({str(digits_run)!r})\n"
+        f"x = np.load({str(tmp_path / 'x.npy')!r}); z = np.load({str(tmp_path / 'z.npy')!r})\n"
+        "print(json.dumps({'mu': vae.encode(x).tolist(), 'x_hat': vae.decode(z).reshape(5, -1).tolist()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == here
+
+
+def test_encode_returns_posterior_means_and_sampling_is_explicit(digits_run):
+    vae = vaekit.load(digits_run)
+    x = torch.rand(4, 1, 8, 8)
+    mu, _ = vae.encode_distribution(x)
+    assert torch.equal(vae.encode(x), mu)
+    assert torch.equal(vae.encode(x), vae.encode(x))
+    assert not torch.equal(vae.encode(x, sample=True), mu)
+
+
+def test_decode_and_sample_return_examples_in_the_data_shape(digits_run):
+    vae = vaekit.load(digits_run)
+    assert vae.sample(3).shape == (3, 1, 8, 8)
+    assert vae.decode(np.zeros((2, 2), dtype=np.float32)).shape == (2, 1, 8, 8)
+
+
+def test_wrong_input_width_is_refused(digits_run):
+    vae = vaekit.load(digits_run)
+    with pytest.raises(DataError, match="expects 64"):
+        vae.encode(torch.rand(2, 10))
+    with pytest.raises(DataError, match="NaN"):
+        vae.encode(torch.full((2, 64), float("nan")))
+
+
+def test_evaluate_reports_nats_per_example_and_bits_per_dim(digits_run):
+    report = vaekit.evaluate(digits_run)
+    assert report["elbo"] == pytest.approx(report["recon"] - report["kl"])
+    assert report["bpd_bound"] == pytest.approx(-report["elbo"] / (64 * np.log(2)))
+    assert report["n_examples"] == 360  # the fixed 20% test split of 1797 digits
+    assert report["exact_likelihood"] is False  # Bernoulli on grey levels is not a likelihood
+
+
+def test_best_weights_load_too(digits_run):
+    assert vaekit.load(digits_run, which="best").sample(1).shape == (1, 1, 8, 8)
+
+
+def test_loading_a_folder_that_is_not_a_run_says_so(tmp_path):
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        vaekit.load(tmp_path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        vaekit.load(tmp_path / "nope")
+
+
+def test_truncated_config_gives_a_clear_error(digits_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    text = (copy / "config.json").read_text()
+    (copy / "config.json").write_text(text[: len(text) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        vaekit.load(copy)
+
+
+def test_unknown_training_option_is_refused():
+    with pytest.raises(ConfigError, match="unknown training option 'latnet'"):
+        vaekit.build_config(latnet=3)
+
+
+def test_preset_refuses_conflicting_architecture():
+    with pytest.raises(ConfigError, match="fixes the architecture"):
+        vaekit.build_config(preset="seed", latent_dim=7)
+
+
+def test_import_vaekit_does_not_import_torch():
+    code = "import sys, vaekit; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,96 @@
+import json
+
+import pytest
+import torch
+
+from vaekit.errors import CheckpointError
+from vaekit.training import checkpoint as ckpt
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+
+
+def test_model_round_trips_exactly(tmp_path):
+    model = _model()
+    ckpt.save_model(tmp_path / "m.safetensors", model, {"epoch": 3})
+    other = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+    info = ckpt.load_model_weights(tmp_path / "m.safetensors", other)
+    assert info == {"epoch": 3}
+    for a, b in zip(model.state_dict().values(), other.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_optimizer_state_round_trips(tmp_path):
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(3):
+        opt.zero_grad()
+        model(torch.randn(5, 4)).sum().backward()
+        opt.step()
+    ckpt.save_checkpoint(tmp_path, model, opt, {"epoch": 1, "step": 3})
+    model_state, others, state = ckpt.load_checkpoint(tmp_path)
+    restored = torch.optim.Adam(_model().parameters(), lr=0.5)
+    restored.load_state_dict(ckpt.optimizer_from_flat(others, state["optimizer"]))
+    a, b = opt.state_dict(), restored.state_dict()
+    assert a["param_groups"][0]["lr"] == b["param_groups"][0]["lr"] == 0.01
+    for i in a["state"]:
+        for key in a["state"][i]:
+            assert torch.equal(a["state"][i][key], b["state"][i][key])
+    assert json.loads((tmp_path / "trainer.json").read_text())["step"] == 3
+
+
+def _corrupt_truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _corrupt_flip_weight_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _corrupt_garbage(path):
+    path.write_bytes(b"this is not a checkpoint")
+
+
+def _corrupt_empty(path):
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (_corrupt_truncate, "truncated or corrupted"),
+        (_corrupt_flip_weight_byte, "checksum"),
+        (_corrupt_garbage, "truncated or corrupted"),
+        (_corrupt_empty, "truncated or corrupted"),
+    ],
+)
+def test_damaged_checkpoint_gives_a_clear_error(tmp_path, corrupt, message):
+    path = tmp_path / "m.safetensors"
+    ckpt.save_model(path, _model(), {"epoch": 1})
+    corrupt(path)
+    with pytest.raises(CheckpointError, match=message):
+        ckpt.load_model_weights(path, _model())
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        ckpt.load_model_weights(tmp_path / "nope.safetensors", _model())
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    ckpt.save_model(tmp_path / "m.safetensors", _model(), {})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_loading_never_unpickles(tmp_path):
+    # A pickle disguised as a checkpoint must be refused, not executed.
+    import pickle
+
+    (tmp_path / "m.safetensors").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(CheckpointError):
+        ckpt.load_model_weights(tmp_path / "m.safetensors", _model())

@@ -1,0 +1,141 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import vaekit
+from vaekit import objectives
+from vaekit.errors import RunFolderError, TrainingDivergedError
+from vaekit.training import checkpoint as ckpt
+
+SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 128, "progress": "quiet"}
+
+
+def test_training_lowers_test_neg_elbo_beyond_what_untrained_models_reach(tmp_path):
+    trained = vaekit.train(epochs=8, out=tmp_path / "t", **SMALL)
+    after = vaekit.evaluate(trained)["neg_elbo"]
+    untrained = []
+    for seed in range(3):
+        cfg = vaekit.build_config(**{k: v for k, v in SMALL.items() if k != "progress"}, seed=seed)
+        cfg.input_shape, cfg.value_range = trained.config.input_shape, trained.config.value_range
+        from vaekit.models import create
+
+        torch.manual_seed(seed)
+        fresh = vaekit.TrainedVAE(create(cfg), cfg)
+        untrained.append(vaekit.evaluate(fresh)["neg_elbo"])
+    # 64 Bernoulli pixels at p=0.5 cost 44.4 nats; 8 epochs must get well below every random init.
+    assert after < min(untrained) - 5.0, (after, untrained)
+
+
+def test_metrics_log_has_one_line_per_epoch_with_the_terms(tmp_path):
+    vaekit.train(epochs=3, out=tmp_path / "r", **SMALL)
+    lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3]
+    for r in lines:
+        assert r["train_loss"] == pytest.approx(-r["train_elbo"])
+        assert r["train_elbo"] == pytest.approx(r["train_recon"] - r["train_kl"], rel=1e-6)
+        assert {"val_loss", "val_kl", "examples_per_s"} <= set(r)
+
+
+def test_run_folder_holds_the_designed_files(tmp_path):
+    vaekit.train(epochs=1, out=tmp_path / "r", **SMALL)
+    names = {p.name for p in (tmp_path / "r").iterdir()}
+    assert {"config.json", "model.safetensors", "model-best.safetensors", "trainer.safetensors",
+            "trainer.json", "metrics.jsonl", "samples.png", "reconstructions.png"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_refuses_to_overwrite_a_non_empty_run_folder_without_force(tmp_path):
+    out = tmp_path / "r"
+    vaekit.train(epochs=1, out=out, **SMALL)
+    before = (out / "model.safetensors").read_bytes()
+    with pytest.raises(RunFolderError, match="--force"):
+        vaekit.train(epochs=1, seed=5, out=out, **SMALL)
+    assert (out / "model.safetensors").read_bytes() == before
+    vaekit.train(epochs=1, seed=5, out=out, force=True, **SMALL)
+    assert (out / "model.safetensors").read_bytes() != before
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    real = objectives.negative_elbo_loss
+    calls = {"n": 0}
+
+    def poisoned(out):
+        calls["n"] += 1
+        loss = real(out)
+        return loss * float("nan") if calls["n"] == 15 else loss
+
+    monkeypatch.setattr(objectives, "negative_elbo_loss", poisoned)
+    out = tmp_path / "r"
+    with pytest.raises(TrainingDivergedError, match="step 15"):
+        vaekit.train(epochs=3, out=out, **SMALL)
+    state = json.loads((out / "trainer.json").read_text())
+    assert state["epoch"] == 1  # 11 steps per epoch: the epoch-1 checkpoint is the last good one
+    vaekit.load(out)  # and it still loads
+
+
+RUNNER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import torch
+    torch.set_num_threads(1)
+    import vaekit
+    from vaekit import objectives
+    from vaekit.training import checkpoint
+
+    run, mode, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+    def killer(module, name):
+        real, calls = getattr(module, name), [0]
+        def wrapped(*a, **k):
+            calls[0] += 1
+            if calls[0] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*a, **k)
+        setattr(module, name, wrapped)
+
+    if mode == "mid-epoch":
+        killer(objectives, "negative_elbo_loss")
+    elif mode == "mid-checkpoint":
+        killer(checkpoint, "atomic_write_text")   # trainer.json, after trainer.safetensors is committed
+    if mode == "resume":
+        vaekit.resume(run, progress="quiet")
+    else:
+        vaekit.train(data="digits", encoder=[16], latent_dim=2, epochs=4, batch_size=128,
+                     out=run, progress="quiet")
+    """
+)
+
+
+def _run(tmp_path, *args):
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.run([sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("mode, kill_at", [("mid-epoch", 27), ("mid-checkpoint", 2)])
+def test_resume_after_kill_matches_uninterrupted_run_bit_for_bit(tmp_path, mode, kill_at):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    assert _run(tmp_path, reference, "none", 0).returncode == 0
+    crashed = _run(tmp_path, killed, mode, kill_at)
+    assert crashed.returncode == -9, crashed.stderr
+    resumed = _run(tmp_path, killed, "resume", 0)
+    assert resumed.returncode == 0, resumed.stderr
+
+    ref_tensors, _ = ckpt.load_tensors(reference / "trainer.safetensors")
+    got_tensors, _ = ckpt.load_tensors(killed / "trainer.safetensors")
+    assert ref_tensors.keys() == got_tensors.keys()
+    for name in ref_tensors:
+        assert torch.equal(ref_tensors[name], got_tensors[name]), name
+    ref_model, ref_meta = ckpt.load_tensors(reference / "model.safetensors")
+    got_model, got_meta = ckpt.load_tensors(killed / "model.safetensors")
+    assert ref_meta == got_meta  # includes the SHA-256 of every weight
+    assert all(torch.equal(ref_model[k], got_model[k]) for k in ref_model)
+    ref_metrics = [json.loads(x) for x in (reference / "metrics.jsonl").read_text().splitlines()]
+    got_metrics = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert [m["train_loss"] for m in got_metrics] == [m["train_loss"] for m in ref_metrics]
