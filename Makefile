@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed
-	$(BIN)/vaekit train --data digits --epochs 40 --out $(DEMO_DIR) --force
+	$(BIN)/vaekit train --data digits --out $(DEMO_DIR) --force
 	$(BIN)/vaekit evaluate $(DEMO_DIR)
 	$(BIN)/vaekit evaluate $(DEMO_DIR) --json > $(DEMO_DIR)/eval-test.json
 	@echo "pictures: $(DEMO_DIR)/samples.png $(DEMO_DIR)/reconstructions.png; report: $(DEMO_DIR)/eval-test.json"

@@ -286,9 +286,7 @@ def write_run_pictures(vae: TrainedVAE, n: int = 64) -> list[Path]:
     x = x[:32]
     recon = vae.reconstruct(x).cpu().numpy().reshape(len(x), -1)
     # Rows of 8 originals, each followed by the row of their reconstructions.
-    pairs = np.concatenate(
-        [np.concatenate([x[i : i + 8].numpy(), recon[i : i + 8]]) for i in range(0, len(x), 8)]
-    )
+    pairs = np.concatenate([np.concatenate([x[i : i + 8].numpy(), recon[i : i + 8]]) for i in range(0, len(x), 8)])
     written = [vae.run_dir / "samples.png", vae.run_dir / "reconstructions.png"]
     save_grid(written[0], samples, vae.input_shape, ncol=8)
     save_grid(written[1], pairs, vae.input_shape, ncol=8)

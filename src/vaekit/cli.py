@@ -60,18 +60,30 @@ def main() -> None:
 
 @main.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML or JSON config file.")
-@click.option("--preset", type=click.Choice(["seed"]), help="A fixed architecture (seed: the founding 5-4-3|3|3-4-5 network).")
-@click.option("--data", help="digits, mnist, fashion-mnist, synthetic5, or a path (.npy/.npz/.csv, image folder, IDX folder).")
+@click.option(
+    "--preset", type=click.Choice(["seed"]), help="A fixed architecture (seed: the founding 5-4-3|3|3-4-5 network)."
+)
+@click.option(
+    "--data", help="digits, mnist, fashion-mnist, synthetic5, or a path (.npy/.npz/.csv, image folder, IDX folder)."
+)
 @click.option("--data-dir", help="Folder holding MNIST/Fashion-MNIST IDX files.")
-@click.option("--download", is_flag=True, default=None, help="Download MNIST/Fashion-MNIST if missing (checksums verified).")
+@click.option(
+    "--download", is_flag=True, default=None, help="Download MNIST/Fashion-MNIST if missing (checksums verified)."
+)
 @click.option("--image-size", help="Resize images, e.g. 28, 28x28 or 32x32x3.")
-@click.option("--binarize", type=click.Choice(["none", "dynamic", "static"]), help="Binarise grey levels (dynamic: a fresh draw every epoch).")
+@click.option(
+    "--binarize",
+    type=click.Choice(["none", "dynamic", "static"]),
+    help="Binarise grey levels (dynamic: a fresh draw every epoch).",
+)
 @click.option("--model", help="Model family (see `vaekit info --models`).")
 @click.option("--encoder", callback=_int_list, help="Encoder hidden widths, e.g. 512,256.")
 @click.option("--decoder", callback=_int_list, help="Decoder hidden widths (default: the encoder mirrored).")
 @click.option("--latent", "latent_dim", type=int, help="Latent dimensions.")
 @click.option("--activation", help="relu, tanh, elu, gelu, silu or leaky_relu.")
-@click.option("--likelihood", type=click.Choice(["bernoulli", "gaussian"]), help="p(x|z) family (default: from the data).")
+@click.option(
+    "--likelihood", type=click.Choice(["bernoulli", "gaussian"]), help="p(x|z) family (default: from the data)."
+)
 @click.option("--sigma", type=float, help="Fixed std of the gaussian likelihood (default: learned).")
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
@@ -159,7 +171,9 @@ def _default_output(run_dir: str, stem: str, vae: Any) -> Path:
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Scale of the prior's std.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), help=".png, .npy or .csv (default: RUN_DIR/samples.png or .csv).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help=".png, .npy or .csv (default: RUN_DIR/samples.png or .csv)."
+)
 @_user_errors
 def sample(run_dir: str, n: int, temperature: float, seed: int, out: str | None) -> None:
     """Draw samples from the prior and decode them."""

@@ -59,8 +59,9 @@ class DataConfig:
 class TrainConfig:
     """Optimisation: Adam with a constant learning rate, checkpoints every N epochs."""
 
-    epochs: int = 30
-    batch_size: int = 128
+    # Defaults suit the bundled digits (1,293 training images): about 15 s on 2 CPU cores.
+    epochs: int = 60
+    batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
@@ -176,9 +177,14 @@ def validate(config: RunConfig) -> None:
     m, d, t = config.model, config.data, config.train
     checks = [
         (m.latent_dim >= 1, f"latent_dim must be >= 1, got {m.latent_dim}"),
-        (all(isinstance(h, int) and h >= 1 for h in m.encoder), f"encoder widths must be positive integers, got {m.encoder}"),
-        (m.decoder is None or all(isinstance(h, int) and h >= 1 for h in m.decoder),
-         f"decoder widths must be positive integers, got {m.decoder}"),
+        (
+            all(isinstance(h, int) and h >= 1 for h in m.encoder),
+            f"encoder widths must be positive integers, got {m.encoder}",
+        ),
+        (
+            m.decoder is None or all(isinstance(h, int) and h >= 1 for h in m.decoder),
+            f"decoder widths must be positive integers, got {m.decoder}",
+        ),
         (m.sigma is None or m.sigma > 0, f"sigma must be > 0, got {m.sigma}"),
         (0 < d.test_fraction < 1, f"test_fraction must be in (0, 1), got {d.test_fraction}"),
         (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),
@@ -187,8 +193,10 @@ def validate(config: RunConfig) -> None:
         (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
         (t.lr > 0, f"lr must be > 0, got {t.lr}"),
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
-        (t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:"),
-         f"device must be auto, cpu, cuda or mps, got {t.device!r}"),
+        (
+            t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:"),
+            f"device must be auto, cpu, cuda or mps, got {t.device!r}",
+        ),
     ]
     for ok, message in checks:
         if not ok:

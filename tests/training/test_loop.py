@@ -44,8 +44,16 @@ def test_metrics_log_has_one_line_per_epoch_with_the_terms(tmp_path):
 def test_run_folder_holds_the_designed_files(tmp_path):
     vaekit.train(epochs=1, out=tmp_path / "r", **SMALL)
     names = {p.name for p in (tmp_path / "r").iterdir()}
-    assert {"config.json", "model.safetensors", "model-best.safetensors", "trainer.safetensors",
-            "trainer.json", "metrics.jsonl", "samples.png", "reconstructions.png"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "model-best.safetensors",
+        "trainer.safetensors",
+        "trainer.json",
+        "metrics.jsonl",
+        "samples.png",
+        "reconstructions.png",
+    } <= names
     assert not [n for n in names if n.endswith(".tmp")]
 
 

@@ -38,7 +38,5 @@ def create(config: RunConfig) -> nn.Module:
     try:
         cls = MODELS[config.model.name]
     except KeyError:
-        raise ConfigError(
-            f"unknown model {config.model.name!r}; choose one of {available_models()}"
-        ) from None
+        raise ConfigError(f"unknown model {config.model.name!r}; choose one of {available_models()}") from None
     return cls.from_config(config)

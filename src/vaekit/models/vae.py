@@ -59,9 +59,7 @@ class VAE(nn.Module):
         self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.encoder = GaussianEncoder(input_dim, encoder_hidden, latent_dim, activation)
-        self.decoder = MLPDecoder(
-            latent_dim, decoder_hidden, input_dim * likelihood.params_per_dim, activation
-        )
+        self.decoder = MLPDecoder(latent_dim, decoder_hidden, input_dim * likelihood.params_per_dim, activation)
         self.prior = StandardNormalPrior(latent_dim)
 
     @classmethod

@@ -22,9 +22,7 @@ def make_activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
-        ) from None
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
 
 
 class MLP(nn.Module):
@@ -64,9 +62,7 @@ class GaussianEncoder(nn.Module):
     ``sigma`` is kept as log-variance so that any real output is a valid scale.
     """
 
-    def __init__(
-        self, in_features: int, hidden: Sequence[int], latent_dim: int, activation: str = "relu"
-    ) -> None:
+    def __init__(self, in_features: int, hidden: Sequence[int], latent_dim: int, activation: str = "relu") -> None:
         super().__init__()
         self.body = MLP(in_features, hidden, activation=activation)
         self.mu = nn.Linear(self.body.out_features, latent_dim)
@@ -81,9 +77,7 @@ class MLPDecoder(nn.Module):
     """Decoder mirroring the encoder: ``latent_dim -> hidden... -> out_features`` where
     ``out_features`` is the number of likelihood parameters (e.g. D logits)."""
 
-    def __init__(
-        self, latent_dim: int, hidden: Sequence[int], out_features: int, activation: str = "relu"
-    ) -> None:
+    def __init__(self, latent_dim: int, hidden: Sequence[int], out_features: int, activation: str = "relu") -> None:
         super().__init__()
         self.net = MLP(latent_dim, hidden, out_features=out_features, activation=activation)
 

@@ -178,6 +178,6 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, t
         trainer_state = json.loads(metadata["trainer_json"])
     except (KeyError, json.JSONDecodeError):
         raise CheckpointError(f"{Path(run_dir) / TRAINER_FILE} has no valid trainer state in its header") from None
-    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     others = {k: v for k, v in tensors.items() if not k.startswith("model.")}
     return model_state, others, trainer_state

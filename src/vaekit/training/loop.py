@@ -23,7 +23,7 @@ from vaekit.training import checkpoint as ckpt
 from vaekit.training.atomic import atomic_write_text
 from vaekit.training.device import resolve_device
 from vaekit.training.progress import Progress
-from vaekit.training.splits import Splits, bind_to_data, load_bundle, make_splits
+from vaekit.training.splits import bind_to_data, load_bundle, make_splits
 
 
 @dataclass
@@ -134,6 +134,7 @@ def fit(
         order = torch.randperm(n, generator=g).to(device)
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, recon, kl (summed)
         started = time.perf_counter()
+        seen = 0
         batches = (order[i : i + t.batch_size] for i in range(0, n, t.batch_size))
         for index in reporter.batches(epoch, batches, n_batches):
             x = train_x[index]
@@ -156,7 +157,16 @@ def fit(
             with torch.no_grad():
                 b = len(index)
                 sums += torch.stack([loss.detach() * b, out.recon_log_prob.sum(), out.kl.sum()]).double()
-            reporter.batch_metrics(loss=loss.item())
+            seen += b
+            if reporter.shows_bar and state["step"] % 10 == 0:
+                # Read the device-side sums only now and then: each read is a sync.
+                loss_sum, _, kl_sum = (v / seen for v in sums.tolist())
+                reporter.batch_metrics(
+                    loss=loss_sum,
+                    elbo=-loss_sum,
+                    kl=kl_sum,
+                    ex_per_s=seen / (time.perf_counter() - started),
+                )
         elapsed = time.perf_counter() - started
         loss_sum, recon_sum, kl_sum = (v / n for v in sums.tolist())
         record: dict[str, Any] = {
@@ -181,7 +191,9 @@ def fit(
         monitored = record.get("val_loss", record["train_loss"])
         if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
             state["best_val_loss"], state["best_epoch"] = monitored, epoch
-            ckpt.save_model(run_dir / ckpt.BEST_MODEL_FILE, model, {"epoch": epoch, "step": state["step"], "val_loss": monitored})
+            ckpt.save_model(
+                run_dir / ckpt.BEST_MODEL_FILE, model, {"epoch": epoch, "step": state["step"], "val_loss": monitored}
+            )
         if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
             ckpt.save_checkpoint(run_dir, model, optimizer, state)
 

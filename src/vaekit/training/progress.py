@@ -23,6 +23,11 @@ class Progress:
         self.mode = ("bar" if is_interactive(self.stream) else "lines") if mode == "auto" else mode
         self._bar: Any = None
 
+    @property
+    def shows_bar(self) -> bool:
+        """True when a progress bar is drawn (a terminal, not CI)."""
+        return self.mode == "bar"
+
     def batches(self, epoch: int, batches: Iterable[Any], total: int) -> Iterator[Any]:
         """Wrap the batch iterator of one epoch."""
         if self.mode != "bar":
@@ -31,8 +36,12 @@ class Progress:
         from tqdm import tqdm
 
         with tqdm(
-            batches, total=total, desc=f"epoch {epoch}/{self.total_epochs}", file=self.stream,
-            leave=False, dynamic_ncols=True,
+            batches,
+            total=total,
+            desc=f"epoch {epoch}/{self.total_epochs}",
+            file=self.stream,
+            leave=False,
+            dynamic_ncols=True,
         ) as bar:
             self._bar = bar
             yield from bar
@@ -41,7 +50,7 @@ class Progress:
     def batch_metrics(self, **metrics: float) -> None:
         """Show running metrics on the bar (no-op without a bar)."""
         if self._bar is not None:
-            self._bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=True)
 
     def epoch_end(self, record: dict[str, Any]) -> None:
         """Print the epoch's summary line."""

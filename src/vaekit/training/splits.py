@@ -28,8 +28,12 @@ def load_bundle(config: RunConfig) -> DataBundle:
     """Load the dataset ``config.data`` names."""
     d = config.data
     return load_data(
-        d.name, image_size=d.image_size, data_dir=d.data_dir, download=d.download,
-        test_fraction=d.test_fraction, seed=0,
+        d.name,
+        image_size=d.image_size,
+        data_dir=d.data_dir,
+        download=d.download,
+        test_fraction=d.test_fraction,
+        seed=0,
     )
 
 

@@ -1,0 +1,10 @@
+"""Datasets for vaekit: named ones (digits, MNIST, Fashion-MNIST, synthetic5) and files or
+folders (npy/npz/csv/tsv, IDX, PNG/JPEG), all returned as a split, validated ``DataBundle``.
+"""
+
+from vaekit.data.bundle import DataBundle
+from vaekit.data.load import load_data
+from vaekit.data.registry import available_datasets
+from vaekit.data.synthetic import synthetic5
+
+__all__ = ["DataBundle", "available_datasets", "load_data", "synthetic5"]

@@ -1,0 +1,126 @@
+"""The ``DataBundle``: one dataset, already split, flattened and scaled, ready for a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vaekit.errors import DataError
+
+KINDS = ("image", "table")
+VALUE_RANGES = ("unit", "binary", "real")
+
+
+@dataclass(repr=False)
+class DataBundle:
+    """A train/test pair of flattened examples plus what a model needs to know about them.
+
+    ``train``/``test`` are float32 ``[N, D]``; ``shape`` is one example's shape before
+    flattening (``(C, H, W)`` for images, ``(D,)`` for tables). ``value_range`` is ``"unit"``
+    (values in [0, 1]), ``"binary"`` (only 0 and 1) or ``"real"``. ``levels`` is the number of
+    discrete grey levels of the raw data (17 for sklearn digits, 256 for 8-bit images), used
+    e.g. for dequantisation and bits-per-dim; ``None`` for tables.
+    """
+
+    name: str
+    train: torch.Tensor
+    test: torch.Tensor
+    shape: tuple[int, ...]
+    kind: str
+    value_range: str
+    train_labels: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
+    levels: int | None = None
+
+    def __post_init__(self) -> None:
+        # Catch inconsistent bundles where they are built, not deep inside a training loop.
+        self.shape = tuple(int(s) for s in self.shape)
+        where = f"dataset {self.name!r}"
+        if self.kind not in KINDS:
+            raise DataError(f"{where}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.value_range not in VALUE_RANGES:
+            raise DataError(
+                f"{where}: value_range must be one of {VALUE_RANGES}, got {self.value_range!r}"
+            )
+        for part, x in (("train", self.train), ("test", self.test)):
+            if x.ndim != 2 or x.dtype != torch.float32:
+                raise DataError(
+                    f"{where}: {part} must be a float32 [N, D] tensor, got {x.dtype} "
+                    f"of shape {tuple(x.shape)}"
+                )
+        dim = 1
+        for s in self.shape:
+            dim *= s
+        if self.train.shape[1] != dim or self.test.shape[1] != dim:
+            raise DataError(
+                f"{where}: train has {self.train.shape[1]} and test {self.test.shape[1]} "
+                f"features, but one example of shape {self.shape} has {dim}"
+            )
+        for part, x, y in (
+            ("train", self.train, self.train_labels),
+            ("test", self.test, self.test_labels),
+        ):
+            if y is not None and (y.ndim != 1 or y.shape[0] != x.shape[0]):
+                raise DataError(
+                    f"{where}: {part}_labels must be 1-D with {x.shape[0]} entries, "
+                    f"got shape {tuple(y.shape)}"
+                )
+        if (self.train_labels is None) != (self.test_labels is None):
+            raise DataError(f"{where}: give labels for both train and test, or for neither")
+
+    @property
+    def dim(self) -> int:
+        """Number of features D of one flattened example."""
+        return int(self.train.shape[1])
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of classes (largest label + 1, labels being 0..K-1), or ``None`` if unlabelled."""
+        if self.train_labels is None or self.test_labels is None:
+            return None
+        labels = torch.cat([self.train_labels, self.test_labels])
+        if labels.numel() == 0:
+            return None
+        return int(labels.max().item()) + 1
+
+    def __repr__(self) -> str:
+        # The default dataclass repr would print tensor contents; a summary is what people need.
+        return (
+            f"DataBundle(name={self.name!r}, train={tuple(self.train.shape)}, "
+            f"test={tuple(self.test.shape)}, shape={self.shape}, kind={self.kind!r}, "
+            f"value_range={self.value_range!r}, levels={self.levels}, "
+            f"num_classes={self.num_classes})"
+        )
+
+
+def bundle_from_arrays(
+    name: str,
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    shape: tuple[int, ...],
+    kind: str,
+    value_range: str,
+    train_labels: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+    levels: int | None = None,
+) -> DataBundle:
+    """Return a ``DataBundle`` built from validated numpy arrays (float32 features, int64
+    labels); the tensors share memory with the arrays where the dtypes already match."""
+
+    def labels(y: np.ndarray | None) -> torch.Tensor | None:
+        return None if y is None else torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
+
+    return DataBundle(
+        name=name,
+        train=torch.from_numpy(np.ascontiguousarray(train, dtype=np.float32)),
+        test=torch.from_numpy(np.ascontiguousarray(test, dtype=np.float32)),
+        shape=shape,
+        kind=kind,
+        value_range=value_range,
+        train_labels=labels(train_labels),
+        test_labels=labels(test_labels),
+        levels=levels,
+    )

@@ -1,0 +1,56 @@
+"""Seeded train/test splits for data that come without one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vaekit.data.bundle import DataBundle, bundle_from_arrays
+from vaekit.data.validate import check_test_fraction
+from vaekit.errors import DataError
+
+
+def split_indices(
+    n: int, test_fraction: float, seed: int, source: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(train_idx, test_idx)``: int64 row indices, disjoint, covering ``range(n)``.
+
+    A seeded permutation picks ``round(n * test_fraction)`` test rows (at least one, and at
+    least one left for training); both index arrays are sorted so the file order is kept.
+    """
+    test_fraction = check_test_fraction(test_fraction)
+    if n < 2:
+        raise DataError(
+            f"{source}: only {n} example(s); need at least 2 to make a train and a test set"
+        )
+    n_test = min(max(int(round(n * test_fraction)), 1), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def split_bundle(
+    name: str,
+    x: np.ndarray,
+    labels: np.ndarray | None,
+    *,
+    shape: tuple[int, ...],
+    kind: str,
+    value_range: str,
+    levels: int | None,
+    test_fraction: float,
+    seed: int,
+    source: str,
+) -> DataBundle:
+    """Return a ``DataBundle`` whose train/test sets are a seeded random split of the
+    validated float32 rows ``x`` (and int64 ``labels``, if any); see ``split_indices``."""
+    train_idx, test_idx = split_indices(x.shape[0], test_fraction, seed, source)
+    return bundle_from_arrays(
+        name,
+        x[train_idx],
+        x[test_idx],
+        shape=shape,
+        kind=kind,
+        value_range=value_range,
+        train_labels=None if labels is None else labels[train_idx],
+        test_labels=None if labels is None else labels[test_idx],
+        levels=levels,
+    )

@@ -1,0 +1,100 @@
+"""Checks shared by every reader: one place decides what counts as usable data."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from vaekit.errors import DataError
+
+
+def array_position(row: int, col: int) -> str:
+    """Return how an error message names a cell: by its 0-based numpy indices."""
+    return f"row {row}, column {col}"
+
+
+def check_test_fraction(test_fraction: float) -> float:
+    """Return ``test_fraction`` (a fraction of the examples, no unit) if it lies in (0, 1)."""
+    try:
+        value = float(test_fraction)
+    except (TypeError, ValueError):
+        value = math.nan
+    # `not (0 < v < 1)` also rejects NaN, which a plain range comparison would let through.
+    if not 0.0 < value < 1.0:
+        raise DataError(
+            f"test_fraction must be a number between 0 and 1 (exclusive), got {test_fraction!r}; "
+            "use e.g. 0.2 to hold out 20% of the examples"
+        )
+    return value
+
+
+def as_features(
+    x: np.ndarray,
+    source: str,
+    *,
+    position: Callable[[int, int], str] = array_position,
+) -> np.ndarray:
+    """Validate examples and return them as a C-contiguous float32 ``[N, D]`` array.
+
+    Raises ``DataError`` naming ``source`` when the array is not 2-D, not numeric, has no
+    rows or no columns, or holds NaN/inf (naming the first bad row and column; ``position``
+    turns 0-based (row, column) indices into words, e.g. a CSV line number).
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise DataError(
+            f"{source}: expected a 2-D array (one example per row), got {x.ndim}-D shape {x.shape}"
+        )
+    if x.dtype.kind not in "biuf":
+        raise DataError(
+            f"{source}: values must be numbers, got dtype {x.dtype}; "
+            "convert the data to integers or floats"
+        )
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(
+            f"{source}: no data (shape {x.shape}); need at least one row and one column"
+        )
+    # Check after the float32 cast so values too large for float32 are caught as inf too.
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(x, dtype=np.float32)
+    finite = np.isfinite(out)
+    if not finite.all():
+        row, col = (int(i) for i in np.argwhere(~finite)[0])
+        raise DataError(
+            f"{source}: {position(row, col)} is {x[row, col].item()!r}, not a finite "
+            "number (NaN, inf, or too large for float32); remove or fill in such values"
+        )
+    return out
+
+
+def as_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
+    """Validate class labels and return them as int64 ``[n]`` (class indices 0..K-1)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise DataError(
+            f"{source}: labels must be 1-D with one entry per example ({n}), got shape {y.shape}"
+        )
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"{source}: labels must be integers, got dtype {y.dtype}")
+    # Float labels are accepted when they are whole numbers (e.g. saved by a float pipeline).
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.round(y)).all()):
+        raise DataError(f"{source}: labels must be whole numbers (class indices 0..K-1)")
+    if n and y.min() < 0:
+        raise DataError(
+            f"{source}: labels must be class indices 0..K-1, found {y.min()}; "
+            "map the classes to 0..K-1 first"
+        )
+    return y.astype(np.int64)
+
+
+def infer_value_range(x: np.ndarray) -> str:
+    """Return ``"binary"`` if every value is 0 or 1, ``"unit"`` if all lie in [0, 1], else
+    ``"real"`` (this decides which likelihood a decoder can use)."""
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        return "real"
+    if np.isin(x, (0.0, 1.0)).all():
+        return "binary"
+    return "unit"

@@ -1,0 +1,135 @@
+"""The CLI verbs end to end on tiny data (click's CliRunner, plus one real subprocess)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vaekit.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = invoke("train", "--data", "digits", "--encoder", "32", "--latent", "2", "--epochs", "2",
+                    "--batch-size", "64", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "test ELBO" in result.output
+    return out
+
+
+def test_train_writes_a_complete_run_folder(cli_run):
+    assert (cli_run / "samples.png").stat().st_size > 0
+    config = json.loads((cli_run / "config.json").read_text())
+    assert config["model"]["encoder"] == [32] and config["model"]["latent_dim"] == 2
+
+
+def test_train_with_yaml_config_and_option_overrides(tmp_path):
+    (tmp_path / "c.yaml").write_text("model:\n  latent_dim: 3\n  encoder: [16]\ntrain:\n  epochs: 1\n  batch_size: 64\n")
+    out = tmp_path / "run"
+    result = invoke("train", "--config", tmp_path / "c.yaml", "--latent", "4", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["latent_dim"] == 4 and config["model"]["encoder"] == [16]
+
+
+def test_seed_preset_trains_on_synthetic5(tmp_path):
+    out = tmp_path / "seed"
+    result = invoke("train", "--preset", "seed", "--epochs", "2", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["name"] == "synthetic5"
+    assert (config["model"]["encoder"], config["model"]["latent_dim"], config["model"]["decoder"]) == ([4, 3], 3, [3, 4])
+    assert config["input_shape"] == [5]
+
+
+def test_evaluate_prints_a_table_and_json(cli_run):
+    table = invoke("evaluate", cli_run)
+    assert table.exit_code == 0 and "nats/example" in table.output and "bits/dim" in table.output
+    report = json.loads(invoke("evaluate", cli_run, "--json").output)
+    assert report["elbo"] == pytest.approx(report["recon"] - report["kl"])
+
+
+@pytest.mark.parametrize("suffix", [".png", ".npy", ".csv"])
+def test_sample_writes_each_format(cli_run, tmp_path, suffix):
+    out = tmp_path / f"s{suffix}"
+    result = invoke("sample", cli_run, "-n", "6", "--out", out)
+    assert result.exit_code == 0, result.output
+    if suffix == ".npy":
+        assert np.load(out).shape == (6, 64)
+    elif suffix == ".csv":
+        assert np.loadtxt(out, delimiter=",").shape == (6, 64)
+    else:
+        from PIL import Image
+
+        assert Image.open(out).size[0] > 8
+
+
+def test_encode_then_decode_round_trip(cli_run, tmp_path):
+    z_path, x_path = tmp_path / "z.npy", tmp_path / "x.npy"
+    assert invoke("encode", cli_run, "--out", z_path).exit_code == 0
+    z = np.load(z_path)
+    assert z.shape == (360, 2)
+    assert invoke("decode", cli_run, "--latents", z_path, "--out", x_path).exit_code == 0
+    assert np.load(x_path).shape == (360, 64)
+
+
+def test_reconstruct_and_info(cli_run, tmp_path):
+    assert invoke("reconstruct", cli_run, "-n", "8", "--out", tmp_path / "r.png").exit_code == 0
+    info = json.loads(invoke("info", cli_run, "--json").output)
+    assert info["epochs_trained"] == 2 and info["latent_dim"] == 2
+
+
+def test_resume_extends_a_finished_run(cli_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(cli_run, copy)
+    result = invoke("resume", copy, "--epochs", "3", "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads((copy / "trainer.json").read_text())["epoch"] == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--data", "nope.csv", "--out", "{tmp}/r"], "nope.csv"),
+        (["train", "--encoder", "12,x", "--out", "{tmp}/r"], "comma-separated"),
+        (["train", "--lr", "-1", "--out", "{tmp}/r"], "lr must be > 0"),
+        (["train", "--preset", "seed", "--latent", "5", "--out", "{tmp}/r"], "fixes the architecture"),
+        (["evaluate", "{tmp}/missing"], "does not exist"),
+        (["resume", "{tmp}"], "config.json is missing"),
+        (["decode", "{run}", "--latents", "{tmp}/z.txt", "--out", "{tmp}/x.npy"], "must be .npy or .csv"),
+        (["sample", "{run}", "--out", "{tmp}/s.gif"], "unsupported output type"),
+    ],
+)
+def test_bad_input_gives_a_message_and_a_nonzero_exit(cli_run, tmp_path, args, message):
+    (tmp_path / "z.txt").write_text("1 2\n")
+    args = [a.format(tmp=tmp_path, run=cli_run) for a in args]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_training_into_a_used_folder_needs_force(cli_run):
+    result = CliRunner().invoke(main, ["train", "--out", str(cli_run), "-q"])
+    assert result.exit_code == 2 and "--force" in result.output
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from vaekit.cli import main; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_installed_command_runs_as_a_subprocess(cli_run):
+    out = subprocess.run([sys.executable, "-m", "vaekit.cli", "info", str(cli_run)], capture_output=True, text=True)
+    assert out.returncode == 0 and "latent_dim" in out.stdout
