@@ -81,7 +81,7 @@ def test_wrong_magic_names_the_file(tmp_path: Path, role: str, wrong_magic: int)
     path = tmp_path / STEMS[role]
     raw = path.read_bytes()
     path.write_bytes(wrong_magic.to_bytes(4, "big") + raw[4:])
-    with pytest.raises(DataError, match="magic") as info:
+    with pytest.raises(DataError, match="wrong IDX magic number") as info:
         read_idx_folder(tmp_path, "tiny")
     assert str(path) in str(info.value)
 
