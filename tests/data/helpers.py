@@ -54,9 +54,7 @@ def write_idx_folder(folder: Path, gz: bool = False, **sizes: int) -> dict[str, 
     return arrays
 
 
-def write_image(
-    path: Path, mode: str = "L", size: tuple[int, int] = (4, 5), seed: int = 0
-) -> np.ndarray:
+def write_image(path: Path, mode: str = "L", size: tuple[int, int] = (4, 5), seed: int = 0) -> np.ndarray:
     """Write a random image of Pillow ``mode`` and ``size`` = (height, width) to ``path``;
     return its pixels as uint8 (H, W) or (H, W, C)."""
     from PIL import Image

@@ -66,6 +66,13 @@ def test_npz_only_array_any_name(tmp_path: Path) -> None:
     assert bundle.value_range == "binary" and bundle.num_classes == 2
 
 
+def test_npz_x_is_chosen_among_several_arrays(tmp_path: Path) -> None:
+    path = tmp_path / "d.npz"
+    np.savez(path, meta=np.zeros((2, 7)), x=np.ones((4, 3)), y=np.arange(4))
+    bundle = read_npz(path, OPTIONS)
+    assert bundle.shape == (3,) and bundle.num_classes == 4
+
+
 def test_npz_several_arrays_without_x(tmp_path: Path) -> None:
     path = tmp_path / "d.npz"
     np.savez(path, a=np.ones((4, 2)), b=np.ones((4, 2)))
@@ -125,9 +132,7 @@ def too_big_for_float32() -> np.ndarray:
     ],
     ids=["nan", "inf", "overflow", "no-rows", "no-columns", "1d", "5d", "channels", "str", "1row"],
 )
-def test_bad_arrays_are_data_errors_naming_the_file(
-    tmp_path: Path, x: np.ndarray, match: str
-) -> None:
+def test_bad_arrays_are_data_errors_naming_the_file(tmp_path: Path, x: np.ndarray, match: str) -> None:
     path = save_npy(tmp_path, x)
     with pytest.raises(DataError, match=match) as info:
         read_npy(path, OPTIONS)

@@ -124,7 +124,7 @@ def test_damaged_gzip_names_the_file(tmp_path: Path, content: bytes) -> None:
     write_idx_folder(tmp_path, gz=True)
     path = tmp_path / (STEMS["train-images"] + ".gz")
     path.write_bytes(content)
-    with pytest.raises(DataError, match="gzip") as info:
+    with pytest.raises(DataError, match="not a valid gzip file") as info:
         read_idx_folder(tmp_path, "tiny")
     assert str(path) in str(info.value)
 

@@ -37,9 +37,7 @@ def test_names_dispatch_to_readers(spec: str) -> None:
     assert load_data(spec, n=20).name == "synthetic5"
 
 
-def test_loose_name_does_not_shadow_an_existing_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_loose_name_does_not_shadow_an_existing_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     np.save(tmp_path / "Digits.npy", np.ones((3, 2)))
     (tmp_path / "Digits.npy").rename(tmp_path / "Digits")
@@ -73,6 +71,11 @@ def test_folder_of_idx_files_is_mnist_format(tmp_path: Path) -> None:
     bundle = load_data(str(tmp_path / "idx"))
     assert bundle.name == str(tmp_path / "idx") and bundle.levels == 256
     assert bundle.train.shape == (5, 6) and bundle.test.shape == (2, 6)
+
+
+def test_path_objects_are_accepted(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.ones((4, 2)))
+    assert load_data(tmp_path / "x.npy").name == str(tmp_path / "x.npy")
 
 
 def test_folder_of_images(tmp_path: Path) -> None:
@@ -127,6 +130,9 @@ def test_image_size_only_for_image_folders(tmp_path: Path) -> None:
     np.save(path, np.ones((4, 2)))
     with pytest.raises(DataError, match="image-size"):
         load_data(str(path), image_size="28")
+    write_idx_folder(tmp_path / "idx")
+    with pytest.raises(DataError, match="image-size"):
+        load_data(str(tmp_path / "idx"), image_size="28")
 
 
 def test_import_is_light() -> None:
@@ -139,7 +145,5 @@ def test_import_is_light() -> None:
     )
     src = str(Path(vaekit.data.__file__).parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"

@@ -29,9 +29,7 @@ def test_data_dir_with_a_subfolder_per_dataset(tmp_path: Path) -> None:
     assert bundle.name == "fashion-mnist" and bundle.train.shape[0] == 7
 
 
-def test_env_var_before_home_cache(
-    tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_env_var_before_home_cache(tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_idx_folder(isolated_home / ".cache" / "vaekit" / "mnist", n_train=5)
     assert load_data("mnist").train.shape[0] == 5
     write_idx_folder(tmp_path / "env" / "mnist", n_train=8)
@@ -39,9 +37,7 @@ def test_env_var_before_home_cache(
     assert load_data("mnist").train.shape[0] == 8
 
 
-def test_explicit_data_dir_does_not_fall_back_to_the_cache(
-    tmp_path: Path, isolated_home: Path
-) -> None:
+def test_explicit_data_dir_does_not_fall_back_to_the_cache(tmp_path: Path, isolated_home: Path) -> None:
     write_idx_folder(isolated_home / ".cache" / "vaekit" / "mnist")
     with pytest.raises(DataError, match="not found"):
         load_data("mnist", data_dir=str(tmp_path / "empty"))

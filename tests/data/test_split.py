@@ -9,9 +9,7 @@ from vaekit.data.split import split_bundle, split_indices
 from vaekit.errors import DataError
 
 
-@pytest.mark.parametrize(
-    ("n", "fraction", "n_test"), [(10, 0.2, 2), (2, 0.01, 1), (2, 0.99, 1), (7, 0.5, 4)]
-)
+@pytest.mark.parametrize(("n", "fraction", "n_test"), [(10, 0.2, 2), (2, 0.01, 1), (2, 0.99, 1), (7, 0.5, 4)])
 def test_sizes_disjoint_and_covering(n: int, fraction: float, n_test: int) -> None:
     train, test = split_indices(n, fraction, 0, "src")
     assert len(test) == n_test and len(train) == n - n_test

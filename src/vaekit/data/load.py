@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,13 +25,10 @@ def read_path(spec: str, options: LoadOptions) -> DataBundle:
     path = Path(spec).expanduser()
     if not path.exists():
         raise DataError(
-            f"{spec!r} is neither a dataset name ({', '.join(available_datasets())}) nor an "
-            "existing file or folder"
+            f"{spec!r} is neither a dataset name ({', '.join(available_datasets())}) nor an existing file or folder"
         )
     if options.image_size is not None and not path.is_dir():
-        raise DataError(
-            f"{spec}: --image-size applies only to folders of images; leave it out for files"
-        )
+        raise DataError(f"{spec}: --image-size applies only to folders of images; leave it out for files")
     if path.is_dir():
         bundle = read_folder(path, options)
     else:
@@ -57,7 +55,7 @@ def cap_train(bundle: DataBundle, n: int) -> DataBundle:
 
 
 def load_data(
-    spec: str,
+    spec: str | os.PathLike[str],
     *,
     image_size: str | None = None,
     data_dir: str | None = None,
@@ -76,8 +74,10 @@ def load_data(
     ``test_fraction`` (in (0, 1)) and ``seed`` make the train/test split of data that have
     none (digits always use their fixed split). ``n`` is the number of rows generated for
     ``synthetic5`` (default 2000); for every other dataset it keeps at most the first ``n``
-    training examples, for quick runs. Every bad input raises ``DataError``.
+    training examples, for quick runs. ``spec`` may also be a ``pathlib.Path``. Every bad
+    input raises ``DataError``.
     """
+    spec = os.fspath(spec)  # API users may pass a pathlib.Path
     check_test_fraction(test_fraction)
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise DataError(f"n must be a positive number of examples, got {n!r}")
@@ -92,9 +92,7 @@ def load_data(
     name = resolve_name(spec)
     if name is not None:
         if image_size is not None:
-            raise DataError(
-                f"dataset {name!r}: --image-size applies only to folders of images; leave it out"
-            )
+            raise DataError(f"dataset {name!r}: --image-size applies only to folders of images; leave it out")
         bundle = DATASETS[name](options)
     else:
         bundle = read_path(spec, options)

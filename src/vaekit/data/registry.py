@@ -14,6 +14,7 @@ from vaekit.data.images import read_image_folder
 from vaekit.data.mnist import read_fashion_mnist, read_mnist
 from vaekit.data.options import LoadOptions
 from vaekit.data.synthetic import read_synthetic5
+from vaekit.errors import DataError
 
 NamedReader = Callable[[LoadOptions], DataBundle]
 PathReader = Callable[[Path, LoadOptions], DataBundle]
@@ -55,5 +56,7 @@ def resolve_name(spec: str) -> str | None:
 def read_folder(folder: Path, options: LoadOptions) -> DataBundle:
     """Return the dataset in ``folder``: MNIST-format if it holds IDX files, else images."""
     if find_idx_files(folder):
+        if options.image_size is not None:
+            raise DataError(f"{folder}: --image-size applies only to folders of images, not IDX files; leave it out")
         return read_idx_folder(folder, str(folder))
     return read_image_folder(folder, options)
