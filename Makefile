@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
 
-.PHONY: install dev demo test test-slow lint clean
+.PHONY: install dev demo test test-slow lint clean bench bench-env
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,19 @@ lint: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) runs build dist src/*.egg-info .pytest_cache .ruff_cache
+
+# Benchmarks run in their own environment, with the peers pinned beside vaekit.
+BENCH_VENV ?= .venv-bench
+PYTHAE_SPEC ?= pythae==0.1.2
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet "$(TORCH_SPEC)"
+	$(BENCH_VENV)/bin/pip install --quiet -e . "$(PYTHAE_SPEC)"
+	touch $@
+
+bench-env: $(BENCH_VENV)/.installed
+
+bench: bench-env
+	$(BENCH_VENV)/bin/python -m bench.matmul_rate
+	$(BENCH_VENV)/bin/python -m bench.train_speed --rounds 3

@@ -53,6 +53,8 @@ class DataConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.1
     binarize: str = "none"
+    #: keep only the first N training examples (None: all)
+    limit: int | None = None
 
 
 @dataclass
@@ -187,6 +189,7 @@ def validate(config: RunConfig) -> None:
         ),
         (m.sigma is None or m.sigma > 0, f"sigma must be > 0, got {m.sigma}"),
         (0 < d.test_fraction < 1, f"test_fraction must be in (0, 1), got {d.test_fraction}"),
+        (d.limit is None or d.limit >= 2, f"limit must be >= 2 examples, got {d.limit}"),
         (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),
         (d.binarize in ("none", "dynamic", "static"), f"binarize must be none, dynamic or static, got {d.binarize!r}"),
         (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),

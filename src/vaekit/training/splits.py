@@ -34,6 +34,7 @@ def load_bundle(config: RunConfig) -> DataBundle:
         download=d.download,
         test_fraction=d.test_fraction,
         seed=0,
+        n=d.limit,
     )
 
 

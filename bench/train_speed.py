@@ -1,0 +1,209 @@
+"""Training speed, side by side: vaekit, a plain idiomatic PyTorch loop, and pythae.
+
+The classic MNIST VAE: MLP 784-400-20 ReLU, Bernoulli likelihood, Adam lr 1e-3, batch 128, grey levels
+in [0, 1], 10 epochs. Each contestant runs in its own process (so peak memory is its own), several rounds
+in rotated order; the table shows medians of seconds per epoch (training loop only, data already loaded),
+peak RSS, and the test -ELBO after training (single-sample, same noise for all, nats per example).
+
+    make bench-env && .venv-bench/bin/python bench/train_speed.py --rounds 3
+    .venv-bench/bin/python bench/train_speed.py --rounds 1 --epochs 1 --limit 6000   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CONTESTANTS = ("vaekit", "plain", "pythae")
+
+
+def run_vaekit(args: argparse.Namespace) -> dict:
+    import torch
+
+    import vaekit
+    from bench.common import bernoulli_neg_elbo, load_mnist_unit, mnist_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        vae = vaekit.train(
+            data="mnist", data_dir=str(mnist_dir()), encoder=[400], latent_dim=20, likelihood="bernoulli",
+            epochs=args.epochs, batch_size=128, lr=1e-3, seed=0, val_fraction=0.0, checkpoint_every=args.epochs,
+            device="cpu", out=Path(tmp) / "run", progress="quiet", limit=args.limit,
+        )
+        total = time.perf_counter() - started
+        history = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+    model = vae.model
+    _, test = load_mnist_unit(args.limit)  # after training, so the reader's copy does not count twice
+    loss = bernoulli_neg_elbo(model.encode, model.decode, test)
+    del torch
+    return {"s_per_epoch": sum(h["epoch_time_s"] for h in history) / len(history), "total_s": total, "test_neg_elbo": loss}
+
+
+def run_plain(args: argparse.Namespace) -> dict:
+    """The loop of the PyTorch examples' VAE: TensorDataset + DataLoader, sigmoid + BCE(sum)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from bench.common import bernoulli_neg_elbo, load_mnist_unit
+
+    train, test = load_mnist_unit(args.limit)
+    torch.manual_seed(0)
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc21, self.fc22 = nn.Linear(784, 400), nn.Linear(400, 20), nn.Linear(400, 20)
+            self.fc3, self.fc4 = nn.Linear(20, 400), nn.Linear(400, 784)
+
+        def encode(self, x):
+            h = F.relu(self.fc1(x))
+            return self.fc21(h), self.fc22(h)
+
+        def logits(self, z):
+            return self.fc4(F.relu(self.fc3(z)))
+
+        def forward(self, x):
+            mu, logvar = self.encode(x)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.logits(z)), mu, logvar
+
+    model = VAE()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(train), batch_size=128, shuffle=True)
+    times = []
+    for _ in range(args.epochs):
+        started = time.perf_counter()
+        for (x,) in loader:
+            recon, mu, logvar = model(x)
+            bce = F.binary_cross_entropy(recon, x, reduction="sum")
+            kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+            loss = (bce + kld) / len(x)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - started)
+    loss = bernoulli_neg_elbo(model.encode, model.logits, test)
+    return {"s_per_epoch": sum(times) / len(times), "total_s": sum(times), "test_neg_elbo": loss}
+
+
+def run_pythae(args: argparse.Namespace) -> dict:
+    import torch
+    from pythae.data.datasets import BaseDataset
+    from pythae.models import VAE, VAEConfig
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+    from pythae.trainers import BaseTrainer, BaseTrainerConfig
+    from torch import nn
+
+    from bench.common import bernoulli_neg_elbo, load_mnist_unit, logit
+
+    train, test = load_mnist_unit(args.limit)
+    torch.manual_seed(0)
+
+    class Encoder(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(784, 400), nn.ReLU())
+            self.mu, self.logvar = nn.Linear(400, 20), nn.Linear(400, 20)
+
+        def forward(self, x):
+            h = self.body(x.reshape(len(x), -1))
+            return ModelOutput(embedding=self.mu(h), log_covariance=self.logvar(h))
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(20, 400), nn.ReLU(), nn.Linear(400, 784), nn.Sigmoid())
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=self.net(z).reshape(len(z), 1, 28, 28))
+
+    config = VAEConfig(input_dim=(1, 28, 28), latent_dim=20, reconstruction_loss="bce")
+    model = VAE(config, encoder=Encoder(), decoder=Decoder())
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer_config = BaseTrainerConfig(
+            output_dir=tmp, num_epochs=args.epochs, learning_rate=1e-3, per_device_train_batch_size=128,
+            per_device_eval_batch_size=128, steps_saving=None, no_cuda=True, optimizer_cls="Adam",
+        )
+        dataset = BaseDataset(train.reshape(-1, 1, 28, 28), torch.zeros(len(train)))
+        trainer = BaseTrainer(model=model, train_dataset=dataset, training_config=trainer_config)
+        started = time.perf_counter()
+        trainer.train()
+        total = time.perf_counter() - started
+    model.eval()
+
+    def encode(x):
+        out = model.encoder(x)
+        return out.embedding, out.log_covariance
+
+    loss = bernoulli_neg_elbo(encode, lambda z: logit(model.decoder(z).reconstruction.reshape(len(z), -1)), test)
+    # pythae's trainer times include its own per-epoch logging; no per-epoch hook, so total / epochs.
+    return {"s_per_epoch": total / args.epochs, "total_s": total, "test_neg_elbo": loss}
+
+
+def child(args: argparse.Namespace) -> None:
+    import torch
+
+    from bench.common import peak_rss_mib
+
+    torch.set_num_threads(args.threads)
+    result = {"vaekit": run_vaekit, "plain": run_plain, "pythae": run_pythae}[args.child](args)
+    result["peak_rss_mib"] = peak_rss_mib()
+    print("RESULT " + json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", default=",".join(CONTESTANTS), help="comma-separated contestants")
+    parser.add_argument("--child", choices=CONTESTANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    from bench.common import fmt, median
+
+    names = [n for n in args.only.split(",") if n]
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    for r in range(args.rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            cmd = [sys.executable, "-m", "bench.train_speed", "--child", name, "--epochs", str(args.epochs),
+                   "--threads", str(args.threads)] + (["--limit", str(args.limit)] if args.limit else [])
+            out = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True)
+            line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+            if out.returncode != 0 or not line:
+                print(f"{name} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
+                sys.exit(1)
+            results[name].append(json.loads(line[-1][7:]))
+            print(f"round {r + 1} {name}: {results[name][-1]}", file=sys.stderr)
+
+    import torch
+
+    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{args.threads} threads, {args.rounds} rounds, {args.epochs} epochs, limit {args.limit}")
+    print("| contestant | s/epoch (median) | peak RSS MiB | test -ELBO (nats) | s/epoch ratio vaekit/this | RSS ratio vaekit/this |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    med = {n: {k: median([x[k] for x in results[n]]) for k in results[n][0]} for n in names}
+    for n in names:
+        ratio = med["vaekit"]["s_per_epoch"] / med[n]["s_per_epoch"] if "vaekit" in med else float("nan")
+        rss = med["vaekit"]["peak_rss_mib"] / med[n]["peak_rss_mib"] if "vaekit" in med else float("nan")
+        print(f"| {n} | {fmt(med[n]['s_per_epoch'])} | {fmt(med[n]['peak_rss_mib'])} | {med[n]['test_neg_elbo']:.2f} | "
+              f"{fmt(ratio)} | {fmt(rss)} |")
+
+
+if __name__ == "__main__":
+    main()
