@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--eval-batch-size", type=int, default=100, help="test examples per NLL batch")
+    parser.add_argument("--eval-batch-size", type=int, help="test examples per NLL batch (default: 100)")
     parser.add_argument("--max-chunk-elements", type=int, help="NLL memory budget (decoder outputs per chunk)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     args = parser.parse_args(argv)
@@ -81,7 +81,10 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     data, data_dir = "mnist", args.data_dir
     if args.limit:
-        data, data_dir = str(write_idx_subset(args.data_dir, out.parent / f"{out.name}-mnist-{args.limit}", args.limit)), None
+        data, data_dir = (
+            str(write_idx_subset(args.data_dir, out.parent / f"{out.name}-mnist-{args.limit}", args.limit)),
+            None,
+        )
 
     started = time.perf_counter()
     vae = vaekit.train(

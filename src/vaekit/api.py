@@ -262,7 +262,7 @@ def evaluate(
     k: int | None = None,
     *,
     seed: int = 0,
-    batch_size: int = 100,
+    batch_size: int | None = None,
     max_chunk_elements: int | None = None,
     probe: bool = True,
     progress: str = "quiet",
@@ -276,7 +276,8 @@ def evaluate(
     explicit ``k`` raises ``ConfigError`` naming the fix. Also: ``elbo``, ``recon``, ``kl``,
     ``kl_per_dim``, ``active_units``, ``recon_mse`` and, for labelled data, ``probe`` (accuracy
     of a logistic regression on the latent means, fitted on the train split; ``probe=False``
-    skips it). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
+    skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
+    small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
     decoder output); ``progress`` is ``"auto"`` (a bar on a terminal) or ``"quiet"``.
     """
     from vaekit.evaluation import evaluate_model

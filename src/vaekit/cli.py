@@ -149,7 +149,7 @@ def _print_summary(vae: Any) -> None:
     help="Importance samples of the NLL (default 5000 when the likelihood is exact for the data; 0 skips it).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True, help="Examples per batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Examples per NLL batch (default: 100, more for small K).")
 @click.option(
     "--max-chunk-elements",
     type=click.IntRange(min=1),
@@ -167,7 +167,7 @@ def evaluate(
     which: str,
     k: int | None,
     seed: int,
-    batch_size: int,
+    batch_size: int | None,
     max_chunk_elements: int | None,
     no_probe: bool,
     device: str,

@@ -79,6 +79,9 @@ def test_exactly_k_samples_are_decoded_whatever_the_budget_and_batch():
     assert seen == [3, 3, 1]
     assert sum(rows) == 13 * 7  # K samples for each example, not rounded to a chunk multiple
     assert max(rows) <= 5 * 3  # no chunk over the budget
+    rows.clear()
+    log_likelihood_bounds(model, x, 2)  # small K: the default batch grows, K stays exact
+    assert sum(rows) == 2 * 7
 
 
 @pytest.mark.parametrize(("k", "per_sample", "budget"), [(1, 10, 5), (5000, 784 * 100, 2**24), (17, 2, 10), (8, 1, 8)])

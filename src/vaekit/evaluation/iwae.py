@@ -101,20 +101,23 @@ def log_likelihood_bounds(
     k: int,
     *,
     y: torch.Tensor | None = None,
-    batch_size: int = 100,
+    batch_size: int | None = None,
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     seed: int = 0,
     on_batch: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Return the K-sample importance-weighted bound on log p(x) for every row of ``x``
     ``[N, D]``: ``[N]`` float64 on CPU, nats per example. Examples go through in batches of
-    ``batch_size`` (fewer when one sample of the batch alone would exceed the budget); the
+    ``batch_size`` (fewer when one sample of the batch alone would exceed the budget; by default
+    100, or more when K is small, so that one chunk fills the budget with large matmuls); the
     posterior draws come from a generator seeded with ``seed``, leaving the global RNG alone.
     ``on_batch(n)`` is called after each batch of ``n`` examples."""
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=x.device).manual_seed(seed)
     dim_params = x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
+    if batch_size is None:
+        batch_size = max(100, max_chunk_elements // max(1, k * dim_params))
     batch_size = max(1, min(batch_size, max_chunk_elements // max(1, dim_params)))
     parts = []
     try:

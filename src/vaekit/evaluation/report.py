@@ -151,7 +151,7 @@ def evaluate_model(
     is_image: bool = False,
     k: int | None = None,
     seed: int = 0,
-    batch_size: int = 100,
+    batch_size: int | None = None,
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     progress: str = "quiet",
 ) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def evaluate_model(
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             started = time.perf_counter()
-            passed = _posterior_pass(model, x, y, batch_size=max(batch_size, 1000), variational=variational)
+            passed = _posterior_pass(model, x, y, batch_size=max(batch_size or 0, 1000), variational=variational)
             seconds["elbo"] = time.perf_counter() - started
         report["recon_mse"] = recon_mse(x.cpu(), passed["x_hat"].reshape(len(x), -1))
         if variational:
@@ -239,7 +239,7 @@ def evaluate_model(
         if probe_data is not None and labels is not None and not conditional:
             started = time.perf_counter()
             train_x, train_y = probe_data
-            train_mu = _posterior_means(model, train_x.to(device), batch_size=max(batch_size, 1000))
+            train_mu = _posterior_means(model, train_x.to(device), batch_size=max(batch_size or 0, 1000))
             report["probe"] = probe_accuracy(
                 train_mu.numpy(), train_y.numpy(), passed["mu"].numpy(), labels.cpu().numpy(), seed=seed
             )
