@@ -179,7 +179,9 @@ def evaluate_model(
     reason = not_a_likelihood_reason(likelihood, value_range, dequantize) if not exact else ""
     k_used, skipped = _resolve_k(k, exact, variational, reason)
     dim = x.shape[1]
-    offset = dim * math.log(levels) if dequantize == "uniform" and levels else 0.0
+    if dequantize == "uniform" and not levels:
+        raise ValueError("dequantised data need their number of grey levels (levels) to bound the discrete data")
+    offset = dim * math.log(levels) if dequantize == "uniform" else 0.0
     was_training = model.training
     model.eval()
 
@@ -213,24 +215,9 @@ def evaluate_model(
             report["active_units_threshold"] = ACTIVE_UNIT_THRESHOLD
             report["posterior_mean_variance"] = [float(v) for v in variance]
         if k_used:
-            bar = _progress_bar(len(x), progress, f"NLL, K={k_used}")
             started = time.perf_counter()
-            try:
-                bounds = log_likelihood_bounds(
-                    model,
-                    x,
-                    k_used,
-                    y=y,
-                    batch_size=batch_size,
-                    max_chunk_elements=max_chunk_elements,
-                    seed=seed,
-                    on_batch=bar.update if bar is not None else None,
-                )
-            finally:
-                if bar is not None:
-                    bar.close()
+            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress)
             seconds["nll"] = time.perf_counter() - started
-            nll = offset - bounds
             report["nll"] = float(nll.mean().item())
             report["nll_stderr"] = _stderr(nll)
             if is_image:
@@ -248,6 +235,34 @@ def evaluate_model(
         model.train(was_training)
     report["seconds"] = seconds
     return report
+
+
+def _nll_bounds(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    k: int,
+    batch_size: int | None,
+    max_chunk_elements: int,
+    seed: int,
+    progress: str,
+) -> torch.Tensor:
+    """The K-sample bound of every example ``[N]`` (nats), with a progress bar if asked."""
+    bar = _progress_bar(len(x), progress, f"NLL, K={k}")
+    try:
+        return log_likelihood_bounds(
+            model,
+            x,
+            k,
+            y=y,
+            batch_size=batch_size,
+            max_chunk_elements=max_chunk_elements,
+            seed=seed,
+            on_batch=bar.update if bar is not None else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 @torch.inference_mode()
