@@ -30,3 +30,13 @@ def seed_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "seed"
     vaekit.train(preset="seed", epochs=2, out=out, progress="quiet")
     return out
+
+
+@pytest.fixture(scope="session")
+def binarized_digits_run(tmp_path_factory) -> Path:
+    """A tiny Bernoulli VAE trained for 2 epochs on dynamically binarised digits."""
+    out = tmp_path_factory.mktemp("runs") / "binarized"
+    vaekit.train(
+        data="digits", binarize="dynamic", encoder=[32], latent_dim=2, epochs=2, batch_size=64, out=out, progress="quiet"
+    )
+    return out

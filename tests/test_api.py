@@ -50,12 +50,45 @@ def test_wrong_input_width_is_refused(digits_run):
         vae.encode(torch.full((2, 64), float("nan")))
 
 
-def test_evaluate_reports_nats_per_example_and_bits_per_dim(digits_run):
+def test_evaluate_of_bernoulli_on_grey_levels_reports_a_loss_not_a_likelihood(digits_run):
     report = vaekit.evaluate(digits_run)
-    assert report["elbo"] == pytest.approx(report["recon"] - report["kl"])
-    assert report["bpd_bound"] == pytest.approx(-report["elbo"] / (64 * np.log(2)))
+    assert report["loss"] == pytest.approx(report["recon_loss"] + report["kl"])
     assert report["n_examples"] == 360  # the fixed 20% test split of 1797 digits
     assert report["exact_likelihood"] is False  # Bernoulli on grey levels is not a likelihood
+    assert {"nll", "elbo", "bpd"}.isdisjoint(report)
+    with pytest.raises(ConfigError, match="--binarize dynamic"):
+        vaekit.evaluate(digits_run, k=10)
+
+
+def test_evaluate_reports_nll_and_bits_per_dim_on_the_fixed_binarised_test_set(binarized_digits_run):
+    from vaekit.training.splits import binarize_fixed, load_bundle
+
+    vae = vaekit.load(binarized_digits_run)
+    x, labels = vaekit.api.resolve_eval_data(vae, None, "test")
+    assert torch.equal(x, binarize_fixed(load_bundle(vae.config).test))
+    report = vaekit.evaluate(vae, k=30)
+    assert report["k"] == 30 and report["n_examples"] == 360
+    assert report["bpd"] == pytest.approx(report["nll"] / (64 * np.log(2)))
+    assert report["nll"] < -report["elbo"] + 3 * report["elbo_stderr"]
+    assert 0 <= report["probe"]["accuracy"] <= 1 and report["probe"]["train_examples"] == 1293
+    assert vaekit.evaluate(vae, k=30)["nll"] == report["nll"]  # same binarisation, same seed
+
+
+def test_dequantised_training_draws_fresh_noise_and_evaluation_bounds_discrete_data(tmp_path, monkeypatch):
+    from vaekit.training import loop
+
+    calls = []
+    original = loop.dequantize_uniform
+    monkeypatch.setattr(loop, "dequantize_uniform", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    vae = vaekit.train(
+        data="digits", likelihood="gaussian", dequantize="uniform", encoder=[16], latent_dim=2, epochs=1,
+        batch_size=256, out=tmp_path / "run", progress="quiet",
+    )
+    assert len(calls) == 6  # one fresh draw per batch: ceil(1293 / 256)
+    report = vaekit.evaluate(vae, k=10, probe=False)
+    assert report["dequantization"]["levels"] == 17
+    assert report["dequantization"]["offset_nats"] == pytest.approx(64 * np.log(17))
+    assert report["bpd"] == pytest.approx(report["nll"] / (64 * np.log(2)))
 
 
 def test_best_weights_load_too(digits_run):

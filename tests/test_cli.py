@@ -21,7 +21,7 @@ def cli_run(tmp_path_factory):
     result = invoke("train", "--data", "digits", "--encoder", "32", "--latent", "2", "--epochs", "2",
                     "--batch-size", "64", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
-    assert "test ELBO" in result.output
+    assert "test loss" in result.output and "not a likelihood" in result.output  # Bernoulli on grey levels
     return out
 
 
@@ -50,11 +50,37 @@ def test_seed_preset_trains_on_synthetic5(tmp_path):
     assert config["input_shape"] == [5]
 
 
-def test_evaluate_prints_a_table_and_json(cli_run):
+def test_evaluate_of_grey_level_bernoulli_prints_a_loss_table_and_json(cli_run):
     table = invoke("evaluate", cli_run)
-    assert table.exit_code == 0 and "nats/example" in table.output and "bits/dim" in table.output
-    report = json.loads(invoke("evaluate", cli_run, "--json").output)
-    assert report["elbo"] == pytest.approx(report["recon"] - report["kl"])
+    assert table.exit_code == 0 and "nats/example" in table.output and "loss (not a likelihood)" in table.output
+    assert "bits/dim" not in table.output and "NLL (K=" not in table.output
+    report = json.loads(invoke("evaluate", cli_run, "--json", "--no-probe").output)
+    assert report["loss"] == pytest.approx(report["recon_loss"] + report["kl"])
+    assert "nll" not in report and "probe" not in report
+    assert (cli_run / "eval-test.json").exists()
+
+
+def test_evaluate_refuses_an_nll_of_bernoulli_on_grey_levels(cli_run):
+    result = CliRunner().invoke(main, ["evaluate", str(cli_run), "--k", "5"])
+    assert result.exit_code == 2
+    assert "error: refusing to report an NLL" in result.output and "--binarize dynamic" in result.output
+
+
+def test_evaluate_with_k_writes_the_report_named_by_k(binarized_digits_run):
+    result = invoke("evaluate", binarized_digits_run, "--k", "12", "--json", "--max-chunk-elements", "5000")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["k"] == 12 and report["weights"] == "last"
+    saved = json.loads((binarized_digits_run / "eval-test-k12.json").read_text())
+    assert saved["nll"] == report["nll"]
+    table = invoke("evaluate", binarized_digits_run, "--k", "12", "--which", "best", "--no-probe")
+    assert "NLL (K=12)" in table.output and "bits/dim" in table.output
+    assert (binarized_digits_run / "eval-test-k12-best.json").exists()
+
+
+def test_train_with_dequantize_needs_a_continuous_likelihood(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--dequantize", "uniform", "--out", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 2 and "--likelihood gaussian" in result.output
 
 
 @pytest.mark.parametrize("suffix", [".png", ".npy", ".csv"])

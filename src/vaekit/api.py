@@ -227,47 +227,91 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
     return TrainedVAE(model.to(device), cfg, run_dir)
 
 
-def resolve_eval_data(vae: TrainedVAE, data: str | None, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Return the examples ``[N, D]`` (and labels) to evaluate on: the run's own data split by
-    default, or another dataset ``data`` of the same dimension."""
+def _eval_splits(vae: TrainedVAE, data: str | None) -> Any:
+    """Load the run's data (or other data ``data`` of the same dimension) split as in training."""
     from vaekit.training.splits import load_bundle, make_splits
 
     cfg = vae.config
-    if split not in ("train", "val", "test"):
-        raise ConfigError(f"split must be train, val or test, got {split!r}")
     source = cfg
     if data is not None:
         source = build_config(cfg.to_dict(), data=data)
     bundle = load_bundle(source)
     if bundle.dim != cfg.input_dim:
         raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
-    splits = make_splits(cfg, bundle)
-    if split == "train":
-        return splits.train, splits.train_labels
-    if split == "val":
-        if splits.val is None:
-            raise ConfigError("this run has no validation split (val_fraction = 0)")
-        return splits.val, None
-    return splits.test, splits.test_labels
+    return make_splits(cfg, bundle)
+
+
+def resolve_eval_data(vae: TrainedVAE, data: str | None, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Return the examples ``[N, D]`` (and labels) to evaluate on, as the model sees them
+    (binarised or dequantised with fixed seeds): the run's own data split by default, or
+    another dataset ``data`` of the same dimension."""
+    from vaekit.training.splits import evaluation_view
+
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"split must be train, val or test, got {split!r}")
+    splits = _eval_splits(vae, data)
+    if split == "val" and splits.val is None:
+        raise ConfigError("this run has no validation split (val_fraction = 0)")
+    return evaluation_view(vae.config, splits, split)
 
 
 def evaluate(
     vae: TrainedVAE | str | Path,
     data: str | None = None,
     split: str = "test",
+    k: int | None = None,
+    *,
     seed: int = 0,
+    batch_size: int | None = None,
+    max_chunk_elements: int | None = None,
+    probe: bool = True,
+    progress: str = "quiet",
 ) -> dict[str, Any]:
-    """Evaluate a model on a data split; return a dict of named metrics (nats per example,
-    bits/dim for images). ``vae`` may be a loaded model or a run folder."""
-    from vaekit.evaluation import elbo_report
+    """Evaluate a model on a data split; return a dict of named metrics in nats per example
+    (``bpd`` in bits per dimension for images). ``vae`` may be a loaded model or a run folder.
+
+    ``nll`` is the importance-weighted bound with ``k`` samples (default 5000; ``0`` skips it),
+    given with its standard error over examples, only when the likelihood is a true likelihood
+    of the evaluated data; otherwise the ELBO terms come as a ``loss`` with a ``note``, and an
+    explicit ``k`` raises ``ConfigError`` naming the fix. Also: ``elbo``, ``recon``, ``kl``,
+    ``kl_per_dim``, ``active_units``, ``recon_mse`` and, for labelled data, ``probe`` (accuracy
+    of a logistic regression on the latent means, fitted on the train split; ``probe=False``
+    skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
+    small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
+    decoder output); ``progress`` is ``"auto"`` (a bar on a terminal) or ``"quiet"``.
+    """
+    from vaekit.evaluation import evaluate_model
+    from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS
+    from vaekit.training.splits import evaluation_view
 
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
-    x, _ = resolve_eval_data(vae, data, split)
-    report = elbo_report(
-        vae.model, x.to(vae.device), is_image=vae.is_image, value_range=vae.config.value_range, seed=seed
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"split must be train, val or test, got {split!r}")
+    splits = _eval_splits(vae, data)
+    if split == "val" and splits.val is None:
+        raise ConfigError("this run has no validation split (val_fraction = 0)")
+    x, labels = evaluation_view(vae.config, splits, split)
+    probe_data = None
+    if probe and labels is not None and splits.train_labels is not None:
+        probe_data = evaluation_view(vae.config, splits, "train")
+    cfg = vae.config
+    report = evaluate_model(
+        vae.model,
+        x,
+        labels=labels,
+        probe_data=probe_data,
+        value_range=cfg.value_range,
+        dequantize=cfg.data.dequantize,
+        levels=splits.levels,
+        is_image=vae.is_image,
+        k=k,
+        seed=seed,
+        batch_size=batch_size,
+        max_chunk_elements=max_chunk_elements or DEFAULT_MAX_CHUNK_ELEMENTS,
+        progress=progress,
     )
-    return {"split": split, "data": data or vae.config.data.name, **report}
+    return {"split": split, "data": data or cfg.data.name, **report}
 
 
 def write_run_pictures(vae: TrainedVAE, n: int = 64) -> list[Path]:

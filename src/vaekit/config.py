@@ -44,7 +44,11 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Which data, and how it is split and binarised."""
+    """Which data, and how it is split, binarised or dequantised.
+
+    ``dequantize="uniform"`` adds U[0, 1) noise to the integer grey levels of images (a fresh
+    draw every batch in training, a fixed seeded draw for evaluation) so that a continuous
+    likelihood gives a true bound on the discrete data (see docs/likelihoods.md)."""
 
     name: str = "digits"
     data_dir: str | None = None
@@ -53,6 +57,7 @@ class DataConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.1
     binarize: str = "none"
+    dequantize: str = "none"
     #: keep only the first N training examples (None: all)
     limit: int | None = None
 
@@ -192,6 +197,16 @@ def validate(config: RunConfig) -> None:
         (d.limit is None or d.limit >= 2, f"limit must be >= 2 examples, got {d.limit}"),
         (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),
         (d.binarize in ("none", "dynamic", "static"), f"binarize must be none, dynamic or static, got {d.binarize!r}"),
+        (d.dequantize in ("none", "uniform"), f"dequantize must be none or uniform, got {d.dequantize!r}"),
+        (
+            d.dequantize == "none" or d.binarize == "none",
+            "--binarize and --dequantize exclude each other: binarised data are already discrete 0/1 values",
+        ),
+        (
+            d.dequantize == "none" or m.likelihood not in (None, "bernoulli"),
+            "--dequantize uniform needs a continuous likelihood (a density), e.g. --likelihood gaussian; "
+            "bernoulli is a distribution over 0/1 values",
+        ),
         (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),
         (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
         (t.lr > 0, f"lr must be > 0, got {t.lr}"),

@@ -7,8 +7,6 @@ from typing import Any
 
 import torch
 
-from vaekit.training.loop import mean_negative_elbo
-
 
 def bits_per_dim(nats_per_example: float, dim: int) -> float:
     """Convert nats per example to bits per dimension: nats / (D ln 2)."""
@@ -24,27 +22,10 @@ def elbo_report(
     seed: int = 0,
     batch_size: int = 1024,
 ) -> dict[str, Any]:
-    """Return the single-sample ELBO and its terms on ``x`` ``[N, D]``.
+    """Return the single-sample ELBO terms on ``x`` ``[N, D]`` without the importance-sampled
+    NLL or the probe: ``evaluation.evaluate_model`` with ``k=0`` (see it for the keys). The
+    terms are called ``elbo``/``recon`` only when the likelihood is exact for the data, and
+    ``loss``/``recon_loss`` with a ``note`` otherwise; nats per example."""
+    from vaekit.evaluation.report import evaluate_model
 
-    Keys: ``elbo`` (higher is better), ``neg_elbo``, ``recon`` (E_q log p(x|z)), ``kl``, all nats
-    per example; ``bpd_bound`` (the -ELBO in bits/dim, images only); ``exact_likelihood`` says
-    whether the likelihood is a normalised density for this data (e.g. not Bernoulli on grey levels).
-    Sampling uses its own seed and leaves the global RNG as it was.
-    """
-    devices = [x.device] if x.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        terms = mean_negative_elbo(model, x, batch_size=batch_size)
-    likelihood = model.likelihood
-    report: dict[str, Any] = {
-        "n_examples": len(x),
-        "elbo": terms["elbo"],
-        "neg_elbo": terms["loss"],
-        "recon": terms["recon"],
-        "kl": terms["kl"],
-        "likelihood": likelihood.name,
-        "exact_likelihood": value_range in likelihood.exact_for,
-    }
-    if is_image:
-        report["bpd_bound"] = bits_per_dim(terms["loss"], x.shape[1])
-    return report
+    return evaluate_model(model, x, value_range=value_range, is_image=is_image, k=0, seed=seed, batch_size=batch_size)

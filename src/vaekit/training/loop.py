@@ -23,7 +23,7 @@ from vaekit.training import checkpoint as ckpt
 from vaekit.training.atomic import atomic_write_text
 from vaekit.training.device import resolve_device
 from vaekit.training.progress import Progress
-from vaekit.training.splits import bind_to_data, load_bundle, make_splits
+from vaekit.training.splits import bind_to_data, dequantize_uniform, load_bundle, make_splits
 
 
 @dataclass
@@ -140,6 +140,8 @@ def fit(
             x = train_x[index]
             if config.data.binarize == "dynamic":
                 x = torch.bernoulli(x.cpu(), generator=g).to(device)
+            elif config.data.dequantize == "uniform":
+                x = dequantize_uniform(x, splits.levels, generator=g)
             out = model(x)
             loss = objectives.negative_elbo_loss(out)
             if not torch.isfinite(loss):

@@ -1,0 +1,133 @@
+"""Importance-weighted estimate of log p(x) (Burda et al. 2015), in bounded memory.
+
+For each example the bound is log (1/K) sum_k p(x, z_k) / q(z_k|x) with z_k ~ q(z|x). It is a
+lower bound on log p(x) for every K, equals the ELBO in expectation at K = 1, and tightens to
+log p(x) as K grows. The K samples are drawn in chunks whose decoder output (K_chunk x B x D
+parameters) stays under a budget of elements; the chunks' log-sum-exps are combined with a
+running log-sum-exp, so the result is the same as one pass over all K samples (to float
+rounding) and exactly K samples are used whatever the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from vaekit.distributions.posterior import gaussian_log_prob
+
+#: The number of importance samples of reported numbers (the literature's K = 5000).
+DEFAULT_K = 5000
+#: Default budget: elements of one chunk's decoder output (float32: 4 bytes each), i.e. 64 MiB.
+DEFAULT_MAX_CHUNK_ELEMENTS = 2**24
+
+
+def chunk_sizes(k: int, per_sample_elements: int, max_chunk_elements: int) -> list[int]:
+    """Return the sample counts of the chunks that cover exactly ``k`` samples, each chunk's
+    decoder output (``chunk * per_sample_elements`` elements) within ``max_chunk_elements``
+    (at least one sample per chunk, whatever the budget)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    per_chunk = max(1, min(k, max_chunk_elements // max(1, per_sample_elements)))
+    sizes = [per_chunk] * (k // per_chunk)
+    if k % per_chunk:
+        sizes.append(k % per_chunk)
+    return sizes
+
+
+def _repeat_condition(y: torch.Tensor, times: int) -> torch.Tensor:
+    # z is flattened sample-major ([k0: b0..bB-1, k1: b0..]), so the labels are tiled, not interleaved.
+    return y.repeat(times, *([1] * (y.ndim - 1)))
+
+
+@torch.inference_mode()
+def log_likelihood_bound(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    k: int,
+    *,
+    y: torch.Tensor | None = None,
+    max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Return the importance-weighted bound on log p(x) of each row of ``x`` ``[B, D]``:
+    ``[B]`` float64, nats per example (higher is better; ``-`` of it estimates the NLL).
+
+    ``y`` is passed to ``encode``/``decode`` of conditional models. The posterior draws use
+    ``generator`` (or the global RNG); ``noise`` (``[k, B, L]`` standard normal draws) replaces
+    them, so that runs with different budgets can be compared on the same samples.
+    ``on_chunk(n)`` is called after each chunk of ``n`` samples (progress, tests).
+    """
+    conditional = getattr(model, "conditional", False)
+    if conditional and y is None:
+        raise ValueError("a conditional model needs the condition y of each example")
+    cond = (y,) if conditional else ()
+    mu, logvar = model.encode(x, *cond)
+    std = torch.exp(0.5 * logvar)
+    batch, latent = mu.shape
+    if noise is not None and noise.shape != (k, batch, latent):
+        raise ValueError(f"noise must have shape {(k, batch, latent)}, got {tuple(noise.shape)}")
+    per_sample = batch * x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
+    running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
+    done = 0
+    for size in chunk_sizes(k, per_sample, max_chunk_elements):
+        if noise is None:
+            eps = torch.randn((size, batch, latent), generator=generator, dtype=mu.dtype, device=mu.device)
+        else:
+            eps = noise[done : done + size].to(device=mu.device, dtype=mu.dtype)
+        z = mu + std * eps  # [size, B, L]
+        flat_z = z.reshape(size * batch, latent)
+        # One large [size*B, L] batch through the decoder: big matmuls, not `size` small ones.
+        flat_cond = (_repeat_condition(y, size),) if conditional else ()
+        params = model.decode(flat_z, *flat_cond).reshape(size, batch, -1)
+        log_px_z = model.likelihood.log_prob(x, params)  # [size, B]
+        log_pz = model.prior.log_prob(flat_z).reshape(size, batch)
+        log_qz = gaussian_log_prob(z, mu, logvar)
+        log_w = (log_px_z + log_pz - log_qz).double()
+        running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
+        done += size
+        if on_chunk is not None:
+            on_chunk(size)
+    assert done == k  # chunk_sizes covers k exactly; guards future edits
+    return running - math.log(k)
+
+
+def log_likelihood_bounds(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    k: int,
+    *,
+    y: torch.Tensor | None = None,
+    batch_size: int | None = None,
+    max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
+    seed: int = 0,
+    on_batch: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Return the K-sample importance-weighted bound on log p(x) for every row of ``x``
+    ``[N, D]``: ``[N]`` float64 on CPU, nats per example. Examples go through in batches of
+    ``batch_size`` (fewer when one sample of the batch alone would exceed the budget; by default
+    100, or more when K is small, so that one chunk fills the budget with large matmuls); the
+    posterior draws come from a generator seeded with ``seed``, leaving the global RNG alone.
+    ``on_batch(n)`` is called after each batch of ``n`` examples."""
+    was_training = model.training
+    model.eval()
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    dim_params = x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
+    if batch_size is None:
+        batch_size = max(100, max_chunk_elements // max(1, k * dim_params))
+    batch_size = max(1, min(batch_size, max_chunk_elements // max(1, dim_params)))
+    parts = []
+    try:
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size]
+            yb = y[start : start + batch_size] if y is not None else None
+            bound = log_likelihood_bound(model, xb, k, y=yb, max_chunk_elements=max_chunk_elements, generator=generator)
+            parts.append(bound.cpu())
+            if on_batch is not None:
+                on_batch(len(xb))
+    finally:
+        model.train(was_training)
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)

@@ -1,0 +1,379 @@
+"""The evaluation report: NLL, ELBO terms, bits/dim and diagnostics of a model on one split,
+assembled under the library's honesty rules, and its table and file forms.
+
+Honesty rules (see docs/likelihoods.md):
+
+- numbers are nats per example (sums over the D dimensions, means over examples); ``bpd`` is
+  nats / (D ln 2); each sign is in the name (``nll`` lower is better, ``elbo`` higher is better);
+- a likelihood that is not a normalised density/mass for the evaluated data (Bernoulli on grey
+  levels, a Gaussian density on discrete pixels) never yields a number called ``nll``, ``elbo``
+  or ``bpd``: its terms are reported as a ``loss`` with a note saying why, and asking for its
+  NLL explicitly raises ``ConfigError`` naming the fix;
+- with uniform dequantisation the reported numbers bound the discrete data: D log(levels) nats
+  are added to the continuous NLL (subtracted from the ELBO).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vaekit.errors import ConfigError
+from vaekit.evaluation.diagnostics import (
+    ACTIVE_UNIT_THRESHOLD,
+    count_active_units,
+    posterior_mean_variance,
+    probe_accuracy,
+    recon_mse,
+)
+from vaekit.evaluation.iwae import DEFAULT_K, DEFAULT_MAX_CHUNK_ELEMENTS, log_likelihood_bounds
+from vaekit.evaluation.metrics import bits_per_dim
+
+
+def likelihood_is_exact(likelihood: Any, value_range: str | None, dequantize: str = "none") -> bool:
+    """Return True when ``likelihood.log_prob`` is a normalised density or mass for the data the
+    model is evaluated on, so that its bound may be called a log-likelihood.
+
+    Uniformly dequantised pixels are continuous values in [0, 1): any density on the real line
+    (``"real"`` in ``exact_for``) is a (sub-)normalised density for them. Otherwise the data's
+    value range (``"binary"``, ``"unit"``, ``"real"``) must be one the likelihood is exact for."""
+    if dequantize == "uniform":
+        return "real" in likelihood.exact_for
+    return value_range in likelihood.exact_for
+
+
+def not_a_likelihood_reason(likelihood: Any, value_range: str | None, dequantize: str = "none") -> str:
+    """Return why ``likelihood`` is not a likelihood of this data, and how to get an honest NLL."""
+    name = likelihood.name
+    if dequantize == "uniform":
+        return (
+            f"the {name} likelihood is not a density on the real line, so it gives no bound for "
+            "dequantised data; retrain with --likelihood gaussian (or another continuous density)"
+        )
+    if name == "bernoulli" and value_range == "unit":
+        return (
+            "a Bernoulli likelihood of grey levels is a cross-entropy loss, not a likelihood of the data; "
+            "for the literature's binarised-MNIST NLL retrain with --binarize dynamic, or model the grey "
+            "levels with a continuous likelihood and --dequantize uniform (e.g. --likelihood gaussian "
+            "--dequantize uniform)"
+        )
+    if value_range == "unit":
+        return (
+            f"a {name} density of discrete grey levels is not a likelihood (a density can exceed 1 at a "
+            "point); retrain with --dequantize uniform (or use a discretised likelihood) so that NLL and "
+            "bits/dim bound the discrete data"
+        )
+    return (
+        f"the {name} likelihood is a normalised likelihood only for {sorted(likelihood.exact_for)} data, "
+        f"not for this {value_range} data; retrain with a likelihood that fits it "
+        "(e.g. --likelihood gaussian for real values)"
+    )
+
+
+def _resolve_k(k: int | None, exact: bool, variational: bool, reason: str) -> tuple[int, str | None]:
+    """Return the number of importance samples to use (0: none) and why none, if so."""
+    if k is not None and k < 0:
+        raise ConfigError(f"--k must be >= 1 (or 0 to skip the NLL), got {k}")
+    if not variational:
+        if k:
+            raise ConfigError(
+                "this is a deterministic autoencoder: it has no likelihood, so no NLL or ELBO; "
+                "leave --k out to get its reconstruction error"
+            )
+        return 0, "a deterministic autoencoder has no likelihood: only reconstruction error is reported"
+    if not exact:
+        if k:
+            raise ConfigError(f"refusing to report an NLL: {reason}")
+        return 0, reason
+    if k is None:
+        return DEFAULT_K, None
+    return k, (None if k else "skipped (k = 0)")
+
+
+def _stderr(values: torch.Tensor) -> float:
+    """Standard error of the mean of ``values`` (0 for fewer than two)."""
+    if len(values) < 2:
+        return 0.0
+    return float(values.double().std(unbiased=True).item() / math.sqrt(len(values)))
+
+
+def _progress_bar(total: int, mode: str, description: str) -> Any:
+    from vaekit.training.progress import is_interactive
+
+    if mode == "quiet" or (mode == "auto" and not is_interactive()):
+        return None
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True, unit="ex")
+
+
+@torch.inference_mode()
+def _posterior_pass(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, variational: bool
+) -> dict[str, torch.Tensor]:
+    """One pass over ``x``: posterior means, single-sample ELBO terms per example, the KL of
+    each latent dimension, and reconstructions through the posterior means."""
+    conditional = getattr(model, "conditional", False)
+    parts: dict[str, list[torch.Tensor]] = {"mu": [], "recon": [], "kl": [], "kl_per_dim": [], "x_hat": []}
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size]
+        cond = (y[start : start + batch_size],) if conditional else ()
+        if variational:
+            out = model(xb, *cond)
+            mu = out.mu
+            parts["recon"].append(out.recon_log_prob.double().cpu())
+            parts["kl"].append(out.kl.double().cpu())
+            parts["kl_per_dim"].append(out.kl_per_dim.double().sum(0, keepdim=True).cpu())
+        else:
+            mu, _ = model.encode(xb, *cond)
+        parts["mu"].append(mu.cpu())
+        parts["x_hat"].append(model.likelihood.mean(model.decode(mu, *cond)).cpu())
+    return {key: torch.cat(value) for key, value in parts.items() if value}
+
+
+def evaluate_model(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    *,
+    labels: torch.Tensor | None = None,
+    probe_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    value_range: str | None,
+    dequantize: str = "none",
+    levels: int | None = None,
+    is_image: bool = False,
+    k: int | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+    max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
+    progress: str = "quiet",
+) -> dict[str, Any]:
+    """Evaluate ``model`` on the examples ``x`` ``[N, D]`` (in model units: binarised or
+    dequantised as in training) and return the report as a dict of JSON-able values.
+
+    ``k``: importance samples of the NLL; ``None`` uses 5000 when the likelihood is exact for the
+    data and skips the NLL otherwise; ``0`` skips it; an explicit ``k`` on data the likelihood is
+    not exact for raises ``ConfigError``. ``labels`` are the conditions of a conditional model and
+    the targets of the linear probe, which is fitted on ``probe_data`` (the train split's
+    examples and labels). Nats per example throughout; ``bpd`` in bits per dimension.
+    Sampling is seeded by ``seed`` and leaves the global RNG as it was.
+    """
+    if len(x) == 0:
+        raise ConfigError("there are no examples to evaluate")
+    device = next(model.parameters()).device
+    x = x.to(device)
+    likelihood = model.likelihood
+    variational = getattr(model, "variational", True)
+    conditional = getattr(model, "conditional", False)
+    if conditional and labels is None:
+        raise ConfigError("this conditional model needs labels to evaluate; evaluate the test or train split")
+    y = labels.to(device) if conditional else None
+    exact = likelihood_is_exact(likelihood, value_range, dequantize)
+    reason = not_a_likelihood_reason(likelihood, value_range, dequantize) if not exact else ""
+    k_used, skipped = _resolve_k(k, exact, variational, reason)
+    dim = x.shape[1]
+    if dequantize == "uniform" and not levels:
+        raise ValueError("dequantised data need their number of grey levels (levels) to bound the discrete data")
+    offset = dim * math.log(levels) if dequantize == "uniform" else 0.0
+    was_training = model.training
+    model.eval()
+
+    report: dict[str, Any] = {
+        "units": "nats per example (sum over dimensions, mean over examples); bpd in bits per dimension",
+        "n_examples": len(x),
+        "dim": dim,
+        "latent_dim": int(model.latent_dim),
+        "likelihood": likelihood.name,
+        "exact_likelihood": bool(exact and variational),
+        "k": k_used,
+        "seed": seed,
+    }
+    if not k_used:
+        report["nll_skipped"] = skipped
+    if dequantize == "uniform":
+        report["dequantization"] = {"kind": "uniform", "levels": levels, "offset_nats": offset}
+    seconds: dict[str, float] = {}
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            started = time.perf_counter()
+            passed = _posterior_pass(model, x, y, batch_size=max(batch_size or 0, 1000), variational=variational)
+            seconds["elbo"] = time.perf_counter() - started
+        report["recon_mse"] = recon_mse(x.cpu(), passed["x_hat"].reshape(len(x), -1))
+        if variational:
+            _add_elbo_terms(report, passed, reason=reason, offset=offset, is_image=is_image, dim=dim)
+            variance = posterior_mean_variance(passed["mu"])
+            report["active_units"] = count_active_units(passed["mu"])
+            report["active_units_threshold"] = ACTIVE_UNIT_THRESHOLD
+            report["posterior_mean_variance"] = [float(v) for v in variance]
+        if k_used:
+            started = time.perf_counter()
+            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress)
+            seconds["nll"] = time.perf_counter() - started
+            report["nll"] = float(nll.mean().item())
+            report["nll_stderr"] = _stderr(nll)
+            if is_image:
+                report["bpd"] = bits_per_dim(report["nll"], dim)
+                report["bpd_stderr"] = bits_per_dim(report["nll_stderr"], dim)
+        if probe_data is not None and labels is not None and not conditional:
+            started = time.perf_counter()
+            train_x, train_y = probe_data
+            train_mu = _posterior_means(model, train_x.to(device), batch_size=max(batch_size or 0, 1000))
+            report["probe"] = probe_accuracy(
+                train_mu.numpy(), train_y.numpy(), passed["mu"].numpy(), labels.cpu().numpy(), seed=seed
+            )
+            seconds["probe"] = time.perf_counter() - started
+    finally:
+        model.train(was_training)
+    report["seconds"] = seconds
+    return report
+
+
+def _nll_bounds(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    k: int,
+    batch_size: int | None,
+    max_chunk_elements: int,
+    seed: int,
+    progress: str,
+) -> torch.Tensor:
+    """The K-sample bound of every example ``[N]`` (nats), with a progress bar if asked."""
+    bar = _progress_bar(len(x), progress, f"NLL, K={k}")
+    try:
+        return log_likelihood_bounds(
+            model,
+            x,
+            k,
+            y=y,
+            batch_size=batch_size,
+            max_chunk_elements=max_chunk_elements,
+            seed=seed,
+            on_batch=bar.update if bar is not None else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+@torch.inference_mode()
+def _posterior_means(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([model.encode(x[s : s + batch_size])[0].cpu() for s in range(0, len(x), batch_size)])
+
+
+def _add_elbo_terms(
+    report: dict[str, Any], passed: dict[str, torch.Tensor], *, reason: str, offset: float, is_image: bool, dim: int
+) -> None:
+    """Add the single-sample ELBO terms: as ``elbo`` when the likelihood is exact (``reason``
+    empty), else as a loss with ``reason`` as the note."""
+    recon = passed["recon"] - offset
+    kl = passed["kl"]
+    elbo = recon - kl
+    report["kl"] = float(kl.mean().item())
+    report["kl_per_dim"] = [float(v) for v in passed["kl_per_dim"].sum(0) / len(kl)]
+    if not reason:
+        report["elbo"] = float(elbo.mean().item())
+        report["elbo_stderr"] = _stderr(elbo)
+        report["recon"] = float(recon.mean().item())
+        if is_image:
+            report["neg_elbo_bpd"] = bits_per_dim(-report["elbo"], dim)
+    else:
+        report["loss"] = float(-elbo.mean().item())
+        report["loss_stderr"] = _stderr(elbo)
+        report["recon_loss"] = float(-recon.mean().item())
+        report["note"] = f"these are training-loss values (recon_loss + kl), not an ELBO or NLL: {reason}"
+
+
+def report_filename(report: dict[str, Any], own_data: bool = True) -> str:
+    """Return the report's file name: ``eval-<split>-k<K>.json`` (``eval-<split>.json`` without
+    an NLL), with the data's name first when it is not the run's own and ``-best`` for the best
+    weights."""
+    parts = ["eval"]
+    if not own_data:
+        parts.append(re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(report.get("data", "data"))).name).strip("._") or "data")
+    parts.append(str(report.get("split", "test")))
+    if report.get("k"):
+        parts.append(f"k{report['k']}")
+    if report.get("weights") == "best":
+        parts.append("best")
+    return "-".join(parts) + ".json"
+
+
+def write_report(run_dir: str | Path, report: dict[str, Any], own_data: bool = True) -> Path:
+    """Write ``report`` as JSON into ``run_dir`` atomically; return the file's path."""
+    from vaekit.training.atomic import atomic_write_text
+
+    path = Path(run_dir) / report_filename(report, own_data)
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def format_report(report: dict[str, Any], title: str = "") -> str:
+    """Return the report as an aligned plain-text table (for a terminal)."""
+    rows: list[tuple[str, str]] = [("examples", str(report["n_examples"]))]
+    if "nll" in report:
+        rows.append(
+            (
+                f"NLL (K={report['k']})",
+                f"{report['nll']:.4f} ± {report['nll_stderr']:.4f} nats/example "
+                "(-log p(x), importance-weighted bound; lower is better; ± one standard error)",
+            )
+        )
+        if "bpd" in report:
+            rows.append(("bits/dim", f"{report['bpd']:.5f} ± {report['bpd_stderr']:.5f}"))
+    if "elbo" in report:
+        rows.append(("ELBO", f"{report['elbo']:.4f} ± {report['elbo_stderr']:.4f} nats/example (higher is better)"))
+        rows.append(("reconstruction E_q log p(x|z)", f"{report['recon']:.4f} nats/example"))
+    if "loss" in report:
+        rows.append(("loss (not a likelihood)", f"{report['loss']:.4f} ± {report['loss_stderr']:.4f} nats/example"))
+        rows.append(("reconstruction loss", f"{report['recon_loss']:.4f} nats/example"))
+    if "kl" in report:
+        rows.append(("KL(q(z|x) || p(z))", f"{report['kl']:.4f} nats/example"))
+    if "neg_elbo_bpd" in report:
+        rows.append(("-ELBO in bits/dim", f"{report['neg_elbo_bpd']:.5f}"))
+    if "active_units" in report:
+        rows.append(
+            (
+                "active units",
+                f"{report['active_units']} of {report['latent_dim']} "
+                f"(Cov_x E[z|x] > {report['active_units_threshold']})",
+            )
+        )
+    if "kl_per_dim" in report:
+        kls = sorted(report["kl_per_dim"], reverse=True)
+        rows.append(("KL per dimension (sorted)", " ".join(f"{v:.2f}" for v in kls) + " nats"))
+    rows.append(("reconstruction MSE", f"{report['recon_mse']:.6f} per dimension"))
+    if "probe" in report:
+        p = report["probe"]
+        rows.append(
+            (
+                "linear probe accuracy",
+                f"{p['accuracy']:.4f} (logistic regression on latent means, {p['classes']} classes, "
+                f"fitted on {p['train_examples']} training examples)",
+            )
+        )
+    if "dequantization" in report:
+        dq = report["dequantization"]
+        rows.append(
+            (
+                "dequantisation",
+                f"uniform, {dq['levels']} levels: {dq['offset_nats']:.2f} nats added so the NLL bounds the discrete data",
+            )
+        )
+    width = max(len(name) for name, _ in rows)
+    lines = [title] if title else []
+    lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+    if "note" in report:
+        lines.append(f"  note: {report['note']}")
+    elif report.get("nll_skipped"):
+        lines.append(f"  no NLL: {report['nll_skipped']}")
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""The importance-weighted NLL against a model whose exact marginal likelihood is known."""
+
+import math
+
+import pytest
+import torch
+
+from vaekit.evaluation.iwae import chunk_sizes, log_likelihood_bound, log_likelihood_bounds
+
+from .linear_gaussian import exact_log_likelihood, linear_gaussian_vae, loosen_encoder, sample_data
+
+
+def mean_and_stderr(values: torch.Tensor) -> tuple[float, float]:
+    return values.mean().item(), values.std().item() / math.sqrt(len(values))
+
+
+def test_bound_is_exact_when_the_encoder_is_the_true_posterior():
+    # With q(z|x) = p(z|x) every importance weight equals p(x): the bound is log p(x) for any K.
+    model, truth = linear_gaussian_vae()
+    x = sample_data(50, truth)
+    exact = exact_log_likelihood(x, truth)
+    for k in (1, 7):
+        bound = log_likelihood_bound(model, x, k, generator=torch.Generator().manual_seed(k))
+        assert torch.allclose(bound, exact, atol=1e-4)
+
+
+def test_bound_stays_below_log_likelihood_and_converges_as_k_grows():
+    model, truth = linear_gaussian_vae()
+    loosen_encoder(model)
+    x = sample_data(400, truth)
+    exact = exact_log_likelihood(x, truth)
+    gaps = {}
+    for k in (1, 10, 100, 1000):
+        bound = log_likelihood_bounds(model, x, k, seed=k)
+        gap, se = mean_and_stderr(exact - bound)
+        assert gap > -3 * se  # a lower bound for every K (up to sampling error)
+        gaps[k] = gap
+    assert gaps[1] > gaps[10] > gaps[100] > gaps[1000]
+    assert gaps[1] > 0.5  # the loosened encoder leaves a real gap at K = 1...
+    assert gaps[1000] < 0.05 * gaps[1]  # ...which K = 1000 all but closes
+
+
+def test_elbo_equals_the_one_sample_bound_in_expectation():
+    model, truth = linear_gaussian_vae()
+    loosen_encoder(model)
+    x = sample_data(4000, truth)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model(x)
+    elbo = (out.recon_log_prob - out.kl).double()
+    k1 = log_likelihood_bounds(model, x, 1, seed=1)
+    diff, se = mean_and_stderr(elbo - k1)
+    assert abs(diff) < 4 * se
+    assert 4 * se < 0.9  # sharp enough to catch a wrong constant (e.g. a lost 0.5 log 2pi per latent dim)
+
+
+def test_chunked_and_unchunked_agree_on_the_same_noise():
+    model, truth = linear_gaussian_vae()
+    loosen_encoder(model)
+    x = sample_data(4, truth)
+    k = 10
+    noise = torch.randn(k, 4, 2, generator=torch.Generator().manual_seed(3))
+    one_pass = log_likelihood_bound(model, x, k, noise=noise, max_chunk_elements=10**9)
+    per_sample = 4 * 6  # B * D decoder outputs for one sample of the batch
+    chunks = []
+    chunked = log_likelihood_bound(model, x, k, noise=noise, max_chunk_elements=3 * per_sample, on_chunk=chunks.append)
+    assert chunks == [3, 3, 3, 1]
+    assert torch.allclose(chunked, one_pass, rtol=0, atol=1e-5)  # float32 rounding of the decoder
+
+
+def test_exactly_k_samples_are_decoded_whatever_the_budget_and_batch():
+    model, truth = linear_gaussian_vae()
+    x = sample_data(7, truth)
+    rows = []
+    decode = model.decode
+    model.decode = lambda z: rows.append(z.shape[0]) or decode(z)
+    seen = []
+    log_likelihood_bounds(model, x, 13, batch_size=3, max_chunk_elements=5 * 3 * 6, on_batch=seen.append)
+    assert seen == [3, 3, 1]
+    assert sum(rows) == 13 * 7  # K samples for each example, not rounded to a chunk multiple
+    assert max(rows) <= 5 * 3  # no chunk over the budget
+    rows.clear()
+    log_likelihood_bounds(model, x, 2)  # small K: the default batch grows, K stays exact
+    assert sum(rows) == 2 * 7
+
+
+@pytest.mark.parametrize(("k", "per_sample", "budget"), [(1, 10, 5), (5000, 784 * 100, 2**24), (17, 2, 10), (8, 1, 8)])
+def test_chunk_sizes_cover_k_exactly_within_the_budget(k, per_sample, budget):
+    sizes = chunk_sizes(k, per_sample, budget)
+    assert sum(sizes) == k
+    assert all(s * per_sample <= budget for s in sizes) or sizes == [1] * k
+
+
+def test_seeded_estimates_repeat_and_leave_the_global_rng_alone():
+    model, truth = linear_gaussian_vae()
+    loosen_encoder(model)
+    x = sample_data(5, truth)
+    state = torch.get_rng_state()
+    first = log_likelihood_bounds(model, x, 20, seed=4)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(first, log_likelihood_bounds(model, x, 20, seed=4))
+    assert not torch.equal(first, log_likelihood_bounds(model, x, 20, seed=5))
