@@ -95,9 +95,9 @@ def test_decode_returns_the_models_decoding_as_png_and_values(image_client, digi
     expected = vae.decode(np.asarray([z], dtype=np.float32)).numpy().reshape(-1)
     np.testing.assert_allclose(body["values"], expected, atol=1e-5)
     assert png_size(body["image"]) == (8, 8)
-    from PIL import Image
-
     import io
+
+    from PIL import Image
 
     pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["image"]))), dtype=np.float32) / 255
     np.testing.assert_allclose(pixels.reshape(-1), expected, atol=1 / 255 + 1e-6)
@@ -255,7 +255,8 @@ def test_bad_request_is_a_4xx_json_error_naming_the_problem(image_client, path, 
 
 
 @pytest.mark.parametrize(
-    "text", ['{"z": [NaN, 0, 0, 0]}', '{"z": [Infinity, 0, 0, 0]}', '{"z": [-Infinity, 0, 0, 0]}', '{"z": [1e999, 0, 0, 0]}']
+    "text",
+    ['{"z": [NaN, 0, 0, 0]}', '{"z": [Infinity, 0, 0, 0]}', '{"z": [-Infinity, 0, 0, 0]}', '{"z": [1e999, 0, 0, 0]}'],
 )
 def test_nan_and_inf_latents_are_refused(image_client, text):
     response = image_client.post("/api/decode", content=text, headers={"content-type": "application/json"})

@@ -89,6 +89,16 @@ function fitBounds(points) {
   return {x0: x0 - mx, x1: x1 + mx, y0: y0 - my, y1: y1 + my};
 }
 
+// Widen the map (never shrink it) so a marker pushed outside by a slider stays in view.
+function includeInBounds(p) {
+  const b = state.bounds;
+  const mx = (b.x1 - b.x0) * 0.06, my = (b.y1 - b.y0) * 0.06;
+  if (p[0] < b.x0 + mx) b.x0 = p[0] - mx;
+  if (p[0] > b.x1 - mx) b.x1 = p[0] + mx;
+  if (p[1] < b.y0 + my) b.y0 = p[1] - my;
+  if (p[1] > b.y1 - my) b.y1 = p[1] + my;
+}
+
 function toCanvas(p, size) {
   const b = state.bounds;
   return [((p[0] - b.x0) / (b.x1 - b.x0)) * size, (1 - (p[1] - b.y0) / (b.y1 - b.y0)) * size];
@@ -103,6 +113,9 @@ function drawMap() {
   const canvas = $("map");
   const size = canvas.width;
   const ctx = canvas.getContext("2d");
+  for (const p of [state.current && state.current.point, state.a && state.a.point, state.b && state.b.point, ...state.uploads]) {
+    if (p) includeInBounds(p);
+  }
   ctx.fillStyle = "#fbfbfd";
   ctx.fillRect(0, 0, size, size);
   // Axes through the origin of the map.
