@@ -294,9 +294,6 @@ def info(run_dir: str, as_json: bool) -> None:
         click.echo(f"{key:<{width}}  {', '.join(value) if key == 'files' else value}")
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option(
@@ -316,7 +313,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 @_user_errors
 def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples: int) -> None:
     """Open the latent explorer: a web page to walk RUN_DIR's latent space (needs `vaekit[serve]`)."""
-    from vaekit.serve import create_app, require_serve_extra, run_app
+    from vaekit.serve import LOOPBACK_HOSTS, create_app, require_serve_extra, run_app
 
     require_serve_extra()
     if host not in LOOPBACK_HOSTS:
@@ -325,7 +322,12 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
             "can use the explorer (it has no login); use --host 127.0.0.1 to keep it local",
             err=True,
         )
-    app = create_app(run_dir, max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_samples=max_samples)
+    app = create_app(
+        run_dir,
+        allowed_hosts=list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else None,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_samples=max_samples,
+    )
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"latent explorer for {run_dir}: http://{shown}:{port}/  (Ctrl+C stops it)")
     run_app(app, host, port)

@@ -43,8 +43,27 @@ def test_serve_passes_its_limits_to_the_app(digits_run, started):
 
     args = ["serve", str(digits_run), "--max-upload-mb", "0.5", "--max-samples", "4"]
     assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0
-    limits = TestClient(started[0][0]).get("/api/info").json()["limits"]
+    limits = TestClient(started[0][0], base_url="http://127.0.0.1:8000").get("/api/info").json()["limits"]
     assert limits["max_upload_bytes"] == 512 * 1024 and limits["max_samples"] == 4
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "refused"),
+    [
+        ("127.0.0.1", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"], ["http://evil.example"]),
+        ("0.0.0.0", ["http://127.0.0.1:8000", "http://my-box.lan:8000"], []),
+    ],
+)
+def test_loopback_server_answers_only_to_loopback_host_names(digits_run, started, host, allowed, refused):
+    from fastapi.testclient import TestClient
+
+    assert CliRunner().invoke(main, ["serve", str(digits_run), "--host", host], catch_exceptions=False).exit_code == 0
+    app = started[0][0]
+    for url in allowed:
+        assert TestClient(app, base_url=url).get("/api/info").status_code == 200, url
+    for url in refused:  # e.g. a page using DNS rebinding to reach 127.0.0.1
+        response = TestClient(app, base_url=url).get("/api/info")
+        assert response.status_code == 400 and "not served here" in response.json()["error"]
 
 
 def test_serve_of_a_missing_run_folder_is_a_one_line_error(tmp_path, started):

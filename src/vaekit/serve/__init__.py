@@ -14,7 +14,7 @@ from vaekit.errors import VaekitError
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["MissingExtraError", "create_app", "require_serve_extra", "run_app", "serve"]
+__all__ = ["LOOPBACK_HOSTS", "MissingExtraError", "create_app", "require_serve_extra", "run_app", "serve"]
 
 
 class MissingExtraError(VaekitError):
@@ -36,11 +36,16 @@ def require_serve_extra() -> None:
         )
 
 
-def create_app(run_dir: str | Path, **options: Any) -> Any:
+#: Names of this machine's loopback interface; a server bound to one answers only to these.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def create_app(run_dir: str | Path, *, allowed_hosts: list[str] | None = None, **options: Any) -> Any:
     """Return the explorer's ASGI app (a FastAPI instance) for the run folder ``run_dir``.
 
     ``options`` are the fields of :class:`vaekit.serve.limits.ServeLimits` (e.g.
-    ``max_upload_bytes``). The model is loaded and the latent map computed here, once.
+    ``max_upload_bytes``). ``allowed_hosts``: the Host names it answers to (``None``: any).
+    The model is loaded and the latent map computed here, once.
     """
     require_serve_extra()
     from vaekit.serve.app import build_app
@@ -48,7 +53,7 @@ def create_app(run_dir: str | Path, **options: Any) -> Any:
     from vaekit.serve.limits import ServeLimits
 
     limits = ServeLimits(**options)
-    return build_app(Explorer.from_run(run_dir, limits), limits)
+    return build_app(Explorer.from_run(run_dir, limits), limits, allowed_hosts)
 
 
 def run_app(app: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -60,5 +65,7 @@ def run_app(app: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Serve the explorer for ``run_dir`` on ``host:port`` until interrupted (blocks)."""
-    run_app(create_app(run_dir, **options), host, port)
+    """Serve the explorer for ``run_dir`` on ``host:port`` until interrupted (blocks). On a
+    loopback ``host`` it answers only to loopback names (a guard against DNS rebinding)."""
+    allowed = list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else None
+    run_app(create_app(run_dir, allowed_hosts=allowed, **options), host, port)

@@ -111,6 +111,28 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+class HostCheckMiddleware:
+    """Answer only requests whose Host header names one of ``allowed_hosts`` (port aside).
+
+    A server on loopback is still reachable from web pages the user visits, through DNS
+    rebinding (a hostile name that resolves to 127.0.0.1); their requests carry that name as Host.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.allowed = {h.lower().strip("[]") for h in allowed_hosts}
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Any) -> None:
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
+            name = host[1:].partition("]")[0] if host.startswith("[") else host.partition(":")[0]
+            if name not in self.allowed:
+                message = f"host {host!r} is not served here; open the explorer at one of {sorted(self.allowed)}"
+                await error(400, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _validation_message(exc: RequestValidationError, shown: int = 4) -> str:
     """Return one line naming each invalid field, e.g. ``z[3]: Input should be a finite number``."""
     parts = []
@@ -157,8 +179,11 @@ def _page_files() -> dict[str, tuple[bytes, str]]:
     return {path: (static.joinpath(name).read_bytes(), media) for path, (name, media) in PAGE_FILES.items()}
 
 
-def build_app(explorer: Explorer, limits: ServeLimits) -> FastAPI:
+def build_app(explorer: Explorer, limits: ServeLimits, allowed_hosts: list[str] | None = None) -> FastAPI:
     """Return the FastAPI app serving ``explorer``'s API under ``/api`` and its page at ``/``.
+
+    ``allowed_hosts``: when given, requests whose Host header names another host get a 400
+    (``vaekit serve`` on loopback allows 127.0.0.1, localhost and ::1 only).
 
     The OpenAPI schema is at ``/api/openapi.json``; FastAPI's interactive docs pages are off
     because they load their scripts from a CDN and the explorer must work offline.
@@ -172,6 +197,8 @@ def build_app(explorer: Explorer, limits: ServeLimits) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, upload_bytes=limits.max_upload_bytes)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheckMiddleware, allowed_hosts=allowed_hosts)
     _install_error_handlers(app)
     info, latents = explorer.info(), explorer.latents()
 

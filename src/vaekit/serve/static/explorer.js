@@ -86,7 +86,14 @@ function fitBounds(points) {
   if (x1 - x0 < 1e-6) { x0 -= 1; x1 += 1; }
   if (y1 - y0 < 1e-6) { y0 -= 1; y1 += 1; }
   const mx = (x1 - x0) * 0.08, my = (y1 - y0) * 0.08;
-  return {x0: x0 - mx, x1: x1 + mx, y0: y0 - my, y1: y1 + my};
+  return squared({x0: x0 - mx, x1: x1 + mx, y0: y0 - my, y1: y1 + my});
+}
+
+// One unit is as long across as it is up, so distances on the map are not distorted.
+function squared(b) {
+  const half = Math.max(b.x1 - b.x0, b.y1 - b.y0) / 2;
+  const cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
+  return {x0: cx - half, x1: cx + half, y0: cy - half, y1: cy + half};
 }
 
 // Widen the map (never shrink it) so a marker pushed outside by a slider stays in view.
@@ -97,6 +104,7 @@ function includeInBounds(p) {
   if (p[0] > b.x1 - mx) b.x1 = p[0] + mx;
   if (p[1] < b.y0 + my) b.y0 = p[1] - my;
   if (p[1] > b.y1 - my) b.y1 = p[1] + my;
+  state.bounds = squared(b);
 }
 
 function toCanvas(p, size) {
