@@ -125,3 +125,15 @@ def test_explorer_without_test_data_still_serves_with_a_note(digits_run):
     assert info["slider_order_by"] == "index" and info["data_note"]
     assert client.get("/api/latents").json()["points"] == []
     assert client.post("/api/decode", json={"point": [0.5, 0.5]}).status_code == 200
+
+
+def test_conditional_models_are_refused_with_a_clear_error(digits_run):
+    import vaekit
+    from vaekit.errors import ConfigError
+    from vaekit.serve.explorer import Explorer
+    from vaekit.serve.limits import ServeLimits
+
+    vae = vaekit.load(digits_run)
+    vae.model.conditional = True  # what a cvae declares: its decoder needs a label too
+    with pytest.raises(ConfigError, match="conditional"):
+        Explorer(vae, ServeLimits(), None, None)
