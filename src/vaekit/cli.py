@@ -310,8 +310,9 @@ def info(run_dir: str, as_json: bool) -> None:
 @click.option(
     "--max-samples", type=click.IntRange(min=1), default=64, show_default=True, help="Most samples per request."
 )
+@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True, help="Which weights.")
 @_user_errors
-def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples: int) -> None:
+def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples: int, which: str) -> None:
     """Open the latent explorer: a web page to walk RUN_DIR's latent space (needs `vaekit[serve]`)."""
     from vaekit.serve import LOOPBACK_HOSTS, create_app, require_serve_extra, run_app
 
@@ -324,6 +325,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
         )
     app = create_app(
         run_dir,
+        which=which,
         allowed_hosts=list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else None,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         max_samples=max_samples,

@@ -41,7 +41,7 @@ def test_serve_warns_when_binding_beyond_loopback(digits_run, started):
 def test_serve_passes_its_limits_to_the_app(digits_run, started):
     from fastapi.testclient import TestClient
 
-    args = ["serve", str(digits_run), "--max-upload-mb", "0.5", "--max-samples", "4"]
+    args = ["serve", str(digits_run), "--max-upload-mb", "0.5", "--max-samples", "4", "--which", "best"]
     assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0
     limits = TestClient(started[0][0], base_url="http://127.0.0.1:8000").get("/api/info").json()["limits"]
     assert limits["max_upload_bytes"] == 512 * 1024 and limits["max_samples"] == 4
@@ -137,3 +137,26 @@ def test_conditional_models_are_refused_with_a_clear_error(digits_run):
     vae.model.conditional = True  # what a cvae declares: its decoder needs a label too
     with pytest.raises(ConfigError, match="conditional"):
         Explorer(vae, ServeLimits(), None, None)
+
+
+def test_deterministic_models_order_sliders_by_variance_and_score_without_kl(digits4_run):
+    import torch
+
+    import vaekit
+    from vaekit.api import resolve_eval_data
+    from vaekit.serve.explorer import Explorer
+    from vaekit.serve.limits import ServeLimits
+
+    vae = vaekit.load(digits4_run)
+    vae.model.variational = False  # what the plain autoencoder declares
+    x, labels = resolve_eval_data(vae, None, "test")
+    explorer = Explorer(vae, ServeLimits(), x, labels)
+    info = explorer.info()
+    assert info["slider_order_by"] == "variance" and "no ELBO" in info["score"]
+    variances = vae.encode(x).numpy().var(axis=0)
+    assert [s["dim"] for s in info["sliders"]] == list(np.argsort(-variances))
+    result = explorer.encode(x[0].numpy())
+    with torch.inference_mode():
+        mu = vae.encode(x[:1])
+        expected = -vae.model.likelihood.log_prob(x[:1], vae.model.decode(mu)).item()
+    assert result["anomaly_score"] == pytest.approx(expected, abs=1e-3)

@@ -40,11 +40,13 @@ def require_serve_extra() -> None:
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def create_app(run_dir: str | Path, *, allowed_hosts: list[str] | None = None, **options: Any) -> Any:
+def create_app(
+    run_dir: str | Path, *, which: str = "last", allowed_hosts: list[str] | None = None, **options: Any
+) -> Any:
     """Return the explorer's ASGI app (a FastAPI instance) for the run folder ``run_dir``.
 
-    ``options`` are the fields of :class:`vaekit.serve.limits.ServeLimits` (e.g.
-    ``max_upload_bytes``). ``allowed_hosts``: the Host names it answers to (``None``: any).
+    ``which`` picks the ``"last"`` or ``"best"`` weights. ``options`` are the fields of
+    :class:`vaekit.serve.limits.ServeLimits` (e.g. ``max_upload_bytes``). ``allowed_hosts``: the Host names it answers to (``None``: any).
     The model is loaded and the latent map computed here, once.
     """
     require_serve_extra()
@@ -53,7 +55,7 @@ def create_app(run_dir: str | Path, *, allowed_hosts: list[str] | None = None, *
     from vaekit.serve.limits import ServeLimits
 
     limits = ServeLimits(**options)
-    return build_app(Explorer.from_run(run_dir, limits), limits, allowed_hosts)
+    return build_app(Explorer.from_run(run_dir, limits, which), limits, allowed_hosts)
 
 
 def run_app(app: Any, host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -74,13 +74,13 @@ class Explorer:
         self.dimension_scores, self.order_by = self._dimension_scores(kl_per_dim)
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, limits: ServeLimits | None = None) -> Explorer:
-        """Load the run folder's last weights and summarise its test split.
+    def from_run(cls, run_dir: str | Path, limits: ServeLimits | None = None, which: str = "last") -> Explorer:
+        """Load the run folder's weights (``which``: ``"last"`` or ``"best"``) and summarise its test split.
 
         When the run's data cannot be read here (e.g. a run folder copied from another machine),
         the explorer still starts, with an empty map and a note saying why.
         """
-        vae = load(run_dir)
+        vae = load(run_dir, which=which)
         note = None
         try:
             test_x, test_labels = resolve_eval_data(vae, None, "test")
@@ -102,8 +102,10 @@ class Explorer:
             for start in range(0, len(x), BATCH):
                 out = model(x[start : start + BATCH].to(self.vae.device))
                 means.append(out.mu.cpu())
-                kls.append(out.kl_per_dim.sum(0).cpu())
-        return torch.cat(means).numpy(), (torch.stack(kls).sum(0) / len(x)).numpy()
+                if self.variational:  # a deterministic model's output has no meaningful KL
+                    kls.append(out.kl_per_dim.sum(0).cpu())
+        kl = (torch.stack(kls).sum(0) / len(x)).numpy() if kls else None
+        return torch.cat(means).numpy(), kl
 
     def _dimension_scores(self, kl_per_dim: np.ndarray | None) -> tuple[np.ndarray | None, str]:
         """Return each dimension's score for ordering the sliders and what the score is."""
