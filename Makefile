@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
 
-.PHONY: install dev demo test test-slow lint clean bench bench-env
+.PHONY: install dev demo test test-slow lint clean bench bench-env browser-test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+# The explorer's real-browser test: Playwright (a pip package, no browser download) drives
+# Debian's chromium, installed here when missing and we are root.
+$(VENV)/.installed-browser: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e ".[dev,browser]"
+	touch $@
+
+browser-test-deps: $(VENV)/.installed-browser
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "chromium is missing and we are not root: the browser test will be skipped (apt-get install chromium)"; fi; }
+
 install: $(VENV)/.installed
 
 dev: $(VENV)/.installed-dev
@@ -34,7 +45,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-test-slow: $(VENV)/.installed-dev
+test-slow: $(VENV)/.installed-dev browser-test-deps
 	$(BIN)/python -m pytest -m slow
 
 lint: $(VENV)/.installed-dev

@@ -336,5 +336,46 @@ def info(run_dir: str, as_json: bool) -> None:
         click.echo(f"{key:<{width}}  {', '.join(value) if key == 'files' else value}")
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback: this machine only)."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--max-upload-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Largest image upload, in MB.",
+)
+@click.option(
+    "--max-samples", type=click.IntRange(min=1), default=64, show_default=True, help="Most samples per request."
+)
+@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True, help="Which weights.")
+@_user_errors
+def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples: int, which: str) -> None:
+    """Open the latent explorer: a web page to walk RUN_DIR's latent space (needs `vaekit[serve]`)."""
+    from vaekit.serve import LOOPBACK_HOSTS, create_app, require_serve_extra, run_app
+
+    require_serve_extra()
+    if host not in LOOPBACK_HOSTS:
+        click.echo(
+            f"warning: listening on {host}, not loopback: anyone who can reach this machine on port {port} "
+            "can use the explorer (it has no login); use --host 127.0.0.1 to keep it local",
+            err=True,
+        )
+    app = create_app(
+        run_dir,
+        which=which,
+        allowed_hosts=list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS else None,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_samples=max_samples,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"latent explorer for {run_dir}: http://{shown}:{port}/  (Ctrl+C stops it)")
+    run_app(app, host, port)
+
+
 if __name__ == "__main__":
     main()

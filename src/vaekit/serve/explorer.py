@@ -1,0 +1,312 @@
+"""What the explorer computes, apart from HTTP: decode a code, encode an upload, sample,
+interpolate, and the 2-D map of the test set. Every method takes and returns plain values
+(lists, numbers, base64 PNG strings) and raises ``DataError`` for input the model cannot take.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaekit import objectives
+from vaekit.api import TrainedVAE, load, resolve_eval_data
+from vaekit.errors import ConfigError, DataError, VaekitError
+from vaekit.serve.latent_map import LatentMap, fit_latent_map
+from vaekit.serve.limits import ServeLimits
+from vaekit.viz.grid import image_grid, png_bytes
+
+#: The anomaly score averages this many posterior draws, made with this seed, so that the same
+#: upload always gets the same number.
+SCORE_DRAWS = 16
+SCORE_SEED = 0
+#: Examples per forward pass when summarising the test split at start-up.
+BATCH = 2048
+#: Decimal places of raw values sent as JSON (float32 holds about 7 significant digits).
+DECIMALS = 6
+
+
+def _png_base64(example: np.ndarray, shape: tuple[int, ...]) -> str:
+    """Return one example ``[C*H*W]`` in [0, 1] as a base64 PNG at its own resolution."""
+    picture = image_grid(example.reshape(1, *shape), ncol=1, pad=0)
+    return base64.b64encode(png_bytes(picture)).decode("ascii")
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), DECIMALS) for v in np.asarray(values).reshape(-1)]
+
+
+class Explorer:
+    """A loaded model and the summary of its test split that the page shows.
+
+    Built once per server by :meth:`from_run`; its methods are safe to call from several threads
+    (inference runs under ``torch.inference_mode``; draws from the global RNG hold a lock).
+    """
+
+    def __init__(
+        self,
+        vae: TrainedVAE,
+        limits: ServeLimits,
+        test_x: torch.Tensor | None,
+        test_labels: torch.Tensor | None,
+        data_note: str | None = None,
+    ) -> None:
+        if getattr(vae.model, "conditional", False):
+            raise ConfigError(
+                "the latent explorer does not support conditional models (cvae) yet: "
+                "their decoder also needs a label; explore an unconditional run"
+            )
+        self.vae = vae
+        self.limits = limits
+        self.data_note = data_note
+        self.variational = bool(getattr(vae.model, "variational", True))
+        self._rng_lock = threading.Lock()
+        self.means, kl_per_dim = self._summarise(test_x)
+        self.labels = None if test_labels is None or self.means is None else test_labels.cpu().numpy().astype(int)
+        self.map: LatentMap = fit_latent_map(self.means, vae.latent_dim)
+        self.dimension_scores, self.order_by = self._dimension_scores(kl_per_dim)
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, limits: ServeLimits | None = None, which: str = "last") -> Explorer:
+        """Load the run folder's weights (``which``: ``"last"`` or ``"best"``) and summarise its test split.
+
+        When the run's data cannot be read here (e.g. a run folder copied from another machine),
+        the explorer still starts, with an empty map and a note saying why.
+        """
+        vae = load(run_dir, which=which)
+        note = None
+        try:
+            test_x, test_labels = resolve_eval_data(vae, None, "test")
+        except VaekitError as exc:
+            test_x, test_labels, note = None, None, f"the run's test data could not be read ({exc}); the map is empty"
+        return cls(vae, limits or ServeLimits(), test_x, test_labels, note)
+
+    # ---- start-up summaries -------------------------------------------------------------
+
+    @torch.inference_mode()
+    def _summarise(self, x: torch.Tensor | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Return the posterior means ``[N, L]`` of ``x`` and the mean KL per dimension ``[L]``
+        (nats), or ``(None, None)`` without data."""
+        if x is None or len(x) == 0:
+            return None, None
+        model = self.vae.model
+        means, kls = [], []
+        with self._seeded(SCORE_SEED):
+            for start in range(0, len(x), BATCH):
+                out = model(x[start : start + BATCH].to(self.vae.device))
+                means.append(out.mu.cpu())
+                if self.variational:  # a deterministic model's output has no meaningful KL
+                    kls.append(out.kl_per_dim.sum(0).cpu())
+        kl = (torch.stack(kls).sum(0) / len(x)).numpy() if kls else None
+        return torch.cat(means).numpy(), kl
+
+    def _dimension_scores(self, kl_per_dim: np.ndarray | None) -> tuple[np.ndarray | None, str]:
+        """Return each dimension's score for ordering the sliders and what the score is."""
+        if self.means is None:
+            return None, "index"
+        if self.variational and kl_per_dim is not None:
+            return kl_per_dim, "kl"
+        # A deterministic autoencoder has no KL; how much a dimension varies over the data stands in.
+        return self.means.var(axis=0), "variance"
+
+    def _slider_range(self, dim: int) -> tuple[float, float]:
+        """Return the slider's ends for ``dim``: [-3, 3] (the prior's bulk) widened to the data's."""
+        lo, hi = -3.0, 3.0
+        if self.means is not None:
+            q_lo, q_hi = np.quantile(self.means[:, dim], [0.005, 0.995])
+            lo, hi = min(lo, float(np.floor(q_lo * 2) / 2)), max(hi, float(np.ceil(q_hi * 2) / 2))
+        bound = self.limits.max_abs_latent
+        return max(lo, -bound), min(hi, bound)
+
+    @contextlib.contextmanager
+    def _seeded(self, seed: int) -> Iterator[None]:
+        """Draw from the global RNG with ``seed`` inside the block and restore it afterwards; the
+        lock keeps concurrent requests from sharing (and shifting) one seeded stream."""
+        devices = [self.vae.device] if self.vae.device.type == "cuda" else []
+        with self._rng_lock, torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    # ---- what the page asks -------------------------------------------------------------
+
+    @property
+    def is_image(self) -> bool:
+        """True when examples are images (C, H, W)."""
+        return self.vae.is_image
+
+    def score_description(self) -> str:
+        """Say what the anomaly score is, in words, with its units."""
+        if not self.variational:
+            return "-log p(x|z) at the code z = encode(x), nats per example (a deterministic model has no ELBO)"
+        return (
+            f"-ELBO, nats per example (higher = more unusual): KL plus the reconstruction term averaged "
+            f"over {SCORE_DRAWS} posterior draws with the fixed seed {SCORE_SEED}, so an upload always gets the same number"
+        )
+
+    def info(self) -> dict[str, Any]:
+        """Return the model's description, the sliders (ordered by score, highest first) and the limits."""
+        cfg = self.vae.config
+        latent_dim = self.vae.latent_dim
+        order = list(range(latent_dim))
+        if self.dimension_scores is not None:
+            order = sorted(order, key=lambda d: -float(self.dimension_scores[d]))
+        sliders = []
+        for dim in order:
+            lo, hi = self._slider_range(dim)
+            score = None if self.dimension_scores is None else round(float(self.dimension_scores[dim]), 4)
+            sliders.append({"dim": dim, "score": score, "min": lo, "max": hi})
+        start = self.map.to_latent(np.zeros((1, 2)))[0]
+        return {
+            "run": Path(self.vae.run_dir).name if self.vae.run_dir else None,
+            "model": cfg.model.name,
+            "data": cfg.data.name,
+            "kind": "image" if self.is_image else "table",
+            "input_shape": list(self.vae.input_shape),
+            "input_dim": cfg.input_dim,
+            "latent_dim": latent_dim,
+            "likelihood": self.vae.model.likelihood.name,
+            "variational": self.variational,
+            "map_method": self.map.method,
+            "explained_variance_ratio": self.map.explained_variance_ratio,
+            "slider_order_by": self.order_by,
+            "sliders": sliders,
+            "start": _rounded(start),
+            "score": self.score_description(),
+            "data_note": self.data_note,
+            "limits": {
+                "max_upload_bytes": self.limits.max_upload_bytes,
+                "max_samples": self.limits.max_samples,
+                "max_steps": self.limits.max_steps,
+                "max_abs_latent": self.limits.max_abs_latent,
+            },
+        }
+
+    def latents(self) -> dict[str, Any]:
+        """Return the map points of the test split's posterior means (a fixed subset past
+        ``max_map_points``), their labels when the data has them, and the map method."""
+        if self.means is None:
+            return {"method": self.map.method, "points": [], "labels": None, "total": 0, "note": self.data_note}
+        index = np.arange(len(self.means))
+        if len(index) > self.limits.max_map_points:
+            index = np.sort(np.random.default_rng(0).choice(index, self.limits.max_map_points, replace=False))
+        points = self.map.to_map(self.means[index])
+        return {
+            "method": self.map.method,
+            "points": [[round(float(a), 4), round(float(b), 4)] for a, b in points],
+            "labels": None if self.labels is None else [int(v) for v in self.labels[index]],
+            "total": int(len(self.means)),
+            "note": self.data_note,
+        }
+
+    def check_latent(self, z: list[float] | np.ndarray, what: str = "z") -> np.ndarray:
+        """Return ``z`` as float32 ``[L]`` after checking its length, finiteness and size."""
+        arr = np.asarray(z, dtype=np.float64).reshape(-1)
+        if arr.shape[0] != self.vae.latent_dim:
+            raise DataError(f"{what}: has {arr.shape[0]} values; this model's latent space has {self.vae.latent_dim}")
+        if not np.isfinite(arr).all():
+            raise DataError(f"{what}: contains NaN or inf")
+        bound = self.limits.max_abs_latent
+        if np.abs(arr).max(initial=0.0) > bound:
+            raise DataError(f"{what}: values must lie within +-{bound:g} (the prior is N(0, I))")
+        return arr.astype(np.float32)
+
+    def latent_from_point(self, point: list[float]) -> np.ndarray:
+        """Return the latent code ``[L]`` that a 2-D map point stands for."""
+        arr = np.asarray(point, dtype=np.float64).reshape(-1)
+        if arr.shape[0] != 2:
+            raise DataError(f"point: has {arr.shape[0]} values; a map point has 2 (x, y)")
+        if not np.isfinite(arr).all():
+            raise DataError("point: contains NaN or inf")
+        return self.check_latent(self.map.to_latent(arr[None])[0], "point")
+
+    @torch.inference_mode()
+    def _render(self, z: np.ndarray) -> list[dict[str, Any]]:
+        """Decode codes ``[N, L]`` (likelihood means) into items with z, map point, PNG and values."""
+        x = self.vae.decode(torch.as_tensor(z, dtype=torch.float32)).cpu().numpy().reshape(len(z), -1)
+        if not np.isfinite(x).all():
+            raise DataError("z: decoding gave non-finite values; choose a code nearer the prior N(0, I)")
+        points = self.map.to_map(z)
+        return [self._item(z[i], points[i], x[i]) for i in range(len(z))]
+
+    def _item(self, z: np.ndarray, point: np.ndarray, x: np.ndarray) -> dict[str, Any]:
+        return {
+            "z": _rounded(z),
+            "point": _rounded(point),
+            "image": _png_base64(x, self.vae.input_shape) if self.is_image else None,
+            "values": _rounded(x),
+        }
+
+    def decode(self, z: np.ndarray) -> dict[str, Any]:
+        """Return the decoded example of one checked code ``z`` ``[L]``."""
+        return self._render(z[None])[0]
+
+    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> dict[str, Any]:
+        """Return ``n`` prior draws (std scaled by ``temperature``) decoded, and the seed used."""
+        if not 1 <= n <= self.limits.max_samples:
+            raise DataError(f"n: must be between 1 and {self.limits.max_samples} samples per request, got {n}")
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        with torch.inference_mode(), self._seeded(seed):
+            z = self.vae.model.prior.sample(n, device=self.vae.device, temperature=temperature)
+        z = z.cpu().numpy().reshape(n, -1).astype(np.float32)
+        np.clip(z, -self.limits.max_abs_latent, self.limits.max_abs_latent, out=z)
+        return {"seed": seed, "temperature": temperature, "items": self._render(z)}
+
+    def interpolate(self, start: np.ndarray, end: np.ndarray, steps: int) -> dict[str, Any]:
+        """Return ``steps`` codes evenly spaced on the line from ``start`` to ``end``, decoded."""
+        if not 2 <= steps <= self.limits.max_steps:
+            raise DataError(f"steps: must be between 2 and {self.limits.max_steps}, got {steps}")
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        return {"items": self._render((1.0 - t) * start[None] + t * end[None])}
+
+    def check_example(self, values: list[float] | np.ndarray) -> np.ndarray:
+        """Return one example as float32 ``[D]`` after checking its length and finiteness."""
+        x = np.asarray(values, dtype=np.float64).reshape(-1)
+        dim = self.vae.config.input_dim
+        if x.shape[0] != dim:
+            raise DataError(f"values: has {x.shape[0]} numbers; this model's examples have {dim}")
+        if not np.isfinite(x).all():
+            raise DataError("values: contains NaN or inf")
+        return x.astype(np.float32)
+
+    @torch.inference_mode()
+    def anomaly_score(self, x: torch.Tensor) -> float:
+        """Return the anomaly score of one example ``x`` ``[1, D]`` in nats (see :meth:`score_description`)."""
+        model = self.vae.model
+        if not self.variational:
+            mu, _ = model.encode(x)
+            return float(-model.likelihood.log_prob(x, model.decode(mu)).item())
+        with self._seeded(SCORE_SEED):
+            out = model(x.expand(SCORE_DRAWS, -1))
+        return float(-objectives.elbo(out).mean().item())
+
+    @torch.inference_mode()
+    def encode(self, example: np.ndarray) -> dict[str, Any]:
+        """Encode one checked example ``[D]``: its posterior mean, map point, the input as the model
+        sees it, its reconstruction and its anomaly score (nats per example)."""
+        x = torch.as_tensor(example[None], dtype=torch.float32, device=self.vae.device)
+        mu, _ = self.vae.encode_distribution(x)
+        z = mu.cpu().numpy().astype(np.float32)
+        if not np.isfinite(z).all():
+            raise DataError("values: encoding gave non-finite values; the example is far outside the training data")
+        score = self.anomaly_score(x)
+        if not np.isfinite(score):
+            raise DataError("values: the anomaly score is not finite; the example is far outside the training data")
+        reconstruction = self._render(np.clip(z, -self.limits.max_abs_latent, self.limits.max_abs_latent))[0]
+        return {
+            "z": reconstruction["z"],
+            "point": reconstruction["point"],
+            "input": {
+                "image": _png_base64(example, self.vae.input_shape) if self.is_image else None,
+                "values": _rounded(example),
+            },
+            "reconstruction": {"image": reconstruction["image"], "values": reconstruction["values"]},
+            "anomaly_score": round(score, 4),
+            "score": self.score_description(),
+        }

@@ -1,0 +1,171 @@
+"""Request and response bodies of the explorer's API, as pydantic models.
+
+They validate every request before the model sees it (numbers only, finite, the right fields)
+and document the API in its OpenAPI schema. Checks that depend on the loaded model (latent
+length, the server's limits) happen in :class:`vaekit.serve.explorer.Explorer`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: A JSON number that is finite: strings, booleans, NaN and Infinity are refused.
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: Longest list of numbers any request may hold (latent codes or a table row).
+MAX_VALUES = 1_000_000
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DecodeRequest(Request):
+    """Decode one latent code, given either as ``z`` or as a point of the 2-D map."""
+
+    z: list[Finite] | None = Field(None, max_length=MAX_VALUES, description="A latent code, latent_dim numbers.")
+    point: list[Finite] | None = Field(
+        None, description="A point (x, y) of the map; it is mapped back to a latent code (PCA inverse)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DecodeRequest:
+        if (self.z is None) == (self.point is None):
+            raise ValueError("send exactly one of z (a latent code) or point (x, y on the map)")
+        return self
+
+
+class EncodeRequest(Request):
+    """Encode one example: an image file (base64 or a data URL) or a row of numbers."""
+
+    image: str | None = Field(
+        None, description="Image file bytes (PNG, JPEG, GIF, BMP, WebP), base64-encoded or as a data: URL."
+    )
+    values: list[Finite] | None = Field(
+        None, max_length=MAX_VALUES, description="One example as input_dim numbers (tables, or flattened images)."
+    )
+    invert: bool = Field(False, description="Map grey levels v to 1 - v (dark-on-light drawings).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EncodeRequest:
+        if (self.image is None) == (self.values is None):
+            raise ValueError("send exactly one of image (a base64 file) or values (a row of numbers)")
+        return self
+
+
+class SampleRequest(Request):
+    """Draw codes from the prior and decode them."""
+
+    n: int = Field(8, strict=True, description="How many samples (at most limits.max_samples of /api/info).")
+    temperature: Finite = Field(1.0, gt=0.0, le=10.0, description="Scale of the prior's standard deviation.")
+    seed: int | None = Field(
+        None, strict=True, ge=0, lt=2**63, description="Seed of the draws; omitted: a fresh one, returned."
+    )
+
+
+class InterpolateRequest(Request):
+    """Decode evenly spaced codes on the line from ``start`` to ``end``."""
+
+    start: list[Finite] = Field(..., max_length=MAX_VALUES, description="Latent code at one end.")
+    end: list[Finite] = Field(..., max_length=MAX_VALUES, description="Latent code at the other end.")
+    steps: int = Field(8, strict=True, description="Number of codes, ends included (2..limits.max_steps).")
+
+
+class Decoded(BaseModel):
+    """One decoded example."""
+
+    z: list[float] = Field(description="The latent code, latent_dim numbers.")
+    point: list[float] = Field(description="Its position (x, y) on the map.")
+    image: str | None = Field(description="The likelihood's mean as a base64 PNG at the data's resolution (images).")
+    values: list[float] = Field(description="The likelihood's mean as input_dim numbers, in data units.")
+
+
+class Example(BaseModel):
+    """An example as the model sees it."""
+
+    image: str | None = Field(description="Base64 PNG (images), else null.")
+    values: list[float] = Field(description="input_dim numbers, in data units.")
+
+
+class EncodeResponse(BaseModel):
+    """An encoded upload."""
+
+    z: list[float] = Field(description="Posterior mean E[z|x].")
+    point: list[float] = Field(description="Its position (x, y) on the map.")
+    input: Example = Field(description="The upload after conversion (resized, grey/RGB) as the model sees it.")
+    reconstruction: Example = Field(description="decode(E[z|x]).")
+    anomaly_score: float = Field(description="Nats per example; `score` says how it is computed.")
+    score: str = Field(description="What anomaly_score is.")
+
+
+class SampleResponse(BaseModel):
+    """Decoded prior samples."""
+
+    seed: int
+    temperature: float
+    items: list[Decoded]
+
+
+class InterpolateResponse(BaseModel):
+    """Decoded codes from start to end."""
+
+    items: list[Decoded]
+
+
+class Slider(BaseModel):
+    """One latent dimension's slider."""
+
+    dim: int = Field(description="Index of the latent dimension.")
+    score: float | None = Field(description="Mean KL of this dimension over the test split (nats), or its variance.")
+    min: float
+    max: float
+
+
+class Limits(BaseModel):
+    """What one request may ask for."""
+
+    max_upload_bytes: int
+    max_samples: int
+    max_steps: int
+    max_abs_latent: float
+
+
+class InfoResponse(BaseModel):
+    """The model being explored."""
+
+    run: str | None
+    model: str
+    data: str
+    kind: str = Field(description="image or table.")
+    input_shape: list[int]
+    input_dim: int
+    latent_dim: int
+    likelihood: str
+    variational: bool
+    map_method: str = Field(description="identity (latent_dim <= 2), pca, or first-two (no data to fit PCA).")
+    explained_variance_ratio: list[float] | None
+    slider_order_by: str = Field(description="kl (mean KL per dimension), variance, or index.")
+    sliders: list[Slider] = Field(description="One per latent dimension, most informative first.")
+    start: list[float] = Field(description="The latent code at the map's centre.")
+    score: str = Field(description="How the anomaly score of /api/encode is computed.")
+    data_note: str | None
+    limits: Limits
+
+
+class LatentsResponse(BaseModel):
+    """The test split's posterior means on the map."""
+
+    method: str
+    points: list[list[float]] = Field(description="[x, y] per example.")
+    labels: list[int] | None = Field(description="Class of each point, when the data has labels.")
+    total: int = Field(description="Examples in the test split (points may be a fixed subset of them).")
+    note: str | None
+
+
+class ErrorResponse(BaseModel):
+    """Every error: one line naming the problem."""
+
+    error: str

@@ -1,0 +1,454 @@
+// The latent explorer's page: plain JavaScript talking to the JSON API of `vaekit serve`.
+"use strict";
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  info: null,
+  points: [],        // test split's map points [[x, y], ...]
+  labels: null,
+  bounds: null,      // {x0, x1, y0, y1} of the map
+  current: null,     // the decoded item on show: {z, point, image, values}
+  uploads: [],       // map points of encoded uploads
+  a: null, b: null,  // interpolation ends (latent codes)
+  strip: [],         // points of the interpolation strip
+};
+
+// ---- talking to the server ---------------------------------------------------------------
+
+async function api(path, body) {
+  const options = body === undefined ? {} : {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+  };
+  const response = await fetch(path, options);
+  let payload = null;
+  try { payload = await response.json(); } catch (e) { payload = null; }
+  if (!response.ok) {
+    throw new Error(payload && payload.error ? payload.error : `${path}: HTTP ${response.status}`);
+  }
+  return payload;
+}
+
+function showError(message) {
+  const status = $("status");
+  status.textContent = message;
+  status.hidden = !message;
+}
+
+// Dragging asks for many decodes: keep one request in flight and only the newest one waiting.
+let decodeBusy = false;
+let decodeNext = null;
+function requestDecode(body) {
+  decodeNext = body;
+  if (!decodeBusy) pumpDecode();
+}
+async function pumpDecode() {
+  decodeBusy = true;
+  while (decodeNext) {
+    const body = decodeNext;
+    decodeNext = null;
+    try {
+      show(await api("/api/decode", body));
+      showError("");
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+  decodeBusy = false;
+}
+
+// ---- drawing -----------------------------------------------------------------------------
+
+function pngSrc(base64) { return "data:image/png;base64," + base64; }
+
+function drawBars(canvas, values) {
+  // A table row as a bar chart: one bar per column, zero line in the middle.
+  canvas.hidden = false;
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height;
+  ctx.clearRect(0, 0, w, h);
+  const top = Math.max(1e-9, ...values.map(Math.abs));
+  const bw = w / values.length;
+  ctx.fillStyle = "#e4e7ec";
+  ctx.fillRect(0, h / 2, w, 1);
+  values.forEach((v, i) => {
+    const len = (v / top) * (h / 2 - 4);
+    ctx.fillStyle = v >= 0 ? "#2f6fdf" : "#e0663a";
+    ctx.fillRect(i * bw + bw * 0.15, v >= 0 ? h / 2 - len : h / 2, Math.max(1, bw * 0.7), Math.abs(len));
+  });
+}
+
+function fitBounds(points) {
+  const all = points.length ? points : [[-3, -3], [3, 3]];
+  let x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]));
+  let y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]));
+  if (x1 - x0 < 1e-6) { x0 -= 1; x1 += 1; }
+  if (y1 - y0 < 1e-6) { y0 -= 1; y1 += 1; }
+  const mx = (x1 - x0) * 0.08, my = (y1 - y0) * 0.08;
+  return squared({x0: x0 - mx, x1: x1 + mx, y0: y0 - my, y1: y1 + my});
+}
+
+// One unit is as long across as it is up, so distances on the map are not distorted.
+function squared(b) {
+  const half = Math.max(b.x1 - b.x0, b.y1 - b.y0) / 2;
+  const cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
+  return {x0: cx - half, x1: cx + half, y0: cy - half, y1: cy + half};
+}
+
+// Widen the map (never shrink it) so a marker pushed outside by a slider stays in view.
+function includeInBounds(p) {
+  const b = state.bounds;
+  const mx = (b.x1 - b.x0) * 0.06, my = (b.y1 - b.y0) * 0.06;
+  if (p[0] < b.x0 + mx) b.x0 = p[0] - mx;
+  if (p[0] > b.x1 - mx) b.x1 = p[0] + mx;
+  if (p[1] < b.y0 + my) b.y0 = p[1] - my;
+  if (p[1] > b.y1 - my) b.y1 = p[1] + my;
+  state.bounds = squared(b);
+}
+
+function toCanvas(p, size) {
+  const b = state.bounds;
+  return [((p[0] - b.x0) / (b.x1 - b.x0)) * size, (1 - (p[1] - b.y0) / (b.y1 - b.y0)) * size];
+}
+
+function fromCanvas(cx, cy, size) {
+  const b = state.bounds;
+  return [b.x0 + (cx / size) * (b.x1 - b.x0), b.y0 + (1 - cy / size) * (b.y1 - b.y0)];
+}
+
+function drawMap() {
+  const canvas = $("map");
+  const size = canvas.width;
+  const ctx = canvas.getContext("2d");
+  for (const p of [state.current && state.current.point, state.a && state.a.point, state.b && state.b.point, ...state.uploads]) {
+    if (p) includeInBounds(p);
+  }
+  ctx.fillStyle = "#fbfbfd";
+  ctx.fillRect(0, 0, size, size);
+  // Axes through the origin of the map.
+  ctx.strokeStyle = "#e4e7ec";
+  ctx.lineWidth = 1;
+  const [ox, oy] = toCanvas([0, 0], size);
+  ctx.beginPath(); ctx.moveTo(ox, 0); ctx.lineTo(ox, size); ctx.moveTo(0, oy); ctx.lineTo(size, oy); ctx.stroke();
+  ctx.globalAlpha = 0.75;
+  state.points.forEach((p, i) => {
+    const [x, y] = toCanvas(p, size);
+    ctx.fillStyle = state.labels ? PALETTE[state.labels[i] % PALETTE.length] : "#5b6b86";
+    ctx.beginPath(); ctx.arc(x, y, 2.6, 0, 2 * Math.PI); ctx.fill();
+  });
+  ctx.globalAlpha = 1;
+  if (state.strip.length > 1) {
+    ctx.strokeStyle = "#111"; ctx.setLineDash([4, 3]); ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    state.strip.forEach((p, i) => { const [x, y] = toCanvas(p, size); i ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+    ctx.stroke(); ctx.setLineDash([]);
+  }
+  for (const [name, end] of [["A", state.a], ["B", state.b]]) {
+    if (!end) continue;
+    const [x, y] = toCanvas(end.point, size);
+    ctx.fillStyle = "#111"; ctx.font = "bold 13px system-ui, sans-serif";
+    ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fill();
+    ctx.fillText(name, x + 6, y - 6);
+  }
+  state.uploads.forEach((p, i) => {
+    const [x, y] = toCanvas(p, size);
+    const r = i === state.uploads.length - 1 ? 8 : 6;
+    ctx.beginPath(); ctx.moveTo(x, y - r); ctx.lineTo(x + r, y); ctx.lineTo(x, y + r); ctx.lineTo(x - r, y); ctx.closePath();
+    ctx.fillStyle = "#ffd400"; ctx.fill(); ctx.strokeStyle = "#111"; ctx.lineWidth = 1.5; ctx.stroke();
+  });
+  if (state.current) {
+    const [x, y] = toCanvas(state.current.point, size);
+    ctx.strokeStyle = "#111"; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.arc(x, y, 9, 0, 2 * Math.PI); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(x - 14, y); ctx.lineTo(x - 5, y); ctx.moveTo(x + 5, y); ctx.lineTo(x + 14, y);
+    ctx.moveTo(x, y - 14); ctx.lineTo(x, y - 5); ctx.moveTo(x, y + 5); ctx.lineTo(x, y + 14); ctx.stroke();
+  }
+  canvas.dataset.uploads = String(state.uploads.length);
+}
+
+function drawLegend() {
+  const legend = $("legend");
+  legend.textContent = "";
+  if (!state.labels) return;
+  const classes = [...new Set(state.labels)].sort((p, q) => p - q);
+  for (const c of classes.slice(0, 20)) {
+    const item = document.createElement("span");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = PALETTE[c % PALETTE.length];
+    item.append(swatch, String(c));
+    legend.append(item);
+  }
+  const key = document.createElement("span");
+  key.textContent = "◆ your uploads  ⊕ current point";
+  legend.append(key);
+}
+
+// ---- the current point -------------------------------------------------------------------
+
+function show(item) {
+  state.current = item;
+  if (state.info.kind === "image") {
+    $("decoded").src = pngSrc(item.image);
+  } else {
+    drawBars($("decoded-bars"), item.values);
+  }
+  item.z.forEach((v, dim) => {
+    const slider = document.querySelector(`input[data-dim="${dim}"]`);
+    if (slider && document.activeElement !== slider) slider.value = String(v);
+    const out = document.querySelector(`output[data-dim="${dim}"]`);
+    if (out) out.textContent = v.toFixed(2);
+  });
+  $("z-readout").textContent = "z = [" + item.z.map((v) => v.toFixed(2)).join(", ") + "]";
+  drawMap();
+}
+
+function currentZ() { return state.current ? state.current.z.slice() : state.info.start.slice(); }
+
+function buildSliders() {
+  const box = $("sliders");
+  box.textContent = "";
+  const top = Math.max(1e-9, ...state.info.sliders.map((s) => s.score || 0));
+  for (const s of state.info.sliders) {
+    const row = document.createElement("div");
+    row.className = "slider";
+    const name = document.createElement("label");
+    name.className = "name";
+    name.htmlFor = `slider-${s.dim}`;
+    name.textContent = `z${s.dim}`;
+    if (s.score !== null) {
+      name.title = `${state.info.slider_order_by} ${s.score}`;
+      const bar = document.createElement("span");
+      bar.className = "kl";
+      bar.style.width = `${Math.max(4, (100 * s.score) / top)}%`;
+      name.append(bar);
+    }
+    const input = document.createElement("input");
+    Object.assign(input, {type: "range", id: `slider-${s.dim}`, min: s.min, max: s.max, step: 0.01, value: state.info.start[s.dim]});
+    input.dataset.dim = String(s.dim);
+    input.addEventListener("input", () => {
+      const z = currentZ();
+      z[s.dim] = Number(input.value);
+      requestDecode({z});
+    });
+    const out = document.createElement("output");
+    out.dataset.dim = String(s.dim);
+    row.append(name, input, out);
+    box.append(row);
+  }
+  const hints = {kl: "Ordered by KL: the most informative dimension first; the bar is its mean KL.",
+    variance: "Ordered by variance over the test set (a deterministic model has no KL).",
+    index: "In index order (no test data to rank them on)."};
+  $("slider-hint").textContent = hints[state.info.slider_order_by] || "";
+}
+
+// ---- the map -----------------------------------------------------------------------------
+
+function wireMap() {
+  const canvas = $("map");
+  let dragging = false;
+  const decodeAt = (event) => {
+    const rect = canvas.getBoundingClientRect();
+    const cx = ((event.clientX - rect.left) / rect.width) * canvas.width;
+    const cy = ((event.clientY - rect.top) / rect.height) * canvas.height;
+    requestDecode({point: fromCanvas(cx, cy, canvas.width)});
+  };
+  canvas.addEventListener("pointerdown", (e) => { dragging = true; canvas.setPointerCapture(e.pointerId); decodeAt(e); });
+  canvas.addEventListener("pointermove", (e) => { if (dragging) decodeAt(e); });
+  const stop = () => { dragging = false; };
+  canvas.addEventListener("pointerup", stop);
+  canvas.addEventListener("pointercancel", stop);
+}
+
+// ---- upload ------------------------------------------------------------------------------
+
+function showEncoded(result) {
+  $("upload-result").hidden = false;
+  if (state.info.kind === "image") {
+    $("upload-input").src = pngSrc(result.input.image);
+    $("upload-recon").src = pngSrc(result.reconstruction.image);
+  } else {
+    $("upload-input").hidden = true;
+    $("upload-recon").hidden = true;
+    drawBars($("upload-input-bars"), result.input.values);
+    drawBars($("upload-recon-bars"), result.reconstruction.values);
+  }
+  $("anomaly-score").textContent = result.anomaly_score.toFixed(2);
+  $("score-note").textContent = result.score;
+  state.uploads.push(result.point);
+  show({z: result.z, point: result.point, image: result.reconstruction.image, values: result.reconstruction.values});
+}
+
+async function encodeFile(file) {
+  const limit = state.info.limits.max_upload_bytes;
+  if (file.size > limit) {
+    showError(`${file.name} is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${(limit / 1048576).toFixed(1)} MB`);
+    return;
+  }
+  const dataUrl = await new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(new Error(`${file.name}: could not be read`));
+    reader.readAsDataURL(file);
+  });
+  try {
+    showEncoded(await api("/api/encode", {image: dataUrl, invert: $("invert").checked}));
+    showError("");
+  } catch (err) {
+    showError(`${file.name}: ${err.message}`);
+  }
+}
+
+async function encodeRow() {
+  const tokens = $("row-input").value.split(/[\s,;]+/).filter((t) => t.length);
+  // Numbers go as numbers; anything else goes as written so the server can name it.
+  const values = tokens.map((t) => (t.trim() !== "" && Number.isFinite(Number(t)) ? Number(t) : t));
+  try {
+    showEncoded(await api("/api/encode", {values}));
+    showError("");
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function wireUpload() {
+  const zone = $("drop-zone");
+  $("upload-limit").textContent = `PNG, JPEG, GIF, BMP or WebP up to ${(state.info.limits.max_upload_bytes / 1048576).toFixed(0)} MB; resized to ${state.info.input_shape.slice(1).join("×")}`;
+  $("file-input").addEventListener("change", (e) => { if (e.target.files.length) encodeFile(e.target.files[0]); e.target.value = ""; });
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    if (e.dataTransfer.files.length) encodeFile(e.dataTransfer.files[0]);
+  });
+  $("row-button").addEventListener("click", encodeRow);
+}
+
+// ---- strips: interpolation and samples --------------------------------------------------
+
+function fillStrip(box, items) {
+  box.textContent = "";
+  for (const item of items) {
+    let cell;
+    if (state.info.kind === "image") {
+      cell = document.createElement("img");
+      cell.src = pngSrc(item.image);
+      cell.alt = "decoded z";
+    } else {
+      cell = document.createElement("canvas");
+      cell.width = 90; cell.height = 60;
+      drawBars(cell, item.values);
+    }
+    cell.className = "cell";
+    cell.title = "z = [" + item.z.map((v) => v.toFixed(2)).join(", ") + "]";
+    cell.addEventListener("click", () => show(item));
+    box.append(cell);
+  }
+}
+
+function setEnd(which) {
+  const item = state.current;
+  state[which] = {z: item.z.slice(), point: item.point.slice()};
+  $(`slot-${which}`).textContent = "(" + item.point.map((v) => v.toFixed(2)).join(", ") + ")";
+  $("interp-button").disabled = !(state.a && state.b);
+  drawMap();
+}
+
+async function interpolate() {
+  const steps = Math.round(Number($("steps").value));
+  try {
+    const result = await api("/api/interpolate", {start: state.a.z, end: state.b.z, steps});
+    state.strip = result.items.map((item) => item.point);
+    fillStrip($("interp-strip"), result.items);
+    drawMap();
+    showError("");
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function sample() {
+  try {
+    const result = await api("/api/sample", {n: Math.min(8, state.info.limits.max_samples), temperature: Number($("temperature").value)});
+    fillStrip($("sample-strip"), result.items);
+    show(result.items[0]);
+    showError("");
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// ---- download ----------------------------------------------------------------------------
+
+function download() {
+  if (!state.current) return;
+  const z = state.current.z.map((v) => v.toFixed(2)).join("_");
+  const link = document.createElement("a");
+  if (state.info.kind !== "image") {
+    const csv = state.current.values.join(",") + "\n";
+    link.href = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));
+    link.download = `vaekit-decoded-${z}.csv`;
+    link.click();
+    return;
+  }
+  // The decoded image upscaled with sharp pixels, so an 8x8 digit is still visible as a file.
+  const img = $("decoded");
+  const scale = Math.max(1, Math.floor(256 / Math.max(img.naturalWidth, img.naturalHeight)));
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth * scale;
+  canvas.height = img.naturalHeight * scale;
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+  link.href = canvas.toDataURL("image/png");
+  link.download = `vaekit-decoded-${z}.png`;
+  link.click();
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    state.info = await api("/api/info");
+    const latents = await api("/api/latents");
+    state.points = latents.points;
+    state.labels = latents.labels;
+    state.bounds = fitBounds(state.points);
+    const info = state.info;
+    const shape = info.input_shape.join("×");
+    $("model-line").textContent = `${info.run || "run"} · ${info.model} on ${info.data} (${shape}) · ${info.latent_dim} latent dimensions · ${info.likelihood} likelihood`;
+    const methods = {
+      identity: info.latent_dim === 1 ? "The latent axis itself (latent_dim = 1)." : "The latent plane itself (latent_dim = 2).",
+      pca: `PCA of the test set's latent means (${(100 * info.explained_variance_ratio.reduce((p, q) => p + q, 0)).toFixed(0)}% of their variance); a click decodes the point on this plane.`,
+      "first-two": "Latent dimensions 0 and 1 (no test data to fit PCA on); the others stay at 0.",
+    };
+    $("map-hint").textContent = `${methods[info.map_method] || ""} Click or drag to decode; ${latents.total} test examples${latents.points.length < latents.total ? ` (${latents.points.length} shown)` : ""}.`;
+    if (latents.note) showError(latents.note);
+    $("steps").max = String(info.limits.max_steps);
+    if (info.kind !== "image") {
+      $("image-upload").hidden = true;
+      $("row-upload").hidden = false;
+      $("decoded").hidden = true;
+      $("download-button").textContent = "Download CSV";
+      $("row-input").placeholder = `${info.input_dim} numbers`;
+    }
+    buildSliders();
+    drawLegend();
+    wireMap();
+    wireUpload();
+    $("sample-button").addEventListener("click", sample);
+    $("download-button").addEventListener("click", download);
+    $("set-a").addEventListener("click", () => setEnd("a"));
+    $("set-b").addEventListener("click", () => setEnd("b"));
+    $("interp-button").addEventListener("click", interpolate);
+    $("centre-button").addEventListener("click", () => requestDecode({z: info.start}));
+    show(await api("/api/decode", {z: info.start}));
+    document.body.dataset.ready = "true";
+  } catch (err) {
+    showError(`could not start: ${err.message}`);
+  }
+}
+
+start();

@@ -1,0 +1,362 @@
+"""The explorer's JSON API over tiny trained runs: every endpoint, and every kind of bad input."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="the explorer needs the serve extra: pip install 'vaekit[serve]'")
+pytest.importorskip("httpx", reason="the API tests use httpx through FastAPI's TestClient")
+
+import vaekit  # noqa: E402
+from vaekit.api import resolve_eval_data  # noqa: E402
+
+from .helpers import make_client, png_base64, png_size  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits4(digits4_run):
+    vae = vaekit.load(digits4_run)
+    x, labels = resolve_eval_data(vae, None, "test")
+    return vae, x, labels
+
+
+@pytest.fixture(scope="module")
+def seed_vae(seed_run):
+    return vaekit.load(seed_run)
+
+
+def as_grey_png(example: np.ndarray, shape=(8, 8)) -> str:
+    return png_base64((np.asarray(example).reshape(shape) * 255 + 0.5).astype(np.uint8))
+
+
+# ---- info and the map ---------------------------------------------------------------------
+
+
+def test_info_describes_the_model_and_orders_sliders_by_kl(image_client, digits4):
+    info = image_client.get("/api/info").json()
+    assert info["latent_dim"] == 4 and info["input_shape"] == [1, 8, 8] and info["kind"] == "image"
+    assert info["map_method"] == "pca" and info["slider_order_by"] == "kl"
+    assert sorted(s["dim"] for s in info["sliders"]) == [0, 1, 2, 3]
+    scores = [s["score"] for s in info["sliders"]]
+    assert scores == sorted(scores, reverse=True)
+    # The scores are the test split's mean KL per dimension.
+    vae, x, _ = digits4
+    mu, logvar = vae.encode_distribution(x)
+    kl = (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).mean(0).numpy()
+    assert [s["dim"] for s in info["sliders"]] == list(np.argsort(-kl))
+
+
+def test_latents_are_the_pca_of_the_test_means_with_labels(image_client, digits4):
+    from sklearn.decomposition import PCA
+
+    vae, x, labels = digits4
+    body = image_client.get("/api/latents").json()
+    assert body["total"] == len(x) and len(body["points"]) == len(x)
+    assert body["labels"] == labels.tolist()
+    expected = PCA(n_components=2, svd_solver="full").fit_transform(vae.encode(x).numpy())
+    got = np.asarray(body["points"])
+    # PCA components are defined up to sign.
+    for axis in range(2):
+        sign = np.sign(got[:, axis] @ expected[:, axis])
+        np.testing.assert_allclose(got[:, axis], sign * expected[:, axis], atol=2e-3)
+
+
+def test_two_dimensional_latents_are_mapped_as_they_are(digits_run):
+    client = make_client(digits_run)
+    vae = vaekit.load(digits_run)
+    x, _ = resolve_eval_data(vae, None, "test")
+    body = client.get("/api/latents").json()
+    assert body["method"] == "identity"
+    np.testing.assert_allclose(np.asarray(body["points"]), vae.encode(x).numpy(), atol=1e-4)
+
+
+def test_map_subset_is_capped_at_the_limit(digits_run):
+    body = make_client(digits_run, max_map_points=50).get("/api/latents").json()
+    assert len(body["points"]) == 50 and len(body["labels"]) == 50 and body["total"] > 50
+
+
+def test_clicked_map_point_decodes_to_a_code_on_that_point(image_client, digits4):
+    vae, _, _ = digits4
+    body = image_client.post("/api/decode", json={"point": [0.7, -0.4]}).json()
+    np.testing.assert_allclose(body["point"], [0.7, -0.4], atol=1e-4)
+    np.testing.assert_allclose(body["values"], vae.decode(np.asarray([body["z"]])).numpy().reshape(-1), atol=1e-4)
+
+
+# ---- decode, sample, interpolate ----------------------------------------------------------
+
+
+def test_decode_returns_the_models_decoding_as_png_and_values(image_client, digits4):
+    vae, _, _ = digits4
+    z = [0.5, -1.0, 0.25, 2.0]
+    body = image_client.post("/api/decode", json={"z": z}).json()
+    expected = vae.decode(np.asarray([z], dtype=np.float32)).numpy().reshape(-1)
+    np.testing.assert_allclose(body["values"], expected, atol=1e-5)
+    assert png_size(body["image"]) == (8, 8)
+    import io
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(body["image"]))), dtype=np.float32) / 255
+    np.testing.assert_allclose(pixels.reshape(-1), expected, atol=1 / 255 + 1e-6)
+
+
+def test_different_codes_decode_to_different_images(image_client):
+    one = image_client.post("/api/decode", json={"z": [-2, 0, 0, 0]}).json()
+    two = image_client.post("/api/decode", json={"z": [2, 0, 0, 0]}).json()
+    assert one["image"] != two["image"]
+
+
+def test_table_run_decodes_values_without_an_image(table_client, seed_vae):
+    body = table_client.post("/api/decode", json={"z": [0.1, 0.2, 0.3]}).json()
+    assert body["image"] is None and len(body["values"]) == 5
+    np.testing.assert_allclose(body["values"], seed_vae.decode(np.asarray([[0.1, 0.2, 0.3]])).numpy()[0], atol=1e-5)
+
+
+def test_sample_is_reproducible_with_a_seed_and_differs_without(image_client):
+    one = image_client.post("/api/sample", json={"n": 5, "seed": 7}).json()
+    again = image_client.post("/api/sample", json={"n": 5, "seed": 7}).json()
+    other = image_client.post("/api/sample", json={"n": 5, "seed": 8}).json()
+    assert len(one["items"]) == 5 and one["seed"] == 7
+    assert [i["z"] for i in one["items"]] == [i["z"] for i in again["items"]]
+    assert [i["z"] for i in one["items"]] != [i["z"] for i in other["items"]]
+    fresh = image_client.post("/api/sample", json={"n": 2}).json()
+    assert isinstance(fresh["seed"], int)
+
+
+def test_sample_temperature_scales_the_draws(image_client):
+    cold = image_client.post("/api/sample", json={"n": 32, "seed": 3, "temperature": 0.1}).json()
+    warm = image_client.post("/api/sample", json={"n": 32, "seed": 3, "temperature": 1.0}).json()
+    np.testing.assert_allclose(
+        np.asarray([i["z"] for i in cold["items"]]) * 10, [i["z"] for i in warm["items"]], atol=1e-4
+    )
+
+
+def test_interpolation_runs_from_start_to_end_in_even_steps(image_client):
+    start, end = [0.0, 0.0, 0.0, 0.0], [1.0, -2.0, 3.0, 0.5]
+    items = image_client.post("/api/interpolate", json={"start": start, "end": end, "steps": 5}).json()["items"]
+    z = np.asarray([i["z"] for i in items])
+    np.testing.assert_allclose(z, np.linspace(start, end, 5), atol=1e-5)
+    assert all(png_size(i["image"]) == (8, 8) for i in items)
+
+
+# ---- encode ----------------------------------------------------------------------------------
+
+
+def test_encoding_a_test_image_finds_its_posterior_mean(image_client, digits4):
+    vae, x, _ = digits4
+    body = image_client.post("/api/encode", json={"image": as_grey_png(x[0].numpy())}).json()
+    np.testing.assert_allclose(body["z"], vae.encode(x[:1]).numpy()[0], atol=0.02)
+    assert png_size(body["input"]["image"]) == (8, 8) and png_size(body["reconstruction"]["image"]) == (8, 8)
+    assert "-ELBO" in body["score"] and "seed" in body["score"]
+
+
+def test_anomaly_score_is_repeatable_and_higher_for_noise(image_client, digits4):
+    _, x, _ = digits4
+    digit = {"image": as_grey_png(x[3].numpy())}
+    first = image_client.post("/api/encode", json=digit).json()["anomaly_score"]
+    assert image_client.post("/api/encode", json=digit).json()["anomaly_score"] == first
+    noise = np.random.default_rng(0).integers(0, 256, size=(8, 8), dtype=np.uint8)
+    assert image_client.post("/api/encode", json={"image": png_base64(noise)}).json()["anomaly_score"] > first
+
+
+def test_anomaly_score_is_the_negative_elbo_in_nats_per_example(image_client, digits4):
+    import torch
+
+    from vaekit.distributions import kl_standard_normal
+
+    vae, x, _ = digits4
+    example = x[5:6]
+    score = image_client.post("/api/encode", json={"values": example[0].tolist()}).json()["anomaly_score"]
+    # An independent estimate with many more posterior draws: -(E_q log p(x|z) - KL), summed over pixels.
+    with torch.no_grad():
+        mu, logvar = vae.encode_distribution(example)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(4000, 1, mu.shape[1], generator=torch.Generator().manual_seed(9))
+        recon = vae.model.likelihood.log_prob(example, vae.model.decode(z)).mean()
+        reference = float(-(recon - kl_standard_normal(mu, logvar).sum()))
+    assert score == pytest.approx(reference, abs=0.05 * reference + 1.0)
+
+
+def test_large_rgb_and_jpeg_uploads_are_resized_to_the_model_input(image_client):
+    rgb = np.zeros((120, 90, 3), dtype=np.uint8)
+    rgb[30:90, 30:60] = 255
+    for fmt in ("PNG", "JPEG"):
+        body = image_client.post("/api/encode", json={"image": png_base64(rgb, "RGB", fmt)}).json()
+        assert png_size(body["input"]["image"]) == (8, 8)
+        assert max(body["input"]["values"]) > 0.5 and min(body["input"]["values"]) < 0.1
+
+
+def test_data_urls_and_invert_are_understood(image_client):
+    white = np.full((8, 8), 255, dtype=np.uint8)
+    url = "data:image/png;base64," + png_base64(white)
+    plain = image_client.post("/api/encode", json={"image": url}).json()
+    inverted = image_client.post("/api/encode", json={"image": url, "invert": True}).json()
+    assert min(plain["input"]["values"]) == 1.0 and max(inverted["input"]["values"]) == 0.0
+
+
+def test_transparent_parts_of_an_upload_count_as_black(image_client):
+    rgba = np.zeros((8, 8, 4), dtype=np.uint8)
+    rgba[..., :3] = 255  # white, but fully transparent except one pixel
+    rgba[0, 0, 3] = 255
+    values = image_client.post("/api/encode", json={"image": png_base64(rgba, "RGBA")}).json()["input"]["values"]
+    assert values[0] == 1.0 and max(values[1:]) == 0.0
+
+
+def test_table_row_is_encoded_to_its_posterior_mean(table_client, seed_vae):
+    row = [0.3, -1.2, 0.8, 0.0, 2.1]
+    body = table_client.post("/api/encode", json={"values": row}).json()
+    np.testing.assert_allclose(body["z"], seed_vae.encode(np.asarray([row])).numpy()[0], atol=1e-5)
+    assert body["input"]["image"] is None and len(body["reconstruction"]["values"]) == 5
+    assert np.isfinite(body["anomaly_score"])
+
+
+# ---- bad input: always a 4xx with a JSON error naming the problem ---------------------------
+
+L4 = [0.0, 0.0, 0.0, 0.0]
+BAD_REQUESTS = [
+    ("/api/decode", {"z": [0.0, 0.0, 0.0]}, 422, "latent space has 4"),
+    ("/api/decode", {"z": [0.0] * 5}, 422, "latent space has 4"),
+    ("/api/decode", {"z": []}, 422, "latent space has 4"),
+    ("/api/decode", {"z": ["a", 0, 0, 0]}, 422, "z[0]"),
+    ("/api/decode", {"z": ["1.5", 0, 0, 0]}, 422, "z[0]"),
+    ("/api/decode", {"z": [True, 0, 0, 0]}, 422, "z[0]"),
+    ("/api/decode", {"z": [None, 0, 0, 0]}, 422, "z[0]"),
+    ("/api/decode", {"z": [[1], 0, 0, 0]}, 422, "z[0]"),
+    ("/api/decode", {"z": "0,0,0,0"}, 422, "z"),
+    ("/api/decode", {"z": [1e6, 0, 0, 0]}, 422, "within"),
+    ("/api/decode", {"z": L4, "point": [0, 0]}, 422, "exactly one"),
+    ("/api/decode", {}, 422, "exactly one"),
+    ("/api/decode", {"z": L4, "extra": 1}, 422, "extra"),
+    ("/api/decode", {"point": [1.0]}, 422, "point"),
+    ("/api/decode", {"point": [1e9, 1e9]}, 422, "within"),
+    ("/api/decode", [0, 0, 0, 0], 422, "JSON object"),
+    ("/api/decode", None, 422, "JSON object"),
+    ("/api/sample", {"n": 65}, 422, "between 1 and 64"),
+    ("/api/sample", {"n": 0}, 422, "between 1 and 64"),
+    ("/api/sample", {"n": 2.5}, 422, "n"),
+    ("/api/sample", {"n": "3"}, 422, "n"),
+    ("/api/sample", {"temperature": 0}, 422, "temperature"),
+    ("/api/sample", {"temperature": 100}, 422, "temperature"),
+    ("/api/sample", {"seed": -1}, 422, "seed"),
+    ("/api/interpolate", {"start": L4, "end": L4, "steps": 1}, 422, "steps"),
+    ("/api/interpolate", {"start": L4, "end": L4, "steps": 33}, 422, "steps"),
+    ("/api/interpolate", {"start": L4, "end": [0.0] * 3}, 422, "end"),
+    ("/api/interpolate", {"start": L4}, 422, "end"),
+    ("/api/encode", {"values": [0.5] * 63}, 422, "64"),
+    ("/api/encode", {"values": [0.5] * 63 + ["x"]}, 422, "values[63]"),
+    ("/api/encode", {"values": [1e30] * 64}, 422, "not finite"),
+    ("/api/encode", {"image": "!!not base64!!"}, 422, "base64"),
+    ("/api/encode", {"image": base64.b64encode(b"GIF89a but not really").decode()}, 422, "not an image"),
+    ("/api/encode", {"image": base64.b64encode(b"%!PS-Adobe-3.0 EPSF-3.0\n").decode()}, 422, "not an image"),
+    ("/api/encode", {"image": ""}, 422, "empty"),
+    ("/api/encode", {"image": "data:image/png,abc"}, 422, "base64"),
+    ("/api/encode", {"values": L4, "image": "x"}, 422, "exactly one"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "named"), BAD_REQUESTS)
+def test_bad_request_is_a_4xx_json_error_naming_the_problem(image_client, path, body, status, named):
+    response = image_client.post(path, json=body)
+    assert response.status_code == status, response.text
+    assert named.lower() in response.json()["error"].lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"z": [NaN, 0, 0, 0]}', '{"z": [Infinity, 0, 0, 0]}', '{"z": [-Infinity, 0, 0, 0]}', '{"z": [1e999, 0, 0, 0]}'],
+)
+def test_nan_and_inf_latents_are_refused(image_client, text):
+    response = image_client.post("/api/decode", content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "finite" in response.json()["error"]
+
+
+@pytest.mark.parametrize("text", ["not json", '{"z": [0, 0', "", "\x00\xff"])
+def test_malformed_bodies_are_refused(image_client, text):
+    response = image_client.post("/api/decode", content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"]
+
+
+def test_truncated_png_is_refused_as_damaged(image_client):
+    full = base64.b64decode(png_base64(np.full((32, 32), 128, dtype=np.uint8)))
+    response = image_client.post("/api/encode", json={"image": base64.b64encode(full[: len(full) // 2]).decode()})
+    assert response.status_code == 422 and "image" in response.json()["error"]
+
+
+def test_image_sent_to_a_table_model_is_refused(table_client):
+    response = table_client.post("/api/encode", json={"image": png_base64(np.zeros((8, 8), dtype=np.uint8))})
+    assert response.status_code == 422 and "table" in response.json()["error"]
+
+
+def test_oversized_upload_is_refused_with_413(digits4_run):
+    client = make_client(digits4_run, max_upload_bytes=1000)
+    noise = np.random.default_rng(1).integers(0, 256, size=(64, 64), dtype=np.uint8)
+    image = png_base64(noise)  # about 4 kB of incompressible pixels
+    response = client.post("/api/encode", json={"image": image})
+    assert response.status_code == 413 and "limit" in response.json()["error"]
+    # A body past the request limit is refused before any route reads it, with or without Content-Length.
+    big = b'{"values": [' + b"0," * 2_000_000 + b"0]}"
+    assert client.post("/api/encode", content=big, headers={"content-type": "application/json"}).status_code == 413
+    chunked = client.post("/api/encode", content=iter([big[:50_000], big[50_000:]]))
+    assert chunked.status_code == 413 and "limit" in chunked.json()["error"]
+    # The app still answers afterwards.
+    assert client.post("/api/decode", json={"z": L4}).status_code == 200
+
+
+def test_image_with_too_many_pixels_is_refused_before_decoding(digits4_run):
+    client = make_client(digits4_run, max_image_pixels=100)
+    response = client.post("/api/encode", json={"image": png_base64(np.zeros((20, 20), dtype=np.uint8))})
+    assert response.status_code == 413 and "pixels" in response.json()["error"]
+
+
+def test_sample_limit_is_configurable(digits4_run):
+    client = make_client(digits4_run, max_samples=3)
+    assert client.post("/api/sample", json={"n": 3}).status_code == 200
+    assert client.post("/api/sample", json={"n": 4}).status_code == 422
+    assert client.get("/api/info").json()["limits"]["max_samples"] == 3
+
+
+@pytest.mark.parametrize("path", ["/api/decode", "/api/encode", "/api/sample", "/api/interpolate"])
+@pytest.mark.parametrize(
+    "body", [1, "x", [], {"z": None}, {"values": {}}, {"n": None}, {"start": "a", "end": "b"}, {"image": 5}]
+)
+def test_no_request_shape_makes_a_server_error(image_client, path, body):
+    response = image_client.post(path, json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]
+
+
+# ---- routes, page and schema ----------------------------------------------------------------
+
+
+def test_openapi_schema_documents_every_endpoint(image_client):
+    schema = image_client.get("/api/openapi.json").json()
+    assert {"/api/info", "/api/latents", "/api/decode", "/api/encode", "/api/sample", "/api/interpolate"} <= set(
+        schema["paths"]
+    )
+    assert "DecodeRequest" in schema["components"]["schemas"]
+
+
+def test_page_is_served_from_the_package_and_loads_nothing_from_elsewhere(image_client):
+    page = image_client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for path, kind in (("/explorer.js", "javascript"), ("/explorer.css", "css")):
+        response = image_client.get(path)
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+        assert "http://" not in response.text and "https://" not in response.text
+    assert "http://" not in page.text and "https://" not in page.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/../pyproject.toml", "/static/../api.py", "/%2e%2e/%2e%2e/etc/passwd", "/explorer.js%2f..", "/index.html"]
+)
+def test_no_request_path_reaches_the_file_system(image_client, path):
+    response = image_client.get(path)
+    assert response.status_code == 404 and response.json() == {"error": "Not Found"}
+
+
+def test_wrong_method_is_a_json_405(image_client):
+    response = image_client.get("/api/decode")
+    assert response.status_code == 405 and response.json()["error"]
