@@ -20,13 +20,14 @@ from vaekit.viz.manifold import manifold_grid, quantile_grid
 from vaekit.viz.reconstructions import reconstruction_grid
 from vaekit.viz.report import write_report
 from vaekit.viz.samples import sample_grid
-from vaekit.viz.traversal import kl_per_dimension, traversal_figure, traversal_rows
+from vaekit.viz.traversal import informative_dimensions, kl_per_dimension, traversal_figure, traversal_rows
 
 __all__ = [
     "embed_2d",
     "figure_array",
     "figure_png",
     "image_grid",
+    "informative_dimensions",
     "interpolation_figure",
     "interpolation_rows",
     "kl_per_dimension",

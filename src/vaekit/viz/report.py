@@ -133,7 +133,12 @@ def render_report(
         parts.append(
             f'<img class="{css}" alt="{html.escape(picture.title)}" src="data:{picture.mime};base64,{encoded}">'
         )
-    parts += ["<h2>Config</h2>", f"<pre>{html.escape(json.dumps(config, indent=2))}</pre>", "</body></html>", ""]
+    parts += [
+        "<h2>Config</h2>",
+        f"<pre>{html.escape(json.dumps(config, indent=2), quote=False)}</pre>",
+        "</body></html>",
+        "",
+    ]
     return "\n".join(parts)
 
 

@@ -27,6 +27,13 @@ def kl_per_dimension(vae: Any, x: Any, seed: int = 0, batch_size: int = 1024) ->
     return (total / len(x)).numpy()
 
 
+def informative_dimensions(kl: np.ndarray, limit: int | None = None) -> list[int]:
+    """Return latent dimension indices by decreasing KL ``kl`` ``[L]`` (ties keep index order),
+    at most ``limit`` of them."""
+    order = [int(d) for d in np.argsort(-np.asarray(kl), kind="stable")]
+    return order[:limit] if limit is not None else order
+
+
 def traversal_rows(vae: Any, example: Any, dims: list[int], values: np.ndarray) -> np.ndarray:
     """Return images ``[len(dims) * len(values), C, H, W]``: for each dimension in ``dims`` a row
     decoding the example's posterior mean with that dimension set to each of ``values``."""
@@ -51,7 +58,7 @@ def traversal_figure(
     dimension swept over ``steps`` values in [-limit, limit] around ``example``'s posterior mean."""
     require_images(vae, "traverse")
     kl = kl_per_dimension(vae, x)
-    dims = [int(d) for d in np.argsort(-kl, kind="stable")[:max_dims]]
+    dims = informative_dimensions(kl, max_dims)
     values = np.linspace(-limit, limit, steps).astype(np.float32)
     grid = image_grid(traversal_rows(vae, example, dims, values), ncol=steps, pad=1, scale=4)
     width = 7.0
