@@ -94,10 +94,14 @@ body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; 
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.9rem; } th, td { padding: 0.2rem 0.6rem; border: 1px solid #ddd; }
 th { text-align: left; background: #f6f6f6; } td { font-variant-numeric: tabular-nums; text-align: right; }
-img { max-width: 100%; } img.pixels { image-rendering: pixelated; }
+img { max-width: 100%; } img.pixels { image-rendering: pixelated; width: min(100%, 30rem); }
 pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }
 .note { color: #777; font-style: italic; }
 """
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def render_report(
@@ -115,7 +119,7 @@ def render_report(
         f"<h1>{html.escape(title)}</h1>",
         "<table>",
         *[
-            f"<tr><th>{html.escape(str(k))}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            f"<tr><th>{html.escape(str(k))}</th><td style='text-align:left'>{html.escape(_cell(v))}</td></tr>"
             for k, v in info.items()
         ],
         "</table>",

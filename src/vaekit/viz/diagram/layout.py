@@ -227,6 +227,8 @@ def _place_heads(d: Drawing, layer: GaussianHeads, x: float) -> _Column:
     sigma_box = _framed(d, sigma, x, "sigma", SIGMA_FILL, SIGMA_STROKE)
     d.texts.append(Text(x, mu_box.y - 0.35, Label("mu", math=True), "middle", 0.42, "caption"))
     d.texts.append(Text(x, sigma_box.y - 0.35, Label("sigma", math=True), "middle", 0.42, "caption"))
+    if layer.width > MAX_SHOWN:
+        d.texts.append(Text(x, sigma_box.y + sigma_box.h + 0.35, Label(f"{layer.width} units"), "middle", 0.3, "width"))
     return _Column(mu + sigma, "heads", x - RADIUS, x + RADIUS, heads=(mu, sigma))
 
 
@@ -235,6 +237,8 @@ def _place_sample(d: Drawing, layer: Sample, x: float) -> _Column:
     box = _framed(d, units, x, "sample", SAMPLE_FILL, SAMPLE_STROKE)
     d.texts.append(Text(x, box.y - 0.35, Label("sample"), "middle", 0.34, "caption"))
     d.texts.append(Text(x, box.y + box.h + 0.35, Label("z", math=True), "middle", 0.42, "caption"))
+    if layer.width > MAX_SHOWN:
+        d.texts.append(Text(x, box.y + box.h + 0.85, Label(f"{layer.width} units"), "middle", 0.3, "width"))
     return _Column(units, "z", x - RADIUS, x + RADIUS)
 
 
