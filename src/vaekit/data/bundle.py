@@ -41,11 +41,14 @@ class DataBundle:
         if self.kind not in KINDS:
             raise DataError(f"{where}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.value_range not in VALUE_RANGES:
-            raise DataError(f"{where}: value_range must be one of {VALUE_RANGES}, got {self.value_range!r}")
+            raise DataError(
+                f"{where}: value_range must be one of {VALUE_RANGES}, got {self.value_range!r}"
+            )
         for part, x in (("train", self.train), ("test", self.test)):
             if x.ndim != 2 or x.dtype != torch.float32:
                 raise DataError(
-                    f"{where}: {part} must be a float32 [N, D] tensor, got {x.dtype} of shape {tuple(x.shape)}"
+                    f"{where}: {part} must be a float32 [N, D] tensor, got {x.dtype} "
+                    f"of shape {tuple(x.shape)}"
                 )
         dim = 1
         for s in self.shape:
@@ -61,7 +64,8 @@ class DataBundle:
         ):
             if y is not None and (y.ndim != 1 or y.shape[0] != x.shape[0]):
                 raise DataError(
-                    f"{where}: {part}_labels must be 1-D with {x.shape[0]} entries, got shape {tuple(y.shape)}"
+                    f"{where}: {part}_labels must be 1-D with {x.shape[0]} entries, "
+                    f"got shape {tuple(y.shape)}"
                 )
         if (self.train_labels is None) != (self.test_labels is None):
             raise DataError(f"{where}: give labels for both train and test, or for neither")

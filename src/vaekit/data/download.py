@@ -107,7 +107,9 @@ def download_dataset(name: str, folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create download folder {folder} ({exc}); pass --data-dir") from None
+        raise DataError(
+            f"cannot create download folder {folder} ({exc}); pass --data-dir"
+        ) from None
     present = find_idx_files(folder)
     for role, stem in IDX_FILES.items():
         if role in present:

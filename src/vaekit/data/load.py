@@ -24,10 +24,13 @@ def read_path(spec: str, options: LoadOptions) -> DataBundle:
     path = Path(spec).expanduser()
     if not path.exists():
         raise DataError(
-            f"{spec!r} is neither a dataset name ({', '.join(available_datasets())}) nor an existing file or folder"
+            f"{spec!r} is neither a dataset name ({', '.join(available_datasets())}) nor an "
+            "existing file or folder"
         )
     if options.image_size is not None and not path.is_dir():
-        raise DataError(f"{spec}: --image-size applies only to folders of images; leave it out for files")
+        raise DataError(
+            f"{spec}: --image-size applies only to folders of images; leave it out for files"
+        )
     if path.is_dir():
         bundle = read_folder(path, options)
     else:
@@ -89,7 +92,9 @@ def load_data(
     name = resolve_name(spec)
     if name is not None:
         if image_size is not None:
-            raise DataError(f"dataset {name!r}: --image-size applies only to folders of images; leave it out")
+            raise DataError(
+                f"dataset {name!r}: --image-size applies only to folders of images; leave it out"
+            )
         bundle = DATASETS[name](options)
     else:
         bundle = read_path(spec, options)

@@ -9,7 +9,9 @@ from vaekit.data.validate import check_test_fraction
 from vaekit.errors import DataError
 
 
-def split_indices(n: int, test_fraction: float, seed: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    n: int, test_fraction: float, seed: int, source: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(train_idx, test_idx)``: int64 row indices, disjoint, covering ``range(n)``.
 
     A seeded permutation picks ``round(n * test_fraction)`` test rows (at least one, and at
@@ -17,7 +19,9 @@ def split_indices(n: int, test_fraction: float, seed: int, source: str) -> tuple
     """
     test_fraction = check_test_fraction(test_fraction)
     if n < 2:
-        raise DataError(f"{source}: only {n} example(s); need at least 2 to make a train and a test set")
+        raise DataError(
+            f"{source}: only {n} example(s); need at least 2 to make a train and a test set"
+        )
     n_test = min(max(int(round(n * test_fraction)), 1), n - 1)
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])

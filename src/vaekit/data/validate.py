@@ -44,13 +44,18 @@ def as_features(
     """
     x = np.asarray(x)
     if x.ndim != 2:
-        raise DataError(f"{source}: expected a 2-D array (one example per row), got {x.ndim}-D shape {x.shape}")
+        raise DataError(
+            f"{source}: expected a 2-D array (one example per row), got {x.ndim}-D shape {x.shape}"
+        )
     if x.dtype.kind not in "biuf":
         raise DataError(
-            f"{source}: values must be numbers, got dtype {x.dtype}; convert the data to integers or floats"
+            f"{source}: values must be numbers, got dtype {x.dtype}; "
+            "convert the data to integers or floats"
         )
     if x.shape[0] == 0 or x.shape[1] == 0:
-        raise DataError(f"{source}: no data (shape {x.shape}); need at least one row and one column")
+        raise DataError(
+            f"{source}: no data (shape {x.shape}); need at least one row and one column"
+        )
     # Check after the float32 cast so values too large for float32 are caught as inf too.
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(x, dtype=np.float32)
@@ -68,7 +73,9 @@ def as_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
     """Validate class labels and return them as int64 ``[n]`` (class indices 0..K-1)."""
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != n:
-        raise DataError(f"{source}: labels must be 1-D with one entry per example ({n}), got shape {y.shape}")
+        raise DataError(
+            f"{source}: labels must be 1-D with one entry per example ({n}), got shape {y.shape}"
+        )
     if y.dtype.kind not in "biuf":
         raise DataError(f"{source}: labels must be integers, got dtype {y.dtype}")
     # Float labels are accepted when they are whole numbers (e.g. saved by a float pipeline).
@@ -76,7 +83,8 @@ def as_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
         raise DataError(f"{source}: labels must be whole numbers (class indices 0..K-1)")
     if n and y.min() < 0:
         raise DataError(
-            f"{source}: labels must be class indices 0..K-1, found {y.min()}; map the classes to 0..K-1 first"
+            f"{source}: labels must be class indices 0..K-1, found {y.min()}; "
+            "map the classes to 0..K-1 first"
         )
     return y.astype(np.int64)
 
