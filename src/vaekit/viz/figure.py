@@ -31,7 +31,9 @@ def new_figure(width: float, height: float, **kwargs: Any) -> Any:
     from matplotlib.figure import Figure
 
     pyplot()  # select Agg before any canvas is made
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained", **kwargs)
+    # Whole pixels, so the PNG is exactly figsize * DPI (matplotlib would truncate a fraction).
+    size = (round(width * DPI) / DPI, round(height * DPI) / DPI)
+    return Figure(figsize=size, dpi=DPI, layout="constrained", **kwargs)
 
 
 def figure_png(fig: Any) -> bytes:
