@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -28,10 +29,11 @@ def test_plot_writes_each_picture_as_png(digits_run, tmp_path, kind):
     assert png_image(out.read_bytes()).std() > 5
 
 
-def test_plot_defaults_to_a_file_in_the_run_folder(digits_run):
-    result = invoke("plot", digits_run, "curves")
+def test_plot_defaults_to_a_file_in_the_run_folder(digits_run, tmp_path):
+    run = shutil.copytree(digits_run, tmp_path / "run")  # leave the shared run folder as it is
+    result = invoke("plot", run, "curves")
     assert result.exit_code == 0, result.output
-    assert (digits_run / PLOT_FILES["curves"]).exists()
+    assert (run / PLOT_FILES["curves"]).exists()
 
 
 def test_plot_options_reach_the_picture(digits_run, tmp_path):
@@ -89,7 +91,8 @@ def test_diagram_of_the_seed_preset_goes_to_stdout():
     assert len([c for c in root.iter("{http://www.w3.org/2000/svg}circle") if c.get("class") == "neuron"]) == 33
 
 
-def test_diagram_of_a_run_defaults_to_a_file_in_the_run_folder(seed_run):
+def test_diagram_of_a_run_defaults_to_a_file_in_the_run_folder(seed_run, tmp_path):
+    seed_run = shutil.copytree(seed_run, tmp_path / "run")
     for fmt, name in (("svg", "architecture.svg"), ("tikz", "architecture.tex"), ("typst", "architecture.typ")):
         result = invoke("diagram", seed_run, "--format", fmt)
         assert result.exit_code == 0 and name in result.output
