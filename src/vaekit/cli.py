@@ -321,7 +321,11 @@ PLOT_FILES = {
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--from", "start", help="interp: first example, an index into the split or a file (.png/.npy/.csv).")
 @click.option("--to", "end", help="interp: second example (default: the first with another label).")
-@click.option("--steps", type=int, help="interp: points between the examples (10); traverse: values per row (9).")
+@click.option(
+    "--steps",
+    type=int,
+    help="interp: decoded points from one example's code to the other's, ends included (10); traverse: values per row (9).",
+)
 @click.option("--example", default="0", show_default=True, help="traverse: the example (index or file) to start from.")
 @click.option("--dims", type=int, default=10, show_default=True, help="traverse: most informative dimensions shown.")
 @click.option(

@@ -91,6 +91,13 @@ def test_traversal_figure(digits):
     assert_valid_picture(viz.picture_png(fig), *figure_size(fig))
 
 
+def test_traversal_rejects_too_few_steps_or_dimensions(digits):
+    vae, x, _ = digits
+    for options in ({"steps": 1}, {"max_dims": 0}):
+        with pytest.raises(ConfigError, match="traversal needs"):
+            viz.traversal_figure(vae, x[0], x, **options)
+
+
 def test_traversal_row_changes_only_its_dimension(digits):
     vae, x, _ = digits
     values = np.array([-3.0, 0.0, 3.0], dtype=np.float32)

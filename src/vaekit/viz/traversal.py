@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaekit.errors import ConfigError
 from vaekit.viz.figure import new_figure, show_grid
 from vaekit.viz.grid import image_grid
 from vaekit.viz.pictures import as_images, as_numpy, require_images
@@ -57,6 +58,8 @@ def traversal_figure(
     average KL over ``x`` (most informative first, each row labelled with its KL in nats), each
     dimension swept over ``steps`` values in [-limit, limit] around ``example``'s posterior mean."""
     require_images(vae, "traverse")
+    if steps < 2 or max_dims < 1:
+        raise ConfigError(f"a traversal needs steps >= 2 and at least 1 dimension, got steps {steps}, dims {max_dims}")
     kl = kl_per_dimension(vae, x)
     dims = informative_dimensions(kl, max_dims)
     values = np.linspace(-limit, limit, steps).astype(np.float32)
