@@ -7,6 +7,7 @@ Shapes carry classes so that programs (and tests) can count them: ``neuron`` cir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from vaekit.viz.diagram.layout import Drawing, Label, Text
@@ -28,7 +29,7 @@ def _label_svg(label: Label) -> str:
     return body
 
 
-def _text(t: Text, px: callable, py: callable) -> str:
+def _text(t: Text, px: Callable[[float], float], py: Callable[[float], float]) -> str:
     return (
         f'<text class="{t.kind}" x="{px(t.x):.1f}" y="{py(t.y):.1f}" text-anchor="{t.anchor}" '
         f'dominant-baseline="central" font-size="{t.size * SCALE:.1f}">{_label_svg(t.label)}</text>'

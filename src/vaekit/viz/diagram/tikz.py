@@ -14,7 +14,7 @@ from vaekit.viz.diagram.layout import Drawing, Label
 
 GREEK = {"mu": r"\mu", "sigma": r"\sigma", "epsilon": r"\varepsilon"}
 ANCHORS = {"start": "west", "middle": "center", "end": "east"}
-#: Font sizes by height in units (1 unit = 1 cm).
+#: Characters that LaTeX treats as commands, escaped in plain labels.
 SPECIAL = str.maketrans({"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"})
 
 
