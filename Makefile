@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
 
-.PHONY: install dev demo test test-slow lint clean bench bench-env browser-test-deps
+.PHONY: install dev demo test test-slow tex lint clean bench bench-env browser-test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +39,26 @@ dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/vaekit train --data digits --out $(DEMO_DIR) --force
 	$(BIN)/vaekit evaluate $(DEMO_DIR)
-	$(BIN)/vaekit evaluate $(DEMO_DIR) --json > $(DEMO_DIR)/eval-test.json
-	@echo "pictures: $(DEMO_DIR)/samples.png $(DEMO_DIR)/reconstructions.png; report: $(DEMO_DIR)/eval-test.json"
+	$(BIN)/vaekit diagram $(DEMO_DIR)
+	$(BIN)/vaekit plot $(DEMO_DIR) report
+	@echo "open the run report in a browser: $(DEMO_DIR)/report.html"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-test-slow: $(VENV)/.installed-dev browser-test-deps
+test-slow: $(VENV)/.installed-dev browser-test-deps tex
+	$(BIN)/python -c "import typst" 2>/dev/null || $(BIN)/pip install --quiet typst
 	$(BIN)/python -m pytest -m slow
+
+# The slow suite compiles the diagrams for real: Typst with the `typst` wheel (against a local
+# stand-in for CeTZ), TikZ with pdflatex + TikZ. Installed with apt-get
+# only when missing and only as root; otherwise that one test is skipped.
+TEX_PACKAGES ?= texlive-latex-base texlive-pictures
+tex:
+	@if command -v pdflatex >/dev/null 2>&1 && kpsewhich tikz.sty >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEX_PACKAGES); \
+	else echo "pdflatex/TikZ missing and not root: the TikZ compile test will be skipped (apt-get install $(TEX_PACKAGES))"; fi
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

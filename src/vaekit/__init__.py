@@ -25,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from vaekit import api
 
         return getattr(api, name)
+    if name == "viz":  # the pictures, on first use (they import torch; matplotlib only when drawing)
+        import importlib
+
+        return importlib.import_module("vaekit.viz")
     raise AttributeError(f"module 'vaekit' has no attribute {name!r}")

@@ -377,5 +377,142 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
     run_app(app, host, port)
 
 
+PLOT_KINDS = ("samples", "recon", "interp", "traverse", "latents", "manifold", "curves", "report")
+#: Default file name of each picture in the run folder.
+PLOT_FILES = {
+    "samples": "samples.png",
+    "recon": "reconstructions.png",
+    "interp": "interpolations.png",
+    "traverse": "traversals.png",
+    "latents": "latents.png",
+    "manifold": "manifold.png",
+    "curves": "curves.png",
+    "report": "report.html",
+}
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("kind", type=click.Choice(PLOT_KINDS))
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Output file, .png (or .svg for plots); default in RUN_DIR."
+)
+@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option("-n", "n", type=int, help="samples: number (64); recon: examples (32).")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="samples: scale of the prior's std.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--from", "start", help="interp: first example, an index into the split or a file (.png/.npy/.csv).")
+@click.option("--to", "end", help="interp: second example (default: the first with another label).")
+@click.option(
+    "--steps",
+    type=int,
+    help="interp: decoded points from one example's code to the other's, ends included (10); traverse: values per row (9).",
+)
+@click.option("--example", default="0", show_default=True, help="traverse: the example (index or file) to start from.")
+@click.option("--dims", type=int, default=10, show_default=True, help="traverse: most informative dimensions shown.")
+@click.option(
+    "--method",
+    type=click.Choice(["pca", "tsne"]),
+    default="pca",
+    show_default=True,
+    help="latents: 2-D projection when L > 2.",
+)
+@click.option("--grid", type=int, default=15, show_default=True, help="manifold: images per side.")
+@_user_errors
+def plot(run_dir: str, kind: str, out: str | None, which: str, split: str, **options: Any) -> None:
+    """Draw a picture of a run: samples, recon, interp, traverse, latents, manifold, curves, or
+    the whole HTML report."""
+    from vaekit.viz.report import write_report
+
+    path = Path(out) if out else Path(run_dir) / PLOT_FILES[kind]
+    if kind == "report":
+        click.echo(f"wrote {write_report(run_dir, path, which=which, seed=options['seed'])}")
+        return
+    picture = _draw_picture(run_dir, kind, which, split, options)
+    _save_picture(picture, path)
+    click.echo(f"wrote {path}")
+
+
+def _draw_picture(run_dir: str, kind: str, which: str, split: str, o: dict[str, Any]) -> Any:
+    """Return the picture ``kind`` of a run as a uint8 array or a matplotlib Figure."""
+    from vaekit import api, viz
+    from vaekit.viz.examples import pick_example
+    from vaekit.viz.interpolation import default_pair
+
+    if kind == "curves":
+        return viz.training_curves(viz.read_metrics(run_dir))
+    vae = api.load(run_dir, which=which)
+    if kind == "samples":
+        return viz.sample_grid(vae, o["n"] or 64, temperature=o["temperature"], seed=o["seed"])
+    if kind == "manifold":
+        return viz.manifold_grid(vae, o["grid"])
+    if kind != "latents":
+        viz.pictures.require_images(vae, kind)  # before reading the data: fail fast on tables
+    x, labels = api.resolve_eval_data(vae, None, split)
+    if kind == "recon":
+        return viz.reconstruction_grid(vae, x, o["n"] or 32)
+    if kind == "interp":
+        first, second = default_pair(labels, len(x))
+        a = pick_example(o["start"] if o["start"] is not None else first, x, vae)
+        b = pick_example(o["end"] if o["end"] is not None else second, x, vae)
+        return viz.interpolation_figure(vae, a, b, steps=o["steps"] or 10)
+    if kind == "traverse":
+        example = pick_example(o["example"], x, vae)
+        return viz.traversal_figure(vae, example, x, steps=o["steps"] or 9, max_dims=o["dims"])
+    return viz.latent_scatter(vae, x, labels, method=o["method"], seed=o["seed"])
+
+
+def _save_picture(picture: Any, path: Path) -> None:
+    """Write a picture as PNG, or as SVG when ``path`` ends in .svg and the picture is a plot."""
+    import numpy as np
+
+    from vaekit.errors import ConfigError
+    from vaekit.training.atomic import atomic_write_bytes
+    from vaekit.viz import picture_png
+
+    suffix = path.suffix.lower()
+    if suffix == ".svg" and not isinstance(picture, np.ndarray):
+        import io
+
+        buffer = io.BytesIO()
+        picture.savefig(buffer, format="svg")
+        atomic_write_bytes(path, buffer.getvalue())
+    elif suffix == ".png":
+        atomic_write_bytes(path, picture_png(picture))
+    else:
+        kinds = ".png or .svg" if not isinstance(picture, np.ndarray) else ".png"
+        raise ConfigError(f"{path}: this picture is written as {kinds}, not {suffix or 'a file without suffix'!r}")
+
+
+@main.command()
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--preset", type=click.Choice(["seed"]), help="Draw a preset's network instead of a run's.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "tikz", "typst"]), default="svg", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Output file; '-' for stdout (default: stdout for a preset, RUN_DIR/architecture.svg|.tex|.typ for a run).",
+)
+@_user_errors
+def diagram(run_dir: str | None, preset: str | None, fmt: str, out: str | None) -> None:
+    """Draw the network as the founding diagram does: SVG, TikZ (pdflatex) or Typst (CeTZ)."""
+    from vaekit.errors import ConfigError
+    from vaekit.training.atomic import atomic_write_text
+    from vaekit.viz.diagram import SUFFIXES, architecture_for_preset, architecture_for_run, diagram_source
+
+    if (run_dir is None) == (preset is None):
+        raise ConfigError("give either a run folder or --preset (e.g. `vaekit diagram --preset seed`), not both")
+    arch = architecture_for_run(run_dir) if run_dir else architecture_for_preset(preset)
+    source = diagram_source(arch, fmt)
+    if out is None and run_dir is not None:
+        out = str(Path(run_dir) / f"architecture{SUFFIXES[fmt]}")
+    if out is None or out == "-":
+        click.echo(source, nl=False)
+        return
+    atomic_write_text(Path(out), source)
+    click.echo(f"wrote {out}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,78 @@
+"""The network as a list of layers to draw, derived from a run's config.
+
+The diagram is drawn from this description rather than from the config directly, so that a new
+kind of layer (a conv net's blocks) is a new ``Layer`` type plus one case in the layout, not a
+change to every renderer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense layer of ``width`` units, drawn as a column of circles.
+
+    ``role`` is ``"input"`` (labelled x_1..x_D), ``"output"`` (labelled x-hat_1..x-hat_D) or
+    ``"hidden"``; ``name`` identifies the column in the drawing (e.g. ``enc1``)."""
+
+    width: int
+    role: str = "hidden"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class GaussianHeads:
+    """The posterior's two heads, mu and sigma, each of ``width`` (= latent_dim) units, fed by
+    every unit of the layer before; drawn as a yellow box over a blue box."""
+
+    width: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The reparameterised sample z = mu + sigma * eps (``width`` = latent_dim units), fed
+    element-wise by both heads; drawn as a green box."""
+
+    width: int
+
+
+@dataclass(frozen=True)
+class ConvBlock:
+    """A convolutional (or any non-dense) stage, drawn as one labelled block, e.g.
+    ``ConvBlock("conv 32", "4x4, stride 2")``."""
+
+    label: str
+    detail: str = ""
+    name: str = ""
+
+
+Layer = Dense | GaussianHeads | Sample | ConvBlock
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The layers of a VAE from input to output, in drawing order."""
+
+    layers: tuple[Layer, ...]
+    title: str = ""
+
+
+def dense_vae(input_dim: int, encoder: list[int], latent_dim: int, decoder: list[int], title: str = "") -> Architecture:
+    """Return the founding diagram's shape for a dense VAE: input, encoder hidden layers,
+    mu/sigma heads, sample, decoder hidden layers, output (``input_dim`` units again)."""
+    layers: list[Layer] = [Dense(input_dim, "input", "input")]
+    layers += [Dense(w, "hidden", f"enc{i + 1}") for i, w in enumerate(encoder)]
+    layers += [GaussianHeads(latent_dim), Sample(latent_dim)]
+    layers += [Dense(w, "hidden", f"dec{i + 1}") for i, w in enumerate(decoder)]
+    layers.append(Dense(input_dim, "output", "output"))
+    return Architecture(tuple(layers), title)
+
+
+def architecture_from_config(config: Any) -> Architecture:
+    """Return the layers of the model a ``RunConfig`` (bound to data) describes."""
+    m = config.model
+    title = f"{m.name}: {config.data.name}" + (f" ({m.preset} preset)" if m.preset else "")
+    return dense_vae(config.input_dim, list(m.encoder), m.latent_dim, m.decoder_hidden(), title)

@@ -1,0 +1,46 @@
+"""Choosing the examples a picture starts from: an index into a data split, or a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaekit.errors import DataError
+
+
+def pick_example(spec: str | int, x: Any, vae: Any) -> np.ndarray:
+    """Return one example ``[D]``: row ``spec`` of ``x`` when ``spec`` is an integer, else the
+    file ``spec`` (``.npy``/``.csv`` holding one row of D values, or an image, converted to the
+    run's channels and size and scaled to [0, 1])."""
+    if isinstance(spec, int) or str(spec).lstrip("-").isdigit():
+        index = int(spec)
+        if not -len(x) <= index < len(x):
+            raise DataError(f"example index {index} is out of range: the split has {len(x)} examples")
+        row = x[index]
+        return np.asarray(row.cpu().numpy() if hasattr(row, "cpu") else row, dtype=np.float32).reshape(-1)
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(f"{path} does not exist; give an example index (e.g. 0) or a file")
+    dim = vae.config.input_dim
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".csv"):
+        try:
+            row = np.load(path, allow_pickle=False) if suffix == ".npy" else np.loadtxt(path, delimiter=",")
+        except ValueError as exc:
+            raise DataError(f"{path}: not a numeric array ({exc})") from None
+        row = np.asarray(row, dtype=np.float32).reshape(-1)
+    else:
+        from vaekit.data.images import load_pixels
+
+        shape = tuple(vae.input_shape)
+        if len(shape) != 3:
+            raise DataError(f"{path}: this run's data is a table; give the example as .npy or .csv")
+        pixels = load_pixels(path, "L" if shape[0] == 1 else "RGB", (shape[1], shape[2]))
+        row = pixels.astype(np.float32).reshape(-1) / 255.0
+    if row.size != dim:
+        raise DataError(f"{path} holds {row.size} values; this model expects one example of {dim}")
+    if not np.isfinite(row).all():
+        raise DataError(f"{path} contains NaN or inf")
+    return row

@@ -1,0 +1,24 @@
+"""Reconstructions: originals above their reconstructions through the posterior means."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vaekit.viz.grid import image_grid
+from vaekit.viz.pictures import as_images, as_numpy, require_images
+
+
+def reconstruction_grid(vae: Any, x: Any, n: int = 32, ncol: int = 8, scale: int = 4) -> np.ndarray:
+    """Return a uint8 picture of the first ``n`` rows of ``x`` (``[N, D]``): each row of ``ncol``
+    originals is followed by the row of their reconstructions decode(encode(x)); a last
+    partial row is left out."""
+    shape = require_images(vae, "recon")
+    x = as_numpy(x)[:n]
+    ncol = min(ncol, len(x))
+    x = x[: len(x) - len(x) % ncol]  # whole rows only, so each original sits above its reconstruction
+    originals = as_images(x, shape)
+    recon = as_images(vae.reconstruct(x), shape)
+    rows = [np.concatenate([originals[i : i + ncol], recon[i : i + ncol]]) for i in range(0, len(x), ncol)]
+    return image_grid(np.concatenate(rows), ncol=ncol, scale=scale)
