@@ -23,18 +23,21 @@ def elbo_report(
     value_range: str | None,
     seed: int = 0,
     batch_size: int = 1024,
+    y: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Return the single-sample ELBO and its terms on ``x`` ``[N, D]``.
 
     Keys: ``elbo`` (higher is better), ``neg_elbo``, ``recon`` (E_q log p(x|z)), ``kl``, all nats
     per example; ``bpd_bound`` (the -ELBO in bits/dim, images only); ``exact_likelihood`` says
     whether the likelihood is a normalised density for this data (e.g. not Bernoulli on grey levels).
-    Sampling uses its own seed and leaves the global RNG as it was.
+    Sampling uses its own seed and leaves the global RNG as it was. Conditional models need
+    the labels ``y`` of the rows. ``variational`` is False for deterministic models (the plain
+    autoencoder), whose "elbo" is only the reconstruction term.
     """
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        terms = mean_negative_elbo(model, x, batch_size=batch_size)
+        terms = mean_negative_elbo(model, x, batch_size=batch_size, y=y)
     likelihood = model.likelihood
     report: dict[str, Any] = {
         "n_examples": len(x),
@@ -44,6 +47,7 @@ def elbo_report(
         "kl": terms["kl"],
         "likelihood": likelihood.name,
         "exact_likelihood": value_range in likelihood.exact_for,
+        "variational": bool(getattr(model, "variational", True)),
     }
     if is_image:
         report["bpd_bound"] = bits_per_dim(terms["loss"], x.shape[1])

@@ -15,13 +15,14 @@ EVAL_BINARIZE_SEED = 1234
 
 @dataclass
 class Splits:
-    """Train/validation/test tensors ``[N, D]`` in model units, with labels where known."""
+    """Train/validation/test tensors ``[N, D]`` in model units, with labels ``[N]`` where known."""
 
     train: torch.Tensor
     val: torch.Tensor | None
     test: torch.Tensor
     train_labels: torch.Tensor | None
     test_labels: torch.Tensor | None
+    val_labels: torch.Tensor | None = None
 
 
 def load_bundle(config: RunConfig) -> DataBundle:
@@ -40,7 +41,10 @@ def load_bundle(config: RunConfig) -> DataBundle:
 def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
     """Record the data's shape and value range in the config (as binarised, if asked)."""
     config.input_shape = list(bundle.shape)
-    config.value_range = "binary" if config.data.binarize != "none" else bundle.value_range
+    binarized = config.data.binarize != "none"
+    config.value_range = "binary" if binarized else bundle.value_range
+    config.levels = 2 if binarized else bundle.levels
+    config.num_classes = bundle.num_classes
 
 
 def binarize_fixed(x: torch.Tensor, seed: int = EVAL_BINARIZE_SEED) -> torch.Tensor:
@@ -56,11 +60,12 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
     """
     train, labels = bundle.train, bundle.train_labels
     n_val = int(round(config.data.val_fraction * len(train)))
-    val = None
+    val = val_labels = None
     if n_val > 0:
         perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.train.seed))
         val, train = train[perm[:n_val]], train[perm[n_val:]]
-        labels = labels[perm[n_val:]] if labels is not None else None
+        if labels is not None:
+            val_labels, labels = labels[perm[:n_val]], labels[perm[n_val:]]
     test = bundle.test
     if config.data.binarize != "none":
         if bundle.value_range == "real":
@@ -71,4 +76,4 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
         val = binarize_fixed(val, EVAL_BINARIZE_SEED + 1) if val is not None else None
         if config.data.binarize == "static":
             train = binarize_fixed(train, EVAL_BINARIZE_SEED + 2)
-    return Splits(train, val, test, labels, bundle.test_labels)
+    return Splits(train, val, test, labels, bundle.test_labels, val_labels)
