@@ -15,7 +15,7 @@ from vaekit.errors import ConfigError
 from vaekit.objectives.base import OBJECTIVES, StepLoss, model_args, register_objective
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective, ReconstructionObjective, elbo, negative_elbo_loss
-from vaekit.objectives.iwae import IWAEObjective, ImportanceWeights, importance_weights
+from vaekit.objectives.iwae import ImportanceWeights, IWAEObjective, importance_weights
 from vaekit.objectives.schedules import kl_weight
 
 if TYPE_CHECKING:
