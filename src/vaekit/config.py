@@ -145,10 +145,7 @@ class RunConfig:
             elif key in BOUND_KEYS:
                 kwargs[key] = value
             else:
-                raise ConfigError(
-                    f"{source}: unknown key {key!r}; expected one of "
-                    f"{sorted([*sections, *BOUND_KEYS])}"
-                )
+                raise ConfigError(f"{source}: unknown key {key!r}; expected one of {sorted([*sections, *BOUND_KEYS])}")
         return cls(**kwargs)
 
     @classmethod

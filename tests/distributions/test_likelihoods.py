@@ -109,7 +109,9 @@ def test_fixed_sigma_and_per_example_sigma_exclude_each_other():
 def test_discretized_logistic_probabilities_of_all_levels_sum_to_one(levels, mixtures):
     torch.manual_seed(4)
     lik = DiscretizedLogisticLikelihood(1, levels=levels, mixtures=mixtures)
-    params = torch.randn(8, lik.params_per_dim) * torch.tensor([1.0] * mixtures + [0.5] * (lik.params_per_dim - mixtures))
+    params = torch.randn(8, lik.params_per_dim) * torch.tensor(
+        [1.0] * mixtures + [0.5] * (lik.params_per_dim - mixtures)
+    )
     params[:, -1] = params[:, -1] - 2.0  # some narrow components too
     grid = torch.arange(levels, dtype=torch.float32).view(levels, 1, 1) / (levels - 1)
     total = lik.log_prob(grid, params).exp().sum(0)  # [8]
@@ -158,7 +160,9 @@ def test_categorical_groups_must_cover_the_columns():
         CategoricalLikelihood(9, groups=[3, 4])
 
 
-@pytest.mark.parametrize("name", ["bernoulli", "gaussian", "continuous-bernoulli", "discretized-logistic", "categorical"])
+@pytest.mark.parametrize(
+    "name", ["bernoulli", "gaussian", "continuous-bernoulli", "discretized-logistic", "categorical"]
+)
 def test_every_likelihood_broadcasts_over_leading_sample_dimensions(name):
     lik = create_likelihood(name, 4)
     x = torch.rand(2, 4)

@@ -7,8 +7,14 @@ import vaekit
 
 def test_samples_conditioned_on_a_class_are_classified_as_that_class(tmp_path):
     run = vaekit.train(
-        data="digits", model="cvae", encoder=[64], latent_dim=4, epochs=10, batch_size=32,
-        out=tmp_path / "cvae", progress="quiet",
+        data="digits",
+        model="cvae",
+        encoder=[64],
+        latent_dim=4,
+        epochs=10,
+        batch_size=32,
+        out=tmp_path / "cvae",
+        progress="quiet",
     )
     x, y = vaekit.api.resolve_eval_data(run, None, "train")
     classifier = LogisticRegression(max_iter=2000).fit(x.numpy(), y.numpy())
