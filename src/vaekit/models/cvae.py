@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from vaekit.config import RunConfig
 from vaekit.errors import ConfigError, DataError
+from vaekit.models.build import build_parts
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
@@ -25,8 +26,6 @@ class ConditionalVAE(VAE):
 
     @classmethod
     def from_config(cls, config: RunConfig) -> ConditionalVAE:
-        from vaekit.models.build import build_parts
-
         return cls(**build_parts(cls, config), cond_dim=cls.condition_dim(config))
 
     @classmethod

@@ -11,7 +11,10 @@ from torch import nn
 
 from vaekit.config import RunConfig
 from vaekit.distributions import Likelihood, StandardNormalPrior, reparameterize
+from vaekit.models.build import build_parts, default_likelihood
 from vaekit.models.registry import register
+
+__all__ = ["VAE", "VAEOutput", "default_likelihood"]
 
 
 @dataclass
@@ -66,8 +69,6 @@ class VAE(nn.Module):
     @classmethod
     def from_config(cls, config: RunConfig) -> VAE:
         """Build the model described by ``config`` (which must be bound to data)."""
-        from vaekit.models.build import build_parts
-
         return cls(**build_parts(cls, config))
 
     @classmethod
