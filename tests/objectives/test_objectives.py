@@ -62,6 +62,10 @@ def test_free_bits_keep_every_dimensions_kl_at_or_above_the_floor_in_the_objecti
     kl_per_dim = torch.tensor([[0.1, 2.0]], requires_grad=True)
     objective.kl_per_dim_in_objective(kl_per_dim).sum().backward()
     assert kl_per_dim.grad.tolist() == [[0.0, 1.0]]
+    # the training loss counts the floored values: with a floor above every KL, L * floor
+    torch.manual_seed(5)
+    terms = BetaELBOObjective(free_bits=100.0)(model, x)
+    torch.testing.assert_close(terms.loss, -terms.recon.mean() + 6 * 100.0)
 
 
 def test_iwae_bound_is_at_least_the_elbo_of_the_same_network_on_the_same_batch():

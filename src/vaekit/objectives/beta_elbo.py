@@ -19,6 +19,8 @@ class BetaELBOObjective:
       ``warmup_steps`` optimizer steps);
     - ``free_bits`` lambda is a floor in nats on each latent dimension's KL averaged over the
       batch (Kingma et al. 2016): a dimension below it is not pushed further towards the prior.
+      With a VampPrior the per-dimension KLs are those to the prior's marginals (see
+      ``VampPrior.kl``), so free bits there floor an approximation.
     """
 
     requires_variational = True
@@ -56,6 +58,11 @@ class BetaELBOObjective:
 
     def __call__(self, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0) -> StepLoss:
         out = model(x, *model_args(model, y))
-        kl_term = self.kl_per_dim_in_objective(out.kl_per_dim).sum()
+        if self.free_bits > 0:
+            kl_term = self.kl_per_dim_in_objective(out.kl_per_dim).sum()
+        else:
+            # The total KL: for a prior that does not factorise over dimensions (VampPrior) the
+            # per-dimension values are diagnostics that need not add up to it.
+            kl_term = out.kl.mean()
         loss = -out.recon_log_prob.mean() + self.kl_weight(step) * kl_term
         return StepLoss(loss, out.recon_log_prob, out.kl)
