@@ -102,3 +102,27 @@ def test_yaml_config_selects_a_family_and_its_options(tmp_path):
     import vaekit
 
     assert vaekit.load(out).model.prior.pseudo_inputs.shape == (7, 64)
+
+
+def test_conv_net_trains_on_an_image_folder_at_the_size_given_on_the_command_line(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    for i in range(24):
+        pixels = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "images" / f"img{i}.png")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        [
+            "train", "--data", str(tmp_path / "images"), "--image-size", "9x7x3", "--net", "conv", "--channels", "4,8",
+            "--encoder", "16", "--latent", "2", "--epochs", "1", "--batch-size", "8", "--out", str(out), "-q",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import vaekit
+
+    vae = vaekit.load(out)
+    assert vae.input_shape == (3, 9, 7)
+    assert vae.sample(2).shape == (2, 3, 9, 7)
