@@ -126,3 +126,11 @@ def test_conv_net_trains_on_an_image_folder_at_the_size_given_on_the_command_lin
     vae = vaekit.load(out)
     assert vae.input_shape == (3, 9, 7)
     assert vae.sample(2).shape == (2, 3, 9, 7)
+
+
+def test_batch_norm_with_a_last_batch_of_one_is_refused_with_a_fix(tmp_path):
+    # 1293 digits train: batch 1292 leaves one example in the last batch
+    result = CliRunner().invoke(
+        main, ["train", *TINY[:-3], "--batch-size", "1292", "--norm", "batch", "-q", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2 and "--batch-size" in result.output

@@ -17,7 +17,7 @@ import torch
 
 from vaekit import objectives
 from vaekit.config import RunConfig, validate
-from vaekit.errors import CheckpointError, TrainingDivergedError
+from vaekit.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.atomic import atomic_write_text
@@ -136,6 +136,11 @@ def fit(
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
     n = len(train_x)
     n_batches = math.ceil(n / t.batch_size)
+    if config.model.normalization == "batch" and n % t.batch_size == 1:
+        raise ConfigError(
+            f"--norm batch cannot normalise the last batch of one example ({n} training examples, "
+            f"batch size {t.batch_size}); choose another --batch-size or --norm layer"
+        )
 
     for epoch in range(state["epoch"] + 1, t.epochs + 1):
         model.train()
