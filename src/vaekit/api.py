@@ -62,40 +62,72 @@ class TrainedVAE:
             raise DataError(f"{what} contain NaN or inf")
         return t.to(self.device)
 
+    @property
+    def conditional(self) -> bool:
+        """True for conditional models (cvae), whose calls take ``labels``."""
+        return bool(getattr(self.model, "conditional", False))
+
+    def _condition_args(self, labels: Any, n: int) -> tuple[torch.Tensor, ...]:
+        """Return the model's extra arguments for ``n`` rows: ``(y,)`` for conditional models.
+
+        ``labels`` is one class number (used for every row), ``[N]`` class numbers or ``[N, C]``
+        condition vectors. Raises ``ConfigError`` if labels are missing or not applicable."""
+        if not self.conditional:
+            if labels is not None:
+                raise ConfigError(f"model {self.config.model.name!r} is not conditional: it takes no labels")
+            return ()
+        if labels is None:
+            raise ConfigError(f"model {self.config.model.name!r} is conditional: pass labels (e.g. --label 3)")
+        y = torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels)
+        if y.ndim == 0:
+            y = y.repeat(n)
+        if len(y) != n:
+            raise DataError(f"got {len(y)} labels for {n} examples")
+        y = y.to(self.device)
+        return (y if y.is_floating_point() and y.ndim == 2 else y.long(),)
+
     @torch.inference_mode()
-    def encode(self, x: Any, sample: bool = False) -> torch.Tensor:
-        """Return latent codes ``[N, L]``: posterior means, or one posterior draw with ``sample``."""
+    def encode(self, x: Any, sample: bool = False, labels: Any = None) -> torch.Tensor:
+        """Return latent codes ``[N, L]``: posterior means, or one posterior draw with ``sample``.
+        Conditional models need the ``labels`` of the examples."""
         from vaekit.distributions import reparameterize
 
-        mu, logvar = self.model.encode(self._as_batch(x, self.config.input_dim, "inputs"))
+        mu, logvar = self.encode_distribution(x, labels=labels)
         return reparameterize(mu, logvar) if sample else mu
 
     @torch.inference_mode()
-    def encode_distribution(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_distribution(self, x: Any, labels: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the posterior's ``(mu, logvar)``, each ``[N, L]``."""
-        return self.model.encode(self._as_batch(x, self.config.input_dim, "inputs"))
+        batch = self._as_batch(x, self.config.input_dim, "inputs")
+        return self.model.encode(batch, *self._condition_args(labels, len(batch)))
 
     @torch.inference_mode()
-    def decode(self, z: Any, mean: bool = True) -> torch.Tensor:
+    def decode(self, z: Any, mean: bool = True, labels: Any = None) -> torch.Tensor:
         """Decode latent codes ``[N, L]`` to examples ``[N, *input_shape]``: the likelihood's
-        mean (e.g. pixel probabilities), or a draw from it with ``mean=False``."""
-        params = self.model.decode(self._as_batch(z, self.latent_dim, "latent codes"))
+        mean (e.g. pixel probabilities), or a draw from it with ``mean=False``. Conditional
+        models decode under ``labels`` (one class number, ``[N]`` numbers or ``[N, C]`` vectors)."""
+        codes = self._as_batch(z, self.latent_dim, "latent codes")
+        params = self.model.decode(codes, *self._condition_args(labels, len(codes)))
         lik = self.model.likelihood
         x = lik.mean(params) if mean else lik.sample(params)
         return x.reshape(len(x), *self.input_shape)
 
     @torch.inference_mode()
-    def sample(self, n: int = 64, temperature: float = 1.0, mean: bool = True) -> torch.Tensor:
-        """Draw ``n`` codes from the prior (std scaled by ``temperature``) and decode them."""
+    def sample(self, n: int = 64, temperature: float = 1.0, mean: bool = True, labels: Any = None) -> torch.Tensor:
+        """Draw ``n`` codes from the prior (std scaled by ``temperature``) and decode them.
+
+        Conditional models decode under ``labels``; by default the classes in turn (0, 1, ...)."""
         if n < 1:
             raise ConfigError(f"number of samples must be >= 1, got {n}")
+        if self.conditional and labels is None:
+            labels = torch.arange(n) % self.model.cond_dim
         z = self.model.prior.sample(n, device=self.device, temperature=temperature)
-        return self.decode(z, mean=mean)
+        return self.decode(z, mean=mean, labels=labels)
 
     @torch.inference_mode()
-    def reconstruct(self, x: Any) -> torch.Tensor:
+    def reconstruct(self, x: Any, labels: Any = None) -> torch.Tensor:
         """Return decode(encode(x)) with posterior means, ``[N, *input_shape]``."""
-        return self.decode(self.encode(x))
+        return self.decode(self.encode(x, labels=labels), labels=labels)
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""
@@ -326,9 +358,10 @@ def write_run_pictures(vae: TrainedVAE, n: int = 64) -> list[Path]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(0)
         samples = vae.sample(n).cpu().numpy()
-    x, _ = resolve_eval_data(vae, None, "test")
+    x, labels = resolve_eval_data(vae, None, "test")
     x = x[:32]
-    recon = vae.reconstruct(x).cpu().numpy().reshape(len(x), -1)
+    labels = labels[:32] if vae.conditional and labels is not None else None
+    recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)
     # Rows of 8 originals, each followed by the row of their reconstructions.
     pairs = np.concatenate([np.concatenate([x[i : i + 8].numpy(), recon[i : i + 8]]) for i in range(0, len(x), 8)])
     written = [vae.run_dir / "samples.png", vae.run_dir / "reconstructions.png"]

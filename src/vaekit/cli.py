@@ -81,15 +81,32 @@ def main() -> None:
     type=click.Choice(["none", "uniform"]),
     help="Add U[0,1) noise to integer grey levels so a continuous likelihood bounds the discrete data.",
 )
-@click.option("--model", help="Model family (see `vaekit info --models`).")
-@click.option("--encoder", callback=_int_list, help="Encoder hidden widths, e.g. 512,256.")
+@click.option("--model", help="Model family: vae, ae, beta-vae, iwae, cvae or vamp (docs/models.md).")
+@click.option("--net", help="Encoder/decoder type: mlp (default) or conv (images of any size).")
+@click.option("--encoder", callback=_int_list, help="Encoder hidden widths, e.g. 512,256 (dense layers).")
 @click.option("--decoder", callback=_int_list, help="Decoder hidden widths (default: the encoder mirrored).")
+@click.option("--channels", callback=_int_list, help="Conv stages' channels, e.g. 32,64 (--net conv; default 32,64).")
 @click.option("--latent", "latent_dim", type=int, help="Latent dimensions.")
 @click.option("--activation", help="relu, tanh, elu, gelu, silu or leaky_relu.")
+@click.option("--norm", "normalization", help="Normalisation after hidden layers: none, batch or layer.")
 @click.option(
-    "--likelihood", type=click.Choice(["bernoulli", "gaussian"]), help="p(x|z) family (default: from the data)."
+    "--likelihood",
+    help="p(x|z) family: bernoulli, gaussian, continuous-bernoulli, discretized-logistic, categorical "
+    "(default: from the data).",
 )
 @click.option("--sigma", type=float, help="Fixed std of the gaussian likelihood (default: learned).")
+@click.option("--sigma-type", help="Learned gaussian std: per-dim (default) or per-example (decoder output).")
+@click.option("--mixtures", type=int, help="Mixture components of the discretized-logistic likelihood (default 1).")
+@click.option(
+    "--categorical-groups", callback=_int_list, help="Sizes of the one-hot column groups, e.g. 3,4,2 (categorical)."
+)
+@click.option("--objective", help="Override the family's objective: elbo, beta-elbo, iwae or reconstruction.")
+@click.option("--beta", type=float, help="KL weight of beta-vae (default 1).")
+@click.option("--warmup", help="KL warm-up of beta-vae: none, linear or cyclical.")
+@click.option("--warmup-steps", type=int, help="Length of the linear warm-up, or of one cycle, in optimizer steps.")
+@click.option("--free-bits", type=float, help="beta-vae: KL floor per latent dimension, nats (Kingma et al. 2016).")
+@click.option("--iwae-k", type=int, help="iwae: importance samples per example (default 5).")
+@click.option("--pseudo-inputs", type=int, help="vamp: number of learned pseudo-inputs (default 100).")
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float)
@@ -213,11 +230,12 @@ def _default_output(run_dir: str, stem: str, vae: Any) -> Path:
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Scale of the prior's std.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--label", type=int, help="Class to condition on (conditional models; default: classes in turn).")
 @click.option(
     "--out", type=click.Path(dir_okay=False), help=".png, .npy or .csv (default: RUN_DIR/samples.png or .csv)."
 )
 @_user_errors
-def sample(run_dir: str, n: int, temperature: float, seed: int, out: str | None) -> None:
+def sample(run_dir: str, n: int, temperature: float, seed: int, label: int | None, out: str | None) -> None:
     """Draw samples from the prior and decode them."""
     import torch
 
@@ -226,7 +244,7 @@ def sample(run_dir: str, n: int, temperature: float, seed: int, out: str | None)
 
     vae = api.load(run_dir)
     torch.manual_seed(seed)
-    xs = vae.sample(n, temperature=temperature).cpu().numpy().reshape(n, -1)
+    xs = vae.sample(n, temperature=temperature, labels=label).cpu().numpy().reshape(n, -1)
     path = Path(out) if out else _default_output(run_dir, "samples", vae)
     write_examples(path, xs, vae.input_shape)
     click.echo(f"wrote {n} samples to {path}")
@@ -247,9 +265,10 @@ def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | N
     from vaekit.examples_io import write_examples
 
     vae = api.load(run_dir)
-    x, _ = api.resolve_eval_data(vae, data, split)
+    x, labels = api.resolve_eval_data(vae, data, split)
     x = x[:n]
-    recon = vae.reconstruct(x).cpu().numpy().reshape(len(x), -1)
+    labels = labels[:n] if vae.conditional and labels is not None else None
+    recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)
     path = Path(out) if out else _default_output(run_dir, "reconstructions", vae)
     if path.suffix.lower() == ".png":
         rows = np.concatenate([np.concatenate([x[i : i + 8].numpy(), recon[i : i + 8]]) for i in range(0, len(x), 8)])
@@ -272,8 +291,8 @@ def encode(run_dir: str, data: str | None, split: str, draw: bool, out: str) -> 
     from vaekit.examples_io import write_examples
 
     vae = api.load(run_dir)
-    x, _ = api.resolve_eval_data(vae, data, split)
-    z = vae.encode(x, sample=draw).cpu().numpy()
+    x, labels = api.resolve_eval_data(vae, data, split)
+    z = vae.encode(x, sample=draw, labels=labels if vae.conditional else None).cpu().numpy()
     write_examples(Path(out), z)
     click.echo(f"wrote {z.shape[0]} x {z.shape[1]} latent codes to {out}")
 
@@ -282,15 +301,16 @@ def encode(run_dir: str, data: str | None, split: str, draw: bool, out: str) -> 
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--latents", type=click.Path(dir_okay=False), required=True, help="Latent codes, .npy or .csv [N, L].")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help=".png, .npy or .csv")
+@click.option("--label", type=int, help="Class to decode under (conditional models).")
 @_user_errors
-def decode(run_dir: str, latents: str, out: str) -> None:
+def decode(run_dir: str, latents: str, out: str, label: int | None) -> None:
     """Decode latent codes to examples (the likelihood's mean)."""
     from vaekit import api
     from vaekit.examples_io import write_examples
 
     vae = api.load(run_dir)
     z = _read_latents(latents)
-    x = vae.decode(z).cpu().numpy().reshape(len(z), -1)
+    x = vae.decode(z, labels=label).cpu().numpy().reshape(len(z), -1)
     write_examples(Path(out), x, vae.input_shape)
     click.echo(f"wrote {len(x)} decoded examples to {out}")
 

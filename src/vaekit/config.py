@@ -23,6 +23,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+#: top-level keys of config.json that record facts about the data (and the library version)
+BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "version")
+
+
 @dataclass
 class ModelConfig:
     """What network to build. ``decoder=None`` mirrors the encoder; ``likelihood=None`` picks
@@ -33,8 +37,31 @@ class ModelConfig:
     encoder: list[int] = field(default_factory=lambda: [256, 128])
     decoder: list[int] | None = None
     activation: str = "relu"
+    #: "mlp" or "conv" (a name in ``vaekit.nets.NETS``)
+    net: str = "mlp"
+    #: conv stages' channels (conv net only; default [32, 64])
+    channels: list[int] | None = None
+    #: "none", "batch" or "layer" normalisation after each hidden layer
+    normalization: str = "none"
     likelihood: str | None = None
     sigma: float | None = None
+    #: gaussian: "per-dim" (learned free parameter, the default) or "per-example" (decoder output)
+    sigma_type: str | None = None
+    #: discretized-logistic: number of mixture components (default 1)
+    mixtures: int | None = None
+    #: categorical: sizes of the consecutive one-hot column groups (default: one group of all D)
+    categorical_groups: list[int] | None = None
+    #: training objective; None uses the family's own (vae: elbo, beta-vae: beta-elbo, ...)
+    objective: str | None = None
+    #: beta-elbo options: KL weight, warm-up schedule and its length in steps, free bits (nats/dim)
+    beta: float | None = None
+    warmup: str | None = None
+    warmup_steps: int | None = None
+    free_bits: float | None = None
+    #: iwae: importance samples per example (default 5)
+    iwae_k: int | None = None
+    #: vamp: number of learned pseudo-inputs (default 100)
+    pseudo_inputs: int | None = None
     preset: str | None = None
 
     def decoder_hidden(self) -> list[int]:
@@ -86,6 +113,10 @@ class RunConfig:
     #: filled in when data is loaded: the shape of one example and its value range
     input_shape: list[int] | None = None
     value_range: str | None = None
+    #: grey levels of the raw data (256 for 8-bit images, 2 once binarised); None for tables
+    levels: int | None = None
+    #: number of label classes of the data (None when unlabelled); conditional models need it
+    num_classes: int | None = None
     version: str = __version__
 
     @property
@@ -118,13 +149,10 @@ class RunConfig:
         for key, value in raw.items():
             if key in sections:
                 kwargs[key] = _build_section(sections[key], value, f"{source}: {key}")
-            elif key in ("input_shape", "value_range", "version"):
+            elif key in BOUND_KEYS:
                 kwargs[key] = value
             else:
-                raise ConfigError(
-                    f"{source}: unknown key {key!r}; expected one of "
-                    f"{sorted([*sections, 'input_shape', 'value_range', 'version'])}"
-                )
+                raise ConfigError(f"{source}: unknown key {key!r}; expected one of {sorted([*sections, *BOUND_KEYS])}")
         return cls(**kwargs)
 
     @classmethod
@@ -193,6 +221,28 @@ def validate(config: RunConfig) -> None:
             f"decoder widths must be positive integers, got {m.decoder}",
         ),
         (m.sigma is None or m.sigma > 0, f"sigma must be > 0, got {m.sigma}"),
+        (
+            m.channels is None or (len(m.channels) >= 1 and all(isinstance(c, int) and c >= 1 for c in m.channels)),
+            f"channels must be positive integers, got {m.channels}",
+        ),
+        (
+            m.normalization in ("none", "batch", "layer"),
+            f"normalization must be none, batch or layer, got {m.normalization!r}",
+        ),
+        (
+            m.sigma_type in (None, "per-dim", "per-example"),
+            f"sigma_type must be per-dim or per-example, got {m.sigma_type!r}",
+        ),
+        (m.mixtures is None or m.mixtures >= 1, f"mixtures must be >= 1, got {m.mixtures}"),
+        (m.beta is None or m.beta >= 0, f"beta must be >= 0, got {m.beta}"),
+        (
+            m.warmup in (None, "none", "linear", "cyclical"),
+            f"warmup must be none, linear or cyclical, got {m.warmup!r}",
+        ),
+        (m.warmup_steps is None or m.warmup_steps >= 1, f"warmup_steps must be >= 1, got {m.warmup_steps}"),
+        (m.free_bits is None or m.free_bits >= 0, f"free_bits must be >= 0 nats, got {m.free_bits}"),
+        (m.iwae_k is None or m.iwae_k >= 1, f"iwae_k must be >= 1, got {m.iwae_k}"),
+        (m.pseudo_inputs is None or m.pseudo_inputs >= 1, f"pseudo_inputs must be >= 1, got {m.pseudo_inputs}"),
         (0 < d.test_fraction < 1, f"test_fraction must be in (0, 1), got {d.test_fraction}"),
         (d.limit is None or d.limit >= 2, f"limit must be >= 2 examples, got {d.limit}"),
         (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),

@@ -9,6 +9,7 @@ import torch
 
 from vaekit.distributions import GaussianLikelihood
 from vaekit.models.vae import VAE
+from vaekit.nets import GaussianEncoder, MLPDecoder
 
 
 def linear_gaussian_vae(dim: int = 6, latent: int = 2, sigma: float = 0.5, seed: int = 0) -> tuple[VAE, dict]:
@@ -18,7 +19,7 @@ def linear_gaussian_vae(dim: int = 6, latent: int = 2, sigma: float = 0.5, seed:
     q, _ = torch.linalg.qr(torch.randn(dim, latent, generator=g, dtype=torch.float64))
     w = q * torch.linspace(1.0, 2.0, latent, dtype=torch.float64)  # orthogonal columns, norms 1..2
     b = torch.randn(dim, generator=g, dtype=torch.float64)
-    model = VAE(dim, latent, [], [], GaussianLikelihood(dim, sigma=sigma))
+    model = VAE(dim, latent, GaussianEncoder(dim, [], latent), MLPDecoder(latent, [], dim), GaussianLikelihood(dim, sigma=sigma))
     precision = 1.0 + (w * w).sum(0) / sigma**2  # diagonal of I + W^T W / sigma^2
     gain = (w / sigma**2 / precision).T  # [L, D]: posterior mean = gain (x - b)
     with torch.no_grad():

@@ -10,6 +10,7 @@ from vaekit.distributions import BernoulliLikelihood
 from vaekit.errors import ConfigError
 from vaekit.evaluation import bits_per_dim, evaluate_model, format_report, write_report
 from vaekit.models.vae import VAE
+from vaekit.nets import GaussianEncoder, MLPDecoder
 
 from .linear_gaussian import linear_gaussian_vae, loosen_encoder, sample_data
 
@@ -49,7 +50,7 @@ def test_default_k_is_5000_for_an_exact_likelihood():
 
 def grey_level_bernoulli_model():
     torch.manual_seed(0)
-    return VAE(6, 2, [8], [8], BernoulliLikelihood(6)).eval()
+    return VAE(6, 2, GaussianEncoder(6, [8], 2), MLPDecoder(2, [8], 6), BernoulliLikelihood(6)).eval()
 
 
 def test_bernoulli_on_grey_levels_gives_a_loss_never_an_nll_elbo_or_bpd():

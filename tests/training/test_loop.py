@@ -69,15 +69,17 @@ def test_refuses_to_overwrite_a_non_empty_run_folder_without_force(tmp_path):
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    real = objectives.negative_elbo_loss
+    real = objectives.training_loss
     calls = {"n": 0}
 
-    def poisoned(out):
+    def poisoned(*args, **kwargs):
         calls["n"] += 1
-        loss = real(out)
-        return loss * float("nan") if calls["n"] == 15 else loss
+        terms = real(*args, **kwargs)
+        if calls["n"] == 15:
+            terms.loss = terms.loss * float("nan")
+        return terms
 
-    monkeypatch.setattr(objectives, "negative_elbo_loss", poisoned)
+    monkeypatch.setattr(objectives, "training_loss", poisoned)
     out = tmp_path / "r"
     with pytest.raises(TrainingDivergedError, match="step 15"):
         vaekit.train(epochs=3, out=out, **SMALL)
@@ -107,7 +109,7 @@ RUNNER = textwrap.dedent(
         setattr(module, name, wrapped)
 
     if mode == "mid-epoch":
-        killer(objectives, "negative_elbo_loss")
+        killer(objectives, "training_loss")  # called once per step
     elif mode == "mid-checkpoint":
         killer(checkpoint, "atomic_write_text")   # trainer.json, after trainer.safetensors is committed
     if mode == "resume":

@@ -3,22 +3,33 @@
 from vaekit.distributions.likelihoods import (
     LIKELIHOODS,
     BernoulliLikelihood,
+    CategoricalLikelihood,
+    ContinuousBernoulliLikelihood,
+    DiscretizedLogisticLikelihood,
     GaussianLikelihood,
     Likelihood,
     create_likelihood,
+    register_likelihood,
 )
 from vaekit.distributions.posterior import gaussian_log_prob, kl_standard_normal, reparameterize
-from vaekit.distributions.priors import PRIORS, StandardNormalPrior
+from vaekit.distributions.priors import PRIORS, StandardNormalPrior, register_prior
+from vaekit.distributions.vamp_prior import VampPrior
 
 __all__ = [
     "LIKELIHOODS",
     "PRIORS",
     "BernoulliLikelihood",
+    "CategoricalLikelihood",
+    "ContinuousBernoulliLikelihood",
+    "DiscretizedLogisticLikelihood",
     "GaussianLikelihood",
     "Likelihood",
     "StandardNormalPrior",
+    "VampPrior",
     "create_likelihood",
     "gaussian_log_prob",
     "kl_standard_normal",
+    "register_likelihood",
+    "register_prior",
     "reparameterize",
 ]

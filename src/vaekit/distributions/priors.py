@@ -1,17 +1,40 @@
-"""Priors p(z)."""
+"""Priors p(z), the interface every prior follows, and their registry by name.
+
+A prior gives ``log_prob(z)`` (nats, summed over L, leading sample dimensions allowed),
+``sample(n, device, temperature)`` and ``kl(mu, logvar, z)``: KL(q(z|x) || p(z)) per example
+for the Gaussian posterior q = N(mu, exp(logvar)), analytic where the prior allows it, else a
+one-sample Monte Carlo estimate at the posterior draw ``z``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from vaekit.distributions.posterior import LOG_2PI, kl_standard_normal
 
+PRIORS: dict[str, type[nn.Module]] = {}
 
+
+def register_prior(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator adding a prior class to ``PRIORS`` under ``name``."""
+
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in PRIORS:
+            raise ValueError(f"prior name {name!r} is already registered by {PRIORS[name].__name__}")
+        cls.name = name
+        PRIORS[name] = cls
+        return cls
+
+    return add
+
+
+@register_prior("normal")
 class StandardNormalPrior(nn.Module):
     """p(z) = N(0, I) over ``latent_dim`` dimensions."""
 
-    name = "normal"
     has_analytic_kl = True
 
     def __init__(self, latent_dim: int) -> None:
@@ -30,5 +53,7 @@ class StandardNormalPrior(nn.Module):
         """Analytic KL(q(z|x) || p(z)) per latent dimension, in nats, ``[B, L]``."""
         return kl_standard_normal(mu, logvar)
 
-
-PRIORS: dict[str, type[nn.Module]] = {"normal": StandardNormalPrior}
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(kl [B], kl_per_dim [B, L])`` in nats, analytic (``z`` is not used)."""
+        per_dim = kl_standard_normal(mu, logvar)
+        return per_dim.sum(-1), per_dim

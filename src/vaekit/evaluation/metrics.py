@@ -21,11 +21,15 @@ def elbo_report(
     value_range: str | None,
     seed: int = 0,
     batch_size: int = 1024,
+    y: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Return the single-sample ELBO terms on ``x`` ``[N, D]`` without the importance-sampled
     NLL or the probe: ``evaluation.evaluate_model`` with ``k=0`` (see it for the keys). The
     terms are called ``elbo``/``recon`` only when the likelihood is exact for the data, and
-    ``loss``/``recon_loss`` with a ``note`` otherwise; nats per example."""
+    ``loss``/``recon_loss`` with a ``note`` otherwise; nats per example. Conditional models need
+    the labels ``y`` of the rows."""
     from vaekit.evaluation.report import evaluate_model
 
-    return evaluate_model(model, x, value_range=value_range, is_image=is_image, k=0, seed=seed, batch_size=batch_size)
+    return evaluate_model(
+        model, x, labels=y, value_range=value_range, is_image=is_image, k=0, seed=seed, batch_size=batch_size
+    )

@@ -192,6 +192,7 @@ def evaluate_model(
         "latent_dim": int(model.latent_dim),
         "likelihood": likelihood.name,
         "exact_likelihood": bool(exact and variational),
+        "variational": bool(variational),
         "k": k_used,
         "seed": seed,
     }

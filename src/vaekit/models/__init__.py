@@ -1,6 +1,26 @@
-"""VAE variants composed from nets, likelihoods and priors, and one registry by name."""
+"""VAE variants composed from nets, likelihoods, priors and objectives, and one registry by name.
 
+Each family lives in its own module and registers itself with ``@register(name)``.
+"""
+
+from vaekit.models.ae import Autoencoder
+from vaekit.models.beta_vae import BetaVAE
+from vaekit.models.cvae import ConditionalVAE
+from vaekit.models.iwae import IWAE
 from vaekit.models.registry import MODELS, available_models, create, register
 from vaekit.models.vae import VAE, VAEOutput
+from vaekit.models.vamp import VampVAE
 
-__all__ = ["MODELS", "VAE", "VAEOutput", "available_models", "create", "register"]
+__all__ = [
+    "IWAE",
+    "MODELS",
+    "VAE",
+    "Autoencoder",
+    "BetaVAE",
+    "ConditionalVAE",
+    "VAEOutput",
+    "VampVAE",
+    "available_models",
+    "create",
+    "register",
+]

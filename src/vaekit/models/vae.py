@@ -1,4 +1,6 @@
-"""The VAE of the founding diagram: encoder -> (mu, sigma) -> sample -> decoder -> p(x|z)."""
+"""The VAE of the founding diagram, composed of parts: encoder -> (mu, sigma) -> sample ->
+decoder -> p(x|z), with a prior p(z). Every family in ``models/`` is this class with other parts
+or another objective; none copies the reparameterisation or the reconstruction code."""
 
 from __future__ import annotations
 
@@ -8,15 +10,11 @@ import torch
 from torch import nn
 
 from vaekit.config import RunConfig
-from vaekit.distributions import (
-    Likelihood,
-    StandardNormalPrior,
-    create_likelihood,
-    reparameterize,
-)
-from vaekit.errors import ConfigError
+from vaekit.distributions import Likelihood, StandardNormalPrior, reparameterize
+from vaekit.models.build import build_parts, default_likelihood
 from vaekit.models.registry import register
-from vaekit.nets import GaussianEncoder, MLPDecoder
+
+__all__ = ["VAE", "VAEOutput", "default_likelihood"]
 
 
 @dataclass
@@ -35,73 +33,84 @@ class VAEOutput:
     kl_per_dim: torch.Tensor
 
 
-def default_likelihood(value_range: str | None) -> str:
-    """Return the likelihood name that fits data with this value range."""
-    return "gaussian" if value_range == "real" else "bernoulli"
-
-
 @register("vae")
 class VAE(nn.Module):
-    """Gaussian-posterior VAE with an MLP encoder/decoder, a standard normal prior and a
-    likelihood from the registry. Works on flattened inputs ``[B, D]``."""
+    """Gaussian-posterior VAE: an encoder giving ``(mu, logvar)``, a decoder giving likelihood
+    parameters, a likelihood and a prior (standard normal unless given). Works on flattened
+    inputs ``[B, D]``. Trained with the objective named by ``objective_name``.
+    """
+
+    #: name in ``vaekit.objectives.OBJECTIVES`` of the training objective
+    objective_name = "elbo"
+    #: name in ``vaekit.distributions.PRIORS`` of the prior
+    prior_name = "normal"
+    #: conditional models take labels ``y`` in ``encode``/``decode``/``forward``
+    conditional = False
+    #: deterministic models (the plain autoencoder) set this False: no ELBO, no NLL
+    variational = True
 
     def __init__(
         self,
         input_dim: int,
         latent_dim: int,
-        encoder_hidden: list[int],
-        decoder_hidden: list[int],
+        encoder: nn.Module,
+        decoder: nn.Module,
         likelihood: Likelihood,
-        activation: str = "relu",
+        prior: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.input_dim = input_dim
         self.latent_dim = latent_dim
+        self.encoder = encoder
+        self.decoder = decoder
         self.likelihood = likelihood
-        self.encoder = GaussianEncoder(input_dim, encoder_hidden, latent_dim, activation)
-        self.decoder = MLPDecoder(latent_dim, decoder_hidden, input_dim * likelihood.params_per_dim, activation)
-        self.prior = StandardNormalPrior(latent_dim)
+        self.prior = prior if prior is not None else StandardNormalPrior(latent_dim)
 
     @classmethod
     def from_config(cls, config: RunConfig) -> VAE:
         """Build the model described by ``config`` (which must be bound to data)."""
-        m = config.model
-        name = m.likelihood or default_likelihood(config.value_range)
-        options = {"sigma": m.sigma} if name == "gaussian" else {}
-        if m.sigma is not None and name != "gaussian":
-            raise ConfigError(f"--sigma applies to the gaussian likelihood only, not {name!r}")
-        try:
-            likelihood = create_likelihood(name, config.input_dim, **options)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        return cls(config.input_dim, m.latent_dim, list(m.encoder), m.decoder_hidden(), likelihood, m.activation)
+        return cls(**build_parts(cls, config))
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @classmethod
+    def condition_dim(cls, config: RunConfig) -> int:
+        """Width of the condition vector the nets take (0: unconditional)."""
+        return 0
+
+    def condition(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        """Return the condition vector for labels ``y`` (None for unconditional models)."""
+        if y is not None:
+            raise ValueError(f"{type(self).__name__} is not conditional: do not pass labels y")
+        return None
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the posterior's ``(mu, logvar)``, each ``[B, L]``."""
-        return self.encoder(x)
+        return self.encoder(x, self.condition(y))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Return the likelihood parameters for latent codes ``z`` (``[..., L]`` -> ``[..., D*p]``)."""
-        return self.decoder(z)
+        return self.decoder(z, self.condition(y))
 
-    def forward(self, x: torch.Tensor) -> VAEOutput:
-        mu, logvar = self.encode(x)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> VAEOutput:
+        cond = self.condition(y)
+        mu, logvar = self.encoder(x, cond)
         z = reparameterize(mu, logvar)
-        params = self.decode(z)
-        kl_per_dim = self.prior.kl_per_dim(mu, logvar)
+        params = self.decoder(z, cond)
+        kl, kl_per_dim = self.prior.kl(mu, logvar, z)
         return VAEOutput(
             mu=mu,
             logvar=logvar,
             z=z,
             params=params,
             recon_log_prob=self.likelihood.log_prob(x, params),
-            kl=kl_per_dim.sum(-1),
+            kl=kl,
             kl_per_dim=kl_per_dim,
         )
 
     @torch.no_grad()
-    def sample(self, n: int, temperature: float = 1.0, mean: bool = True) -> torch.Tensor:
+    def sample(
+        self, n: int, temperature: float = 1.0, mean: bool = True, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Decode ``n`` prior draws; return the likelihood mean (or a draw), ``[n, D]``."""
         device = next(self.parameters()).device
-        params = self.decode(self.prior.sample(n, device=device, temperature=temperature))
+        params = self.decode(self.prior.sample(n, device=device, temperature=temperature), y)
         return self.likelihood.mean(params) if mean else self.likelihood.sample(params)

@@ -17,7 +17,7 @@ import torch
 
 from vaekit import objectives
 from vaekit.config import RunConfig, validate
-from vaekit.errors import CheckpointError, TrainingDivergedError
+from vaekit.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.atomic import atomic_write_text
@@ -42,14 +42,18 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def mean_negative_elbo(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024) -> dict[str, float]:
+def mean_negative_elbo(
+    model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024, y: torch.Tensor | None = None
+) -> dict[str, float]:
     """Return ``loss`` (-ELBO), ``elbo``, ``recon`` (E_q log p(x|z)) and ``kl``, each the mean
-    over the rows of ``x`` in nats per example (single-sample estimates)."""
+    over the rows of ``x`` in nats per example (single-sample estimates). Conditional models
+    need the labels ``y`` of the rows."""
     was_training = model.training
     model.eval()
     totals = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
     for start in range(0, len(x), batch_size):
-        out = model(x[start : start + batch_size])
+        rows = slice(start, start + batch_size)
+        out = model(x[rows], *objectives.model_args(model, None if y is None else y[rows]))
         totals["elbo"] += objectives.elbo(out).sum().item()
         totals["recon"] += out.recon_log_prob.sum().item()
         totals["kl"] += out.kl.sum().item()
@@ -100,6 +104,7 @@ def fit(
 
     torch.manual_seed(t.seed)
     model = create(config).to(device)
+    objective = objectives.create_objective(config, model)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
     history: list[dict[str, Any]] = []
@@ -122,11 +127,20 @@ def fit(
 
     train_x = splits.train.to(device)
     val_x = splits.val.to(device) if splits.val is not None else None
+    # Labels travel with the examples only for conditional models (which refuse unlabelled data).
+    conditional = getattr(model, "conditional", False)
+    train_y = splits.train_labels.to(device) if conditional else None
+    val_y = splits.val_labels.to(device) if conditional and splits.val_labels is not None else None
     reporter = Progress(t.epochs, mode=progress)
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
     n = len(train_x)
     n_batches = math.ceil(n / t.batch_size)
+    if config.model.normalization == "batch" and n % t.batch_size == 1:
+        raise ConfigError(
+            f"--norm batch cannot normalise the last batch of one example ({n} training examples, "
+            f"batch size {t.batch_size}); choose another --batch-size or --norm layer"
+        )
 
     for epoch in range(state["epoch"] + 1, t.epochs + 1):
         model.train()
@@ -142,8 +156,9 @@ def fit(
                 x = torch.bernoulli(x.cpu(), generator=g).to(device)
             elif config.data.dequantize == "uniform":
                 x = dequantize_uniform(x, splits.levels, generator=g)
-            out = model(x)
-            loss = objectives.negative_elbo_loss(out)
+            y = train_y[index] if train_y is not None else None
+            terms = objectives.training_loss(objective, model, x, y, state["step"])
+            loss = terms.loss
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"loss became {loss.item()} at step {state['step'] + 1} (epoch {epoch}); "
@@ -158,31 +173,33 @@ def fit(
             state["step"] += 1
             with torch.no_grad():
                 b = len(index)
-                sums += torch.stack([loss.detach() * b, out.recon_log_prob.sum(), out.kl.sum()]).double()
+                sums += torch.stack([loss.detach() * b, terms.recon.sum(), terms.kl.sum()]).double()
             seen += b
             if reporter.shows_bar and state["step"] % 10 == 0:
                 # Read the device-side sums only now and then: each read is a sync.
-                loss_sum, _, kl_sum = (v / seen for v in sums.tolist())
+                loss_sum, recon_sum, kl_sum = (v / seen for v in sums.tolist())
                 reporter.batch_metrics(
                     loss=loss_sum,
-                    elbo=-loss_sum,
+                    elbo=recon_sum - kl_sum,
                     kl=kl_sum,
                     ex_per_s=seen / (time.perf_counter() - started),
                 )
         elapsed = time.perf_counter() - started
         loss_sum, recon_sum, kl_sum = (v / n for v in sums.tolist())
+        # train_loss is the objective (which for beta-VAE, IWAE or the AE is not -ELBO);
+        # train_elbo is the single-sample ELBO recon - kl of the same batches.
         record: dict[str, Any] = {
             "epoch": epoch,
             "step": state["step"],
             "train_loss": loss_sum,
-            "train_elbo": -loss_sum,
+            "train_elbo": recon_sum - kl_sum,
             "train_recon": recon_sum,
             "train_kl": kl_sum,
             "examples_per_s": n / elapsed,
             "epoch_time_s": elapsed,
         }
         if val_x is not None:
-            val = mean_negative_elbo(model, val_x)
+            val = mean_negative_elbo(model, val_x, y=val_y)
             record.update({f"val_{k}": v for k, v in val.items()})
         state["epoch"] = epoch
         history.append(record)

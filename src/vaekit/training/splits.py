@@ -15,7 +15,7 @@ EVAL_BINARIZE_SEED = 1234
 
 @dataclass
 class Splits:
-    """Train/validation/test tensors ``[N, D]`` in model units, with labels where known."""
+    """Train/validation/test tensors ``[N, D]`` in model units, with labels ``[N]`` where known."""
 
     train: torch.Tensor
     val: torch.Tensor | None
@@ -25,6 +25,7 @@ class Splits:
     #: grey levels of the raw data (see ``DataBundle.levels``): needed to dequantise and to
     #: turn a density of dequantised data into a bound on the discrete data
     levels: int | None = None
+    val_labels: torch.Tensor | None = None
 
 
 def load_bundle(config: RunConfig) -> DataBundle:
@@ -44,7 +45,10 @@ def load_bundle(config: RunConfig) -> DataBundle:
 def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
     """Record the data's shape and value range in the config (as binarised, if asked)."""
     config.input_shape = list(bundle.shape)
-    config.value_range = "binary" if config.data.binarize != "none" else bundle.value_range
+    binarized = config.data.binarize != "none"
+    config.value_range = "binary" if binarized else bundle.value_range
+    config.levels = 2 if binarized else bundle.levels
+    config.num_classes = bundle.num_classes
 
 
 def binarize_fixed(x: torch.Tensor, seed: int = EVAL_BINARIZE_SEED) -> torch.Tensor:
@@ -71,11 +75,12 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
     """
     train, labels = bundle.train, bundle.train_labels
     n_val = int(round(config.data.val_fraction * len(train)))
-    val = None
+    val = val_labels = None
     if n_val > 0:
         perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.train.seed))
         val, train = train[perm[:n_val]], train[perm[n_val:]]
-        labels = labels[perm[n_val:]] if labels is not None else None
+        if labels is not None:
+            val_labels, labels = labels[perm[:n_val]], labels[perm[n_val:]]
     test = bundle.test
     if config.data.binarize != "none":
         if bundle.value_range == "real":
@@ -97,7 +102,7 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
         test = dequantize_uniform(test, bundle.levels, torch.Generator().manual_seed(EVAL_BINARIZE_SEED))
         if val is not None:
             val = dequantize_uniform(val, bundle.levels, torch.Generator().manual_seed(EVAL_BINARIZE_SEED + 1))
-    return Splits(train, val, test, labels, bundle.test_labels, levels=bundle.levels)
+    return Splits(train, val, test, labels, bundle.test_labels, levels=bundle.levels, val_labels=val_labels)
 
 
 def evaluation_view(config: RunConfig, splits: Splits, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -105,9 +110,9 @@ def evaluation_view(config: RunConfig, splits: Splits, split: str) -> tuple[torc
     model sees them at evaluation: validation/test data come binarised or dequantised with fixed
     seeds by ``make_splits``; training data that the loop redraws every batch get a fixed,
     seeded draw here, so an evaluation of the train split is reproducible and binary (or
-    dequantised) like the data the model was trained on. Validation labels are not kept."""
+    dequantised) like the data the model was trained on. """
     if split == "val":
-        return splits.val, None
+        return splits.val, splits.val_labels
     if split == "test":
         return splits.test, splits.test_labels
     train = splits.train

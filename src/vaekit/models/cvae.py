@@ -1,0 +1,53 @@
+"""Conditional VAE (Sohn et al. 2015): encoder q(z|x, y) and decoder p(x|z, y)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vaekit.config import RunConfig
+from vaekit.errors import ConfigError, DataError
+from vaekit.models.build import build_parts
+from vaekit.models.registry import register
+from vaekit.models.vae import VAE
+
+
+@register("cvae")
+class ConditionalVAE(VAE):
+    """A VAE whose encoder and decoder both take a condition ``y``: class labels ``[B]``
+    (one-hot encoded over the data's classes) or any vectors ``[B, C]`` of the same width C
+    (e.g. soft mixtures of classes). The prior stays N(0, I)."""
+
+    conditional = True
+
+    def __init__(self, *args: object, cond_dim: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.cond_dim = cond_dim
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> ConditionalVAE:
+        return cls(**build_parts(cls, config), cond_dim=cls.condition_dim(config))
+
+    @classmethod
+    def condition_dim(cls, config: RunConfig) -> int:
+        if not config.num_classes:
+            raise ConfigError(
+                f"model cvae needs labelled data, but {config.data.name!r} has no labels; "
+                "use a labelled dataset (digits, mnist, fashion-mnist, labelled npz/csv) or another model"
+            )
+        return config.num_classes
+
+    def condition(self, y: torch.Tensor | None) -> torch.Tensor:
+        """Return ``[B, C]`` condition vectors: one-hot for integer labels, ``y`` itself for vectors."""
+        if y is None:
+            raise DataError("the cvae model needs labels y (class numbers or [N, C] vectors)")
+        if y.ndim == 1:
+            if y.is_floating_point() and not torch.equal(y, y.round()):
+                raise DataError("labels y must be whole class numbers, or [N, C] vectors")
+            y = y.long()
+            if len(y) and (y.min() < 0 or y.max() >= self.cond_dim):
+                raise DataError(f"labels must be in 0..{self.cond_dim - 1}, got {y.min().item()}..{y.max().item()}")
+            return F.one_hot(y, self.cond_dim).float()
+        if y.ndim != 2 or y.shape[-1] != self.cond_dim:
+            raise DataError(f"condition vectors y must be [N, {self.cond_dim}], got shape {tuple(y.shape)}")
+        return y.float()

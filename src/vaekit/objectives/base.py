@@ -1,0 +1,47 @@
+"""What every training objective returns, and the objectives' registry by name.
+
+An objective is called once per training step as ``objective(model, x, y, step)``: it runs
+the model on the batch ``x`` ``[B, D]`` (with labels ``y`` for conditional models) and returns
+a :class:`StepLoss`. ``step`` counts the optimizer steps already taken (0 on the first), so
+schedules such as KL warm-up depend on it alone and a resumed run replays them exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass
+class StepLoss:
+    """One step's loss (scalar, nats per example, minimised) and, for the metrics log, the
+    per-example reconstruction term E_q log p(x|z) and KL estimate, each ``[B]`` in nats."""
+
+    loss: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+
+
+OBJECTIVES: dict[str, type] = {}
+
+
+def register_objective(name: str) -> Callable[[type], type]:
+    """Class decorator adding an objective class to ``OBJECTIVES`` under ``name``."""
+
+    def add(cls: type) -> type:
+        if name in OBJECTIVES:
+            raise ValueError(f"objective name {name!r} is already registered by {OBJECTIVES[name].__name__}")
+        cls.name = name
+        OBJECTIVES[name] = cls
+        return cls
+
+    return add
+
+
+def model_args(model: Any, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """Return the extra positional arguments of the model's calls: ``(y,)`` for conditional
+    models, nothing otherwise."""
+    return (y,) if getattr(model, "conditional", False) else ()

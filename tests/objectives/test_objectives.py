@@ -1,0 +1,117 @@
+import pytest
+import torch
+
+import vaekit
+from vaekit import objectives
+from vaekit.config import RunConfig
+from vaekit.models import create
+from vaekit.objectives import BetaELBOObjective, IWAEObjective, importance_weights, kl_weight
+
+SMALL = {"data": "digits", "encoder": [32], "latent_dim": 4, "batch_size": 64, "progress": "quiet"}
+
+
+def test_linear_warmup_rises_from_zero_to_one_then_holds():
+    assert [kl_weight(s, "linear", 4) for s in range(7)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_cyclical_warmup_ramps_over_half_of_each_cycle_then_restarts():
+    weights = [kl_weight(s, "cyclical", 8) for s in range(17)]
+    assert weights[:8] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0]
+    assert weights[8:16] == weights[:8] and weights[16] == 0.0
+
+
+def test_no_warmup_weighs_the_kl_fully_from_the_first_step():
+    objective = BetaELBOObjective(beta=3.0)
+    assert objective.kl_weight(0) == objective.kl_weight(1000) == 3.0
+
+
+def _model(family="vae", latent=4, **options):
+    config = RunConfig()
+    config.model.name, config.model.encoder, config.model.latent_dim = family, [16], latent
+    for key, value in options.items():
+        setattr(config.model, key, value)
+    config.input_shape, config.value_range, config.levels, config.num_classes = [1, 8, 8], "unit", 17, 10
+    torch.manual_seed(0)
+    return create(config), config
+
+
+def test_warmup_weight_reaches_the_loss_at_the_given_step():
+    model, _ = _model()
+    x = torch.rand(16, 64)
+    objective = BetaELBOObjective(beta=2.0, warmup="linear", warmup_steps=10)
+    torch.manual_seed(1)
+    at_zero = objective(model, x, step=0)
+    torch.manual_seed(1)
+    at_five = objective(model, x, step=5)
+    kl = at_zero.kl.mean()
+    torch.testing.assert_close(at_zero.loss, -at_zero.recon.mean())  # weight 0: no KL yet
+    torch.testing.assert_close(at_five.loss, -at_five.recon.mean() + 1.0 * kl)  # 2 * 5/10
+
+
+def test_free_bits_keep_every_dimensions_kl_at_or_above_the_floor_in_the_objective():
+    model, _ = _model(latent=6)
+    floor = 0.5
+    objective = BetaELBOObjective(free_bits=floor)
+    x = torch.rand(32, 64)
+    out = model(x)
+    # shrink the posterior of half the dimensions towards the prior: their true KL falls below the floor
+    counted = objective.kl_per_dim_in_objective(out.kl_per_dim * torch.tensor([1, 1, 1, 0, 0, 0.01]))
+    assert (counted >= floor).all()
+    assert (counted[3:] == floor).all()
+    # and a dimension under the floor gets no gradient pushing it further towards the prior
+    kl_per_dim = torch.tensor([[0.1, 2.0]], requires_grad=True)
+    objective.kl_per_dim_in_objective(kl_per_dim).sum().backward()
+    assert kl_per_dim.grad.tolist() == [[0.0, 1.0]]
+    # the training loss counts the floored values: with a floor above every KL, L * floor
+    torch.manual_seed(5)
+    terms = BetaELBOObjective(free_bits=100.0)(model, x)
+    torch.testing.assert_close(terms.loss, -terms.recon.mean() + 6 * 100.0)
+
+
+def test_iwae_bound_is_at_least_the_elbo_of_the_same_network_on_the_same_batch():
+    model, _ = _model("iwae")
+    x = torch.bernoulli(torch.rand(64, 64))
+    torch.manual_seed(2)
+    weights = importance_weights(model, x, k=50)
+    # For the same draws, log-mean-exp >= mean (Jensen): the bound beats the K-sample ELBO per example.
+    assert (weights.bound() >= weights.log_weights.mean(0) - 1e-5).all()
+    # And against the ELBO with analytic KL averaged over many draws, on the batch mean.
+    torch.manual_seed(3)
+    elbos = torch.stack([objectives.elbo(model(x)) for _ in range(200)]).mean(0)
+    assert weights.bound().mean() > elbos.mean()
+
+
+def test_iwae_objective_with_one_sample_is_the_monte_carlo_elbo():
+    model, _ = _model("iwae")
+    x = torch.rand(8, 64)
+    torch.manual_seed(4)
+    terms = IWAEObjective(k=1)(model, x)
+    torch.testing.assert_close(terms.loss, -(terms.recon - terms.kl).mean())
+
+
+def _recon(beta: float, tmp_path) -> float:
+    run = vaekit.train(model="beta-vae", beta=beta, epochs=15, out=tmp_path / f"beta{beta}", **SMALL)
+    return -vaekit.evaluate(run, k=0)["recon_loss"]  # Bernoulli on grey levels: a loss, not a likelihood
+
+
+def test_beta_zero_reconstructs_more_sharply_than_beta_four(tmp_path):
+    sharp, blurry = _recon(0.0, tmp_path), _recon(4.0, tmp_path)
+    # E_q log p(x|z) in nats per digit: with beta = 4 the code carries much less information.
+    assert sharp > blurry + 3.0, (sharp, blurry)
+
+
+def test_vae_and_beta_one_train_identically(tmp_path):
+    a = vaekit.train(model="vae", epochs=1, out=tmp_path / "a", **SMALL)
+    b = vaekit.train(model="beta-vae", beta=1.0, epochs=1, out=tmp_path / "b", **SMALL)
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("warmup", ["linear", "cyclical"])
+def test_warmup_runs_resume_bit_for_bit(tmp_path, warmup):
+    options = {**SMALL, "model": "beta-vae", "warmup": warmup, "warmup_steps": 30, "free_bits": 0.1}
+    straight = vaekit.train(epochs=3, out=tmp_path / "straight", **options)
+    vaekit.train(epochs=2, out=tmp_path / "split", **options)
+    resumed = vaekit.resume(tmp_path / "split", epochs=3, progress="quiet")
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)

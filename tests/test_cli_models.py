@@ -1,0 +1,136 @@
+"""The model-family options of `vaekit train` and `vaekit sample --label`."""
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from vaekit.cli import main
+
+TINY = ["--data", "digits", "--encoder", "16", "--latent", "2", "--epochs", "1", "--batch-size", "128", "-q"]
+
+
+def _train(tmp_path, name, *options):
+    out = tmp_path / name
+    result = CliRunner().invoke(main, ["train", *TINY, "--out", str(out), *options])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_options_reach_the_saved_config(tmp_path):
+    out = _train(
+        tmp_path,
+        "beta",
+        "--model",
+        "beta-vae",
+        "--beta",
+        "2",
+        "--warmup",
+        "cyclical",
+        "--warmup-steps",
+        "20",
+        "--free-bits",
+        "0.25",
+        "--norm",
+        "layer",
+        "--likelihood",
+        "continuous-bernoulli",
+    )
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert (model["name"], model["beta"], model["warmup"], model["warmup_steps"]) == ("beta-vae", 2.0, "cyclical", 20)
+    assert (model["free_bits"], model["normalization"], model["likelihood"]) == (0.25, "layer", "continuous-bernoulli")
+
+
+def test_conv_iwae_with_a_discretized_logistic_mixture_trains_on_8x8_digits(tmp_path):
+    out = _train(
+        tmp_path,
+        "conv",
+        "--model",
+        "iwae",
+        "--iwae-k",
+        "3",
+        "--net",
+        "conv",
+        "--channels",
+        "8,16",
+        "--likelihood",
+        "discretized-logistic",
+        "--mixtures",
+        "2",
+    )
+    result = CliRunner().invoke(main, ["evaluate", str(out), "--json"])
+    report = json.loads(result.output)
+    assert report["exact_likelihood"] is True  # 17-level digits, 17-level bins
+    assert report["likelihood"] == "discretized-logistic"
+
+
+def test_sample_with_a_label_from_a_cvae_run(tmp_path):
+    out = _train(tmp_path, "cvae", "--model", "cvae")
+    result = CliRunner().invoke(main, ["sample", str(out), "--label", "3", "-n", "5", "--out", str(tmp_path / "s.npy")])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "s.npy").shape == (5, 64)
+    bad = CliRunner().invoke(main, ["sample", str(out), "--label", "12"])
+    assert bad.exit_code == 2 and "0..9" in bad.output
+
+
+def test_label_is_refused_for_unconditional_models(tmp_path):
+    out = _train(tmp_path, "vae")
+    result = CliRunner().invoke(main, ["sample", str(out), "--label", "3"])
+    assert result.exit_code == 2 and "not conditional" in result.output
+
+
+def test_autoencoder_evaluation_says_it_has_no_elbo(tmp_path):
+    out = _train(tmp_path, "ae", "--model", "ae")
+    result = CliRunner().invoke(main, ["evaluate", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "no likelihood" in result.output and "ELBO  " not in result.output
+
+
+def test_an_option_of_another_family_is_an_error_naming_it(tmp_path):
+    result = CliRunner().invoke(main, ["train", *TINY, "--out", str(tmp_path / "r"), "--beta", "4"])
+    assert result.exit_code == 2 and "--beta does not apply" in result.output
+
+
+def test_yaml_config_selects_a_family_and_its_options(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "model:\n  name: vamp\n  pseudo_inputs: 7\n  latent_dim: 2\n  encoder: [16]\n"
+        "data:\n  name: digits\ntrain:\n  epochs: 1\n  batch_size: 128\n"
+    )
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "c.yaml"), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    import vaekit
+
+    assert vaekit.load(out).model.prior.pseudo_inputs.shape == (7, 64)
+
+
+def test_conv_net_trains_on_an_image_folder_at_the_size_given_on_the_command_line(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    for i in range(24):
+        pixels = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "images" / f"img{i}.png")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        [
+            "train", "--data", str(tmp_path / "images"), "--image-size", "9x7x3", "--net", "conv", "--channels", "4,8",
+            "--encoder", "16", "--latent", "2", "--epochs", "1", "--batch-size", "8", "--out", str(out), "-q",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import vaekit
+
+    vae = vaekit.load(out)
+    assert vae.input_shape == (3, 9, 7)
+    assert vae.sample(2).shape == (2, 3, 9, 7)
+
+
+def test_batch_norm_with_a_last_batch_of_one_is_refused_with_a_fix(tmp_path):
+    # 1293 digits train: batch 1292 leaves one example in the last batch
+    result = CliRunner().invoke(
+        main, ["train", *TINY[:-3], "--batch-size", "1292", "--norm", "batch", "-q", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2 and "--batch-size" in result.output
