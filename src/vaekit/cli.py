@@ -112,6 +112,21 @@ def main() -> None:
 @click.option("--lr", type=float)
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu, cuda or mps.")
+@click.option(
+    "--data-loading",
+    type=click.Choice(["memory", "streaming"]),
+    help="memory: the training set sits on the device (fast, default); streaming: a DataLoader feeds batches.",
+)
+@click.option("--num-workers", type=int, help="DataLoader worker processes for --data-loading streaming.")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    help="fp32 (default); bf16 autocast (CPU/GPU); fp16 autocast with a gradient scaler (CUDA).",
+)
+@click.option("--compile/--no-compile", "compile", default=None, help="torch.compile the model (opt-in).")
+@click.option(
+    "--fused-optimizer/--no-fused-optimizer", "fused_optimizer", default=None, help="Adam's fused kernel (default on)."
+)
 @click.option("--checkpoint-every", type=int, help="Checkpoint every N epochs (and always at the end).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/vae", show_default=True, help="Run folder.")
 @click.option("--force", is_flag=True, help="Overwrite a non-empty run folder.")

@@ -101,6 +101,16 @@ class TrainConfig:
     device: str = "auto"
     checkpoint_every: int = 1
     grad_clip: float | None = None
+    #: "memory": the training set lives on the device as one tensor (fast); "streaming": a
+    #: DataLoader feeds one batch at a time (for data too large for the device)
+    data_loading: str = "memory"
+    num_workers: int = 0
+    #: Adam's fused kernel where the device has one
+    fused_optimizer: bool = True
+    #: "fp32" (default), "bf16" (autocast, CPU or GPU) or "fp16" (autocast + gradient scaler, CUDA)
+    precision: str = "fp32"
+    #: torch.compile the model for training (opt-in: compiling takes tens of seconds)
+    compile: bool = False
 
 
 @dataclass
@@ -261,6 +271,9 @@ def validate(config: RunConfig) -> None:
         (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
         (t.lr > 0, f"lr must be > 0, got {t.lr}"),
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
+        (t.data_loading in ("memory", "streaming"), f"data_loading must be memory or streaming, got {t.data_loading!r}"),
+        (t.num_workers >= 0, f"num_workers must be >= 0, got {t.num_workers}"),
+        (t.precision in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {t.precision!r}"),
         (
             t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:"),
             f"device must be auto, cpu, cuda or mps, got {t.device!r}",

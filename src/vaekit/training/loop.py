@@ -21,7 +21,9 @@ from vaekit.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.atomic import atomic_write_text
+from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
 from vaekit.training.device import resolve_device
+from vaekit.training.optim import autocast_context, make_adam, make_scaler
 from vaekit.training.progress import Progress
 from vaekit.training.splits import bind_to_data, dequantize_uniform, load_bundle, make_splits
 
@@ -41,7 +43,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def mean_negative_elbo(
     model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024, y: torch.Tensor | None = None
 ) -> dict[str, float]:
@@ -61,6 +63,15 @@ def mean_negative_elbo(
     n = len(x)
     means = {k: v / n for k, v in totals.items()}
     return {"loss": -means["elbo"], **means}
+
+
+def _raise_if_diverged(first_bad_step: int, epoch: int, checkpoint_epoch: int) -> None:
+    """Stop the run when a step's loss was NaN or infinite (``first_bad_step`` > 0)."""
+    if first_bad_step:
+        raise TrainingDivergedError(
+            f"loss became NaN or infinite at step {first_bad_step} (epoch {epoch}); stopped, the last "
+            f"good checkpoint (epoch {checkpoint_epoch}) is intact. Try a lower --lr or --grad-clip."
+        )
 
 
 def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
@@ -99,13 +110,14 @@ def fit(
     bundle = load_bundle(config)
     bind_to_data(config, bundle)
     splits = make_splits(config, bundle)
+    del bundle  # the splits hold what training needs; the reader's full copy can go
     device = resolve_device(config.train.device)
     t = config.train
 
     torch.manual_seed(t.seed)
     model = create(config).to(device)
     objective = objectives.create_objective(config, model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+    optimizer = make_adam(model.parameters(), t.lr, device, fused=t.fused_optimizer)
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
     history: list[dict[str, Any]] = []
 
@@ -125,16 +137,25 @@ def fit(
     else:
         config.save(run_dir / ckpt.CONFIG_FILE)
 
-    train_x = splits.train.to(device)
     val_x = splits.val.to(device) if splits.val is not None else None
     # Labels travel with the examples only for conditional models (which refuse unlabelled data).
     conditional = getattr(model, "conditional", False)
-    train_y = splits.train_labels.to(device) if conditional else None
+    streaming = t.data_loading == "streaming"
+    if streaming:
+        dataset = ExamplesDataset(splits.train, splits.train_labels if conditional else None)
+    else:
+        train_x = splits.train.to(device)
+        train_y = splits.train_labels.to(device) if conditional else None
+    # Compiling wraps the forward pass only; checkpoints always hold the plain module's weights.
+    train_model = torch.compile(model) if t.compile else model
+    scaler = make_scaler(t.precision, device)
+    # A finiteness check reads the loss back from the device: free on CPU, a sync on a GPU.
+    check_every = 1 if device.type == "cpu" else 50
     val_y = splits.val_labels.to(device) if conditional and splits.val_labels is not None else None
     reporter = Progress(t.epochs, mode=progress)
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
-    n = len(train_x)
+    n = len(splits.train)
     n_batches = math.ceil(n / t.batch_size)
     if config.model.normalization == "batch" and n % t.batch_size == 1:
         raise ConfigError(
@@ -145,35 +166,44 @@ def fit(
     for epoch in range(state["epoch"] + 1, t.epochs + 1):
         model.train()
         g = epoch_generator(t.seed, epoch)
-        order = torch.randperm(n, generator=g).to(device)
+        order = torch.randperm(n, generator=g)
+        if streaming:
+            batches = streaming_batches(dataset, order, t.batch_size, device, t.num_workers, labelled=conditional)
+        else:
+            batches = memory_batches(train_x, train_y, order.to(device), t.batch_size)
         sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, recon, kl (summed)
+        first_bad_step = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
         started = time.perf_counter()
         seen = 0
-        batches = (order[i : i + t.batch_size] for i in range(0, n, t.batch_size))
-        for index in reporter.batches(epoch, batches, n_batches):
-            x = train_x[index]
+        for batch_index, (x, y) in enumerate(reporter.batches(epoch, batches, n_batches)):
             if config.data.binarize == "dynamic":
                 x = torch.bernoulli(x.cpu(), generator=g).to(device)
             elif config.data.dequantize == "uniform":
                 x = dequantize_uniform(x, splits.levels, generator=g)
-            y = train_y[index] if train_y is not None else None
-            terms = objectives.training_loss(objective, model, x, y, state["step"])
-            loss = terms.loss
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"loss became {loss.item()} at step {state['step'] + 1} (epoch {epoch}); "
-                    f"stopped, the last good checkpoint (epoch {state['epoch']}) is intact. "
-                    "Try a lower --lr."
-                )
+            with autocast_context(t.precision, device):
+                terms = objectives.training_loss(objective, train_model, x, y, state["step"])
+            loss = terms.loss.float()
+            bad = ~torch.isfinite(loss.detach())
+            first_bad_step = torch.where(bad & (first_bad_step == 0), state["step"] + 1, first_bad_step)
+            if (state["step"] + 1) % check_every == 0 or batch_index == n_batches - 1:
+                _raise_if_diverged(int(first_bad_step), epoch, state["epoch"])
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if t.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            optimizer.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                if t.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                if t.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                optimizer.step()
             state["step"] += 1
             with torch.no_grad():
-                b = len(index)
-                sums += torch.stack([loss.detach() * b, terms.recon.sum(), terms.kl.sum()]).double()
+                b = len(x)
+                sums += torch.stack([loss.detach() * b, terms.recon.detach().sum(), terms.kl.detach().sum()]).double()
             seen += b
             if reporter.shows_bar and state["step"] % 10 == 0:
                 # Read the device-side sums only now and then: each read is a sync.

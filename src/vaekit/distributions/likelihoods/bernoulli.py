@@ -23,6 +23,9 @@ class BernoulliLikelihood(Likelihood):
         # x log p + (1-x) log(1-p) = x * logit - softplus(logit), stable for any logit. Summing the
         # two terms separately (the first as a broadcast dot product) reads the [..., D] logits
         # twice instead of materialising the elementwise BCE: ~2x faster for K-sample NLLs.
+        if params.shape == x.shape:
+            # Training's case: the fused BCE-with-logits kernels, forward and backward.
+            return -F.binary_cross_entropy_with_logits(params, x, reduction="none").sum(-1)
         return torch.einsum("...d,...d->...", params, x.to(params.dtype)) - F.softplus(params).sum(-1)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
