@@ -181,7 +181,9 @@ def _print_summary(vae: Any) -> None:
     help="Importance samples of the NLL (default 5000 when the likelihood is exact for the data; 0 skips it).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), help="Examples per NLL batch (default: 100, more for small K).")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Examples per NLL batch (default: 100, more for small K)."
+)
 @click.option(
     "--max-chunk-elements",
     type=click.IntRange(min=1),
@@ -434,7 +436,12 @@ PLOT_FILES = {
 )
 @click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
-@click.option("-n", "n", type=int, help="samples: number (64); recon: examples (32).")
+@click.option(
+    "-n",
+    "n",
+    type=int,
+    help="samples: number (64; per class for a conditional model without --label: 8); recon: examples (32).",
+)
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="samples: scale of the prior's std.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--from", "start", help="interp: first example, an index into the split or a file (.png/.npy/.csv).")
@@ -454,6 +461,12 @@ PLOT_FILES = {
     help="latents: 2-D projection when L > 2.",
 )
 @click.option("--grid", type=int, default=15, show_default=True, help="manifold: images per side.")
+@click.option(
+    "--label",
+    type=int,
+    help="Conditional models: samples/manifold: the class to decode under (default: every class); "
+    "interp/traverse: the label of the example(s) (default: their labels in the split; needed for a file).",
+)
 @_user_errors
 def plot(run_dir: str, kind: str, out: str | None, which: str, split: str, **options: Any) -> None:
     """Draw a picture of a run: samples, recon, interp, traverse, latents, manifold, curves, or
@@ -472,29 +485,38 @@ def plot(run_dir: str, kind: str, out: str | None, which: str, split: str, **opt
 def _draw_picture(run_dir: str, kind: str, which: str, split: str, o: dict[str, Any]) -> Any:
     """Return the picture ``kind`` of a run as a uint8 array or a matplotlib Figure."""
     from vaekit import api, viz
-    from vaekit.viz.examples import pick_example
+    from vaekit.errors import ConfigError
+    from vaekit.viz.examples import pick_example, pick_label
     from vaekit.viz.interpolation import default_pair
 
     if kind == "curves":
         return viz.training_curves(viz.read_metrics(run_dir))
     vae = api.load(run_dir, which=which)
+    label = o["label"]
+    if label is not None and not vae.conditional:
+        raise ConfigError(f"--label is for conditional models; model {vae.config.model.name!r} takes no labels")
     if kind == "samples":
-        return viz.sample_grid(vae, o["n"] or 64, temperature=o["temperature"], seed=o["seed"])
+        return viz.sample_grid(vae, o["n"], temperature=o["temperature"], seed=o["seed"], label=label)
     if kind == "manifold":
-        return viz.manifold_grid(vae, o["grid"])
+        return viz.manifold_grid(vae, o["grid"], label=label)
     if kind != "latents":
         viz.pictures.require_images(vae, kind)  # before reading the data: fail fast on tables
     x, labels = api.resolve_eval_data(vae, None, split)
     if kind == "recon":
-        return viz.reconstruction_grid(vae, x, o["n"] or 32)
+        return viz.reconstruction_grid(vae, x, o["n"] or 32, labels=labels)
     if kind == "interp":
         first, second = default_pair(labels, len(x))
-        a = pick_example(o["start"] if o["start"] is not None else first, x, vae)
-        b = pick_example(o["end"] if o["end"] is not None else second, x, vae)
-        return viz.interpolation_figure(vae, a, b, steps=o["steps"] or 10)
+        start = o["start"] if o["start"] is not None else first
+        end = o["end"] if o["end"] is not None else second
+        a, b = pick_example(start, x, vae), pick_example(end, x, vae)
+        pair = [pick_label(start, labels, label, vae), pick_label(end, labels, label, vae)] if vae.conditional else None
+        return viz.interpolation_figure(vae, a, b, steps=o["steps"] or 10, labels=pair)
     if kind == "traverse":
         example = pick_example(o["example"], x, vae)
-        return viz.traversal_figure(vae, example, x, steps=o["steps"] or 9, max_dims=o["dims"])
+        own = pick_label(o["example"], labels, label, vae) if vae.conditional else None
+        return viz.traversal_figure(
+            vae, example, x, steps=o["steps"] or 9, max_dims=o["dims"], label=own, labels=labels
+        )
     return viz.latent_scatter(vae, x, labels, method=o["method"], seed=o["seed"])
 
 

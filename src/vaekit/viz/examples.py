@@ -44,3 +44,15 @@ def pick_example(spec: str | int, x: Any, vae: Any) -> np.ndarray:
     if not np.isfinite(row).all():
         raise DataError(f"{path} contains NaN or inf")
     return row
+
+
+def pick_label(spec: str | int, labels: Any, label: int | None, vae: Any) -> int:
+    """Return the class label of the example ``spec`` for a conditional model: ``label`` when
+    given (needed for an example from a file), else the split's label of row ``spec``."""
+    if label is not None:
+        return int(label)
+    if (isinstance(spec, int) or str(spec).lstrip("-").isdigit()) and labels is not None:
+        return int(labels[int(spec)])
+    raise DataError(
+        f"model {vae.config.model.name!r} is conditional: give the label of the example {spec} with --label N"
+    )

@@ -9,7 +9,7 @@ import numpy as np
 from vaekit.errors import ConfigError
 from vaekit.viz.figure import new_figure, show_grid
 from vaekit.viz.grid import image_grid
-from vaekit.viz.pictures import as_images, as_numpy, require_images
+from vaekit.viz.pictures import as_images, as_numpy, condition_vectors, own_labels, require_images
 
 METHODS = ("linear", "spherical")
 
@@ -40,9 +40,17 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (direction * norm).astype(np.float32)
 
 
-def interpolation_rows(vae: Any, a: Any, b: Any, steps: int = 10, methods: tuple[str, ...] = METHODS) -> np.ndarray:
+def interpolation_rows(
+    vae: Any, a: Any, b: Any, steps: int = 10, methods: tuple[str, ...] = METHODS, labels: Any = None
+) -> np.ndarray:
     """Return images ``[len(methods) * (steps + 2), C, H, W]``: for each method a row of the
-    original ``a``, ``steps`` decoded points from z_a to z_b (ends included), and the original ``b``."""
+    original ``a``, ``steps`` decoded points from z_a to z_b (ends included), and the original ``b``.
+
+    A conditional model needs ``labels`` = (label of ``a``, label of ``b``): each example is
+    encoded under its own label, and step t (0 to 1) is decoded under the condition vector
+    (1 - t) onehot(label_a) + t onehot(label_b), the model's soft mixture of the two classes
+    (a cvae takes its condition as a vector), so the row moves in z and class together and both
+    ends are the examples' reconstructions."""
     shape = require_images(vae, "interp")
     if steps < 2:
         raise ConfigError(f"interpolation needs at least 2 steps, got {steps}")
@@ -50,20 +58,33 @@ def interpolation_rows(vae: Any, a: Any, b: Any, steps: int = 10, methods: tuple
     if unknown:
         raise ConfigError(f"unknown interpolation method(s) {unknown}; choose from {list(METHODS)}")
     x = np.stack([as_numpy(a).reshape(-1), as_numpy(b).reshape(-1)])
-    za, zb = as_numpy(vae.encode(x))
+    labels = own_labels(vae, labels)
     t = np.linspace(0.0, 1.0, steps)
+    if labels is None:
+        za, zb = as_numpy(vae.encode(x))
+        conditions = None
+    else:
+        ends = condition_vectors(vae, labels)
+        if len(ends) != 2:
+            raise ConfigError(f"interpolation needs the labels of its two examples, got {len(ends)}")
+        za, zb = as_numpy(vae.encode(x, labels=ends))
+        conditions = lerp(ends[0], ends[1], t)
     originals = as_images(x, shape)
     rows = []
     for method in methods:
         codes = lerp(za, zb, t) if method == "linear" else slerp(za, zb, t)
-        rows += [originals[:1], as_images(vae.decode(codes), shape), originals[1:]]
+        decoded = vae.decode(codes) if conditions is None else vae.decode(codes, labels=conditions)
+        rows += [originals[:1], as_images(decoded, shape), originals[1:]]
     return np.concatenate(rows)
 
 
-def interpolation_figure(vae: Any, a: Any, b: Any, steps: int = 10, methods: tuple[str, ...] = METHODS) -> Any:
+def interpolation_figure(
+    vae: Any, a: Any, b: Any, steps: int = 10, methods: tuple[str, ...] = METHODS, labels: Any = None
+) -> Any:
     """Return a matplotlib Figure: one labelled row per method, from example ``a`` (left,
-    original) through ``steps`` decoded latent points to example ``b`` (right, original)."""
-    images = interpolation_rows(vae, a, b, steps, methods)
+    original) through ``steps`` decoded latent points to example ``b`` (right, original).
+    Conditional models need ``labels`` = (label of ``a``, label of ``b``); see ``interpolation_rows``."""
+    images = interpolation_rows(vae, a, b, steps, methods, labels)
     grid = image_grid(images, ncol=steps + 2, pad=1, scale=4)
     width = 8.0
     # The row labels take about 0.9 inch of the width; the title about 0.5 inch of the height.
@@ -74,7 +95,10 @@ def interpolation_figure(vae: Any, a: Any, b: Any, steps: int = 10, methods: tup
     cell = grid.shape[0] / len(methods)
     ax.set_yticks([cell * (i + 0.5) for i in range(len(methods))], list(methods))
     ax.tick_params(axis="y", length=0)
-    ax.set_title(f"latent interpolation: original, {steps} steps, original", fontsize=10)
+    title = f"latent interpolation: original, {steps} steps, original"
+    if labels is not None and getattr(vae, "conditional", False) and np.ndim(labels) == 1:
+        title += f" (label {int(labels[0])} to {int(labels[1])})"
+    ax.set_title(title, fontsize=10)
     return fig
 
 

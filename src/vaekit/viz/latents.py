@@ -8,7 +8,7 @@ import numpy as np
 
 from vaekit.errors import ConfigError
 from vaekit.viz.figure import new_figure
-from vaekit.viz.pictures import as_numpy
+from vaekit.viz.pictures import as_numpy, own_labels
 
 METHODS = ("pca", "tsne")
 
@@ -40,8 +40,11 @@ def embed_2d(z: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndar
 
 def latent_scatter(vae: Any, x: Any, labels: Any = None, method: str = "pca", seed: int = 0) -> Any:
     """Return a matplotlib Figure: the posterior means of ``x`` ``[N, D]`` in 2-D (see
-    ``embed_2d``), coloured by ``labels`` ``[N]`` when given. Works for images and tables."""
-    z = as_numpy(vae.encode(as_numpy(x).reshape(len(x), -1)))
+    ``embed_2d``), coloured by ``labels`` ``[N]`` when given. Works for images and tables. A conditional
+    model encodes each example under its own label (``labels`` required)."""
+    rows = as_numpy(x).reshape(len(x), -1)
+    cond = own_labels(vae, labels)
+    z = as_numpy(vae.encode(rows) if cond is None else vae.encode(rows, labels=cond))
     points, axes = embed_2d(z, method, seed)
     fig = new_figure(6.0, 5.0)
     ax = fig.add_subplot()

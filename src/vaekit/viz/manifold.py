@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from vaekit.errors import ConfigError
+from vaekit.viz.figure import new_figure, show_grid
 from vaekit.viz.grid import image_grid
-from vaekit.viz.pictures import as_images, require_images
+from vaekit.viz.pictures import as_images, num_classes, require_images
 
 
 def quantile_grid(n: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
@@ -21,10 +23,13 @@ def quantile_grid(n: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
     return np.array([normal.inv_cdf(p) for p in np.linspace(low, high, n)], dtype=np.float32)
 
 
-def manifold_grid(vae: Any, n: int = 15, scale: int | None = None) -> np.ndarray:
+def manifold_grid(vae: Any, n: int = 15, scale: int | None = None, label: int | None = None) -> Any:
     """Return a uint8 picture of ``n`` x ``n`` decoded images for a 2-D latent space: column j
     has z0 = q_j, row i has z1 = q_(n-1-i) (z1 grows upwards), q the prior's quantiles. Images
-    are upscaled ``scale`` times (default: to about 480 pixels across)."""
+    are upscaled ``scale`` times (default: to about 480 pixels across).
+
+    A conditional model decodes the grid under class ``label``; without one it returns a
+    matplotlib Figure with one such grid per class, each titled with its label."""
     shape = require_images(vae, "manifold")
     if vae.latent_dim != 2:
         raise ConfigError(
@@ -34,6 +39,27 @@ def manifold_grid(vae: Any, n: int = 15, scale: int | None = None) -> np.ndarray
     q = quantile_grid(n)
     z0, z1 = np.meshgrid(q, q[::-1])
     codes = np.stack([z0.reshape(-1), z1.reshape(-1)], axis=1)
+    if getattr(vae, "conditional", False) and label is None:
+        return _per_class_figure(vae, codes, n, shape)
     if scale is None:
         scale = max(1, 480 // (n * (shape[2] + 1)))
-    return image_grid(as_images(vae.decode(codes), shape), ncol=n, pad=1, scale=scale)
+    decoded = vae.decode(codes) if label is None else vae.decode(codes, labels=label)
+    return image_grid(as_images(decoded, shape), ncol=n, pad=1, scale=scale)
+
+
+def _per_class_figure(vae: Any, codes: np.ndarray, n: int, shape: tuple[int, int, int]) -> Any:
+    """Return a Figure of one manifold grid per class of a conditional model, in class order."""
+    classes = num_classes(vae)
+    ncol = min(classes, 5)
+    nrow = math.ceil(classes / ncol)
+    fig = new_figure(2.0 * ncol, 2.0 * nrow + 0.4)
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).reshape(-1)
+    scale = max(1, 200 // (n * (shape[2] + 1)))
+    for k, ax in enumerate(axes):
+        if k >= classes:
+            ax.set_visible(False)
+            continue
+        show_grid(ax, image_grid(as_images(vae.decode(codes, labels=k), shape), ncol=n, pad=1, scale=scale))
+        ax.set_title(f"label {k}", fontsize=9)
+    fig.suptitle("decoded 2-D latent manifold per class (prior quantiles, z1 upwards)", fontsize=10)
+    return fig

@@ -33,3 +33,33 @@ def as_images(x: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Return rows ``[N, D]`` (or images) as ``[N, C, H, W]`` float32 in [0, 1]."""
     x = as_numpy(x)
     return np.clip(x.reshape(len(x), *shape), 0.0, 1.0)
+
+
+def own_labels(vae: Any, labels: Any) -> Any:
+    """Return the labels a picture passes to ``vae``: ``labels`` for a conditional model (which
+    must have them), None for an unconditional one (whose calls take none; the labels of its data
+    then only colour plots)."""
+    if not getattr(vae, "conditional", False):
+        return None
+    if labels is None:
+        raise ConfigError(
+            f"model {vae.config.model.name!r} is conditional: this picture needs the examples' labels "
+            "(labelled data, or --label N for an example given as a file)"
+        )
+    return labels
+
+
+def num_classes(vae: Any) -> int:
+    """Return the number of classes (condition width) of a conditional model."""
+    return int(vae.model.cond_dim)
+
+
+def condition_vectors(vae: Any, labels: Any) -> np.ndarray:
+    """Return the condition vectors ``[N, C]`` (float32) of a conditional model for ``labels``:
+    one-hot vectors for class numbers ``[N]``, the vectors themselves for ``[N, C]``."""
+    import torch
+
+    y = labels if torch.is_tensor(labels) else torch.as_tensor(np.asarray(labels))
+    if y.ndim == 1 or not y.is_floating_point():
+        y = y.long()
+    return as_numpy(vae.model.condition(y.cpu()))

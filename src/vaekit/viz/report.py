@@ -42,16 +42,31 @@ def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] |
     from vaekit.viz.traversal import traversal_figure
 
     a, b = default_pair(labels, len(x))
+    # A conditional model draws every picture under the examples' own labels, its samples one row
+    # per class and its manifold one grid per class.
+    cond = getattr(vae, "conditional", False) and labels is not None
+    pair = [int(labels[a]), int(labels[b])] if cond else None
+    samples_title = (
+        "Samples from the prior, one row per class (label 0 at the top)" if cond else "Samples from the prior"
+    )
     makers: list[tuple[str, str, Callable[[], Any]]] = [
         ("curves", "Training curves", lambda: training_curves(records or [])),
-        ("samples", "Samples from the prior", lambda: sample_grid(vae, 64, seed=seed)),
+        ("samples", samples_title, lambda: sample_grid(vae, None if cond else 64, seed=seed)),
         (
             "recon",
             "Test examples (odd rows) and their reconstructions (even rows)",
-            lambda: reconstruction_grid(vae, x),
+            lambda: reconstruction_grid(vae, x, labels=labels),
         ),
-        ("interp", f"Interpolation between test examples {a} and {b}", lambda: interpolation_figure(vae, x[a], x[b])),
-        ("traverse", "Latent traversals around test example 0", lambda: traversal_figure(vae, x[0], x)),
+        (
+            "interp",
+            f"Interpolation between test examples {a} and {b}",
+            lambda: interpolation_figure(vae, x[a], x[b], labels=pair),
+        ),
+        (
+            "traverse",
+            "Latent traversals around test example 0",
+            lambda: traversal_figure(vae, x[0], x, label=int(labels[0]) if cond else None, labels=labels),
+        ),
         ("latents", "Latent space of the test split", lambda: latent_scatter(vae, x, labels, seed=seed)),
         ("manifold", "Decoded 2-D latent manifold (prior quantiles)", lambda: manifold_grid(vae)),
     ]
