@@ -30,11 +30,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--out", default="runs/families")
+    parser.add_argument("--beta", type=float, help="beta-vae only: the KL weight (default: the family's 1)")
+    parser.add_argument("--warmup-steps", type=int, help="beta-vae only: a linear KL warm-up over this many steps")
     parser.add_argument("--k", type=int, default=100, help="importance samples of the test NLL (5000 for reported numbers)")
     args = parser.parse_args()
     binarize = "dynamic" if args.data != "digits" else "none"
     for family in args.families.split(","):
         started = time.perf_counter()
+        extra = {}
+        if family == "beta-vae":
+            extra = {"beta": args.beta, "free_bits": None}
+            if args.warmup_steps:
+                extra.update(warmup="linear", warmup_steps=args.warmup_steps)
         run = vaekit.train(
             data=args.data,
             data_dir=args.data_dir,
@@ -47,6 +54,7 @@ def main() -> None:
             out=Path(args.out) / family,
             force=True,
             progress="quiet",
+            **extra,
         )
         seconds = time.perf_counter() - started
         report = vaekit.evaluate(run, k=args.k if getattr(run.model, "variational", True) else None, probe=False)
