@@ -183,10 +183,15 @@ def fit(
             with autocast_context(t.precision, device):
                 terms = objectives.training_loss(objective, train_model, x, y, state["step"])
             loss = terms.loss.float()
-            bad = ~torch.isfinite(loss.detach())
-            first_bad_step = torch.where(bad & (first_bad_step == 0), state["step"] + 1, first_bad_step)
-            if (state["step"] + 1) % check_every == 0 or batch_index == n_batches - 1:
-                _raise_if_diverged(int(first_bad_step), epoch, state["epoch"])
+            if check_every == 1:
+                # On a CPU the loss is already computed: reading it costs nothing.
+                if not math.isfinite(loss.item()):
+                    _raise_if_diverged(state["step"] + 1, epoch, state["epoch"])
+            else:
+                bad = ~torch.isfinite(loss.detach())
+                first_bad_step = torch.where(bad & (first_bad_step == 0), state["step"] + 1, first_bad_step)
+                if (state["step"] + 1) % check_every == 0 or batch_index == n_batches - 1:
+                    _raise_if_diverged(int(first_bad_step), epoch, state["epoch"])
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
