@@ -207,7 +207,7 @@ def train(
     run_dir = prepare_new_run_dir(Path(out), force=force)
     result = fit(cfg, run_dir, progress=progress)
     vae = TrainedVAE(result.model, result.config, run_dir)
-    write_run_pictures(vae)
+    write_run_pictures(vae, test=result.test_preview)
     return vae
 
 
@@ -227,7 +227,7 @@ def resume(run_dir: str | Path, *, epochs: int | None = None, progress: str = "a
         cfg.save(run_dir / ckpt.CONFIG_FILE)
     result = fit(cfg, run_dir, resume=True, progress=progress)
     vae = TrainedVAE(result.model, result.config, run_dir)
-    write_run_pictures(vae)
+    write_run_pictures(vae, test=result.test_preview)
     return vae
 
 
@@ -346,10 +346,13 @@ def evaluate(
     return {"split": split, "data": data or cfg.data.name, **report}
 
 
-def write_run_pictures(vae: TrainedVAE, n: int = 64) -> list[Path]:
+def write_run_pictures(
+    vae: TrainedVAE, n: int = 64, test: tuple[torch.Tensor, torch.Tensor | None] | None = None
+) -> list[Path]:
     """Write ``samples.png`` and ``reconstructions.png`` into the run folder (image data only).
 
-    Returns the paths written (none for tables)."""
+    ``test`` is ``(examples, labels)`` of the test split as the model sees them; without it the
+    run's data are loaded again. Returns the paths written (none for tables)."""
     from vaekit.viz.grid import save_grid
 
     if not vae.is_image or vae.run_dir is None:
@@ -358,7 +361,7 @@ def write_run_pictures(vae: TrainedVAE, n: int = 64) -> list[Path]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(0)
         samples = vae.sample(n).cpu().numpy()
-    x, labels = resolve_eval_data(vae, None, "test")
+    x, labels = test if test is not None else resolve_eval_data(vae, None, "test")
     x = x[:32]
     labels = labels[:32] if vae.conditional and labels is not None else None
     recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)

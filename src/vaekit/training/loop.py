@@ -25,7 +25,7 @@ from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_b
 from vaekit.training.device import resolve_device
 from vaekit.training.optim import autocast_context, make_adam, make_scaler
 from vaekit.training.progress import Progress
-from vaekit.training.splits import bind_to_data, dequantize_uniform, load_bundle, make_splits
+from vaekit.training.splits import bind_to_data, dequantize_uniform, evaluation_view, load_bundle, make_splits
 
 
 @dataclass
@@ -36,6 +36,9 @@ class TrainResult:
     config: RunConfig
     history: list[dict[str, Any]]
     model: torch.nn.Module
+    #: the first test examples ``[<=64, D]`` as the model sees them (binarised or dequantised
+    #: with fixed seeds) and their labels: enough for the run's pictures without reloading data
+    test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -252,4 +255,6 @@ def fit(
             ckpt.save_checkpoint(run_dir, model, optimizer, state)
 
     model.eval()
-    return TrainResult(run_dir=run_dir, config=config, history=history, model=model)
+    test_x, test_y = evaluation_view(config, splits, "test")
+    preview = (test_x[:64].clone(), test_y[:64].clone() if test_y is not None else None)
+    return TrainResult(run_dir=run_dir, config=config, history=history, model=model, test_preview=preview)
