@@ -67,3 +67,12 @@ def test_report_of_a_table_run_computes_metrics_and_explains_missing_pictures(se
     assert page.count("not drawn: the") == 5 and "needs image data" in page
     kinds = re.findall(r'<h2 id="(\w+)">[^<]*</h2>\n<img', page)
     assert kinds == ["curves", "latents", "diagram"]
+
+
+def test_metrics_table_rounds_numbers_inside_lists_and_dicts():
+    from vaekit.viz.report import metrics_table
+
+    table = metrics_table({"eval-test": {"kl_per_dim": [1.23456789, 0.5], "probe": {"accuracy": 0.912345}, "n": 3}})
+    assert "1.2346, 0.5000" in table
+    assert "accuracy: 0.9123" in table
+    assert "0.912345" not in table and "<td>3</td>" in table

@@ -96,9 +96,21 @@ def metrics_table(metrics: dict[str, dict[str, Any]]) -> str:
         cells = []
         for report in metrics.values():
             value = report.get(name, "")
-            cells.append(f"<td>{value:.4f}</td>" if isinstance(value, float) else f"<td>{html.escape(str(value))}</td>")
+            cells.append(f"<td>{html.escape(_metric_text(value))}</td>")
         rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _metric_text(value: Any) -> str:
+    """Return a metric as table text: floats to 4 decimals, also inside lists and dicts (the
+    report's per-dimension KL, the probe's accuracy, timings)."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return ", ".join(_metric_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_metric_text(v)}" for k, v in value.items())
+    return str(value)
 
 
 #: Pictures that are plain image grids: shown with sharp pixels when the browser scales them.
