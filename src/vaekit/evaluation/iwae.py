@@ -21,8 +21,8 @@ from vaekit.distributions.posterior import gaussian_log_prob
 DEFAULT_K = 5000
 #: Default budget: elements of one chunk's decoder output (float32: 4 bytes each), i.e. 4 MiB.
 #: Small enough for the chunk's elementwise work (bias, softplus, sums) to stay in cache, large
-#: enough for full-speed matmuls: on 2 CPU cores the MNIST baseline's K = 5000 NLL ran at 117
-#: GFLOP/s with 2**20 against 66 with 2**24 (docs/benchmarks.md).
+#: enough for full-speed matmuls: on 2 CPU cores the MNIST baseline's K = 5000 NLL ran at 107
+#: GFLOP/s with 2**20 against 56 with 2**24 (bench/nll_chunks.py, docs/benchmarks.md).
 DEFAULT_MAX_CHUNK_ELEMENTS = 2**20
 
 
