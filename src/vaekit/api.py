@@ -353,7 +353,7 @@ def write_run_pictures(
 
     ``test`` is ``(examples, labels)`` of the test split as the model sees them; without it the
     run's data are loaded again. Returns the paths written (none for tables)."""
-    from vaekit.viz.grid import save_grid
+    from vaekit.viz.grid import interleave_rows, save_grid
 
     if not vae.is_image or vae.run_dir is None:
         return []
@@ -366,7 +366,7 @@ def write_run_pictures(
     labels = labels[:32] if vae.conditional and labels is not None else None
     recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)
     # Rows of 8 originals, each followed by the row of their reconstructions.
-    pairs = np.concatenate([np.concatenate([x[i : i + 8].numpy(), recon[i : i + 8]]) for i in range(0, len(x), 8)])
+    pairs = interleave_rows(x.numpy(), recon, ncol=8)
     written = [vae.run_dir / "samples.png", vae.run_dir / "reconstructions.png"]
     save_grid(written[0], samples, vae.input_shape, ncol=8)
     save_grid(written[1], pairs, vae.input_shape, ncol=8)

@@ -276,10 +276,9 @@ def sample(run_dir: str, n: int, temperature: float, seed: int, label: int | Non
 @_user_errors
 def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | None) -> None:
     """Reconstruct examples through the posterior means."""
-    import numpy as np
-
     from vaekit import api
     from vaekit.examples_io import write_examples
+    from vaekit.viz.grid import interleave_rows
 
     vae = api.load(run_dir)
     x, labels = api.resolve_eval_data(vae, data, split)
@@ -288,7 +287,7 @@ def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | N
     recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)
     path = Path(out) if out else _default_output(run_dir, "reconstructions", vae)
     if path.suffix.lower() == ".png":
-        rows = np.concatenate([np.concatenate([x[i : i + 8].numpy(), recon[i : i + 8]]) for i in range(0, len(x), 8)])
+        rows = interleave_rows(x.numpy(), recon, ncol=8)
         write_examples(path, rows, vae.input_shape, ncol=8)
     else:
         write_examples(path, recon, vae.input_shape)

@@ -33,6 +33,13 @@ def image_grid(images: np.ndarray, ncol: int | None = None, pad: int = 1, scale:
     return out[0] if c == 1 else np.moveaxis(out, 0, -1)
 
 
+def interleave_rows(originals: np.ndarray, recon: np.ndarray, ncol: int = 8) -> np.ndarray:
+    """Return ``originals`` and ``recon`` (same shape, ``[N, ...]``) stacked so that each row of
+    ``ncol`` originals is followed by the row of their reconstructions: ``[2N, ...]``."""
+    rows = [np.concatenate([originals[i : i + ncol], recon[i : i + ncol]]) for i in range(0, len(originals), ncol)]
+    return np.concatenate(rows)
+
+
 def auto_scale(height: int, target: int = 448) -> int:
     """Return an integer upscaling factor so a grid of small images is comfortably visible."""
     return max(1, target // max(height, 1))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from vaekit.viz.grid import image_grid
+from vaekit.viz.grid import image_grid, interleave_rows
 from vaekit.viz.pictures import as_images, as_numpy, own_labels, require_images
 
 
@@ -22,5 +22,4 @@ def reconstruction_grid(vae: Any, x: Any, n: int = 32, ncol: int = 8, scale: int
     x = x[: len(x) - len(x) % ncol]  # whole rows only, so each original sits above its reconstruction
     originals = as_images(x, shape)
     recon = as_images(vae.reconstruct(x) if labels is None else vae.reconstruct(x, labels=labels[: len(x)]), shape)
-    rows = [np.concatenate([originals[i : i + ncol], recon[i : i + ncol]]) for i in range(0, len(x), ncol)]
-    return image_grid(np.concatenate(rows), ncol=ncol, scale=scale)
+    return image_grid(interleave_rows(originals, recon, ncol), ncol=ncol, scale=scale)
