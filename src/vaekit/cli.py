@@ -127,6 +127,12 @@ def main() -> None:
 @click.option(
     "--fused-optimizer/--no-fused-optimizer", "fused_optimizer", default=None, help="Adam's fused kernel (default on)."
 )
+@click.option(
+    "--fused-step/--no-fused-step",
+    "fused_step",
+    default=None,
+    help="Hand-written forward/backward for MLP VAEs with a Bernoulli likelihood (default on where it applies).",
+)
 @click.option("--checkpoint-every", type=int, help="Checkpoint every N epochs (and always at the end).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/vae", show_default=True, help="Run folder.")
 @click.option("--force", is_flag=True, help="Overwrite a non-empty run folder.")

@@ -107,6 +107,9 @@ class TrainConfig:
     num_workers: int = 0
     #: Adam's fused kernel where the device has one
     fused_optimizer: bool = True
+    #: the hand-written forward/backward step for MLP VAEs with a Bernoulli likelihood
+    #: (training/fused_step.py) where the run qualifies; False: always autograd
+    fused_step: bool = True
     #: "fp32" (default), "bf16" (autocast, CPU or GPU) or "fp16" (autocast + gradient scaler, CUDA)
     precision: str = "fp32"
     #: torch.compile the model for training (opt-in: compiling takes tens of seconds)

@@ -11,6 +11,7 @@ import vaekit
 from vaekit import objectives
 from vaekit.errors import RunFolderError, TrainingDivergedError
 from vaekit.training import checkpoint as ckpt
+from vaekit.training.fused_step import FusedVAEStep
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 128, "progress": "quiet"}
 
@@ -68,21 +69,26 @@ def test_refuses_to_overwrite_a_non_empty_run_folder_without_force(tmp_path):
     assert (out / "model.safetensors").read_bytes() != before
 
 
-def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    real = objectives.training_loss
+@pytest.mark.parametrize("fused_step", [True, False])
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, fused_step):
     calls = {"n": 0}
 
-    def poisoned(*args, **kwargs):
-        calls["n"] += 1
-        terms = real(*args, **kwargs)
-        if calls["n"] == 15:
-            terms.loss = terms.loss * float("nan")
-        return terms
+    def poison(real):
+        def poisoned(*args, **kwargs):
+            calls["n"] += 1
+            terms = real(*args, **kwargs)
+            if calls["n"] == 15:
+                terms.loss = terms.loss * float("nan")
+            return terms
 
-    monkeypatch.setattr(objectives, "training_loss", poisoned)
+        return poisoned
+
+    # Both step paths: the autograd objective and the fused step (which SMALL's MLP VAE qualifies for).
+    monkeypatch.setattr(objectives, "training_loss", poison(objectives.training_loss))
+    monkeypatch.setattr(FusedVAEStep, "__call__", poison(FusedVAEStep.__call__))
     out = tmp_path / "r"
     with pytest.raises(TrainingDivergedError, match="step 15"):
-        vaekit.train(epochs=3, out=out, **SMALL)
+        vaekit.train(epochs=3, out=out, fused_step=fused_step, **SMALL)
     state = json.loads((out / "trainer.json").read_text())
     assert state["epoch"] == 1  # 11 steps per epoch: the epoch-1 checkpoint is the last good one
     vaekit.load(out)  # and it still loads
@@ -94,10 +100,9 @@ RUNNER = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     import vaekit
-    from vaekit import objectives
     from vaekit.training import checkpoint
 
-    run, mode, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    run, mode, kill_at, fused_step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "fused"
 
     def killer(module, name):
         real, calls = getattr(module, name), [0]
@@ -109,14 +114,14 @@ RUNNER = textwrap.dedent(
         setattr(module, name, wrapped)
 
     if mode == "mid-epoch":
-        killer(objectives, "training_loss")  # called once per step
+        killer(torch.optim.Adam, "step")  # called once per step, by either step path
     elif mode == "mid-checkpoint":
         killer(checkpoint, "atomic_write_text")   # trainer.json, after trainer.safetensors is committed
     if mode == "resume":
         vaekit.resume(run, progress="quiet")
     else:
         vaekit.train(data="digits", encoder=[16], latent_dim=2, epochs=4, batch_size=128,
-                     out=run, progress="quiet")
+                     out=run, progress="quiet", fused_step=fused_step)
     """
 )
 
@@ -128,13 +133,16 @@ def _run(tmp_path, *args):
     return subprocess.run([sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("mode, kill_at", [("mid-epoch", 27), ("mid-checkpoint", 2)])
-def test_resume_after_kill_matches_uninterrupted_run_bit_for_bit(tmp_path, mode, kill_at):
+@pytest.mark.parametrize(
+    "mode, kill_at, step_path",
+    [("mid-epoch", 27, "fused"), ("mid-epoch", 27, "autograd"), ("mid-checkpoint", 2, "fused")],
+)
+def test_resume_after_kill_matches_uninterrupted_run_bit_for_bit(tmp_path, mode, kill_at, step_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    assert _run(tmp_path, reference, "none", 0).returncode == 0
-    crashed = _run(tmp_path, killed, mode, kill_at)
+    assert _run(tmp_path, reference, "none", 0, step_path).returncode == 0
+    crashed = _run(tmp_path, killed, mode, kill_at, step_path)
     assert crashed.returncode == -9, crashed.stderr
-    resumed = _run(tmp_path, killed, "resume", 0)
+    resumed = _run(tmp_path, killed, "resume", 0, step_path)
     assert resumed.returncode == 0, resumed.stderr
 
     ref_tensors, _ = ckpt.load_tensors(reference / "trainer.safetensors")

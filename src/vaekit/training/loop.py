@@ -23,6 +23,7 @@ from vaekit.training import checkpoint as ckpt
 from vaekit.training.atomic import atomic_write_text
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
 from vaekit.training.device import resolve_device
+from vaekit.training.fused_step import FusedVAEStep, fused_step_unsupported
 from vaekit.training.optim import autocast_context, make_adam, make_scaler
 from vaekit.training.progress import Progress
 from vaekit.training.splits import bind_to_data, dequantize_uniform, evaluation_view, load_bundle, make_splits
@@ -152,6 +153,10 @@ def fit(
     # Compiling wraps the forward pass only; checkpoints always hold the plain module's weights.
     train_model = torch.compile(model) if t.compile else model
     scaler = make_scaler(t.precision, device)
+    # The hand-written step where the run qualifies (same gradients, no autograd graph).
+    fused = None
+    if t.fused_step and fused_step_unsupported(model, objective, t.precision, t.compile) is None:
+        fused = FusedVAEStep(model, objective)
     # A finiteness check reads the loss back from the device: free on CPU, a sync on a GPU.
     check_every = 1 if device.type == "cpu" else 50
     val_y = splits.val_labels.to(device) if conditional and splits.val_labels is not None else None
@@ -183,8 +188,11 @@ def fit(
                 x = torch.bernoulli(x.cpu(), generator=g).to(device)
             elif config.data.dequantize == "uniform":
                 x = dequantize_uniform(x, splits.levels, generator=g)
-            with autocast_context(t.precision, device):
-                terms = objectives.training_loss(objective, train_model, x, y, state["step"])
+            if fused is not None:
+                terms = fused(x, state["step"])
+            else:
+                with autocast_context(t.precision, device):
+                    terms = objectives.training_loss(objective, train_model, x, y, state["step"])
             loss = terms.loss.float()
             if check_every == 1:
                 # On a CPU the loss is already computed: reading it costs nothing.
@@ -195,8 +203,13 @@ def fit(
                 first_bad_step = torch.where(bad & (first_bad_step == 0), state["step"] + 1, first_bad_step)
                 if (state["step"] + 1) % check_every == 0 or batch_index == n_batches - 1:
                     _raise_if_diverged(int(first_bad_step), epoch, state["epoch"])
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
+            if fused is not None:
+                # The fused step has already written every gradient.
+                if t.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+                optimizer.step()
+            elif scaler is not None:
+                optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if t.grad_clip is not None:
                     scaler.unscale_(optimizer)
@@ -204,6 +217,7 @@ def fit(
                 scaler.step(optimizer)
                 scaler.update()
             else:
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if t.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
@@ -235,6 +249,7 @@ def fit(
             "train_kl": kl_sum,
             "examples_per_s": n / elapsed,
             "epoch_time_s": elapsed,
+            "training_step": "fused" if fused is not None else "autograd",
         }
         if val_x is not None:
             val = mean_negative_elbo(model, val_x, y=val_y)
