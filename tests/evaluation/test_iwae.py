@@ -91,6 +91,22 @@ def test_chunk_sizes_cover_k_exactly_within_the_budget(k, per_sample, budget):
     assert all(s * per_sample <= budget for s in sizes) or sizes == [1] * k
 
 
+@pytest.mark.parametrize(("k", "per_sample", "budget", "expected"), [(5000, 100, 1300, [10] * 500), (10, 1, 7, [5, 5]), (11, 1, 4, [4, 4, 3])])
+def test_equal_chunks_divide_k_when_a_large_enough_divisor_exists(k, per_sample, budget, expected):
+    # 5000 samples at 13 per chunk would leave a chunk of 8: 10 divides 5000 and is over half of 13.
+    # 11 is prime: its only divisor within 4 per chunk is 1, too small, so the sizes stay uneven.
+    assert chunk_sizes(k, per_sample, budget, equal=True) == expected
+
+
+@pytest.mark.slow
+def test_compiled_chunks_agree_with_eager_ones():
+    model, truth = linear_gaussian_vae()
+    x = sample_data(37, truth)
+    eager = log_likelihood_bounds(model, x, 30, batch_size=16, max_chunk_elements=64, seed=3)
+    compiled = log_likelihood_bounds(model, x, 30, batch_size=16, max_chunk_elements=64, seed=3, compile=True)
+    assert torch.allclose(compiled, eager, rtol=1e-5, atol=1e-4)
+
+
 def test_seeded_estimates_repeat_and_leave_the_global_rng_alone():
     model, truth = linear_gaussian_vae()
     loosen_encoder(model)
