@@ -31,7 +31,7 @@ def chunk_sizes(k: int, per_sample_elements: int, max_chunk_elements: int, equal
     decoder output (``chunk * per_sample_elements`` elements) within ``max_chunk_elements``
     (at least one sample per chunk, whatever the budget). With ``equal``, chunks of one size
     that divides ``k`` are preferred when that size is at least half the largest allowed (a
-    compiled chunk then compiles once)."""
+    compiled chunk then compiles once per batch shape)."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     per_chunk = max(1, min(k, max_chunk_elements // max(1, per_sample_elements)))
@@ -105,8 +105,9 @@ def log_likelihood_bound(
     per_sample = batch * x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
     done = 0
-    equal = chunk_fn is not chunk_log_weights
-    for size in chunk_sizes(k, per_sample, max_chunk_elements, equal=equal):
+    # Equal chunks whether compiled or not: the draws follow the chunk sizes, so both paths
+    # then use the same samples (and a compiled chunk compiles once).
+    for size in chunk_sizes(k, per_sample, max_chunk_elements, equal=True):
         if noise is None:
             eps = torch.randn((size, batch, latent), generator=generator, dtype=mu.dtype, device=mu.device)
         else:

@@ -1,0 +1,70 @@
+"""Throughput of the K-sample NLL of a trained run, eager and compiled, against the machine's matmul rate.
+
+Evaluates the run's test images (as `vaekit evaluate` sees them: binarised with the fixed seed)
+with `log_likelihood_bounds`, the function `vaekit evaluate` calls, and reports seconds, the
+decoder's matmul GFLOP/s, and that rate as a fraction of the float32 matmul rate this process
+measures at the NLL's largest decoder shape (the rows of one chunk through the widest layer)
+just before. Compiled runs report the first call (compiling included) and the time without it.
+
+    python -m bench.nll_speed runs/bench-mnist-nll-30 [--k 5000] [--images 10000] [--modes eager,compiled]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import vaekit
+from bench.matmul_rate import gflops
+from bench.mnist_nll import linear_layers, matmul_flops
+from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS, chunk_sizes, log_likelihood_bounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir")
+    parser.add_argument("--k", type=int, default=5000)
+    parser.add_argument("--images", type=int, default=10_000, help="the first N test images")
+    parser.add_argument("--modes", default="eager,compiled")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from vaekit.api import _eval_splits
+    from vaekit.training.splits import evaluation_view
+
+    vae = vaekit.load(args.run_dir)
+    x, _ = evaluation_view(vae.config, _eval_splits(vae, None), "test")
+    x = x[: args.images]
+    layers = linear_layers(vae.model.decoder)
+    flop = len(x) * args.k * matmul_flops(layers) + len(x) * matmul_flops(linear_layers(vae.model.encoder))
+    batch = max(100, DEFAULT_MAX_CHUNK_ELEMENTS // (args.k * x.shape[1]))
+    rows = chunk_sizes(args.k, batch * x.shape[1], DEFAULT_MAX_CHUNK_ELEMENTS, equal=True)[0] * batch
+    widest = max(layers, key=lambda layer: layer.in_features * layer.out_features)
+    peak = gflops(rows, widest.in_features, widest.out_features, seconds_budget=3.0)
+    print(
+        f"{args.run_dir}: {len(x)} images, K = {args.k}, {flop / 1e12:.2f} TFLOP of matmuls; "
+        f"matmul rate at [{rows}, {widest.in_features}] @ [{widest.in_features}, {widest.out_features}]: "
+        f"{peak:.1f} GFLOP/s ({args.threads} threads)"
+    )
+    for mode in args.modes.split(","):
+        started = time.perf_counter()
+        if mode == "compiled":
+            # Compile on the first 100 images alone, to report the steady rate separately.
+            log_likelihood_bounds(vae.model, x[:100], args.k, compile=True)
+            compile_s = time.perf_counter() - started
+            started = time.perf_counter()
+        bounds = log_likelihood_bounds(vae.model, x, args.k, compile=mode == "compiled")
+        seconds = time.perf_counter() - started
+        rate = flop / seconds / 1e9
+        extra = f" (+ {compile_s:.1f} s compiling and the first 100 images)" if mode == "compiled" else ""
+        print(
+            f"  {mode:>8}: NLL {-bounds.mean().item():.3f} nats, {seconds:.1f} s{extra}, "
+            f"{rate:.1f} GFLOP/s = {100 * rate / peak:.0f} % of the matmul rate"
+        )
+
+
+if __name__ == "__main__":
+    main()
