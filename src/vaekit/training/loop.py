@@ -2,6 +2,8 @@
 
 Batches are drawn by a permutation of indices into one tensor held on the device, seeded per
 epoch, so an epoch's batch order depends only on (seed, epoch) and a resumed run replays exactly.
+That tensor keeps the dataset's dtype (uint8 grey levels for images: a quarter of float32's
+memory); each batch is converted to float32 model units by ``to_model_units`` as it is drawn.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from vaekit import objectives
 from vaekit.config import RunConfig, validate
+from vaekit.data.units import to_model_units
 from vaekit.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
@@ -26,6 +29,9 @@ from vaekit.training.device import resolve_device
 from vaekit.training.optim import autocast_context, make_adam, make_scaler
 from vaekit.training.progress import Progress
 from vaekit.training.splits import bind_to_data, dequantize_uniform, evaluation_view, load_bundle, make_splits
+
+#: Test examples kept in ``TrainResult.test_preview`` for the run's pictures.
+PREVIEW_EXAMPLES = 64
 
 
 @dataclass
@@ -140,7 +146,8 @@ def fit(
     else:
         config.save(run_dir / ckpt.CONFIG_FILE)
 
-    val_x = splits.val.to(device) if splits.val is not None else None
+    val_x, val_y = evaluation_view(config, splits, "val")
+    val_x = val_x.to(device) if val_x is not None else None
     # Labels travel with the examples only for conditional models (which refuse unlabelled data).
     conditional = getattr(model, "conditional", False)
     streaming = t.data_loading == "streaming"
@@ -154,7 +161,7 @@ def fit(
     scaler = make_scaler(t.precision, device)
     # A finiteness check reads the loss back from the device: free on CPU, a sync on a GPU.
     check_every = 1 if device.type == "cpu" else 50
-    val_y = splits.val_labels.to(device) if conditional and splits.val_labels is not None else None
+    val_y = val_y.to(device) if conditional and val_y is not None else None
     reporter = Progress(t.epochs, mode=progress)
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
@@ -179,6 +186,7 @@ def fit(
         started = time.perf_counter()
         seen = 0
         for batch_index, (x, y) in enumerate(reporter.batches(epoch, batches, n_batches)):
+            x = to_model_units(x, splits.levels)
             if config.data.binarize == "dynamic":
                 x = torch.bernoulli(x.cpu(), generator=g).to(device)
             elif config.data.dequantize == "uniform":
@@ -255,6 +263,7 @@ def fit(
             ckpt.save_checkpoint(run_dir, model, optimizer, state)
 
     model.eval()
-    test_x, test_y = evaluation_view(config, splits, "test")
-    preview = (test_x[:64].clone(), test_y[:64].clone() if test_y is not None else None)
+    # Only the previewed examples are converted (and binarised or dequantised, as evaluation would).
+    test_x, test_y = evaluation_view(config, splits, "test", limit=PREVIEW_EXAMPLES)
+    preview = (test_x.clone(), test_y.clone() if test_y is not None else None)
     return TrainResult(run_dir=run_dir, config=config, history=history, model=model, test_preview=preview)
