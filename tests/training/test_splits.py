@@ -7,7 +7,14 @@ import torch
 from vaekit.config import RunConfig, validate
 from vaekit.data import DataBundle
 from vaekit.errors import ConfigError
-from vaekit.training.splits import EVAL_BINARIZE_SEED, binarize_fixed, dequantize_uniform, evaluation_view, make_splits
+from vaekit.training.splits import (
+    EVAL_BINARIZE_SEED,
+    binarize_fixed,
+    dequantize_uniform,
+    evaluation_batches,
+    evaluation_view,
+    make_splits,
+)
 
 
 def grey_bundle(levels=17, n=40, d=16, dtype=torch.float32):
@@ -68,6 +75,20 @@ def test_uint8_splits_give_the_evaluation_values_float_splits_gave(data):
 
 
 @pytest.mark.parametrize("data", SETTINGS, ids=["plain", "dynamic", "static", "dequantize"])
+def test_evaluation_batches_do_not_depend_on_the_batch_size(data):
+    # The loop validates batch by batch; the draws must be those of one whole-split draw.
+    cfg = config(**data)
+    splits = make_splits(cfg, grey_bundle(dtype=torch.uint8)[0])
+    for split in ("train", "val", "test"):
+        full, labels = evaluation_view(cfg, splits, split)
+        for batch_size in (1, 7, 1000):
+            batches = list(evaluation_batches(cfg, splits, split, batch_size))
+            assert all(len(x) <= batch_size for x, _ in batches)
+            assert torch.equal(torch.cat([x for x, _ in batches]), full), (split, batch_size)
+            assert torch.equal(torch.cat([y for _, y in batches]), labels)
+
+
+@pytest.mark.parametrize("data", SETTINGS, ids=["plain", "dynamic", "static", "dequantize"])
 def test_a_limited_view_is_the_start_of_the_full_view(data):
     cfg = config(**data)
     splits = make_splits(cfg, grey_bundle(dtype=torch.uint8)[0])
@@ -120,6 +141,7 @@ def test_a_run_without_validation_has_no_validation_view():
     cfg.data.val_fraction = 0.0
     splits = make_splits(cfg, grey_bundle(dtype=torch.uint8)[0])
     assert splits.val is None and evaluation_view(cfg, splits, "val") == (None, None)
+    assert list(evaluation_batches(cfg, splits, "val", 10)) == []
     assert len(splits.train) == 30
 
 

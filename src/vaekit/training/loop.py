@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,20 @@ from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_b
 from vaekit.training.device import resolve_device
 from vaekit.training.optim import autocast_context, make_adam, make_scaler
 from vaekit.training.progress import Progress
-from vaekit.training.splits import bind_to_data, dequantize_uniform, evaluation_view, load_bundle, make_splits
+from vaekit.training.splits import (
+    Splits,
+    bind_to_data,
+    dequantize_uniform,
+    evaluation_batches,
+    evaluation_view,
+    load_bundle,
+    make_splits,
+)
 
 #: Test examples kept in ``TrainResult.test_preview`` for the run's pictures.
 PREVIEW_EXAMPLES = 64
+#: Validation examples per forward pass of the per-epoch validation.
+VAL_BATCH_SIZE = 1024
 
 
 @dataclass
@@ -54,24 +65,35 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 @torch.inference_mode()
 def mean_negative_elbo(
-    model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024, y: torch.Tensor | None = None
+    model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]]
 ) -> dict[str, float]:
     """Return ``loss`` (-ELBO), ``elbo``, ``recon`` (E_q log p(x|z)) and ``kl``, each the mean
-    over the rows of ``x`` in nats per example (single-sample estimates). Conditional models
-    need the labels ``y`` of the rows."""
+    over the examples of ``batches`` in nats per example (single-sample estimates). ``batches``
+    yields ``(x, y)`` on the model's device: examples ``[B, D]`` and, for conditional models
+    only, their labels (else ``None``)."""
     was_training = model.training
     model.eval()
     totals = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
-    for start in range(0, len(x), batch_size):
-        rows = slice(start, start + batch_size)
-        out = model(x[rows], *objectives.model_args(model, None if y is None else y[rows]))
+    n = 0
+    for x, y in batches:
+        out = model(x, *objectives.model_args(model, y))
         totals["elbo"] += objectives.elbo(out).sum().item()
         totals["recon"] += out.recon_log_prob.sum().item()
         totals["kl"] += out.kl.sum().item()
+        n += len(x)
     model.train(was_training)
-    n = len(x)
     means = {k: v / n for k, v in totals.items()}
     return {"loss": -means["elbo"], **means}
+
+
+def validation_batches(
+    config: RunConfig, splits: Splits, device: torch.device, labelled: bool
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield the validation set as the model sees it (see ``evaluation_batches``), converted on
+    the CPU ``VAL_BATCH_SIZE`` examples at a time and moved to ``device``; the labels only when
+    ``labelled`` (conditional models)."""
+    for x, y in evaluation_batches(config, splits, "val", VAL_BATCH_SIZE):
+        yield x.to(device), (y.to(device) if labelled and y is not None else None)
 
 
 def _raise_if_diverged(first_bad_step: int, epoch: int, checkpoint_epoch: int) -> None:
@@ -146,8 +168,6 @@ def fit(
     else:
         config.save(run_dir / ckpt.CONFIG_FILE)
 
-    val_x, val_y = evaluation_view(config, splits, "val")
-    val_x = val_x.to(device) if val_x is not None else None
     # Labels travel with the examples only for conditional models (which refuse unlabelled data).
     conditional = getattr(model, "conditional", False)
     streaming = t.data_loading == "streaming"
@@ -161,7 +181,6 @@ def fit(
     scaler = make_scaler(t.precision, device)
     # A finiteness check reads the loss back from the device: free on CPU, a sync on a GPU.
     check_every = 1 if device.type == "cpu" else 50
-    val_y = val_y.to(device) if conditional and val_y is not None else None
     reporter = Progress(t.epochs, mode=progress)
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
@@ -244,8 +263,9 @@ def fit(
             "examples_per_s": n / elapsed,
             "epoch_time_s": elapsed,
         }
-        if val_x is not None:
-            val = mean_negative_elbo(model, val_x, y=val_y)
+        if splits.val is not None:
+            # Converted batch by batch each epoch (the same fixed draws): no float32 copy is kept.
+            val = mean_negative_elbo(model, validation_batches(config, splits, device, conditional))
             record.update({f"val_{k}": v for k, v in val.items()})
         state["epoch"] = epoch
         history.append(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -110,34 +111,57 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
     return Splits(train, val, bundle.test, labels, bundle.test_labels, levels=bundle.levels, val_labels=val_labels)
 
 
-def evaluation_view(
-    config: RunConfig, splits: Splits, split: str, limit: int | None = None
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Return the examples (float32 ``[N, D]``, model units) and labels of ``split`` ("train",
-    "val" or "test") as the model sees them at evaluation, or ``(None, None)`` for a missing
-    validation split.
-
-    Grey levels are converted by ``to_model_units``; then, if the run binarises, each split gets
-    one fixed, seeded binarisation (``SPLIT_SEEDS``; the training set's own static draw under
-    ``binarize="static"``), and if it dequantises, fixed, seeded uniform noise: every evaluation
-    sees the same values, binary (or dequantised) like the data the model was trained on.
-    ``limit`` keeps only the first ``limit`` examples, converting no more than those: the
-    fixed draws are made in example order, so this equals ``evaluation_view(...)[0][:limit]``
-    (a test checks it).
-    """
-    x, labels = {
+def stored_split(splits: Splits, split: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Return the examples of ``split`` ("train", "val" or "test") as stored, and their labels."""
+    return {
         "train": (splits.train, splits.train_labels),
         "val": (splits.val, splits.val_labels),
         "test": (splits.test, splits.test_labels),
     }[split]
+
+
+def evaluation_batches(
+    config: RunConfig, splits: Splits, split: str, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield the examples (float32 ``[<=batch_size, D]``, model units) and labels of ``split``
+    ("train", "val" or "test") as the model sees them at evaluation, one batch at a time, so
+    that only one batch is ever held in float32 (nothing for a missing validation split).
+
+    Grey levels are converted by ``to_model_units``; then, if the run binarises, each split gets
+    one fixed, seeded binarisation (``SPLIT_SEEDS``; the training set's own static draw under
+    ``binarize="static"``), and if it dequantises, fixed, seeded uniform noise: every evaluation
+    sees the same values, binary (or dequantised) like the data the model was trained on. The
+    draws come from one generator per split consumed in example order, so they do not depend on
+    ``batch_size`` (torch's CPU Bernoulli and uniform kernels draw one number per element, in
+    order; a test checks that the batches equal one whole-split draw).
+    """
+    x, labels = stored_split(splits, split)
+    if x is None:
+        return
+    binarize = config.data.binarize == "dynamic" or (config.data.binarize == "static" and split != "train")
+    dequantize = config.data.dequantize == "uniform" and splits.levels is not None
+    g = torch.Generator().manual_seed(SPLIT_SEEDS[split])
+    for start in range(0, len(x), batch_size):
+        rows = slice(start, start + batch_size)
+        batch = to_model_units(x[rows], splits.levels)
+        if binarize:
+            batch = torch.bernoulli(batch, generator=g)
+        elif dequantize:
+            batch = dequantize_uniform(batch, splits.levels, g)
+        yield batch, (labels[rows] if labels is not None else None)
+
+
+def evaluation_view(
+    config: RunConfig, splits: Splits, split: str, limit: int | None = None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Return the examples (float32 ``[N, D]``, model units) and labels of ``split`` ("train",
+    "val" or "test") as the model sees them at evaluation (see ``evaluation_batches``), or
+    ``(None, None)`` for a missing validation split. ``limit`` keeps only the first ``limit``
+    examples, converting no more than those."""
+    x, labels = stored_split(splits, split)
     if x is None:
         return None, None
-    if limit is not None:
-        x, labels = x[:limit], (labels[:limit] if labels is not None else None)
-    x = to_model_units(x, splits.levels)
-    seed = SPLIT_SEEDS[split]
-    if config.data.binarize == "dynamic" or (config.data.binarize == "static" and split != "train"):
-        x = binarize_fixed(x, seed)
-    elif config.data.dequantize == "uniform" and splits.levels is not None:
-        x = dequantize_uniform(x, splits.levels, torch.Generator().manual_seed(seed))
-    return x, labels
+    n = len(x) if limit is None else min(limit, len(x))
+    if n == 0:
+        return to_model_units(x[:0], splits.levels), (labels[:0] if labels is not None else None)
+    return next(evaluation_batches(config, splits, split, n))  # one batch: the first n examples
