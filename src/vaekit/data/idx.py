@@ -52,8 +52,8 @@ def read_bytes(path: Path) -> bytearray:
     """Return the content of ``path``, decompressed when the name ends in ``.gz``.
 
     A ``bytearray`` (mutable), so that arrays parsed from it are writable and a tensor can
-    share their memory: the file's bytes are held once, never copied (``gzip``'s own ``read()``
-    would briefly hold them twice)."""
+    share their memory; a ``.gz`` file is decompressed chunk by chunk into it, so its bytes are
+    held once (``gzip``'s own ``read()`` would briefly hold them twice)."""
     try:
         if path.suffix != ".gz":
             with open(path, "rb") as f:

@@ -14,9 +14,7 @@ from vaekit.errors import ConfigError
 
 #: Seed of the fixed binarisation of validation/test data (the literature's "fixed binarised test set").
 EVAL_BINARIZE_SEED = 1234
-
-
-#: Seed offset of each split's fixed draw (binarisation or dequantisation noise) at evaluation.
+#: Seed of each split's fixed draw (binarisation or dequantisation noise) at evaluation.
 SPLIT_SEEDS = {"test": EVAL_BINARIZE_SEED, "val": EVAL_BINARIZE_SEED + 1, "train": EVAL_BINARIZE_SEED + 3}
 #: Seed of the one binarisation of the training set under ``binarize="static"``.
 STATIC_BINARIZE_SEED = EVAL_BINARIZE_SEED + 2
@@ -27,9 +25,10 @@ class Splits:
     """Train/validation/test examples ``[N, D]`` as stored, with labels ``[N]`` where known.
 
     The examples keep the bundle's dtype (see ``DataBundle``): uint8 grey levels stay uint8
-    (converted by ``to_model_units`` per batch in the loop, or by ``evaluation_view``), float32
-    data are model units. Under ``binarize="static"`` the training set is float32 0/1 (one fixed
-    draw). Use ``evaluation_view`` for examples as the model sees them at evaluation.
+    (converted by ``to_model_units`` per training batch in the loop, and by
+    ``evaluation_batches``/``evaluation_view``), float32 data are model units. Under
+    ``binarize="static"`` the training set is float32 0/1 (one fixed draw). Use
+    ``evaluation_batches`` or ``evaluation_view`` for examples as the model sees them at evaluation.
     """
 
     train: torch.Tensor
@@ -86,7 +85,7 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
     dequantisation ``config`` asks for applies to the data.
 
     The examples stay as stored (uint8 grey levels stay uint8, a quarter of float32's memory):
-    ``evaluation_view`` converts validation/test data with fixed seeds when they are used, and
+    ``evaluation_batches`` converts validation/test data with fixed seeds when they are used, and
     the loop converts training batches, redrawing the binarisation or the noise every batch
     (``binarize="dynamic"``, ``dequantize="uniform"``). Only ``binarize="static"`` draws the
     training set's one binarisation here.
