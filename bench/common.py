@@ -20,14 +20,15 @@ def mnist_dir() -> Path:
 
 
 def load_mnist_unit(limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return MNIST (train, test) as float32 [N, 784] grey levels in [0, 1], read with vaekit's reader."""
-    from vaekit.data import load_data
+    """Return MNIST (train, test) as float32 [N, 784] grey levels in [0, 1], read with vaekit's reader
+    (which keeps uint8 levels) and converted with its ``to_model_units``."""
+    from vaekit.data import load_data, to_model_units
 
     bundle = load_data("mnist", data_dir=str(mnist_dir()))
     train, test = bundle.train, bundle.test
     if limit:
         train, test = train[:limit], test[: max(limit // 6, 100)]
-    return train, test
+    return to_model_units(train, bundle.levels), to_model_units(test, bundle.levels)
 
 
 def peak_rss_mib() -> float:

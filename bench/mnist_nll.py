@@ -52,7 +52,7 @@ def write_idx_subset(source_dir: str, folder: Path, limit: int) -> Path:
     parts = {"train": (bundle.train, bundle.train_labels), "t10k": (bundle.test, bundle.test_labels)}
     for stem, (x, y) in parts.items():
         n = min(limit, len(x))
-        pixels = torch.round(x[:n] * 255).to(torch.uint8).numpy().reshape(n, 28, 28)
+        pixels = x[:n].numpy().reshape(n, 28, 28)  # the reader's uint8 grey levels
         labels = y[:n].numpy().astype(np.uint8)
         with gzip.open(folder / f"{stem}-images-idx3-ubyte.gz", "wb") as f:
             f.write(struct.pack(">IIII", 0x803, n, 28, 28) + pixels.tobytes())

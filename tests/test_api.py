@@ -50,6 +50,18 @@ def test_wrong_input_width_is_refused(digits_run):
         vae.encode(torch.full((2, 64), float("nan")))
 
 
+def test_uint8_grey_levels_are_refused_rather_than_read_as_0_to_255(digits_run):
+    from vaekit.data import load_data
+
+    vae = vaekit.load(digits_run)
+    bundle = load_data("digits")
+    with pytest.raises(DataError, match="uint8.*as_float"):
+        vae.encode(bundle.test[:2])
+    with pytest.raises(DataError, match="uint8"):
+        vae.reconstruct(bundle.test[:2].numpy())
+    assert vae.encode(bundle.as_float("test")[:2]).shape == (2, vae.latent_dim)
+
+
 def test_evaluate_of_bernoulli_on_grey_levels_reports_a_loss_not_a_likelihood(digits_run):
     report = vaekit.evaluate(digits_run)
     assert report["loss"] == pytest.approx(report["recon_loss"] + report["kl"])
@@ -65,7 +77,7 @@ def test_evaluate_reports_nll_and_bits_per_dim_on_the_fixed_binarised_test_set(b
 
     vae = vaekit.load(binarized_digits_run)
     x, labels = vaekit.api.resolve_eval_data(vae, None, "test")
-    assert torch.equal(x, binarize_fixed(load_bundle(vae.config).test))
+    assert torch.equal(x, binarize_fixed(load_bundle(vae.config).as_float("test")))
     report = vaekit.evaluate(vae, k=30)
     assert report["k"] == 30 and report["n_examples"] == 360
     assert report["bpd"] == pytest.approx(report["nll"] / (64 * np.log(2)))

@@ -18,9 +18,11 @@ from vaekit.training import checkpoint as ckpt
 class TrainedVAE:
     """A trained model with its config, ready for inference: encode, decode, sample.
 
-    Inputs are examples as arrays or tensors, ``[N, D]`` or ``[N, *input_shape]``, in the units
-    the data readers produce (grey levels in [0, 1] for images). Outputs are tensors on CPU
-    unless the model was moved; decoded examples come back as ``[N, *input_shape]``.
+    Inputs are examples as float arrays or tensors, ``[N, D]`` or ``[N, *input_shape]``, in model
+    units (grey levels in [0, 1] for images: ``bundle.as_float("test")`` of a loaded dataset,
+    whose images are stored as uint8; uint8 inputs are refused rather than read as 0..255).
+    Outputs are tensors on CPU unless the model was moved; decoded examples come back as
+    ``[N, *input_shape]``.
     """
 
     def __init__(self, model: torch.nn.Module, config: RunConfig, run_dir: Path | None = None) -> None:
@@ -54,7 +56,13 @@ class TrainedVAE:
         return self
 
     def _as_batch(self, x: Any, dim: int, what: str) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x, dtype=torch.float32)
+        t = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)
+        if t.dtype == torch.uint8:
+            raise DataError(
+                f"{what} are uint8 (grey levels 0..levels-1, as datasets store images); convert them "
+                "to model units first: bundle.as_float('test') or vaekit.data.to_model_units(x, levels)"
+            )
+        t = t.to(torch.float32)
         t = t.reshape(len(t), -1) if t.ndim > 1 else t.reshape(1, -1)
         if t.shape[1] != dim:
             raise DataError(f"{what} have {t.shape[1]} values per row; this model expects {dim}")

@@ -80,11 +80,28 @@ def test_npz_several_arrays_without_x(tmp_path: Path) -> None:
         read_npz(path, OPTIONS)
 
 
-def test_greyscale_image_stack(tmp_path: Path) -> None:
+def test_greyscale_image_stack_stays_uint8(tmp_path: Path) -> None:
     x = np.random.default_rng(0).integers(0, 256, (6, 4, 5), dtype=np.uint8)
-    bundle = read_npy(save_npy(tmp_path, x), OPTIONS)
+    path = save_npy(tmp_path, x)
+    bundle = read_npy(path, OPTIONS)
     assert (bundle.kind, bundle.shape, bundle.levels) == ("image", (1, 4, 5), 256)
-    assert bundle.value_range == "unit" and float(bundle.train.max()) <= 1.0
+    assert bundle.value_range == "unit" and bundle.train.dtype == torch.uint8
+    train_idx, _ = split_indices(6, OPTIONS.test_fraction, OPTIONS.seed, str(path))
+    np.testing.assert_array_equal(bundle.train.numpy(), x.reshape(6, -1)[train_idx])
+
+
+def test_uint8_image_stack_of_black_and_white_is_binary(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).integers(0, 2, (6, 4, 5), dtype=np.uint8) * 255
+    bundle = read_npy(save_npy(tmp_path, x), OPTIONS)
+    assert bundle.value_range == "binary" and bundle.train.dtype == torch.uint8
+    assert set(bundle.as_float("train").unique().tolist()) <= {0.0, 1.0}
+
+
+def test_uint8_table_is_read_as_numbers(tmp_path: Path) -> None:
+    x = np.arange(12, dtype=np.uint8).reshape(4, 3)
+    bundle = read_npy(save_npy(tmp_path, x), OPTIONS)
+    assert (bundle.kind, bundle.levels, bundle.value_range) == ("table", None, "real")
+    assert bundle.train.dtype == torch.float32
 
 
 def test_channels_last_colour_images_become_channels_first(tmp_path: Path) -> None:

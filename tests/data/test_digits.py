@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,16 +20,26 @@ def test_shapes_and_metadata(digits) -> None:
     assert digits.name == "digits"
     assert digits.train.shape == (1437, 64) and digits.test.shape == (360, 64)
     assert digits.train.shape[0] + digits.test.shape[0] == 1797
-    assert digits.train.dtype == torch.float32 and digits.train_labels.dtype == torch.int64
+    assert digits.train.dtype == torch.uint8 and digits.train_labels.dtype == torch.int64
     assert digits.shape == (1, 8, 8) and digits.kind == "image"
     assert digits.value_range == "unit" and digits.levels == 17
     assert digits.num_classes == 10
 
 
-def test_values_are_grey_levels_over_16(digits) -> None:
+def test_values_are_the_17_grey_levels_of_sklearn(digits) -> None:
+    from sklearn.datasets import load_digits
+
     both = torch.cat([digits.train, digits.test])
-    assert both.min() == 0.0 and both.max() == 1.0
-    assert torch.equal(both * 16, (both * 16).round())
+    assert both.min() == 0 and both.max() == 16
+    raw = load_digits().data  # float64 0..16, in sklearn's order (the split permutes rows)
+    assert sorted(map(tuple, both.tolist())) == sorted(map(tuple, raw.astype(int).tolist()))
+
+
+def test_float_values_are_exactly_what_the_float_reader_gave(digits) -> None:
+    # Before the reader kept uint8 it returned float32(level) / float32(16); as_float must match.
+    both = torch.cat([digits.train, digits.test])
+    old = torch.from_numpy(both.numpy().astype(np.float32) / np.float32(16))
+    assert torch.equal(torch.cat([digits.as_float("train"), digits.as_float("test")]), old)
 
 
 def test_split_is_stratified(digits) -> None:

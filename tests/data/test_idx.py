@@ -20,11 +20,16 @@ def test_reads_raw_and_gzip_folders(tmp_path: Path, gz: bool) -> None:
     arrays = write_idx_folder(tmp_path, gz=gz, n_train=6, n_test=4, rows=3, cols=2)
     bundle = read_idx_folder(tmp_path, "tiny")
     assert bundle.train.shape == (6, 6) and bundle.test.shape == (4, 6)
-    assert bundle.train.dtype == torch.float32
+    assert bundle.train.dtype == bundle.test.dtype == torch.uint8
     assert bundle.shape == (1, 3, 2)
     assert (bundle.kind, bundle.value_range, bundle.levels) == ("image", "unit", 256)
-    expected = arrays["train-images"].reshape(6, 6).astype(np.float32) / 255
-    np.testing.assert_allclose(bundle.train.numpy(), expected, rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(bundle.train.numpy(), arrays["train-images"].reshape(6, 6))
+    np.testing.assert_array_equal(bundle.test.numpy(), arrays["test-images"].reshape(4, 6))
+    # What the reader returned before it kept uint8: a float32 copy divided by 255 in place.
+    old = arrays["train-images"].reshape(6, 6).astype(np.float32)
+    old /= 255
+    assert torch.equal(bundle.as_float("train"), torch.from_numpy(old))
+    bundle.train[0, 0] = 7  # the tensors share the file's bytes, which must be writable
     assert bundle.train_labels.dtype == torch.int64
     assert bundle.train_labels.tolist() == arrays["train-labels"].tolist()
     assert bundle.test_labels.tolist() == arrays["test-labels"].tolist()

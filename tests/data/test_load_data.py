@@ -24,6 +24,7 @@ def test_public_api() -> None:
         "load_data",
         "available_datasets",
         "synthetic5",
+        "to_model_units",
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from vaekit.data import load_data
 from vaekit.data.mnist import candidate_folders
@@ -69,6 +70,6 @@ def test_real_mnist() -> None:
     bundle = load_data("mnist", data_dir=str(REAL_MNIST))
     assert bundle.train.shape == (60000, 784) and bundle.test.shape == (10000, 784)
     assert bundle.shape == (1, 28, 28) and bundle.levels == 256
-    assert 0.0 <= bundle.train.min().item() and bundle.train.max().item() == 1.0
+    assert bundle.train.dtype == torch.uint8 and bundle.train.min().item() == 0 and bundle.train.max().item() == 255
     assert bundle.train_labels.bincount().tolist() == TRAIN_CLASS_COUNTS
     assert bundle.test_labels.bincount().tolist() == TEST_CLASS_COUNTS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaekit.data.validate import as_features, as_labels, check_test_fraction, infer_value_range
+from vaekit.data.validate import as_features, as_grey_levels, as_labels, check_test_fraction, infer_value_range
 from vaekit.errors import DataError
 
 
@@ -91,3 +91,47 @@ def test_as_labels_accepts_whole_floats() -> None:
 def test_as_labels_rejects(y: np.ndarray, match: str) -> None:
     with pytest.raises(DataError, match=match):
         as_labels(y, 3, "src")
+
+
+def test_as_grey_levels_keeps_uint8_without_a_copy() -> None:
+    x = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    out = as_grey_levels(x, 256, "src")
+    assert out.dtype == np.uint8 and np.shares_memory(out, x)
+
+
+def test_as_grey_levels_converts_whole_floats() -> None:
+    x = np.array([[0.0, 16.0], [3.0, 7.0]])
+    out = as_grey_levels(x, 17, "src")
+    assert out.dtype == np.uint8 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize(
+    ("x", "levels", "match"),
+    [
+        (np.array([[0.0, 17.0]]), 17, "row 0, column 1 is 17.0, not a grey level .* 0 to 16"),
+        (np.array([[0.0, 1.5]]), 17, "row 0, column 1 is 1.5"),
+        (np.array([[-1.0, 0.0]]), 17, "row 0, column 0 is -1.0"),
+        (np.array([[0.0, np.nan]]), 17, "row 0, column 1 is nan"),
+        (np.array([[0, 300]]), 256, "row 0, column 1 is 300"),
+        (np.zeros((0, 3), dtype=np.uint8), 256, "no data"),
+        (np.zeros(3, dtype=np.uint8), 256, "expected a 2-D array"),
+        (np.array([["1"]]), 256, "must be numbers"),
+    ],
+    ids=["above", "fraction", "negative", "nan", "int-above", "no-rows", "1d", "str"],
+)
+def test_as_grey_levels_rejects(x: np.ndarray, levels: int, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        as_grey_levels(x, levels, "src")
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (np.array([[0, 255]], dtype=np.uint8), "binary"),
+        (np.array([[0, 1]], dtype=np.uint8), "unit"),  # 1/255 is a grey level, not white
+        (np.array([[0, 128]], dtype=np.uint8), "unit"),
+    ],
+)
+def test_infer_value_range_of_grey_levels(x: np.ndarray, expected: str) -> None:
+    assert infer_value_range(x, 256) == expected

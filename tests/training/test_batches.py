@@ -11,13 +11,15 @@ from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_b
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 100, "progress": "quiet"}
 
 
-def test_memory_and_streaming_paths_give_identical_batches():
-    x, y = torch.rand(53, 4), torch.arange(53)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_memory_and_streaming_paths_give_identical_batches(dtype):
+    x, y = (torch.rand(53, 4) * 255).to(dtype), torch.arange(53)
     order = torch.randperm(53, generator=torch.Generator().manual_seed(0))
     fast = list(memory_batches(x, y, order, 10))
     slow = list(streaming_batches(ExamplesDataset(x, y), order, 10, torch.device("cpu"), labelled=True))
     assert len(fast) == len(slow) == 6
     for (xa, ya), (xb, yb) in zip(fast, slow, strict=True):
+        assert xa.dtype == xb.dtype == dtype  # grey levels travel as uint8; the loop converts them
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 

@@ -1,9 +1,11 @@
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -30,6 +32,52 @@ def test_training_lowers_test_neg_elbo_beyond_what_untrained_models_reach(tmp_pa
         untrained.append(vaekit.evaluate(fresh, probe=False)["loss"])
     # 64 Bernoulli pixels at p=0.5 cost 44.4 nats; 8 epochs must get well below every random init.
     assert after < min(untrained) - 5.0, (after, untrained)
+
+
+def float_bundle_as_before(bundle):
+    """``bundle`` (uint8 grey levels) as the readers returned it before they kept uint8:
+    float32 copies divided by levels - 1 in numpy."""
+    parts = {}
+    for part in ("train", "test"):
+        x = getattr(bundle, part).numpy().astype(np.float32)
+        x /= bundle.levels - 1
+        parts[part] = torch.from_numpy(x)
+    return dataclasses.replace(bundle, **parts)
+
+
+def logged_values(run_dir):
+    """The metrics of a run's epochs, without the timings."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(x).items() if k not in ("examples_per_s", "epoch_time_s")} for x in lines]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"likelihood": "bernoulli"},
+        {"likelihood": "bernoulli", "binarize": "dynamic", "data_loading": "streaming"},
+        {"likelihood": "bernoulli", "binarize": "static"},
+        {"likelihood": "gaussian", "dequantize": "uniform"},
+    ],
+    ids=["grey", "dynamic-streaming", "static", "dequantize"],
+)
+def test_uint8_data_train_to_the_weights_float_data_gave(tmp_path, monkeypatch, options):
+    # The batches fed to the model (and the validation and preview data) must be bit for bit
+    # what they were when the readers returned float32: same losses, weights and pictures.
+    from vaekit.training import loop
+
+    vaekit.train(epochs=2, out=tmp_path / "uint8", **options, **SMALL)
+    assert loop.load_bundle(vaekit.load(tmp_path / "uint8").config).train.dtype == torch.uint8
+    original = loop.load_bundle
+    monkeypatch.setattr(loop, "load_bundle", lambda config: float_bundle_as_before(original(config)))
+    vaekit.train(epochs=2, out=tmp_path / "float", **options, **SMALL)
+    runs = {name: tmp_path / name for name in ("uint8", "float")}
+    assert logged_values(runs["uint8"]) == logged_values(runs["float"])
+    a, _ = ckpt.load_tensors(runs["uint8"] / "model.safetensors")
+    b, _ = ckpt.load_tensors(runs["float"] / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    picture = "reconstructions.png"
+    assert (runs["uint8"] / picture).read_bytes() == (runs["float"] / picture).read_bytes()
 
 
 def test_metrics_log_has_one_line_per_epoch_with_the_terms(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
 from vaekit.data.split import split_bundle
-from vaekit.data.validate import array_position, as_features, as_labels, infer_value_range
+from vaekit.data.validate import array_position, as_features, as_grey_levels, as_labels, infer_value_range
 from vaekit.errors import DataError
 
 CHANNELS = (1, 3)  # greyscale or RGB
@@ -43,9 +43,10 @@ def bundle_from_examples(
     position: Callable[[int, int], str] = array_position,
 ) -> DataBundle:
     """Return a randomly split ``DataBundle`` of the examples in ``x``: a 2-D array is a
-    table (shape ``(D,)``), a 3-D/4-D array a stack of images (shape ``(C, H, W)``; uint8
-    pixels are scaled to [0, 1] by /255). ``y`` (optional) holds one class index per row;
-    ``position`` names a bad cell in error messages (see ``as_features``)."""
+    table (shape ``(D,)``, float32), a 3-D/4-D array a stack of images (shape ``(C, H, W)``;
+    uint8 pixels stay uint8 grey levels, 256 of them, /255 giving [0, 1]; other dtypes become
+    float32). ``y`` (optional) holds one class index per row; ``position`` names a bad cell in
+    error messages (see ``as_features``)."""
     x = np.asarray(x)
     if x.ndim == 2:
         kind, shape, levels = "table", (x.shape[1],), None
@@ -61,9 +62,10 @@ def bundle_from_examples(
             f"{source}: expected a 2-D array [examples, features] or images [N, H, W] / "
             f"[N, C, H, W], got {x.ndim}-D shape {x.shape}{hint}"
         )
-    features = as_features(rows, source, position=position)
-    if levels is not None:
-        features /= levels - 1  # as_features made a float32 copy of the uint8 pixels
+    if levels is None:
+        features = as_features(rows, source, position=position)
+    else:
+        features = as_grey_levels(rows, levels, source)
     labels = None if y is None else as_labels(y, features.shape[0], source)
     return split_bundle(
         name,
@@ -71,7 +73,7 @@ def bundle_from_examples(
         labels,
         shape=shape,
         kind=kind,
-        value_range=infer_value_range(features),
+        value_range=infer_value_range(features, levels),
         levels=levels,
         test_fraction=options.test_fraction,
         seed=options.seed,

@@ -1,4 +1,4 @@
-"""The ``DataBundle``: one dataset, already split, flattened and scaled, ready for a model."""
+"""The ``DataBundle``: one dataset, already split and flattened (grey levels or model units), ready for a model."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vaekit.data.units import MAX_UINT8_LEVELS, STORAGE_DTYPES, to_model_units
 from vaekit.errors import DataError
 
 KINDS = ("image", "table")
@@ -17,11 +18,20 @@ VALUE_RANGES = ("unit", "binary", "real")
 class DataBundle:
     """A train/test pair of flattened examples plus what a model needs to know about them.
 
-    ``train``/``test`` are float32 ``[N, D]``; ``shape`` is one example's shape before
-    flattening (``(C, H, W)`` for images, ``(D,)`` for tables). ``value_range`` is ``"unit"``
-    (values in [0, 1]), ``"binary"`` (only 0 and 1) or ``"real"``. ``levels`` is the number of
-    discrete grey levels of the raw data (17 for sklearn digits, 256 for 8-bit images), used
-    e.g. for dequantisation and bits-per-dim; ``None`` for tables.
+    ``train``/``test`` are ``[N, D]`` tensors of one dtype, either
+
+    - **uint8**: integer grey levels ``0 .. levels - 1`` (what the image readers return: IDX
+      MNIST/Fashion-MNIST, PNG/JPEG folders, uint8 image stacks in .npy/.npz, sklearn digits).
+      Their value in model units is ``level / (levels - 1)``; ``as_float`` (or
+      ``vaekit.data.units.to_model_units``) converts them. Needs ``levels`` (2..256) and a
+      ``value_range`` of ``"unit"`` or ``"binary"``.
+    - **float32**: values already in model units (tables, float image stacks).
+
+    ``shape`` is one example's shape before flattening (``(C, H, W)`` for images, ``(D,)`` for
+    tables). ``value_range`` describes the values in model units: ``"unit"`` (in [0, 1]),
+    ``"binary"`` (only 0 and 1) or ``"real"``. ``levels`` is the number of discrete grey levels
+    of the raw data (17 for sklearn digits, 256 for 8-bit images), used e.g. for dequantisation
+    and bits-per-dim; ``None`` for tables.
     """
 
     name: str
@@ -43,10 +53,14 @@ class DataBundle:
         if self.value_range not in VALUE_RANGES:
             raise DataError(f"{where}: value_range must be one of {VALUE_RANGES}, got {self.value_range!r}")
         for part, x in (("train", self.train), ("test", self.test)):
-            if x.ndim != 2 or x.dtype != torch.float32:
+            if x.ndim != 2 or x.dtype not in STORAGE_DTYPES:
                 raise DataError(
-                    f"{where}: {part} must be a float32 [N, D] tensor, got {x.dtype} of shape {tuple(x.shape)}"
+                    f"{where}: {part} must be a float32 or uint8 [N, D] tensor, got {x.dtype} of shape {tuple(x.shape)}"
                 )
+        if self.train.dtype != self.test.dtype:
+            raise DataError(f"{where}: train is {self.train.dtype} but test is {self.test.dtype}; use one dtype")
+        if self.train.dtype == torch.uint8:
+            self._check_grey_levels(where)
         dim = 1
         for s in self.shape:
             dim *= s
@@ -65,6 +79,29 @@ class DataBundle:
                 )
         if (self.train_labels is None) != (self.test_labels is None):
             raise DataError(f"{where}: give labels for both train and test, or for neither")
+
+    def _check_grey_levels(self, where: str) -> None:
+        """Raise ``DataError`` unless uint8 examples are grey levels within ``levels``."""
+        if self.levels is None or not 2 <= self.levels <= MAX_UINT8_LEVELS:
+            raise DataError(
+                f"{where}: uint8 examples are grey levels and need levels between 2 and "
+                f"{MAX_UINT8_LEVELS}, got {self.levels!r}"
+            )
+        if self.value_range == "real":
+            raise DataError(f"{where}: uint8 grey levels lie in [0, 1] once converted; value_range cannot be 'real'")
+        if self.levels < MAX_UINT8_LEVELS:
+            top = max((int(x.max()) for x in (self.train, self.test) if x.numel()), default=0)
+            if top >= self.levels:
+                raise DataError(
+                    f"{where}: grey level {top} found, but levels = {self.levels} allows 0..{self.levels - 1}"
+                )
+
+    def as_float(self, part: str) -> torch.Tensor:
+        """Return ``part`` (``"train"`` or ``"test"``) as float32 ``[N, D]`` in model units:
+        uint8 grey levels divided by ``levels - 1`` (a new tensor), float32 data as stored."""
+        if part not in ("train", "test"):
+            raise DataError(f"part must be 'train' or 'test', got {part!r}")
+        return to_model_units(getattr(self, part), self.levels)
 
     @property
     def dim(self) -> int:
@@ -85,7 +122,7 @@ class DataBundle:
         # The default dataclass repr would print tensor contents; a summary is what people need.
         return (
             f"DataBundle(name={self.name!r}, train={tuple(self.train.shape)}, "
-            f"test={tuple(self.test.shape)}, shape={self.shape}, kind={self.kind!r}, "
+            f"test={tuple(self.test.shape)}, dtype={self.train.dtype}, shape={self.shape}, kind={self.kind!r}, "
             f"value_range={self.value_range!r}, levels={self.levels}, "
             f"num_classes={self.num_classes})"
         )
@@ -103,16 +140,23 @@ def bundle_from_arrays(
     test_labels: np.ndarray | None = None,
     levels: int | None = None,
 ) -> DataBundle:
-    """Return a ``DataBundle`` built from validated numpy arrays (float32 features, int64
-    labels); the tensors share memory with the arrays where the dtypes already match."""
+    """Return a ``DataBundle`` built from validated numpy arrays: uint8 features stay uint8
+    grey levels (give ``levels``), any other features become float32; labels become int64.
+    The tensors share memory with the arrays where the dtypes already match (a read-only
+    array is copied first: torch tensors are always writable)."""
+
+    def features(x: np.ndarray) -> torch.Tensor:
+        dtype = np.uint8 if x.dtype == np.uint8 else np.float32
+        x = np.ascontiguousarray(x, dtype=dtype)
+        return torch.from_numpy(x if x.flags.writeable else x.copy())
 
     def labels(y: np.ndarray | None) -> torch.Tensor | None:
         return None if y is None else torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
 
     return DataBundle(
         name=name,
-        train=torch.from_numpy(np.ascontiguousarray(train, dtype=np.float32)),
-        test=torch.from_numpy(np.ascontiguousarray(test, dtype=np.float32)),
+        train=features(train),
+        test=features(test),
         shape=shape,
         kind=kind,
         value_range=value_range,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from vaekit.data.bundle import DataBundle, bundle_from_arrays
-from vaekit.data.validate import as_features, as_labels
+from vaekit.data.validate import as_grey_levels, as_labels
 from vaekit.errors import DataError
 
 # Magic numbers of the IDX format: 0x0000 + type 0x08 (unsigned byte) + number of dimensions.
@@ -45,17 +45,30 @@ def find_idx_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def read_bytes(path: Path) -> bytes:
-    """Return the content of ``path`` in bytes, decompressed when the name ends in ``.gz``."""
+READ_CHUNK = 1 << 20  # bytes decompressed per read of a .gz file
+
+
+def read_bytes(path: Path) -> bytearray:
+    """Return the content of ``path``, decompressed when the name ends in ``.gz``.
+
+    A ``bytearray`` (mutable), so that arrays parsed from it are writable and a tensor can
+    share their memory; a ``.gz`` file is decompressed chunk by chunk into it, so its bytes are
+    held once (``gzip``'s own ``read()`` would briefly hold them twice)."""
     try:
         if path.suffix != ".gz":
-            return path.read_bytes()
+            with open(path, "rb") as f:
+                raw = bytearray(path.stat().st_size)
+                n = f.readinto(raw)
+            return raw[:n] if n != len(raw) else raw
         import gzip
         import zlib
 
         try:
+            raw = bytearray()
             with gzip.open(path, "rb") as f:
-                return f.read()
+                while chunk := f.read(READ_CHUNK):
+                    raw += chunk
+            return raw
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise DataError(
                 f"{path}: not a valid gzip file ({exc}); the file is damaged or truncated, "
@@ -65,8 +78,9 @@ def read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: cannot be read ({exc})") from None
 
 
-def parse_idx(raw: bytes, source: str, magic: int) -> np.ndarray:
-    """Return the uint8 array stored in the IDX bytes ``raw`` (shape from the header).
+def parse_idx(raw: bytes | bytearray, source: str, magic: int) -> np.ndarray:
+    """Return the uint8 array stored in the IDX bytes ``raw`` (shape from the header), a view
+    of ``raw`` (writable when ``raw`` is a ``bytearray``).
 
     Raises ``DataError`` naming ``source`` if the magic number is not ``magic`` or the file
     size does not match what the header promises.
@@ -110,8 +124,9 @@ def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.
 
 
 def read_idx_folder(folder: Path, name: str) -> DataBundle:
-    """Return the MNIST-format dataset in ``folder`` as a ``DataBundle``: pixels scaled to
-    [0, 1] by /255, shape ``(1, rows, cols)``, the files' own train/test split, labels."""
+    """Return the MNIST-format dataset in ``folder`` as a ``DataBundle``: pixels as uint8 grey
+    levels (256; /255 gives [0, 1]), shape ``(1, rows, cols)``, the files' own train/test
+    split, labels. The pixels are not copied: the bundle's tensors share the files' bytes."""
     files = find_idx_files(folder)
     missing = [IDX_FILES[role] for role in IDX_FILES if role not in files]
     if missing:
@@ -128,12 +143,10 @@ def read_idx_folder(folder: Path, name: str) -> DataBundle:
             "the files do not belong together"
         )
     rows, cols = train_px.shape[1:]
-    parts = []
-    for path, px in ((files["train-images"], train_px), (files["test-images"], test_px)):
-        # Validate as raw bytes, then scale: a float32 copy made once, in place.
-        x = as_features(px.reshape(px.shape[0], rows * cols), str(path))
-        x /= GREY_LEVELS - 1
-        parts.append(x)
+    parts = [
+        as_grey_levels(px.reshape(px.shape[0], rows * cols), GREY_LEVELS, str(path))
+        for path, px in ((files["train-images"], train_px), (files["test-images"], test_px))
+    ]
     return bundle_from_arrays(
         name,
         parts[0],

@@ -10,7 +10,7 @@ import numpy as np
 from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
 from vaekit.data.split import split_bundle
-from vaekit.data.validate import as_features
+from vaekit.data.validate import as_grey_levels
 from vaekit.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -110,9 +110,9 @@ def load_pixels(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarr
 
 
 def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
-    """Return the images in ``folder`` as a randomly split ``DataBundle``: grey levels scaled
-    to [0, 1] by /255, shape ``(C, H, W)`` (C = 1 if every image is greyscale, else 3, unless
-    ``options.image_size`` fixes it), labels from class sub-folders if present."""
+    """Return the images in ``folder`` as a randomly split ``DataBundle``: uint8 grey levels
+    (256; /255 gives [0, 1]), shape ``(C, H, W)`` (C = 1 if every image is greyscale, else 3,
+    unless ``options.image_size`` fixes it), labels from class sub-folders if present."""
     files, labels = list_images(folder)
     if not files:
         raise DataError(f"{folder}: holds no images (PNG/JPEG); nothing to load")
@@ -138,8 +138,7 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
         channels = 1 if all(mode in GREY_MODES for mode, _ in probes) else 3
     mode = "L" if channels == 1 else "RGB"
     pixels = np.stack([load_pixels(p, mode, size) for p in files])
-    features = as_features(pixels.reshape(len(files), -1), str(folder))
-    features /= GREY_LEVELS - 1  # as_features made a float32 copy of the uint8 pixels
+    features = as_grey_levels(pixels.reshape(len(files), -1), GREY_LEVELS, str(folder))
     return split_bundle(
         str(folder),
         features,

@@ -64,7 +64,13 @@ def load_data(
     seed: int = 0,
     n: int | None = None,
 ) -> DataBundle:
-    """Return the dataset ``spec`` as a ``DataBundle`` (float32 ``[N, D]`` train and test).
+    """Return the dataset ``spec`` as a ``DataBundle`` of ``[N, D]`` train and test tensors.
+
+    Images with a known number of grey levels (MNIST/Fashion-MNIST, PNG/JPEG folders, IDX
+    folders, uint8 image stacks, digits) come as **uint8 grey levels**, a quarter of the memory
+    of float32; ``bundle.as_float("train")`` (or ``vaekit.data.to_model_units(x,
+    bundle.levels)``) gives float32 values in [0, 1]. Tables and float image stacks come as
+    float32. See ``DataBundle``.
 
     ``spec`` is a registered name (see ``available_datasets()``; a name wins over a file of
     the same name, so write ``./mnist`` for the folder) or a path: ``.npy``, ``.npz``,

@@ -37,7 +37,8 @@ def split_bundle(
     source: str,
 ) -> DataBundle:
     """Return a ``DataBundle`` whose train/test sets are a seeded random split of the
-    validated float32 rows ``x`` (and int64 ``labels``, if any); see ``split_indices``."""
+    validated rows ``x`` (float32 model units, or uint8 grey levels with ``levels``) and int64
+    ``labels``, if any; see ``split_indices``."""
     train_idx, test_idx = split_indices(x.shape[0], test_fraction, seed, source)
     return bundle_from_arrays(
         name,

@@ -64,6 +64,33 @@ def as_features(
     return out
 
 
+def as_grey_levels(x: np.ndarray, levels: int, source: str) -> np.ndarray:
+    """Validate integer grey levels and return them as a C-contiguous uint8 ``[N, D]`` array.
+
+    ``x`` holds whole numbers ``0 .. levels - 1`` (``levels`` at most 256) of any numeric
+    dtype; a uint8 array that is already C-contiguous is returned without a copy (8-bit
+    images need no value check). Raises ``DataError`` naming ``source`` when the array is not
+    2-D, not numeric or empty, or names the first value that is not a grey level.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise DataError(f"{source}: expected a 2-D array (one example per row), got {x.ndim}-D shape {x.shape}")
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{source}: grey levels must be numbers, got dtype {x.dtype}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(f"{source}: no data (shape {x.shape}); need at least one row and one column")
+    if not (x.dtype == np.uint8 and levels == 256):
+        with np.errstate(invalid="ignore"):
+            bad = ~((x >= 0) & (x <= levels - 1) & (x == np.round(x)))
+        if bad.any():
+            row, col = (int(i) for i in np.argwhere(bad)[0])
+            raise DataError(
+                f"{source}: {array_position(row, col)} is {x[row, col].item()!r}, not a grey "
+                f"level (a whole number from 0 to {levels - 1})"
+            )
+    return np.ascontiguousarray(x, dtype=np.uint8)
+
+
 def as_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
     """Validate class labels and return them as int64 ``[n]`` (class indices 0..K-1)."""
     y = np.asarray(y)
@@ -81,9 +108,14 @@ def as_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def infer_value_range(x: np.ndarray) -> str:
+def infer_value_range(x: np.ndarray, levels: int | None = None) -> str:
     """Return ``"binary"`` if every value is 0 or 1, ``"unit"`` if all lie in [0, 1], else
-    ``"real"`` (this decides which likelihood a decoder can use)."""
+    ``"real"`` (this decides which likelihood a decoder can use). uint8 ``x`` holds grey
+    levels (``levels`` of them): judged by their values in model units, ``level / (levels - 1)``."""
+    if x.dtype == np.uint8:
+        if levels is None:
+            raise DataError("uint8 grey levels need their number of levels to judge their value range")
+        return "binary" if np.isin(x, (0, levels - 1)).all() else "unit"
     lo, hi = float(x.min()), float(x.max())
     if lo < 0.0 or hi > 1.0:
         return "real"

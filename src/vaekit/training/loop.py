@@ -2,6 +2,8 @@
 
 Batches are drawn by a permutation of indices into one tensor held on the device, seeded per
 epoch, so an epoch's batch order depends only on (seed, epoch) and a resumed run replays exactly.
+That tensor keeps the dataset's dtype (uint8 grey levels for images: a quarter of float32's
+memory); each batch is converted to float32 model units by ``to_model_units`` as it is drawn.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ import torch
 
 from vaekit import objectives
 from vaekit.config import RunConfig, validate
+from vaekit.data.units import to_model_units
 from vaekit.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
@@ -26,7 +30,20 @@ from vaekit.training.device import resolve_device
 from vaekit.training.fused_step import FusedVAEStep, fused_step_unsupported
 from vaekit.training.optim import autocast_context, make_adam, make_scaler
 from vaekit.training.progress import Progress
-from vaekit.training.splits import bind_to_data, dequantize_uniform, evaluation_view, load_bundle, make_splits
+from vaekit.training.splits import (
+    Splits,
+    bind_to_data,
+    dequantize_uniform,
+    evaluation_batches,
+    evaluation_view,
+    load_bundle,
+    make_splits,
+)
+
+#: Test examples kept in ``TrainResult.test_preview`` for the run's pictures.
+PREVIEW_EXAMPLES = 64
+#: Validation examples per forward pass of the per-epoch validation.
+VAL_BATCH_SIZE = 1024
 
 
 @dataclass
@@ -49,24 +66,35 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 @torch.inference_mode()
 def mean_negative_elbo(
-    model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024, y: torch.Tensor | None = None
+    model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]]
 ) -> dict[str, float]:
     """Return ``loss`` (-ELBO), ``elbo``, ``recon`` (E_q log p(x|z)) and ``kl``, each the mean
-    over the rows of ``x`` in nats per example (single-sample estimates). Conditional models
-    need the labels ``y`` of the rows."""
+    over the examples of ``batches`` in nats per example (single-sample estimates). ``batches``
+    yields ``(x, y)`` on the model's device: examples ``[B, D]`` and, for conditional models
+    only, their labels (else ``None``)."""
     was_training = model.training
     model.eval()
     totals = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
-    for start in range(0, len(x), batch_size):
-        rows = slice(start, start + batch_size)
-        out = model(x[rows], *objectives.model_args(model, None if y is None else y[rows]))
+    n = 0
+    for x, y in batches:
+        out = model(x, *objectives.model_args(model, y))
         totals["elbo"] += objectives.elbo(out).sum().item()
         totals["recon"] += out.recon_log_prob.sum().item()
         totals["kl"] += out.kl.sum().item()
+        n += len(x)
     model.train(was_training)
-    n = len(x)
     means = {k: v / n for k, v in totals.items()}
     return {"loss": -means["elbo"], **means}
+
+
+def validation_batches(
+    config: RunConfig, splits: Splits, device: torch.device, labelled: bool
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield the validation set as the model sees it (see ``evaluation_batches``), converted on
+    the CPU ``VAL_BATCH_SIZE`` examples at a time and moved to ``device``; the labels only when
+    ``labelled`` (conditional models)."""
+    for x, y in evaluation_batches(config, splits, "val", VAL_BATCH_SIZE):
+        yield x.to(device), (y.to(device) if labelled and y is not None else None)
 
 
 def _raise_if_diverged(first_bad_step: int, epoch: int, checkpoint_epoch: int) -> None:
@@ -141,7 +169,6 @@ def fit(
     else:
         config.save(run_dir / ckpt.CONFIG_FILE)
 
-    val_x = splits.val.to(device) if splits.val is not None else None
     # Labels travel with the examples only for conditional models (which refuse unlabelled data).
     conditional = getattr(model, "conditional", False)
     streaming = t.data_loading == "streaming"
@@ -159,7 +186,6 @@ def fit(
         fused = FusedVAEStep(model, objective)
     # A finiteness check reads the loss back from the device: free on CPU, a sync on a GPU.
     check_every = 1 if device.type == "cpu" else 50
-    val_y = splits.val_labels.to(device) if conditional and splits.val_labels is not None else None
     reporter = Progress(t.epochs, mode=progress)
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
@@ -184,6 +210,7 @@ def fit(
         started = time.perf_counter()
         seen = 0
         for batch_index, (x, y) in enumerate(reporter.batches(epoch, batches, n_batches)):
+            x = to_model_units(x, splits.levels)
             if config.data.binarize == "dynamic":
                 x = torch.bernoulli(x.cpu(), generator=g).to(device)
             elif config.data.dequantize == "uniform":
@@ -251,8 +278,9 @@ def fit(
             "epoch_time_s": elapsed,
             "training_step": "fused" if fused is not None else "autograd",
         }
-        if val_x is not None:
-            val = mean_negative_elbo(model, val_x, y=val_y)
+        if splits.val is not None:
+            # Converted batch by batch each epoch (the same fixed draws): no float32 copy is kept.
+            val = mean_negative_elbo(model, validation_batches(config, splits, device, conditional))
             record.update({f"val_{k}": v for k, v in val.items()})
         state["epoch"] = epoch
         history.append(record)
@@ -270,6 +298,7 @@ def fit(
             ckpt.save_checkpoint(run_dir, model, optimizer, state)
 
     model.eval()
-    test_x, test_y = evaluation_view(config, splits, "test")
-    preview = (test_x[:64].clone(), test_y[:64].clone() if test_y is not None else None)
+    # Only the previewed examples are converted (and binarised or dequantised, as evaluation would).
+    test_x, test_y = evaluation_view(config, splits, "test", limit=PREVIEW_EXAMPLES)
+    preview = (test_x.clone(), test_y.clone() if test_y is not None else None)
     return TrainResult(run_dir=run_dir, config=config, history=history, model=model, test_preview=preview)

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
 from vaekit.config import RunConfig
 from vaekit.data import DataBundle, load_data
+from vaekit.data.units import to_model_units
+from vaekit.errors import ConfigError
 
 #: Seed of the fixed binarisation of validation/test data (the literature's "fixed binarised test set").
 EVAL_BINARIZE_SEED = 1234
+#: Seed of each split's fixed draw (binarisation or dequantisation noise) at evaluation.
+SPLIT_SEEDS = {"test": EVAL_BINARIZE_SEED, "val": EVAL_BINARIZE_SEED + 1, "train": EVAL_BINARIZE_SEED + 3}
+#: Seed of the one binarisation of the training set under ``binarize="static"``.
+STATIC_BINARIZE_SEED = EVAL_BINARIZE_SEED + 2
 
 
 @dataclass
 class Splits:
-    """Train/validation/test tensors ``[N, D]`` in model units, with labels ``[N]`` where known."""
+    """Train/validation/test examples ``[N, D]`` as stored, with labels ``[N]`` where known.
+
+    The examples keep the bundle's dtype (see ``DataBundle``): uint8 grey levels stay uint8
+    (converted by ``to_model_units`` per training batch in the loop, and by
+    ``evaluation_batches``/``evaluation_view``), float32 data are model units. Under
+    ``binarize="static"`` the training set is float32 0/1 (one fixed draw). Use
+    ``evaluation_batches`` or ``evaluation_view`` for examples as the model sees them at evaluation.
+    """
 
     train: torch.Tensor
     val: torch.Tensor | None
@@ -67,11 +81,14 @@ def dequantize_uniform(x: torch.Tensor, levels: int, generator: torch.Generator 
 
 
 def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
-    """Carve a seeded validation set from the training data; binarise or dequantise the
-    evaluation data if asked, with fixed seeds so that every evaluation sees the same values.
+    """Carve a seeded validation set from the training data and check that the binarisation or
+    dequantisation ``config`` asks for applies to the data.
 
-    Training data stays in grey levels for ``binarize="dynamic"`` and ``dequantize="uniform"``
-    (the loop redraws the binarisation or the noise every batch).
+    The examples stay as stored (uint8 grey levels stay uint8, a quarter of float32's memory):
+    ``evaluation_batches`` converts validation/test data with fixed seeds when they are used, and
+    the loop converts training batches, redrawing the binarisation or the noise every batch
+    (``binarize="dynamic"``, ``dequantize="uniform"``). Only ``binarize="static"`` draws the
+    training set's one binarisation here.
     """
     train, labels = bundle.train, bundle.train_labels
     n_val = int(round(config.data.val_fraction * len(train)))
@@ -81,43 +98,69 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
         val, train = train[perm[:n_val]], train[perm[n_val:]]
         if labels is not None:
             val_labels, labels = labels[perm[:n_val]], labels[perm[n_val:]]
-    test = bundle.test
-    if config.data.binarize != "none":
-        if bundle.value_range == "real":
-            from vaekit.errors import ConfigError
-
-            raise ConfigError("--binarize needs data in [0, 1] (images); this data is real-valued")
-        test = binarize_fixed(test)
-        val = binarize_fixed(val, EVAL_BINARIZE_SEED + 1) if val is not None else None
-        if config.data.binarize == "static":
-            train = binarize_fixed(train, EVAL_BINARIZE_SEED + 2)
-    if config.data.dequantize == "uniform":
-        if bundle.levels is None:
-            from vaekit.errors import ConfigError
-
-            raise ConfigError(
-                f"--dequantize uniform needs discrete data with known grey levels (images); "
-                f"{bundle.name!r} has none: leave --dequantize out"
-            )
-        test = dequantize_uniform(test, bundle.levels, torch.Generator().manual_seed(EVAL_BINARIZE_SEED))
-        if val is not None:
-            val = dequantize_uniform(val, bundle.levels, torch.Generator().manual_seed(EVAL_BINARIZE_SEED + 1))
-    return Splits(train, val, test, labels, bundle.test_labels, levels=bundle.levels, val_labels=val_labels)
+    if config.data.binarize != "none" and bundle.value_range == "real":
+        raise ConfigError("--binarize needs data in [0, 1] (images); this data is real-valued")
+    if config.data.binarize == "static":
+        train = binarize_fixed(to_model_units(train, bundle.levels), STATIC_BINARIZE_SEED)
+    if config.data.dequantize == "uniform" and bundle.levels is None:
+        raise ConfigError(
+            f"--dequantize uniform needs discrete data with known grey levels (images); "
+            f"{bundle.name!r} has none: leave --dequantize out"
+        )
+    return Splits(train, val, bundle.test, labels, bundle.test_labels, levels=bundle.levels, val_labels=val_labels)
 
 
-def evaluation_view(config: RunConfig, splits: Splits, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Return the examples ``[N, D]`` and labels of ``split`` ("train", "val" or "test") as the
-    model sees them at evaluation: validation/test data come binarised or dequantised with fixed
-    seeds by ``make_splits``; training data that the loop redraws every batch get a fixed,
-    seeded draw here, so an evaluation of the train split is reproducible and binary (or
-    dequantised) like the data the model was trained on. """
-    if split == "val":
-        return splits.val, splits.val_labels
-    if split == "test":
-        return splits.test, splits.test_labels
-    train = splits.train
-    if config.data.binarize == "dynamic":
-        train = binarize_fixed(train, EVAL_BINARIZE_SEED + 3)
-    elif config.data.dequantize == "uniform" and splits.levels is not None:
-        train = dequantize_uniform(train, splits.levels, torch.Generator().manual_seed(EVAL_BINARIZE_SEED + 3))
-    return train, splits.train_labels
+def stored_split(splits: Splits, split: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Return the examples of ``split`` ("train", "val" or "test") as stored, and their labels."""
+    return {
+        "train": (splits.train, splits.train_labels),
+        "val": (splits.val, splits.val_labels),
+        "test": (splits.test, splits.test_labels),
+    }[split]
+
+
+def evaluation_batches(
+    config: RunConfig, splits: Splits, split: str, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield the examples (float32 ``[<=batch_size, D]``, model units) and labels of ``split``
+    ("train", "val" or "test") as the model sees them at evaluation, one batch at a time, so
+    that only one batch is ever held in float32 (nothing for a missing validation split).
+
+    Grey levels are converted by ``to_model_units``; then, if the run binarises, each split gets
+    one fixed, seeded binarisation (``SPLIT_SEEDS``; the training set's own static draw under
+    ``binarize="static"``), and if it dequantises, fixed, seeded uniform noise: every evaluation
+    sees the same values, binary (or dequantised) like the data the model was trained on. The
+    draws come from one generator per split consumed in example order, so they do not depend on
+    ``batch_size`` (torch's CPU Bernoulli and uniform kernels draw one number per element, in
+    order; a test checks that the batches equal one whole-split draw).
+    """
+    x, labels = stored_split(splits, split)
+    if x is None:
+        return
+    binarize = config.data.binarize == "dynamic" or (config.data.binarize == "static" and split != "train")
+    dequantize = config.data.dequantize == "uniform" and splits.levels is not None
+    g = torch.Generator().manual_seed(SPLIT_SEEDS[split])
+    for start in range(0, len(x), batch_size):
+        rows = slice(start, start + batch_size)
+        batch = to_model_units(x[rows], splits.levels)
+        if binarize:
+            batch = torch.bernoulli(batch, generator=g)
+        elif dequantize:
+            batch = dequantize_uniform(batch, splits.levels, g)
+        yield batch, (labels[rows] if labels is not None else None)
+
+
+def evaluation_view(
+    config: RunConfig, splits: Splits, split: str, limit: int | None = None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Return the examples (float32 ``[N, D]``, model units) and labels of ``split`` ("train",
+    "val" or "test") as the model sees them at evaluation (see ``evaluation_batches``), or
+    ``(None, None)`` for a missing validation split. ``limit`` keeps only the first ``limit``
+    examples, converting no more than those."""
+    x, labels = stored_split(splits, split)
+    if x is None:
+        return None, None
+    n = len(x) if limit is None else min(limit, len(x))
+    if n == 0:
+        return to_model_units(x[:0], splits.levels), (labels[:0] if labels is not None else None)
+    return next(evaluation_batches(config, splits, split, n))  # one batch: the first n examples
