@@ -78,16 +78,6 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_digits_run):
     assert (binarized_digits_run / "eval-test-k12-best.json").exists()
 
 
-@pytest.mark.slow
-def test_evaluate_compile_gives_the_eager_nll(binarized_digits_run):
-    eager = json.loads(invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe").output)
-    result = invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe", "--compile")
-    assert result.exit_code == 0, result.output
-    compiled = json.loads(result.output)
-    assert compiled["nll_compiled"] is True and eager["nll_compiled"] is False
-    assert compiled["nll"] == pytest.approx(eager["nll"], abs=1e-3)
-
-
 def test_train_with_dequantize_needs_a_continuous_likelihood(tmp_path):
     result = CliRunner().invoke(main, ["train", "--dequantize", "uniform", "--out", str(tmp_path / "r"), "-q"])
     assert result.exit_code == 2 and "--likelihood gaussian" in result.output

@@ -306,7 +306,6 @@ def evaluate(
     max_chunk_elements: int | None = None,
     probe: bool = True,
     progress: str = "quiet",
-    compile: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a model on a data split; return a dict of named metrics in nats per example
     (``bpd`` in bits per dimension for images). ``vae`` may be a loaded model or a run folder.
@@ -320,8 +319,6 @@ def evaluate(
     skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
     small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
     decoder output); ``progress`` is ``"auto"`` (a bar on a terminal) or ``"quiet"``.
-    ``compile=True`` runs the NLL through ``torch.compile`` (faster for large K and N after
-    seconds of compiling; needs a C++ compiler on CPU).
     """
     from vaekit.evaluation import evaluate_model
     from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS
@@ -353,7 +350,6 @@ def evaluate(
         batch_size=batch_size,
         max_chunk_elements=max_chunk_elements or DEFAULT_MAX_CHUNK_ELEMENTS,
         progress=progress,
-        compile=compile,
     )
     return {"split": split, "data": data or cfg.data.name, **report}
 

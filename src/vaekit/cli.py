@@ -128,6 +128,12 @@ def main() -> None:
     "--fused-optimizer/--no-fused-optimizer", "fused_optimizer", default=None, help="Adam's fused kernel (default on)."
 )
 @click.option(
+    "--flush-denormal/--no-flush-denormal",
+    "flush_denormal",
+    default=None,
+    help="Flush float32 subnormals to zero while training on a CPU (default on; see docs/benchmarks.md).",
+)
+@click.option(
     "--fused-step/--no-fused-step",
     "fused_step",
     default=None,
@@ -195,9 +201,6 @@ def _print_summary(vae: Any) -> None:
     type=click.IntRange(min=1),
     help="Memory budget of the NLL: elements of one chunk's decoder output (default 2**20).",
 )
-@click.option(
-    "--compile", "compile_nll", is_flag=True, help="torch.compile the NLL's chunks (faster for large K; compiles first)."
-)
 @click.option("--no-probe", is_flag=True, help="Skip the logistic-regression probe on the latent means.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -212,7 +215,6 @@ def evaluate(
     seed: int,
     batch_size: int | None,
     max_chunk_elements: int | None,
-    compile_nll: bool,
     no_probe: bool,
     device: str,
     as_json: bool,
@@ -237,7 +239,6 @@ def evaluate(
         max_chunk_elements=max_chunk_elements,
         probe=not no_probe,
         progress=_progress_mode(quiet),
-        compile=compile_nll,
     )
     report = {"run_dir": str(run_dir), "weights": which, **report}
     path = write_report(run_dir, report, own_data=data is None)

@@ -110,6 +110,9 @@ class TrainConfig:
     #: the hand-written forward/backward step for MLP VAEs with a Bernoulli likelihood
     #: (training/fused_step.py) where the run qualifies; False: always autograd
     fused_step: bool = True
+    #: flush float32 subnormals to zero while training on a CPU (training/denormals.py): Adam's
+    #: moments of weights with zero gradients otherwise crawl through slow subnormal arithmetic
+    flush_denormal: bool = True
     #: "fp32" (default), "bf16" (autocast, CPU or GPU) or "fp16" (autocast + gradient scaler, CUDA)
     precision: str = "fp32"
     #: torch.compile the model for training (opt-in: compiling takes tens of seconds)

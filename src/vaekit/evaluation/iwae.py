@@ -30,8 +30,7 @@ def chunk_sizes(k: int, per_sample_elements: int, max_chunk_elements: int, equal
     """Return the sample counts of the chunks that cover exactly ``k`` samples, each chunk's
     decoder output (``chunk * per_sample_elements`` elements) within ``max_chunk_elements``
     (at least one sample per chunk, whatever the budget). With ``equal``, chunks of one size
-    that divides ``k`` are preferred when that size is at least half the largest allowed (a
-    compiled chunk then compiles once per batch shape)."""
+    that divides ``k`` are preferred when that size is at least half the largest allowed."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     per_chunk = max(1, min(k, max_chunk_elements // max(1, per_sample_elements)))
@@ -82,7 +81,6 @@ def log_likelihood_bound(
     generator: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
     on_chunk: Callable[[int], None] | None = None,
-    chunk_fn: Callable[..., torch.Tensor] = chunk_log_weights,
 ) -> torch.Tensor:
     """Return the importance-weighted bound on log p(x) of each row of ``x`` ``[B, D]``:
     ``[B]`` float64, nats per example (higher is better; ``-`` of it estimates the NLL).
@@ -91,7 +89,6 @@ def log_likelihood_bound(
     ``generator`` (or the global RNG); ``noise`` (``[k, B, L]`` standard normal draws) replaces
     them, so that runs with different budgets can be compared on the same samples.
     ``on_chunk(n)`` is called after each chunk of ``n`` samples (progress, tests).
-    ``chunk_fn`` computes one chunk's log-weights (:func:`chunk_log_weights` or a compiled copy).
     """
     conditional = getattr(model, "conditional", False)
     if conditional and y is None:
@@ -105,15 +102,14 @@ def log_likelihood_bound(
     per_sample = batch * x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
     done = 0
-    # Equal chunks whether compiled or not: the draws follow the chunk sizes, so both paths
-    # then use the same samples (and a compiled chunk compiles once).
+    # Equal chunks: one decoder shape for the whole of K (a remainder chunk would be a second).
     for size in chunk_sizes(k, per_sample, max_chunk_elements, equal=True):
         if noise is None:
             eps = torch.randn((size, batch, latent), generator=generator, dtype=mu.dtype, device=mu.device)
         else:
             eps = noise[done : done + size].to(device=mu.device, dtype=mu.dtype)
         flat_cond = (_repeat_condition(y, size),) if conditional else ()
-        log_w = chunk_fn(model, x, mu, logvar, std, eps, *flat_cond).double()
+        log_w = chunk_log_weights(model, x, mu, logvar, std, eps, *flat_cond).double()
         running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
         done += size
         if on_chunk is not None:
@@ -132,17 +128,13 @@ def log_likelihood_bounds(
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     seed: int = 0,
     on_batch: Callable[[int], None] | None = None,
-    compile: bool = False,
 ) -> torch.Tensor:
     """Return the K-sample importance-weighted bound on log p(x) for every row of ``x``
     ``[N, D]``: ``[N]`` float64 on CPU, nats per example. Examples go through in batches of
     ``batch_size`` (fewer when one sample of the batch alone would exceed the budget; by default
     100, or more when K is small, so that one chunk fills the budget with large matmuls); the
     posterior draws come from a generator seeded with ``seed``, leaving the global RNG alone.
-    ``on_batch(n)`` is called after each batch of ``n`` examples. With ``compile`` each chunk
-    runs through ``torch.compile`` (fusing the decoder's and the likelihood's elementwise work;
-    compiling takes seconds to tens of seconds per chunk shape, so it pays for large K and N,
-    and needs a C++ compiler on CPU); results agree with the eager ones to float rounding."""
+    ``on_batch(n)`` is called after each batch of ``n`` examples."""
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=x.device).manual_seed(seed)
@@ -150,15 +142,12 @@ def log_likelihood_bounds(
     if batch_size is None:
         batch_size = max(100, max_chunk_elements // max(1, k * dim_params))
     batch_size = max(1, min(batch_size, max_chunk_elements // max(1, dim_params)))
-    chunk_fn = torch.compile(chunk_log_weights, dynamic=False) if compile else chunk_log_weights
     parts = []
     try:
         for start in range(0, len(x), batch_size):
             xb = x[start : start + batch_size]
             yb = y[start : start + batch_size] if y is not None else None
-            bound = log_likelihood_bound(
-                model, xb, k, y=yb, max_chunk_elements=max_chunk_elements, generator=generator, chunk_fn=chunk_fn
-            )
+            bound = log_likelihood_bound(model, xb, k, y=yb, max_chunk_elements=max_chunk_elements, generator=generator)
             parts.append(bound.cpu())
             if on_batch is not None:
                 on_batch(len(xb))

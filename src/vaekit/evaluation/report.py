@@ -154,7 +154,6 @@ def evaluate_model(
     batch_size: int | None = None,
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     progress: str = "quiet",
-    compile: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the examples ``x`` ``[N, D]`` (in model units: binarised or
     dequantised as in training) and return the report as a dict of JSON-able values.
@@ -164,8 +163,7 @@ def evaluate_model(
     not exact for raises ``ConfigError``. ``labels`` are the conditions of a conditional model and
     the targets of the linear probe, which is fitted on ``probe_data`` (the train split's
     examples and labels). Nats per example throughout; ``bpd`` in bits per dimension.
-    Sampling is seeded by ``seed`` and leaves the global RNG as it was. ``compile`` runs the
-    NLL's chunks through ``torch.compile`` (see :func:`~vaekit.evaluation.iwae.log_likelihood_bounds`).
+    Sampling is seeded by ``seed`` and leaves the global RNG as it was.
     """
     if len(x) == 0:
         raise ConfigError("there are no examples to evaluate")
@@ -219,11 +217,10 @@ def evaluate_model(
             report["posterior_mean_variance"] = [float(v) for v in variance]
         if k_used:
             started = time.perf_counter()
-            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress, compile)
+            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress)
             seconds["nll"] = time.perf_counter() - started
             report["nll"] = float(nll.mean().item())
             report["nll_stderr"] = _stderr(nll)
-            report["nll_compiled"] = compile
             if is_image:
                 report["bpd"] = bits_per_dim(report["nll"], dim)
                 report["bpd_stderr"] = bits_per_dim(report["nll_stderr"], dim)
@@ -250,7 +247,6 @@ def _nll_bounds(
     max_chunk_elements: int,
     seed: int,
     progress: str,
-    compile: bool = False,
 ) -> torch.Tensor:
     """The K-sample bound of every example ``[N]`` (nats), with a progress bar if asked."""
     bar = _progress_bar(len(x), progress, f"NLL, K={k}")
@@ -264,7 +260,6 @@ def _nll_bounds(
             max_chunk_elements=max_chunk_elements,
             seed=seed,
             on_batch=bar.update if bar is not None else None,
-            compile=compile,
         )
     finally:
         if bar is not None:

@@ -26,6 +26,7 @@ from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.atomic import atomic_write_text
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
+from vaekit.training.denormals import flushing_denormals
 from vaekit.training.device import resolve_device
 from vaekit.training.fused_step import FusedVAEStep, fused_step_unsupported
 from vaekit.training.optim import autocast_context, make_adam, make_scaler
@@ -136,8 +137,15 @@ def fit(
 
     With ``resume=True`` the run continues from its last checkpoint and, with the same device,
     reaches the same weights as an uninterrupted run. Returns the history and the final model.
+    With ``config.train.flush_denormal`` (the default) float32 subnormals are flushed to zero
+    while training (see :mod:`vaekit.training.denormals`).
     """
-    run_dir = Path(run_dir)
+    with flushing_denormals(config.train.flush_denormal):
+        return _fit(config, Path(run_dir), resume=resume, progress=progress)
+
+
+def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> TrainResult:
+    """The body of :func:`fit`."""
     validate(config)
     bundle = load_bundle(config)
     bind_to_data(config, bundle)
