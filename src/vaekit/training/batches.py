@@ -54,7 +54,7 @@ def memory_batches(
     (a permutation on the same device)."""
     for i in range(0, len(order), batch_size):
         index = order[i : i + batch_size]
-        yield x[index], (y[index] if y is not None else None)
+        yield torch.index_select(x, 0, index), (torch.index_select(y, 0, index) if y is not None else None)
 
 
 def streaming_batches(
