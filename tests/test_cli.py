@@ -78,6 +78,17 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_digits_run):
     assert (binarized_digits_run / "eval-test-k12-best.json").exists()
 
 
+def test_train_speed_switches_reach_the_run(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("train", "--data", "digits", "--encoder", "8", "--latent", "2", "--epochs", "1",
+                    "--batch-size", "256", "--no-fused-step", "--no-flush-denormal", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    train = json.loads((out / "config.json").read_text())["train"]
+    assert train["fused_step"] is False and train["flush_denormal"] is False
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["training_step"] == "autograd"
+
+
 def test_train_with_dequantize_needs_a_continuous_likelihood(tmp_path):
     result = CliRunner().invoke(main, ["train", "--dequantize", "uniform", "--out", str(tmp_path / "r"), "-q"])
     assert result.exit_code == 2 and "--likelihood gaussian" in result.output
