@@ -8,6 +8,7 @@ one chunk through the widest layer). With ``--compiled`` it also times the same 
 chunk through ``torch.compile`` (an experiment: compiling first, on the first 100 images).
 
     python -m bench.nll_speed runs/bench-mnist-nll-30 [--k 5000] [--images 10000] [--compiled]
+    python -m bench.nll_speed runs/classic-bin --k 2000 --profile 100     # where the time goes
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import torch
 
 import vaekit
+import vaekit.api
 from bench.matmul_rate import gflops
 from bench.mnist_nll import linear_layers, matmul_flops
 from vaekit.evaluation import iwae
@@ -30,16 +32,22 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5000)
     parser.add_argument("--images", type=int, default=10_000, help="the first N test images")
     parser.add_argument("--compiled", action="store_true", help="also time torch.compile'd chunks")
+    parser.add_argument("--profile", type=int, metavar="N", help="only profile the bound of the first N images (K as given)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from vaekit.api import _eval_splits
-    from vaekit.training.splits import evaluation_view
-
     vae = vaekit.load(args.run_dir)
-    x, _ = evaluation_view(vae.config, _eval_splits(vae, None), "test")
+    x, _ = vaekit.api.resolve_eval_data(vae, None, "test")
     x = x[: args.images]
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        log_likelihood_bounds(vae.model, x[:10], 100)  # warm up
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            log_likelihood_bounds(vae.model, x[: args.profile], args.k)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+        return
     layers = linear_layers(vae.model.decoder)
     flop = len(x) * args.k * matmul_flops(layers) + len(x) * matmul_flops(linear_layers(vae.model.encoder))
     batch = max(100, DEFAULT_MAX_CHUNK_ELEMENTS // (args.k * x.shape[1]))

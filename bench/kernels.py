@@ -1,0 +1,143 @@
+"""Micro-benchmarks behind the per-operation numbers in docs/benchmarks.md.
+
+- ``elementwise``: ns per element of the Bernoulli log-normaliser's candidates (softplus and its
+  exact rewrites) and of the fast vectorised kernels (exp, log, sigmoid) on 10^6 float32 values,
+  one thread, best of 20; with ``--compiled`` also a torch.compile'd softplus-and-sum against the
+  eager one on one NLL chunk of logits (10 samples x 100 images x 784), 2 threads.
+- ``gather``: one batch of 128 uint8 MNIST-sized rows by advanced indexing and by index_select.
+- ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``
+  and through the public functional ``torch.optim.adam.adam`` (the optimizer's Python overhead).
+- ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient).
+
+    python -m bench.kernels [elementwise|gather|adam|mm ...] [--compiled]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def best_us(fn: Callable[[], object], reps: int, rounds: int = 5) -> float:
+    """Return the best of ``rounds`` mean times of ``reps`` calls of ``fn``, in microseconds."""
+    for _ in range(5):
+        fn()
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        best = min(best, (time.perf_counter() - started) / reps * 1e6)
+    return best
+
+
+def elementwise(compiled: bool) -> None:
+    torch.set_num_threads(1)
+    v = torch.randn(1_000_000) * 4
+    pos = v.abs() + 0.5
+    cases = {
+        "exp": lambda: torch.exp(v),
+        "log": lambda: torch.log(pos),
+        "log1p": lambda: torch.log1p(pos),
+        "sigmoid": lambda: torch.sigmoid(v),
+        "softplus (ATen)": lambda: F.softplus(v),
+        "logsigmoid (ATen)": lambda: F.logsigmoid(v),
+        "relu(l) + log1p(exp(-|l|))": lambda: v.clamp_min(0).add_(v.abs().neg_().exp_().log1p_()),
+        "relu(l) - log(sigmoid(|l|))": lambda: v.clamp_min(0).sub_(torch.sigmoid(v.abs()).log_()),
+    }
+    print("ns per element, 10^6 float32 values, 1 thread:")
+    for name, fn in cases.items():
+        print(f"  {name:>28}: {best_us(fn, 20) * 1e3 / v.numel():.2f}")
+    if compiled:
+        torch.set_num_threads(2)
+        logits, x = torch.randn(10, 100, 784) * 4, torch.bernoulli(torch.rand(100, 784))
+
+        def lik(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return (logits * x).sum(-1) - F.softplus(logits).sum(-1)
+
+        fused = torch.compile(lik, dynamic=False)
+        with torch.inference_mode():
+            started = time.perf_counter()
+            fused(logits, x)
+            compile_s = time.perf_counter() - started
+            eager_us = best_us(lambda: lik(logits, x), 200, 3)
+            fused_us = best_us(lambda: fused(logits, x), 200, 3)
+        print(
+            f"softplus-and-sum of one NLL chunk [10, 100, 784], 2 threads: eager {eager_us:.0f} us, "
+            f"compiled {fused_us:.0f} us (after {compile_s:.1f} s compiling)"
+        )
+
+
+def gather() -> None:
+    torch.set_num_threads(2)
+    x = torch.randint(0, 256, (60_000, 784), dtype=torch.uint8)
+    index = torch.randperm(60_000)[:128]
+    print("128 uint8 rows of 784, 2 threads:")
+    print(f"  advanced indexing x[index]: {best_us(lambda: x[index], 2000):.1f} us")
+    print(f"  torch.index_select:         {best_us(lambda: torch.index_select(x, 0, index), 2000):.1f} us")
+
+
+def adam() -> None:
+    from torch.optim.adam import adam as functional_adam
+
+    from vaekit.config import RunConfig
+    from vaekit.models import create
+
+    torch.set_num_threads(2)
+    config = RunConfig()
+    config.model.encoder, config.model.latent_dim = [400], 20
+    config.input_shape, config.value_range = [1, 28, 28], "unit"
+    params = list(create(config).parameters())
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    optimizer.step()
+    states = [optimizer.state[p] for p in params]
+    moments = [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states]
+    steps, grads = [s["step"] for s in states], [p.grad for p in params]
+
+    @torch.no_grad()
+    def functional() -> None:
+        functional_adam(
+            params, grads, *moments, [], steps, fused=True, amsgrad=False, beta1=0.9, beta2=0.999, lr=1e-3,
+            weight_decay=0.0, eps=1e-8, maximize=False,
+        )
+
+    print(f"fused Adam, {sum(p.numel() for p in params)} parameters, 2 threads:")
+    print(f"  optimizer.step():          {best_us(optimizer.step, 500):.0f} us")
+    print(f"  torch.optim.adam.adam(...): {best_us(functional, 500):.0f} us")
+
+
+def mm() -> None:
+    torch.set_num_threads(2)
+    x, w1, d1 = torch.rand(128, 784), torch.randn(400, 784), torch.randn(128, 400)
+    h, w4, dl = torch.randn(128, 400), torch.randn(784, 400), torch.randn(128, 784)
+    flop = 2 * 128 * 784 * 400
+    cases = {
+        "x @ W1.t()  [128,784]@[784,400]": lambda: torch.mm(x, w1.t()),
+        "d1.t() @ x  [400,128]@[128,784]": lambda: torch.mm(d1.t(), x),
+        "h @ W4.t()  [128,400]@[400,784]": lambda: torch.mm(h, w4.t()),
+        "dl.t() @ h  [784,128]@[128,400]": lambda: torch.mm(dl.t(), h),
+        "dl @ W4     [128,784]@[784,400]": lambda: torch.mm(dl, w4),
+    }
+    print("the classic VAE's large matmuls at batch 128, 2 threads:")
+    for name, fn in cases.items():
+        us = best_us(fn, 300)
+        print(f"  {name}: {us:.0f} us, {flop / us / 1e3:.0f} GFLOP/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", nargs="*", default=["elementwise", "gather", "adam", "mm"])
+    parser.add_argument("--compiled", action="store_true", help="elementwise: also a compiled softplus-and-sum")
+    args = parser.parse_args()
+    for name in args.which:
+        {"elementwise": lambda: elementwise(args.compiled), "gather": gather, "adam": adam, "mm": mm}[name]()
+
+
+if __name__ == "__main__":
+    main()
