@@ -15,8 +15,6 @@ trains through autograd, and ``--no-fused-step`` forces autograd.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,63 +24,11 @@ from torch import nn
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
 from vaekit.models.vae import VAE
+from vaekit.nets.dense import DenseLayer, dense_layers
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 from vaekit.objectives.base import StepLoss
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective
-
-#: Gradient of each supported activation: ``(grad_out, pre_activation, output) -> grad_in``,
-#: through the same ATen backward kernels autograd calls.
-ActivationGrad = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _activation_grad(module: nn.Module) -> ActivationGrad | None:
-    """Return the backward of ``module`` (an activation), or None if it is not supported."""
-    aten = torch.ops.aten
-    kind = type(module)
-    if kind is nn.ReLU:
-        return lambda g, a, h: aten.threshold_backward(g, h, 0)
-    if kind is nn.Tanh:
-        return lambda g, a, h: aten.tanh_backward(g, h)
-    if kind is nn.SiLU:
-        return lambda g, a, h: aten.silu_backward(g, a)
-    if kind is nn.GELU:
-        approximate = module.approximate
-        return lambda g, a, h: aten.gelu_backward(g, a, approximate=approximate)
-    if kind is nn.ELU:
-        alpha = module.alpha
-        return lambda g, a, h: aten.elu_backward(g, alpha, 1, 1, False, a)
-    if kind is nn.LeakyReLU:
-        slope = module.negative_slope
-        return lambda g, a, h: aten.leaky_relu_backward(g, a, slope, False)
-    return None
-
-
-@dataclass
-class _Dense:
-    """One dense layer of a fused net and its activation (None: a linear output)."""
-
-    linear: nn.Linear
-    activation: nn.Module | None
-    activation_grad: ActivationGrad | None
-
-
-def _dense_layers(layers: nn.Sequential) -> list[_Dense] | str:
-    """Split an MLP's ``Sequential`` into dense layers, or return why it cannot be fused."""
-    dense: list[_Dense] = []
-    for module in layers:
-        if type(module) is nn.Linear:
-            if module.bias is None:
-                return "a Linear layer without bias"
-            dense.append(_Dense(module, None, None))
-            continue
-        grad = _activation_grad(module)
-        if grad is None:
-            return f"layer {type(module).__name__} is not one the fused step knows (Linear or a plain activation)"
-        if not dense or dense[-1].activation is not None:
-            return "an activation that does not follow a Linear layer"
-        dense[-1].activation, dense[-1].activation_grad = module, grad
-    return dense
 
 
 def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "fp32", compile: bool = False) -> str | None:
@@ -110,7 +56,7 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
         return f"likelihood {type(model.likelihood).__name__}"
     if type(model.encoder) is not GaussianEncoder or type(model.decoder) is not MLPDecoder:
         return "nets other than the MLP encoder and decoder"
-    for part in (_dense_layers(model.encoder.body.layers), _dense_layers(model.decoder.net.layers)):
+    for part in (dense_layers(model.encoder.body.layers), dense_layers(model.decoder.net.layers)):
         if isinstance(part, str):
             return part
     return None
@@ -131,8 +77,8 @@ class FusedVAEStep:
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
         self.objective = objective
-        self.encoder: list[_Dense] = _dense_layers(model.encoder.body.layers)  # type: ignore[assignment]
-        self.decoder: list[_Dense] = _dense_layers(model.decoder.net.layers)  # type: ignore[assignment]
+        self.encoder: list[DenseLayer] = dense_layers(model.encoder.body.layers)  # type: ignore[assignment]
+        self.decoder: list[DenseLayer] = dense_layers(model.decoder.net.layers)  # type: ignore[assignment]
         self.mu, self.logvar = model.encoder.mu, model.encoder.logvar
         covered = {id(p) for d in self.encoder + self.decoder for p in d.linear.parameters()}
         covered |= {id(p) for p in (*self.mu.parameters(), *self.logvar.parameters())}
@@ -158,7 +104,7 @@ class FusedVAEStep:
         return self.objective.kl_weight(step) if isinstance(self.objective, BetaELBOObjective) else 1.0
 
     @staticmethod
-    def _forward(layers: list[_Dense], h: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+    def _forward(layers: list[DenseLayer], h: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
         """Run dense layers; return the output and, per layer, (input, pre-activation, output)."""
         saved = []
         for layer in layers:
@@ -170,7 +116,7 @@ class FusedVAEStep:
 
     @staticmethod
     def _backward(
-        layers: list[_Dense], saved: list[tuple[torch.Tensor, ...]], grad: torch.Tensor, need_input_grad: bool
+        layers: list[DenseLayer], saved: list[tuple[torch.Tensor, ...]], grad: torch.Tensor, need_input_grad: bool
     ) -> torch.Tensor | None:
         """Write the layers' parameter gradients given d loss / d output ``grad``; return
         d loss / d input when ``need_input_grad``."""
