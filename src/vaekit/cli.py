@@ -199,7 +199,7 @@ def _print_summary(vae: Any) -> None:
 @click.option(
     "--max-chunk-elements",
     type=click.IntRange(min=1),
-    help="Memory budget of the NLL: elements of one chunk's decoder output (default 2**20).",
+    help="Memory budget of the NLL: elements of one chunk's decoder output (default 2**21).",
 )
 @click.option("--no-probe", is_flag=True, help="Skip the logistic-regression probe on the latent means.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")

@@ -20,11 +20,12 @@ from vaekit.evaluation.fused_chunk import FusedBernoulliChunk, fused_chunk_unsup
 
 #: The number of importance samples of reported numbers (the literature's K = 5000).
 DEFAULT_K = 5000
-#: Default budget: elements of one chunk's decoder output (float32: 4 bytes each), i.e. 4 MiB.
+#: Default budget: elements of one chunk's decoder output (float32: 4 bytes each), i.e. 8 MiB.
 #: Small enough for the chunk's elementwise work (bias, softplus, sums) to stay in cache, large
 #: enough for full-speed matmuls: on 2 CPU cores the MNIST baseline's K = 5000 NLL ran at 107
-#: GFLOP/s with 2**20 against 56 with 2**24 (bench/nll_chunks.py, docs/benchmarks.md).
-DEFAULT_MAX_CHUNK_ELEMENTS = 2**20
+#: GFLOP/s with 2**20 against 56 with 2**24 (bench/nll_chunks.py), and the 784-400-20 model's
+#: 5-10 % faster with 2**21 than 2**20 (bench/nll_speed.py --budget; docs/benchmarks.md).
+DEFAULT_MAX_CHUNK_ELEMENTS = 2**21
 
 
 def chunk_sizes(k: int, per_sample_elements: int, max_chunk_elements: int, equal: bool = False) -> list[int]:
