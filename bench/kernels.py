@@ -8,8 +8,13 @@
 - ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``
   and through the public functional ``torch.optim.adam.adam`` (the optimizer's Python overhead).
 - ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient).
+- ``chunk``: -log p(x|z) of one NLL chunk of the 784-400-20 decoder's last layer (10 samples x
+  100 binary images, [1000, 400] @ [400, 784]) computed four ways, in rotated rounds: the generic
+  ``x.l - softplus(l)``, and ``sum log(1 + exp(s l))`` (s = 1 - 2x) into a new tensor, in place
+  on the decoder's output, and in a reused buffer with the bias folded into the sign's pass (the
+  fused chunk's form); and the bare matmul for scale.
 
-    python -m bench.kernels [elementwise|gather|adam|mm ...] [--compiled]
+    python -m bench.kernels [elementwise|gather|adam|mm|chunk ...] [--compiled]
 """
 
 from __future__ import annotations
@@ -130,13 +135,62 @@ def mm() -> None:
         print(f"  {name}: {us:.0f} us, {flop / us / 1e3:.0f} GFLOP/s")
 
 
+def chunk() -> None:
+    import statistics
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    size, batch, width, dim = 10, 100, 400, 784
+    h = torch.relu(torch.randn(size * batch, width))
+    weight, bias = torch.randn(dim, width) * 0.05, torch.randn(dim)
+    x = torch.bernoulli(torch.rand(batch, dim))
+    sign = 1 - 2 * x
+    signed_bias = sign * bias
+    out = torch.empty(size * batch, dim)
+
+    def generic() -> torch.Tensor:
+        logits = F.linear(h, weight, bias).reshape(size, batch, dim)
+        return torch.einsum("...d,...d->...", logits, x) - F.softplus(logits).sum(-1)
+
+    def sign_new_tensor() -> torch.Tensor:
+        signed = torch.mul(F.linear(h, weight, bias).reshape(size, batch, dim), sign)
+        return signed.exp_().add_(1).log_().sum(-1).neg_()
+
+    def sign_in_place() -> torch.Tensor:
+        signed = F.linear(h, weight, bias).reshape(size, batch, dim).mul_(sign)
+        return signed.exp_().add_(1).log_().sum(-1).neg_()
+
+    def sign_reused_buffer() -> torch.Tensor:
+        logits = torch.mm(h, weight.t(), out=out).view(size, batch, dim)
+        signed = torch.addcmul(signed_bias, logits, sign, out=logits)
+        return signed.exp_().add_(1).log_().sum(-1).neg_()
+
+    cases = {
+        "matmul alone (mm, reused out)": lambda: torch.mm(h, weight.t(), out=out),
+        "generic: x.l - softplus(l)": generic,
+        "sign form, new tensor": sign_new_tensor,
+        "sign form, in place": sign_in_place,
+        "sign form, reused buffer (fused)": sign_reused_buffer,
+    }
+    reference = generic()
+    for name, fn in list(cases.items())[2:]:
+        assert torch.allclose(fn(), reference, atol=1e-3), name
+    names, times = list(cases), {name: [] for name in cases}
+    for round_ in range(7):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            times[name].append(best_us(cases[name], 30, 3))
+    print("-log p(x|z) of one chunk [10, 100, 784] from [1000, 400] @ [400, 784], 2 threads, median of 7 rounds:")
+    for name in names:
+        print(f"  {name:>34}: {statistics.median(times[name]):.0f} us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="*", default=["elementwise", "gather", "adam", "mm"])
+    parser.add_argument("which", nargs="*", default=["elementwise", "gather", "adam", "mm", "chunk"])
     parser.add_argument("--compiled", action="store_true", help="elementwise: also a compiled softplus-and-sum")
     args = parser.parse_args()
     for name in args.which:
-        {"elementwise": lambda: elementwise(args.compiled), "gather": gather, "adam": adam, "mm": mm}[name]()
+        {"elementwise": lambda: elementwise(args.compiled), "gather": gather, "adam": adam, "mm": mm, "chunk": chunk}[name]()
 
 
 if __name__ == "__main__":
