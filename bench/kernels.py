@@ -8,13 +8,16 @@
 - ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``
   and through the public functional ``torch.optim.adam.adam`` (the optimizer's Python overhead).
 - ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient).
+- ``bce``: the fused training step's Bernoulli term on one batch of 128 MNIST-like rows (the
+  per-example log-likelihood and the gradient ``(sigmoid(l) - x) / B``): ATen's BCE-with-logits
+  plus ``sigmoid``, against the step's ``exp``-based form.
 - ``chunk``: -log p(x|z) of one NLL chunk of the 784-400-20 decoder's last layer (10 samples x
   100 binary images, [1000, 400] @ [400, 784]) computed four ways, in rotated rounds: the generic
   ``x.l - softplus(l)``, and ``sum log(1 + exp(s l))`` (s = 1 - 2x) into a new tensor, in place
   on the decoder's output, and in a reused buffer with the bias folded into the sign's pass (the
   fused chunk's form); and the bare matmul for scale.
 
-    python -m bench.kernels [elementwise|gather|adam|mm|chunk ...] [--compiled]
+    python -m bench.kernels [elementwise|gather|adam|mm|bce|chunk ...] [--compiled]
 """
 
 from __future__ import annotations
@@ -135,6 +138,34 @@ def mm() -> None:
         print(f"  {name}: {us:.0f} us, {flop / us / 1e3:.0f} GFLOP/s")
 
 
+def bce() -> None:
+    import statistics
+
+    from vaekit.training.fused_step import _bernoulli_recon_and_grad
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    # Logits like a trained model's (mostly confident "black"), grey levels with many zeros.
+    logits = torch.randn(128, 784) * 4 - 6
+    x = torch.rand(128, 784).mul_(torch.rand(128, 784) < 0.2)
+    scale = 1 / 128
+
+    def aten() -> tuple[torch.Tensor, torch.Tensor]:
+        recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        return recon, torch.sigmoid(logits).sub_(x).mul_(scale)
+
+    cases = {"BCE-with-logits + sigmoid (ATen)": aten, "exp form (the fused step)": lambda: _bernoulli_recon_and_grad(logits, x, scale)}
+    (r0, g0), (r1, g1) = aten(), cases["exp form (the fused step)"]()
+    names, times = list(cases), {name: [] for name in cases}
+    for round_ in range(7):
+        for name in names[round_ % 2 :] + names[: round_ % 2]:
+            times[name].append(best_us(cases[name], 300, 3))
+    print("Bernoulli log-likelihood and gradient of a [128, 784] batch, 2 threads, median of 7 rounds:")
+    for name in names:
+        print(f"  {name:>32}: {statistics.median(times[name]):.0f} us")
+    print(f"  largest difference: {(r1 - r0).abs().max():.2e} nats per example, {(g1 - g0).abs().max():.2e} in the gradient")
+
+
 def chunk() -> None:
     import statistics
 
@@ -186,11 +217,11 @@ def chunk() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="*", default=["elementwise", "gather", "adam", "mm", "chunk"])
+    parser.add_argument("which", nargs="*", default=["elementwise", "gather", "adam", "mm", "bce", "chunk"])
     parser.add_argument("--compiled", action="store_true", help="elementwise: also a compiled softplus-and-sum")
     args = parser.parse_args()
     for name in args.which:
-        {"elementwise": lambda: elementwise(args.compiled), "gather": gather, "adam": adam, "mm": mm, "chunk": chunk}[name]()
+        {"elementwise": lambda: elementwise(args.compiled), "gather": gather, "adam": adam, "mm": mm, "bce": bce, "chunk": chunk}[name]()
 
 
 if __name__ == "__main__":

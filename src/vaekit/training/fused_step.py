@@ -147,13 +147,11 @@ class FusedVAEStep:
         z = torch.addcmul(mu, std, eps)
         logits, dec_saved = self._forward(self.decoder, z)
 
-        recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+        recon, grad_logits = _bernoulli_recon_and_grad(logits, x, scale)
         var = std * std
         kl = (0.5 * (mu * mu + var - 1.0 - logvar)).sum(-1)
         loss = (kl.sum() * beta - recon.sum()) * scale
 
-        # d loss / d logits of the mean Bernoulli cross-entropy: (sigmoid(logits) - x) / B.
-        grad_logits = torch.sigmoid(logits).sub_(x).mul_(scale)
         grad_z = self._backward(self.decoder, dec_saved, grad_logits, need_input_grad=True)
         # z = mu + std * eps; KL_j = (mu^2 + exp(logvar) - 1 - logvar) / 2.
         grad_heads = torch.empty_like(heads)
@@ -164,6 +162,28 @@ class FusedVAEStep:
         grad_h = torch.mm(grad_heads, head_weight)
         self._backward(self.encoder, enc_saved, grad_h, need_input_grad=False)
         return StepLoss(loss, recon, kl)
+
+
+def _bernoulli_recon_and_grad(logits: torch.Tensor, x: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return log p(x|z) of each row ``[B]`` (nats) and d loss / d logits of the mean Bernoulli
+    cross-entropy, ``(sigmoid(logits) - x) * scale`` ``[B, D]``.
+
+    On CPU both come from one ``e = exp(logits)``: ``sigmoid = e / (1 + e)`` and ``softplus =
+    log(1 + e)``, a few vectorised passes where ATen's BCE-with-logits (its ``log_sigmoid`` is
+    not vectorised) and ``sigmoid`` took 1.25-1.5x as long (``python -m bench.kernels bce``).
+    ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in float32, the order of the sums'
+    own rounding. Where ``exp`` overflows (a logit above ~88) the exact kernels are used; on
+    other devices too, since the check would cost a synchronisation per step.
+    """
+    if logits.device.type == "cpu":
+        e = torch.exp(logits)
+        one_plus_e = e + 1.0
+        grad = torch.div(e, one_plus_e).sub_(x).mul_(scale)
+        recon = (x * logits).sum(-1).sub_(one_plus_e.log_().sum(-1))
+        if bool(torch.isfinite(recon).all()):
+            return recon, grad
+    recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+    return recon, torch.sigmoid(logits).sub_(x).mul_(scale)
 
 
 def _write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch.Tensor) -> None:
