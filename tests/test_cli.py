@@ -78,6 +78,16 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_digits_run):
     assert (binarized_digits_run / "eval-test-k12-best.json").exists()
 
 
+def test_evaluate_says_which_nll_path_ran_and_no_fused_nll_gives_the_same_bound(binarized_digits_run):
+    fused = json.loads(invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe").output)
+    generic = invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe", "--no-fused-nll")
+    assert generic.exit_code == 0, generic.output
+    generic = json.loads(generic.output)
+    assert fused["nll_path"] == "fused" and generic["nll_path"] == "generic"
+    assert fused["nll"] != generic["nll"]  # two computations ...
+    assert abs(fused["nll"] - generic["nll"]) < 1e-4  # ... of the same seeded bound, to float32 rounding
+
+
 def test_train_speed_switches_reach_the_run(tmp_path):
     out = tmp_path / "run"
     result = invoke("train", "--data", "digits", "--encoder", "8", "--latent", "2", "--epochs", "1",

@@ -306,6 +306,7 @@ def evaluate(
     max_chunk_elements: int | None = None,
     probe: bool = True,
     progress: str = "quiet",
+    fused_nll: bool = True,
 ) -> dict[str, Any]:
     """Evaluate a model on a data split; return a dict of named metrics in nats per example
     (``bpd`` in bits per dimension for images). ``vae`` may be a loaded model or a run folder.
@@ -319,6 +320,8 @@ def evaluate(
     skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
     small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
     decoder output); ``progress`` is ``"auto"`` (a bar on a terminal) or ``"quiet"``.
+    ``fused_nll=False`` takes the generic NLL path where the fused chunk would apply
+    (``nll_path`` in the report says which ran; docs/evaluation.md).
     """
     from vaekit.evaluation import evaluate_model
     from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS
@@ -350,6 +353,7 @@ def evaluate(
         batch_size=batch_size,
         max_chunk_elements=max_chunk_elements or DEFAULT_MAX_CHUNK_ELEMENTS,
         progress=progress,
+        fused_nll=fused_nll,
     )
     return {"split": split, "data": data or cfg.data.name, **report}
 

@@ -202,6 +202,12 @@ def _print_summary(vae: Any) -> None:
     help="Memory budget of the NLL: elements of one chunk's decoder output (default 2**21).",
 )
 @click.option("--no-probe", is_flag=True, help="Skip the logistic-regression probe on the latent means.")
+@click.option(
+    "--fused-nll/--no-fused-nll",
+    default=True,
+    show_default=True,
+    help="MLP-decoder Bernoulli models on binary data: the fused NLL chunk (same bound, faster on CPU).",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -216,6 +222,7 @@ def evaluate(
     batch_size: int | None,
     max_chunk_elements: int | None,
     no_probe: bool,
+    fused_nll: bool,
     device: str,
     as_json: bool,
     quiet: bool,
@@ -239,6 +246,7 @@ def evaluate(
         max_chunk_elements=max_chunk_elements,
         probe=not no_probe,
         progress=_progress_mode(quiet),
+        fused_nll=fused_nll,
     )
     report = {"run_dir": str(run_dir), "weights": which, **report}
     path = write_report(run_dir, report, own_data=data is None)

@@ -5,7 +5,13 @@ import torch
 
 from vaekit.config import RunConfig
 from vaekit.evaluation.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported, is_binary
-from vaekit.evaluation.iwae import chunk_log_weights, fused_chunk_for, log_likelihood_bound, log_likelihood_bounds
+from vaekit.evaluation.iwae import (
+    chunk_log_weights,
+    fused_chunk_for,
+    log_likelihood_bound,
+    log_likelihood_bounds,
+    nll_path,
+)
 from vaekit.models import create
 
 
@@ -125,3 +131,12 @@ def test_models_it_does_not_cover_are_named_and_left_to_the_generic_path(options
 def test_the_founding_model_and_its_variants_are_covered():
     for name in ("vae", "beta-vae", "iwae"):
         assert fused_chunk_unsupported(_model(name=name)) is None, name
+
+
+def test_nll_path_names_the_chunk_that_runs():
+    model, gaussian = _model(), _model(likelihood="gaussian")
+    binary = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
+    assert nll_path(model, binary) == "fused"
+    assert nll_path(model, binary, fused=False) == "generic"
+    assert nll_path(model, torch.rand(6, 20, dtype=torch.float64)) == "generic"
+    assert nll_path(gaussian, binary) == "generic"

@@ -73,6 +73,12 @@ def fused_chunk_for(model: torch.nn.Module) -> FusedBernoulliChunk | None:
     return None if fused_chunk_unsupported(model) else FusedBernoulliChunk(model, chunk_log_weights)
 
 
+def nll_path(model: torch.nn.Module, x: torch.Tensor, fused: bool = True) -> str:
+    """Return which chunk :func:`log_likelihood_bounds` uses for ``model`` on ``x``: ``"fused"``
+    or ``"generic"`` (chunks whose ``exp`` overflows are still recomputed by the generic one)."""
+    return "fused" if fused and fused_chunk_unsupported(model) is None and is_binary(x) else "generic"
+
+
 def _repeat_condition(y: torch.Tensor, times: int) -> torch.Tensor:
     # z is flattened sample-major ([k0: b0..bB-1, k1: b0..]), so the labels are tiled, not interleaved.
     return y.repeat(times, *([1] * (y.ndim - 1)))

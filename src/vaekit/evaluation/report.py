@@ -32,7 +32,7 @@ from vaekit.evaluation.diagnostics import (
     probe_accuracy,
     recon_mse,
 )
-from vaekit.evaluation.iwae import DEFAULT_K, DEFAULT_MAX_CHUNK_ELEMENTS, log_likelihood_bounds
+from vaekit.evaluation.iwae import DEFAULT_K, DEFAULT_MAX_CHUNK_ELEMENTS, log_likelihood_bounds, nll_path
 from vaekit.evaluation.metrics import bits_per_dim
 
 
@@ -154,6 +154,7 @@ def evaluate_model(
     batch_size: int | None = None,
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     progress: str = "quiet",
+    fused_nll: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the examples ``x`` ``[N, D]`` (in model units: binarised or
     dequantised as in training) and return the report as a dict of JSON-able values.
@@ -163,7 +164,9 @@ def evaluate_model(
     not exact for raises ``ConfigError``. ``labels`` are the conditions of a conditional model and
     the targets of the linear probe, which is fitted on ``probe_data`` (the train split's
     examples and labels). Nats per example throughout; ``bpd`` in bits per dimension.
-    Sampling is seeded by ``seed`` and leaves the global RNG as it was.
+    Sampling is seeded by ``seed`` and leaves the global RNG as it was. ``fused_nll=False``
+    computes the NLL with the generic chunk even where the fused one applies (the report's
+    ``nll_path`` says which ran; both give the same bound to float rounding).
     """
     if len(x) == 0:
         raise ConfigError("there are no examples to evaluate")
@@ -217,8 +220,9 @@ def evaluate_model(
             report["posterior_mean_variance"] = [float(v) for v in variance]
         if k_used:
             started = time.perf_counter()
-            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress)
+            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress, fused_nll)
             seconds["nll"] = time.perf_counter() - started
+            report["nll_path"] = nll_path(model, x, fused_nll)
             report["nll"] = float(nll.mean().item())
             report["nll_stderr"] = _stderr(nll)
             if is_image:
@@ -247,6 +251,7 @@ def _nll_bounds(
     max_chunk_elements: int,
     seed: int,
     progress: str,
+    fused: bool = True,
 ) -> torch.Tensor:
     """The K-sample bound of every example ``[N]`` (nats), with a progress bar if asked."""
     bar = _progress_bar(len(x), progress, f"NLL, K={k}")
@@ -260,6 +265,7 @@ def _nll_bounds(
             max_chunk_elements=max_chunk_elements,
             seed=seed,
             on_batch=bar.update if bar is not None else None,
+            fused=fused,
         )
     finally:
         if bar is not None:
