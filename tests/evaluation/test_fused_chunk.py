@@ -116,11 +116,12 @@ def test_binary_data_takes_the_fused_path(monkeypatch):
         ({"name": "ae", "likelihood": "bernoulli"}, "no posterior"),
         ({"net": "conv", "channels": [4]}, "decoder"),
         ({"dtype": torch.bfloat16}, "bfloat16"),
+        ({"device": "meta"}, "runs on CPU"),
     ],
 )
 def test_models_it_does_not_cover_are_named_and_left_to_the_generic_path(options, reason):
-    dtype = options.pop("dtype", torch.float64)
-    model = _model(dtype=dtype, **options)
+    dtype, device = options.pop("dtype", torch.float64), options.pop("device", "cpu")
+    model = _model(dtype=dtype, **options).to(device)
     why = fused_chunk_unsupported(model)
     assert why is not None and reason in why
     assert fused_chunk_for(model) is None

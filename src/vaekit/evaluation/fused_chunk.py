@@ -37,7 +37,7 @@ def fused_chunk_unsupported(model: nn.Module) -> str | None:
     """Return why :class:`FusedBernoulliChunk` cannot evaluate ``model``, or None when it can:
     a :class:`~vaekit.models.vae.VAE` (any encoder) with an :class:`MLPDecoder` of Linear layers
     and plain activations ending in a Linear layer, the N(0, I) prior, the Bernoulli likelihood,
-    no condition, and float32 or float64 parameters."""
+    no condition, and float32 or float64 parameters on the CPU."""
     if not isinstance(model, VAE) or type(model).decode is not VAE.decode or getattr(model, "conditional", False):
         return f"model {type(model).__name__} has its own decoder pass or a condition"
     if not getattr(model, "variational", True):
@@ -53,7 +53,12 @@ def fused_chunk_unsupported(model: nn.Module) -> str | None:
         return layers
     if layers[-1].activation is not None:
         return "a decoder whose last layer has an activation"
-    dtype = layers[-1].linear.weight.dtype
+    weight = layers[-1].linear.weight
+    if weight.device.type != "cpu":
+        # Its overflow check reads each chunk's result back: on an accelerator that would stall
+        # the queue every chunk, and it has only been measured on CPUs.
+        return f"a model on {weight.device.type} (the fused chunk runs on CPU)"
+    dtype = weight.dtype
     if dtype not in (torch.float32, torch.float64):
         # log(1 + e) rounds away e below the format's epsilon: 2^-8 in bfloat16 is not honest.
         return f"parameters in {dtype} (the fused chunk is float32 or float64)"
