@@ -3,7 +3,8 @@ prior, the Bernoulli likelihood, on binary data.
 
 The generic chunk (:func:`vaekit.evaluation.iwae.chunk_log_weights`) calls the model's decoder,
 the likelihood's ``log_prob`` (a dot product and ATen's ``softplus``, which is not vectorised on
-CPU: ~1.4 ns per element against ~0.2 for ``exp``) and the prior's and posterior's densities,
+CPU: ~2 ns per element on one core against ~0.4 for ``exp``, ``python -m bench.kernels
+elementwise``) and the prior's and posterior's densities,
 allocating every intermediate. On 2 CPU cores that left the decoder's matmuls with half of the
 time. This chunk computes the same log weights with the decoder's own matmuls and a few passes
 over one reused buffer:
@@ -99,8 +100,8 @@ class FusedBernoulliChunk:
         return self._signs[1], self._signs[2]
 
     def _buffer(self, index: int, rows: int, like: torch.Tensor) -> torch.Tensor:
-        """Return the reused output buffer of layer ``index`` for ``rows`` rows (a fresh
-        allocation per chunk would cost page faults: ~1 ms per 3 MiB here)."""
+        """Return the reused output buffer of layer ``index`` for ``rows`` rows (a fresh 3 MiB
+        tensor per chunk cost up to ~1.7 ms of page faults here: ``python -m bench.kernels chunk``)."""
         width = self.layers[index].linear.out_features
         buffer = self._buffers.get(index)
         if buffer is None or buffer.shape != (rows, width) or buffer.dtype != like.dtype or buffer.device != like.device:

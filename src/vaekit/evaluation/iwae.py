@@ -105,8 +105,9 @@ def log_likelihood_bound(
     them, so that runs with different budgets can be compared on the same samples.
     ``on_chunk(n)`` is called after each chunk of ``n`` samples (progress, tests). With
     ``fused`` (the default; or a :class:`FusedBernoulliChunk` to reuse its buffers), binary data
-    of a model :func:`fused_chunk_for` accepts goes through the fused chunk, 1.2-1.5x faster on
-    CPU; ``fused=False`` always takes the generic path. Both give the same bound to float rounding.
+    of a model :func:`fused_chunk_for` accepts goes through the fused chunk, ~1.2x faster on a
+    CPU (docs/benchmarks.md); ``fused=False`` always takes the generic path. Both give the same
+    bound to float rounding.
     """
     conditional = getattr(model, "conditional", False)
     if conditional and y is None:
