@@ -148,7 +148,7 @@ RUNNER = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     import vaekit
-    from vaekit.training import checkpoint
+    from vaekit.training import checkpoint, optim
 
     run, mode, kill_at, fused_step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "fused"
 
@@ -162,7 +162,7 @@ RUNNER = textwrap.dedent(
         setattr(module, name, wrapped)
 
     if mode == "mid-epoch":
-        killer(torch.optim.Adam, "step")  # called once per step, by either step path
+        killer(optim.DirectAdamStep, "__call__")  # called once per step, by either step path
     elif mode == "mid-checkpoint":
         killer(checkpoint, "atomic_write_text")   # trainer.json, after trainer.safetensors is committed
     if mode == "resume":

@@ -29,7 +29,7 @@ from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_b
 from vaekit.training.denormals import flushing_denormals
 from vaekit.training.device import resolve_device
 from vaekit.training.fused_step import FusedVAEStep, fused_step_unsupported
-from vaekit.training.optim import autocast_context, make_adam, make_scaler
+from vaekit.training.optim import DirectAdamStep, autocast_context, make_adam, make_scaler
 from vaekit.training.progress import Progress
 from vaekit.training.splits import (
     Splits,
@@ -188,6 +188,8 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Tr
     # Compiling wraps the forward pass only; checkpoints always hold the plain module's weights.
     train_model = torch.compile(model) if t.compile else model
     scaler = make_scaler(t.precision, device)
+    # Adam's kernels without Adam.step's per-step Python (bit-identical; the scaler steps itself).
+    adam_step = DirectAdamStep(optimizer)
     # The hand-written step where the run qualifies (same gradients, no autograd graph).
     fused = None
     if t.fused_step and fused_step_unsupported(model, objective, t.precision, t.compile) is None:
@@ -242,7 +244,7 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Tr
                 # The fused step has already written every gradient.
                 if t.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                optimizer.step()
+                adam_step()
             elif scaler is not None:
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -256,7 +258,7 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Tr
                 loss.backward()
                 if t.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                optimizer.step()
+                adam_step()
             state["step"] += 1
             with torch.no_grad():
                 b = len(x)

@@ -1,0 +1,55 @@
+"""DirectAdamStep takes the same steps as Adam.step, bit for bit, and falls back where it must."""
+
+import copy
+
+import pytest
+import torch
+
+from vaekit.training.optim import DirectAdamStep, make_adam
+
+
+def _net_and_data():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    return net, torch.randn(16, 6), torch.randn(16, 3)
+
+
+def _train(net, x, y, optimizer, step, steps=6):
+    for i in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(net(x[i % 2 :: 2]), y[i % 2 :: 2]).backward()
+        step()
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_steps_are_bit_identical_to_optimizer_step(fused):
+    results = []
+    for direct in (False, True):
+        net, x, y = _net_and_data()
+        optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"), fused=fused)
+        _train(net, x, y, optimizer, DirectAdamStep(optimizer) if direct else optimizer.step)
+        results.append(([p.detach().clone() for p in net.parameters()], optimizer.state_dict()))
+    (ref_params, ref_state), (params, state) = results
+    assert all(torch.equal(a, b) for a, b in zip(ref_params, params, strict=True))
+    for ref, got in zip(ref_state["state"].values(), state["state"].values(), strict=True):
+        assert all(torch.equal(ref[key], got[key]) for key in ("step", "exp_avg", "exp_avg_sq"))
+
+
+def test_reloaded_state_and_missing_gradients_go_through_optimizer_step(monkeypatch):
+    net, x, y = _net_and_data()
+    optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"))
+    direct = DirectAdamStep(optimizer)
+    _train(net, x, y, optimizer, direct, steps=2)
+    calls = []
+    original = type(optimizer).step
+    monkeypatch.setattr(type(optimizer), "step", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    _train(net, x, y, optimizer, direct, steps=2)
+    assert calls == []  # the functional form, once the state exists
+    optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))  # new state tensors, as on resume
+    _train(net, x, y, optimizer, direct, steps=1)
+    assert calls == [1]
+    _train(net, x, y, optimizer, direct, steps=1)
+    assert calls == [1]
+    net[2].bias.grad = None
+    direct()
+    assert calls == [1, 1]
