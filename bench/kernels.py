@@ -7,7 +7,8 @@
 - ``gather``: one batch of 128 uint8 MNIST-sized rows by advanced indexing and by index_select.
 - ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``
   and through the public functional ``torch.optim.adam.adam`` (the optimizer's Python overhead).
-- ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient).
+- ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient),
+  then the six small matmuls of its latent part.
 - ``bce``: the fused training step's Bernoulli term on one batch of 128 MNIST-like rows (the
   per-example log-likelihood and the gradient ``(sigmoid(l) - x) / B``): ATen's BCE-with-logits
   plus ``sigmoid``, against the step's ``exp``-based form.
@@ -136,6 +137,21 @@ def mm() -> None:
     for name, fn in cases.items():
         us = best_us(fn, 300)
         print(f"  {name}: {us:.0f} us, {flop / us / 1e3:.0f} GFLOP/s")
+    # The latent part's six small matmuls (both heads as one [400, 40] layer, the 20 -> 400 layer).
+    heads, heads_bias, grad_heads = torch.randn(40, 400), torch.randn(40), torch.randn(128, 40)
+    z, w3, b3, d3 = torch.randn(128, 20), torch.randn(400, 20), torch.randn(400), torch.randn(128, 400)
+    small = {
+        "heads  addmm [128,400]@[400,40]": lambda: torch.addmm(heads_bias, h, heads.t()),
+        "heads  grad  [40,128]@[128,400]": lambda: torch.mm(grad_heads.t(), h),
+        "heads  input [128,40]@[40,400]": lambda: torch.mm(grad_heads, heads),
+        "fc3    addmm [128,20]@[20,400]": lambda: torch.addmm(b3, z, w3.t()),
+        "fc3    grad  [400,128]@[128,20]": lambda: torch.mm(d3.t(), z),
+        "fc3    input [128,400]@[400,20]": lambda: torch.mm(d3, w3),
+    }
+    times = {name: best_us(fn, 300) for name, fn in small.items()}
+    print(f"the latent part's small matmuls, 2 threads: {sum(times.values()):.0f} us in all")
+    for name, us in times.items():
+        print(f"  {name}: {us:.0f} us")
 
 
 def bce() -> None:
