@@ -59,6 +59,17 @@ def old_views(cfg, bundle):
 SETTINGS = [{}, {"binarize": "dynamic"}, {"binarize": "static"}, {"dequantize": "uniform"}]
 
 
+def uint8_config_and_splits(data):
+    cfg = config(**data)
+    return cfg, make_splits(cfg, grey_bundle(dtype=torch.uint8)[0])
+
+
+def full_views(cfg, splits):
+    """Yield (split, examples, labels) of each split's whole evaluation view."""
+    for split in ("train", "val", "test"):
+        yield (split, *evaluation_view(cfg, splits, split))
+
+
 @pytest.mark.parametrize("data", SETTINGS, ids=["plain", "dynamic", "static", "dequantize"])
 def test_uint8_splits_give_the_evaluation_values_float_splits_gave(data):
     cfg = config(**data)
@@ -77,10 +88,8 @@ def test_uint8_splits_give_the_evaluation_values_float_splits_gave(data):
 @pytest.mark.parametrize("data", SETTINGS, ids=["plain", "dynamic", "static", "dequantize"])
 def test_evaluation_batches_do_not_depend_on_the_batch_size(data):
     # The loop validates batch by batch; the draws must be those of one whole-split draw.
-    cfg = config(**data)
-    splits = make_splits(cfg, grey_bundle(dtype=torch.uint8)[0])
-    for split in ("train", "val", "test"):
-        full, labels = evaluation_view(cfg, splits, split)
+    cfg, splits = uint8_config_and_splits(data)
+    for split, full, labels in full_views(cfg, splits):
         for batch_size in (1, 7, 1000):
             batches = list(evaluation_batches(cfg, splits, split, batch_size))
             assert all(len(x) <= batch_size for x, _ in batches)
@@ -90,10 +99,8 @@ def test_evaluation_batches_do_not_depend_on_the_batch_size(data):
 
 @pytest.mark.parametrize("data", SETTINGS, ids=["plain", "dynamic", "static", "dequantize"])
 def test_a_limited_view_is_the_start_of_the_full_view(data):
-    cfg = config(**data)
-    splits = make_splits(cfg, grey_bundle(dtype=torch.uint8)[0])
-    for split in ("train", "val", "test"):
-        full, labels = evaluation_view(cfg, splits, split)
+    cfg, splits = uint8_config_and_splits(data)
+    for split, full, labels in full_views(cfg, splits):
         first, first_labels = evaluation_view(cfg, splits, split, limit=5)
         assert torch.equal(first, full[:5]) and torch.equal(first_labels, labels[:5]), split
 

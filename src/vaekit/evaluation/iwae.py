@@ -76,6 +76,7 @@ def fused_chunk_for(model: torch.nn.Module) -> FusedBernoulliChunk | None:
 def nll_path(model: torch.nn.Module, x: torch.Tensor, fused: bool = True) -> str:
     """Return which chunk :func:`log_likelihood_bounds` uses for ``model`` on ``x``: ``"fused"``
     or ``"generic"`` (chunks whose ``exp`` overflows are still recomputed by the generic one)."""
+    # Grey levels: x.l - softplus(l) has no single-exp form.
     return "fused" if fused and fused_chunk_unsupported(model) is None and is_binary(x) else "generic"
 
 
@@ -120,12 +121,9 @@ def log_likelihood_bound(
         raise ValueError(f"noise must have shape {(k, batch, latent)}, got {tuple(noise.shape)}")
     per_sample = batch * x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
-    if isinstance(fused, FusedBernoulliChunk):
-        fused_chunk: FusedBernoulliChunk | None = fused
-    else:
-        fused_chunk = fused_chunk_for(model) if fused else None
-    if fused_chunk is not None and not is_binary(x):
-        fused_chunk = None  # grey levels: x.l - softplus(l) has no single-exp form
+    fused_chunk: FusedBernoulliChunk | None = None
+    if fused is not False and nll_path(model, x) == "fused":
+        fused_chunk = fused if isinstance(fused, FusedBernoulliChunk) else fused_chunk_for(model)
     done = 0
     # Equal chunks: one decoder shape for the whole of K (a remainder chunk would be a second).
     for size in chunk_sizes(k, per_sample, max_chunk_elements, equal=True):
