@@ -4,10 +4,10 @@ prior, the Bernoulli likelihood, on binary data.
 The generic chunk (:func:`vaekit.evaluation.iwae.chunk_log_weights`) calls the model's decoder,
 the likelihood's ``log_prob`` (a dot product and ATen's ``softplus``, which is not vectorised on
 CPU: ~2 ns per element on one core against ~0.4 for ``exp``, ``python -m bench.kernels
-elementwise``) and the prior's and posterior's densities,
-allocating every intermediate. On 2 CPU cores the decoder's matmuls had only ~60 % of the time
-(``python -m bench.nll_speed RUN --profile 200 --images 200 --modes generic``). This chunk computes the same log weights with the decoder's own matmuls and a few passes
-over one reused buffer:
+elementwise``) and the prior's and posterior's densities, allocating every intermediate. On 2
+CPU cores the decoder's matmuls had only ~60 % of the time (``python -m bench.nll_speed RUN
+--profile 200 --images 200 --modes generic``). This chunk computes the same log weights with
+the decoder's own matmuls and a few passes over one reused buffer:
 
 - for binary ``x`` with ``s = 1 - 2x``, ``log p(x|z) = x.l - softplus(l) = -sum_d log(1 +
   exp(s_d l_d))``; the last layer's bias and the sign are applied in one pass (``addcmul``), then
