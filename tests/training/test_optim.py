@@ -53,3 +53,20 @@ def test_reloaded_state_and_missing_gradients_go_through_optimizer_step(monkeypa
     net[2].bias.grad = None
     direct()
     assert calls == [1, 1]
+
+
+def test_fused_steps_call_the_kernel_itself_and_tensor_hyperparameters_take_the_functional_form(monkeypatch):
+    import vaekit.training.optim as optim
+
+    net, x, y = _net_and_data()
+    optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"))
+    direct = DirectAdamStep(optimizer)
+    calls = []
+    functional = optim.functional_adam
+    monkeypatch.setattr(optim, "functional_adam", lambda *a, **k: calls.append(1) or functional(*a, **k))
+    _train(net, x, y, optimizer, direct, steps=3)
+    assert calls == []
+    assert all(int(s["step"]) == 3 for s in optimizer.state.values())
+    optimizer.param_groups[0]["lr"] = torch.tensor(1e-2)
+    _train(net, x, y, optimizer, direct, steps=1)
+    assert calls == [1]

@@ -64,6 +64,12 @@ def activation_in_place(module: nn.Module) -> ActivationInPlace:
     return module
 
 
+def backward_reads_output_only(module: nn.Module) -> bool:
+    """Return whether ``module``'s backward (see :func:`activation_grad`) needs only the
+    activation's output, so the forward may overwrite the pre-activation (ReLU and Tanh)."""
+    return type(module) in (nn.ReLU, nn.Tanh)
+
+
 @dataclass
 class DenseLayer:
     """One dense layer of an MLP and the activation that follows it (None: a linear output)."""

@@ -24,7 +24,13 @@ from torch import nn
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
 from vaekit.models.vae import VAE
-from vaekit.nets.dense import DenseLayer, dense_layers
+from vaekit.nets.dense import (
+    ActivationInPlace,
+    DenseLayer,
+    activation_in_place,
+    backward_reads_output_only,
+    dense_layers,
+)
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 from vaekit.objectives.base import StepLoss
 from vaekit.objectives.beta_elbo import BetaELBOObjective
@@ -79,11 +85,17 @@ class FusedVAEStep:
         self.objective = objective
         self.encoder: list[DenseLayer] = dense_layers(model.encoder.body.layers)  # type: ignore[assignment]
         self.decoder: list[DenseLayer] = dense_layers(model.decoder.net.layers)  # type: ignore[assignment]
+        self._encoder_in_place = _in_place_forwards(self.encoder)
+        self._decoder_in_place = _in_place_forwards(self.decoder)
         self.mu, self.logvar = model.encoder.mu, model.encoder.logvar
         covered = {id(p) for d in self.encoder + self.decoder for p in d.linear.parameters()}
         covered |= {id(p) for p in (*self.mu.parameters(), *self.logvar.parameters())}
         weight = torch.cat([self.mu.weight, self.logvar.weight]).detach()
         self._head_grads = torch.empty_like(weight), torch.empty(len(weight), dtype=weight.dtype, device=weight.device)
+        latent = self.mu.out_features
+        # The halves of the buffers that are each head's .grad: made once, set every step
+        # (zero_grad(set_to_none=True) may have cleared them).
+        self._head_grad_halves = tuple(g[half] for g in self._head_grads for half in (slice(latent), slice(latent, None)))
         missing = [name for name, p in model.named_parameters() if id(p) not in covered]
         if missing:
             raise ValueError(f"the fused step would not train parameters {missing}")
@@ -91,42 +103,64 @@ class FusedVAEStep:
     def _write_head_grads(self, grad_heads: torch.Tensor, h: torch.Tensor) -> None:
         """Write the gradients of both heads with one matmul into one buffer whose halves are
         the ``mu`` and ``logvar`` layers' ``.grad``."""
-        latent = self.mu.out_features
         weight_grad, bias_grad = self._head_grads
         mu, logvar = self.mu, self.logvar
         torch.mm(grad_heads.t(), h, out=weight_grad)
         torch.sum(grad_heads, 0, out=bias_grad)
-        mu.weight.grad, logvar.weight.grad = weight_grad[:latent], weight_grad[latent:]
-        mu.bias.grad, logvar.bias.grad = bias_grad[:latent], bias_grad[latent:]
+        mu.weight.grad, logvar.weight.grad, mu.bias.grad, logvar.bias.grad = self._head_grad_halves
 
     def kl_weight(self, step: int) -> float:
         """Return the KL term's weight at optimizer step ``step`` (1 for the plain ELBO)."""
         return self.objective.kl_weight(step) if isinstance(self.objective, BetaELBOObjective) else 1.0
 
     @staticmethod
-    def _forward(layers: list[DenseLayer], h: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
-        """Run dense layers; return the output and, per layer, (input, pre-activation, output)."""
+    def _forward(
+        layers: list[DenseLayer], in_place_forwards: list[ActivationInPlace | None], h: torch.Tensor
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+        """Run dense layers; return the output and, per layer, (input, pre-activation, output).
+
+        Where ``in_place_forwards`` has a layer's in-place activation (ReLU and Tanh: their
+        backward reads only the output, which then also stands for the pre-activation), it
+        runs in place: one allocation fewer per layer."""
         saved = []
-        for layer in layers:
+        for layer, in_place in zip(layers, in_place_forwards, strict=True):
             a = torch.addmm(layer.linear.bias, h, layer.linear.weight.t())
-            out = a if layer.activation is None else layer.activation(a)
+            if layer.activation is None:
+                out = a
+            elif in_place is not None:
+                out = a = in_place(a)
+            else:
+                out = layer.activation(a)
             saved.append((h, a, out))
             h = out
         return h, saved
 
     @staticmethod
     def _backward(
-        layers: list[DenseLayer], saved: list[tuple[torch.Tensor, ...]], grad: torch.Tensor, need_input_grad: bool
+        layers: list[DenseLayer],
+        saved: list[tuple[torch.Tensor, ...]],
+        grad: torch.Tensor,
+        need_input_grad: bool,
+        grad_scale: float = 1.0,
     ) -> torch.Tensor | None:
-        """Write the layers' parameter gradients given d loss / d output ``grad``; return
-        d loss / d input when ``need_input_grad``."""
+        """Write the layers' parameter gradients given ``grad_scale * grad`` = d loss / d output;
+        return d loss / d input (with the scale applied) when ``need_input_grad``.
+
+        The scale rides on the first layer's matmuls (BLAS's alpha) and its bias sum, so the
+        caller saves a pass over ``grad``: every activation's backward is linear in ``grad``."""
         for i in range(len(layers) - 1, -1, -1):
             layer, (h_in, a, out) = layers[i], saved[i]
             if layer.activation_grad is not None:
                 grad = layer.activation_grad(grad, a, out)
-            _write_linear_grads(layer.linear, grad, h_in)
+            _write_linear_grads(layer.linear, grad, h_in, grad_scale)
             if i > 0 or need_input_grad:
-                grad = torch.mm(grad, layer.linear.weight)
+                weight = layer.linear.weight
+                if grad_scale == 1.0:
+                    grad = torch.mm(grad, weight)
+                else:
+                    out_grad = grad.new_empty(grad.shape[0], weight.shape[1])
+                    grad = torch.addmm(out_grad, grad, weight, beta=0, alpha=grad_scale, out=out_grad)
+            grad_scale = 1.0
         return grad if need_input_grad else None
 
     @torch.no_grad()
@@ -135,66 +169,82 @@ class FusedVAEStep:
         scale = 1.0 / batch  # the loss is a mean over the batch
         beta = self.kl_weight(step)
 
-        h, enc_saved = self._forward(self.encoder, x)
+        h, enc_saved = self._forward(self.encoder, self._encoder_in_place, x)
         # Both heads as one matmul: [B, H] @ [H, 2L] costs about what one [H, L] head does.
         head_weight = torch.cat([self.mu.weight, self.logvar.weight])
         heads = torch.addmm(torch.cat([self.mu.bias, self.logvar.bias]), h, head_weight.t())
         latent = self.mu.out_features
         mu, logvar = heads[:, :latent], heads[:, latent:]
         std = torch.exp(0.5 * logvar)
-        # The same draw as distributions.reparameterize: same generator, shape, dtype and device.
+        # The same draw and the same ops as distributions.reparameterize: the same z, bit for bit.
         eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)
-        z = torch.addcmul(mu, std, eps)
-        logits, dec_saved = self._forward(self.decoder, z)
+        noise = std * eps
+        z = mu + noise
+        logits, dec_saved = self._forward(self.decoder, self._decoder_in_place, z)
 
-        recon, grad_logits = _bernoulli_recon_and_grad(logits, x, scale)
-        var = std * std
-        kl = (0.5 * (mu * mu + var - 1.0 - logvar)).sum(-1)
-        loss = (kl.sum() * beta - recon.sum()) * scale
+        # d loss / d logits = -scale * residual: the scale goes into the backward's first matmuls.
+        recon, residual = _bernoulli_recon_and_residual(logits, x)
+        # KL_j = (mu_j^2 + var_j - 1 - logvar_j) / 2; var - 1 serves the gradient too.
+        var_minus_1 = (std * std).sub_(1.0)
+        kl = torch.sub(var_minus_1, logvar).addcmul_(mu, mu).sum(-1).mul_(0.5)
+        loss = torch.add(recon, kl, alpha=-beta).sum().mul_(-scale)  # (beta * KL - recon), batch mean
 
-        grad_z = self._backward(self.decoder, dec_saved, grad_logits, need_input_grad=True)
-        # z = mu + std * eps; KL_j = (mu^2 + exp(logvar) - 1 - logvar) / 2.
+        grad_z = self._backward(self.decoder, dec_saved, residual, need_input_grad=True, grad_scale=-scale)
+        # z = mu + exp(logvar / 2) * eps, so dz/dlogvar = noise / 2.
         grad_heads = torch.empty_like(heads)
         torch.add(grad_z, mu, alpha=beta * scale, out=grad_heads[:, :latent])
-        torch.mul(grad_z * eps, std, out=grad_heads[:, latent:])
-        grad_heads[:, latent:].add_(var - 1.0, alpha=beta * scale).mul_(0.5)
+        grad_logvar = grad_heads[:, latent:]
+        torch.mul(var_minus_1, 0.5 * beta * scale, out=grad_logvar)
+        grad_logvar.addcmul_(grad_z, noise, value=0.5)
         self._write_head_grads(grad_heads, h)
         grad_h = torch.mm(grad_heads, head_weight)
         self._backward(self.encoder, enc_saved, grad_h, need_input_grad=False)
         return StepLoss(loss, recon, kl)
 
 
-def _bernoulli_recon_and_grad(logits: torch.Tensor, x: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return log p(x|z) of each row ``[B]`` (nats) and d loss / d logits of the mean Bernoulli
-    cross-entropy, ``(sigmoid(logits) - x) * scale`` ``[B, D]``.
+def _in_place_forwards(layers: list[DenseLayer]) -> list[ActivationInPlace | None]:
+    """Return, per layer, the in-place forward of its activation where the backward reads only
+    the output, else None."""
+    return [
+        activation_in_place(d.activation) if d.activation is not None and backward_reads_output_only(d.activation) else None
+        for d in layers
+    ]
 
-    On CPU both come from one ``e = exp(logits)``: ``sigmoid = e / (1 + e)`` and ``softplus =
-    log(1 + e)``, a few vectorised passes where ATen's BCE-with-logits (its ``log_sigmoid`` is
-    not vectorised) and ``sigmoid`` took 1.25-1.5x as long (``python -m bench.kernels bce``).
-    ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in float32, the order of the sums'
-    own rounding. Where ``exp`` overflows (a logit above ~88) the exact kernels are used; on
-    other devices too, since the check would cost a synchronisation per step.
+
+def _bernoulli_recon_and_residual(logits: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return log p(x|z) of each row ``[B]`` (nats) and the residual ``x - sigmoid(logits)``
+    ``[B, D]``, which is -d log p(x|z) / d logits.
+
+    On CPU both come from one ``e = exp(logits)``: ``residual = x - e / (1 + e)`` (one
+    ``addcdiv``) and ``log p = -sum(log(1 + e) - x * logits)`` (``log_`` and ``addcmul_`` in
+    place): six vectorised passes over the batch where ATen's BCE-with-logits (its
+    ``log_sigmoid`` is not vectorised) and ``sigmoid`` took longer (``python -m bench.kernels
+    bce``). ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in float32, the order of the
+    sums' own rounding. Where ``exp`` overflows (a logit above ~88) the exact kernels are used;
+    on other devices too, since the check would cost a synchronisation per step.
     """
     if logits.device.type == "cpu":
         e = torch.exp(logits)
         one_plus_e = e + 1.0
-        grad = torch.div(e, one_plus_e).sub_(x).mul_(scale)
-        recon = (x * logits).sum(-1).sub_(one_plus_e.log_().sum(-1))
+        residual = torch.addcdiv(x, e, one_plus_e, value=-1.0, out=e)
+        recon = one_plus_e.log_().addcmul_(x, logits, value=-1.0).sum(-1).neg_()
         if bool(torch.isfinite(recon).all()):
-            return recon, grad
+            return recon, residual
     recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    return recon, torch.sigmoid(logits).sub_(x).mul_(scale)
+    return recon, torch.sub(x, torch.sigmoid(logits))
 
 
-def _write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch.Tensor) -> None:
-    """Set ``linear``'s weight and bias gradients for d loss / d output ``grad_out`` ``[B, out]``
-    and the layer's ``inputs`` ``[B, in]``, reusing the ``.grad`` buffers when they exist."""
+def _write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch.Tensor, scale: float = 1.0) -> None:
+    """Set ``linear``'s weight and bias gradients for d loss / d output ``scale * grad_out``
+    ``[B, out]`` and the layer's ``inputs`` ``[B, in]``, reusing the ``.grad`` buffers when they exist."""
     weight, bias = linear.weight, linear.bias
     if weight.grad is None:
-        weight.grad = torch.mm(grad_out.t(), inputs)
-    else:
-        torch.mm(grad_out.t(), inputs, out=weight.grad)
+        weight.grad = torch.empty_like(weight)
     if bias.grad is None:
-        bias.grad = grad_out.sum(0)
-    else:
+        bias.grad = torch.empty_like(bias)
+    if scale == 1.0:
+        torch.mm(grad_out.t(), inputs, out=weight.grad)
         torch.sum(grad_out, 0, out=bias.grad)
+    else:
+        torch.addmm(weight.grad, grad_out.t(), inputs, beta=0, alpha=scale, out=weight.grad)
+        torch.sum(grad_out, 0, out=bias.grad).mul_(scale)

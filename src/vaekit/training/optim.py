@@ -46,7 +46,10 @@ class DirectAdamStep:
     tensors, bit-identical results) with the state's lists built once instead of every step.
 
     ``Adam.step`` rebuilds its lists and checks its state in Python each step: ~0.1 ms of a
-    ~3.5 ms MNIST step on 2 CPU cores (``python -m bench.kernels adam``). Calling this object
+    ~3.5 ms MNIST step on 2 CPU cores (``python -m bench.kernels adam``). For the fused kernel
+    on one device and dtype, it calls the two ops the functional form would
+    (``torch._foreach_add_`` on the step counts, then ``torch._fused_adam_``) itself, skipping
+    the functional form's regrouping of the lists by device each step. Calling this object
     does one step. Until the optimizer has state for every parameter (its first step), and
     whenever the state tensors were replaced (``load_state_dict``), it calls
     ``optimizer.step()`` itself, so it is always safe to use in its place.
@@ -55,6 +58,7 @@ class DirectAdamStep:
     def __init__(self, optimizer: torch.optim.Adam) -> None:
         self.optimizer = optimizer
         self._state: tuple[list[torch.Tensor], ...] | None = None
+        self._direct_fused = False
 
     def _state_lists(self) -> tuple[list[torch.Tensor], ...] | None:
         """Return (params, exp_avgs, exp_avg_sqs, steps) when every parameter has Adam state
@@ -69,7 +73,12 @@ class DirectAdamStep:
         states = [self.optimizer.state.get(p) for p in params]
         if not params or len(params) != len(groups[0]["params"]) or any(not s for s in states):
             return None
-        return params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [s["step"] for s in states]
+        lists = params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [s["step"] for s in states]
+        # The fused kernel takes one device and dtype per call (the functional form groups them).
+        kinds = {(t.device, t.dtype) for t in (*lists[0], *lists[1], *lists[2])}
+        kinds_of_steps = {(t.device, t.dtype) for t in lists[3]}
+        self._direct_fused = hasattr(torch, "_fused_adam_") and len(kinds) == 1 and len(kinds_of_steps) == 1
+        return lists
 
     def __call__(self) -> None:
         optimizer = self.optimizer
@@ -85,6 +94,16 @@ class DirectAdamStep:
             return
         group = optimizer.param_groups[0]
         beta1, beta2 = group["betas"]
+        scalars = (group["lr"], beta1, beta2)
+        if self._direct_fused and group["fused"] and not any(isinstance(v, torch.Tensor) for v in scalars):
+            with torch.no_grad():
+                torch._foreach_add_(steps, 1)
+                torch._fused_adam_(
+                    params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
+                    beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
+                    grad_scale=None, found_inf=None,
+                )  # fmt: skip
+            return
         with torch.no_grad():  # as Adam.step: the updates are in place on leaves that require grad
             functional_adam(
                 params, grads, exp_avgs, exp_avg_sqs, [], steps,
