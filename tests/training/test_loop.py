@@ -90,6 +90,16 @@ def test_metrics_log_has_one_line_per_epoch_with_the_terms(tmp_path):
         assert {"val_loss", "val_kl", "examples_per_s"} <= set(r)
 
 
+@pytest.mark.parametrize("on_host", [True, False])
+def test_epoch_sums_add_batch_weighted_losses_and_per_example_terms(on_host):
+    from vaekit.training.loop import EpochSums
+
+    sums = EpochSums(torch.device("cpu"), on_host=on_host)
+    sums.add(torch.tensor(2.5), torch.tensor([-1.0, -2.0, -3.0]), torch.tensor([0.5, 0.25, 0.25]), 3)
+    sums.add(torch.tensor(4.0), torch.tensor([-8.0]), torch.tensor([1.0]), 1)
+    assert sums.values() == [11.5, -14.0, 2.0]
+
+
 def test_run_folder_holds_the_designed_files(tmp_path):
     vaekit.train(epochs=1, out=tmp_path / "r", **SMALL)
     names = {p.name for p in (tmp_path / "r").iterdir()}

@@ -60,6 +60,35 @@ class TrainResult:
     test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
 
+class EpochSums:
+    """Running sums over an epoch's examples of the loss, the reconstruction term and the KL
+    (nats), in float64.
+
+    On a CPU they are Python floats: the loop reads each step's loss there anyway, and a few
+    reads cost less than the device ops of a stack-and-add. On an accelerator they are a device
+    tensor, read only by :meth:`values` (each read is a synchronisation). ``on_host`` overrides
+    the choice.
+    """
+
+    def __init__(self, device: torch.device, on_host: bool | None = None) -> None:
+        on_host = device.type == "cpu" if on_host is None else on_host
+        self._host = [0.0, 0.0, 0.0] if on_host else None
+        self._device = None if self._host is not None else torch.zeros(3, dtype=torch.float64, device=device)
+
+    def add(self, loss: torch.Tensor, recon: torch.Tensor, kl: torch.Tensor, batch: int) -> None:
+        """Add a batch's mean ``loss`` (0-d) and per-example ``recon`` and ``kl`` ``[batch]``."""
+        if self._host is not None:
+            self._host[0] += loss.item() * batch
+            self._host[1] += recon.sum().item()
+            self._host[2] += kl.sum().item()
+        else:
+            self._device += torch.stack([loss.detach() * batch, recon.detach().sum(), kl.detach().sum()]).double()
+
+    def values(self) -> list[float]:
+        """Return the sums (loss, recon, kl) so far."""
+        return list(self._host) if self._host is not None else self._device.tolist()
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """Return the CPU generator that shuffles (and binarises) epoch ``epoch`` of a run."""
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -215,7 +244,7 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Tr
             batches = streaming_batches(dataset, order, t.batch_size, device, t.num_workers, labelled=conditional)
         else:
             batches = memory_batches(train_x, train_y, order.to(device), t.batch_size)
-        sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, recon, kl (summed)
+        sums = EpochSums(device)
         first_bad_step = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
         started = time.perf_counter()
         seen = 0
@@ -260,13 +289,13 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Tr
                     torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                 adam_step()
             state["step"] += 1
+            b = len(x)
             with torch.no_grad():
-                b = len(x)
-                sums += torch.stack([loss.detach() * b, terms.recon.detach().sum(), terms.kl.detach().sum()]).double()
+                sums.add(loss, terms.recon, terms.kl, b)
             seen += b
             if reporter.shows_bar and state["step"] % 10 == 0:
                 # Read the device-side sums only now and then: each read is a sync.
-                loss_sum, recon_sum, kl_sum = (v / seen for v in sums.tolist())
+                loss_sum, recon_sum, kl_sum = (v / seen for v in sums.values())
                 reporter.batch_metrics(
                     loss=loss_sum,
                     elbo=recon_sum - kl_sum,
@@ -274,7 +303,7 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Tr
                     ex_per_s=seen / (time.perf_counter() - started),
                 )
         elapsed = time.perf_counter() - started
-        loss_sum, recon_sum, kl_sum = (v / n for v in sums.tolist())
+        loss_sum, recon_sum, kl_sum = (v / n for v in sums.values())
         # train_loss is the objective (which for beta-VAE, IWAE or the AE is not -ELBO);
         # train_elbo is the single-sample ELBO recon - kl of the same batches.
         record: dict[str, Any] = {
