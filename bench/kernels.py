@@ -5,8 +5,9 @@
   one thread, best of 20; with ``--compiled`` also a torch.compile'd softplus-and-sum against the
   eager one on one NLL chunk of logits (10 samples x 100 images x 784), 2 threads.
 - ``gather``: one batch of 128 uint8 MNIST-sized rows by advanced indexing and by index_select.
-- ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``
-  and through the public functional ``torch.optim.adam.adam`` (the optimizer's Python overhead).
+- ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``,
+  through the public functional ``torch.optim.adam.adam``, through vaekit's ``DirectAdamStep``,
+  and the kernel alone (the optimizer's Python overhead).
 - ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient),
   then the six small matmuls of its latent part.
 - ``bce``: the fused training step's Bernoulli term on one batch of 128 MNIST-like rows (the
@@ -95,6 +96,7 @@ def adam() -> None:
 
     from vaekit.config import RunConfig
     from vaekit.models import create
+    from vaekit.training.optim import DirectAdamStep
 
     torch.set_num_threads(2)
     config = RunConfig()
@@ -116,9 +118,17 @@ def adam() -> None:
             weight_decay=0.0, eps=1e-8, maximize=False,
         )
 
-    print(f"fused Adam, {sum(p.numel() for p in params)} parameters, 2 threads:")
-    print(f"  optimizer.step():          {best_us(optimizer.step, 500):.0f} us")
-    print(f"  torch.optim.adam.adam(...): {best_us(functional, 500):.0f} us")
+    direct_optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
+    direct = DirectAdamStep(direct_optimizer)
+    direct()  # the first call is Adam.step itself
+    kernel = torch._fused_adam_
+    kernel_args = [params, grads, *moments, [], steps]
+    kernel_kwargs = dict(amsgrad=False, lr=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False)
+    print(f"fused Adam, {sum(p.numel() for p in params)} parameters, 2 threads, best of 5 x 500 calls:")
+    print(f"  optimizer.step():                          {best_us(optimizer.step, 500):.0f} us")
+    print(f"  torch.optim.adam.adam(...):                 {best_us(functional, 500):.0f} us")
+    print(f"  vaekit's DirectAdamStep:                    {best_us(direct, 500):.0f} us")
+    print(f"  the kernel alone (torch._fused_adam_(...)): {best_us(lambda: kernel(*kernel_args, **kernel_kwargs), 500):.0f} us")
 
 
 def mm() -> None:

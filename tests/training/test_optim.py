@@ -70,3 +70,23 @@ def test_fused_steps_call_the_kernel_itself_and_tensor_hyperparameters_take_the_
     optimizer.param_groups[0]["lr"] = torch.tensor(1e-2)
     _train(net, x, y, optimizer, direct, steps=1)
     assert calls == [1]
+
+
+def test_step_counts_share_one_tensor_and_stay_per_parameter_through_fallback_steps():
+    results = []
+    for direct in (False, True):
+        net, x, y = _net_and_data()
+        optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"))
+        step = DirectAdamStep(optimizer) if direct else optimizer.step
+        _train(net, x, y, optimizer, step, steps=3)
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        net[2].bias.grad = None  # Adam.step skips it: its count stays behind the others'
+        step()
+        _train(net, x, y, optimizer, step, steps=2)
+        results.append((net, optimizer))
+    (ref_net, ref_opt), (net, opt) = results
+    counts = [int(s["step"]) for s in opt.state.values()]
+    assert counts == [int(s["step"]) for s in ref_opt.state.values()] == [6, 6, 6, 5]
+    assert len({s["step"].untyped_storage().data_ptr() for s in opt.state.values()}) == 1
+    assert all(torch.equal(a, b) for a, b in zip(ref_net.parameters(), net.parameters(), strict=True))

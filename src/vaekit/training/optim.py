@@ -47,9 +47,10 @@ class DirectAdamStep:
 
     ``Adam.step`` rebuilds its lists and checks its state in Python each step: ~0.1 ms of a
     ~3.5 ms MNIST step on 2 CPU cores (``python -m bench.kernels adam``). For the fused kernel
-    on one device and dtype, it calls the two ops the functional form would
-    (``torch._foreach_add_`` on the step counts, then ``torch._fused_adam_``) itself, skipping
-    the functional form's regrouping of the lists by device each step. Calling this object
+    on one device and dtype, it calls the kernel the functional form would
+    (``torch._fused_adam_``) itself, skipping the functional form's regrouping of the lists by
+    device each step, and counts the step with one ``add_`` on a tensor whose elements are the
+    parameters' step counts (``state["step"]`` of each parameter is a 0-d view into it). Calling this object
     does one step. Until the optimizer has state for every parameter (its first step), and
     whenever the state tensors were replaced (``load_state_dict``), it calls
     ``optimizer.step()`` itself, so it is always safe to use in its place.
@@ -59,6 +60,7 @@ class DirectAdamStep:
         self.optimizer = optimizer
         self._state: tuple[list[torch.Tensor], ...] | None = None
         self._direct_fused = False
+        self._step_counts: torch.Tensor | None = None
 
     def _state_lists(self) -> tuple[list[torch.Tensor], ...] | None:
         """Return (params, exp_avgs, exp_avg_sqs, steps) when every parameter has Adam state
@@ -76,8 +78,17 @@ class DirectAdamStep:
         lists = params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [s["step"] for s in states]
         # The fused kernel takes one device and dtype per call (the functional form groups them).
         kinds = {(t.device, t.dtype) for t in (*lists[0], *lists[1], *lists[2])}
-        kinds_of_steps = {(t.device, t.dtype) for t in lists[3]}
+        kinds_of_steps = {(t.device, t.dtype, t.dim()) for t in lists[3]}
         self._direct_fused = hasattr(torch, "_fused_adam_") and len(kinds) == 1 and len(kinds_of_steps) == 1
+        self._step_counts = None
+        if self._direct_fused and lists[3][0].dim() == 0:
+            # Each parameter's step count becomes one element of a single tensor, so one add_
+            # counts a step for all (a foreach add over 0-d CPU tensors is ~20 us). They stay
+            # separate counters: Adam.step, which may still run, counts each on its own.
+            self._step_counts = torch.stack([t.detach() for t in lists[3]])
+            for i, state in enumerate(states):
+                state["step"] = self._step_counts[i]
+            lists = (*lists[:3], [state["step"] for state in states])
         return lists
 
     def __call__(self) -> None:
@@ -97,7 +108,10 @@ class DirectAdamStep:
         scalars = (group["lr"], beta1, beta2)
         if self._direct_fused and group["fused"] and not any(isinstance(v, torch.Tensor) for v in scalars):
             with torch.no_grad():
-                torch._foreach_add_(steps, 1)
+                if self._step_counts is not None:
+                    self._step_counts.add_(1)
+                else:
+                    torch._foreach_add_(steps, 1)
                 torch._fused_adam_(
                     params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
                     beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
