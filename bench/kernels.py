@@ -11,8 +11,8 @@
 - ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient),
   then the six small matmuls of its latent part.
 - ``bce``: the fused training step's Bernoulli term on one batch of 128 MNIST-like rows (the
-  per-example log-likelihood and the gradient ``(sigmoid(l) - x) / B``): ATen's BCE-with-logits
-  plus ``sigmoid``, against the step's ``exp``-based form.
+  per-example log-likelihood and the residual ``x - sigmoid(l)``, the gradient up to the batch
+  mean's scale): ATen's BCE-with-logits plus ``sigmoid``, against the step's ``exp``-based form.
 - ``chunk``: -log p(x|z) of one NLL chunk of the 784-400-20 decoder's last layer (10 samples x
   100 binary images, [1000, 400] @ [400, 784]) computed four ways, in rotated rounds: the generic
   ``x.l - softplus(l)``, and ``sum log(1 + exp(s l))`` (s = 1 - 2x) into a new tensor, in place
