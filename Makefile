@@ -80,4 +80,4 @@ bench-env: $(BENCH_VENV)/.installed
 
 bench: bench-env
 	$(BENCH_VENV)/bin/python -m bench.matmul_rate
-	$(BENCH_VENV)/bin/python -m bench.train_speed --rounds 3
+	$(BENCH_VENV)/bin/python -m bench.train_speed

@@ -2,11 +2,16 @@
 
 The classic MNIST VAE: MLP 784-400-20 ReLU, Bernoulli likelihood, Adam lr 1e-3, batch 128, grey levels
 in [0, 1], 10 epochs. Each contestant runs in its own process (so peak memory is its own), several rounds
-in rotated order; the table shows medians of seconds per epoch (training loop only, data already loaded),
-peak RSS, and the test -ELBO after training (single-sample, same noise for all, nats per example).
+in rotated order (5 by default: on a shared VM one contestant's time moves 20-30 % between rounds, and a
+median of 3 moved the ratios by more than the goals' margins); the table shows medians of seconds per
+epoch (training loop only, data already loaded), peak RSS, and the test -ELBO after training
+(single-sample, same noise for all, nats per example), then each round's ratios.
 
-    make bench-env && .venv-bench/bin/python bench/train_speed.py --rounds 3
-    .venv-bench/bin/python bench/train_speed.py --rounds 1 --epochs 1 --limit 6000   # a quick look
+The default contestants are vaekit, plain and pythae; ``--only vaekit,plain,pythae,plain-ftz`` adds
+the plain loop with float32 subnormals flushed to zero, as vaekit trains.
+
+    make bench-env && .venv-bench/bin/python -m bench.train_speed
+    .venv-bench/bin/python -m bench.train_speed --rounds 1 --epochs 1 --limit 6000   # a quick look
 """
 
 from __future__ import annotations
@@ -177,14 +182,14 @@ def child(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--only",
-        default=",".join(CONTESTANTS),
-        help="comma-separated contestants (plain-ftz: the plain loop with subnormals flushed to zero)",
+        default="vaekit,plain,pythae",
+        help="comma-separated contestants of " + ",".join(CONTESTANTS) + " (plain-ftz: the plain loop with subnormals flushed to zero)",
     )
     parser.add_argument("--child", choices=CONTESTANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,6 +226,12 @@ def main() -> None:
         rss = med["vaekit"]["peak_rss_mib"] / med[n]["peak_rss_mib"] if "vaekit" in med else float("nan")
         print(f"| {n} | {fmt(med[n]['s_per_epoch'])} | {fmt(med[n]['peak_rss_mib'])} | {med[n]['test_neg_elbo']:.2f} | "
               f"{fmt(ratio)} | {fmt(rss)} |")
+    if "vaekit" in results:
+        print("\nvaekit's s/epoch over each peer's, round by round:")
+        for n in names:
+            if n != "vaekit":
+                per_round = [v["s_per_epoch"] / p["s_per_epoch"] for v, p in zip(results["vaekit"], results[n], strict=True)]
+                print(f"  {n}: " + ", ".join(f"{r:.3f}" for r in per_round))
 
 
 if __name__ == "__main__":
