@@ -50,11 +50,12 @@ class DirectAdamStep:
     skipping also the regrouping by device that the functional ``torch.optim.adam.adam`` does
     each step (which it calls for other settings), and counts the step with one ``add_`` on a
     tensor whose elements are the parameters' step counts (each ``state["step"]`` is a 0-d view
-    into it). On the 784-400-20 MNIST VAE on 2 CPU cores: 347-350 us per step against
-    ``Adam.step``'s 510-605 and the kernel's own 305-315 (``python -m bench.kernels adam``).
-    Calling this object does one step. Until the optimizer has state for every parameter (its first step), and
-    whenever the state tensors were replaced (``load_state_dict``), it calls
-    ``optimizer.step()`` itself, so it is always safe to use in its place.
+    into it). On the 784-400-20 MNIST VAE on 2 CPU cores: 307-350 us per step against
+    ``Adam.step``'s 425-605 and the kernel's own 267-315 (``python -m bench.kernels adam``,
+    three runs). Calling this object does one step. Until the optimizer has state for every
+    parameter (its first step), and whenever the state tensors were replaced
+    (``load_state_dict``), it calls ``optimizer.step()`` itself, so it is always safe to use
+    in its place.
     """
 
     def __init__(self, optimizer: torch.optim.Adam) -> None:
