@@ -31,6 +31,17 @@ def load_mnist_unit(limit: int | None = None) -> tuple[torch.Tensor, torch.Tenso
     return to_model_units(train, bundle.levels), to_model_units(test, bundle.levels)
 
 
+def mlp_vae_config(inputs: int = 784, hidden: int = 400, latent: int = 20):  # noqa: ANN201
+    """Return a vaekit ``RunConfig`` for an MLP VAE ``inputs``-``hidden``-``latent`` (ReLU, Bernoulli,
+    grey levels in [0, 1]); the defaults are issue 5's classic MNIST model."""
+    from vaekit.config import RunConfig
+
+    config = RunConfig()
+    config.model.encoder, config.model.latent_dim = [hidden], latent
+    config.input_shape, config.value_range = ([1, 28, 28] if inputs == 784 else [1, inputs, 1]), "unit"
+    return config
+
+
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

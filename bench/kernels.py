@@ -7,7 +7,8 @@
 - ``gather``: one batch of 128 uint8 MNIST-sized rows by advanced indexing and by index_select.
 - ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``,
   through the public functional ``torch.optim.adam.adam``, through vaekit's ``DirectAdamStep``,
-  and the kernel alone (the optimizer's Python overhead).
+  and the kernel alone (the optimizer's Python overhead); and counting a step in the per-parameter
+  step tensors against one tensor of them.
 - ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient),
   then the six small matmuls of its latent part.
 - ``bce``: the fused training step's Bernoulli term on one batch of 128 MNIST-like rows (the
@@ -98,15 +99,12 @@ def gather() -> None:
 def adam() -> None:
     from torch.optim.adam import adam as functional_adam
 
-    from vaekit.config import RunConfig
+    from bench.common import mlp_vae_config
     from vaekit.models import create
     from vaekit.training.optim import DirectAdamStep
 
     torch.set_num_threads(2)
-    config = RunConfig()
-    config.model.encoder, config.model.latent_dim = [400], 20
-    config.input_shape, config.value_range = [1, 28, 28], "unit"
-    params = list(create(config).parameters())
+    params = list(create(mlp_vae_config()).parameters())
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
     optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
@@ -133,6 +131,10 @@ def adam() -> None:
     print(f"  torch.optim.adam.adam(...):                 {best_us(functional, 500):.0f} us")
     print(f"  vaekit's DirectAdamStep:                    {best_us(direct, 500):.0f} us")
     print(f"  the kernel alone (torch._fused_adam_(...)): {best_us(lambda: kernel(*kernel_args, **kernel_kwargs), 500):.0f} us")
+    counts = torch.stack([s.detach() for s in steps])
+    print(f"  counting a step: torch._foreach_add_ over the {len(steps)} 0-d step tensors "
+          f"{best_us(lambda: torch._foreach_add_(steps, 1), 500):.1f} us, one add_ on a tensor of them "
+          f"{best_us(lambda: counts.add_(1), 500):.1f} us")
 
 
 def mm() -> None:
@@ -245,8 +247,8 @@ def chunk() -> None:
 
 
 def step() -> None:
+    from bench.common import mlp_vae_config
     from vaekit import objectives
-    from vaekit.config import RunConfig
     from vaekit.models import create
     from vaekit.training.fused_step import FusedVAEStep
     from vaekit.training.optim import DirectAdamStep, make_adam
@@ -254,9 +256,7 @@ def step() -> None:
     torch.set_num_threads(2)
     print("the fused training step and the Adam step on one repeated batch, 2 threads, best of 5 x 200 calls:")
     for inputs, hidden, latent, batch in ((16, 16, 2, 8), (784, 400, 20, 128)):
-        config = RunConfig()
-        config.model.encoder, config.model.latent_dim = [hidden], latent
-        config.input_shape, config.value_range = [1, inputs, 1], "unit"
+        config = mlp_vae_config(inputs, hidden, latent)
         torch.manual_seed(0)
         model = create(config)
         fused = FusedVAEStep(model, objectives.create_objective(config, model))

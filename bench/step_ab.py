@@ -30,7 +30,7 @@ from types import ModuleType
 
 import torch
 
-from bench.common import load_mnist_unit
+from bench.common import load_mnist_unit, mlp_vae_config
 
 FILES = {"fused_step": "src/vaekit/training/fused_step.py", "optim": "src/vaekit/training/optim.py"}
 
@@ -51,12 +51,9 @@ def module_at(rev: str, name: str, folder: Path) -> ModuleType:
 def build(fused_step: ModuleType, optim: ModuleType):  # noqa: ANN201
     """Return (fused step, Adam step) for a fresh, seeded copy of issue 5's model."""
     from vaekit import objectives
-    from vaekit.config import RunConfig
     from vaekit.models import create
 
-    config = RunConfig()
-    config.model.encoder, config.model.latent_dim = [400], 20
-    config.input_shape, config.value_range = [1, 28, 28], "unit"
+    config = mlp_vae_config()
     torch.manual_seed(0)
     model = create(config)
     optimizer = optim.make_adam(model.parameters(), 1e-3, torch.device("cpu"))

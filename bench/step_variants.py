@@ -17,6 +17,7 @@ import time
 
 import torch
 
+from bench.common import mlp_vae_config
 from vaekit import objectives
 from vaekit.config import RunConfig
 from vaekit.models import create
@@ -62,9 +63,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = RunConfig()
-    config.model.encoder, config.model.latent_dim = [400], 20
-    config.input_shape, config.value_range = [1, 28, 28], "unit"
+    config = mlp_vae_config()
     x = torch.rand(args.images, 784)
     names = list(VARIANTS)
     times: dict[str, list[float]] = {name: [] for name in names}

@@ -155,11 +155,8 @@ class FusedVAEStep:
             _write_linear_grads(layer.linear, grad, h_in, grad_scale)
             if i > 0 or need_input_grad:
                 weight = layer.linear.weight
-                if grad_scale == 1.0:
-                    grad = torch.mm(grad, weight)
-                else:
-                    out_grad = grad.new_empty(grad.shape[0], weight.shape[1])
-                    grad = torch.addmm(out_grad, grad, weight, beta=0, alpha=grad_scale, out=out_grad)
+                grad_in = grad.new_empty(grad.shape[0], weight.shape[1])
+                grad = torch.addmm(grad_in, grad, weight, beta=0, alpha=grad_scale, out=grad_in)
             grad_scale = 1.0
         return grad if need_input_grad else None
 
@@ -242,9 +239,8 @@ def _write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch
         weight.grad = torch.empty_like(weight)
     if bias.grad is None:
         bias.grad = torch.empty_like(bias)
-    if scale == 1.0:
-        torch.mm(grad_out.t(), inputs, out=weight.grad)
-        torch.sum(grad_out, 0, out=bias.grad)
-    else:
-        torch.addmm(weight.grad, grad_out.t(), inputs, beta=0, alpha=scale, out=weight.grad)
-        torch.sum(grad_out, 0, out=bias.grad).mul_(scale)
+    # beta=0: the buffer's old contents are ignored (NaN included), as torch.mm would.
+    torch.addmm(weight.grad, grad_out.t(), inputs, beta=0, alpha=scale, out=weight.grad)
+    torch.sum(grad_out, 0, out=bias.grad)
+    if scale != 1.0:
+        bias.grad.mul_(scale)

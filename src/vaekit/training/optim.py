@@ -85,8 +85,9 @@ class DirectAdamStep:
         self._step_counts = None
         if self._direct_fused and lists[3][0].dim() == 0:
             # Each parameter's step count becomes one element of a single tensor, so one add_
-            # counts a step for all (a foreach add over 0-d CPU tensors is ~20 us). They stay
-            # separate counters: Adam.step, which may still run, counts each on its own.
+            # counts a step for all (6 us against a foreach add's 38-40 over ten 0-d CPU tensors,
+            # ``python -m bench.kernels adam``). They stay separate counters: Adam.step, which
+            # may still run, counts each on its own.
             self._step_counts = torch.stack([t.detach() for t in lists[3]])
             for i, state in enumerate(states):
                 state["step"] = self._step_counts[i]
