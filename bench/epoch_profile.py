@@ -33,7 +33,7 @@ def main() -> None:
     import torch
 
     import vaekit
-    import vaekit.training.fused_step as fused_step
+    import vaekit.fast.fused_step as fused_step
     from bench.common import mnist_dir
     from vaekit.training.optim import DirectAdamStep
 

@@ -173,7 +173,7 @@ def mm() -> None:
 def bce() -> None:
     import statistics
 
-    from vaekit.training.fused_step import _bernoulli_recon_and_residual
+    from vaekit.fast.fused_step import _bernoulli_recon_and_residual
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -250,7 +250,7 @@ def step() -> None:
     from bench.common import mlp_vae_config
     from vaekit import objectives
     from vaekit.models import create
-    from vaekit.training.fused_step import FusedVAEStep
+    from vaekit.fast.fused_step import FusedVAEStep
     from vaekit.training.optim import DirectAdamStep, make_adam
 
     torch.set_num_threads(2)

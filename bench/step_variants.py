@@ -3,7 +3,7 @@
 The classic MNIST VAE (784-400-20, Bernoulli, batch 128) on random grey levels, one process,
 no data loading, no metrics: seconds per epoch-equivalent of 60,000 images for autograd with
 Adam's default (for-loop), foreach and fused kernels, and for the fused step
-(`vaekit.training.fused_step`, fused Adam), in rotated rounds (medians); then torch profiler
+(`vaekit.fast.fused_step`, fused Adam), in rotated rounds (medians); then torch profiler
 tables of 50 steps of autograd + fused Adam and of the fused step.
 
     python -m bench.step_variants [--threads 2] [--images 30000] [--rounds 3] [--no-profile]
@@ -21,7 +21,7 @@ from bench.common import mlp_vae_config
 from vaekit import objectives
 from vaekit.config import RunConfig
 from vaekit.models import create
-from vaekit.training.fused_step import FusedVAEStep
+from vaekit.fast.fused_step import FusedVAEStep
 
 VARIANTS = {
     "autograd, Adam default": ({}, False),

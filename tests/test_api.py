@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import vaekit
-from vaekit.errors import CheckpointError, ConfigError, DataError
+from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
 
 
 def test_loaded_model_gives_identical_outputs_in_a_fresh_process(digits_run, tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 
 from vaekit.config import RunConfig, validate
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 
 def test_config_round_trips_through_json(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vaekit.config import RunConfig, apply_overrides, apply_preset, validate
-from vaekit.errors import CheckpointError, ConfigError, DataError
+from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
 from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from vaekit._version import __version__
-from vaekit.errors import VaekitError
+from vaekit.runtime.errors import VaekitError
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -233,7 +233,7 @@ def evaluate(
     RUN_DIR/eval-<split>-k<K>.json."""
     from vaekit import api
     from vaekit.evaluation import format_report, write_report
-    from vaekit.training.device import resolve_device
+    from vaekit.runtime.device import resolve_device
 
     vae = api.load(run_dir, which=which, device=resolve_device(device))
     report = api.evaluate(
@@ -355,7 +355,7 @@ def _read_latents(path: str) -> Any:
     """Read an [N, L] array of latent codes from .npy or .csv, in file order."""
     import numpy as np
 
-    from vaekit.errors import DataError
+    from vaekit.runtime.errors import DataError
 
     p = Path(path)
     try:
@@ -504,7 +504,7 @@ def plot(run_dir: str, kind: str, out: str | None, which: str, split: str, **opt
 def _draw_picture(run_dir: str, kind: str, which: str, split: str, o: dict[str, Any]) -> Any:
     """Return the picture ``kind`` of a run as a uint8 array or a matplotlib Figure."""
     from vaekit import api, viz
-    from vaekit.errors import ConfigError
+    from vaekit.runtime.errors import ConfigError
     from vaekit.viz.examples import pick_example, pick_label
     from vaekit.viz.interpolation import default_pair
 
@@ -543,8 +543,8 @@ def _save_picture(picture: Any, path: Path) -> None:
     """Write a picture as PNG, or as SVG when ``path`` ends in .svg and the picture is a plot."""
     import numpy as np
 
-    from vaekit.errors import ConfigError
-    from vaekit.training.atomic import atomic_write_bytes
+    from vaekit.runtime.errors import ConfigError
+    from vaekit.runtime.atomic import atomic_write_bytes
     from vaekit.viz import picture_png
 
     suffix = path.suffix.lower()
@@ -573,8 +573,8 @@ def _save_picture(picture: Any, path: Path) -> None:
 @_user_errors
 def diagram(run_dir: str | None, preset: str | None, fmt: str, out: str | None) -> None:
     """Draw the network as the founding diagram does: SVG, TikZ (pdflatex) or Typst (CeTZ)."""
-    from vaekit.errors import ConfigError
-    from vaekit.training.atomic import atomic_write_text
+    from vaekit.runtime.errors import ConfigError
+    from vaekit.runtime.atomic import atomic_write_text
     from vaekit.viz.diagram import SUFFIXES, architecture_for_preset, architecture_for_run, diagram_source
 
     if (run_dir is None) == (preset is None):

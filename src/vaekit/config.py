@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vaekit._version import __version__
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 #: The founding diagram: 5 inputs, encoder 4 and 3, latent 3, decoder 3 and 4, 5 outputs.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -108,9 +108,9 @@ class TrainConfig:
     #: Adam's fused kernel where the device has one
     fused_optimizer: bool = True
     #: the hand-written forward/backward step for MLP VAEs with a Bernoulli likelihood
-    #: (training/fused_step.py) where the run qualifies; False: always autograd
+    #: (vaekit.fast) where the run qualifies; False: always autograd
     fused_step: bool = True
-    #: flush float32 subnormals to zero while training on a CPU (training/denormals.py): Adam's
+    #: flush float32 subnormals to zero while training on a CPU (vaekit.fast.denormals): Adam's
     #: moments of weights with zero gradients otherwise crawl through slow subnormal arithmetic
     flush_denormal: bool = True
     #: "fp32" (default), "bf16" (autocast, CPU or GPU) or "fp16" (autocast + gradient scaler, CUDA)
@@ -151,7 +151,7 @@ class RunConfig:
 
     def save(self, path: str | Path) -> None:
         """Write the config as JSON, atomically."""
-        from vaekit.training.atomic import atomic_write_text
+        from vaekit.runtime.atomic import atomic_write_text
 
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 
 def accepted_options(factory: Callable[..., Any]) -> set[str]:

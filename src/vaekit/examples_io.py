@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vaekit.errors import ConfigError
-from vaekit.training.atomic import atomic_write_bytes, atomic_write_text
+from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.atomic import atomic_write_bytes, atomic_write_text
 
 SUFFIXES = (".png", ".npy", ".csv")
 

@@ -11,7 +11,7 @@ import torch
 from vaekit.data.arrays import read_npy, read_npz
 from vaekit.data.options import LoadOptions
 from vaekit.data.split import split_indices
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 OPTIONS = LoadOptions()
 

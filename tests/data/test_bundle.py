@@ -8,7 +8,7 @@ import torch
 
 from vaekit.data import DataBundle
 from vaekit.data.bundle import bundle_from_arrays
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def U8(n: int, fill: int = 3) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 
 from vaekit.data.delimited import read_delimited
 from vaekit.data.options import LoadOptions
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 OPTIONS = LoadOptions(test_fraction=0.25)
 

@@ -8,7 +8,7 @@ import torch
 
 from vaekit.data.digits import read_digits
 from vaekit.data.options import LoadOptions
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vaekit.data import download, load_data
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 from .helpers import STEMS, idx_bytes, tiny_idx_arrays
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vaekit.data.idx import find_idx_files, parse_idx, read_idx_folder
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 from .helpers import IMAGES_MAGIC, LABELS_MAGIC, STEMS, idx_bytes, write_bytes, write_idx_folder
 

@@ -11,7 +11,7 @@ import torch
 from vaekit.data.images import parse_image_size, read_image_folder
 from vaekit.data.options import LoadOptions
 from vaekit.data.split import split_indices
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 from .helpers import write_image
 

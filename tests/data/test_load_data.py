@@ -13,7 +13,7 @@ import pytest
 import vaekit.data
 from vaekit.data import available_datasets, load_data
 from vaekit.data.registry import DATASETS
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 from .helpers import write_idx_folder, write_image
 

@@ -9,7 +9,7 @@ import torch
 
 from vaekit.data import load_data
 from vaekit.data.mnist import candidate_folders
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 from .helpers import write_idx_folder
 

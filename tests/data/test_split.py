@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vaekit.data.split import split_bundle, split_indices
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 @pytest.mark.parametrize(("n", "fraction", "n_test"), [(10, 0.2, 2), (2, 0.01, 1), (2, 0.99, 1), (7, 0.5, 4)])

@@ -8,7 +8,7 @@ import torch
 
 from vaekit.data import synthetic5
 from vaekit.data.synthetic import NOISE_STD
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def test_shape_and_metadata() -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vaekit.data.units import to_model_units
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def old_reader_units(levels_u8: np.ndarray, levels: int) -> np.ndarray:

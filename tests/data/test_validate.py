@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vaekit.data.validate import as_features, as_grey_levels, as_labels, check_test_fraction, infer_value_range
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def test_as_features_returns_contiguous_float32() -> None:

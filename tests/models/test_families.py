@@ -95,7 +95,7 @@ def test_cvae_accepts_condition_vectors_as_well_as_labels():
 def test_cvae_refuses_unlabelled_data_with_a_fix():
     config = _bound_config("cvae")
     config.num_classes = None
-    with pytest.raises(vaekit.errors.ConfigError, match="labelled"):
+    with pytest.raises(vaekit.runtime.errors.ConfigError, match="labelled"):
         create(config)
 
 
@@ -114,11 +114,11 @@ def test_autoencoder_codes_are_point_masses():
     [("vae", "beta", 4.0, "--beta"), ("vae", "iwae_k", 10, "--iwae-k"), ("iwae", "free_bits", 0.5, "--free-bits")],
 )
 def test_options_of_another_family_are_refused_not_ignored(tmp_path, family, option, value, flag):
-    with pytest.raises(vaekit.errors.ConfigError, match=flag):
+    with pytest.raises(vaekit.runtime.errors.ConfigError, match=flag):
         vaekit.train(model=family, epochs=1, out=tmp_path / "r", **{option: value}, **SMALL)
 
 
 def test_pseudo_inputs_apply_to_vamp_only():
-    with pytest.raises(vaekit.errors.ConfigError, match="--pseudo-inputs"):
+    with pytest.raises(vaekit.runtime.errors.ConfigError, match="--pseudo-inputs"):
         create(_bound_config("vae", pseudo_inputs=5))
     assert create(_bound_config("vamp", pseudo_inputs=5)).prior.pseudo_inputs.shape == (5, 16)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vaekit.config import RunConfig, apply_preset
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.models import VAE, available_models, create
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 pytest.importorskip("fastapi", reason="the explorer needs the serve extra: pip install 'vaekit[serve]'")
 
 from vaekit.cli import main  # noqa: E402
-from vaekit.errors import DataError  # noqa: E402
+from vaekit.runtime.errors import DataError  # noqa: E402
 from vaekit.serve.latent_map import fit_latent_map  # noqa: E402
 from vaekit.serve.uploads import UploadTooLargeError, decode_base64  # noqa: E402
 
@@ -129,7 +129,7 @@ def test_explorer_without_test_data_still_serves_with_a_note(digits_run):
 
 def test_conditional_models_are_refused_with_a_clear_error(digits_run):
     import vaekit
-    from vaekit.errors import ConfigError
+    from vaekit.runtime.errors import ConfigError
     from vaekit.serve.explorer import Explorer
     from vaekit.serve.limits import ServeLimits
 

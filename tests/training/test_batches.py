@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import vaekit
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
 

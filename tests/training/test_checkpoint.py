@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from vaekit.errors import CheckpointError
+from vaekit.runtime.errors import CheckpointError
 from vaekit.training import checkpoint as ckpt
 
 

@@ -11,9 +11,9 @@ import torch
 
 import vaekit
 from vaekit import objectives
-from vaekit.errors import RunFolderError, TrainingDivergedError
+from vaekit.runtime.errors import RunFolderError, TrainingDivergedError
 from vaekit.training import checkpoint as ckpt
-from vaekit.training.fused_step import FusedVAEStep
+from vaekit.fast.fused_step import FusedVAEStep
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 128, "progress": "quiet"}
 

@@ -6,7 +6,7 @@ import torch
 
 from vaekit.config import RunConfig, validate
 from vaekit.data import DataBundle
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.training.splits import (
     EVAL_BINARIZE_SEED,
     binarize_fixed,

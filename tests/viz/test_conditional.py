@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import vaekit
 from vaekit import api, viz
 from vaekit.cli import main
-from vaekit.errors import ConfigError, DataError
+from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.viz.figure import DPI
 from vaekit.viz.report import write_report
 

@@ -170,7 +170,7 @@ def test_typst_source_uses_cetz_with_the_same_shapes(seed_arch):
 
 
 def test_unknown_format_is_a_config_error(seed_arch):
-    from vaekit.errors import ConfigError
+    from vaekit.runtime.errors import ConfigError
 
     with pytest.raises(ConfigError, match="svg"):
         diagram_source(seed_arch, "png")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.viz.interpolation import default_pair, lerp, slerp
 
 

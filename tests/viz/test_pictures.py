@@ -8,7 +8,7 @@ import torch
 
 import vaekit
 from vaekit import api, viz
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.viz.figure import DPI
 
 from .helpers import assert_valid_picture
@@ -191,7 +191,7 @@ def test_training_curves_from_metrics(digits_run):
 
 
 def test_read_metrics_skips_a_cut_line_and_reports_a_missing_file(tmp_path):
-    from vaekit.errors import CheckpointError
+    from vaekit.runtime.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="metrics.jsonl"):
         viz.read_metrics(tmp_path)

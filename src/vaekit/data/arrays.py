@@ -12,7 +12,7 @@ from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
 from vaekit.data.split import split_bundle
 from vaekit.data.validate import array_position, as_features, as_grey_levels, as_labels, infer_value_range
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 CHANNELS = (1, 3)  # greyscale or RGB
 

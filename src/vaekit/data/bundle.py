@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from vaekit.data.units import MAX_UINT8_LEVELS, STORAGE_DTYPES, to_model_units
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 KINDS = ("image", "table")
 VALUE_RANGES = ("unit", "binary", "real")

@@ -10,7 +10,7 @@ import numpy as np
 from vaekit.data.arrays import bundle_from_examples
 from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
 

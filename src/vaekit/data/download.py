@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from vaekit.data.idx import IDX_FILES, find_idx_files
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 # Mirrors tried in order; each serves the four files under their standard ``.gz`` names.
 MIRRORS: dict[str, list[str]] = {

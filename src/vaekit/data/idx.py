@@ -8,7 +8,7 @@ import numpy as np
 
 from vaekit.data.bundle import DataBundle, bundle_from_arrays
 from vaekit.data.validate import as_grey_levels, as_labels
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 # Magic numbers of the IDX format: 0x0000 + type 0x08 (unsigned byte) + number of dimensions.
 IMAGES_MAGIC = 2051  # 0x00000803: [count, rows, cols]

@@ -11,7 +11,7 @@ from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
 from vaekit.data.split import split_bundle
 from vaekit.data.validate import as_grey_levels
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GREY_MODES = ("1", "L")  # Pillow modes read as one grey channel; anything else becomes RGB

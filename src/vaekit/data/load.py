@@ -16,7 +16,7 @@ from vaekit.data.registry import (
     resolve_name,
 )
 from vaekit.data.validate import check_test_fraction
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def read_path(spec: str, options: LoadOptions) -> DataBundle:

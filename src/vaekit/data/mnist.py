@@ -9,7 +9,7 @@ from vaekit.data import download as downloads
 from vaekit.data.bundle import DataBundle
 from vaekit.data.idx import IDX_FILES, find_idx_files, read_idx_folder
 from vaekit.data.options import LoadOptions
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 ENV_DATA_DIR = "VAEKIT_DATA_DIR"
 

@@ -14,7 +14,7 @@ from vaekit.data.images import read_image_folder
 from vaekit.data.mnist import read_fashion_mnist, read_mnist
 from vaekit.data.options import LoadOptions
 from vaekit.data.synthetic import read_synthetic5
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 NamedReader = Callable[[LoadOptions], DataBundle]
 PathReader = Callable[[Path, LoadOptions], DataBundle]

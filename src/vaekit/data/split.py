@@ -6,7 +6,7 @@ import numpy as np
 
 from vaekit.data.bundle import DataBundle, bundle_from_arrays
 from vaekit.data.validate import check_test_fraction
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def split_indices(n: int, test_fraction: float, seed: int, source: str) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
 from vaekit.data.split import split_bundle
 from vaekit.data.validate import as_features
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 SYNTHETIC5_ROWS = 2000
 NOISE_STD = 0.1  # standard deviation of the Gaussian noise added to every feature

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 #: The dtypes a ``DataBundle`` (and a run's splits) may store examples in.
 STORAGE_DTYPES = (torch.float32, torch.uint8)

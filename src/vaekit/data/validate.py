@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def array_position(row: int, col: int) -> str:

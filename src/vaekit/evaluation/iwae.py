@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from vaekit.distributions.posterior import gaussian_log_prob
-from vaekit.evaluation.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported, is_binary
+from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported, is_binary
 
 #: The number of importance samples of reported numbers (the literature's K = 5000).
 DEFAULT_K = 5000

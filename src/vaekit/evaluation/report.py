@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
     count_active_units,
@@ -104,7 +104,7 @@ def _stderr(values: torch.Tensor) -> float:
 
 
 def _progress_bar(total: int, mode: str, description: str) -> Any:
-    from vaekit.training.progress import is_interactive
+    from vaekit.runtime.progress import is_interactive
 
     if mode == "quiet" or (mode == "auto" and not is_interactive()):
         return None
@@ -317,7 +317,7 @@ def report_filename(report: dict[str, Any], own_data: bool = True) -> str:
 
 def write_report(run_dir: str | Path, report: dict[str, Any], own_data: bool = True) -> Path:
     """Write ``report`` as JSON into ``run_dir`` atomically; return the file's path."""
-    from vaekit.training.atomic import atomic_write_text
+    from vaekit.runtime.atomic import atomic_write_text
 
     path = Path(run_dir) / report_filename(report, own_data)
     atomic_write_text(path, json.dumps(report, indent=2) + "\n")

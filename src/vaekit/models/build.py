@@ -7,7 +7,7 @@ from typing import Any
 from vaekit.config import RunConfig
 from vaekit.construct import accepted_options, construct
 from vaekit.distributions import LIKELIHOODS, PRIORS
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.nets import NetSpec, create_nets
 
 

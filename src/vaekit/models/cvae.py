@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from vaekit.config import RunConfig
-from vaekit.errors import ConfigError, DataError
+from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.models.build import build_parts
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE

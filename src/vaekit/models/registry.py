@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
     from torch import nn

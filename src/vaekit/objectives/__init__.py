@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vaekit.construct import construct
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.objectives.base import OBJECTIVES, StepLoss, model_args, register_objective
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective, ReconstructionObjective, elbo, negative_elbo_loss

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vaekit.errors import VaekitError
+from vaekit.runtime.errors import VaekitError
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vaekit._version import __version__
-from vaekit.errors import DataError, VaekitError
+from vaekit.runtime.errors import DataError, VaekitError
 from vaekit.serve.explorer import Explorer
 from vaekit.serve.limits import ServeLimits
 from vaekit.serve.schemas import (

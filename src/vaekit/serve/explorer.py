@@ -18,7 +18,7 @@ import torch
 
 from vaekit import objectives
 from vaekit.api import TrainedVAE, load, resolve_eval_data
-from vaekit.errors import ConfigError, DataError, VaekitError
+from vaekit.runtime.errors import ConfigError, DataError, VaekitError
 from vaekit.serve.latent_map import LatentMap, fit_latent_map
 from vaekit.serve.limits import ServeLimits
 from vaekit.viz.grid import image_grid, png_bytes

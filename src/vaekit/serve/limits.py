@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 MEGABYTE = 1024 * 1024
 

@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 #: Formats Pillow may open for an upload: plain raster formats only (no EPS/PDF, which would
 #: run external programs such as Ghostscript).

@@ -21,16 +21,16 @@ import torch
 from vaekit import objectives
 from vaekit.config import RunConfig, validate
 from vaekit.data.units import to_model_units
-from vaekit.errors import CheckpointError, ConfigError, TrainingDivergedError
+from vaekit.runtime.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
-from vaekit.training.atomic import atomic_write_text
+from vaekit.runtime.atomic import atomic_write_text
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
-from vaekit.training.denormals import flushing_denormals
-from vaekit.training.device import resolve_device
-from vaekit.training.fused_step import FusedVAEStep, fused_step_unsupported
+from vaekit.fast.denormals import flushing_denormals
+from vaekit.runtime.device import resolve_device
+from vaekit.fast.fused_step import FusedVAEStep, fused_step_unsupported
 from vaekit.training.optim import DirectAdamStep, autocast_context, make_adam, make_scaler
-from vaekit.training.progress import Progress
+from vaekit.runtime.progress import Progress
 from vaekit.training.splits import (
     Splits,
     bind_to_data,
@@ -167,7 +167,7 @@ def fit(
     With ``resume=True`` the run continues from its last checkpoint and, with the same device,
     reaches the same weights as an uninterrupted run. Returns the history and the final model.
     With ``config.train.flush_denormal`` (the default) float32 subnormals are flushed to zero
-    while training (see :mod:`vaekit.training.denormals`).
+    while training (see :mod:`vaekit.fast.denormals`).
     """
     with flushing_denormals(config.train.flush_denormal):
         return _fit(config, Path(run_dir), resume=resume, progress=progress)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch.optim.adam import adam as functional_adam
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from vaekit.errors import RunFolderError
+from vaekit.runtime.errors import RunFolderError
 
 
 def prepare_new_run_dir(path: Path, force: bool) -> Path:

@@ -10,7 +10,7 @@ import torch
 from vaekit.config import RunConfig
 from vaekit.data import DataBundle, load_data
 from vaekit.data.units import to_model_units
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 #: Seed of the fixed binarisation of validation/test data (the literature's "fixed binarised test set").
 EVAL_BINARIZE_SEED = 1234

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vaekit.errors import CheckpointError
+from vaekit.runtime.errors import CheckpointError
 from vaekit.viz.figure import new_figure
 
 #: (key suffix, panel title) of each panel; train_<key> and val_<key> are drawn on it.

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vaekit.errors import DataError
+from vaekit.runtime.errors import DataError
 
 
 def pick_example(spec: str | int, x: Any, vae: Any) -> np.ndarray:

@@ -56,7 +56,7 @@ def png_bytes(picture: np.ndarray) -> bytes:
 
 def save_grid(path: Path, images: np.ndarray, shape: Sequence[int], ncol: int | None = None) -> None:
     """Write flattened ``images`` ``[N, D]`` of one-example ``shape`` (C, H, W) as a PNG grid."""
-    from vaekit.training.atomic import atomic_write_bytes
+    from vaekit.runtime.atomic import atomic_write_bytes
 
     images = np.asarray(images).reshape(len(images), *shape)
     picture = image_grid(images, ncol=ncol)

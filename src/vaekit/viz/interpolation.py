@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.viz.figure import new_figure, show_grid
 from vaekit.viz.grid import image_grid
 from vaekit.viz.pictures import as_images, as_numpy, condition_vectors, own_labels, require_images

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.viz.figure import new_figure
 from vaekit.viz.pictures import as_numpy, own_labels
 

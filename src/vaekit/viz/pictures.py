@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 
 def require_images(vae: Any, picture: str) -> tuple[int, int, int]:

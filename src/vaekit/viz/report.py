@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaekit.errors import VaekitError
+from vaekit.runtime.errors import VaekitError
 
 
 @dataclass
@@ -191,7 +191,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, which: str 
     """Write the run's report (default ``RUN_DIR/report.html``) and return its path. Metrics
     come from the run's ``eval-*.json`` files, or are computed on the test split if there are none."""
     from vaekit import api
-    from vaekit.training.atomic import atomic_write_text
+    from vaekit.runtime.atomic import atomic_write_text
     from vaekit.viz.curves import read_metrics
 
     run_dir = Path(run_dir)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 from vaekit.viz.diagram.layers import (
     Architecture,
     ConvBlock,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from vaekit.errors import ConfigError
+from vaekit.runtime.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,7 +1,7 @@
 """An MLP's ``nn.Sequential`` read as a list of dense layers, for the hand-written passes.
 
-The fused training step (``training/fused_step.py``) and the fused NLL chunk
-(``evaluation/fused_chunk.py``) run an MLP's layers themselves, the first to write out the
+The fused training step (``fused_step.py``) and the fused NLL chunk
+(``fused_chunk.py``) run an MLP's layers themselves, the first to write out the
 backward pass and the second to reuse buffers. Both need the same reading of the ``Sequential``:
 each ``Linear`` with the plain activation that follows it, and for each activation its backward
 (through the ATen kernels autograd calls) and an in-place forward.

@@ -24,7 +24,7 @@ from torch import nn
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
 from vaekit.models.vae import VAE
-from vaekit.nets.dense import (
+from vaekit.fast.dense import (
     ActivationInPlace,
     DenseLayer,
     activation_in_place,

@@ -1,8 +1,8 @@
 import torch
 
 import vaekit
-from vaekit.training import denormals
-from vaekit.training.denormals import flush_denormal_enabled, flushing_denormals
+from vaekit.fast import denormals
+from vaekit.fast.denormals import flush_denormal_enabled, flushing_denormals
 
 
 def test_flushing_is_on_inside_the_block_and_restored_after():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vaekit.config import RunConfig
-from vaekit.evaluation.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported, is_binary
+from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported, is_binary
 from vaekit.evaluation.iwae import (
     chunk_log_weights,
     fused_chunk_for,

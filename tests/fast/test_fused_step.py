@@ -7,7 +7,7 @@ import vaekit
 from vaekit import objectives
 from vaekit.config import RunConfig
 from vaekit.models import create
-from vaekit.training.fused_step import FusedVAEStep, fused_step_unsupported
+from vaekit.fast.fused_step import FusedVAEStep, fused_step_unsupported
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 64, "progress": "quiet"}
 
@@ -134,7 +134,7 @@ def test_runs_outside_its_scope_train_through_autograd(tmp_path):
 def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows():
     import torch.nn.functional as F
 
-    from vaekit.training.fused_step import _bernoulli_recon_and_residual
+    from vaekit.fast.fused_step import _bernoulli_recon_and_residual
 
     torch.manual_seed(0)
     x = torch.rand(16, 30).mul_(torch.rand(16, 30) < 0.3)

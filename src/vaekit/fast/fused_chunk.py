@@ -30,7 +30,7 @@ from torch import nn
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
 from vaekit.models.vae import VAE
-from vaekit.nets.dense import DenseLayer, activation_in_place, dense_layers
+from vaekit.fast.dense import DenseLayer, activation_in_place, dense_layers
 from vaekit.nets.mlp import MLPDecoder
 
 
