@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+
+#: values of ``train.fast``: "auto" takes every exact fast path that applies (the fused training
+#: step, the direct Adam step, the fused NLL chunk, flushing float32 subnormals on a CPU);
+#: "off" runs the plain reference path
+FAST_MODES = ("auto", "off")
 
 #: top-level keys of config.json that record facts about the data (and the library version)
 BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "version")
@@ -105,14 +111,10 @@ class TrainConfig:
     #: DataLoader feeds one batch at a time (for data too large for the device)
     data_loading: str = "memory"
     num_workers: int = 0
-    #: Adam's fused kernel where the device has one
-    fused_optimizer: bool = True
-    #: the hand-written forward/backward step for MLP VAEs with a Bernoulli likelihood
-    #: (vaekit.fast) where the run qualifies; False: always autograd
-    fused_step: bool = True
-    #: flush float32 subnormals to zero while training on a CPU (vaekit.fast.denormals): Adam's
-    #: moments of weights with zero gradients otherwise crawl through slow subnormal arithmetic
-    flush_denormal: bool = True
+    #: which training and evaluation paths run: "auto" (the default) takes every fast path in
+    #: ``vaekit.fast`` that computes the same float32 math as the plain path (see FAST_MODES);
+    #: "off" runs the plain reference path (autograd, ``Adam.step``, subnormals kept)
+    fast: str = "auto"
     #: "fp32" (default), "bf16" (autocast, CPU or GPU) or "fp16" (autocast + gradient scaler, CUDA)
     precision: str = "fp32"
     #: torch.compile the model for training (opt-in: compiling takes tens of seconds)
@@ -164,6 +166,8 @@ class RunConfig:
         kwargs: dict[str, Any] = {}
         for key, value in raw.items():
             if key in sections:
+                if key == "train" and isinstance(value, dict):
+                    value = _migrate_speed_switches(value, f"{source}: train")
                 kwargs[key] = _build_section(sections[key], value, f"{source}: {key}")
             elif key in BOUND_KEYS:
                 kwargs[key] = value
@@ -192,6 +196,29 @@ class RunConfig:
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}: not valid JSON ({exc}); the file may be truncated") from None
         return cls.from_dict(raw, source=str(path))
+
+
+#: the boolean speed switches that ``train.fast`` replaced (configs written before it still load)
+LEGACY_SPEED_SWITCHES = ("fused_optimizer", "fused_step", "flush_denormal")
+
+
+def _migrate_speed_switches(train: dict[str, Any], where: str) -> dict[str, Any]:
+    """Return ``train`` with the legacy boolean speed switches folded into ``fast``: any switch
+    turned off means the plain path (``fast: off``), as the closest single setting."""
+    legacy = {k: train[k] for k in LEGACY_SPEED_SWITCHES if k in train}
+    if not legacy:
+        return train
+    train = {k: v for k, v in train.items() if k not in LEGACY_SPEED_SWITCHES}
+    if "fast" not in train:
+        train["fast"] = "auto" if all(v is not False for v in legacy.values()) else "off"
+        if train["fast"] == "off":
+            warnings.warn(
+                f"{where}: {sorted(legacy)} are replaced by one setting, fast: auto|off; "
+                f"reading {legacy} as fast: off",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+    return train
 
 
 def _build_section(cls: type, value: Any, where: str) -> Any:
@@ -279,6 +306,7 @@ def validate(config: RunConfig) -> None:
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
         (t.data_loading in ("memory", "streaming"), f"data_loading must be memory or streaming, got {t.data_loading!r}"),
         (t.num_workers >= 0, f"num_workers must be >= 0, got {t.num_workers}"),
+        (t.fast in FAST_MODES, f"fast must be one of {', '.join(FAST_MODES)}, got {t.fast!r}"),
         (t.precision in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {t.precision!r}"),
         (
             t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:"),
