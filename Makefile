@@ -79,5 +79,5 @@ $(BENCH_VENV)/.installed: pyproject.toml
 bench-env: $(BENCH_VENV)/.installed
 
 bench: bench-env
-	$(BENCH_VENV)/bin/python -m bench.matmul_rate
+	$(BENCH_VENV)/bin/python -m bench.kernels matmul
 	$(BENCH_VENV)/bin/python -m bench.train_speed

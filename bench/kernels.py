@@ -1,56 +1,113 @@
-"""Micro-benchmarks behind the per-operation numbers in docs/benchmarks.md.
+"""Micro-measurements of the pieces a training step and an NLL chunk are made of, one subcommand each.
 
-- ``elementwise``: ns per element of the Bernoulli log-normaliser's candidates (softplus and its
-  exact rewrites) and of the fast vectorised kernels (exp, log, sigmoid) on 10^6 float32 values,
-  one thread, best of 20; with ``--compiled`` also a torch.compile'd softplus-and-sum against the
-  eager one on one NLL chunk of logits (10 samples x 100 images x 784), 2 threads.
-- ``gather``: one batch of 128 uint8 MNIST-sized rows by advanced indexing and by index_select.
-- ``adam``: one fused Adam step of the 784-400-20 VAE's parameters through ``optimizer.step()``,
-  through the public functional ``torch.optim.adam.adam``, through vaekit's ``DirectAdamStep``,
-  and the kernel alone (the optimizer's Python overhead); and counting a step in the per-parameter
-  step tensors against one tensor of them.
-- ``mm``: the classic VAE's large matmuls at batch 128 (forward, weight gradient, input gradient),
-  then the six small matmuls of its latent part.
-- ``bce``: the fused training step's Bernoulli term on one batch of 128 MNIST-like rows (the
-  per-example log-likelihood and the residual ``x - sigmoid(l)``, the gradient up to the batch
-  mean's scale): ATen's BCE-with-logits plus ``sigmoid``, against the step's ``exp``-based form.
-- ``chunk``: -log p(x|z) of one NLL chunk of the 784-400-20 decoder's last layer (10 samples x
-  100 binary images, [1000, 400] @ [400, 784]) computed four ways, in rotated rounds: the generic
-  ``x.l - softplus(l)``, and ``sum log(1 + exp(s l))`` (s = 1 - 2x) into a new tensor, in place
-  on the decoder's output, and in a reused buffer with the bias folded into the sign's pass (the
-  fused chunk's form); and the bare matmul for scale.
-- ``step``: the fused training step (no optimizer) on one repeated batch, for a tiny MLP
-  (16-16-2, batch 8: its time is Python and dispatch, the tensors are too small to matter) and for
-  the 784-400-20 model at batch 128; and the Adam step (``DirectAdamStep``) of each.
+  matmul       the float32 matmul rate this machine reaches (the yardstick of the arithmetic
+               floors): a large square, the MNIST VAE's batch-128 shapes, one NLL chunk
+  mm           the classic VAE's five large matmuls at batch 128 (forward, weight gradient,
+               input gradient), then the six small matmuls of its latent part
+  elementwise  ns per element of the Bernoulli log-normaliser's candidates (softplus and its
+               exact rewrites) and of the vectorised kernels (exp, log, sigmoid) on 10^6 float32
+               values, one thread; with --compiled also a torch.compile'd softplus-and-sum of
+               one NLL chunk of logits against the eager one
+  gather       one batch of 128 uint8 MNIST-sized rows by advanced indexing and by index_select
+  adam         one fused Adam step of the 784-400-20 VAE's parameters through optimizer.step(),
+               the public functional torch.optim.adam.adam, vaekit's DirectAdamStep and the
+               kernel alone; and counting a step in per-parameter step tensors against one tensor
+  bce          the fused step's Bernoulli term on one [128, 784] batch (per-example
+               log-likelihood and the residual x - sigmoid(l)): ATen's BCE-with-logits plus
+               sigmoid against the fused step's exp-based form
+  chunk        -log p(x|z) of one NLL chunk of the 784-400-20 decoder's last layer (10 samples x
+               100 binary images) four ways, and the bare matmul for scale
+  step         whole training steps (forward, backward, Adam) on one repeated batch: train.fast
+               "off" (autograd, Adam's for-loop, foreach and fused kernels) against "auto" (the
+               fused step and DirectAdamStep), for a tiny 16-16-2 model at batch 8 (Python and
+               dispatch) and the 784-400-20 model at batch 128; --profile adds profiler tables
+  ab           the training step of another source tree against this one's, in one machine
+               moment: two worker processes (each importing its own tree's vaekit and bench)
+               train issue 5's model on the same MNIST batches in alternating blocks of steps;
+               separate runs on a shared VM differ by more than a change of a few per cent.
+               Make the other tree with `git worktree add ../vaekit-REV REV` (REV must have this
+               script's `ab` subcommand)
 
-    python -m bench.kernels [elementwise|gather|adam|mm|bce|chunk|step ...] [--compiled]
+    python -m bench.kernels matmul                       # make bench's first line
+    python -m bench.kernels adam
+    python -m bench.kernels step --rounds 7 [--profile]
+    python -m bench.kernels ab ../vaekit-REV [--block 20] [--rounds 150]
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
-
-def best_us(fn: Callable[[], object], reps: int, rounds: int = 5) -> float:
-    """Return the best of ``rounds`` mean times of ``reps`` calls of ``fn``, in microseconds."""
-    for _ in range(5):
-        fn()
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        best = min(best, (time.perf_counter() - started) / reps * 1e6)
-    return best
+from bench.common import FAST_MODES, ROOT, script_parser
 
 
-def elementwise(compiled: bool) -> None:
+def matmul(args: argparse.Namespace) -> None:
+    import torch
+
+    from bench.common import gflops, machine_line
+
+    torch.set_num_threads(args.threads)
+    shapes = {
+        "square 2048": (2048, 2048, 2048),
+        "batch 128: 784->400": (128, 784, 400),
+        "batch 128: 400->784": (128, 400, 784),
+        "eval chunk: 100000x200 @ 200x784": (100_000, 200, 784),
+    }
+    print(machine_line(args.threads))
+    for name, shape in shapes.items():
+        print(f"{name:>34}: {gflops(*shape):7.1f} GFLOP/s")
+
+
+def mm(args: argparse.Namespace) -> None:
+    import torch
+
+    from bench.common import best_us
+
+    torch.set_num_threads(args.threads)
+    x, w1, d1 = torch.rand(128, 784), torch.randn(400, 784), torch.randn(128, 400)
+    h, w4, dl = torch.randn(128, 400), torch.randn(784, 400), torch.randn(128, 784)
+    flop = 2 * 128 * 784 * 400
+    cases = {
+        "x @ W1.t()  [128,784]@[784,400]": lambda: torch.mm(x, w1.t()),
+        "d1.t() @ x  [400,128]@[128,784]": lambda: torch.mm(d1.t(), x),
+        "h @ W4.t()  [128,400]@[400,784]": lambda: torch.mm(h, w4.t()),
+        "dl.t() @ h  [784,128]@[128,400]": lambda: torch.mm(dl.t(), h),
+        "dl @ W4     [128,784]@[784,400]": lambda: torch.mm(dl, w4),
+    }
+    print(f"the classic VAE's large matmuls at batch 128, {args.threads} threads:")
+    for name, fn in cases.items():
+        us = best_us(fn, 300)
+        print(f"  {name}: {us:.0f} us, {flop / us / 1e3:.0f} GFLOP/s")
+    # The latent part's six small matmuls (both heads as one [400, 40] layer, the 20 -> 400 layer).
+    heads, heads_bias, grad_heads = torch.randn(40, 400), torch.randn(40), torch.randn(128, 40)
+    z, w3, b3, d3 = torch.randn(128, 20), torch.randn(400, 20), torch.randn(400), torch.randn(128, 400)
+    small = {
+        "heads  addmm [128,400]@[400,40]": lambda: torch.addmm(heads_bias, h, heads.t()),
+        "heads  grad  [40,128]@[128,400]": lambda: torch.mm(grad_heads.t(), h),
+        "heads  input [128,40]@[40,400]": lambda: torch.mm(grad_heads, heads),
+        "fc3    addmm [128,20]@[20,400]": lambda: torch.addmm(b3, z, w3.t()),
+        "fc3    grad  [400,128]@[128,20]": lambda: torch.mm(d3.t(), z),
+        "fc3    input [128,400]@[400,20]": lambda: torch.mm(d3, w3),
+    }
+    times = {name: best_us(fn, 300) for name, fn in small.items()}
+    print(f"the latent part's small matmuls, {args.threads} threads: {sum(times.values()):.0f} us in all")
+    for name, us in times.items():
+        print(f"  {name}: {us:.0f} us")
+
+
+def elementwise(args: argparse.Namespace) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from bench.common import best_us
+
     torch.set_num_threads(1)
     v = torch.randn(1_000_000) * 4
     pos = v.abs() + 0.5
@@ -67,8 +124,8 @@ def elementwise(compiled: bool) -> None:
     print("ns per element, 10^6 float32 values, 1 thread:")
     for name, fn in cases.items():
         print(f"  {name:>28}: {best_us(fn, 20) * 1e3 / v.numel():.2f}")
-    if compiled:
-        torch.set_num_threads(2)
+    if args.compiled:
+        torch.set_num_threads(args.threads)
         logits, x = torch.randn(10, 100, 784) * 4, torch.bernoulli(torch.rand(100, 784))
 
         def lik(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -82,29 +139,32 @@ def elementwise(compiled: bool) -> None:
             eager_us = best_us(lambda: lik(logits, x), 200, 3)
             fused_us = best_us(lambda: fused(logits, x), 200, 3)
         print(
-            f"softplus-and-sum of one NLL chunk [10, 100, 784], 2 threads: eager {eager_us:.0f} us, "
+            f"softplus-and-sum of one NLL chunk [10, 100, 784], {args.threads} threads: eager {eager_us:.0f} us, "
             f"compiled {fused_us:.0f} us (after {compile_s:.1f} s compiling)"
         )
 
 
-def gather() -> None:
-    torch.set_num_threads(2)
+def gather(args: argparse.Namespace) -> None:
+    import torch
+
+    from bench.common import best_us
+
+    torch.set_num_threads(args.threads)
     x = torch.randint(0, 256, (60_000, 784), dtype=torch.uint8)
     index = torch.randperm(60_000)[:128]
-    print("128 uint8 rows of 784, 2 threads:")
+    print(f"128 uint8 rows of 784, {args.threads} threads:")
     print(f"  advanced indexing x[index]: {best_us(lambda: x[index], 2000):.1f} us")
     print(f"  torch.index_select:         {best_us(lambda: torch.index_select(x, 0, index), 2000):.1f} us")
 
 
-def adam() -> None:
+def adam(args: argparse.Namespace) -> None:
+    import torch
     from torch.optim.adam import adam as functional_adam
 
-    from bench.common import mlp_vae_config
-    from vaekit.models import create
-    from vaekit.training.optim import DirectAdamStep
+    from bench.common import best_us, build_model, direct_adam_step, mlp_vae_config
 
-    torch.set_num_threads(2)
-    params = list(create(mlp_vae_config()).parameters())
+    torch.set_num_threads(args.threads)
+    params = list(build_model(mlp_vae_config()).parameters())
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
     optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
@@ -120,13 +180,12 @@ def adam() -> None:
             weight_decay=0.0, eps=1e-8, maximize=False,
         )
 
-    direct_optimizer = torch.optim.Adam(params, lr=1e-3, fused=True)
-    direct = DirectAdamStep(direct_optimizer)
+    direct = direct_adam_step(torch.optim.Adam(params, lr=1e-3, fused=True))
     direct()  # the first call is Adam.step itself
     kernel = torch._fused_adam_
     kernel_args = [params, grads, *moments, [], steps]
     kernel_kwargs = dict(amsgrad=False, lr=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False)
-    print(f"fused Adam, {sum(p.numel() for p in params)} parameters, 2 threads, best of 5 x 500 calls:")
+    print(f"fused Adam, {sum(p.numel() for p in params)} parameters, {args.threads} threads, best of 5 x 500 calls:")
     print(f"  optimizer.step():                          {best_us(optimizer.step, 500):.0f} us")
     print(f"  torch.optim.adam.adam(...):                 {best_us(functional, 500):.0f} us")
     print(f"  vaekit's DirectAdamStep:                    {best_us(direct, 500):.0f} us")
@@ -137,70 +196,46 @@ def adam() -> None:
           f"{best_us(lambda: counts.add_(1), 500):.1f} us")
 
 
-def mm() -> None:
-    torch.set_num_threads(2)
-    x, w1, d1 = torch.rand(128, 784), torch.randn(400, 784), torch.randn(128, 400)
-    h, w4, dl = torch.randn(128, 400), torch.randn(784, 400), torch.randn(128, 784)
-    flop = 2 * 128 * 784 * 400
-    cases = {
-        "x @ W1.t()  [128,784]@[784,400]": lambda: torch.mm(x, w1.t()),
-        "d1.t() @ x  [400,128]@[128,784]": lambda: torch.mm(d1.t(), x),
-        "h @ W4.t()  [128,400]@[400,784]": lambda: torch.mm(h, w4.t()),
-        "dl.t() @ h  [784,128]@[128,400]": lambda: torch.mm(dl.t(), h),
-        "dl @ W4     [128,784]@[784,400]": lambda: torch.mm(dl, w4),
-    }
-    print("the classic VAE's large matmuls at batch 128, 2 threads:")
-    for name, fn in cases.items():
-        us = best_us(fn, 300)
-        print(f"  {name}: {us:.0f} us, {flop / us / 1e3:.0f} GFLOP/s")
-    # The latent part's six small matmuls (both heads as one [400, 40] layer, the 20 -> 400 layer).
-    heads, heads_bias, grad_heads = torch.randn(40, 400), torch.randn(40), torch.randn(128, 40)
-    z, w3, b3, d3 = torch.randn(128, 20), torch.randn(400, 20), torch.randn(400), torch.randn(128, 400)
-    small = {
-        "heads  addmm [128,400]@[400,40]": lambda: torch.addmm(heads_bias, h, heads.t()),
-        "heads  grad  [40,128]@[128,400]": lambda: torch.mm(grad_heads.t(), h),
-        "heads  input [128,40]@[40,400]": lambda: torch.mm(grad_heads, heads),
-        "fc3    addmm [128,20]@[20,400]": lambda: torch.addmm(b3, z, w3.t()),
-        "fc3    grad  [400,128]@[128,20]": lambda: torch.mm(d3.t(), z),
-        "fc3    input [128,400]@[400,20]": lambda: torch.mm(d3, w3),
-    }
-    times = {name: best_us(fn, 300) for name, fn in small.items()}
-    print(f"the latent part's small matmuls, 2 threads: {sum(times.values()):.0f} us in all")
-    for name, us in times.items():
-        print(f"  {name}: {us:.0f} us")
-
-
-def bce() -> None:
+def bce(args: argparse.Namespace) -> None:
     import statistics
 
-    from vaekit.fast.fused_step import _bernoulli_recon_and_residual
+    import torch
+    import torch.nn.functional as F
 
-    torch.set_num_threads(2)
+    from bench.common import bernoulli_recon_and_residual, best_us
+
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     # Logits like a trained model's (mostly confident "black"), grey levels with many zeros.
     logits = torch.randn(128, 784) * 4 - 6
     x = torch.rand(128, 784).mul_(torch.rand(128, 784) < 0.2)
+    exp_form = bernoulli_recon_and_residual()
 
     def aten() -> tuple[torch.Tensor, torch.Tensor]:
         recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
         return recon, torch.sub(x, torch.sigmoid(logits))
 
-    cases = {"BCE-with-logits + sigmoid (ATen)": aten, "exp form (the fused step)": lambda: _bernoulli_recon_and_residual(logits, x)}
-    (r0, g0), (r1, g1) = aten(), cases["exp form (the fused step)"]()
+    cases = {"BCE-with-logits + sigmoid (ATen)": aten, "exp form (the fused step)": lambda: exp_form(logits, x)}
+    (r0, g0), (r1, g1) = aten(), exp_form(logits, x)
     names, times = list(cases), {name: [] for name in cases}
-    for round_ in range(7):
+    for round_ in range(args.rounds):
         for name in names[round_ % 2 :] + names[: round_ % 2]:
             times[name].append(best_us(cases[name], 300, 3))
-    print("Bernoulli log-likelihood and gradient of a [128, 784] batch, 2 threads, median of 7 rounds:")
+    print(f"Bernoulli log-likelihood and gradient of a [128, 784] batch, {args.threads} threads, median of {args.rounds} rounds:")
     for name in names:
         print(f"  {name:>32}: {statistics.median(times[name]):.0f} us")
     print(f"  largest difference: {(r1 - r0).abs().max():.2e} nats per example, {(g1 - g0).abs().max():.2e} in the gradient")
 
 
-def chunk() -> None:
+def chunk(args: argparse.Namespace) -> None:
     import statistics
 
-    torch.set_num_threads(2)
+    import torch
+    import torch.nn.functional as F
+
+    from bench.common import best_us, rotated
+
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     size, batch, width, dim = 10, 100, 400, 784
     h = torch.relu(torch.randn(size * batch, width))
@@ -238,43 +273,185 @@ def chunk() -> None:
     for name, fn in list(cases.items())[2:]:
         assert torch.allclose(fn(), reference, atol=1e-3), name
     names, times = list(cases), {name: [] for name in cases}
-    for round_ in range(7):
-        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+    for round_ in range(args.rounds):
+        for name in rotated(names, round_):
             times[name].append(best_us(cases[name], 30, 3))
-    print("-log p(x|z) of one chunk [10, 100, 784] from [1000, 400] @ [400, 784], 2 threads, median of 7 rounds:")
+    print(f"-log p(x|z) of one chunk [10, 100, 784] from [1000, 400] @ [400, 784], {args.threads} threads, "
+          f"median of {args.rounds} rounds:")
     for name in names:
         print(f"  {name:>34}: {statistics.median(times[name]):.0f} us")
 
 
-def step() -> None:
-    from bench.common import mlp_vae_config
-    from vaekit import objectives
-    from vaekit.models import create
-    from vaekit.fast.fused_step import FusedVAEStep
-    from vaekit.training.optim import DirectAdamStep, make_adam
+#: the training steps of ``step``: (train.fast, torch.optim.Adam's keyword arguments or None for the loop's own)
+STEP_VARIANTS = {
+    "off, Adam for-loop": ("off", {"foreach": False}),
+    "off, Adam foreach": ("off", {"foreach": True}),
+    "off, Adam fused": ("off", {"fused": True}),
+    "auto": ("auto", None),
+}
 
-    torch.set_num_threads(2)
-    print("the fused training step and the Adam step on one repeated batch, 2 threads, best of 5 x 200 calls:")
+
+def step(args: argparse.Namespace) -> None:
+    import statistics
+
+    import torch
+
+    from bench.common import build_model, machine_line, mlp_vae_config, rotated, training_step
+
+    torch.set_num_threads(args.threads)
+    print(f"{machine_line(args.threads)}: whole training steps on one repeated batch, "
+          f"microseconds per step, median of {args.rounds} rounds of {args.reps} steps")
+    names = list(STEP_VARIANTS)
     for inputs, hidden, latent, batch in ((16, 16, 2, 8), (784, 400, 20, 128)):
-        config = mlp_vae_config(inputs, hidden, latent)
+        config = mlp_vae_config(inputs, (hidden,), latent)
         torch.manual_seed(0)
-        model = create(config)
-        fused = FusedVAEStep(model, objectives.create_objective(config, model))
-        adam = DirectAdamStep(make_adam(model.parameters(), 1e-3, torch.device("cpu")))
         x = torch.rand(batch, inputs)
-        fused(x)
-        adam()  # the first call is Adam.step itself
-        step_us = best_us(functools.partial(fused, x), 200)
-        print(f"  {inputs}-{hidden}-{latent}, batch {batch}: fused step {step_us:.0f} us, Adam step {best_us(adam, 200):.0f} us")
+        steps = {}
+        for name, (fast, adam_options) in STEP_VARIANTS.items():
+            torch.manual_seed(0)
+            steps[name] = training_step(config, build_model(config), fast, adam_options)
+            for _ in range(5):  # the first Adam step builds its state
+                steps[name][0](x)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for round_ in range(args.rounds):
+            for name in rotated(names, round_):
+                fn = steps[name][0]
+                started = time.perf_counter()
+                for _ in range(args.reps):
+                    fn(x)
+                times[name].append((time.perf_counter() - started) / args.reps * 1e6)
+        print(f"  {inputs}-{hidden}-{latent}, batch {batch}:")
+        for name in names:
+            us = statistics.median(times[name])
+            epoch = f" = {us * 1e-6 * -(-60_000 // batch):.2f} s per 60,000-image epoch" if inputs == 784 else ""
+            print(f"    fast={name:<20} {steps[name][1]:>8} step: {us:7.0f} us{epoch}")
+        if args.profile:
+            from torch.profiler import ProfilerActivity, profile
+
+            for name in ("off, Adam fused", "auto"):
+                with profile(activities=[ProfilerActivity.CPU]) as prof:
+                    for _ in range(50):
+                        steps[name][0](x)
+                print(f"\n  fast={name}, 50 steps:")
+                print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+def ab_worker(args: argparse.Namespace) -> None:
+    """One side of ``ab``: build issue 5's model in this tree, then answer "run START BLOCK"
+    lines on stdin with "ms <milliseconds per step>" lines on stdout, until "quit"."""
+    import math
+
+    import torch
+
+    import vaekit
+    from bench.common import build_model, denormals_flushed, load_mnist_unit, mlp_vae_config, training_step
+
+    torch.set_num_threads(args.threads)
+    with denormals_flushed(args.fast):  # before any op starts torch's thread pool
+        train, _ = load_mnist_unit(None)
+        config = mlp_vae_config()
+        torch.manual_seed(0)
+        fn, name = training_step(config, build_model(config), args.fast)
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+        print(json.dumps({"ready": str(Path(vaekit.__file__).resolve()), "step": name}), flush=True)
+        for line in sys.stdin:
+            words = line.split()
+            if not words or words[0] == "quit":
+                break
+            start, block = int(words[1]), int(words[2])
+            started = time.perf_counter()
+            for i in range(block):
+                j = (start + 128 * i) % (len(train) - 128)
+                loss = fn(train[order[j : j + 128]])
+                if not math.isfinite(loss.item()):
+                    print(json.dumps({"error": "the loss is not finite"}), flush=True)
+                    return
+            print(json.dumps({"ms": (time.perf_counter() - started) / block * 1e3}), flush=True)
+
+
+def ab(args: argparse.Namespace) -> None:
+    import statistics
+
+    from bench.common import mnist_dir
+
+    if args.worker:
+        ab_worker(args)
+        return
+    trees = {"other": Path(args.other).resolve(), "this": Path(args.this).resolve()}
+    if trees["other"] == trees["this"]:
+        sys.exit("ab: the two trees are the same folder")
+    workers = {}
+    for side, tree in trees.items():
+        # Each worker imports its own tree's vaekit and bench; both read the same MNIST files.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree / "src"), str(tree)]), VAEKIT_BENCH_MNIST=str(mnist_dir()))
+        cmd = [sys.executable, "-m", "bench.kernels", "ab", "--worker", "--threads", str(args.threads), "--fast", args.fast]
+        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        hello = json.loads(proc.stdout.readline() or "{}")
+        if "ready" not in hello:
+            sys.exit(f"ab: the worker of {tree} did not start (does that tree have `bench.kernels ab`?)")
+        if not hello["ready"].startswith(str(tree)):
+            sys.exit(f"ab: the worker of {tree} imported vaekit from {hello['ready']}, not from its own tree")
+        print(f"{side}: {tree} ({hello['step']} step)")
+        workers[side] = proc
+    times: dict[str, list[float]] = {side: [] for side in workers}
+    start = 0
+    try:
+        for round_ in range(args.rounds):
+            for side in list(workers) if round_ % 2 == 0 else list(workers)[::-1]:
+                workers[side].stdin.write(f"run {start} {args.block}\n")
+                workers[side].stdin.flush()
+                reply = json.loads(workers[side].stdout.readline() or '{"error": "the worker exited"}')
+                if "error" in reply:
+                    sys.exit(f"ab: {trees[side]}: {reply['error']}")
+                times[side].append(reply["ms"])
+            start += 128 * args.block
+    finally:
+        for proc in workers.values():
+            if proc.poll() is None:
+                proc.stdin.write("quit\n")
+                proc.stdin.close()
+                proc.wait(timeout=30)
+    for side, values in times.items():
+        print(f"{side:>5}: {statistics.median(values):.3f} ms per step (median of {args.rounds} blocks of {args.block})")
+    ratios = sorted(new / ref for new, ref in zip(times["this"], times["other"], strict=True))
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    print(f"this / other per round: median {statistics.median(ratios):.3f}, quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="*", default=["elementwise", "gather", "adam", "mm", "bce", "chunk", "step"])
-    parser.add_argument("--compiled", action="store_true", help="elementwise: also a compiled softplus-and-sum")
+    parser = script_parser(__file__, __doc__)
+    sub = parser.add_subparsers(dest="which", required=True, metavar="SUBCOMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], None], summary: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=summary, description=summary)
+        command.add_argument("--threads", type=int, default=2)
+        command.set_defaults(run=fn)
+        return command
+
+    add("matmul", matmul, "the float32 matmul rate at the yardstick shapes")
+    add("mm", mm, "the classic VAE's matmuls at batch 128")
+    add("elementwise", elementwise, "ns per element of softplus, its rewrites and exp/log/sigmoid").add_argument(
+        "--compiled", action="store_true", help="also a torch.compile'd softplus-and-sum (compiles for seconds)"
+    )
+    add("gather", gather, "128 uint8 rows by advanced indexing and by index_select")
+    add("adam", adam, "one fused Adam step four ways, and counting a step")
+    add("bce", bce, "the fused step's Bernoulli term against ATen's").add_argument("--rounds", type=int, default=7)
+    add("chunk", chunk, "-log p(x|z) of one NLL chunk four ways").add_argument("--rounds", type=int, default=7)
+    command = add("step", step, "whole training steps, train.fast off (three Adam kernels) against auto")
+    command.add_argument("--rounds", type=int, default=7)
+    command.add_argument("--reps", type=int, default=100, help="steps per round")
+    command.add_argument("--profile", action="store_true", help="also torch profiler tables of 50 steps")
+    command = add("ab", ab, "another source tree's training step against this one's, alternating blocks")
+    command.add_argument("other", nargs="?", help="the other tree: a checkout of the revision to compare against")
+    command.add_argument("--this", default=str(ROOT), help="this side's tree (default: the tree of this script)")
+    command.add_argument("--block", type=int, default=20, help="steps per side per round")
+    command.add_argument("--rounds", type=int, default=150)
+    command.add_argument("--fast", choices=FAST_MODES, default="auto", help="train.fast of both sides")
+    command.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    for name in args.which:
-        {"elementwise": lambda: elementwise(args.compiled), "gather": gather, "adam": adam, "mm": mm, "bce": bce, "chunk": chunk, "step": step}[name]()
+    if args.which == "ab" and not args.worker and not args.other:
+        parser.error("ab: give the other tree")
+    args.run(args)
 
 
 if __name__ == "__main__":

@@ -4,16 +4,16 @@ The model of Burda et al. (2015), table 1 "VAE, k=1, 1 stochastic layer": MLP en
 decoder 784-200-200 with tanh, 50 latent dimensions, Bernoulli likelihood, trained with Adam on
 dynamically binarised MNIST; the NLL is the K = 5000 importance-weighted bound on the 10,000
 test images under one fixed seeded binarisation. Prints our NLL with its standard error next to
-Burda et al.'s 86.76 nats and pythae's reproduced 89.78 nats (784-400-40), the wall times of
-training and evaluation, and the evaluation's achieved GFLOP/s.
+Burda et al.'s 86.76 nats and pythae's reproduced 89.78 nats (784-400-40) as published (not
+run here), the wall times of training and evaluation, and the evaluation's achieved GFLOP/s;
+writes them to RUN/bench-mnist-nll.json.
 
-    python bench/mnist_nll.py --epochs 30                              # a reported number
-    python bench/mnist_nll.py --epochs 1 --k 100 --limit 1000          # a smoke test (~1 min)
+    python -m bench.mnist_nll --epochs 30 --out runs/bench-mnist-nll-30       # a reported number
+    python -m bench.mnist_nll --epochs 1 --k 100 --limit 1000 --out /tmp/bench-smoke   # a smoke test
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import platform
@@ -22,11 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-import vaekit
-from vaekit.data import load_data
+from bench.common import mlp_vae_options, mnist_dir, script_parser
 
 REFERENCES = [
     ("Burda et al. 2015, VAE k=1 (784-200-200-50, 3280 epochs)", 86.76),
@@ -34,19 +30,13 @@ REFERENCES = [
 ]
 
 
-def linear_layers(module: torch.nn.Module) -> list[torch.nn.Linear]:
-    """Return the dense layers of ``module`` in definition order."""
-    return [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
-
-
-def matmul_flops(layers: list[torch.nn.Linear]) -> int:
-    """FLOPs of one input row through ``layers``: 2 * in * out per layer (multiply and add)."""
-    return sum(2 * layer.in_features * layer.out_features for layer in layers)
-
-
 def write_idx_subset(source_dir: str, folder: Path, limit: int) -> Path:
     """Write the first ``limit`` train and test images (and labels) of MNIST as a gzipped IDX
     folder, so a smoke test runs through exactly the same reader and binarisation."""
+    import numpy as np
+
+    from vaekit.data import load_data
+
     bundle = load_data("mnist", data_dir=source_dir)
     folder.mkdir(parents=True, exist_ok=True)
     parts = {"train": (bundle.train, bundle.train_labels), "t10k": (bundle.test, bundle.test_labels)}
@@ -62,11 +52,11 @@ def write_idx_subset(source_dir: str, folder: Path, limit: int) -> Path:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--k", type=int, default=5000, help="importance samples (default 5000)")
     parser.add_argument("--limit", type=int, help="use only the first N train and N test images (smoke tests)")
-    parser.add_argument("--data-dir", default="/work/shared/data/mnist")
+    parser.add_argument("--data-dir", default=str(mnist_dir()), help="the MNIST IDX folder (default: %(default)s)")
     parser.add_argument("--out", default="runs/bench-mnist-nll", help="run folder (overwritten)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -76,6 +66,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-chunk-elements", type=int, help="NLL memory budget (decoder outputs per chunk)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     args = parser.parse_args(argv)
+
+    import torch
+
+    import vaekit
+    from bench.common import linear_layers, matmul_flops
+
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -92,10 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
         data_dir=data_dir,
         binarize="dynamic",
         val_fraction=0.0,  # train on all 60,000 images, as the literature does
-        encoder=[200, 200],
-        latent_dim=50,
-        activation="tanh",
-        likelihood="bernoulli",
+        **mlp_vae_options([200, 200], 50, "tanh"),
         lr=args.lr,
         batch_size=args.batch_size,
         epochs=args.epochs,
@@ -139,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python -m bench.mnist_nll", *(argv if argv is not None else sys.argv[1:])]),
     }
     (out / "bench-mnist-nll.json").write_text(json.dumps(result, indent=2) + "\n")
 

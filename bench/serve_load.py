@@ -5,14 +5,13 @@ requests (random latent codes, a fixed seed) from this process with C concurrent
 reports requests/s and p50/p99 latency in milliseconds. Traffic goes to 127.0.0.1 only; the
 number of requests and the time are both bounded, and the server is stopped at the end.
 
-    python bench/serve_load.py RUN_DIR [--requests 2000] [--concurrency 8] [--timeout 120]
+    python -m bench.serve_load RUN_DIR [--requests 2000] [--concurrency 8] [--timeout 120]
 
 Without RUN_DIR it trains a small digits model (latent 8, a few seconds) into a temporary folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
+from bench.common import script_parser
 
 HOST = "127.0.0.1"  # loopback only, by design
 
@@ -59,6 +58,8 @@ def post_json(url: str, body: dict, timeout: float) -> int:
 
 def run_load(url: str, latent_dim: int, requests: int, concurrency: int, limit_s: float) -> dict:
     """Send up to ``requests`` decode requests with ``concurrency`` workers, stopping at ``limit_s``."""
+    import numpy as np
+
     codes = np.random.default_rng(0).normal(size=(requests, latent_dim)).round(4).tolist()
     latencies: list[float] = []
     failures = 0
@@ -98,7 +99,7 @@ def run_load(url: str, latent_dim: int, requests: int, concurrency: int, limit_s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("run_dir", nargs="?", help="A trained run folder (default: train a small digits model).")
     parser.add_argument("--requests", type=int, default=2000, help="Decode requests to send (the bound on count).")
     parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight at once.")

@@ -1,59 +1,82 @@
-"""Training speed, side by side: vaekit, a plain idiomatic PyTorch loop, and pythae.
+"""Training speed and memory, side by side: vaekit, a plain idiomatic PyTorch loop, and pythae.
 
 The classic MNIST VAE: MLP 784-400-20 ReLU, Bernoulli likelihood, Adam lr 1e-3, batch 128, grey levels
 in [0, 1], 10 epochs. Each contestant runs in its own process (so peak memory is its own), several rounds
 in rotated order (5 by default: on a shared VM one contestant's time moves 20-30 % between rounds, and a
 median of 3 moved the ratios by more than the goals' margins); the table shows medians of seconds per
 epoch (training loop only, data already loaded), peak RSS, and the test -ELBO after training
-(single-sample, same noise for all, nats per example), then each round's ratios.
+(single-sample, same noise for all, nats per example), then each round's ratios and how many of each
+contestant's Adam moment values ended subnormal (nonzero and below 1.2e-38, where x86 arithmetic is slow).
 
-The default contestants are vaekit, plain and pythae; ``--only vaekit,plain,pythae,plain-ftz`` adds
-the plain loop with float32 subnormals flushed to zero, as vaekit trains.
+Contestants (``--only``, comma-separated; the first three by default):
+  vaekit      vaekit.train with train.fast "auto" (the default: every exact fast path)
+  plain       the PyTorch examples' VAE loop (TensorDataset + DataLoader, sigmoid + BCE)
+  pythae      pythae's VAE and BaseTrainer (pythae 0.1.2 in .venv-bench)
+  plain-ftz   the plain loop with float32 subnormals flushed to zero, as vaekit trains: what
+              flushing alone is worth
+  vaekit-off  vaekit.train with train.fast "off" (autograd, Adam.step, subnormals kept): what
+              the fast paths are worth end to end
 
-    make bench-env && .venv-bench/bin/python -m bench.train_speed
+    make bench                                   # bench.kernels matmul, then this, in .venv-bench
     .venv-bench/bin/python -m bench.train_speed --rounds 1 --epochs 1 --limit 6000   # a quick look
+    .venv/bin/python -m bench.train_speed --only vaekit,vaekit-off,plain,plain-ftz  # without pythae
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-HERE = Path(__file__).resolve().parent
-CONTESTANTS = ("vaekit", "plain", "pythae", "plain-ftz")
+from bench.common import ROOT, csv_choices, script_parser
+
+CONTESTANTS = ("vaekit", "plain", "pythae", "plain-ftz", "vaekit-off")
 
 
-def run_vaekit(args: argparse.Namespace) -> dict:
-    import torch
+def adam_moments(optimizer: Any) -> list:
+    """Return the exp_avg and exp_avg_sq tensors of a torch Adam optimizer."""
+    return [t for state in optimizer.state.values() for name, t in state.items() if name.startswith("exp_avg")]
+
+
+def run_vaekit(args: argparse.Namespace, fast: str) -> dict:
+    from safetensors.torch import load_file
 
     import vaekit
-    from bench.common import bernoulli_neg_elbo, load_mnist_unit, mnist_dir, peak_rss_mib
+    from bench.common import (
+        bernoulli_neg_elbo,
+        count_subnormal,
+        load_mnist_unit,
+        mlp_vae_options,
+        mnist_dir,
+        peak_rss_mib,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
         started = time.perf_counter()
         vae = vaekit.train(
-            data="mnist", data_dir=str(mnist_dir()), encoder=[400], latent_dim=20, likelihood="bernoulli",
-            epochs=args.epochs, batch_size=128, lr=1e-3, seed=0, val_fraction=0.0, checkpoint_every=args.epochs,
-            device="cpu", out=Path(tmp) / "run", progress="quiet", limit=args.limit,
+            data="mnist", data_dir=str(mnist_dir()), **mlp_vae_options([400], 20), epochs=args.epochs,
+            batch_size=128, lr=1e-3, seed=0, val_fraction=0.0, checkpoint_every=args.epochs, device="cpu",
+            out=run, progress="quiet", limit=args.limit, fast=fast,
         )
         total = time.perf_counter() - started
         rss_after_training = peak_rss_mib()
-        history = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        trainer = load_file(run / "trainer.safetensors")
+        subnormal = count_subnormal([t for name, t in trainer.items() if "exp_avg" in name])
     model = vae.model
     _, test = load_mnist_unit(args.limit)  # after training, so the reader's copy does not count twice
-    loss = bernoulli_neg_elbo(model.encode, model.decode, test)
-    del torch
     return {
         "s_per_epoch": sum(h["epoch_time_s"] for h in history) / len(history),
         "total_s": total,
-        "test_neg_elbo": loss,
+        "test_neg_elbo": bernoulli_neg_elbo(model.encode, model.decode, test),
         "peak_rss_mib": rss_after_training,
+        "subnormal_moments": subnormal,
     }
 
 
@@ -64,7 +87,7 @@ def run_plain(args: argparse.Namespace) -> dict:
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    from bench.common import bernoulli_neg_elbo, load_mnist_unit
+    from bench.common import bernoulli_neg_elbo, count_subnormal, load_mnist_unit
 
     train, test = load_mnist_unit(args.limit)
     torch.manual_seed(0)
@@ -102,8 +125,12 @@ def run_plain(args: argparse.Namespace) -> dict:
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - started)
-    loss = bernoulli_neg_elbo(model.encode, model.logits, test)
-    return {"s_per_epoch": sum(times) / len(times), "total_s": sum(times), "test_neg_elbo": loss}
+    return {
+        "s_per_epoch": sum(times) / len(times),
+        "total_s": sum(times),
+        "test_neg_elbo": bernoulli_neg_elbo(model.encode, model.logits, test),
+        "subnormal_moments": count_subnormal(adam_moments(opt)),
+    }
 
 
 def run_pythae(args: argparse.Namespace) -> dict:
@@ -115,7 +142,7 @@ def run_pythae(args: argparse.Namespace) -> dict:
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
     from torch import nn
 
-    from bench.common import bernoulli_neg_elbo, load_mnist_unit, logit
+    from bench.common import bernoulli_neg_elbo, count_subnormal, load_mnist_unit, logit
 
     train, test = load_mnist_unit(args.limit)
     torch.manual_seed(0)
@@ -151,6 +178,7 @@ def run_pythae(args: argparse.Namespace) -> dict:
         trainer.train()
         total = time.perf_counter() - started
     model.eval()
+    optimizer = getattr(trainer, "optimizer", None)
 
     def encode(x):
         out = model.encoder(x)
@@ -158,7 +186,12 @@ def run_pythae(args: argparse.Namespace) -> dict:
 
     loss = bernoulli_neg_elbo(encode, lambda z: logit(model.decoder(z).reconstruction.reshape(len(z), -1)), test)
     # pythae's trainer times include its own per-epoch logging; no per-epoch hook, so total / epochs.
-    return {"s_per_epoch": total / args.epochs, "total_s": total, "test_neg_elbo": loss}
+    return {
+        "s_per_epoch": total / args.epochs,
+        "total_s": total,
+        "test_neg_elbo": loss,
+        "subnormal_moments": count_subnormal(adam_moments(optimizer)) if optimizer is not None else None,
+    }
 
 
 def child(args: argparse.Namespace) -> None:
@@ -171,8 +204,14 @@ def child(args: argparse.Namespace) -> None:
         # The plain loop with float32 subnormals flushed to zero, as vaekit trains by default:
         # set before any op starts torch's thread pool, so its threads inherit it.
         torch.set_flush_denormal(True)
-    runners = {"vaekit": run_vaekit, "plain": run_plain, "pythae": run_pythae, "plain-ftz": run_plain}
-    result = runners[args.child](args)
+    runners = {
+        "vaekit": lambda: run_vaekit(args, "auto"),
+        "vaekit-off": lambda: run_vaekit(args, "off"),
+        "plain": lambda: run_plain(args),
+        "plain-ftz": lambda: run_plain(args),
+        "pythae": lambda: run_pythae(args),
+    }
+    result = runners[args.child]()
     # Peak memory of training: the data, the model and the loop. vaekit's reader runs inside
     # vaekit.train, so its peak is read before the bench's own scoring loads the test set again;
     # the peers load train and test once, before training, so their peak at the end is the same.
@@ -181,15 +220,14 @@ def child(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--only",
-        default="vaekit,plain,pythae",
-        help="comma-separated contestants of " + ",".join(CONTESTANTS) + " (plain-ftz: the plain loop with subnormals flushed to zero)",
+        "--only", type=csv_choices(CONTESTANTS), default="vaekit,plain,pythae",
+        help="comma-separated contestants of " + ",".join(CONTESTANTS) + " (default: vaekit,plain,pythae)",
     )
     parser.add_argument("--child", choices=CONTESTANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,16 +235,15 @@ def main() -> None:
         child(args)
         return
 
-    from bench.common import fmt, median
+    from bench.common import fmt, machine_line, median, rotated
 
-    names = [n for n in args.only.split(",") if n]
+    names = args.only
     results: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(args.rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
+        for name in rotated(names, r):
             cmd = [sys.executable, "-m", "bench.train_speed", "--child", name, "--epochs", str(args.epochs),
                    "--threads", str(args.threads)] + (["--limit", str(args.limit)] if args.limit else [])
-            out = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True)
+            out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
             if out.returncode != 0 or not line:
                 print(f"{name} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
@@ -214,13 +251,11 @@ def main() -> None:
             results[name].append(json.loads(line[-1][7:]))
             print(f"round {r + 1} {name}: {results[name][-1]}", file=sys.stderr)
 
-    import torch
-
-    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{args.threads} threads, {args.rounds} rounds, {args.epochs} epochs, limit {args.limit}")
+    print(f"\n{machine_line(args.threads)}, {args.rounds} rounds, {args.epochs} epochs, limit {args.limit}")
     print("| contestant | s/epoch (median) | peak RSS MiB | test -ELBO (nats) | s/epoch ratio vaekit/this | RSS ratio vaekit/this |")
     print("| --- | --- | --- | --- | --- | --- |")
-    med = {n: {k: median([x[k] for x in results[n]]) for k in results[n][0]} for n in names}
+    keys = ("s_per_epoch", "peak_rss_mib", "test_neg_elbo")
+    med = {n: {k: median([x[k] for x in results[n]]) for k in keys} for n in names}
     for n in names:
         ratio = med["vaekit"]["s_per_epoch"] / med[n]["s_per_epoch"] if "vaekit" in med else float("nan")
         rss = med["vaekit"]["peak_rss_mib"] / med[n]["peak_rss_mib"] if "vaekit" in med else float("nan")
@@ -232,6 +267,10 @@ def main() -> None:
             if n != "vaekit":
                 per_round = [v["s_per_epoch"] / p["s_per_epoch"] for v, p in zip(results["vaekit"], results[n], strict=True)]
                 print(f"  {n}: " + ", ".join(f"{r:.3f}" for r in per_round))
+    counts = {n: [x.get("subnormal_moments") for x in results[n]] for n in names}
+    print("\nsubnormal Adam moment values after training, round by round:")
+    for n in names:
+        print(f"  {n}: " + ", ".join("-" if c is None else str(c) for c in counts[n]))
 
 
 if __name__ == "__main__":

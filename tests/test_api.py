@@ -73,7 +73,8 @@ def test_evaluate_of_bernoulli_on_grey_levels_reports_a_loss_not_a_likelihood(di
 
 
 def test_evaluate_reports_nll_and_bits_per_dim_on_the_fixed_binarised_test_set(binarized_digits_run):
-    from vaekit.training.splits import binarize_fixed, load_bundle
+    from vaekit.data.views import binarize_fixed
+    from vaekit.training.run_data import load_bundle
 
     vae = vaekit.load(binarized_digits_run)
     x, labels = vaekit.api.resolve_eval_data(vae, None, "test")
@@ -128,6 +129,26 @@ def test_truncated_config_gives_a_clear_error(digits_run, tmp_path):
 def test_unknown_training_option_is_refused():
     with pytest.raises(ConfigError, match="unknown training option 'latnet'"):
         vaekit.build_config(latnet=3)
+
+
+def test_pieces_take_a_name_or_a_mapping_of_their_options():
+    cfg = vaekit.build_config(
+        model="beta-vae", likelihood="gaussian", objective={"beta": 4.0}, prior={"name": "vamp", "pseudo_inputs": 9},
+        net="conv", encoder=[32],
+    )  # fmt: skip
+    assert cfg.model.likelihood == {"name": "gaussian"}
+    assert cfg.model.objective == {"name": None, "beta": 4.0}
+    assert cfg.model.prior == {"name": "vamp", "pseudo_inputs": 9}
+    assert cfg.model.net == {"name": "conv", "encoder": [32]}
+
+
+def test_flat_options_of_earlier_versions_still_work_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match=r"beta= is deprecated.*objective=\{'beta': 4.0\}"):
+        cfg = vaekit.build_config(model="beta-vae", beta=4.0, likelihood="gaussian", sigma=0.5)
+    assert cfg.model.objective["beta"] == 4.0
+    assert cfg.model.likelihood == {"name": "gaussian", "sigma": 0.5}
+    with pytest.warns(DeprecationWarning, match="fast='auto'|'off'"):
+        assert vaekit.build_config(fused_step=False).train.fast == "off"
 
 
 def test_preset_refuses_conflicting_architecture():

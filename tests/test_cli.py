@@ -28,7 +28,7 @@ def cli_run(tmp_path_factory):
 def test_train_writes_a_complete_run_folder(cli_run):
     assert (cli_run / "samples.png").stat().st_size > 0
     config = json.loads((cli_run / "config.json").read_text())
-    assert config["model"]["encoder"] == [32] and config["model"]["latent_dim"] == 2
+    assert config["model"]["net"] == {"name": "mlp", "encoder": [32]} and config["model"]["latent_dim"] == 2
 
 
 def test_train_with_yaml_config_and_option_overrides(tmp_path):
@@ -37,7 +37,7 @@ def test_train_with_yaml_config_and_option_overrides(tmp_path):
     result = invoke("train", "--config", tmp_path / "c.yaml", "--latent", "4", "--out", out, "-q")
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert config["model"]["latent_dim"] == 4 and config["model"]["encoder"] == [16]
+    assert config["model"]["latent_dim"] == 4 and config["model"]["net"]["encoder"] == [16]
 
 
 def test_seed_preset_trains_on_synthetic5(tmp_path):
@@ -46,7 +46,8 @@ def test_seed_preset_trains_on_synthetic5(tmp_path):
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["name"] == "synthetic5"
-    assert (config["model"]["encoder"], config["model"]["latent_dim"], config["model"]["decoder"]) == ([4, 3], 3, [3, 4])
+    assert config["model"]["net"] == {"name": "mlp", "encoder": [4, 3], "decoder": [3, 4]}
+    assert config["model"]["latent_dim"] == 3
     assert config["input_shape"] == [5]
 
 
@@ -78,9 +79,9 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_digits_run):
     assert (binarized_digits_run / "eval-test-k12-best.json").exists()
 
 
-def test_evaluate_says_which_nll_path_ran_and_no_fused_nll_gives_the_same_bound(binarized_digits_run):
+def test_evaluate_says_which_nll_path_ran_and_fast_off_gives_the_same_bound(binarized_digits_run):
     fused = json.loads(invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe").output)
-    generic = invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe", "--no-fused-nll")
+    generic = invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe", "--fast", "off")
     assert generic.exit_code == 0, generic.output
     generic = json.loads(generic.output)
     assert fused["nll_path"] == "fused" and generic["nll_path"] == "generic"
@@ -88,13 +89,13 @@ def test_evaluate_says_which_nll_path_ran_and_no_fused_nll_gives_the_same_bound(
     assert abs(fused["nll"] - generic["nll"]) < 1e-4  # ... of the same seeded bound, to float32 rounding
 
 
-def test_train_speed_switches_reach_the_run(tmp_path):
+def test_fast_off_reaches_the_run_and_trains_through_autograd(tmp_path):
     out = tmp_path / "run"
     result = invoke("train", "--data", "digits", "--encoder", "8", "--latent", "2", "--epochs", "1",
-                    "--batch-size", "256", "--no-fused-step", "--no-flush-denormal", "--out", out, "-q")
+                    "--batch-size", "256", "--fast", "off", "--out", out, "-q")
     assert result.exit_code == 0, result.output
     train = json.loads((out / "config.json").read_text())["train"]
-    assert train["fused_step"] is False and train["flush_denormal"] is False
+    assert train["fast"] == "off"
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert record["training_step"] == "autograd"
 

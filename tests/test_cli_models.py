@@ -21,43 +21,56 @@ def test_train_options_reach_the_saved_config(tmp_path):
     out = _train(
         tmp_path,
         "beta",
-        "--model",
-        "beta-vae",
-        "--beta",
-        "2",
-        "--warmup",
-        "cyclical",
-        "--warmup-steps",
-        "20",
-        "--free-bits",
-        "0.25",
-        "--norm",
-        "layer",
-        "--likelihood",
-        "continuous-bernoulli",
-    )
+        "--model", "beta-vae",
+        "--set", "objective.beta=2",
+        "--set", "objective.warmup=cyclical",
+        "--set", "objective.warmup_steps=20",
+        "--set", "objective.free_bits=0.25",
+        "--set", "net.normalization=layer",
+        "--likelihood", "continuous-bernoulli",
+    )  # fmt: skip
     model = json.loads((out / "config.json").read_text())["model"]
-    assert (model["name"], model["beta"], model["warmup"], model["warmup_steps"]) == ("beta-vae", 2.0, "cyclical", 20)
-    assert (model["free_bits"], model["normalization"], model["likelihood"]) == (0.25, "layer", "continuous-bernoulli")
+    assert model["name"] == "beta-vae"
+    assert model["objective"] == {"name": None, "beta": 2, "warmup": "cyclical", "warmup_steps": 20, "free_bits": 0.25}
+    assert model["net"] == {"name": "mlp", "encoder": [16], "normalization": "layer"}
+    assert model["likelihood"] == {"name": "continuous-bernoulli"}
+
+
+def test_flags_of_earlier_versions_still_work_with_a_deprecation_message(tmp_path):
+    out = tmp_path / "old"
+    result = CliRunner().invoke(
+        main, ["train", *TINY, "--out", str(out), "--model", "beta-vae", "--beta", "2", "--no-fused-step"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--beta is deprecated; use --set objective.beta=2" in result.output
+    assert "--no-fused-step is deprecated; use --fast off" in result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["objective"]["beta"] == 2 and config["train"]["fast"] == "off"
+
+
+def test_train_help_lists_every_registered_piece_with_its_options():
+    from vaekit.distributions import LIKELIHOODS, PRIORS
+    from vaekit.models import MODELS
+    from vaekit.objectives import OBJECTIVES
+
+    text = " ".join(CliRunner().invoke(main, ["train", "--help"]).output.split())
+    for registry in (MODELS, LIKELIHOODS, PRIORS, OBJECTIVES):
+        for name in registry:
+            assert name in text
+    assert "iwae(k=5)" in text and "vamp(pseudo_inputs=100)" in text
 
 
 def test_conv_iwae_with_a_discretized_logistic_mixture_trains_on_8x8_digits(tmp_path):
     out = _train(
         tmp_path,
         "conv",
-        "--model",
-        "iwae",
-        "--iwae-k",
-        "3",
-        "--net",
-        "conv",
-        "--channels",
-        "8,16",
-        "--likelihood",
-        "discretized-logistic",
-        "--mixtures",
-        "2",
-    )
+        "--model", "iwae",
+        "--set", "objective.k=3",
+        "--net", "conv",
+        "--set", "net.channels=8,16",
+        "--likelihood", "discretized-logistic",
+        "--set", "likelihood.mixtures=2",
+    )  # fmt: skip
     result = CliRunner().invoke(main, ["evaluate", str(out), "--json", "--k", "20"])
     report = json.loads(result.output)
     assert report["exact_likelihood"] is True  # 17-level digits, 17-level bins
@@ -87,14 +100,17 @@ def test_autoencoder_evaluation_says_it_has_no_elbo(tmp_path):
     assert "no likelihood" in result.output and "ELBO  " not in result.output
 
 
-def test_an_option_of_another_family_is_an_error_naming_it(tmp_path):
-    result = CliRunner().invoke(main, ["train", *TINY, "--out", str(tmp_path / "r"), "--beta", "4"])
-    assert result.exit_code == 2 and "--beta does not apply" in result.output
+def test_an_option_of_another_family_is_an_error_naming_it_and_the_options_there_are(tmp_path):
+    result = CliRunner().invoke(main, ["train", *TINY, "--out", str(tmp_path / "r"), "--set", "objective.beta=4"])
+    assert result.exit_code == 2
+    assert "objective 'elbo' (model 'vae') takes no option 'beta'; its options are: none" in result.output
+    result = CliRunner().invoke(main, ["train", *TINY, "--out", str(tmp_path / "s"), "--set", "likelihood.sigma=0.1"])
+    assert result.exit_code == 2 and "likelihood 'bernoulli' takes no option 'sigma'" in result.output
 
 
 def test_yaml_config_selects_a_family_and_its_options(tmp_path):
     (tmp_path / "c.yaml").write_text(
-        "model:\n  name: vamp\n  pseudo_inputs: 7\n  latent_dim: 2\n  encoder: [16]\n"
+        "model:\n  name: vamp\n  prior: {pseudo_inputs: 7}\n  latent_dim: 2\n  net: {encoder: [16]}\n"
         "data:\n  name: digits\ntrain:\n  epochs: 1\n  batch_size: 128\n"
     )
     out = tmp_path / "r"
@@ -117,7 +133,7 @@ def test_conv_net_trains_on_an_image_folder_at_the_size_given_on_the_command_lin
     result = CliRunner().invoke(
         main,
         [
-            "train", "--data", str(tmp_path / "images"), "--image-size", "9x7x3", "--net", "conv", "--channels", "4,8",
+            "train", "--data", str(tmp_path / "images"), "--image-size", "9x7x3", "--net", "conv", "--set", "net.channels=[4, 8]",
             "--encoder", "16", "--latent", "2", "--epochs", "1", "--batch-size", "8", "--out", str(out), "-q",
         ],
     )  # fmt: skip
@@ -132,6 +148,17 @@ def test_conv_net_trains_on_an_image_folder_at_the_size_given_on_the_command_lin
 def test_batch_norm_with_a_last_batch_of_one_is_refused_with_a_fix(tmp_path):
     # 1293 digits train: batch 1292 leaves one example in the last batch
     result = CliRunner().invoke(
-        main, ["train", *TINY[:-3], "--batch-size", "1292", "--norm", "batch", "-q", "--out", str(tmp_path / "r")]
+        main, ["train", *TINY[:-3], "--batch-size", "1292", "--set", "net.normalization=batch", "-q", "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 2 and "--batch-size" in result.output
+
+
+def test_set_reads_numbers_lists_and_words_as_a_user_means_them():
+    from vaekit.cli import _parse_setting
+
+    assert _parse_setting("train.lr=3e-4") == ("train.lr", 3e-4)
+    assert _parse_setting("objective.k=5") == ("objective.k", 5)
+    assert _parse_setting("net.encoder=512,256") == ("net.encoder", [512, 256])
+    assert _parse_setting("net.encoder=[64]") == ("net.encoder", [64])
+    assert _parse_setting("net.activation=tanh") == ("net.activation", "tanh")
+    assert _parse_setting("likelihood.sigma=null") == ("likelihood.sigma", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,10 @@ import numpy as np
 import torch
 
 from vaekit.config import RunConfig, apply_overrides, apply_preset, validate
+from vaekit.data.views import Splits, evaluation_view
 from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
-from vaekit.models import create
 from vaekit.training import checkpoint as ckpt
+from vaekit.training.build import build_model
 
 
 class TrainedVAE:
@@ -29,6 +31,9 @@ class TrainedVAE:
         self.model = model.eval()
         self.config = config
         self.run_dir = run_dir
+        #: the first test examples and labels as the model sees them, kept by ``train`` and
+        #: ``resume`` so that ``vaekit.viz.write_run_pictures`` need not load the data again
+        self.test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -142,6 +147,21 @@ class TrainedVAE:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
 
+#: keyword options of :func:`build_config` that name a section's ``name`` field
+_NAME_ALIASES = {"data": "data", "model": "model"}
+#: net options that keep a keyword of their own: the founding diagram's widths
+_NET_SHORTCUTS = ("encoder", "decoder")
+
+
+def _piece_options(model: dict[str, Any], piece: str) -> dict[str, Any]:
+    """Return the options mapping of ``piece`` among collected model options (a piece given
+    by name becomes ``{"name": ...}``)."""
+    entry = model.get(piece)
+    if entry is None or isinstance(entry, str):
+        entry = model[piece] = {} if entry is None else {"name": entry}
+    return entry
+
+
 def build_config(
     config: str | Path | RunConfig | dict | None = None,
     *,
@@ -150,12 +170,22 @@ def build_config(
 ) -> RunConfig:
     """Combine a config file/dict, a preset and keyword options (which win) into a RunConfig.
 
-    Keyword options are the fields of ModelConfig, DataConfig and TrainConfig (``latent_dim``,
-    ``encoder``, ``data``/``name``, ``epochs``...). Unknown names raise ``ConfigError``.
+    Keyword options are ``data`` and ``model`` (names), the fields of DataConfig and
+    TrainConfig (``epochs``, ``binarize``...), ``latent_dim``, the model's pieces ``net``,
+    ``likelihood``, ``prior`` and ``objective`` (each a name or a mapping of its options, e.g.
+    ``objective={"name": "beta-elbo", "beta": 4}``), and ``encoder``/``decoder`` widths (the
+    net's options). Unknown names raise ``ConfigError``.
     """
     from dataclasses import fields
 
-    from vaekit.config import DataConfig, ModelConfig, TrainConfig
+    from vaekit.config import (
+        LEGACY_MODEL_OPTIONS,
+        LEGACY_SPEED_SWITCHES,
+        PIECES,
+        DataConfig,
+        ModelConfig,
+        TrainConfig,
+    )
 
     if isinstance(config, RunConfig):
         cfg = config
@@ -165,27 +195,43 @@ def build_config(
         cfg = RunConfig.load(config)
     else:
         cfg = RunConfig()
+    options = {k: v for k, v in options.items() if v is not None}
     if preset is not None:
-        fixed = {"encoder", "decoder", "latent_dim"} & {k for k, v in options.items() if v is not None}
+        fixed = {"encoder", "decoder", "latent_dim"} & set(options)
         if fixed:
             raise ConfigError(f"preset {preset!r} fixes the architecture; drop {sorted(fixed)} or the preset")
         apply_preset(cfg, preset)
-    aliases = {"data": "name", "model": "name_model"}
-    sections = {
-        "model": {f.name for f in fields(ModelConfig)},
-        "data": {f.name for f in fields(DataConfig)},
-        "train": {f.name for f in fields(TrainConfig)},
-    }
-    per_section: dict[str, dict[str, Any]] = {s: {} for s in sections}
+    model_fields = {f.name for f in fields(ModelConfig)} - set(PIECES) - {"name"}
+    data_fields = {f.name for f in fields(DataConfig)} - {"name"}
+    train_fields = {f.name for f in fields(TrainConfig)}
+    per_section: dict[str, dict[str, Any]] = {"model": {}, "data": {}, "train": {}}
     for key, value in options.items():
-        key = aliases.get(key, key)
-        if key == "name_model":
-            per_section["model"]["name"] = value
-            continue
-        for section, names in sections.items():
-            if key in names and not (section == "model" and key == "name"):
-                per_section[section][key] = value
-                break
+        if key in _NAME_ALIASES:
+            per_section[_NAME_ALIASES[key]]["name"] = value
+        elif key in PIECES or key in model_fields:
+            per_section["model"][key] = value
+        elif key in _NET_SHORTCUTS:
+            _piece_options(per_section["model"], "net")[key] = value
+        elif key in data_fields:
+            per_section["data"][key] = value
+        elif key in train_fields:
+            per_section["train"][key] = value
+        elif key in LEGACY_MODEL_OPTIONS:
+            piece, option = LEGACY_MODEL_OPTIONS[key]
+            warnings.warn(
+                f"{key}= is deprecated: it is an option of the {piece} now; pass {piece}={{{option!r}: {value!r}}}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            _piece_options(per_section["model"], piece)[option] = value
+        elif key in LEGACY_SPEED_SWITCHES:
+            warnings.warn(
+                f"{key}= is deprecated: one setting, fast='auto'|'off', chooses every fast path",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if value is False:
+                per_section["train"]["fast"] = "off"
         else:
             raise ConfigError(f"unknown training option {key!r}")
     for section, values in per_section.items():
@@ -203,10 +249,12 @@ def train(
     progress: str = "auto",
     **options: Any,
 ) -> TrainedVAE:
-    """Train a VAE and write its run folder (config, checkpoints, metrics, pictures).
+    """Train a VAE and write its run folder (config, checkpoints, metrics).
 
     ``options`` override the config: e.g. ``data="digits", latent_dim=8, epochs=20``.
-    Returns the trained model, loaded from the final weights.
+    Returns the trained model, loaded from the final weights. Pictures are drawn by
+    ``vaekit.viz``: ``vaekit.viz.write_run_pictures(vae)`` writes the ``samples.png`` and
+    ``reconstructions.png`` that ``vaekit train`` puts in the run folder.
     """
     from vaekit.training.loop import fit
     from vaekit.training.run_dir import prepare_new_run_dir
@@ -215,12 +263,13 @@ def train(
     run_dir = prepare_new_run_dir(Path(out), force=force)
     result = fit(cfg, run_dir, progress=progress)
     vae = TrainedVAE(result.model, result.config, run_dir)
-    write_run_pictures(vae, test=result.test_preview)
+    vae.test_preview = result.test_preview
     return vae
 
 
 def resume(run_dir: str | Path, *, epochs: int | None = None, progress: str = "auto") -> TrainedVAE:
-    """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``)."""
+    """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``).
+    Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``."""
     from vaekit.training.loop import fit
 
     run_dir = Path(run_dir)
@@ -235,7 +284,7 @@ def resume(run_dir: str | Path, *, epochs: int | None = None, progress: str = "a
         cfg.save(run_dir / ckpt.CONFIG_FILE)
     result = fit(cfg, run_dir, resume=True, progress=progress)
     vae = TrainedVAE(result.model, result.config, run_dir)
-    write_run_pictures(vae, test=result.test_preview)
+    vae.test_preview = result.test_preview
     return vae
 
 
@@ -262,15 +311,18 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
     if which not in files:
         raise ConfigError(f"which must be 'last' or 'best', got {which!r}")
     cfg = read_config(run_dir)
-    model = create(cfg)
+    model = build_model(cfg)
     ckpt.load_model_weights(run_dir / files[which], model)
     return TrainedVAE(model.to(device), cfg, run_dir)
 
 
-def _eval_splits(vae: TrainedVAE, data: str | None) -> Any:
-    """Load the run's data (or other data ``data`` of the same dimension) split as in training."""
-    from vaekit.training.splits import load_bundle, make_splits
+def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
+    """Load the run's data (or other data ``data`` of the same dimension) split as in training,
+    after checking that ``split`` names one that the run has."""
+    from vaekit.training.run_data import load_bundle, make_splits
 
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"split must be train, val or test, got {split!r}")
     cfg = vae.config
     source = cfg
     if data is not None:
@@ -278,21 +330,17 @@ def _eval_splits(vae: TrainedVAE, data: str | None) -> Any:
     bundle = load_bundle(source)
     if bundle.dim != cfg.input_dim:
         raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
-    return make_splits(cfg, bundle)
+    splits = make_splits(cfg, bundle)
+    if split == "val" and splits.val is None:
+        raise ConfigError("this run has no validation split (val_fraction = 0)")
+    return splits
 
 
 def resolve_eval_data(vae: TrainedVAE, data: str | None, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Return the examples ``[N, D]`` (and labels) to evaluate on, as the model sees them
     (binarised or dequantised with fixed seeds): the run's own data split by default, or
     another dataset ``data`` of the same dimension."""
-    from vaekit.training.splits import evaluation_view
-
-    if split not in ("train", "val", "test"):
-        raise ConfigError(f"split must be train, val or test, got {split!r}")
-    splits = _eval_splits(vae, data)
-    if split == "val" and splits.val is None:
-        raise ConfigError("this run has no validation split (val_fraction = 0)")
-    return evaluation_view(vae.config, splits, split)
+    return evaluation_view(_eval_splits(vae, data, split), split)
 
 
 def evaluate(
@@ -306,7 +354,7 @@ def evaluate(
     max_chunk_elements: int | None = None,
     probe: bool = True,
     progress: str = "quiet",
-    fused_nll: bool = True,
+    fast: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate a model on a data split; return a dict of named metrics in nats per example
     (``bpd`` in bits per dimension for images). ``vae`` may be a loaded model or a run folder.
@@ -320,24 +368,18 @@ def evaluate(
     skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
     small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
     decoder output); ``progress`` is ``"auto"`` (a bar on a terminal) or ``"quiet"``.
-    ``fused_nll=False`` takes the generic NLL path where the fused chunk would apply
+    ``fast="off"`` takes the generic NLL path where the fused chunk would apply
     (``nll_path`` in the report says which ran; docs/evaluation.md).
     """
     from vaekit.evaluation import evaluate_model
     from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS
-    from vaekit.training.splits import evaluation_view
-
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
-    if split not in ("train", "val", "test"):
-        raise ConfigError(f"split must be train, val or test, got {split!r}")
-    splits = _eval_splits(vae, data)
-    if split == "val" and splits.val is None:
-        raise ConfigError("this run has no validation split (val_fraction = 0)")
-    x, labels = evaluation_view(vae.config, splits, split)
+    splits = _eval_splits(vae, data, split)
+    x, labels = evaluation_view(splits, split)
     probe_data = None
     if probe and labels is not None and splits.train_labels is not None:
-        probe_data = evaluation_view(vae.config, splits, "train")
+        probe_data = evaluation_view(splits, "train")
     cfg = vae.config
     report = evaluate_model(
         vae.model,
@@ -353,36 +395,15 @@ def evaluate(
         batch_size=batch_size,
         max_chunk_elements=max_chunk_elements or DEFAULT_MAX_CHUNK_ELEMENTS,
         progress=progress,
-        fused_nll=fused_nll,
+        fast=fast,
     )
     return {"split": split, "data": data or cfg.data.name, **report}
 
 
-def write_run_pictures(
-    vae: TrainedVAE, n: int = 64, test: tuple[torch.Tensor, torch.Tensor | None] | None = None
-) -> list[Path]:
-    """Write ``samples.png`` and ``reconstructions.png`` into the run folder (image data only).
-
-    ``test`` is ``(examples, labels)`` of the test split as the model sees them; without it the
-    run's data are loaded again. Returns the paths written (none for tables)."""
-    from vaekit.viz.grid import interleave_rows, save_grid
-
-    if not vae.is_image or vae.run_dir is None:
-        return []
-    devices = [vae.device] if vae.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(0)
-        samples = vae.sample(n).cpu().numpy()
-    x, labels = test if test is not None else resolve_eval_data(vae, None, "test")
-    x = x[:32]
-    labels = labels[:32] if vae.conditional and labels is not None else None
-    recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)
-    # Rows of 8 originals, each followed by the row of their reconstructions.
-    pairs = interleave_rows(x.numpy(), recon, ncol=8)
-    written = [vae.run_dir / "samples.png", vae.run_dir / "reconstructions.png"]
-    save_grid(written[0], samples, vae.input_shape, ncol=8)
-    save_grid(written[1], pairs, vae.input_shape, ncol=8)
-    return written
+def describe_piece(piece: dict[str, Any]) -> str:
+    """Return a model piece as one line: its name and the options set, e.g. ``mlp encoder=[64, 32]``."""
+    options = " ".join(f"{k}={v}" for k, v in piece.items() if k != "name" and v is not None)
+    return f"{piece.get('name')} {options}".strip()
 
 
 def run_info(run_dir: str | Path) -> dict[str, Any]:
@@ -398,9 +419,12 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "data": vae.config.data.name,
         "input_shape": vae.config.input_shape,
         "latent_dim": vae.latent_dim,
-        "encoder": vae.config.model.encoder,
-        "decoder": vae.config.model.decoder_hidden(),
-        "likelihood": vae.model.likelihood.name,
+        "net": describe_piece(vae.config.model.net),
+        "likelihood": describe_piece({**vae.config.model.likelihood, "name": vae.model.likelihood.name}),
+        "prior": describe_piece({**vae.config.model.prior, "name": vae.model.prior.name}),
+        "objective": describe_piece(
+            {**vae.config.model.objective, "name": vae.config.model.objective.get("name") or vae.model.objective_name}
+        ),
         "parameters": vae.num_parameters(),
         "epochs_trained": state.get("epoch"),
         "epochs_planned": vae.config.train.epochs,

@@ -58,98 +58,214 @@ def main() -> None:
     """vaekit: train, evaluate and use variational autoencoders."""
 
 
-@main.command()
+#: flags of earlier versions and their spelling now: ``(new flag, value)``; a value of None
+#: takes the old flag's own value
+LEGACY_FLAGS: dict[str, tuple[str, str | None]] = {
+    "--beta": ("--set", "objective.beta={}"),
+    "--warmup": ("--set", "objective.warmup={}"),
+    "--warmup-steps": ("--set", "objective.warmup_steps={}"),
+    "--free-bits": ("--set", "objective.free_bits={}"),
+    "--iwae-k": ("--set", "objective.k={}"),
+    "--sigma": ("--set", "likelihood.sigma={}"),
+    "--sigma-type": ("--set", "likelihood.sigma_type={}"),
+    "--mixtures": ("--set", "likelihood.mixtures={}"),
+    "--categorical-groups": ("--set", "likelihood.groups=[{}]"),
+    "--pseudo-inputs": ("--set", "prior.pseudo_inputs={}"),
+    "--channels": ("--set", "net.channels=[{}]"),
+    "--activation": ("--set", "net.activation={}"),
+    "--norm": ("--set", "net.normalization={}"),
+}
+#: speed switches of earlier versions: turning one off now means ``--fast off``
+LEGACY_SWITCHES = {
+    "--no-fused-step": ["--fast", "off"],
+    "--no-flush-denormal": ["--fast", "off"],
+    "--no-fused-optimizer": ["--fast", "off"],
+    "--no-fused-nll": ["--fast", "off"],
+    "--fused-step": [],
+    "--flush-denormal": [],
+    "--fused-optimizer": [],
+    "--fused-nll": [],
+}
+
+
+def translate_legacy_flags(args: list[str]) -> tuple[list[str], list[str]]:
+    """Return ``args`` with flags of earlier versions rewritten to today's spelling, and one
+    deprecation message per rewritten flag."""
+    out: list[str] = []
+    notes: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        flag, eq, inline = arg.partition("=")
+        if arg in LEGACY_SWITCHES:
+            new = LEGACY_SWITCHES[arg]
+            out += new
+            notes.append(f"{arg} is deprecated; " + (f"use {' '.join(new)}" if new else "it is the default (--fast auto)"))
+        elif flag in LEGACY_FLAGS and (eq or i + 1 < len(args)):
+            value = inline if eq else args[i + 1]
+            i += 0 if eq else 1
+            new_flag, template = LEGACY_FLAGS[flag]
+            new_value = template.format(value) if template else value
+            out += [new_flag, new_value]
+            notes.append(f"{flag} is deprecated; use {new_flag} {new_value}")
+        else:
+            out.append(arg)
+        i += 1
+    return out, notes
+
+
+class _Command(click.Command):
+    """A command that accepts earlier versions' flags (with a deprecation message) and builds
+    the parts of its help that come from the registries only when help is shown."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args, notes = translate_legacy_flags(list(args))
+        for note in notes:
+            click.echo(f"warning: {note}", err=True)
+        return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.name == "train":
+            with formatter.section("Model pieces and their options (--set PIECE.OPTION=VALUE)"):
+                formatter.write_dl(_piece_help())
+        elif self.name == "plot":
+            from vaekit.viz.plots import PICTURES
+
+            with formatter.section("Pictures (KIND, and its default file in RUN_DIR)"):
+                formatter.write_dl([(k, f"{PICTURES[k].description} ({PICTURES[k].default_file})") for k in PICTURES.names()])
+        super().format_epilog(ctx, formatter)
+
+
+def _piece_help() -> list[tuple[str, str]]:
+    """Return (piece kind, its registered names with their options), read from the registries."""
+    from vaekit.distributions import LIKELIHOODS, PRIORS
+    from vaekit.models import MODELS
+    from vaekit.nets import NETS
+    from vaekit.objectives import OBJECTIVES
+
+    return [(f"--{kind}", "; ".join(reg.describe())) for kind, reg in (
+        ("model", MODELS), ("net", NETS), ("likelihood", LIKELIHOODS), ("prior", PRIORS), ("objective", OBJECTIVES)
+    )]  # fmt: skip
+
+
+def _config_flags(section: str, renames: dict[str, str]) -> list[Callable[[Any], Any]]:
+    """Return click options for the fields of a config section (``data`` or ``train``), with
+    the help, type and choices their fields declare; ``renames`` maps a field to its flag."""
+    import dataclasses
+    import typing
+
+    from vaekit import config as config_module
+
+    cls = {"data": config_module.DataConfig, "train": config_module.TrainConfig}[section]
+    hints = typing.get_type_hints(cls)
+    decorators = []
+    for f in dataclasses.fields(cls):
+        flag = renames.get(f.name, "--" + f.name.replace("_", "-"))
+        kind = hints[f.name]
+        base = next((t for t in (bool, int, float, str) if kind is t or t in typing.get_args(kind)), str)
+        choices = f.metadata.get("choices")
+        help_text = f.metadata.get("help", "")
+        if base is bool:
+            decorators.append(
+                click.option(f"{flag}/--no-{flag[2:]}", f"{section}__{f.name}", default=None, help=help_text)
+            )
+        else:
+            ptype = click.Choice(choices) if choices else base
+            decorators.append(click.option(flag, f"{section}__{f.name}", type=ptype, default=None, help=help_text))
+    return decorators
+
+
+def _apply(decorators: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    def wrap(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return wrap
+
+
+def _parse_setting(text: str) -> tuple[str, Any]:
+    """Return ``(path, value)`` of a ``--set`` argument ``PATH=VALUE``; the value is read as
+    YAML (numbers, booleans, null, [lists]), and ``512,256`` as a list of numbers."""
+    import re
+
+    import yaml
+
+    path, eq, raw = text.partition("=")
+    if not eq or not path.strip():
+        raise click.BadParameter(f"expected PIECE.OPTION=VALUE, e.g. objective.beta=4, got {text!r}")
+    if re.fullmatch(r"\s*-?[\d.eE+-]+(\s*,\s*-?[\d.eE+-]+)+\s*", raw):
+        raw = f"[{raw}]"
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str):
+        # YAML 1.1 reads 3e-4 (no decimal point) as text; a number is what anyone typing it means.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return path.strip(), value
+
+
+@main.command(cls=_Command)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML or JSON config file.")
+@click.option("--preset", type=click.Choice(["seed"]), help="A fixed architecture (seed: the founding 5-4-3|3|3-4-5 network).")
+@click.option("--model", "model__name", help="Model family (the list is below).")
+@click.option("--latent", "--latent-dim", "model__latent_dim", type=int, help="Latent dimensions.")
+@click.option("--net", "net", help="Encoder/decoder pair (below; default mlp).")
+@click.option("--encoder", "encoder", callback=_int_list, help="Encoder hidden widths, e.g. 512,256 (net option).")
+@click.option("--decoder", "decoder", callback=_int_list, help="Decoder hidden widths (default: the encoder mirrored).")
+@click.option("--likelihood", "likelihood", help="p(x|z) family (below; default: from the data).")
+@click.option("--prior", "prior", help="p(z) (below; default: the family's).")
+@click.option("--objective", "objective", help="Training objective (below; default: the family's).")
 @click.option(
-    "--preset", type=click.Choice(["seed"]), help="A fixed architecture (seed: the founding 5-4-3|3|3-4-5 network)."
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Any option by its path, repeatable: objective.beta=4, likelihood.sigma=0.1, net.activation=tanh, "
+    "prior.pseudo_inputs=50, train.lr=3e-4.",
 )
-@click.option(
-    "--data", help="digits, mnist, fashion-mnist, synthetic5, or a path (.npy/.npz/.csv, image folder, IDX folder)."
-)
-@click.option("--data-dir", help="Folder holding MNIST/Fashion-MNIST IDX files.")
-@click.option(
-    "--download", is_flag=True, default=None, help="Download MNIST/Fashion-MNIST if missing (checksums verified)."
-)
-@click.option("--image-size", help="Resize images, e.g. 28, 28x28 or 32x32x3.")
-@click.option(
-    "--binarize",
-    type=click.Choice(["none", "dynamic", "static"]),
-    help="Binarise grey levels (dynamic: a fresh draw every epoch).",
-)
-@click.option(
-    "--dequantize",
-    type=click.Choice(["none", "uniform"]),
-    help="Add U[0,1) noise to integer grey levels so a continuous likelihood bounds the discrete data.",
-)
-@click.option("--model", help="Model family: vae, ae, beta-vae, iwae, cvae or vamp (docs/models.md).")
-@click.option("--net", help="Encoder/decoder type: mlp (default) or conv (images of any size).")
-@click.option("--encoder", callback=_int_list, help="Encoder hidden widths, e.g. 512,256 (dense layers).")
-@click.option("--decoder", callback=_int_list, help="Decoder hidden widths (default: the encoder mirrored).")
-@click.option("--channels", callback=_int_list, help="Conv stages' channels, e.g. 32,64 (--net conv; default 32,64).")
-@click.option("--latent", "latent_dim", type=int, help="Latent dimensions.")
-@click.option("--activation", help="relu, tanh, elu, gelu, silu or leaky_relu.")
-@click.option("--norm", "normalization", help="Normalisation after hidden layers: none, batch or layer.")
-@click.option(
-    "--likelihood",
-    help="p(x|z) family: bernoulli, gaussian, continuous-bernoulli, discretized-logistic, categorical "
-    "(default: from the data).",
-)
-@click.option("--sigma", type=float, help="Fixed std of the gaussian likelihood (default: learned).")
-@click.option("--sigma-type", help="Learned gaussian std: per-dim (default) or per-example (decoder output).")
-@click.option("--mixtures", type=int, help="Mixture components of the discretized-logistic likelihood (default 1).")
-@click.option(
-    "--categorical-groups", callback=_int_list, help="Sizes of the one-hot column groups, e.g. 3,4,2 (categorical)."
-)
-@click.option("--objective", help="Override the family's objective: elbo, beta-elbo, iwae or reconstruction.")
-@click.option("--beta", type=float, help="KL weight of beta-vae (default 1).")
-@click.option("--warmup", help="KL warm-up of beta-vae: none, linear or cyclical.")
-@click.option("--warmup-steps", type=int, help="Length of the linear warm-up, or of one cycle, in optimizer steps.")
-@click.option("--free-bits", type=float, help="beta-vae: KL floor per latent dimension, nats (Kingma et al. 2016).")
-@click.option("--iwae-k", type=int, help="iwae: importance samples per example (default 5).")
-@click.option("--pseudo-inputs", type=int, help="vamp: number of learned pseudo-inputs (default 100).")
-@click.option("--epochs", type=int)
-@click.option("--batch-size", type=int)
-@click.option("--lr", type=float)
-@click.option("--seed", type=int)
-@click.option("--device", help="auto, cpu, cuda or mps.")
-@click.option(
-    "--data-loading",
-    type=click.Choice(["memory", "streaming"]),
-    help="memory: the training set sits on the device (fast, default); streaming: a DataLoader feeds batches.",
-)
-@click.option("--num-workers", type=int, help="DataLoader worker processes for --data-loading streaming.")
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "bf16", "fp16"]),
-    help="fp32 (default); bf16 autocast (CPU/GPU); fp16 autocast with a gradient scaler (CUDA).",
-)
-@click.option("--compile/--no-compile", "compile", default=None, help="torch.compile the model (opt-in).")
-@click.option(
-    "--fused-optimizer/--no-fused-optimizer", "fused_optimizer", default=None, help="Adam's fused kernel (default on)."
-)
-@click.option(
-    "--flush-denormal/--no-flush-denormal",
-    "flush_denormal",
-    default=None,
-    help="Flush float32 subnormals to zero while training on a CPU (default on; see docs/benchmarks.md).",
-)
-@click.option(
-    "--fused-step/--no-fused-step",
-    "fused_step",
-    default=None,
-    help="Hand-written forward/backward for MLP VAEs with a Bernoulli likelihood (default on where it applies).",
-)
-@click.option("--checkpoint-every", type=int, help="Checkpoint every N epochs (and always at the end).")
+@_apply(_config_flags("data", {"name": "--data"}))
+@_apply(_config_flags("train", {}))
 @click.option("--out", type=click.Path(file_okay=False), default="runs/vae", show_default=True, help="Run folder.")
 @click.option("--force", is_flag=True, help="Overwrite a non-empty run folder.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @_user_errors
-def train(config_file: str | None, preset: str | None, out: str, force: bool, quiet: bool, **options: Any) -> None:
+def train(
+    config_file: str | None,
+    preset: str | None,
+    settings: tuple[str, ...],
+    out: str,
+    force: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
     """Train a VAE and write a run folder (config, checkpoints, metrics, pictures)."""
     from vaekit import api
+    from vaekit.config import set_option
+    from vaekit.viz.run_pictures import write_run_pictures
 
-    vae = api.train(config_file, out=out, force=force, preset=preset, progress=_progress_mode(quiet), **options)
+    parsed = [_parse_setting(text) for text in settings]
+    cfg = api.build_config(config_file, preset=preset, **_train_options(options))
+    for path, value in parsed:
+        set_option(cfg, path, value)
+    vae = api.train(cfg, out=out, force=force, progress=_progress_mode(quiet))
+    write_run_pictures(vae)
     _print_summary(vae)
+
+
+def _train_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the train command's options as :func:`vaekit.api.build_config` keywords."""
+    renamed = {"model__name": "model", "data__name": "data"}
+    out = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        out[renamed.get(key, key.partition("__")[2] or key)] = value
+    return out
 
 
 @main.command()
@@ -160,8 +276,10 @@ def train(config_file: str | None, preset: str | None, out: str, force: bool, qu
 def resume(run_dir: str, epochs: int | None, quiet: bool) -> None:
     """Continue a stopped run from its last checkpoint."""
     from vaekit import api
+    from vaekit.viz.run_pictures import write_run_pictures
 
     vae = api.resume(run_dir, epochs=epochs, progress=_progress_mode(quiet))
+    write_run_pictures(vae)
     _print_summary(vae)
 
 
@@ -181,7 +299,7 @@ def _print_summary(vae: Any) -> None:
     click.echo(f"run folder: {vae.run_dir}\n{line}")
 
 
-@main.command()
+@main.command(cls=_Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--data", help="Evaluate on other data of the same shape (default: the run's own).")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
@@ -203,10 +321,11 @@ def _print_summary(vae: Any) -> None:
 )
 @click.option("--no-probe", is_flag=True, help="Skip the logistic-regression probe on the latent means.")
 @click.option(
-    "--fused-nll/--no-fused-nll",
-    default=True,
+    "--fast",
+    type=click.Choice(["auto", "off"]),
+    default="auto",
     show_default=True,
-    help="MLP-decoder Bernoulli models on binary data: the fused NLL chunk (same bound, faster on CPU).",
+    help="auto: the fused NLL chunk where it applies (same bound, faster on CPU); off: the plain path.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -222,7 +341,7 @@ def evaluate(
     batch_size: int | None,
     max_chunk_elements: int | None,
     no_probe: bool,
-    fused_nll: bool,
+    fast: str,
     device: str,
     as_json: bool,
     quiet: bool,
@@ -246,7 +365,7 @@ def evaluate(
         max_chunk_elements=max_chunk_elements,
         probe=not no_probe,
         progress=_progress_mode(quiet),
-        fused_nll=fused_nll,
+        fast=fast,
     )
     report = {"run_dir": str(run_dir), "weights": which, **report}
     path = write_report(run_dir, report, own_data=data is None)
@@ -277,7 +396,7 @@ def sample(run_dir: str, n: int, temperature: float, seed: int, label: int | Non
     import torch
 
     from vaekit import api
-    from vaekit.examples_io import write_examples
+    from vaekit.viz.examples import write_examples
 
     vae = api.load(run_dir)
     torch.manual_seed(seed)
@@ -297,7 +416,7 @@ def sample(run_dir: str, n: int, temperature: float, seed: int, label: int | Non
 def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | None) -> None:
     """Reconstruct examples through the posterior means."""
     from vaekit import api
-    from vaekit.examples_io import write_examples
+    from vaekit.viz.examples import write_examples
     from vaekit.viz.grid import interleave_rows
 
     vae = api.load(run_dir)
@@ -324,7 +443,7 @@ def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | N
 def encode(run_dir: str, data: str | None, split: str, draw: bool, out: str) -> None:
     """Encode examples to latent codes (posterior means by default)."""
     from vaekit import api
-    from vaekit.examples_io import write_examples
+    from vaekit.viz.examples import write_examples
 
     vae = api.load(run_dir)
     x, labels = api.resolve_eval_data(vae, data, split)
@@ -342,37 +461,14 @@ def encode(run_dir: str, data: str | None, split: str, draw: bool, out: str) -> 
 def decode(run_dir: str, latents: str, out: str, label: int | None) -> None:
     """Decode latent codes to examples (the likelihood's mean)."""
     from vaekit import api
-    from vaekit.examples_io import write_examples
+    from vaekit.data.latents import read_latents
+    from vaekit.viz.examples import write_examples
 
     vae = api.load(run_dir)
-    z = _read_latents(latents)
+    z = read_latents(latents)
     x = vae.decode(z, labels=label).cpu().numpy().reshape(len(z), -1)
     write_examples(Path(out), x, vae.input_shape)
     click.echo(f"wrote {len(x)} decoded examples to {out}")
-
-
-def _read_latents(path: str) -> Any:
-    """Read an [N, L] array of latent codes from .npy or .csv, in file order."""
-    import numpy as np
-
-    from vaekit.runtime.errors import DataError
-
-    p = Path(path)
-    try:
-        if p.suffix.lower() == ".npy":
-            z = np.load(p, allow_pickle=False)
-        elif p.suffix.lower() == ".csv":
-            z = np.loadtxt(p, delimiter=",", ndmin=2)
-        else:
-            raise DataError(f"{p}: latent codes must be .npy or .csv")
-    except FileNotFoundError:
-        raise DataError(f"{p} does not exist") from None
-    except ValueError as exc:
-        raise DataError(f"{p}: not a numeric array ({exc})") from None
-    z = np.atleast_2d(z).astype(np.float32)
-    if z.ndim != 2:
-        raise DataError(f"{p}: expected a 2-D array [N, L], got shape {z.shape}")
-    return z
 
 
 @main.command()
@@ -433,23 +529,26 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
     run_app(app, host, port)
 
 
-PLOT_KINDS = ("samples", "recon", "interp", "traverse", "latents", "manifold", "curves", "report")
-#: Default file name of each picture in the run folder.
-PLOT_FILES = {
-    "samples": "samples.png",
-    "recon": "reconstructions.png",
-    "interp": "interpolations.png",
-    "traverse": "traversals.png",
-    "latents": "latents.png",
-    "manifold": "manifold.png",
-    "curves": "curves.png",
-    "report": "report.html",
-}
+class _PictureKinds(click.Choice):
+    """The picture kinds, read from the plot registry when first needed."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        from vaekit.viz.plots import PICTURES
+
+        return PICTURES.names()
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        pass
 
 
-@main.command()
+@main.command(cls=_Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.argument("kind", type=click.Choice(PLOT_KINDS))
+@click.argument("kind", type=_PictureKinds(), metavar="KIND")
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Output file, .png (or .svg for plots); default in RUN_DIR."
 )
@@ -461,7 +560,7 @@ PLOT_FILES = {
     type=int,
     help="samples: number (64; per class for a conditional model without --label: 8); recon: examples (32).",
 )
-@click.option("--temperature", type=float, default=1.0, show_default=True, help="samples: scale of the prior's std.")
+@click.option("--temperature", type=float, help="samples: scale of the prior's std (1).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--from", "start", help="interp: first example, an index into the split or a file (.png/.npy/.csv).")
 @click.option("--to", "end", help="interp: second example (default: the first with another label).")
@@ -470,16 +569,10 @@ PLOT_FILES = {
     type=int,
     help="interp: decoded points from one example's code to the other's, ends included (10); traverse: values per row (9).",
 )
-@click.option("--example", default="0", show_default=True, help="traverse: the example (index or file) to start from.")
-@click.option("--dims", type=int, default=10, show_default=True, help="traverse: most informative dimensions shown.")
-@click.option(
-    "--method",
-    type=click.Choice(["pca", "tsne"]),
-    default="pca",
-    show_default=True,
-    help="latents: 2-D projection when L > 2.",
-)
-@click.option("--grid", type=int, default=15, show_default=True, help="manifold: images per side.")
+@click.option("--example", help="traverse: the example (index or file) to start from (0).")
+@click.option("--dims", type=int, help="traverse: most informative dimensions shown (10).")
+@click.option("--method", type=click.Choice(["pca", "tsne"]), help="latents: 2-D projection when L > 2 (pca).")
+@click.option("--grid", type=int, help="manifold: images per side (15).")
 @click.option(
     "--label",
     type=int,
@@ -487,78 +580,14 @@ PLOT_FILES = {
     "interp/traverse: the label of the example(s) (default: their labels in the split; needed for a file).",
 )
 @_user_errors
-def plot(run_dir: str, kind: str, out: str | None, which: str, split: str, **options: Any) -> None:
-    """Draw a picture of a run: samples, recon, interp, traverse, latents, manifold, curves, or
-    the whole HTML report."""
-    from vaekit.viz.report import write_report
+def plot(
+    run_dir: str, kind: str, out: str | None, which: str, split: str, seed: int, label: int | None, **options: Any
+) -> None:
+    """Draw a picture of a run: one of the pictures listed below, or the whole HTML report."""
+    from vaekit.viz.plots import PlotRequest, write_picture
 
-    path = Path(out) if out else Path(run_dir) / PLOT_FILES[kind]
-    if kind == "report":
-        click.echo(f"wrote {write_report(run_dir, path, which=which, seed=options['seed'])}")
-        return
-    picture = _draw_picture(run_dir, kind, which, split, options)
-    _save_picture(picture, path)
-    click.echo(f"wrote {path}")
-
-
-def _draw_picture(run_dir: str, kind: str, which: str, split: str, o: dict[str, Any]) -> Any:
-    """Return the picture ``kind`` of a run as a uint8 array or a matplotlib Figure."""
-    from vaekit import api, viz
-    from vaekit.runtime.errors import ConfigError
-    from vaekit.viz.examples import pick_example, pick_label
-    from vaekit.viz.interpolation import default_pair
-
-    if kind == "curves":
-        return viz.training_curves(viz.read_metrics(run_dir))
-    vae = api.load(run_dir, which=which)
-    label = o["label"]
-    if label is not None and not vae.conditional:
-        raise ConfigError(f"--label is for conditional models; model {vae.config.model.name!r} takes no labels")
-    if kind == "samples":
-        return viz.sample_grid(vae, o["n"], temperature=o["temperature"], seed=o["seed"], label=label)
-    if kind == "manifold":
-        return viz.manifold_grid(vae, o["grid"], label=label)
-    if kind != "latents":
-        viz.pictures.require_images(vae, kind)  # before reading the data: fail fast on tables
-    x, labels = api.resolve_eval_data(vae, None, split)
-    if kind == "recon":
-        return viz.reconstruction_grid(vae, x, o["n"] or 32, labels=labels)
-    if kind == "interp":
-        first, second = default_pair(labels, len(x))
-        start = o["start"] if o["start"] is not None else first
-        end = o["end"] if o["end"] is not None else second
-        a, b = pick_example(start, x, vae), pick_example(end, x, vae)
-        pair = [pick_label(start, labels, label, vae), pick_label(end, labels, label, vae)] if vae.conditional else None
-        return viz.interpolation_figure(vae, a, b, steps=o["steps"] or 10, labels=pair)
-    if kind == "traverse":
-        example = pick_example(o["example"], x, vae)
-        own = pick_label(o["example"], labels, label, vae) if vae.conditional else None
-        return viz.traversal_figure(
-            vae, example, x, steps=o["steps"] or 9, max_dims=o["dims"], label=own, labels=labels
-        )
-    return viz.latent_scatter(vae, x, labels, method=o["method"], seed=o["seed"])
-
-
-def _save_picture(picture: Any, path: Path) -> None:
-    """Write a picture as PNG, or as SVG when ``path`` ends in .svg and the picture is a plot."""
-    import numpy as np
-
-    from vaekit.runtime.errors import ConfigError
-    from vaekit.runtime.atomic import atomic_write_bytes
-    from vaekit.viz import picture_png
-
-    suffix = path.suffix.lower()
-    if suffix == ".svg" and not isinstance(picture, np.ndarray):
-        import io
-
-        buffer = io.BytesIO()
-        picture.savefig(buffer, format="svg")
-        atomic_write_bytes(path, buffer.getvalue())
-    elif suffix == ".png":
-        atomic_write_bytes(path, picture_png(picture))
-    else:
-        kinds = ".png or .svg" if not isinstance(picture, np.ndarray) else ".png"
-        raise ConfigError(f"{path}: this picture is written as {kinds}, not {suffix or 'a file without suffix'!r}")
+    request = PlotRequest(Path(run_dir), which=which, split=split, seed=seed, label=label, options=options)
+    click.echo(f"wrote {write_picture(kind, request, out)}")
 
 
 @main.command()
@@ -573,8 +602,8 @@ def _save_picture(picture: Any, path: Path) -> None:
 @_user_errors
 def diagram(run_dir: str | None, preset: str | None, fmt: str, out: str | None) -> None:
     """Draw the network as the founding diagram does: SVG, TikZ (pdflatex) or Typst (CeTZ)."""
-    from vaekit.runtime.errors import ConfigError
     from vaekit.runtime.atomic import atomic_write_text
+    from vaekit.runtime.errors import ConfigError
     from vaekit.viz.diagram import SUFFIXES, architecture_for_preset, architecture_for_run, diagram_source
 
     if (run_dir is None) == (preset is None):

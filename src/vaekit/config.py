@@ -5,7 +5,7 @@ A run is reproducible from its config alone: model, data, optimisation, seed and
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import json
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -18,9 +18,32 @@ from vaekit.runtime.errors import ConfigError
 #: The founding diagram: 5 inputs, encoder 4 and 3, latent 3, decoder 3 and 4, 5 outputs.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "seed": {
-        "model": {"encoder": [4, 3], "decoder": [3, 4], "latent_dim": 3, "likelihood": "gaussian"},
+        "model": {"net": {"encoder": [4, 3], "decoder": [3, 4]}, "latent_dim": 3, "likelihood": {"name": "gaussian"}},
         "data": {"name": "synthetic5"},
     },
+}
+
+#: the pieces of a model, each stored as ``{"name": ..., **its options}``
+PIECES = ("net", "likelihood", "prior", "objective")
+
+#: flat model options of configs written before each piece kept its own options, and where
+#: each lives now: (piece, option)
+LEGACY_MODEL_OPTIONS: dict[str, tuple[str, str]] = {
+    "encoder": ("net", "encoder"),
+    "decoder": ("net", "decoder"),
+    "activation": ("net", "activation"),
+    "normalization": ("net", "normalization"),
+    "channels": ("net", "channels"),
+    "sigma": ("likelihood", "sigma"),
+    "sigma_type": ("likelihood", "sigma_type"),
+    "mixtures": ("likelihood", "mixtures"),
+    "categorical_groups": ("likelihood", "groups"),
+    "beta": ("objective", "beta"),
+    "warmup": ("objective", "warmup"),
+    "warmup_steps": ("objective", "warmup_steps"),
+    "free_bits": ("objective", "free_bits"),
+    "iwae_k": ("objective", "k"),
+    "pseudo_inputs": ("prior", "pseudo_inputs"),
 }
 
 
@@ -33,46 +56,31 @@ FAST_MODES = ("auto", "off")
 BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "version")
 
 
+def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field with its command-line help (and choices), so the CLI is built from here."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+def _piece(**defaults: Any) -> Any:
+    return field(default_factory=lambda: {"name": None, **defaults})
+
+
 @dataclass
 class ModelConfig:
-    """What network to build. ``decoder=None`` mirrors the encoder; ``likelihood=None`` picks
-    Bernoulli for data in [0, 1] and Gaussian (learned sigma) for real-valued data."""
+    """What network to build: a family by ``name`` and its pieces, each a mapping
+    ``{"name": ..., **options}`` whose options are the keyword arguments of that piece
+    (``vaekit train --help`` lists them). A piece named ``None`` takes its default: the likelihood
+    from the data (Bernoulli for data in [0, 1], Gaussian for real values), the prior and the
+    objective from the family. ``options`` holds the family's own options."""
 
     name: str = "vae"
     latent_dim: int = 8
-    encoder: list[int] = field(default_factory=lambda: [256, 128])
-    decoder: list[int] | None = None
-    activation: str = "relu"
-    #: "mlp" or "conv" (a name in ``vaekit.nets.NETS``)
-    net: str = "mlp"
-    #: conv stages' channels (conv net only; default [32, 64])
-    channels: list[int] | None = None
-    #: "none", "batch" or "layer" normalisation after each hidden layer
-    normalization: str = "none"
-    likelihood: str | None = None
-    sigma: float | None = None
-    #: gaussian: "per-dim" (learned free parameter, the default) or "per-example" (decoder output)
-    sigma_type: str | None = None
-    #: discretized-logistic: number of mixture components (default 1)
-    mixtures: int | None = None
-    #: categorical: sizes of the consecutive one-hot column groups (default: one group of all D)
-    categorical_groups: list[int] | None = None
-    #: training objective; None uses the family's own (vae: elbo, beta-vae: beta-elbo, ...)
-    objective: str | None = None
-    #: beta-elbo options: KL weight, warm-up schedule and its length in steps, free bits (nats/dim)
-    beta: float | None = None
-    warmup: str | None = None
-    warmup_steps: int | None = None
-    free_bits: float | None = None
-    #: iwae: importance samples per example (default 5)
-    iwae_k: int | None = None
-    #: vamp: number of learned pseudo-inputs (default 100)
-    pseudo_inputs: int | None = None
+    net: dict[str, Any] = field(default_factory=lambda: {"name": "mlp", "encoder": [256, 128]})
+    likelihood: dict[str, Any] = _piece()
+    prior: dict[str, Any] = _piece()
+    objective: dict[str, Any] = _piece()
+    options: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
-
-    def decoder_hidden(self) -> list[int]:
-        """Hidden widths of the decoder, input side first."""
-        return list(self.decoder) if self.decoder is not None else list(reversed(self.encoder))
 
 
 @dataclass
@@ -83,42 +91,51 @@ class DataConfig:
     draw every batch in training, a fixed seeded draw for evaluation) so that a continuous
     likelihood gives a true bound on the discrete data (see docs/likelihoods.md)."""
 
-    name: str = "digits"
-    data_dir: str | None = None
-    image_size: str | None = None
-    download: bool = False
-    test_fraction: float = 0.2
-    val_fraction: float = 0.1
-    binarize: str = "none"
-    dequantize: str = "none"
-    #: keep only the first N training examples (None: all)
-    limit: int | None = None
+    name: str = _opt(
+        "digits", "digits, mnist, fashion-mnist, synthetic5, or a path (.npy/.npz/.csv/.tsv, image folder, IDX folder)"
+    )
+    data_dir: str | None = _opt(None, "Folder holding the MNIST/Fashion-MNIST IDX files.")
+    image_size: str | None = _opt(None, "Resize images, e.g. 28, 28x28 or 32x32x3.")
+    download: bool = _opt(False, "Download MNIST/Fashion-MNIST if missing (checksums verified).")
+    test_fraction: float = _opt(0.2, "Share of the examples held out for testing (datasets without a test split).")
+    val_fraction: float = _opt(0.1, "Share of the training examples held out for validation.")
+    binarize: str = _opt("none", "Binarise grey levels (dynamic: a fresh draw every epoch).", ("none", "dynamic", "static"))
+    dequantize: str = _opt(
+        "none",
+        "Add U[0,1) noise to integer grey levels so a continuous likelihood bounds the discrete data.",
+        ("none", "uniform"),
+    )
+    limit: int | None = _opt(None, "Keep only the first N training examples.")
 
 
 @dataclass
 class TrainConfig:
     """Optimisation: Adam with a constant learning rate, checkpoints every N epochs."""
 
-    # Defaults suit the bundled digits (1,293 training images): about 15 s on 2 CPU cores.
-    epochs: int = 60
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    device: str = "auto"
-    checkpoint_every: int = 1
-    grad_clip: float | None = None
-    #: "memory": the training set lives on the device as one tensor (fast); "streaming": a
-    #: DataLoader feeds one batch at a time (for data too large for the device)
-    data_loading: str = "memory"
-    num_workers: int = 0
-    #: which training and evaluation paths run: "auto" (the default) takes every fast path in
-    #: ``vaekit.fast`` that computes the same float32 math as the plain path (see FAST_MODES);
-    #: "off" runs the plain reference path (autograd, ``Adam.step``, subnormals kept)
-    fast: str = "auto"
-    #: "fp32" (default), "bf16" (autocast, CPU or GPU) or "fp16" (autocast + gradient scaler, CUDA)
-    precision: str = "fp32"
-    #: torch.compile the model for training (opt-in: compiling takes tens of seconds)
-    compile: bool = False
+    # Defaults suit the bundled digits (1,293 training images): well under a minute on 2 CPU cores.
+    epochs: int = _opt(60, "Passes over the training set.")
+    batch_size: int = _opt(32, "Examples per optimizer step.")
+    lr: float = _opt(1e-3, "Adam's learning rate.")
+    seed: int = _opt(0, "Seed of the weights, the batch order and every draw.")
+    device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps.")
+    checkpoint_every: int = _opt(1, "Checkpoint every N epochs (and always at the end).")
+    grad_clip: float | None = _opt(None, "Clip the gradients' global norm to this value.")
+    data_loading: str = _opt(
+        "memory",
+        "memory: the training set sits on the device as one tensor (fast); streaming: a DataLoader feeds batches.",
+        ("memory", "streaming"),
+    )
+    num_workers: int = _opt(0, "DataLoader worker processes for --data-loading streaming.")
+    fast: str = _opt(
+        "auto",
+        "auto: every fast path that computes the same float32 math as the plain path (fused step, direct Adam "
+        "step, fused NLL chunk, subnormals flushed on CPU); off: the plain reference path.",
+        FAST_MODES,
+    )
+    precision: str = _opt(
+        "fp32", "fp32; bf16 autocast (CPU/GPU); fp16 autocast with a gradient scaler (CUDA).", ("fp32", "bf16", "fp16")
+    )
+    compile: bool = _opt(False, "torch.compile the model for training (opt-in: compiling takes tens of seconds).")
 
 
 @dataclass
@@ -168,6 +185,8 @@ class RunConfig:
             if key in sections:
                 if key == "train" and isinstance(value, dict):
                     value = _migrate_speed_switches(value, f"{source}: train")
+                if key == "model" and isinstance(value, dict):
+                    value = migrate_model_section(value)
                 kwargs[key] = _build_section(sections[key], value, f"{source}: {key}")
             elif key in BOUND_KEYS:
                 kwargs[key] = value
@@ -202,6 +221,29 @@ class RunConfig:
 LEGACY_SPEED_SWITCHES = ("fused_optimizer", "fused_step", "flush_denormal")
 
 
+def migrate_model_section(model: dict[str, Any]) -> dict[str, Any]:
+    """Return a ``model`` section with flat options of earlier configs (``beta``, ``sigma``,
+    ``encoder``, a piece given as a bare name, ...) moved into their pieces; a section in the
+    current form comes back unchanged. Null flat values (earlier configs wrote every option)
+    are dropped."""
+    out = {k: v for k, v in model.items() if k not in LEGACY_MODEL_OPTIONS and k not in PIECES}
+    pieces: dict[str, Any] = {}
+    for name in PIECES:
+        if name not in model:
+            continue
+        value = model[name]
+        if value is None or isinstance(value, str):
+            value = {"name": value}
+        pieces[name] = value
+    for old, (piece, option) in LEGACY_MODEL_OPTIONS.items():
+        if old in model and model[old] is not None:
+            target = pieces.setdefault(piece, {"name": "mlp" if piece == "net" else None})
+            if not isinstance(target, dict):
+                raise ConfigError(f"model.{piece}: expected a mapping like {{name: ..., ...}}, got {target!r}")
+            target.setdefault(option, model[old])
+    return {**out, **pieces}
+
+
 def _migrate_speed_switches(train: dict[str, Any], where: str) -> dict[str, Any]:
     """Return ``train`` with the legacy boolean speed switches folded into ``fast``: any switch
     turned off means the plain path (``fast: off``), as the closest single setting."""
@@ -232,11 +274,50 @@ def _build_section(cls: type, value: Any, where: str) -> Any:
 
 
 def apply_overrides(config: RunConfig, section: str, **values: Any) -> None:
-    """Set the non-``None`` ``values`` on ``config.<section>`` (command-line options win over files)."""
+    """Set the non-``None`` ``values`` on ``config.<section>`` (command-line options win over
+    files). A model piece (``net``, ``likelihood``, ``prior``, ``objective``) given as a name
+    renames the piece; given as a mapping, it is merged into the piece's options."""
     target = getattr(config, section)
     for key, value in values.items():
-        if value is not None:
+        if value is None:
+            continue
+        if section == "model" and key in PIECES:
+            piece = dict(getattr(target, key) or {})
+            if isinstance(value, str):
+                piece["name"] = value
+            elif isinstance(value, dict):
+                piece.update(value)
+            else:
+                raise ConfigError(f"model.{key}: expected a name or a mapping of options, got {value!r}")
+            setattr(target, key, piece)
+        else:
             setattr(target, key, value)
+
+
+def set_option(config: RunConfig, path: str, value: Any) -> None:
+    """Set one option by its dotted ``path``: ``objective.beta``, ``likelihood.sigma``,
+    ``net.encoder`` (a piece's option), ``model.latent_dim`` (a model field, else the family's
+    own option), ``data.binarize`` or ``train.lr``. An unknown section or field raises
+    ``ConfigError``; an option the piece does not take is refused when the model is built."""
+    section, _, key = path.partition(".")
+    if not key or not section:
+        raise ConfigError(f"--set {path}=...: expected SECTION.OPTION, e.g. objective.beta=4 or train.lr=3e-4")
+    if section in PIECES:
+        apply_overrides(config, "model", **{section: {key: value}})
+        return
+    sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+    if section not in sections:
+        raise ConfigError(f"--set {path}=...: unknown section {section!r}; use one of {[*PIECES, *sections]}")
+    names = {f.name for f in fields(sections[section])}
+    if key in names:
+        apply_overrides(config, section, **{key: value})
+    elif section == "model":
+        if key in LEGACY_MODEL_OPTIONS:
+            piece, option = LEGACY_MODEL_OPTIONS[key]
+            raise ConfigError(f"--set model.{key}: {key} is an option of the {piece} now: --set {piece}.{option}=...")
+        config.model.options[key] = value
+    else:
+        raise ConfigError(f"--set {path}=...: {section} has no option {key!r}; its options are {sorted(names)}")
 
 
 def apply_preset(config: RunConfig, name: str) -> None:
@@ -246,46 +327,27 @@ def apply_preset(config: RunConfig, name: str) -> None:
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
     for section, values in preset.items():
-        apply_overrides(config, section, **values)
+        apply_overrides(config, section, **copy.deepcopy(values))
     config.model.preset = name
 
 
 def validate(config: RunConfig) -> None:
     """Raise ``ConfigError`` naming the first invalid value and its valid range."""
     m, d, t = config.model, config.data, config.train
+    for piece in PIECES:
+        value = getattr(m, piece)
+        if not isinstance(value, dict) or not isinstance(value.get("name"), (str, type(None))):
+            raise ConfigError(
+                f"model.{piece} must be a mapping like {{name: ..., option: value}}, got {value!r}; "
+                f"on the command line: --{piece} NAME and --set {piece}.OPTION=VALUE"
+            )
+    if not isinstance(m.options, dict):
+        raise ConfigError(f"model.options must be a mapping of the family's options, got {m.options!r}")
     checks = [
-        (m.latent_dim >= 1, f"latent_dim must be >= 1, got {m.latent_dim}"),
         (
-            all(isinstance(h, int) and h >= 1 for h in m.encoder),
-            f"encoder widths must be positive integers, got {m.encoder}",
+            isinstance(m.latent_dim, int) and not isinstance(m.latent_dim, bool) and m.latent_dim >= 1,
+            f"latent_dim must be a positive integer, got {m.latent_dim!r}",
         ),
-        (
-            m.decoder is None or all(isinstance(h, int) and h >= 1 for h in m.decoder),
-            f"decoder widths must be positive integers, got {m.decoder}",
-        ),
-        (m.sigma is None or m.sigma > 0, f"sigma must be > 0, got {m.sigma}"),
-        (
-            m.channels is None or (len(m.channels) >= 1 and all(isinstance(c, int) and c >= 1 for c in m.channels)),
-            f"channels must be positive integers, got {m.channels}",
-        ),
-        (
-            m.normalization in ("none", "batch", "layer"),
-            f"normalization must be none, batch or layer, got {m.normalization!r}",
-        ),
-        (
-            m.sigma_type in (None, "per-dim", "per-example"),
-            f"sigma_type must be per-dim or per-example, got {m.sigma_type!r}",
-        ),
-        (m.mixtures is None or m.mixtures >= 1, f"mixtures must be >= 1, got {m.mixtures}"),
-        (m.beta is None or m.beta >= 0, f"beta must be >= 0, got {m.beta}"),
-        (
-            m.warmup in (None, "none", "linear", "cyclical"),
-            f"warmup must be none, linear or cyclical, got {m.warmup!r}",
-        ),
-        (m.warmup_steps is None or m.warmup_steps >= 1, f"warmup_steps must be >= 1, got {m.warmup_steps}"),
-        (m.free_bits is None or m.free_bits >= 0, f"free_bits must be >= 0 nats, got {m.free_bits}"),
-        (m.iwae_k is None or m.iwae_k >= 1, f"iwae_k must be >= 1, got {m.iwae_k}"),
-        (m.pseudo_inputs is None or m.pseudo_inputs >= 1, f"pseudo_inputs must be >= 1, got {m.pseudo_inputs}"),
         (0 < d.test_fraction < 1, f"test_fraction must be in (0, 1), got {d.test_fraction}"),
         (d.limit is None or d.limit >= 2, f"limit must be >= 2 examples, got {d.limit}"),
         (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),
@@ -296,7 +358,7 @@ def validate(config: RunConfig) -> None:
             "--binarize and --dequantize exclude each other: binarised data are already discrete 0/1 values",
         ),
         (
-            d.dequantize == "none" or m.likelihood not in (None, "bernoulli"),
+            d.dequantize == "none" or m.likelihood.get("name") not in (None, "bernoulli"),
             "--dequantize uniform needs a continuous likelihood (a density), e.g. --likelihood gaussian; "
             "bernoulli is a distribution over 0/1 values",
         ),
@@ -317,7 +379,3 @@ def validate(config: RunConfig) -> None:
         if not ok:
             raise ConfigError(message)
 
-
-def replace(config: RunConfig, **changes: Any) -> RunConfig:
-    """Return a copy of ``config`` with top-level fields replaced."""
-    return dataclasses.replace(config, **changes)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from vaekit.data.arrays import read_npy, read_npz
+from vaekit.data.holdout import split_indices
 from vaekit.data.options import LoadOptions
-from vaekit.data.split import split_indices
 from vaekit.runtime.errors import DataError
 
 OPTIONS = LoadOptions()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from vaekit.data.holdout import split_indices
 from vaekit.data.images import parse_image_size, read_image_folder
 from vaekit.data.options import LoadOptions
-from vaekit.data.split import split_indices
 from vaekit.runtime.errors import DataError
 
 from .helpers import write_image

@@ -107,3 +107,12 @@ def test_seeded_estimates_repeat_and_leave_the_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), state)
     assert torch.equal(first, log_likelihood_bounds(model, x, 20, seed=4))
     assert not torch.equal(first, log_likelihood_bounds(model, x, 20, seed=5))
+
+
+def test_fast_mode_off_gives_the_same_bound_and_an_unknown_mode_is_refused():
+    model, truth = linear_gaussian_vae()
+    x = sample_data(5, truth)
+    auto = log_likelihood_bounds(model, x, 20, seed=4)
+    assert torch.equal(auto, log_likelihood_bounds(model, x, 20, seed=4, fast="off"))  # no fast path applies
+    with pytest.raises(ValueError, match="auto, off"):
+        log_likelihood_bounds(model, x, 20, fast="fused")

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from vaekit.distributions import BernoulliLikelihood
-from vaekit.runtime.errors import ConfigError
 from vaekit.evaluation import bits_per_dim, evaluate_model, format_report, write_report
 from vaekit.models.vae import VAE
 from vaekit.nets import GaussianEncoder, MLPDecoder
+from vaekit.runtime.errors import ConfigError
 
 from .linear_gaussian import linear_gaussian_vae, loosen_encoder, sample_data
 

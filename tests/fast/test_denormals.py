@@ -1,7 +1,7 @@
 import torch
 
 import vaekit
-from vaekit.fast import denormals
+from vaekit import fast
 from vaekit.fast.denormals import flush_denormal_enabled, flushing_denormals
 
 
@@ -26,17 +26,17 @@ def test_disabled_or_already_on_leaves_the_setting_alone():
         torch.set_flush_denormal(False)
 
 
-def test_training_flushes_only_when_asked(tmp_path, monkeypatch):
+def test_training_flushes_under_fast_auto_only(tmp_path, monkeypatch):
     seen = []
-    real = denormals.flushing_denormals
+    real = fast.flushing_denormals
 
     def spy(enabled=True):
         seen.append(enabled)
         return real(enabled)
 
-    monkeypatch.setattr("vaekit.training.loop.flushing_denormals", spy)
+    monkeypatch.setattr(fast, "flushing_denormals", spy)
     small = {"data": "digits", "encoder": [8], "latent_dim": 2, "batch_size": 256, "epochs": 1, "progress": "quiet"}
     vaekit.train(out=tmp_path / "a", **small)
-    vaekit.train(out=tmp_path / "b", flush_denormal=False, **small)
+    vaekit.train(out=tmp_path / "b", fast="off", **small)
     assert seen == [True, False]
     assert not flush_denormal_enabled()

@@ -3,27 +3,16 @@
 import pytest
 import torch
 
-from vaekit.config import RunConfig
+from vaekit import fast
+from vaekit.evaluation.iwae import chunk_log_weights, log_likelihood_bound, log_likelihood_bounds, nll_path
 from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported, is_binary
-from vaekit.evaluation.iwae import (
-    chunk_log_weights,
-    fused_chunk_for,
-    log_likelihood_bound,
-    log_likelihood_bounds,
-    nll_path,
-)
-from vaekit.models import create
+
+from .small_models import small_model
 
 
-def _model(activation="relu", decoder=(7, 9), dtype=torch.float64, name="vae", **model_options):
-    config = RunConfig()
-    m = config.model
-    m.name, m.encoder, m.decoder, m.latent_dim, m.activation = name, [12, 8], list(decoder), 3, activation
-    for key, value in model_options.items():
-        setattr(m, key, value)
-    config.input_shape, config.value_range, config.num_classes = [1, 4, 5], "binary", 3
-    torch.manual_seed(0)
-    return create(config).to(dtype).eval()
+def _model(activation="relu", decoder=(7, 9), dtype=torch.float64, name="vae", **options):
+    model, _ = small_model(name, activation=activation, decoder=decoder, value_range="binary", dtype=dtype, **options)
+    return model.eval()
 
 
 def _posterior(model, x, size, seed=1):
@@ -49,10 +38,10 @@ def test_log_weights_match_the_generic_chunk(activation, decoder):
 def test_float32_bound_matches_the_generic_path_within_float_rounding():
     model = _model(dtype=torch.float32, decoder=(64,))
     with torch.no_grad():
-        model.decoder.net.layers[-1].weight.mul_(40)  # confident logits, |l| up to ~35: terms below rounding occur
+        model.decoder.layers[-1].weight.mul_(40)  # confident logits, |l| up to ~35: terms below rounding occur
     x = torch.bernoulli(torch.rand(40, 20, generator=torch.Generator().manual_seed(3)))
     fused = log_likelihood_bounds(model, x, 200, seed=5)
-    generic = log_likelihood_bounds(model, x, 200, seed=5, fused=False)
+    generic = log_likelihood_bounds(model, x, 200, seed=5, fast="off")
     assert not torch.equal(fused, generic)  # the paths differ ...
     assert (fused - generic).abs().max() < 1e-4  # ... by float32 rounding (nats per example)
 
@@ -61,7 +50,7 @@ def test_overflowing_chunks_fall_back_to_the_exact_path():
     model = _model(dtype=torch.float32, decoder=())
     x = torch.zeros(3, 20)
     with torch.no_grad():
-        model.decoder.net.layers[-1].bias.fill_(200.0)  # p(x = 0) ~ e^-200: exp(200) overflows float32
+        model.decoder.layers[-1].bias.fill_(200.0)  # p(x = 0) ~ e^-200: exp(200) overflows float32
     mu, logvar, std, eps = _posterior(model, x, size=4)
     with torch.inference_mode():
         expected = chunk_log_weights(model, x, mu, logvar, std, eps)
@@ -89,10 +78,10 @@ def test_grey_data_takes_the_generic_path():
     assert not is_binary(x) and is_binary(torch.bernoulli(x))
     noise = torch.randn(30, 6, 3, dtype=torch.float64)
     default = log_likelihood_bound(model, x, 30, noise=noise)
-    assert torch.equal(default, log_likelihood_bound(model, x, 30, noise=noise, fused=False))
+    assert torch.equal(default, log_likelihood_bound(model, x, 30, noise=noise, fast="off"))
 
 
-def test_binary_data_takes_the_fused_path(monkeypatch):
+def test_binary_data_takes_the_fused_path_and_fast_off_the_generic_one(monkeypatch):
     model = _model()
     x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
     calls = []
@@ -101,9 +90,19 @@ def test_binary_data_takes_the_fused_path(monkeypatch):
     noise = torch.randn(30, 6, 3, dtype=torch.float64)
     fused = log_likelihood_bound(model, x, 30, noise=noise, max_chunk_elements=10 * 6 * 20)
     assert len(calls) == 3  # every chunk of 10 samples
-    generic = log_likelihood_bound(model, x, 30, noise=noise, fused=False)
+    generic = log_likelihood_bound(model, x, 30, noise=noise, fast="off")
     assert len(calls) == 3
     assert torch.allclose(fused, generic, rtol=1e-12)
+
+
+def test_one_fused_chunk_serves_every_batch_of_a_split(monkeypatch):
+    model = _model()
+    made = []
+    original = FusedBernoulliChunk.__init__
+    monkeypatch.setattr(FusedBernoulliChunk, "__init__", lambda self, *a: made.append(1) or original(self, *a))
+    x = torch.bernoulli(torch.rand(9, 20, dtype=torch.float64))
+    log_likelihood_bounds(model, x, 10, batch_size=3)
+    assert made == [1]
 
 
 @pytest.mark.parametrize(
@@ -120,11 +119,12 @@ def test_binary_data_takes_the_fused_path(monkeypatch):
     ],
 )
 def test_models_it_does_not_cover_are_named_and_left_to_the_generic_path(options, reason):
+    options = dict(options)
     dtype, device = options.pop("dtype", torch.float64), options.pop("device", "cpu")
     model = _model(dtype=dtype, **options).to(device)
     why = fused_chunk_unsupported(model)
     assert why is not None and reason in why
-    assert fused_chunk_for(model) is None
+    assert fast.nll_chunk_for(model, chunk_log_weights) is None
     with pytest.raises(ValueError, match="cannot evaluate"):
         FusedBernoulliChunk(model, chunk_log_weights)
 
@@ -134,10 +134,18 @@ def test_the_founding_model_and_its_variants_are_covered():
         assert fused_chunk_unsupported(_model(name=name)) is None, name
 
 
+def test_the_chunk_is_offered_only_under_auto():
+    model = _model()
+    assert isinstance(fast.nll_chunk_for(model, chunk_log_weights, "auto"), FusedBernoulliChunk)
+    assert fast.nll_chunk_for(model, chunk_log_weights, "off") is None
+    with pytest.raises(ValueError, match="auto, off"):
+        fast.nll_chunk_for(model, chunk_log_weights, "on")
+
+
 def test_nll_path_names_the_chunk_that_runs():
     model, gaussian = _model(), _model(likelihood="gaussian")
     binary = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
     assert nll_path(model, binary) == "fused"
-    assert nll_path(model, binary, fused=False) == "generic"
+    assert nll_path(model, binary, fast="off") == "generic"
     assert nll_path(model, torch.rand(6, 20, dtype=torch.float64)) == "generic"
     assert nll_path(gaussian, binary) == "generic"

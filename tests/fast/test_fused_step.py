@@ -1,28 +1,20 @@
+"""The fused training step computes autograd's loss and gradients, and runs only where it applies."""
+
 import json
 
 import pytest
 import torch
 
 import vaekit
-from vaekit import objectives
-from vaekit.config import RunConfig
-from vaekit.models import create
-from vaekit.fast.fused_step import FusedVAEStep, fused_step_unsupported
+from vaekit import fast, objectives
+from vaekit.fast import kernels
+from vaekit.fast.fused_step import FusedTrainingStep, FusedVAEStep, fused_step_unsupported
+from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
+from vaekit.training.step import AutogradStep
+
+from .small_models import small_model
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 64, "progress": "quiet"}
-
-
-def _model(activation="relu", encoder=(12, 8), decoder=None, name="vae", likelihood=None, **model_options):
-    config = RunConfig()
-    m = config.model
-    m.name, m.encoder, m.decoder, m.latent_dim, m.activation = name, list(encoder), decoder, 3, activation
-    m.likelihood = likelihood
-    for key, value in model_options.items():
-        setattr(m, key, value)
-    config.input_shape, config.value_range, config.num_classes = [1, 4, 5], "unit", 3
-    torch.manual_seed(0)
-    model = create(config).double()
-    return model, objectives.create_objective(config, model)
 
 
 def _autograd_and_fused(model, objective, x, step=0):
@@ -44,7 +36,7 @@ def _autograd_and_fused(model, objective, x, step=0):
 @pytest.mark.parametrize("activation", ["relu", "tanh", "elu", "gelu", "silu", "leaky_relu"])
 @pytest.mark.parametrize("binary", [True, False])
 def test_gradients_match_autograd_for_every_activation(activation, binary):
-    model, objective = _model(activation, encoder=(12, 8), decoder=[7, 9, 11])
+    model, objective = small_model(activation=activation, encoder=(12, 8), decoder=(7, 9, 11), likelihood="bernoulli")
     x = torch.rand(6, 20, dtype=torch.float64)
     x = torch.bernoulli(x) if binary else x
     (ref, ref_grads), (got, got_grads) = _autograd_and_fused(model, objective, x)
@@ -58,7 +50,8 @@ def test_gradients_match_autograd_for_every_activation(activation, binary):
 
 @pytest.mark.parametrize("step", [0, 3, 50])
 def test_beta_elbo_with_warmup_weights_the_kl_like_autograd(step):
-    model, objective = _model(name="beta-vae", beta=4.0, warmup="linear", warmup_steps=10)
+    beta = {"name": "beta-elbo", "beta": 4.0, "warmup": "linear", "warmup_steps": 10}
+    model, objective = small_model("beta-vae", objective=beta)
     assert fused_step_unsupported(model, objective) is None
     x = torch.bernoulli(torch.rand(5, 20, dtype=torch.float64))
     (ref, ref_grads), (got, got_grads) = _autograd_and_fused(model, objective, x, step)
@@ -68,7 +61,7 @@ def test_beta_elbo_with_warmup_weights_the_kl_like_autograd(step):
 
 
 def test_repeated_steps_reuse_gradient_buffers_and_stay_exact():
-    model, objective = _model()
+    model, objective = small_model()
     step = FusedVAEStep(model, objective)
     x = torch.rand(4, 20, dtype=torch.float64)
     torch.manual_seed(2)
@@ -84,6 +77,26 @@ def test_repeated_steps_reuse_gradient_buffers_and_stay_exact():
         assert torch.allclose(got[name], p.grad, rtol=1e-10, atol=1e-13), name
 
 
+@pytest.mark.parametrize("grad_clip", [None, 0.05])
+def test_fused_and_autograd_training_steps_clip_and_step_alike(grad_clip):
+    results = []
+    for make_step in ("fused", "autograd"):
+        model, objective = small_model(likelihood="bernoulli")
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        if make_step == "fused":
+            step = fast.training_step_for(model, objective, optimizer, grad_clip=grad_clip)
+            assert isinstance(step, FusedTrainingStep) and step.name == "fused"
+        else:
+            step = AutogradStep(model, objective, optimizer, device=torch.device("cpu"), grad_clip=grad_clip)
+        torch.manual_seed(4)
+        losses = [step(torch.bernoulli(torch.rand(8, 20, dtype=torch.float64)), None, i).loss for i in range(3)]
+        results.append((losses, [p.detach().clone() for p in model.parameters()]))
+    (fused_losses, fused_params), (ref_losses, ref_params) = results
+    assert torch.allclose(torch.stack(fused_losses), torch.stack(ref_losses), rtol=1e-12)
+    for got, ref in zip(fused_params, ref_params, strict=True):
+        assert torch.allclose(got, ref, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "kind, options, reason",
     [
@@ -91,7 +104,7 @@ def test_repeated_steps_reuse_gradient_buffers_and_stay_exact():
         ("model", {"name": "ae"}, "own forward"),
         ("model", {"name": "cvae"}, "own forward"),
         ("model", {"name": "vamp"}, "prior"),
-        ("model", {"name": "beta-vae", "free_bits": 0.5}, "free bits"),
+        ("model", {"name": "beta-vae", "objective": {"name": "beta-elbo", "free_bits": 0.5}}, "free bits"),
         ("model", {"likelihood": "gaussian"}, "likelihood"),
         ("model", {"likelihood": "continuous-bernoulli"}, "likelihood"),
         ("model", {"normalization": "layer"}, "LayerNorm"),
@@ -100,35 +113,66 @@ def test_repeated_steps_reuse_gradient_buffers_and_stay_exact():
     ],
 )
 def test_runs_the_fused_step_does_not_cover_are_named(kind, options, reason):
-    model_options = options if kind == "model" else {}
-    model, objective = _model(**model_options)
-    why = fused_step_unsupported(model, objective, **(options if kind == "run" else {}))
+    model, objective = small_model(**(options if kind == "model" else {}))
+    run_options = options if kind == "run" else {}
+    why = fused_step_unsupported(model, objective, **run_options)
     assert why is not None and reason in why
+    optimizer = torch.optim.Adam(model.parameters())
+    assert fast.training_step_for(model, objective, optimizer, **run_options) is None
     if kind == "model":
         with pytest.raises(ValueError, match="cannot train"):
             FusedVAEStep(model, objective)
 
 
-def test_training_takes_the_fused_path_and_matches_autograd(tmp_path):
-    fused = vaekit.train(epochs=2, out=tmp_path / "fused", grad_clip=5.0, **SMALL)
-    plain = vaekit.train(epochs=2, out=tmp_path / "plain", grad_clip=5.0, fused_step=False, **SMALL)
-    records = {
-        name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-        for name in ("fused", "plain")
-    }
-    assert [r["training_step"] for r in records["fused"]] == ["fused", "fused"]
-    assert [r["training_step"] for r in records["plain"]] == ["autograd", "autograd"]
-    for a, b in zip(records["fused"], records["plain"], strict=True):
+def test_fast_off_or_a_torch_without_the_kernels_gives_no_fused_step(monkeypatch):
+    model, objective = small_model()
+    optimizer = torch.optim.Adam(model.parameters())
+    assert fast.training_step_for(model, objective, optimizer) is not None
+    assert fast.training_step_for(model, objective, optimizer, mode="off") is None
+    with pytest.raises(ValueError, match="auto, off"):
+        fast.training_step_for(model, objective, optimizer, mode="fused")
+    monkeypatch.setattr(kernels, "private_kernels_available", lambda: False)
+    assert "lacks" in fused_step_unsupported(model, objective)
+    assert fast.training_step_for(model, objective, optimizer) is None
+
+
+def test_nets_are_read_only_through_their_public_layer_accessors(monkeypatch):
+    # Renaming the MLP nets' private fields (and updating their accessors) must not break fast/.
+    model, objective = small_model()
+    x = torch.bernoulli(torch.rand(5, 20, dtype=torch.float64))
+    torch.manual_seed(1)
+    expected = FusedVAEStep(model, objective)(x).loss
+    encoder, decoder = model.encoder, model.decoder
+    encoder.add_module("renamed_body", encoder.body)
+    decoder.add_module("renamed_net", decoder.net)
+    del encoder.body, decoder.net
+    monkeypatch.setattr(GaussianEncoder, "hidden_layers", property(lambda self: self.renamed_body.layers))
+    monkeypatch.setattr(MLPDecoder, "layers", property(lambda self: self.renamed_net.layers))
+    assert fused_step_unsupported(model, objective) is None
+    torch.manual_seed(1)
+    assert torch.equal(FusedVAEStep(model, objective)(x).loss, expected)
+
+
+def _records(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_fast_off_trains_through_autograd_to_nearly_the_losses_of_auto(tmp_path):
+    auto = vaekit.train(epochs=2, out=tmp_path / "auto", grad_clip=5.0, **SMALL)
+    off = vaekit.train(epochs=2, out=tmp_path / "off", grad_clip=5.0, fast="off", **SMALL)
+    records = {name: _records(tmp_path / name) for name in ("auto", "off")}
+    assert [r["training_step"] for r in records["auto"]] == ["fused", "fused"]
+    assert [r["training_step"] for r in records["off"]] == ["autograd", "autograd"]
+    for a, b in zip(records["auto"], records["off"], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
-    for (name, p), q in zip(fused.model.named_parameters(), plain.model.parameters(), strict=True):
+    for (name, p), q in zip(auto.model.named_parameters(), off.model.parameters(), strict=True):
         assert torch.allclose(p, q, atol=1e-4), name
 
 
 def test_runs_outside_its_scope_train_through_autograd(tmp_path):
     vaekit.train(epochs=1, out=tmp_path / "r", likelihood="gaussian", **SMALL)
-    record = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])
-    assert record["training_step"] == "autograd"
+    assert _records(tmp_path / "r")[0]["training_step"] == "autograd"
 
 
 def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows():

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 import vaekit
-from vaekit.config import RunConfig
-from vaekit.models import available_models, create
+from vaekit.config import RunConfig, apply_overrides
+from vaekit.models import available_models
 from vaekit.models.vae import VAEOutput
+from vaekit.training.build import build_model as create
 
 FAMILIES = ["vae", "ae", "beta-vae", "iwae", "cvae", "vamp"]
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 128, "progress": "quiet"}
@@ -49,10 +50,9 @@ def test_family_trains_one_epoch_saves_and_reloads_to_identical_outputs(tmp_path
 def _bound_config(family: str, **model_options) -> RunConfig:
     config = RunConfig()
     config.model.name = family
-    config.model.encoder = [8]
+    config.model.net["encoder"] = [8]
     config.model.latent_dim = 3
-    for key, value in model_options.items():
-        setattr(config.model, key, value)
+    apply_overrides(config, "model", **model_options)
     config.input_shape, config.value_range, config.levels, config.num_classes = [1, 4, 4], "unit", 17, 10
     return config
 
@@ -110,15 +110,19 @@ def test_autoencoder_codes_are_point_masses():
 
 
 @pytest.mark.parametrize(
-    "family, option, value, flag",
-    [("vae", "beta", 4.0, "--beta"), ("vae", "iwae_k", 10, "--iwae-k"), ("iwae", "free_bits", 0.5, "--free-bits")],
+    "family, option, value, message",
+    [
+        ("vae", "beta", 4.0, "objective 'elbo' .* takes no option 'beta'; its options are: none"),
+        ("vae", "k", 10, "objective 'elbo' .* takes no option 'k'"),
+        ("iwae", "free_bits", 0.5, "objective 'iwae' .* takes no option 'free_bits'; its options are: k"),
+    ],
 )
-def test_options_of_another_family_are_refused_not_ignored(tmp_path, family, option, value, flag):
-    with pytest.raises(vaekit.runtime.errors.ConfigError, match=flag):
-        vaekit.train(model=family, epochs=1, out=tmp_path / "r", **{option: value}, **SMALL)
+def test_options_of_another_familys_objective_are_refused_not_ignored(tmp_path, family, option, value, message):
+    with pytest.raises(vaekit.runtime.errors.ConfigError, match=message):
+        vaekit.train(model=family, epochs=1, out=tmp_path / "r", objective={option: value}, **SMALL)
 
 
 def test_pseudo_inputs_apply_to_vamp_only():
-    with pytest.raises(vaekit.runtime.errors.ConfigError, match="--pseudo-inputs"):
-        create(_bound_config("vae", pseudo_inputs=5))
-    assert create(_bound_config("vamp", pseudo_inputs=5)).prior.pseudo_inputs.shape == (5, 16)
+    with pytest.raises(vaekit.runtime.errors.ConfigError, match="prior 'normal' .* takes no option 'pseudo_inputs'"):
+        create(_bound_config("vae", prior={"pseudo_inputs": 5}))
+    assert create(_bound_config("vamp", prior={"pseudo_inputs": 5})).prior.pseudo_inputs.shape == (5, 16)

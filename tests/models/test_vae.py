@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from vaekit.config import RunConfig, apply_preset
+from vaekit.models import available_models
 from vaekit.runtime.errors import ConfigError
-from vaekit.models import VAE, available_models, create
+from vaekit.training.build import build_model as create
 
 
 def _bound(config: RunConfig, shape, value_range) -> RunConfig:
@@ -25,7 +26,7 @@ def test_seed_preset_builds_exactly_the_founding_network():
 def test_forward_returns_per_example_terms_in_nats():
     torch.manual_seed(0)
     config = _bound(RunConfig(), [1, 4, 4], "unit")
-    config.model.encoder = [8]
+    config.model.net["encoder"] = [8]
     config.model.latent_dim = 2
     model = create(config)
     x = torch.rand(6, 16)
@@ -50,7 +51,7 @@ def test_registry_knows_vae_and_refuses_unknown_names():
 
 
 def test_sample_returns_likelihood_means_of_the_right_shape():
-    model = VAE.from_config(_bound(RunConfig(), [1, 2, 2], "unit"))
+    model = create(_bound(RunConfig(), [1, 2, 2], "unit"))
     xs = model.sample(5)
     assert xs.shape == (5, 4)
     assert ((xs >= 0) & (xs <= 1)).all()

@@ -8,8 +8,8 @@ from vaekit.nets.conv import downsampled_sizes
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 7, 5), (2, 9, 1)])
 def test_conv_nets_fit_images_of_any_size(shape):
     torch.manual_seed(0)
-    spec = NetSpec(shape, latent_dim=3, params_per_dim=2, encoder_hidden=[16], decoder_hidden=[16], channels=[4, 8])
-    encoder, decoder = create_nets("conv", spec)
+    spec = NetSpec(shape, latent_dim=3, params_per_dim=2)
+    encoder, decoder = create_nets("conv", spec, encoder=[16], decoder=[16], channels=[4, 8])
     x = torch.rand(5, spec.input_dim)
     mu, logvar = encoder(x)
     assert mu.shape == logvar.shape == (5, 3)
@@ -34,7 +34,7 @@ def test_conv_decoder_retraces_the_encoder_sizes_stage_by_stage():
 
 def test_conv_net_refuses_tables():
     with pytest.raises(ValueError, match="images"):
-        create_nets("conv", NetSpec((5,), 2, 1, [4], [4]))
+        create_nets("conv", NetSpec((5,), 2, 1), encoder=[4])
 
 
 @pytest.mark.parametrize("normalization, layer", [("batch", torch.nn.BatchNorm1d), ("layer", torch.nn.LayerNorm)])
@@ -45,9 +45,9 @@ def test_mlp_normalisation_is_configurable_and_handles_sample_dimensions(normali
 
 
 def test_conditioned_nets_append_the_condition_to_their_inputs():
-    spec = NetSpec((1, 4, 4), 2, 1, [8], [8], cond_dim=3)
+    spec = NetSpec((1, 4, 4), 2, 1, cond_dim=3)
     for name in ("mlp", "conv"):
-        encoder, decoder = create_nets(name, spec)
+        encoder, decoder = create_nets(name, spec, encoder=[8])
         x, z = torch.rand(2, 16), torch.randn(2, 2)
         a, b = torch.eye(3)[:2], torch.eye(3)[1:]
         assert not torch.equal(encoder(x, a)[0], encoder(x, b)[0])

@@ -3,9 +3,9 @@ import torch
 
 import vaekit
 from vaekit import objectives
-from vaekit.config import RunConfig
-from vaekit.models import create
+from vaekit.config import RunConfig, apply_overrides
 from vaekit.objectives import BetaELBOObjective, IWAEObjective, importance_weights, kl_weight
+from vaekit.training.build import build_model as create
 
 SMALL = {"data": "digits", "encoder": [32], "latent_dim": 4, "batch_size": 64, "progress": "quiet"}
 
@@ -27,9 +27,8 @@ def test_no_warmup_weighs_the_kl_fully_from_the_first_step():
 
 def _model(family="vae", latent=4, **options):
     config = RunConfig()
-    config.model.name, config.model.encoder, config.model.latent_dim = family, [16], latent
-    for key, value in options.items():
-        setattr(config.model, key, value)
+    config.model.name, config.model.net["encoder"], config.model.latent_dim = family, [16], latent
+    apply_overrides(config, "model", **options)
     config.input_shape, config.value_range, config.levels, config.num_classes = [1, 8, 8], "unit", 17, 10
     torch.manual_seed(0)
     return create(config), config
@@ -90,7 +89,7 @@ def test_iwae_objective_with_one_sample_is_the_monte_carlo_elbo():
 
 
 def _recon(beta: float, tmp_path) -> float:
-    run = vaekit.train(model="beta-vae", beta=beta, epochs=15, out=tmp_path / f"beta{beta}", **SMALL)
+    run = vaekit.train(model="beta-vae", objective={"beta": beta}, epochs=15, out=tmp_path / f"beta{beta}", **SMALL)
     return -vaekit.evaluate(run, k=0)["recon_loss"]  # Bernoulli on grey levels: a loss, not a likelihood
 
 
@@ -102,14 +101,14 @@ def test_beta_zero_reconstructs_more_sharply_than_beta_four(tmp_path):
 
 def test_vae_and_beta_one_train_identically(tmp_path):
     a = vaekit.train(model="vae", epochs=1, out=tmp_path / "a", **SMALL)
-    b = vaekit.train(model="beta-vae", beta=1.0, epochs=1, out=tmp_path / "b", **SMALL)
+    b = vaekit.train(model="beta-vae", objective={"beta": 1.0}, epochs=1, out=tmp_path / "b", **SMALL)
     for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
         torch.testing.assert_close(p, q)
 
 
 @pytest.mark.parametrize("warmup", ["linear", "cyclical"])
 def test_warmup_runs_resume_bit_for_bit(tmp_path, warmup):
-    options = {**SMALL, "model": "beta-vae", "warmup": warmup, "warmup_steps": 30, "free_bits": 0.1}
+    options = {**SMALL, "model": "beta-vae", "objective": {"warmup": warmup, "warmup_steps": 30, "free_bits": 0.1}}
     straight = vaekit.train(epochs=3, out=tmp_path / "straight", **options)
     vaekit.train(epochs=2, out=tmp_path / "split", **options)
     resumed = vaekit.resume(tmp_path / "split", epochs=3, progress="quiet")

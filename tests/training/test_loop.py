@@ -11,9 +11,11 @@ import torch
 
 import vaekit
 from vaekit import objectives
+from vaekit.fast.fused_step import FusedVAEStep
 from vaekit.runtime.errors import RunFolderError, TrainingDivergedError
 from vaekit.training import checkpoint as ckpt
-from vaekit.fast.fused_step import FusedVAEStep
+from vaekit.training.build import build_model
+from vaekit.viz import write_run_pictures
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 128, "progress": "quiet"}
 
@@ -25,10 +27,8 @@ def test_training_lowers_test_neg_elbo_beyond_what_untrained_models_reach(tmp_pa
     for seed in range(3):
         cfg = vaekit.build_config(**{k: v for k, v in SMALL.items() if k != "progress"}, seed=seed)
         cfg.input_shape, cfg.value_range = trained.config.input_shape, trained.config.value_range
-        from vaekit.models import create
-
         torch.manual_seed(seed)
-        fresh = vaekit.TrainedVAE(create(cfg), cfg)
+        fresh = vaekit.TrainedVAE(build_model(cfg), cfg)
         untrained.append(vaekit.evaluate(fresh, probe=False)["loss"])
     # 64 Bernoulli pixels at p=0.5 cost 44.4 nats; 8 epochs must get well below every random init.
     assert after < min(untrained) - 5.0, (after, untrained)
@@ -66,11 +66,11 @@ def test_uint8_data_train_to_the_weights_float_data_gave(tmp_path, monkeypatch, 
     # what they were when the readers returned float32: same losses, weights and pictures.
     from vaekit.training import loop
 
-    vaekit.train(epochs=2, out=tmp_path / "uint8", **options, **SMALL)
+    write_run_pictures(vaekit.train(epochs=2, out=tmp_path / "uint8", **options, **SMALL))
     assert loop.load_bundle(vaekit.load(tmp_path / "uint8").config).train.dtype == torch.uint8
     original = loop.load_bundle
     monkeypatch.setattr(loop, "load_bundle", lambda config: float_bundle_as_before(original(config)))
-    vaekit.train(epochs=2, out=tmp_path / "float", **options, **SMALL)
+    write_run_pictures(vaekit.train(epochs=2, out=tmp_path / "float", **options, **SMALL))
     runs = {name: tmp_path / name for name in ("uint8", "float")}
     assert logged_values(runs["uint8"]) == logged_values(runs["float"])
     a, _ = ckpt.load_tensors(runs["uint8"] / "model.safetensors")
@@ -101,7 +101,7 @@ def test_epoch_sums_add_batch_weighted_losses_and_per_example_terms(on_host):
 
 
 def test_run_folder_holds_the_designed_files(tmp_path):
-    vaekit.train(epochs=1, out=tmp_path / "r", **SMALL)
+    write_run_pictures(vaekit.train(epochs=1, out=tmp_path / "r", **SMALL))
     names = {p.name for p in (tmp_path / "r").iterdir()}
     assert {
         "config.json",
@@ -127,8 +127,8 @@ def test_refuses_to_overwrite_a_non_empty_run_folder_without_force(tmp_path):
     assert (out / "model.safetensors").read_bytes() != before
 
 
-@pytest.mark.parametrize("fused_step", [True, False])
-def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, fused_step):
+@pytest.mark.parametrize("fast", ["auto", "off"])
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, fast):
     calls = {"n": 0}
 
     def poison(real):
@@ -141,12 +141,12 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, mo
 
         return poisoned
 
-    # Both step paths: the autograd objective and the fused step (which SMALL's MLP VAE qualifies for).
+    # Both step paths: the fused step (auto: SMALL's MLP VAE qualifies) and the autograd objective (off).
     monkeypatch.setattr(objectives, "training_loss", poison(objectives.training_loss))
     monkeypatch.setattr(FusedVAEStep, "__call__", poison(FusedVAEStep.__call__))
     out = tmp_path / "r"
     with pytest.raises(TrainingDivergedError, match="step 15"):
-        vaekit.train(epochs=3, out=out, fused_step=fused_step, **SMALL)
+        vaekit.train(epochs=3, out=out, fast=fast, **SMALL)
     state = json.loads((out / "trainer.json").read_text())
     assert state["epoch"] == 1  # 11 steps per epoch: the epoch-1 checkpoint is the last good one
     vaekit.load(out)  # and it still loads
@@ -158,9 +158,13 @@ RUNNER = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     import vaekit
-    from vaekit.training import checkpoint, optim
+    from vaekit.fast.fused_step import FusedTrainingStep
+    from vaekit.training import checkpoint
+    from vaekit.training.step import AutogradStep
 
-    run, mode, kill_at, fused_step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "fused"
+    run, mode, kill_at, step_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    # fused: the fused step; autograd: the plain path; autograd-auto: autograd with the Adam shortcut
+    options = {"fused": {}, "autograd": {"fast": "off"}, "autograd-auto": {"likelihood": "gaussian"}}[step_path]
 
     def killer(module, name):
         real, calls = getattr(module, name), [0]
@@ -172,14 +176,15 @@ RUNNER = textwrap.dedent(
         setattr(module, name, wrapped)
 
     if mode == "mid-epoch":
-        killer(optim.DirectAdamStep, "__call__")  # called once per step, by either step path
+        killer(FusedTrainingStep, "__call__")  # once per step, whichever step runs
+        killer(AutogradStep, "__call__")
     elif mode == "mid-checkpoint":
         killer(checkpoint, "atomic_write_text")   # trainer.json, after trainer.safetensors is committed
     if mode == "resume":
         vaekit.resume(run, progress="quiet")
     else:
         vaekit.train(data="digits", encoder=[16], latent_dim=2, epochs=4, batch_size=128,
-                     out=run, progress="quiet", fused_step=fused_step)
+                     out=run, progress="quiet", **options)
     """
 )
 
@@ -193,7 +198,12 @@ def _run(tmp_path, *args):
 
 @pytest.mark.parametrize(
     "mode, kill_at, step_path",
-    [("mid-epoch", 27, "fused"), ("mid-epoch", 27, "autograd"), ("mid-checkpoint", 2, "fused")],
+    [
+        ("mid-epoch", 27, "fused"),
+        ("mid-epoch", 27, "autograd"),
+        ("mid-epoch", 27, "autograd-auto"),
+        ("mid-checkpoint", 2, "fused"),
+    ],
 )
 def test_resume_after_kill_matches_uninterrupted_run_bit_for_bit(tmp_path, mode, kill_at, step_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
@@ -215,3 +225,49 @@ def test_resume_after_kill_matches_uninterrupted_run_bit_for_bit(tmp_path, mode,
     ref_metrics = [json.loads(x) for x in (reference / "metrics.jsonl").read_text().splitlines()]
     got_metrics = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]
     assert [m["train_loss"] for m in got_metrics] == [m["train_loss"] for m in ref_metrics]
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_divergence_check_names_the_first_bad_step_read_at_once_or_deferred(every):
+    from vaekit.training.loop import DivergenceCheck
+
+    check = DivergenceCheck(torch.device("cpu"), every=every)
+    losses = [1.0, 2.0, float("nan"), float("inf"), 3.0, 4.0]
+    seen = []
+    with pytest.raises(TrainingDivergedError, match="step 3 \\(epoch 2\\).*epoch 1\\)"):
+        for step, loss in enumerate(losses, start=1):
+            seen.append(step)
+            check(torch.tensor(loss), step, epoch=2, checkpoint_epoch=1, end_of_epoch=step == len(losses))
+    assert seen[-1] == (3 if every == 1 else 4)  # deferred: read at the next multiple of `every`
+
+
+def test_deferred_divergence_check_reads_at_the_end_of_an_epoch():
+    from vaekit.training.loop import DivergenceCheck
+
+    check = DivergenceCheck(torch.device("cpu"), every=50)
+    check(torch.tensor(float("nan")), 7, epoch=1, checkpoint_epoch=0, end_of_epoch=False)
+    with pytest.raises(TrainingDivergedError, match="step 7"):
+        check(torch.tensor(1.0), 8, epoch=1, checkpoint_epoch=0, end_of_epoch=True)
+
+
+def test_batch_noise_is_drawn_on_the_batch_device():
+    from vaekit.training.loop import epoch_generator, noise_generator
+
+    shuffle = epoch_generator(3, 2)
+    # On a CPU the shuffling generator goes on drawing the noise: runs repeat bit for bit.
+    assert noise_generator(3, 2, torch.device("cpu"), shuffle) is shuffle
+    if torch.cuda.is_available():
+        cuda = torch.device("cuda")
+        g = noise_generator(3, 2, cuda, shuffle)
+        assert g.device.type == "cuda"
+        x = torch.rand(4, 5, device=cuda)
+        assert torch.equal(torch.bernoulli(x, generator=g), torch.bernoulli(x, generator=noise_generator(3, 2, cuda, shuffle)))
+
+
+def test_device_side_dequantisation_draws_what_the_cpu_one_draws():
+    from vaekit.data.views import dequantize_uniform
+    from vaekit.training.loop import dequantize_on_device
+
+    x = torch.randint(0, 17, (6, 10)).float() / 16
+    on_device = dequantize_on_device(x, 17, torch.Generator().manual_seed(5))
+    assert torch.equal(on_device, dequantize_uniform(x, 17, torch.Generator().manual_seed(5)))

@@ -1,92 +1,94 @@
-"""DirectAdamStep takes the same steps as Adam.step, bit for bit, and falls back where it must."""
-
-import copy
+"""The optimizer, the precision contexts and the autograd training step."""
 
 import pytest
 import torch
 
-from vaekit.training.optim import DirectAdamStep, make_adam
+from vaekit import objectives
+from vaekit.objectives.base import StepLoss
+from vaekit.runtime.errors import ConfigError
+from vaekit.training.optim import autocast_context, make_adam
+from vaekit.training.step import AutogradStep
+
+CPU = torch.device("cpu")
 
 
-def _net_and_data():
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
-    return net, torch.randn(16, 6), torch.randn(16, 3)
+class _Regression(torch.nn.Module):
+    """A tiny model with an objective-shaped loss: mean squared error as ``StepLoss``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
 
 
-def _train(net, x, y, optimizer, step, steps=6):
-    for i in range(steps):
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.mse_loss(net(x[i % 2 :: 2]), y[i % 2 :: 2]).backward()
-        step()
+def _objective(model, x, y, step):
+    per_example = (model.net(x) - y).pow(2).sum(-1)
+    return StepLoss(per_example.mean(), -per_example, torch.zeros_like(per_example))
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_steps_are_bit_identical_to_optimizer_step(fused):
-    results = []
-    for direct in (False, True):
-        net, x, y = _net_and_data()
-        optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"), fused=fused)
-        _train(net, x, y, optimizer, DirectAdamStep(optimizer) if direct else optimizer.step)
-        results.append(([p.detach().clone() for p in net.parameters()], optimizer.state_dict()))
-    (ref_params, ref_state), (params, state) = results
-    assert all(torch.equal(a, b) for a, b in zip(ref_params, params, strict=True))
-    for ref, got in zip(ref_state["state"].values(), state["state"].values(), strict=True):
-        assert all(torch.equal(ref[key], got[key]) for key in ("step", "exp_avg", "exp_avg_sq"))
+def _data():
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(16, 6, generator=g), torch.randn(16, 3, generator=g)
 
 
-def test_reloaded_state_and_missing_gradients_go_through_optimizer_step(monkeypatch):
-    net, x, y = _net_and_data()
-    optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"))
-    direct = DirectAdamStep(optimizer)
-    _train(net, x, y, optimizer, direct, steps=2)
+def test_make_adam_asks_for_the_fused_kernel_only_when_told():
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert make_adam(params, 1e-3, fused=True).param_groups[0]["fused"]
+    assert not make_adam(params, 1e-3).param_groups[0]["fused"]
+
+
+def test_fp16_autocast_needs_cuda_and_fp32_is_a_no_op():
+    with autocast_context("fp32", CPU):
+        assert torch.ones(2).dtype == torch.float32
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="bf16"):
+            autocast_context("fp16", CPU)
+        with pytest.raises(ConfigError, match="bf16"):
+            AutogradStep(_Regression(), _objective, torch.optim.SGD(_Regression().parameters(), 0.1), device=CPU, precision="fp16")
+
+
+@pytest.mark.parametrize("grad_clip", [None, 0.1])
+def test_autograd_step_is_backward_clip_and_step_bit_for_bit(grad_clip):
+    x, y = _data()
+    reference, model = _Regression(), _Regression()
+    ref_opt, opt = make_adam(reference.parameters(), 1e-2, fused=True), make_adam(model.parameters(), 1e-2, fused=True)
+    step = AutogradStep(model, _objective, opt, device=CPU, grad_clip=grad_clip)
+    assert step.name == "autograd" and not step.scaler.is_enabled()
+    for i in range(4):
+        ref_opt.zero_grad(set_to_none=True)
+        loss = objectives.training_loss(_objective, reference, x, y, i).loss
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(reference.parameters(), grad_clip)
+        ref_opt.step()
+        terms = step(x, y, i)
+        assert torch.equal(terms.loss, loss.detach()) and not terms.loss.requires_grad
+    assert all(torch.equal(a, b) for a, b in zip(reference.parameters(), model.parameters(), strict=True))
+
+
+def test_autograd_step_takes_the_optimizer_step_it_is_given():
+    x, y = _data()
+    model = _Regression()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     calls = []
-    original = type(optimizer).step
-    monkeypatch.setattr(type(optimizer), "step", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
-    _train(net, x, y, optimizer, direct, steps=2)
-    assert calls == []  # the functional form, once the state exists
-    optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))  # new state tensors, as on resume
-    _train(net, x, y, optimizer, direct, steps=1)
+    step = AutogradStep(model, _objective, optimizer, device=CPU, optimizer_step=lambda: calls.append(1) or optimizer.step())
+    before = [p.detach().clone() for p in model.parameters()]
+    step(x, y, 0)
     assert calls == [1]
-    _train(net, x, y, optimizer, direct, steps=1)
-    assert calls == [1]
-    net[2].bias.grad = None
-    direct()
-    assert calls == [1, 1]
+    assert not any(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
-def test_fused_steps_call_the_kernel_itself_and_tensor_hyperparameters_take_the_functional_form(monkeypatch):
-    import vaekit.training.optim as optim
-
-    net, x, y = _net_and_data()
-    optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"))
-    direct = DirectAdamStep(optimizer)
-    calls = []
-    functional = optim.functional_adam
-    monkeypatch.setattr(optim, "functional_adam", lambda *a, **k: calls.append(1) or functional(*a, **k))
-    _train(net, x, y, optimizer, direct, steps=3)
-    assert calls == []
-    assert all(int(s["step"]) == 3 for s in optimizer.state.values())
-    optimizer.param_groups[0]["lr"] = torch.tensor(1e-2)
-    _train(net, x, y, optimizer, direct, steps=1)
-    assert calls == [1]
-
-
-def test_step_counts_share_one_tensor_and_stay_per_parameter_through_fallback_steps():
-    results = []
-    for direct in (False, True):
-        net, x, y = _net_and_data()
-        optimizer = make_adam(net.parameters(), 1e-2, torch.device("cpu"))
-        step = DirectAdamStep(optimizer) if direct else optimizer.step
-        _train(net, x, y, optimizer, step, steps=3)
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.mse_loss(net(x), y).backward()
-        net[2].bias.grad = None  # Adam.step skips it: its count stays behind the others'
-        step()
-        _train(net, x, y, optimizer, step, steps=2)
-        results.append((net, optimizer))
-    (ref_net, ref_opt), (net, opt) = results
-    counts = [int(s["step"]) for s in opt.state.values()]
-    assert counts == [int(s["step"]) for s in ref_opt.state.values()] == [6, 6, 6, 5]
-    assert len({s["step"].untyped_storage().data_ptr() for s in opt.state.values()}) == 1
-    assert all(torch.equal(a, b) for a, b in zip(ref_net.parameters(), net.parameters(), strict=True))
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 with a gradient scaler runs on CUDA")
+def test_fp16_steps_through_the_gradient_scaler_on_cuda():
+    cuda = torch.device("cuda")
+    x, y = (t.to(cuda) for t in _data())
+    model = _Regression().to(cuda)
+    optimizer = make_adam(model.parameters(), 1e-2, fused=True)
+    unused = []
+    step = AutogradStep(
+        model, _objective, optimizer, device=cuda, precision="fp16", grad_clip=1.0, optimizer_step=lambda: unused.append(1)
+    )
+    assert step.scaler.is_enabled()
+    losses = [step(x, y, i).loss.item() for i in range(20)]
+    assert unused == []  # the scaler steps the optimizer itself
+    assert losses[-1] < losses[0]

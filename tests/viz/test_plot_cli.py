@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vaekit.cli import PLOT_FILES, main
+from vaekit.cli import main
+from vaekit.viz.plots import PICTURES
 
 from .helpers import png_image
 
@@ -33,7 +34,16 @@ def test_plot_defaults_to_a_file_in_the_run_folder(digits_run, tmp_path):
     run = shutil.copytree(digits_run, tmp_path / "run")  # leave the shared run folder as it is
     result = invoke("plot", run, "curves")
     assert result.exit_code == 0, result.output
-    assert (run / PLOT_FILES["curves"]).exists()
+    assert (run / PICTURES["curves"].default_file).exists()
+
+
+def test_every_registered_picture_kind_is_a_choice_of_plot():
+    text = " ".join(invoke("plot", "--help").output.split())
+    bad = invoke("plot", "somewhere", "histogram")
+    assert bad.exit_code == 2
+    for kind, entry in PICTURES.items():
+        assert kind in bad.output
+        assert f"{kind} {entry.description} ({entry.default_file})" in text
 
 
 def test_plot_options_reach_the_picture(digits_run, tmp_path):

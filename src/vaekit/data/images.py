@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from vaekit.data.bundle import DataBundle
+from vaekit.data.holdout import split_bundle
 from vaekit.data.options import LoadOptions
-from vaekit.data.split import split_bundle
 from vaekit.data.validate import as_grey_levels
 from vaekit.runtime.errors import DataError
 

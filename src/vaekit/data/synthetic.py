@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from vaekit.data.bundle import DataBundle
+from vaekit.data.holdout import split_bundle
 from vaekit.data.options import LoadOptions
-from vaekit.data.split import split_bundle
 from vaekit.data.validate import as_features
 from vaekit.runtime.errors import DataError
 

@@ -8,27 +8,16 @@ one-sample Monte Carlo estimate at the posterior draw ``z``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
 from vaekit.distributions.posterior import LOG_2PI, kl_standard_normal
+from vaekit.runtime.registry import Registry
 
-PRIORS: dict[str, type[nn.Module]] = {}
-
-
-def register_prior(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator adding a prior class to ``PRIORS`` under ``name``."""
-
-    def add(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in PRIORS:
-            raise ValueError(f"prior name {name!r} is already registered by {PRIORS[name].__name__}")
-        cls.name = name
-        PRIORS[name] = cls
-        return cls
-
-    return add
+#: every prior by name; the library supplies ``latent_dim`` and, to those that take them, the
+#: data's ``input_dim`` and the model's ``encoder``
+PRIORS: Registry[type[nn.Module]] = Registry("prior", supplied=("latent_dim", "input_dim", "encoder"))
+register_prior = PRIORS.register
 
 
 @register_prior("normal")

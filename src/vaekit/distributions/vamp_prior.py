@@ -25,7 +25,7 @@ class VampPrior(nn.Module):
 
     has_analytic_kl = False
 
-    def __init__(self, latent_dim: int, input_dim: int, encoder: Encoder, pseudo_inputs: int | None = None) -> None:
+    def __init__(self, latent_dim: int, input_dim: int, encoder: Encoder, pseudo_inputs: int = 100) -> None:
         super().__init__()
         k = pseudo_inputs or 100
         if k < 1:

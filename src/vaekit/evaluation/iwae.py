@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import torch
 
+from vaekit import fast as fast_paths
 from vaekit.distributions.posterior import gaussian_log_prob
-from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported, is_binary
 
 #: The number of importance samples of reported numbers (the literature's K = 5000).
 DEFAULT_K = 5000
-#: Default budget: elements of one chunk's decoder output (float32: 4 bytes each), i.e. 8 MiB.
-#: Small enough for the chunk's elementwise work (bias, softplus, sums) to stay in cache, large
-#: enough for full-speed matmuls: on 2 CPU cores the MNIST baseline's K = 5000 NLL ran at 107
-#: GFLOP/s with 2**20 against 56 with 2**24 (bench/nll_chunks.py), and the 784-400-20 model's
-#: 5-10 % faster with 2**21 than 2**20 (bench/nll_speed.py --budget; docs/benchmarks.md).
+#: Default budget: elements of one chunk's decoder output (float32: 4 bytes each), i.e. 8 MiB:
+#: small enough for the chunk's elementwise work to stay in cache, large enough for full-speed
+#: matmuls.
 DEFAULT_MAX_CHUNK_ELEMENTS = 2**21
+#: A chunk function: ``(x, mu, logvar, std, eps, *cond) -> log weights [size, B]``.
+Chunk = Callable[..., torch.Tensor]
 
 
 def chunk_sizes(k: int, per_sample_elements: int, max_chunk_elements: int, equal: bool = False) -> list[int]:
@@ -67,17 +68,20 @@ def chunk_log_weights(
     return log_px_z + log_pz - gaussian_log_prob(z, mu, logvar)
 
 
-def fused_chunk_for(model: torch.nn.Module) -> FusedBernoulliChunk | None:
-    """Return the fused chunk for ``model`` (MLP decoder, N(0, I) prior, Bernoulli likelihood),
-    or None where only the generic :func:`chunk_log_weights` applies."""
-    return None if fused_chunk_unsupported(model) else FusedBernoulliChunk(model, chunk_log_weights)
+def _batch_chunk(model: torch.nn.Module, x: torch.Tensor, fused: fast_paths.FusedBernoulliChunk | None) -> Chunk:
+    """Return the chunk function for the batch ``x``: ``fused`` (from :func:`vaekit.fast.nll_chunk_for`)
+    where it covers the batch, else the generic :func:`chunk_log_weights` bound to ``model``."""
+    if fused is not None and fused.covers(x):
+        return fused
+    return partial(chunk_log_weights, model)
 
 
-def nll_path(model: torch.nn.Module, x: torch.Tensor, fused: bool = True) -> str:
-    """Return which chunk :func:`log_likelihood_bounds` uses for ``model`` on ``x``: ``"fused"``
-    or ``"generic"`` (chunks whose ``exp`` overflows are still recomputed by the generic one)."""
-    # Grey levels: x.l - softplus(l) has no single-exp form.
-    return "fused" if fused and fused_chunk_unsupported(model) is None and is_binary(x) else "generic"
+def nll_path(model: torch.nn.Module, x: torch.Tensor, fast: str = "auto") -> str:
+    """Return which chunk :func:`log_likelihood_bounds` uses for ``model`` on ``x`` under the
+    ``fast`` mode: ``"fused"`` or ``"generic"`` (chunks whose ``exp`` overflows are still
+    recomputed by the generic one)."""
+    fused = fast_paths.nll_chunk_for(model, chunk_log_weights, fast)
+    return "fused" if fused is not None and fused.covers(x) else "generic"
 
 
 def _repeat_condition(y: torch.Tensor, times: int) -> torch.Tensor:
@@ -85,7 +89,6 @@ def _repeat_condition(y: torch.Tensor, times: int) -> torch.Tensor:
     return y.repeat(times, *([1] * (y.ndim - 1)))
 
 
-@torch.inference_mode()
 def log_likelihood_bound(
     model: torch.nn.Module,
     x: torch.Tensor,
@@ -96,7 +99,7 @@ def log_likelihood_bound(
     generator: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
     on_chunk: Callable[[int], None] | None = None,
-    fused: bool | FusedBernoulliChunk = True,
+    fast: str = "auto",
 ) -> torch.Tensor:
     """Return the importance-weighted bound on log p(x) of each row of ``x`` ``[B, D]``:
     ``[B]`` float64, nats per example (higher is better; ``-`` of it estimates the NLL).
@@ -104,12 +107,27 @@ def log_likelihood_bound(
     ``y`` is passed to ``encode``/``decode`` of conditional models. The posterior draws use
     ``generator`` (or the global RNG); ``noise`` (``[k, B, L]`` standard normal draws) replaces
     them, so that runs with different budgets can be compared on the same samples.
-    ``on_chunk(n)`` is called after each chunk of ``n`` samples (progress, tests). With
-    ``fused`` (the default; or a :class:`FusedBernoulliChunk` to reuse its buffers), binary data
-    of a model :func:`fused_chunk_for` accepts goes through the fused chunk, ~1.2x faster on a
-    CPU (docs/benchmarks.md); ``fused=False`` always takes the generic path. Both give the same
-    bound to float rounding.
+    ``on_chunk(n)`` is called after each chunk of ``n`` samples (progress, tests). ``fast``
+    (``"auto"`` or ``"off"``, see :mod:`vaekit.fast`) chooses whether the fused chunk runs
+    where it applies (:func:`nll_path` says which); both give the same bound to float rounding.
     """
+    fused = fast_paths.nll_chunk_for(model, chunk_log_weights, fast)
+    return _bound(model, x, k, _batch_chunk(model, x, fused), y, max_chunk_elements, generator, noise, on_chunk)
+
+
+@torch.inference_mode()
+def _bound(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    k: int,
+    chunk: Chunk,
+    y: torch.Tensor | None = None,
+    max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """:func:`log_likelihood_bound` through the chunk function ``chunk``."""
     conditional = getattr(model, "conditional", False)
     if conditional and y is None:
         raise ValueError("a conditional model needs the condition y of each example")
@@ -121,9 +139,6 @@ def log_likelihood_bound(
         raise ValueError(f"noise must have shape {(k, batch, latent)}, got {tuple(noise.shape)}")
     per_sample = batch * x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
-    fused_chunk: FusedBernoulliChunk | None = None
-    if fused is not False and nll_path(model, x) == "fused":
-        fused_chunk = fused if isinstance(fused, FusedBernoulliChunk) else fused_chunk_for(model)
     done = 0
     # Equal chunks: one decoder shape for the whole of K (a remainder chunk would be a second).
     for size in chunk_sizes(k, per_sample, max_chunk_elements, equal=True):
@@ -132,10 +147,7 @@ def log_likelihood_bound(
         else:
             eps = noise[done : done + size].to(device=mu.device, dtype=mu.dtype)
         flat_cond = (_repeat_condition(y, size),) if conditional else ()
-        if fused_chunk is None:
-            log_w = chunk_log_weights(model, x, mu, logvar, std, eps, *flat_cond).double()
-        else:
-            log_w = fused_chunk(x, mu, logvar, std, eps).double()
+        log_w = chunk(x, mu, logvar, std, eps, *flat_cond).double()
         running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
         done += size
         if on_chunk is not None:
@@ -154,14 +166,14 @@ def log_likelihood_bounds(
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     seed: int = 0,
     on_batch: Callable[[int], None] | None = None,
-    fused: bool = True,
+    fast: str = "auto",
 ) -> torch.Tensor:
     """Return the K-sample importance-weighted bound on log p(x) for every row of ``x``
     ``[N, D]``: ``[N]`` float64 on CPU, nats per example. Examples go through in batches of
     ``batch_size`` (fewer when one sample of the batch alone would exceed the budget; by default
     100, or more when K is small, so that one chunk fills the budget with large matmuls); the
     posterior draws come from a generator seeded with ``seed``, leaving the global RNG alone.
-    ``on_batch(n)`` is called after each batch of ``n`` examples. ``fused`` is passed on to
+    ``on_batch(n)`` is called after each batch of ``n`` examples. ``fast`` is as in
     :func:`log_likelihood_bound` (one fused chunk, and its buffers, serve every batch)."""
     was_training = model.training
     model.eval()
@@ -170,15 +182,14 @@ def log_likelihood_bounds(
     if batch_size is None:
         batch_size = max(100, max_chunk_elements // max(1, k * dim_params))
     batch_size = max(1, min(batch_size, max_chunk_elements // max(1, dim_params)))
-    fused_chunk = fused_chunk_for(model) if fused else None
+    fused = fast_paths.nll_chunk_for(model, chunk_log_weights, fast)
     parts = []
     try:
         for start in range(0, len(x), batch_size):
             xb = x[start : start + batch_size]
             yb = y[start : start + batch_size] if y is not None else None
-            bound = log_likelihood_bound(
-                model, xb, k, y=yb, max_chunk_elements=max_chunk_elements, generator=generator, fused=fused_chunk or False
-            )
+            chunk = _batch_chunk(model, xb, fused)
+            bound = _bound(model, xb, k, chunk, yb, max_chunk_elements, generator)
             parts.append(bound.cpu())
             if on_batch is not None:
                 on_batch(len(xb))

@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 
-from vaekit.runtime.errors import ConfigError
 from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
     count_active_units,
@@ -34,6 +33,7 @@ from vaekit.evaluation.diagnostics import (
 )
 from vaekit.evaluation.iwae import DEFAULT_K, DEFAULT_MAX_CHUNK_ELEMENTS, log_likelihood_bounds, nll_path
 from vaekit.evaluation.metrics import bits_per_dim
+from vaekit.runtime.errors import ConfigError
 
 
 def likelihood_is_exact(likelihood: Any, value_range: str | None, dequantize: str = "none") -> bool:
@@ -154,7 +154,7 @@ def evaluate_model(
     batch_size: int | None = None,
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     progress: str = "quiet",
-    fused_nll: bool = True,
+    fast: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the examples ``x`` ``[N, D]`` (in model units: binarised or
     dequantised as in training) and return the report as a dict of JSON-able values.
@@ -164,7 +164,7 @@ def evaluate_model(
     not exact for raises ``ConfigError``. ``labels`` are the conditions of a conditional model and
     the targets of the linear probe, which is fitted on ``probe_data`` (the train split's
     examples and labels). Nats per example throughout; ``bpd`` in bits per dimension.
-    Sampling is seeded by ``seed`` and leaves the global RNG as it was. ``fused_nll=False``
+    Sampling is seeded by ``seed`` and leaves the global RNG as it was. ``fast="off"``
     computes the NLL with the generic chunk even where the fused one applies (the report's
     ``nll_path`` says which ran; both give the same bound to float rounding).
     """
@@ -220,9 +220,9 @@ def evaluate_model(
             report["posterior_mean_variance"] = [float(v) for v in variance]
         if k_used:
             started = time.perf_counter()
-            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress, fused_nll)
+            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress, fast)
             seconds["nll"] = time.perf_counter() - started
-            report["nll_path"] = nll_path(model, x, fused_nll)
+            report["nll_path"] = nll_path(model, x, fast)
             report["nll"] = float(nll.mean().item())
             report["nll_stderr"] = _stderr(nll)
             if is_image:
@@ -251,7 +251,7 @@ def _nll_bounds(
     max_chunk_elements: int,
     seed: int,
     progress: str,
-    fused: bool = True,
+    fast: str = "auto",
 ) -> torch.Tensor:
     """The K-sample bound of every example ``[N]`` (nats), with a progress bar if asked."""
     bar = _progress_bar(len(x), progress, f"NLL, K={k}")
@@ -265,7 +265,7 @@ def _nll_bounds(
             max_chunk_elements=max_chunk_elements,
             seed=seed,
             on_batch=bar.update if bar is not None else None,
-            fused=fused,
+            fast=fast,
         )
     finally:
         if bar is not None:

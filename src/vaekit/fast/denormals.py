@@ -3,9 +3,8 @@
 Adam's moment estimates of weights whose gradient is exactly zero (for MNIST, the first layer's
 weights of pixels that are black in every image of a batch) decay by beta each step and spend
 about a hundred steps in the subnormal range (below 1.2e-38 in float32) on their way to zero.
-x86 arithmetic on subnormals is about a hundred times slower than on normal numbers: on the
-classic MNIST VAE tens of thousands of such values made each epoch slower than the one before
-(docs/benchmarks.md). Flushing them to zero changes no value a model can represent usefully.
+x86 arithmetic on subnormals is far slower than on normal numbers, so many such values slow
+every step; flushing them to zero changes no value a model can represent usefully.
 """
 
 from __future__ import annotations

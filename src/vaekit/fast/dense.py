@@ -1,10 +1,11 @@
-"""An MLP's ``nn.Sequential`` read as a list of dense layers, for the hand-written passes.
+"""MLP nets read as lists of dense layers, for the hand-written passes.
 
-The fused training step (``fused_step.py``) and the fused NLL chunk
-(``fused_chunk.py``) run an MLP's layers themselves, the first to write out the
-backward pass and the second to reuse buffers. Both need the same reading of the ``Sequential``:
-each ``Linear`` with the plain activation that follows it, and for each activation its backward
-(through the ATen kernels autograd calls) and an in-place forward.
+The fused training step and the fused NLL chunk run an MLP's layers themselves, the first to
+write out the backward pass and the second to reuse buffers. Both read the nets here, through
+the nets' public accessors only (``GaussianEncoder.hidden_layers`` and its heads ``mu`` and
+``logvar``, ``MLPDecoder.layers``): each ``Linear`` with the plain activation that follows it,
+and for each activation its backward (through the ATen kernels autograd calls, see
+:mod:`vaekit.fast.kernels`) and an in-place forward.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 
 #: Gradient of an activation: ``(grad_out, pre_activation, output) -> grad_in``.
 ActivationGrad = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -97,3 +100,19 @@ def dense_layers(layers: nn.Sequential) -> list[DenseLayer] | str:
             return "an activation that does not follow a Linear layer"
         dense[-1].activation, dense[-1].activation_grad = module, grad
     return dense
+
+
+def mlp_layers(net: nn.Module) -> list[DenseLayer] | str:
+    """Return the dense layers of an MLP net (a :class:`GaussianEncoder`'s hidden layers, before
+    its heads, or an :class:`MLPDecoder`'s layers), or a sentence saying why they cannot be read
+    that way."""
+    if type(net) is GaussianEncoder:
+        return dense_layers(net.hidden_layers)
+    if type(net) is MLPDecoder:
+        return dense_layers(net.layers)
+    return f"net {type(net).__name__} (the fused passes read the MLP encoder and decoder)"
+
+
+def encoder_heads(encoder: GaussianEncoder) -> tuple[nn.Linear, nn.Linear]:
+    """Return the ``mu`` and ``logvar`` heads of an MLP encoder, which follow its hidden layers."""
+    return encoder.mu, encoder.logvar

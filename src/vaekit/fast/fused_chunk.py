@@ -2,12 +2,9 @@
 prior, the Bernoulli likelihood, on binary data.
 
 The generic chunk (:func:`vaekit.evaluation.iwae.chunk_log_weights`) calls the model's decoder,
-the likelihood's ``log_prob`` (a dot product and ATen's ``softplus``, which is not vectorised on
-CPU: ~2 ns per element on one core against ~0.4 for ``exp``, ``python -m bench.kernels
-elementwise``) and the prior's and posterior's densities, allocating every intermediate. On 2
-CPU cores the decoder's matmuls had only ~60 % of the time (``python -m bench.nll_speed RUN
---profile 200 --images 200 --modes generic``). This chunk computes the same log weights with
-the decoder's own matmuls and a few passes over one reused buffer:
+the likelihood's ``log_prob`` (whose ``softplus`` is not vectorised on CPU) and the prior's and
+posterior's densities, allocating every intermediate. This chunk computes the same log weights
+with the decoder's own matmuls and a few passes over one reused buffer:
 
 - for binary ``x`` with ``s = 1 - 2x``, ``log p(x|z) = x.l - softplus(l) = -sum_d log(1 +
   exp(s_d l_d))``; the last layer's bias and the sign are applied in one pass (``addcmul``), then
@@ -29,14 +26,13 @@ from torch import nn
 
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
+from vaekit.fast.dense import DenseLayer, activation_in_place, mlp_layers
 from vaekit.models.vae import VAE
-from vaekit.fast.dense import DenseLayer, activation_in_place, dense_layers
-from vaekit.nets.mlp import MLPDecoder
 
 
 def fused_chunk_unsupported(model: nn.Module) -> str | None:
     """Return why :class:`FusedBernoulliChunk` cannot evaluate ``model``, or None when it can:
-    a :class:`~vaekit.models.vae.VAE` (any encoder) with an :class:`MLPDecoder` of Linear layers
+    a :class:`~vaekit.models.vae.VAE` (any encoder) with an MLP decoder of Linear layers
     and plain activations ending in a Linear layer, the N(0, I) prior, the Bernoulli likelihood,
     no condition, and float32 or float64 parameters on the CPU."""
     if not isinstance(model, VAE) or type(model).decode is not VAE.decode or getattr(model, "conditional", False):
@@ -47,17 +43,14 @@ def fused_chunk_unsupported(model: nn.Module) -> str | None:
         return f"prior {type(model.prior).__name__}"
     if type(model.likelihood) is not BernoulliLikelihood:
         return f"likelihood {type(model.likelihood).__name__}"
-    if type(model.decoder) is not MLPDecoder:
-        return f"decoder {type(model.decoder).__name__}"
-    layers = dense_layers(model.decoder.net.layers)
+    layers = mlp_layers(model.decoder)
     if isinstance(layers, str):
-        return layers
+        return f"decoder: {layers}"
     if layers[-1].activation is not None:
         return "a decoder whose last layer has an activation"
     weight = layers[-1].linear.weight
     if weight.device.type != "cpu":
-        # Its overflow check reads each chunk's result back: on an accelerator that would stall
-        # the queue every chunk, and it has only been measured on CPUs.
+        # Its overflow check reads each chunk's result back: on an accelerator, a stall per chunk.
         return f"a model on {weight.device.type} (the fused chunk runs on CPU)"
     dtype = weight.dtype
     if dtype not in (torch.float32, torch.float64):
@@ -86,10 +79,16 @@ class FusedBernoulliChunk:
         if reason is not None:
             raise ValueError(f"the fused NLL chunk cannot evaluate this model: {reason}")
         self.model, self.fallback = model, fallback
-        self.layers: list[DenseLayer] = dense_layers(model.decoder.net.layers)  # type: ignore[assignment]
+        self.layers: list[DenseLayer] = mlp_layers(model.decoder)  # type: ignore[assignment]
         self.in_place = [activation_in_place(d.activation) if d.activation is not None else None for d in self.layers]
         self._buffers: dict[int, torch.Tensor] = {}
         self._signs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    @staticmethod
+    def covers(x: torch.Tensor) -> bool:
+        """Return whether the chunk can evaluate the examples ``x``: binary data only (grey
+        levels have no single-``exp`` form of ``x.l - softplus(l)``)."""
+        return is_binary(x)
 
     def _signs_of(self, x: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``s = 1 - 2x`` and ``s * b`` (b: the last layer's bias) for the batch ``x``,
@@ -100,8 +99,8 @@ class FusedBernoulliChunk:
         return self._signs[1], self._signs[2]
 
     def _buffer(self, index: int, rows: int, like: torch.Tensor) -> torch.Tensor:
-        """Return the reused output buffer of layer ``index`` for ``rows`` rows (a fresh 3 MiB
-        tensor per chunk cost up to ~1.7 ms of page faults here: ``python -m bench.kernels chunk``)."""
+        """Return the reused output buffer of layer ``index`` for ``rows`` rows (a fresh
+        multi-MiB tensor per chunk would page-fault on every chunk)."""
         width = self.layers[index].linear.out_features
         buffer = self._buffers.get(index)
         if buffer is None or buffer.shape != (rows, width) or buffer.dtype != like.dtype or buffer.device != like.device:

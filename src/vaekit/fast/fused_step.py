@@ -1,20 +1,19 @@
 """A hand-written training step for the most common VAE: MLP nets, N(0, I) prior, Bernoulli p(x|z).
 
-Eager autograd spends about half of a small MLP's training step outside its matmuls: it records
-a graph of ~70 small ops per step and replays it backwards. For the founding model (an MLP
-encoder giving ``(mu, logvar)``, the reparameterised draw, an MLP decoder giving logits) the
-backward pass is short enough to write out: this module computes the (beta-)ELBO and its
-gradients with the same matmuls autograd would run, writing the gradients into each
-parameter's ``.grad``, with no graph. The noise is drawn by the same call as
-:func:`vaekit.distributions.reparameterize`, so both paths see the same draws; their gradients
-agree to float rounding (tested against autograd for every supported activation).
-
-Only runs that match exactly are fused (see :func:`fused_step_unsupported`); everything else
-trains through autograd, and ``--no-fused-step`` forces autograd.
+Eager autograd spends much of a small MLP's training step outside its matmuls, recording a graph
+of small ops and replaying it backwards. For the founding model (an MLP encoder giving ``(mu,
+logvar)``, the reparameterised draw, an MLP decoder giving logits) the backward pass is short
+enough to write out: this module computes the (beta-)ELBO and its gradients with the same
+matmuls autograd would run, writing the gradients into each parameter's ``.grad``, with no
+graph. The noise is drawn by the same call as :func:`vaekit.distributions.reparameterize`, so
+both paths see the same draws; their gradients agree to float rounding (tested against autograd
+for every supported activation). Runs it does not cover (see :func:`fused_step_unsupported`)
+train through autograd.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -23,15 +22,16 @@ from torch import nn
 
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
-from vaekit.models.vae import VAE
+from vaekit.fast import kernels
 from vaekit.fast.dense import (
     ActivationInPlace,
     DenseLayer,
     activation_in_place,
     backward_reads_output_only,
-    dense_layers,
+    encoder_heads,
+    mlp_layers,
 )
-from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
+from vaekit.models.vae import VAE
 from vaekit.objectives.base import StepLoss
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective
@@ -45,6 +45,8 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
     relu/tanh/elu/gelu/silu/leaky_relu, no normalisation, no condition), the N(0, I) prior, the
     Bernoulli likelihood, in float32 without ``torch.compile``.
     """
+    if not kernels.private_kernels_available():
+        return f"torch {torch.__version__} lacks the ATen backward kernels the fused step calls"
     if precision != "fp32":
         return f"precision {precision} (the fused step is float32)"
     if compile:
@@ -60,9 +62,7 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
         return f"prior {type(model.prior).__name__}"
     if type(model.likelihood) is not BernoulliLikelihood:
         return f"likelihood {type(model.likelihood).__name__}"
-    if type(model.encoder) is not GaussianEncoder or type(model.decoder) is not MLPDecoder:
-        return "nets other than the MLP encoder and decoder"
-    for part in (dense_layers(model.encoder.body.layers), dense_layers(model.decoder.net.layers)):
+    for part in (mlp_layers(model.encoder), mlp_layers(model.decoder)):
         if isinstance(part, str):
             return part
     return None
@@ -83,11 +83,11 @@ class FusedVAEStep:
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
         self.objective = objective
-        self.encoder: list[DenseLayer] = dense_layers(model.encoder.body.layers)  # type: ignore[assignment]
-        self.decoder: list[DenseLayer] = dense_layers(model.decoder.net.layers)  # type: ignore[assignment]
+        self.encoder: list[DenseLayer] = mlp_layers(model.encoder)  # type: ignore[assignment]
+        self.decoder: list[DenseLayer] = mlp_layers(model.decoder)  # type: ignore[assignment]
         self._encoder_in_place = _in_place_forwards(self.encoder)
         self._decoder_in_place = _in_place_forwards(self.decoder)
-        self.mu, self.logvar = model.encoder.mu, model.encoder.logvar
+        self.mu, self.logvar = encoder_heads(model.encoder)
         covered = {id(p) for d in self.encoder + self.decoder for p in d.linear.parameters()}
         covered |= {id(p) for p in (*self.mu.parameters(), *self.logvar.parameters())}
         weight = torch.cat([self.mu.weight, self.logvar.weight]).detach()
@@ -214,11 +214,11 @@ def _bernoulli_recon_and_residual(logits: torch.Tensor, x: torch.Tensor) -> tupl
 
     On CPU both come from one ``e = exp(logits)``: ``residual = x - e / (1 + e)`` (one
     ``addcdiv``) and ``log p = -sum(log(1 + e) - x * logits)`` (``log_`` and ``addcmul_`` in
-    place): six vectorised passes over the batch where ATen's BCE-with-logits (its
-    ``log_sigmoid`` is not vectorised) and ``sigmoid`` took longer (``python -m bench.kernels
-    bce``). ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in float32, the order of the
-    sums' own rounding. Where ``exp`` overflows (a logit above ~88) the exact kernels are used;
-    on other devices too, since the check would cost a synchronisation per step.
+    place), vectorised passes where ATen's BCE-with-logits (its ``log_sigmoid`` is not
+    vectorised on CPU) is slower. ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in
+    float32, the order of the sums' own rounding. Where ``exp`` overflows (a logit above ~88)
+    the exact kernels are used; on other devices too, since the check would cost a
+    synchronisation per step.
     """
     if logits.device.type == "cpu":
         e = torch.exp(logits)
@@ -244,3 +244,25 @@ def _write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch
     torch.sum(grad_out, 0, out=bias.grad)
     if scale != 1.0:
         bias.grad.mul_(scale)
+
+
+class FusedTrainingStep:
+    """One training step through :class:`FusedVAEStep`: the batch's loss and gradients, then
+    gradient clipping (when ``grad_clip`` is set) and ``optimizer_step``. Called once per batch
+    as ``step(x, y, step_index)``, it returns the batch's detached :class:`StepLoss`."""
+
+    name = "fused"
+
+    def __init__(
+        self, model: VAE, objective: Any, optimizer_step: Callable[[], None], grad_clip: float | None = None
+    ) -> None:
+        self.gradients = FusedVAEStep(model, objective)
+        self.parameters = list(model.parameters())
+        self.optimizer_step, self.grad_clip = optimizer_step, grad_clip
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> StepLoss:
+        terms = self.gradients(x, step)  # writes every parameter's .grad
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
+        self.optimizer_step()
+        return terms

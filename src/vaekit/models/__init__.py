@@ -5,9 +5,10 @@ Each family lives in its own module and registers itself with ``@register(name)`
 
 from vaekit.models.ae import Autoencoder
 from vaekit.models.beta_vae import BetaVAE
+from vaekit.models.build import DataFacts, create
 from vaekit.models.cvae import ConditionalVAE
 from vaekit.models.iwae import IWAE
-from vaekit.models.registry import MODELS, available_models, create, register
+from vaekit.models.registry import MODELS, available_models, register
 from vaekit.models.vae import VAE, VAEOutput
 from vaekit.models.vamp import VampVAE
 
@@ -18,6 +19,7 @@ __all__ = [
     "Autoencoder",
     "BetaVAE",
     "ConditionalVAE",
+    "DataFacts",
     "VAEOutput",
     "VampVAE",
     "available_models",

@@ -1,14 +1,50 @@
-"""Assembling a model's parts (nets, likelihood, prior) from a run config, by registry name."""
+"""Building a model from its spec: the family, its nets, likelihood and prior, each by registry
+name with its own options.
+
+The spec is plain data, the ``model`` section of a run's ``config.json``::
+
+    {"name": "vae", "latent_dim": 8, "options": {},
+     "net": {"name": "mlp", "encoder": [256, 128]},
+     "likelihood": {"name": null}, "prior": {"name": null}, "objective": {"name": null}}
+
+A piece whose ``name`` is null takes its default: the likelihood from the data's value range,
+the prior from the family. The facts about the data come in a :class:`DataFacts`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from vaekit.config import RunConfig
-from vaekit.construct import accepted_options, construct
+from torch import nn
+
 from vaekit.distributions import LIKELIHOODS, PRIORS
+from vaekit.models.registry import MODELS
+from vaekit.nets import NETS, NetSpec
+from vaekit.runtime.construct import accepted_options
 from vaekit.runtime.errors import ConfigError
-from vaekit.nets import NetSpec, create_nets
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What a model must know of its data: the shape of one example, its value range
+    ("binary", "unit", "real"), grey levels (None for tables), label classes (None when
+    unlabelled) and the data's name (for messages)."""
+
+    input_shape: tuple[int, ...]
+    value_range: str | None = None
+    levels: int | None = None
+    num_classes: int | None = None
+    data_name: str = "the data"
+
+    @property
+    def input_dim(self) -> int:
+        """Number of values D of one flattened example."""
+        d = 1
+        for s in self.input_shape:
+            d *= s
+        return d
 
 
 def default_likelihood(value_range: str | None) -> str:
@@ -16,64 +52,59 @@ def default_likelihood(value_range: str | None) -> str:
     return "gaussian" if value_range == "real" else "bernoulli"
 
 
-def build_likelihood(config: RunConfig) -> Any:
-    """Return the likelihood ``config.model.likelihood`` names (default: from the data)."""
-    m = config.model
-    name = m.likelihood or default_likelihood(config.value_range)
-    try:
-        cls = LIKELIHOODS[name]
-    except KeyError:
-        raise ConfigError(f"unknown likelihood {name!r}; choose one of {sorted(LIKELIHOODS)}") from None
-    what = f"the {name} likelihood"
-    needs_levels = "levels" in accepted_options(cls)
-    if needs_levels and config.levels is None:
+def split_piece(piece: Mapping[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
+    """Return a piece's ``(name, options)`` from its mapping ``{"name": ..., **options}``."""
+    options = dict(piece or {})
+    return options.pop("name", None), options
+
+
+def likelihood_name(spec: Mapping[str, Any], facts: DataFacts) -> str:
+    """Return the name of the model's likelihood: the spec's, else the data's default."""
+    name, _ = split_piece(spec.get("likelihood"))
+    return name or default_likelihood(facts.value_range)
+
+
+def build_likelihood(spec: Mapping[str, Any], facts: DataFacts) -> nn.Module:
+    """Return the likelihood the spec names (default: from the data) with its options."""
+    name = likelihood_name(spec, facts)
+    _, options = split_piece(spec.get("likelihood"))
+    what = f"likelihood {name!r}"
+    if "levels" in accepted_options(LIKELIHOODS.get_factory(name)) and facts.levels is None:
         raise ConfigError(f"{what} needs data with known grey levels (e.g. images); this data has none")
-    return construct(
-        cls,
-        what,
-        required={"dim": config.input_dim},
-        user={
-            "sigma": ("--sigma", m.sigma),
-            "sigma_type": ("--sigma-type", m.sigma_type),
-            "mixtures": ("--mixtures", m.mixtures),
-            "groups": ("--categorical-groups", m.categorical_groups),
-        },
-        derived={"levels": config.levels},
-    )
+    return LIKELIHOODS.build(name, options, required={"dim": facts.input_dim}, derived={"levels": facts.levels})
 
 
-def build_parts(model_cls: type, config: RunConfig) -> dict[str, Any]:
-    """Return the keyword arguments of ``model_cls(...)``: sizes, encoder, decoder, likelihood, prior."""
-    m = config.model
-    likelihood = build_likelihood(config)
-    spec = NetSpec(
-        input_shape=tuple(config.input_shape or ()),
-        latent_dim=m.latent_dim,
-        params_per_dim=likelihood.params_per_dim,
-        encoder_hidden=list(m.encoder),
-        decoder_hidden=m.decoder_hidden(),
-        activation=m.activation,
-        normalization=m.normalization,
-        cond_dim=model_cls.condition_dim(config),
-        channels=m.channels,
+def create(spec: Mapping[str, Any], facts: DataFacts) -> nn.Module:
+    """Build the model ``spec`` describes for data with ``facts``; a bad name or option raises
+    ``ConfigError`` naming the piece and the options it takes."""
+    name = spec.get("name", "vae")
+    family = MODELS.get_factory(name)
+    latent_dim = spec.get("latent_dim", 8)
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+        raise ConfigError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    likelihood = build_likelihood(spec, facts)
+    cond_dim = family.condition_dim(facts)
+    net_name, net_options = split_piece(spec.get("net"))
+    encoder, decoder = NETS.build(
+        net_name or "mlp",
+        net_options,
+        required={"spec": NetSpec(tuple(facts.input_shape), latent_dim, likelihood.params_per_dim, cond_dim)},
     )
-    try:
-        encoder, decoder = create_nets(m.net, spec)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    prior_name = model_cls.prior_name
-    prior = construct(
-        PRIORS[prior_name],
-        f"the {prior_name} prior of model {m.name}",
-        required={"latent_dim": m.latent_dim},
-        user={"pseudo_inputs": ("--pseudo-inputs", m.pseudo_inputs)},
-        derived={"input_dim": config.input_dim, "encoder": encoder},
+    prior_name, prior_options = split_piece(spec.get("prior"))
+    prior_name = prior_name or family.prior_name
+    prior = PRIORS.build(
+        prior_name,
+        prior_options,
+        required={"latent_dim": latent_dim},
+        derived={"input_dim": facts.input_dim, "encoder": encoder},
+        what=f"prior {prior_name!r} of model {name!r}",
     )
-    return {
-        "input_dim": config.input_dim,
-        "latent_dim": m.latent_dim,
+    parts = {
+        "input_dim": facts.input_dim,
+        "latent_dim": latent_dim,
         "encoder": encoder,
         "decoder": decoder,
         "likelihood": likelihood,
         "prior": prior,
     }
+    return MODELS.build(name, spec.get("options") or {}, required=parts, derived={"cond_dim": cond_dim})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from vaekit.config import RunConfig
-from vaekit.runtime.errors import ConfigError, DataError
-from vaekit.models.build import build_parts
+from vaekit.distributions import Likelihood
+from vaekit.models.build import DataFacts
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
+from vaekit.runtime.errors import ConfigError, DataError
 
 
 @register("cvae")
@@ -20,22 +21,28 @@ class ConditionalVAE(VAE):
 
     conditional = True
 
-    def __init__(self, *args: object, cond_dim: int, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        input_dim: int,
+        latent_dim: int,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        likelihood: Likelihood,
+        prior: nn.Module | None = None,
+        *,
+        cond_dim: int,
+    ) -> None:
+        super().__init__(input_dim, latent_dim, encoder, decoder, likelihood, prior)
         self.cond_dim = cond_dim
 
     @classmethod
-    def from_config(cls, config: RunConfig) -> ConditionalVAE:
-        return cls(**build_parts(cls, config), cond_dim=cls.condition_dim(config))
-
-    @classmethod
-    def condition_dim(cls, config: RunConfig) -> int:
-        if not config.num_classes:
+    def condition_dim(cls, facts: DataFacts) -> int:
+        if not facts.num_classes:
             raise ConfigError(
-                f"model cvae needs labelled data, but {config.data.name!r} has no labels; "
+                f"model cvae needs labelled data, but {facts.data_name!r} has no labels; "
                 "use a labelled dataset (digits, mnist, fashion-mnist, labelled npz/csv) or another model"
             )
-        return config.num_classes
+        return facts.num_classes
 
     def condition(self, y: torch.Tensor | None) -> torch.Tensor:
         """Return ``[B, C]`` condition vectors: one-hot for integer labels, ``y`` itself for vectors."""

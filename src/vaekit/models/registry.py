@@ -1,42 +1,21 @@
-"""One registry mapping model names to classes: ``create("vae", ...)``, ``--model vae``."""
+"""One registry mapping model family names to classes: ``model: {name: vae}``, ``--model vae``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from torch import nn
 
-from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.registry import Registry
 
-if TYPE_CHECKING:
-    from torch import nn
-
-    from vaekit.config import RunConfig
-
-MODELS: dict[str, type[nn.Module]] = {}
-
-
-def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator adding a model class to the registry under ``name``."""
-
-    def add(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in MODELS:
-            raise ValueError(f"model name {name!r} is already registered by {MODELS[name].__name__}")
-        MODELS[name] = cls
-        cls.registry_name = name
-        return cls
-
-    return add
+#: every model family by name; the library supplies the sizes and the built parts, and
+#: ``cond_dim`` to conditional families; other keyword arguments are the family's own options
+MODELS: Registry[type[nn.Module]] = Registry(
+    "model",
+    supplied=("input_dim", "latent_dim", "encoder", "decoder", "likelihood", "prior", "cond_dim"),
+    name_attribute="registry_name",
+)
+register = MODELS.register
 
 
 def available_models() -> list[str]:
     """Return the registered model names, sorted."""
-    return sorted(MODELS)
-
-
-def create(config: RunConfig) -> nn.Module:
-    """Build the model that ``config.model.name`` names, sized by ``config.input_shape``."""
-    try:
-        cls = MODELS[config.model.name]
-    except KeyError:
-        raise ConfigError(f"unknown model {config.model.name!r}; choose one of {available_models()}") from None
-    return cls.from_config(config)
+    return MODELS.names()

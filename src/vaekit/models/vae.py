@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vaekit.config import RunConfig
 from vaekit.distributions import Likelihood, StandardNormalPrior, reparameterize
-from vaekit.models.build import build_parts, default_likelihood
+from vaekit.models.build import DataFacts, default_likelihood
 from vaekit.models.registry import register
 
 __all__ = ["VAE", "VAEOutput", "default_likelihood"]
@@ -67,12 +66,7 @@ class VAE(nn.Module):
         self.prior = prior if prior is not None else StandardNormalPrior(latent_dim)
 
     @classmethod
-    def from_config(cls, config: RunConfig) -> VAE:
-        """Build the model described by ``config`` (which must be bound to data)."""
-        return cls(**build_parts(cls, config))
-
-    @classmethod
-    def condition_dim(cls, config: RunConfig) -> int:
+    def condition_dim(cls, facts: DataFacts) -> int:
         """Width of the condition vector the nets take (0: unconditional)."""
         return 0
 

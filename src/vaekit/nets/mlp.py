@@ -69,6 +69,12 @@ class GaussianEncoder(nn.Module):
         self.mu = nn.Linear(self.body.out_features, latent_dim)
         self.logvar = nn.Linear(self.body.out_features, latent_dim)
 
+    @property
+    def hidden_layers(self) -> nn.Sequential:
+        """The body's modules in order (Linear, normalisation, activation, ...), which the heads
+        ``mu`` and ``logvar`` follow: the public way to read the encoder's layers."""
+        return self.body.layers
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(with_condition(x, cond))
         return self.mu(h), self.logvar(h)
@@ -91,6 +97,12 @@ class MLPDecoder(nn.Module):
         self.net = MLP(
             latent_dim + cond_dim, hidden, out_features=out_features, activation=activation, normalization=normalization
         )
+
+    @property
+    def layers(self) -> nn.Sequential:
+        """The decoder's modules in order, ending in the output Linear layer: the public way to
+        read its layers."""
+        return self.net.layers
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(with_condition(z, cond))

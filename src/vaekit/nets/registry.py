@@ -1,29 +1,34 @@
-"""One registry of encoder/decoder pairs by name: ``--net mlp`` or ``--net conv``."""
+"""One registry of encoder/decoder pairs by name: ``net: {name: mlp}`` or ``--net conv``.
+
+A builder takes the :class:`NetSpec` (what the pair must fit, supplied by the library) and its
+own options as keyword arguments (hidden widths, activation, ...), and returns
+``(encoder, decoder)``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from torch import nn
 
 from vaekit.nets.conv import ConvDecoder, ConvEncoder
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
+from vaekit.runtime.registry import Registry
+
+#: hidden widths of the dense layers when the config gives none
+DEFAULT_HIDDEN = (256, 128)
 
 
 @dataclass
 class NetSpec:
-    """What an encoder/decoder pair must fit: data shape, latent size, outputs per data value."""
+    """What an encoder/decoder pair must fit: data shape, latent size, outputs per data value
+    and the width of the condition vector (0: unconditional)."""
 
     input_shape: tuple[int, ...]
     latent_dim: int
     params_per_dim: int
-    encoder_hidden: list[int]
-    decoder_hidden: list[int]
-    activation: str = "relu"
-    normalization: str = "none"
     cond_dim: int = 0
-    channels: list[int] | None = None
 
     @property
     def input_dim(self) -> int:
@@ -34,59 +39,81 @@ class NetSpec:
         return d
 
 
-NetBuilder = Callable[[NetSpec], tuple[nn.Module, nn.Module]]
-NETS: dict[str, NetBuilder] = {}
+NetBuilder = Callable[..., tuple[nn.Module, nn.Module]]
+#: every encoder/decoder pair by name; the library supplies ``spec``
+NETS: Registry[NetBuilder] = Registry("net", supplied=("spec",), name_attribute=None)
+register_net = NETS.register
 
 
-def register_net(name: str) -> Callable[[NetBuilder], NetBuilder]:
-    """Decorator adding an encoder/decoder builder to ``NETS`` under ``name``."""
-
-    def add(builder: NetBuilder) -> NetBuilder:
-        if name in NETS:
-            raise ValueError(f"net name {name!r} is already registered")
-        NETS[name] = builder
-        return builder
-
-    return add
+def create_nets(name: str, spec: NetSpec, **options: object) -> tuple[nn.Module, nn.Module]:
+    """Return the ``(encoder, decoder)`` pair registered as ``name``, sized by ``spec``, with
+    the builder's ``options``."""
+    return NETS.build(name, options, required={"spec": spec})
 
 
-def create_nets(name: str, spec: NetSpec) -> tuple[nn.Module, nn.Module]:
-    """Return the ``(encoder, decoder)`` pair registered as ``name``, sized by ``spec``."""
-    try:
-        builder = NETS[name]
-    except KeyError:
-        raise ValueError(f"unknown net {name!r}; choose one of {sorted(NETS)}") from None
-    return builder(spec)
+def _widths(value: Sequence[int] | None, what: str) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"{what} must be a list of layer widths like [512, 256], got {value!r}")
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in value):
+        raise ValueError(f"{what} widths must be positive integers, got {list(value)}")
+    return list(value)
+
+
+def hidden_widths(encoder: Sequence[int] | None, decoder: Sequence[int] | None) -> tuple[list[int], list[int]]:
+    """Return the encoder's and the decoder's hidden widths, input side first; a missing
+    decoder mirrors the encoder."""
+    enc = _widths(encoder, "encoder")
+    enc = list(DEFAULT_HIDDEN) if enc is None else enc
+    dec = _widths(decoder, "decoder")
+    return enc, (list(reversed(enc)) if dec is None else dec)
 
 
 @register_net("mlp")
-def mlp_nets(spec: NetSpec) -> tuple[nn.Module, nn.Module]:
-    """Dense encoder and decoder (``channels`` does not apply)."""
-    if spec.channels is not None:
-        raise ValueError("channels apply to the conv net only; drop --channels or use --net conv")
-    common = {"activation": spec.activation, "normalization": spec.normalization, "cond_dim": spec.cond_dim}
-    encoder = GaussianEncoder(spec.input_dim, spec.encoder_hidden, spec.latent_dim, **common)
-    decoder = MLPDecoder(spec.latent_dim, spec.decoder_hidden, spec.input_dim * spec.params_per_dim, **common)
-    return encoder, decoder
+def mlp_nets(
+    spec: NetSpec,
+    encoder: Sequence[int] | None = DEFAULT_HIDDEN,
+    decoder: Sequence[int] | None = None,
+    activation: str = "relu",
+    normalization: str = "none",
+) -> tuple[nn.Module, nn.Module]:
+    """Dense encoder and decoder: ``encoder``/``decoder`` hidden widths (the decoder mirrors the
+    encoder by default), ``activation`` (relu, tanh, elu, gelu, silu, leaky_relu) and
+    ``normalization`` (none, batch, layer) after each hidden layer."""
+    enc, dec = hidden_widths(encoder, decoder)
+    common = {"activation": activation, "normalization": normalization, "cond_dim": spec.cond_dim}
+    return (
+        GaussianEncoder(spec.input_dim, enc, spec.latent_dim, **common),
+        MLPDecoder(spec.latent_dim, dec, spec.input_dim * spec.params_per_dim, **common),
+    )
 
 
 #: conv stages used when ``channels`` is not given
-DEFAULT_CHANNELS = [32, 64]
+DEFAULT_CHANNELS = (32, 64)
 
 
 @register_net("conv")
-def conv_nets(spec: NetSpec) -> tuple[nn.Module, nn.Module]:
-    """Convolutional encoder and decoder for image data ``(C, H, W)``."""
+def conv_nets(
+    spec: NetSpec,
+    channels: Sequence[int] = DEFAULT_CHANNELS,
+    encoder: Sequence[int] | None = DEFAULT_HIDDEN,
+    decoder: Sequence[int] | None = None,
+    activation: str = "relu",
+    normalization: str = "none",
+) -> tuple[nn.Module, nn.Module]:
+    """Convolutional encoder and decoder for images ``(C, H, W)``: ``channels`` of the conv
+    stages, then dense layers of ``encoder``/``decoder`` widths to and from the latent code."""
     if len(spec.input_shape) != 3:
         raise ValueError(
             f"the conv net needs images (C, H, W), but this data has shape {tuple(spec.input_shape)}; use --net mlp"
         )
-    channels = list(spec.channels) if spec.channels is not None else list(DEFAULT_CHANNELS)
-    if not channels:
-        raise ValueError("the conv net needs at least one conv stage in --channels")
-    common = {"activation": spec.activation, "normalization": spec.normalization, "cond_dim": spec.cond_dim}
-    encoder = ConvEncoder(spec.input_shape, channels, spec.encoder_hidden, spec.latent_dim, **common)
-    decoder = ConvDecoder(
-        spec.latent_dim, spec.input_shape, channels, spec.decoder_hidden, spec.params_per_dim, **common
+    stages = _widths(channels, "channels")
+    if not stages:
+        raise ValueError("the conv net needs at least one conv stage in channels")
+    enc, dec = hidden_widths(encoder, decoder)
+    common = {"activation": activation, "normalization": normalization, "cond_dim": spec.cond_dim}
+    return (
+        ConvEncoder(spec.input_shape, stages, enc, spec.latent_dim, **common),
+        ConvDecoder(spec.latent_dim, spec.input_shape, stages, dec, spec.params_per_dim, **common),
     )
-    return encoder, decoder

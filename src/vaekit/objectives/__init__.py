@@ -6,20 +6,17 @@ calls :func:`training_loss` once per step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
-from vaekit.construct import construct
-from vaekit.runtime.errors import ConfigError
 from vaekit.objectives.base import OBJECTIVES, StepLoss, model_args, register_objective
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective, ReconstructionObjective, elbo, negative_elbo_loss
 from vaekit.objectives.iwae import ImportanceWeights, IWAEObjective, importance_weights
 from vaekit.objectives.schedules import kl_weight
-
-if TYPE_CHECKING:
-    from vaekit.config import RunConfig
+from vaekit.runtime.errors import ConfigError
 
 __all__ = [
     "OBJECTIVES",
@@ -40,28 +37,16 @@ __all__ = [
 ]
 
 
-def create_objective(config: RunConfig, model: Any) -> Any:
-    """Build the objective of a run: ``config.model.objective`` if set, else the model family's
-    own (``model.objective_name``), with the objective options of ``config.model``."""
-    m = config.model
-    name = m.objective or getattr(model, "objective_name", "elbo")
-    try:
-        cls = OBJECTIVES[name]
-    except KeyError:
-        raise ConfigError(f"unknown objective {name!r}; choose one of {sorted(OBJECTIVES)}") from None
+def create_objective(piece: Mapping[str, Any] | None, model: Any) -> Any:
+    """Build a run's objective from its config piece ``{"name": ..., **options}``: the named
+    objective, or the model family's own (``model.objective_name``) when the name is null."""
+    options = dict(piece or {})
+    name = options.pop("name", None) or getattr(model, "objective_name", "elbo")
+    cls = OBJECTIVES.get_factory(name)
+    family = getattr(model, "registry_name", type(model).__name__)
     if cls.requires_variational and not getattr(model, "variational", True):
-        raise ConfigError(f"objective {name!r} needs a variational model; model {m.name!r} is deterministic")
-    return construct(
-        cls,
-        f"objective {name!r} (model {m.name!r})",
-        user={
-            "beta": ("--beta", m.beta),
-            "warmup": ("--warmup", m.warmup),
-            "warmup_steps": ("--warmup-steps", m.warmup_steps),
-            "free_bits": ("--free-bits", m.free_bits),
-            "k": ("--iwae-k", m.iwae_k),
-        },
-    )
+        raise ConfigError(f"objective {name!r} needs a variational model; model {family!r} is deterministic")
+    return OBJECTIVES.build(name, options, what=f"objective {name!r} (model {family!r})")
 
 
 def training_loss(

@@ -8,11 +8,12 @@ schedules such as KL warm-up depend on it alone and a resumed run replays them e
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from vaekit.runtime.registry import Registry
 
 
 @dataclass
@@ -25,20 +26,9 @@ class StepLoss:
     kl: torch.Tensor
 
 
-OBJECTIVES: dict[str, type] = {}
-
-
-def register_objective(name: str) -> Callable[[type], type]:
-    """Class decorator adding an objective class to ``OBJECTIVES`` under ``name``."""
-
-    def add(cls: type) -> type:
-        if name in OBJECTIVES:
-            raise ValueError(f"objective name {name!r} is already registered by {OBJECTIVES[name].__name__}")
-        cls.name = name
-        OBJECTIVES[name] = cls
-        return cls
-
-    return add
+#: every training objective by name; all keyword arguments of an objective are user options
+OBJECTIVES: Registry[type] = Registry("objective")
+register_objective = OBJECTIVES.register
 
 
 def model_args(model: Any, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:

@@ -27,10 +27,10 @@ class BetaELBOObjective:
 
     def __init__(
         self,
-        beta: float | None = None,
-        warmup: str | None = None,
+        beta: float = 1.0,
+        warmup: str = "none",
         warmup_steps: int | None = None,
-        free_bits: float | None = None,
+        free_bits: float = 0.0,
     ) -> None:
         self.beta = 1.0 if beta is None else float(beta)
         self.warmup = warmup or "none"
@@ -42,9 +42,9 @@ class BetaELBOObjective:
         if self.warmup not in WARMUPS:
             raise ValueError(f"warmup must be one of {list(WARMUPS)}, got {self.warmup!r}")
         if self.warmup != "none" and (warmup_steps is None or warmup_steps < 1):
-            raise ValueError(f"warmup {self.warmup!r} needs --warmup-steps >= 1, got {warmup_steps}")
+            raise ValueError(f"warmup {self.warmup!r} needs warmup_steps >= 1, got {warmup_steps}")
         if self.warmup == "none" and warmup_steps is not None:
-            raise ValueError("--warmup-steps needs --warmup linear or cyclical")
+            raise ValueError("warmup_steps needs warmup linear or cyclical")
         self.warmup_steps = warmup_steps or 0
 
     def kl_weight(self, step: int) -> float:

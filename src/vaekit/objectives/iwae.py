@@ -46,10 +46,10 @@ class IWAEObjective:
 
     requires_variational = True
 
-    def __init__(self, k: int | None = None) -> None:
+    def __init__(self, k: int = 5) -> None:
         self.k = 5 if k is None else int(k)
         if self.k < 1:
-            raise ValueError(f"iwae_k must be >= 1, got {self.k}")
+            raise ValueError(f"k (importance samples) must be >= 1, got {self.k}")
 
     def __call__(self, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0) -> StepLoss:
         weights = importance_weights(model, x, self.k, y)

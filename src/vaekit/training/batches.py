@@ -16,8 +16,6 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-LOADING_MODES = ("memory", "streaming")
-
 
 class ExamplesDataset(Dataset):
     """Examples ``[N, D]`` (and optional labels ``[N]``) served one at a time, as a classic Dataset."""

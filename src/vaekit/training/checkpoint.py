@@ -26,8 +26,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from vaekit.runtime.errors import CheckpointError
 from vaekit.runtime.atomic import atomic_write_bytes, atomic_write_text
+from vaekit.runtime.errors import CheckpointError
 
 FORMAT = "vaekit-1"
 CONFIG_FILE = "config.json"

@@ -4,6 +4,8 @@ Batches are drawn by a permutation of indices into one tensor held on the device
 epoch, so an epoch's batch order depends only on (seed, epoch) and a resumed run replays exactly.
 That tensor keeps the dataset's dtype (uint8 grey levels for images: a quarter of float32's
 memory); each batch is converted to float32 model units by ``to_model_units`` as it is drawn.
+Each batch then goes through one training step (see :mod:`vaekit.training.step`): the fused
+step of :mod:`vaekit.fast` where it applies, else the autograd step.
 """
 
 from __future__ import annotations
@@ -12,39 +14,34 @@ import json
 import math
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from vaekit import objectives
-from vaekit.config import RunConfig, validate
+from vaekit import fast, objectives
+from vaekit.config import RunConfig
+from vaekit.config import validate as validate_config
 from vaekit.data.units import to_model_units
-from vaekit.runtime.errors import CheckpointError, ConfigError, TrainingDivergedError
-from vaekit.models import create
-from vaekit.training import checkpoint as ckpt
+from vaekit.data.views import Splits, dequantize_uniform, evaluation_batches, evaluation_view
 from vaekit.runtime.atomic import atomic_write_text
-from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
-from vaekit.fast.denormals import flushing_denormals
 from vaekit.runtime.device import resolve_device
-from vaekit.fast.fused_step import FusedVAEStep, fused_step_unsupported
-from vaekit.training.optim import DirectAdamStep, autocast_context, make_adam, make_scaler
+from vaekit.runtime.errors import CheckpointError, ConfigError, TrainingDivergedError
 from vaekit.runtime.progress import Progress
-from vaekit.training.splits import (
-    Splits,
-    bind_to_data,
-    dequantize_uniform,
-    evaluation_batches,
-    evaluation_view,
-    load_bundle,
-    make_splits,
-)
+from vaekit.training import checkpoint as ckpt
+from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
+from vaekit.training.build import build_model, build_objective
+from vaekit.training.optim import make_adam
+from vaekit.training.run_data import bind_to_data, load_bundle, make_splits
+from vaekit.training.step import AutogradStep, TrainingStep
 
 #: Test examples kept in ``TrainResult.test_preview`` for the run's pictures.
 PREVIEW_EXAMPLES = 64
 #: Validation examples per forward pass of the per-epoch validation.
 VAL_BATCH_SIZE = 1024
+#: Steps between reads of the divergence check on an accelerator (each read is a synchronisation).
+DIVERGENCE_CHECK_EVERY = 50
 
 
 @dataclass
@@ -89,9 +86,50 @@ class EpochSums:
         return list(self._host) if self._host is not None else self._device.tolist()
 
 
+class DivergenceCheck:
+    """Stops training at the first step whose loss is NaN or infinite.
+
+    With ``every == 1`` (the default on a CPU, where the loss is already computed and reading it
+    costs nothing) each step's loss is read at once. Otherwise (an accelerator, where a read is a
+    synchronisation) the first bad step is kept on the device and read every ``every`` steps and
+    at the end of each epoch.
+    """
+
+    def __init__(self, device: torch.device, every: int | None = None) -> None:
+        self.every = every or (1 if device.type == "cpu" else DIVERGENCE_CHECK_EVERY)
+        self._first_bad = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
+
+    def __call__(self, loss: torch.Tensor, step: int, epoch: int, checkpoint_epoch: int, end_of_epoch: bool) -> None:
+        """See the loss of step ``step`` (counted from 1) of ``epoch``; raise
+        ``TrainingDivergedError`` naming the first bad step and the last checkpoint's epoch."""
+        if self.every == 1:
+            first_bad = 0 if math.isfinite(loss.item()) else step
+        else:
+            bad = ~torch.isfinite(loss)
+            self._first_bad = torch.where(bad & (self._first_bad == 0), step, self._first_bad)
+            if step % self.every and not end_of_epoch:
+                return
+            first_bad = int(self._first_bad)
+        if first_bad:
+            raise TrainingDivergedError(
+                f"loss became NaN or infinite at step {first_bad} (epoch {epoch}); stopped, the last "
+                f"good checkpoint (epoch {checkpoint_epoch}) is intact. Try a lower --lr or --grad-clip."
+            )
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """Return the CPU generator that shuffles (and binarises) epoch ``epoch`` of a run."""
+    """Return the CPU generator that shuffles epoch ``epoch`` of a run."""
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def noise_generator(seed: int, epoch: int, device: torch.device, shuffle: torch.Generator) -> torch.Generator:
+    """Return the generator of epoch ``epoch``'s binarisation or dequantisation noise, on the
+    batches' ``device`` so that no batch leaves it: on a CPU the epoch's ``shuffle`` generator
+    itself (continuing its stream, as runs always have), else one on ``device`` seeded from
+    (seed, epoch)."""
+    if device.type == "cpu":
+        return shuffle
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
 
 
 @torch.inference_mode()
@@ -118,22 +156,13 @@ def mean_negative_elbo(
 
 
 def validation_batches(
-    config: RunConfig, splits: Splits, device: torch.device, labelled: bool
+    splits: Splits, device: torch.device, labelled: bool
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """Yield the validation set as the model sees it (see ``evaluation_batches``), converted on
     the CPU ``VAL_BATCH_SIZE`` examples at a time and moved to ``device``; the labels only when
     ``labelled`` (conditional models)."""
-    for x, y in evaluation_batches(config, splits, "val", VAL_BATCH_SIZE):
+    for x, y in evaluation_batches(splits, "val", VAL_BATCH_SIZE):
         yield x.to(device), (y.to(device) if labelled and y is not None else None)
-
-
-def _raise_if_diverged(first_bad_step: int, epoch: int, checkpoint_epoch: int) -> None:
-    """Stop the run when a step's loss was NaN or infinite (``first_bad_step`` > 0)."""
-    if first_bad_step:
-        raise TrainingDivergedError(
-            f"loss became NaN or infinite at step {first_bad_step} (epoch {epoch}); stopped, the last "
-            f"good checkpoint (epoch {checkpoint_epoch}) is intact. Try a lower --lr or --grad-clip."
-        )
 
 
 def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
@@ -155,6 +184,31 @@ def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
 
+@dataclass
+class Run:
+    """What the epochs of one training run share."""
+
+    config: RunConfig
+    run_dir: Path
+    device: torch.device
+    splits: Splits
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    step: TrainingStep
+    reporter: Progress
+    divergence: DivergenceCheck
+    #: labels travel with the examples only for conditional models (which refuse unlabelled data)
+    labelled: bool
+    #: the training examples on the device (memory loading) or a Dataset (streaming)
+    train_data: tuple[torch.Tensor, torch.Tensor | None] | ExamplesDataset
+    state: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_batches(self) -> int:
+        return math.ceil(len(self.splits.train) / self.config.train.batch_size)
+
+
 def fit(
     config: RunConfig,
     run_dir: Path,
@@ -166,16 +220,26 @@ def fit(
 
     With ``resume=True`` the run continues from its last checkpoint and, with the same device,
     reaches the same weights as an uninterrupted run. Returns the history and the final model.
-    With ``config.train.flush_denormal`` (the default) float32 subnormals are flushed to zero
-    while training (see :mod:`vaekit.fast.denormals`).
+    ``config.train.fast`` chooses the fast paths (see :mod:`vaekit.fast`), including whether
+    float32 subnormals are flushed to zero while training.
     """
-    with flushing_denormals(config.train.flush_denormal):
+    with fast.denormals_flushed(config.train.fast):
         return _fit(config, Path(run_dir), resume=resume, progress=progress)
 
 
 def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> TrainResult:
-    """The body of :func:`fit`."""
-    validate(config)
+    run = setup(config, run_dir, resume=resume, progress=progress)
+    for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
+        record = run_epoch(run, epoch)
+        record.update(validate(run))
+        checkpoint(run, epoch, record)
+    return finish(run)
+
+
+def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Run:
+    """Load and split the data, build the model, optimizer and training step, and start the run
+    folder (or restore the last checkpoint when resuming)."""
+    validate_config(config)
     bundle = load_bundle(config)
     bind_to_data(config, bundle)
     splits = make_splits(config, bundle)
@@ -184,160 +248,191 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Tr
     t = config.train
 
     torch.manual_seed(t.seed)
-    model = create(config).to(device)
-    objective = objectives.create_objective(config, model)
-    optimizer = make_adam(model.parameters(), t.lr, device, fused=t.fused_optimizer)
+    model = build_model(config).to(device)
+    objective = build_objective(config, model)
+    optimizer = make_adam(model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device))
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
     history: list[dict[str, Any]] = []
-
     if resume:
-        model_state, others, saved = ckpt.load_checkpoint(run_dir)
-        try:
-            model.load_state_dict(model_state, strict=True)
-            optimizer.load_state_dict(ckpt.optimizer_from_flat(others, saved.pop("optimizer")))
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{run_dir}: checkpoint does not match config.json ({exc})") from None
-        ckpt.rng_from_tensors(others)
-        state.update(saved)
-        history = _read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
-        _write_metrics(run_dir / ckpt.METRICS_FILE, history)
-        # Heal the readable copies in case the kill fell between the commit and their writes.
-        ckpt.save_model(run_dir / ckpt.MODEL_FILE, model, {"epoch": state["epoch"], "step": state["step"]})
+        history = _restore(run_dir, model, optimizer, state)
     else:
         config.save(run_dir / ckpt.CONFIG_FILE)
 
-    # Labels travel with the examples only for conditional models (which refuse unlabelled data).
-    conditional = getattr(model, "conditional", False)
-    streaming = t.data_loading == "streaming"
-    if streaming:
-        dataset = ExamplesDataset(splits.train, splits.train_labels if conditional else None)
+    labelled = getattr(model, "conditional", False)
+    train_labels = splits.train_labels if labelled else None
+    if t.data_loading == "streaming":
+        train_data: Any = ExamplesDataset(splits.train, train_labels)
     else:
-        train_x = splits.train.to(device)
-        train_y = splits.train_labels.to(device) if conditional else None
-    # Compiling wraps the forward pass only; checkpoints always hold the plain module's weights.
-    train_model = torch.compile(model) if t.compile else model
-    scaler = make_scaler(t.precision, device)
-    # Adam's kernels without Adam.step's per-step Python (bit-identical; the scaler steps itself).
-    adam_step = DirectAdamStep(optimizer)
-    # The hand-written step where the run qualifies (same gradients, no autograd graph).
-    fused = None
-    if t.fused_step and fused_step_unsupported(model, objective, t.precision, t.compile) is None:
-        fused = FusedVAEStep(model, objective)
-    # A finiteness check reads the loss back from the device: free on CPU, a sync on a GPU.
-    check_every = 1 if device.type == "cpu" else 50
+        train_data = (splits.train.to(device), train_labels.to(device) if train_labels is not None else None)
+    step = training_step(config, model, objective, optimizer, device)
     reporter = Progress(t.epochs, mode=progress)
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
     n = len(splits.train)
-    n_batches = math.ceil(n / t.batch_size)
-    if config.model.normalization == "batch" and n % t.batch_size == 1:
+    if config.model.net.get("normalization") == "batch" and n % t.batch_size == 1:
         raise ConfigError(
             f"--norm batch cannot normalise the last batch of one example ({n} training examples, "
             f"batch size {t.batch_size}); choose another --batch-size or --norm layer"
         )
+    return Run(
+        config=config,
+        run_dir=run_dir,
+        device=device,
+        splits=splits,
+        model=model,
+        optimizer=optimizer,
+        step=step,
+        reporter=reporter,
+        divergence=DivergenceCheck(device),
+        labelled=labelled,
+        train_data=train_data,
+        state=state,
+        history=history,
+    )
 
-    for epoch in range(state["epoch"] + 1, t.epochs + 1):
-        model.train()
-        g = epoch_generator(t.seed, epoch)
-        order = torch.randperm(n, generator=g)
-        if streaming:
-            batches = streaming_batches(dataset, order, t.batch_size, device, t.num_workers, labelled=conditional)
-        else:
-            batches = memory_batches(train_x, train_y, order.to(device), t.batch_size)
-        sums = EpochSums(device)
-        first_bad_step = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
-        started = time.perf_counter()
-        seen = 0
-        for batch_index, (x, y) in enumerate(reporter.batches(epoch, batches, n_batches)):
-            x = to_model_units(x, splits.levels)
-            if config.data.binarize == "dynamic":
-                x = torch.bernoulli(x.cpu(), generator=g).to(device)
-            elif config.data.dequantize == "uniform":
-                x = dequantize_uniform(x, splits.levels, generator=g)
-            if fused is not None:
-                terms = fused(x, state["step"])
-            else:
-                with autocast_context(t.precision, device):
-                    terms = objectives.training_loss(objective, train_model, x, y, state["step"])
-            loss = terms.loss.float()
-            if check_every == 1:
-                # On a CPU the loss is already computed: reading it costs nothing.
-                if not math.isfinite(loss.item()):
-                    _raise_if_diverged(state["step"] + 1, epoch, state["epoch"])
-            else:
-                bad = ~torch.isfinite(loss.detach())
-                first_bad_step = torch.where(bad & (first_bad_step == 0), state["step"] + 1, first_bad_step)
-                if (state["step"] + 1) % check_every == 0 or batch_index == n_batches - 1:
-                    _raise_if_diverged(int(first_bad_step), epoch, state["epoch"])
-            if fused is not None:
-                # The fused step has already written every gradient.
-                if t.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                adam_step()
-            elif scaler is not None:
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if t.grad_clip is not None:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if t.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                adam_step()
-            state["step"] += 1
-            b = len(x)
-            with torch.no_grad():
-                sums.add(loss, terms.recon, terms.kl, b)
-            seen += b
-            if reporter.shows_bar and state["step"] % 10 == 0:
-                # Read the device-side sums only now and then: each read is a sync.
-                loss_sum, recon_sum, kl_sum = (v / seen for v in sums.values())
-                reporter.batch_metrics(
-                    loss=loss_sum,
-                    elbo=recon_sum - kl_sum,
-                    kl=kl_sum,
-                    ex_per_s=seen / (time.perf_counter() - started),
-                )
-        elapsed = time.perf_counter() - started
-        loss_sum, recon_sum, kl_sum = (v / n for v in sums.values())
-        # train_loss is the objective (which for beta-VAE, IWAE or the AE is not -ELBO);
-        # train_elbo is the single-sample ELBO recon - kl of the same batches.
-        record: dict[str, Any] = {
-            "epoch": epoch,
-            "step": state["step"],
-            "train_loss": loss_sum,
-            "train_elbo": recon_sum - kl_sum,
-            "train_recon": recon_sum,
-            "train_kl": kl_sum,
-            "examples_per_s": n / elapsed,
-            "epoch_time_s": elapsed,
-            "training_step": "fused" if fused is not None else "autograd",
-        }
-        if splits.val is not None:
-            # Converted batch by batch each epoch (the same fixed draws): no float32 copy is kept.
-            val = mean_negative_elbo(model, validation_batches(config, splits, device, conditional))
-            record.update({f"val_{k}": v for k, v in val.items()})
-        state["epoch"] = epoch
-        history.append(record)
-        with (run_dir / ckpt.METRICS_FILE).open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        reporter.epoch_end(record)
 
-        monitored = record.get("val_loss", record["train_loss"])
-        if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
-            state["best_val_loss"], state["best_epoch"] = monitored, epoch
-            ckpt.save_model(
-                run_dir / ckpt.BEST_MODEL_FILE, model, {"epoch": epoch, "step": state["step"], "val_loss": monitored}
-            )
-        if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
-            ckpt.save_checkpoint(run_dir, model, optimizer, state)
+def training_step(
+    config: RunConfig, model: torch.nn.Module, objective: Any, optimizer: torch.optim.Optimizer, device: torch.device
+) -> TrainingStep:
+    """Return the run's training step: the fused one where ``vaekit.fast`` offers it for this
+    run, else the autograd step (with the optimizer step ``vaekit.fast`` chooses)."""
+    t = config.train
+    fused = fast.training_step_for(
+        model, objective, optimizer, mode=t.fast, grad_clip=t.grad_clip, precision=t.precision, compile=t.compile
+    )
+    return fused or AutogradStep(
+        # Compiling wraps the forward pass only; checkpoints always hold the plain module's weights.
+        torch.compile(model) if t.compile else model,
+        objective,
+        optimizer,
+        device=device,
+        precision=t.precision,
+        grad_clip=t.grad_clip,
+        optimizer_step=fast.optimizer_step_for(optimizer, t.fast),
+    )
 
-    model.eval()
+
+def _restore(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> list:
+    """Load the last checkpoint into ``model``, ``optimizer``, the RNGs and ``state``; return
+    the metrics history up to it (the log is cut back to match)."""
+    model_state, others, saved = ckpt.load_checkpoint(run_dir)
+    try:
+        model.load_state_dict(model_state, strict=True)
+        optimizer.load_state_dict(ckpt.optimizer_from_flat(others, saved.pop("optimizer")))
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{run_dir}: checkpoint does not match config.json ({exc})") from None
+    ckpt.rng_from_tensors(others)
+    state.update(saved)
+    history = _read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
+    _write_metrics(run_dir / ckpt.METRICS_FILE, history)
+    # Heal the readable copies in case the kill fell between the commit and their writes.
+    ckpt.save_model(run_dir / ckpt.MODEL_FILE, model, {"epoch": state["epoch"], "step": state["step"]})
+    return history
+
+
+def epoch_batches(run: Run, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield the training batches of one epoch, in the permutation ``order`` (on the CPU), on
+    the run's device, as stored (see :func:`model_batch`)."""
+    t = run.config.train
+    if isinstance(run.train_data, ExamplesDataset):
+        return streaming_batches(run.train_data, order, t.batch_size, run.device, t.num_workers, labelled=run.labelled)
+    x, y = run.train_data
+    return memory_batches(x, y, order.to(run.device), t.batch_size)
+
+
+def model_batch(x: torch.Tensor, run: Run, noise: torch.Generator) -> torch.Tensor:
+    """Return the stored batch ``x`` as the model trains on it: float model units, with a fresh
+    binarisation or dequantisation drawn by ``noise`` on the batch's own device."""
+    data, levels = run.config.data, run.splits.levels
+    x = to_model_units(x, levels)
+    if data.binarize == "dynamic":
+        return torch.bernoulli(x, generator=noise)
+    if data.dequantize == "uniform":
+        if noise.device.type == "cpu":
+            return dequantize_uniform(x, levels, generator=noise)
+        return dequantize_on_device(x, levels, noise)
+    return x
+
+
+def dequantize_on_device(x: torch.Tensor, levels: int, noise: torch.Generator) -> torch.Tensor:
+    """``dequantize_uniform`` (which draws its noise on the CPU) with the draws made by ``noise``
+    on the device of ``x``."""
+    u = torch.rand(x.shape, generator=noise, dtype=x.dtype, device=x.device)
+    return (torch.round(x * (levels - 1)) + u) / levels
+
+
+def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
+    """Train one epoch; return its record for metrics.jsonl (the training terms and speed)."""
+    t, state = run.config.train, run.state
+    run.model.train()
+    shuffle = epoch_generator(t.seed, epoch)
+    n = len(run.splits.train)
+    batches = epoch_batches(run, torch.randperm(n, generator=shuffle))
+    noise = noise_generator(t.seed, epoch, run.device, shuffle)
+    sums = EpochSums(run.device)
+    started = time.perf_counter()
+    seen = 0
+    for index, (x, y) in enumerate(run.reporter.batches(epoch, batches, run.n_batches)):
+        x = model_batch(x, run, noise)
+        terms = run.step(x, y, state["step"])
+        state["step"] += 1
+        run.divergence(terms.loss, state["step"], epoch, state["epoch"], end_of_epoch=index == run.n_batches - 1)
+        sums.add(terms.loss, terms.recon, terms.kl, len(x))
+        seen += len(x)
+        if run.reporter.shows_bar and state["step"] % 10 == 0:
+            # Read the device-side sums only now and then: each read is a sync.
+            loss, recon, kl = (v / seen for v in sums.values())
+            elapsed = time.perf_counter() - started
+            run.reporter.batch_metrics(loss=loss, elbo=recon - kl, kl=kl, ex_per_s=seen / elapsed)
+    elapsed = time.perf_counter() - started
+    loss, recon, kl = (v / n for v in sums.values())
+    # train_loss is the objective (which for beta-VAE, IWAE or the AE is not -ELBO);
+    # train_elbo is the single-sample ELBO recon - kl of the same batches.
+    return {
+        "epoch": epoch,
+        "step": state["step"],
+        "train_loss": loss,
+        "train_elbo": recon - kl,
+        "train_recon": recon,
+        "train_kl": kl,
+        "examples_per_s": n / elapsed,
+        "epoch_time_s": elapsed,
+        "training_step": run.step.name,
+    }
+
+
+def validate(run: Run) -> dict[str, float]:
+    """Return the validation split's mean -ELBO terms as ``val_*`` entries (none without a
+    validation split)."""
+    if run.splits.val is None:
+        return {}
+    # Converted batch by batch each epoch (the same fixed draws): no float32 copy is kept.
+    val = mean_negative_elbo(run.model, validation_batches(run.splits, run.device, run.labelled))
+    return {f"val_{k}": v for k, v in val.items()}
+
+
+def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
+    """Log the finished epoch's ``record``, keep the best weights so far (by validation loss,
+    else training loss) and save the checkpoint when one is due."""
+    t, state = run.config.train, run.state
+    state["epoch"] = epoch
+    run.history.append(record)
+    with (run.run_dir / ckpt.METRICS_FILE).open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    run.reporter.epoch_end(record)
+    monitored = record.get("val_loss", record["train_loss"])
+    if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
+        state["best_val_loss"], state["best_epoch"] = monitored, epoch
+        info = {"epoch": epoch, "step": state["step"], "val_loss": monitored}
+        ckpt.save_model(run.run_dir / ckpt.BEST_MODEL_FILE, run.model, info)
+    if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
+        ckpt.save_checkpoint(run.run_dir, run.model, run.optimizer, state)
+
+
+def finish(run: Run) -> TrainResult:
+    """Return the run's result, with the first test examples for its pictures."""
+    run.model.eval()
     # Only the previewed examples are converted (and binarised or dequantised, as evaluation would).
-    test_x, test_y = evaluation_view(config, splits, "test", limit=PREVIEW_EXAMPLES)
+    test_x, test_y = evaluation_view(run.splits, "test", limit=PREVIEW_EXAMPLES)
     preview = (test_x.clone(), test_y.clone() if test_y is not None else None)
-    return TrainResult(run_dir=run_dir, config=config, history=history, model=model, test_preview=preview)
+    return TrainResult(run_dir=run.run_dir, config=run.config, history=run.history, model=run.model, test_preview=preview)

@@ -1,13 +1,21 @@
-"""Choosing the examples a picture starts from: an index into a data split, or a file."""
+"""Examples to and from files for the command line: the example a picture starts from (an index
+into a data split, or a file), and arrays of examples or latents written as .png, .npy or .csv."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vaekit.runtime.errors import DataError
+from vaekit.runtime.atomic import atomic_write_bytes, atomic_write_text
+from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.viz.grid import save_grid
+
+#: The file types ``write_examples`` writes.
+OUTPUT_SUFFIXES = (".png", ".npy", ".csv")
 
 
 def pick_example(spec: str | int, x: Any, vae: Any) -> np.ndarray:
@@ -56,3 +64,24 @@ def pick_label(spec: str | int, labels: Any, label: int | None, vae: Any) -> int
     raise DataError(
         f"model {vae.config.model.name!r} is conditional: give the label of the example {spec} with --label N"
     )
+
+
+def write_examples(path: Path, rows: np.ndarray, shape: Sequence[int] | None = None, ncol: int | None = None) -> None:
+    """Write ``rows`` ``[N, D]`` to ``path``: a PNG grid (images only), ``.npy`` or ``.csv``."""
+    path = Path(path)
+    rows = np.asarray(rows, dtype=np.float32)
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        if shape is None or len(shape) != 3:
+            raise ConfigError(f"{path}: PNG output needs image data; this run's data is a table, use .npy or .csv")
+        save_grid(path, rows, shape, ncol=ncol)
+    elif suffix == ".npy":
+        buffer = io.BytesIO()
+        np.save(buffer, rows)
+        atomic_write_bytes(path, buffer.getvalue())
+    elif suffix == ".csv":
+        buffer_text = io.StringIO()
+        np.savetxt(buffer_text, rows.reshape(len(rows), -1), delimiter=",", fmt="%.7g")
+        atomic_write_text(path, buffer_text.getvalue())
+    else:
+        raise ConfigError(f"{path}: unsupported output type {suffix!r}; use one of {', '.join(OUTPUT_SUFFIXES)}")

@@ -1,4 +1,4 @@
-"""matplotlib, loaded lazily with the Agg backend, and figures turned into PNG bytes or arrays.
+"""matplotlib, loaded lazily with the Agg backend, and figures turned into PNG bytes.
 
 matplotlib is imported only when a picture is drawn, never by ``import vaekit`` or ``vaekit --help``.
 """
@@ -44,15 +44,6 @@ def figure_png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
-
-
-def figure_array(fig: Any) -> np.ndarray:
-    """Return the figure as a uint8 RGB array ``[H, W, 3]``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def picture_png(picture: Any) -> bytes:

@@ -11,10 +11,10 @@ evaluation never calls a Bernoulli score of grey levels an NLL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
+
+from vaekit.runtime.registry import Registry
 
 
 class Likelihood(nn.Module):
@@ -42,26 +42,12 @@ class Likelihood(nn.Module):
         return params.chunk(self.params_per_dim, dim=-1)
 
 
-LIKELIHOODS: dict[str, type[Likelihood]] = {}
-
-
-def register_likelihood(name: str) -> Callable[[type[Likelihood]], type[Likelihood]]:
-    """Class decorator adding a likelihood class to ``LIKELIHOODS`` under ``name``."""
-
-    def add(cls: type[Likelihood]) -> type[Likelihood]:
-        if name in LIKELIHOODS:
-            raise ValueError(f"likelihood name {name!r} is already registered by {LIKELIHOODS[name].__name__}")
-        cls.name = name
-        LIKELIHOODS[name] = cls
-        return cls
-
-    return add
+#: every likelihood by name; the library supplies ``dim`` (D) and, to those that take it,
+#: ``levels`` (grey levels of the data); other keyword arguments are the user's options
+LIKELIHOODS: Registry[type[Likelihood]] = Registry("likelihood", supplied=("dim", "levels"))
+register_likelihood = LIKELIHOODS.register
 
 
 def create_likelihood(name: str, dim: int, **options: object) -> Likelihood:
     """Build the likelihood registered as ``name`` for ``dim`` data dimensions."""
-    try:
-        cls = LIKELIHOODS[name]
-    except KeyError:
-        raise ValueError(f"unknown likelihood {name!r}; choose one of {sorted(LIKELIHOODS)}") from None
-    return cls(dim, **options)
+    return LIKELIHOODS.build(name, options, required={"dim": dim})

@@ -28,14 +28,16 @@ class GaussianLikelihood(Likelihood):
 
     exact_for = frozenset({"real"})
 
-    def __init__(self, dim: int, sigma: float | None = None, sigma_type: str | None = None) -> None:
+    def __init__(self, dim: int, sigma: float | None = None, sigma_type: str = "per-dim") -> None:
         super().__init__()
         self.dim = dim
         sigma_type = sigma_type or "per-dim"
         if sigma_type not in SIGMA_TYPES:
             raise ValueError(f"sigma_type must be one of {SIGMA_TYPES}, got {sigma_type!r}")
+        if sigma is not None and not sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma}")
         if sigma is not None and sigma_type == "per-example":
-            raise ValueError("a fixed --sigma and sigma_type 'per-example' exclude each other; drop one")
+            raise ValueError("a fixed sigma and sigma_type 'per-example' exclude each other; drop one")
         self.sigma_type = "fixed" if sigma is not None else sigma_type
         self.params_per_dim = 2 if self.sigma_type == "per-example" else 1
         self.learn_sigma = sigma is None

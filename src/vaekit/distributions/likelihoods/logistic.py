@@ -32,7 +32,7 @@ class DiscretizedLogisticLikelihood(Likelihood):
 
     exact_for = frozenset({"unit", "binary"})
 
-    def __init__(self, dim: int, levels: int = 256, mixtures: int | None = None) -> None:
+    def __init__(self, dim: int, levels: int = 256, mixtures: int = 1) -> None:
         super().__init__()
         mixtures = mixtures or 1
         if levels < 2:

@@ -52,7 +52,7 @@ def architecture_for_run(run_dir: str | Path) -> Architecture:
 def architecture_for_preset(name: str) -> Architecture:
     """Return the layers of a preset's model (e.g. ``seed``), bound to the preset's data."""
     from vaekit.api import build_config
-    from vaekit.training.splits import bind_to_data, load_bundle
+    from vaekit.training.run_data import bind_to_data, load_bundle
 
     config = build_config(preset=name)
     bind_to_data(config, load_bundle(config))

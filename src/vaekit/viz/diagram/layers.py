@@ -75,4 +75,7 @@ def architecture_from_config(config: Any) -> Architecture:
     """Return the layers of the model a ``RunConfig`` (bound to data) describes."""
     m = config.model
     title = f"{m.name}: {config.data.name}" + (f" ({m.preset} preset)" if m.preset else "")
-    return dense_vae(config.input_dim, list(m.encoder), m.latent_dim, m.decoder_hidden(), title)
+    from vaekit.nets.registry import hidden_widths
+
+    encoder, decoder = hidden_widths(m.net.get("encoder"), m.net.get("decoder"))
+    return dense_vae(config.input_dim, encoder, m.latent_dim, decoder, title)

@@ -1,11 +1,11 @@
-"""Seeded train/test splits."""
+"""Seeded test sets held out of data that come without one."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vaekit.data.split import split_bundle, split_indices
+from vaekit.data.holdout import split_bundle, split_indices
 from vaekit.runtime.errors import DataError
 
 

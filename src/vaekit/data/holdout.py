@@ -1,4 +1,4 @@
-"""Seeded train/test splits for data that come without one."""
+"""Holding out a seeded test set from data that come without one (files, folders, synthetic5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Turning a loaded dataset into the tensors a run trains and validates on."""
+"""A run's train/validation/test splits, and the examples as the model sees them at evaluation:
+fixed, seeded binarisation or dequantisation, the same values every time.
+
+Plain values in, no run config: ``vaekit.training.run_data`` reads them off a config.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vaekit.config import RunConfig
-from vaekit.data import DataBundle, load_data
+from vaekit.data.bundle import DataBundle
 from vaekit.data.units import to_model_units
 from vaekit.runtime.errors import ConfigError
 
@@ -18,11 +21,15 @@ EVAL_BINARIZE_SEED = 1234
 SPLIT_SEEDS = {"test": EVAL_BINARIZE_SEED, "val": EVAL_BINARIZE_SEED + 1, "train": EVAL_BINARIZE_SEED + 3}
 #: Seed of the one binarisation of the training set under ``binarize="static"``.
 STATIC_BINARIZE_SEED = EVAL_BINARIZE_SEED + 2
+#: Values of ``binarize`` and ``dequantize`` (as in the run config's ``data`` section).
+BINARIZE_MODES = ("none", "dynamic", "static")
+DEQUANTIZE_MODES = ("none", "uniform")
 
 
 @dataclass
 class Splits:
-    """Train/validation/test examples ``[N, D]`` as stored, with labels ``[N]`` where known.
+    """Train/validation/test examples ``[N, D]`` as stored, with labels ``[N]`` where known, and
+    the binarisation and dequantisation the run applies to them.
 
     The examples keep the bundle's dtype (see ``DataBundle``): uint8 grey levels stay uint8
     (converted by ``to_model_units`` per training batch in the loop, and by
@@ -40,29 +47,10 @@ class Splits:
     #: turn a density of dequantised data into a bound on the discrete data
     levels: int | None = None
     val_labels: torch.Tensor | None = None
-
-
-def load_bundle(config: RunConfig) -> DataBundle:
-    """Load the dataset ``config.data`` names."""
-    d = config.data
-    return load_data(
-        d.name,
-        image_size=d.image_size,
-        data_dir=d.data_dir,
-        download=d.download,
-        test_fraction=d.test_fraction,
-        seed=0,
-        n=d.limit,
-    )
-
-
-def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
-    """Record the data's shape and value range in the config (as binarised, if asked)."""
-    config.input_shape = list(bundle.shape)
-    binarized = config.data.binarize != "none"
-    config.value_range = "binary" if binarized else bundle.value_range
-    config.levels = 2 if binarized else bundle.levels
-    config.num_classes = bundle.num_classes
+    #: "none", "dynamic" (a fresh draw per training batch) or "static" (one draw of the training set)
+    binarize: str = "none"
+    #: "none" or "uniform" (fresh noise per training batch; fixed noise at evaluation)
+    dequantize: str = "none"
 
 
 def binarize_fixed(x: torch.Tensor, seed: int = EVAL_BINARIZE_SEED) -> torch.Tensor:
@@ -80,9 +68,11 @@ def dequantize_uniform(x: torch.Tensor, levels: int, generator: torch.Generator 
     return (torch.round(x * (levels - 1)) + noise) / levels
 
 
-def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
-    """Carve a seeded validation set from the training data and check that the binarisation or
-    dequantisation ``config`` asks for applies to the data.
+def make_splits(
+    bundle: DataBundle, *, val_fraction: float, seed: int, binarize: str = "none", dequantize: str = "none"
+) -> Splits:
+    """Carve a validation set of ``val_fraction`` of the training data (a permutation seeded by
+    ``seed``) and check that ``binarize`` and ``dequantize`` apply to the data.
 
     The examples stay as stored (uint8 grey levels stay uint8, a quarter of float32's memory):
     ``evaluation_batches`` converts validation/test data with fixed seeds when they are used, and
@@ -90,24 +80,36 @@ def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
     (``binarize="dynamic"``, ``dequantize="uniform"``). Only ``binarize="static"`` draws the
     training set's one binarisation here.
     """
+    if binarize not in BINARIZE_MODES or dequantize not in DEQUANTIZE_MODES:
+        raise ConfigError(f"binarize must be one of {BINARIZE_MODES} and dequantize one of {DEQUANTIZE_MODES}")
     train, labels = bundle.train, bundle.train_labels
-    n_val = int(round(config.data.val_fraction * len(train)))
+    n_val = int(round(val_fraction * len(train)))
     val = val_labels = None
     if n_val > 0:
-        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.train.seed))
+        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
         val, train = train[perm[:n_val]], train[perm[n_val:]]
         if labels is not None:
             val_labels, labels = labels[perm[:n_val]], labels[perm[n_val:]]
-    if config.data.binarize != "none" and bundle.value_range == "real":
+    if binarize != "none" and bundle.value_range == "real":
         raise ConfigError("--binarize needs data in [0, 1] (images); this data is real-valued")
-    if config.data.binarize == "static":
+    if binarize == "static":
         train = binarize_fixed(to_model_units(train, bundle.levels), STATIC_BINARIZE_SEED)
-    if config.data.dequantize == "uniform" and bundle.levels is None:
+    if dequantize == "uniform" and bundle.levels is None:
         raise ConfigError(
             f"--dequantize uniform needs discrete data with known grey levels (images); "
             f"{bundle.name!r} has none: leave --dequantize out"
         )
-    return Splits(train, val, bundle.test, labels, bundle.test_labels, levels=bundle.levels, val_labels=val_labels)
+    return Splits(
+        train,
+        val,
+        bundle.test,
+        labels,
+        bundle.test_labels,
+        levels=bundle.levels,
+        val_labels=val_labels,
+        binarize=binarize,
+        dequantize=dequantize,
+    )
 
 
 def stored_split(splits: Splits, split: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -120,7 +122,7 @@ def stored_split(splits: Splits, split: str) -> tuple[torch.Tensor | None, torch
 
 
 def evaluation_batches(
-    config: RunConfig, splits: Splits, split: str, batch_size: int
+    splits: Splits, split: str, batch_size: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """Yield the examples (float32 ``[<=batch_size, D]``, model units) and labels of ``split``
     ("train", "val" or "test") as the model sees them at evaluation, one batch at a time, so
@@ -137,8 +139,8 @@ def evaluation_batches(
     x, labels = stored_split(splits, split)
     if x is None:
         return
-    binarize = config.data.binarize == "dynamic" or (config.data.binarize == "static" and split != "train")
-    dequantize = config.data.dequantize == "uniform" and splits.levels is not None
+    binarize = splits.binarize == "dynamic" or (splits.binarize == "static" and split != "train")
+    dequantize = splits.dequantize == "uniform" and splits.levels is not None
     g = torch.Generator().manual_seed(SPLIT_SEEDS[split])
     for start in range(0, len(x), batch_size):
         rows = slice(start, start + batch_size)
@@ -151,7 +153,7 @@ def evaluation_batches(
 
 
 def evaluation_view(
-    config: RunConfig, splits: Splits, split: str, limit: int | None = None
+    splits: Splits, split: str, limit: int | None = None
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Return the examples (float32 ``[N, D]``, model units) and labels of ``split`` ("train",
     "val" or "test") as the model sees them at evaluation (see ``evaluation_batches``), or
@@ -163,4 +165,4 @@ def evaluation_view(
     n = len(x) if limit is None else min(limit, len(x))
     if n == 0:
         return to_model_units(x[:0], splits.levels), (labels[:0] if labels is not None else None)
-    return next(evaluation_batches(config, splits, split, n))  # one batch: the first n examples
+    return next(evaluation_batches(splits, split, n))  # one batch: the first n examples

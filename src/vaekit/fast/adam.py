@@ -1,0 +1,94 @@
+"""Adam's step without ``Adam.step``'s per-step Python: the same kernels on the same state."""
+
+from __future__ import annotations
+
+import torch
+from torch.optim.adam import adam as functional_adam
+
+from vaekit.fast import kernels
+
+
+class DirectAdamStep:
+    """``optimizer.step()`` for a plain Adam with one parameter group: the same kernels on the
+    same state tensors (bit-identical results), with the state's lists built once instead of
+    every step. Calling it does one step.
+
+    ``Adam.step`` rebuilds its lists and checks its state in Python every step, which on a small
+    model costs about as much as the update itself. With the fused kernel on one device and
+    dtype, this calls the kernel (``torch._fused_adam_``) itself and counts the step with one
+    ``add_`` on a tensor whose elements are the parameters' step counts (each
+    ``state["step"]`` becomes a 0-d view into it); otherwise, or where this torch lacks the
+    kernel (:func:`~vaekit.fast.kernels.private_kernels_available`), it calls the public
+    functional ``torch.optim.adam.adam``. Until the optimizer has state for every parameter
+    (its first step), and whenever the state tensors were replaced (``load_state_dict``), it
+    calls ``optimizer.step()``, so it is always safe to use in its place.
+    """
+
+    def __init__(self, optimizer: torch.optim.Adam) -> None:
+        self.optimizer = optimizer
+        self._state: tuple[list[torch.Tensor], ...] | None = None
+        self._direct_fused = False
+        self._step_counts: torch.Tensor | None = None
+
+    def _state_lists(self) -> tuple[list[torch.Tensor], ...] | None:
+        """Return (params, exp_avgs, exp_avg_sqs, steps) when every parameter has Adam state
+        that the functional call can use as is, else None."""
+        groups = self.optimizer.param_groups
+        group = groups[0]
+        if len(groups) != 1 or group["amsgrad"] or group["differentiable"] or group["capturable"]:
+            return None
+        if group.get("decoupled_weight_decay", False) or any(torch.is_complex(p) for p in group["params"]):
+            return None
+        params = [p for p in group["params"] if p.grad is not None]
+        states = [self.optimizer.state.get(p) for p in params]
+        if not params or len(params) != len(group["params"]) or any(not s for s in states):
+            return None
+        lists = params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [s["step"] for s in states]
+        # The fused kernel takes one device and dtype per call (the functional form groups them).
+        kinds = {(t.device, t.dtype) for t in (*lists[0], *lists[1], *lists[2])}
+        kinds_of_steps = {(t.device, t.dtype, t.dim()) for t in lists[3]}
+        self._direct_fused = kernels.private_kernels_available() and len(kinds) == 1 and len(kinds_of_steps) == 1
+        self._step_counts = None
+        if self._direct_fused and lists[3][0].dim() == 0:
+            # One add_ then counts a step for every parameter. They stay separate counters:
+            # Adam.step, which may still run, counts each on its own.
+            self._step_counts = torch.stack([t.detach() for t in lists[3]])
+            for i, state in enumerate(states):
+                state["step"] = self._step_counts[i]
+            lists = (*lists[:3], [state["step"] for state in states])
+        return lists
+
+    def __call__(self) -> None:
+        optimizer = self.optimizer
+        state = self._state
+        if state is None or optimizer.state[state[0][0]].get("exp_avg") is not state[1][0]:
+            optimizer.step()
+            self._state = self._state_lists()
+            return
+        params, exp_avgs, exp_avg_sqs, steps = state
+        grads = [p.grad for p in params]
+        if any(g is None for g in grads):
+            optimizer.step()  # Adam skips parameters without a gradient; the functional form cannot
+            return
+        group = optimizer.param_groups[0]
+        beta1, beta2 = group["betas"]
+        scalars = (group["lr"], beta1, beta2)
+        if self._direct_fused and group["fused"] and not any(isinstance(v, torch.Tensor) for v in scalars):
+            with torch.no_grad():
+                if self._step_counts is not None:
+                    self._step_counts.add_(1)
+                else:
+                    torch._foreach_add_(steps, 1)
+                torch._fused_adam_(
+                    params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
+                    beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
+                    grad_scale=None, found_inf=None,
+                )  # fmt: skip
+            return
+        with torch.no_grad():  # as Adam.step: the updates are in place on leaves that require grad
+            functional_adam(
+                params, grads, exp_avgs, exp_avg_sqs, [], steps,
+                foreach=group["foreach"], fused=group["fused"], grad_scale=None, found_inf=None,
+                amsgrad=False, beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
+                eps=group["eps"], maximize=group["maximize"],
+            )  # fmt: skip

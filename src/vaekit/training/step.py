@@ -1,0 +1,75 @@
+"""The step interface the training loop sees, and its plain implementation through autograd.
+
+A training step is called once per batch as ``step(x, y, step_index)``: it runs the forward and
+backward passes, clips the gradients and steps the optimizer, and returns the batch's detached
+:class:`~vaekit.objectives.base.StepLoss`. Its ``name`` ("autograd", or "fused" for the one
+:func:`vaekit.fast.training_step_for` gives) is logged with each epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+
+from vaekit import objectives
+from vaekit.objectives.base import StepLoss
+from vaekit.training.optim import autocast_context
+
+
+class TrainingStep(Protocol):
+    """Forward, backward, clipping and optimizer step for one batch."""
+
+    name: str
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> StepLoss: ...
+
+
+class AutogradStep:
+    """The reference training step: the objective's loss under autocast, ``backward()``,
+    gradient clipping and the optimizer step.
+
+    fp16 (CUDA only) scales the loss with a ``GradScaler`` so that its gradients do not
+    underflow; for every other precision the scaler is disabled and each of its calls is the
+    identity, so both run this one path. ``optimizer_step`` replaces ``optimizer.step`` where no
+    scaler runs (e.g. :func:`vaekit.fast.optimizer_step_for`'s exact shortcut); the scaler
+    steps the optimizer itself, skipping steps whose gradients overflowed.
+    """
+
+    name = "autograd"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        objective: Any,
+        optimizer: torch.optim.Optimizer,
+        *,
+        device: torch.device,
+        precision: str = "fp32",
+        grad_clip: float | None = None,
+        optimizer_step: Callable[[], Any] | None = None,
+    ) -> None:
+        autocast_context(precision, device)  # refuses a precision the device cannot run, now
+        self.model, self.objective, self.optimizer = model, objective, optimizer
+        self.device, self.precision, self.grad_clip = device, precision, grad_clip
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+        self.optimizer_step = optimizer_step or optimizer.step
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> StepLoss:
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast_context(self.precision, self.device):
+            terms = objectives.training_loss(self.objective, self.model, x, y, step)
+        loss = terms.loss
+        self.scaler.scale(loss).backward()
+        if self.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(
+                [p for group in self.optimizer.param_groups for p in group["params"]], self.grad_clip
+            )
+        if self.scaler.is_enabled():
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer_step()
+        return StepLoss(loss.detach(), terms.recon.detach(), terms.kl.detach())

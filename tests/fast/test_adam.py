@@ -1,0 +1,128 @@
+"""DirectAdamStep takes the same steps as Adam.step, bit for bit, and falls back where it must."""
+
+import copy
+
+import pytest
+import torch
+
+from vaekit import fast
+from vaekit.fast import adam, kernels
+from vaekit.fast.adam import DirectAdamStep
+
+
+def _net_and_data():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    return net, torch.randn(16, 6), torch.randn(16, 3)
+
+
+def _adam(net, fused=True):
+    return torch.optim.Adam(net.parameters(), lr=1e-2, fused=fused or None)
+
+
+def _train(net, x, y, step, steps=6):
+    for i in range(steps):
+        for p in net.parameters():
+            p.grad = None
+        torch.nn.functional.mse_loss(net(x[i % 2 :: 2]), y[i % 2 :: 2]).backward()
+        step()
+
+
+def _direct_and_reference(fused=True, steps=6):
+    """Return ((params, state_dict), ...) after training with optimizer.step, then DirectAdamStep."""
+    results = []
+    for direct in (False, True):
+        net, x, y = _net_and_data()
+        optimizer = _adam(net, fused)
+        _train(net, x, y, DirectAdamStep(optimizer) if direct else optimizer.step, steps)
+        results.append(([p.detach().clone() for p in net.parameters()], optimizer.state_dict()))
+    return results
+
+
+def _assert_same(results):
+    (ref_params, ref_state), (params, state) = results
+    assert all(torch.equal(a, b) for a, b in zip(ref_params, params, strict=True))
+    for ref, got in zip(ref_state["state"].values(), state["state"].values(), strict=True):
+        assert all(torch.equal(ref[key], got[key]) for key in ("step", "exp_avg", "exp_avg_sq"))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_steps_are_bit_identical_to_optimizer_step(fused):
+    _assert_same(_direct_and_reference(fused))
+
+
+def test_without_the_private_kernels_it_takes_the_public_functional_adam_with_identical_results(monkeypatch):
+    calls = []
+    functional = adam.functional_adam
+    monkeypatch.setattr(adam, "functional_adam", lambda *a, **k: calls.append(1) or functional(*a, **k))
+    monkeypatch.setattr(kernels, "private_kernels_available", lambda: False)
+    results = _direct_and_reference(fused=True)
+    _assert_same(results)
+    assert len(calls) == 5  # every step after the first (which is optimizer.step's)
+
+
+def test_reloaded_state_and_missing_gradients_go_through_optimizer_step(monkeypatch):
+    net, x, y = _net_and_data()
+    optimizer = _adam(net)
+    direct = DirectAdamStep(optimizer)
+    _train(net, x, y, direct, steps=2)
+    calls = []
+    original = type(optimizer).step
+    monkeypatch.setattr(type(optimizer), "step", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    _train(net, x, y, direct, steps=2)
+    assert calls == []  # the kernel itself, once the state exists
+    optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))  # new state tensors, as on resume
+    _train(net, x, y, direct, steps=1)
+    assert calls == [1]
+    _train(net, x, y, direct, steps=1)
+    assert calls == [1]
+    net[2].bias.grad = None
+    direct()
+    assert calls == [1, 1]
+
+
+def test_fused_steps_call_the_kernel_itself_and_tensor_hyperparameters_take_the_functional_form(monkeypatch):
+    net, x, y = _net_and_data()
+    optimizer = _adam(net)
+    direct = DirectAdamStep(optimizer)
+    calls = []
+    functional = adam.functional_adam
+    monkeypatch.setattr(adam, "functional_adam", lambda *a, **k: calls.append(1) or functional(*a, **k))
+    _train(net, x, y, direct, steps=3)
+    assert calls == []
+    assert all(int(s["step"]) == 3 for s in optimizer.state.values())
+    optimizer.param_groups[0]["lr"] = torch.tensor(1e-2)
+    _train(net, x, y, direct, steps=1)
+    assert calls == [1]
+
+
+def test_step_counts_share_one_tensor_and_stay_per_parameter_through_fallback_steps():
+    results = []
+    for direct in (False, True):
+        net, x, y = _net_and_data()
+        optimizer = _adam(net)
+        step = DirectAdamStep(optimizer) if direct else optimizer.step
+        _train(net, x, y, step, steps=3)
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        net[2].bias.grad = None  # Adam.step skips it: its count stays behind the others'
+        step()
+        _train(net, x, y, step, steps=2)
+        results.append((net, optimizer))
+    (ref_net, ref_opt), (net, opt) = results
+    counts = [int(s["step"]) for s in opt.state.values()]
+    assert counts == [int(s["step"]) for s in ref_opt.state.values()] == [6, 6, 6, 5]
+    assert len({s["step"].untyped_storage().data_ptr() for s in opt.state.values()}) == 1
+    assert all(torch.equal(a, b) for a, b in zip(ref_net.parameters(), net.parameters(), strict=True))
+
+
+def test_the_shortcut_and_the_fused_kernel_are_chosen_only_under_auto():
+    net, _, _ = _net_and_data()
+    optimizer = _adam(net)
+    assert isinstance(fast.optimizer_step_for(optimizer, "auto"), DirectAdamStep)
+    assert fast.optimizer_step_for(optimizer, "off") == optimizer.step
+    sgd = torch.optim.SGD(net.parameters(), lr=0.1)
+    assert fast.optimizer_step_for(sgd, "auto") == sgd.step
+    cpu = torch.device("cpu")
+    assert fast.fused_adam("auto", cpu) and not fast.fused_adam("off", cpu)
+    assert not fast.fused_adam("auto", torch.device("meta"))
