@@ -264,10 +264,13 @@ def test_batch_noise_is_drawn_on_the_batch_device():
         assert torch.equal(torch.bernoulli(x, generator=g), torch.bernoulli(x, generator=noise_generator(3, 2, cuda, shuffle)))
 
 
-def test_device_side_dequantisation_draws_what_the_cpu_one_draws():
+def test_dequantisation_draws_its_noise_on_the_generators_device():
     from vaekit.data.views import dequantize_uniform
-    from vaekit.training.loop import dequantize_on_device
 
     x = torch.randint(0, 17, (6, 10)).float() / 16
-    on_device = dequantize_on_device(x, 17, torch.Generator().manual_seed(5))
-    assert torch.equal(on_device, dequantize_uniform(x, 17, torch.Generator().manual_seed(5)))
+    a = dequantize_uniform(x, 17, torch.Generator().manual_seed(5))
+    assert torch.equal(a, dequantize_uniform(x, 17, torch.Generator().manual_seed(5)))
+    assert ((a * 17).floor() == torch.round(x * 16)).all()  # the noise stays inside each level's bin
+    if torch.cuda.is_available():
+        g = torch.Generator(device="cuda").manual_seed(5)
+        assert dequantize_uniform(x.cuda(), 17, g).device.type == "cuda"

@@ -63,8 +63,10 @@ def dequantize_uniform(x: torch.Tensor, levels: int, generator: torch.Generator 
     """Return uniformly dequantised data ``(x_int + u) / levels`` in [0, 1), where
     ``x_int = round(x * (levels - 1))`` are the integer grey levels of ``x`` (values in [0, 1])
     and ``u ~ U[0, 1)`` per value. A density p on such data bounds the discrete data:
-    log P(x_int) >= E_u[log p((x_int + u) / levels)] - D log(levels) (see docs/likelihoods.md)."""
-    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
+    log P(x_int) >= E_u[log p((x_int + u) / levels)] - D log(levels) (see docs/likelihoods.md).
+    The noise is drawn by ``generator`` on its own device (the CPU without one) and moved to ``x``'s."""
+    device = generator.device if generator is not None else torch.device("cpu")
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
     return (torch.round(x * (levels - 1)) + noise) / levels
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from vaekit.config import FAST_MODES
 from vaekit.fast.adam import DirectAdamStep
 from vaekit.fast.denormals import flushing_denormals
 from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 #: "auto": every exact fast path that applies; "off": the plain reference path.
-MODES = ("auto", "off")
+MODES = FAST_MODES
 
 
 def _enabled(mode: str) -> bool:

@@ -271,8 +271,9 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> R
     n = len(splits.train)
     if config.model.net.get("normalization") == "batch" and n % t.batch_size == 1:
         raise ConfigError(
-            f"--norm batch cannot normalise the last batch of one example ({n} training examples, "
-            f"batch size {t.batch_size}); choose another --batch-size or --norm layer"
+            f"batch normalisation (net.normalization: batch) cannot normalise the last batch of one example "
+            f"({n} training examples, batch size {t.batch_size}); choose another --batch-size or "
+            "--set net.normalization=layer"
         )
     return Run(
         config=config,
@@ -348,17 +349,8 @@ def model_batch(x: torch.Tensor, run: Run, noise: torch.Generator) -> torch.Tens
     if data.binarize == "dynamic":
         return torch.bernoulli(x, generator=noise)
     if data.dequantize == "uniform":
-        if noise.device.type == "cpu":
-            return dequantize_uniform(x, levels, generator=noise)
-        return dequantize_on_device(x, levels, noise)
+        return dequantize_uniform(x, levels, generator=noise)
     return x
-
-
-def dequantize_on_device(x: torch.Tensor, levels: int, noise: torch.Generator) -> torch.Tensor:
-    """``dequantize_uniform`` (which draws its noise on the CPU) with the draws made by ``noise``
-    on the device of ``x``."""
-    u = torch.rand(x.shape, generator=noise, dtype=x.dtype, device=x.device)
-    return (torch.round(x * (levels - 1)) + u) / levels
 
 
 def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
