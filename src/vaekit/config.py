@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -159,10 +160,7 @@ class RunConfig:
         """Number of data dimensions D (product of ``input_shape``)."""
         if self.input_shape is None:
             raise ConfigError("input_shape is not set: the config was not bound to data")
-        d = 1
-        for s in self.input_shape:
-            d *= s
-        return d
+        return math.prod(self.input_shape)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain JSON-able values."""

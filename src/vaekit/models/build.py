@@ -13,6 +13,7 @@ the prior from the family. The facts about the data come in a :class:`DataFacts`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,10 +42,7 @@ class DataFacts:
     @property
     def input_dim(self) -> int:
         """Number of values D of one flattened example."""
-        d = 1
-        for s in self.input_shape:
-            d *= s
-        return d
+        return math.prod(self.input_shape)
 
 
 def default_likelihood(value_range: str | None) -> str:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from vaekit.distributions import Likelihood
 from vaekit.models.build import DataFacts
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
@@ -20,20 +18,6 @@ class ConditionalVAE(VAE):
     (e.g. soft mixtures of classes). The prior stays N(0, I)."""
 
     conditional = True
-
-    def __init__(
-        self,
-        input_dim: int,
-        latent_dim: int,
-        encoder: nn.Module,
-        decoder: nn.Module,
-        likelihood: Likelihood,
-        prior: nn.Module | None = None,
-        *,
-        cond_dim: int,
-    ) -> None:
-        super().__init__(input_dim, latent_dim, encoder, decoder, likelihood, prior)
-        self.cond_dim = cond_dim
 
     @classmethod
     def condition_dim(cls, facts: DataFacts) -> int:

@@ -56,8 +56,11 @@ class VAE(nn.Module):
         decoder: nn.Module,
         likelihood: Likelihood,
         prior: nn.Module | None = None,
+        cond_dim: int = 0,
     ) -> None:
         super().__init__()
+        #: width of the condition vector the nets take (0: unconditional; see ``condition_dim``)
+        self.cond_dim = cond_dim
         self.input_dim = input_dim
         self.latent_dim = latent_dim
         self.encoder = encoder

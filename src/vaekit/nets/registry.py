@@ -7,6 +7,7 @@ own options as keyword arguments (hidden widths, activation, ...), and returns
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,10 +34,7 @@ class NetSpec:
     @property
     def input_dim(self) -> int:
         """Number of data values D of one flattened example."""
-        d = 1
-        for s in self.input_shape:
-            d *= s
-        return d
+        return math.prod(self.input_shape)
 
 
 NetBuilder = Callable[..., tuple[nn.Module, nn.Module]]
