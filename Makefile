@@ -17,6 +17,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# The serve extra (FastAPI, uvicorn): `make demo` installs it so that `vaekit serve` works next.
+$(VENV)/.installed-serve: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[serve]"
+	touch $@
+
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
@@ -29,21 +34,25 @@ $(VENV)/.installed-browser: $(VENV)/.installed-dev
 
 browser-test-deps: $(VENV)/.installed-browser
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-	  else echo "chromium is missing and we are not root: the browser test will be skipped (apt-get install chromium)"; fi; }
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing and we are not root (or have no apt-get): the browser test will be skipped (apt-get install chromium)"; fi; }
 
 install: $(VENV)/.installed
 
 dev: $(VENV)/.installed-dev
 
-demo: $(VENV)/.installed
-	$(BIN)/vaekit train --data digits --out $(DEMO_DIR) --force
+demo: $(VENV)/.installed-serve
+	$(BIN)/vaekit train --data digits --likelihood discretized-logistic --out $(DEMO_DIR) --force
 	$(BIN)/vaekit evaluate $(DEMO_DIR)
 	$(BIN)/vaekit diagram $(DEMO_DIR)
 	$(BIN)/vaekit plot $(DEMO_DIR) report
 	@echo "open the run report in a browser: $(DEMO_DIR)/report.html"
+	@echo "explore its latent space: $(BIN)/vaekit serve $(DEMO_DIR)"
 
-test: $(VENV)/.installed-dev
+# The explorer's real-browser test is part of the default run: browser-test-deps installs
+# Playwright and, as root, Debian's chromium (skipped with the reason otherwise).
+test: $(VENV)/.installed-dev browser-test-deps
 	$(BIN)/python -m pytest
 
 test-slow: $(VENV)/.installed-dev browser-test-deps tex

@@ -87,6 +87,35 @@ def test_evaluate_reports_nll_and_bits_per_dim_on_the_fixed_binarised_test_set(b
     assert vaekit.evaluate(vae, k=30)["nll"] == report["nll"]  # same binarisation, same seed
 
 
+def test_evaluate_writes_its_report_only_when_asked_as_vaekit_evaluate_names_it(binarized_digits_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(binarized_digits_run, tmp_path / "run")
+    before = sorted(p.name for p in run.iterdir())
+    vaekit.evaluate(run, k=5, probe=False)
+    assert sorted(p.name for p in run.iterdir()) == before  # save=False: nothing written
+    report = vaekit.evaluate(run, k=5, probe=False, save=True)
+    saved = json.loads((run / "eval-test-k5.json").read_text())
+    assert saved["nll"] == report["nll"] and saved["weights"] == "last" and saved["run_dir"] == str(run)
+    vaekit.evaluate(vaekit.load(run, which="best"), k=0, probe=False, save=True)
+    assert (run / "eval-test-best.json").exists()
+
+
+def test_evaluate_save_to_a_folder_that_refuses_writes_warns_and_returns_the_report(
+    binarized_digits_run, monkeypatch
+):
+    import vaekit.evaluation
+    from vaekit.runtime.errors import NotWritableError, VaekitWarning
+
+    def refuse(run_dir, report, own_data=True):
+        raise NotWritableError(f"cannot write {run_dir}/eval-test.json: Read-only file system")
+
+    monkeypatch.setattr(vaekit.evaluation, "write_report", refuse)
+    with pytest.warns(VaekitWarning, match="not saved: cannot write .*Read-only"):
+        report = vaekit.evaluate(binarized_digits_run, k=0, probe=False, save=True)
+    assert "elbo" in report
+
+
 def test_dequantised_training_draws_fresh_noise_and_evaluation_bounds_discrete_data(tmp_path, monkeypatch):
     from vaekit.training import loop
 
@@ -144,7 +173,9 @@ def test_pieces_take_a_name_or_a_mapping_of_their_options():
 
 def test_flat_options_of_earlier_versions_still_work_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match=r"beta= is deprecated.*objective=\{'beta': 4.0\}"):
-        cfg = vaekit.build_config(model="beta-vae", beta=4.0, likelihood="gaussian", sigma=0.5)
+        cfg = vaekit.build_config(model="beta-vae", beta=4.0, likelihood="gaussian")
+    with pytest.warns(DeprecationWarning, match=r"sigma= is deprecated"):
+        cfg = vaekit.build_config(model="beta-vae", objective={"beta": 4.0}, likelihood="gaussian", sigma=0.5)
     assert cfg.model.objective["beta"] == 4.0
     assert cfg.model.likelihood == {"name": "gaussian", "sigma": 0.5}
     with pytest.warns(DeprecationWarning, match="fast='auto'|'off'"):
@@ -160,3 +191,11 @@ def test_import_vaekit_does_not_import_torch():
     code = "import sys, vaekit; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_paths_may_be_given_as_pathlib_paths(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "rows.npy", np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32))
+    cfg = vaekit.build_config(data=tmp_path / "rows.npy", data_dir=tmp_path)
+    assert cfg.data.name == str(tmp_path / "rows.npy") and cfg.data.data_dir == str(tmp_path)

@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from vaekit.cli import main
@@ -24,6 +25,34 @@ def fingerprint(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+#: the real MNIST files (gzipped IDX), where this machine has them
+REAL_MNIST = Path("/work/shared/data/mnist")
+
+
+def write_config_and_size_files(tmp: Path) -> None:
+    """Write the files the cases of configs and sizes read into ``tmp``: configs with values of
+    the wrong type, a pickle and a newer vaekit's config as ``config.json``, one tiny image."""
+    import pickle
+
+    from PIL import Image
+
+    configs = {
+        "latent-two.yaml": "model:\n  latent_dim: two\n",
+        "encoder-64.yaml": "model:\n  net: {name: mlp, encoder: 64}\n",
+        "name-mapping.yaml": "model:\n  net: {name: {mlp: 1}}\n",
+        "epochs-ten.yaml": "train:\n  epochs: ten\n",
+        "lr-list.yaml": "train:\n  lr: [1]\n",
+        "newer/config.json": '{"version": "99.0.0", "train": {"epochs": 2, "ema": 0.99}}',
+    }
+    for name, text in configs.items():
+        (tmp / name).parent.mkdir(exist_ok=True)
+        (tmp / name).write_text(text)
+    (tmp / "pickled").mkdir()
+    (tmp / "pickled" / "config.json").write_bytes(pickle.dumps({"model": {"latent_dim": 2}}))
+    (tmp / "images").mkdir()
+    Image.new("L", (4, 4)).save(tmp / "images" / "a.png")
 
 
 CASES = [
@@ -44,13 +73,39 @@ CASES = [
     pytest.param(["plot", "{run}", "histogram"], "is not one of", id="unknown-picture"),
     pytest.param(["train", "--out", "{run}", "-q"], "--force", id="used-run-folder-without-force"),
     # --- run folders: --force, locks, resume, full disks, permissions ---
+    pytest.param(["train", "--model", "vea", "--out", "{run}", "--force", "-q"], "unknown model 'vea'", id="force-with-a-typo-keeps-the-run"),
+    pytest.param(["train", "--data", "{tmp}/nope.csv", "--out", "{run}", "--force", "-q"], "nope.csv", id="force-with-missing-data-keeps-the-run"),
+    pytest.param(["train", "--data", "{tmp}/bad.csv", "--out", "{run}", "--force", "-q"], "not a number", id="force-with-a-bad-data-file-keeps-the-run"),
+    pytest.param(["train", "--device", "cuda", "--out", "{run}", "--force", "-q"], "no CUDA GPU", id="force-without-the-device-keeps-the-run", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
+    pytest.param(["train", "--net", "conv", "--data", "synthetic5", "--out", "{run}", "--force", "-q"], "needs images", id="force-with-a-model-that-cannot-be-built-keeps-the-run"),
+    pytest.param(["train", "--model", "cvae", "--data", "synthetic5", "--out", "{run}", "--force", "-q"], "needs labelled data", id="force-with-unlabelled-data-for-cvae-keeps-the-run"),
+    pytest.param(["resume", "{run}", "--epochs", "0", "-q"], "epochs must be >= 1", id="failed-resume-leaves-config-json"),
+    pytest.param(["resume", "{run}", "--epochs", "1", "-q"], "trained 2 epochs already", id="resume-to-fewer-epochs-than-trained"),
     # --- configs and sizes: types, versions, memory, checksums ---
+    pytest.param(["train", "--config", "{tmp}/latent-two.yaml", "--out", "{tmp}/r"], "model.latent_dim must be an integer, got 'two' (str)", id="config-latent-dim-not-an-integer"),
+    pytest.param(["train", "--config", "{tmp}/encoder-64.yaml", "--out", "{tmp}/r"], "net.encoder must be a list of integers or null, got 64 (int)", id="config-widths-not-a-list"),
+    pytest.param(["train", "--config", "{tmp}/name-mapping.yaml", "--out", "{tmp}/r"], "model.net.name must be a net name (a string) or null, got {'mlp': 1} (dict)", id="config-mapping-for-a-name"),
+    pytest.param(["train", "--config", "{tmp}/epochs-ten.yaml", "--out", "{tmp}/r"], "train.epochs must be an integer, got 'ten' (str)", id="config-epochs-not-an-integer"),
+    pytest.param(["train", "--config", "{tmp}/lr-list.yaml", "--out", "{tmp}/r"], "train.lr must be a number, got [1] (list)", id="config-lr-a-list"),
+    pytest.param(["train", "--set", "train.epochs=ten", "--out", "{tmp}/r"], "train.epochs must be an integer, got 'ten' (str)", id="set-epochs-not-an-integer"),
+    pytest.param(["train", "--set", "net.encoder=64", "--out", "{tmp}/r"], "net.encoder must be a list of integers or null, got 64 (int)", id="set-widths-not-a-list"),
+    pytest.param(["train", "--config", "{tmp}/pickled/config.json", "--out", "{tmp}/r"], "config.json: not a text file", id="config-json-a-pickle"),
+    pytest.param(["evaluate", "{tmp}/pickled"], "config.json: not a text file", id="run-config-json-a-pickle"),
+    pytest.param(["train", "--config", "{tmp}/newer/config.json", "--out", "{tmp}/r"], "written by vaekit 99.0.0, newer than this vaekit", id="config-of-a-newer-vaekit-with-new-keys"),
+    pytest.param(["resume", "{tmp}/newer"], "has settings this version does not know: train.ema", id="run-of-a-newer-vaekit-with-new-keys"),
+    pytest.param(["train", "--latent", "1000000000", "--out", "{tmp}/r", "-q"], "needs about", id="latent-too-large-for-memory"),
+    pytest.param(["train", "--encoder", "100000000,100000000", "--out", "{tmp}/r", "-q"], "this machine has", id="widths-too-large-for-memory"),
+    pytest.param(["train", "--latent", "1000000000", "--out", "{run}", "--force", "-q"], "needs about", id="force-with-a-size-that-cannot-fit-keeps-the-run"),
+    pytest.param(["train", "--data", "{tmp}/images", "--image-size", "1000000x1000000x3", "--out", "{tmp}/r", "-q"], "pass a smaller --image-size", id="image-size-too-large-for-memory"),
+    pytest.param(["train", "--data", "fashion-mnist", "--data-dir", str(REAL_MNIST), "--out", "{tmp}/r", "-q"], "holds MNIST files, not Fashion-MNIST", id="mnist-files-as-fashion-mnist", marks=pytest.mark.skipif(not REAL_MNIST.is_dir(), reason="real MNIST not available")),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("args, message", CASES)
 def test_bad_input_gives_a_message_a_nonzero_exit_and_loses_nothing(digits_run, tmp_path, args, message):
     (tmp_path / "z.txt").write_text("1 2\n")
+    (tmp_path / "bad.csv").write_text("a,b\n1,x\n")
+    write_config_and_size_files(tmp_path)
     before = fingerprint(digits_run)
     result = CliRunner().invoke(main, [a.format(tmp=tmp_path, run=digits_run) for a in args])
     assert result.exit_code != 0

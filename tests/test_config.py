@@ -101,7 +101,7 @@ def test_bad_yaml_configs_name_the_problem(tmp_path, text, message):
     "section, key, value, message",
     [
         ("model", "latent_dim", 0, "latent_dim"),
-        ("model", "latent_dim", "two", "latent_dim must be a positive integer"),
+        ("model", "latent_dim", "two", r"model.latent_dim must be an integer, got 'two' \(str\)"),
         ("model", "likelihood", "gaussian", "model.likelihood must be a mapping"),
         ("train", "fast", "turbo", "fast must be one of auto, off"),
         ("train", "epochs", 0, "epochs"),
@@ -117,3 +117,150 @@ def test_invalid_values_are_refused_with_their_name(section, key, value, message
     setattr(getattr(config, section), key, value)
     with pytest.raises(ConfigError, match=message):
         validate(config)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model:\n  latent_dim: two\n", "model.latent_dim must be an integer, got 'two' (str)"),
+        ("model:\n  latent_dim: true\n", "model.latent_dim must be an integer, got True (bool)"),
+        ("model:\n  name: {vae: 1}\n", "model.name must be a string, got {'vae': 1} (dict)"),
+        ("model:\n  net: {name: {mlp: 1}}\n", "model.net.name must be a net name (a string) or null, got {'mlp': 1}"),
+        ("model:\n  net: 64\n", "model.net must be a mapping like {name: ..., option: value}, got 64 (int)"),
+        ("model:\n  options: [1]\n", "model.options must be a mapping, got [1] (list)"),
+        ("data:\n  name: [digits]\n", "data.name must be a string, got ['digits'] (list)"),
+        ("data:\n  limit: 1.5\n", "data.limit must be an integer or null, got 1.5 (float)"),
+        ("data:\n  download: 'yes'\n", "data.download must be true or false, got 'yes' (str)"),
+        ("train:\n  epochs: ten\n", "train.epochs must be an integer, got 'ten' (str)"),
+        ("train:\n  lr: [1]\n", "train.lr must be a number, got [1] (list)"),
+        ("train:\n  grad_clip: 'big'\n", "train.grad_clip must be a number or null, got 'big' (str)"),
+        ("input_shape: [1, x]\n", "input_shape must be a list of integers or null, got [1, 'x'] (list)"),
+        ("version: 2\n", "version must be a string, got 2 (int)"),
+    ],
+)
+def test_values_of_the_wrong_type_name_the_key_the_type_and_the_value(tmp_path, text, message):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        RunConfig.load(tmp_path / "bad.yaml")
+    assert str(info.value).startswith(f"{tmp_path / 'bad.yaml'}: {message}")
+
+
+def test_the_schema_check_runs_in_validate_too():
+    config = RunConfig()
+    config.train.epochs = "ten"
+    with pytest.raises(ConfigError, match=r"^train.epochs must be an integer, got 'ten' \(str\)$"):
+        validate(config)
+
+
+def test_numbers_of_the_right_kind_pass_the_schema_check(tmp_path):
+    (tmp_path / "c.yaml").write_text("train:\n  lr: 3e-4\n  grad_clip: 1\ndata:\n  limit: null\n  image_size: 28\n")
+    config = RunConfig.load(tmp_path / "c.yaml")  # an integer is a number; YAML's 3e-4 is one too
+    assert (config.train.lr, config.train.grad_clip, config.data.image_size) == (3e-4, 1, 28)
+    validate(config)
+
+
+def test_a_config_json_that_is_not_text_is_refused_by_name(tmp_path):
+    import pickle
+
+    (tmp_path / "config.json").write_bytes(pickle.dumps({"model": {"latent_dim": 2}}))
+    with pytest.raises(ConfigError, match=r"config.json: not a text file .*JSON or YAML text"):
+        RunConfig.load(tmp_path / "config.json")
+
+
+def test_a_config_from_a_newer_vaekit_loads_with_a_warning_naming_both_versions():
+    from vaekit import __version__
+    from vaekit.runtime.errors import VaekitWarning
+
+    with pytest.warns(VaekitWarning, match=rf"written by vaekit 99.0.0, newer than this vaekit {__version__}"):
+        config = RunConfig.from_dict({"version": "99.0.0", "train": {"epochs": 3}}, source="config.json")
+    assert config.train.epochs == 3
+
+
+def test_a_config_from_this_or_an_older_vaekit_loads_silently():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RunConfig.from_dict({"version": "0.0.1"})
+        RunConfig.from_dict(RunConfig().to_dict())
+
+
+def test_a_config_from_a_newer_vaekit_with_keys_this_one_does_not_know_is_refused():
+    raw = {"version": "99.0.0", "train": {"epochs": 3, "ema": 0.99}, "tokenizer": "bpe"}
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict(raw, source="config.json")
+    message = str(info.value)
+    assert "config.json was written by vaekit 99.0.0" in message
+    assert "settings this version does not know: train.ema, tokenizer" in message
+    assert "upgrade vaekit" in message
+
+
+@pytest.mark.parametrize(
+    "version, than, newer",
+    [("0.2.0", "0.1.0", True), ("0.1.0", "0.1.0", False), ("0.1", "0.1.0", False), ("1.0.0rc1", "0.9", True),
+     ("0.1.0.dev3", "0.1.0", False), ("0.10.0", "0.9.0", True), ("unknown", "0.1.0", False)],
+)  # fmt: skip
+def test_versions_compare_by_their_release_numbers(version, than, newer):
+    from vaekit.runtime.versions import is_newer
+
+    assert is_newer(version, than) is newer
+
+
+def test_train_help_shows_each_config_default():
+    from click.testing import CliRunner
+
+    from vaekit.cli import main
+    from vaekit.config import DataConfig, TrainConfig
+
+    text = " ".join(CliRunner().invoke(main, ["train", "--help"], terminal_width=400).output.split())
+    t = TrainConfig()
+    for flag, default in [("--epochs", t.epochs), ("--batch-size", t.batch_size), ("--lr", t.lr), ("--seed", t.seed)]:
+        assert f"{flag} " in text and f"[default: {default}]" in text.split(f"{flag} ", 1)[1].split(" --", 1)[0]
+    assert "[default: 0.001]" in text and f"[default: {DataConfig().binarize}]" in text
+    assert "[default: no-download]" in text
+
+
+def test_defaults_in_the_help_do_not_override_a_config_file(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from vaekit import api
+    from vaekit.cli import main
+
+    seen = []
+
+    def fake_train(cfg, **kwargs):
+        seen.append(cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(api, "train", fake_train)
+    (tmp_path / "c.yaml").write_text("train:\n  epochs: 3\n  lr: 3e-4\n  seed: 5\n  batch_size: 7\n")
+    CliRunner().invoke(main, ["train", "--config", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "r")])
+    t = seen[0].train
+    assert (t.epochs, t.lr, t.seed, t.batch_size) == (3, 3e-4, 5, 7)
+
+
+def test_the_cli_shows_a_newer_versions_config_as_one_warning_line(digits_run, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from vaekit.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    raw = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**raw, "version": "99.0.0"}))
+    result = CliRunner().invoke(main, ["info", str(run)])
+    assert result.exit_code == 0
+    assert "warning: " in result.output and "was written by vaekit 99.0.0, newer than this vaekit" in result.output
+    assert "VaekitWarning" not in result.output
+
+
+def test_an_unknown_piece_option_of_a_newer_config_says_which_version_wrote_it():
+    from vaekit.training.build import build_model
+
+    config = RunConfig()
+    config.input_shape, config.value_range, config.levels, config.version = [5], "real", None, "99.0.0"
+    config.model.net = {"name": "mlp", "encoder": [4], "dropout": 0.1}
+    with pytest.raises(ConfigError, match=r"takes no option 'dropout'.*written by vaekit 99.0.0, newer than this"):
+        build_model(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ class TrainedVAE:
         self.model = model.eval()
         self.config = config
         self.run_dir = run_dir
+        #: which weights of the run folder these are: "last" or "best" (``load(which=...)``)
+        self.weights = "last"
         #: the first test examples and labels as the model sees them, kept by ``train`` and
         #: ``resume`` so that ``vaekit.viz.write_run_pictures`` need not load the data again
         self.test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
@@ -195,7 +198,8 @@ def build_config(
         cfg = RunConfig.load(config)
     else:
         cfg = RunConfig()
-    options = {k: v for k, v in options.items() if v is not None}
+    # Paths are text in config.json: a pathlib.Path for data= or data_dir= is what users pass.
+    options = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in options.items() if v is not None}
     if preset is not None:
         fixed = {"encoder", "decoder", "latent_dim"} & set(options)
         if fixed:
@@ -255,13 +259,17 @@ def train(
     Returns the trained model, loaded from the final weights. Pictures are drawn by
     ``vaekit.viz``: ``vaekit.viz.write_run_pictures(vae)`` writes the ``samples.png`` and
     ``reconstructions.png`` that ``vaekit train`` puts in the run folder.
+
+    A non-empty ``out`` is refused unless ``force``; with ``force`` the old run there is replaced
+    only once the new one has written its first complete checkpoint, and is kept if anything
+    fails before that (bad data, device or options; Ctrl+C). The folder is locked while training:
+    a second process writing it gets a ``RunFolderLockedError`` naming this one's PID.
     """
     from vaekit.training.loop import fit
-    from vaekit.training.run_dir import prepare_new_run_dir
 
     cfg = build_config(config, preset=preset, **options)
-    run_dir = prepare_new_run_dir(Path(out), force=force)
-    result = fit(cfg, run_dir, progress=progress)
+    run_dir = Path(out)
+    result = fit(cfg, run_dir, force=force, progress=progress)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
     return vae
@@ -269,20 +277,28 @@ def train(
 
 def resume(run_dir: str | Path, *, epochs: int | None = None, progress: str = "auto") -> TrainedVAE:
     """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``).
-    Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``."""
+    Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``.
+
+    Nothing is written until the data, model and checkpoint are known good (a failed resume
+    leaves config.json as it was). The folder is locked while training; a resume first finishes
+    a ``train --force`` that was killed there (the previous run comes back if the new one had
+    no checkpoint yet)."""
     from vaekit.training.loop import fit
+    from vaekit.training.run_dir import open_run_folder
 
     run_dir = Path(run_dir)
-    cfg = read_config(run_dir)
-    if not (run_dir / ckpt.TRAINER_FILE).exists():
-        raise CheckpointError(
-            f"{run_dir} has no checkpoint yet (trainer.safetensors is missing): the run stopped "
-            "before its first checkpoint; start it again with `vaekit train --force`"
-        )
-    if epochs is not None:
-        cfg.train.epochs = epochs
-        cfg.save(run_dir / ckpt.CONFIG_FILE)
-    result = fit(cfg, run_dir, resume=True, progress=progress)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run folder {run_dir} does not exist")
+    with open_run_folder(run_dir, new=False):
+        cfg = read_config(run_dir)
+        if not (run_dir / ckpt.TRAINER_FILE).exists():
+            raise CheckpointError(
+                f"{run_dir} has no checkpoint yet (trainer.safetensors is missing): the run stopped "
+                "before its first checkpoint; start it again with `vaekit train --force`"
+            )
+        if epochs is not None:
+            cfg.train.epochs = epochs  # written to config.json only once the run can go on
+        result = fit(cfg, run_dir, resume=True, save_config=epochs is not None, progress=progress)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
     return vae
@@ -293,6 +309,15 @@ def read_config(run_dir: Path) -> RunConfig:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run folder {run_dir} does not exist")
+    from vaekit.training.run_dir import MOVING, PREVIOUS
+
+    set_aside = (run_dir / PREVIOUS).is_dir() or (run_dir / MOVING).is_dir()
+    if set_aside and not (run_dir / ckpt.TRAINER_FILE).exists():
+        raise CheckpointError(
+            f"{run_dir} is being replaced by a new run that has no checkpoint yet (`vaekit train --force`); "
+            f"the previous run is kept in {run_dir / PREVIOUS} until then. If that training was "
+            f"stopped, `vaekit resume {run_dir}` puts the previous run back"
+        )
     if not (run_dir / ckpt.CONFIG_FILE).exists():
         raise CheckpointError(f"{run_dir} is not a vaekit run folder: config.json is missing")
     try:
@@ -313,7 +338,9 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
     cfg = read_config(run_dir)
     model = build_model(cfg)
     ckpt.load_model_weights(run_dir / files[which], model)
-    return TrainedVAE(model.to(device), cfg, run_dir)
+    vae = TrainedVAE(model.to(device), cfg, run_dir)
+    vae.weights = which
+    return vae
 
 
 def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
@@ -355,9 +382,13 @@ def evaluate(
     probe: bool = True,
     progress: str = "quiet",
     fast: str = "auto",
+    save: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a model on a data split; return a dict of named metrics in nats per example
     (``bpd`` in bits per dimension for images). ``vae`` may be a loaded model or a run folder.
+    ``save=True`` also writes the report into the model's run folder as ``vaekit evaluate``
+    does (``RUN_DIR/eval-<split>-k<K>.json``; a folder that cannot be written gives a
+    ``VaekitWarning`` and the report is still returned); by default nothing is written.
 
     ``nll`` is the importance-weighted bound with ``k`` samples (default 5000; ``0`` skips it),
     given with its standard error over examples, only when the likelihood is a true likelihood
@@ -367,7 +398,8 @@ def evaluate(
     of a logistic regression on the latent means, fitted on the train split; ``probe=False``
     skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
     small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
-    decoder output); ``progress`` is ``"auto"`` (a bar on a terminal) or ``"quiet"``.
+    decoder output); ``progress`` is ``"auto"`` (a bar on a terminal), ``"lines"`` (plain
+    progress lines on stderr) or ``"quiet"``.
     ``fast="off"`` takes the generic NLL path where the fused chunk would apply
     (``nll_path`` in the report says which ran; docs/evaluation.md).
     """
@@ -397,7 +429,25 @@ def evaluate(
         progress=progress,
         fast=fast,
     )
-    return {"split": split, "data": data or cfg.data.name, **report}
+    report = {"split": split, "data": data or cfg.data.name, **report}
+    if save:
+        _save_evaluation(vae, report, own_data=data is None)
+    return report
+
+
+def _save_evaluation(vae: TrainedVAE, report: dict[str, Any], own_data: bool) -> None:
+    """Write ``report`` into the model's run folder as ``vaekit evaluate`` does; warn (and keep
+    the report) when the folder cannot be written."""
+    from vaekit.evaluation import write_report
+    from vaekit.runtime.errors import VaekitError, VaekitWarning
+
+    if vae.run_dir is None:
+        raise ConfigError("save=True needs a model loaded from (or trained into) a run folder")
+    saved = {"run_dir": str(vae.run_dir), "weights": vae.weights, **report}
+    try:
+        write_report(vae.run_dir, saved, own_data=own_data)
+    except (OSError, VaekitError) as exc:
+        warnings.warn(f"the evaluation was not saved: {exc}", VaekitWarning, stacklevel=3)
 
 
 def describe_piece(piece: dict[str, Any]) -> str:

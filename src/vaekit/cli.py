@@ -56,6 +56,28 @@ def _progress_mode(quiet: bool) -> str:
 @click.version_option(__version__, prog_name="vaekit")
 def main() -> None:
     """vaekit: train, evaluate and use variational autoencoders."""
+    _show_warnings_as_lines()
+
+
+def _show_warnings_as_lines() -> None:
+    """Print vaekit's own warnings (``VaekitWarning``) as one ``warning: ...`` line each, rather
+    than in Python's ``file:line: category`` form; other warnings are shown as before."""
+    import warnings
+
+    from vaekit.runtime.errors import VaekitWarning
+
+    previous = warnings.showwarning
+    if getattr(previous, "vaekit_lines", False):
+        return
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if issubclass(category, VaekitWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    show.vaekit_lines = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 #: flags of earlier versions and their spelling now: ``(new flag, value)``; a value of None
@@ -162,9 +184,10 @@ def _config_flags(section: str, renames: dict[str, str]) -> list[Callable[[Any],
     for f in dataclasses.fields(cls):
         flag = renames.get(f.name, "--" + f.name.replace("_", "-"))
         kind = hints[f.name]
-        base = next((t for t in (bool, int, float, str) if kind is t or t in typing.get_args(kind)), str)
+        # A field that also takes text (image_size: "28x28" or 28) is a text flag.
+        base = next((t for t in (bool, str, int, float) if kind is t or t in typing.get_args(kind)), str)
         choices = f.metadata.get("choices")
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "") + _default_note(f.default, flag, base)
         if base is bool:
             decorators.append(
                 click.option(f"{flag}/--no-{flag[2:]}", f"{section}__{f.name}", default=None, help=help_text)
@@ -173,6 +196,17 @@ def _config_flags(section: str, renames: dict[str, str]) -> list[Callable[[Any],
             ptype = click.Choice(choices) if choices else base
             decorators.append(click.option(flag, f"{section}__{f.name}", type=ptype, default=None, help=help_text))
     return decorators
+
+
+def _default_note(default: Any, flag: str, base: type) -> str:
+    """Return `` [default: VALUE]`` for a flag's help: the config's default, shown in the help
+    text because the flag itself defaults to None (a value from --config is not overridden)."""
+    import dataclasses
+
+    if default is None or default is dataclasses.MISSING:
+        return ""
+    shown = (flag[2:] if default else f"no-{flag[2:]}") if base is bool else default
+    return f"  [default: {shown}]"
 
 
 def _apply(decorators: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
@@ -231,7 +265,11 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 @_apply(_config_flags("data", {"name": "--data"}))
 @_apply(_config_flags("train", {}))
 @click.option("--out", type=click.Path(file_okay=False), default="runs/vae", show_default=True, help="Run folder.")
-@click.option("--force", is_flag=True, help="Overwrite a non-empty run folder.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the run in a non-empty run folder (kept until the new run's first checkpoint).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @_user_errors
 def train(
@@ -353,6 +391,7 @@ def evaluate(
     from vaekit import api
     from vaekit.evaluation import format_report, write_report
     from vaekit.runtime.device import resolve_device
+    from vaekit.runtime.errors import RunFolderLockedError, WriteError
 
     vae = api.load(run_dir, which=which, device=resolve_device(device))
     report = api.evaluate(
@@ -368,13 +407,18 @@ def evaluate(
         fast=fast,
     )
     report = {"run_dir": str(run_dir), "weights": which, **report}
-    path = write_report(run_dir, report, own_data=data is None)
+    try:
+        saved = f"wrote {write_report(run_dir, report, own_data=data is None)}"
+    except (WriteError, RunFolderLockedError) as exc:  # a read-only or busy run folder: print all the same
+        saved = f"warning: the report was not saved: {exc}"
     if as_json:
         click.echo(json.dumps(report, indent=2))
+        if saved.startswith("warning:"):
+            click.echo(saved, err=True)
         return
     title = f"{run_dir} ({which} weights) on {report['data']} {split}, {report['likelihood']} likelihood"
     click.echo(format_report(report, title))
-    click.echo(f"wrote {path}", err=True)
+    click.echo(saved, err=True)
 
 
 def _default_output(run_dir: str, stem: str, vae: Any) -> Path:
@@ -573,6 +617,13 @@ class _PictureKinds(click.Choice):
 @click.option("--dims", type=int, help="traverse: most informative dimensions shown (10).")
 @click.option("--method", type=click.Choice(["pca", "tsne"]), help="latents: 2-D projection when L > 2 (pca).")
 @click.option("--grid", type=int, help="manifold: images per side (15).")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(min=0),
+    help="report, when the run has no saved evaluation: importance samples of the test NLL it computes "
+    "(5000; e.g. 100 for a quick look; 0 skips the NLL).",
+)
 @click.option(
     "--label",
     type=int,

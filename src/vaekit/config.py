@@ -8,13 +8,16 @@ from __future__ import annotations
 import copy
 import json
 import math
+import typing
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from vaekit._version import __version__
-from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.errors import ConfigError, VaekitWarning
+from vaekit.runtime.typecheck import shown, type_error
+from vaekit.runtime.versions import is_newer
 
 #: The founding diagram: 5 inputs, encoder 4 and 3, latent 3, decoder 3 and 4, 5 outputs.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -96,7 +99,8 @@ class DataConfig:
         "digits", "digits, mnist, fashion-mnist, synthetic5, or a path (.npy/.npz/.csv/.tsv, image folder, IDX folder)"
     )
     data_dir: str | None = _opt(None, "Folder holding the MNIST/Fashion-MNIST IDX files.")
-    image_size: str | None = _opt(None, "Resize images, e.g. 28, 28x28 or 32x32x3.")
+    #: "28x28", "32x32x3", or one number of pixels (28: 28x28), as YAML reads ``image_size: 28``
+    image_size: str | int | None = _opt(None, "Resize images, e.g. 28, 28x28 or 32x32x3.")
     download: bool = _opt(False, "Download MNIST/Fashion-MNIST if missing (checksums verified).")
     test_fraction: float = _opt(0.2, "Share of the examples held out for testing (datasets without a test split).")
     val_fraction: float = _opt(0.1, "Share of the training examples held out for validation.")
@@ -174,9 +178,15 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
-        """Build a config from nested dicts, rejecting unknown keys with a message naming them."""
+        """Build a config from nested dicts, rejecting unknown keys with a message naming them
+        and values of the wrong type with a message naming the key, the type expected and the
+        value received (see :func:`check_types`).
+
+        A config whose ``version`` is newer than this vaekit's loads with a ``VaekitWarning``
+        naming both versions, or is refused when it has keys this version does not know."""
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: expected a mapping with keys model/data/train, got {type(raw).__name__}")
+        check_version(raw, source)
         sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
         kwargs: dict[str, Any] = {}
         for key, value in raw.items():
@@ -190,21 +200,30 @@ class RunConfig:
                 kwargs[key] = value
             else:
                 raise ConfigError(f"{source}: unknown key {key!r}; expected one of {sorted([*sections, *BOUND_KEYS])}")
-        return cls(**kwargs)
+        config = cls(**kwargs)
+        check_types(config, source)
+        return config
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
         """Read ``config.json`` (or a YAML file with the same structure)."""
         path = Path(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not a text file (byte {exc.start} is not UTF-8): a config is JSON or YAML text; "
+                "this file holds something else (a pickle or other binary data?)"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
             try:
-                raw = yaml.safe_load(text) or {}
+                raw = yaml.load(text, Loader=_yaml_loader()) or {}
             except yaml.YAMLError as exc:
                 raise ConfigError(f"{path}: not valid YAML: {exc}") from None
         else:
@@ -213,6 +232,105 @@ class RunConfig:
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}: not valid JSON ({exc}); the file may be truncated") from None
         return cls.from_dict(raw, source=str(path))
+
+
+def _yaml_loader() -> type:
+    """Return a YAML safe loader that reads ``3e-4`` as the number it means (YAML 1.1, and so
+    PyYAML, reads an exponent without a decimal point as text)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    number = re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$")
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", number, list("-+0123456789."))
+    return Loader
+
+
+def check_version(raw: dict[str, Any], source: str) -> None:
+    """Warn (``VaekitWarning``) when the config ``raw`` was written by a newer vaekit than this
+    one; raise ``ConfigError`` when it also has keys this version does not know (a newer
+    version's settings, which this one would otherwise refuse one by one or misread)."""
+    written = raw.get("version")
+    if not isinstance(written, str) or not is_newer(written, __version__):
+        return
+    who = f"{source} was written by vaekit {written}, newer than this vaekit {__version__}"
+    unknown = unknown_keys(raw)
+    if unknown:
+        raise ConfigError(
+            f"{who}, and has settings this version does not know: {', '.join(unknown)}; "
+            f"upgrade vaekit to {written} or later (pip install --upgrade vaekit) to use it"
+        )
+    warnings.warn(
+        f"{who}: settings it added or changed since {__version__} (new model pieces, piece options or "
+        f"values) may be refused or read differently here; upgrade vaekit to {written} if it fails",
+        VaekitWarning,
+        stacklevel=3,
+    )
+
+
+def unknown_keys(raw: dict[str, Any]) -> list[str]:
+    """Return the dotted keys of the config mapping ``raw`` that this version does not know
+    (legacy keys that it still migrates count as known)."""
+    sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+    legacy = {"model": set(LEGACY_MODEL_OPTIONS), "train": set(LEGACY_SPEED_SWITCHES), "data": set()}
+    unknown = []
+    for key, value in raw.items():
+        if key in sections:
+            if isinstance(value, dict):
+                known = {f.name for f in fields(sections[key])} | legacy[key]
+                unknown += [f"{key}.{k}" for k in value if k not in known]
+        elif key not in BOUND_KEYS:
+            unknown.append(str(key))
+    return unknown
+
+
+#: what a model piece looks like, in the words of a message
+PIECE_FORM = "a mapping like {name: ..., option: value}"
+
+
+def check_types(config: RunConfig, source: str | None = None) -> None:
+    """Raise ``ConfigError`` for the first value of ``config`` whose type does not match the
+    type hint of its dataclass field, naming the key, the type expected and the value received:
+    ``config.json: model.latent_dim must be an integer, got 'two' (str)``. ``source`` (a file
+    name) starts the message. The options inside a model piece are typed by the piece's
+    constructor and checked when the model is built (``vaekit.runtime.construct``)."""
+    prefix = f"{source}: " if source else ""
+
+    def refuse(message: str) -> None:
+        raise ConfigError(prefix + message)
+
+    sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+    for section, cls in sections.items():
+        obj = getattr(config, section)
+        if not isinstance(obj, cls):
+            refuse(f"{section} must be a mapping of its options, got {shown(obj)}")
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            value = getattr(obj, f.name)
+            key = f"{section}.{f.name}"
+            if section == "model" and f.name in PIECES:
+                _check_piece(value, f.name, refuse)
+            elif message := type_error(key, value, hints[f.name]):
+                refuse(message)
+    hints = typing.get_type_hints(RunConfig)
+    for key in BOUND_KEYS:
+        if message := type_error(key, getattr(config, key), hints[key]):
+            refuse(message)
+
+
+def _check_piece(value: Any, piece: str, refuse: Any) -> None:
+    """Refuse a model piece that is not ``{name: str | None, option: value, ...}``."""
+    hint = f"; on the command line: --{piece} NAME and --set {piece}.OPTION=VALUE"
+    if not isinstance(value, dict):
+        refuse(f"model.{piece} must be {PIECE_FORM}, got {shown(value)}{hint}")
+    if message := type_error(f"model.{piece}.name", value.get("name"), str | None, f"a {piece} name (a string) or null"):
+        refuse(message)
+    bad = [k for k in value if not isinstance(k, str)]
+    if bad:
+        refuse(f"model.{piece}: option names must be strings, got {shown(bad[0])}")
 
 
 #: the boolean speed switches that ``train.fast`` replaced (configs written before it still load)
@@ -330,22 +448,12 @@ def apply_preset(config: RunConfig, name: str) -> None:
 
 
 def validate(config: RunConfig) -> None:
-    """Raise ``ConfigError`` naming the first invalid value and its valid range."""
+    """Raise ``ConfigError`` naming the first invalid value: of the wrong type (see
+    :func:`check_types`), or outside its valid range."""
+    check_types(config)
     m, d, t = config.model, config.data, config.train
-    for piece in PIECES:
-        value = getattr(m, piece)
-        if not isinstance(value, dict) or not isinstance(value.get("name"), (str, type(None))):
-            raise ConfigError(
-                f"model.{piece} must be a mapping like {{name: ..., option: value}}, got {value!r}; "
-                f"on the command line: --{piece} NAME and --set {piece}.OPTION=VALUE"
-            )
-    if not isinstance(m.options, dict):
-        raise ConfigError(f"model.options must be a mapping of the family's options, got {m.options!r}")
     checks = [
-        (
-            isinstance(m.latent_dim, int) and not isinstance(m.latent_dim, bool) and m.latent_dim >= 1,
-            f"latent_dim must be a positive integer, got {m.latent_dim!r}",
-        ),
+        (m.latent_dim >= 1, f"latent_dim must be a positive integer, got {m.latent_dim!r}"),
         (0 < d.test_fraction < 1, f"test_fraction must be in (0, 1), got {d.test_fraction}"),
         (d.limit is None or d.limit >= 2, f"limit must be >= 2 examples, got {d.limit}"),
         (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),

@@ -165,3 +165,20 @@ def test_single_image_cannot_be_split(tmp_path: Path) -> None:
     write_image(tmp_path / "only.png")
     with pytest.raises(DataError, match="at least 2"):
         read_image_folder(tmp_path, OPTIONS)
+
+
+def test_a_size_too_large_for_memory_is_refused_before_any_image_is_resized(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaekit.runtime import memory
+
+    monkeypatch.setattr(memory, "system_available_bytes", lambda: 1 << 30)  # 1 GiB free
+    for i in range(3):
+        write_image(tmp_path / f"{i}.png", "L", (4, 5), seed=i)
+    resized: list[Path] = []
+    monkeypatch.setattr("vaekit.data.images.load_pixels", lambda path, *args: resized.append(path))
+    options = LoadOptions(test_fraction=0.25, image_size="60000x60000x3")
+    with pytest.raises(DataError, match=r"reading 3 image\(s\) of 60000x60000 pixels x 3 channel\(s\) needs about "
+                       r"[\d.]+ GiB of memory, but this machine has 1.0 GiB available; pass a smaller --image-size"):
+        read_image_folder(tmp_path, options)
+    assert resized == []

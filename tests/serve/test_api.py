@@ -212,6 +212,98 @@ def test_table_row_is_encoded_to_its_posterior_mean(table_client, seed_vae):
     assert np.isfinite(body["anomaly_score"])
 
 
+# ---- conditional models: every decode and encode takes a label ------------------------------
+
+
+@pytest.fixture(scope="module")
+def cvae(cvae_run):
+    vae = vaekit.load(cvae_run)
+    x, labels = resolve_eval_data(vae, None, "test")
+    return vae, x, labels
+
+
+def test_conditional_run_is_served_with_its_classes(cvae_client):
+    info = cvae_client.get("/api/info").json()
+    assert info["conditional"] is True and info["num_classes"] == 10 and info["model"] == "cvae"
+    assert info["map_method"] == "identity" and info["slider_order_by"] == "kl"
+
+
+def test_unconditional_run_says_it_takes_no_label(image_client):
+    info = image_client.get("/api/info").json()
+    assert info["conditional"] is False and info["num_classes"] is None
+
+
+def test_conditional_map_holds_the_test_means_under_their_own_labels(cvae_client, cvae):
+    vae, x, labels = cvae
+    body = cvae_client.get("/api/latents").json()
+    assert body["labels"] == labels.tolist()
+    np.testing.assert_allclose(body["points"], vae.encode(x, labels=labels).numpy(), atol=1e-4)
+
+
+def test_conditional_decode_is_the_models_decoding_under_the_label(cvae_client, cvae):
+    vae = cvae[0]
+    z = [0.5, -1.0]
+    three = cvae_client.post("/api/decode", json={"z": z, "label": 3}).json()
+    seven = cvae_client.post("/api/decode", json={"z": z, "label": 7}).json()
+    assert three["label"] == 3 and seven["label"] == 7
+    np.testing.assert_allclose(three["values"], vae.decode(np.asarray([z]), labels=3).numpy().reshape(-1), atol=1e-5)
+    assert three["image"] != seven["image"]
+    clicked = cvae_client.post("/api/decode", json={"point": z, "label": 3}).json()
+    assert clicked["values"] == three["values"]
+
+
+def test_conditional_sample_and_interpolation_decode_under_the_label(cvae_client, cvae):
+    vae = cvae[0]
+    items = cvae_client.post("/api/sample", json={"n": 4, "seed": 1, "label": 5}).json()["items"]
+    assert [i["label"] for i in items] == [5] * 4
+    z = np.asarray([i["z"] for i in items], dtype=np.float32)
+    np.testing.assert_allclose([i["values"] for i in items], vae.decode(z, labels=5).numpy().reshape(4, -1), atol=1e-5)
+    strip = cvae_client.post("/api/interpolate", json={"start": [0, 0], "end": [1, 1], "steps": 3, "label": 2}).json()
+    assert [i["label"] for i in strip["items"]] == [2, 2, 2]
+
+
+def test_conditional_encode_uses_the_label_for_code_and_score(cvae_client, cvae):
+    import torch
+
+    from vaekit import objectives
+
+    vae, x, labels = cvae
+    example, label = x[0], int(labels[0])
+    body = cvae_client.post("/api/encode", json={"image": as_grey_png(example.numpy()), "label": label}).json()
+    assert body["label"] == label
+    np.testing.assert_allclose(body["z"], vae.encode(x[:1], labels=[label]).numpy()[0], atol=0.02)
+    by_values = cvae_client.post("/api/encode", json={"values": example.tolist(), "label": label}).json()
+    with torch.inference_mode():
+        torch.manual_seed(0)  # the explorer's fixed seed of the score's posterior draws
+        out = vae.model(example[None].expand(16, -1), torch.full((16,), label))
+        expected = float(-objectives.elbo(out).mean())
+    assert by_values["anomaly_score"] == pytest.approx(expected, abs=1e-3)
+    other = cvae_client.post("/api/encode", json={"values": example.tolist(), "label": (label + 1) % 10}).json()
+    assert other["z"] != by_values["z"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        ("/api/decode", {"z": [0, 0]}, "send label, a class number 0..9"),
+        ("/api/decode", {"point": [0, 0]}, "send label"),
+        ("/api/decode", {"z": [0, 0], "label": 10}, "0..9, got 10"),
+        ("/api/decode", {"z": [0, 0], "label": -1}, "label"),
+        ("/api/decode", {"z": [0, 0], "label": "3"}, "label"),
+        ("/api/decode", {"z": [0, 0], "label": True}, "label"),
+        ("/api/decode", {"z": [0, 0], "label": 2.5}, "label"),
+        ("/api/sample", {"n": 2}, "send label"),
+        ("/api/interpolate", {"start": [0, 0], "end": [1, 1]}, "send label"),
+        ("/api/encode", {"values": [0.5] * 64}, "send label"),
+        ("/api/encode", {"image": as_grey_png(np.zeros(64))}, "send label"),
+    ],
+)
+def test_conditional_requests_without_a_good_label_are_refused(cvae_client, path, body, named):
+    response = cvae_client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert named in response.json()["error"]
+
+
 # ---- bad input: always a 4xx with a JSON error naming the problem ---------------------------
 
 L4 = [0.0, 0.0, 0.0, 0.0]
@@ -253,6 +345,10 @@ BAD_REQUESTS = [
     ("/api/encode", {"image": ""}, 422, "empty"),
     ("/api/encode", {"image": "data:image/png,abc"}, 422, "base64"),
     ("/api/encode", {"values": L4, "image": "x"}, 422, "exactly one"),
+    ("/api/decode", {"z": L4, "label": 1}, 422, "not conditional"),
+    ("/api/sample", {"n": 2, "label": 0}, 422, "not conditional"),
+    ("/api/interpolate", {"start": L4, "end": L4, "label": 0}, 422, "not conditional"),
+    ("/api/encode", {"values": [0.5] * 64, "label": 0}, 422, "not conditional"),
 ]
 
 

@@ -71,7 +71,8 @@ def test_serve_of_a_missing_run_folder_is_a_one_line_error(tmp_path, started):
     assert result.exit_code == 2 and "error:" in result.output and not started
 
 
-def test_missing_serve_extra_names_the_install_command(digits_run, monkeypatch, started):
+@pytest.fixture
+def without_fastapi(monkeypatch):
     real_import = builtins.__import__
 
     def no_fastapi(name, *args, **kwargs):
@@ -80,8 +81,43 @@ def test_missing_serve_extra_names_the_install_command(digits_run, monkeypatch, 
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_fastapi)
+
+
+def test_missing_serve_extra_names_the_command_that_works_from_a_source_checkout(
+    digits_run, without_fastapi, started, monkeypatch
+):
+    import vaekit.serve
+
+    root = vaekit.serve.source_checkout()
+    assert root is not None and (root / "Makefile").is_file()  # the tests run from the checkout
+    monkeypatch.chdir(root)
     result = CliRunner().invoke(main, ["serve", str(digits_run)])
-    assert result.exit_code == 2 and "pip install 'vaekit[serve]'" in result.output and not started
+    assert result.exit_code == 2 and not started
+    assert "`make dev`" in result.output and "install -e '.[serve]'" in result.output
+    assert "pip install 'vaekit[serve]'" not in result.output  # PyPI is not where this vaekit comes from
+
+
+def test_install_hint_names_the_checkouts_pip_or_pypi(tmp_path, monkeypatch):
+    from vaekit.serve import install_hint, source_checkout
+
+    checkout = tmp_path / "vaekit-src"
+    (checkout / "src" / "vaekit" / "serve").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "vaekit"\n')
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / ".venv" / "bin" / "pip").touch()
+    module = checkout / "src" / "vaekit" / "serve" / "__init__.py"
+    assert source_checkout(module) == checkout
+    monkeypatch.chdir(checkout)
+    hint = install_hint(module, executable=str(checkout / ".venv" / "bin" / "python"))
+    assert "`make dev`" in hint and "`.venv/bin/pip install -e '.[serve]'`" in hint
+    monkeypatch.chdir(tmp_path)
+    hint = install_hint(module, executable=str(checkout / ".venv" / "bin" / "python"))
+    assert f"`cd {checkout} && make dev`" in hint
+    # An installed package (site-packages) has no checkout: PyPI is the place.
+    installed = tmp_path / "lib" / "python3.11" / "site-packages" / "vaekit" / "serve" / "__init__.py"
+    installed.parent.mkdir(parents=True)
+    assert source_checkout(installed) is None
+    assert install_hint(installed) == "install it with: pip install 'vaekit[serve]'"
 
 
 @pytest.mark.parametrize("latent_dim", [1, 2, 5])
@@ -127,16 +163,28 @@ def test_explorer_without_test_data_still_serves_with_a_note(digits_run):
     assert client.post("/api/decode", json={"point": [0.5, 0.5]}).status_code == 200
 
 
-def test_conditional_models_are_refused_with_a_clear_error(digits_run):
+def test_conditional_models_are_explored_under_a_label(cvae_run):
     import vaekit
-    from vaekit.runtime.errors import ConfigError
+    from vaekit.api import resolve_eval_data
     from vaekit.serve.explorer import Explorer
     from vaekit.serve.limits import ServeLimits
 
-    vae = vaekit.load(digits_run)
-    vae.model.conditional = True  # what a cvae declares: its decoder needs a label too
-    with pytest.raises(ConfigError, match="conditional"):
-        Explorer(vae, ServeLimits(), None, None)
+    vae = vaekit.load(cvae_run)
+    x, labels = resolve_eval_data(vae, None, "test")
+    explorer = Explorer(vae, ServeLimits(), x, labels)
+    assert explorer.conditional and explorer.num_classes == 10 and explorer.data_note is None
+    assert explorer.decode(np.zeros(2, np.float32), 4)["label"] == 4
+    with pytest.raises(DataError, match="send label"):
+        explorer.decode(np.zeros(2, np.float32))
+    # Without labels for the test split a conditional model cannot place it on the map.
+    unlabelled = Explorer(vae, ServeLimits(), x, None)
+    assert unlabelled.means is None and "labels" in unlabelled.data_note
+
+
+def test_serve_starts_for_a_conditional_run(cvae_run, started):
+    result = CliRunner().invoke(main, ["serve", str(cvae_run)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert started and "http://127.0.0.1:8000/" in result.output
 
 
 def test_deterministic_models_order_sliders_by_variance_and_score_without_kl(digits4_run):

@@ -36,3 +36,28 @@ def test_default_pair_prefers_another_label():
     assert default_pair(np.array([2, 2]), 2) == (0, 1)
     with pytest.raises(ConfigError):
         default_pair(None, 1)
+
+
+def test_lerp_and_slerp_take_the_obvious_calls():
+    import torch
+
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 2.0, 0.0])
+    # one number t: one code [L]
+    assert np.allclose(lerp(a, b, 0.5), [0.5, 1.0, 0.0])
+    mid = slerp(a, b, 0.5)
+    assert mid.shape == (3,) and mid.dtype == np.float32
+    assert np.linalg.norm(mid) == pytest.approx(1.5, abs=1e-6)
+    # lists and tensors (what vae.encode returns), and a plain list of t
+    assert np.allclose(slerp(torch.tensor(a), torch.tensor(b), [0.0, 1.0]), [a, b], atol=1e-6)
+    assert np.allclose(lerp([1.0, 2.0], [3.0, 4.0], [0.0, 0.5, 1.0]), [[1, 2], [2, 3], [3, 4]])
+    assert lerp(torch.zeros(4, requires_grad=True), torch.ones(4), 0.25).shape == (4,)
+
+
+def test_lerp_and_slerp_refuse_what_they_cannot_mean():
+    a, b = np.zeros(3), np.ones(3)
+    with pytest.raises(ConfigError, match=r"t must lie in \[0, 1\].*np.linspace\(0, 1, n\)"):
+        slerp(a, b, 10)  # 10 points is np.linspace(0, 1, 10)
+    with pytest.raises(ConfigError, match="same shape"):
+        lerp(a, np.ones(4), 0.5)
+    with pytest.raises(ConfigError, match="shape \\[L\\]"):
+        slerp(np.ones((2, 3)), np.ones((2, 3)), 0.5)

@@ -183,11 +183,56 @@ def test_image_pictures_of_a_table_run_say_what_works_instead(seed_table):
 def test_training_curves_from_metrics(digits_run):
     records = viz.read_metrics(digits_run)
     assert [r["epoch"] for r in records] == [1, 2]
-    fig = viz.training_curves(records)
+    fig = viz.training_curves(records, digits_run)
     assert_valid_picture(viz.picture_png(fig), *figure_size(fig))
     titles = [ax.get_title() for ax in fig.axes]
-    assert any("ELBO" in t for t in titles) and any("KL" in t for t in titles)
+    assert any("KL" in t for t in titles)
     assert {line.get_label() for line in fig.axes[0].get_lines()} == {"train", "val"}
+
+
+def curve_titles(fig):
+    return [ax.get_title() for ax in fig.axes]
+
+
+def test_curves_of_a_bernoulli_on_grey_levels_call_nothing_an_elbo(digits_run):
+    # digits_run: a Bernoulli likelihood on the digits' 17 grey levels, not a likelihood of them.
+    fig = viz.training_curves(viz.read_metrics(digits_run), vaekit.load(digits_run))
+    titles = curve_titles(fig)
+    assert titles[0] == "training loss = reconstruction loss + KL (nats/example)"
+    assert titles[1] == "reconstruction term - KL (nats/example; not an ELBO)"
+    assert titles[3] == "reconstruction term (nats/example; not a log-likelihood)"
+    assert not any(t.startswith(("ELBO", "loss = -ELBO", "reconstruction E_q log")) for t in titles)
+    assert "not exact for these data" in fig.get_suptitle()
+
+
+def test_curves_of_an_exact_likelihood_call_the_elbo_an_elbo(binarized_digits_run):
+    fig = viz.training_curves(viz.read_metrics(binarized_digits_run), binarized_digits_run)
+    assert curve_titles(fig) == [
+        "loss = -ELBO (nats/example)",
+        "ELBO (nats/example; higher is better)",
+        "KL(q(z|x) || p(z)) (nats/example)",
+        "reconstruction E_q log p(x|z) (nats/example)",
+    ]
+    assert fig.get_suptitle() == ""
+
+
+def test_curves_without_the_model_claim_no_elbo_and_other_objectives_name_their_loss(digits_run):
+    from vaekit.viz.curves import CurveLabels
+
+    titles = curve_titles(viz.training_curves(viz.read_metrics(digits_run)))
+    assert not any(t.startswith(("ELBO", "loss = -ELBO")) for t in titles)
+    assert "an ELBO only if" in titles[1]
+    (_, title, legend), *_ = CurveLabels(exact=True, objective="beta-elbo").panels()
+    assert title == "training loss (nats/example)"
+    assert legend == {"train": "train: beta-ELBO objective", "val": "val: -ELBO"}
+    assert CurveLabels(exact=True, objective="iwae").panels()[0][2]["train"] == "train: -IWAE bound"
+
+
+def test_plot_curves_labels_the_run_it_draws(digits_run):
+    from vaekit.viz import plots
+
+    fig = plots._curves(plots.PlotRequest(digits_run))
+    assert "not an ELBO" in curve_titles(fig)[1]
 
 
 def test_read_metrics_skips_a_cut_line_and_reports_a_missing_file(tmp_path):
@@ -197,3 +242,15 @@ def test_read_metrics_skips_a_cut_line_and_reports_a_missing_file(tmp_path):
         viz.read_metrics(tmp_path)
     (tmp_path / "metrics.jsonl").write_text('{"epoch": 1, "train_loss": 3.0}\n{"epoch": 2, "tr')
     assert viz.read_metrics(tmp_path) == [{"epoch": 1, "train_loss": 3.0}]
+
+
+def test_curves_of_an_autoencoder_say_it_has_no_elbo(tmp_path):
+    run = tmp_path / "ae"
+    vaekit.train(
+        model="ae", data="digits", binarize="dynamic", encoder=[16], latent_dim=2, epochs=1, batch_size=256,
+        out=run, progress="quiet",
+    )  # fmt: skip
+    fig = viz.training_curves(viz.read_metrics(run), run)
+    assert fig.get_suptitle().startswith("a deterministic autoencoder")
+    assert {line.get_label() for line in fig.axes[0].get_lines()} == {"train: reconstruction loss", "val: reconstruction loss + KL"}
+    assert "not an ELBO" in fig.axes[1].get_title()

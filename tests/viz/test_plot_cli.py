@@ -88,10 +88,21 @@ def test_plot_latents_of_a_table_run(seed_run, tmp_path):
 
 
 def test_plot_report(digits_run, tmp_path):
+    run = shutil.copytree(digits_run, tmp_path / "run")  # the report saves the evaluation it computes
     out = tmp_path / "r.html"
-    result = invoke("plot", digits_run, "report", "--out", out)
+    result = invoke("plot", run, "report", "--out", out)
     assert result.exit_code == 0 and str(out) in result.output
     assert out.read_text().count("data:image/png;base64,") == 7
+
+
+def test_plot_report_says_what_it_computes_and_takes_a_cheaper_k(binarized_digits_run, tmp_path):
+    run = shutil.copytree(binarized_digits_run, tmp_path / "run", ignore=shutil.ignore_patterns("eval-*.json"))
+    result = invoke("plot", run, "report", "--k", 10)
+    assert result.exit_code == 0, result.output
+    assert "no saved evaluation" in result.output and "computing the test NLL with K=10 importance samples" in result.output
+    assert "<th>NLL (K=10)</th>" in (run / "report.html").read_text()
+    assert (run / "eval-test-k10.json").exists()
+    assert "--k" in invoke("plot", "--help").output
 
 
 def test_diagram_of_the_seed_preset_goes_to_stdout():

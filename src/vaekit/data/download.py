@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from vaekit.data.idx import IDX_FILES, find_idx_files
@@ -38,6 +39,29 @@ CHECKSUMS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# MD5 digests of the decompressed IDX files, the same however a copy was compressed (the files
+# in /work/shared/data/mnist were re-compressed: their .gz digests differ, their bytes do not).
+# Fashion-MNIST publishes digests of its .gz files only, so a decompressed copy of it is not
+# recognised (loading it says so, and goes on).
+RAW_CHECKSUMS: dict[str, dict[str, tuple[str, str]]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": ("md5", "6bbc9ace898e44ae57da46a324031adb"),
+        "train-labels-idx1-ubyte": ("md5", "a25bea736e30d166cdddb491f175f624"),
+        "t10k-images-idx3-ubyte": ("md5", "2646ac647ad5339dbf082846283269ea"),
+        "t10k-labels-idx1-ubyte": ("md5", "27ae3e4e09519cfbb04c329615203637"),
+    },
+}
+# Sizes in bytes of the decompressed IDX files of both datasets (60000/10000 28x28 images):
+# a file of another size is none of them, and is not hashed.
+RAW_SIZES = {
+    "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60000,
+    "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10000,
+}
+# How messages name the datasets.
+TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
 TIMEOUT_S = 60.0  # per network operation, in seconds
 CHUNK_BYTES = 1 << 20
 
@@ -59,6 +83,72 @@ def file_digest(path: Path, algorithm: str) -> str:
         while chunk := f.read(CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def content_digest(path: Path, algorithm: str) -> str:
+    """Return the hex digest of the content of ``path``, decompressed first when the name ends
+    in ``.gz`` (chunk by chunk: the content is never held whole)."""
+    if path.suffix != ".gz":
+        return file_digest(path, algorithm)
+    import gzip
+
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    with gzip.open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_size(path: Path) -> int:
+    """Return the size in bytes of the content of ``path``: for a ``.gz`` file the size its
+    gzip trailer records (modulo 2**32; enough to tell the IDX files apart), else its size."""
+    size = path.stat().st_size
+    if path.suffix != ".gz" or size < 4:
+        return size
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), "little")
+
+
+#: what :func:`identify_idx_file` found, by (path, size, modification time): a file is hashed
+#: once per process
+_IDENTIFIED: dict[tuple[str, int, int], str | None] = {}
+
+
+def identify_idx_file(path: Path, stem: str) -> str | None:
+    """Return the name of the dataset (``"mnist"``, ``"fashion-mnist"``) whose published IDX
+    file ``stem`` (e.g. ``"train-images-idx3-ubyte"``) is at ``path``, raw or gzip-compressed,
+    or None when it is none of the files vaekit knows.
+
+    A ``.gz`` file is first compared as it is with the mirrors' digests (:data:`CHECKSUMS`,
+    cheap), then, as any file, by the digest of its decompressed bytes (:data:`RAW_CHECKSUMS`);
+    a file whose content has another size than the published one is not hashed at all.
+    Results are cached by (path, size, modification time)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _IDENTIFIED:
+        return _IDENTIFIED[key]
+    found = None
+    if path.suffix == ".gz":
+        found = _match(path, f"{stem}.gz", CHECKSUMS, file_digest)
+    if found is None and content_size(path) == RAW_SIZES.get(stem):
+        found = _match(path, stem, RAW_CHECKSUMS, content_digest)
+    _IDENTIFIED[key] = found
+    return found
+
+
+def _match(path: Path, filename: str, table: dict[str, dict[str, tuple[str, str]]], digest_of: Callable[[Path, str], str]) -> str | None:
+    """Return the dataset of ``table`` whose digest of ``filename`` is that of ``path``, or None."""
+    digests: dict[str, str] = {}
+    for name, sums in table.items():
+        if filename not in sums:
+            continue
+        algorithm, expected = sums[filename]
+        if algorithm not in digests:
+            digests[algorithm] = digest_of(path, algorithm)
+        if digests[algorithm] == expected:
+            return name
+    return None
 
 
 def fetch_verified(urls: list[str], filename: str, folder: Path, checksum: tuple[str, str]) -> Path:

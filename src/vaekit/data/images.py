@@ -12,10 +12,13 @@ from vaekit.data.holdout import split_bundle
 from vaekit.data.options import LoadOptions
 from vaekit.data.validate import as_grey_levels
 from vaekit.runtime.errors import DataError
+from vaekit.runtime.memory import require_memory
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GREY_MODES = ("1", "L")  # Pillow modes read as one grey channel; anything else becomes RGB
 GREY_LEVELS = 256  # 8 bits per channel after conversion to L or RGB
+#: copies of the pixels held at once while a folder is read (one array per image, then the stack)
+READ_COPIES = 2
 SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?)?$")
 
 
@@ -109,6 +112,19 @@ def load_pixels(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarr
     return pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, 2, 0)
 
 
+def check_pixels_fit(n: int, channels: int, size: tuple[int, int]) -> None:
+    """Raise ``DataError`` when ``n`` images of ``size`` = (height, width) pixels and
+    ``channels`` (one byte each) cannot be held in this machine's free memory while they are
+    read, before any is decoded or resized."""
+    height, width = size
+    require_memory(
+        READ_COPIES * n * channels * height * width,
+        f"reading {n} image(s) of {height}x{width} pixels x {channels} channel(s)",
+        advice="pass a smaller --image-size (e.g. --image-size 64), or fewer images",
+        error=DataError,
+    )
+
+
 def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     """Return the images in ``folder`` as a randomly split ``DataBundle``: uint8 grey levels
     (256; /255 gives [0, 1]), shape ``(C, H, W)`` (C = 1 if every image is greyscale, else 3,
@@ -137,6 +153,7 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     if channels is None:
         channels = 1 if all(mode in GREY_MODES for mode, _ in probes) else 3
     mode = "L" if channels == 1 else "RGB"
+    check_pixels_fit(len(files), channels, size)
     pixels = np.stack([load_pixels(p, mode, size) for p in files])
     features = as_grey_levels(pixels.reshape(len(files), -1), GREY_LEVELS, str(folder))
     return split_bundle(

@@ -103,9 +103,40 @@ def _stderr(values: torch.Tensor) -> float:
     return float(values.double().std(unbiased=True).item() / math.sqrt(len(values)))
 
 
+class _ProgressLines:
+    """Progress as plain lines on stderr (for logs and pipes): one line per tenth of the work,
+    with the time so far."""
+
+    def __init__(self, total: int, description: str) -> None:
+        self.total, self.description = total, description
+        self.done, self.shown = 0, 0
+        self.started = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        import sys
+
+        self.done += n
+        tenth = 10 * self.done // max(self.total, 1)
+        if tenth > self.shown:
+            self.shown = tenth
+            elapsed = time.perf_counter() - self.started
+            print(
+                f"{self.description}: {self.done}/{self.total} examples ({10 * tenth}%), {elapsed:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        pass
+
+
 def _progress_bar(total: int, mode: str, description: str) -> Any:
+    """Return the NLL's progress display: ``"quiet"`` none, ``"lines"`` plain lines, ``"bar"`` a
+    bar, ``"auto"`` a bar on a terminal and none otherwise."""
     from vaekit.runtime.progress import is_interactive
 
+    if mode == "lines":
+        return _ProgressLines(total, description)
     if mode == "quiet" or (mode == "auto" and not is_interactive()):
         return None
     import sys
@@ -297,7 +328,7 @@ def _add_elbo_terms(
         report["loss"] = float(-elbo.mean().item())
         report["loss_stderr"] = _stderr(elbo)
         report["recon_loss"] = float(-recon.mean().item())
-        report["note"] = f"these are training-loss values (recon_loss + kl), not an ELBO or NLL: {reason}"
+        report["note"] = f"these are training-loss values (reconstruction loss + KL), not an ELBO or NLL: {reason}"
 
 
 def report_filename(report: dict[str, Any], own_data: bool = True) -> str:
@@ -316,16 +347,21 @@ def report_filename(report: dict[str, Any], own_data: bool = True) -> str:
 
 
 def write_report(run_dir: str | Path, report: dict[str, Any], own_data: bool = True) -> Path:
-    """Write ``report`` as JSON into ``run_dir`` atomically; return the file's path."""
+    """Write ``report`` as JSON into ``run_dir`` atomically, holding the run folder's lock;
+    return the file's path. Raises ``RunFolderLockedError`` while another process writes the
+    folder (a training), and a ``WriteError`` when the folder is read-only or the disk full."""
     from vaekit.runtime.atomic import atomic_write_text
+    from vaekit.runtime.lock import run_folder_lock
 
     path = Path(run_dir) / report_filename(report, own_data)
-    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    with run_folder_lock(Path(run_dir), "evaluate"):
+        atomic_write_text(path, json.dumps(report, indent=2) + "\n")
     return path
 
 
-def format_report(report: dict[str, Any], title: str = "") -> str:
-    """Return the report as an aligned plain-text table (for a terminal)."""
+def report_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the report's metrics as ``(label, value with its unit)`` rows, in the order and
+    words of ``vaekit evaluate`` (the HTML run report shows the same rows)."""
     rows: list[tuple[str, str]] = [("examples", str(report["n_examples"]))]
     if "nll" in report:
         rows.append(
@@ -376,11 +412,24 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
                 f"uniform, {dq['levels']} levels: {dq['offset_nats']:.2f} nats added so the NLL bounds the discrete data",
             )
         )
+    return rows
+
+
+def report_notes(report: dict[str, Any]) -> list[str]:
+    """Return the report's notes as lines (``note: ...`` for a loss that is not a likelihood,
+    else ``no NLL: ...`` when the NLL was skipped), each reason once."""
+    if "note" in report:
+        return [f"note: {report['note']}"]
+    if report.get("nll_skipped"):
+        return [f"no NLL: {report['nll_skipped']}"]
+    return []
+
+
+def format_report(report: dict[str, Any], title: str = "") -> str:
+    """Return the report as an aligned plain-text table (for a terminal)."""
+    rows = report_rows(report)
     width = max(len(name) for name, _ in rows)
     lines = [title] if title else []
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
-    if "note" in report:
-        lines.append(f"  note: {report['note']}")
-    elif report.get("nll_skipped"):
-        lines.append(f"  no NLL: {report['nll_skipped']}")
+    lines += [f"  {note}" for note in report_notes(report)]
     return "\n".join(lines)

@@ -11,6 +11,12 @@ class VaekitError(Exception):
     """Base class of every error caused by user input rather than by a bug."""
 
 
+class VaekitWarning(UserWarning):
+    """Something the user should know but that does not stop the command (a config written by a
+    newer vaekit, dataset files that match no published checksum); the CLI prints it as one
+    ``warning:`` line."""
+
+
 class DataError(VaekitError, ValueError):
     """A dataset could not be read or failed validation (shape, NaN/inf, empty, bad cells)."""
 
@@ -29,3 +35,19 @@ class RunFolderError(VaekitError):
 
 class TrainingDivergedError(VaekitError):
     """The loss became NaN or infinite during training."""
+
+
+class RunFolderLockedError(RunFolderError):
+    """Another process holds the run folder's lock (it is training, resuming or writing)."""
+
+
+class WriteError(VaekitError):
+    """A file could not be written (the disk is full, or the folder is read-only)."""
+
+
+class DiskFullError(WriteError):
+    """The disk (or the user's quota) ran out of space while a file was written."""
+
+
+class NotWritableError(WriteError):
+    """A folder or file cannot be written: no permission, or a read-only file system."""

@@ -79,6 +79,7 @@ class Registry(dict[str, T], Generic[T]):
             required=required,
             options=options,
             derived=derived,
+            kind=self.kind,
         )
 
     def describe(self) -> list[str]:

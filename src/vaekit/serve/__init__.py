@@ -14,11 +14,57 @@ from vaekit.runtime.errors import VaekitError
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LOOPBACK_HOSTS", "MissingExtraError", "create_app", "require_serve_extra", "run_app", "serve"]
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "MissingExtraError",
+    "create_app",
+    "install_hint",
+    "require_serve_extra",
+    "run_app",
+    "serve",
+    "source_checkout",
+]
 
 
 class MissingExtraError(VaekitError):
     """An optional dependency group (a pip "extra") is not installed."""
+
+
+def source_checkout(package_file: str | Path | None = None) -> Path | None:
+    """Return the root of the vaekit source checkout this package runs from (an editable install:
+    ``ROOT/src/vaekit`` beside a ``ROOT/pyproject.toml`` naming vaekit), or ``None`` for an
+    installed package. ``package_file``: a file of the vaekit package (default: this module)."""
+    from pathlib import Path
+
+    package = Path(package_file or __file__).resolve().parent
+    while package.name != "vaekit" and package.parent != package:
+        package = package.parent
+    root = package.parent.parent
+    if package.parent.name != "src":
+        return None
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if 'name = "vaekit"' in pyproject else None
+
+
+def install_hint(package_file: str | Path | None = None, executable: str | None = None) -> str:
+    """Return how to install the serve extra from where the user is. From a source checkout:
+    ``make dev``, or an editable install with the extra by the pip of the Python running now
+    (e.g. ``.venv/bin/pip install -e '.[serve]'``); from an installed package:
+    ``pip install 'vaekit[serve]'``."""
+    import sys
+    from pathlib import Path
+
+    root = source_checkout(package_file)
+    if root is None:
+        return "install it with: pip install 'vaekit[serve]'"
+    python = Path(executable or sys.executable).absolute()
+    pip = f"{python.parent / 'pip'}" if (python.parent / "pip").exists() else f"{python} -m pip"
+    pip = pip.replace(f"{root}/", "", 1) if pip.startswith(f"{root}/") else pip
+    cd = "" if Path.cwd().resolve() == root else f"cd {root} && "
+    return f"from this source checkout, install it with `{cd}make dev` (or `{cd}{pip} install -e '.[serve]'`)"
 
 
 def require_serve_extra() -> None:
@@ -31,8 +77,7 @@ def require_serve_extra() -> None:
             missing.append(module)
     if missing:
         raise MissingExtraError(
-            f"the latent explorer needs {', '.join(missing)}, which is not installed; "
-            "install it with: pip install 'vaekit[serve]'"
+            f"the latent explorer needs {', '.join(missing)}, which is not installed; {install_hint()}"
         )
 
 

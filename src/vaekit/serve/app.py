@@ -222,12 +222,14 @@ def build_app(explorer: Explorer, limits: ServeLimits, allowed_hosts: list[str] 
     def decode(body: DecodeRequest) -> dict[str, Any]:
         """Decode a latent code, or a map point mapped back to one (the likelihood's mean)."""
         z = explorer.check_latent(body.z) if body.z is not None else explorer.latent_from_point(body.point or [])
-        return explorer.decode(z)
+        return explorer.decode(z, body.label)
 
     @app.post("/api/encode", response_model=EncodeResponse, responses=ERRORS, tags=["explorer"])
     def encode(body: EncodeRequest) -> dict[str, Any]:
         """Encode an uploaded image (resized to the model's input) or a row of numbers: its posterior
-        mean, map point, reconstruction and anomaly score (nats per example)."""
+        mean, map point, reconstruction and anomaly score (nats per example); under ``label`` for
+        a conditional model."""
+        explorer.check_label(body.label)
         if body.image is not None:
             if not explorer.is_image:
                 raise DataError("image: this model was trained on a table; send values (a row of numbers)")
@@ -237,19 +239,20 @@ def build_app(explorer: Explorer, limits: ServeLimits, allowed_hosts: list[str] 
             )
         else:
             example = explorer.check_example(body.values or [])
-        return explorer.encode(example)
+        return explorer.encode(example, body.label)
 
     @app.post("/api/sample", response_model=SampleResponse, responses=ERRORS, tags=["explorer"])
     def sample(body: SampleRequest) -> dict[str, Any]:
-        """Draw codes from the prior (std scaled by temperature) and decode them."""
-        return explorer.sample(body.n, temperature=body.temperature, seed=body.seed)
+        """Draw codes from the prior (std scaled by temperature) and decode them (under ``label``: cvae)."""
+        return explorer.sample(body.n, temperature=body.temperature, seed=body.seed, label=body.label)
 
     @app.post("/api/interpolate", response_model=InterpolateResponse, responses=ERRORS, tags=["explorer"])
     def interpolate(body: InterpolateRequest) -> dict[str, Any]:
-        """Decode evenly spaced codes on the straight line from start to end (both included)."""
+        """Decode evenly spaced codes on the straight line from start to end (both included; under
+        ``label``: cvae)."""
         start = explorer.check_latent(body.start, "start")
         end = explorer.check_latent(body.end, "end")
-        return explorer.interpolate(start, end, body.steps)
+        return explorer.interpolate(start, end, body.steps, body.label)
 
     for path, (content, media) in _page_files().items():
         app.add_api_route(

@@ -1,6 +1,10 @@
 """What the explorer computes, apart from HTTP: decode a code, encode an upload, sample,
 interpolate, and the 2-D map of the test set. Every method takes and returns plain values
 (lists, numbers, base64 PNG strings) and raises ``DataError`` for input the model cannot take.
+
+Conditional models (cvae) decode and encode under a class ``label`` that every such call takes
+(checked by :meth:`Explorer.check_label`); their map shows the test means encoded under each
+example's own label.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch
 
 from vaekit import objectives
 from vaekit.api import TrainedVAE, load, resolve_eval_data
-from vaekit.runtime.errors import ConfigError, DataError, VaekitError
+from vaekit.runtime.errors import DataError, VaekitError
 from vaekit.serve.latent_map import LatentMap, fit_latent_map
 from vaekit.serve.limits import ServeLimits
 from vaekit.viz.grid import image_grid, png_bytes
@@ -58,17 +62,17 @@ class Explorer:
         test_labels: torch.Tensor | None,
         data_note: str | None = None,
     ) -> None:
-        if getattr(vae.model, "conditional", False):
-            raise ConfigError(
-                "the latent explorer does not support conditional models (cvae) yet: "
-                "their decoder also needs a label; explore an unconditional run"
-            )
         self.vae = vae
         self.limits = limits
-        self.data_note = data_note
         self.variational = bool(getattr(vae.model, "variational", True))
+        #: conditional models (cvae) decode under a class label, one of ``num_classes``
+        self.conditional = bool(getattr(vae.model, "conditional", False))
+        self.num_classes = int(vae.model.cond_dim) if self.conditional else None
+        if self.conditional and test_x is not None and test_labels is None:
+            test_x, data_note = None, "the run's test data has no labels, which this conditional model needs; the map is empty"
+        self.data_note = data_note
         self._rng_lock = threading.Lock()
-        self.means, kl_per_dim = self._summarise(test_x)
+        self.means, kl_per_dim = self._summarise(test_x, test_labels)
         self.labels = None if test_labels is None or self.means is None else test_labels.cpu().numpy().astype(int)
         self.map: LatentMap = fit_latent_map(self.means, vae.latent_dim)
         self.dimension_scores, self.order_by = self._dimension_scores(kl_per_dim)
@@ -91,16 +95,20 @@ class Explorer:
     # ---- start-up summaries -------------------------------------------------------------
 
     @torch.inference_mode()
-    def _summarise(self, x: torch.Tensor | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _summarise(
+        self, x: torch.Tensor | None, labels: torch.Tensor | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Return the posterior means ``[N, L]`` of ``x`` and the mean KL per dimension ``[L]``
-        (nats), or ``(None, None)`` without data."""
+        (nats), or ``(None, None)`` without data. A conditional model encodes each example
+        under its own label."""
         if x is None or len(x) == 0:
             return None, None
         model = self.vae.model
         means, kls = [], []
         with self._seeded(SCORE_SEED):
             for start in range(0, len(x), BATCH):
-                out = model(x[start : start + BATCH].to(self.vae.device))
+                cond = (labels[start : start + BATCH].to(self.vae.device),) if self.conditional else ()
+                out = model(x[start : start + BATCH].to(self.vae.device), *cond)
                 means.append(out.mu.cpu())
                 if self.variational:  # a deterministic model's output has no meaningful KL
                     kls.append(out.kl_per_dim.sum(0).cpu())
@@ -173,6 +181,8 @@ class Explorer:
             "latent_dim": latent_dim,
             "likelihood": self.vae.model.likelihood.name,
             "variational": self.variational,
+            "conditional": self.conditional,
+            "num_classes": self.num_classes,
             "map_method": self.map.method,
             "explained_variance_ratio": self.map.explained_variance_ratio,
             "slider_order_by": self.order_by,
@@ -217,6 +227,28 @@ class Explorer:
             raise DataError(f"{what}: values must lie within +-{bound:g} (the prior is N(0, I))")
         return arr.astype(np.float32)
 
+    def check_label(self, label: int | None) -> int | None:
+        """Return the class ``label`` to decode under: required by conditional models (a class
+        number ``0..num_classes-1``), refused by the others (``None`` passes)."""
+        if not self.conditional:
+            if label is not None:
+                raise DataError(f"label: model {self.vae.config.model.name!r} is not conditional; send no label")
+            return None
+        last = self.num_classes - 1
+        if label is None:
+            raise DataError(
+                f"label: this model is conditional ({self.vae.config.model.name}): send label, a class number 0..{last}"
+            )
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label <= last:
+            raise DataError(f"label: must be a class number 0..{last}, got {label!r}")
+        return int(label)
+
+    def _cond(self, label: int | None, n: int) -> tuple[torch.Tensor, ...]:
+        """Return the model's extra arguments for ``n`` rows under ``label``: ``(y,)`` or ``()``."""
+        if not self.conditional:
+            return ()
+        return (torch.full((n,), int(label), dtype=torch.long, device=self.vae.device),)
+
     def latent_from_point(self, point: list[float]) -> np.ndarray:
         """Return the latent code ``[L]`` that a 2-D map point stands for."""
         arr = np.asarray(point, dtype=np.float64).reshape(-1)
@@ -227,28 +259,35 @@ class Explorer:
         return self.check_latent(self.map.to_latent(arr[None])[0], "point")
 
     @torch.inference_mode()
-    def _render(self, z: np.ndarray) -> list[dict[str, Any]]:
-        """Decode codes ``[N, L]`` (likelihood means) into items with z, map point, PNG and values."""
-        x = self.vae.decode(torch.as_tensor(z, dtype=torch.float32)).cpu().numpy().reshape(len(z), -1)
+    def _render(self, z: np.ndarray, label: int | None = None) -> list[dict[str, Any]]:
+        """Decode codes ``[N, L]`` (likelihood means; under ``label`` for a conditional model)
+        into items with z, label, map point, PNG and values."""
+        label = self.check_label(label)
+        x = self.vae.decode(torch.as_tensor(z, dtype=torch.float32), labels=label).cpu().numpy().reshape(len(z), -1)
         if not np.isfinite(x).all():
             raise DataError("z: decoding gave non-finite values; choose a code nearer the prior N(0, I)")
         points = self.map.to_map(z)
-        return [self._item(z[i], points[i], x[i]) for i in range(len(z))]
+        return [self._item(z[i], points[i], x[i], label) for i in range(len(z))]
 
-    def _item(self, z: np.ndarray, point: np.ndarray, x: np.ndarray) -> dict[str, Any]:
+    def _item(self, z: np.ndarray, point: np.ndarray, x: np.ndarray, label: int | None) -> dict[str, Any]:
         return {
             "z": _rounded(z),
+            "label": label,
             "point": _rounded(point),
             "image": _png_base64(x, self.vae.input_shape) if self.is_image else None,
             "values": _rounded(x),
         }
 
-    def decode(self, z: np.ndarray) -> dict[str, Any]:
-        """Return the decoded example of one checked code ``z`` ``[L]``."""
-        return self._render(z[None])[0]
+    def decode(self, z: np.ndarray, label: int | None = None) -> dict[str, Any]:
+        """Return the decoded example of one checked code ``z`` ``[L]`` (under ``label``: cvae)."""
+        return self._render(z[None], label)[0]
 
-    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> dict[str, Any]:
-        """Return ``n`` prior draws (std scaled by ``temperature``) decoded, and the seed used."""
+    def sample(
+        self, n: int, temperature: float = 1.0, seed: int | None = None, label: int | None = None
+    ) -> dict[str, Any]:
+        """Return ``n`` prior draws (std scaled by ``temperature``) decoded (under ``label``: cvae),
+        and the seed used."""
+        label = self.check_label(label)
         if not 1 <= n <= self.limits.max_samples:
             raise DataError(f"n: must be between 1 and {self.limits.max_samples} samples per request, got {n}")
         seed = secrets.randbelow(2**31) if seed is None else seed
@@ -256,14 +295,16 @@ class Explorer:
             z = self.vae.model.prior.sample(n, device=self.vae.device, temperature=temperature)
         z = z.cpu().numpy().reshape(n, -1).astype(np.float32)
         np.clip(z, -self.limits.max_abs_latent, self.limits.max_abs_latent, out=z)
-        return {"seed": seed, "temperature": temperature, "items": self._render(z)}
+        return {"seed": seed, "temperature": temperature, "items": self._render(z, label)}
 
-    def interpolate(self, start: np.ndarray, end: np.ndarray, steps: int) -> dict[str, Any]:
-        """Return ``steps`` codes evenly spaced on the line from ``start`` to ``end``, decoded."""
+    def interpolate(self, start: np.ndarray, end: np.ndarray, steps: int, label: int | None = None) -> dict[str, Any]:
+        """Return ``steps`` codes evenly spaced on the line from ``start`` to ``end``, decoded
+        (under ``label``: cvae)."""
+        label = self.check_label(label)
         if not 2 <= steps <= self.limits.max_steps:
             raise DataError(f"steps: must be between 2 and {self.limits.max_steps}, got {steps}")
         t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-        return {"items": self._render((1.0 - t) * start[None] + t * end[None])}
+        return {"items": self._render((1.0 - t) * start[None] + t * end[None], label)}
 
     def check_example(self, values: list[float] | np.ndarray) -> np.ndarray:
         """Return one example as float32 ``[D]`` after checking its length and finiteness."""
@@ -276,31 +317,35 @@ class Explorer:
         return x.astype(np.float32)
 
     @torch.inference_mode()
-    def anomaly_score(self, x: torch.Tensor) -> float:
-        """Return the anomaly score of one example ``x`` ``[1, D]`` in nats (see :meth:`score_description`)."""
+    def anomaly_score(self, x: torch.Tensor, label: int | None = None) -> float:
+        """Return the anomaly score of one example ``x`` ``[1, D]`` in nats (see :meth:`score_description`),
+        under ``label`` for a conditional model."""
         model = self.vae.model
         if not self.variational:
-            mu, _ = model.encode(x)
-            return float(-model.likelihood.log_prob(x, model.decode(mu)).item())
+            mu, _ = model.encode(x, *self._cond(label, 1))
+            return float(-model.likelihood.log_prob(x, model.decode(mu, *self._cond(label, 1))).item())
         with self._seeded(SCORE_SEED):
-            out = model(x.expand(SCORE_DRAWS, -1))
+            out = model(x.expand(SCORE_DRAWS, -1), *self._cond(label, SCORE_DRAWS))
         return float(-objectives.elbo(out).mean().item())
 
     @torch.inference_mode()
-    def encode(self, example: np.ndarray) -> dict[str, Any]:
+    def encode(self, example: np.ndarray, label: int | None = None) -> dict[str, Any]:
         """Encode one checked example ``[D]``: its posterior mean, map point, the input as the model
-        sees it, its reconstruction and its anomaly score (nats per example)."""
+        sees it, its reconstruction and its anomaly score (nats per example). A conditional model
+        encodes, reconstructs and scores it as an example of class ``label``."""
+        label = self.check_label(label)
         x = torch.as_tensor(example[None], dtype=torch.float32, device=self.vae.device)
-        mu, _ = self.vae.encode_distribution(x)
+        mu, _ = self.vae.encode_distribution(x, labels=label)
         z = mu.cpu().numpy().astype(np.float32)
         if not np.isfinite(z).all():
             raise DataError("values: encoding gave non-finite values; the example is far outside the training data")
-        score = self.anomaly_score(x)
+        score = self.anomaly_score(x, label)
         if not np.isfinite(score):
             raise DataError("values: the anomaly score is not finite; the example is far outside the training data")
-        reconstruction = self._render(np.clip(z, -self.limits.max_abs_latent, self.limits.max_abs_latent))[0]
+        reconstruction = self._render(np.clip(z, -self.limits.max_abs_latent, self.limits.max_abs_latent), label)[0]
         return {
             "z": reconstruction["z"],
+            "label": label,
             "point": reconstruction["point"],
             "input": {
                 "image": _png_base64(example, self.vae.input_shape) if self.is_image else None,

@@ -7,7 +7,7 @@ length, the server's limits) happen in :class:`vaekit.serve.explorer.Explorer`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,6 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 #: Longest list of numbers any request may hold (latent codes or a table row).
 MAX_VALUES = 1_000_000
+
+
+def label_field() -> Any:
+    """The ``label`` of requests: the class a conditional model (cvae) decodes under."""
+    return Field(
+        None,
+        strict=True,
+        ge=0,
+        description="Conditional models (cvae) only, and required by them: the class number to decode "
+        "(and encode) under, 0..num_classes-1 of /api/info.",
+    )
 
 
 class Request(BaseModel):
@@ -30,6 +41,7 @@ class DecodeRequest(Request):
     point: list[Finite] | None = Field(
         None, description="A point (x, y) of the map; it is mapped back to a latent code (PCA inverse)."
     )
+    label: int | None = label_field()
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DecodeRequest:
@@ -48,6 +60,7 @@ class EncodeRequest(Request):
         None, max_length=MAX_VALUES, description="One example as input_dim numbers (tables, or flattened images)."
     )
     invert: bool = Field(False, description="Map grey levels v to 1 - v (dark-on-light drawings).")
+    label: int | None = label_field()
 
     @model_validator(mode="after")
     def _exactly_one(self) -> EncodeRequest:
@@ -64,6 +77,7 @@ class SampleRequest(Request):
     seed: int | None = Field(
         None, strict=True, ge=0, lt=2**63, description="Seed of the draws; omitted: a fresh one, returned."
     )
+    label: int | None = label_field()
 
 
 class InterpolateRequest(Request):
@@ -72,12 +86,14 @@ class InterpolateRequest(Request):
     start: list[Finite] = Field(..., max_length=MAX_VALUES, description="Latent code at one end.")
     end: list[Finite] = Field(..., max_length=MAX_VALUES, description="Latent code at the other end.")
     steps: int = Field(8, strict=True, description="Number of codes, ends included (2..limits.max_steps).")
+    label: int | None = label_field()
 
 
 class Decoded(BaseModel):
     """One decoded example."""
 
     z: list[float] = Field(description="The latent code, latent_dim numbers.")
+    label: int | None = Field(None, description="The class it was decoded under (conditional models), else null.")
     point: list[float] = Field(description="Its position (x, y) on the map.")
     image: str | None = Field(description="The likelihood's mean as a base64 PNG at the data's resolution (images).")
     values: list[float] = Field(description="The likelihood's mean as input_dim numbers, in data units.")
@@ -93,7 +109,8 @@ class Example(BaseModel):
 class EncodeResponse(BaseModel):
     """An encoded upload."""
 
-    z: list[float] = Field(description="Posterior mean E[z|x].")
+    z: list[float] = Field(description="Posterior mean E[z|x] (E[z|x, label] for conditional models).")
+    label: int | None = Field(None, description="The class it was encoded under (conditional models), else null.")
     point: list[float] = Field(description="Its position (x, y) on the map.")
     input: Example = Field(description="The upload after conversion (resized, grey/RGB) as the model sees it.")
     reconstruction: Example = Field(description="decode(E[z|x]).")
@@ -145,6 +162,8 @@ class InfoResponse(BaseModel):
     latent_dim: int
     likelihood: str
     variational: bool
+    conditional: bool = Field(description="True for conditional models (cvae): every decode and encode takes a label.")
+    num_classes: int | None = Field(description="Classes a conditional model decodes under (labels 0..num_classes-1).")
     map_method: str = Field(description="identity (latent_dim <= 2), pca, or first-two (no data to fit PCA).")
     explained_variance_ratio: list[float] | None
     slider_order_by: str = Field(description="kl (mean KL per dimension), variance, or index.")

@@ -1,15 +1,33 @@
-"""Turning a run config into its model and objective, through the registries."""
+"""Turning a run config into its model and objective, through the registries, after checking
+that the model fits in memory (counted on the ``meta`` device, which allocates nothing)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+from collections.abc import Iterator
 from typing import Any
 
+import torch
 from torch import nn
 
 from vaekit import objectives
+from vaekit._version import __version__
 from vaekit.config import RunConfig
 from vaekit.models import DataFacts, create
+from vaekit.runtime.errors import ConfigError, VaekitError
+from vaekit.runtime.memory import available_bytes, require_memory
+from vaekit.runtime.versions import is_newer
+
+#: bytes per float32 parameter for the weights alone (building or loading a model)
+WEIGHT_BYTES = 4
+#: bytes per parameter while training with Adam: the weight, its gradient and two moments
+TRAINING_BYTES_PER_PARAMETER = 16
+#: bytes per activation value while training: the value kept for the backward pass and its gradient
+TRAINING_BYTES_PER_ACTIVATION = 8
+#: what to try when a model does not fit
+SMALLER = "choose a smaller --latent, narrower --encoder/--decoder widths or a smaller --image-size"
 
 
 def data_facts(config: RunConfig) -> DataFacts:
@@ -27,8 +45,133 @@ def data_facts(config: RunConfig) -> DataFacts:
 
 
 def build_model(config: RunConfig) -> nn.Module:
-    """Return the model ``config.model`` describes, sized for the data it is bound to."""
-    return create(dataclasses.asdict(config.model), data_facts(config))
+    """Return the model ``config.model`` describes, sized for the data it is bound to.
+
+    A model whose weights cannot fit in this machine's free memory is refused first
+    (``ConfigError`` with the estimate), rather than failing inside the allocator."""
+    meta = meta_model(config)
+    if meta is not None:
+        require_memory(
+            WEIGHT_BYTES * parameter_count(meta),
+            f"the model's {parameter_count(meta):,} parameters",
+            advice=SMALLER,
+        )
+    with _newer_version_note(config):
+        return create(dataclasses.asdict(config.model), data_facts(config))
+
+
+def meta_model(config: RunConfig) -> nn.Module | None:
+    """Return the model ``config`` describes built on the ``meta`` device: every shape, no
+    memory and no random draws. A bad name or option raises ``ConfigError`` as
+    :func:`build_model` would; None when a piece cannot be built on ``meta``."""
+    with _newer_version_note(config), torch.random.fork_rng(devices=[]):
+        try:
+            with torch.device("meta"):
+                return create(dataclasses.asdict(config.model), data_facts(config))
+        except VaekitError:
+            raise
+        except Exception:  # noqa: BLE001 - a piece that needs real tensors: no estimate, build as usual
+            return None
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Return the number of parameters of ``model`` (on any device, ``meta`` included)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def activation_values(model: nn.Module, config: RunConfig, batch_size: int) -> int:
+    """Return an estimate of the values the forward pass of one training batch produces: the
+    outputs of every leaf module, measured by running ``model`` (on ``meta``) on batches of one
+    and two examples (a part that does not grow with the batch, like a VampPrior's pseudo-inputs,
+    is counted once). Falls back to the widths of the dense layers when the forward pass cannot
+    run on ``meta``."""
+    outputs: list[int] = []
+
+    def record(module: nn.Module, inputs: Any, output: Any) -> None:
+        tensors = output if isinstance(output, (tuple, list)) else (output,)
+        outputs.append(sum(t.numel() for t in tensors if torch.is_tensor(t)))
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    hooks = [m.register_forward_hook(record) for m in leaves]
+    totals = []
+    try:
+        for n in (1, 2):
+            outputs.clear()
+            x = torch.empty(n, config.input_dim, device="meta")
+            y = torch.zeros(n, dtype=torch.long, device="meta") if getattr(model, "conditional", False) else None
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                model(x, *objectives.model_args(model, y))
+            totals.append(sum(outputs) + n * config.input_dim)
+    except Exception:  # noqa: BLE001 - estimate from the dense layers instead
+        widths = sum(m.out_features for m in leaves if isinstance(m, nn.Linear))
+        return batch_size * (widths + config.input_dim)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    per_example = max(totals[1] - totals[0], 0)
+    return max(totals[0] - per_example, 0) + batch_size * per_example
+
+
+def activation_bound(model: nn.Module, config: RunConfig, batch_size: int) -> int:
+    """Return a quick estimate, from the layers alone, of the values one training batch's forward
+    pass produces: twice (the layer and its activation function) each dense layer's width and
+    each conv layer's channels at the full image resolution (more than strided stages produce),
+    plus the input. No forward pass: see :func:`activation_values` for the measured count."""
+    shape = config.input_shape or []
+    pixels = math.prod(shape[1:]) if len(shape) == 3 else 1
+    per_example = config.input_dim
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            per_example += 2 * m.out_features
+        elif isinstance(m, nn.modules.conv._ConvNd):
+            per_example += 2 * m.out_channels * pixels
+    return batch_size * per_example
+
+
+def check_training_memory(config: RunConfig, device: torch.device, train_values: int = 0) -> None:
+    """Refuse (``ConfigError``) a run whose training cannot fit in ``device``'s free memory:
+    the parameters with their gradients and Adam moments, the activations of one batch and,
+    on an accelerator with ``data_loading: memory``, the ``train_values`` bytes of training
+    data moved there. The message gives the estimate and the memory available.
+
+    The parameters are counted on the ``meta`` device. The activations are first bounded from
+    the layers (:func:`activation_bound`); only when that leaves less than half of the free
+    memory are they measured by a forward pass on ``meta`` (:func:`activation_values`, whose
+    first call in a process costs seconds: torch imports its shape rules then)."""
+    model = meta_model(config)
+    free = available_bytes(device)
+    if model is None or free is None:
+        return
+    params = parameter_count(model)
+    fixed = TRAINING_BYTES_PER_PARAMETER * params
+    if device.type != "cpu" and config.train.data_loading == "memory":
+        fixed += train_values
+    advice = SMALLER + ", or a smaller --batch-size"
+    if fixed > free:
+        what = f"training this model ({params:,} parameters, with their gradients and Adam's moments)"
+        require_memory(fixed, what, device=device, advice=advice)
+    batch = config.train.batch_size
+    if fixed + TRAINING_BYTES_PER_ACTIVATION * activation_bound(model, config, batch) <= free // 2:
+        return
+    activations = activation_values(model, config, batch)
+    what = f"training this model ({params:,} parameters, {activations:,} activation values per batch of {batch})"
+    require_memory(fixed + TRAINING_BYTES_PER_ACTIVATION * activations, what, device=device, advice=advice)
+
+
+@contextlib.contextmanager
+def _newer_version_note(config: RunConfig) -> Iterator[None]:
+    """Give a ``ConfigError`` raised inside a note when the config was written by a newer vaekit
+    (the piece or option it names may be one this version does not know)."""
+    try:
+        yield
+    except ConfigError as exc:
+        written = config.version
+        if isinstance(written, str) and is_newer(written, __version__):
+            raise ConfigError(
+                f"{exc} (this config was written by vaekit {written}, newer than this vaekit {__version__}, "
+                f"which may not know it: upgrade vaekit to {written} or later)"
+            ) from None
+        raise
 
 
 def build_objective(config: RunConfig, model: nn.Module) -> Any:

@@ -25,15 +25,16 @@ from vaekit.config import RunConfig
 from vaekit.config import validate as validate_config
 from vaekit.data.units import to_model_units
 from vaekit.data.views import Splits, dequantize_uniform, evaluation_batches, evaluation_view
-from vaekit.runtime.atomic import atomic_write_text
+from vaekit.runtime.atomic import atomic_write_text, write_errors
 from vaekit.runtime.device import resolve_device
-from vaekit.runtime.errors import CheckpointError, ConfigError, TrainingDivergedError
+from vaekit.runtime.errors import CheckpointError, ConfigError, DiskFullError, TrainingDivergedError, WriteError
 from vaekit.runtime.progress import Progress
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
-from vaekit.training.build import build_model, build_objective
+from vaekit.training.build import build_model, build_objective, check_training_memory
 from vaekit.training.optim import make_adam
 from vaekit.training.run_data import bind_to_data, load_bundle, make_splits
+from vaekit.training.run_dir import open_run_folder
 from vaekit.training.step import AutogradStep, TrainingStep
 
 #: Test examples kept in ``TrainResult.test_preview`` for the run's pictures.
@@ -203,6 +204,8 @@ class Run:
     train_data: tuple[torch.Tensor, torch.Tensor | None] | ExamplesDataset
     state: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: the epoch of the last complete checkpoint in the run folder (None before the first)
+    checkpoint_epoch: int | None = None
 
     @property
     def n_batches(self) -> int:
@@ -214,37 +217,49 @@ def fit(
     run_dir: Path,
     *,
     resume: bool = False,
+    force: bool = False,
+    save_config: bool = False,
     progress: str = "auto",
 ) -> TrainResult:
     """Train the model ``config`` describes, writing checkpoints and metrics into ``run_dir``.
 
     With ``resume=True`` the run continues from its last checkpoint and, with the same device,
-    reaches the same weights as an uninterrupted run. Returns the history and the final model.
+    reaches the same weights as an uninterrupted run (``save_config``: write ``config`` over the
+    run's config.json, e.g. with a new number of epochs). Returns the history and the final model.
     ``config.train.fast`` chooses the fast paths (see :mod:`vaekit.fast`), including whether
     float32 subnormals are flushed to zero while training.
+
+    The run folder is locked for the whole run, and nothing is written into it before the data,
+    device, model and checkpoint are known good. A new run goes into an empty folder, or with
+    ``force`` replaces the run in ``run_dir`` once it has written its first complete checkpoint
+    (see :mod:`vaekit.training.run_dir`); a new run that fails before that leaves nothing behind.
     """
     with fast.denormals_flushed(config.train.fast):
-        return _fit(config, Path(run_dir), resume=resume, progress=progress)
+        return _fit(config, Path(run_dir), resume=resume, force=force, save_config=save_config, progress=progress)
 
 
-def _fit(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> TrainResult:
-    run = setup(config, run_dir, resume=resume, progress=progress)
-    for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
-        record = run_epoch(run, epoch)
-        record.update(validate(run))
-        checkpoint(run, epoch, record)
+def _fit(config: RunConfig, run_dir: Path, *, resume: bool, force: bool, save_config: bool, progress: str) -> TrainResult:
+    with open_run_folder(run_dir, new=not resume, force=force) as folder:
+        run = setup(config, run_dir, resume=resume, progress=progress)
+        folder.begin()
+        start(run, resume=resume, save_config=save_config)
+        for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
+            record = run_epoch(run, epoch)
+            record.update(validate(run))
+            checkpoint(run, epoch, record)
     return finish(run)
 
 
 def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Run:
-    """Load and split the data, build the model, optimizer and training step, and start the run
-    folder (or restore the last checkpoint when resuming)."""
+    """Load and split the data, build the model, optimizer and training step, and restore the
+    last checkpoint when resuming; write nothing (:func:`start` does)."""
     validate_config(config)
     bundle = load_bundle(config)
     bind_to_data(config, bundle)
     splits = make_splits(config, bundle)
     del bundle  # the splits hold what training needs; the reader's full copy can go
     device = resolve_device(config.train.device)
+    check_training_memory(config, device, splits.train.numel() * splits.train.element_size())
     t = config.train
 
     torch.manual_seed(t.seed)
@@ -255,8 +270,11 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> R
     history: list[dict[str, Any]] = []
     if resume:
         history = _restore(run_dir, model, optimizer, state)
-    else:
-        config.save(run_dir / ckpt.CONFIG_FILE)
+        if state["epoch"] > t.epochs:
+            raise ConfigError(
+                f"{run_dir} has trained {state['epoch']} epochs already; ask for at least that many "
+                f"(`vaekit resume {run_dir} --epochs N`, N >= {state['epoch']})"
+            )
 
     labelled = getattr(model, "conditional", False)
     train_labels = splits.train_labels if labelled else None
@@ -292,6 +310,19 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> R
     )
 
 
+def start(run: Run, *, resume: bool, save_config: bool = False) -> None:
+    """Start writing the run folder: the config of a new run (or a resumed run's changed one);
+    when resuming, the metrics log cut back to the checkpoint and the readable weights healed."""
+    if not resume or save_config:
+        run.config.save(run.run_dir / ckpt.CONFIG_FILE)
+    if resume:
+        run.checkpoint_epoch = run.state["epoch"]
+        _write_metrics(run.run_dir / ckpt.METRICS_FILE, run.history)
+        # Heal the readable copies in case the kill fell between the commit and their writes.
+        info = {"epoch": run.state["epoch"], "step": run.state["step"]}
+        ckpt.save_model(run.run_dir / ckpt.MODEL_FILE, run.model, info)
+
+
 def training_step(
     config: RunConfig, model: torch.nn.Module, objective: Any, optimizer: torch.optim.Optimizer, device: torch.device
 ) -> TrainingStep:
@@ -315,7 +346,7 @@ def training_step(
 
 def _restore(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> list:
     """Load the last checkpoint into ``model``, ``optimizer``, the RNGs and ``state``; return
-    the metrics history up to it (the log is cut back to match)."""
+    the metrics history up to it (:func:`start` cuts the log back to match)."""
     model_state, others, saved = ckpt.load_checkpoint(run_dir)
     try:
         model.load_state_dict(model_state, strict=True)
@@ -324,11 +355,7 @@ def _restore(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
         raise CheckpointError(f"{run_dir}: checkpoint does not match config.json ({exc})") from None
     ckpt.rng_from_tensors(others)
     state.update(saved)
-    history = _read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
-    _write_metrics(run_dir / ckpt.METRICS_FILE, history)
-    # Heal the readable copies in case the kill fell between the commit and their writes.
-    ckpt.save_model(run_dir / ckpt.MODEL_FILE, model, {"epoch": state["epoch"], "step": state["step"]})
-    return history
+    return _read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
 
 
 def epoch_batches(run: Run, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -405,20 +432,38 @@ def validate(run: Run) -> dict[str, float]:
 
 def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
     """Log the finished epoch's ``record``, keep the best weights so far (by validation loss,
-    else training loss) and save the checkpoint when one is due."""
+    else training loss) and save the checkpoint when one is due.
+
+    A full disk or a folder that became read-only stops training with one line naming the file
+    and saying which checkpoint is intact (a ``WriteError``)."""
     t, state = run.config.train, run.state
     state["epoch"] = epoch
     run.history.append(record)
-    with (run.run_dir / ckpt.METRICS_FILE).open("a") as f:
-        f.write(json.dumps(record) + "\n")
-    run.reporter.epoch_end(record)
-    monitored = record.get("val_loss", record["train_loss"])
-    if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
-        state["best_val_loss"], state["best_epoch"] = monitored, epoch
-        info = {"epoch": epoch, "step": state["step"], "val_loss": monitored}
-        ckpt.save_model(run.run_dir / ckpt.BEST_MODEL_FILE, run.model, info)
-    if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
-        ckpt.save_checkpoint(run.run_dir, run.model, run.optimizer, state)
+    try:
+        with write_errors(run.run_dir / ckpt.METRICS_FILE), (run.run_dir / ckpt.METRICS_FILE).open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        run.reporter.epoch_end(record)
+        monitored = record.get("val_loss", record["train_loss"])
+        if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
+            state["best_val_loss"], state["best_epoch"] = monitored, epoch
+            info = {"epoch": epoch, "step": state["step"], "val_loss": monitored}
+            ckpt.save_model(run.run_dir / ckpt.BEST_MODEL_FILE, run.model, info)
+        if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
+            ckpt.save_checkpoint(run.run_dir, run.model, run.optimizer, state)
+            run.checkpoint_epoch = epoch
+    except WriteError as exc:
+        raise _stopped_writing(run, exc) from None
+
+
+def _stopped_writing(run: Run, exc: WriteError) -> WriteError:
+    """Return ``exc`` with what is left of the run: the last complete checkpoint, or none."""
+    if run.checkpoint_epoch is None:
+        left = "this run had no complete checkpoint yet, so it was not kept"
+        fix = "train again" + (" once there is space" if isinstance(exc, DiskFullError) else "")
+    else:
+        left = f"training stopped; the last complete checkpoint (epoch {run.checkpoint_epoch}) is intact"
+        fix = f"{'free some space' if isinstance(exc, DiskFullError) else 'fix that'}, then `vaekit resume {run.run_dir}`"
+    return type(exc)(f"{exc}; {left}: {fix}")
 
 
 def finish(run: Run) -> TrainResult:

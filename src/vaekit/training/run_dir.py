@@ -1,31 +1,179 @@
-"""Run folders: refuse to clobber an existing run unless asked to."""
+"""Run folders: one writer at a time, and an old run replaced only by a new one that works.
+
+:func:`open_run_folder` brackets a training (or a resume) of one folder:
+
+1. it refuses a file, and a non-empty folder for a new run without ``force``, before anything;
+2. it creates the folder if needed and takes its lock (:mod:`vaekit.runtime.lock`), finishes an
+   interrupted replacement (below) and removes temporaries left by interrupted writes;
+3. the caller checks everything (options, data, device, model) and only then calls
+   :meth:`RunFolder.begin`, which, for ``train --force``, moves the old run's files aside into
+   ``RUN/.vaekit-previous/``; after that the caller writes;
+4. on leaving: the old run is deleted once the new one has written its first complete
+   checkpoint (``trainer.safetensors``); if the new run ends (error, Ctrl+C) before that, what it
+   wrote is deleted and the old run moved back, and a folder the command created is removed.
+
+A ``kill -9`` can stop step 4 from running; the next ``train`` or ``resume`` of the folder
+finishes it the same way (keep the new run if it has a checkpoint, else put the old one back).
+"""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from vaekit.runtime.atomic import remove_temporaries, write_errors
 from vaekit.runtime.errors import RunFolderError
+from vaekit.runtime.lock import LOCK_FILE, run_folder_lock
+from vaekit.training import checkpoint as ckpt
+
+#: where ``train --force`` keeps the old run until the new one has a complete checkpoint
+PREVIOUS = ".vaekit-previous"
+#: the same while the old run is being moved aside or back (see :class:`RunFolder`)
+MOVING = ".vaekit-previous.partial"
+#: the files written only under the folder's lock, whose interrupted writes' temporaries are
+#: removed when a command next takes it (pictures are written by commands that do not lock)
+LOCKED_FILES = (
+    ckpt.CONFIG_FILE,
+    ckpt.MODEL_FILE,
+    ckpt.BEST_MODEL_FILE,
+    ckpt.TRAINER_FILE,
+    ckpt.TRAINER_JSON,
+    ckpt.METRICS_FILE,
+    "eval-*.json",
+)
+#: names that are not a run's files: the lock file (a stale one left by a killed process does
+#: not make a folder "used"), and an old run set aside
+_NOT_CONTENT = {LOCK_FILE, PREVIOUS, MOVING}
 
 
-def prepare_new_run_dir(path: Path, force: bool) -> Path:
-    """Create ``path`` for a new run and return it.
+class RunFolder:
+    """A run folder held for writing (see the module's description).
 
-    A non-empty folder is refused unless ``force`` is true, in which case its contents are removed.
+    The old run is moved aside into ``.vaekit-previous.partial/`` and that folder renamed to
+    ``.vaekit-previous/`` once complete; putting it back goes the other way (the new run's files
+    deleted, the folder renamed to ``.partial``, its files moved back). So whatever the moment
+    of a kill, the folder names say what the files in the run folder are: beside ``.partial``,
+    old files only; beside ``.vaekit-previous``, the new run's only.
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(f"--out {path} is a file, not a folder; choose another --out")
-    if path.is_dir() and any(path.iterdir()):
-        if not force:
-            raise RunFolderError(
-                f"run folder {path} is not empty; pass --force to overwrite it, "
-                "`vaekit resume` to continue it, or choose another --out"
-            )
-        for child in path.iterdir():
+
+    def __init__(self, path: Path, *, new: bool, force: bool) -> None:
+        self.path = path
+        self.new = new
+        self.force = force
+        #: whether :meth:`begin` was called (the caller may write)
+        self.begun = False
+        #: whether the folder held an old run when :meth:`begin` was called
+        self.replacing = False
+
+    @property
+    def previous(self) -> Path:
+        return self.path / PREVIOUS
+
+    @property
+    def moving(self) -> Path:
+        return self.path / MOVING
+
+    def begin(self) -> None:
+        """Start writing: for a new run, move the folder's old contents aside."""
+        self.begun = True
+        if not self.new:
+            return
+        old = self._contents()
+        self.replacing = bool(old)
+        if old:
+            with write_errors(self.moving):
+                self.moving.mkdir()
+                for child in old:
+                    child.rename(self.moving / child.name)
+                self.moving.rename(self.previous)
+
+    def _contents(self) -> list[Path]:
+        return [p for p in self.path.iterdir() if p.name not in _NOT_CONTENT]
+
+    def settle(self) -> str | None:
+        """Finish a replacement of an old run: keep the new run if it has a complete checkpoint,
+        else delete it and move the old run back. Return what was done, or None."""
+        if self.previous.is_dir():
+            if (self.path / ckpt.TRAINER_FILE).exists():
+                shutil.rmtree(self.previous)
+                return "replaced the previous run"
+            self.discard_new_files()
+            self.previous.rename(self.moving)
+        if not self.moving.is_dir():
+            return None
+        for child in self.moving.iterdir():
+            child.rename(self.path / child.name)
+        self.moving.rmdir()
+        return "restored the previous run"
+
+    def discard_new_files(self) -> None:
+        """Delete the files in the folder (not the old run set aside, nor the lock file)."""
+        for child in self._contents():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
             else:
                 child.unlink()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+
+
+def check_new_run_dir(path: Path, force: bool) -> None:
+    """Refuse ``path`` for a new run when it is a file, or a non-empty folder without ``force``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"--out {path} is a file, not a folder; choose another --out")
+    if path.is_dir() and not force and any(p.name not in _NOT_CONTENT for p in path.iterdir()):
+        raise RunFolderError(
+            f"run folder {path} is not empty; pass --force to overwrite it, "
+            "`vaekit resume` to continue it, or choose another --out"
+        )
+
+
+@contextmanager
+def open_run_folder(path: Path, *, new: bool, force: bool = False, command: str | None = None) -> Iterator[RunFolder]:
+    """Hold run folder ``path`` for a new run (``new``; ``force`` replaces an old run) or for
+    resuming it, as the module's description says. The caller calls ``begin()`` before writing."""
+    path = Path(path)
+    command = command or ("train" if new else "resume")
+    if new:
+        check_new_run_dir(path, force)
+    elif not path.is_dir():
+        raise RunFolderError(f"run folder {path} does not exist")
+    created = _missing_parents(path)
+    with write_errors(path):
+        path.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(path, new=new, force=force)
+    try:
+        with ExitStack() as stack:
+            stack.enter_context(run_folder_lock(path, command))
+            folder.settle()
+            remove_temporaries(path, LOCKED_FILES)
+            if new:
+                check_new_run_dir(path, force)  # again, now that no one else can be writing it
+            try:
+                yield folder
+            except BaseException:
+                if new and folder.begun:
+                    if folder.replacing:
+                        folder.settle()
+                    elif not (path / ckpt.TRAINER_FILE).exists():
+                        folder.discard_new_files()  # no checkpoint: nothing worth resuming
+                raise
+            folder.settle()
+    finally:
+        if new:
+            for made in reversed(created):
+                try:
+                    made.rmdir()  # only if empty: a failed run leaves nothing behind
+                except OSError:
+                    break
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """Return ``path`` and those of its parents that do not exist, outermost first."""
+    missing = []
+    for p in [path, *path.parents]:
+        if p.exists():
+            break
+        missing.append(p)
+    return list(reversed(missing))

@@ -14,26 +14,69 @@ from vaekit.viz.pictures import as_images, as_numpy, condition_vectors, own_labe
 METHODS = ("linear", "spherical")
 
 
-def lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Return points ``(1 - t) a + t b`` for each ``t``: ``[T, L]``."""
-    t = np.asarray(t, dtype=np.float64)[:, None]
+def _codes_and_steps(a: Any, b: Any, t: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Return ``a`` and ``b`` as float64 arrays of one shape, ``t`` as a 1-D float64 array, and
+    whether ``t`` was a single number; refuse mismatched codes and ``t`` outside [0, 1]."""
+    a64, b64 = (_float64(v) for v in (a, b))
+    if a64.shape != b64.shape:
+        raise ConfigError(f"the two codes must have the same shape, got {a64.shape} and {b64.shape}")
+    steps = _float64(t)
+    if steps.ndim > 1:
+        raise ConfigError(f"t must be a number or a 1-D sequence of numbers, got shape {steps.shape}")
+    if not np.all(np.isfinite(steps)) or np.any((steps < 0) | (steps > 1)):
+        raise ConfigError(
+            f"t must lie in [0, 1] (0 gives a, 1 gives b), got {t!r}; for n evenly spaced points "
+            "from a to b pass np.linspace(0, 1, n)"
+        )
+    return a64, b64, steps.reshape(-1), steps.ndim == 0
+
+
+def _float64(x: Any) -> np.ndarray:
+    """Return ``x`` (a number, list, array or tensor) as a float64 numpy array on the CPU."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def lerp(a: Any, b: Any, t: Any) -> np.ndarray:
+    """Return the points ``(1 - t) a + t b`` on the line from code ``a`` to code ``b``.
+
+    ``a`` and ``b`` are codes of one shape (``[L]``: numpy arrays, tensors or lists); ``t`` is a
+    number in [0, 1] (the result has the codes' shape) or a sequence of ``T`` of them (the result
+    is ``[T, L]``). float32, e.g. ``lerp(z[0], z[1], 0.5)`` or ``lerp(z[0], z[1], np.linspace(0, 1, 8))``."""
+    a64, b64, steps, single = _codes_and_steps(a, b, t)
+    points = _lerp(a64, b64, steps)
+    return points[0] if single else points
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    t = t.reshape(-1, *([1] * a.ndim))
     return ((1 - t) * a[None] + t * b[None]).astype(np.float32)
 
 
-def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Return spherical interpolation from ``a`` to ``b`` at each ``t``, ``[T, L]``: along the
-    great circle, with the norm interpolated linearly, so that midpoints keep the typical norm of
-    Gaussian codes instead of shrinking towards 0 as linear midpoints do. Falls back to linear
-    interpolation when the two codes point the same way (or one is 0)."""
-    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    t = np.asarray(t, dtype=np.float64)[:, None]
+def slerp(a: Any, b: Any, t: Any) -> np.ndarray:
+    """Return spherical interpolation from code ``a`` to code ``b`` (``[L]`` each: arrays,
+    tensors or lists) at ``t``: a number in [0, 1] gives one code ``[L]``, a sequence of ``T``
+    numbers gives ``[T, L]`` (float32). Along the great circle, with the norm interpolated
+    linearly, so that midpoints keep the typical norm of Gaussian codes instead of shrinking
+    towards 0 as linear midpoints do. Falls back to linear interpolation when the two codes
+    point the same way (or one is 0)."""
+    a64, b64, steps, single = _codes_and_steps(a, b, t)
+    if a64.ndim != 1:
+        raise ConfigError(f"slerp interpolates two codes of shape [L], got shape {a64.shape}")
+    points = _slerp(a64, b64, steps)
+    return points[0] if single else points
+
+
+def _slerp(a64: np.ndarray, b64: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    t = steps[:, None]
     na, nb = np.linalg.norm(a64), np.linalg.norm(b64)
     if na < 1e-8 or nb < 1e-8:
-        return lerp(a64, b64, t[:, 0])
+        return _lerp(a64, b64, steps)
     cos = np.clip(a64 @ b64 / (na * nb), -1.0, 1.0)
     omega = np.arccos(cos)
     if omega < 1e-4:
-        return lerp(a64, b64, t[:, 0])
+        return _lerp(a64, b64, steps)
     ua, ub = a64 / na, b64 / nb
     direction = (np.sin((1 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
     norm = (1 - t) * na + t * nb

@@ -165,13 +165,13 @@ def _manifold(request: PlotRequest) -> Any:
 def _curves(request: PlotRequest) -> Any:
     from vaekit.viz.curves import read_metrics, training_curves
 
-    return training_curves(read_metrics(request.run_dir))
+    return training_curves(read_metrics(request.run_dir), request.run_dir)
 
 
 def _write_report(request: PlotRequest, path: Path) -> Path:
     from vaekit.viz.report import write_report
 
-    return write_report(request.run_dir, path, which=request.which, seed=request.seed)
+    return write_report(request.run_dir, path, which=request.which, seed=request.seed, k=request.get("k"))
 
 
 PICTURES.register("report")(PictureKind(_write_report, "report.html", "the whole HTML report"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaekit.runtime.errors import VaekitError
+from vaekit.runtime.errors import ConfigError, VaekitError
 
 
 @dataclass
@@ -50,7 +50,7 @@ def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] |
         "Samples from the prior, one row per class (label 0 at the top)" if cond else "Samples from the prior"
     )
     makers: list[tuple[str, str, Callable[[], Any]]] = [
-        ("curves", "Training curves", lambda: training_curves(records or [])),
+        ("curves", "Training curves", lambda: training_curves(records or [], vae)),
         ("samples", samples_title, lambda: sample_grid(vae, None if cond else 64, seed=seed)),
         (
             "recon",
@@ -84,33 +84,47 @@ def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] |
     return pictures
 
 
-def metrics_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """Return an HTML table with one column per evaluation (e.g. per eval-*.json file) and one
-    row per metric name; numbers to 4 decimals."""
-    names: list[str] = []
-    for report in metrics.values():
-        names += [k for k in report if k not in names]
-    head = "".join(f"<th>{html.escape(col)}</th>" for col in metrics)
-    rows = []
-    for name in names:
-        cells = []
-        for report in metrics.values():
-            value = report.get(name, "")
-            cells.append(f"<td>{html.escape(_metric_text(value))}</td>")
-        rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
-    return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+def evaluation_heading(source: str, report: dict[str, Any]) -> str:
+    """Return one line saying what an evaluation is: where it comes from (``source``: its file,
+    or that it was computed for the report), the data and split, the weights and the likelihood."""
+    parts = []
+    data = " ".join(str(report[k]) for k in ("data", "split") if report.get(k))
+    if data:
+        parts.append(f"{data} split" if report.get("split") else data)
+    if report.get("weights"):
+        parts.append(f"{report['weights']} weights")
+    if report.get("likelihood"):
+        parts.append(f"{report['likelihood']} likelihood")
+    return f"{source}: {', '.join(parts)}" if parts else source
 
 
-def _metric_text(value: Any) -> str:
-    """Return a metric as table text: floats to 4 decimals, also inside lists and dicts (the
-    report's per-dimension KL, the probe's accuracy, timings)."""
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, list):
-        return ", ".join(_metric_text(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_metric_text(v)}" for k, v in value.items())
-    return str(value)
+def metrics_table(report: dict[str, Any]) -> str:
+    """Return one evaluation as an HTML table of labelled values with their units, the rows
+    and notes that ``vaekit evaluate`` prints (``vaekit.evaluation.report_rows``), or a note
+    saying the file is not a complete evaluation."""
+    from vaekit.evaluation.report import report_notes, report_rows
+
+    try:
+        rows, notes = report_rows(report), report_notes(report)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        missing = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        return f"<p class='note'>not a complete vaekit evaluation ({html.escape(missing)}); see its JSON file</p>"
+    body = "".join(
+        f"<tr><th>{html.escape(label)}</th><td style='text-align:left'>{html.escape(value)}</td></tr>"
+        for label, value in rows
+    )
+    table = f"<table class='metrics'>{body}</table>"
+    return table + "".join(f"<p class='note'>{html.escape(note)}</p>" for note in notes)
+
+
+def metrics_section(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """Return the HTML of the metrics: one labelled table per evaluation (``metrics`` maps a
+    source, e.g. a file name, to its report)."""
+    parts = []
+    for source, report in metrics.items():
+        parts.append(f"<h3>{html.escape(evaluation_heading(source, report))}</h3>")
+        parts.append(metrics_table(report))
+    return parts
 
 
 #: Pictures that are plain image grids: shown with sharp pixels when the browser scales them.
@@ -119,6 +133,7 @@ PIXEL_PICTURES = ("samples", "recon", "manifold")
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+h3 { font-size: 1rem; margin: 1.2rem 0 0.4rem; } table.metrics th { white-space: nowrap; }
 table { border-collapse: collapse; font-size: 0.9rem; } th, td { padding: 0.2rem 0.6rem; border: 1px solid #ddd; }
 th { text-align: left; background: #f6f6f6; } td { font-variant-numeric: tabular-nums; text-align: right; }
 img { max-width: 100%; } img.pixels { image-rendering: pixelated; width: min(100%, 30rem); }
@@ -151,8 +166,9 @@ def render_report(
         ],
         "</table>",
         "<h2>Metrics</h2>",
-        metrics_table(metrics),
-        "<p class='note'>nats per example; ELBO: higher is better, bits/dim: lower is better.</p>",
+        "<p class='note'>nats per example (summed over the dimensions, averaged over the examples); "
+        "bits/dim = nats / (D ln 2)</p>",
+        *(metrics_section(metrics) or ["<p class='note'>no evaluation</p>"]),
     ]
     for picture in pictures:
         parts.append(f'<h2 id="{picture.kind}">{html.escape(picture.title)}</h2>')
@@ -187,9 +203,24 @@ def read_evaluations(run_dir: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, which: str = "last", seed: int = 0) -> Path:
-    """Write the run's report (default ``RUN_DIR/report.html``) and return its path. Metrics
-    come from the run's ``eval-*.json`` files, or are computed on the test split if there are none."""
+def write_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    which: str = "last",
+    seed: int = 0,
+    *,
+    k: int | None = None,
+    progress: str = "auto",
+) -> Path:
+    """Write the run's report (default ``RUN_DIR/report.html``) and return its path.
+
+    The metrics are the run's saved evaluations (``eval-*.json``). When there are none, the test
+    split is evaluated for the report, saying so on stderr first (unless ``progress="quiet"``),
+    with ``k`` importance samples for the NLL (default 5000 where the likelihood is exact for the
+    data; a small ``k`` such as 100 is much faster; ``0`` skips the NLL) and a progress display
+    (``"auto"``: a bar on a terminal, plain lines otherwise); that evaluation is saved in the run
+    folder as ``vaekit evaluate`` saves it, so the next report reuses it. ``k`` is not used when
+    there are saved evaluations."""
     from vaekit import api
     from vaekit.runtime.atomic import atomic_write_text
     from vaekit.viz.curves import read_metrics
@@ -197,7 +228,11 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, which: str 
     run_dir = Path(run_dir)
     vae = api.load(run_dir, which=which)
     x, labels = api.resolve_eval_data(vae, None, "test")
-    metrics = read_evaluations(run_dir) or {"test (computed for this report)": api.evaluate(vae, split="test")}
+    metrics = {f"{name}.json": report for name, report in read_evaluations(run_dir).items()}
+    if metrics and k is not None:
+        _say(progress, f"k={k} not used: the report shows the saved evaluations ({', '.join(metrics)})")
+    if not metrics:
+        metrics = {"computed for this report": _evaluate_for_report(vae, run_dir, which, k, progress)}
     try:
         records = read_metrics(run_dir)
     except VaekitError:
@@ -210,3 +245,51 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, which: str 
     path = Path(out) if out is not None else run_dir / "report.html"
     atomic_write_text(path, render_report(title, info, vae.config.to_dict(), metrics, pictures))
     return path
+
+
+def _say(progress: str, text: str) -> None:
+    """Print one line about what the report is doing on stderr, unless ``progress="quiet"``."""
+    if progress != "quiet":
+        import sys
+
+        print(text, file=sys.stderr, flush=True)
+
+
+def _evaluate_for_report(vae: Any, run_dir: Path, which: str, k: int | None, progress: str) -> dict[str, Any]:
+    """Evaluate the test split for a run that has no saved evaluation, saying what is computed
+    and showing progress; save the result as ``vaekit evaluate`` would (if the folder takes it)."""
+    import time
+
+    from vaekit import api
+    from vaekit.evaluation.iwae import DEFAULT_K
+    from vaekit.evaluation.report import likelihood_is_exact, not_a_likelihood_reason, write_report
+    from vaekit.runtime.progress import is_interactive
+
+    cfg = vae.config
+    variational = getattr(vae.model, "variational", True)
+    exact = variational and likelihood_is_exact(vae.model.likelihood, cfg.value_range, cfg.data.dequantize)
+    if k and not exact:
+        reason = (
+            not_a_likelihood_reason(vae.model.likelihood, cfg.value_range, cfg.data.dequantize)
+            if variational
+            else "a deterministic autoencoder has no likelihood"
+        )
+        raise ConfigError(f"k={k}: refusing to compute an NLL for the report: {reason}")
+    if exact and k != 0:
+        used = DEFAULT_K if k is None else k
+        what = f"computing the test NLL with K={used} importance samples"
+        if k is None:
+            what += " (choose K with --k, or k= in Python: e.g. 100 for a quick look)"
+    else:
+        what = "computing the test metrics (no NLL: " + ("k=0)" if exact else "the likelihood is not exact for this data)")
+    _say(progress, f"no saved evaluation in {run_dir}: {what}")
+    mode = progress if progress != "auto" else ("bar" if is_interactive() else "lines")
+    started = time.perf_counter()
+    report = api.evaluate(vae, split="test", k=k, progress=mode)
+    report = {"run_dir": str(run_dir), "weights": which, **report}
+    try:
+        saved = f"saved as {write_report(run_dir, report).name}"
+    except (OSError, VaekitError) as exc:
+        saved = f"not saved: {exc}"
+    _say(progress, f"evaluated in {time.perf_counter() - started:.1f} s; {saved}")
+    return report

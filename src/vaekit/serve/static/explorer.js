@@ -9,7 +9,8 @@ const state = {
   points: [],        // test split's map points [[x, y], ...]
   labels: null,
   bounds: null,      // {x0, x1, y0, y1} of the map
-  current: null,     // the decoded item on show: {z, point, image, values}
+  current: null,     // the decoded item on show: {z, label, point, image, values}
+  label: null,       // the class a conditional model (cvae) decodes under; null for the others
   uploads: [],       // map points of encoded uploads
   a: null, b: null,  // interpolation ends (latent codes)
   strip: [],         // points of the interpolation strip
@@ -83,8 +84,11 @@ function fitBounds(points) {
   const all = points.length ? points : [[-3, -3], [3, 3]];
   let x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]));
   let y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]));
-  if (x1 - x0 < 1e-6) { x0 -= 1; x1 += 1; }
-  if (y1 - y0 < 1e-6) { y0 -= 1; y1 += 1; }
+  // A flat axis (every y is 0 when latent_dim = 1) takes the other axis's span.
+  const w = x1 - x0 < 1e-6 ? 0 : x1 - x0, h = y1 - y0 < 1e-6 ? 0 : y1 - y0;
+  const span = Math.max(w, h) || 2;
+  if (!w) { x0 -= span / 2; x1 += span / 2; }
+  if (!h) { y0 -= span / 2; y1 += span / 2; }
   const mx = (x1 - x0) * 0.08, my = (y1 - y0) * 0.08;
   return squared({x0: x0 - mx, x1: x1 + mx, y0: y0 - my, y1: y1 + my});
 }
@@ -165,6 +169,7 @@ function drawMap() {
     ctx.moveTo(x, y - 14); ctx.lineTo(x, y - 5); ctx.moveTo(x, y + 5); ctx.lineTo(x, y + 14); ctx.stroke();
   }
   canvas.dataset.uploads = String(state.uploads.length);
+  canvas.dataset.points = String(state.points.length);
 }
 
 function drawLegend() {
@@ -189,6 +194,7 @@ function drawLegend() {
 
 function show(item) {
   state.current = item;
+  if (state.info.conditional && item.label !== null && item.label !== undefined) selectLabel(item.label);
   if (state.info.kind === "image") {
     $("decoded").src = pngSrc(item.image);
   } else {
@@ -200,8 +206,42 @@ function show(item) {
     const out = document.querySelector(`output[data-dim="${dim}"]`);
     if (out) out.textContent = v.toFixed(2);
   });
-  $("z-readout").textContent = "z = [" + item.z.map((v) => v.toFixed(2)).join(", ") + "]";
+  $("z-readout").textContent = "z = [" + item.z.map((v) => v.toFixed(2)).join(", ") + "]" +
+    (state.info.conditional ? ` · class ${state.label}` : "");
   drawMap();
+}
+
+// ---- the class of a conditional model ----------------------------------------------------
+
+function selectLabel(label) {
+  state.label = label;
+  for (const button of document.querySelectorAll("#label-buttons button")) {
+    const on = Number(button.dataset.label) === label;
+    button.classList.toggle("on", on);
+    button.setAttribute("aria-pressed", String(on));
+  }
+  $("label-picker").dataset.label = String(label);
+}
+
+function buildLabelPicker() {
+  const info = state.info;
+  if (!info.conditional) return;
+  const box = $("label-buttons");
+  box.textContent = "";
+  for (let c = 0; c < info.num_classes; c++) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = String(c);
+    button.dataset.label = String(c);
+    button.title = `decode under class ${c}`;
+    button.addEventListener("click", () => {
+      selectLabel(c);
+      requestDecode({z: currentZ(), label: c});
+    });
+    box.append(button);
+  }
+  $("label-picker").hidden = false;
+  selectLabel(0);
 }
 
 function currentZ() { return state.current ? state.current.z.slice() : state.info.start.slice(); }
@@ -230,7 +270,7 @@ function buildSliders() {
     input.addEventListener("input", () => {
       const z = currentZ();
       z[s.dim] = Number(input.value);
-      requestDecode({z});
+      requestDecode({z, label: state.label});
     });
     const out = document.createElement("output");
     out.dataset.dim = String(s.dim);
@@ -252,7 +292,7 @@ function wireMap() {
     const rect = canvas.getBoundingClientRect();
     const cx = ((event.clientX - rect.left) / rect.width) * canvas.width;
     const cy = ((event.clientY - rect.top) / rect.height) * canvas.height;
-    requestDecode({point: fromCanvas(cx, cy, canvas.width)});
+    requestDecode({point: fromCanvas(cx, cy, canvas.width), label: state.label});
   };
   canvas.addEventListener("pointerdown", (e) => { dragging = true; canvas.setPointerCapture(e.pointerId); decodeAt(e); });
   canvas.addEventListener("pointermove", (e) => { if (dragging) decodeAt(e); });
@@ -264,6 +304,7 @@ function wireMap() {
 // ---- upload ------------------------------------------------------------------------------
 
 function showEncoded(result) {
+  $("upload-empty").hidden = true;
   $("upload-result").hidden = false;
   if (state.info.kind === "image") {
     $("upload-input").src = pngSrc(result.input.image);
@@ -275,9 +316,9 @@ function showEncoded(result) {
     drawBars($("upload-recon-bars"), result.reconstruction.values);
   }
   $("anomaly-score").textContent = result.anomaly_score.toFixed(2);
-  $("score-note").textContent = result.score;
+  $("score-note").textContent = result.score + (state.info.conditional ? `; encoded as class ${result.label}` : "");
   state.uploads.push(result.point);
-  show({z: result.z, point: result.point, image: result.reconstruction.image, values: result.reconstruction.values});
+  show({z: result.z, label: result.label, point: result.point, image: result.reconstruction.image, values: result.reconstruction.values});
 }
 
 async function encodeFile(file) {
@@ -293,7 +334,7 @@ async function encodeFile(file) {
     reader.readAsDataURL(file);
   });
   try {
-    showEncoded(await api("/api/encode", {image: dataUrl, invert: $("invert").checked}));
+    showEncoded(await api("/api/encode", {image: dataUrl, invert: $("invert").checked, label: state.label}));
     showError("");
   } catch (err) {
     showError(`${file.name}: ${err.message}`);
@@ -305,7 +346,7 @@ async function encodeRow() {
   // Numbers go as numbers; anything else goes as written so the server can name it.
   const values = tokens.map((t) => (t.trim() !== "" && Number.isFinite(Number(t)) ? Number(t) : t));
   try {
-    showEncoded(await api("/api/encode", {values}));
+    showEncoded(await api("/api/encode", {values, label: state.label}));
     showError("");
   } catch (err) {
     showError(err.message);
@@ -359,7 +400,7 @@ function setEnd(which) {
 async function interpolate() {
   const steps = Math.round(Number($("steps").value));
   try {
-    const result = await api("/api/interpolate", {start: state.a.z, end: state.b.z, steps});
+    const result = await api("/api/interpolate", {start: state.a.z, end: state.b.z, steps, label: state.label});
     state.strip = result.items.map((item) => item.point);
     fillStrip($("interp-strip"), result.items);
     drawMap();
@@ -371,7 +412,7 @@ async function interpolate() {
 
 async function sample() {
   try {
-    const result = await api("/api/sample", {n: Math.min(8, state.info.limits.max_samples), temperature: Number($("temperature").value)});
+    const result = await api("/api/sample", {n: Math.min(8, state.info.limits.max_samples), temperature: Number($("temperature").value), label: state.label});
     fillStrip($("sample-strip"), result.items);
     show(result.items[0]);
     showError("");
@@ -384,7 +425,7 @@ async function sample() {
 
 function download() {
   if (!state.current) return;
-  const z = state.current.z.map((v) => v.toFixed(2)).join("_");
+  const z = state.current.z.map((v) => v.toFixed(2)).join("_") + (state.info.conditional ? `-class${state.label}` : "");
   const link = document.createElement("a");
   if (state.info.kind !== "image") {
     const csv = state.current.values.join(",") + "\n";
@@ -409,6 +450,24 @@ function download() {
 
 // ---- start -------------------------------------------------------------------------------
 
+// What the map shows, for the map method in use (only the PCA has an explained variance).
+function mapDescription(info) {
+  switch (info.map_method) {
+    case "identity":
+      return info.latent_dim === 1
+        ? "The latent axis itself (latent_dim = 1): only the horizontal position counts."
+        : "The latent plane itself (latent_dim = 2).";
+    case "pca": {
+      const ratio = (info.explained_variance_ratio || []).reduce((p, q) => p + q, 0);
+      return `PCA of the test set's latent means (${(100 * ratio).toFixed(0)}% of their variance); a click decodes the point on this plane.`;
+    }
+    case "first-two":
+      return "Latent dimensions 0 and 1 (no test data to fit PCA on); the others stay at 0.";
+    default:
+      return "";
+  }
+}
+
 async function start() {
   try {
     state.info = await api("/api/info");
@@ -419,15 +478,15 @@ async function start() {
     const info = state.info;
     const shape = info.input_shape.join("×");
     $("model-line").textContent = `${info.run || "run"} · ${info.model} on ${info.data} (${shape}) · ${info.latent_dim} latent dimensions · ${info.likelihood} likelihood`;
-    const methods = {
-      identity: info.latent_dim === 1 ? "The latent axis itself (latent_dim = 1)." : "The latent plane itself (latent_dim = 2).",
-      pca: `PCA of the test set's latent means (${(100 * info.explained_variance_ratio.reduce((p, q) => p + q, 0)).toFixed(0)}% of their variance); a click decodes the point on this plane.`,
-      "first-two": "Latent dimensions 0 and 1 (no test data to fit PCA on); the others stay at 0.",
-    };
-    $("map-hint").textContent = `${methods[info.map_method] || ""} Click or drag to decode; ${latents.total} test examples${latents.points.length < latents.total ? ` (${latents.points.length} shown)` : ""}.`;
+    $("map-hint").textContent = `${mapDescription(info)} Click or drag to decode; ${latents.total} test examples${latents.points.length < latents.total ? ` (${latents.points.length} shown)` : ""}.`;
     if (latents.note) showError(latents.note);
     $("steps").max = String(info.limits.max_steps);
+    $("upload-empty").textContent = info.kind === "image"
+      ? "Nothing encoded yet: drop an image to see it as the model sees it, its reconstruction and its anomaly score."
+      : "Nothing encoded yet: paste a row to see its reconstruction and its anomaly score.";
+    if (info.conditional) $("upload-empty").textContent += " It is encoded as an example of the class picked under Decoded.";
     if (info.kind !== "image") {
+      $("decoded-view").classList.add("table");
       $("image-upload").hidden = true;
       $("row-upload").hidden = false;
       $("decoded").hidden = true;
@@ -435,6 +494,7 @@ async function start() {
       $("row-input").placeholder = `${info.input_dim} numbers`;
     }
     buildSliders();
+    buildLabelPicker();
     drawLegend();
     wireMap();
     wireUpload();
@@ -443,8 +503,8 @@ async function start() {
     $("set-a").addEventListener("click", () => setEnd("a"));
     $("set-b").addEventListener("click", () => setEnd("b"));
     $("interp-button").addEventListener("click", interpolate);
-    $("centre-button").addEventListener("click", () => requestDecode({z: info.start}));
-    show(await api("/api/decode", {z: info.start}));
+    $("centre-button").addEventListener("click", () => requestDecode({z: info.start, label: state.label}));
+    show(await api("/api/decode", {z: info.start, label: state.label}));
     document.body.dataset.ready = "true";
   } catch (err) {
     showError(`could not start: ${err.message}`);

@@ -1,0 +1,109 @@
+"""How much memory a device has free, and refusing sizes that cannot fit before allocating them.
+
+A model or dataset too large for the machine should end in one line that says how much it needs
+and how much there is, not in an allocator traceback, a ``MemoryError`` or the kernel's OOM
+killer. Callers estimate what they are about to allocate and call :func:`require_memory` first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from vaekit.runtime.errors import ConfigError, VaekitError
+
+#: where Linux reports the memory the kernel can hand out without swapping
+MEMINFO = Path("/proc/meminfo")
+#: a control group's memory limit and use (cgroup v2, then v1): a container's real ceiling
+CGROUP_FILES = (
+    (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
+    (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"), Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")),
+)
+#: a cgroup limit at or above this means "no limit"
+UNLIMITED = 1 << 60
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _cgroup_available() -> int | None:
+    for limit_file, usage_file in CGROUP_FILES:
+        try:
+            limit = limit_file.read_text().strip()
+            if limit == "max" or int(limit) >= UNLIMITED:
+                return None
+            return max(0, int(limit) - int(usage_file.read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def system_available_bytes() -> int | None:
+    """Return the bytes of main memory available to this process now: the kernel's
+    ``MemAvailable`` (else ``os.sysconf``), capped by a container's cgroup limit; None when
+    unknown."""
+    found = [n for n in (_meminfo_available(), _cgroup_available()) if n is not None]
+    return min(found) if found else None
+
+
+def available_bytes(device: torch.device | str = "cpu") -> int | None:
+    """Return the free memory of ``device`` in bytes: main memory for a CPU (and for Apple's
+    ``mps``, which shares it), the free memory of a CUDA device; None when unknown."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(device)[0])
+        except (RuntimeError, AssertionError, ValueError):
+            return None
+    if device.type in ("cpu", "mps", "meta"):
+        return system_available_bytes()
+    return None
+
+
+def format_bytes(n: float) -> str:
+    """Return ``n`` bytes in binary units: ``512 B``, ``3.2 MiB``, ``1.5 TiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def device_words(device: torch.device | str) -> str:
+    """Return ``device`` as a message names it: ``this machine`` for a CPU, else the device."""
+    device = torch.device(device)
+    return "this machine" if device.type in ("cpu", "mps", "meta") else f"device {device}"
+
+
+def require_memory(
+    needed: int,
+    what: str,
+    *,
+    device: torch.device | str = "cpu",
+    advice: str = "",
+    error: type[VaekitError] = ConfigError,
+) -> None:
+    """Raise ``error`` when ``needed`` bytes (an estimate of ``what``) exceed the free memory of
+    ``device``; the message gives both figures and ``advice``. Nothing is raised when the free
+    memory is unknown."""
+    free = available_bytes(device)
+    if free is None or needed <= free:
+        return
+    message = (
+        f"{what} needs about {format_bytes(needed)} of memory, but {device_words(device)} has "
+        f"{format_bytes(free)} available"
+    )
+    raise error(message + (f"; {advice}" if advice else ""))

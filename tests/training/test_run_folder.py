@@ -1,0 +1,419 @@
+"""Run folders under failure: ``--force`` keeps the old run until the new one has a checkpoint,
+one writer at a time (two real processes), a failed resume writes nothing, a full disk and a
+read-only folder give one line, and interrupted writes' temporaries are cleaned up."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import vaekit
+from vaekit.cli import main
+from vaekit.runtime import atomic
+from vaekit.runtime.errors import CheckpointError, DiskFullError, NotWritableError, VaekitError
+from vaekit.runtime.lock import LOCK_FILE
+from vaekit.training import loop
+from vaekit.training.run_dir import MOVING, PREVIOUS, open_run_folder
+
+SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 128, "progress": "quiet"}
+SMALL_FLAGS = ["--data", "digits", "--encoder", "16", "--latent", "2", "--batch-size", "128", "-q"]
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Each file of ``folder`` (recursively, hidden ones too) with the SHA-256 of its bytes."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def full_disk_at(monkeypatch, name: str, from_write: int = 1) -> None:
+    """Make atomic writes of the file ``name`` fail with ENOSPC, from its ``from_write``-th on."""
+    real_mkstemp, real_fsync = atomic.tempfile.mkstemp, atomic.os.fsync
+    doomed: set[int] = set()
+    writes = [0]
+
+    def mkstemp(*args, **kwargs):
+        fd, tmp = real_mkstemp(*args, **kwargs)
+        if kwargs.get("prefix") == f".{name}.":
+            writes[0] += 1
+            if writes[0] >= from_write:
+                doomed.add(fd)
+        return fd, tmp
+
+    def fsync(fd):
+        if fd in doomed:
+            doomed.discard(fd)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+
+
+def interrupt_at_epoch(monkeypatch, epoch: int) -> None:
+    """Make training raise KeyboardInterrupt (Ctrl+C) when epoch ``epoch`` starts."""
+    real = loop.run_epoch
+
+    def run_epoch(run, e):
+        if e == epoch:
+            raise KeyboardInterrupt
+        return real(run, e)
+
+    monkeypatch.setattr(loop, "run_epoch", run_epoch)
+
+
+def read_only(monkeypatch, folder: Path) -> None:
+    """Refuse, as a read-only folder does, to create or write files in ``folder`` (chmod does not
+    stop root, who runs these tests in CI)."""
+    real_open, real_mkdir = os.open, os.mkdir
+    inside = os.path.realpath(folder)
+
+    def refused(path) -> bool:
+        return os.path.realpath(os.path.dirname(os.path.abspath(path))) == inside
+
+    def fake_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and refused(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def fake_mkdir(path, *args, **kwargs):
+        if refused(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(os, "mkdir", fake_mkdir)
+
+
+FAILURES = {
+    # what goes wrong, and the error it raises
+    "bad data": ({"data": "nope.csv"}, VaekitError, "nope.csv"),
+    "ctrl+c in the first epoch": ({}, KeyboardInterrupt, None),
+    "full disk at the first checkpoint": ({}, DiskFullError, "no complete checkpoint yet"),
+}
+
+
+def _fail(monkeypatch, failure: str) -> dict:
+    options, _, _ = FAILURES[failure]
+    if failure.startswith("ctrl+c"):
+        interrupt_at_epoch(monkeypatch, 1)
+    if failure.startswith("full disk"):
+        full_disk_at(monkeypatch, "trainer.safetensors")
+    return options
+
+
+# --- --force and failed trainings -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_force_keeps_the_old_run_when_the_new_one_fails_before_its_first_checkpoint(tmp_path, monkeypatch, failure):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    before = fingerprint(run)
+    options = _fail(monkeypatch, failure)
+    _, error, message = FAILURES[failure]
+    with pytest.raises(error, match=message):
+        vaekit.train(**{**SMALL, "latent_dim": 3, "epochs": 2, **options}, out=run, force=True)
+    assert fingerprint(run) == before  # no lock file, no .vaekit-previous, every byte as it was
+    monkeypatch.undo()
+    assert vaekit.load(run).latent_dim == 2
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_failed_new_training_leaves_no_folder_behind(tmp_path, monkeypatch, failure):
+    options = _fail(monkeypatch, failure)
+    _, error, message = FAILURES[failure]
+    with pytest.raises(error, match=message):
+        vaekit.train(**{**SMALL, "epochs": 2, **options}, out=tmp_path / "new" / "r")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_training_into_an_empty_folder_leaves_it_empty(tmp_path, monkeypatch):
+    (tmp_path / "r").mkdir()
+    interrupt_at_epoch(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        vaekit.train(epochs=1, out=tmp_path / "r", **SMALL)
+    assert list((tmp_path / "r").iterdir()) == []
+
+
+def test_force_replaces_the_old_run_once_the_new_one_has_a_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    interrupt_at_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        vaekit.train(**{**SMALL, "latent_dim": 3}, epochs=3, out=run, force=True)
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []  # no lock, no previous
+    assert json.loads((run / "trainer.json").read_text())["epoch"] == 1
+    monkeypatch.undo()
+    assert vaekit.resume(run, progress="quiet").latent_dim == 3
+    assert json.loads((run / "trainer.json").read_text())["epoch"] == 3
+
+
+def test_ctrl_c_while_the_old_run_is_moved_aside_puts_it_back(tmp_path, monkeypatch):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    before = fingerprint(run)
+    real, calls = Path.rename, [0]
+
+    def rename(self, target):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise KeyboardInterrupt
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        vaekit.train(epochs=1, out=run, force=True, **SMALL)
+    assert calls[0] > 3  # it stopped among the old files, and they were moved back
+    assert fingerprint(run) == before
+
+
+@pytest.mark.parametrize("moment", ["while moving the old run aside or back", "once the old run was aside"])
+def test_a_replacement_killed_before_the_new_runs_checkpoint_is_settled_to_the_old_run(tmp_path, moment):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    before = fingerprint(run)
+    files = sorted(run.iterdir())
+    if moment.startswith("while"):
+        (run / MOVING).mkdir()
+        for path in files[::2]:
+            path.rename(run / MOVING / path.name)
+    else:
+        (run / PREVIOUS).mkdir()
+        for path in files:
+            path.rename(run / PREVIOUS / path.name)
+        (run / "config.json").write_text("{}")  # what the new run had written
+        (run / "metrics.jsonl").write_text("")
+        with pytest.raises(CheckpointError, match="is being replaced"):
+            vaekit.load(run)
+    with open_run_folder(run, new=False):  # as the next resume or train of the folder starts
+        pass
+    assert fingerprint(run) == before
+
+
+# --- two processes, kill -9 -------------------------------------------------------------------
+
+RUNNER = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    import torch
+    torch.set_num_threads(1)
+    import vaekit
+    from vaekit.training import loop
+
+    run, latent, epochs, action, at, signals = sys.argv[1:7]
+    latent, epochs, at, signals = int(latent), int(epochs), int(at), __import__("pathlib").Path(signals)
+    if action == "kill":  # SIGKILL itself at training step ``at``
+        real_batch, calls = loop.model_batch, [0]
+        def model_batch(*a, **k):
+            calls[0] += 1
+            if calls[0] == at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_batch(*a, **k)
+        loop.model_batch = model_batch
+    elif action == "pause":  # after the checkpoint of epoch ``at``, wait for SIGNALS/go
+        real_checkpoint = loop.checkpoint
+        def checkpoint(run_, epoch, record):
+            real_checkpoint(run_, epoch, record)
+            if epoch == at:
+                (signals / "paused").touch()
+                while not (signals / "go").exists():
+                    time.sleep(0.05)
+        loop.checkpoint = checkpoint
+    vaekit.train(data="digits", encoder=[16], latent_dim=latent, epochs=epochs, batch_size=128,
+                 out=run, force=True, progress="quiet")
+    """
+)
+
+
+def _runner(tmp_path: Path, run: Path, *, latent: int, epochs: int, action: str, at: int) -> subprocess.Popen:
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    args = [sys.executable, str(script), str(run), str(latent), str(epochs), action, str(at), str(tmp_path)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the runner ended early: {proc.communicate()}")
+        assert time.monotonic() < deadline, "the runner did not get there in time"
+        time.sleep(0.05)
+
+
+def test_a_second_writer_is_refused_with_the_first_ones_pid_while_it_trains(tmp_path):
+    run = tmp_path / "r"
+    first = _runner(tmp_path, run, latent=2, epochs=3, action="pause", at=1)
+    try:
+        _wait_for(tmp_path / "paused", first)
+        second = subprocess.run(
+            [sys.executable, "-m", "vaekit.cli", "train", *SMALL_FLAGS, "--latent", "3", "--epochs", "1",
+             "--out", str(run), "--force"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert f"run folder {run} is in use by PID {first.pid} (vaekit train" in second.stderr
+        assert "Traceback" not in second.stderr
+        resumed = CliRunner().invoke(main, ["resume", str(run), "--epochs", "5", "-q"])
+        assert resumed.exit_code == 2 and f"in use by PID {first.pid}" in resumed.output
+        # evaluate reads, so it computes and prints; only its report waits for the folder
+        evaluated = CliRunner().invoke(main, ["evaluate", str(run), "--no-probe", "-q"])
+        assert evaluated.exit_code == 0, evaluated.output
+        assert "examples" in evaluated.output
+        assert f"warning: the report was not saved: run folder {run} is in use by PID {first.pid}" in evaluated.output
+    finally:
+        (tmp_path / "go").touch()
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert vaekit.load(run).latent_dim == 2
+    assert json.loads((run / "config.json").read_text())["train"]["epochs"] == 3
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert not list(run.glob("eval-*.json")) and not (run / LOCK_FILE).exists()
+
+
+@pytest.mark.parametrize("kill_at, kept", [(3, "the old run"), (14, "the new run")])  # 11 steps an epoch
+def test_a_force_training_killed_with_sigkill_is_settled_by_the_next_resume(tmp_path, kill_at, kept):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    old = fingerprint(run)
+    killed = _runner(tmp_path, run, latent=3, epochs=2, action="kill", at=kill_at)
+    killed.communicate(timeout=300)
+    assert killed.returncode == -9
+    assert (run / PREVIOUS).is_dir() and (run / LOCK_FILE).exists()  # the kill left both behind
+    if kept == "the old run":
+        with pytest.raises(CheckpointError, match="being replaced by a new run that has no checkpoint yet"):
+            vaekit.load(run)
+    vae = vaekit.resume(run, progress="quiet")  # takes the stale lock and settles the replacement
+    assert not (run / PREVIOUS).exists() and not (run / LOCK_FILE).exists()
+    if kept == "the old run":
+        assert vae.latent_dim == 2
+        now = fingerprint(run)
+        assert {k: now[k] for k in ("config.json", "trainer.safetensors")} == {
+            k: old[k] for k in ("config.json", "trainer.safetensors")
+        }
+        assert now.keys() == old.keys()
+    else:
+        assert vae.latent_dim == 3
+        assert json.loads((run / "trainer.json").read_text())["epoch"] == 2
+
+
+# --- resume -----------------------------------------------------------------------------------
+
+
+def test_a_resume_whose_data_moved_writes_nothing(tmp_path):
+    data = tmp_path / "table.csv"
+    rows = np.random.default_rng(0).normal(size=(200, 5))
+    data.write_text("\n".join(",".join(f"{v:.4f}" for v in row) for row in rows) + "\n")
+    run = tmp_path / "r"
+    vaekit.train(data=str(data), encoder=[8], latent_dim=2, epochs=1, out=run, progress="quiet")
+    before = fingerprint(run)
+    data.rename(tmp_path / "moved.csv")
+    result = CliRunner().invoke(main, ["resume", str(run), "--epochs", "2", "-q"])
+    assert result.exit_code == 2 and "table.csv" in result.output, result.output
+    assert fingerprint(run) == before
+
+
+def test_temporaries_of_interrupted_writes_are_removed_when_training_starts_again(tmp_path):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    stale = [run / ".trainer.safetensors.k2j_8x1q.tmp", run / ".metrics.jsonl.abcdefgh.tmp"]
+    for path in stale:
+        path.write_bytes(b"\0" * 4096)
+    vaekit.resume(run, epochs=2, progress="quiet")
+    assert not [p for p in stale if p.exists()]
+    assert not list(run.glob(".*.tmp"))
+
+
+# --- full disk --------------------------------------------------------------------------------
+
+
+def test_a_full_disk_at_a_checkpoint_gives_one_line_and_keeps_the_last_one(tmp_path, monkeypatch):
+    run = tmp_path / "r"
+    full_disk_at(monkeypatch, "trainer.safetensors", from_write=2)
+    result = CliRunner().invoke(main, ["train", *SMALL_FLAGS, "--epochs", "3", "--out", str(run)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"error: disk full: could not write {run / 'trainer.safetensors'} (no space left on device); "
+        f"training stopped; the last complete checkpoint (epoch 1) is intact: free some space, then "
+        f"`vaekit resume {run}`"
+    ]
+    assert not list(run.glob(".*.tmp"))
+    assert json.loads((run / "trainer.json").read_text())["epoch"] == 1
+    monkeypatch.undo()
+    vaekit.resume(run, progress="quiet")
+    assert json.loads((run / "trainer.json").read_text())["epoch"] == 3
+
+
+# --- read-only run folders --------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_copy(digits_run, tmp_path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(digits_run, copy)
+    return copy
+
+
+def test_evaluate_of_a_read_only_run_prints_and_says_the_report_was_not_saved(run_copy, monkeypatch):
+    read_only(monkeypatch, run_copy)
+    result = CliRunner().invoke(main, ["evaluate", str(run_copy), "--no-probe", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "examples" in result.output and "KL" in result.output
+    assert f"warning: the report was not saved: run folder {run_copy} is not writable" in result.output
+    assert not list(run_copy.glob("eval-*"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["train", *SMALL_FLAGS, "--epochs", "1", "--out", "{run}", "--force"], ["resume", "{run}", "--epochs", "3", "-q"]],
+    ids=["train", "resume"],
+)
+def test_train_and_resume_of_a_read_only_run_give_a_clear_error(run_copy, monkeypatch, args):
+    before = fingerprint(run_copy)
+    read_only(monkeypatch, run_copy)
+    result = CliRunner().invoke(main, [a.format(run=run_copy) for a in args])
+    assert result.exit_code == 2, result.output
+    assert f"error: run folder {run_copy} is not writable (Permission denied; is it read-only?)" in result.output
+    assert fingerprint(run_copy) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_run_folder_made_read_only_with_chmod(run_copy):
+    run_copy.chmod(0o555)
+    try:
+        evaluated = CliRunner().invoke(main, ["evaluate", str(run_copy), "--no-probe", "-q"])
+        assert evaluated.exit_code == 0 and "the report was not saved" in evaluated.output
+        trained = CliRunner().invoke(main, ["train", *SMALL_FLAGS, "--out", str(run_copy), "--force"])
+        assert trained.exit_code == 2 and "is not writable" in trained.output
+    finally:
+        run_copy.chmod(0o755)
+
+
+def test_a_folder_that_becomes_read_only_during_training_gives_one_line(tmp_path, monkeypatch):
+    run = tmp_path / "r"
+    real = loop.checkpoint
+
+    def checkpoint(run_, epoch, record):
+        if epoch == 2:
+            read_only(monkeypatch, run)
+        real(run_, epoch, record)
+
+    monkeypatch.setattr(loop, "checkpoint", checkpoint)
+    with pytest.raises(NotWritableError, match=r"the last complete checkpoint \(epoch 1\) is intact"):
+        vaekit.train(epochs=3, out=run, **SMALL)
