@@ -154,7 +154,7 @@ def test_batch_norm_with_a_last_batch_of_one_is_refused_with_a_fix(tmp_path):
 
 
 def test_set_reads_numbers_lists_and_words_as_a_user_means_them():
-    from vaekit.cli import _parse_setting
+    from vaekit.cli.options import parse_setting as _parse_setting
 
     assert _parse_setting("train.lr=3e-4") == ("train.lr", 3e-4)
     assert _parse_setting("objective.k=5") == ("objective.k", 5)

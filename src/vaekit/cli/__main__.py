@@ -1,0 +1,5 @@
+"""``python -m vaekit.cli``: the ``vaekit`` command."""
+
+from vaekit.cli import main
+
+main()

@@ -1,0 +1,261 @@
+"""The command line's machinery: options generated from the run config, ``--set PATH=VALUE``,
+flags of earlier versions, help read from the registries, and user errors as one line.
+
+Imports only click and the standard library at the top, so ``vaekit --help`` answers quickly.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from vaekit.runtime.errors import VaekitError
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user-caused errors into a one-line message and exit code 2, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except VaekitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; the last checkpoint is intact (resume with `vaekit resume`)", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        widths = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers like 512,256, got {value!r}") from None
+    if not widths or any(w < 1 for w in widths):
+        raise click.BadParameter(f"expected positive widths like 512,256, got {value!r}")
+    return widths
+
+
+def progress_mode(quiet: bool) -> str:
+    return "quiet" if quiet else "auto"
+
+
+def show_warnings_as_lines() -> None:
+    """Print vaekit's own warnings (``VaekitWarning``) as one ``warning: ...`` line each, rather
+    than in Python's ``file:line: category`` form; other warnings are shown as before."""
+    import warnings
+
+    from vaekit.runtime.errors import VaekitWarning
+
+    previous = warnings.showwarning
+    if getattr(previous, "vaekit_lines", False):
+        return
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if issubclass(category, VaekitWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    show.vaekit_lines = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
+#: flags of earlier versions and their spelling now: ``(new flag, value)``; a value of None
+#: takes the old flag's own value
+LEGACY_FLAGS: dict[str, tuple[str, str | None]] = {
+    "--beta": ("--set", "objective.beta={}"),
+    "--warmup": ("--set", "objective.warmup={}"),
+    "--warmup-steps": ("--set", "objective.warmup_steps={}"),
+    "--free-bits": ("--set", "objective.free_bits={}"),
+    "--iwae-k": ("--set", "objective.k={}"),
+    "--sigma": ("--set", "likelihood.sigma={}"),
+    "--sigma-type": ("--set", "likelihood.sigma_type={}"),
+    "--mixtures": ("--set", "likelihood.mixtures={}"),
+    "--categorical-groups": ("--set", "likelihood.groups=[{}]"),
+    "--pseudo-inputs": ("--set", "prior.pseudo_inputs={}"),
+    "--channels": ("--set", "net.channels=[{}]"),
+    "--activation": ("--set", "net.activation={}"),
+    "--norm": ("--set", "net.normalization={}"),
+}
+#: speed switches of earlier versions: turning one off now means ``--fast off``
+LEGACY_SWITCHES = {
+    "--no-fused-step": ["--fast", "off"],
+    "--no-flush-denormal": ["--fast", "off"],
+    "--no-fused-optimizer": ["--fast", "off"],
+    "--no-fused-nll": ["--fast", "off"],
+    "--fused-step": [],
+    "--flush-denormal": [],
+    "--fused-optimizer": [],
+    "--fused-nll": [],
+}
+
+
+def translate_legacy_flags(args: list[str]) -> tuple[list[str], list[str]]:
+    """Return ``args`` with flags of earlier versions rewritten to today's spelling, and one
+    deprecation message per rewritten flag."""
+    out: list[str] = []
+    notes: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        flag, eq, inline = arg.partition("=")
+        if arg in LEGACY_SWITCHES:
+            new = LEGACY_SWITCHES[arg]
+            out += new
+            notes.append(f"{arg} is deprecated; " + (f"use {' '.join(new)}" if new else "it is the default (--fast auto)"))
+        elif flag in LEGACY_FLAGS and (eq or i + 1 < len(args)):
+            value = inline if eq else args[i + 1]
+            i += 0 if eq else 1
+            new_flag, template = LEGACY_FLAGS[flag]
+            new_value = template.format(value) if template else value
+            out += [new_flag, new_value]
+            notes.append(f"{flag} is deprecated; use {new_flag} {new_value}")
+        else:
+            out.append(arg)
+        i += 1
+    return out, notes
+
+
+class Command(click.Command):
+    """A command that accepts earlier versions' flags (with a deprecation message) and builds
+    the parts of its help that come from the registries only when help is shown."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args, notes = translate_legacy_flags(list(args))
+        for note in notes:
+            click.echo(f"warning: {note}", err=True)
+        return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.name == "train":
+            with formatter.section("Model pieces and their options (--set PIECE.OPTION=VALUE)"):
+                formatter.write_dl(piece_help())
+        elif self.name == "plot":
+            from vaekit.viz.plots import PICTURES
+
+            with formatter.section("Pictures (KIND, and its default file in RUN_DIR)"):
+                formatter.write_dl([(k, f"{PICTURES[k].description} ({PICTURES[k].default_file})") for k in PICTURES.names()])
+        super().format_epilog(ctx, formatter)
+
+
+def piece_help() -> list[tuple[str, str]]:
+    """Return (piece kind, its registered names with their options), read from the registries."""
+    from vaekit.distributions import LIKELIHOODS, PRIORS
+    from vaekit.models import MODELS
+    from vaekit.nets import NETS
+    from vaekit.objectives import OBJECTIVES
+
+    return [(f"--{kind}", "; ".join(reg.describe())) for kind, reg in (
+        ("model", MODELS), ("net", NETS), ("likelihood", LIKELIHOODS), ("prior", PRIORS), ("objective", OBJECTIVES)
+    )]  # fmt: skip
+
+
+def config_flags(section: str, renames: dict[str, str]) -> list[Callable[[Any], Any]]:
+    """Return click options for the fields of a config section (``data`` or ``train``), with
+    the help, type and choices their fields declare; ``renames`` maps a field to its flag."""
+    import dataclasses
+    import typing
+
+    from vaekit import config as config_module
+
+    cls = {"data": config_module.DataConfig, "train": config_module.TrainConfig}[section]
+    hints = typing.get_type_hints(cls)
+    decorators = []
+    for f in dataclasses.fields(cls):
+        flag = renames.get(f.name, "--" + f.name.replace("_", "-"))
+        kind = hints[f.name]
+        # A field that also takes text (image_size: "28x28" or 28) is a text flag.
+        base = next((t for t in (bool, str, int, float) if kind is t or t in typing.get_args(kind)), str)
+        choices = f.metadata.get("choices")
+        help_text = f.metadata.get("help", "") + default_note(f.default, flag, base)
+        if base is bool:
+            decorators.append(
+                click.option(f"{flag}/--no-{flag[2:]}", f"{section}__{f.name}", default=None, help=help_text)
+            )
+        else:
+            ptype = click.Choice(choices) if choices else base
+            decorators.append(click.option(flag, f"{section}__{f.name}", type=ptype, default=None, help=help_text))
+    return decorators
+
+
+def default_note(default: Any, flag: str, base: type) -> str:
+    """Return `` [default: VALUE]`` for a flag's help: the config's default, shown in the help
+    text because the flag itself defaults to None (a value from --config is not overridden)."""
+    import dataclasses
+
+    if default is None or default is dataclasses.MISSING:
+        return ""
+    shown = (flag[2:] if default else f"no-{flag[2:]}") if base is bool else default
+    return f"  [default: {shown}]"
+
+
+def apply_all(decorators: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    def wrap(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return wrap
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """Return ``(path, value)`` of a ``--set`` argument ``PATH=VALUE``; the value is read as
+    YAML (numbers, booleans, null, [lists]), and ``512,256`` as a list of numbers."""
+    import re
+
+    import yaml
+
+    path, eq, raw = text.partition("=")
+    if not eq or not path.strip():
+        raise click.BadParameter(f"expected PIECE.OPTION=VALUE, e.g. objective.beta=4, got {text!r}")
+    if re.fullmatch(r"\s*-?[\d.eE+-]+(\s*,\s*-?[\d.eE+-]+)+\s*", raw):
+        raw = f"[{raw}]"
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str):
+        # YAML 1.1 reads 3e-4 (no decimal point) as text; a number is what anyone typing it means.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    return path.strip(), value
+
+
+def train_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Return the train command's options as :func:`vaekit.api.build_config` keywords."""
+    renamed = {"model__name": "model", "data__name": "data"}
+    out = {}
+    for key, value in options.items():
+        if value is None:
+            continue
+        out[renamed.get(key, key.partition("__")[2] or key)] = value
+    return out
+
+
+class PictureKinds(click.Choice):
+    """The picture kinds, read from the plot registry when first needed."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        from vaekit.viz.plots import PICTURES
+
+        return PICTURES.names()
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        pass
