@@ -19,9 +19,12 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 def dry_run(target: str, tmp_path: Path) -> list[str]:
     """Return the commands `make TARGET` would run from scratch (a venv that does not exist yet)."""
+    # --no-print-directory: under another make (CI's `make test`) make would add its own
+    # "Entering/Leaving directory" lines, which are not commands.
     result = subprocess.run(
-        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+        ["make", "-n", "--no-print-directory", target, f"VENV={tmp_path / 'venv'}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
     return result.stdout.splitlines()
 
 
