@@ -7,7 +7,9 @@ and the fastest wall time of each, in milliseconds, from process start to exit:
   python -c "import vaekit"  the library's import (no torch: it is imported on first use)
   vaekit --help             the console script's help, as a user types it
   python -c "import torch"  what any PyTorch program pays before its first line
-  python -c "import pythae" the peer library's import, where pythae is installed (.venv-bench)
+  python -c "from pythae.models import VAE"
+                            the peer's model import, where pythae is installed (.venv-bench);
+                            a bare `import pythae` loads none of it (nor torch)
 
     python -m bench.startup [--rounds 10]
 """
@@ -34,7 +36,7 @@ def commands() -> dict[str, list[str]]:
         'python -c "import torch"': [sys.executable, "-c", "import torch"],
     }
     if importlib.util.find_spec("pythae") is not None:
-        found['python -c "import pythae"'] = [sys.executable, "-c", "import pythae"]
+        found['python -c "from pythae.models import VAE"'] = [sys.executable, "-c", "from pythae.models import VAE"]
     return found
 
 

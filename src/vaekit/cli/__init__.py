@@ -21,10 +21,12 @@ from vaekit.cli.options import (
     PictureKinds,
     apply_all,
     config_flags,
+    data_options,
     int_list,
     parse_setting,
     progress_mode,
     show_warnings_as_lines,
+    split_option,
     train_options,
     user_errors,
 )
@@ -122,8 +124,7 @@ def _print_summary(vae: Any) -> None:
 
 @main.command(cls=Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--data", help="Evaluate on other data of the same shape (default: the run's own).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@data_options("Evaluate on other data of the same shape (default: the run's own).")
 @click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
 @click.option(
     "--k",
@@ -235,8 +236,7 @@ def sample(run_dir: str, n: int, temperature: float, seed: int, label: int | Non
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--data", help="Data to reconstruct (default: the run's own).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@data_options("Data to reconstruct (default: the run's own).")
 @click.option("-n", "n", type=int, default=32, show_default=True, help="Number of examples.")
 @click.option("--out", type=click.Path(dir_okay=False), help=".png (originals above reconstructions), .npy or .csv.")
 @user_errors
@@ -262,8 +262,7 @@ def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | N
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--data", help="Data to encode (default: the run's own).")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@data_options("Data to encode (default: the run's own).")
 @click.option("--sample", "draw", is_flag=True, help="Draw z from q(z|x) instead of the posterior mean.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="latents.npy or .csv")
 @user_errors
@@ -363,7 +362,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
     "--out", type=click.Path(dir_okay=False), help="Output file, .png (or .svg for plots); default in RUN_DIR."
 )
 @click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@split_option
 @click.option(
     "-n",
     "n",

@@ -259,3 +259,15 @@ class PictureKinds(click.Choice):
     @choices.setter
     def choices(self, value: Any) -> None:
         pass
+
+
+#: which split of the run's data a command reads
+split_option = click.option(
+    "--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Split of the data."
+)
+
+
+def data_options(help_text: str) -> Callable[[Any], Any]:
+    """Return the ``--data`` (other data, or the run's own) and ``--split`` options of a command
+    that reads examples."""
+    return apply_all([click.option("--data", help=help_text), split_option])
