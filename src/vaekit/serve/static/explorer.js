@@ -508,6 +508,7 @@ async function start() {
     document.body.dataset.ready = "true";
   } catch (err) {
     showError(`could not start: ${err.message}`);
+    document.body.dataset.ready = "failed";
   }
 }
 
