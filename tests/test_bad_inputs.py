@@ -28,7 +28,8 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
 
 #: the real MNIST files (gzipped IDX), where this machine has them
-REAL_MNIST = Path("/work/shared/data/mnist")
+# The real MNIST files beside the repository (../shared/data/mnist), as CI lays them out.
+REAL_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
 def write_config_and_size_files(tmp: Path) -> None:

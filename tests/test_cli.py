@@ -1,6 +1,7 @@
 """The CLI verbs end to end on tiny data (click's CliRunner, plus one real subprocess)."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -67,7 +68,14 @@ def test_evaluate_refuses_an_nll_of_bernoulli_on_grey_levels(cli_run):
     assert "error: refusing to report an NLL" in result.output and "--binarize dynamic" in result.output
 
 
-def test_evaluate_with_k_writes_the_report_named_by_k(binarized_digits_run):
+@pytest.fixture
+def binarized_copy(binarized_digits_run, tmp_path):
+    """A copy of the shared binarised run: evaluate writes its reports into the run folder."""
+    return shutil.copytree(binarized_digits_run, tmp_path / "run")
+
+
+def test_evaluate_with_k_writes_the_report_named_by_k(binarized_copy):
+    binarized_digits_run = binarized_copy
     result = invoke("evaluate", binarized_digits_run, "--k", "12", "--json", "--max-chunk-elements", "5000")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -79,7 +87,8 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_digits_run):
     assert (binarized_digits_run / "eval-test-k12-best.json").exists()
 
 
-def test_evaluate_says_which_nll_path_ran_and_fast_off_gives_the_same_bound(binarized_digits_run):
+def test_evaluate_says_which_nll_path_ran_and_fast_off_gives_the_same_bound(binarized_copy):
+    binarized_digits_run = binarized_copy
     fused = json.loads(invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe").output)
     generic = invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe", "--fast", "off")
     assert generic.exit_code == 0, generic.output

@@ -162,3 +162,8 @@ def test_set_reads_numbers_lists_and_words_as_a_user_means_them():
     assert _parse_setting("net.encoder=[64]") == ("net.encoder", [64])
     assert _parse_setting("net.activation=tanh") == ("net.activation", "tanh")
     assert _parse_setting("likelihood.sigma=null") == ("likelihood.sigma", None)
+    assert _parse_setting("train.fast=off") == ("train.fast", "off")
+    assert _parse_setting("data.binarize=no") == ("data.binarize", "no")
+    assert _parse_setting("data.download=true") == ("data.download", True)
+    assert _parse_setting("net.activation=nan") == ("net.activation", "nan")
+    assert _parse_setting("train.lr=1e-3,2e-3") == ("train.lr", [1e-3, 2e-3])

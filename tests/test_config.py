@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from vaekit.config import RunConfig, set_option, validate
+from vaekit.config import RunConfig, apply_overrides, set_option, validate
 from vaekit.runtime.errors import ConfigError
 
 
@@ -264,3 +264,21 @@ def test_an_unknown_piece_option_of_a_newer_config_says_which_version_wrote_it()
     config.model.net = {"name": "mlp", "encoder": [4], "dropout": 0.1}
     with pytest.raises(ConfigError, match=r"takes no option 'dropout'.*written by vaekit 99.0.0, newer than this"):
         build_model(config)
+
+
+def test_naming_another_piece_starts_it_afresh_and_the_same_piece_keeps_its_options():
+    config = RunConfig.from_dict({"model": {"likelihood": {"name": "gaussian", "sigma": 0.1}}})
+    apply_overrides(config, "model", likelihood="gaussian")
+    assert config.model.likelihood == {"name": "gaussian", "sigma": 0.1}
+    apply_overrides(config, "model", likelihood="bernoulli")
+    assert config.model.likelihood == {"name": "bernoulli"}
+    unnamed = RunConfig.from_dict({"model": {"likelihood": {"sigma": 0.1}}})
+    apply_overrides(unnamed, "model", likelihood="gaussian")
+    assert unnamed.model.likelihood == {"sigma": 0.1, "name": "gaussian"}
+
+
+def test_set_option_null_clears_a_field():
+    config = RunConfig.from_dict({"train": {"grad_clip": 1.0}, "data": {"limit": 100}})
+    set_option(config, "train.grad_clip", None)
+    set_option(config, "data.limit", None)
+    assert config.train.grad_clip is None and config.data.limit is None

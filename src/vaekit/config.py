@@ -117,7 +117,7 @@ class DataConfig:
 class TrainConfig:
     """Optimisation: Adam with a constant learning rate, checkpoints every N epochs."""
 
-    # Defaults suit the bundled digits (1,293 training images): well under a minute on 2 CPU cores.
+    # Defaults suit the bundled digits (1,293 training images), the data a first run uses.
     epochs: int = _opt(60, "Passes over the training set.")
     batch_size: int = _opt(32, "Examples per optimizer step.")
     lr: float = _opt(1e-3, "Adam's learning rate.")
@@ -392,19 +392,21 @@ def _build_section(cls: type, value: Any, where: str) -> Any:
 def apply_overrides(config: RunConfig, section: str, **values: Any) -> None:
     """Set the non-``None`` ``values`` on ``config.<section>`` (command-line options win over
     files). A model piece (``net``, ``likelihood``, ``prior``, ``objective``) given as a name
-    renames the piece; given as a mapping, it is merged into the piece's options."""
+    or as a mapping of options is merged into the piece; naming another piece than the one set
+    starts it afresh, since the old piece's options need not apply to the new one."""
     target = getattr(config, section)
     for key, value in values.items():
         if value is None:
             continue
         if section == "model" and key in PIECES:
-            piece = dict(getattr(target, key) or {})
             if isinstance(value, str):
-                piece["name"] = value
-            elif isinstance(value, dict):
-                piece.update(value)
-            else:
+                value = {"name": value}
+            if not isinstance(value, dict):
                 raise ConfigError(f"model.{key}: expected a name or a mapping of options, got {value!r}")
+            piece = dict(getattr(target, key) or {})
+            if piece.get("name") is not None and value.get("name", piece["name"]) != piece["name"]:
+                piece = {}
+            piece.update(value)
             setattr(target, key, piece)
         else:
             setattr(target, key, value)
@@ -425,7 +427,9 @@ def set_option(config: RunConfig, path: str, value: Any) -> None:
     if section not in sections:
         raise ConfigError(f"--set {path}=...: unknown section {section!r}; use one of {[*PIECES, *sections]}")
     names = {f.name for f in fields(sections[section])}
-    if key in names:
+    if key in names and key not in PIECES:
+        setattr(getattr(config, section), key, value)  # null too: --set train.grad_clip=null clears it
+    elif key in names:
         apply_overrides(config, section, **{key: value})
     elif section == "model":
         if key in LEGACY_MODEL_OPTIONS:

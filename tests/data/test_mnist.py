@@ -16,7 +16,8 @@ from .helpers import write_idx_folder
 # The tiny files these tests write are no published dataset: loading them warns so (tested below).
 pytestmark = pytest.mark.filterwarnings("ignore:.*could not confirm that:vaekit.runtime.errors.VaekitWarning")
 
-REAL_MNIST = Path("/work/shared/data/mnist")
+# The real MNIST files beside the repository (../shared/data/mnist), as CI lays them out.
+REAL_MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 # Per-class counts of digits 0..9, as published with the data (see its README).
 TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

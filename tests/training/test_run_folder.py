@@ -360,6 +360,37 @@ def test_a_full_disk_at_a_checkpoint_gives_one_line_and_keeps_the_last_one(tmp_p
     assert json.loads((run / "trainer.json").read_text())["epoch"] == 3
 
 
+def test_a_full_disk_after_the_checkpoints_commit_point_names_that_checkpoint_as_kept(tmp_path, monkeypatch):
+    # trainer.safetensors (the commit point) of epoch 1 is written, then model.safetensors fails:
+    # the run keeps that checkpoint (resume rewrites model.safetensors), and the message says so.
+    run = tmp_path / "r"
+    full_disk_at(monkeypatch, "model.safetensors", from_write=1)
+    result = CliRunner().invoke(main, ["train", *SMALL_FLAGS, "--epochs", "2", "--out", str(run)])
+    assert result.exit_code == 2, result.output
+    assert "the last complete checkpoint (epoch 1) is intact" in result.output
+    assert (run / "trainer.safetensors").exists()
+    monkeypatch.undo()
+    vaekit.resume(run, progress="quiet")
+    assert json.loads((run / "trainer.json").read_text())["epoch"] == 2
+
+
+def test_divergence_names_the_last_checkpoint_not_the_last_epoch(tmp_path, monkeypatch):
+    real = loop.run_epoch
+
+    def diverge_in_epoch_3(run, epoch):
+        if epoch == 3:
+            for p in run.model.parameters():
+                p.data.fill_(float("nan"))
+        return real(run, epoch)
+
+    monkeypatch.setattr(loop, "run_epoch", diverge_in_epoch_3)
+    run = tmp_path / "r"
+    flags = [*SMALL_FLAGS, "--epochs", "4", "--checkpoint-every", "2", "--out", str(run)]
+    result = CliRunner().invoke(main, ["train", *flags])
+    assert result.exit_code == 2, result.output
+    assert "(epoch 3); stopped, the last good checkpoint (epoch 2) is intact" in result.output
+
+
 # --- read-only run folders --------------------------------------------------------------------
 
 

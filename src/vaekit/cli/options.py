@@ -218,18 +218,22 @@ def parse_setting(text: str) -> tuple[str, Any]:
     path, eq, raw = text.partition("=")
     if not eq or not path.strip():
         raise click.BadParameter(f"expected PIECE.OPTION=VALUE, e.g. objective.beta=4, got {text!r}")
-    if re.fullmatch(r"\s*-?[\d.eE+-]+(\s*,\s*-?[\d.eE+-]+)+\s*", raw):
+    number = r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+    if re.fullmatch(rf"\s*{number}(\s*,\s*{number})+\s*", raw):
         raw = f"[{raw}]"
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
-    if isinstance(value, str):
+    if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+        # YAML 1.1 reads off/on/yes/no as booleans; here they are words (--set train.fast=off).
+        value = raw.strip()
+    else:
         # YAML 1.1 reads 3e-4 (no decimal point) as text; a number is what anyone typing it means.
-        try:
-            value = float(value)
-        except ValueError:
-            pass
+        def as_number(v: Any) -> Any:
+            return float(v) if isinstance(v, str) and re.fullmatch(number, v.strip()) else v
+
+        value = [as_number(v) for v in value] if isinstance(value, list) else as_number(value)
     return path.strip(), value
 
 

@@ -39,8 +39,8 @@ CHECKSUMS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-# MD5 digests of the decompressed IDX files, the same however a copy was compressed (the files
-# in /work/shared/data/mnist were re-compressed: their .gz digests differ, their bytes do not).
+# MD5 digests of the decompressed IDX files, which do not depend on how a copy was compressed
+# (a re-compressed copy's .gz digests differ from the mirrors', its bytes do not).
 # Fashion-MNIST publishes digests of its .gz files only, so a decompressed copy of it is not
 # recognised (loading it says so, and goes on).
 RAW_CHECKSUMS: dict[str, dict[str, tuple[str, str]]] = {

@@ -27,7 +27,7 @@ class VampPrior(nn.Module):
 
     def __init__(self, latent_dim: int, input_dim: int, encoder: Encoder, pseudo_inputs: int = 100) -> None:
         super().__init__()
-        k = pseudo_inputs or 100
+        k = pseudo_inputs
         if k < 1:
             raise ValueError(f"pseudo_inputs must be >= 1, got {k}")
         self.latent_dim = latent_dim

@@ -32,9 +32,9 @@ class BetaELBOObjective:
         warmup_steps: int | None = None,
         free_bits: float = 0.0,
     ) -> None:
-        self.beta = 1.0 if beta is None else float(beta)
-        self.warmup = warmup or "none"
-        self.free_bits = 0.0 if free_bits is None else float(free_bits)
+        self.beta = float(beta)
+        self.warmup = warmup
+        self.free_bits = float(free_bits)
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
         if self.free_bits < 0:

@@ -47,7 +47,7 @@ class IWAEObjective:
     requires_variational = True
 
     def __init__(self, k: int = 5) -> None:
-        self.k = 5 if k is None else int(k)
+        self.k = int(k)
         if self.k < 1:
             raise ValueError(f"k (importance samples) must be >= 1, got {self.k}")
 

@@ -72,7 +72,7 @@ def construct(
             kwargs[name] = value
     try:
         return factory(**kwargs)
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:  # a bad value; a TypeError here is a bug in the piece, shown as one
         raise ConfigError(f"{what}: {exc}") from None
 
 

@@ -37,20 +37,6 @@ def _element(hint: Any) -> Any:
     return args[0] if len(set(args)) == 1 else Any
 
 
-def understood(hint: Any) -> bool:
-    """Return True when ``hint`` is one :func:`matches` checks (rather than accepts blindly)."""
-    if hint is Any or hint in _SINGULAR:
-        return True
-    origin = typing.get_origin(hint)
-    if _is_union(hint):
-        return all(understood(a) for a in typing.get_args(hint))
-    if origin is typing.Literal:
-        return True
-    if origin in _SEQUENCES or origin in _MAPPINGS:
-        return True
-    return hint in _SEQUENCES or hint in _MAPPINGS
-
-
 def matches(value: Any, hint: Any) -> bool:
     """Return True when ``value`` is of type ``hint``. An integer counts as a number (``float``)
     but a boolean counts as neither; a string is not a list."""

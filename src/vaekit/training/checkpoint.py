@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +152,13 @@ def save_checkpoint(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     state: dict[str, Any],
+    on_commit: Callable[[], None] | None = None,
 ) -> None:
     """Write a complete checkpoint of the training state into ``run_dir``.
 
     ``state`` is JSON-able trainer state (epoch, step, best loss...). ``trainer.safetensors`` is
-    written first and alone suffices to resume; ``model.safetensors`` and ``trainer.json`` follow.
+    written first and alone suffices to resume (``on_commit`` is called once it is in place);
+    ``model.safetensors`` and ``trainer.json`` follow, and resume rewrites them if they are missing.
     """
     run_dir = Path(run_dir)
     optim_tensors, optim_meta = optimizer_to_flat(optimizer)
@@ -166,6 +169,8 @@ def save_checkpoint(
         {**model_tensors, **optim_tensors, **rng_to_tensors()},
         {"trainer_json": json.dumps(trainer_state)},
     )
+    if on_commit is not None:
+        on_commit()
     info = {"epoch": state["epoch"], "step": state["step"]}
     save_model(run_dir / MODEL_FILE, model, info)
     atomic_write_text(run_dir / TRAINER_JSON, json.dumps(trainer_state, indent=2) + "\n")

@@ -100,9 +100,12 @@ class DivergenceCheck:
         self.every = every or (1 if device.type == "cpu" else DIVERGENCE_CHECK_EVERY)
         self._first_bad = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
 
-    def __call__(self, loss: torch.Tensor, step: int, epoch: int, checkpoint_epoch: int, end_of_epoch: bool) -> None:
+    def __call__(
+        self, loss: torch.Tensor, step: int, epoch: int, checkpoint_epoch: int | None, end_of_epoch: bool
+    ) -> None:
         """See the loss of step ``step`` (counted from 1) of ``epoch``; raise
-        ``TrainingDivergedError`` naming the first bad step and the last checkpoint's epoch."""
+        ``TrainingDivergedError`` naming the first bad step and the last complete checkpoint's
+        epoch (``None``: the run has none yet)."""
         if self.every == 1:
             first_bad = 0 if math.isfinite(loss.item()) else step
         else:
@@ -112,9 +115,14 @@ class DivergenceCheck:
                 return
             first_bad = int(self._first_bad)
         if first_bad:
+            kept = (
+                "the run had no checkpoint yet, so nothing of it was kept"
+                if checkpoint_epoch is None
+                else f"the last good checkpoint (epoch {checkpoint_epoch}) is intact"
+            )
             raise TrainingDivergedError(
-                f"loss became NaN or infinite at step {first_bad} (epoch {epoch}); stopped, the last "
-                f"good checkpoint (epoch {checkpoint_epoch}) is intact. Try a lower --lr or --grad-clip."
+                f"loss became NaN or infinite at step {first_bad} (epoch {epoch}); stopped, {kept}. "
+                "Try a lower --lr or --grad-clip."
             )
 
 
@@ -209,6 +217,7 @@ class Run:
 
     @property
     def n_batches(self) -> int:
+        """Number of batches in one epoch of the training split."""
         return math.ceil(len(self.splits.train) / self.config.train.batch_size)
 
 
@@ -395,7 +404,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         x = model_batch(x, run, noise)
         terms = run.step(x, y, state["step"])
         state["step"] += 1
-        run.divergence(terms.loss, state["step"], epoch, state["epoch"], end_of_epoch=index == run.n_batches - 1)
+        run.divergence(terms.loss, state["step"], epoch, run.checkpoint_epoch, end_of_epoch=index == run.n_batches - 1)
         sums.add(terms.loss, terms.recon, terms.kl, len(x))
         seen += len(x)
         if run.reporter.shows_bar and state["step"] % 10 == 0:
@@ -449,8 +458,10 @@ def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
             info = {"epoch": epoch, "step": state["step"], "val_loss": monitored}
             ckpt.save_model(run.run_dir / ckpt.BEST_MODEL_FILE, run.model, info)
         if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
-            ckpt.save_checkpoint(run.run_dir, run.model, run.optimizer, state)
-            run.checkpoint_epoch = epoch
+            # The checkpoint counts from its commit point on: a failure after it leaves it intact.
+            ckpt.save_checkpoint(
+                run.run_dir, run.model, run.optimizer, state, on_commit=lambda: setattr(run, "checkpoint_epoch", epoch)
+            )
     except WriteError as exc:
         raise _stopped_writing(run, exc) from None
 

@@ -7,9 +7,8 @@ the API and the diagram of a preset read the run's data through these.
 from __future__ import annotations
 
 from vaekit.config import RunConfig
-from vaekit.data import DataBundle, load_data
+from vaekit.data import DataBundle, load_data, views
 from vaekit.data.views import Splits
-from vaekit.data.views import make_splits as split_bundle
 
 
 def load_bundle(config: RunConfig) -> DataBundle:
@@ -38,7 +37,7 @@ def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
 def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
     """Split ``bundle`` as the run ``config`` does: its validation fraction carved with the
     run's seed, its binarisation and dequantisation (see ``vaekit.data.views.make_splits``)."""
-    return split_bundle(
+    return views.make_splits(
         bundle,
         val_fraction=config.data.val_fraction,
         seed=config.train.seed,

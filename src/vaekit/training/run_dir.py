@@ -69,10 +69,12 @@ class RunFolder:
 
     @property
     def previous(self) -> Path:
+        """Where the old run waits while a new one replaces it."""
         return self.path / PREVIOUS
 
     @property
     def moving(self) -> Path:
+        """The old run's folder while it is being moved aside or back."""
         return self.path / MOVING
 
     def begin(self) -> None:

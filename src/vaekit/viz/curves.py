@@ -100,10 +100,14 @@ def curve_labels(vae: Any) -> CurveLabels:
         return vae
     if isinstance(vae, (str, Path)):
         from vaekit.api import read_config
+        from vaekit.runtime.errors import VaekitError
         from vaekit.training.build import build_model
 
-        config = read_config(Path(vae))
-        model = build_model(config)
+        try:
+            config = read_config(Path(vae))
+            model = build_model(config)
+        except VaekitError:
+            return CurveLabels()  # metrics.jsonl alone still draws; nothing is called an ELBO
     else:
         config, model = vae.config, vae.model
     from vaekit.evaluation.report import likelihood_is_exact

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from vaekit.runtime.lock import run_folder_lock
 from vaekit.viz.grid import interleave_rows, save_grid
 
 
@@ -32,6 +33,8 @@ def write_run_pictures(vae: Any, n: int = 64) -> list[Path]:
     recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)
     pairs = interleave_rows(x.numpy(), recon, ncol=8)
     written = [vae.run_dir / "samples.png", vae.run_dir / "reconstructions.png"]
-    save_grid(written[0], samples, vae.input_shape, ncol=8)
-    save_grid(written[1], pairs, vae.input_shape, ncol=8)
+    # Under the run folder's lock: another `train --force` may have taken the folder meanwhile.
+    with run_folder_lock(vae.run_dir, "pictures"):
+        save_grid(written[0], samples, vae.input_shape, ncol=8)
+        save_grid(written[1], pairs, vae.input_shape, ncol=8)
     return written

@@ -31,7 +31,6 @@ class GaussianLikelihood(Likelihood):
     def __init__(self, dim: int, sigma: float | None = None, sigma_type: str = "per-dim") -> None:
         super().__init__()
         self.dim = dim
-        sigma_type = sigma_type or "per-dim"
         if sigma_type not in SIGMA_TYPES:
             raise ValueError(f"sigma_type must be one of {SIGMA_TYPES}, got {sigma_type!r}")
         if sigma is not None and not sigma > 0:

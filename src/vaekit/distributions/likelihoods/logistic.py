@@ -34,7 +34,6 @@ class DiscretizedLogisticLikelihood(Likelihood):
 
     def __init__(self, dim: int, levels: int = 256, mixtures: int = 1) -> None:
         super().__init__()
-        mixtures = mixtures or 1
         if levels < 2:
             raise ValueError(f"discretized-logistic needs at least 2 grey levels, got {levels}")
         if mixtures < 1:
