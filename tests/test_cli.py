@@ -56,7 +56,7 @@ def test_evaluate_of_grey_level_bernoulli_prints_a_loss_table_and_json(cli_run):
     table = invoke("evaluate", cli_run)
     assert table.exit_code == 0 and "nats/example" in table.output and "loss (not a likelihood)" in table.output
     assert "bits/dim" not in table.output and "NLL (K=" not in table.output
-    report = json.loads(invoke("evaluate", cli_run, "--json", "--no-probe").output)
+    report = json.loads(invoke("evaluate", cli_run, "--json", "--no-probe").stdout)
     assert report["loss"] == pytest.approx(report["recon_loss"] + report["kl"])
     assert "nll" not in report and "probe" not in report
     assert (cli_run / "eval-test.json").exists()
@@ -78,7 +78,7 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_copy):
     binarized_digits_run = binarized_copy
     result = invoke("evaluate", binarized_digits_run, "--k", "12", "--json", "--max-chunk-elements", "5000")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["k"] == 12 and report["weights"] == "last"
     saved = json.loads((binarized_digits_run / "eval-test-k12.json").read_text())
     assert saved["nll"] == report["nll"]
@@ -89,10 +89,10 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_copy):
 
 def test_evaluate_says_which_nll_path_ran_and_fast_off_gives_the_same_bound(binarized_copy):
     binarized_digits_run = binarized_copy
-    fused = json.loads(invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe").output)
+    fused = json.loads(invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe").stdout)
     generic = invoke("evaluate", binarized_digits_run, "--k", "20", "--json", "--no-probe", "--fast", "off")
     assert generic.exit_code == 0, generic.output
-    generic = json.loads(generic.output)
+    generic = json.loads(generic.stdout)
     assert fused["nll_path"] == "fused" and generic["nll_path"] == "generic"
     assert fused["nll"] != generic["nll"]  # two computations ...
     assert abs(fused["nll"] - generic["nll"]) < 1e-4  # ... of the same seeded bound, to float32 rounding
@@ -168,3 +168,12 @@ def test_help_does_not_import_torch():
 def test_installed_command_runs_as_a_subprocess(cli_run):
     out = subprocess.run([sys.executable, "-m", "vaekit.cli", "info", str(cli_run)], capture_output=True, text=True)
     assert out.returncode == 0 and "latent_dim" in out.stdout
+
+
+def test_evaluate_shows_progress_as_plain_lines_when_piped_and_none_when_quiet(binarized_copy):
+    shown = CliRunner().invoke(main, ["evaluate", str(binarized_copy), "--k", "20", "--no-probe", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert "NLL, K=20: " in shown.stderr and "(100%)" in shown.stderr
+    json.loads(shown.stdout)  # the report alone on stdout
+    quiet = CliRunner().invoke(main, ["evaluate", str(binarized_copy), "--k", "20", "--no-probe", "-q"])
+    assert "NLL, K=20" not in quiet.stderr

@@ -72,7 +72,7 @@ def test_conv_iwae_with_a_discretized_logistic_mixture_trains_on_8x8_digits(tmp_
         "--set", "likelihood.mixtures=2",
     )  # fmt: skip
     result = CliRunner().invoke(main, ["evaluate", str(out), "--json", "--k", "20"])
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["exact_likelihood"] is True  # 17-level digits, 17-level bins
     assert report["k"] == 20 and report["nll"] > 0
     assert report["likelihood"] == "discretized-logistic"

@@ -34,6 +34,7 @@ from vaekit.evaluation.diagnostics import (
 from vaekit.evaluation.iwae import DEFAULT_K, DEFAULT_MAX_CHUNK_ELEMENTS, log_likelihood_bounds, nll_path
 from vaekit.evaluation.metrics import bits_per_dim
 from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.progress import work_progress
 
 
 def likelihood_is_exact(likelihood: Any, value_range: str | None, dequantize: str = "none") -> bool:
@@ -101,49 +102,6 @@ def _stderr(values: torch.Tensor) -> float:
     if len(values) < 2:
         return 0.0
     return float(values.double().std(unbiased=True).item() / math.sqrt(len(values)))
-
-
-class _ProgressLines:
-    """Progress as plain lines on stderr (for logs and pipes): one line per tenth of the work,
-    with the time so far."""
-
-    def __init__(self, total: int, description: str) -> None:
-        self.total, self.description = total, description
-        self.done, self.shown = 0, 0
-        self.started = time.perf_counter()
-
-    def update(self, n: int) -> None:
-        import sys
-
-        self.done += n
-        tenth = 10 * self.done // max(self.total, 1)
-        if tenth > self.shown:
-            self.shown = tenth
-            elapsed = time.perf_counter() - self.started
-            print(
-                f"{self.description}: {self.done}/{self.total} examples ({10 * tenth}%), {elapsed:.0f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, mode: str, description: str) -> Any:
-    """Return the NLL's progress display: ``"quiet"`` none, ``"lines"`` plain lines, ``"bar"`` a
-    bar, ``"auto"`` a bar on a terminal and none otherwise."""
-    from vaekit.runtime.progress import is_interactive
-
-    if mode == "lines":
-        return _ProgressLines(total, description)
-    if mode == "quiet" or (mode == "auto" and not is_interactive()):
-        return None
-    import sys
-
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True, unit="ex")
 
 
 @torch.inference_mode()
@@ -285,7 +243,7 @@ def _nll_bounds(
     fast: str = "auto",
 ) -> torch.Tensor:
     """The K-sample bound of every example ``[N]`` (nats), with a progress bar if asked."""
-    bar = _progress_bar(len(x), progress, f"NLL, K={k}")
+    bar = work_progress(len(x), progress, f"NLL, K={k}", unit="ex")
     try:
         return log_likelihood_bounds(
             model,

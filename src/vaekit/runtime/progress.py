@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
@@ -67,3 +68,44 @@ class Progress:
         """Print a free-form line (unless quiet)."""
         if self.mode != "quiet":
             print(text, file=self.stream, flush=True)
+
+
+class ProgressLines:
+    """Progress of a long computation as plain lines on stderr (for logs, pipes and CI): one
+    line per tenth of the work, with the time so far. Has tqdm's ``update``/``close``."""
+
+    def __init__(self, total: int, description: str, unit: str = "", stream: TextIO | None = None) -> None:
+        self.total, self.description, self.unit = total, description, unit
+        self.stream = stream or sys.stderr
+        self.done, self.shown = 0, 0
+        self.started = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        """Count ``n`` more units done; print a line when another tenth is complete."""
+        self.done += n
+        tenth = 10 * self.done // max(self.total, 1)
+        if tenth > self.shown:
+            self.shown = tenth
+            elapsed = time.perf_counter() - self.started
+            unit = f" {self.unit}" if self.unit else ""
+            print(
+                f"{self.description}: {self.done}/{self.total}{unit} ({10 * tenth}%), {elapsed:.0f} s",
+                file=self.stream,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        """Nothing to close: each line is complete when printed."""
+
+
+def work_progress(total: int, mode: str, description: str, unit: str = "") -> Any:
+    """Return the progress display of a computation of ``total`` units: ``"quiet"`` none,
+    ``"lines"`` plain lines, ``"bar"`` a tqdm bar, ``"auto"`` a bar on a terminal and plain lines
+    in CI or when piped (as :class:`Progress` does for training)."""
+    if mode == "quiet":
+        return None
+    if mode == "lines" or (mode == "auto" and not is_interactive()):
+        return ProgressLines(total, description, unit)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True, unit=unit or "it")

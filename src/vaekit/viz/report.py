@@ -263,7 +263,6 @@ def _evaluate_for_report(vae: Any, run_dir: Path, which: str, k: int | None, pro
     from vaekit import api
     from vaekit.evaluation.iwae import DEFAULT_K
     from vaekit.evaluation.report import likelihood_is_exact, not_a_likelihood_reason, write_report
-    from vaekit.runtime.progress import is_interactive
 
     cfg = vae.config
     variational = getattr(vae.model, "variational", True)
@@ -283,9 +282,8 @@ def _evaluate_for_report(vae: Any, run_dir: Path, which: str, k: int | None, pro
     else:
         what = "computing the test metrics (no NLL: " + ("k=0)" if exact else "the likelihood is not exact for this data)")
     _say(progress, f"no saved evaluation in {run_dir}: {what}")
-    mode = progress if progress != "auto" else ("bar" if is_interactive() else "lines")
     started = time.perf_counter()
-    report = api.evaluate(vae, split="test", k=k, progress=mode)
+    report = api.evaluate(vae, split="test", k=k, progress=progress)
     report = {"run_dir": str(run_dir), "weights": which, **report}
     try:
         saved = f"saved as {write_report(run_dir, report).name}"
