@@ -167,3 +167,11 @@ def test_set_reads_numbers_lists_and_words_as_a_user_means_them():
     assert _parse_setting("data.download=true") == ("data.download", True)
     assert _parse_setting("net.activation=nan") == ("net.activation", "nan")
     assert _parse_setting("train.lr=1e-3,2e-3") == ("train.lr", [1e-3, 2e-3])
+
+
+def test_earlier_versions_piece_flags_are_rewritten_only_for_train():
+    from vaekit.cli.options import translate_legacy_flags
+
+    assert translate_legacy_flags(["--beta", "4"])[0] == ["--set", "objective.beta=4"]
+    assert translate_legacy_flags(["--beta", "4"], piece_flags=False)[0] == ["--beta", "4"]
+    assert translate_legacy_flags(["--no-fused-nll"], piece_flags=False)[0] == ["--fast", "off"]

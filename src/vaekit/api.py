@@ -435,17 +435,33 @@ def evaluate(
     return report
 
 
-def _save_evaluation(vae: TrainedVAE, report: dict[str, Any], own_data: bool) -> None:
-    """Write ``report`` into the model's run folder as ``vaekit evaluate`` does; warn (and keep
-    the report) when the folder cannot be written."""
+def evaluation_record(vae: TrainedVAE, report: dict[str, Any]) -> dict[str, Any]:
+    """Return ``report`` (from :func:`evaluate`) with the run folder and the weights it is of,
+    as ``vaekit evaluate`` prints and saves it."""
+    return {"run_dir": str(vae.run_dir), "weights": vae.weights, **report}
+
+
+def save_evaluation(vae: TrainedVAE, report: dict[str, Any], *, own_data: bool = True) -> Path:
+    """Write ``report`` (from :func:`evaluate`) into the model's run folder as
+    ``eval-<split>-k<K>[-best].json`` (``own_data=False``: evaluated on other data, named so);
+    return the path. A folder that cannot take it (read-only, full, locked by a training) raises
+    a ``VaekitError`` saying why."""
     from vaekit.evaluation import write_report
+
+    if vae.run_dir is None:
+        raise ConfigError("saving an evaluation needs a model loaded from (or trained into) a run folder")
+    return write_report(vae.run_dir, evaluation_record(vae, report), own_data=own_data)
+
+
+def _save_evaluation(vae: TrainedVAE, report: dict[str, Any], own_data: bool) -> None:
+    """``save_evaluation`` for ``evaluate(save=True)``: a folder that cannot take the report is
+    a warning, and the report is returned all the same."""
     from vaekit.runtime.errors import VaekitError, VaekitWarning
 
     if vae.run_dir is None:
         raise ConfigError("save=True needs a model loaded from (or trained into) a run folder")
-    saved = {"run_dir": str(vae.run_dir), "weights": vae.weights, **report}
     try:
-        write_report(vae.run_dir, saved, own_data=own_data)
+        save_evaluation(vae, report, own_data=own_data)
     except (OSError, VaekitError) as exc:
         warnings.warn(f"the evaluation was not saved: {exc}", VaekitWarning, stacklevel=3)
 

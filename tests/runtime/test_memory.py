@@ -32,8 +32,12 @@ def test_a_container_limit_caps_the_available_memory(tmp_path, monkeypatch):
     (tmp_path / "max").write_text("1073741824\n")
     (tmp_path / "current").write_text("73741824\n")
     monkeypatch.setattr(memory, "MEMINFO", tmp_path / "meminfo")
-    monkeypatch.setattr(memory, "CGROUP_FILES", ((tmp_path / "max", tmp_path / "current"),))
+    cgroup = (tmp_path / "max", tmp_path / "current", tmp_path / "memory.stat", "inactive_file")
+    monkeypatch.setattr(memory, "CGROUP_FILES", (cgroup,))
     assert memory.system_available_bytes() == 1_000_000_000
+    # Page cache the kernel can reclaim counts as available, as in docker's and the kubelet's count.
+    (tmp_path / "memory.stat").write_text("anon 1000\ninactive_file 50000000\nactive_file 7\n")
+    assert memory.system_available_bytes() == 1_050_000_000
     (tmp_path / "max").write_text("max\n")
     assert memory.system_available_bytes() == 4 << 30
 

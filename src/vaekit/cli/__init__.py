@@ -173,9 +173,9 @@ def evaluate(
     Nats per example; bits/dim for images. The report is also written to
     RUN_DIR/eval-<split>-k<K>.json."""
     from vaekit import api
-    from vaekit.evaluation import format_report, write_report
+    from vaekit.evaluation import format_report
     from vaekit.runtime.device import resolve_device
-    from vaekit.runtime.errors import RunFolderLockedError, WriteError
+    from vaekit.runtime.errors import VaekitError
 
     vae = api.load(run_dir, which=which, device=resolve_device(device))
     report = api.evaluate(
@@ -190,11 +190,11 @@ def evaluate(
         progress=progress_mode(quiet),
         fast=fast,
     )
-    report = {"run_dir": str(run_dir), "weights": which, **report}
     try:
-        saved = f"wrote {write_report(run_dir, report, own_data=data is None)}"
-    except (WriteError, RunFolderLockedError) as exc:  # a read-only or busy run folder: print all the same
+        saved = f"wrote {api.save_evaluation(vae, report, own_data=data is None)}"
+    except (OSError, VaekitError) as exc:  # a read-only or busy run folder: print all the same
         saved = f"warning: the report was not saved: {exc}"
+    report = api.evaluation_record(vae, report)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         if saved.startswith("warning:"):

@@ -100,9 +100,10 @@ LEGACY_SWITCHES = {
 }
 
 
-def translate_legacy_flags(args: list[str]) -> tuple[list[str], list[str]]:
+def translate_legacy_flags(args: list[str], piece_flags: bool = True) -> tuple[list[str], list[str]]:
     """Return ``args`` with flags of earlier versions rewritten to today's spelling, and one
-    deprecation message per rewritten flag."""
+    deprecation message per rewritten flag; the pieces' option flags (``--beta``, ...) only with
+    ``piece_flags`` (the train command: others have no ``--set``)."""
     out: list[str] = []
     notes: list[str] = []
     i = 0
@@ -113,7 +114,7 @@ def translate_legacy_flags(args: list[str]) -> tuple[list[str], list[str]]:
             new = LEGACY_SWITCHES[arg]
             out += new
             notes.append(f"{arg} is deprecated; " + (f"use {' '.join(new)}" if new else "it is the default (--fast auto)"))
-        elif flag in LEGACY_FLAGS and (eq or i + 1 < len(args)):
+        elif piece_flags and flag in LEGACY_FLAGS and (eq or i + 1 < len(args)):
             value = inline if eq else args[i + 1]
             i += 0 if eq else 1
             new_flag, template = LEGACY_FLAGS[flag]
@@ -131,7 +132,7 @@ class Command(click.Command):
     the parts of its help that come from the registries only when help is shown."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        args, notes = translate_legacy_flags(list(args))
+        args, notes = translate_legacy_flags(list(args), piece_flags=self.name == "train")
         for note in notes:
             click.echo(f"warning: {note}", err=True)
         return super().parse_args(ctx, args)

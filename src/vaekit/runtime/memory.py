@@ -17,9 +17,20 @@ from vaekit.runtime.errors import ConfigError, VaekitError
 #: where Linux reports the memory the kernel can hand out without swapping
 MEMINFO = Path("/proc/meminfo")
 #: a control group's memory limit and use (cgroup v2, then v1): a container's real ceiling
+#: (limit, usage, statistics file, its key of reclaimable page cache) of cgroup v2 and v1
 CGROUP_FILES = (
-    (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
-    (Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"), Path("/sys/fs/cgroup/memory/memory.usage_in_bytes")),
+    (
+        Path("/sys/fs/cgroup/memory.max"),
+        Path("/sys/fs/cgroup/memory.current"),
+        Path("/sys/fs/cgroup/memory.stat"),
+        "inactive_file",
+    ),
+    (
+        Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+        Path("/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+        Path("/sys/fs/cgroup/memory/memory.stat"),
+        "total_inactive_file",
+    ),
 )
 #: a cgroup limit at or above this means "no limit"
 UNLIMITED = 1 << 60
@@ -39,15 +50,30 @@ def _meminfo_available() -> int | None:
 
 
 def _cgroup_available() -> int | None:
-    for limit_file, usage_file in CGROUP_FILES:
+    """Return the bytes a container's cgroup limit leaves: the limit less the usage, where the
+    usage leaves out the page cache the kernel can reclaim (as docker and the kubelet count it)."""
+    for limit_file, usage_file, stat_file, reclaimable_key in CGROUP_FILES:
         try:
             limit = limit_file.read_text().strip()
             if limit == "max" or int(limit) >= UNLIMITED:
                 return None
-            return max(0, int(limit) - int(usage_file.read_text().strip()))
+            usage = int(usage_file.read_text().strip())
         except (OSError, ValueError):
             continue
+        return max(0, int(limit) - usage + _stat_value(stat_file, reclaimable_key))
     return None
+
+
+def _stat_value(path: Path, key: str) -> int:
+    """Return ``key``'s value in a cgroup ``memory.stat`` file (0 when it cannot be read)."""
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def system_available_bytes() -> int | None:

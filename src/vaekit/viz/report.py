@@ -232,7 +232,7 @@ def write_report(
     if metrics and k is not None:
         _say(progress, f"k={k} not used: the report shows the saved evaluations ({', '.join(metrics)})")
     if not metrics:
-        metrics = {"computed for this report": _evaluate_for_report(vae, run_dir, which, k, progress)}
+        metrics = {"computed for this report": _evaluate_for_report(vae, run_dir, k, progress)}
     try:
         records = read_metrics(run_dir)
     except VaekitError:
@@ -255,14 +255,14 @@ def _say(progress: str, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _evaluate_for_report(vae: Any, run_dir: Path, which: str, k: int | None, progress: str) -> dict[str, Any]:
+def _evaluate_for_report(vae: Any, run_dir: Path, k: int | None, progress: str) -> dict[str, Any]:
     """Evaluate the test split for a run that has no saved evaluation, saying what is computed
     and showing progress; save the result as ``vaekit evaluate`` would (if the folder takes it)."""
     import time
 
     from vaekit import api
     from vaekit.evaluation.iwae import DEFAULT_K
-    from vaekit.evaluation.report import likelihood_is_exact, not_a_likelihood_reason, write_report
+    from vaekit.evaluation.report import likelihood_is_exact, not_a_likelihood_reason
 
     cfg = vae.config
     variational = getattr(vae.model, "variational", True)
@@ -284,10 +284,10 @@ def _evaluate_for_report(vae: Any, run_dir: Path, which: str, k: int | None, pro
     _say(progress, f"no saved evaluation in {run_dir}: {what}")
     started = time.perf_counter()
     report = api.evaluate(vae, split="test", k=k, progress=progress)
-    report = {"run_dir": str(run_dir), "weights": which, **report}
     try:
-        saved = f"saved as {write_report(run_dir, report).name}"
+        saved = f"saved as {api.save_evaluation(vae, report).name}"
     except (OSError, VaekitError) as exc:
         saved = f"not saved: {exc}"
+    report = api.evaluation_record(vae, report)
     _say(progress, f"evaluated in {time.perf_counter() - started:.1f} s; {saved}")
     return report
