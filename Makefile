@@ -8,7 +8,12 @@ DEMO_DIR ?= runs/demo
 
 .PHONY: install dev demo test test-slow tex lint clean bench bench-env browser-test-deps
 
+# Debian's python3 comes without venv support (ensurepip): as root, install it.
 $(BIN)/python:
+	@$(PYTHON) -c "import ensurepip" 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  else echo "$(PYTHON) cannot create a virtual environment: install python3-venv"; exit 1; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
