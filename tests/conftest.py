@@ -40,3 +40,13 @@ def binarized_digits_run(tmp_path_factory) -> Path:
         data="digits", binarize="dynamic", encoder=[32], latent_dim=2, epochs=2, batch_size=64, out=out, progress="quiet"
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def cvae_run(tmp_path_factory) -> Path:
+    """A tiny conditional VAE (cvae) with 2 latent dimensions, 2 epochs on the bundled digits."""
+    out = tmp_path_factory.mktemp("runs") / "cvae"
+    vaekit.train(
+        data="digits", model="cvae", encoder=[16], latent_dim=2, epochs=2, batch_size=64, out=out, progress="quiet"
+    )
+    return out

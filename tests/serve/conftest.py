@@ -18,16 +18,6 @@ def digits4_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def cvae_run(tmp_path_factory):
-    """A tiny conditional VAE (cvae) with 2 latent dimensions on the bundled digits."""
-    out = tmp_path_factory.mktemp("runs") / "cvae"
-    vaekit.train(
-        data="digits", model="cvae", encoder=[16], latent_dim=2, epochs=2, batch_size=64, out=out, progress="quiet"
-    )
-    return out
-
-
-@pytest.fixture(scope="session")
 def cvae_client(cvae_run):
     return make_client(cvae_run)
 

@@ -16,16 +16,6 @@ from vaekit.viz.report import write_report
 from .helpers import assert_valid_picture, png_image
 
 
-@pytest.fixture(scope="session")
-def cvae_run(tmp_path_factory):
-    """A tiny conditional VAE trained for 2 epochs on the bundled digits."""
-    out = tmp_path_factory.mktemp("runs") / "cvae"
-    vaekit.train(
-        model="cvae", data="digits", encoder=[16], latent_dim=2, epochs=2, batch_size=64, out=out, progress="quiet"
-    )
-    return out
-
-
 @pytest.fixture(scope="module")
 def cvae(cvae_run):
     vae = vaekit.load(cvae_run)

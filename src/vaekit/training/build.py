@@ -44,18 +44,17 @@ def data_facts(config: RunConfig) -> DataFacts:
     )
 
 
-def build_model(config: RunConfig) -> nn.Module:
+def build_model(config: RunConfig, check_memory: bool = True) -> nn.Module:
     """Return the model ``config.model`` describes, sized for the data it is bound to.
 
     A model whose weights cannot fit in this machine's free memory is refused first
-    (``ConfigError`` with the estimate), rather than failing inside the allocator."""
-    meta = meta_model(config)
+    (``ConfigError`` with the estimate), rather than failing inside the allocator;
+    ``check_memory=False`` skips that for a caller that has checked more already
+    (:func:`check_training_memory`)."""
+    meta = meta_model(config) if check_memory else None
     if meta is not None:
-        require_memory(
-            WEIGHT_BYTES * parameter_count(meta),
-            f"the model's {parameter_count(meta):,} parameters",
-            advice=SMALLER,
-        )
+        count = parameter_count(meta)
+        require_memory(WEIGHT_BYTES * count, f"the model's {count:,} parameters", advice=SMALLER)
     with _newer_version_note(config):
         return create(dataclasses.asdict(config.model), data_facts(config))
 

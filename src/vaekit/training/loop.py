@@ -272,7 +272,7 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> R
     t = config.train
 
     torch.manual_seed(t.seed)
-    model = build_model(config).to(device)
+    model = build_model(config, check_memory=False).to(device)  # checked with training's needs above
     objective = build_objective(config, model)
     optimizer = make_adam(model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device))
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
