@@ -76,7 +76,7 @@ CASES = [
     # --- run folders: --force, locks, resume, full disks, permissions ---
     pytest.param(["train", "--model", "vea", "--out", "{run}", "--force", "-q"], "unknown model 'vea'", id="force-with-a-typo-keeps-the-run"),
     pytest.param(["train", "--data", "{tmp}/nope.csv", "--out", "{run}", "--force", "-q"], "nope.csv", id="force-with-missing-data-keeps-the-run"),
-    pytest.param(["train", "--data", "{tmp}/bad.csv", "--out", "{run}", "--force", "-q"], "not a number", id="force-with-a-bad-data-file-keeps-the-run"),
+    pytest.param(["train", "--data", "{tmp}/bad.csv", "--out", "{run}", "--force", "-q"], "mixes numbers and text", id="force-with-a-bad-data-file-keeps-the-run"),
     pytest.param(["train", "--device", "cuda", "--out", "{run}", "--force", "-q"], "no CUDA GPU", id="force-without-the-device-keeps-the-run", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
     pytest.param(["train", "--net", "conv", "--data", "synthetic5", "--out", "{run}", "--force", "-q"], "needs images", id="force-with-a-model-that-cannot-be-built-keeps-the-run"),
     pytest.param(["train", "--model", "cvae", "--data", "synthetic5", "--out", "{run}", "--force", "-q"], "needs labelled data", id="force-with-unlabelled-data-for-cvae-keeps-the-run"),
@@ -105,7 +105,7 @@ CASES = [
 @pytest.mark.parametrize("args, message", CASES)
 def test_bad_input_gives_a_message_a_nonzero_exit_and_loses_nothing(digits_run, tmp_path, args, message):
     (tmp_path / "z.txt").write_text("1 2\n")
-    (tmp_path / "bad.csv").write_text("a,b\n1,x\n")
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,x\n4,5\n")
     write_config_and_size_files(tmp_path)
     before = fingerprint(digits_run)
     result = CliRunner().invoke(main, [a.format(tmp=tmp_path, run=digits_run) for a in args])

@@ -7,6 +7,7 @@
     vae = vaekit.load("runs/digits")
     z = vae.encode(x); x_hat = vae.decode(z); xs = vae.sample(64)
     report = vaekit.evaluate(vae, split="test")
+    synthetic = vaekit.TableVAE(epochs=300).fit(frame).sample(1000)   # tables: DataFrames in and out
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from vaekit._version import __version__
 
 _API = {"train", "resume", "load", "evaluate", "TrainedVAE", "run_info", "build_config"}
 
-__all__ = ["__version__", *sorted(_API)]
+_TABLES = {"TableVAE"}
+
+__all__ = ["__version__", *sorted(_API | _TABLES)]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from vaekit import api
 
         return getattr(api, name)
+    if name in _TABLES:
+        from vaekit import tables
+
+        return getattr(tables, name)
     if name == "viz":  # the pictures, on first use (they import torch; matplotlib only when drawing)
         import importlib
 

@@ -240,6 +240,9 @@ def build_config(
             raise ConfigError(f"unknown training option {key!r}")
     for section, values in per_section.items():
         apply_overrides(cfg, section, **values)
+    if cfg.data.condition_on and cfg.model.name == "vae":
+        # Exact conditional sampling needs the condition columns as the model's condition.
+        cfg.model.name = "cvae"
     validate(cfg)
     return cfg
 
@@ -256,7 +259,8 @@ def train(
     """Train a VAE and write its run folder (config, checkpoints, metrics).
 
     ``options`` override the config: e.g. ``data="digits", latent_dim=8, epochs=20``.
-    Returns the trained model, loaded from the final weights. Pictures are drawn by
+    ``data`` may be a pandas DataFrame (a table; ``vaekit.tables.TableVAE`` is the
+    estimator for that). Returns the trained model, loaded from the final weights. Pictures are drawn by
     ``vaekit.viz``: ``vaekit.viz.write_run_pictures(vae)`` writes the ``samples.png`` and
     ``reconstructions.png`` that ``vaekit train`` puts in the run folder.
 
@@ -265,24 +269,31 @@ def train(
     fails before that (bad data, device or options; Ctrl+C). The folder is locked while training:
     a second process writing it gets a ``RunFolderLockedError`` naming this one's PID.
     """
+    from vaekit.data.load import is_data_frame
     from vaekit.training.loop import fit
+    from vaekit.training.run_data import DATA_FRAME
 
+    frame = options.pop("data") if is_data_frame(options.get("data")) else None
+    if frame is not None:
+        options["data"] = DATA_FRAME
     cfg = build_config(config, preset=preset, **options)
     run_dir = Path(out)
-    result = fit(cfg, run_dir, force=force, progress=progress)
+    result = fit(cfg, run_dir, force=force, progress=progress, frame=frame)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
     return vae
 
 
-def resume(run_dir: str | Path, *, epochs: int | None = None, progress: str = "auto") -> TrainedVAE:
+def resume(
+    run_dir: str | Path, *, epochs: int | None = None, progress: str = "auto", data: Any = None
+) -> TrainedVAE:
     """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``).
     Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``.
 
     Nothing is written until the data, model and checkpoint are known good (a failed resume
     leaves config.json as it was). The folder is locked while training; a resume first finishes
     a ``train --force`` that was killed there (the previous run comes back if the new one had
-    no checkpoint yet)."""
+    no checkpoint yet). ``data`` is the DataFrame of a run trained on one in Python."""
     from vaekit.training.loop import fit
     from vaekit.training.run_dir import open_run_folder
 
@@ -298,7 +309,7 @@ def resume(run_dir: str | Path, *, epochs: int | None = None, progress: str = "a
             )
         if epochs is not None:
             cfg.train.epochs = epochs  # written to config.json only once the run can go on
-        result = fit(cfg, run_dir, resume=True, save_config=epochs is not None, progress=progress)
+        result = fit(cfg, run_dir, resume=True, save_config=epochs is not None, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
     return vae
@@ -479,7 +490,8 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     trainer_json = run_dir / ckpt.TRAINER_JSON
     state = json.loads(trainer_json.read_text()) if trainer_json.exists() else {}
     state.pop("optimizer", None)
-    return {
+    table = vae.config.table
+    info = {
         "run_dir": str(run_dir),
         "model": vae.config.model.name,
         "data": vae.config.data.name,
@@ -500,3 +512,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
     }
+    if table is not None:
+        info["condition_on"] = list(table.get("condition_on") or [])
+        info["schema"] = table["schema"]
+    return info

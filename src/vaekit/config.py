@@ -57,12 +57,17 @@ LEGACY_MODEL_OPTIONS: dict[str, tuple[str, str]] = {
 FAST_MODES = ("auto", "off")
 
 #: top-level keys of config.json that record facts about the data (and the library version)
-BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "version")
+BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "table", "version")
+
+#: what a table column can be (see vaekit.data.tables.schema)
+COLUMN_KINDS = ("continuous", "integer", "count", "binary", "categorical", "ignore")
 
 
-def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    """A config field with its command-line help (and choices), so the CLI is built from here."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None, parse: str | None = None) -> Any:
+    """A config field with its command-line help (and choices), so the CLI is built from here.
+    ``parse`` says how the flag's text becomes the value: "list" (``a,b``) or "mapping"
+    (``a=x,b=y``); plain values need none."""
+    return field(default=default, metadata={"help": help, "choices": choices, "parse": parse})
 
 
 def _piece(**defaults: Any) -> Any:
@@ -111,6 +116,33 @@ class DataConfig:
         ("none", "uniform"),
     )
     limit: int | None = _opt(None, "Keep only the first N training examples.")
+    table_mode: str = _opt(
+        "schema",
+        "schema: read .csv/.tsv/.parquet as a typed table (column kinds, categories, missing cells masked); "
+        "matrix: as a plain matrix of numbers.",
+        ("schema", "matrix"),
+    )
+    schema: str | None = _opt(None, "Table column kinds from a JSON/YAML file: {column: kind}, or a run's schema.json.")
+    column_types: dict[str, str] | None = _opt(
+        None,
+        "Table column kinds, e.g. plan=categorical,visits=count (continuous, integer, count, binary, categorical, "
+        "ignore); they win over --schema and inference.",
+        parse="mapping",
+    )
+    ignore: list[str] | None = _opt(None, "Table columns to leave out (identifiers), e.g. id,name.", parse="list")
+    condition_on: list[str] | None = _opt(
+        None,
+        "Table columns (categorical or binary) the model is conditioned on, e.g. species,sex: sampling with "
+        "--where on them is exact (a conditional VAE).",
+        parse="list",
+    )
+    continuous: str = _opt(
+        "auto",
+        "Transform of table numbers: auto (standardise; log for skewed positive columns; a value held by many "
+        "rows, such as the zeros of an amount, as a point mass), standard, or modes (TVAE's mode-specific "
+        "normalisation).",
+        ("auto", "standard", "modes"),
+    )
 
 
 @dataclass
@@ -157,6 +189,8 @@ class RunConfig:
     levels: int | None = None
     #: number of label classes of the data (None when unlabelled); conditional models need it
     num_classes: int | None = None
+    #: a table's fitted codec (schema and column transforms, ``TableCodec.to_dict()``); None otherwise
+    table: dict[str, Any] | None = None
     version: str = __version__
 
     @property
@@ -471,6 +505,15 @@ def validate(config: RunConfig) -> None:
             d.dequantize == "none" or m.likelihood.get("name") not in (None, "bernoulli"),
             "--dequantize uniform needs a continuous likelihood (a density), e.g. --likelihood gaussian; "
             "bernoulli is a distribution over 0/1 values",
+        ),
+        (d.table_mode in ("schema", "matrix"), f"table_mode must be schema or matrix, got {d.table_mode!r}"),
+        (
+            d.continuous in ("auto", "standard", "modes"),
+            f"continuous must be auto, standard or modes, got {d.continuous!r}",
+        ),
+        (
+            not (bad := [f"{c}={k}" for c, k in (d.column_types or {}).items() if k not in COLUMN_KINDS]),
+            f"column_types: unknown kind in {', '.join(bad)}; the kinds are {', '.join(COLUMN_KINDS)}",
         ),
         (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),
         (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),

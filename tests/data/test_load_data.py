@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 import vaekit.data
@@ -62,9 +63,32 @@ def test_files_dispatch_by_suffix(tmp_path: Path, suffix: str) -> None:
     else:
         sep = "\t" if suffix == ".tsv" else ","
         path.write_text("\n".join(sep.join(str(v) for v in row) for row in x))
-    bundle = load_data(str(path), test_fraction=0.3)
+    bundle = load_data(str(path), test_fraction=0.3, table_mode="matrix")
     assert bundle.name == str(path)
     assert bundle.shape == (3,) and bundle.train.shape == (7, 3) and bundle.test.shape == (3, 3)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet"])
+def test_tables_are_read_with_a_schema_by_default(tmp_path: Path, suffix: str) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "b", None, "c"] * 5, "size": np.arange(20) * 1.5})
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    bundle = load_data(str(path), test_fraction=0.25)
+    assert bundle.kind == "table" and bundle.value_range == "table"
+    assert [c["kind"] for c in bundle.table["schema"]["columns"]] == ["categorical", "continuous"]
+    assert bundle.train.shape[0] == 15 and bundle.frames[1].shape == (5, 2)
+    # A missing category is masked, not filled: its block's mask slot is 0 in exactly those rows.
+    block = next(b for b in bundle.table["blocks"] if b["column"] == "kind")
+    missing = torch.from_numpy(bundle.frames[0]["kind"].isna().to_numpy().copy())
+    assert torch.equal(bundle.train[:, block["mask"]] == 0, missing)
+    assert (bundle.train[missing, block["slot"] : block["slot"] + block["size"]] == 0).all()
+    from_frame = load_data(frame, test_fraction=0.25)
+    assert torch.equal(from_frame.train, bundle.train)
 
 
 def test_folder_of_idx_files_is_mnist_format(tmp_path: Path) -> None:
@@ -92,9 +116,9 @@ def test_unknown_spec_lists_names(tmp_path: Path) -> None:
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
-    path = tmp_path / "data.parquet"
+    path = tmp_path / "data.xlsx"
     path.write_bytes(b"x")
-    with pytest.raises(DataError, match="unsupported file type '.parquet'"):
+    with pytest.raises(DataError, match="unsupported file type '.xlsx'"):
         load_data(str(path))
 
 

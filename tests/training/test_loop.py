@@ -69,7 +69,7 @@ def test_uint8_data_train_to_the_weights_float_data_gave(tmp_path, monkeypatch, 
     write_run_pictures(vaekit.train(epochs=2, out=tmp_path / "uint8", **options, **SMALL))
     assert loop.load_bundle(vaekit.load(tmp_path / "uint8").config).train.dtype == torch.uint8
     original = loop.load_bundle
-    monkeypatch.setattr(loop, "load_bundle", lambda config: float_bundle_as_before(original(config)))
+    monkeypatch.setattr(loop, "load_bundle", lambda config, frame=None: float_bundle_as_before(original(config, frame)))
     write_run_pictures(vaekit.train(epochs=2, out=tmp_path / "float", **options, **SMALL))
     runs = {name: tmp_path / name for name in ("uint8", "float")}
     assert logged_values(runs["uint8"]) == logged_values(runs["float"])

@@ -30,6 +30,7 @@ from vaekit.cli.options import (
     train_options,
     user_errors,
 )
+from vaekit.runtime.errors import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,6 +143,10 @@ def _print_summary(vae: Any) -> None:
     help="Memory budget of the NLL: elements of one chunk's decoder output (default 2**21).",
 )
 @click.option("--no-probe", is_flag=True, help="Skip the logistic-regression probe on the latent means.")
+@click.option("--target", help="Tables: the column machine-learning efficacy predicts (default: the last categorical).")
+@click.option(
+    "--synthetic-rows", type=click.IntRange(min=1), help="Tables: synthetic rows to judge (default: as many as held out)."
+)
 @click.option(
     "--fast",
     type=click.Choice(["auto", "off"]),
@@ -163,6 +168,8 @@ def evaluate(
     batch_size: int | None,
     max_chunk_elements: int | None,
     no_probe: bool,
+    target: str | None,
+    synthetic_rows: int | None,
     fast: str,
     device: str,
     as_json: bool,
@@ -171,13 +178,19 @@ def evaluate(
     """Report NLL (importance-sampled), ELBO terms, bits/dim and posterior diagnostics.
 
     Nats per example; bits/dim for images. The report is also written to
-    RUN_DIR/eval-<split>-k<K>.json."""
+    RUN_DIR/eval-<split>-k<K>.json. A table run reports the quality of synthetic rows against
+    held-out rows (RUN_DIR/eval-table.json, table-columns.png, table-correlations.png)."""
     from vaekit import api
     from vaekit.evaluation import format_report
     from vaekit.runtime.device import resolve_device
     from vaekit.runtime.errors import VaekitError
 
     vae = api.load(run_dir, which=which, device=resolve_device(device))
+    if vae.config.table is not None:
+        _evaluate_table(vae, data, k, seed, target, synthetic_rows, as_json)
+        return
+    if target is not None or synthetic_rows is not None:
+        raise ConfigError("--target and --synthetic-rows apply to runs trained on a table")
     report = api.evaluate(
         vae,
         data=data,
@@ -205,33 +218,110 @@ def evaluate(
     click.echo(saved, err=True)
 
 
+def _evaluate_table(
+    vae: Any, data: str | None, k: int | None, seed: int, target: str | None, rows: int | None, as_json: bool
+) -> None:
+    from vaekit import tables
+    from vaekit.runtime.errors import VaekitError
+    from vaekit.viz.table_report import format_table_report, write_table_pictures
+
+    result = tables.evaluate_table(
+        vae, data=data, n=rows, k=tables.TABLE_EVAL_K if k is None else max(k, 1), target=target, seed=seed
+    )
+    try:
+        written = tables.save_table_evaluation(vae, result, own_data=data is None)
+        written += write_table_pictures(vae.run_dir, result)
+        saved = "wrote " + ", ".join(str(p) for p in written)
+    except (OSError, VaekitError) as exc:  # a read-only or busy run folder: print all the same
+        saved = f"warning: the report was not saved: {exc}"
+    click.echo(json.dumps(result.report, indent=2) if as_json else format_table_report(result.report))
+    click.echo(saved, err=True)
+
+
 def _default_output(run_dir: str, stem: str, vae: Any) -> Path:
     return Path(run_dir) / f"{stem}.{'png' if vae.is_image else 'csv'}"
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of samples (rows).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Scale of the prior's std.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--label", type=int, help="Class to condition on (conditional models; default: classes in turn).")
 @click.option(
-    "--out", type=click.Path(dir_okay=False), help=".png, .npy or .csv (default: RUN_DIR/samples.png or .csv)."
+    "--out",
+    type=click.Path(dir_okay=False),
+    help=".png, .npy or .csv; tables: .csv, .tsv or .parquet (default: RUN_DIR/samples.png or .csv).",
 )
+@click.option(
+    "--where",
+    help="Tables: fix columns, e.g. species=Gentoo,sex=female (exact on --condition-on columns, else by rejection).",
+)
+@click.option(
+    "--min-acceptance",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.01,
+    show_default=True,
+    help="Tables: the smallest share of draws that may meet a rejection-sampled --where.",
+)
+@click.option("--no-clip", is_flag=True, help="Tables: let numbers leave the range seen in training.")
 @user_errors
-def sample(run_dir: str, n: int, temperature: float, seed: int, label: int | None, out: str | None) -> None:
-    """Draw samples from the prior and decode them."""
+def sample(
+    run_dir: str,
+    n: int,
+    temperature: float,
+    seed: int,
+    label: int | None,
+    out: str | None,
+    where: str | None,
+    min_acceptance: float,
+    no_clip: bool,
+) -> None:
+    """Draw samples from the prior and decode them (a table run writes synthetic rows)."""
     import torch
 
     from vaekit import api
     from vaekit.viz.examples import write_examples
 
     vae = api.load(run_dir)
+    if vae.config.table is not None:
+        _sample_table(vae, run_dir, n, temperature, seed, label, out, where, min_acceptance, not no_clip)
+        return
+    if where is not None or no_clip:
+        raise ConfigError("--where and --no-clip apply to runs trained on a table")
     torch.manual_seed(seed)
     xs = vae.sample(n, temperature=temperature, labels=label).cpu().numpy().reshape(n, -1)
     path = Path(out) if out else _default_output(run_dir, "samples", vae)
     write_examples(path, xs, vae.input_shape)
     click.echo(f"wrote {n} samples to {path}")
+
+
+def _sample_table(
+    vae: Any,
+    run_dir: str,
+    n: int,
+    temperature: float,
+    seed: int,
+    label: int | None,
+    out: str | None,
+    where: str | None,
+    min_acceptance: float,
+    clip: bool,
+) -> None:
+    from vaekit import tables
+
+    if label is not None:
+        raise ConfigError("a table run is conditioned by column values: use --where COLUMN=VALUE, not --label")
+    path = Path(out) if out else Path(run_dir) / "samples.csv"
+    if path.suffix.lower() not in tables.TABLE_SUFFIXES:
+        raise ConfigError(f"{path}: synthetic rows are written as {', '.join(tables.TABLE_SUFFIXES)}")
+    result = tables.sample_table(
+        vae, n, where=where, seed=seed, temperature=temperature, clip=clip, min_acceptance=min_acceptance
+    )
+    tables.write_table(result.frame, path)
+    if result.acceptance is not None:
+        click.echo(f"rejection sampling: {result.acceptance:.1%} of {result.draws:,} draws met --where", err=True)
+    click.echo(f"wrote {n} synthetic rows to {path}")
 
 
 @main.command()
@@ -280,6 +370,42 @@ def encode(run_dir: str, data: str | None, split: str, draw: bool, out: str) -> 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Table with missing cells (.csv/.tsv/.parquet).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Completed table: .csv, .tsv or .parquet.")
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Imputations per missing cell; more than 1 writes them one after another with an 'imputation' column (1..N).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@user_errors
+def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
+    """Fill the missing cells of a table from the model; observed cells stay as they are."""
+    import pandas as pd
+
+    from vaekit import api, tables
+
+    vae = api.load(run_dir)
+    path = Path(out)
+    if path.suffix.lower() not in tables.TABLE_SUFFIXES:
+        raise ConfigError(f"{path}: a completed table is written as {', '.join(tables.TABLE_SUFFIXES)}")
+    rows = tables.read_rows(data, None)
+    completed = tables.impute_table(vae, rows, draws=draws, seed=seed)
+    modelled = [c.name for c in tables.codec_of(vae).schema.columns if c.kind != "ignore"]
+    missing = int(rows[[c for c in modelled if c in rows.columns]].isna().to_numpy().sum())
+    if draws == 1:
+        frame = completed[0]
+    else:
+        frame = pd.concat([c.assign(imputation=i + 1) for i, c in enumerate(completed)], ignore_index=True)
+        frame = frame[["imputation", *completed[0].columns]]
+    tables.write_table(frame, path)
+    click.echo(f"wrote {len(completed[0])} rows ({draws} imputation(s) of {missing} missing cells) to {path}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--latents", type=click.Path(dir_okay=False), required=True, help="Latent codes, .npy or .csv [N, L].")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help=".png, .npy or .csv")
 @click.option("--label", type=int, help="Class to decode under (conditional models).")
@@ -309,9 +435,15 @@ def info(run_dir: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
+    schema = summary.pop("schema", None)
     width = max(len(k) for k in summary)
     for key, value in summary.items():
-        click.echo(f"{key:<{width}}  {', '.join(value) if key == 'files' else value}")
+        click.echo(f"{key:<{width}}  {', '.join(value) if key in ('files', 'condition_on') else value}")
+    if schema is not None:
+        from vaekit.data.tables import TableSchema, table_summary
+
+        click.echo("\ncolumns (kind: why)")
+        click.echo(table_summary(TableSchema.from_dict(schema)))
 
 
 @main.command()

@@ -179,7 +179,11 @@ def config_flags(section: str, renames: dict[str, str]) -> list[Callable[[Any], 
         base = next((t for t in (bool, str, int, float) if kind is t or t in typing.get_args(kind)), str)
         choices = f.metadata.get("choices")
         help_text = f.metadata.get("help", "") + default_note(f.default, flag, base)
-        if base is bool:
+        parse = f.metadata.get("parse")
+        if parse:
+            callback = {"list": text_list, "mapping": text_mapping}[parse]
+            decorators.append(click.option(flag, f"{section}__{f.name}", callback=callback, help=help_text))
+        elif base is bool:
             decorators.append(
                 click.option(f"{flag}/--no-{flag[2:]}", f"{section}__{f.name}", default=None, help=help_text)
             )
@@ -187,6 +191,29 @@ def config_flags(section: str, renames: dict[str, str]) -> list[Callable[[Any], 
             ptype = click.Choice(choices) if choices else base
             decorators.append(click.option(flag, f"{section}__{f.name}", type=ptype, default=None, help=help_text))
     return decorators
+
+
+def text_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """Parse ``a,b,c`` into ``["a", "b", "c"]`` (names may hold spaces; empty items are refused)."""
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",")]
+    if not all(items):
+        raise click.BadParameter(f"expected comma-separated names like a,b, got {value!r}")
+    return items
+
+
+def text_mapping(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, str] | None:
+    """Parse ``a=x,b=y`` into ``{"a": "x", "b": "y"}``."""
+    if value is None:
+        return None
+    mapping = {}
+    for item in value.split(","):
+        name, sep, setting = item.partition("=")
+        if not sep or not name.strip() or not setting.strip():
+            raise click.BadParameter(f"expected NAME=VALUE pairs like plan=categorical,visits=count, got {item!r}")
+        mapping[name.strip()] = setting.strip()
+    return mapping
 
 
 def default_note(default: Any, flag: str, base: type) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,7 +12,8 @@ from vaekit.data.units import MAX_UINT8_LEVELS, STORAGE_DTYPES, to_model_units
 from vaekit.runtime.errors import DataError
 
 KINDS = ("image", "table")
-VALUE_RANGES = ("unit", "binary", "real")
+#: "table": a typed table's encoded rows (value slots and mask slots, see vaekit.data.tables)
+VALUE_RANGES = ("unit", "binary", "real", "table")
 
 
 @dataclass(repr=False)
@@ -43,6 +45,11 @@ class DataBundle:
     train_labels: torch.Tensor | None = None
     test_labels: torch.Tensor | None = None
     levels: int | None = None
+    #: a table's fitted codec (``TableCodec.to_dict()``: schema and column transforms); None otherwise
+    table: dict[str, Any] | None = None
+    #: a table's train and test rows as read (pandas DataFrames, missing cells kept), for the
+    #: quality report and imputation; None otherwise
+    frames: tuple[Any, Any] | None = None
 
     def __post_init__(self) -> None:
         # Catch inconsistent bundles where they are built, not deep inside a training loop.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
@@ -15,6 +17,7 @@ from vaekit.data.registry import (
     read_folder,
     resolve_name,
 )
+from vaekit.data.table_bundle import read_data_frame
 from vaekit.data.validate import check_test_fraction
 from vaekit.runtime.errors import DataError
 
@@ -47,15 +50,22 @@ def cap_train(bundle: DataBundle, n: int) -> DataBundle:
     if bundle.train.shape[0] <= n:
         return bundle
     labels = bundle.train_labels
+    frames = bundle.frames
     return replace(
         bundle,
         train=bundle.train[:n].contiguous(),
         train_labels=None if labels is None else labels[:n].contiguous(),
+        frames=None if frames is None else (frames[0].iloc[:n].reset_index(drop=True), frames[1]),
     )
 
 
+def is_data_frame(spec: Any) -> bool:
+    """True when ``spec`` is a pandas DataFrame (checked without importing pandas)."""
+    return type(spec).__name__ == "DataFrame" and type(spec).__module__.startswith("pandas")
+
+
 def load_data(
-    spec: str | os.PathLike[str],
+    spec: str | os.PathLike[str] | Any,
     *,
     image_size: str | None = None,
     data_dir: str | None = None,
@@ -63,6 +73,13 @@ def load_data(
     test_fraction: float = 0.2,
     seed: int = 0,
     n: int | None = None,
+    table_mode: str = "schema",
+    schema: str | None = None,
+    column_types: Mapping[str, str] | None = None,
+    ignore: Sequence[str] | None = None,
+    condition_on: Sequence[str] | None = None,
+    continuous: str = "auto",
+    codec: Mapping[str, Any] | None = None,
 ) -> DataBundle:
     """Return the dataset ``spec`` as a ``DataBundle`` of ``[N, D]`` train and test tensors.
 
@@ -82,7 +99,29 @@ def load_data(
     ``synthetic5`` (default 2000); for every other dataset it keeps at most the first ``n``
     training examples, for quick runs. ``spec`` may also be a ``pathlib.Path``. Every bad
     input raises ``DataError``.
+
+    Tables (``.csv``, ``.tsv``, ``.parquet`` or a pandas DataFrame as ``spec``) are read with
+    a schema of column kinds (inferred; ``schema`` names a file of kinds, ``column_types``
+    overrides, ``ignore`` leaves columns out), split, and encoded by a codec fitted on the
+    training rows (``continuous`` picks how numbers are transformed); ``condition_on`` names
+    the columns a conditional model takes as labels; ``codec`` encodes with a trained run's
+    codec instead. ``table_mode="matrix"`` reads a CSV/TSV of numbers as a plain matrix.
+    The bundle's ``table`` holds the codec and ``frames`` the rows as read.
     """
+    table = {
+        "table_mode": table_mode,
+        "schema": schema,
+        "column_types": column_types,
+        "ignore": ignore,
+        "condition_on": condition_on,
+        "continuous": continuous,
+        "codec": codec,
+    }
+    if is_data_frame(spec):
+        check_test_fraction(test_fraction)
+        options = LoadOptions(test_fraction=test_fraction, seed=seed, n=n, **table)
+        bundle = read_data_frame(spec, options)
+        return bundle if n is None else cap_train(bundle, n)
     spec = os.fspath(spec)  # API users may pass a pathlib.Path
     check_test_fraction(test_fraction)
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -94,6 +133,7 @@ def load_data(
         test_fraction=test_fraction,
         seed=seed,
         n=n,
+        **table,
     )
     name = resolve_name(spec)
     if name is not None:

@@ -14,6 +14,7 @@ from vaekit.data.images import read_image_folder
 from vaekit.data.mnist import read_fashion_mnist, read_mnist
 from vaekit.data.options import LoadOptions
 from vaekit.data.synthetic import read_synthetic5
+from vaekit.data.table_bundle import read_table_file
 from vaekit.runtime.errors import DataError
 
 NamedReader = Callable[[LoadOptions], DataBundle]
@@ -26,11 +27,21 @@ DATASETS: dict[str, NamedReader] = {
     "synthetic5": read_synthetic5,
 }
 
+
+
+def read_text_table(path: Path, options: LoadOptions) -> DataBundle:
+    """Return a ``.csv``/``.tsv`` file as a typed table, or as a matrix of numbers when
+    ``options.table_mode`` is "matrix"."""
+    return read_delimited(path, options) if options.table_mode == "matrix" else read_table_file(path, options)
+
+
 FILE_READERS: dict[str, PathReader] = {
     ".npy": read_npy,
     ".npz": read_npz,
-    ".csv": read_delimited,
-    ".tsv": read_delimited,
+    ".csv": read_text_table,
+    ".tsv": read_text_table,
+    ".parquet": read_table_file,
+    ".pq": read_table_file,
 }
 
 

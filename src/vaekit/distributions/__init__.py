@@ -8,6 +8,7 @@ from vaekit.distributions.likelihoods import (
     DiscretizedLogisticLikelihood,
     GaussianLikelihood,
     Likelihood,
+    MixedLikelihood,
     create_likelihood,
     register_likelihood,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "DiscretizedLogisticLikelihood",
     "GaussianLikelihood",
     "Likelihood",
+    "MixedLikelihood",
     "StandardNormalPrior",
     "VampPrior",
     "create_likelihood",

@@ -47,6 +47,14 @@ def chunk_sizes(k: int, per_sample_elements: int, max_chunk_elements: int, equal
     return sizes
 
 
+def decoder_outputs(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Return the number of decoder outputs per example for data ``x`` ``[B, D]``: the
+    likelihood's ``num_params`` where it has one (a table's mixed likelihood), else
+    ``D * params_per_dim``."""
+    num_params = getattr(model.likelihood, "num_params", None)
+    return num_params if num_params is not None else x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
+
+
 def chunk_log_weights(
     model: torch.nn.Module,
     x: torch.Tensor,
@@ -137,7 +145,7 @@ def _bound(
     batch, latent = mu.shape
     if noise is not None and noise.shape != (k, batch, latent):
         raise ValueError(f"noise must have shape {(k, batch, latent)}, got {tuple(noise.shape)}")
-    per_sample = batch * x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
+    per_sample = batch * decoder_outputs(model, x)
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
     done = 0
     # Equal chunks: one decoder shape for the whole of K (a remainder chunk would be a second).
@@ -178,7 +186,7 @@ def log_likelihood_bounds(
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=x.device).manual_seed(seed)
-    dim_params = x.shape[1] * getattr(model.likelihood, "params_per_dim", 1)
+    dim_params = decoder_outputs(model, x)
     if batch_size is None:
         batch_size = max(100, max_chunk_elements // max(1, k * dim_params))
     batch_size = max(1, min(batch_size, max_chunk_elements // max(1, dim_params)))

@@ -14,7 +14,7 @@ the prior from the family. The facts about the data come in a :class:`DataFacts`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +31,15 @@ from vaekit.runtime.errors import ConfigError
 class DataFacts:
     """What a model must know of its data: the shape of one example, its value range
     ("binary", "unit", "real"), grey levels (None for tables), label classes (None when
-    unlabelled) and the data's name (for messages)."""
+    unlabelled), the data's name (for messages) and, for a table read with its schema, the
+    codec's blocks (JSON-able dicts, see ``MixedLikelihood``; None otherwise)."""
 
     input_shape: tuple[int, ...]
     value_range: str | None = None
     levels: int | None = None
     num_classes: int | None = None
     data_name: str = "the data"
+    table_blocks: Sequence[Mapping[str, Any]] | None = None
 
     @property
     def input_dim(self) -> int:
@@ -45,8 +47,11 @@ class DataFacts:
         return math.prod(self.input_shape)
 
 
-def default_likelihood(value_range: str | None) -> str:
-    """Return the likelihood name that fits data with this value range."""
+def default_likelihood(value_range: str | None, table_blocks: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """Return the likelihood name that fits data with this value range: "mixed" for a table
+    with its codec's ``table_blocks``."""
+    if table_blocks is not None:
+        return "mixed"
     return "gaussian" if value_range == "real" else "bernoulli"
 
 
@@ -59,7 +64,7 @@ def split_piece(piece: Mapping[str, Any] | None) -> tuple[str | None, dict[str, 
 def likelihood_name(spec: Mapping[str, Any], facts: DataFacts) -> str:
     """Return the name of the model's likelihood: the spec's, else the data's default."""
     name, _ = split_piece(spec.get("likelihood"))
-    return name or default_likelihood(facts.value_range)
+    return name or default_likelihood(facts.value_range, facts.table_blocks)
 
 
 def build_likelihood(spec: Mapping[str, Any], facts: DataFacts) -> nn.Module:
@@ -67,9 +72,15 @@ def build_likelihood(spec: Mapping[str, Any], facts: DataFacts) -> nn.Module:
     name = likelihood_name(spec, facts)
     _, options = split_piece(spec.get("likelihood"))
     what = f"likelihood {name!r}"
-    if "levels" in accepted_options(LIKELIHOODS.get_factory(name)) and facts.levels is None:
+    accepts = accepted_options(LIKELIHOODS.get_factory(name))
+    if "levels" in accepts and facts.levels is None:
         raise ConfigError(f"{what} needs data with known grey levels (e.g. images); this data has none")
-    return LIKELIHOODS.build(name, options, required={"dim": facts.input_dim}, derived={"levels": facts.levels})
+    if "blocks" in accepts and facts.table_blocks is None:
+        raise ConfigError(f"{what} needs a table read with its schema (a .csv/.tsv/.parquet file)")
+    blocks = None if facts.table_blocks is None else [dict(b) for b in facts.table_blocks]
+    return LIKELIHOODS.build(
+        name, options, required={"dim": facts.input_dim}, derived={"levels": facts.levels, "blocks": blocks}
+    )
 
 
 def create(spec: Mapping[str, Any], facts: DataFacts) -> nn.Module:
@@ -83,11 +94,10 @@ def create(spec: Mapping[str, Any], facts: DataFacts) -> nn.Module:
     likelihood = build_likelihood(spec, facts)
     cond_dim = family.condition_dim(facts)
     net_name, net_options = split_piece(spec.get("net"))
-    encoder, decoder = NETS.build(
-        net_name or "mlp",
-        net_options,
-        required={"spec": NetSpec(tuple(facts.input_shape), latent_dim, likelihood.params_per_dim, cond_dim)},
-    )
+    # A likelihood with its own output layout (num_params) sizes the decoder by it.
+    output_dim = getattr(likelihood, "num_params", None)
+    net_spec = NetSpec(tuple(facts.input_shape), latent_dim, likelihood.params_per_dim, cond_dim, output_dim)
+    encoder, decoder = NETS.build(net_name or "mlp", net_options, required={"spec": net_spec})
     prior_name, prior_options = split_piece(spec.get("prior"))
     prior_name = prior_name or family.prior_name
     prior = PRIORS.build(

@@ -23,18 +23,26 @@ DEFAULT_HIDDEN = (256, 128)
 
 @dataclass
 class NetSpec:
-    """What an encoder/decoder pair must fit: data shape, latent size, outputs per data value
-    and the width of the condition vector (0: unconditional)."""
+    """What an encoder/decoder pair must fit: data shape, latent size, outputs per data value,
+    the width of the condition vector (0: unconditional) and, for a likelihood whose outputs are
+    not ``params_per_dim`` per value (a table's mixed likelihood), its number of outputs."""
 
     input_shape: tuple[int, ...]
     latent_dim: int
     params_per_dim: int
     cond_dim: int = 0
+    output_dim: int | None = None
 
     @property
     def input_dim(self) -> int:
         """Number of data values D of one flattened example."""
         return math.prod(self.input_shape)
+
+    @property
+    def decoder_outputs(self) -> int:
+        """Number of values the decoder outputs per example: ``output_dim`` when set, else
+        ``input_dim * params_per_dim``."""
+        return self.output_dim if self.output_dim is not None else self.input_dim * self.params_per_dim
 
 
 NetBuilder = Callable[..., tuple[nn.Module, nn.Module]]
@@ -83,7 +91,7 @@ def mlp_nets(
     common = {"activation": activation, "normalization": normalization, "cond_dim": spec.cond_dim}
     return (
         GaussianEncoder(spec.input_dim, enc, spec.latent_dim, **common),
-        MLPDecoder(spec.latent_dim, dec, spec.input_dim * spec.params_per_dim, **common),
+        MLPDecoder(spec.latent_dim, dec, spec.decoder_outputs, **common),
     )
 
 
@@ -102,6 +110,12 @@ def conv_nets(
 ) -> tuple[nn.Module, nn.Module]:
     """Convolutional encoder and decoder for images ``(C, H, W)``: ``channels`` of the conv
     stages, then dense layers of ``encoder``/``decoder`` widths to and from the latent code."""
+    if spec.output_dim is not None:
+        # The conv decoder gives params_per_dim values per pixel; it cannot lay out per-block outputs.
+        raise ValueError(
+            f"the conv net outputs parameters per pixel, but this likelihood needs {spec.output_dim} outputs "
+            "laid out by its own blocks (a table's mixed likelihood); use --net mlp for tables"
+        )
     if len(spec.input_shape) != 3:
         raise ValueError(
             f"the conv net needs images (C, H, W), but this data has shape {tuple(spec.input_shape)}; use --net mlp"

@@ -32,15 +32,21 @@ SMALLER = "choose a smaller --latent, narrower --encoder/--decoder widths or a s
 
 def data_facts(config: RunConfig) -> DataFacts:
     """Return what the model must know of the data a config is bound to (its shape, value
-    range, grey levels and label classes)."""
+    range, grey levels, label classes and, for a table, the blocks of its mixed likelihood)."""
     if config.input_shape is None:
         raise ValueError("the config is not bound to data: input_shape is not set")
+    blocks = None
+    if config.table is not None:
+        from vaekit.data.tables import TableCodec
+
+        blocks = TableCodec.from_dict(config.table).blocks
     return DataFacts(
         input_shape=tuple(config.input_shape),
         value_range=config.value_range,
         levels=config.levels,
         num_classes=config.num_classes,
         data_name=config.data.name,
+        table_blocks=blocks,
     )
 
 

@@ -32,6 +32,8 @@ from vaekit.runtime.errors import CheckpointError
 
 FORMAT = "vaekit-1"
 CONFIG_FILE = "config.json"
+#: a table run's schema (column names, kinds and why, categories, ranges), a copy of config.json's
+SCHEMA_FILE = "schema.json"
 MODEL_FILE = "model.safetensors"
 BEST_MODEL_FILE = "model-best.safetensors"
 TRAINER_FILE = "trainer.safetensors"

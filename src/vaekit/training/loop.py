@@ -229,6 +229,7 @@ def fit(
     force: bool = False,
     save_config: bool = False,
     progress: str = "auto",
+    frame: Any = None,
 ) -> TrainResult:
     """Train the model ``config`` describes, writing checkpoints and metrics into ``run_dir``.
 
@@ -236,7 +237,8 @@ def fit(
     reaches the same weights as an uninterrupted run (``save_config``: write ``config`` over the
     run's config.json, e.g. with a new number of epochs). Returns the history and the final model.
     ``config.train.fast`` chooses the fast paths (see :mod:`vaekit.fast`), including whether
-    float32 subnormals are flushed to zero while training.
+    float32 subnormals are flushed to zero while training. ``frame`` is a pandas DataFrame to
+    train on instead of the file ``config.data.name`` names (a table given in Python).
 
     The run folder is locked for the whole run, and nothing is written into it before the data,
     device, model and checkpoint are known good. A new run goes into an empty folder, or with
@@ -244,12 +246,16 @@ def fit(
     (see :mod:`vaekit.training.run_dir`); a new run that fails before that leaves nothing behind.
     """
     with fast.denormals_flushed(config.train.fast):
-        return _fit(config, Path(run_dir), resume=resume, force=force, save_config=save_config, progress=progress)
+        return _fit(
+            config, Path(run_dir), resume=resume, force=force, save_config=save_config, progress=progress, frame=frame
+        )
 
 
-def _fit(config: RunConfig, run_dir: Path, *, resume: bool, force: bool, save_config: bool, progress: str) -> TrainResult:
+def _fit(
+    config: RunConfig, run_dir: Path, *, resume: bool, force: bool, save_config: bool, progress: str, frame: Any
+) -> TrainResult:
     with open_run_folder(run_dir, new=not resume, force=force) as folder:
-        run = setup(config, run_dir, resume=resume, progress=progress)
+        run = setup(config, run_dir, resume=resume, progress=progress, frame=frame)
         folder.begin()
         start(run, resume=resume, save_config=save_config)
         for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
@@ -259,11 +265,12 @@ def _fit(config: RunConfig, run_dir: Path, *, resume: bool, force: bool, save_co
     return finish(run)
 
 
-def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str) -> Run:
-    """Load and split the data, build the model, optimizer and training step, and restore the
-    last checkpoint when resuming; write nothing (:func:`start` does)."""
+def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, frame: Any = None) -> Run:
+    """Load and split the data (``frame``: a DataFrame given in Python), build the model,
+    optimizer and training step, and restore the last checkpoint when resuming; write nothing
+    (:func:`start` does)."""
     validate_config(config)
-    bundle = load_bundle(config)
+    bundle = load_bundle(config, frame)
     bind_to_data(config, bundle)
     splits = make_splits(config, bundle)
     del bundle  # the splits hold what training needs; the reader's full copy can go
@@ -324,6 +331,9 @@ def start(run: Run, *, resume: bool, save_config: bool = False) -> None:
     when resuming, the metrics log cut back to the checkpoint and the readable weights healed."""
     if not resume or save_config:
         run.config.save(run.run_dir / ckpt.CONFIG_FILE)
+    if not resume and run.config.table is not None:
+        # config.json holds the codec; schema.json is the table's schema for people and tools.
+        atomic_write_text(run.run_dir / ckpt.SCHEMA_FILE, json.dumps(run.config.table["schema"], indent=2) + "\n")
     if resume:
         run.checkpoint_epoch = run.state["epoch"]
         _write_metrics(run.run_dir / ckpt.METRICS_FILE, run.history)

@@ -9,6 +9,7 @@ from vaekit.distributions.likelihoods.categorical import CategoricalLikelihood
 from vaekit.distributions.likelihoods.continuous_bernoulli import ContinuousBernoulliLikelihood
 from vaekit.distributions.likelihoods.gaussian import GaussianLikelihood
 from vaekit.distributions.likelihoods.logistic import DiscretizedLogisticLikelihood
+from vaekit.distributions.likelihoods.mixed import MixedLikelihood
 
 __all__ = [
     "LIKELIHOODS",
@@ -18,6 +19,7 @@ __all__ = [
     "DiscretizedLogisticLikelihood",
     "GaussianLikelihood",
     "Likelihood",
+    "MixedLikelihood",
     "create_likelihood",
     "register_likelihood",
 ]

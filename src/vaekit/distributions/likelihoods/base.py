@@ -43,8 +43,9 @@ class Likelihood(nn.Module):
 
 
 #: every likelihood by name; the library supplies ``dim`` (D) and, to those that take it,
-#: ``levels`` (grey levels of the data); other keyword arguments are the user's options
-LIKELIHOODS: Registry[type[Likelihood]] = Registry("likelihood", supplied=("dim", "levels"))
+#: ``levels`` (grey levels of the data) and ``blocks`` (a table's column blocks, from its
+#: codec); other keyword arguments are the user's options
+LIKELIHOODS: Registry[type[Likelihood]] = Registry("likelihood", supplied=("dim", "levels", "blocks"))
 register_likelihood = LIKELIHOODS.register
 
 

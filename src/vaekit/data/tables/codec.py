@@ -1,0 +1,378 @@
+"""``TableCodec``: turns a table's rows into one float32 array ``x`` for a VAE (value slots,
+then mask slots) and back, and describes the mixed likelihood's blocks (see the contract of
+issue 16 and ``transforms.py``).
+
+Kinds and their slots: categorical -> one-hot (categorical block); binary -> 0/1 (bernoulli);
+count -> ``(log1p(n) - shift) / scale`` (negbin); continuous and integer -> by ``continuous``:
+"auto" (point masses + standardised, log where it helps: ``numbers.py``), "standard"
+(standardised) or "modes" (TVAE's mode-specific normalisation: ``modes.py``). Condition
+columns (``condition_on``) take no slots: they are the labels of a conditional model.
+
+Decoded tables have the schema's columns (ignored ones left out) in its order, and no missing
+cells. Each column comes back in its dtype as read (``ColumnSchema.dtype``): text as text,
+integer codes as integers, bools as bools, ``Int64`` as ``Int64`` (now without missing cells),
+floats as floats; integer and count columns are rounded. The one exception: a column of whole
+numbers that the user declared continuous comes back as float64 (its values are no longer
+whole). ``clip=True`` keeps numbers within the schema's observed [minimum, maximum].
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vaekit.data.tables.cells import show_cells
+from vaekit.data.tables.conditions import Conditions
+from vaekit.data.tables.modes import Modes
+from vaekit.data.tables.numbers import Numbers
+from vaekit.data.tables.schema import CATEGORY_KINDS, ColumnSchema, TableSchema
+from vaekit.data.tables.transforms import Binary, CellError, ColumnTransform, Count, OneHot
+from vaekit.data.tables.values import (
+    category_codes,
+    check_columns,
+    column_numbers,
+    restore_categories,
+    restore_numbers,
+)
+from vaekit.runtime.errors import DataError
+
+#: how continuous and integer columns are transformed
+CONTINUOUS = ("auto", "standard", "modes")
+CODEC_FORMAT = "vaekit-table-codec"
+CODEC_VERSION = 1
+
+
+def transform_from_dict(d: Mapping[str, Any]) -> ColumnTransform:
+    """Return the column transform ``to_dict`` wrote; raise ``DataError`` when it is bad."""
+    try:
+        kind = d["type"]
+        if kind == OneHot.type:
+            return OneHot(d["size"])
+        if kind == Binary.type:
+            return Binary()
+        if kind == Count.type:
+            return Count(d["shift"], d["scale"])
+        if kind == Numbers.type:
+            return Numbers.from_dict(dict(d))
+        if kind == Modes.type:
+            return Modes.from_dict(dict(d))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"table codec: a column transform is malformed ({exc!r}): {dict(d)!r}") from None
+    raise DataError(f"table codec: unknown column transform {d.get('type')!r}")
+
+
+class TableCodec:
+    """A fitted codec: build it with ``TableCodec.fit`` or ``TableCodec.from_dict``."""
+
+    def __init__(
+        self,
+        schema: TableSchema,
+        transforms: Mapping[str, ColumnTransform],
+        *,
+        continuous: str = "auto",
+        conditions: Conditions | None = None,
+        seed: int = 0,
+    ) -> None:
+        self._schema = schema
+        self._continuous = continuous
+        self._seed = int(seed)
+        self._conditions = conditions
+        condition_on = set(conditions.columns) if conditions else set()
+        # (column schema, transform, first value slot, first mask slot among the mask slots)
+        self._layout: list[tuple[ColumnSchema, ColumnTransform, int, int]] = []
+        slot = mask = 0
+        for column in schema.modelled:
+            if column.name in condition_on:
+                continue
+            transform = transforms[column.name]
+            self._layout.append((column, transform, slot, mask))
+            slot += transform.width
+            mask += transform.masks
+        if not self._layout:
+            raise DataError("the table has no column left to model (all are ignored or conditions); model at least one")
+        self._value_width = slot
+        self._width = slot + mask
+        self._blocks = []
+        for column, transform, first, first_mask in self._layout:
+            for block in transform.blocks():
+                out: dict[str, Any] = {"column": column.name, "kind": block["kind"], "slot": first + block["slot"]}
+                if "size" in block:
+                    out["size"] = block["size"]
+                out["mask"] = self._value_width + first_mask + block["mask"]
+                out.update({k: v for k, v in block.items() if k in ("shift", "scale")})
+                self._blocks.append(out)
+
+    # ----- fitting --------------------------------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls,
+        df: pd.DataFrame,
+        schema: TableSchema,
+        *,
+        continuous: str = "auto",
+        condition_on: Sequence[str] = (),
+        seed: int = 0,
+    ) -> TableCodec:
+        """Return a codec fitted to the rows ``df`` with the column kinds (and categories) of
+        ``schema``.
+
+        ``continuous``: "auto", "standard" or "modes" (see the module's note). ``condition_on``:
+        binary/categorical columns that a conditional model takes as labels. ``seed`` seeds
+        the mode mixtures. Raises ``DataError`` for columns ``df`` lacks or should not have,
+        values outside the schema's categories, a numeric column with no values, and a
+        condition column that is not binary/categorical.
+        """
+        if continuous not in CONTINUOUS:
+            raise DataError(f"continuous must be one of {', '.join(CONTINUOUS)}, got {continuous!r}")
+        if not isinstance(schema, TableSchema):
+            raise DataError(f"schema must be a TableSchema (see infer_schema), got {type(schema).__name__}")
+        condition_on = [condition_on] if isinstance(condition_on, str) else list(condition_on)
+        cls._check_conditions(schema, condition_on)
+        df = check_columns(df, schema)
+        if len(df) < 2:
+            raise DataError(f"the table has {len(df)} row(s); a model needs at least 2 rows to learn from")
+        transforms: dict[str, ColumnTransform] = {}
+        for column in schema.modelled:
+            if column.name in condition_on:
+                continue
+            if column.kind == "categorical":
+                category_codes(df, column)  # fails early on a value outside the schema
+                transforms[column.name] = OneHot(len(column.categories or []))
+            elif column.kind == "binary":
+                if len(column.categories or []) != 2:
+                    raise DataError(f"column {column.name!r} is binary but its schema lists {column.categories!r}")
+                category_codes(df, column)
+                transforms[column.name] = Binary()
+            else:
+                values = column_numbers(df, column)
+                if np.isnan(values).all():
+                    raise DataError(
+                        f"column {column.name!r} has no values in the training rows; drop it or mark it ignore"
+                    )
+                if column.kind == "count":
+                    transforms[column.name] = Count.fit(values)
+                elif continuous == "modes":
+                    transforms[column.name] = Modes.fit(values, seed=seed)
+                else:
+                    transforms[column.name] = Numbers.fit(values, low=column.minimum, method=continuous)
+        conditions = None
+        if condition_on:
+            categories = [schema.column(name).categories or [] for name in condition_on]
+            empty = Conditions(condition_on, categories, np.zeros(int(np.prod([len(c) for c in categories]))))
+            counts = np.bincount(empty.labels(df), minlength=empty.num)
+            conditions = Conditions(condition_on, categories, counts)
+        codec = cls(schema, transforms, continuous=continuous, conditions=conditions, seed=seed)
+        codec.encode(df)  # every cell the codec will see in training must encode
+        return codec
+
+    @staticmethod
+    def _check_conditions(schema: TableSchema, condition_on: list[str]) -> None:
+        if len(set(condition_on)) != len(condition_on):
+            raise DataError(f"condition_on names a column twice: {', '.join(condition_on)}")
+        for name in condition_on:
+            column = schema.column(name)
+            if column.kind not in CATEGORY_KINDS:
+                raise DataError(
+                    f"cannot condition on column {name!r}: it is {column.kind}; only binary and categorical "
+                    "columns can be conditioned on (set its kind to categorical if its values are categories)"
+                )
+
+    # ----- what the model needs -------------------------------------------------------------
+
+    @property
+    def schema(self) -> TableSchema:
+        """The table's schema (every column, ignored ones included)."""
+        return self._schema
+
+    @property
+    def width(self) -> int:
+        """Columns of ``x``: value slots plus mask slots."""
+        return self._width
+
+    @property
+    def value_width(self) -> int:
+        """Value slots of ``x`` (they come first; the mask slots follow)."""
+        return self._value_width
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        """The mixed likelihood's blocks, in slot order (a copy: JSON-able dicts)."""
+        return copy.deepcopy(self._blocks)
+
+    @property
+    def condition_on(self) -> tuple[str, ...]:
+        """The condition columns, in the order of the joint index (empty without)."""
+        return tuple(self._conditions.columns) if self._conditions else ()
+
+    @property
+    def num_conditions(self) -> int:
+        """Number of joint condition values (0 without ``condition_on``)."""
+        return self._conditions.num if self._conditions else 0
+
+    @property
+    def continuous(self) -> str:
+        """How continuous and integer columns are transformed: "auto", "standard" or "modes"."""
+        return self._continuous
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns ``decode`` returns: the schema's columns that are not ignored, in order."""
+        return [c.name for c in self._schema.modelled]
+
+    # ----- rows -> x and back -----------------------------------------------------------------
+
+    def encode(self, df: pd.DataFrame) -> np.ndarray:
+        """Return the rows of ``df`` as float32 ``[N, width]``: value slots, then mask slots
+        (1 = scored, 0 = missing; a missing cell also has 0 in its value slots).
+
+        Raises ``DataError`` naming the column, the cells and the fix for: a column missing or
+        not in the schema (ignored columns may be absent), a category never seen in training,
+        text in a numeric column, a count that is negative or not whole.
+        """
+        df = check_columns(df, self._schema)
+        x = np.zeros((len(df), self._width), dtype=np.float32)
+        for column, transform, slot, mask in self._layout:
+            values = self._values(df, column)
+            try:
+                slots, masks = transform.encode(values)
+            except CellError as exc:
+                raise DataError(
+                    f"column {column.name!r} {exc.message}: {show_cells(df, list(exc.values), exc.positions)}"
+                ) from None
+            x[:, slot : slot + transform.width] = slots
+            start = self._value_width + mask
+            x[:, start : start + transform.masks] = masks
+        return x
+
+    @staticmethod
+    def _values(df: pd.DataFrame, column: ColumnSchema) -> np.ndarray:
+        if column.kind in CATEGORY_KINDS:
+            return category_codes(df, column)
+        return column_numbers(df, column)
+
+    def decode(self, x: Any, *, clip: bool = True, labels: Any = None) -> pd.DataFrame:
+        """Return rows ``x`` (``[N, width]`` or ``[N, value_width]``: draws or means in x
+        format; mask slots are ignored) as a DataFrame of the schema's columns (ignored ones
+        left out), in its order and dtypes, with no missing cells.
+
+        Categories come back as their labels (the argmax of one-hot slots, 0/1 by 0.5);
+        integer and count columns are rounded; ``clip=True`` keeps numbers within the
+        schema's [minimum, maximum]. ``labels`` (int ``[N]`` joint condition indices) fills the
+        condition columns; it is required when the codec has ``condition_on``."""
+        if hasattr(x, "detach"):
+            x = x.detach().cpu().numpy()
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] not in (self._width, self._value_width):
+            raise DataError(
+                f"decode needs rows of {self._width} slots (or the {self._value_width} value slots), "
+                f"got an array of shape {x.shape}"
+            )
+        conditions: dict[str, np.ndarray] = {}
+        if self._conditions is not None:
+            if labels is None:
+                raise DataError(
+                    f"this codec conditions on {', '.join(self.condition_on)}; pass their joint labels to decode"
+                )
+            if hasattr(labels, "detach"):
+                labels = labels.detach().cpu().numpy()
+            labels = np.asarray(labels)
+            if labels.shape != (len(x),):
+                raise DataError(f"decode got {len(x)} rows but labels of shape {labels.shape}")
+            conditions = self._conditions.unravel(labels)
+        transforms = {column.name: (transform, slot) for column, transform, slot, _ in self._layout}
+        out: dict[str, Any] = {}
+        for column in self._schema.modelled:
+            if column.name in conditions:
+                out[column.name] = restore_categories(conditions[column.name], column)
+                continue
+            transform, slot = transforms[column.name]
+            raw = transform.decode(x[:, slot : slot + transform.width])
+            if column.kind in CATEGORY_KINDS:
+                out[column.name] = restore_categories(raw, column)
+            else:
+                out[column.name] = restore_numbers(raw, column, clip=clip)
+        return pd.DataFrame(out, columns=self.columns)
+
+    def log_jacobian(self, df: pd.DataFrame) -> np.ndarray:
+        """Return float64 ``[N]``: per row, the log |Jacobian| of the slots with respect to the
+        cells, in nats; ``log p(x_slots) + log_jacobian`` is the log density of the row in the
+        columns' own units (point masses, categories and counts add 0; missing cells add 0).
+        With ``continuous="modes"`` the result is a defective density (see ``modes.py``)."""
+        df = check_columns(df, self._schema)
+        total = np.zeros(len(df))
+        for column, transform, _, _ in self._layout:
+            if column.kind not in CATEGORY_KINDS and column.kind != "count":
+                total += transform.log_jacobian(column_numbers(df, column))
+        return total
+
+    # ----- conditions -------------------------------------------------------------------------
+
+    def labels(self, df: pd.DataFrame) -> np.ndarray | None:
+        """Return each row's joint condition index (int64 ``[N]``), or None without
+        ``condition_on``. Raises ``DataError`` for a missing cell in a condition column (drop
+        those rows or do not condition on it) or a value never seen."""
+        if self._conditions is None:
+            return None
+        return self._conditions.labels(check_columns(df, self._schema))
+
+    def condition_index(self, where: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(indices, weights)``: the joint condition indices (int64) compatible with
+        ``where`` (``{column: value}``, partial or full; values may be text such as "Gentoo",
+        "1", "True") and their shares of the training rows among them (float64, sum 1), for
+        drawing the condition columns ``where`` leaves open. Raises ``DataError`` for a
+        column not conditioned on, a value never seen, or a combination no training row had."""
+        if self._conditions is None:
+            raise DataError("the model has no condition columns; train it with --condition-on COLUMN")
+        return self._conditions.index(where)
+
+    # ----- saving -----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the codec as a JSON-able dict; ``TableCodec.from_dict`` rebuilds it exactly."""
+        return {
+            "format": CODEC_FORMAT,
+            "version": CODEC_VERSION,
+            "continuous": self._continuous,
+            "seed": self._seed,
+            "schema": self._schema.to_dict(),
+            "condition_on": list(self.condition_on),
+            "condition_counts": None if self._conditions is None else self._conditions.to_dict()["counts"],
+            "columns": [{"name": c.name, "transform": t.to_dict()} for c, t, _, _ in self._layout],
+            "width": self._width,
+            "value_width": self._value_width,
+            "blocks": self.blocks,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TableCodec:
+        """Return the codec ``to_dict`` wrote; raise ``DataError`` when ``d`` is not one."""
+        if not isinstance(d, Mapping) or d.get("format") != CODEC_FORMAT:
+            raise DataError("not a table codec (a dict written by TableCodec.to_dict)")
+        version = d.get("version")
+        if not isinstance(version, int) or version > CODEC_VERSION:
+            raise DataError(f"table codec version {version!r} was written by a newer vaekit; upgrade vaekit")
+        if d.get("continuous") not in CONTINUOUS:
+            raise DataError(
+                f"table codec: continuous must be one of {', '.join(CONTINUOUS)}, got {d.get('continuous')!r}"
+            )
+        try:
+            schema = TableSchema.from_dict(d["schema"])
+            transforms = {c["name"]: transform_from_dict(c["transform"]) for c in d["columns"]}
+            condition_on = list(d.get("condition_on") or [])
+            conditions = None
+            if condition_on:
+                categories = [schema.column(name).categories or [] for name in condition_on]
+                conditions = Conditions(condition_on, categories, d["condition_counts"])
+            codec = cls(schema, transforms, continuous=d["continuous"], conditions=conditions, seed=d.get("seed", 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(f"table codec: malformed ({exc!r})") from None
+        if "blocks" in d and (d["blocks"] != codec.blocks or d.get("width") != codec.width):
+            raise DataError("table codec: its blocks do not match its columns; the file is corrupted")
+        return codec

@@ -1,0 +1,331 @@
+"""Infer each column's kind from its values, with a stated reason; apply the user's overrides.
+
+Rules, in order (a user's kind always wins, with reason "set by the user", when possible):
+
+- every cell missing -> error (drop the column or mark it ignore);
+- one distinct value -> categorical (a constant);
+- true/false values -> binary; exactly 2 distinct values (text or numbers) -> binary;
+- text: every value different (more than 20 rows), or distinct values more than half the rows
+  -> ignore (an identifier or free text); else categorical;
+- whole numbers: all different and nearly consecutive -> ignore (a row number or id);
+  few distinct values (<= 20 and at most a quarter of the rows) -> count when they start at 0
+  and are strongly right-skewed (skewness >= 2), else categorical ("codes"); many distinct
+  values, non-negative, right-skewed (skewness >= 1) and small (mean <= 100) -> count;
+  else integer;
+- other numbers -> continuous.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from vaekit.data.tables.cells import (
+    FLOAT_PATTERN,
+    is_missing,
+    json_scalar,
+    show_cells,
+    sorted_categories,
+    source_name,
+    text_form,
+)
+from vaekit.data.tables.numbers import point_masses, skewness
+from vaekit.data.tables.schema import CATEGORY_KINDS, KINDS, ColumnSchema, TableSchema
+from vaekit.runtime.errors import DataError
+
+#: at most this many distinct whole numbers are read as codes (categories)
+MAX_CODES = 20
+#: ... and at most this share of the rows (so a short column of many values stays a number)
+MAX_CODE_SHARE = 0.25
+#: a text column with more distinct values than this share of its rows is an identifier
+MAX_TEXT_SHARE = 0.5
+#: identifiers are only recognised on columns with more rows than this (small tables keep
+#: their few distinct labels as categories)
+MIN_ID_ROWS = 20
+#: skewness from which a non-negative whole-number column with many values is a count
+COUNT_SKEW = 1.0
+#: ... with few values (which would otherwise be codes)
+FEW_COUNT_SKEW = 2.0
+#: counts are small numbers; larger whole numbers (dollars, grams) are quantities (integer)
+MAX_COUNT_MEAN = 100.0
+#: what the user is told when a kind is theirs
+BY_USER = "set by the user"
+
+
+@dataclass
+class Facts:
+    """What inference needs to know of one column's non-missing values."""
+
+    #: "number", "text", "bool", "category" (a pandas categorical), "mixed" (numbers and text),
+    #: "all-missing", "date", "infinite" (numbers, some infinite), "other" (objects of other types)
+    nature: str
+    values: pd.Series  # the non-missing cells
+    distinct: int
+    missing: int
+    whole: bool = False  # numbers only: every value a whole number
+    numbers: np.ndarray | None = None  # numbers only: float64 values
+
+
+def infer_schema(
+    df: pd.DataFrame, *, kinds: Mapping[str, str] | None = None, ignore: Sequence[str] = ()
+) -> TableSchema:
+    """Return the schema of ``df``: for each column its kind, the reason for it, its dtype as
+    read, its categories (binary/categorical) or range (numbers) and its missing cells.
+
+    ``kinds`` sets columns' kinds (``{"plan": "categorical"}``), ``ignore`` names columns to
+    leave out of the model (kind "ignore"). Raises ``DataError`` naming the column and the fix
+    for: fewer than 2 rows, a column with every cell missing, a column mixing numbers and text,
+    dates or other unsupported values, and an override naming an unknown column, an unknown
+    kind, or a kind the column's values cannot have (text as continuous).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"a table must be a pandas DataFrame, got {type(df).__name__}")
+    where = source_name(df)
+    if len(df) < 2:
+        raise DataError(
+            f"{where}the table has {len(df)} row(s); a model needs at least 2 rows to learn from (many more to learn well)"
+        )
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"{where}two columns are named {twice!r}; rename or drop one of them")
+    chosen = _overrides(names, kinds, ignore, where)
+    return TableSchema([_column(name, df.iloc[:, j], chosen.get(name), df) for j, name in enumerate(names)])
+
+
+def _overrides(names: list[str], kinds: Mapping[str, str] | None, ignore: Sequence[str], where: str) -> dict[str, str]:
+    """Return ``{column: kind}`` set by the user, after checking names and kinds."""
+    chosen: dict[str, str] = {}
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    for name, kind in [*(dict(kinds or {}).items()), *((n, "ignore") for n in ignore)]:
+        if name not in names:
+            raise DataError(
+                f"{where}column {name!r} (given a kind of {kind!r}) is not in the table; "
+                f"its columns are: {', '.join(names)}"
+            )
+        if kind not in KINDS:
+            raise DataError(f"{where}column {name!r}: unknown kind {kind!r}; kinds are: {', '.join(KINDS)}")
+        chosen[name] = kind
+    return chosen
+
+
+def _facts(series: pd.Series) -> Facts:
+    """Return the nature and summary of one column's values."""
+    missing = is_missing(series)
+    values = series[~missing]
+    n_missing = int(missing.sum())
+    if values.empty:
+        return Facts("all-missing", values, 0, n_missing)
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return Facts("category", values, int(values.nunique()), n_missing)
+    if pd.api.types.is_bool_dtype(dtype):
+        return Facts("bool", values, int(values.nunique()), n_missing)
+    if pd.api.types.is_numeric_dtype(dtype):
+        numbers = values.to_numpy(dtype="float64")
+        return _number_facts(values, numbers, n_missing)
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return Facts("date", values, int(values.nunique()), n_missing)
+    if isinstance(dtype, pd.StringDtype):
+        kinds = {"text"}  # a pandas string column holds text only
+    else:  # an object column of Python values: look at every one
+        kinds = {_value_nature(v) for v in values}
+    if kinds <= {"bool"}:
+        return Facts("bool", values.astype(bool), int(values.nunique()), n_missing)
+    if kinds <= {"number"}:
+        return _number_facts(values, values.to_numpy(dtype="float64"), n_missing)
+    if "other" in kinds:
+        return Facts("other", values, 0, n_missing)
+    if kinds == {"text"}:
+        looks = values.astype("str").str.strip().str.fullmatch(FLOAT_PATTERN).to_numpy(dtype=bool)
+        nature = "mixed" if looks.any() and not looks.all() else "text"
+        return Facts(nature, values, int(values.nunique()), n_missing)
+    return Facts("mixed", values, int(values.nunique()), n_missing)
+
+
+def _value_nature(value: object) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number" if math.isfinite(float(value)) else "other"
+    if isinstance(value, str):
+        return "text"
+    return "other"
+
+
+def _number_facts(values: pd.Series, numbers: np.ndarray, n_missing: int) -> Facts:
+    if not np.isfinite(numbers).all():
+        return Facts("infinite", values, 0, n_missing, numbers=numbers)
+    whole = bool(np.all(numbers == np.round(numbers)))
+    return Facts("number", values, int(np.unique(numbers).size), n_missing, whole=whole, numbers=numbers)
+
+
+def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFrame) -> ColumnSchema:
+    """Return the schema of one column: the user's kind if given (checked), else inferred."""
+    facts = _facts(series)
+    where = source_name(frame)
+    col = f"{where}column {name!r}"
+    if override == "ignore":
+        return _schema(name, series, facts, "ignore", BY_USER)
+    if facts.nature == "all-missing":
+        raise DataError(f"{col} has no values (every cell is missing); drop the column or mark it ignore")
+    if facts.nature == "date":
+        raise DataError(
+            f"{col} holds dates or times, which vaekit does not model; mark it ignore or convert it to numbers"
+        )
+    if facts.nature == "infinite":
+        bad = np.flatnonzero(~np.isfinite(facts.numbers))
+        positions = np.flatnonzero(~is_missing(series))[bad]
+        cells = [float(facts.numbers[i]) for i in bad]
+        raise DataError(
+            f"{col} has infinite values: {show_cells(frame, cells, positions)}; clean those cells or leave them empty"
+        )
+    if facts.nature == "other":
+        example = next(v for v in facts.values if _value_nature(v) == "other")
+        raise DataError(
+            f"{col} holds values of type {type(example).__name__} ({example!r}); a cell must be one number, "
+            "text or true/false: convert the column or mark it ignore"
+        )
+    if facts.nature == "mixed" and override not in CATEGORY_KINDS:
+        raise DataError(_mixed_message(col, name, series, facts, frame))
+    if override is not None:
+        _check_override(col, override, facts)
+        return _schema(name, series, facts, override, BY_USER)
+    kind, reason = _infer(facts)
+    return _schema(name, series, facts, kind, reason)
+
+
+def _mixed_message(col: str, name: str, series: pd.Series, facts: Facts, frame: pd.DataFrame) -> str:
+    """Return the error for a column mixing numbers and text: the cells of the rarer type."""
+    looks = np.array(
+        [
+            _value_nature(v) == "number" or (isinstance(v, str) and re.fullmatch(FLOAT_PATTERN, v.strip()) is not None)
+            for v in facts.values
+        ]
+    )
+    rare_is_text = looks.sum() >= (~looks).sum()
+    rare = ~looks if rare_is_text else looks
+    positions = np.flatnonzero(~is_missing(series))[rare]
+    cells = list(facts.values[rare])
+    what = "text" if rare_is_text else "numbers"
+    return (
+        f"{col} mixes numbers and text; its {what}: {show_cells(frame, cells, positions)}. "
+        f"Declare it categorical (--column-types {name}=categorical, column_types={{\"{name}\": \"categorical\"}} "
+        "in Python, or a schema file) or clean those cells (leave a cell empty when it is missing)"
+    )
+
+
+def _check_override(col: str, kind: str, facts: Facts) -> None:
+    """Raise ``DataError`` when the column's values cannot have the kind the user set."""
+    nature = {
+        "text": "text",
+        "bool": "true/false values",
+        "category": "pandas categories",
+        "mixed": "numbers and text",
+    }.get(facts.nature, facts.nature)
+    if kind in CATEGORY_KINDS:
+        if kind == "binary" and facts.distinct != 2:
+            raise DataError(
+                f"{col} cannot be binary: it has {facts.distinct} distinct value(s), binary needs exactly 2; "
+                "make it categorical"
+            )
+        return
+    if facts.nature != "number":
+        raise DataError(
+            f"{col} cannot be {kind}: it holds {nature}, not numbers; make it categorical or ignore, "
+            "or convert its cells to numbers"
+        )
+    if kind in ("integer", "count") and not facts.whole:
+        bad = next(v for v in facts.numbers if v != round(v))
+        raise DataError(
+            f"{col} cannot be {kind}: it has values that are not whole numbers (e.g. {bad:g}); make it continuous"
+        )
+    if kind == "count" and facts.numbers.min() < 0:
+        raise DataError(
+            f"{col} cannot be count: counts are non-negative, and it has {facts.numbers.min():g}; "
+            "make it integer or continuous"
+        )
+
+
+def _infer(facts: Facts) -> tuple[str, str]:
+    """Return (kind, reason) of a column with at least one value and no override."""
+    n, u = len(facts.values), facts.distinct
+    if u == 1:
+        return "categorical", f"a single value ({text_form(facts.values.iloc[0])}): a constant"
+    if facts.nature == "bool":
+        return "binary", "true/false values"
+    if facts.nature == "mixed":  # only reachable with an override, handled before
+        return "categorical", "numbers and text mixed"
+    if u == 2:
+        shown = ", ".join(text_form(v) for v in sorted_categories(list(facts.values.unique())))
+        return "binary", f"exactly 2 distinct values ({shown})"
+    if facts.nature == "category":
+        return "categorical", f"a pandas categorical column with {u} values"
+    if facts.nature == "text":
+        if n > MIN_ID_ROWS and u == n:
+            return "ignore", f"text with every value different ({u} values): an identifier"
+        if n > MIN_ID_ROWS and u > MAX_TEXT_SHARE * n:
+            return "ignore", f"text with {u} distinct values in {n} rows: an identifier or free text"
+        return "categorical", f"text with {u} distinct values"
+    x = facts.numbers
+    if not facts.whole:
+        return "continuous", f"numbers with decimals ({u} distinct values{_common(x)})"
+    low, high, skew, mean = x.min(), x.max(), skewness(x), x.mean()
+    if n > MIN_ID_ROWS and u == n and high - low + 1 < 2 * n:
+        return (
+            "ignore",
+            f"whole numbers, every one different and nearly consecutive ({low:g}..{high:g}): a row number or identifier",
+        )
+    if u <= MAX_CODES and u <= MAX_CODE_SHARE * n:
+        if low == 0 and skew >= FEW_COUNT_SKEW:
+            return "count", f"whole numbers from 0 with {u} values, right-skewed (skewness {skew:.1f}): counts"
+        return "categorical", f"whole numbers with only {u} distinct values: codes"
+    if low >= 0 and skew >= COUNT_SKEW and mean <= MAX_COUNT_MEAN:
+        return "count", f"non-negative whole numbers, right-skewed (skewness {skew:.1f}), mean {mean:.3g}: counts"
+    return "integer", f"whole numbers with {u} distinct values{_common(x)}: a quantity"
+
+
+def _common(x: np.ndarray, shown: int = 3) -> str:
+    """Return "; 0 in 26% of rows" for the (at most ``shown``) most common values of a numeric
+    column that become point masses with ``continuous="auto"``, or ""."""
+    values, shares = point_masses(x)
+    top = np.argsort(-shares, kind="stable")[:shown]
+    parts = [f"{values[i]:g} in {_percent(shares[i])}" for i in top]
+    more = len(values) - len(top)
+    return f"; {', '.join(parts)}{f' (and {more} more)' if more > 0 else ''} of rows" if parts else ""
+
+
+def _schema(name: str, series: pd.Series, facts: Facts, kind: str, reason: str) -> ColumnSchema:
+    """Return the ``ColumnSchema`` of a column of kind ``kind``."""
+    categories = None
+    if kind in CATEGORY_KINDS and isinstance(series.dtype, pd.CategoricalDtype):
+        # a pandas categorical keeps its own order of categories (those that occur)
+        present = set(facts.values.unique())
+        categories = [json_scalar(c) for c in series.dtype.categories if c in present]
+    elif kind in CATEGORY_KINDS:
+        categories = sorted_categories(list(facts.values.unique()))
+    low = high = None
+    if facts.nature == "number" and len(facts.numbers):
+        low, high = float(facts.numbers.min()), float(facts.numbers.max())
+    return ColumnSchema(
+        name=name,
+        kind=kind,
+        reason=reason,
+        dtype=str(series.dtype),
+        categories=categories,
+        missing=facts.missing,
+        minimum=low,
+        maximum=high,
+    )
+
+
+def _percent(share: float) -> str:
+    """Return ``share`` as a percentage, with a decimal where whole percents would read 0 or 100."""
+    text = f"{share:.0%}"
+    return f"{share:.1%}" if text in ("0%", "100%") and 0 < share < 1 else text

@@ -1,0 +1,232 @@
+"""Read a table (CSV/TSV with or without a header, Parquet, or a pandas DataFrame) into a
+DataFrame with one dtype per column, missing cells as NA, and clear errors for bad files.
+
+Column dtypes of a text file: whole numbers -> ``int64`` (``Int64``, pandas' nullable integer,
+when the column has missing cells), other numbers -> ``float64`` (NaN where missing),
+true/false -> ``bool`` (``boolean`` with missing cells), anything else -> text (pandas ``str``;
+so are whole numbers too long for int64, such as 20-digit account numbers).
+A column that mixes numbers and text stays text here; ``infer_schema`` then names its cells
+(it can be declared categorical). Parquet keeps the file's types, with the same nullable
+integer and boolean dtypes for columns with missing cells.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vaekit.data.tables.cells import FLOAT_PATTERN, INT_PATTERN, MISSING_TEXT
+from vaekit.runtime.errors import DataError
+
+#: file suffix -> (format, default delimiter)
+FORMATS = {".csv": ("text", ","), ".tsv": ("text", "\t"), ".parquet": ("parquet", None), ".pq": ("parquet", None)}
+#: compression suffixes pandas reads transparently after .csv / .tsv
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+#: a whole number with more digits may not fit in int64: such a column stays text
+MAX_INT_DIGITS = 18
+
+
+def read_table(source: str | os.PathLike[str] | pd.DataFrame, *, delimiter: str | None = None) -> pd.DataFrame:
+    """Return the table ``source`` as a new DataFrame: a ``.csv``/``.tsv`` (optionally
+    compressed, e.g. ``.csv.gz``) or ``.parquet``/``.pq`` file, or a DataFrame (copied).
+
+    ``delimiter`` overrides the text file's (``,`` for .csv, tab for .tsv). A first row whose
+    cells are all numbers is data, not a header: the columns are then named ``column_1``,
+    ``column_2``, ... Empty cells and NA spellings (``NA``, ``NaN``, ``null``, ...) are missing.
+    Raises ``DataError`` naming the file (and column) and the fix for: a missing or unreadable
+    file, an empty file, a header without rows, rows of different lengths, duplicate column
+    names, and Parquet columns of nested types (list, struct, map).
+    """
+    if isinstance(source, pd.DataFrame):
+        return _from_frame(source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"a table must be a file path or a pandas DataFrame, got {type(source).__name__}")
+    path = Path(source)
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = suffixes[-1] if suffixes and suffixes[-1] in COMPRESSED else ""
+    if compressed:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in FORMATS:
+        raise DataError(f"{path}: unknown table format {suffix or '(no suffix)'!r}; use .csv, .tsv, .parquet or .pq")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    form, default = FORMATS[suffix]
+    if form == "parquet":
+        if compressed:
+            raise DataError(f"{path}: Parquet files are compressed inside; decompress the file (drop {compressed})")
+        return _read_parquet(path)
+    return _read_text(path, delimiter or default)
+
+
+def _check_names(names: list[str], where: str) -> None:
+    """Raise ``DataError`` when two columns share a name."""
+    twice = [name for name, n in Counter(names).items() if n > 1]
+    if twice:
+        name = twice[0]
+        places = [str(i + 1) for i, other in enumerate(names) if other == name]
+        raise DataError(
+            f"{where}: columns {' and '.join(places)} are both named {name!r}; "
+            "every column needs its own name: rename or drop one of them"
+        )
+
+
+def _read_text(path: Path, delimiter: str) -> pd.DataFrame:
+    """Return the CSV/TSV file ``path`` read as text and converted column by column."""
+    try:
+        # Every cell as text, nothing turned into NaN yet: the header row must keep names such
+        # as "NA", and each column's type is decided below from all of its cells.
+        raw = pd.read_csv(
+            path,
+            sep=delimiter,
+            header=None,
+            dtype=str,
+            na_filter=False,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            encoding="utf-8-sig",
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data") from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
+        raise DataError(
+            f"{path}: cannot be read as a table ({detail}); every row needs the same number of cells "
+            "(quote cells that contain the delimiter)"
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text file; save the table as UTF-8 CSV") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as a table ({exc})") from None
+    if raw.shape[0] == 0 or raw.shape[1] == 0:
+        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
+    first = [str(c).strip() for c in raw.iloc[0]]
+    present = [c for c in first if c not in MISSING_TEXT]
+    header = any(not _is_number(c) for c in present)
+    if header:
+        names = [c if c else f"column_{j + 1}" for j, c in enumerate(first)]
+        _check_names(names, str(path))
+        raw = raw.iloc[1:].reset_index(drop=True)
+        if raw.shape[0] == 0:
+            raise DataError(f"{path}: has a header line but no rows of data; add rows below the header")
+    else:
+        names = [f"column_{j + 1}" for j in range(raw.shape[1])]
+    frame = pd.DataFrame({name: _typed(raw.iloc[:, j]) for j, name in enumerate(names)})
+    frame.attrs.update(
+        vaekit_source=str(path), vaekit_delimiter=delimiter, vaekit_header=header, vaekit_rows=len(frame)
+    )
+    return frame
+
+
+def _is_number(cell: str) -> bool:
+    return re.fullmatch(FLOAT_PATTERN, cell) is not None
+
+
+def _typed(cells: pd.Series) -> pd.Series:
+    """Return one column of text cells as numbers, booleans or text (see the module's note)."""
+    text = cells.astype("str").str.strip()
+    missing = text.isin(MISSING_TEXT).to_numpy() | text.isna().to_numpy()
+    present = text[~missing]
+    if present.empty:
+        return pd.Series(np.full(len(text), np.nan), dtype="float64")
+    if present.str.fullmatch(INT_PATTERN).all():
+        if present.str.len().max() > MAX_INT_DIGITS + 1:
+            return text.where(~missing)  # identifiers such as 20-digit account numbers: keep every digit
+        values = np.zeros(len(text), dtype="int64")
+        values[~missing] = present.astype("int64").to_numpy()
+        if not missing.any():
+            return pd.Series(values, dtype="int64")
+        return pd.Series(pd.arrays.IntegerArray(values, missing.copy()))
+    if present.str.fullmatch(FLOAT_PATTERN).all():
+        out = np.full(len(text), np.nan)
+        out[~missing] = present.astype("float64").to_numpy()
+        return pd.Series(out, dtype="float64")
+    lowered = present.str.lower()
+    if lowered.isin(("true", "false")).all():
+        flags = np.zeros(len(text), dtype=bool)
+        flags[~missing] = (lowered == "true").to_numpy()
+        if not missing.any():
+            return pd.Series(flags, dtype="bool")
+        return pd.Series(pd.arrays.BooleanArray(flags, missing.copy()))
+    return text.where(~missing)
+
+
+def _from_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a deep copy of ``frame`` with text column names, after checking it is a table."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise DataError("the DataFrame has multi-level column names; flatten them into one name per column")
+    names = [str(c) for c in frame.columns]
+    _check_names(names, "the DataFrame")
+    if frame.shape[1] == 0:
+        raise DataError("the DataFrame has no columns")
+    if frame.shape[0] == 0:
+        raise DataError("the DataFrame has no rows")
+    out = frame.copy(deep=True)
+    out.columns = names
+    for name in names:
+        if out[name].dtype == object:
+            nested = next((v for v in out[name] if isinstance(v, (list, tuple, dict, set, np.ndarray))), None)
+            if nested is not None:
+                raise DataError(
+                    f"column {name!r} holds nested values ({type(nested).__name__}); "
+                    "a table cell must be one number, text or true/false: flatten it into columns or drop it"
+                )
+    return out
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Return the Parquet file ``path`` as a DataFrame (nullable dtypes where cells are missing)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as a Parquet file ({exc})") from None
+    names = [str(n) for n in table.schema.names]
+    _check_names(names, str(path))
+    if not names:
+        raise DataError(f"{path}: the Parquet file has no columns")
+    for field in table.schema:
+        if pa.types.is_nested(field.type):
+            raise DataError(
+                f"{path}: column {field.name!r} has the nested type {field.type}; a table cell must be one "
+                "number, text or true/false: flatten it into plain columns (one per field) or drop it"
+            )
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the Parquet file has no rows")
+    columns = {name: _arrow_column(table.column(i), pa) for i, name in enumerate(names)}
+    frame = pd.DataFrame(columns)
+    frame.attrs.update(vaekit_source=str(path), vaekit_rows=len(frame))
+    return frame
+
+
+def _arrow_column(column: Any, pa: Any) -> pd.Series:
+    """Return one Arrow column as a pandas Series: integer and boolean columns with nulls as
+    pandas' nullable ``Int64``-style / ``boolean`` dtypes (not float), decimals as float64."""
+    kind = column.type
+    if pa.types.is_decimal(kind):
+        column = column.cast(pa.float64())
+    if column.null_count and (pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
+        nullable = {
+            pa.int8(): pd.Int8Dtype(),
+            pa.int16(): pd.Int16Dtype(),
+            pa.int32(): pd.Int32Dtype(),
+            pa.int64(): pd.Int64Dtype(),
+            pa.uint8(): pd.UInt8Dtype(),
+            pa.uint16(): pd.UInt16Dtype(),
+            pa.uint32(): pd.UInt32Dtype(),
+            pa.uint64(): pd.UInt64Dtype(),
+            pa.bool_(): pd.BooleanDtype(),
+        }
+        return column.to_pandas(types_mapper=nullable.get)
+    return column.to_pandas()

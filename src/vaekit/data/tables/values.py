@@ -1,0 +1,142 @@
+"""One column's cells as the arrays a transform takes (category codes, numbers) and a
+transform's output back as cells in the column's dtype; the check of a table's columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vaekit.data.tables.cells import is_missing, json_scalar, known_values, match_category, show_cells
+from vaekit.data.tables.schema import ColumnSchema, TableSchema
+from vaekit.runtime.errors import DataError
+
+
+def check_columns(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """Return ``df`` (with its column names as text, as the schema has them) after checking
+    that it has every modelled column of ``schema`` and no column outside it (ignored columns
+    may be present or absent); raise ``DataError`` naming the columns otherwise."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"a table must be a pandas DataFrame, got {type(df).__name__}")
+    if isinstance(df.columns, pd.MultiIndex):
+        raise DataError("the table has multi-level column names; flatten them into one name per column")
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"two columns are named {twice!r}; rename or drop one of them")
+    absent = [c.name for c in schema.modelled if c.name not in names]
+    if absent:
+        raise DataError(
+            f"the table lacks the column(s) {', '.join(map(repr, absent))} that the model was trained on; "
+            "add them (cells may be empty: missing cells are allowed)"
+        )
+    known = set(schema.names)
+    extra = [n for n in names if n not in known]
+    if extra:
+        raise DataError(
+            f"the table has column(s) the model was not trained on: {', '.join(map(repr, extra))}; drop them"
+        )
+    if any(not isinstance(c, str) for c in df.columns):
+        df = df.rename(columns=str)  # a shallow copy: the caller's frame keeps its names
+    return df
+
+
+def category_codes(df: pd.DataFrame, column: ColumnSchema) -> np.ndarray:
+    """Return the codes (int64, -1 where missing) of a binary/categorical column's cells in
+    ``df``; raise ``DataError`` naming the cells whose value is not one of its categories."""
+    series = df[column.name]
+    categories = column.categories or []
+    missing = is_missing(series)
+    exact: dict[tuple[type, Any], int] = {(type(c), c): i for i, c in enumerate(categories)}
+    mapping: dict[Any, int] = {}
+    unseen = []
+    for value in pd.unique(series[~missing]):
+        scalar = json_scalar(value)
+        index = exact.get((type(scalar), scalar))
+        if index is None:
+            index = match_category(value, categories)
+        if index is None:
+            unseen.append(value)
+        else:
+            mapping[value] = index
+    if unseen:
+        rows = np.flatnonzero(series.isin(unseen).to_numpy() & ~missing)
+        cells = list(series.iloc[rows])
+        raise DataError(
+            f"column {column.name!r} has a value never seen in training: {show_cells(df, cells, rows)}; "
+            f"known values: {known_values(categories)}. Correct the cell, leave it empty (a missing cell is "
+            "masked, and imputed by vaekit impute), or retrain on a table that has the value"
+        )
+    codes = np.full(len(series), -1, dtype=np.int64)
+    if (~missing).any():
+        codes[~missing] = series[~missing].map(mapping).to_numpy(dtype=np.int64)
+    return codes
+
+
+def column_numbers(df: pd.DataFrame, column: ColumnSchema) -> np.ndarray:
+    """Return a numeric column's cells as float64 (NaN where missing); raise ``DataError``
+    naming the cells that are text or infinite."""
+    series = df[column.name]
+    missing = is_missing(series)
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = pd.to_numeric(series.astype(object).where(~missing, None), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+    bad = np.flatnonzero(~missing & ~np.isfinite(values))
+    if len(bad):
+        cells = list(series.iloc[bad])
+        raise DataError(
+            f"column {column.name!r} is numeric ({column.kind}) but has cells that are not (finite) numbers: "
+            f"{show_cells(df, cells, bad)}; clean those cells (leave a cell empty when it is missing), or "
+            "declare the column categorical and retrain"
+        )
+    return values
+
+
+def restore_categories(codes: np.ndarray, column: ColumnSchema) -> pd.Series:
+    """Return the categories of ``codes`` in the column's dtype as read."""
+    categories = column.categories or []
+    lookup = np.empty(len(categories), dtype=object)
+    lookup[:] = categories
+    values = lookup[np.asarray(codes, dtype=np.int64)]
+    if column.dtype == "category":
+        return pd.Series(pd.Categorical(values, categories=categories))
+    return _as_dtype(pd.Series(values, dtype=object), column.dtype)
+
+
+def restore_numbers(values: np.ndarray, column: ColumnSchema, *, clip: bool) -> pd.Series:
+    """Return decoded numbers clipped (if ``clip``) to the schema's range, rounded for integer
+    and count columns, in the column's dtype as read (float64 for whole numbers declared
+    continuous)."""
+    values = np.asarray(values, dtype=np.float64)
+    if clip and column.minimum is not None and column.maximum is not None:
+        values = np.clip(values, column.minimum, column.maximum)
+    whole = column.kind in ("integer", "count")
+    if whole:
+        values = np.rint(values)
+    dtype = column.dtype
+    try:
+        target = pd.api.types.pandas_dtype(dtype)
+    except TypeError:
+        target = None
+    if target is not None and pd.api.types.is_integer_dtype(target):
+        if not whole:
+            return pd.Series(values, dtype="float64")
+        # Out of the dtype's range only without clipping: hold the values at its edges.
+        info = np.iinfo(target.numpy_dtype if hasattr(target, "numpy_dtype") else target)
+        values = np.clip(values, max(info.min, -(2.0**63)), min(info.max, 2.0**63 - 1024))
+        return pd.Series(values.astype(np.int64)).astype(target)
+    if target is not None and pd.api.types.is_float_dtype(target):
+        return pd.Series(values).astype(target)
+    return pd.Series(values.astype(np.int64) if whole else values)
+
+
+def _as_dtype(series: pd.Series, dtype: str) -> pd.Series:
+    """Return ``series`` cast to ``dtype`` (a pandas dtype name), or as it is when it cannot be."""
+    try:
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series

@@ -1,0 +1,513 @@
+"""Tables end to end: synthetic rows (with exact or rejection-sampled conditions), multiple
+imputation, per-row log-likelihoods in nats and latent means of a run trained on a table, and
+:class:`TableVAE`, the scikit-learn-style estimator that takes and returns pandas DataFrames.
+
+Every function takes a loaded run (``vaekit.load(run)``) whose config holds the table's codec:
+the schema (names, kinds, categories, ranges) and the fitted column transforms.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaekit.api import TrainedVAE
+from vaekit.runtime.errors import ConfigError, DataError
+
+#: rows decoded per pass when sampling, so memory stays bounded for any ``n``
+SAMPLE_BATCH = 10_000
+#: importance samples of a per-row log-likelihood unless asked otherwise
+DEFAULT_SCORE_K = 100
+#: the smallest share of draws that may match a rejection-sampled condition
+DEFAULT_MIN_ACCEPTANCE = 0.01
+#: kinds a rejection-sampled ``where`` may name: equality on a continuous value is never met
+MATCHABLE_KINDS = ("binary", "categorical", "count", "integer")
+
+
+def codec_of(vae: TrainedVAE) -> Any:
+    """Return the run's ``TableCodec``; ``ConfigError`` when the run was not trained on a table."""
+    from vaekit.data.tables import TableCodec
+
+    if vae.config.table is None:
+        raise ConfigError(
+            f"{vae.run_dir or 'this model'} was trained on {vae.config.data.name!r}, not on a table "
+            "(.csv/.tsv/.parquet or a DataFrame); this command needs a table run"
+        )
+    return TableCodec.from_dict(vae.config.table)
+
+
+def read_rows(data: Any, codec: Any) -> Any:
+    """Return ``data`` (a DataFrame or a .csv/.tsv/.parquet path) as a DataFrame, read the way
+    the training table was read."""
+    from vaekit.data.tables import read_table
+
+    return read_table(data if not isinstance(data, os.PathLike) else Path(data))
+
+
+def parse_where(text: str | Mapping[str, Any] | None) -> dict[str, str]:
+    """Return ``"species=Gentoo,sex=female"`` as ``{"species": "Gentoo", "sex": "female"}``
+    (a mapping is returned with its values as text); ``DataError`` on a malformed item."""
+    if text is None:
+        return {}
+    if isinstance(text, Mapping):
+        return {str(k): str(v) for k, v in text.items()}
+    where: dict[str, str] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise DataError(f"--where takes COLUMN=VALUE pairs separated by commas, e.g. species=Gentoo; got {item!r}")
+        if name.strip() in where:
+            raise DataError(f"--where names column {name.strip()!r} twice; give each column once")
+        where[name.strip()] = value.strip()
+    return where
+
+
+@dataclass
+class SampledTable:
+    """Synthetic rows and how they were drawn: ``acceptance`` is the share of draws that met
+    the rejection-sampled part of ``where`` (None when nothing was rejection-sampled) and
+    ``draws`` the number of rows decoded to get them."""
+
+    frame: Any
+    acceptance: float | None
+    draws: int
+
+
+def _kinds(codec: Any) -> dict[str, str]:
+    return {c.name: c.kind for c in codec.schema.columns}
+
+
+def _split_where(codec: Any, where: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Return ``(exact, rejected)``: the conditions on the model's condition columns and the rest,
+    after checking every named column exists and can be matched."""
+    kinds = _kinds(codec)
+    exact, rejected = {}, {}
+    for name, value in where.items():
+        if name not in kinds:
+            raise DataError(f"--where names column {name!r}, which the table does not have; its columns: {', '.join(kinds)}")
+        if name in codec.condition_on:
+            exact[name] = value
+        elif kinds[name] == "ignore":
+            raise DataError(f"--where names column {name!r}, which the model ignores (not modelled, not in samples)")
+        elif kinds[name] not in MATCHABLE_KINDS:
+            raise DataError(
+                f"--where {name}={value}: {name!r} is {kinds[name]}, and a draw never equals a continuous value "
+                "exactly; condition on categorical, binary, count or integer columns"
+            )
+        else:
+            rejected[name] = value
+    return exact, rejected
+
+
+def _matches(frame: Any, conditions: dict[str, str], codec: Any) -> np.ndarray:
+    """Return a boolean mask of the rows of ``frame`` that meet every condition (values compared
+    by their text, numbers by value)."""
+    keep = np.ones(len(frame), dtype=bool)
+    kinds = _kinds(codec)
+    for name, value in conditions.items():
+        column = frame[name]
+        if kinds[name] in ("count", "integer"):
+            try:
+                target = float(value)
+            except ValueError:
+                raise DataError(f"--where {name}={value}: {name!r} holds numbers; give a number") from None
+            keep &= column.astype("float64").to_numpy() == target
+        else:
+            keep &= column.astype(str).to_numpy() == value
+    return keep
+
+
+def _check_rejected_values(codec: Any, rejected: dict[str, str]) -> None:
+    """Refuse a categorical/binary value never seen in training: no draw could ever match it."""
+    for column in codec.schema.columns:
+        if column.name in rejected and column.categories is not None:
+            seen = [str(c) for c in column.categories]
+            if rejected[column.name] not in seen:
+                raise DataError(
+                    f"--where {column.name}={rejected[column.name]}: column {column.name!r} has no value "
+                    f"{rejected[column.name]!r}; seen: {', '.join(seen)}"
+                )
+
+
+def _decode_draws(vae: TrainedVAE, codec: Any, labels: np.ndarray | None, n: int, temperature: float, clip: bool) -> Any:
+    model = vae.model
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
+    z = model.prior.sample(n, device=vae.device, temperature=temperature)
+    params = model.decode(z, y) if y is not None else model.decode(z)
+    x = model.likelihood.sample(params).cpu().numpy()
+    return codec.decode(x, clip=clip, labels=labels)
+
+
+@torch.inference_mode()
+def sample_table(
+    vae: TrainedVAE,
+    n: int,
+    *,
+    where: str | Mapping[str, Any] | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+    clip: bool = True,
+    min_acceptance: float = DEFAULT_MIN_ACCEPTANCE,
+) -> SampledTable:
+    """Return ``n`` synthetic rows with the training table's schema (names, order, dtypes,
+    category labels, whole numbers rounded; numbers kept within the training range unless
+    ``clip=False``), drawn from the prior and the likelihood (draws, not means).
+
+    ``where`` ("species=Gentoo,sex=female" or a mapping) fixes columns: exactly, through the
+    model's condition, for columns the run was trained to condition on (``condition_on``); by
+    rejection sampling for other categorical, binary, count or integer columns, refused with
+    ``DataError`` when fewer than ``min_acceptance`` of the draws match. Condition columns not
+    named in ``where`` follow their joint training frequencies (given the named ones)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise DataError(f"the number of rows must be a positive integer, got {n!r}")
+    if not 0 < min_acceptance <= 1:
+        raise DataError(f"min_acceptance must be in (0, 1], got {min_acceptance}")
+    codec = codec_of(vae)
+    exact, rejected = _split_where(codec, parse_where(where))
+    _check_rejected_values(codec, rejected)
+    rng = np.random.default_rng(seed)
+    indices = weights = None
+    if codec.condition_on:
+        indices, weights = codec.condition_index(exact)
+        weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    parts, kept, drawn = [], 0, 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        while kept < n:
+            size = SAMPLE_BATCH if rejected else min(SAMPLE_BATCH, n - kept)
+            labels = None if indices is None else rng.choice(indices, size=size, p=weights)
+            frame = _decode_draws(vae, codec, labels, size, temperature, clip)
+            drawn += size
+            if rejected:
+                frame = frame[_matches(frame, rejected, codec)]
+                acceptance = (kept + len(frame)) / drawn
+                if acceptance < min_acceptance:
+                    wanted = ",".join(rejected)
+                    raise DataError(
+                        f"only {acceptance:.2%} of {drawn:,} draws match --where "
+                        f"{','.join(f'{k}={v}' for k, v in rejected.items())} (at least {min_acceptance:.0%} needed); "
+                        f"train with --condition-on {wanted} to sample it exactly, or lower --min-acceptance"
+                    )
+            parts.append(frame)
+            kept += len(frame)
+    import pandas as pd
+
+    result = pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
+    return SampledTable(result, kept / drawn if rejected else None, drawn)
+
+
+def _fill_missing(observed: Any, drawn: Any, columns: list[str]) -> Any:
+    """Return ``observed`` with its missing cells in ``columns`` taken from ``drawn``; observed
+    cells and other columns untouched; a column that is complete afterwards gets the drawn
+    column's dtype (a whole-number column read as float because of its gaps becomes whole)."""
+    result = observed.copy()
+    for name in columns:
+        gaps = result[name].isna().to_numpy()
+        if not gaps.any():
+            continue
+        column = result[name].astype(object)
+        column[gaps] = drawn[name].to_numpy(dtype=object)[gaps]
+        try:
+            result[name] = column.astype(drawn[name].dtype)
+        except (TypeError, ValueError):
+            result[name] = column
+    return result
+
+
+@torch.inference_mode()
+def impute_table(vae: TrainedVAE, data: Any, *, draws: int = 1, seed: int = 0) -> list[Any]:
+    """Return ``draws`` completed copies of the table ``data`` (DataFrame or file): each fills
+    the missing cells with one draw from the model given the row's observed cells (posterior
+    draw of z, then a draw of the cells; multiple imputation when ``draws`` > 1); observed cells,
+    ignored columns and the row order are left as they were."""
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise DataError(f"draws must be a positive integer, got {draws!r}")
+    codec = codec_of(vae)
+    frame = read_rows(data, codec)
+    x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
+    labels = codec.labels(frame)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
+    model = vae.model
+    mu, logvar = model.encode(x, y) if y is not None else model.encode(x)
+    modelled = [c.name for c in codec.schema.columns if c.kind != "ignore" and c.name not in codec.condition_on]
+    completed = []
+    generator = torch.Generator(device=vae.device).manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _ in range(draws):
+            eps = torch.randn(mu.shape, generator=generator, device=vae.device)
+            z = mu + torch.exp(0.5 * logvar) * eps
+            params = model.decode(z, y) if y is not None else model.decode(z)
+            drawn = codec.decode(model.likelihood.sample(params).cpu().numpy(), labels=labels)
+            completed.append(_fill_missing(frame, drawn, modelled))
+    return completed
+
+
+def score_table(vae: TrainedVAE, data: Any, *, k: int = DEFAULT_SCORE_K, seed: int = 0) -> np.ndarray:
+    """Return the K-sample importance-weighted bound on log p(row) of every row of ``data``
+    (DataFrame or file), float64 nats per row in the data's own units (the column transforms'
+    change of variables included); missing cells are left out of the likelihood. Higher is
+    more typical; ``-score`` is the row's NLL estimate."""
+    from vaekit.evaluation.iwae import log_likelihood_bounds
+
+    codec = codec_of(vae)
+    frame = read_rows(data, codec)
+    x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
+    labels = codec.labels(frame)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
+    bound = log_likelihood_bounds(vae.model, x, k, y=y, seed=seed).numpy()
+    return bound + codec.log_jacobian(frame)
+
+
+@torch.inference_mode()
+def latent_means(vae: TrainedVAE, data: Any) -> Any:
+    """Return the posterior means of the rows of ``data`` as a DataFrame ``z1..zL`` with the
+    input's index."""
+    import pandas as pd
+
+    codec = codec_of(vae)
+    frame = read_rows(data, codec)
+    x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
+    labels = codec.labels(frame)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
+    mu, _ = vae.model.encode(x, y) if y is not None else vae.model.encode(x)
+    names = [f"z{i + 1}" for i in range(mu.shape[1])]
+    return pd.DataFrame(mu.cpu().numpy(), columns=names, index=frame.index)
+
+
+def run_frames(vae: TrainedVAE) -> tuple[Any, Any]:
+    """Return the run's own training and held-out rows as read (DataFrames), split as in training."""
+    from vaekit.training.run_data import load_bundle
+
+    bundle = load_bundle(vae.config)
+    assert bundle.frames is not None  # a table run's data is a table
+    return bundle.frames
+
+
+@dataclass
+class TableEvaluation:
+    """A table run's quality report and the rows it compared: ``holdout`` (real rows the model
+    never saw) and ``synthetic`` (drawn for the report), DataFrames of the modelled columns."""
+
+    report: dict[str, Any]
+    holdout: Any
+    synthetic: Any
+    kinds: dict[str, str]
+
+
+#: importance samples of the held-out log-likelihood in a table's quality report
+TABLE_EVAL_K = 1000
+
+
+def evaluate_table(
+    vae: TrainedVAE,
+    *,
+    data: Any = None,
+    n: int | None = None,
+    k: int = TABLE_EVAL_K,
+    target: str | None = None,
+    seed: int = 0,
+) -> TableEvaluation:
+    """Return the quality report of a table run: ``n`` synthetic rows (default: as many as the
+    held-out rows) against the held-out real rows (column shapes, pair trends, detection AUC,
+    machine-learning efficacy on ``target``, distance to the closest training record, see
+    :func:`vaekit.evaluation.table_quality.table_quality_report`) and the held-out
+    log-likelihood per row in nats (``k`` importance samples, missing cells left out). ``data``
+    (a table of the same schema) replaces the held-out rows."""
+    from vaekit.evaluation.table_quality import table_quality_report
+
+    codec = codec_of(vae)
+    train_rows, holdout = run_frames(vae)
+    if data is not None:
+        holdout = read_rows(data, codec)
+    synthetic = sample_table(vae, n or len(holdout), seed=seed).frame
+    kinds = {c.name: c.kind for c in codec.schema.columns if c.kind != "ignore"}
+    columns = list(kinds)
+    holdout, synthetic = holdout[columns], synthetic[columns]
+    report = table_quality_report(train_rows[columns], holdout, synthetic, kinds, target=target, seed=seed)
+    scores = score_table(vae, holdout, k=k, seed=seed)
+    report["heldout_log_likelihood"] = {
+        "nll": float(-np.mean(scores)),
+        "stderr": float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else None,
+        "k": k,
+        "rows": len(scores),
+        "unit": "nats per row",
+        "note": "-log p(row) by the K-sample importance-weighted bound, in the data's own units (column "
+        "transforms' change of variables included); missing cells are left out of the likelihood",
+    }
+    report["data"] = vae.config.data.name if data is None else str(data)
+    return TableEvaluation(report, holdout, synthetic, kinds)
+
+
+#: where a table run's quality report is saved
+TABLE_REPORT_FILE = "eval-table.json"
+
+
+def save_table_evaluation(vae: TrainedVAE, result: TableEvaluation, *, own_data: bool = True) -> list[Path]:
+    """Write the quality report into the run folder (``eval-table.json``, or
+    ``eval-table-other.json`` for other data than the run's own), atomically and under the
+    run's lock; returns the paths written."""
+    import json
+
+    from vaekit.runtime.atomic import atomic_write_text
+    from vaekit.runtime.lock import run_folder_lock
+
+    if vae.run_dir is None:
+        return []
+    name = TABLE_REPORT_FILE if own_data else TABLE_REPORT_FILE.replace(".json", "-other.json")
+    path = Path(vae.run_dir) / name
+    with run_folder_lock(Path(vae.run_dir), "evaluate"):
+        atomic_write_text(path, json.dumps(result.report, indent=2) + "\n")
+    return [path]
+
+
+class TableVAE:
+    """A VAE for a table, scikit-learn style: ``fit`` a DataFrame (or a .csv/.tsv/.parquet
+    path), then ``transform`` rows to latent means, ``sample`` synthetic rows, ``impute``
+    missing cells and ``score_samples`` rows (log-likelihood in nats per row), all with
+    DataFrames in and out.
+
+    Options are those of ``vaekit.train`` (``latent_dim``, ``encoder``, ``epochs``,
+    ``batch_size``, ``lr``, ``seed``, ``column_types``, ``ignore``, ``condition_on``,
+    ``continuous``, ...). ``out`` is the run folder (a temporary one by default, removed with
+    the estimator). ``test_fraction`` of the rows is held out from training for the run's own
+    test numbers; no validation rows are carved unless ``val_fraction`` says so.
+    """
+
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 8,
+        encoder: tuple[int, ...] | list[int] = (128, 128),
+        epochs: int = 300,
+        batch_size: int = 500,
+        lr: float = 1e-3,
+        seed: int = 0,
+        test_fraction: float = 0.1,
+        val_fraction: float = 0.0,
+        out: str | os.PathLike[str] | None = None,
+        progress: str = "auto",
+        **options: Any,
+    ) -> None:
+        self.options = {
+            "latent_dim": latent_dim,
+            "encoder": list(encoder),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "test_fraction": test_fraction,
+            "val_fraction": val_fraction,
+            **options,
+        }
+        self.out = out
+        self.progress = progress
+        self.vae_: TrainedVAE | None = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def fit(self, X: Any, y: Any = None) -> TableVAE:
+        """Train on the table ``X`` (DataFrame or file path); returns self. ``y`` is ignored."""
+        from vaekit import api
+
+        if self.out is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="vaekit-table-")
+            out = Path(self._folder.name) / "run"
+        else:
+            out = Path(self.out)
+        data = X if not isinstance(X, (str, os.PathLike)) else os.fspath(X)
+        self.vae_ = api.train(data=data, out=out, force=self.out is None, progress=self.progress, **self.options)
+        return self
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], *, which: str = "last") -> TableVAE:
+        """Return the estimator of a trained table run folder."""
+        from vaekit import api
+
+        estimator = cls(out=run_dir)
+        estimator.vae_ = api.load(run_dir, which=which)
+        codec_of(estimator.vae_)
+        return estimator
+
+    @property
+    def vae(self) -> TrainedVAE:
+        """The trained model; ``ConfigError`` before ``fit``."""
+        if self.vae_ is None:
+            raise ConfigError("this TableVAE is not fitted yet; call fit(frame) first")
+        return self.vae_
+
+    @property
+    def schema_(self) -> dict[str, Any]:
+        """The table's schema: each column's name, kind, why that kind, categories and range."""
+        return codec_of(self.vae).schema.to_dict()
+
+    def transform(self, X: Any) -> Any:
+        """Return the latent means of the rows of ``X`` as a DataFrame ``z1..zL``."""
+        return latent_means(self.vae, X)
+
+    def fit_transform(self, X: Any, y: Any = None) -> Any:
+        """Fit on ``X``, then return its latent means."""
+        return self.fit(X).transform(X)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        where: str | Mapping[str, Any] | None = None,
+        seed: int = 0,
+        clip: bool = True,
+        temperature: float = 1.0,
+        min_acceptance: float = DEFAULT_MIN_ACCEPTANCE,
+    ) -> Any:
+        """Return ``n`` synthetic rows as a DataFrame with the training table's schema (see
+        :func:`sample_table` for ``where``, ``clip`` and ``min_acceptance``)."""
+        result = sample_table(
+            self.vae, n, where=where, seed=seed, clip=clip, temperature=temperature, min_acceptance=min_acceptance
+        )
+        return result.frame
+
+    def impute(self, X: Any, *, draws: int = 1, seed: int = 0) -> Any:
+        """Return ``X`` with its missing cells filled from the model: one DataFrame, or a list of
+        ``draws`` DataFrames (multiple imputation) when ``draws`` > 1."""
+        completed = impute_table(self.vae, X, draws=draws, seed=seed)
+        return completed[0] if draws == 1 else completed
+
+    def score_samples(self, X: Any, *, k: int = DEFAULT_SCORE_K, seed: int = 0) -> np.ndarray:
+        """Return log p(row) of every row of ``X``: float64 nats per row (higher = more typical)."""
+        return score_table(self.vae, X, k=k, seed=seed)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Return the mean log-likelihood of the rows of ``X`` in nats per row (higher is better)."""
+        return float(np.mean(self.score_samples(X)))
+
+
+#: file types a table can be written as
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
+
+def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``frame`` to ``path`` (.csv, .tsv or .parquet, by suffix) atomically: a reader sees
+    the old file or the whole new one, never a half-written table. Returns the path."""
+    import io
+
+    from vaekit.runtime.atomic import atomic_write_bytes
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"{path}: a table is written as {', '.join(TABLE_SUFFIXES)}; got {suffix or 'no suffix'!r}")
+    if suffix in (".parquet", ".pq"):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+    else:
+        data = frame.to_csv(index=False, sep="," if suffix == ".csv" else "\t").encode("utf-8")
+    atomic_write_bytes(path, data)
+    return path

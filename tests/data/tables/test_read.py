@@ -1,0 +1,165 @@
+"""read_table: CSV/TSV with or without a header, Parquet, DataFrames; dtypes and bad files."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vaekit.data.tables import read_table
+from vaekit.runtime.errors import DataError
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_with_header_gets_one_dtype_per_column(tmp_path):
+    path = write(
+        tmp_path,
+        "t.csv",
+        "name,count,mass,flag,maybe,score\n"
+        " Adelie ,3,1.5,true,True,7\n"
+        "Gentoo,4,NA,false,,8\n"
+        "Adelie,5,2.25,True,false,null\n",
+    )
+    df = read_table(path)
+    assert list(df.columns) == ["name", "count", "mass", "flag", "maybe", "score"]
+    assert {c: str(t) for c, t in df.dtypes.items()} == {
+        "name": "str",
+        "count": "int64",
+        "mass": "float64",
+        "flag": "bool",
+        "maybe": "boolean",
+        "score": "Int64",
+    }
+    assert df["name"].tolist() == ["Adelie", "Gentoo", "Adelie"]  # spaces around cells dropped
+    assert np.isnan(df["mass"][1]) and df["maybe"].isna().tolist() == [False, True, False]
+    assert df["score"].isna().tolist() == [False, False, True] and df["score"][1] == 8
+
+
+def test_a_first_row_of_numbers_is_data_and_columns_get_numbered_names(tmp_path):
+    df = read_table(write(tmp_path, "t.csv", "1,2.5,\n3,4,y\n"))
+    assert list(df.columns) == ["column_1", "column_2", "column_3"]
+    assert df["column_1"].tolist() == [1, 3] and df["column_3"].isna().tolist() == [True, False]
+    assert list(read_table(write(tmp_path, "h.csv", "1,2.5,x\n3,4,y\n")).columns) == ["1", "2.5", "x"]
+
+
+def test_header_cells_spelled_like_missing_values_stay_names(tmp_path):
+    df = read_table(write(tmp_path, "t.csv", "NA,,b\n1,2,3\n4,5,6\n"))
+    assert list(df.columns) == ["NA", "column_2", "b"]
+
+
+def test_tsv_by_suffix_delimiter_by_option_and_compressed_csv(tmp_path):
+    assert read_table(write(tmp_path, "t.tsv", "a\tb\n1\t2\n3\t4\n"))["b"].tolist() == [2, 4]
+    assert read_table(write(tmp_path, "t.csv", "a;b\n1;2\n3;4\n"), delimiter=";")["b"].tolist() == [2, 4]
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(b"a,b\n1,x\n2,y\n"))
+    assert read_table(path)["b"].tolist() == ["x", "y"]
+
+
+def test_huge_whole_numbers_stay_text(tmp_path):
+    df = read_table(write(tmp_path, "t.csv", "id,v\n12345678901234567890,1\n22345678901234567890,2\n"))
+    assert str(df["id"].dtype) == "str"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", ["empty"]),
+        ("a,b,c\n", ["header", "no rows"]),
+        ("a,b\n1,2\n3,4,5\n", ["same number of cells"]),
+        ("a,b,a\n1,2,3\n4,5,6\n", ["columns 1 and 3", "'a'", "rename"]),
+    ],
+)
+def test_bad_text_files_are_named_with_the_fix(tmp_path, text, words):
+    with pytest.raises(DataError) as caught:
+        read_table(write(tmp_path, "bad.csv", text))
+    message = str(caught.value)
+    assert "bad.csv" in message
+    for word in words:
+        assert word in message
+
+
+def test_unknown_suffix_missing_file_and_non_utf8(tmp_path):
+    with pytest.raises(DataError, match="unknown table format"):
+        read_table(write(tmp_path, "t.xlsx", "a\n1\n"))
+    with pytest.raises(DataError, match="no such file"):
+        read_table(tmp_path / "absent.csv")
+    (tmp_path / "latin.csv").write_bytes("a,b\nb\xe9b\xe9,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match="UTF-8"):
+        read_table(tmp_path / "latin.csv")
+
+
+def test_parquet_keeps_types_with_nullable_integers(tmp_path):
+    table = pa.table(
+        {
+            "n": pa.array([1, None, 3], pa.int64()),
+            "m": pa.array([1, 2, 3], pa.int32()),
+            "x": pa.array([0.5, None, 1.5]),
+            "s": pa.array(["a", None, "b"]),
+            "f": pa.array([True, None, False]),
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet")
+    df = read_table(tmp_path / "t.parquet")
+    assert {c: str(t) for c, t in df.dtypes.items()} == {
+        "n": "Int64",
+        "m": "int32",
+        "x": "float64",
+        "s": "str",
+        "f": "boolean",
+    }
+    assert df["n"].isna().tolist() == [False, True, False]
+    pq.write_table(table, tmp_path / "t.pq")
+    assert read_table(tmp_path / "t.pq").shape == (3, 5)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([[1, 2], [3]]),
+        pa.array([{"a": 1}, {"a": 2}]),
+        pa.array([[("k", 1)], [("k", 2)]], pa.map_(pa.string(), pa.int64())),
+    ],
+)
+def test_parquet_with_nested_types_is_refused_naming_the_column(tmp_path, column):
+    pq.write_table(pa.table({"ok": [1, 2], "tags": column}), tmp_path / "t.parquet")
+    with pytest.raises(DataError, match=r"column 'tags' has the nested type .*flatten"):
+        read_table(tmp_path / "t.parquet")
+
+
+def test_parquet_without_rows_or_broken(tmp_path):
+    pq.write_table(pa.table({"a": pa.array([], pa.int64())}), tmp_path / "t.parquet")
+    with pytest.raises(DataError, match="no rows"):
+        read_table(tmp_path / "t.parquet")
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="cannot be read as a Parquet file"):
+        read_table(tmp_path / "broken.parquet")
+
+
+def test_a_data_frame_is_copied_with_text_names():
+    original = pd.DataFrame({0: [1, 2], "b": ["x", "y"]})
+    df = read_table(original)
+    df.iloc[0, 0] = 99
+    assert original.iloc[0, 0] == 1 and list(df.columns) == ["0", "b"]
+    with pytest.raises(DataError, match="both named 'a'"):
+        read_table(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+    with pytest.raises(DataError, match="no rows"):
+        read_table(pd.DataFrame({"a": []}))
+    with pytest.raises(DataError, match="column 'v' holds nested values"):
+        read_table(pd.DataFrame({"v": [[1], [2]]}))
+
+
+def test_importing_vaekit_and_its_data_package_does_not_import_pandas():
+    code = "import sys, vaekit, vaekit.data; print('pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -1,0 +1,215 @@
+"""infer_schema (kinds with reasons, overrides, bad columns), the schema's JSON round trip,
+schema files and the summary for vaekit info."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaekit.data.tables import TableSchema, infer_schema, read_schema_file, read_table, table_summary
+from vaekit.runtime.errors import DataError
+
+from .conftest import real_table
+
+
+def kinds_of(df: pd.DataFrame, **options) -> dict[str, str]:
+    return infer_schema(df, **options).kinds
+
+
+def test_each_rule_gives_its_kind_with_a_reason():
+    rng = np.random.default_rng(1)
+    n = 200
+    df = pd.DataFrame(
+        {
+            "row": np.arange(n),
+            "name": [f"person {i}" for i in range(n)],
+            "species": rng.choice(["a", "b", "c"], n),
+            "sex": rng.choice(["f", "m"], n),
+            "flag": rng.random(n) < 0.3,
+            "zero_one": rng.integers(0, 2, n),
+            "code": rng.choice([3, 7, 11, 19], n),
+            "admissions": np.where(rng.random(n) < 0.9, 0, rng.integers(1, 6, n)),
+            "visits": rng.negative_binomial(1, 0.15, n),
+            "grams": rng.integers(2000, 6000, n),
+            "length": rng.normal(40.0, 5.0, n),
+            "constant": np.full(n, 5),
+        }
+    )
+    schema = infer_schema(df)
+    assert schema.kinds == {
+        "row": "ignore",
+        "name": "ignore",
+        "species": "categorical",
+        "sex": "binary",
+        "flag": "binary",
+        "zero_one": "binary",
+        "code": "categorical",
+        "admissions": "count",
+        "visits": "count",
+        "grams": "integer",
+        "length": "continuous",
+        "constant": "categorical",
+    }
+    assert all(c.reason for c in schema.columns)
+    assert "identifier" in schema.column("row").reason and "codes" in schema.column("code").reason
+    assert schema.column("code").categories == [3, 7, 11, 19]
+    assert schema.column("flag").categories == [False, True]
+    assert schema.column("length").minimum == pytest.approx(df["length"].min())
+    assert schema.column("species").minimum is None
+
+
+def test_small_tables_keep_their_labels_as_categories():
+    # With few rows every label may be different by chance: not an identifier.
+    df = pd.DataFrame({"who": ["a", "b", "c", "d"], "x": [1.5, 2.5, 3.5, 4.5]})
+    assert kinds_of(df) == {"who": "categorical", "x": "continuous"}
+
+
+def test_the_mixed_frame_as_read(frame):
+    schema = infer_schema(frame)
+    assert schema.kinds == {
+        "species": "categorical",
+        "body_mass_g": "integer",
+        "bill_length_mm": "continuous",
+        "sex": "binary",
+        "adult": "binary",
+        "site": "categorical",
+        "visits": "count",
+    }
+    assert schema.column("sex").missing == 2 and schema.column("body_mass_g").dtype == "Int64"
+
+
+def test_the_users_kinds_win_with_their_reason(frame):
+    schema = infer_schema(frame, kinds={"site": "integer", "visits": "categorical"}, ignore=["sex"])
+    assert schema.kinds["site"] == "integer" and schema.kinds["visits"] == "categorical"
+    assert schema.kinds["sex"] == "ignore"
+    assert {schema.column(n).reason for n in ("site", "visits", "sex")} == {"set by the user"}
+    assert schema.column("visits").categories == sorted(frame["visits"].unique().tolist())
+
+
+@pytest.mark.parametrize(
+    ("kinds", "words"),
+    [
+        ({"nope": "categorical"}, ["'nope'", "not in the table", "species"]),
+        ({"site": "fancy"}, ["'site'", "unknown kind 'fancy'", "categorical"]),
+        ({"species": "continuous"}, ["'species'", "cannot be continuous", "not numbers"]),
+        ({"site": "binary"}, ["'site'", "cannot be binary", "4 distinct"]),
+        ({"bill_length_mm": "count"}, ["'bill_length_mm'", "not whole numbers", "continuous"]),
+        ({"adult": "integer"}, ["'adult'", "cannot be integer"]),
+    ],
+)
+def test_impossible_overrides_name_the_column(frame, kinds, words):
+    with pytest.raises(DataError) as caught:
+        infer_schema(frame, kinds=kinds)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_a_negative_count_and_an_unknown_ignored_column_are_refused():
+    df = pd.DataFrame({"n": [-1, 2, 3], "x": [1.0, 2.0, 3.5]})
+    with pytest.raises(DataError, match="cannot be count: counts are non-negative"):
+        infer_schema(df, kinds={"n": "count"})
+    with pytest.raises(DataError, match="'z'.*not in the table"):
+        infer_schema(df, ignore=["z"])
+
+
+def test_a_column_with_every_cell_missing_is_refused_unless_ignored():
+    df = pd.DataFrame({"x": [1.5, 2.0, 3.0], "empty": [np.nan, np.nan, np.nan]})
+    with pytest.raises(DataError, match="column 'empty' has no values.*drop the column or mark it ignore"):
+        infer_schema(df)
+    assert infer_schema(df, ignore=["empty"]).kinds == {"x": "continuous", "empty": "ignore"}
+
+
+def test_fewer_than_two_rows_is_refused():
+    with pytest.raises(DataError, match="1 row.*at least 2 rows"):
+        infer_schema(pd.DataFrame({"x": [1.0]}))
+
+
+def test_numbers_and_text_mixed_name_the_cells_by_line_and_the_fix(tmp_path):
+    rows = "\n".join(["price"] + [str(i) for i in range(1, 9)] + ["n/a", "twelve", "", "13", "thirteen"])
+    (tmp_path / "prices.csv").write_text(rows + "\n")
+    df = read_table(tmp_path / "prices.csv")
+    with pytest.raises(DataError) as caught:
+        infer_schema(df)
+    message = str(caught.value)
+    assert "prices.csv: column 'price' mixes numbers and text" in message
+    # the file's line numbers: header on line 1, "twelve" on line 11, "thirteen" on line 14
+    assert "'twelve' (line 11)" in message and "'thirteen' (line 14)" in message
+    assert "categorical" in message and "clean those cells" in message
+    schema = infer_schema(df, kinds={"price": "categorical"})
+    assert schema.column("price").categories[:3] == ["1", "13", "2"]
+
+
+def test_mixed_python_values_in_a_data_frame_name_rows():
+    df = pd.DataFrame({"v": pd.Series([1, 2, "x", 4, 5], dtype=object)})
+    with pytest.raises(DataError, match=r"'x' \(row 3\)"):
+        infer_schema(df)
+
+
+def test_dates_and_infinite_numbers_are_refused():
+    df = pd.DataFrame({"when": pd.to_datetime(["2020-01-01", "2021-01-01"]), "x": [1.0, np.inf]})
+    with pytest.raises(DataError, match="'when' holds dates"):
+        infer_schema(df)
+    with pytest.raises(DataError, match=r"'x' has infinite values: inf \(row 2\)"):
+        infer_schema(df, ignore=["when"])
+
+
+def test_schema_json_round_trip(frame):
+    schema = infer_schema(frame)
+    again = TableSchema.from_dict(json.loads(json.dumps(schema.to_dict())))
+    assert again == schema
+    assert again.to_dict() == schema.to_dict()
+    bad = schema.to_dict()
+    bad["columns"][0]["kind"] = "weird"
+    with pytest.raises(DataError, match="kind 'weird'"):
+        TableSchema.from_dict(bad)
+
+
+def test_schema_files_in_json_yaml_or_saved_form(tmp_path, frame):
+    (tmp_path / "k.json").write_text('{"site": "categorical", "visits": "integer"}')
+    assert read_schema_file(tmp_path / "k.json") == {"site": "categorical", "visits": "integer"}
+    (tmp_path / "k.yaml").write_text("columns:\n  site: ignore\n")
+    assert read_schema_file(tmp_path / "k.yaml") == {"site": "ignore"}
+    (tmp_path / "saved.json").write_text(json.dumps(infer_schema(frame).to_dict()))
+    assert read_schema_file(tmp_path / "saved.json") == infer_schema(frame).kinds
+    (tmp_path / "bad.json").write_text('{"site": "number"}')
+    with pytest.raises(DataError, match="column 'site' has kind 'number'"):
+        read_schema_file(tmp_path / "bad.json")
+    with pytest.raises(DataError, match="no such schema file"):
+        read_schema_file(tmp_path / "absent.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(DataError, match="not valid JSON"):
+        read_schema_file(tmp_path / "broken.json")
+
+
+def test_summary_lists_every_column(frame):
+    text = table_summary(infer_schema(frame))
+    assert text.splitlines()[0].startswith("7 columns:")
+    assert "species" in text and "Adelie, Chinstrap, Gentoo" in text and "2 missing" in text
+
+
+def test_zero_inflated_amounts_say_their_point_mass():
+    amounts = np.where(np.arange(100) < 30, 0.0, np.linspace(1.5, 900.0, 100))
+    reason = infer_schema(pd.DataFrame({"dollars": amounts})).column("dollars").reason
+    assert "0 in 30% of rows" in reason
+
+
+def test_real_tables_get_sensible_kinds():
+    penguins = infer_schema(read_table(real_table("penguins.csv"))).kinds
+    assert penguins == {
+        "species": "categorical",
+        "island": "categorical",
+        "bill_length_mm": "continuous",
+        "bill_depth_mm": "continuous",
+        "flipper_length_mm": "integer",
+        "body_mass_g": "integer",
+        "sex": "binary",
+        "year": "categorical",
+    }
+    randhie = infer_schema(read_table(real_table("randhie.csv"))).kinds
+    expected = {"plan": "categorical", "site": "categorical", "female": "binary", "idp": "binary"}
+    expected |= {"mdvis": "count", "mentvis": "count", "meddol": "continuous", "inpdol": "continuous"}
+    assert {k: randhie[k] for k in expected} == expected
+    assert randhie["black"] == "continuous"  # 0/1 in 98.8% of rows, fractions in the rest

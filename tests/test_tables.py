@@ -1,0 +1,226 @@
+"""Tables end to end: train on a mixed-type CSV with missing cells, then sample (exact and
+rejection-sampled conditions), impute, score and encode, through the API, the estimator and
+the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import vaekit
+from vaekit import tables
+from vaekit.cli import main
+from vaekit.runtime.errors import ConfigError, DataError
+
+
+def small_table(n: int = 160, seed: int = 0) -> pd.DataFrame:
+    """A penguin-like table: text categories, a binary column with gaps, a skewed amount with
+    many zeros, a count and a measure that depends on the species."""
+    rng = np.random.default_rng(seed)
+    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], size=n, p=[0.5, 0.3, 0.2])
+    sex = rng.choice(["female", "male"], size=n).astype(object)
+    sex[rng.random(n) < 0.08] = None
+    length = np.where(species == "Gentoo", 47.0, 39.0) + rng.normal(0, 2.0, n)
+    length[rng.random(n) < 0.05] = np.nan
+    amount = np.where(rng.random(n) < 0.4, 0.0, np.round(rng.lognormal(3, 1, n), 2))
+    visits = rng.negative_binomial(2, 0.1, n)
+    return pd.DataFrame(
+        {"species": species, "sex": sex, "bill_length": length, "amount": amount, "visits": visits}
+    )
+
+
+@pytest.fixture(scope="session")
+def table_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tables") / "animals.csv"
+    small_table().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def table_run(tmp_path_factory, table_csv) -> Path:
+    """A table run conditioned on species, trained briefly from a CSV file."""
+    out = tmp_path_factory.mktemp("runs") / "table"
+    vaekit.train(
+        data=str(table_csv),
+        condition_on=["species"],
+        encoder=[32],
+        latent_dim=3,
+        epochs=20,
+        batch_size=32,
+        out=out,
+        progress="quiet",
+    )
+    return out
+
+
+def test_a_table_run_records_its_schema_and_trains_a_conditional_vae_with_the_mixed_likelihood(table_run):
+    vae = vaekit.load(table_run)
+    assert vae.config.model.name == "cvae"
+    assert vae.model.likelihood.name == "mixed"
+    schema = json.loads((table_run / "schema.json").read_text())
+    kinds = {c["name"]: c["kind"] for c in schema["columns"]}
+    assert kinds == {
+        "species": "categorical",
+        "sex": "binary",
+        "bill_length": "continuous",
+        "amount": "continuous",
+        "visits": "count",
+    }
+    assert vae.config.value_range == "table"
+
+
+def test_synthetic_rows_keep_the_schema_and_stay_in_the_observed_range(table_run, table_csv):
+    vae = vaekit.load(table_run)
+    real = pd.read_csv(table_csv)
+    synth = tables.sample_table(vae, 500, seed=1).frame
+    assert list(synth.columns) == list(real.columns)
+    assert not synth.isna().any().any()
+    assert set(synth["species"]) <= set(real["species"])
+    assert set(synth["sex"]) <= {"female", "male"}
+    assert synth["visits"].dtype.kind == "i" and (synth["visits"] >= 0).all()
+    assert synth["amount"].between(real["amount"].min(), real["amount"].max()).all()
+    # The point mass at zero survives: about 40 % of the real amounts are exactly 0.
+    assert 0.15 < (synth["amount"] == 0).mean() < 0.65
+
+
+def test_sampling_is_seeded(table_run):
+    vae = vaekit.load(table_run)
+    a = tables.sample_table(vae, 50, seed=3).frame
+    b = tables.sample_table(vae, 50, seed=3).frame
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_where_on_a_condition_column_is_exact(table_run):
+    vae = vaekit.load(table_run)
+    result = tables.sample_table(vae, 200, where="species=Gentoo", seed=0)
+    assert (result.frame["species"] == "Gentoo").all()
+    assert result.acceptance is None
+    # The condition shapes the other columns: Gentoo bills are longer in the training data.
+    adelie = tables.sample_table(vae, 200, where={"species": "Adelie"}, seed=0).frame
+    assert result.frame["bill_length"].mean() > adelie["bill_length"].mean()
+
+
+def test_where_on_another_column_is_rejection_sampled_with_its_acceptance_reported(table_run):
+    vae = vaekit.load(table_run)
+    result = tables.sample_table(vae, 100, where="sex=female", seed=0)
+    assert (result.frame["sex"] == "female").all() and len(result.frame) == 100
+    assert 0.05 < result.acceptance < 0.95
+
+
+def test_a_rare_rejection_condition_is_refused_with_the_fix(table_run):
+    vae = vaekit.load(table_run)
+    with pytest.raises(DataError, match="--condition-on"):
+        tables.sample_table(vae, 10, where="visits=400", seed=0)
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("species=Emperor", "no value 'Emperor'"),
+        ("sex=unknown", "no value 'unknown'"),
+        ("colour=red", "does not have"),
+        ("bill_length=40", "continuous"),
+        ("species", "COLUMN=VALUE"),
+    ],
+)
+def test_bad_where_is_refused_naming_the_column(table_run, where, message):
+    vae = vaekit.load(table_run)
+    with pytest.raises(DataError, match=message):
+        tables.sample_table(vae, 10, where=where)
+
+
+def test_imputation_fills_missing_cells_and_leaves_observed_ones(table_run):
+    vae = vaekit.load(table_run)
+    frame = small_table(40, seed=5)
+    frame.loc[[1, 4], "bill_length"] = np.nan
+    frame.loc[[2], "visits"] = None
+    completed = tables.impute_table(vae, frame, draws=3, seed=0)
+    assert len(completed) == 3
+    observed = frame.notna()
+    for done in completed:
+        assert not done[["sex", "bill_length", "amount", "visits"]].isna().any().any()
+        for column in frame.columns:
+            kept = observed[column].to_numpy()
+            # A whole-number column read as float because of its gaps comes back whole.
+            pd.testing.assert_series_equal(done[column][kept], frame[column][kept], check_dtype=False)
+    # Multiple imputation: the draws differ where cells were missing.
+    assert completed[0].loc[1, "bill_length"] != completed[1].loc[1, "bill_length"]
+
+
+def test_scores_are_per_row_log_likelihoods_in_data_units(table_run):
+    vae = vaekit.load(table_run)
+    frame = small_table(30, seed=7)
+    scores = tables.score_table(vae, frame, k=20)
+    assert scores.shape == (30,) and np.isfinite(scores).all()
+    # Measuring a column in other units changes the density by the change of variables only.
+    odd = frame.copy()
+    odd.loc[0, "bill_length"] = 500.0
+    assert tables.score_table(vae, odd, k=20)[0] < scores[0] - 5
+
+
+def test_the_estimator_takes_and_returns_data_frames(tmp_path):
+    frame = small_table(120, seed=2)
+    model = vaekit.TableVAE(epochs=5, batch_size=32, encoder=[16], latent_dim=2, progress="quiet")
+    latents = model.fit_transform(frame)
+    assert list(latents.columns) == ["z1", "z2"] and len(latents) == len(frame)
+    synth = model.sample(30)
+    assert list(synth.columns) == list(frame.columns)
+    assert model.score_samples(frame.head(10), k=5).shape == (10,)
+    assert {c["name"] for c in model.schema_["columns"]} == set(frame.columns)
+    with pytest.raises(DataError, match="pass it again"):
+        vaekit.resume(model.vae.run_dir, epochs=6, progress="quiet")
+    again = vaekit.resume(model.vae.run_dir, epochs=6, progress="quiet", data=frame)
+    assert again.config.train.epochs == 6
+
+
+def test_an_unfitted_estimator_says_so():
+    with pytest.raises(ConfigError, match="not fitted"):
+        vaekit.TableVAE().sample(3)
+
+
+def test_image_runs_refuse_table_commands(digits_run):
+    vae = vaekit.load(digits_run)
+    with pytest.raises(ConfigError, match="not on a table"):
+        tables.sample_table(vae, 3)
+
+
+def test_cli_sample_impute_and_info(table_run, table_csv, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "synth.parquet"
+    result = runner.invoke(main, ["sample", str(table_run), "-n", "50", "--out", str(out), "--where", "species=Gentoo,sex=male"])
+    assert result.exit_code == 0, result.output
+    assert "rejection sampling" in result.output
+    synth = pd.read_parquet(out)
+    assert len(synth) == 50 and (synth["species"] == "Gentoo").all() and (synth["sex"] == "male").all()
+
+    completed = tmp_path / "done.csv"
+    result = runner.invoke(main, ["impute", str(table_run), "--data", str(table_csv), "--out", str(completed), "--draws", "2"])
+    assert result.exit_code == 0, result.output
+    done = pd.read_csv(completed)
+    assert list(done.columns) == ["imputation", *pd.read_csv(table_csv).columns]
+    assert len(done) == 2 * len(pd.read_csv(table_csv))
+    assert not done.isna().any().any()
+
+    result = runner.invoke(main, ["info", str(table_run)])
+    assert result.exit_code == 0, result.output
+    assert "amount" in result.output and "count" in result.output
+
+
+def test_cli_refuses_table_mistakes_without_writing(table_run, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "synth.csv"
+    for args, message in [
+        (["sample", str(table_run), "--out", str(out), "--where", "species=Emperor"], "Emperor"),
+        (["sample", str(table_run), "--out", str(tmp_path / "synth.png")], ".parquet"),
+        (["sample", str(table_run), "--out", str(out), "--label", "1"], "--where"),
+    ]:
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output
+    assert not out.exists()
