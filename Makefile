@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
 
-.PHONY: install dev demo test test-slow tex lint clean bench bench-env browser-test-deps
+.PHONY: install dev demo test test-slow tex lint clean bench bench-env bench-tables browser-test-deps
 
 # Debian's python3 comes without venv support (ensurepip): as root, install it.
 $(BIN)/python:
@@ -85,11 +85,16 @@ clean:
 # Benchmarks run in their own environment, with the peers pinned beside vaekit.
 BENCH_VENV ?= .venv-bench
 PYTHAE_SPEC ?= pythae==0.1.2
+# bench.tables: CTGAN's TVAE is the peer, SDMetrics the judge. sdmetrics (and ctgan's rdt) need
+# pandas < 3, so this environment has pandas 2.x where .venv may have 3.x. The torch spec is repeated in the same
+# pip call so that the resolver keeps the CPU build already installed.
+CTGAN_SPEC ?= ctgan==0.12.1
+SDMETRICS_SPEC ?= sdmetrics==0.32.0
 
 $(BENCH_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet "$(TORCH_SPEC)"
-	$(BENCH_VENV)/bin/pip install --quiet -e . "$(PYTHAE_SPEC)"
+	$(BENCH_VENV)/bin/pip install --quiet -e . "$(TORCH_SPEC)" "$(PYTHAE_SPEC)" "$(CTGAN_SPEC)" "$(SDMETRICS_SPEC)"
 	touch $@
 
 bench-env: $(BENCH_VENV)/.installed
@@ -97,3 +102,7 @@ bench-env: $(BENCH_VENV)/.installed
 bench: bench-env
 	$(BENCH_VENV)/bin/python -m bench.kernels matmul --threads 2
 	$(BENCH_VENV)/bin/python -m bench.train_speed
+
+# Synthetic tables against CTGAN's TVAE, judged by SDMetrics (about an hour on 2 cores).
+bench-tables: bench-env
+	$(BENCH_VENV)/bin/python -m bench.tables --json runs/bench-tables.json

@@ -16,7 +16,7 @@ import vaekit
 ROOT = Path(__file__).resolve().parents[1]
 RUNNABLE = re.compile(r"^```python\n(.*?)^```", flags=re.S | re.M)
 #: the files whose python blocks are executed by a test (this module or test_docs_extending.py)
-TESTED = {"README.md", "docs/evaluation.md", "docs/pictures.md", "docs/extending.md"}
+TESTED = {"README.md", "docs/evaluation.md", "docs/pictures.md", "docs/extending.md", "docs/tables.md"}
 
 
 def python_blocks(name: str) -> list[str]:
@@ -76,3 +76,41 @@ def test_pictures_doc(binarized_digits_run, tmp_path, monkeypatch):
     assert (tmp_path / "runs/digits/eval-test-k5000.json").exists()  # the report's own evaluation, saved
     assert ns["png"].startswith(b"\x89PNG")
     assert ns["svg"].lstrip().startswith("<?xml")
+
+
+def penguin_like(n: int = 120):
+    """A table with penguins.csv's columns (the real file is not part of a clean clone)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    species = rng.choice(["Adelie", "Chinstrap", "Gentoo"], size=n)
+    frame = pd.DataFrame(
+        {
+            "species": species,
+            "island": np.where(species == "Gentoo", "Biscoe", rng.choice(["Biscoe", "Dream", "Torgersen"], size=n)),
+            "bill_length_mm": np.round(rng.normal(44, 5, n), 1),
+            "bill_depth_mm": np.round(rng.normal(17, 2, n), 1),
+            "flipper_length_mm": rng.integers(172, 231, n).astype(float),
+            "body_mass_g": rng.integers(2700, 6300, n).astype(float),
+            "sex": rng.choice(["female", "male"], size=n).astype(object),
+            "year": rng.choice([2007, 2008, 2009], size=n),
+        }
+    )
+    frame.loc[[3, 40], "bill_length_mm"] = np.nan
+    frame.loc[[5, 9, 77], "sex"] = None
+    return frame
+
+
+def test_tables_doc(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    penguin_like().to_csv(tmp_path / "penguins.csv", index=False)
+    ns = run_blocks(
+        "docs/tables.md",
+        {"epochs=300": "epochs=3", "../shared/data/tables/penguins.csv": "penguins.csv", "draws=5": "draws=2"},
+    )
+    assert list(ns["synthetic"].columns) == list(ns["frame"].columns) and len(ns["synthetic"]) == 1000
+    assert (ns["biscoe"]["island"] == "Biscoe").all()
+    assert not ns["filled"][["bill_length_mm", "sex"]].isna().any().any() and len(ns["draws"]) == 2
+    assert ns["latents"].shape == (len(ns["frame"]), 8) and ns["log_p"].shape == (20,)
+

@@ -77,7 +77,7 @@ def test_a_table_run_records_its_schema_and_trains_a_conditional_vae_with_the_mi
 def test_synthetic_rows_keep_the_schema_and_stay_in_the_observed_range(table_run, table_csv):
     vae = vaekit.load(table_run)
     real = pd.read_csv(table_csv)
-    synth = tables.sample_table(vae, 500, seed=1).frame
+    synth = tables.sample_table(vae, 500, seed=1, missing=False).frame
     assert list(synth.columns) == list(real.columns)
     assert not synth.isna().any().any()
     assert set(synth["species"]) <= set(real["species"])
@@ -86,6 +86,16 @@ def test_synthetic_rows_keep_the_schema_and_stay_in_the_observed_range(table_run
     assert synth["amount"].between(real["amount"].min(), real["amount"].max()).all()
     # The point mass at zero survives: about 40 % of the real amounts are exactly 0.
     assert 0.15 < (synth["amount"] == 0).mean() < 0.65
+
+
+def test_synthetic_rows_go_missing_only_where_training_rows_did(table_run, table_csv):
+    vae = vaekit.load(table_run)
+    real = pd.read_csv(table_csv)
+    synth = tables.sample_table(vae, 2000, seed=1).frame
+    gaps = synth.isna().mean()
+    assert gaps["species"] == gaps["amount"] == gaps["visits"] == 0
+    for column in ("sex", "bill_length"):  # 8 % and 5 % of the training cells are missing
+        assert 0 < gaps[column] < 3 * real[column].isna().mean() + 0.05
 
 
 def test_sampling_is_seeded(table_run):
@@ -206,6 +216,15 @@ def test_cli_sample_impute_and_info(table_run, table_csv, tmp_path):
     assert len(done) == 2 * len(pd.read_csv(table_csv))
     assert not done.isna().any().any()
 
+    latents, recon, decoded = tmp_path / "z.csv", tmp_path / "recon.csv", tmp_path / "decoded.tsv"
+    assert runner.invoke(main, ["encode", str(table_run), "--out", str(latents)]).exit_code == 0
+    result = runner.invoke(main, ["reconstruct", str(table_run), "-n", "5", "--out", str(recon)])
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(recon).columns) == list(pd.read_csv(table_csv).columns)
+    result = runner.invoke(main, ["decode", str(table_run), "--latents", str(latents), "--out", str(decoded), "--label", "0"])
+    assert result.exit_code == 0, result.output
+    assert (pd.read_csv(decoded, sep="\t")["species"] == "Adelie").all()  # joint label 0: the first species
+
     result = runner.invoke(main, ["info", str(table_run)])
     assert result.exit_code == 0, result.output
     assert "amount" in result.output and "count" in result.output
@@ -224,3 +243,58 @@ def test_cli_refuses_table_mistakes_without_writing(table_run, tmp_path):
         assert message in result.output
         assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_cli_evaluate_reports_quality_and_writes_the_report_and_pictures(table_run):
+    result = CliRunner().invoke(main, ["evaluate", str(table_run), "--k", "10"])
+    assert result.exit_code == 0, result.output
+    for words in ("quality score", "detection AUC", "ML efficacy", "closest training row", "held-out NLL"):
+        assert words in result.output
+    report = json.loads((table_run / "eval-table.json").read_text())
+    assert 0 <= report["quality"]["score"] <= 1
+    assert report["heldout_log_likelihood"]["k"] == 10 and report["heldout_log_likelihood"]["nll"] > 0
+    for name in ("table-columns.png", "table-correlations.png"):
+        assert (table_run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    refused = CliRunner().invoke(main, ["evaluate", str(table_run), "--target", "nothing"])
+    assert refused.exit_code == 2 and "not a modelled column" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def _write_bad_tables(folder: Path) -> None:
+    (folder / "all-missing.csv").write_text("a,b\n1,\n2,\n3,\n")
+    (folder / "one-row.csv").write_text("a,b\n1,x\n")
+    (folder / "mixed.csv").write_text("a,b\n1,2\n3,x\n4,5\n6,7\n")
+    (folder / "duplicate.csv").write_text("a,a,b\n1,2,3\n4,5,6\n")
+    (folder / "empty.csv").write_text("")
+    pd.DataFrame({"a": [1, 2, 3], "tags": [[1, 2], [3], []]}).to_parquet(folder / "nested.parquet")
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("all-missing.csv", "'b'"),
+        ("one-row.csv", "1 row"),
+        ("mixed.csv", "--column-types b=categorical"),
+        ("duplicate.csv", "'a'"),
+        ("empty.csv", "empty"),
+        ("nested.parquet", "'tags'"),
+    ],
+)
+def test_bad_tables_stop_training_with_a_message_and_write_nothing(tmp_path, name, words):
+    _write_bad_tables(tmp_path)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / name), "--out", str(out), "-q"])
+    assert result.exit_code == 2, result.output
+    assert words in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_a_category_first_seen_after_training_is_refused_naming_it(table_run, tmp_path):
+    frame = small_table(10, seed=3)
+    frame.loc[2, "species"] = "Emperor"
+    path = tmp_path / "new.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "filled.csv"
+    result = CliRunner().invoke(main, ["impute", str(table_run), "--data", str(path), "--out", str(out)])
+    assert result.exit_code == 2 and "Emperor" in result.output and "species" in result.output
+    assert "Traceback" not in result.output and not out.exists()

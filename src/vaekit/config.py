@@ -492,7 +492,10 @@ def validate(config: RunConfig) -> None:
     m, d, t = config.model, config.data, config.train
     checks = [
         (m.latent_dim >= 1, f"latent_dim must be a positive integer, got {m.latent_dim!r}"),
-        (0 < d.test_fraction < 1, f"test_fraction must be in (0, 1), got {d.test_fraction}"),
+        (
+            0 <= d.test_fraction < 1,
+            f"test_fraction must be in (0, 1) (tables: [0, 1), 0 keeping no test rows), got {d.test_fraction}",
+        ),
         (d.limit is None or d.limit >= 2, f"limit must be >= 2 examples, got {d.limit}"),
         (0 <= d.val_fraction < 1, f"val_fraction must be in [0, 1), got {d.val_fraction}"),
         (d.binarize in ("none", "dynamic", "static"), f"binarize must be none, dynamic or static, got {d.binarize!r}"),

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 import vaekit.data
 from vaekit.data import available_datasets, load_data

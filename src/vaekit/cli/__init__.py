@@ -265,6 +265,9 @@ def _default_output(run_dir: str, stem: str, vae: Any) -> Path:
     help="Tables: the smallest share of draws that may meet a rejection-sampled --where.",
 )
 @click.option("--no-clip", is_flag=True, help="Tables: let numbers leave the range seen in training.")
+@click.option(
+    "--complete", is_flag=True, help="Tables: no missing cells (by default they go missing as the model learned)."
+)
 @user_errors
 def sample(
     run_dir: str,
@@ -276,6 +279,7 @@ def sample(
     where: str | None,
     min_acceptance: float,
     no_clip: bool,
+    complete: bool,
 ) -> None:
     """Draw samples from the prior and decode them (a table run writes synthetic rows)."""
     import torch
@@ -285,10 +289,10 @@ def sample(
 
     vae = api.load(run_dir)
     if vae.config.table is not None:
-        _sample_table(vae, run_dir, n, temperature, seed, label, out, where, min_acceptance, not no_clip)
+        _sample_table(vae, run_dir, n, temperature, seed, label, out, where, min_acceptance, not no_clip, complete)
         return
-    if where is not None or no_clip:
-        raise ConfigError("--where and --no-clip apply to runs trained on a table")
+    if where is not None or no_clip or complete:
+        raise ConfigError("--where, --no-clip and --complete apply to runs trained on a table")
     torch.manual_seed(seed)
     xs = vae.sample(n, temperature=temperature, labels=label).cpu().numpy().reshape(n, -1)
     path = Path(out) if out else _default_output(run_dir, "samples", vae)
@@ -307,6 +311,7 @@ def _sample_table(
     where: str | None,
     min_acceptance: float,
     clip: bool,
+    complete: bool,
 ) -> None:
     from vaekit import tables
 
@@ -316,7 +321,14 @@ def _sample_table(
     if path.suffix.lower() not in tables.TABLE_SUFFIXES:
         raise ConfigError(f"{path}: synthetic rows are written as {', '.join(tables.TABLE_SUFFIXES)}")
     result = tables.sample_table(
-        vae, n, where=where, seed=seed, temperature=temperature, clip=clip, min_acceptance=min_acceptance
+        vae,
+        n,
+        where=where,
+        seed=seed,
+        temperature=temperature,
+        clip=clip,
+        min_acceptance=min_acceptance,
+        missing=not complete,
     )
     tables.write_table(result.frame, path)
     if result.acceptance is not None:
@@ -342,7 +354,9 @@ def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | N
     labels = labels[:n] if vae.conditional and labels is not None else None
     recon = vae.reconstruct(x, labels=labels).cpu().numpy().reshape(len(x), -1)
     path = Path(out) if out else _default_output(run_dir, "reconstructions", vae)
-    if path.suffix.lower() == ".png":
+    if vae.config.table is not None:
+        _write_table_rows(vae, recon, labels, path)
+    elif path.suffix.lower() == ".png":
         rows = interleave_rows(x.numpy(), recon, ncol=8)
         write_examples(path, rows, vae.input_shape, ncol=8)
     else:
@@ -419,8 +433,22 @@ def decode(run_dir: str, latents: str, out: str, label: int | None) -> None:
     vae = api.load(run_dir)
     z = read_latents(latents)
     x = vae.decode(z, labels=label).cpu().numpy().reshape(len(z), -1)
-    write_examples(Path(out), x, vae.input_shape)
+    if vae.config.table is not None:
+        _write_table_rows(vae, x, None if label is None else [label] * len(x), Path(out))
+    else:
+        write_examples(Path(out), x, vae.input_shape)
     click.echo(f"wrote {len(x)} decoded examples to {out}")
+
+
+def _write_table_rows(vae: Any, slots: Any, labels: Any, path: Path) -> None:
+    """Write the likelihood means of a table run as rows of its table (most likely category,
+    mean number) to a .csv/.tsv/.parquet file."""
+    from vaekit import tables
+
+    if path.suffix.lower() not in tables.TABLE_SUFFIXES:
+        raise ConfigError(f"{path}: a table run writes rows as {', '.join(tables.TABLE_SUFFIXES)}")
+    labels = None if labels is None else [int(label) for label in labels]
+    tables.write_table(tables.codec_of(vae).decode(slots, labels=labels), path)
 
 
 @main.command()

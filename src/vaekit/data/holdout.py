@@ -9,13 +9,18 @@ from vaekit.data.validate import check_test_fraction
 from vaekit.runtime.errors import DataError
 
 
-def split_indices(n: int, test_fraction: float, seed: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    n: int, test_fraction: float, seed: int, source: str, allow_no_test: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(train_idx, test_idx)``: int64 row indices, disjoint, covering ``range(n)``.
 
     A seeded permutation picks ``round(n * test_fraction)`` test rows (at least one, and at
-    least one left for training); both index arrays are sorted so the file order is kept.
+    least one left for training; none when ``allow_no_test`` and ``test_fraction`` is 0); both
+    index arrays are sorted so the file order is kept.
     """
-    test_fraction = check_test_fraction(test_fraction)
+    test_fraction = check_test_fraction(test_fraction, allow_zero=allow_no_test)
+    if test_fraction == 0.0:
+        return np.arange(n), np.arange(0)
     if n < 2:
         raise DataError(f"{source}: only {n} example(s); need at least 2 to make a train and a test set")
     n_test = min(max(int(round(n * test_fraction)), 1), n - 1)

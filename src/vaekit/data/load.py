@@ -17,7 +17,7 @@ from vaekit.data.registry import (
     read_folder,
     resolve_name,
 )
-from vaekit.data.table_bundle import read_data_frame
+from vaekit.data.table_bundle import TABLE_SUFFIXES, read_data_frame
 from vaekit.data.validate import check_test_fraction
 from vaekit.runtime.errors import DataError
 
@@ -118,12 +118,13 @@ def load_data(
         "codec": codec,
     }
     if is_data_frame(spec):
-        check_test_fraction(test_fraction)
+        check_test_fraction(test_fraction, allow_zero=True)
         options = LoadOptions(test_fraction=test_fraction, seed=seed, n=n, **table)
         bundle = read_data_frame(spec, options)
         return bundle if n is None else cap_train(bundle, n)
     spec = os.fspath(spec)  # API users may pass a pathlib.Path
-    check_test_fraction(test_fraction)
+    is_table = Path(spec).suffix.lower() in TABLE_SUFFIXES and table_mode == "schema"
+    check_test_fraction(test_fraction, allow_zero=is_table)
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise DataError(f"n must be a positive number of examples, got {n!r}")
     options = LoadOptions(

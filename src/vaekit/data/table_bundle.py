@@ -14,6 +14,9 @@ from vaekit.data.holdout import split_indices
 from vaekit.data.options import LoadOptions
 from vaekit.runtime.errors import DataError
 
+#: file types read as typed tables
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
 
 def table_schema(frame: Any, options: LoadOptions) -> Any:
     """Return the ``TableSchema`` of ``frame``: inferred, with the kinds of ``options.schema``
@@ -58,7 +61,7 @@ def bundle_from_frame(name: str, frame: Any, options: LoadOptions) -> DataBundle
     mask slots), the fitted codec in ``bundle.table`` and the rows as read in ``bundle.frames``."""
     # The schema first: its checks (one row, an empty column, mixed types) say more than a split would.
     schema = table_schema(frame, options) if options.codec is None else None
-    train_idx, test_idx = split_indices(len(frame), options.test_fraction, options.seed, name)
+    train_idx, test_idx = split_indices(len(frame), options.test_fraction, options.seed, name, allow_no_test=True)
     train_rows = frame.iloc[train_idx].reset_index(drop=True)
     test_rows = frame.iloc[test_idx].reset_index(drop=True)
     codec = codec_for(train_rows, schema, options)

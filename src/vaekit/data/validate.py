@@ -15,16 +15,18 @@ def array_position(row: int, col: int) -> str:
     return f"row {row}, column {col}"
 
 
-def check_test_fraction(test_fraction: float) -> float:
-    """Return ``test_fraction`` (a fraction of the examples, no unit) if it lies in (0, 1)."""
+def check_test_fraction(test_fraction: float, allow_zero: bool = False) -> float:
+    """Return ``test_fraction`` (a fraction of the examples, no unit) if it lies in (0, 1), or
+    in [0, 1) with ``allow_zero`` (tables, whose estimator may train on every row)."""
     try:
         value = float(test_fraction)
     except (TypeError, ValueError):
         value = math.nan
     # `not (0 < v < 1)` also rejects NaN, which a plain range comparison would let through.
-    if not 0.0 < value < 1.0:
+    if not (0.0 <= value < 1.0 if allow_zero else 0.0 < value < 1.0):
+        low = "0 (inclusive: a table may keep no test rows)" if allow_zero else "0"
         raise DataError(
-            f"test_fraction must be a number between 0 and 1 (exclusive), got {test_fraction!r}; "
+            f"test_fraction must be a number between {low} and 1 (exclusive), got {test_fraction!r}; "
             "use e.g. 0.2 to hold out 20% of the examples"
         )
     return value

@@ -23,6 +23,7 @@ from vaekit.evaluation.table_columns import (
     usable_features,
 )
 from vaekit.evaluation.table_detection import MAX_ITER
+from vaekit.runtime.errors import DataError
 
 #: Rows per table that the efficacy models train on (and score on) at most.
 EFFICACY_MAX_ROWS = 50_000
@@ -36,7 +37,9 @@ def pick_target(kinds: Mapping[str, str], target: str | None = None) -> tuple[st
     if target is not None:
         found = dict(groups).get(target)
         if found is None:
-            raise ValueError(f"target {target!r} is not a modelled column; choose one of {[g[0] for g in groups]}")
+            raise DataError(
+            f"target {target!r} is not a modelled column; choose one of {', '.join(g[0] for g in groups)}"
+        )
         return target, found
     for wanted in ("category", "number"):
         for name, group in reversed(groups):

@@ -8,10 +8,23 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from vaekit.runtime.errors import ConfigError
+
 
 def is_interactive(stream: TextIO = sys.stderr) -> bool:
     """Return True when ``stream`` is a terminal and we are not in CI."""
     return stream.isatty() and not os.environ.get("CI")
+
+
+#: how progress is shown: a bar on a terminal and lines elsewhere, a bar, plain lines, or nothing
+MODES = ("auto", "bar", "lines", "quiet")
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is one of ``MODES``; ``ConfigError`` naming them otherwise."""
+    if mode not in MODES:
+        raise ConfigError(f"progress must be one of {', '.join(MODES)}, got {mode!r} (quiet shows nothing)")
+    return mode
 
 
 class Progress:
@@ -21,6 +34,7 @@ class Progress:
     def __init__(self, total_epochs: int, mode: str = "auto", stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.total_epochs = total_epochs
+        check_mode(mode)
         self.mode = ("bar" if is_interactive(self.stream) else "lines") if mode == "auto" else mode
         self._bar: Any = None
 
@@ -102,7 +116,7 @@ def work_progress(total: int, mode: str, description: str, unit: str = "") -> An
     """Return the progress display of a computation of ``total`` units: ``"quiet"`` none,
     ``"lines"`` plain lines, ``"bar"`` a tqdm bar, ``"auto"`` a bar on a terminal and plain lines
     in CI or when piped (as :class:`Progress` does for training)."""
-    if mode == "quiet":
+    if check_mode(mode) == "quiet":
         return None
     if mode == "lines" or (mode == "auto" and not is_interactive()):
         return ProgressLines(total, description, unit)

@@ -182,3 +182,17 @@ def _newer_version_note(config: RunConfig) -> Iterator[None]:
 def build_objective(config: RunConfig, model: nn.Module) -> Any:
     """Return the training objective of a run: ``config.model.objective``, else the family's own."""
     return objectives.create_objective(config.model.objective, model)
+
+
+@torch.no_grad()
+def start_from_marginals(model: nn.Module, x: torch.Tensor) -> None:
+    """Start a fresh model's decoder from the data's marginals where its likelihood offers them
+    (``start_from_marginals``, the mixed likelihood of tables) and its decoder ends in a Linear
+    layer: the output bias gives each column its own distribution before any step. Draws no
+    random numbers, so seeded runs stay reproducible; other models are left as built."""
+    marginals = getattr(model.likelihood, "start_from_marginals", None)
+    layers = getattr(getattr(model, "decoder", None), "layers", None)
+    if marginals is None or layers is None or not isinstance(layers[-1], nn.Linear) or layers[-1].bias is None:
+        return
+    bias = layers[-1].bias
+    bias.copy_(marginals(x).to(bias.device, bias.dtype))

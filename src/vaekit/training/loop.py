@@ -31,7 +31,7 @@ from vaekit.runtime.errors import CheckpointError, ConfigError, DiskFullError, T
 from vaekit.runtime.progress import Progress
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
-from vaekit.training.build import build_model, build_objective, check_training_memory
+from vaekit.training.build import build_model, build_objective, check_training_memory, start_from_marginals
 from vaekit.training.optim import make_adam
 from vaekit.training.run_data import bind_to_data, load_bundle, make_splits
 from vaekit.training.run_dir import open_run_folder
@@ -280,6 +280,8 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
 
     torch.manual_seed(t.seed)
     model = build_model(config, check_memory=False).to(device)  # checked with training's needs above
+    if not resume:
+        start_from_marginals(model, splits.train)
     objective = build_objective(config, model)
     optimizer = make_adam(model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device))
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}

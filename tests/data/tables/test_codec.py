@@ -81,8 +81,12 @@ def test_the_kinds_become_their_blocks(frame):
         ("adult", "bernoulli"),
         ("site", "categorical"),
         ("visits", "negbin"),
+        # whether the cell is missing, for the columns with missing training cells
+        ("body_mass_g", "bernoulli"),
+        ("bill_length_mm", "bernoulli"),
+        ("sex", "bernoulli"),
     ]
-    negbin = codec.blocks[-1]
+    negbin = next(b for b in codec.blocks if b["kind"] == "negbin")
     logs = np.log1p(frame["visits"].to_numpy())
     assert negbin["shift"] == pytest.approx(logs.mean()) and negbin["scale"] == pytest.approx(logs.std())
     x = codec.encode(frame)
@@ -93,12 +97,35 @@ def test_the_kinds_become_their_blocks(frame):
 def test_missing_cells_get_mask_zero_and_value_zero(frame):
     codec = fitted(frame)
     x = codec.encode(frame)
-    by_column = {b["column"]: b for b in codec.blocks}
+    by_column = value_blocks(codec)
     for name, rows in (("sex", [3, 7]), ("body_mass_g", [1, 5]), ("bill_length_mm", [2])):
         block = by_column[name]
         assert (x[rows, block["mask"]] == 0).all() and (x[rows, block["slot"]] == 0).all()
         others = np.setdiff1d(np.arange(len(frame)), rows)
         assert (x[others, block["mask"]] == 1).all()
+        # The missingness block: its slot is 1 exactly where the cell is missing, scored in every row.
+        gone = next(b for b in codec.blocks if b["column"] == name and b["slot"] >= codec.value_width - 3)
+        assert x[:, gone["slot"]].tolist() == [float(i in rows) for i in range(len(frame))]
+        assert (x[:, gone["mask"]] == 1).all()
+
+
+def test_decode_puts_missing_cells_back_only_when_asked(frame):
+    codec = fitted(frame)
+    x = codec.encode(frame)
+    assert not codec.decode(x).isna().any().any()
+    again = codec.decode(x, missing=True)
+    assert again.isna().to_numpy().tolist() == frame[codec.columns].isna().to_numpy().tolist()
+    assert str(again["body_mass_g"].dtype) == "Int64"
+    assert codec.missing_columns == ["body_mass_g", "bill_length_mm", "sex"]
+    assert TableCodec.from_dict(codec.to_dict()).missing_columns == codec.missing_columns
+
+
+def value_blocks(codec):
+    """Each column's first block (the missingness blocks come after all value blocks)."""
+    first = {}
+    for block in codec.blocks:
+        first.setdefault(block["column"], block)
+    return first
 
 
 def test_a_zero_inflated_amount_is_a_point_mass_plus_a_log_gaussian():
@@ -181,7 +208,7 @@ def _normal_cdf(z: float) -> float:
 def test_decode_clips_to_the_observed_range_and_rounds_whole_numbers(frame):
     codec = fitted(frame, continuous="standard")
     x = codec.encode(frame)
-    by_column = {b["column"]: b for b in codec.blocks}
+    by_column = value_blocks(codec)
     wild = x.copy()
     for name in ("body_mass_g", "bill_length_mm"):
         wild[0, by_column[name]["slot"]] = 50.0

@@ -117,7 +117,7 @@ def test_a_negative_count_and_an_unknown_ignored_column_are_refused():
 
 def test_a_column_with_every_cell_missing_is_refused_unless_ignored():
     df = pd.DataFrame({"x": [1.5, 2.0, 3.0], "empty": [np.nan, np.nan, np.nan]})
-    with pytest.raises(DataError, match="column 'empty' has no values.*drop the column or mark it ignore"):
+    with pytest.raises(DataError, match="column 'empty' has no values.*drop the column or leave it out with --ignore empty"):
         infer_schema(df)
     assert infer_schema(df, ignore=["empty"]).kinds == {"x": "continuous", "empty": "ignore"}
 

@@ -366,3 +366,174 @@ def test_the_iwae_bound_sizes_its_chunks_by_num_params():
     assert max(sizes) <= 7 and sum(sizes) == 30
     torch.testing.assert_close(small, log_likelihood_bound(model, x, 30, noise=noise))
     assert torch.isfinite(small).all()
+
+
+# --- gradients, and the paths log_prob takes -----------------------------------------------------
+
+
+def _plain_blocks(lik, x, params):
+    """Return the masked per-block terms ``[..., B, n_blocks]`` computed block by block with plain
+    autograd ops: the reference for every gradient, x's included (torch.distributions takes none
+    through a one-hot value, and scores the count it was given, not the slot's)."""
+    terms = []
+    log_sigmas = iter(lik.log_sigma.clamp(-7.0, 7.0))
+    log_rs = iter(lik.log_dispersion.clamp(-7.0, 7.0))
+    for b, out in zip(BLOCKS, lik.output_offsets, strict=True):
+        s, width = b["slot"], b.get("size", 1)
+        mask = x[:, b["mask"]]
+        value = torch.where(mask[:, None] > 0, x[:, s : s + width], 0.0)
+        p = params[..., out : out + width]
+        if b["kind"] == "categorical":
+            term = (value * p).sum(-1) - torch.logsumexp(p, -1)
+        elif b["kind"] == "gaussian":
+            log_sigma = next(log_sigmas)
+            term = -0.5 * (
+                math.log(2 * math.pi) + 2 * log_sigma + (value[:, 0] - p[..., 0]) ** 2 * torch.exp(-2 * log_sigma)
+            )
+        elif b["kind"] == "bernoulli":
+            term = value[:, 0] * p[..., 0] - F.softplus(p[..., 0])
+        else:
+            n = torch.round(torch.expm1(value[:, 0] * b["scale"] + b["shift"])).clamp(min=0.0)
+            log_mean = p[..., 0].clamp(-30.0, 30.0)
+            if b["kind"] == "poisson":
+                term = n * log_mean - torch.exp(log_mean) - torch.lgamma(n + 1)
+            else:
+                log_r = next(log_rs)
+                r, log_total = torch.exp(log_r), torch.logaddexp(log_r, log_mean)
+                term = torch.lgamma(n + r) - torch.lgamma(r) - torch.lgamma(n + 1)
+                term = term + r * (log_r - log_total) + n * (log_mean - log_total)
+        terms.append(term * mask)
+    return torch.stack(terms, dim=-1)
+
+
+def _grads(lik, x, params, blocks_fn):
+    """Return the per-block terms from ``blocks_fn(lik, x, params)`` and the gradients of their
+    weighted sum by params, x, log sigma and log dispersion."""
+    weights = torch.linspace(0.5, 1.5, len(BLOCKS), dtype=torch.float64)
+    terms = blocks_fn(lik, x, params)
+    (terms * weights).sum().backward()
+    grads = [params.grad, x.grad, lik.log_sigma.grad, lik.log_dispersion.grad]
+    params.grad = x.grad = lik.log_sigma.grad = lik.log_dispersion.grad = None
+    return terms.detach(), grads
+
+
+def _ours(lik, x, params):
+    return lik.log_prob_blocks(x, params)
+
+
+def _assert_all_close(got, expected):
+    for name, a, b in zip(("params", "x", "log_sigma", "log_dispersion"), got, expected, strict=True):
+        torch.testing.assert_close(a, b, msg=lambda m, name=name: f"the gradient by {name}: {m}")
+
+
+@pytest.mark.parametrize("leading", [(), (3,)])
+def test_gradients_match_plain_autograd(leading):
+    # The backward pass is written out by hand: every gradient (decoder outputs, the value and
+    # mask slots, log sigma, log dispersion) against autograd through the plain formulas, which
+    # give torch.distributions' terms.
+    lik = _likelihood()
+    x, counts = _rows(12)
+    x.requires_grad_(True)
+    params = (torch.randn(*leading, 12, lik.num_params, dtype=torch.float64) * 2).requires_grad_(True)
+    got, got_grads = _grads(lik, x, params, _ours)
+    expected, expected_grads = _grads(lik, x, params, _plain_blocks)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got, _expected_blocks(lik, x, params, counts).detach())
+    _assert_all_close(got_grads, expected_grads)
+
+
+def test_gradients_pass_at_the_ends_of_the_clamps_and_stop_beyond_them():
+    # As clamp() does: a log sigma (or log dispersion, or log mean) exactly at the end of its
+    # range still gets its gradient, so that it can move back; one beyond it gets none.
+    lik = _likelihood()
+    with torch.no_grad():
+        lik.log_sigma.copy_(torch.tensor([-7.0, 7.5], dtype=torch.float64))
+        lik.log_dispersion.fill_(7.0)
+    x, _ = _rows(10, missing=0.0)
+    params = torch.randn(10, lik.num_params, dtype=torch.float64)
+    params[:5, 5], params[5:, 5] = 30.0, 31.0  # the negbin log mean
+    params[:5, 6], params[5:, 6] = -30.0, -31.0  # the poisson log mean
+    params.requires_grad_(True)
+    x.requires_grad_(True)
+    got, got_grads = _grads(lik, x, params, _ours)
+    expected, expected_grads = _grads(lik, x, params, _plain_blocks)
+    torch.testing.assert_close(got, expected)
+    _assert_all_close(got_grads, expected_grads)
+    assert got_grads[2][0] != 0 and got_grads[2][1] == 0 and got_grads[3][0] != 0
+    assert (got_grads[0][:5, 5:7] != 0).all() and (got_grads[0][5:, 5:7] == 0).all()
+
+
+def test_extreme_logits_take_the_exact_logsumexp():
+    # A logit ~88 nats above its block's mean overflows exp() after the mean shift: log_prob
+    # then shifts by each block's maximum, as torch.logsumexp does.
+    lik = _likelihood()
+    x, counts = _rows(6, missing=0.0)
+    params = torch.randn(6, lik.num_params, dtype=torch.float64)
+    params[:, 0:3] = torch.tensor([900.0, -900.0, 0.0], dtype=torch.float64)  # species
+    params[:, 10:12] = torch.tensor([-5000.0, -5003.0], dtype=torch.float64)  # size: far below 0
+    params.requires_grad_(True)
+    x.requires_grad_(True)
+    got, got_grads = _grads(lik, x, params, _ours)
+    expected, expected_grads = _grads(lik, x, params, _plain_blocks)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got, _expected_blocks(lik, x, params, counts).detach())
+    _assert_all_close(got_grads, expected_grads)
+    assert torch.isfinite(got).all()
+
+
+def test_the_exact_branch_free_path_gives_the_same_terms_and_gradients(monkeypatch):
+    # Off the eager CPU (CUDA, torch.compile) log_prob takes the exact paths that read nothing
+    # back: torch.where to zero missing cells, each block's maximum to shift logsumexp.
+    from vaekit.distributions.likelihoods import mixed
+
+    lik = _likelihood()
+    x, _ = _rows(16)
+    x[0, :13] = math.nan  # a missing row whose value slots hold NaN
+    x[0, 13:] = 0.0
+    params = (torch.randn(2, 16, lik.num_params, dtype=torch.float64) * 3).requires_grad_(True)
+    fast = _grads(lik, x.clone().requires_grad_(True), params, _ours)
+    monkeypatch.setattr(mixed, "_cpu_eager", lambda tensor: False)
+    exact = _grads(lik, x.clone().requires_grad_(True), params, _ours)
+    torch.testing.assert_close(fast[0], exact[0])
+    _assert_all_close(fast[1], exact[1])
+    assert torch.equal(fast[0][:, 0], torch.zeros(2, len(BLOCKS), dtype=torch.float64))
+
+
+def test_an_observed_nan_still_gives_nan():
+    # Only missing cells are cleaned: a NaN in an observed value slot is an error in the data,
+    # and the row's log_prob says so.
+    lik = _likelihood()
+    x, _ = _rows(4, missing=0.0)
+    x[1, 3] = math.nan  # bill, observed
+    params = torch.randn(4, lik.num_params, dtype=torch.float64)
+    got = lik.log_prob(x, params)
+    assert torch.isnan(got[1]) and torch.isfinite(got[[0, 2, 3]]).all()
+
+
+def test_float32_and_bf16_autocast_agree_with_float64():
+    lik64 = _likelihood()
+    x, _ = _rows(64)
+    params = torch.randn(64, lik64.num_params, dtype=torch.float64) * 2
+    expected = lik64.log_prob(x, params)
+    lik = _likelihood(dtype=torch.float32)
+    with torch.no_grad():
+        lik.log_sigma.copy_(lik64.log_sigma)
+        lik.log_dispersion.copy_(lik64.log_dispersion)
+    got = lik.log_prob(x.float(), params.float())
+    torch.testing.assert_close(got, expected.float(), rtol=1e-5, atol=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        # bf16 decoder outputs: the likelihood computes in float32 (the data's dtype), its
+        # sums over categorical blocks too
+        under_autocast = lik.log_prob(x.float(), params.float().bfloat16())
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, lik.log_prob(x.float(), params.float().bfloat16().float()))
+
+
+def test_no_slopes_are_kept_without_gradients():
+    lik = _likelihood()
+    x, _ = _rows(8)
+    params = torch.randn(8, lik.num_params, dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        got = lik.log_prob(x, params)
+    assert got.grad_fn is None
+    torch.testing.assert_close(got, lik.log_prob(x, params).detach())

@@ -8,8 +8,13 @@ count -> ``(log1p(n) - shift) / scale`` (negbin); continuous and integer -> by `
 (standardised) or "modes" (TVAE's mode-specific normalisation: ``modes.py``). Condition
 columns (``condition_on``) take no slots: they are the labels of a conditional model.
 
+Missingness: a column with missing cells in the training rows gets one more value slot, 1
+where the cell is missing (a bernoulli block scored in every row, through a mask slot that is
+always 1), so the model learns which cells go missing together and with what; ``decode(...,
+missing=True)`` puts those cells back as missing. The cells' values stay masked out.
+
 Decoded tables have the schema's columns (ignored ones left out) in its order, and no missing
-cells. Each column comes back in its dtype as read (``ColumnSchema.dtype``): text as text,
+cells unless asked. Each column comes back in its dtype as read (``ColumnSchema.dtype``): text as text,
 integer codes as integers, bools as bools, ``Int64`` as ``Int64`` (now without missing cells),
 floats as floats; integer and count columns are rounded. The one exception: a column of whole
 numbers that the user declared continuous comes back as float64 (its values are no longer
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaekit.data.tables.cells import show_cells
+from vaekit.data.tables.cells import is_missing, show_cells
 from vaekit.data.tables.conditions import Conditions
 from vaekit.data.tables.modes import Modes
 from vaekit.data.tables.numbers import Numbers
@@ -65,6 +70,16 @@ def transform_from_dict(d: Mapping[str, Any]) -> ColumnTransform:
     raise DataError(f"table codec: unknown column transform {d.get('type')!r}")
 
 
+def _with_gaps(series: pd.Series, gone: np.ndarray) -> pd.Series:
+    """Return ``series`` with the rows ``gone`` missing, in a dtype that can hold a gap (a
+    whole-number column becomes nullable ``Int64``, a bool column ``boolean``)."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        series = series.astype("boolean")
+    elif pd.api.types.is_integer_dtype(series.dtype) and not pd.api.types.is_extension_array_dtype(series.dtype):
+        series = series.astype("Int64")
+    return series.mask(pd.Series(gone, index=series.index))
+
+
 class TableCodec:
     """A fitted codec: build it with ``TableCodec.fit`` or ``TableCodec.from_dict``."""
 
@@ -76,6 +91,7 @@ class TableCodec:
         continuous: str = "auto",
         conditions: Conditions | None = None,
         seed: int = 0,
+        missing_columns: Sequence[str] = (),
     ) -> None:
         self._schema = schema
         self._continuous = continuous
@@ -94,6 +110,11 @@ class TableCodec:
             mask += transform.masks
         if not self._layout:
             raise DataError("the table has no column left to model (all are ignored or conditions); model at least one")
+        modelled = {column.name for column, _, _, _ in self._layout}
+        self._missing = [name for name in missing_columns if name in modelled]
+        self._missing_slot = slot
+        slot += len(self._missing)
+        mask += 1 if self._missing else 0
         self._value_width = slot
         self._width = slot + mask
         self._blocks = []
@@ -105,6 +126,8 @@ class TableCodec:
                 out["mask"] = self._value_width + first_mask + block["mask"]
                 out.update({k: v for k, v in block.items() if k in ("shift", "scale")})
                 self._blocks.append(out)
+        for i, name in enumerate(self._missing):
+            self._blocks.append({"column": name, "kind": "bernoulli", "slot": self._missing_slot + i, "mask": self._width - 1})
 
     # ----- fitting --------------------------------------------------------------------------
 
@@ -152,7 +175,7 @@ class TableCodec:
                 values = column_numbers(df, column)
                 if np.isnan(values).all():
                     raise DataError(
-                        f"column {column.name!r} has no values in the training rows; drop it or mark it ignore"
+                        f"column {column.name!r} has no values in the training rows; drop it or leave it out with --ignore {column.name} (ignore=[...] in Python)"
                     )
                 if column.kind == "count":
                     transforms[column.name] = Count.fit(values)
@@ -166,7 +189,10 @@ class TableCodec:
             empty = Conditions(condition_on, categories, np.zeros(int(np.prod([len(c) for c in categories]))))
             counts = np.bincount(empty.labels(df), minlength=empty.num)
             conditions = Conditions(condition_on, categories, counts)
-        codec = cls(schema, transforms, continuous=continuous, conditions=conditions, seed=seed)
+        missing = [c.name for c in schema.modelled if c.name not in condition_on and is_missing(df[c.name]).any()]
+        codec = cls(
+            schema, transforms, continuous=continuous, conditions=conditions, seed=seed, missing_columns=missing
+        )
         codec.encode(df)  # every cell the codec will see in training must encode
         return codec
 
@@ -215,6 +241,11 @@ class TableCodec:
         return self._conditions.num if self._conditions else 0
 
     @property
+    def missing_columns(self) -> list[str]:
+        """The columns whose missingness the model learns (those with missing training cells)."""
+        return list(self._missing)
+
+    @property
     def continuous(self) -> str:
         """How continuous and integer columns are transformed: "auto", "standard" or "modes"."""
         return self._continuous
@@ -247,6 +278,10 @@ class TableCodec:
             x[:, slot : slot + transform.width] = slots
             start = self._value_width + mask
             x[:, start : start + transform.masks] = masks
+        for i, name in enumerate(self._missing):
+            x[:, self._missing_slot + i] = is_missing(df[name])
+        if self._missing:
+            x[:, self._width - 1] = 1.0
         return x
 
     @staticmethod
@@ -255,10 +290,11 @@ class TableCodec:
             return category_codes(df, column)
         return column_numbers(df, column)
 
-    def decode(self, x: Any, *, clip: bool = True, labels: Any = None) -> pd.DataFrame:
+    def decode(self, x: Any, *, clip: bool = True, labels: Any = None, missing: bool = False) -> pd.DataFrame:
         """Return rows ``x`` (``[N, width]`` or ``[N, value_width]``: draws or means in x
         format; mask slots are ignored) as a DataFrame of the schema's columns (ignored ones
-        left out), in its order and dtypes, with no missing cells.
+        left out), in its order and dtypes, with no missing cells; with ``missing``, the cells
+        whose missingness slot is 1 (0.5 and above) come back missing.
 
         Categories come back as their labels (the argmax of one-hot slots, 0/1 by 0.5);
         integer and count columns are rounded; ``clip=True`` keeps numbers within the
@@ -296,6 +332,11 @@ class TableCodec:
                 out[column.name] = restore_categories(raw, column)
             else:
                 out[column.name] = restore_numbers(raw, column, clip=clip)
+        if missing:
+            for i, name in enumerate(self._missing):
+                gone = x[:, self._missing_slot + i] >= 0.5
+                if gone.any():
+                    out[name] = _with_gaps(out[name], gone)
         return pd.DataFrame(out, columns=self.columns)
 
     def log_jacobian(self, df: pd.DataFrame) -> np.ndarray:
@@ -343,6 +384,7 @@ class TableCodec:
             "condition_on": list(self.condition_on),
             "condition_counts": None if self._conditions is None else self._conditions.to_dict()["counts"],
             "columns": [{"name": c.name, "transform": t.to_dict()} for c, t, _, _ in self._layout],
+            "missing_columns": list(self._missing),
             "width": self._width,
             "value_width": self._value_width,
             "blocks": self.blocks,
@@ -368,7 +410,14 @@ class TableCodec:
             if condition_on:
                 categories = [schema.column(name).categories or [] for name in condition_on]
                 conditions = Conditions(condition_on, categories, d["condition_counts"])
-            codec = cls(schema, transforms, continuous=d["continuous"], conditions=conditions, seed=d.get("seed", 0))
+            codec = cls(
+                schema,
+                transforms,
+                continuous=d["continuous"],
+                conditions=conditions,
+                seed=d.get("seed", 0),
+                missing_columns=d.get("missing_columns") or (),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, DataError):
                 raise

@@ -174,10 +174,10 @@ def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFr
     if override == "ignore":
         return _schema(name, series, facts, "ignore", BY_USER)
     if facts.nature == "all-missing":
-        raise DataError(f"{col} has no values (every cell is missing); drop the column or mark it ignore")
+        raise DataError(f"{col} has no values (every cell is missing); drop the column or leave it out with --ignore {name} (ignore=[...] in Python)")
     if facts.nature == "date":
         raise DataError(
-            f"{col} holds dates or times, which vaekit does not model; mark it ignore or convert it to numbers"
+            f"{col} holds dates or times, which vaekit does not model; leave it out with --ignore {name} or convert it to numbers"
         )
     if facts.nature == "infinite":
         bad = np.flatnonzero(~np.isfinite(facts.numbers))
@@ -190,7 +190,7 @@ def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFr
         example = next(v for v in facts.values if _value_nature(v) == "other")
         raise DataError(
             f"{col} holds values of type {type(example).__name__} ({example!r}); a cell must be one number, "
-            "text or true/false: convert the column or mark it ignore"
+            "text or true/false: convert the column or leave it out with --ignore " + name
         )
     if facts.nature == "mixed" and override not in CATEGORY_KINDS:
         raise DataError(_mixed_message(col, name, series, facts, frame))
