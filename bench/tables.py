@@ -240,7 +240,8 @@ def run_contestant(job: dict) -> dict:
         import vaekit.training.loop  # noqa: F401
         from vaekit.tables import TableVAE
 
-        model = TableVAE(epochs=epochs, batch_size=BATCH_SIZE, seed=seed, progress="quiet")
+        options = job.get("vaekit_options") or {}
+        model = TableVAE(epochs=epochs, batch_size=BATCH_SIZE, seed=seed, progress="quiet", **options)
         base = rss_mib()
         started = time.perf_counter()
         model.fit(train)
@@ -508,6 +509,8 @@ def main() -> None:
                         help="multiply each table's default epochs (e.g. 0.1 for a quick look)")
     parser.add_argument("--threads", type=int, default=2, help="torch and BLAS threads of each contestant's process (default 2)")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    parser.add_argument("--vaekit-options", type=json.loads, default={},
+                        help='JSON of TableVAE options beside its defaults, e.g. \'{"prior": "normal"}\'')
     args = parser.parse_args()
 
     import warnings
@@ -547,7 +550,8 @@ def main() -> None:
                 else:
                     contestant, _, variant = name.partition("-")
                     job = {"contestant": contestant, "variant": variant, "train": train, "discrete": discrete,
-                           "epochs": epochs, "seed": seed, "threads": args.threads, "n_rows": len(holdout)}
+                           "epochs": epochs, "seed": seed, "threads": args.threads, "n_rows": len(holdout),
+                           "vaekit_options": args.vaekit_options}
                     try:
                         out = in_child(job)
                     except Exception as err:  # one contestant failing must not lose the others' results

@@ -44,7 +44,7 @@ def codec_of(vae: TrainedVAE) -> Any:
     return TableCodec.from_dict(vae.config.table)
 
 
-def read_rows(data: Any, codec: Any) -> Any:
+def read_rows(data: Any) -> Any:
     """Return ``data`` (a DataFrame or a .csv/.tsv/.parquet path) as a DataFrame, read the way
     the training table was read."""
     from vaekit.data.tables import read_table
@@ -236,7 +236,7 @@ def impute_table(vae: TrainedVAE, data: Any, *, draws: int = 1, seed: int = 0) -
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise DataError(f"draws must be a positive integer, got {draws!r}")
     codec = codec_of(vae)
-    frame = read_rows(data, codec)
+    frame = read_rows(data)
     x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
     labels = codec.labels(frame)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
@@ -264,7 +264,7 @@ def score_table(vae: TrainedVAE, data: Any, *, k: int = DEFAULT_SCORE_K, seed: i
     from vaekit.evaluation.iwae import log_likelihood_bounds
 
     codec = codec_of(vae)
-    frame = read_rows(data, codec)
+    frame = read_rows(data)
     x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
     labels = codec.labels(frame)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
@@ -279,7 +279,7 @@ def latent_means(vae: TrainedVAE, data: Any) -> Any:
     import pandas as pd
 
     codec = codec_of(vae)
-    frame = read_rows(data, codec)
+    frame = read_rows(data)
     x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
     labels = codec.labels(frame)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
@@ -332,7 +332,7 @@ def evaluate_table(
     codec = codec_of(vae)
     train_rows, holdout = run_frames(vae)
     if data is not None:
-        holdout = read_rows(data, codec)
+        holdout = read_rows(data)
     synthetic = sample_table(vae, n or len(holdout), seed=seed).frame
     kinds = {c.name: c.kind for c in codec.schema.columns if c.kind != "ignore"}
     columns = list(kinds)
@@ -374,18 +374,6 @@ def save_table_evaluation(vae: TrainedVAE, result: TableEvaluation, *, own_data:
     return [path]
 
 
-#: the most rows for which ``prior="auto"`` picks the VampPrior (the standard normal above)
-SMALL_TABLE_ROWS = 10_000
-
-
-def table_prior(prior: str | Mapping[str, Any], rows: int) -> str | Mapping[str, Any]:
-    """Return the prior to train with: ``prior`` as given, or for "auto" the VampPrior on tables
-    of at most ``SMALL_TABLE_ROWS`` rows and the standard normal prior on larger ones."""
-    if prior != "auto":
-        return prior
-    return "vamp" if rows <= SMALL_TABLE_ROWS else "normal"
-
-
 #: the estimator's training objective: the reconstruction term weighted twice the KL term
 TABLE_OBJECTIVE: dict[str, Any] = {"name": "beta-elbo", "beta": 0.5}
 
@@ -399,11 +387,9 @@ class TableVAE:
     Options are those of ``vaekit.train`` (``latent_dim``, ``encoder``, ``epochs``,
     ``batch_size``, ``lr``, ``seed``, ``column_types``, ``ignore``, ``condition_on``,
     ``continuous``, ...). The defaults suit tables of hundreds to tens of thousands of rows: a
-    beta-ELBO with beta 0.5 (the reconstruction weighted up, as TVAE does) and ``prior="auto"``:
-    a VampPrior (a mixture prior learned with the model, so that draws land where the data's
-    codes are) for tables of up to ``SMALL_TABLE_ROWS`` rows, where it buys the most quality,
-    and the standard normal prior above, where it would double the time of a step for little
-    gain (docs/tables.md has the measurements). The held-out NLL stays an honest
+    beta-ELBO with beta 0.5 (the reconstruction weighted up, as TVAE does) and a learning rate
+    of 3e-3; ``prior="vamp"`` (a mixture prior learned with the model) buys some quality for
+    twice the time of a step (docs/tables.md). The held-out NLL stays an honest
     importance-weighted bound whatever the objective and prior. ``out`` is the run folder (a temporary one by default, removed with
     the estimator). Every row trains, as scikit-learn estimators do: ``test_fraction`` holds out
     a share of them for the run's own test numbers and ``val_fraction`` a share for choosing
@@ -418,7 +404,7 @@ class TableVAE:
         epochs: int = 300,
         batch_size: int = 500,
         lr: float = 3e-3,
-        prior: str | Mapping[str, Any] = "auto",
+        prior: str | Mapping[str, Any] = "normal",
         objective: str | Mapping[str, Any] = TABLE_OBJECTIVE,
         seed: int = 0,
         test_fraction: float = 0.0,
@@ -456,10 +442,8 @@ class TableVAE:
             out = Path(self._folder.name) / "run"
         else:
             out = Path(self.out)
-        frame = read_rows(X, None)
-        options = {**self.options, "prior": table_prior(self.options["prior"], len(frame))}
-        data = frame if not isinstance(X, (str, os.PathLike)) else os.fspath(X)
-        self.vae_ = api.train(data=data, out=out, force=self.out is None, progress=self.progress, **options)
+        data = X if not isinstance(X, (str, os.PathLike)) else os.fspath(X)
+        self.vae_ = api.train(data=data, out=out, force=self.out is None, progress=self.progress, **self.options)
         return self
 
     @classmethod

@@ -405,7 +405,7 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
     path = Path(out)
     if path.suffix.lower() not in tables.TABLE_SUFFIXES:
         raise ConfigError(f"{path}: a completed table is written as {', '.join(tables.TABLE_SUFFIXES)}")
-    rows = tables.read_rows(data, None)
+    rows = tables.read_rows(data)
     completed = tables.impute_table(vae, rows, draws=draws, seed=seed)
     modelled = [c.name for c in tables.codec_of(vae).schema.columns if c.kind != "ignore"]
     missing = int(rows[[c for c in modelled if c in rows.columns]].isna().to_numpy().sum())

@@ -326,10 +326,14 @@ class MixedLikelihood(Likelihood):
         # size] makes) runs ~10x slower on the CPU than the whole matmul.
         slot_block = [position[i] - len(scalar) for i in owner[: self._widths["categorical"]]]
         self._index("categorical_blocks", slot_block)  # the block of each categorical slot
-        membership = (torch.tensor(slot_block, dtype=torch.long)[:, None] == torch.arange(len(categorical))).float()
-        sizes = torch.tensor([float(_width(self.blocks[i])) for i in categorical])
-        self.register_buffer("_categorical_sum", membership, persistent=False)
-        self.register_buffer("_categorical_mean", membership / sizes, persistent=False)
+        # Built from Python lists: a tensor op here would, on the meta device (the memory check),
+        # load torch's reference kernels, a second of import.
+        sizes = [float(_width(self.blocks[i])) for i in categorical]
+        membership = [[float(b == j) for j in range(len(categorical))] for b in slot_block]
+        mean = [[v / sizes[j] for j, v in enumerate(row)] for row in membership]
+        shape = (len(slot_block), len(categorical))
+        self.register_buffer("_categorical_sum", torch.tensor(membership).reshape(shape), persistent=False)
+        self.register_buffer("_categorical_mean", torch.tensor(mean).reshape(shape), persistent=False)
         # Each categorical block's layout positions, padded to the largest size by repeating
         # its first: [..., count, largest] gives each block's largest logit.
         largest = max(self._categorical_sizes, default=0)
