@@ -124,8 +124,9 @@ def test_where_on_another_column_is_rejection_sampled_with_its_acceptance_report
 
 def test_a_rare_rejection_condition_is_refused_with_the_fix(table_run):
     vae = vaekit.load(table_run)
-    with pytest.raises(DataError, match="--condition-on"):
+    with pytest.raises(DataError, match="lower --min-acceptance") as refused:
         tables.sample_table(vae, 10, where="visits=400", seed=0)
+    assert "--condition-on" not in str(refused.value)  # a count cannot be a condition column
 
 
 @pytest.mark.parametrize(
@@ -298,3 +299,44 @@ def test_a_category_first_seen_after_training_is_refused_naming_it(table_run, tm
     result = CliRunner().invoke(main, ["impute", str(table_run), "--data", str(path), "--out", str(out)])
     assert result.exit_code == 2 and "Emperor" in result.output and "species" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_rejection_conditions_match_values_as_exact_ones_do(table_run):
+    vae = vaekit.load(table_run)
+    result = tables.sample_table(vae, 20, where="sex=FEMALE", seed=0)
+    assert (result.frame["sex"] == "female").all()
+
+
+def test_evaluating_other_rows_checks_their_columns_and_keeps_the_runs_own_pictures(table_run, tmp_path):
+    runner = CliRunner()
+    frame = small_table(40, seed=9)
+    partial = tmp_path / "partial.csv"
+    frame.drop(columns=["visits"]).to_csv(partial, index=False)
+    result = runner.invoke(main, ["evaluate", str(table_run), "--data", str(partial)])
+    assert result.exit_code == 2 and "visits" in result.output and "Traceback" not in result.output
+    other = tmp_path / "other.csv"
+    frame.to_csv(other, index=False)
+    result = runner.invoke(main, ["evaluate", str(table_run), "--data", str(other), "--k", "0"])
+    assert result.exit_code == 0, result.output
+    assert "held-out NLL" not in result.output
+    assert (table_run / "eval-table-other.json").exists() and (table_run / "table-columns-other.png").exists()
+
+
+def test_a_run_without_test_rows_trains_and_asks_for_rows_to_judge(table_csv, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "all-rows"
+    args = ["train", "--data", str(table_csv), "--test-fraction", "0", "--epochs", "2", "--encoder", "8", "--out", str(out), "-q"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "no test rows" in result.output
+    result = runner.invoke(main, ["evaluate", str(out), "--k", "0"])
+    assert result.exit_code == 2 and "--data" in result.output
+
+
+def test_an_estimator_fitted_on_a_data_frame_is_judged_with_the_rows_given():
+    frame = small_table(120, seed=4)
+    model = vaekit.TableVAE(epochs=3, batch_size=32, encoder=[16], latent_dim=2, progress="quiet").fit(frame)
+    with pytest.raises(DataError, match="train=frame"):
+        tables.evaluate_table(model.vae, k=0)
+    result = tables.evaluate_table(model.vae, train=frame, data=small_table(40, seed=5), k=5)
+    assert 0 <= result.report["quality"]["score"] <= 1 and result.report["heldout_log_likelihood"]["k"] == 5

@@ -107,34 +107,46 @@ def _split_where(codec: Any, where: dict[str, str]) -> tuple[dict[str, str], dic
     return exact, rejected
 
 
-def _matches(frame: Any, conditions: dict[str, str], codec: Any) -> np.ndarray:
-    """Return a boolean mask of the rows of ``frame`` that meet every condition (values compared
-    by their text, numbers by value)."""
+def _matches(frame: Any, conditions: dict[str, Any], codec: Any) -> np.ndarray:
+    """Return a boolean mask of the rows of ``frame`` that meet every condition: a category by
+    the codec's own matching (``_wanted_values``), a number by value."""
+    from vaekit.data.tables.cells import match_category
+
     keep = np.ones(len(frame), dtype=bool)
-    kinds = _kinds(codec)
-    for name, value in conditions.items():
+    for name, wanted in conditions.items():
         column = frame[name]
-        if kinds[name] in ("count", "integer"):
-            try:
-                target = float(value)
-            except ValueError:
-                raise DataError(f"--where {name}={value}: {name!r} holds numbers; give a number") from None
-            keep &= column.astype("float64").to_numpy() == target
+        if isinstance(wanted, float):
+            keep &= column.astype("float64").to_numpy() == wanted
         else:
-            keep &= column.astype(str).to_numpy() == value
+            keep &= np.array([v is not None and match_category(v, [wanted]) == 0 for v in column], dtype=bool)
     return keep
 
 
-def _check_rejected_values(codec: Any, rejected: dict[str, str]) -> None:
-    """Refuse a categorical/binary value never seen in training: no draw could ever match it."""
+def _wanted_values(codec: Any, rejected: dict[str, str]) -> dict[str, Any]:
+    """Return the value each rejection-sampled condition asks for: a category as the training
+    table holds it (matched as ``--condition-on`` columns are: "true" finds True, "1" finds 1.0),
+    a number as a float; ``DataError`` for a category never seen or a number that is not one."""
+    from vaekit.data.tables.cells import match_category
+
+    wanted: dict[str, Any] = {}
     for column in codec.schema.columns:
-        if column.name in rejected and column.categories is not None:
-            seen = [str(c) for c in column.categories]
-            if rejected[column.name] not in seen:
+        if column.name not in rejected:
+            continue
+        value = rejected[column.name]
+        if column.categories is not None:
+            index = match_category(value, column.categories)
+            if index is None:
+                seen = ", ".join(str(c) for c in column.categories)
                 raise DataError(
-                    f"--where {column.name}={rejected[column.name]}: column {column.name!r} has no value "
-                    f"{rejected[column.name]!r}; seen: {', '.join(seen)}"
+                    f"--where {column.name}={value}: column {column.name!r} has no value {value!r}; seen: {seen}"
                 )
+            wanted[column.name] = column.categories[index]
+        else:
+            try:
+                wanted[column.name] = float(value)
+            except ValueError:
+                raise DataError(f"--where {column.name}={value}: {column.name!r} holds numbers; give a number") from None
+    return wanted
 
 
 def _decode_draws(
@@ -177,7 +189,7 @@ def sample_table(
         raise DataError(f"min_acceptance must be in (0, 1], got {min_acceptance}")
     codec = codec_of(vae)
     exact, rejected = _split_where(codec, parse_where(where))
-    _check_rejected_values(codec, rejected)
+    wanted = _wanted_values(codec, rejected)
     rng = np.random.default_rng(seed)
     indices = weights = None
     if codec.condition_on:
@@ -192,14 +204,16 @@ def sample_table(
             frame = _decode_draws(vae, codec, labels, size, temperature, clip, missing)
             drawn += size
             if rejected:
-                frame = frame[_matches(frame, rejected, codec)]
+                frame = frame[_matches(frame, wanted, codec)]
                 acceptance = (kept + len(frame)) / drawn
                 if acceptance < min_acceptance:
-                    wanted = ",".join(rejected)
+                    kinds = _kinds(codec)
+                    categories = [k for k in rejected if kinds[k] in ("binary", "categorical")]
+                    exact_fix = f"train with --condition-on {','.join(categories)} to sample it exactly, or " if categories else ""
                     raise DataError(
                         f"only {acceptance:.2%} of {drawn:,} draws match --where "
                         f"{','.join(f'{k}={v}' for k, v in rejected.items())} (at least {min_acceptance:.0%} needed); "
-                        f"train with --condition-on {wanted} to sample it exactly, or lower --min-acceptance"
+                        f"{exact_fix}lower --min-acceptance"
                     )
             parts.append(frame)
             kept += len(frame)
@@ -259,8 +273,9 @@ def impute_table(vae: TrainedVAE, data: Any, *, draws: int = 1, seed: int = 0) -
 def score_table(vae: TrainedVAE, data: Any, *, k: int = DEFAULT_SCORE_K, seed: int = 0) -> np.ndarray:
     """Return the K-sample importance-weighted bound on log p(row) of every row of ``data``
     (DataFrame or file), float64 nats per row in the data's own units (the column transforms'
-    change of variables included); missing cells are left out of the likelihood. Higher is
-    more typical; ``-score`` is the row's NLL estimate."""
+    change of variables included). The values of missing cells are left out; whether a cell
+    is missing is scored (for the columns that had gaps in training). Higher is more typical;
+    ``-score`` is the row's NLL estimate."""
     from vaekit.evaluation.iwae import log_likelihood_bounds
 
     codec = codec_of(vae)
@@ -316,6 +331,7 @@ def evaluate_table(
     vae: TrainedVAE,
     *,
     data: Any = None,
+    train: Any = None,
     n: int | None = None,
     k: int = TABLE_EVAL_K,
     target: str | None = None,
@@ -325,30 +341,56 @@ def evaluate_table(
     held-out rows) against the held-out real rows (column shapes, pair trends, detection AUC,
     machine-learning efficacy on ``target``, distance to the closest training record, see
     :func:`vaekit.evaluation.table_quality.table_quality_report`) and the held-out
-    log-likelihood per row in nats (``k`` importance samples, missing cells left out). ``data``
-    (a table of the same schema) replaces the held-out rows."""
+    log-likelihood per row in nats (``k`` importance samples; 0 skips it): the values of
+    missing cells are left out, whether a cell is missing is scored.
+
+    ``data`` (a table of the same schema) replaces the held-out rows, ``train`` the training
+    rows (needed for a run trained on a DataFrame, whose rows are not stored)."""
     from vaekit.evaluation.table_quality import table_quality_report
 
     codec = codec_of(vae)
-    train_rows, holdout = run_frames(vae)
-    if data is not None:
-        holdout = read_rows(data)
+    source = vae.config.data.name if data is None else (str(data) if not hasattr(data, "columns") else "a DataFrame")
+    if train is None or data is None:
+        from vaekit.training.run_data import DATA_FRAME
+
+        if vae.config.data.name == DATA_FRAME:
+            raise DataError(
+                "this run was trained on a pandas DataFrame, which the run folder does not keep; pass the "
+                "training rows and rows it did not see: evaluate_table(vae, train=frame, data=holdout)"
+            )
+        own_train, own_holdout = run_frames(vae)
+        train = own_train if train is None else train
+        data = own_holdout if data is None else data
+    if hasattr(data, "columns") and len(data) == 0:
+        raise DataError(
+            "the run holds out no rows (test_fraction 0), so there is nothing to compare synthetic rows with; "
+            "pass rows it did not train on (--data FILE, or data= in Python)"
+        )
+    train_rows, holdout = read_rows(train), read_rows(data)
+    codec.encode(holdout)  # the same columns and categories as training, or a DataError naming them
     synthetic = sample_table(vae, n or len(holdout), seed=seed).frame
     kinds = {c.name: c.kind for c in codec.schema.columns if c.kind != "ignore"}
     columns = list(kinds)
     holdout, synthetic = holdout[columns], synthetic[columns]
     report = table_quality_report(train_rows[columns], holdout, synthetic, kinds, target=target, seed=seed)
-    scores = score_table(vae, holdout, k=k, seed=seed)
-    report["heldout_log_likelihood"] = {
-        "nll": float(-np.mean(scores)),
-        "stderr": float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else None,
-        "k": k,
-        "rows": len(scores),
-        "unit": "nats per row",
-        "note": "-log p(row) by the K-sample importance-weighted bound, in the data's own units (column "
-        "transforms' change of variables included); missing cells are left out of the likelihood",
-    }
-    report["data"] = vae.config.data.name if data is None else str(data)
+    if k > 0:
+        scores = score_table(vae, holdout, k=k, seed=seed)
+        caveat = (
+            "; with --continuous modes the density is sub-normalised, so this is an upper bound on the NLL"
+            if codec.continuous == "modes"
+            else ""
+        )
+        report["heldout_log_likelihood"] = {
+            "nll": float(-np.mean(scores)),
+            "stderr": float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else None,
+            "k": k,
+            "rows": len(scores),
+            "unit": "nats per row",
+            "note": "-log p(row) by the K-sample importance-weighted bound, in the data's own units (column "
+            "transforms' change of variables included); the values of missing cells are left out, whether a "
+            "cell is missing is scored" + caveat,
+        }
+    report["data"] = source
     return TableEvaluation(report, holdout, synthetic, kinds)
 
 

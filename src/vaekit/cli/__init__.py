@@ -110,9 +110,15 @@ def resume(run_dir: str, epochs: int | None, quiet: bool) -> None:
 def _print_summary(vae: Any) -> None:
     from vaekit import api
 
+    if vae.config.table is not None and not vae.config.data.test_fraction:
+        click.echo(f"run folder: {vae.run_dir}\nno test rows (test_fraction 0): `vaekit evaluate RUN --data FILE` judges it")
+        return
     report = api.evaluate(vae, split="test", k=0, probe=False)
+    units = " in the model's transformed units; `vaekit evaluate` gives the NLL in the data's" if vae.config.table else ""
     if "elbo" in report:
-        line = f"test ELBO {report['elbo']:.3f} nats/example (recon {report['recon']:.3f}, KL {report['kl']:.3f})"
+        line = (
+            f"test ELBO {report['elbo']:.3f} nats/example (recon {report['recon']:.3f}, KL {report['kl']:.3f}){units}"
+        )
     elif "loss" in report:
         line = (
             f"test loss {report['loss']:.3f} nats/example (recon loss {report['recon_loss']:.3f}, "
@@ -187,6 +193,8 @@ def evaluate(
 
     vae = api.load(run_dir, which=which, device=resolve_device(device))
     if vae.config.table is not None:
+        if split != "test":
+            raise ConfigError("a table run is judged on its held-out rows; leave out --split (or pass --data FILE)")
         _evaluate_table(vae, data, k, seed, target, synthetic_rows, as_json)
         return
     if target is not None or synthetic_rows is not None:
@@ -226,11 +234,11 @@ def _evaluate_table(
     from vaekit.viz.table_report import format_table_report, write_table_pictures
 
     result = tables.evaluate_table(
-        vae, data=data, n=rows, k=tables.TABLE_EVAL_K if k is None else max(k, 1), target=target, seed=seed
+        vae, data=data, n=rows, k=tables.TABLE_EVAL_K if k is None else k, target=target, seed=seed
     )
     try:
         written = tables.save_table_evaluation(vae, result, own_data=data is None)
-        written += write_table_pictures(vae.run_dir, result)
+        written += write_table_pictures(vae.run_dir, result, own_data=data is None)
         saved = "wrote " + ", ".join(str(p) for p in written)
     except (OSError, VaekitError) as exc:  # a read-only or busy run folder: print all the same
         saved = f"warning: the report was not saved: {exc}"

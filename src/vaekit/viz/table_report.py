@@ -11,9 +11,10 @@ COLUMNS_PICTURE = "table-columns.png"
 CORRELATIONS_PICTURE = "table-correlations.png"
 
 
-def write_table_pictures(run_dir: str | Path | None, result: Any) -> list[Path]:
+def write_table_pictures(run_dir: str | Path | None, result: Any, *, own_data: bool = True) -> list[Path]:
     """Write the per-column real-vs-synthetic comparison and the two correlation matrices of a
-    ``vaekit.tables.TableEvaluation`` into ``run_dir``; returns the paths written."""
+    ``vaekit.tables.TableEvaluation`` into ``run_dir`` (``-other`` in their names for other data
+    than the run's own, as its report is named); returns the paths written."""
     from vaekit.viz.plots import save_picture
     from vaekit.viz.table_pictures import column_comparison_figure, correlation_figure
 
@@ -21,7 +22,7 @@ def write_table_pictures(run_dir: str | Path | None, result: Any) -> list[Path]:
         return []
     written = []
     for name, draw in ((COLUMNS_PICTURE, column_comparison_figure), (CORRELATIONS_PICTURE, correlation_figure)):
-        path = Path(run_dir) / name
+        path = Path(run_dir) / (name if own_data else name.replace(".png", "-other.png"))
         save_picture(draw(result.holdout, result.synthetic, result.kinds), path)
         written.append(path)
     return written
@@ -35,7 +36,7 @@ def format_table_report(report: dict[str, Any]) -> str:
     """Return the quality report of a table run as lines of text: the headline scores with what
     each means, then the five weakest columns."""
     q, det, eff, priv = report["quality"], report["detection"], report["ml_efficacy"], report["privacy"]
-    ll = report["heldout_log_likelihood"]
+    ll = report.get("heldout_log_likelihood")
     rows = report["rows"]
     lines = [
         f"{report['data']}: {rows['synthetic']} synthetic rows against {rows['holdout']} held-out real rows",
@@ -57,11 +58,12 @@ def format_table_report(report: dict[str, Any]) -> str:
         f"closest training row   median distance: synthetic {_number(s.get('median'))}, held-out real "
         f"{_number(h.get('median'))}; exact copies {'n/a' if copies is None else f'{copies:.1%}'}"
     )
-    stderr = "" if ll.get("stderr") is None else f" ± {ll['stderr']:.3f}"
-    lines.append(
-        f"held-out NLL           {ll['nll']:.3f}{stderr} nats per row (K={ll['k']}; -log p(row) in the data's units, "
-        "missing cells left out; lower is better)"
-    )
+    if ll is not None:
+        stderr = "" if ll.get("stderr") is None else f" ± {ll['stderr']:.3f}"
+        lines.append(
+            f"held-out NLL           {ll['nll']:.3f}{stderr} nats per row (K={ll['k']}; -log p(row) in the data's "
+            "units, missing cells' values left out; lower is better)"
+        )
     shapes = {name: detail["score"] for name, detail in report["column_shapes"].items() if detail["score"] is not None}
     weakest = sorted(shapes.items(), key=lambda item: item[1])[:5]
     if weakest:
