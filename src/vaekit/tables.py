@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from vaekit.api import TrainedVAE
+from vaekit.data.table_bundle import TABLE_SUFFIXES
 from vaekit.runtime.errors import ConfigError, DataError
 
 #: rows decoded per pass when sampling, so memory stays bounded for any ``n``
@@ -558,8 +559,15 @@ class TableVAE:
         return float(np.mean(self.score_samples(X)))
 
 
-#: file types a table can be written as
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+def table_path(path: str | os.PathLike[str], what: str = "a table") -> Path:
+    """Return ``path`` if a table can be written there (.csv, .tsv or .parquet, by suffix);
+    ``DataError`` naming the suffixes otherwise, so a command can refuse before it works."""
+    path = Path(path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise DataError(
+            f"{path}: {what} can be written to {', '.join(TABLE_SUFFIXES)} files, not {path.suffix or 'no suffix'!r}"
+        )
+    return path
 
 
 def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
@@ -569,10 +577,8 @@ def write_table(frame: Any, path: str | os.PathLike[str]) -> Path:
 
     from vaekit.runtime.atomic import atomic_write_bytes
 
-    path = Path(path)
+    path = table_path(path)
     suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise DataError(f"{path}: a table is written as {', '.join(TABLE_SUFFIXES)}; got {suffix or 'no suffix'!r}")
     if suffix in (".parquet", ".pq"):
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)

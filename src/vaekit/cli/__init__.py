@@ -325,9 +325,7 @@ def _sample_table(
 
     if label is not None:
         raise ConfigError("a table run is conditioned by column values: use --where COLUMN=VALUE, not --label")
-    path = Path(out) if out else Path(run_dir) / "samples.csv"
-    if path.suffix.lower() not in tables.TABLE_SUFFIXES:
-        raise ConfigError(f"{path}: synthetic rows are written as {', '.join(tables.TABLE_SUFFIXES)}")
+    path = tables.table_path(out if out else Path(run_dir) / "samples.csv", "synthetic rows")
     result = tables.sample_table(
         vae,
         n,
@@ -410,9 +408,7 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
     from vaekit import api, tables
 
     vae = api.load(run_dir)
-    path = Path(out)
-    if path.suffix.lower() not in tables.TABLE_SUFFIXES:
-        raise ConfigError(f"{path}: a completed table is written as {', '.join(tables.TABLE_SUFFIXES)}")
+    path = tables.table_path(out, "a completed table")
     rows = tables.read_rows(data)
     completed = tables.impute_table(vae, rows, draws=draws, seed=seed)
     modelled = [c.name for c in tables.codec_of(vae).schema.columns if c.kind != "ignore"]
@@ -453,8 +449,7 @@ def _write_table_rows(vae: Any, slots: Any, labels: Any, path: Path) -> None:
     mean number) to a .csv/.tsv/.parquet file."""
     from vaekit import tables
 
-    if path.suffix.lower() not in tables.TABLE_SUFFIXES:
-        raise ConfigError(f"{path}: a table run writes rows as {', '.join(tables.TABLE_SUFFIXES)}")
+    tables.table_path(path, "a table run's rows")
     labels = None if labels is None else [int(label) for label in labels]
     tables.write_table(tables.codec_of(vae).decode(slots, labels=labels), path)
 

@@ -14,7 +14,7 @@ from vaekit.data.holdout import split_indices
 from vaekit.data.options import LoadOptions
 from vaekit.runtime.errors import DataError
 
-#: file types read as typed tables
+#: file types read (and written) as typed tables
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
