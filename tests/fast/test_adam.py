@@ -126,3 +126,28 @@ def test_the_shortcut_and_the_fused_kernel_are_chosen_only_under_auto():
     cpu = torch.device("cpu")
     assert fast.fused_adam("auto", cpu) and not fast.fused_adam("off", cpu)
     assert not fast.fused_adam("auto", torch.device("meta"))
+
+
+def test_the_first_fused_step_starts_adams_state_itself_and_never_calls_optimizer_step(monkeypatch):
+    calls = []
+    original = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    net, x, y = _net_and_data()
+    optimizer = _adam(net)
+    _train(net, x, y, DirectAdamStep(optimizer), steps=3)
+    assert calls == []
+    assert all(int(s["step"]) == 3 and s["step"].dtype == torch.float32 for s in optimizer.state.values())
+
+
+def test_a_parameter_without_a_gradient_on_the_first_step_leaves_it_to_optimizer_step():
+    results = []
+    for direct in (False, True):
+        net, x, y = _net_and_data()
+        optimizer = _adam(net)
+        step = DirectAdamStep(optimizer) if direct else optimizer.step
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        net[0].bias.grad = None  # Adam.step gives it no state yet; starting the state must not either
+        step()
+        _train(net, x, y, step, steps=2)
+        results.append(([p.detach().clone() for p in net.parameters()], optimizer.state_dict()))
+    _assert_same(results)

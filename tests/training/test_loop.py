@@ -116,6 +116,22 @@ def test_run_folder_holds_the_designed_files(tmp_path):
     assert not [n for n in names if n.endswith(".tmp")]
 
 
+def test_the_best_weights_are_written_with_each_checkpoint_and_are_the_best_epochs(tmp_path, monkeypatch):
+    writes = []
+    save = ckpt.save_model_tensors
+    monkeypatch.setattr(ckpt, "save_model_tensors", lambda path, *a: writes.append(path.name) or save(path, *a))
+    options = {**SMALL, "val_fraction": 0.2, "seed": 3}
+    vaekit.train(epochs=5, checkpoint_every=2, out=tmp_path / "r", **options)
+    # at epochs 2, 4 and 5, not at every improvement
+    assert [name for name in writes if name == "model-best.safetensors"] == ["model-best.safetensors"] * 3
+    trainer = json.loads((tmp_path / "r" / "trainer.json").read_text())
+    tensors, info = ckpt.load_tensors(tmp_path / "r" / "model-best.safetensors")
+    assert json.loads(info["epoch"]) == trainer["best_epoch"]
+    vaekit.train(epochs=trainer["best_epoch"], out=tmp_path / "b", **options)
+    at_best, _ = ckpt.load_tensors(tmp_path / "b" / "model.safetensors")
+    assert tensors.keys() == at_best.keys() and all(torch.equal(tensors[k], at_best[k]) for k in tensors)
+
+
 def test_refuses_to_overwrite_a_non_empty_run_folder_without_force(tmp_path):
     out = tmp_path / "r"
     vaekit.train(epochs=1, out=out, **SMALL)

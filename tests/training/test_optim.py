@@ -1,5 +1,9 @@
 """The optimizer, the precision contexts and the autograd training step."""
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 
@@ -92,3 +96,33 @@ def test_fp16_steps_through_the_gradient_scaler_on_cuda():
     losses = [step(x, y, i).loss.item() for i in range(20)]
     assert unused == []  # the scaler steps the optimizer itself
     assert losses[-1] < losses[0]
+
+
+def test_make_adams_methods_behave_as_torchs_and_a_fit_never_imports_the_compiler(tmp_path):
+    model = _Regression()
+    optimizer = make_adam(model.parameters(), 1e-2, fused=True)
+    reference = torch.optim.Adam(_Regression().parameters(), lr=1e-2, fused=True)
+    x, y = _data()
+    for opt, net in ((optimizer, model), (reference, None)):
+        params = opt.param_groups[0]["params"]
+        opt.zero_grad(set_to_none=True)
+        assert all(p.grad is None for p in params)
+        if net is not None:
+            _objective(net, x, y, 0).loss.backward()
+            opt.step()
+    loaded = make_adam(_Regression().parameters(), 1e-2, fused=True)
+    loaded.load_state_dict(optimizer.state_dict())
+    assert loaded.state_dict()["param_groups"] == optimizer.state_dict()["param_groups"]
+    assert [s["exp_avg"] for s in loaded.state.values()][0].equal([s["exp_avg"] for s in optimizer.state.values()][0])
+    assert type(optimizer) is torch.optim.Adam
+    # The compiler stack takes longer to import than a small table's whole fit; nothing in a
+    # fused fit needs it.
+    script = textwrap.dedent(f"""
+        import sys
+        import vaekit
+        vaekit.train(data="digits", likelihood="gaussian", encoder=[8], latent_dim=2, epochs=2, batch_size=256,
+                     checkpoint_every=1, out={str(tmp_path / "run")!r}, progress="quiet")
+        print("torch._dynamo" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import types
+
 import torch
 from torch.optim.adam import adam as functional_adam
 
 from vaekit.fast import kernels
+
+try:  # the dtype Adam gives its step counters
+    from torch.optim.optimizer import _get_scalar_dtype as _scalar_dtype
+except ImportError:  # pragma: no cover - older torch
+
+    def _scalar_dtype(is_fused: bool | None = None) -> torch.dtype:
+        return torch.float32 if is_fused else torch.get_default_dtype()
+
+_UNWRAPPED_METHODS = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
+
+
+def without_compiler_wrappers(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """Return ``optimizer`` with its bookkeeping methods bound without the
+    ``torch._disable_dynamo`` wrappers torch puts on them (same code underneath).
+
+    Those wrappers import torch's compiler stack on their first call, which costs more than a
+    whole fit on a small table; they only matter inside ``torch.compile``, which never traces
+    vaekit's optimizer."""
+    for name in _UNWRAPPED_METHODS:
+        method = getattr(type(optimizer), name, None)
+        inner = getattr(method, "__wrapped__", None)
+        if inner is not None:
+            setattr(optimizer, name, types.MethodType(inner, optimizer))
+    return optimizer
 
 
 class DirectAdamStep:
@@ -58,9 +84,32 @@ class DirectAdamStep:
             lists = (*lists[:3], [state["step"] for state in states])
         return lists
 
+    def _start_state(self) -> bool:
+        """Create Adam's zero state, as its first ``step`` would, where the first step can then
+        go straight to the fused kernel; return whether it did.
+
+        ``Adam.step`` imports torch's compiler stack on its first call, which takes longer than
+        a whole fit on a small table; the fused kernel does not need it."""
+        optimizer = self.optimizer
+        groups = optimizer.param_groups
+        if len(groups) != 1 or not groups[0]["fused"] or optimizer.state or not kernels.private_kernels_available():
+            return False
+        params = groups[0]["params"]
+        if any(p.grad is None or p.grad.is_sparse for p in params):
+            return False
+        for p in params:
+            optimizer.state[p] = {
+                "step": torch.zeros((), dtype=_scalar_dtype(is_fused=True), device=p.device),
+                "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+            }
+        return True
+
     def __call__(self) -> None:
         optimizer = self.optimizer
         state = self._state
+        if state is None and self._start_state():
+            state = self._state = self._state_lists()
         if state is None or optimizer.state[state[0][0]].get("exp_avg") is not state[1][0]:
             optimizer.step()
             self._state = self._state_lists()

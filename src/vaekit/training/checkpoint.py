@@ -90,7 +90,12 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
 def save_model(path: Path, model: torch.nn.Module, info: dict[str, Any]) -> None:
     """Write the model's weights and buffers, with ``info`` (epoch, step, ...) as metadata."""
-    save_tensors(path, model.state_dict(), {k: json.dumps(v) for k, v in info.items()})
+    save_model_tensors(path, model.state_dict(), info)
+
+
+def save_model_tensors(path: Path, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+    """Write a model's ``state_dict`` tensors, with ``info`` (epoch, step, ...) as metadata."""
+    save_tensors(path, tensors, {k: json.dumps(v) for k, v in info.items()})
 
 
 def load_model_weights(path: Path, model: torch.nn.Module) -> dict[str, Any]:

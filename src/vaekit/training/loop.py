@@ -214,6 +214,8 @@ class Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: the epoch of the last complete checkpoint in the run folder (None before the first)
     checkpoint_epoch: int | None = None
+    #: the best weights so far and their info, when newer than the run folder's best file
+    unsaved_best: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
     @property
     def n_batches(self) -> int:
@@ -453,7 +455,11 @@ def validate(run: Run) -> dict[str, float]:
 
 def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
     """Log the finished epoch's ``record``, keep the best weights so far (by validation loss,
-    else training loss) and save the checkpoint when one is due.
+    else training loss) and save the checkpoint when one is due, with the best weights written
+    just before it.
+
+    The best weights wait in memory until then: writing them at every improvement (most epochs,
+    early on) took longer than the training steps of a small model.
 
     A full disk or a folder that became read-only stops training with one line naming the file
     and saying which checkpoint is intact (a ``WriteError``)."""
@@ -468,8 +474,11 @@ def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
         if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
             state["best_val_loss"], state["best_epoch"] = monitored, epoch
             info = {"epoch": epoch, "step": state["step"], "val_loss": monitored}
-            ckpt.save_model(run.run_dir / ckpt.BEST_MODEL_FILE, run.model, info)
+            run.unsaved_best = ({k: v.detach().clone() for k, v in run.model.state_dict().items()}, info)
         if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
+            if run.unsaved_best is not None:
+                ckpt.save_model_tensors(run.run_dir / ckpt.BEST_MODEL_FILE, *run.unsaved_best)
+                run.unsaved_best = None
             # The checkpoint counts from its commit point on: a failure after it leaves it intact.
             ckpt.save_checkpoint(
                 run.run_dir, run.model, run.optimizer, state, on_commit=lambda: setattr(run, "checkpoint_epoch", epoch)

@@ -7,13 +7,18 @@ from collections.abc import Iterable
 
 import torch
 
+from vaekit.fast.adam import without_compiler_wrappers
 from vaekit.runtime.errors import ConfigError
 
 
 def make_adam(params: Iterable[torch.nn.Parameter], lr: float, fused: bool = False) -> torch.optim.Adam:
     """Return Adam over ``params`` with a constant learning rate; with ``fused``, torch's fused
     kernel (see :func:`vaekit.fast.fused_adam`, which says where it applies)."""
-    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+    optimizer = torch.optim.Adam.__new__(torch.optim.Adam)
+    # Bound before __init__, which calls add_param_group.
+    without_compiler_wrappers(optimizer)
+    torch.optim.Adam.__init__(optimizer, params, lr=lr, fused=fused or None)
+    return optimizer
 
 
 def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
