@@ -8,6 +8,7 @@
     z = vae.encode(x); x_hat = vae.decode(z); xs = vae.sample(64)
     report = vaekit.evaluate(vae, split="test")
     synthetic = vaekit.TableVAE(epochs=300).fit(frame).sample(1000)   # tables: DataFrames in and out
+    scores = vae.score(x, kind="nll")                                    # anomaly scores, nats
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ _API = {"train", "resume", "load", "evaluate", "TrainedVAE", "run_info", "build_
 
 _TABLES = {"TableVAE"}
 
-__all__ = ["__version__", *sorted(_API | _TABLES)]
+_SCORING = {"AnomalyDetector"}
+
+__all__ = ["__version__", *sorted(_API | _TABLES | _SCORING)]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,6 +35,10 @@ def __getattr__(name: str) -> Any:
         from vaekit import tables
 
         return getattr(tables, name)
+    if name in _SCORING:
+        from vaekit import detector
+
+        return getattr(detector, name)
     if name == "viz":  # the pictures, on first use (they import torch; matplotlib only when drawing)
         import importlib
 

@@ -145,6 +145,27 @@ class TrainedVAE:
         """Return decode(encode(x)) with posterior means, ``[N, *input_shape]``."""
         return self.decode(self.encode(x, labels=labels), labels=labels)
 
+    def score(self, x: Any, kind: str = "nll", k: int | None = None, *, seed: int = 0) -> np.ndarray:
+        """Return the anomaly score of each example of ``x``: float64 ``[N]`` in nats, higher is
+        more unusual. ``kind`` is ``"nll"`` (minus the ``k``-sample importance-weighted bound on
+        log p(x); K = 100 by default), ``"elbo"`` (minus the ELBO, mean of ``k`` draws; 10) or
+        ``"recon"`` (minus log p(x|z) at the posterior mean). ``x`` is an array of examples
+        (model units, or uint8 grey levels), a data file, or for a table run a DataFrame
+        (scores in the columns' own units, missing cells' values left out). A binarising or
+        dequantising run sees ``x`` as evaluation does (a fixed seeded draw). See
+        :mod:`vaekit.scoring` for explanations, thresholds and the detector."""
+        from vaekit.scoring import score_data
+
+        return score_data(self, x, kind=kind, k=k, seed=seed).scores
+
+    def explain(self, x: Any, kind: str = "nll", k: int | None = None, *, seed: int = 0) -> Any:
+        """Return :meth:`score`'s scores with each example's per-feature contributions (a
+        :class:`vaekit.scoring.Scores`: ``.contributions`` ``[N, F]`` nats, ``.maps()`` for
+        images, ``.frame()`` a DataFrame with one column per table column)."""
+        from vaekit.scoring import score_data
+
+        return score_data(self, x, kind=kind, k=k, seed=seed, explain=True)
+
     def num_parameters(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)

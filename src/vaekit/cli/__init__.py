@@ -600,3 +600,9 @@ def diagram(run_dir: str | None, preset: str | None, fmt: str, out: str | None) 
 
 if __name__ == "__main__":
     main()
+
+
+# Defined in its own module (it is the longest command); registered here like the others.
+from vaekit.cli.score import score as _score_command  # noqa: E402
+
+main.add_command(_score_command, "score")

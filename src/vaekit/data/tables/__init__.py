@@ -8,7 +8,7 @@ vaekit`` stays free of pandas.
 
 from vaekit.data.tables.codec import CONTINUOUS, TableCodec
 from vaekit.data.tables.infer import infer_schema
-from vaekit.data.tables.read import read_table
+from vaekit.data.tables.read import iter_table_chunks, read_table
 from vaekit.data.tables.schema import KINDS, ColumnSchema, TableSchema, read_schema_file
 from vaekit.data.tables.summary import table_summary
 
@@ -20,6 +20,7 @@ __all__ = [
     "TableSchema",
     "infer_schema",
     "read_schema_file",
+    "iter_table_chunks",
     "read_table",
     "table_summary",
 ]

@@ -344,12 +344,20 @@ class TableCodec:
         cells, in nats; ``log p(x_slots) + log_jacobian`` is the log density of the row in the
         columns' own units (point masses, categories and counts add 0; missing cells add 0).
         With ``continuous="modes"`` the result is a defective density (see ``modes.py``)."""
-        df = check_columns(df, self._schema)
         total = np.zeros(len(df))
-        for column, transform, _, _ in self._layout:
-            if column.kind not in CATEGORY_KINDS and column.kind != "count":
-                total += transform.log_jacobian(column_numbers(df, column))
+        for values in self.log_jacobian_columns(df).values():
+            total += values
         return total
+
+    def log_jacobian_columns(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Return :meth:`log_jacobian`'s terms by column: float64 ``[N]`` per modelled column
+        whose transform has one (numbers; categories and counts have none), nats."""
+        df = check_columns(df, self._schema)
+        return {
+            column.name: transform.log_jacobian(column_numbers(df, column))
+            for column, transform, _, _ in self._layout
+            if column.kind not in CATEGORY_KINDS and column.kind != "count"
+        }
 
     # ----- conditions -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,83 @@ def read_table(source: str | os.PathLike[str] | pd.DataFrame, *, delimiter: str 
             raise DataError(f"{path}: Parquet files are compressed inside; decompress the file (drop {compressed})")
         return _read_parquet(path)
     return _read_text(path, delimiter or default)
+
+
+def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int, *, delimiter: str | None = None) -> Iterator[pd.DataFrame]:
+    """Yield the table file ``path`` as DataFrames of at most ``chunk_rows`` rows, in file
+    order, holding one chunk in memory at a time: Parquet by record batches, CSV/TSV by row
+    blocks. Each chunk is typed as :func:`read_table` types a whole file (from its own cells,
+    so a column may come as integers in one chunk and as decimals in another: the codec reads
+    both). Raises ``DataError`` as :func:`read_table` does."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    if not suffixes or suffixes[-1] not in FORMATS or not path.is_file():
+        yield read_table(path, delimiter=delimiter)  # its errors name the problem
+        return
+    form, default = FORMATS[suffixes[-1]]
+    if form == "parquet":
+        yield from _parquet_chunks(path, chunk_rows)
+    else:
+        yield from _text_chunks(path, delimiter or default, chunk_rows)
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as a Parquet file ({exc})") from None
+    names = [str(n) for n in file.schema_arrow.names]
+    _check_names(names, str(path))
+    for field in file.schema_arrow:
+        if pa.types.is_nested(field.type):
+            raise DataError(
+                f"{path}: column {field.name!r} has the nested type {field.type}; flatten it into plain columns or drop it"
+            )
+    if file.metadata.num_rows == 0:
+        raise DataError(f"{path}: the Parquet file has no rows")
+    for batch in file.iter_batches(batch_size=chunk_rows):
+        table = pa.Table.from_batches([batch])
+        yield pd.DataFrame({name: _arrow_column(table.column(i), pa) for i, name in enumerate(names)})
+
+
+def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    options = {
+        "sep": delimiter, "header": None, "dtype": str, "na_filter": False, "keep_default_na": False,
+        "skip_blank_lines": True, "encoding": "utf-8-sig", "engine": "c",
+    }  # fmt: skip
+    names: list[str] | None = None
+    try:
+        reader = pd.read_csv(path, chunksize=chunk_rows, **options)
+        for raw in reader:
+            if names is None:
+                first = [str(c).strip() for c in raw.iloc[0]]
+                present = [c for c in first if c not in MISSING_TEXT]
+                if any(not _is_number(c) for c in present):
+                    names = [c if c else f"column_{j + 1}" for j, c in enumerate(first)]
+                    _check_names(names, str(path))
+                    raw = raw.iloc[1:].reset_index(drop=True)
+                else:
+                    names = [f"column_{j + 1}" for j in range(raw.shape[1])]
+                if raw.shape[0] == 0:
+                    continue
+            if raw.shape[1] != len(names):
+                raise DataError(f"{path}: rows have {raw.shape[1]} cells where the header has {len(names)}")
+            yield pd.DataFrame({name: _typed(raw.iloc[:, j]) for j, name in enumerate(names)})
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data") from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
+        raise DataError(
+            f"{path}: cannot be read as a table ({detail}); every row needs the same number of cells "
+            "(quote cells that contain the delimiter)"
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text file; save the table as UTF-8 CSV") from None
+    if names is None:
+        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
 
 
 def _check_names(names: list[str], where: str) -> None:

@@ -29,6 +29,12 @@ class Likelihood(nn.Module):
         """Return log p(x|params) in nats per example, summed over D; shape ``params.shape[:-1]``."""
         raise NotImplementedError
 
+    def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """Return the terms of :meth:`log_prob` per feature, nats, ``[..., F]``: F = D for a
+        likelihood that factorises over the data dimensions (a table's ``mixed`` likelihood
+        gives one per column block). They sum to ``log_prob``; they explain anomaly scores."""
+        raise NotImplementedError(f"the {self.name or type(self).__name__} likelihood does not give per-feature terms")
+
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """Return E[x|z], ``[..., D]``, in data units."""
         raise NotImplementedError

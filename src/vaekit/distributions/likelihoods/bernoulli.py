@@ -28,6 +28,9 @@ class BernoulliLikelihood(Likelihood):
             return -F.binary_cross_entropy_with_logits(params, x, reduction="none").sum(-1)
         return torch.einsum("...d,...d->...", params, x.to(params.dtype)) - F.softplus(params).sum(-1)
 
+    def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return -F.binary_cross_entropy_with_logits(params, x.to(params.dtype).expand_as(params), reduction="none")
+
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(params)
 

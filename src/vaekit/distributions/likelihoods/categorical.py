@@ -36,7 +36,11 @@ class CategoricalLikelihood(Likelihood):
         return torch.cat([F.log_softmax(p, dim=-1) for p in params.split(self.groups, dim=-1)], dim=-1)
 
     def log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        return (x * self._log_softmax(params)).sum(-1)
+        return self.log_prob_terms(x, params).sum(-1)
+
+    def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        # One term per one-hot slot: a group's slots sum to its value's log probability.
+        return x * self._log_softmax(params)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         return self._log_softmax(params).exp()

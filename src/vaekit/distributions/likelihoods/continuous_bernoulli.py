@@ -44,8 +44,11 @@ class ContinuousBernoulliLikelihood(Likelihood):
         self.dim = dim
 
     def log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return self.log_prob_terms(x, params).sum(-1)
+
+    def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         cross_entropy = F.binary_cross_entropy_with_logits(params, x.expand_as(params), reduction="none")
-        return (log_normalizer(params) - cross_entropy).sum(-1)
+        return log_normalizer(params) - cross_entropy
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         # E[x] = 1 / (1 - exp(-eta)) - 1 / eta; near eta = 0 its series 1/2 + eta/12 - eta^3/720.

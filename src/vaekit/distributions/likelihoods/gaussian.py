@@ -52,8 +52,11 @@ class GaussianLikelihood(Likelihood):
         return params, self.log_sigma
 
     def log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return self.log_prob_terms(x, params).sum(-1)
+
+    def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         mean, log_sigma = self._mean_and_log_sigma(params)
-        return -0.5 * (LOG_2PI + 2.0 * log_sigma + (x - mean).pow(2) * torch.exp(-2.0 * log_sigma)).sum(-1)
+        return -0.5 * (LOG_2PI + 2.0 * log_sigma + (x - mean).pow(2) * torch.exp(-2.0 * log_sigma))
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         return self._mean_and_log_sigma(params)[0]

@@ -55,6 +55,9 @@ class DiscretizedLogisticLikelihood(Likelihood):
         return F.log_softmax(logits, dim=-2), loc, log_scale.clamp(min=MIN_LOG_SCALE)
 
     def log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        return self.log_prob_terms(x, params).sum(-1)
+
+    def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         log_weight, loc, log_scale = self._components(params)
         x = x.unsqueeze(-2)  # broadcast over the mixture components
         h = self.half_bin
@@ -74,7 +77,7 @@ class DiscretizedLogisticLikelihood(Likelihood):
             log_density_mid + math.log(2.0 * h),
         )
         log_bin = torch.where(x < h, log_cdf_plus, torch.where(x > 1.0 - h, log_survival_min, log_mid))
-        return torch.logsumexp(log_weight + log_bin, dim=-2).sum(-1)
+        return torch.logsumexp(log_weight + log_bin, dim=-2)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         # The location, clamped to the data range (the tails' mass sits on the edge levels).

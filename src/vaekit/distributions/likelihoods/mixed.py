@@ -620,6 +620,10 @@ class MixedLikelihood(Likelihood):
         broadcast); the result has their broadcast leading shape ``[..., B]``."""
         return self._terms(x, params).sum(-1)
 
+    def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """Return :meth:`log_prob_blocks`: one term per column block."""
+        return self.log_prob_blocks(x, params)
+
     def log_prob_blocks(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """Return the masked per-block terms of :meth:`log_prob`, nats, ``[..., B, n_blocks]``
         in block order (0 for a missing cell); they sum to ``log_prob``."""

@@ -1,0 +1,257 @@
+"""``vaekit score``: anomaly scores of a run on data, written as they are computed, with a
+stored threshold (``--calibrate``) and label metrics (``--labels``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vaekit.cli.options import Command, user_errors
+from vaekit.runtime.errors import ConfigError, DataError
+
+#: data suffixes read by the scoring module itself (others go through the run's data readers)
+DIRECT_SUFFIXES = (".npy", ".npz")
+
+
+@click.command(cls=Command)
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--data", required=True, help="Data to score: a table (.csv/.tsv/.parquet) for a table run; .npy/.npz, a dataset name or folder otherwise.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Dataset names and folders: the split scored.")
+@click.option("--score", "kind", type=click.Choice(["nll", "elbo", "recon"]), default="nll", show_default=True, help="nll: -IW bound (K samples); elbo: -ELBO (mean of K draws); recon: -log p(x|z) at the posterior mean.")
+@click.option("--k", "k", type=click.IntRange(min=1), help="Posterior draws: importance samples for nll (100), ELBO draws for elbo (10).")
+@click.option("--out", type=click.Path(dir_okay=False), help="scores.csv, .tsv, .parquet or .npy (required unless --calibrate).")
+@click.option("--calibrate", is_flag=True, help="Choose a threshold on this (reference) data and store it in RUN_DIR/calibration.json.")
+@click.option("--contamination", type=float, help="With --calibrate: the share of anomalies in the reference data, in (0, 0.5].")
+@click.option("--fpr", type=float, help="With --calibrate: the reference data are clean; the share of them to flag, in (0, 0.5].")
+@click.option("--no-threshold", is_flag=True, help="Ignore the stored threshold (no flag or p-value columns).")
+@click.option("--labels", "labels", help="Known anomalies: a column of the table, or a file (.npy/.csv/.txt) with one 0/1 per example; adds AUROC, AUPRC and precision at the true count.")
+@click.option("--id-column", help="Tables: the column that names each row (default: the first column the schema ignores, else the row's position).")
+@click.option("--explain", is_flag=True, help="Tables: one contribution column per column (nats); images: per-pixel maps in OUT-maps.npy.")
+@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=10_000, show_default=True, help="Examples read and scored at a time (memory stays bounded).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@user_errors
+def score(
+    run_dir: str, data: str, split: str, kind: str, k: int | None, out: str | None, calibrate: bool,
+    contamination: float | None, fpr: float | None, no_threshold: bool, labels: str | None, id_column: str | None,
+    explain: bool, which: str, seed: int, chunk_rows: int, device: str, as_json: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """Score examples: one row each with its anomaly score (nats; higher is more unusual).
+
+    With a threshold stored by --calibrate, each row also gets a flag (1 above it) and an
+    empirical p-value (the share of reference examples scoring at least as high)."""
+    import numpy as np
+
+    from vaekit import api, scoring
+    from vaekit.evaluation.calibration import check_rate
+    from vaekit.evaluation.scores import check_score_kind
+    from vaekit.runtime.device import resolve_device
+
+    if calibrate:
+        check_rate(contamination, fpr)
+    elif contamination is not None or fpr is not None:
+        raise ConfigError("--contamination and --fpr choose a threshold: add --calibrate (and give reference data)")
+    elif out is None:
+        raise ConfigError("--out FILE is required (scores.csv, .tsv, .parquet or .npy), unless you --calibrate")
+    writer_path = scoring.score_path(out) if out is not None else None
+    vae = api.load(run_dir, which=which, device=resolve_device(device))
+    k = check_score_kind(vae.model, kind, k)
+    table = vae.config.table is not None
+    if explain and writer_path is not None and writer_path.suffix.lower() == ".npy" and table:
+        raise ConfigError("--explain adds columns to the scores: write them to .csv, .tsv or .parquet")
+    threshold = None
+    if not calibrate and not no_threshold:
+        threshold = scoring.run_calibration(vae)
+        if threshold is not None:
+            threshold.check_matches(kind, k, which)
+
+    label_column, label_file = _label_source(labels, data, table)
+    source = scoring.score_source(
+        vae, _data_for(vae, data, split), split=split, id_column=id_column, label_column=label_column,
+        chunk_rows=chunk_rows,
+    )  # fmt: skip
+    note = _note(vae, kind)
+    if note and not as_json:
+        click.echo(f"note: {note}", err=True)
+    started = time.perf_counter()
+    summary = _score_all(vae, source, kind, k, seed, explain, writer_path, threshold, quiet)
+    seconds = time.perf_counter() - started
+    scores, file_labels = summary["scores"], summary["labels"]
+    record: dict[str, Any] = {
+        "run_dir": str(run_dir), "weights": which, "data": str(data), "score": kind, "k": k, "n": len(scores),
+        "seconds": round(seconds, 3), "examples_per_s": round(len(scores) / seconds, 1) if seconds > 0 else None,
+        "mean": float(np.mean(scores)) if len(scores) else None, "median": float(np.median(scores)) if len(scores) else None,
+    }  # fmt: skip
+    if writer_path is not None:
+        record["out"] = str(writer_path)
+    if summary["maps"] is not None:
+        record["maps"] = str(summary["maps"])
+    if calibrate:
+        from vaekit.detector import calibrate_scores
+
+        calibration = calibrate_scores(vae, scores, data=str(data), kind=kind, k=k, contamination=contamination, fpr=fpr)
+        record["calibration"] = {"threshold": calibration.threshold, "rule": calibration.rule, "rate": calibration.rate}
+        threshold = calibration
+    if threshold is not None:
+        record["flagged"] = int(threshold.flags(scores).sum())
+        record["threshold"] = threshold.threshold
+    truth = file_labels if label_file is None else _read_label_file(label_file)
+    if truth is not None:
+        from vaekit.evaluation.anomaly_metrics import anomaly_metrics
+
+        record["labels"] = anomaly_metrics(scores, truth)
+    _report(record, threshold if calibrate else None, as_json)
+
+
+def _data_for(vae: Any, data: str, split: str) -> Any:
+    """Return what the scoring module reads for ``--data``: the path for tables, .npy and .npz;
+    a dataset name or folder read through the run's data readers (as ``evaluate --data`` does)."""
+    from vaekit import api, scoring
+
+    if vae.config.table is not None or Path(data).suffix.lower() in DIRECT_SUFFIXES:
+        return data
+    x, y = api.resolve_eval_data(vae, data, split)
+    return scoring.Examples(x.cpu(), y, description=f"{data} ({split})")
+
+
+def _label_source(labels: str | None, data: str, table: bool) -> tuple[str | None, Path | None]:
+    """Return ``(column, file)`` for ``--labels``: a file when one exists at that path (and is
+    not the scored table itself), else a table column."""
+    if labels is None:
+        return None, None
+    path = Path(labels)
+    if path.is_file():
+        return None, path
+    if not table:
+        raise DataError(f"--labels {labels}: no such file; give a .npy, .csv or .txt file with one 0/1 per example")
+    return labels, None
+
+
+def _read_label_file(path: Path) -> Any:
+    """Return the labels stored in ``path``: a .npy array, or text with one label per line
+    (a one-column CSV with or without a header)."""
+    import numpy as np
+
+    if path.suffix.lower() == ".npy":
+        from vaekit.data.arrays import load_npy
+
+        return load_npy(path).reshape(-1)
+    lines = [line.strip().split(",")[0].strip() for line in path.read_text().splitlines() if line.strip()]
+    if lines and lines[0].lower() not in ("0", "1", "true", "false", "yes", "no", "anomaly", "normal", "outlier", "inlier"):
+        lines = lines[1:]  # a header
+    return np.asarray(lines)
+
+
+def _note(vae: Any, kind: str) -> str | None:
+    """Return a note when the run's likelihood is not a true likelihood of its data (the
+    scores then rank examples but are not negative log-likelihoods)."""
+    from vaekit.evaluation import likelihood_is_exact
+
+    cfg = vae.config
+    if kind == "recon" or cfg.table is not None:
+        return None
+    if likelihood_is_exact(vae.model.likelihood, cfg.value_range, cfg.data.dequantize):
+        return None
+    name = getattr(vae.model.likelihood, "name", "") or type(vae.model.likelihood).__name__
+    return (
+        f"the {name} likelihood is not a true likelihood of this run's data (docs/likelihoods.md): "
+        "the scores rank examples but are not negative log-likelihoods"
+    )
+
+
+def _score_all(
+    vae: Any, source: Any, kind: str, k: int | None, seed: int, explain: bool, out: Path | None, threshold: Any, quiet: bool
+) -> dict[str, Any]:
+    """Score every chunk of ``source``, writing rows to ``out`` as they come (moved into place
+    only when all are written); return the scores, the label column's labels and the maps' path."""
+    import numpy as np
+
+    from vaekit import scoring
+    from vaekit.runtime.progress import work_progress
+
+    bar = work_progress(source.total or 0, "quiet" if quiet else "auto", "scoring", "examples") if source.total else None
+    writer = scoring.ScoreWriter(out) if out is not None else None
+    maps_path = maps = None
+    if explain and vae.config.table is None and out is not None:
+        maps_path = out.with_name(f"{out.stem}-maps.npy")
+    all_scores: list[Any] = []
+    all_labels: list[Any] = []
+    done = 0
+    try:
+        for part in scoring.iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain,
+                                        on_rows=(lambda n: bar.update(n)) if bar is not None else None):  # fmt: skip
+            all_scores.append(part.scores)
+            if part.labels is not None:
+                all_labels.append(part.labels)
+            if writer is not None:
+                frame = part.frame()
+                if threshold is not None:
+                    frame.insert(2, "flag", threshold.flags(part.scores))
+                    frame.insert(3, "p_value", threshold.p_values(part.scores))
+                if maps_path is not None:
+                    frame = frame[[c for c in frame.columns if not c.startswith("contribution_pixel_")]]
+                    if maps is None:
+                        maps = _open_maps(maps_path, source.total, vae.input_shape)
+                    maps[done : done + len(part.scores)] = part.maps().astype(np.float32)
+                writer.write(frame)
+            done += len(part.scores)
+        if maps is not None:
+            maps.flush()
+            del maps
+            Path(str(maps_path) + ".tmp").replace(maps_path)  # type: ignore[arg-type]
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        if maps_path is not None:
+            Path(str(maps_path) + ".tmp").unlink(missing_ok=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return {
+        "scores": np.concatenate(all_scores) if all_scores else np.zeros(0),
+        "labels": np.concatenate(all_labels) if all_labels else None,
+        "maps": maps_path,
+    }
+
+
+def _open_maps(path: Path, total: int | None, shape: tuple[int, ...]) -> Any:
+    """Return a float32 ``.npy`` memory map ``[total, *shape]`` written beside ``path`` (moved
+    into place when complete)."""
+    import numpy as np
+
+    if total is None:
+        raise ConfigError("per-pixel maps need the number of examples up front; score a .npy, .npz or dataset")
+    return np.lib.format.open_memmap(str(path) + ".tmp", mode="w+", dtype=np.float32, shape=(total, *shape))
+
+
+def _report(record: dict[str, Any], calibration: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+        return
+    k = f", K={record['k']}" if record["k"] is not None else ""
+    rate = f" ({record['examples_per_s']:g} per s)" if record.get("examples_per_s") else ""
+    click.echo(f"scored {record['n']} examples of {record['data']} ({record['score']}{k}) in {record['seconds']:.1f} s{rate}")
+    if record["n"]:
+        click.echo(f"score (nats, higher is more unusual): median {record['median']:.3f}, mean {record['mean']:.3f}")
+    if calibration is not None:
+        click.echo(f"stored the threshold in calibration.json: {calibration.describe()}")
+    if "flagged" in record:
+        click.echo(f"flagged {record['flagged']} of {record['n']} above {record['threshold']:.4f} nats")
+    if "labels" in record:
+        m = record["labels"]
+        click.echo(
+            f"against the labels ({m['n_anomalies']} anomalies of {m['n']}): AUROC {m['auroc']:.4f}, "
+            f"AUPRC {m['auprc']:.4f}, precision at {m['n_anomalies']} {m['precision_at_n']:.4f}"
+        )
+    if "out" in record:
+        click.echo(f"wrote {record['out']}" + (f" and {record['maps']}" if "maps" in record else ""))

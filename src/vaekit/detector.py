@@ -1,0 +1,162 @@
+"""The anomaly detector of the scikit-learn and PyOD conventions, and thresholds chosen on
+reference data (see :mod:`vaekit.scoring` for the scores themselves)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaekit.api import TrainedVAE
+from vaekit.evaluation.calibration import Calibration, calibrate, save_calibration
+from vaekit.evaluation.scores import check_score_kind
+from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.scoring import Scores, score_data
+
+
+def calibrate_scores(
+    vae: TrainedVAE,
+    scores: np.ndarray,
+    *,
+    data: str,
+    kind: str,
+    k: int | None,
+    contamination: float | None = None,
+    fpr: float | None = None,
+    save: bool = True,
+) -> Calibration:
+    """Return the threshold chosen on reference ``scores`` (of kind ``kind`` with ``k`` draws,
+    from the ``data`` named) and, with ``save``, store it in the run folder as
+    ``calibration.json``, so that later scores get a flag and a p-value."""
+    from vaekit._version import __version__
+
+    calibration = calibrate(
+        scores, score=kind, k=k, weights=vae.weights, data=data, contamination=contamination, fpr=fpr,
+        version=__version__,
+    )  # fmt: skip
+    if save:
+        if vae.run_dir is None:
+            raise ConfigError("this model has no run folder to keep its threshold in; load it from one (vaekit.load)")
+        save_calibration(vae.run_dir, calibration)
+    return calibration
+
+
+def calibrate_run(
+    vae: TrainedVAE,
+    data: Any,
+    *,
+    kind: str = "nll",
+    k: int | None = None,
+    contamination: float | None = None,
+    fpr: float | None = None,
+    seed: int = 0,
+    save: bool = True,
+) -> tuple[Calibration, Scores]:
+    """Score the reference ``data`` (see :func:`vaekit.scoring.score_source`) and return the
+    threshold chosen on it, with the scores (see :func:`calibrate_scores`)."""
+    from vaekit.evaluation.calibration import check_rate
+
+    check_rate(contamination, fpr)
+    scores = score_data(vae, data, kind=kind, k=k, seed=seed)
+    name = os.fspath(data) if isinstance(data, str | os.PathLike) else f"a {type(data).__name__}"
+    calibration = calibrate_scores(
+        vae, scores.scores, data=name, kind=kind, k=check_score_kind(vae.model, kind, k),
+        contamination=contamination, fpr=fpr, save=save,
+    )  # fmt: skip
+    return calibration, scores
+
+
+class AnomalyDetector:
+    """An anomaly detector on a VAE, following PyOD's conventions so that it drops into
+    pipelines written for PyOD or scikit-learn.
+
+    ``fit(X)`` trains a VAE on ``X`` (an array of examples in [0, 1] or real values, uint8
+    images, or a DataFrame, trained as :class:`vaekit.TableVAE` trains) and sets
+    ``decision_scores_`` (the training examples' scores, nats), ``threshold_`` (their
+    ``1 - contamination`` quantile) and ``labels_`` (1 above it). ``decision_function(X)``
+    returns scores (higher is more unusual), ``predict(X)`` 0/1, and ``score_samples(X)``
+    scikit-learn's sign (higher is more normal). ``score`` is ``nll``, ``elbo`` or ``recon``
+    and ``k`` its posterior draws; other keyword arguments go to ``vaekit.train`` (or
+    ``TableVAE``): ``epochs``, ``latent_dim``, ``encoder``, ``likelihood``, ``binarize``, ...
+    ``out`` keeps the run folder (a temporary one by default).
+    """
+
+    def __init__(
+        self,
+        contamination: float = 0.1,
+        *,
+        score: str = "nll",
+        k: int | None = None,
+        seed: int = 0,
+        out: str | os.PathLike[str] | None = None,
+        progress: str = "quiet",
+        **train_options: Any,
+    ) -> None:
+        from vaekit.evaluation.calibration import check_rate
+
+        check_rate(contamination, None)
+        self.contamination = contamination
+        self.score = score
+        self.k = k
+        self.seed = seed
+        self.out = out
+        self.progress = progress
+        self.train_options = train_options
+        self.vae_: TrainedVAE | None = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._table: Any = None
+
+    def fit(self, X: Any, y: Any = None) -> AnomalyDetector:
+        """Train on ``X`` (``y`` is ignored: training is unsupervised); returns self."""
+        from vaekit.api import train
+        from vaekit.data.load import is_data_frame
+
+        if self.out is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="vaekit-detector-")
+        out = Path(self.out) if self.out is not None else Path(self._folder.name) / "run"  # type: ignore[union-attr]
+        if is_data_frame(X):
+            from vaekit.tables import TableVAE
+
+            self._table = TableVAE(seed=self.seed, out=out, progress=self.progress, **self.train_options).fit(X)
+            self.vae_ = self._table.vae_
+        else:
+            array = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
+            if array.ndim < 2 or len(array) < 2:
+                raise DataError(f"fit needs an array of examples [N, D] or [N, H, W] with N >= 2, got shape {array.shape}")
+            data_file = out.parent / f"{out.name}-train.npy"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            np.save(data_file, array, allow_pickle=False)
+            options = {"test_fraction": 0.05, **self.train_options}
+            self.vae_ = train(data=str(data_file), out=out, seed=self.seed, progress=self.progress, force=True, **options)
+        check_score_kind(self.vae_.model, self.score, self.k)
+        self.decision_scores_ = self.decision_function(X)
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        return self
+
+    def _fitted(self) -> TrainedVAE:
+        if self.vae_ is None:
+            raise ConfigError("this AnomalyDetector is not fitted yet: call fit(X) first")
+        return self.vae_
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Return the anomaly score of each example of ``X``: float64 ``[N]`` nats, higher is
+        more unusual."""
+        return score_data(self._fitted(), X, kind=self.score, k=self.k, seed=self.seed).scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Return 1 for examples scoring above ``threshold_``, else 0 (int ``[N]``)."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit on ``X`` and return ``labels_``."""
+        return self.fit(X).labels_
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Return minus :meth:`decision_function` (scikit-learn's sign: higher is more normal;
+        for ``nll`` the log-likelihood bound in nats)."""
+        return -self.decision_function(X)
