@@ -17,6 +17,31 @@ from vaekit.evaluation.scores import check_score_kind
 from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.scoring import Scores, score_data
 
+#: data files the scoring module reads itself (others go through the run's data readers)
+DIRECT_SUFFIXES = (".npy", ".npz")
+
+
+def scoring_data(vae: TrainedVAE, data: str | os.PathLike[str] | None, split: str = "test") -> Any:
+    """Return what :func:`vaekit.scoring.score_source` reads for ``data``: a table's path, a
+    ``.npy``/``.npz`` path as they are; a dataset name or folder (or, with ``data`` None, the
+    run's own ``split``) read through the run's data readers, as ``evaluate --data`` reads it.
+    A table run without ``data`` gives its held-out rows (its training rows when it held none
+    out)."""
+    from vaekit.api import resolve_eval_data
+    from vaekit.scoring import Examples
+
+    if vae.config.table is not None:
+        if data is not None:
+            return data
+        from vaekit.tables import run_frames
+
+        train, test = run_frames(vae)
+        return test if test is not None and len(test) else train
+    if data is not None and Path(data).suffix.lower() in DIRECT_SUFFIXES:
+        return data
+    x, y = resolve_eval_data(vae, None if data is None else os.fspath(data), split)
+    return Examples(x.cpu(), y, description=f"{data or vae.config.data.name} ({split})")
+
 
 def calibrate_scores(
     vae: TrainedVAE,

@@ -38,15 +38,14 @@ class ScoreChunk:
     """One chunk of examples as the model sees them, with what the output needs of them.
 
     ``ids`` name the rows (their position in the data, or an id column's values); for tables,
-    ``offset`` ``[n]`` and ``column_offsets`` ``[n, C]`` are the change of variables (nats) that
-    turn the model's scores into scores in the columns' own units; ``labels`` are anomaly labels
-    read from a column of the data."""
+    ``offset`` ``[n]`` is the change of variables (nats) that turns the model's scores into
+    scores in the columns' own units; ``labels`` are anomaly labels read from a column of the
+    data."""
 
     x: torch.Tensor
     y: torch.Tensor | None
     ids: np.ndarray
     offset: np.ndarray | None = None
-    column_offsets: np.ndarray | None = None
     labels: np.ndarray | None = None
 
 
@@ -68,7 +67,12 @@ class Scores:
     """Scores of examples (from :func:`score_data`): ``ids`` and ``scores`` ``[N]`` (nats,
     higher is more unusual); with ``explain``, ``contributions`` ``[N, F]`` (each feature's
     share: a pixel's or a column's reconstruction cost, nats) and ``latent`` ``[N]`` (the rest:
-    KL and, for ``nll``, the importance weighting's gain), which add up to the scores."""
+    KL and, for ``nll``, the importance weighting's gain), which add up to the scores.
+
+    A table's contributions are in the model's units (numbers standardised), so that a column
+    in grams and one in millimetres compare; ``units`` ``[N]`` is each row's change of
+    variables to the columns' own units (a constant per standardised column), and
+    contributions + latent + units = scores."""
 
     ids: np.ndarray
     scores: np.ndarray
@@ -80,6 +84,11 @@ class Scores:
     id_name: str = "index"
     labels: np.ndarray | None = field(default=None, repr=False)
     input_shape: tuple[int, ...] = ()
+    units: np.ndarray | None = None
+    #: the chunk's examples as the model saw them (``iter_scores(..., keep_examples=True)``)
+    examples: torch.Tensor | None = field(default=None, repr=False)
+    #: the chunk's class labels, for conditional models (with ``examples``)
+    classes: torch.Tensor | None = field(default=None, repr=False)
 
     def maps(self) -> np.ndarray:
         """Return the contributions of an image run as maps ``[N, *input_shape]`` (nats per
@@ -98,6 +107,8 @@ class Scores:
             names = self.features or [f"pixel_{i}" for i in range(self.contributions.shape[1])]
             data.update({f"contribution_{n}": self.contributions[:, j] for j, n in enumerate(names)})
             data["contribution_latent"] = self.latent
+            if self.units is not None:
+                data["contribution_units"] = self.units
         return pd.DataFrame(data)
 
 
@@ -195,12 +206,7 @@ def _table_chunks(
         x = torch.as_tensor(codec.encode(rows), dtype=torch.float32, device=vae.device)
         y_codes = codec.labels(rows)
         y = None if y_codes is None else torch.as_tensor(y_codes, dtype=torch.long, device=vae.device)
-        jacobians = codec.log_jacobian_columns(rows)
-        offsets = np.zeros((len(rows), len(modelled)))
-        for j, name in enumerate(modelled):
-            if name in jacobians:
-                offsets[:, j] = -jacobians[name]
-        yield ScoreChunk(x=x, y=y, ids=ids, offset=offsets.sum(1), column_offsets=offsets, labels=labels)
+        yield ScoreChunk(x=x, y=y, ids=ids, offset=-codec.log_jacobian(rows), labels=labels)
         position += len(frame)
 
 
@@ -339,11 +345,13 @@ def iter_scores(
     explain: bool = False,
     fast: str = "auto",
     on_rows: Callable[[int], None] | None = None,
+    keep_examples: bool = False,
 ) -> Iterator[Scores]:
     """Yield the :class:`Scores` of each chunk of ``source`` in order (a table's in its
     columns' units). One generator seeded with ``seed`` gives every chunk's posterior draws,
     in example order, so the chunking does not change the numbers. ``on_rows(n)`` is called
-    after each batch of ``n`` examples."""
+    after each batch of ``n`` examples; ``keep_examples`` attaches each chunk's examples as
+    the model saw them (for pictures of the most unusual)."""
     model = vae.model
     k = check_score_kind(model, kind, k)
     generator: torch.Generator | None = None
@@ -361,19 +369,20 @@ def iter_scores(
         contributions = latent = None
         if explain and scored.terms is not None:
             latent = scored.latent.numpy()  # type: ignore[union-attr]
-            contributions = _feature_terms(vae, scored.terms.numpy(), chunk)
+            contributions = _feature_terms(vae, scored.terms.numpy())
         if chunk.offset is not None:
             scores = scores + chunk.offset
         yield Scores(
             ids=chunk.ids, scores=scores, kind=kind, k=k, contributions=contributions, latent=latent,
             features=source.features, id_name=source.id_name, labels=chunk.labels, input_shape=vae.input_shape,
+            examples=chunk.x if keep_examples else None, classes=chunk.y if keep_examples else None,
+            units=chunk.offset if explain and chunk.offset is not None else None,
         )  # fmt: skip
 
 
-def _feature_terms(vae: TrainedVAE, terms: np.ndarray, chunk: ScoreChunk) -> np.ndarray:
+def _feature_terms(vae: TrainedVAE, terms: np.ndarray) -> np.ndarray:
     """Return the likelihood's terms as one per feature: a table's column blocks summed by
-    column (value and missingness) plus the column's change of variables; an image's pixels
-    as they are."""
+    column (value and missingness); an image's pixels as they are."""
     if vae.config.table is None:
         if terms.shape[1] != vae.config.input_dim:
             raise ConfigError(
@@ -387,7 +396,7 @@ def _feature_terms(vae: TrainedVAE, terms: np.ndarray, chunk: ScoreChunk) -> np.
     out = np.zeros((len(terms), len(modelled)))
     for b, block in enumerate(codec.blocks):
         out[:, where[block["column"]]] += terms[:, b]
-    return out + chunk.column_offsets
+    return out
 
 
 def score_data(
@@ -424,7 +433,7 @@ def concatenate_scores(parts: list[Scores], kind: str, k: int | None, source: Sc
 
     return Scores(
         ids=joined("ids"), scores=joined("scores"), kind=kind, k=k, contributions=joined("contributions"),  # type: ignore[arg-type]
-        latent=joined("latent"), features=first.features, id_name=first.id_name, labels=joined("labels"),
+        latent=joined("latent"), features=first.features, id_name=first.id_name, labels=joined("labels"), units=joined("units"),
         input_shape=first.input_shape,
     )  # fmt: skip
 

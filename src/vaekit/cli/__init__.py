@@ -530,8 +530,11 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
     "-n",
     "n",
     type=int,
-    help="samples: number (64; per class for a conditional model without --label: 8); recon: examples (32).",
+    help="samples: number (64; per class for a conditional model without --label: 8); recon: examples (32); "
+    "anomalies: examples shown (8).",
 )
+@click.option("--data", "data", help="anomalies: the data to rank (.npy/.npz, a table, a dataset; default: the run's split).")
+@click.option("--score", "score", type=click.Choice(["nll", "elbo", "recon"]), help="anomalies: the score (nll).")
 @click.option("--temperature", type=float, help="samples: scale of the prior's std (1).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--from", "start", help="interp: first example, an index into the split or a file (.png/.npy/.csv).")
@@ -550,7 +553,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
     "k",
     type=click.IntRange(min=0),
     help="report, when the run has no saved evaluation: importance samples of the test NLL it computes "
-    "(5000; e.g. 100 for a quick look; 0 skips the NLL).",
+    "(5000; e.g. 100 for a quick look; 0 skips the NLL); anomalies: posterior draws of the score (100 for nll).",
 )
 @click.option(
     "--label",

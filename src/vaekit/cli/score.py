@@ -13,9 +13,6 @@ import click
 from vaekit.cli.options import Command, user_errors
 from vaekit.runtime.errors import ConfigError, DataError
 
-#: data suffixes read by the scoring module itself (others go through the run's data readers)
-DIRECT_SUFFIXES = (".npy", ".npz")
-
 
 @click.command(cls=Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -50,6 +47,7 @@ def score(
     import numpy as np
 
     from vaekit import api, scoring
+    from vaekit.detector import scoring_data
     from vaekit.evaluation.calibration import check_rate
     from vaekit.evaluation.scores import check_score_kind
     from vaekit.runtime.device import resolve_device
@@ -74,7 +72,7 @@ def score(
 
     label_column, label_file = _label_source(labels, data, table)
     source = scoring.score_source(
-        vae, _data_for(vae, data, split), split=split, id_column=id_column, label_column=label_column,
+        vae, scoring_data(vae, data, split), split=split, id_column=id_column, label_column=label_column,
         chunk_rows=chunk_rows,
     )  # fmt: skip
     note = _note(vae, kind)
@@ -108,17 +106,6 @@ def score(
 
         record["labels"] = anomaly_metrics(scores, truth)
     _report(record, threshold if calibrate else None, as_json)
-
-
-def _data_for(vae: Any, data: str, split: str) -> Any:
-    """Return what the scoring module reads for ``--data``: the path for tables, .npy and .npz;
-    a dataset name or folder read through the run's data readers (as ``evaluate --data`` does)."""
-    from vaekit import api, scoring
-
-    if vae.config.table is not None or Path(data).suffix.lower() in DIRECT_SUFFIXES:
-        return data
-    x, y = api.resolve_eval_data(vae, data, split)
-    return scoring.Examples(x.cpu(), y, description=f"{data} ({split})")
 
 
 def _label_source(labels: str | None, data: str, table: bool) -> tuple[str | None, Path | None]:

@@ -168,6 +168,17 @@ def _curves(request: PlotRequest) -> Any:
     return training_curves(read_metrics(request.run_dir), request.run_dir)
 
 
+@picture("anomalies", "anomalies.png", "the most unusual examples of --data (or the split) and what made them unusual")
+def _anomalies(request: PlotRequest) -> Any:
+    from vaekit.detector import scoring_data
+    from vaekit.viz.anomalies import DEFAULT_SHOWN, anomaly_figure, most_unusual
+
+    vae = _load(request)
+    data = scoring_data(vae, request.get("data"), request.split)
+    kind, n = request.get("score", "nll"), request.get("n", DEFAULT_SHOWN)
+    return anomaly_figure(vae, most_unusual(vae, data, kind=kind, k=request.get("k"), n=n, seed=request.seed))
+
+
 def _write_report(request: PlotRequest, path: Path) -> Path:
     from vaekit.viz.report import write_report
 
