@@ -53,6 +53,7 @@ def calibrate_scores(
     contamination: float | None = None,
     fpr: float | None = None,
     save: bool = True,
+    background: str | None = None,
 ) -> Calibration:
     """Return the threshold chosen on reference ``scores`` (of kind ``kind`` with ``k`` draws,
     from the ``data`` named) and, with ``save``, store it in the run folder as
@@ -61,7 +62,7 @@ def calibrate_scores(
 
     calibration = calibrate(
         scores, score=kind, k=k, weights=vae.weights, data=data, contamination=contamination, fpr=fpr,
-        version=__version__,
+        version=__version__, background=background,
     )  # fmt: skip
     if save:
         if vae.run_dir is None:

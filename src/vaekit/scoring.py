@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from vaekit.evaluation.calibration import Calibration, load_calibration
-from vaekit.evaluation.scores import check_score_kind, score_examples
+from vaekit.evaluation.scores import ScoredBatch, check_score_kind, score_examples
 from vaekit.runtime.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, vie
     """Yield chunks of an in-memory or memory-mapped array of examples (uint8 grey levels or
     floats in model units), the class labels ``labels`` going to conditional models. With
     ``viewed`` the examples already went through the run's evaluation view."""
-    from vaekit.data.units import to_model_units
+    from vaekit.data.units import MAX_UINT8_LEVELS, to_model_units
     from vaekit.data.views import EVAL_BINARIZE_SEED
 
     cfg = vae.config
@@ -157,8 +157,8 @@ def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, vie
         if part.dtype.kind not in "buf":
             raise DataError(f"examples of dtype {part.dtype} cannot be scored; give floats in model units or uint8 grey levels")
         tensor = torch.from_numpy(np.ascontiguousarray(part))
-        if tensor.dtype == torch.uint8:
-            tensor = to_model_units(tensor, cfg.levels or 256)
+        if tensor.dtype == torch.uint8 and not viewed:
+            tensor = to_model_units(tensor, MAX_UINT8_LEVELS)  # 8-bit pixels, as the .npy reader reads them
         tensor = tensor.to(torch.float32).reshape(len(tensor), -1)
         if tensor.shape[1] != cfg.input_dim:
             raise DataError(
@@ -237,8 +237,14 @@ def score_source(
         return ScoreSource(_array_chunks(vae, _Rows(data.x), data.y, chunk_rows, viewed=True), len(data.x), description=data.description)
     if torch.is_tensor(data) or isinstance(data, np.ndarray):
         array = data.detach().cpu().numpy() if torch.is_tensor(data) else data
-        if array.ndim == len(vae.input_shape) or array.ndim == 1:
-            array = array[None]
+        if array.dtype == np.uint8:
+            raise DataError(
+                "the examples are uint8 (grey levels 0..levels-1, as datasets store images); convert them to model "
+                "units first (bundle.as_float('test'), or x / 255 for 8-bit pixels), or score the .npy file itself"
+            )
+        shape = tuple(vae.input_shape)
+        if array.shape in (shape, shape[1:]) or (array.ndim == 1 and array.size == vae.config.input_dim):
+            array = array[None]  # one example
         return ScoreSource(_array_chunks(vae, array, None, chunk_rows), len(array), description="the examples")
     if not isinstance(data, str | os.PathLike):
         raise DataError(f"cannot score {type(data).__name__}: give an array, a tensor or a data file")
@@ -346,38 +352,68 @@ def iter_scores(
     fast: str = "auto",
     on_rows: Callable[[int], None] | None = None,
     keep_examples: bool = False,
+    background: TrainedVAE | None = None,
 ) -> Iterator[Scores]:
     """Yield the :class:`Scores` of each chunk of ``source`` in order (a table's in its
     columns' units). One generator seeded with ``seed`` gives every chunk's posterior draws,
     in example order, so the chunking does not change the numbers. ``on_rows(n)`` is called
     after each batch of ``n`` examples; ``keep_examples`` attaches each chunk's examples as
-    the model saw them (for pictures of the most unusual)."""
+    the model saw them (for pictures of the most unusual).
+
+    With a ``background`` model (another run on data of the same shape, e.g. a much smaller
+    VAE, or one trained on broader data), each score is the model's minus the background's
+    (a log-likelihood ratio, in nats): what the background also finds likely, such as simple
+    images with few strokes, stops looking typical (docs/scores.md)."""
     model = vae.model
     k = check_score_kind(model, kind, k)
-    generator: torch.Generator | None = None
-    explain_generator: torch.Generator | None = None
+    if background is not None:
+        check_background(vae, background, kind, k)
+    generators: list[torch.Generator] = []
     for chunk in source.chunks:
-        if generator is None:
-            generator = torch.Generator(device=chunk.x.device).manual_seed(seed)
-            explain_generator = torch.Generator(device=chunk.x.device).manual_seed(seed + 1)
+        if not generators:
+            generators = [torch.Generator(device=chunk.x.device).manual_seed(seed + i) for i in range(4)]
         on_batch = None if on_rows is None else (lambda scored: on_rows(len(scored.scores)))
         scored = score_examples(
-            model, [(chunk.x, chunk.y)], kind, k, generator=generator, explain=explain,
-            explain_generator=explain_generator, fast=fast, on_batch=on_batch, keep=True,
+            model, [(chunk.x, chunk.y)], kind, k, generator=generators[0], explain=explain,
+            explain_generator=generators[1], fast=fast, on_batch=on_batch, keep=True,
         )  # fmt: skip
+        if background is not None:
+            y = chunk.y if background.conditional else None
+            other = score_examples(
+                background.model, [(chunk.x.to(background.device), y)], kind, k, generator=generators[2],
+                explain=explain, explain_generator=generators[3], fast=fast, keep=True,
+            )  # fmt: skip
+            scored = ScoredBatch(
+                scored.scores - other.scores,
+                None if scored.terms is None else scored.terms - other.terms,  # type: ignore[operator]
+                None if scored.latent is None else scored.latent - other.latent,  # type: ignore[operator]
+            )
         scores = scored.scores.numpy()
         contributions = latent = None
         if explain and scored.terms is not None:
             latent = scored.latent.numpy()  # type: ignore[union-attr]
             contributions = _feature_terms(vae, scored.terms.numpy())
-        if chunk.offset is not None:
+        if chunk.offset is not None and background is None:  # a ratio's change of variables cancels
             scores = scores + chunk.offset
         yield Scores(
             ids=chunk.ids, scores=scores, kind=kind, k=k, contributions=contributions, latent=latent,
             features=source.features, id_name=source.id_name, labels=chunk.labels, input_shape=vae.input_shape,
             examples=chunk.x if keep_examples else None, classes=chunk.y if keep_examples else None,
-            units=chunk.offset if explain and chunk.offset is not None else None,
+            units=chunk.offset if explain and chunk.offset is not None and background is None else None,
         )  # fmt: skip
+
+
+def check_background(vae: TrainedVAE, background: TrainedVAE, kind: str, k: int | None) -> None:
+    """Raise ``ConfigError`` unless ``background`` scores the same examples as ``vae`` with the
+    same kind of score: the same input shape (images and arrays only)."""
+    check_score_kind(background.model, kind, k)
+    if background.config.input_dim != vae.config.input_dim or (background.config.table is None) != (vae.config.table is None):
+        raise ConfigError(
+            f"the background run takes examples of shape {tuple(background.input_shape)}, this run "
+            f"{tuple(vae.input_shape)}: train the background on data of the same shape"
+        )
+    if vae.config.table is not None:
+        raise ConfigError("a background model applies to runs on images and arrays; a table run scores without one")
 
 
 def _feature_terms(vae: TrainedVAE, terms: np.ndarray) -> np.ndarray:
@@ -411,13 +447,15 @@ def score_data(
     id_column: str | None = None,
     label_column: str | None = None,
     fast: str = "auto",
+    background: TrainedVAE | None = None,
 ) -> Scores:
     """Return the scores of every example of ``data`` (see :func:`score_source` for what it
     may be) in one :class:`Scores`, in nats: higher is more unusual. ``kind`` is ``nll``
     (``k`` importance samples, 100 by default), ``elbo`` (mean over ``k`` draws, 10 by
-    default) or ``recon``; ``explain`` adds per-feature contributions."""
+    default) or ``recon``; ``explain`` adds per-feature contributions; ``background`` turns
+    the scores into log-likelihood ratios against another run (see :func:`iter_scores`)."""
     source = score_source(vae, data, split=split, id_column=id_column, label_column=label_column)
-    parts = list(iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain, fast=fast))
+    parts = list(iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain, fast=fast, background=background))
     return concatenate_scores(parts, kind, check_score_kind(vae.model, kind, k), source)
 
 

@@ -28,6 +28,7 @@ from vaekit.runtime.errors import ConfigError, DataError
 @click.option("--labels", "labels", help="Known anomalies: a column of the table, or a file (.npy/.csv/.txt) with one 0/1 per example; adds AUROC, AUPRC and precision at the true count.")
 @click.option("--id-column", help="Tables: the column that names each row (default: the first column the schema ignores, else the row's position).")
 @click.option("--explain", is_flag=True, help="Tables: one contribution column per column (nats); images: per-pixel maps in OUT-maps.npy.")
+@click.option("--background", type=click.Path(file_okay=False), help="Images/arrays: another run (e.g. a much smaller VAE); scores become this run's minus its (a log-likelihood ratio), see docs/scores.md.")
 @click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=10_000, show_default=True, help="Examples read and scored at a time (memory stays bounded).")
@@ -38,7 +39,7 @@ from vaekit.runtime.errors import ConfigError, DataError
 def score(
     run_dir: str, data: str, split: str, kind: str, k: int | None, out: str | None, calibrate: bool,
     contamination: float | None, fpr: float | None, no_threshold: bool, labels: str | None, id_column: str | None,
-    explain: bool, which: str, seed: int, chunk_rows: int, device: str, as_json: bool, quiet: bool,
+    explain: bool, background: str | None, which: str, seed: int, chunk_rows: int, device: str, as_json: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Score examples: one row each with its anomaly score (nats; higher is more unusual).
 
@@ -61,6 +62,10 @@ def score(
     writer_path = scoring.score_path(out) if out is not None else None
     vae = api.load(run_dir, which=which, device=resolve_device(device))
     k = check_score_kind(vae.model, kind, k)
+    background_vae = None
+    if background is not None:
+        background_vae = api.load(background, device=vae.device)
+        scoring.check_background(vae, background_vae, kind, k)
     table = vae.config.table is not None
     if explain and writer_path is not None and writer_path.suffix.lower() == ".npy" and table:
         raise ConfigError("--explain adds columns to the scores: write them to .csv, .tsv or .parquet")
@@ -68,7 +73,7 @@ def score(
     if not calibrate and not no_threshold:
         threshold = scoring.run_calibration(vae)
         if threshold is not None:
-            threshold.check_matches(kind, k, which)
+            threshold.check_matches(kind, k, which, background)
 
     label_column, label_file = _label_source(labels, data, table)
     source = scoring.score_source(
@@ -79,11 +84,12 @@ def score(
     if note and not as_json:
         click.echo(f"note: {note}", err=True)
     started = time.perf_counter()
-    summary = _score_all(vae, source, kind, k, seed, explain, writer_path, threshold, quiet)
+    summary = _score_all(vae, source, kind, k, seed, explain, writer_path, threshold, quiet, background_vae)
     seconds = time.perf_counter() - started
     scores, file_labels = summary["scores"], summary["labels"]
     record: dict[str, Any] = {
-        "run_dir": str(run_dir), "weights": which, "data": str(data), "score": kind, "k": k, "n": len(scores),
+        "run_dir": str(run_dir), "weights": which, "data": str(data), "score": kind, "k": k, "background": background,
+        "n": len(scores),
         "seconds": round(seconds, 3), "examples_per_s": round(len(scores) / seconds, 1) if seconds > 0 else None,
         "mean": float(np.mean(scores)) if len(scores) else None, "median": float(np.median(scores)) if len(scores) else None,
     }  # fmt: skip
@@ -94,7 +100,9 @@ def score(
     if calibrate:
         from vaekit.detector import calibrate_scores
 
-        calibration = calibrate_scores(vae, scores, data=str(data), kind=kind, k=k, contamination=contamination, fpr=fpr)
+        calibration = calibrate_scores(
+            vae, scores, data=str(data), kind=kind, k=k, contamination=contamination, fpr=fpr, background=background
+        )
         record["calibration"] = {"threshold": calibration.threshold, "rule": calibration.rule, "rate": calibration.rate}
         threshold = calibration
     if threshold is not None:
@@ -154,7 +162,8 @@ def _note(vae: Any, kind: str) -> str | None:
 
 
 def _score_all(
-    vae: Any, source: Any, kind: str, k: int | None, seed: int, explain: bool, out: Path | None, threshold: Any, quiet: bool
+    vae: Any, source: Any, kind: str, k: int | None, seed: int, explain: bool, out: Path | None, threshold: Any, quiet: bool,
+    background: Any = None,
 ) -> dict[str, Any]:
     """Score every chunk of ``source``, writing rows to ``out`` as they come (moved into place
     only when all are written); return the scores, the label column's labels and the maps' path."""
@@ -172,7 +181,7 @@ def _score_all(
     all_labels: list[Any] = []
     done = 0
     try:
-        for part in scoring.iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain,
+        for part in scoring.iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain, background=background,
                                         on_rows=(lambda n: bar.update(n)) if bar is not None else None):  # fmt: skip
             all_scores.append(part.scores)
             if part.labels is not None:

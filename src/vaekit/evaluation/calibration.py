@@ -47,21 +47,26 @@ class Calibration:
     reference: list[float] = field(repr=False)
     created: str = ""
     vaekit_version: str = ""
+    #: the background run the scores were ratios against (None: plain scores)
+    background: str | None = None
 
     def describe(self) -> str:
         """Return one line saying which score, K, weights and data the threshold came from."""
         k = f", K={self.k}" if self.k is not None else ""
+        k += f", against the background {self.background}" if self.background else ""
         return (
             f"{self.score} score{k}, {self.weights} weights, {self.rule} {self.rate:g} on {self.n_reference} "
             f"examples of {self.data}: threshold {self.threshold:.4f} nats"
         )
 
-    def check_matches(self, score: str, k: int | None, weights: str) -> None:
+    def check_matches(self, score: str, k: int | None, weights: str, background: str | None = None) -> None:
         """Raise ``ConfigError`` unless scores of kind ``score`` with ``k`` draws from the
-        ``weights`` ("last"/"best") weights are comparable with this threshold."""
-        if (score, k, weights) != (self.score, self.k, self.weights):
+        ``weights`` ("last"/"best") weights (as ratios against ``background``) are comparable
+        with this threshold."""
+        if (score, k, weights, background) != (self.score, self.k, self.weights, self.background):
             k_flag = f" --k {self.k}" if self.k is not None else ""
             which = " --which best" if self.weights == "best" else ""
+            which += f" --background {self.background}" if self.background else ""
             raise ConfigError(
                 f"the run's threshold was calibrated on the {self.describe()}; these scores would not be "
                 f"comparable with it: score with --score {self.score}{k_flag}{which}, or calibrate again "
@@ -103,6 +108,7 @@ def calibrate(
     contamination: float | None = None,
     fpr: float | None = None,
     version: str = "",
+    background: str | None = None,
 ) -> Calibration:
     """Return the calibration of ``scores`` (reference scores, nats): the threshold is their
     ``1 - rate`` quantile (linear interpolation, as PyOD's ``threshold_``). Raises
@@ -132,6 +138,7 @@ def calibrate(
         reference=[float(v) for v in reference],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vaekit_version=version,
+        background=background,
     )
 
 
