@@ -16,7 +16,7 @@ import vaekit
 ROOT = Path(__file__).resolve().parents[1]
 RUNNABLE = re.compile(r"^```python\n(.*?)^```", flags=re.S | re.M)
 #: the files whose python blocks are executed by a test (this module or test_docs_extending.py)
-TESTED = {"README.md", "docs/evaluation.md", "docs/pictures.md", "docs/extending.md", "docs/tables.md"}
+TESTED = {"README.md", "docs/evaluation.md", "docs/pictures.md", "docs/extending.md", "docs/tables.md", "docs/scores.md"}
 
 
 def python_blocks(name: str) -> list[str]:
@@ -113,4 +113,14 @@ def test_tables_doc(tmp_path, monkeypatch):
     assert (ns["biscoe"]["island"] == "Biscoe").all()
     assert not ns["filled"][["bill_length_mm", "sex"]].isna().any().any() and len(ns["draws"]) == 2
     assert ns["latents"].shape == (len(ns["frame"]), 8) and ns["log_p"].shape == (20,)
+
+
+def test_scores_doc(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns = run_blocks("docs/scores.md", {"epochs=5": "epochs=1", "k=100": "k=5"})
+    assert ns["scores"].shape == (len(ns["x"]),) and (ns["scores"] > 0).all()
+    assert ns["parts"].maps().shape == (5, 1, 8, 8)
+    detector = ns["detector"]
+    assert abs(detector.labels_.mean() - 0.05) < 0.02
+    assert (detector.score_samples(ns["x"].numpy()[:3]) == -detector.decision_function(ns["x"].numpy()[:3])).all()
 

@@ -34,7 +34,10 @@ def scoring_data(vae: TrainedVAE, data: str | os.PathLike[str] | None, split: st
         if data is not None:
             return data
         from vaekit.tables import run_frames
+        from vaekit.training.run_data import DATA_FRAME
 
+        if vae.config.data.name == DATA_FRAME:
+            raise ConfigError("this run was trained on a DataFrame, which its folder does not keep; give the rows to score (--data FILE)")
         train, test = run_frames(vae)
         return test if test is not None and len(test) else train
     if data is not None and Path(data).suffix.lower() in DIRECT_SUFFIXES:
