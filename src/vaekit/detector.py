@@ -175,6 +175,10 @@ class AnomalyDetector:
     def decision_function(self, X: Any) -> np.ndarray:
         """Return the anomaly score of each example of ``X``: float64 ``[N]`` nats, higher is
         more unusual."""
+        if torch.is_tensor(X):
+            X = X.detach().cpu().numpy()
+        if isinstance(X, np.ndarray) and X.dtype == np.uint8:
+            X = X.astype(np.float32) / 255  # 8-bit pixels, as fit trained on them
         return score_data(self._fitted(), X, kind=self.score, k=self.k, seed=self.seed).scores
 
     def predict(self, X: Any) -> np.ndarray:

@@ -153,7 +153,7 @@ def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, vie
     generator = torch.Generator().manual_seed(EVAL_BINARIZE_SEED)
     n = len(array)
     for lo in range(0, n, chunk_rows):
-        part = np.asarray(array[lo : lo + chunk_rows])
+        part = np.array(array[lo : lo + chunk_rows])  # a writable copy: memory-mapped rows are read-only
         if part.dtype.kind not in "buf":
             raise DataError(f"examples of dtype {part.dtype} cannot be scored; give floats in model units or uint8 grey levels")
         tensor = torch.from_numpy(np.ascontiguousarray(part))
@@ -302,12 +302,13 @@ def _table_source(vae: TrainedVAE, data: Any, id_column: str | None, label_colum
 
     codec = table_codec(vae)
     features = [c.name for c in codec.schema.columns if c.kind != "ignore"]
-    if id_column is None:
+    default_id = id_column is None
+    if default_id:
         ignored = [c.name for c in codec.schema.columns if c.kind == "ignore"]
         id_column = ignored[0] if ignored else None
     if is_data_frame(data):
         frame = read_table(data)
-        if id_column is not None and id_column not in frame.columns:
+        if default_id and id_column is not None and id_column not in frame.columns:
             id_column = None
         frames: Iterator[Any] = (frame.iloc[i : i + chunk_rows] for i in range(0, len(frame), chunk_rows))
         total: int | None = len(frame)
@@ -315,7 +316,7 @@ def _table_source(vae: TrainedVAE, data: Any, id_column: str | None, label_colum
     elif isinstance(data, str | os.PathLike):
         path = Path(data)
         first = next(iter_table_chunks(path, 1), None)  # reads a header and one row: errors come early
-        if id_column is not None and first is not None and id_column not in first.columns:
+        if default_id and id_column is not None and first is not None and id_column not in first.columns:
             id_column = None
         frames = iter_table_chunks(path, chunk_rows)
         total = _table_rows(path)
@@ -528,6 +529,15 @@ class ScoreWriter:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            elif table.schema != self._parquet.schema:
+                # A chunk's ids may come as float (a gap) or null-typed where the first were integers.
+                try:
+                    table = table.cast(self._parquet.schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                    raise DataError(
+                        f"the columns' types change between chunks ({exc}); write the scores as .csv, or give "
+                        "--id-column a column of one type"
+                    ) from None
             self._parquet.write_table(table)
         else:
             sep = "\t" if self.suffix == ".tsv" else ","

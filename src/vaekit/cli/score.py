@@ -84,9 +84,28 @@ def score(
     if note and not as_json:
         click.echo(f"note: {note}", err=True)
     started = time.perf_counter()
-    summary = _score_all(vae, source, kind, k, seed, explain, writer_path, threshold, quiet, background_vae)
+    truth_file = None if label_file is None else _read_label_file(label_file)
+    checked: dict[str, Any] = {}
+
+    def check(scores: Any, column_labels: Any) -> None:
+        """Choose the threshold and compare with the labels before any file is moved into
+        place, so that bad labels or a too-small reference set leave nothing behind."""
+        if calibrate:
+            from vaekit.detector import calibrate_scores
+
+            checked["calibration"] = calibrate_scores(
+                vae, scores, data=str(data), kind=kind, k=k, contamination=contamination, fpr=fpr,
+                background=background, save=False,
+            )  # fmt: skip
+        truth = column_labels if truth_file is None else truth_file
+        if truth is not None:
+            from vaekit.evaluation.anomaly_metrics import anomaly_metrics
+
+            checked["labels"] = anomaly_metrics(scores, truth)
+
+    summary = _score_all(vae, source, kind, k, seed, explain, writer_path, threshold, quiet, background_vae, check)
     seconds = time.perf_counter() - started
-    scores, file_labels = summary["scores"], summary["labels"]
+    scores = summary["scores"]
     record: dict[str, Any] = {
         "run_dir": str(run_dir), "weights": which, "data": str(data), "score": kind, "k": k, "background": background,
         "n": len(scores),
@@ -98,27 +117,22 @@ def score(
     if summary["maps"] is not None:
         record["maps"] = str(summary["maps"])
     if calibrate:
-        from vaekit.detector import calibrate_scores
+        from vaekit.evaluation.calibration import save_calibration
 
-        calibration = calibrate_scores(
-            vae, scores, data=str(data), kind=kind, k=k, contamination=contamination, fpr=fpr, background=background
-        )
+        calibration = threshold = checked["calibration"]
+        save_calibration(run_dir, calibration)
         record["calibration"] = {"threshold": calibration.threshold, "rule": calibration.rule, "rate": calibration.rate}
-        threshold = calibration
     if threshold is not None:
         record["flagged"] = int(threshold.flags(scores).sum())
         record["threshold"] = threshold.threshold
-    truth = file_labels if label_file is None else _read_label_file(label_file)
-    if truth is not None:
-        from vaekit.evaluation.anomaly_metrics import anomaly_metrics
-
-        record["labels"] = anomaly_metrics(scores, truth)
+    if "labels" in checked:
+        record["labels"] = checked["labels"]
     _report(record, threshold if calibrate else None, as_json)
 
 
 def _label_source(labels: str | None, data: str, table: bool) -> tuple[str | None, Path | None]:
-    """Return ``(column, file)`` for ``--labels``: a file when one exists at that path (and is
-    not the scored table itself), else a table column."""
+    """Return ``(column, file)`` for ``--labels``: a file when one exists at that path, else a
+    table column."""
     if labels is None:
         return None, None
     path = Path(labels)
@@ -164,9 +178,11 @@ def _note(vae: Any, kind: str) -> str | None:
 def _score_all(
     vae: Any, source: Any, kind: str, k: int | None, seed: int, explain: bool, out: Path | None, threshold: Any, quiet: bool,
     background: Any = None,
+    check: Any = None,
 ) -> dict[str, Any]:
     """Score every chunk of ``source``, writing rows to ``out`` as they come (moved into place
-    only when all are written); return the scores, the label column's labels and the maps' path."""
+    only when all are written, after ``check(scores, labels)`` passed); return the scores and the
+    maps' path."""
     import numpy as np
 
     from vaekit import scoring
@@ -198,6 +214,8 @@ def _score_all(
                     maps[done : done + len(part.scores)] = part.maps().astype(np.float32)
                 writer.write(frame)
             done += len(part.scores)
+        if check is not None:
+            check(np.concatenate(all_scores) if all_scores else np.zeros(0), np.concatenate(all_labels) if all_labels else None)
         if maps is not None:
             maps.flush()
             del maps
@@ -215,7 +233,6 @@ def _score_all(
             bar.close()
     return {
         "scores": np.concatenate(all_scores) if all_scores else np.zeros(0),
-        "labels": np.concatenate(all_labels) if all_labels else None,
         "maps": maps_path,
     }
 

@@ -125,7 +125,8 @@ def calibrate(
     ordered = np.sort(scores)
     reference = ordered
     if len(ordered) > MAX_REFERENCE_SCORES:
-        reference = np.quantile(ordered, np.linspace(0.0, 1.0, MAX_REFERENCE_SCORES))
+        # np.quantile of 100,000 points partitions for each; the scores are sorted already.
+        reference = np.interp(np.linspace(0.0, len(ordered) - 1, MAX_REFERENCE_SCORES), np.arange(len(ordered)), ordered)
     return Calibration(
         score=score,
         k=k,

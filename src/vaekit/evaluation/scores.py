@@ -115,7 +115,7 @@ def score_batch(
     batch, latent = mu.shape
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
     total = torch.zeros(batch, dtype=torch.float64, device=x.device)
-    draws_of = torch.randn((batch, k, latent), generator=generator, dtype=mu.dtype, device=mu.device)
+    draws_of = _draws_per_example(batch, k, latent, generator, mu)
     done = 0
     for size in chunk_sizes(k, batch * decoder_outputs(model, x), max_chunk_elements, equal=True):
         eps = draws_of[:, done : done + size].transpose(0, 1).contiguous()
@@ -128,13 +128,24 @@ def score_batch(
     scored = ScoredBatch(scores.cpu())
     if explain:
         draws = min(k, EXPLAIN_DRAWS)
-        eps = torch.randn((batch, draws, latent), generator=explain_generator, dtype=mu.dtype, device=mu.device)
+        eps = _draws_per_example(batch, draws, latent, explain_generator, mu)
         z = (mu + std * eps.transpose(0, 1)).reshape(draws * batch, latent)
         flat_cond = (_repeat_condition(y, draws),) if cond else ()
         params = model.decode(z, *flat_cond).reshape(draws, batch, -1)
         terms = -model.likelihood.log_prob_terms(x, params).double().mean(0)
         scored.terms, scored.latent = terms.cpu(), (scores - terms.sum(-1)).cpu()
     return scored
+
+
+def _draws_per_example(
+    batch: int, k: int, latent: int, generator: torch.Generator | None, like: torch.Tensor
+) -> torch.Tensor:
+    """Return standard normal draws ``[batch, k, latent]``, one call per example: torch's
+    sampler gives other numbers for one large call than for several small ones, and an
+    example's draws must not depend on the batch it is in."""
+    return torch.stack(
+        [torch.randn((k, latent), generator=generator, dtype=like.dtype, device=like.device) for _ in range(batch)]
+    )
 
 
 def score_batch_size(model: torch.nn.Module, x: torch.Tensor, k: int | None, max_chunk_elements: int) -> int:

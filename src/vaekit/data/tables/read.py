@@ -126,6 +126,7 @@ def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.Dat
                     names = [f"column_{j + 1}" for j in range(raw.shape[1])]
                 if raw.shape[0] == 0:
                     continue
+            raw = raw.reset_index(drop=True)  # the reader numbers rows across chunks; typed columns restart at 0
             if raw.shape[1] != len(names):
                 raise DataError(f"{path}: rows have {raw.shape[1]} cells where the header has {len(names)}")
             yield pd.DataFrame({name: _typed(raw.iloc[:, j]) for j, name in enumerate(names)})

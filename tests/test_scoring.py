@@ -1,0 +1,635 @@
+"""Anomaly scoring end to end: `vaekit score` on images and tables (file formats, chunks,
+explanations, stored thresholds, labels), its bad inputs, the PyOD-style detector, and
+`vaekit plot RUN anomalies`."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import vaekit
+from vaekit import scoring
+from vaekit.api import resolve_eval_data
+from vaekit.cli import main
+from vaekit.evaluation.calibration import CALIBRATION_FILE
+from vaekit.runtime.errors import DataError
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def ok(*args):
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden temporary files of the score writer."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# --- runs and data ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory, digits_run) -> Path:
+    """A copy of the shared digits run (calibrations are written into it)."""
+    return Path(shutil.copytree(digits_run, tmp_path_factory.mktemp("score") / "digits"))
+
+
+@pytest.fixture
+def fresh_image_run(digits_run, tmp_path) -> Path:
+    return Path(shutil.copytree(digits_run, tmp_path / "run"))
+
+
+@pytest.fixture(scope="module")
+def digits_x(digits_run):
+    return resolve_eval_data(vaekit.load(digits_run), None, "test")[0].numpy()
+
+
+@pytest.fixture(scope="module")
+def images_npy(tmp_path_factory, digits_x) -> Path:
+    """The test digits as 8-bit images (uint8, [N, 8, 8])."""
+    path = tmp_path_factory.mktemp("data") / "digits.npy"
+    np.save(path, np.round(digits_x.reshape(-1, 8, 8) * 255).astype(np.uint8))
+    return path
+
+
+def animals(n: int, seed: int) -> pd.DataFrame:
+    """A small table with missing cells: a category, a binary column, a measure and a count."""
+    rng = np.random.default_rng(seed)
+    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], size=n, p=[0.5, 0.3, 0.2])
+    sex = rng.choice(["female", "male"], size=n).astype(object)
+    sex[rng.random(n) < 0.1] = None
+    length = np.where(species == "Gentoo", 47.0, 39.0) + rng.normal(0, 1.5, n)
+    length[rng.random(n) < 0.08] = np.nan
+    visits = rng.negative_binomial(2, 0.1, n)
+    return pd.DataFrame({"species": species, "sex": sex, "length": np.round(length, 2), "visits": visits})
+
+
+@pytest.fixture(scope="module")
+def table_files(tmp_path_factory):
+    """(training CSV, scoring CSV): the scoring rows add a name column, an is_anomaly column and
+    six anomalies (a length of 400 mm, or 300 visits)."""
+    folder = tmp_path_factory.mktemp("tables")
+    animals(200, 0).to_csv(folder / "train.csv", index=False)
+    rows = animals(60, 1)
+    anomalous = np.zeros(len(rows), dtype=int)
+    for i in (3, 17, 29):
+        rows.loc[i, "length"] = 400.0
+        anomalous[i] = 1
+    for i in (8, 41, 55):
+        rows.loc[i, "visits"] = 300
+        anomalous[i] = 1
+    rows.insert(0, "name", [f"animal-{i:03d}" for i in range(len(rows))])
+    rows["is_anomaly"] = anomalous
+    rows.to_csv(folder / "score.csv", index=False)
+    return folder / "train.csv", folder / "score.csv"
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory, table_files) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "table"
+    vaekit.train(
+        data=str(table_files[0]), encoder=[16], latent_dim=2, epochs=20, batch_size=32, out=out, progress="quiet"
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "ae"
+    vaekit.train(
+        data="digits", model="ae", encoder=[16], latent_dim=2, epochs=1, batch_size=64, out=out, progress="quiet"
+    )
+    return out
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def pixels(path: Path) -> np.ndarray:
+    """The 8-bit images of a .npy file in model units (k / 255), as a .npy file of uint8 is read."""
+    return np.load(path).astype(np.float32) / 255
+
+
+def read_scores(path: Path) -> pd.DataFrame:
+    if path.suffix == ".npy":
+        return pd.DataFrame({"score": np.load(path)})
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".npy"])
+def test_score_an_image_npy_writes_one_score_per_example(image_run, images_npy, tmp_path, suffix):
+    out = tmp_path / f"scores{suffix}"
+    result = ok("score", image_run, "--data", images_npy, "--out", out, "--k", 20, "-q")
+    assert f"wrote {out}" in result.output and "scored 360 examples" in result.output
+    frame = read_scores(out)
+    assert len(frame) == 360
+    expected = vaekit.load(image_run).score(pixels(images_npy), k=20)
+    np.testing.assert_allclose(frame["score"].to_numpy(), expected, rtol=0, atol=1e-9)
+    if suffix != ".npy":
+        assert list(frame.columns) == ["index", "score"]
+        assert frame["index"].tolist() == list(range(360))
+    assert leftovers(tmp_path) == []
+
+
+def test_a_memory_mapped_npy_scores_as_the_array_in_memory(image_run, images_npy):
+    vae = vaekit.load(image_run)
+    source = scoring.score_source(vae, images_npy, chunk_rows=1000)
+    chunk = next(source.chunks)
+    assert source.total == 360 and chunk.x.shape == (360, 64)
+    np.testing.assert_array_equal(chunk.x.numpy(), pixels(images_npy).reshape(360, 64))
+    from_file = scoring.score_data(vae, images_npy, kind="elbo", k=5, seed=2)
+    in_memory = vae.score(pixels(images_npy), "elbo", k=5, seed=2)
+    np.testing.assert_array_equal(from_file.scores, in_memory)
+    np.testing.assert_array_equal(from_file.ids, np.arange(360))
+    # uint8 in memory is ambiguous (8-bit pixels, or a dataset's grey levels): refused.
+    with pytest.raises(DataError, match="uint8"):
+        vae.score(np.load(images_npy))
+
+
+def test_score_a_dataset_name_and_split(image_run, tmp_path):
+    vae = vaekit.load(image_run)
+    for split in ("test", "val"):
+        out = tmp_path / f"{split}.csv"
+        ok("score", image_run, "--data", "digits", "--split", split, "--out", out, "--k", 10, "-q")
+        x = resolve_eval_data(vae, None, split)[0]
+        np.testing.assert_allclose(pd.read_csv(out)["score"], vae.score(x.numpy(), k=10), rtol=0, atol=1e-9)
+    assert len(pd.read_csv(tmp_path / "val.csv")) != len(pd.read_csv(tmp_path / "test.csv"))
+
+
+@pytest.mark.parametrize("kind", ["nll", "recon"])
+def test_scoring_in_chunks_of_7_gives_the_scores_of_one_chunk(image_run, images_npy, tmp_path, kind):
+    k = ["--k", 20] if kind == "nll" else []
+    ok("score", image_run, "--data", images_npy, "--score", kind, *k, "--out", tmp_path / "one.csv", "-q")
+    ok(
+        "score",
+        image_run,
+        "--data",
+        images_npy,
+        "--score",
+        kind,
+        *k,
+        "--chunk-rows",
+        7,
+        "--out",
+        tmp_path / "many.csv",
+        "-q",
+    )
+    one, many = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "many.csv")
+    assert many["index"].tolist() == list(range(360))
+    np.testing.assert_allclose(many["score"], one["score"], rtol=0, atol=1e-4)  # float32 batches of other sizes
+
+
+def test_explain_an_image_run_writes_per_pixel_maps_that_add_up_to_the_score(image_run, images_npy, tmp_path):
+    out = tmp_path / "s.csv"
+    result = ok("score", image_run, "--data", images_npy, "--k", 16, "--explain", "--out", out, "-q")
+    maps_path = tmp_path / "s-maps.npy"
+    assert str(maps_path) in result.output
+    frame, maps = pd.read_csv(out), np.load(maps_path)
+    assert maps.shape == (360, 1, 8, 8) and maps.dtype == np.float32
+    assert not any(c.startswith("contribution_pixel_") for c in frame.columns)
+    total = maps.reshape(360, -1).sum(1) + frame["contribution_latent"].to_numpy()
+    np.testing.assert_allclose(total, frame["score"], rtol=0, atol=1e-3)
+    assert leftovers(tmp_path) == []
+
+
+def test_labels_file_for_images_prints_auroc(image_run, images_npy, tmp_path):
+    vae = vaekit.load(image_run)
+    images = np.load(images_npy)
+    noisy = images.copy()
+    noisy[:20] = np.random.default_rng(0).integers(0, 256, size=noisy[:20].shape, dtype=np.uint8)
+    np.save(tmp_path / "mixed.npy", noisy)
+    labels = np.zeros(len(noisy), dtype=int)
+    labels[:20] = 1
+    np.save(tmp_path / "labels.npy", labels)
+    (tmp_path / "labels.csv").write_text("is_anomaly\n" + "\n".join("yes" if v else "no" for v in labels) + "\n")
+    for label_file in ("labels.npy", "labels.csv"):
+        result = ok("score", image_run, "--data", tmp_path / "mixed.npy", "--k", 10, "--labels", tmp_path / label_file,
+                    "--out", tmp_path / "s.csv", "--no-threshold", "--json", "-q")  # fmt: skip
+        record = json.loads(result.stdout)
+        from sklearn.metrics import roc_auc_score
+
+        scores = vae.score(noisy.astype(np.float32) / 255, k=10)
+        assert record["labels"]["auroc"] == pytest.approx(roc_auc_score(labels, scores))
+        assert record["labels"]["auroc"] > 0.95  # noise is far less likely than digits
+        assert record["labels"]["n_anomalies"] == 20
+    text = ok("score", image_run, "--data", tmp_path / "mixed.npy", "--k", 10, "--labels", tmp_path / "labels.npy",
+              "--out", tmp_path / "s.csv", "--no-threshold", "-q").output  # fmt: skip
+    assert "AUROC" in text and "against the labels (20 anomalies of 360)" in text
+
+
+# --- stored thresholds ----------------------------------------------------------------------------
+
+
+def test_calibrate_stores_a_threshold_that_later_scores_are_flagged_by(fresh_image_run, images_npy, tmp_path):
+    run = fresh_image_run
+    result = ok("score", run, "--data", images_npy, "--calibrate", "--fpr", 0.05, "--k", 20, "-q")
+    assert "stored the threshold in calibration.json" in result.output
+    stored = json.loads((run / CALIBRATION_FILE).read_text())
+    assert (stored["score"], stored["k"], stored["weights"], stored["rule"], stored["rate"]) == (
+        "nll",
+        20,
+        "last",
+        "fpr",
+        0.05,
+    )
+    assert stored["n_reference"] == 360
+    vae = vaekit.load(run)
+    reference = vae.score(pixels(images_npy), k=20)
+    assert stored["threshold"] == pytest.approx(np.quantile(reference, 0.95))
+
+    out = tmp_path / "s.csv"
+    result = ok("score", run, "--data", images_npy, "--k", 20, "--out", out, "-q")
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["index", "score", "flag", "p_value"]
+    assert frame["flag"].tolist() == (frame["score"] > stored["threshold"]).astype(int).tolist()
+    assert frame["flag"].sum() == 18  # 5 % of the 360 reference examples, scored again
+    assert f"flagged 18 of 360 above {stored['threshold']:.4f}" in result.output
+    assert ((frame["p_value"] > 0) & (frame["p_value"] <= 1)).all()
+    ordered = frame.sort_values("score")
+    assert (np.diff(ordered["p_value"]) <= 0).all()
+    # The highest score is a reference score: itself and no other reference score reach it.
+    assert frame.loc[frame["score"].idxmax(), "p_value"] == pytest.approx(2 / 361)
+
+
+@pytest.mark.parametrize("other", [["--score", "elbo"], ["--score", "recon"], ["--k", "21"], ["--which", "best"]])
+def test_scoring_otherwise_than_the_threshold_is_refused_unless_no_threshold(
+    fresh_image_run, images_npy, tmp_path, other
+):
+    run = fresh_image_run
+    ok("score", run, "--data", images_npy, "--calibrate", "--contamination", 0.1, "--k", 20, "-q")
+    out = tmp_path / "s.csv"
+    k = [] if "--k" in other or "--score" in other else ["--k", 20]
+    result = invoke("score", run, "--data", images_npy, *other, *k, "--out", out, "-q")
+    assert result.exit_code == 2
+    assert "the run's threshold was calibrated on the nll score, K=20" in result.output
+    assert "--score nll --k 20" in result.output and "Traceback" not in result.output
+    assert not out.exists() and leftovers(tmp_path) == []
+    ok("score", run, "--data", images_npy, *other, *k, "--no-threshold", "--out", out, "-q")
+    assert list(pd.read_csv(out).columns) == ["index", "score"]
+
+
+def test_calibrate_also_writes_the_reference_scores(fresh_image_run, images_npy, tmp_path):
+    out = tmp_path / "ref.csv"
+    ok(
+        "score",
+        fresh_image_run,
+        "--data",
+        images_npy,
+        "--calibrate",
+        "--contamination",
+        0.1,
+        "--score",
+        "recon",
+        "--out",
+        out,
+        "-q",
+    )
+    stored = json.loads((fresh_image_run / CALIBRATION_FILE).read_text())
+    assert stored["k"] is None and stored["score"] == "recon"
+    assert sorted(pd.read_csv(out)["score"]) == pytest.approx(stored["reference"])
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+def test_score_a_table_with_missing_cells_ids_labels_and_explanations(table_run, table_files, tmp_path):
+    _, score_csv = table_files
+    out = tmp_path / "rows.csv"
+    result = ok("score", table_run, "--data", score_csv, "--id-column", "name", "--labels", "is_anomaly", "--explain",
+                "--k", 20, "--out", out, "--json", "-q")  # fmt: skip
+    record = json.loads(result.stdout)
+    frame = pd.read_csv(out)
+    rows = pd.read_csv(score_csv)
+    assert rows.isna().any().any()  # the scored rows have missing cells
+    assert frame["name"].tolist() == rows["name"].tolist()
+    assert frame.columns[:2].tolist() == ["name", "score"]
+    assert np.isfinite(frame["score"]).all()
+    contributions = [c for c in frame.columns if c.startswith("contribution_")]
+    assert contributions == [f"contribution_{c}" for c in ("species", "sex", "length", "visits", "latent", "units")]
+    np.testing.assert_allclose(frame[contributions].sum(axis=1), frame["score"], rtol=0, atol=1e-6)
+    # The anomalies' unusual columns carry their scores.
+    assert (frame.loc[[3, 17, 29], "contribution_length"] > frame["contribution_length"].median() + 5).all()
+    assert (frame.loc[[8, 41, 55], "contribution_visits"] > frame["contribution_visits"].median() + 5).all()
+    assert record["labels"]["n_anomalies"] == 6 and record["labels"]["auroc"] > 0.95
+    # The same numbers through the API (the name and label columns are not the model's).
+    vae = vaekit.load(table_run)
+    api_scores = vae.score(rows.drop(columns=["name", "is_anomaly"]), k=20)
+    np.testing.assert_allclose(frame["score"], api_scores, rtol=0, atol=1e-9)
+
+
+def test_a_table_column_the_model_never_saw_must_be_named(table_run, table_files, tmp_path):
+    _, score_csv = table_files
+    result = invoke("score", table_run, "--data", score_csv, "--out", tmp_path / "s.csv", "-q")
+    assert result.exit_code == 2 and "name" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "s.csv").exists() and leftovers(tmp_path) == []
+
+
+
+
+def test_a_csv_read_in_chunks_gives_the_rows_of_the_whole_file(table_files):
+    from vaekit.data.tables import iter_table_chunks, read_table
+
+    _, score_csv = table_files
+    whole = read_table(score_csv)
+    first = next(iter_table_chunks(score_csv, 25))  # the header line is one of the first block's 25
+    assert 0 < len(first) <= 25 and list(first.columns) == list(whole.columns)
+    pd.testing.assert_frame_equal(first, whole.iloc[: len(first)], check_dtype=False)
+
+
+def test_every_chunk_of_a_csv_holds_its_own_rows(table_files):
+    from vaekit.data.tables import iter_table_chunks, read_table
+
+    _, score_csv = table_files
+    whole = read_table(score_csv)
+    chunks = list(iter_table_chunks(score_csv, 25))
+    assert all(len(c) <= 25 for c in chunks)
+    joined = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(joined, whole, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    "suffix, kind",
+    [
+        pytest.param(".parquet", "recon"),
+        (".csv", "recon"),
+        (".parquet", "nll"),
+    ],
+)
+def test_a_table_scored_in_chunks_of_7_rows_gives_the_scores_of_one_chunk(
+    table_run, table_files, tmp_path, suffix, kind
+):
+    _, score_csv = table_files
+    data = score_csv
+    if suffix == ".parquet":
+        data = tmp_path / "rows.parquet"
+        pd.read_csv(score_csv).to_parquet(data)
+    common = ["--data", data, "--id-column", "name", "--labels", "is_anomaly", "--score", kind, "--explain", "-q"]
+    k = ["--k", 10] if kind == "nll" else []
+    ok("score", table_run, *common, *k, "--out", tmp_path / "one.csv")
+    ok("score", table_run, *common, *k, "--chunk-rows", 7, "--out", tmp_path / "many.csv")
+    one, many = pd.read_csv(tmp_path / "one.csv"), pd.read_csv(tmp_path / "many.csv")
+    assert many["name"].tolist() == one["name"].tolist() == pd.read_csv(score_csv)["name"].tolist()
+    pd.testing.assert_frame_equal(many, one, check_exact=False, atol=1e-4, rtol=0)
+
+
+def test_a_table_threshold_flags_the_anomalies(table_run, table_files, tmp_path):
+    train_csv, score_csv = table_files
+    run = Path(shutil.copytree(table_run, tmp_path / "run"))
+    ok("score", run, "--data", train_csv, "--calibrate", "--fpr", 0.02, "--score", "recon", "-q")
+    ok("score", run, "--data", score_csv, "--id-column", "name", "--labels", "is_anomaly", "--score", "recon",
+       "--out", tmp_path / "s.csv", "-q")  # fmt: skip
+    frame = pd.read_csv(tmp_path / "s.csv")
+    truth = pd.read_csv(score_csv)["is_anomaly"]
+    assert frame.loc[truth == 1, "flag"].all()
+    assert frame.loc[truth == 0, "flag"].mean() < 0.15
+
+
+# --- bad inputs ---------------------------------------------------------------------------------
+
+
+
+def bad_case_files(folder: Path, images_npy: Path, table_files) -> dict[str, Path]:
+    images = np.load(images_npy)
+    np.save(folder / "one.npy", images[:1])
+    np.save(folder / "seven.npy", np.zeros((5, 7, 7), dtype=np.uint8))
+    np.save(folder / "zeros.npy", np.zeros(len(images), dtype=int))
+    np.save(folder / "short.npy", np.arange(len(images) - 1) % 2)
+    np.save(folder / "floats.npy", images.astype(np.float32) / 255)
+    rows = pd.read_csv(table_files[1])
+    rows.drop(columns=["visits"]).to_csv(folder / "no-visits.csv", index=False)
+    rows.assign(is_anomaly=0).to_csv(folder / "one-class.csv", index=False)
+    rows.drop(columns=["name", "is_anomaly"]).to_csv(folder / "plain.csv", index=False)
+    names = ("one", "seven", "zeros", "short", "floats")
+    return {name: folder / f"{name}.npy" for name in names}
+
+
+BAD_INPUTS = [
+    pytest.param("image", ["--data", "{one}", "--calibrate", "--fpr", "0.05"], "reference set of 1 example", id="one-reference-example"),
+    pytest.param("image", ["--data", "{images}", "--calibrate", "--contamination", "0"], "(0, 0.5]", id="contamination-0"),
+    pytest.param("image", ["--data", "{images}", "--calibrate", "--contamination", "0.7"], "(0, 0.5]", id="contamination-0.7"),
+    pytest.param("image", ["--data", "{images}", "--calibrate", "--contamination", "0.1", "--fpr", "0.1"], "one of --contamination", id="contamination-and-fpr"),
+    pytest.param("image", ["--data", "{images}", "--calibrate"], "one of --contamination", id="calibrate-without-a-rate"),
+    pytest.param("image", ["--data", "{images}", "--fpr", "0.1"], "add --calibrate", id="rate-without-calibrate"),
+    pytest.param("image", ["--data", "{images}", "--labels", "{zeros}"], "normal examples only", id="labels-of-one-class"),
+    pytest.param("image", ["--data", "{images}", "--labels", "{short}"], "359 labels for 360 scored examples", id="labels-of-another-count"),
+    pytest.param("image", ["--data", "{images}", "--labels", "{tmp}/nope.npy"], "no such file", id="labels-file-missing"),
+    pytest.param("cvae", ["--data", "{floats}"], "needs each example's class", id="conditional-without-classes"),
+    pytest.param("ae", ["--data", "{images}", "--score", "nll"], "no posterior", id="nll-of-an-autoencoder"),
+    pytest.param("ae", ["--data", "{images}", "--score", "elbo"], "no posterior", id="elbo-of-an-autoencoder"),
+    pytest.param("image", ["--data", "{seven}"], "this run's model takes 64", id="npy-of-other-dims"),
+    pytest.param("image", ["--data", "{tmp}/nope.npy"], "nope.npy", id="missing-data-file"),
+    pytest.param("image", ["--data", "{images}", "--score", "recon", "--k", "5"], "recon takes none", id="k-for-recon"),
+    pytest.param("table", ["--data", "{tmp}/no-visits.csv", "--id-column", "name", "--labels", "is_anomaly"], "visits", id="table-missing-a-column"),
+    pytest.param("table", ["--data", "{tmp}/one-class.csv", "--id-column", "name", "--labels", "is_anomaly"], "normal examples only", id="table-labels-of-one-class"),
+    pytest.param("table", ["--data", "{tmp}/plain.csv", "--id-column", "nope"], "--id-column 'nope'", id="unknown-id-column"),
+    pytest.param("table", ["--data", "{table}", "--id-column", "name", "--labels", "nope"], "--labels 'nope'", id="unknown-label-column"),
+    pytest.param("table", ["--data", "{table}", "--id-column", "name", "--labels", "is_anomaly", "--explain", "--out-npy"], "--explain adds columns", id="table-explanations-to-npy"),
+    pytest.param("image", ["--data", "{images}", "--out-xlsx"], "scores are written as", id="unknown-out-suffix"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("run_kind, args, message", BAD_INPUTS)
+def test_bad_input_exits_2_with_one_line_and_leaves_no_file(
+    run_kind, args, message, image_run, ae_run, table_run, cvae_run, images_npy, table_files, tmp_path
+):
+    files = bad_case_files(tmp_path, images_npy, table_files)
+    run = {"image": image_run, "ae": ae_run, "table": table_run, "cvae": cvae_run}[run_kind]
+    if run_kind == "image":
+        run = Path(shutil.copytree(run, tmp_path / "run"))  # a calibration must not land in the shared copy
+    before = sorted(p.name for p in run.iterdir())
+    out_folder = tmp_path / "out"
+    out_folder.mkdir()
+    out = out_folder / "scores.csv"
+    if args[-1].startswith("--out-"):
+        out = out_folder / f"scores.{args[-1][len('--out-') :]}"
+        args = args[:-1]
+    names = {"tmp": tmp_path, "images": images_npy, "table": table_files[1], **files}
+    result = invoke("score", run, *[a.format(**names) for a in args], "--out", out, "-q")
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and result.output.rstrip().endswith(errors[0])  # one line, the last
+    assert sorted(p.name for p in run.iterdir()) == before  # no calibration.json
+    assert list(out_folder.iterdir()) == []  # neither the file nor a temporary one
+
+
+def test_a_failure_mid_way_leaves_an_existing_output_file_untouched(image_run, images_npy, tmp_path, monkeypatch):
+    out = tmp_path / "scores.csv"
+    out.write_text("index,score\n0,1.0\n")
+    real = scoring.iter_scores
+    seen = []
+
+    def fail_after_one_chunk(*args, **kwargs):
+        for part in real(*args, **kwargs):
+            seen.append(len(part.scores))
+            if len(seen) == 2:
+                raise DataError("the disk went away")
+            yield part
+
+    monkeypatch.setattr(scoring, "iter_scores", fail_after_one_chunk)
+    result = invoke("score", image_run, "--data", images_npy, "--k", 5, "--chunk-rows", 100, "--out", out, "-q")
+    assert result.exit_code == 2 and "the disk went away" in result.output
+    assert seen == [100, 100]  # the first chunk was written before the failure
+    assert out.read_text() == "index,score\n0,1.0\n"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npy"])
+def test_a_keyboard_interrupt_mid_way_removes_the_temporary_file(image_run, images_npy, tmp_path, monkeypatch, suffix):
+    real = scoring.iter_scores
+
+    def interrupted(*args, **kwargs):
+        for i, part in enumerate(real(*args, **kwargs)):
+            if i == 1:
+                raise KeyboardInterrupt
+            yield part
+
+    monkeypatch.setattr(scoring, "iter_scores", interrupted)
+    out = tmp_path / f"scores{suffix}"
+    result = invoke("score", image_run, "--data", images_npy, "--k", 5, "--chunk-rows", 100, "--out", out, "-q")
+    assert result.exit_code != 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_conditional_run_scores_an_npz_with_classes_as_its_own_split(cvae_run, tmp_path):
+    vae = vaekit.load(cvae_run)
+    x, y = resolve_eval_data(vae, None, "test")
+    np.savez(tmp_path / "xy.npz", x=x.numpy(), y=y.numpy())
+    ok("score", cvae_run, "--data", tmp_path / "xy.npz", "--k", 10, "--out", tmp_path / "a.csv", "-q")
+    ok("score", cvae_run, "--data", "digits", "--k", 10, "--out", tmp_path / "b.csv", "-q")
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    np.testing.assert_array_equal(a["score"], b["score"])
+    # The class matters: the same images under other classes score otherwise.
+    np.savez(tmp_path / "other.npz", x=x.numpy(), y=((y + 1) % 10).numpy())
+    ok("score", cvae_run, "--data", tmp_path / "other.npz", "--k", 10, "--out", tmp_path / "c.csv", "-q")
+    assert np.abs(pd.read_csv(tmp_path / "c.csv")["score"] - a["score"]).max() > 0.1
+
+
+def test_parquet_scores_of_chunks_whose_ids_change_type_are_written_or_refused_cleanly(
+    table_run, table_files, tmp_path
+):
+    rows = pd.read_csv(table_files[1]).drop(columns=["name", "is_anomaly"])
+    ids = pd.array(list(range(len(rows))), dtype="Int64")
+    ids[20] = pd.NA  # in the third chunk of 7
+    rows.insert(0, "number", ids)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    out = tmp_path / "out" / "scores.parquet"
+    result = invoke("score", table_run, "--data", tmp_path / "rows.parquet", "--id-column", "number", "--chunk-rows", 7,
+                    "--score", "recon", "--out", out, "-q")  # fmt: skip
+    assert result.exit_code in (0, 2), repr(result.exception)
+    assert "Traceback" not in result.output
+    if result.exit_code == 0:
+        assert len(pd.read_parquet(out)) == len(rows)
+    else:
+        assert not out.exists()
+
+
+def test_scoring_an_npy_file_prints_no_warning(image_run, images_npy, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "s.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "vaekit.cli", "score", str(image_run), "--data", str(images_npy), "--k", "5",
+         "--out", str(out), "-q"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
+    assert "Warning" not in done.stderr, done.stderr
+
+
+# --- the detector -------------------------------------------------------------------------------
+
+
+def test_the_detector_follows_pyod_conventions_on_an_array(digits_x, tmp_path):
+    detector = vaekit.AnomalyDetector(contamination=0.1, k=10, out=tmp_path / "run", encoder=[32], latent_dim=2,
+                                      epochs=20, batch_size=32)  # fmt: skip
+    assert detector.fit(digits_x) is detector
+    n = len(digits_x)
+    assert detector.decision_scores_.shape == (n,)
+    assert detector.threshold_ == pytest.approx(np.quantile(detector.decision_scores_, 0.9))
+    assert abs(detector.labels_.mean() - 0.1) <= 1 / n
+    assert detector.labels_.tolist() == (detector.decision_scores_ > detector.threshold_).astype(int).tolist()
+    np.testing.assert_array_equal(detector.decision_function(digits_x), detector.decision_scores_)
+    np.testing.assert_array_equal(detector.predict(digits_x), detector.labels_)
+    np.testing.assert_array_equal(detector.score_samples(digits_x), -detector.decision_scores_)
+    noise = np.random.default_rng(0).random((10, 64))
+    assert detector.predict(noise).all()  # noise is unusual
+    assert (tmp_path / "run" / "config.json").exists()
+
+
+def test_the_detector_on_a_data_frame_with_missing_cells(table_files):
+    train_csv, score_csv = table_files
+    frame = pd.read_csv(train_csv)
+    detector = vaekit.AnomalyDetector(contamination=0.05, score="elbo", k=5, encoder=[16], latent_dim=2, epochs=20,
+                                      batch_size=32, progress="quiet")  # fmt: skip
+    labels = detector.fit_predict(frame)
+    assert labels.tolist() == detector.labels_.tolist()
+    assert abs(labels.mean() - 0.05) <= 1 / len(frame)
+    np.testing.assert_array_equal(detector.score_samples(frame), -detector.decision_function(frame))
+    rows = pd.read_csv(score_csv)
+    scores = detector.decision_function(rows.drop(columns=["name", "is_anomaly"]))
+    truth = rows["is_anomaly"].to_numpy()
+    assert scores[truth == 1].min() > np.median(scores[truth == 0])
+
+
+def test_the_detector_fits_uint8_images(images_npy):
+    images = np.load(images_npy)
+    detector = vaekit.AnomalyDetector(contamination=0.1, k=5, encoder=[16], latent_dim=2, epochs=1, batch_size=64)
+    detector.fit(images)
+    assert detector.decision_scores_.shape == (len(images),)
+    np.testing.assert_allclose(detector.decision_scores_, detector.decision_function(images.astype(np.float32) / 255))
+
+
+def test_an_unfitted_detector_and_bad_options_are_refused():
+    from vaekit.runtime.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not fitted"):
+        vaekit.AnomalyDetector().decision_function(np.zeros((2, 4)))
+    with pytest.raises(ConfigError, match=r"\(0, 0.5\]"):
+        vaekit.AnomalyDetector(contamination=0.6)
+
+
+# --- pictures -----------------------------------------------------------------------------------
+
+
+def assert_png(path: Path, min_width: int, min_height: int) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(io.BytesIO(data)) as im:
+        pixels = np.asarray(im.convert("RGB"))
+    assert pixels.shape[1] >= min_width and pixels.shape[0] >= min_height
+    assert pixels.shape[1] <= 4000 and pixels.shape[0] <= 4000
+    assert pixels.std() > 5
+
+
+def test_plot_anomalies_of_an_image_run(image_run, images_npy, tmp_path):
+    out = tmp_path / "a.png"
+    result = ok("plot", image_run, "anomalies", "--data", images_npy, "-n", 4, "--k", 10, "--out", out)
+    assert f"wrote {out}" in result.output
+    assert_png(out, 300, 250)
+
+
+def test_plot_anomalies_of_a_table_run(table_run, table_files, tmp_path):
+    out = tmp_path / "a.png"
+    rows = pd.read_csv(table_files[1]).drop(columns=["name", "is_anomaly"])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    ok("plot", table_run, "anomalies", "--data", tmp_path / "rows.csv", "-n", 4, "--score", "recon", "--out", out)
+    assert_png(out, 300, 200)
