@@ -14,15 +14,15 @@ score, with the ratio, and with the background alone, and the median scores.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from bench.common import script_parser
 
 
-def read_mnist(folder: str, part: str) -> tuple[np.ndarray, np.ndarray]:
+def read_mnist(folder: str, part: str) -> tuple[Any, Any]:
     """Return MNIST's ``part`` ("train" or "test") images (uint8 [N, 28, 28]) and labels."""
     from vaekit.data.idx import find_idx_files, read_idx_pair
 
@@ -37,11 +37,12 @@ COMMON = {"batch_size": 128, "likelihood": "bernoulli", "binarize": "dynamic", "
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--mnist", default="../shared/data/mnist", help="folder of the MNIST IDX files (.gz)")
     parser.add_argument("--work", default="runs/bench-ratio", help="folder for the data file and the runs")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    import numpy as np
     from sklearn.metrics import roc_auc_score
 
     import vaekit
