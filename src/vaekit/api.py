@@ -37,6 +37,9 @@ class TrainedVAE:
         #: the first test examples and labels as the model sees them, kept by ``train`` and
         #: ``resume`` so that ``vaekit.viz.write_run_pictures`` need not load the data again
         self.test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        #: the run's test split as stored, kept by ``train`` and ``resume`` so that evaluating
+        #: it right after training need not read the dataset again
+        self.test_splits: Splits | None = None
 
     @property
     def device(self) -> torch.device:
@@ -302,6 +305,7 @@ def train(
     result = fit(cfg, run_dir, force=force, progress=progress, frame=frame)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
+    vae.test_splits = result.test_splits
     return vae
 
 
@@ -333,6 +337,7 @@ def resume(
         result = fit(cfg, run_dir, resume=True, save_config=epochs is not None, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
+    vae.test_splits = result.test_splits
     return vae
 
 
@@ -439,7 +444,10 @@ def evaluate(
     from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
-    splits = _eval_splits(vae, data, split)
+    if data is None and split == "test" and not probe and vae.test_splits is not None:
+        splits = vae.test_splits  # just trained: the test split is still in memory
+    else:
+        splits = _eval_splits(vae, data, split)
     x, labels = evaluation_view(splits, split)
     probe_data = None
     if probe and labels is not None and splits.train_labels is not None:

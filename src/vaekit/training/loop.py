@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Iterator
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ class TrainResult:
     #: the first test examples ``[<=64, D]`` as the model sees them (binarised or dequantised
     #: with fixed seeds) and their labels: enough for the run's pictures without reloading data
     test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
+    #: the run's splits with only the test examples kept (as stored: uint8 images stay uint8),
+    #: so that a summary of the test split need not read the dataset again
+    test_splits: Splits | None = None
 
 
 class EpochSums:
@@ -504,4 +508,10 @@ def finish(run: Run) -> TrainResult:
     # Only the previewed examples are converted (and binarised or dequantised, as evaluation would).
     test_x, test_y = evaluation_view(run.splits, "test", limit=PREVIEW_EXAMPLES)
     preview = (test_x.clone(), test_y.clone() if test_y is not None else None)
-    return TrainResult(run_dir=run.run_dir, config=run.config, history=run.history, model=run.model, test_preview=preview)
+    splits = run.splits
+    # An empty copy, not a view: a view would keep the whole training set's storage alive.
+    test_only = dataclasses.replace(splits, train=splits.train[:0].clone(), val=None, train_labels=None, val_labels=None)
+    return TrainResult(
+        run_dir=run.run_dir, config=run.config, history=run.history, model=run.model, test_preview=preview,
+        test_splits=test_only,
+    )  # fmt: skip
