@@ -199,3 +199,21 @@ def test_paths_may_be_given_as_pathlib_paths(tmp_path):
     np.save(tmp_path / "rows.npy", np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32))
     cfg = vaekit.build_config(data=tmp_path / "rows.npy", data_dir=tmp_path)
     assert cfg.data.name == str(tmp_path / "rows.npy") and cfg.data.data_dir == str(tmp_path)
+
+
+def test_the_test_split_evaluated_right_after_training_is_not_read_again_and_gives_the_loaded_runs_numbers(tmp_path, monkeypatch):
+    import vaekit.training.run_data as run_data
+    from vaekit.evaluation.diagnostics import recon_mse
+
+    vae = vaekit.train(data="digits", encoder=[16], latent_dim=2, epochs=1, out=tmp_path / "r", progress="quiet")
+    reads = []
+    load_bundle = run_data.load_bundle
+    monkeypatch.setattr(run_data, "load_bundle", lambda *a, **k: reads.append(1) or load_bundle(*a, **k))
+    fresh = vaekit.evaluate(vae, k=0, probe=False)
+    assert reads == []
+    loaded = vaekit.load(tmp_path / "r")
+    again = vaekit.evaluate(loaded, k=0, probe=False)
+    assert reads == [1]
+    assert {k: v for k, v in fresh.items() if k != "seconds"} == {k: v for k, v in again.items() if k != "seconds"}
+    x, _ = vaekit.api.resolve_eval_data(loaded, None, "test")
+    assert again["recon_mse"] == pytest.approx(recon_mse(x, loaded.reconstruct(x).reshape(len(x), -1)), rel=1e-9)
