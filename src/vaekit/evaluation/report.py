@@ -19,6 +19,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def evaluate_model(
     x: torch.Tensor,
     *,
     labels: torch.Tensor | None = None,
-    probe_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    probe_data: tuple[torch.Tensor | Iterable[torch.Tensor], torch.Tensor] | None = None,
     value_range: str | None,
     dequantize: str = "none",
     levels: int | None = None,
@@ -154,7 +155,8 @@ def evaluate_model(
     data and skips the NLL otherwise; ``0`` skips it; an explicit ``k`` on data the likelihood is
     not exact for raises ``ConfigError``. ``labels`` are the conditions of a conditional model and
     the targets of the linear probe, which is fitted on ``probe_data`` (the train split's
-    examples and labels). Nats per example throughout; ``bpd`` in bits per dimension.
+    examples, or an iterable of their batches so that the split is never whole in float32,
+    and labels). Nats per example throughout; ``bpd`` in bits per dimension.
     Sampling is seeded by ``seed`` and leaves the global RNG as it was. ``fast="off"``
     computes the NLL with the generic chunk even where the fused one applies (the report's
     ``nll_path`` says which ran; both give the same bound to float rounding).
@@ -222,7 +224,10 @@ def evaluate_model(
         if probe_data is not None and labels is not None and not conditional:
             started = time.perf_counter()
             train_x, train_y = probe_data
-            train_mu = _posterior_means(model, train_x.to(device), batch_size=max(batch_size or 0, 1000))
+            if isinstance(train_x, torch.Tensor):
+                train_mu = _posterior_means(model, train_x.to(device), batch_size=max(batch_size or 0, 1000))
+            else:
+                train_mu = torch.cat([_posterior_means(model, xb.to(device), batch_size=len(xb)) for xb in train_x])
             report["probe"] = probe_accuracy(
                 train_mu.numpy(), train_y.numpy(), passed["mu"].numpy(), labels.cpu().numpy(), seed=seed
             )

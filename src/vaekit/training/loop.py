@@ -10,11 +10,11 @@ step of :mod:`vaekit.fast` where it applies, else the autograd step.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
 from collections.abc import Iterable, Iterator
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
