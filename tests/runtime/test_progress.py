@@ -23,3 +23,17 @@ def test_quiet_writes_nothing():
     progress = Progress(2, mode="quiet", stream=stream)
     progress.message("hello")
     assert stream.getvalue() == "" and "quiet" in MODES
+
+
+def test_progress_lines_of_an_unknown_total_print_every_few_seconds(monkeypatch):
+    import io
+
+    from vaekit.runtime import progress
+
+    clock = iter([0.0, 3.0, 11.0, 12.0, 25.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    out = io.StringIO()
+    lines = progress.ProgressLines(None, "scoring", "examples", stream=out)
+    for _ in range(4):
+        lines.update(100)
+    assert out.getvalue().splitlines() == ["scoring: 200 examples, 11 s", "scoring: 400 examples, 25 s"]

@@ -188,7 +188,7 @@ def _score_all(
     from vaekit import scoring
     from vaekit.runtime.progress import work_progress
 
-    bar = work_progress(source.total or 0, "quiet" if quiet else "auto", "scoring", "examples") if source.total else None
+    bar = work_progress(source.total, "quiet" if quiet else "auto", "scoring", "examples")
     writer = scoring.ScoreWriter(out) if out is not None else None
     maps_path = maps = None
     if explain and vae.config.table is None and out is not None:

@@ -86,9 +86,13 @@ class Progress:
 
 class ProgressLines:
     """Progress of a long computation as plain lines on stderr (for logs, pipes and CI): one
-    line per tenth of the work, with the time so far. Has tqdm's ``update``/``close``."""
+    line per tenth of the work, with the time so far; with an unknown ``total`` (None), one line
+    every ``UNKNOWN_TOTAL_SECONDS``. Has tqdm's ``update``/``close``."""
 
-    def __init__(self, total: int, description: str, unit: str = "", stream: TextIO | None = None) -> None:
+    #: seconds between lines when the total is not known
+    UNKNOWN_TOTAL_SECONDS = 10.0
+
+    def __init__(self, total: int | None, description: str, unit: str = "", stream: TextIO | None = None) -> None:
         self.total, self.description, self.unit = total, description, unit
         self.stream = stream or sys.stderr
         self.done, self.shown = 0, 0
@@ -97,6 +101,13 @@ class ProgressLines:
     def update(self, n: int) -> None:
         """Count ``n`` more units done; print a line when another tenth is complete."""
         self.done += n
+        if self.total is None:
+            elapsed = time.perf_counter() - self.started
+            if elapsed >= (self.shown + 1) * self.UNKNOWN_TOTAL_SECONDS:
+                self.shown = int(elapsed // self.UNKNOWN_TOTAL_SECONDS)
+                unit = f" {self.unit}" if self.unit else ""
+                print(f"{self.description}: {self.done}{unit}, {elapsed:.0f} s", file=self.stream, flush=True)
+            return
         tenth = 10 * self.done // max(self.total, 1)
         if tenth > self.shown:
             self.shown = tenth
@@ -112,8 +123,9 @@ class ProgressLines:
         """Nothing to close: each line is complete when printed."""
 
 
-def work_progress(total: int, mode: str, description: str, unit: str = "") -> Any:
-    """Return the progress display of a computation of ``total`` units: ``"quiet"`` none,
+def work_progress(total: int | None, mode: str, description: str, unit: str = "") -> Any:
+    """Return the progress display of a computation of ``total`` units (None: not known in
+    advance, e.g. the rows of a CSV file read in chunks): ``"quiet"`` none,
     ``"lines"`` plain lines, ``"bar"`` a tqdm bar, ``"auto"`` a bar on a terminal and plain lines
     in CI or when piped (as :class:`Progress` does for training)."""
     if check_mode(mode) == "quiet":
