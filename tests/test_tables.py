@@ -259,6 +259,9 @@ def test_cli_evaluate_reports_quality_and_writes_the_report_and_pictures(table_r
     refused = CliRunner().invoke(main, ["evaluate", str(table_run), "--target", "nothing"])
     assert refused.exit_code == 2 and "not a modelled column" in refused.output
     assert "Traceback" not in refused.output
+    for flags in (["--no-probe"], ["--batch-size", "7"], ["--fast", "off"]):
+        refused = CliRunner().invoke(main, ["evaluate", str(table_run), *flags])
+        assert refused.exit_code == 2 and "apply to image and array runs" in refused.output, refused.output
 
 
 def _write_bad_tables(folder: Path) -> None:

@@ -195,6 +195,10 @@ def evaluate(
     if vae.config.table is not None:
         if split != "test":
             raise ConfigError("a table run is judged on its held-out rows; leave out --split (or pass --data FILE)")
+        ignored = [flag for flag, given in (("--batch-size", batch_size), ("--max-chunk-elements", max_chunk_elements),
+                                            ("--no-probe", no_probe), ("--fast off", fast == "off")) if given]  # fmt: skip
+        if ignored:
+            raise ConfigError(f"{', '.join(ignored)} apply to image and array runs; a table run's report takes --k, --seed, --target and --synthetic-rows")
         _evaluate_table(vae, data, k, seed, target, synthetic_rows, as_json)
         return
     if target is not None or synthetic_rows is not None:
