@@ -59,9 +59,10 @@ def digits_x(digits_run):
 
 @pytest.fixture(scope="module")
 def images_npy(tmp_path_factory, digits_x) -> Path:
-    """The test digits as 8-bit images (uint8, [N, 8, 8])."""
+    """The test digits as images in model units (float32 [N, 8, 8], on a 1/255 grid). Not uint8:
+    the digits' own grey levels are 0..16, so a digits run refuses uint8 files as ambiguous."""
     path = tmp_path_factory.mktemp("data") / "digits.npy"
-    np.save(path, np.round(digits_x.reshape(-1, 8, 8) * 255).astype(np.uint8))
+    np.save(path, (np.round(digits_x.reshape(-1, 8, 8) * 255) / 255).astype(np.float32))
     return path
 
 
@@ -119,8 +120,9 @@ def ae_run(tmp_path_factory) -> Path:
 
 
 def pixels(path: Path) -> np.ndarray:
-    """The 8-bit images of a .npy file in model units (k / 255), as a .npy file of uint8 is read."""
-    return np.load(path).astype(np.float32) / 255
+    """The images of a .npy file in model units, as scoring reads it (uint8 as k / 255)."""
+    x = np.load(path)
+    return x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
 
 
 def read_scores(path: Path) -> pd.DataFrame:
@@ -158,7 +160,7 @@ def test_a_memory_mapped_npy_scores_as_the_array_in_memory(image_run, images_npy
     np.testing.assert_array_equal(from_file.ids, np.arange(360))
     # uint8 in memory is ambiguous (8-bit pixels, or a dataset's grey levels): refused.
     with pytest.raises(DataError, match="uint8"):
-        vae.score(np.load(images_npy))
+        vae.score(np.round(np.load(images_npy) * 255).astype(np.uint8))
 
 
 def test_score_a_dataset_name_and_split(image_run, tmp_path):
@@ -211,7 +213,7 @@ def test_labels_file_for_images_prints_auroc(image_run, images_npy, tmp_path):
     vae = vaekit.load(image_run)
     images = np.load(images_npy)
     noisy = images.copy()
-    noisy[:20] = np.random.default_rng(0).integers(0, 256, size=noisy[:20].shape, dtype=np.uint8)
+    noisy[:20] = np.random.default_rng(0).integers(0, 256, size=noisy[:20].shape) / np.float32(255)
     np.save(tmp_path / "mixed.npy", noisy)
     labels = np.zeros(len(noisy), dtype=int)
     labels[:20] = 1
@@ -223,7 +225,7 @@ def test_labels_file_for_images_prints_auroc(image_run, images_npy, tmp_path):
         record = json.loads(result.stdout)
         from sklearn.metrics import roc_auc_score
 
-        scores = vae.score(noisy.astype(np.float32) / 255, k=10)
+        scores = vae.score(noisy, k=10)
         assert record["labels"]["auroc"] == pytest.approx(roc_auc_score(labels, scores))
         assert record["labels"]["auroc"] > 0.95  # noise is far less likely than digits
         assert record["labels"]["n_anomalies"] == 20
@@ -590,8 +592,18 @@ def test_the_detector_on_a_data_frame_with_missing_cells(table_files):
     assert scores[truth == 1].min() > np.median(scores[truth == 0])
 
 
+def test_uint8_npy_files_are_8_bit_pixels_for_an_8_bit_run_and_refused_for_the_digits(images_npy, image_run, tmp_path):
+    eight_bit = np.round(np.load(images_npy) * 255).astype(np.uint8)
+    np.save(tmp_path / "u8.npy", eight_bit)
+    refused = invoke("score", image_run, "--data", tmp_path / "u8.npy", "--out", tmp_path / "s.csv", "-q")
+    assert refused.exit_code == 2 and "17 grey levels" in refused.output and not (tmp_path / "s.csv").exists()
+    run = vaekit.train(data=str(tmp_path / "u8.npy"), encoder=[8], latent_dim=2, epochs=1, out=tmp_path / "r8", progress="quiet")
+    ok("score", tmp_path / "r8", "--data", tmp_path / "u8.npy", "--score", "recon", "--out", tmp_path / "s.csv", "-q")
+    np.testing.assert_allclose(read_scores(tmp_path / "s.csv")["score"], run.score(eight_bit / np.float32(255), "recon"), atol=1e-9)
+
+
 def test_the_detector_fits_uint8_images(images_npy):
-    images = np.load(images_npy)
+    images = np.round(np.load(images_npy) * 255).astype(np.uint8)
     detector = vaekit.AnomalyDetector(contamination=0.1, k=5, encoder=[16], latent_dim=2, epochs=1, batch_size=64)
     detector.fit(images)
     assert detector.decision_scores_.shape == (len(images),)
@@ -633,3 +645,91 @@ def test_plot_anomalies_of_a_table_run(table_run, table_files, tmp_path):
     rows.to_csv(tmp_path / "rows.csv", index=False)
     ok("plot", table_run, "anomalies", "--data", tmp_path / "rows.csv", "-n", 4, "--score", "recon", "--out", out)
     assert_png(out, 300, 200)
+
+
+# --- mends after review ------------------------------------------------------------------------
+
+
+def test_a_text_file_or_image_folder_is_scored_whole_in_its_own_order(image_run, tmp_path):
+    from PIL import Image
+
+    from vaekit.data import load_data
+
+    vae = vaekit.load(image_run)
+    grey = load_data("digits").as_float("test").numpy()[:50]
+    np.savetxt(tmp_path / "new.csv", grey, delimiter=",")
+    ok("score", image_run, "--data", tmp_path / "new.csv", "--out", tmp_path / "s.csv", "--no-threshold", "-q")
+    written = pd.read_csv(tmp_path / "s.csv")
+    assert list(written["index"]) == list(range(50))
+    np.testing.assert_allclose(written["score"], vae.score(grey), atol=1e-9)
+    (tmp_path / "images").mkdir()
+    levels = np.round(grey * 16).astype(np.uint8).reshape(-1, 8, 8)
+    for i, image in enumerate(levels[:30]):
+        Image.fromarray(image * 17).save(tmp_path / "images" / f"{i:03d}.png")
+    ok("score", image_run, "--data", tmp_path / "images", "--out", tmp_path / "i.csv", "--no-threshold", "-q")
+    assert len(pd.read_csv(tmp_path / "i.csv")) == 30
+
+
+def test_a_threshold_is_refused_once_the_run_trained_on(tmp_path):
+    run = tmp_path / "r"
+    vaekit.train(data="digits", encoder=[8], latent_dim=2, epochs=1, out=run, progress="quiet")
+    ok("score", run, "--data", "digits", "--score", "recon", "--calibrate", "--fpr", "0.1", "-q")
+    vaekit.resume(run, epochs=2, progress="quiet")
+    refused = invoke("score", run, "--data", "digits", "--score", "recon", "--out", tmp_path / "s.csv", "-q")
+    assert refused.exit_code == 2 and "calibrate again" in refused.output and "step" in refused.output
+    ok("score", run, "--data", "digits", "--score", "recon", "--out", tmp_path / "s.csv", "--no-threshold", "-q")
+
+
+def test_the_detector_keeps_a_folder_of_other_files_and_leaves_no_data_copy(tmp_path, digits_x):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("important")
+    detector = vaekit.AnomalyDetector(score="recon", out=mine, encoder=[8], latent_dim=2, epochs=1)
+    from vaekit.runtime.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a vaekit run"):
+        detector.fit(digits_x)
+    assert (mine / "notes.txt").read_text() == "important"
+    run = tmp_path / "run"
+    vaekit.AnomalyDetector(score="recon", out=run, encoder=[8], latent_dim=2, epochs=1).fit(digits_x)
+    vaekit.AnomalyDetector(score="recon", out=run, encoder=[8], latent_dim=2, epochs=1).fit(digits_x)  # replaces its run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "run"]
+
+
+def test_a_dequantising_runs_nll_scores_are_in_the_discrete_datas_units(tmp_path):
+    run = tmp_path / "dq"
+    vae = vaekit.train(data="digits", dequantize="uniform", likelihood="gaussian", encoder=[8], latent_dim=2, epochs=1,
+                       out=run, progress="quiet")  # fmt: skip
+    report = vaekit.evaluate(vae, k=20, probe=False)
+    x, _ = resolve_eval_data(vae, None, "test")
+    scores = vaekit.scoring.score_data(vae, vaekit.scoring.Examples(x), kind="nll", k=20, explain=True)
+    assert abs(scores.scores.mean() - report["nll"]) < 0.5  # other draws, same quantity
+    offset = 64 * np.log(17)
+    np.testing.assert_allclose(scores.units, offset)
+    np.testing.assert_allclose(scores.contributions.sum(1) + scores.latent + scores.units, scores.scores, atol=1e-9)
+
+
+def test_label_files_written_by_numpy_with_floats_are_read(image_run, images_npy, tmp_path):
+    labels = np.zeros(360)
+    labels[:30] = 1
+    np.savetxt(tmp_path / "labels.txt", labels)
+    result = ok("score", image_run, "--data", images_npy, "--labels", tmp_path / "labels.txt", "--score", "recon",
+                "--out", tmp_path / "s.csv", "--no-threshold", "--json", "-q")  # fmt: skip
+    record = json.loads(result.stdout)
+    assert record["labels"]["n_anomalies"] == 30 and record["labels"]["n"] == 360
+
+
+def test_score_files_follow_the_umask_and_an_out_below_a_file_is_refused(image_run, images_npy, tmp_path):
+    from vaekit.runtime.atomic import current_umask
+
+    ok("score", image_run, "--data", images_npy, "--score", "recon", "--out", tmp_path / "s.parquet", "--no-threshold", "-q")
+    assert (tmp_path / "s.parquet").stat().st_mode & 0o777 == 0o666 & ~current_umask()
+    (tmp_path / "afile").write_text("x")
+    refused = invoke("score", image_run, "--data", images_npy, "--out", tmp_path / "afile" / "s.csv", "--no-threshold", "-q")
+    assert refused.exit_code == 2 and "is a file, not a folder" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_plot_anomalies_refuses_zero_examples(image_run, tmp_path):
+    refused = invoke("plot", image_run, "anomalies", "-n", "0", "--out", tmp_path / "a.png")
+    assert refused.exit_code == 2 and not (tmp_path / "a.png").exists()

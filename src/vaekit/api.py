@@ -34,6 +34,8 @@ class TrainedVAE:
         self.run_dir = run_dir
         #: which weights of the run folder these are: "last" or "best" (``load(which=...)``)
         self.weights = "last"
+        #: the optimizer step those weights were saved at (None when not loaded from a run folder)
+        self.weights_step: int | None = None
         #: the first test examples and labels as the model sees them, kept by ``train`` and
         #: ``resume`` so that ``vaekit.viz.write_run_pictures`` need not load the data again
         self.test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
@@ -154,8 +156,9 @@ class TrainedVAE:
         log p(x); K = 100 by default), ``"elbo"`` (minus the ELBO, mean of ``k`` draws; 10) or
         ``"recon"`` (minus log p(x|z) at the posterior mean). ``x`` is an array of examples
         (model units, or uint8 grey levels), a data file, or for a table run a DataFrame
-        (scores in the columns' own units, missing cells' values left out). A binarising or
-        dequantising run sees ``x`` as evaluation does (a fixed seeded draw). See
+        (scores in the columns' own units, missing cells' values left out). uint8 arrays are
+        refused (as ``encode`` refuses them; a ``.npy`` file of 8-bit pixels is read as such).
+        A binarising or dequantising run sees ``x`` as evaluation does (a fixed seeded draw). See
         :mod:`vaekit.scoring` for explanations, thresholds and the detector."""
         from vaekit.scoring import score_data
 
@@ -374,9 +377,10 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
         raise ConfigError(f"which must be 'last' or 'best', got {which!r}")
     cfg = read_config(run_dir)
     model = build_model(cfg)
-    ckpt.load_model_weights(run_dir / files[which], model)
+    info = ckpt.load_model_weights(run_dir / files[which], model)
     vae = TrainedVAE(model.to(device), cfg, run_dir)
     vae.weights = which
+    vae.weights_step = info.get("step")
     return vae
 
 

@@ -42,8 +42,41 @@ def scoring_data(vae: TrainedVAE, data: str | os.PathLike[str] | None, split: st
         return test if test is not None and len(test) else train
     if data is not None and Path(data).suffix.lower() in DIRECT_SUFFIXES:
         return data
+    if data is not None and Path(data).exists() and not _is_idx_folder(Path(data)):
+        return _whole_file(vae, Path(data))
     x, y = resolve_eval_data(vae, None if data is None else os.fspath(data), split)
     return Examples(x.cpu(), y, description=f"{data or vae.config.data.name} ({split})")
+
+
+def _is_idx_folder(path: Path) -> bool:
+    """True for a folder of IDX files (MNIST-like), whose train and test files are the splits."""
+    from vaekit.data.idx import find_idx_files
+
+    return path.is_dir() and bool(find_idx_files(path))
+
+
+def _whole_file(vae: TrainedVAE, path: Path) -> Any:
+    """Return every example of the file or image folder ``path`` in its own order (the readers
+    split what they read: the split is undone), as model units for :mod:`vaekit.scoring`."""
+    from vaekit.api import build_config
+    from vaekit.data.holdout import split_indices
+    from vaekit.data.units import to_model_units
+    from vaekit.scoring import Examples
+    from vaekit.training.run_data import load_bundle
+
+    share = 0.5
+    source = build_config(vae.config.to_dict(), data=os.fspath(path))
+    source.data.test_fraction, source.data.limit = share, None
+    bundle = load_bundle(source)
+    n = len(bundle.train) + len(bundle.test)
+    train_rows, test_rows = (torch.from_numpy(rows) for rows in split_indices(n, share, 0, str(path)))
+    x = torch.empty((n, *bundle.train.shape[1:]), dtype=bundle.train.dtype)
+    x[train_rows], x[test_rows] = bundle.train, bundle.test
+    y = None
+    if bundle.train_labels is not None and bundle.test_labels is not None:
+        y = torch.empty(n, dtype=bundle.train_labels.dtype)
+        y[train_rows], y[test_rows] = bundle.train_labels, bundle.test_labels
+    return Examples(to_model_units(x, bundle.levels), y, description=str(path), viewed=False)
 
 
 def calibrate_scores(
@@ -65,7 +98,7 @@ def calibrate_scores(
 
     calibration = calibrate(
         scores, score=kind, k=k, weights=vae.weights, data=data, contamination=contamination, fpr=fpr,
-        version=__version__, background=background,
+        version=__version__, background=background, weights_step=vae.weights_step,
     )  # fmt: skip
     if save:
         if vae.run_dir is None:
@@ -147,6 +180,10 @@ class AnomalyDetector:
         if self.out is None:
             self._folder = tempfile.TemporaryDirectory(prefix="vaekit-detector-")
         out = Path(self.out) if self.out is not None else Path(self._folder.name) / "run"  # type: ignore[union-attr]
+        # Replace only an earlier run: a folder holding anything else is the user's.
+        force = (out / "config.json").is_file()
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise ConfigError(f"{out} holds files that are not a vaekit run; give AnomalyDetector(out=...) an empty or new folder")
         if is_data_frame(X):
             from vaekit.tables import TableVAE
 
@@ -156,11 +193,12 @@ class AnomalyDetector:
             array = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
             if array.ndim < 2 or len(array) < 2:
                 raise DataError(f"fit needs an array of examples [N, D] or [N, H, W] with N >= 2, got shape {array.shape}")
-            data_file = out.parent / f"{out.name}-train.npy"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            np.save(data_file, array, allow_pickle=False)
             options = {"test_fraction": 0.05, **self.train_options}
-            self.vae_ = train(data=str(data_file), out=out, seed=self.seed, progress=self.progress, force=True, **options)
+            # The examples go to the trainer as a .npy for the time of training only.
+            with tempfile.TemporaryDirectory(prefix="vaekit-detector-data-") as folder:
+                data_file = Path(folder) / "train.npy"
+                np.save(data_file, array, allow_pickle=False)
+                self.vae_ = train(data=str(data_file), out=out, seed=self.seed, progress=self.progress, force=force, **options)
         check_score_kind(self.vae_.model, self.score, self.k)
         self.decision_scores_ = self.decision_function(X)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))

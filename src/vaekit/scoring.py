@@ -10,6 +10,7 @@ from one generator consumed in example order.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -142,6 +143,20 @@ def _model_view(vae: TrainedVAE, x: torch.Tensor, generator: torch.Generator) ->
     return x
 
 
+def _check_8_bit(vae: TrainedVAE) -> None:
+    """Raise ``DataError`` when uint8 examples cannot be read as 8-bit pixels for ``vae``: its
+    training data had other grey levels (the bundled digits: 0..16)."""
+    from vaekit.data.digits import DIGITS_LEVELS
+
+    cfg = vae.config
+    levels = DIGITS_LEVELS if cfg.data.name == "digits" else (None if cfg.data.binarize != "none" else cfg.levels)
+    if levels is not None and levels != 256:
+        raise DataError(
+            f"uint8 examples are read as 8-bit pixels (0..255), but this run's data had {levels} grey levels "
+            f"(0..{levels - 1}); give floats in [0, 1] instead (x / {levels - 1})"
+        )
+
+
 def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, viewed: bool = False) -> Iterator[ScoreChunk]:
     """Yield chunks of an in-memory or memory-mapped array of examples (uint8 grey levels or
     floats in model units), the class labels ``labels`` going to conditional models. With
@@ -156,8 +171,15 @@ def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, vie
         part = np.array(array[lo : lo + chunk_rows])  # a writable copy: memory-mapped rows are read-only
         if part.dtype.kind not in "buf":
             raise DataError(f"examples of dtype {part.dtype} cannot be scored; give floats in model units or uint8 grey levels")
+        width = int(np.prod(part.shape[1:])) if part.ndim > 1 else 1
+        if width != cfg.input_dim:
+            raise DataError(
+                f"the data have {width} values per example; this run's model takes {cfg.input_dim} "
+                f"(examples of shape {tuple(cfg.input_shape or ())}): score data shaped like its training data"
+            )
         tensor = torch.from_numpy(np.ascontiguousarray(part))
         if tensor.dtype == torch.uint8 and not viewed:
+            _check_8_bit(vae)
             tensor = to_model_units(tensor, MAX_UINT8_LEVELS)  # 8-bit pixels, as the .npy reader reads them
         tensor = tensor.to(torch.float32).reshape(len(tensor), -1)
         if tensor.shape[1] != cfg.input_dim:
@@ -176,7 +198,12 @@ def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, vie
                     "(an .npz with arrays x and y, or the run's own data with --split)"
                 )
             y = torch.as_tensor(np.asarray(labels[lo : lo + chunk_rows]), dtype=torch.long, device=vae.device)
-        yield ScoreChunk(x=x, y=y, ids=np.arange(lo, lo + len(part)))
+        offset = None
+        if cfg.data.dequantize == "uniform" and cfg.levels:
+            # As `vaekit evaluate`: the density of dequantised data bounds the discrete data's
+            # probability once D log(levels) nats are added.
+            offset = np.full(len(part), cfg.input_dim * math.log(cfg.levels))
+        yield ScoreChunk(x=x, y=y, ids=np.arange(lo, lo + len(part)), offset=offset)
 
 
 def _table_chunks(
@@ -214,7 +241,6 @@ def score_source(
     vae: TrainedVAE,
     data: Any,
     *,
-    split: str = "test",
     id_column: str | None = None,
     label_column: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
@@ -222,11 +248,11 @@ def score_source(
     """Return the chunks of ``data`` for scoring with ``vae``.
 
     ``data`` is, for a table run, a DataFrame or a .csv/.tsv/.parquet path (read in row
-    blocks); for other runs an array or tensor of examples (floats in model units or uint8
-    grey levels), a ``.npy`` file (memory-mapped), an ``.npz`` (arrays ``x`` and optional class
-    labels ``y``), or anything ``vaekit train --data`` reads (a dataset name or folder), of which
-    the ``split`` is scored. ``id_column`` and ``label_column`` name a table's id and anomaly
-    label columns."""
+    blocks); for other runs an array or tensor of examples (floats in model units), a ``.npy``
+    file (memory-mapped; uint8 as 8-bit pixels), an ``.npz`` (arrays ``x`` and optional class
+    labels ``y``; read whole), or :class:`Examples`. Dataset names, folders and text files of
+    numbers go through :func:`vaekit.detector.scoring_data`. ``id_column`` and
+    ``label_column`` name a table's id and anomaly label columns."""
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}")
     if vae.config.table is not None:
@@ -234,7 +260,8 @@ def score_source(
     if id_column is not None or label_column is not None:
         raise ConfigError("--id-column and a labels column apply to tables; for images give --labels a file with one 0/1 per example")
     if isinstance(data, Examples):
-        return ScoreSource(_array_chunks(vae, _Rows(data.x), data.y, chunk_rows, viewed=True), len(data.x), description=data.description)
+        chunks = _array_chunks(vae, _Rows(data.x), data.y, chunk_rows, viewed=data.viewed)
+        return ScoreSource(chunks, len(data.x), description=data.description)
     if torch.is_tensor(data) or isinstance(data, np.ndarray):
         array = data.detach().cpu().numpy() if torch.is_tensor(data) else data
         if array.dtype == np.uint8:
@@ -281,6 +308,8 @@ class Examples:
     x: torch.Tensor
     y: torch.Tensor | None = None
     description: str = "the examples"
+    #: False: model units not yet binarised or dequantised as the run does at evaluation
+    viewed: bool = True
 
 
 class _Rows:
@@ -293,7 +322,7 @@ class _Rows:
         return len(self.x)
 
     def __getitem__(self, rows: slice) -> np.ndarray:
-        return self.x[rows].numpy()
+        return self.x[rows].cpu().numpy()
 
 
 def _table_source(vae: TrainedVAE, data: Any, id_column: str | None, label_column: str | None, chunk_rows: int) -> ScoreSource:
@@ -408,6 +437,8 @@ def check_background(vae: TrainedVAE, background: TrainedVAE, kind: str, k: int 
     """Raise ``ConfigError`` unless ``background`` scores the same examples as ``vae`` with the
     same kind of score: the same input shape (images and arrays only)."""
     check_score_kind(background.model, kind, k)
+    if background.conditional and not vae.conditional:
+        raise ConfigError("the background run is conditional and this one is not: train the background without labels")
     if background.config.input_dim != vae.config.input_dim or (background.config.table is None) != (vae.config.table is None):
         raise ConfigError(
             f"the background run takes examples of shape {tuple(background.input_shape)}, this run "
@@ -444,7 +475,6 @@ def score_data(
     k: int | None = None,
     seed: int = 0,
     explain: bool = False,
-    split: str = "test",
     id_column: str | None = None,
     label_column: str | None = None,
     fast: str = "auto",
@@ -455,7 +485,7 @@ def score_data(
     (``k`` importance samples, 100 by default), ``elbo`` (mean over ``k`` draws, 10 by
     default) or ``recon``; ``explain`` adds per-feature contributions; ``background`` turns
     the scores into log-likelihood ratios against another run (see :func:`iter_scores`)."""
-    source = score_source(vae, data, split=split, id_column=id_column, label_column=label_column)
+    source = score_source(vae, data, id_column=id_column, label_column=label_column)
     parts = list(iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain, fast=fast, background=background))
     return concatenate_scores(parts, kind, check_score_kind(vae.model, kind, k), source)
 
@@ -489,8 +519,12 @@ def run_calibration(vae: TrainedVAE) -> Calibration | None:
 
 
 def score_path(path: str | os.PathLike[str]) -> Path:
-    """Return ``path`` after checking it names a score file (.csv, .tsv, .parquet or .npy)."""
+    """Return ``path`` after checking it names a score file (.csv, .tsv, .parquet or .npy)
+    whose folder is (or can be) a folder."""
     path = Path(path)
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"--out {path}: {above} is a file, not a folder; write the scores somewhere else")
     if path.suffix.lower() not in SCORE_SUFFIXES:
         raise ConfigError(f"--out {path}: scores are written as {', '.join(SCORE_SUFFIXES)}; name the file with one of them")
     if path.is_dir():
@@ -506,10 +540,14 @@ class ScoreWriter:
     contributions); ``.npy`` gets the scores alone (float64 ``[N]``)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        from vaekit.runtime.atomic import current_umask, write_errors
+
         self.path = score_path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
+        with write_errors(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            os.fchmod(fd, 0o666 & ~current_umask())  # as every file vaekit writes (mkstemp makes 0600)
+            os.close(fd)
         self.tmp = Path(tmp)
         self.suffix = self.path.suffix.lower()
         self._parquet: Any = None
@@ -519,6 +557,12 @@ class ScoreWriter:
 
     def write(self, frame: Any) -> None:
         """Append the rows of ``frame`` (a DataFrame with a ``score`` column)."""
+        from vaekit.runtime.atomic import write_errors
+
+        with write_errors(self.path):
+            self._write(frame)
+
+    def _write(self, frame: Any) -> None:
         self.rows += len(frame)
         if self.suffix == ".npy":
             self._scores.append(frame["score"].to_numpy(dtype=np.float64))
@@ -546,6 +590,12 @@ class ScoreWriter:
 
     def close(self) -> Path:
         """Move the finished file into place; return its path."""
+        from vaekit.runtime.atomic import write_errors
+
+        with write_errors(self.path):
+            return self._close()
+
+    def _close(self) -> Path:
         if self.suffix == ".npy":
             np.save(self.tmp, np.concatenate(self._scores) if self._scores else np.zeros(0), allow_pickle=False)
             written = self.tmp.with_name(self.tmp.name + ".npy")  # np.save adds the suffix to a name without it

@@ -151,3 +151,15 @@ def test_a_parameter_without_a_gradient_on_the_first_step_leaves_it_to_optimizer
         _train(net, x, y, step, steps=2)
         results.append(([p.detach().clone() for p in net.parameters()], optimizer.state_dict()))
     _assert_same(results)
+
+
+def test_amsgrad_and_other_adam_variants_take_their_first_step_through_adam(monkeypatch):
+    results = []
+    for direct in (False, True):
+        net, x, y = _net_and_data()
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True, amsgrad=True)
+        _train(net, x, y, DirectAdamStep(optimizer) if direct else optimizer.step, steps=3)
+        results.append(([p.detach().clone() for p in net.parameters()], optimizer.state_dict()))
+    (ref, _), (got, state) = results
+    assert all(torch.equal(a, b) for a, b in zip(ref, got, strict=True))
+    assert all("max_exp_avg_sq" in s for s in state["state"].values())

@@ -533,7 +533,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
 @click.option(
     "-n",
     "n",
-    type=int,
+    type=click.IntRange(min=1),
     help="samples: number (64; per class for a conditional model without --label: 8); recon: examples (32); "
     "anomalies: examples shown (8).",
 )

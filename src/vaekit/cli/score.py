@@ -73,11 +73,11 @@ def score(
     if not calibrate and not no_threshold:
         threshold = scoring.run_calibration(vae)
         if threshold is not None:
-            threshold.check_matches(kind, k, which, background)
+            threshold.check_matches(kind, k, which, background, vae.weights_step)
 
     label_column, label_file = _label_source(labels, data, table)
     source = scoring.score_source(
-        vae, scoring_data(vae, data, split), split=split, id_column=id_column, label_column=label_column,
+        vae, scoring_data(vae, data, split), id_column=id_column, label_column=label_column,
         chunk_rows=chunk_rows,
     )  # fmt: skip
     note = _note(vae, kind)
@@ -152,10 +152,21 @@ def _read_label_file(path: Path) -> Any:
         from vaekit.data.arrays import load_npy
 
         return load_npy(path).reshape(-1)
+    words = ("true", "false", "yes", "no", "anomaly", "normal", "outlier", "inlier")
     lines = [line.strip().split(",")[0].strip() for line in path.read_text().splitlines() if line.strip()]
-    if lines and lines[0].lower() not in ("0", "1", "true", "false", "yes", "no", "anomaly", "normal", "outlier", "inlier"):
+    if lines and not _is_number(lines[0]) and lines[0].lower() not in words:
         lines = lines[1:]  # a header
+    if all(_is_number(line) for line in lines):
+        return np.asarray([float(line) for line in lines])  # 1, 1.0 and 1.000e+00 alike
     return np.asarray(lines)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _note(vae: Any, kind: str) -> str | None:

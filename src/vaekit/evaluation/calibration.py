@@ -49,6 +49,8 @@ class Calibration:
     vaekit_version: str = ""
     #: the background run the scores were ratios against (None: plain scores)
     background: str | None = None
+    #: the optimizer step the weights were saved at: a resumed run's weights are other weights
+    weights_step: int | None = None
 
     def describe(self) -> str:
         """Return one line saying which score, K, weights and data the threshold came from."""
@@ -59,16 +61,25 @@ class Calibration:
             f"examples of {self.data}: threshold {self.threshold:.4f} nats"
         )
 
-    def check_matches(self, score: str, k: int | None, weights: str, background: str | None = None) -> None:
+    def check_matches(
+        self, score: str, k: int | None, weights: str, background: str | None = None, weights_step: int | None = None
+    ) -> None:
         """Raise ``ConfigError`` unless scores of kind ``score`` with ``k`` draws from the
-        ``weights`` ("last"/"best") weights (as ratios against ``background``) are comparable
-        with this threshold."""
+        ``weights`` ("last"/"best") weights saved at ``weights_step`` (as ratios against
+        ``background``) are comparable with this threshold."""
+        if self.weights_step is not None and weights_step is not None and weights_step != self.weights_step:
+            raise ConfigError(
+                f"the run's threshold was calibrated on its {self.weights} weights of step {self.weights_step}; these are "
+                f"of step {weights_step} (the run trained on since): calibrate again (--calibrate with --contamination "
+                "or --fpr), or leave the threshold out with --no-threshold"
+            )
         if (score, k, weights, background) != (self.score, self.k, self.weights, self.background):
             k_flag = f" --k {self.k}" if self.k is not None else ""
             which = " --which best" if self.weights == "best" else ""
             which += f" --background {self.background}" if self.background else ""
+            asked = f"--score {score}" + (f" --k {k}" if k is not None else "") + (f" --background {background}" if background else "")
             raise ConfigError(
-                f"the run's threshold was calibrated on the {self.describe()}; these scores would not be "
+                f"the run's threshold was calibrated on the {self.describe()}; scores with {asked} would not be "
                 f"comparable with it: score with --score {self.score}{k_flag}{which}, or calibrate again "
                 "(--calibrate with --contamination or --fpr), or leave it out with --no-threshold"
             )
@@ -109,6 +120,7 @@ def calibrate(
     fpr: float | None = None,
     version: str = "",
     background: str | None = None,
+    weights_step: int | None = None,
 ) -> Calibration:
     """Return the calibration of ``scores`` (reference scores, nats): the threshold is their
     ``1 - rate`` quantile (linear interpolation, as PyOD's ``threshold_``). Raises
@@ -140,6 +152,7 @@ def calibrate(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vaekit_version=version,
         background=background,
+        weights_step=weights_step,
     )
 
 

@@ -9,6 +9,14 @@ from torch.optim.adam import adam as functional_adam
 
 from vaekit.fast import kernels
 
+try:  # the check Adam makes before it starts a fused state
+    from torch.optim.optimizer import _device_dtype_check_for_fused
+except ImportError:  # pragma: no cover - older torch
+
+    def _device_dtype_check_for_fused(p: torch.Tensor, cuda_unsupported: bool = False) -> None:
+        return None
+
+
 try:  # the dtype Adam gives its step counters
     from torch.optim.optimizer import _get_scalar_dtype as _scalar_dtype
 except ImportError:  # pragma: no cover - older torch
@@ -94,9 +102,14 @@ class DirectAdamStep:
         groups = optimizer.param_groups
         if len(groups) != 1 or not groups[0]["fused"] or optimizer.state or not kernels.private_kernels_available():
             return False
-        params = groups[0]["params"]
+        group = groups[0]
+        if group["amsgrad"] or group["capturable"] or group["differentiable"]:
+            return False  # Adam.step keeps other state for these
+        params = group["params"]
         if any(p.grad is None or p.grad.is_sparse for p in params):
             return False
+        for p in params:
+            _device_dtype_check_for_fused(p)
         for p in params:
             optimizer.state[p] = {
                 "step": torch.zeros((), dtype=_scalar_dtype(is_fused=True), device=p.device),
@@ -108,6 +121,8 @@ class DirectAdamStep:
     def __call__(self) -> None:
         optimizer = self.optimizer
         state = self._state
+        if state is not None and len(optimizer.param_groups) != 1:
+            state = self._state = None  # a group was added: Adam.step updates every group
         if state is None and self._start_state():
             state = self._state = self._state_lists()
         if state is None or optimizer.state[state[0][0]].get("exp_avg") is not state[1][0]:

@@ -265,7 +265,11 @@ def _fit(
         folder.begin()
         start(run, resume=resume, save_config=save_config)
         for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
-            record = run_epoch(run, epoch)
+            try:
+                record = run_epoch(run, epoch)
+            except TrainingDivergedError:
+                keep_unsaved_best(run)
+                raise
             record.update(validate(run))
             checkpoint(run, epoch, record)
     return finish(run)
@@ -489,6 +493,14 @@ def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
             )
     except WriteError as exc:
         raise _stopped_writing(run, exc) from None
+
+
+def keep_unsaved_best(run: Run) -> None:
+    """Write the best weights still waiting for a checkpoint: when training diverged, a resume
+    would diverge again, so they could not be had otherwise."""
+    if run.unsaved_best is not None:
+        ckpt.save_model_tensors(run.run_dir / ckpt.BEST_MODEL_FILE, *run.unsaved_best)
+        run.unsaved_best = None
 
 
 def _stopped_writing(run: Run, exc: WriteError) -> WriteError:

@@ -51,10 +51,11 @@ def _row(part: Any, i: int) -> Any:
     from dataclasses import replace
 
     def pick(values: Any) -> Any:
-        return None if values is None else values[i : i + 1]
+        # A copy: a slice would keep the whole chunk's memory alive.
+        return None if values is None else values[i : i + 1].copy() if isinstance(values, np.ndarray) else values[i : i + 1].clone()
 
     return replace(
-        part, ids=part.ids[i : i + 1], scores=part.scores[i : i + 1], contributions=pick(part.contributions),
+        part, ids=pick(part.ids), scores=pick(part.scores), contributions=pick(part.contributions),
         latent=pick(part.latent), labels=pick(part.labels), examples=pick(part.examples), classes=pick(part.classes),
         units=pick(part.units),
     )  # fmt: skip
