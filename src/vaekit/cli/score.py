@@ -90,6 +90,8 @@ def score(
     def check(scores: Any, column_labels: Any) -> None:
         """Choose the threshold and compare with the labels before any file is moved into
         place, so that bad labels or a too-small reference set leave nothing behind."""
+        if not len(scores):
+            raise DataError(f"{data} holds no examples to score")
         if calibrate:
             from vaekit.detector import calibrate_scores
 
@@ -227,12 +229,12 @@ def _score_all(
             done += len(part.scores)
         if check is not None:
             check(np.concatenate(all_scores) if all_scores else np.zeros(0), np.concatenate(all_labels) if all_labels else None)
+        if writer is not None:
+            writer.close()
         if maps is not None:
             maps.flush()
             del maps
             Path(str(maps_path) + ".tmp").replace(maps_path)  # type: ignore[arg-type]
-        if writer is not None:
-            writer.close()
     except BaseException:
         if writer is not None:
             writer.abandon()
