@@ -733,3 +733,28 @@ def test_score_files_follow_the_umask_and_an_out_below_a_file_is_refused(image_r
 def test_plot_anomalies_refuses_zero_examples(image_run, tmp_path):
     refused = invoke("plot", image_run, "anomalies", "-n", "0", "--out", tmp_path / "a.png")
     assert refused.exit_code == 2 and not (tmp_path / "a.png").exists()
+
+
+def test_a_category_never_seen_in_training_scores_inf_and_ranks_first(tmp_path):
+    from vaekit.evaluation.anomaly_metrics import anomaly_metrics
+
+    frame = animals(120, seed=0)
+    model = vaekit.TableVAE(epochs=2, encoder=[8], latent_dim=2).fit(frame)
+    rows = animals(10, seed=1)
+    rows["species"] = rows["species"].astype(object)
+    rows.loc[3, "species"] = "Emperor"
+    scored = model.vae_.explain(rows, kind="elbo", k=2)
+    assert np.isposinf(scored.scores[3]) and np.isfinite(np.delete(scored.scores, 3)).all()
+    names = scored.features
+    assert np.isposinf(scored.contributions[3, names.index("species")])
+    assert np.isfinite(np.delete(scored.contributions[3], names.index("species"))).all()
+    labels = np.zeros(10, dtype=int)
+    labels[3] = 1
+    assert anomaly_metrics(scored.scores, labels)["precision_at_n"] == 1.0
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    result = ok("score", model.vae_.run_dir, "--data", tmp_path / "rows.csv", "--score", "elbo", "--k", 2,
+                "--out", tmp_path / "s.csv", "-q")  # fmt: skip
+    assert "1 row(s) hold a category never seen in training" in result.output
+    assert np.isposinf(pd.read_csv(tmp_path / "s.csv")["score"][3])
+    refused = invoke("score", model.vae_.run_dir, "--data", tmp_path / "rows.csv", "--calibrate", "--fpr", "0.1", "-q")
+    assert refused.exit_code == 2 and "not finite" in refused.output

@@ -47,6 +47,9 @@ class ScoreChunk:
     y: torch.Tensor | None
     ids: np.ndarray
     offset: np.ndarray | None = None
+    #: a table's cells holding a category never seen in training, ``[n, C]`` bool over the
+    #: modelled columns: the model gives them probability 0, so their rows score +inf
+    unseen: np.ndarray | None = None
     labels: np.ndarray | None = None
 
 
@@ -230,11 +233,35 @@ def _table_chunks(
         # The id and the label are not the model's to see (an ignored id column may stay).
         drop = {c for c in (id_column, label_column) if c is not None and c not in modelled and (c == label_column or c not in known)}
         rows = frame.drop(columns=sorted(drop))
+        rows, unseen = _without_unseen_categories(rows, codec)
         x = torch.as_tensor(codec.encode(rows), dtype=torch.float32, device=vae.device)
         y_codes = codec.labels(rows)
         y = None if y_codes is None else torch.as_tensor(y_codes, dtype=torch.long, device=vae.device)
-        yield ScoreChunk(x=x, y=y, ids=ids, offset=-codec.log_jacobian(rows), labels=labels)
+        yield ScoreChunk(x=x, y=y, ids=ids, offset=-codec.log_jacobian(rows), labels=labels, unseen=unseen)
         position += len(frame)
+
+
+def _without_unseen_categories(rows: Any, codec: Any) -> tuple[Any, np.ndarray | None]:
+    """Return ``rows`` with the cells that hold a category never seen in training emptied (so
+    that the rest of the row can be encoded), and where they were (``[n, C]`` over the modelled
+    columns), or None when there are none."""
+    from vaekit.data.tables.schema import CATEGORY_KINDS
+    from vaekit.data.tables.values import unseen_categories
+
+    modelled = [c for c in codec.schema.columns if c.kind != "ignore"]
+    unseen = np.zeros((len(rows), len(modelled)), dtype=bool)
+    for j, column in enumerate(modelled):
+        if column.kind in CATEGORY_KINDS and column.name in rows.columns:
+            unseen[:, j] = unseen_categories(rows, column)
+    if not unseen.any():
+        return rows, None
+    rows = rows.copy()
+    for j, column in enumerate(modelled):
+        if unseen[:, j].any():
+            values = rows[column.name].astype(object)
+            values[unseen[:, j]] = None
+            rows[column.name] = values
+    return rows, unseen
 
 
 def score_source(
@@ -425,6 +452,10 @@ def iter_scores(
             contributions = _feature_terms(vae, scored.terms.numpy())
         if chunk.offset is not None and background is None:  # a ratio's change of variables cancels
             scores = scores + chunk.offset
+        if chunk.unseen is not None:
+            scores = np.where(chunk.unseen.any(1), np.inf, scores)
+            if contributions is not None:
+                contributions = np.where(chunk.unseen, np.inf, contributions)
         yield Scores(
             ids=chunk.ids, scores=scores, kind=kind, k=k, contributions=contributions, latent=latent,
             features=source.features, id_name=source.id_name, labels=chunk.labels, input_shape=vae.input_shape,

@@ -47,6 +47,12 @@ def anomaly_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     if n_true in (0, len(labels)):
         only = "anomalies" if n_true else "normal examples"
         raise DataError(f"the labels hold {only} only; AUROC needs both anomalies (1) and normal examples (0)")
+    if np.isnan(scores).any():
+        raise DataError("some scores are NaN; they cannot be ranked")
+    # +inf (a value the model never saw) ranks first; scikit-learn wants finite numbers.
+    finite = scores[np.isfinite(scores)]
+    top_finite = finite.max() if len(finite) else 0.0
+    scores = np.where(np.isposinf(scores), top_finite + 1.0, scores)
     top = np.argsort(-scores, kind="stable")[:n_true]
     return {
         "auroc": float(roc_auc_score(labels, scores)),

@@ -133,7 +133,10 @@ def calibrate(
             f"examples (at least {int(np.ceil(1 / rate))} for a {rule} of {rate:g} to flag one)"
         )
     if not np.isfinite(scores).all():
-        raise DataError("some reference scores are not finite; check the reference data for values the model cannot score")
+        raise DataError(
+            f"{int((~np.isfinite(scores)).sum())} reference score(s) are not finite (a table row with a category never "
+            "seen in training scores +inf); calibrate on reference data the model can score"
+        )
     ordered = np.sort(scores)
     reference = ordered
     if len(ordered) > MAX_REFERENCE_SCORES:

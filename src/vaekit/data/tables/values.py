@@ -42,6 +42,16 @@ def check_columns(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     return df
 
 
+def unseen_categories(df: pd.DataFrame, column: ColumnSchema) -> np.ndarray:
+    """Return a bool mask ``[N]`` of the cells of a binary/categorical column that hold a value
+    none of its categories matches (missing cells are not unseen)."""
+    series = df[column.name]
+    categories = column.categories or []
+    missing = is_missing(series)
+    unseen = [v for v in pd.unique(series[~missing]) if match_category(v, categories) is None]
+    return series.isin(unseen).to_numpy() & ~missing if unseen else np.zeros(len(series), dtype=bool)
+
+
 def category_codes(df: pd.DataFrame, column: ColumnSchema) -> np.ndarray:
     """Return the codes (int64, -1 where missing) of a binary/categorical column's cells in
     ``df``; raise ``DataError`` naming the cells whose value is not one of its categories."""
