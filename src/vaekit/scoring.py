@@ -310,7 +310,7 @@ def score_source(
         if not path.is_file():
             raise DataError(f"{path}: no such file")
         try:
-            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            array: Any = _NpyRows(path)
         except (OSError, ValueError) as exc:
             load_npy(path)  # raises the reader's own message
             raise DataError(f"{path}: cannot be read ({exc})") from None
@@ -337,6 +337,36 @@ class Examples:
     description: str = "the examples"
     #: False: model units not yet binarised or dequantised as the run does at evaluation
     viewed: bool = True
+
+
+class _NpyRows:
+    """The rows of a ``.npy`` file, read block by block from the file into fresh memory.
+
+    Not a memory map: the pages of a mapped file count in the process's resident memory as
+    they are read, so scoring a large file would grow to the file's size."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            self.offset = f.tell()
+        if fortran or dtype.hasobject:
+            raise ValueError("a Fortran-ordered or object array; save it with numpy.save(path, np.ascontiguousarray(x))")
+        self.path, self.shape, self.dtype = path, tuple(shape), dtype
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 1
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(len(self))
+        out = np.empty((max(stop - start, 0), *self.shape[1:]), dtype=self.dtype)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.row_bytes)
+            if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+                raise DataError(f"{self.path}: the file is shorter than its header says; save it again")
+        return out
 
 
 class _Rows:
