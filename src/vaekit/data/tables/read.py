@@ -12,6 +12,7 @@ integer and boolean dtypes for columns with missing cells.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections import Counter
@@ -107,29 +108,36 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 
 def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    options = {
-        "sep": delimiter, "header": None, "dtype": str, "na_filter": False, "keep_default_na": False,
-        "skip_blank_lines": True, "encoding": "utf-8-sig", "engine": "c",
-    }  # fmt: skip
     names: list[str] | None = None
-    try:
-        reader = pd.read_csv(path, chunksize=chunk_rows, **options)
-        for raw in reader:
+    with _text_errors(path):
+        for raw in pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)):
             if names is None:
-                first = [str(c).strip() for c in raw.iloc[0]]
-                present = [c for c in first if c not in MISSING_TEXT]
-                if any(not _is_number(c) for c in present):
-                    names = [c if c else f"column_{j + 1}" for j, c in enumerate(first)]
-                    _check_names(names, str(path))
-                    raw = raw.iloc[1:].reset_index(drop=True)
-                else:
-                    names = [f"column_{j + 1}" for j in range(raw.shape[1])]
+                names, raw = _header(raw, path)
                 if raw.shape[0] == 0:
                     continue
             raw = raw.reset_index(drop=True)  # the reader numbers rows across chunks; typed columns restart at 0
             if raw.shape[1] != len(names):
                 raise DataError(f"{path}: rows have {raw.shape[1]} cells where the header has {len(names)}")
             yield pd.DataFrame({name: _typed(raw.iloc[:, j]) for j, name in enumerate(names)})
+    if names is None:
+        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
+
+
+def _text_options(delimiter: str) -> dict[str, Any]:
+    """Return pandas' reader options for a CSV/TSV read as text: every cell as text, nothing
+    turned into NaN yet (the header row must keep names such as "NA", and each column's type is
+    decided from its cells)."""
+    return {
+        "sep": delimiter, "header": None, "dtype": str, "na_filter": False, "keep_default_na": False,
+        "skip_blank_lines": True, "encoding": "utf-8-sig", "engine": "c",
+    }  # fmt: skip
+
+
+@contextlib.contextmanager
+def _text_errors(path: Path) -> Iterator[None]:
+    """Turn pandas' reading errors of the text file ``path`` into ``DataError`` with the fix."""
+    try:
+        yield
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data") from None
     except pd.errors.ParserError as exc:
@@ -140,8 +148,18 @@ def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.Dat
         ) from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a UTF-8 text file; save the table as UTF-8 CSV") from None
-    if names is None:
-        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
+
+
+def _header(raw: pd.DataFrame, path: Path) -> tuple[list[str], pd.DataFrame]:
+    """Return the column names and the rows below them: a first row whose cells are all numbers
+    is data, and the columns are then named ``column_1``, ``column_2``, ..."""
+    first = [str(c).strip() for c in raw.iloc[0]]
+    present = [c for c in first if c not in MISSING_TEXT]
+    if any(not _is_number(c) for c in present):
+        names = [c if c else f"column_{j + 1}" for j, c in enumerate(first)]
+        _check_names(names, str(path))
+        return names, raw.iloc[1:].reset_index(drop=True)
+    return [f"column_{j + 1}" for j in range(raw.shape[1])], raw
 
 
 def _check_names(names: list[str], where: str) -> None:
@@ -158,45 +176,20 @@ def _check_names(names: list[str], where: str) -> None:
 
 def _read_text(path: Path, delimiter: str) -> pd.DataFrame:
     """Return the CSV/TSV file ``path`` read as text and converted column by column."""
-    try:
-        # Every cell as text, nothing turned into NaN yet: the header row must keep names such
-        # as "NA", and each column's type is decided below from all of its cells.
-        raw = pd.read_csv(
-            path,
-            sep=delimiter,
-            header=None,
-            dtype=str,
-            na_filter=False,
-            keep_default_na=False,
-            skip_blank_lines=True,
-            encoding="utf-8-sig",
-            engine="c",
-        )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data") from None
-    except pd.errors.ParserError as exc:
-        detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
-        raise DataError(
-            f"{path}: cannot be read as a table ({detail}); every row needs the same number of cells "
-            "(quote cells that contain the delimiter)"
-        ) from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text file; save the table as UTF-8 CSV") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as a table ({exc})") from None
+    with _text_errors(path):
+        try:
+            raw = pd.read_csv(path, **_text_options(delimiter))
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError)):
+                raise  # _text_errors names these
+            raise DataError(f"{path}: cannot be read as a table ({exc})") from None
     if raw.shape[0] == 0 or raw.shape[1] == 0:
         raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
-    first = [str(c).strip() for c in raw.iloc[0]]
-    present = [c for c in first if c not in MISSING_TEXT]
-    header = any(not _is_number(c) for c in present)
-    if header:
-        names = [c if c else f"column_{j + 1}" for j, c in enumerate(first)]
-        _check_names(names, str(path))
-        raw = raw.iloc[1:].reset_index(drop=True)
-        if raw.shape[0] == 0:
-            raise DataError(f"{path}: has a header line but no rows of data; add rows below the header")
-    else:
-        names = [f"column_{j + 1}" for j in range(raw.shape[1])]
+    rows = raw.shape[0]
+    names, raw = _header(raw, path)
+    header = raw.shape[0] < rows
+    if header and raw.shape[0] == 0:
+        raise DataError(f"{path}: has a header line but no rows of data; add rows below the header")
     frame = pd.DataFrame({name: _typed(raw.iloc[:, j]) for j, name in enumerate(names)})
     frame.attrs.update(
         vaekit_source=str(path), vaekit_delimiter=delimiter, vaekit_header=header, vaekit_rows=len(frame)
