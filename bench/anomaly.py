@@ -26,9 +26,9 @@ Three parts (``--parts``, comma-separated; all three by default):
               refusal is shown).
   throughput  Rows scored per second by ``vaekit score RUN --data FILE --k K --out scores.npy`` (a
               fresh process per call: start-up, reading and writing included) with K = 1 and
-              K = 100, and the peak RSS of that process (os.wait4's ru_maxrss; and the peaks of its
-              RssAnon, memory it allocated, and RssFile, pages of files it maps such as a
-              memory-mapped .npy, which the kernel can drop, sampled every 0.05 s), on: the MNIST test
+              K = 100, and the peak RSS of that process (its VmHWM, and the peaks of its RssAnon,
+              memory it allocated, and RssFile, pages of files it maps such as a memory-mapped
+              .npy, which the kernel can drop; /proc, sampled every 0.05 s), on: the MNIST test
               set as a float32 .npy of grey levels in [0, 1] (10,000 images), and tiled 6 times
               (60,000 images, 10 x the digit-0 training set); the held-out randhie rows (anomalies
               included) as .csv, and those tiled to at least 10 x the training rows. Also one
@@ -40,7 +40,7 @@ Three parts (``--parts``, comma-separated; all three by default):
 
 Contestants (``--only``, comma-separated; all but vaekit-dlogistic by default). Every neural
 contestant trains ``--epochs`` (30) epochs; each contestant of each digit (or table) runs in a
-fresh 'spawn' process (fit time, score time and that process's peak RSS are recorded; each
+fresh 'spawn' process (fit time, score time and that process's peak RSS, its VmHWM, are recorded; each
 library's modules are imported before the clock starts), in rotated order per digit:
 
   vaekit            ``vaekit.train(data=<the digit's training images, uint8 [N, 28, 28] .npy>)``: MLP
@@ -58,7 +58,7 @@ library's modules are imported before the clock starts), in rotated order per di
   vaekit-gaussian   as vaekit on MNIST, with a Gaussian likelihood (a learned sigma per pixel) on the
                     grey levels (no binarisation). MNIST only.
   vaekit-dlogistic  as vaekit on MNIST, with a discretized-logistic likelihood on the 256 grey levels
-                    (no binarisation). MNIST only; about ten minutes a digit on 2 cores.
+                    (no binarisation). MNIST only; its scores cost about 5 x the Bernoulli model's.
   pyod              ``pyod.models.vae.VAE(epoch_num, random_state=seed, verbose=0)``, PyOD's defaults
                     otherwise (standardises each column, 784-128-64-32-2, batch 32, dropout 0.2;
                     score: distance of a row to its reconstruction). Pixels scaled to [0, 1].
@@ -72,10 +72,12 @@ On the tables, PyOD and IsolationForest get the numeric matrix median-imputed an
 (both fitted on the training rows); vaekit gets the DataFrame. AUROCs by scikit-learn's
 ``roc_auc_score`` (higher score = more unusual).
 
-Full run (about 1 hour on 2 idle cores; ``make bench-anomaly``; ``make bench-env`` installs PyOD):
+Full run (16 minutes on 2 cores, 2026-12-02; ``make bench-anomaly``; ``make bench-env`` installs PyOD)
+and a quick look:
 
     .venv-bench/bin/python -m bench.anomaly --json runs/bench-anomaly.json
-    .venv-bench/bin/python -m bench.anomaly --parts mnist --digits 0,1 --epochs 2 --limit 1000
+    .venv-bench/bin/python -m bench.anomaly --parts mnist --digits 0,1 --epochs 2 --limit 1000 \
+        --work /tmp/bench-anomaly-quick
 """
 
 from __future__ import annotations
@@ -98,11 +100,13 @@ if TYPE_CHECKING:
 
 PARTS = ("mnist", "tables", "throughput")
 CONTESTANTS = ("vaekit", "vaekit-gaussian", "vaekit-dlogistic", "pyod", "pyod-raw", "iforest", "class-mean")
-#: the contestants run without --only (vaekit-dlogistic costs about ten minutes a digit on 2 cores)
+#: the contestants run without --only (vaekit-dlogistic: a poor detector here, docs/benchmarks.md)
 DEFAULT_CONTESTANTS = ("vaekit", "vaekit-gaussian", "pyod", "pyod-raw", "iforest", "class-mean")
 #: contestants of the tables part (the others are MNIST-only)
 TABLE_CONTESTANTS = ("vaekit", "pyod", "iforest")
 VAEKIT_SCORES = ("nll", "elbo", "recon")
+#: differences of vaekit's scores, reported as scores of their own
+DERIVED_SCORES = ("elbo-recon", "elbo-nll")
 SCORE_K = 100
 DEFAULT_TABLE = ROOT.parent / "shared" / "data" / "tables" / "randhie.csv"
 HOLDOUT_SHARE = 0.2
@@ -243,10 +247,9 @@ def limit_threads(threads: int) -> None:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process so far, in MiB: its VmHWM (ru_maxrss of a 'spawn'
+    child also counts the parent's memory at the fork before its exec)."""
+    return proc_status_mib(os.getpid(), ("VmHWM:",)).get("VmHWM:", float("nan"))
 
 
 def vaekit_image_options(name: str, job: dict) -> dict[str, Any]:
@@ -510,36 +513,38 @@ def score_cli(run_dir: Path, data: Path, k: int, out: Path, threads: int) -> dic
     logs = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # pipes could fill while we poll
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=logs[0], stderr=logs[1], env=env)
-    anon = file = 0.0
+    peak = {"VmHWM:": 0.0, "RssAnon:": 0.0, "RssFile:": 0.0}
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
-        anon_now, file_now = rss_parts_mib(process.pid)
-        anon, file = max(anon, anon_now), max(file, file_now)
+        for key, value in proc_status_mib(process.pid, tuple(peak)).items():
+            peak[key] = max(peak[key], value)
         time.sleep(0.05)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     stdout, stderr = (f.seek(0) or f.read().decode() for f in logs)
-    return {"command": " ".join(command), "wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024.0,
-            "peak_rss_anon_mib": anon, "peak_rss_file_mib": file, "rc": process.returncode,
+    return {"command": " ".join(command), "wall_s": wall, "peak_rss_mib": peak["VmHWM:"],
+            "peak_rss_anon_mib": peak["RssAnon:"], "peak_rss_file_mib": peak["RssFile:"], "rc": process.returncode,
             "stderr_tail": (stderr or stdout)[-400:]}
 
 
-def rss_parts_mib(pid: int) -> tuple[float, float]:
-    """Return (RssAnon, RssFile) of process ``pid`` in MiB (Linux /proc; 0 when unreadable):
-    the memory it allocated, and the pages of files it maps (libraries, a memory-mapped .npy),
-    which the kernel can drop and read again."""
-    parts = {"RssAnon:": 0.0, "RssFile:": 0.0}
+def proc_status_mib(pid: int, keys: tuple[str, ...]) -> dict[str, float]:
+    """Return the fields ``keys`` (e.g. "VmHWM:") of /proc/PID/status in MiB; those it cannot
+    read are left out. VmHWM is the peak RSS of the program the process runs now (exec starts it
+    afresh, unlike ru_maxrss, which a child started with vfork inherits from its parent);
+    RssAnon is memory the process allocated, RssFile pages of files it maps (libraries, a
+    memory-mapped .npy), which the kernel can drop and read again."""
+    out = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                key = line.split(maxsplit=1)[0] if line.strip() else ""
-                if key in parts:
-                    parts[key] = int(line.split()[1]) / 1024.0
-    except OSError:
+                fields = line.split()
+                if fields and fields[0] in keys:
+                    out[fields[0]] = int(fields[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
         pass
-    return parts["RssAnon:"], parts["RssFile:"]
+    return out
 
 
 def run_throughput(args: Any, failures: list[str]) -> list[dict]:
@@ -598,7 +603,7 @@ def run_throughput(args: Any, failures: list[str]) -> list[dict]:
 
 def score_seconds(row: dict, name: str) -> float:
     """Seconds the score ``name`` took (NaN for the derived elbo-recon and elbo-nll)."""
-    if "-" in name.split()[-1]:
+    if name.split()[-1] in DERIVED_SCORES:
         return float("nan")
     return row.get("score_s_each", {}).get(name.split()[-1], row["score_s"])
 
@@ -645,7 +650,7 @@ def tables_table(results: list[dict]) -> str:
 def throughput_table(results: list[dict]) -> str:
     """Markdown: one row per (file, K); then, per K, the rate of the tiled file beyond the
     plain one (start-up and reading the model left out)."""
-    lines = ["| data | rows | K | wall s (process) | rows/s | peak RSS MiB | of which allocated / mapped files (sampled) |",
+    lines = ["| data | rows | K | wall s (process) | rows/s | peak RSS MiB | peak allocated / mapped files MiB |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     notes = []
     for r in results:
@@ -712,7 +717,7 @@ def main() -> None:
 
     started = time.strftime("%Y-%m-%d %H:%M")
     failures: list[str] = []
-    report: dict[str, Any] = {"command": " ".join(sys.argv), "started": started, "revision": git_revision(),
+    report: dict[str, Any] = {"command": " ".join(["python -m bench.anomaly", *sys.argv[1:]]), "started": started, "revision": git_revision(),
                               "versions": versions(), "threads": args.threads, "epochs": args.epochs,
                               "seed": args.seed, "cpus": os.cpu_count()}
     if "mnist" in args.parts:
