@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -322,13 +323,15 @@ def resume(
     leaves config.json as it was). The folder is locked while training; a resume first finishes
     a ``train --force`` that was killed there (the previous run comes back if the new one had
     no checkpoint yet). ``data`` is the DataFrame of a run trained on one in Python."""
+    from vaekit.runtime.distributed import writer_process
     from vaekit.training.loop import fit
     from vaekit.training.run_dir import open_run_folder
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run folder {run_dir} does not exist")
-    with open_run_folder(run_dir, new=False):
+    # In a distributed run only rank 0 locks (and writes) the folder; the others read it.
+    with open_run_folder(run_dir, new=False) if writer_process() else contextlib.nullcontext():
         cfg = read_config(run_dir)
         if not (run_dir / ckpt.TRAINER_FILE).exists():
             raise CheckpointError(

@@ -30,6 +30,7 @@ from vaekit.cli.options import (
     train_options,
     user_errors,
 )
+from vaekit.cli.launch import launch, launch_options, wants_launch
 from vaekit.runtime.errors import ConfigError
 
 
@@ -68,6 +69,7 @@ def main() -> None:
     help="Replace the run in a non-empty run folder (kept until the new run's first checkpoint).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@launch_options
 @user_errors
 def train(
     config_file: str | None,
@@ -76,11 +78,21 @@ def train(
     out: str,
     force: bool,
     quiet: bool,
+    nproc: int | None,
+    nnodes: int,
+    rdzv_endpoint: str | None,
+    rdzv_id: str,
+    rdzv_timeout: int,
     **options: Any,
 ) -> None:
     """Train a VAE and write a run folder (config, checkpoints, metrics, pictures)."""
+    if wants_launch(nproc):
+        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout,
+               run_dir=out)  # fmt: skip
+        return
     from vaekit import api
     from vaekit.config import set_option
+    from vaekit.runtime.distributed import writer_process
     from vaekit.viz.run_pictures import write_run_pictures
 
     parsed = [parse_setting(text) for text in settings]
@@ -88,6 +100,8 @@ def train(
     for path, value in parsed:
         set_option(cfg, path, value)
     vae = api.train(cfg, out=out, force=force, progress=progress_mode(quiet))
+    if not writer_process():
+        return  # rank 0 of a distributed run draws the pictures and prints the summary
     write_run_pictures(vae)
     _print_summary(vae)
 
@@ -96,13 +110,30 @@ def train(
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--epochs", type=int, help="New total number of epochs (default: the config's).")
 @click.option("--quiet", "-q", is_flag=True)
+@launch_options
 @user_errors
-def resume(run_dir: str, epochs: int | None, quiet: bool) -> None:
+def resume(
+    run_dir: str,
+    epochs: int | None,
+    quiet: bool,
+    nproc: int | None,
+    nnodes: int,
+    rdzv_endpoint: str | None,
+    rdzv_id: str,
+    rdzv_timeout: int,
+) -> None:
     """Continue a stopped run from its last checkpoint."""
+    if wants_launch(nproc):
+        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout,
+               run_dir=run_dir)  # fmt: skip
+        return
     from vaekit import api
+    from vaekit.runtime.distributed import writer_process
     from vaekit.viz.run_pictures import write_run_pictures
 
     vae = api.resume(run_dir, epochs=epochs, progress=progress_mode(quiet))
+    if not writer_process():
+        return
     write_run_pictures(vae)
     _print_summary(vae)
 

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from vaekit.runtime.batch_shard import standard_normal
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -17,7 +19,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None
     """
     std = torch.exp(0.5 * logvar)
     shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
-    eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    eps = standard_normal(shape, mu)  # this process's rows of the batch's draw (see runtime.batch_shard)
     return mu + std * eps
 
 

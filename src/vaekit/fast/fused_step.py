@@ -35,6 +35,7 @@ from vaekit.models.vae import VAE
 from vaekit.objectives.base import StepLoss
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective
+from vaekit.runtime.batch_shard import standard_normal
 
 
 def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "fp32", compile: bool = False) -> str | None:
@@ -174,7 +175,7 @@ class FusedVAEStep:
         mu, logvar = heads[:, :latent], heads[:, latent:]
         std = torch.exp(0.5 * logvar)
         # The same draw and the same ops as distributions.reparameterize: the same z, bit for bit.
-        eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device)
+        eps = standard_normal(mu.shape, mu)
         noise = std * eps
         z = mu + noise
         logits, dec_saved = self._forward(self.decoder, self._decoder_in_place, z)
@@ -248,20 +249,29 @@ def _write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch
 
 class FusedTrainingStep:
     """One training step through :class:`FusedVAEStep`: the batch's loss and gradients, then
-    gradient clipping (when ``grad_clip`` is set) and ``optimizer_step``. Called once per batch
+    gradient clipping (when ``grad_clip`` is set) and ``optimizer_step``; ``reduce_gradients``
+    (a distributed run's) combines the ranks' gradients and loss terms first. Called once per batch
     as ``step(x, y, step_index)``, it returns the batch's detached :class:`StepLoss`."""
 
     name = "fused"
 
     def __init__(
-        self, model: VAE, objective: Any, optimizer_step: Callable[[], None], grad_clip: float | None = None
+        self,
+        model: VAE,
+        objective: Any,
+        optimizer_step: Callable[[], None],
+        grad_clip: float | None = None,
+        reduce_gradients: Callable[[StepLoss], StepLoss] | None = None,
     ) -> None:
         self.gradients = FusedVAEStep(model, objective)
         self.parameters = list(model.parameters())
         self.optimizer_step, self.grad_clip = optimizer_step, grad_clip
+        self.reduce_gradients = reduce_gradients
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> StepLoss:
         terms = self.gradients(x, step)  # writes every parameter's .grad
+        if self.reduce_gradients is not None:
+            terms = self.reduce_gradients(terms)  # before clipping, which must see the whole batch's
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
         self.optimizer_step()

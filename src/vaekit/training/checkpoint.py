@@ -193,3 +193,17 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, t
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     others = {k: v for k, v in tensors.items() if not k.startswith("model.")}
     return model_state, others, trainer_state
+
+
+def checkpoint_epoch(run_dir: Path) -> int | None:
+    """Return the epoch of ``run_dir``'s last complete checkpoint, read from the header of
+    ``trainer.safetensors`` alone; None when there is none (or it cannot be read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(Path(run_dir) / TRAINER_FILE), framework="pt") as f:
+            return int(json.loads((f.metadata() or {})["trainer_json"])["epoch"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    except Exception:  # safetensors raises its own error type for a truncated file
+        return None

@@ -10,6 +10,7 @@ step of :mod:`vaekit.fast` where it applies, else the autograd step.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -26,13 +27,16 @@ from vaekit.config import RunConfig
 from vaekit.config import validate as validate_config
 from vaekit.data.units import to_model_units
 from vaekit.data.views import Splits, dequantize_uniform, evaluation_batches, evaluation_view
+from vaekit.runtime import distributed
 from vaekit.runtime.atomic import atomic_write_text, write_errors
+from vaekit.runtime.batch_shard import rows_of_batch
 from vaekit.runtime.device import resolve_device
 from vaekit.runtime.errors import CheckpointError, ConfigError, DiskFullError, TrainingDivergedError, WriteError
 from vaekit.runtime.progress import Progress
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
 from vaekit.training.build import build_model, build_objective, check_training_memory, start_from_marginals
+from vaekit.training.distributed import GradientSum, check_distributed_training
 from vaekit.training.optim import make_adam
 from vaekit.training.run_data import bind_to_data, load_bundle, make_splits
 from vaekit.training.run_dir import open_run_folder
@@ -147,24 +151,33 @@ def noise_generator(seed: int, epoch: int, device: torch.device, shuffle: torch.
 
 @torch.inference_mode()
 def mean_negative_elbo(
-    model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]]
+    model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]], *, sharded: bool = False
 ) -> dict[str, float]:
     """Return ``loss`` (-ELBO), ``elbo``, ``recon`` (E_q log p(x|z)) and ``kl``, each the mean
     over the examples of ``batches`` in nats per example (single-sample estimates). ``batches``
     yields ``(x, y)`` on the model's device: examples ``[B, D]`` and, for conditional models
-    only, their labels (else ``None``)."""
+    only, their labels (else ``None``). With ``sharded`` in a distributed run, each rank
+    evaluates its rows of every batch (with the noise one process would draw for them) and the
+    sums are added over the ranks: every rank returns the one-process means."""
     was_training = model.training
     model.eval()
-    totals = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
-    n = 0
+    totals = torch.zeros(4, dtype=torch.float64)  # elbo, recon, kl sums and the example count
+    world = distributed.world()
     for x, y in batches:
-        out = model(x, *objectives.model_args(model, y))
-        totals["elbo"] += objectives.elbo(out).sum().item()
-        totals["recon"] += out.recon_log_prob.sum().item()
-        totals["kl"] += out.kl.sum().item()
-        n += len(x)
+        total = len(x)
+        start, stop = distributed.shard_bounds(total, world.rank, world.size) if sharded else (0, total)
+        x, y = x[start:stop], (y[start:stop] if y is not None else None)
+        with rows_of_batch(total, start, stop):
+            out = model(x, *objectives.model_args(model, y))
+        totals += torch.tensor(
+            [objectives.elbo(out).sum().item(), out.recon_log_prob.sum().item(), out.kl.sum().item(), len(x)],
+            dtype=torch.float64,
+        )
     model.train(was_training)
-    means = {k: v / n for k, v in totals.items()}
+    if sharded:
+        distributed.all_reduce_sum(totals)
+    elbo, recon, kl, n = totals.tolist()
+    means = {"elbo": elbo / n, "recon": recon / n, "kl": kl / n}
     return {"loss": -means["elbo"], **means}
 
 
@@ -251,7 +264,8 @@ def fit(
     ``force`` replaces the run in ``run_dir`` once it has written its first complete checkpoint
     (see :mod:`vaekit.training.run_dir`); a new run that fails before that leaves nothing behind.
     """
-    with fast.denormals_flushed(config.train.fast):
+    device = resolve_device(distributed.device_for_rank(config.train.device))
+    with fast.denormals_flushed(config.train.fast), distributed.joined(device):
         return _fit(
             config, Path(run_dir), resume=resume, force=force, save_config=save_config, progress=progress, frame=frame
         )
@@ -260,10 +274,20 @@ def fit(
 def _fit(
     config: RunConfig, run_dir: Path, *, resume: bool, force: bool, save_config: bool, progress: str, frame: Any
 ) -> TrainResult:
-    with open_run_folder(run_dir, new=not resume, force=force) as folder:
+    world = distributed.world()
+    if world.distributed:
+        distributed.check_same_everywhere(
+            "the run's config", json.dumps(config.to_dict(), sort_keys=True),
+            "start every process with the same command and config file",
+        )  # fmt: skip
+    # Only rank 0 writes the run folder; the others read its checkpoint once rank 0 holds the lock.
+    writing = open_run_folder(run_dir, new=not resume, force=force) if world.writer else contextlib.nullcontext()
+    with writing as folder:
+        distributed.barrier()
         run = setup(config, run_dir, resume=resume, progress=progress, frame=frame)
-        folder.begin()
-        start(run, resume=resume, save_config=save_config)
+        if folder is not None:
+            folder.begin()
+            start(run, resume=resume, save_config=save_config)
         for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
             try:
                 record = run_epoch(run, epoch)
@@ -284,7 +308,10 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     bind_to_data(config, bundle)
     splits = make_splits(config, bundle)
     del bundle  # the splits hold what training needs; the reader's full copy can go
-    device = resolve_device(config.train.device)
+    device = resolve_device(distributed.device_for_rank(config.train.device))
+    world = distributed.world()
+    if world.distributed:
+        check_distributed_training(config, len(splits.train), world)
     check_training_memory(config, device, splits.train.numel() * splits.train.element_size())
     t = config.train
 
@@ -311,7 +338,16 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     else:
         train_data = (splits.train.to(device), train_labels.to(device) if train_labels is not None else None)
     step = training_step(config, model, objective, optimizer, device)
-    reporter = Progress(t.epochs, mode=progress)
+    if world.distributed:
+        step.reduce_gradients = GradientSum(list(model.parameters()))
+    reporter = Progress(t.epochs, mode=progress if world.writer else "quiet")
+    trained_by = state.get("world_size", 1)
+    state["world_size"] = world.size
+    if resume and trained_by != world.size:
+        reporter.message(
+            f"{run_dir}: trained by {trained_by} process(es) so far, resumed by {world.size}: the same training to "
+            "float tolerance, not bit for bit (the gradient sums add in another order)"
+        )
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
     n = len(splits.train)
@@ -422,13 +458,19 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
     sums = EpochSums(run.device)
     started = time.perf_counter()
     seen = 0
+    world = distributed.world()
     for index, (x, y) in enumerate(run.reporter.batches(epoch, batches, run.n_batches)):
-        x = model_batch(x, run, noise)
-        terms = run.step(x, y, state["step"])
+        # Every rank converts the whole batch (drawing its noise as one process would) and keeps its rows.
+        x, total = model_batch(x, run, noise), len(x)
+        start, stop = distributed.shard_bounds(total, world.rank, world.size)
+        if world.distributed:
+            x, y = x[start:stop], (y[start:stop] if y is not None else None)
+        with rows_of_batch(total, start, stop):
+            terms = run.step(x, y, state["step"])
         state["step"] += 1
         run.divergence(terms.loss, state["step"], epoch, run.checkpoint_epoch, end_of_epoch=index == run.n_batches - 1)
-        sums.add(terms.loss, terms.recon, terms.kl, len(x))
-        seen += len(x)
+        sums.add(terms.loss, terms.recon, terms.kl, total)
+        seen += total
         if run.reporter.shows_bar and state["step"] % 10 == 0:
             # Read the device-side sums only now and then: each read is a sync.
             loss, recon, kl = (v / seen for v in sums.values())
@@ -457,7 +499,9 @@ def validate(run: Run) -> dict[str, float]:
     if run.splits.val is None:
         return {}
     # Converted batch by batch each epoch (the same fixed draws): no float32 copy is kept.
-    val = mean_negative_elbo(run.model, validation_batches(run.splits, run.device, run.labelled))
+    val = mean_negative_elbo(
+        run.model, validation_batches(run.splits, run.device, run.labelled), sharded=distributed.world().distributed
+    )
     return {f"val_{k}": v for k, v in val.items()}
 
 
@@ -474,6 +518,8 @@ def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
     t, state = run.config.train, run.state
     state["epoch"] = epoch
     run.history.append(record)
+    if not distributed.world().writer:
+        return  # the other ranks hold the same weights and state; rank 0 writes them
     try:
         with write_errors(run.run_dir / ckpt.METRICS_FILE), (run.run_dir / ckpt.METRICS_FILE).open("a") as f:
             f.write(json.dumps(record) + "\n")

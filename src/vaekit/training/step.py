@@ -32,7 +32,9 @@ class AutogradStep:
 
     fp16 (CUDA only) scales the loss with a ``GradScaler`` so that its gradients do not
     underflow; for every other precision the scaler is disabled and each of its calls is the
-    identity, so both run this one path. ``optimizer_step`` replaces ``optimizer.step`` where no
+    identity, so both run this one path. ``reduce_gradients`` (a distributed run's
+:class:`~vaekit.training.distributed.GradientSum`) combines the ranks' gradients and loss
+terms after the backward pass. ``optimizer_step`` replaces ``optimizer.step`` where no
     scaler runs (e.g. :func:`vaekit.fast.optimizer_step_for`'s exact shortcut); the scaler
     steps the optimizer itself, skipping steps whose gradients overflowed.
     """
@@ -49,19 +51,24 @@ class AutogradStep:
         precision: str = "fp32",
         grad_clip: float | None = None,
         optimizer_step: Callable[[], Any] | None = None,
+        reduce_gradients: Callable[[StepLoss], StepLoss] | None = None,
     ) -> None:
         autocast_context(precision, device)  # refuses a precision the device cannot run, now
         self.model, self.objective, self.optimizer = model, objective, optimizer
         self.device, self.precision, self.grad_clip = device, precision, grad_clip
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         self.optimizer_step = optimizer_step or optimizer.step
+        self.reduce_gradients = reduce_gradients
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None, step: int) -> StepLoss:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast_context(self.precision, self.device):
             terms = objectives.training_loss(self.objective, self.model, x, y, step)
-        loss = terms.loss
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(terms.loss).backward()
+        terms = StepLoss(terms.loss.detach(), terms.recon.detach(), terms.kl.detach())
+        if self.reduce_gradients is not None:
+            # Before clipping and the scaler's checks, which must see the whole batch's gradients.
+            terms = self.reduce_gradients(terms)
         if self.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(
@@ -72,4 +79,4 @@ class AutogradStep:
             self.scaler.update()
         else:
             self.optimizer_step()
-        return StepLoss(loss.detach(), terms.recon.detach(), terms.kl.detach())
+        return terms

@@ -1,0 +1,162 @@
+"""The process group of a distributed run: joining it, who this process is, and the few
+collectives the rest of vaekit needs.
+
+A run is distributed when it is started by ``torchrun`` (or ``vaekit train --nproc N``, which
+launches torchrun): torchrun sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous
+address in each worker's environment, and :func:`join` turns them into a ``torch.distributed``
+process group (gloo on the CPU, NCCL on CUDA). Without them :func:`world` is one process of
+rank 0 and every collective here is the identity, so single-process code calls them freely.
+
+Every collective carries a timeout (``VAEKIT_DIST_TIMEOUT`` seconds, default
+:data:`DEFAULT_TIMEOUT_S`) so that a peer that stops answering ends the job with an error
+instead of a hang; a peer that dies outright is noticed sooner by torchrun, which stops the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from vaekit.runtime.errors import ConfigError
+
+#: seconds a collective waits for every rank before the job stops with an error
+DEFAULT_TIMEOUT_S = 300.0
+TIMEOUT_ENV = "VAEKIT_DIST_TIMEOUT"
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place in the job: ``rank`` of ``size`` processes (``local_rank`` on its
+    machine). One process of rank 0 when the job is not distributed."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        """True when more than one process trains."""
+        return self.size > 1
+
+    @property
+    def writer(self) -> bool:
+        """True for the one process that writes the run folder and prints (rank 0)."""
+        return self.rank == 0
+
+
+_world = World()
+
+
+def world() -> World:
+    """Return this process's :class:`World` (set by :func:`join`; one process before it)."""
+    return _world
+
+
+def launched_by_torchrun() -> bool:
+    """True when the environment holds torchrun's worker variables for more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def timeout_s() -> float:
+    """Return the collectives' timeout in seconds (``VAEKIT_DIST_TIMEOUT``, else the default)."""
+    text = os.environ.get(TIMEOUT_ENV)
+    if text is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigError(f"{TIMEOUT_ENV} must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def backend_for(device: torch.device) -> str:
+    """Return the process-group backend for a run on ``device``: NCCL for CUDA, else gloo."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def device_for_rank(requested: str) -> str:
+    """Return the device string a rank trains on: ``cuda`` becomes ``cuda:LOCAL_RANK`` (one GPU
+    per process, as torchrun's ``--nproc-per-node`` counts them); anything else is kept."""
+    if requested in ("cuda", "auto") and torch.cuda.is_available() and launched_by_torchrun():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return requested
+
+
+@contextlib.contextmanager
+def joined(device: torch.device) -> Iterator[World]:
+    """Join torchrun's process group for the body (nothing to join outside torchrun) and leave
+    it afterwards; yield this process's :class:`World`."""
+    global _world
+    if not launched_by_torchrun() or torch.distributed.is_initialized():
+        yield _world
+        return
+    import torch.distributed as dist
+
+    backend = backend_for(device)
+    try:
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s()))
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(
+            f"could not join the distributed job ({exc}); start it with `torchrun` or `vaekit train --nproc N`"
+        ) from None
+    _world = World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    try:
+        yield _world
+    finally:
+        _world = World()
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()
+
+
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum ``tensor`` over every rank, in place; return it (unchanged in one process)."""
+    if _world.distributed:
+        torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.SUM)
+    return tensor
+
+
+def all_gather_objects(value: Any) -> list[Any]:
+    """Return every rank's ``value`` (picklable), in rank order (``[value]`` in one process)."""
+    if not _world.distributed:
+        return [value]
+    gathered: list[Any] = [None] * _world.size
+    torch.distributed.all_gather_object(gathered, value)
+    return gathered
+
+
+def barrier() -> None:
+    """Wait until every rank gets here (nothing in one process)."""
+    if _world.distributed:
+        torch.distributed.barrier()
+
+
+def check_same_everywhere(what: str, text: str, fix: str) -> None:
+    """Raise ``ConfigError`` on every rank when ``text`` (e.g. the run's config as JSON) is not
+    the same on all ranks, naming the ranks that differ from rank 0 and ``fix``."""
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    digests = all_gather_objects(digest)
+    differing = [rank for rank, d in enumerate(digests) if d != digests[0]]
+    if differing:
+        ranks = ", ".join(str(r) for r in differing)
+        raise ConfigError(f"{what} differs between ranks (rank {ranks} against rank 0); {fix}")
+
+
+def shard_bounds(n: int, rank: int, size: int) -> tuple[int, int]:
+    """Return the rows ``[start, stop)`` of ``n`` that ``rank`` of ``size`` takes: contiguous,
+    in rank order, sizes differing by at most one."""
+    return n * rank // size, n * (rank + 1) // size
+
+
+def writer_process() -> bool:
+    """True unless this process is a rank other than 0 of a job torchrun started (read from the
+    environment, so it holds before the process group is joined and after it is left)."""
+    return not launched_by_torchrun() or int(os.environ.get("RANK", "0")) == 0

@@ -1,0 +1,82 @@
+"""What a training run does differently when several processes train it (``torchrun``).
+
+N processes with global batch B train as one process with batch B does, to float tolerance:
+
+- every rank draws the epoch's permutation and each batch's noise (binarisation,
+  dequantisation, reparameterisation) exactly as one process would, and keeps only its rows of
+  the batch (see :mod:`vaekit.runtime.batch_shard`);
+- after each backward pass, :class:`GradientSum` sums the gradients of the ranks' rows,
+  weighted by their share of the batch, with one ``all_reduce`` that also carries the batch's
+  loss terms, so every rank steps the same weights and sees the same loss (and so stops at the
+  same step when it diverges).
+
+vaekit reduces the gradients itself rather than through ``DistributedDataParallel``'s
+autograd hooks because its fused training step computes gradients without autograd, and one
+message per step carries the loss terms too. The sums differ from one process's only in the
+order of float additions.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vaekit.config import RunConfig
+from vaekit.objectives.base import StepLoss
+from vaekit.runtime.batch_shard import current_rows
+from vaekit.runtime.distributed import World, all_reduce_sum
+from vaekit.runtime.errors import ConfigError
+
+
+class GradientSum:
+    """Sums the gradients of ``parameters`` and the loss terms over every rank after a
+    backward pass: call it with a step's :class:`StepLoss` (means over this rank's rows)
+    inside :func:`~vaekit.runtime.batch_shard.rows_of_batch`; it returns the global batch's
+    loss (mean, nats per example) with its summed recon and KL as one-element tensors."""
+
+    def __init__(self, parameters: list[torch.nn.Parameter]) -> None:
+        self.parameters = [p for p in parameters if p.requires_grad]
+
+    def __call__(self, terms: StepLoss) -> StepLoss:
+        rows = current_rows()
+        if rows is None:
+            raise RuntimeError("GradientSum needs the batch's rows (runtime.batch_shard.rows_of_batch)")
+        total, start, stop = rows
+        share = (stop - start) / total  # this rank's rows were averaged over (stop - start), not total
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.parameters]
+        head = torch.stack([terms.loss.detach().float() * share, terms.recon.detach().float().sum(),
+                            terms.kl.detach().float().sum()])  # fmt: skip
+        flat = torch.cat([torch.cat([g.reshape(-1) for g in grads]).mul_(share), head.to(grads[0].device)])
+        all_reduce_sum(flat)
+        offset = 0
+        for p, g in zip(self.parameters, grads, strict=True):
+            n = g.numel()
+            if p.grad is None:
+                p.grad = flat[offset : offset + n].view_as(p).clone()
+            else:
+                p.grad.copy_(flat[offset : offset + n].view_as(p))
+            offset += n
+        loss, recon, kl = flat[offset], flat[offset + 1 : offset + 2], flat[offset + 2 : offset + 3]
+        return StepLoss(loss, recon, kl)
+
+
+def check_distributed_training(config: RunConfig, n_train: int, world: World) -> None:
+    """Refuse, on every rank alike, a run that ``world``'s processes cannot train as one
+    process would: batch normalisation (each rank would normalise its own rows), a global
+    batch (or the epoch's last batch) with fewer examples than processes, ``torch.compile``."""
+    size, batch = world.size, config.train.batch_size
+    fix_one = "or train in one process"
+    if config.model.net.get("normalization") == "batch":
+        raise ConfigError(
+            f"batch normalisation (net.normalization: batch) normalises each of the {size} processes' rows on its "
+            f"own, which is not the one-process training; use --set net.normalization=layer {fix_one}"
+        )
+    if config.train.compile:
+        raise ConfigError(f"--compile is not supported with {size} processes; leave it out {fix_one}")
+    last = n_train % batch
+    if batch < size or 0 < last < size:
+        small = batch if batch < size else last
+        raise ConfigError(
+            f"a batch of {small} example(s) cannot be split over {size} processes (--batch-size is the global batch; "
+            f"{n_train} training examples leave a last batch of {last or batch}); choose a --batch-size of at least "
+            f"{size} whose last batch has none or at least {size} examples, {fix_one}"
+        )
