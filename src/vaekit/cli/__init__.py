@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from vaekit._version import __version__
+from vaekit.cli.launch import launch, launch_options, wants_launch
 from vaekit.cli.options import (
     Command,
     PictureKinds,
@@ -30,7 +31,6 @@ from vaekit.cli.options import (
     train_options,
     user_errors,
 )
-from vaekit.cli.launch import launch, launch_options, wants_launch
 from vaekit.runtime.errors import ConfigError
 
 
@@ -194,6 +194,7 @@ def _print_summary(vae: Any) -> None:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@launch_options
 @user_errors
 def evaluate(
     run_dir: str,
@@ -211,18 +212,54 @@ def evaluate(
     device: str,
     as_json: bool,
     quiet: bool,
+    nproc: int | None,
+    nnodes: int,
+    rdzv_endpoint: str | None,
+    rdzv_id: str,
+    rdzv_timeout: int,
 ) -> None:
     """Report NLL (importance-sampled), ELBO terms, bits/dim and posterior diagnostics.
 
     Nats per example; bits/dim for images. The report is also written to
     RUN_DIR/eval-<split>-k<K>.json. A table run reports the quality of synthetic rows against
     held-out rows (RUN_DIR/eval-table.json, table-columns.png, table-correlations.png)."""
+    if wants_launch(nproc):
+        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout)
+        return
+    from vaekit.runtime import distributed
+    from vaekit.runtime.device import resolve_device
+
+    target_device = resolve_device(distributed.device_for_rank(device))
+    with distributed.joined(target_device) as world:
+        _evaluate(run_dir, data, split, which, k, seed, batch_size, max_chunk_elements, no_probe, target,
+                  synthetic_rows, fast, target_device, as_json, quiet or not world.writer, world.writer)  # fmt: skip
+
+
+def _evaluate(
+    run_dir: str,
+    data: str | None,
+    split: str,
+    which: str,
+    k: int | None,
+    seed: int,
+    batch_size: int | None,
+    max_chunk_elements: int | None,
+    no_probe: bool,
+    target: str | None,
+    synthetic_rows: int | None,
+    fast: str,
+    device: Any,
+    as_json: bool,
+    quiet: bool,
+    writer: bool,
+) -> None:
+    """``vaekit evaluate`` in this process (one rank of a distributed one, which writes and
+    prints only if ``writer``)."""
     from vaekit import api
     from vaekit.evaluation import format_report
-    from vaekit.runtime.device import resolve_device
     from vaekit.runtime.errors import VaekitError
 
-    vae = api.load(run_dir, which=which, device=resolve_device(device))
+    vae = api.load(run_dir, which=which, device=device)
     if vae.config.table is not None:
         if split != "test":
             raise ConfigError("a table run is judged on its held-out rows; leave out --split (or pass --data FILE)")
@@ -230,7 +267,8 @@ def evaluate(
                                             ("--no-probe", no_probe), ("--fast off", fast == "off")) if given]  # fmt: skip
         if ignored:
             raise ConfigError(f"{', '.join(ignored)} apply to image and array runs; a table run's report takes --k, --seed, --target and --synthetic-rows")
-        _evaluate_table(vae, data, k, seed, target, synthetic_rows, as_json)
+        if writer:  # a table's report is not split over processes: rank 0 makes it alone
+            _evaluate_table(vae, data, k, seed, target, synthetic_rows, as_json)
         return
     if target is not None or synthetic_rows is not None:
         raise ConfigError("--target and --synthetic-rows apply to runs trained on a table")
@@ -246,6 +284,8 @@ def evaluate(
         progress=progress_mode(quiet),
         fast=fast,
     )
+    if not writer:
+        return  # rank 0 of a distributed evaluation writes and prints the report
     try:
         saved = f"wrote {api.save_evaluation(vae, report, own_data=data is None)}"
     except (OSError, VaekitError) as exc:  # a read-only or busy run folder: print all the same

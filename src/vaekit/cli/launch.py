@@ -145,24 +145,33 @@ def launch(
         raise click.exceptions.Exit(1) from None
     except RendezvousError as exc:
         click.echo(
-            f"error: the machines did not all meet at {args[3].split('=', 1)[1]} ({type(exc).__name__}: {exc}); "
-            f"start the same command on each of the {nnodes} machines within --rdzv-timeout seconds, with an "
-            "endpoint every machine can reach",
+            f"error: not all {nnodes} machines joined at {args[3].split('=', 1)[1]} within {rdzv_timeout} s "
+            f"({type(exc).__name__}{': ' + str(exc) if str(exc) else ''}); start the same command on each machine "
+            "within --rdzv-timeout seconds, with an --rdzv-endpoint every machine can reach",
             err=True,
         )
         raise click.exceptions.Exit(1) from None
+
+
+def _blame_order(exitcode: int) -> int:
+    """Rank a failure as a likely cause: torchrun stops the other workers with SIGTERM, and a
+    worker that lost its peers exits with an error after the cause, so a death by another
+    signal comes first, then an exit code, then SIGTERM."""
+    import signal
+
+    if exitcode == -signal.SIGTERM:
+        return 2
+    return 0 if exitcode < 0 else 1
 
 
 def failure_message(failures: dict[int, Any], run_dir: str | None, resume_flags: str) -> str:
     """Return one line saying which ranks failed and how (exit code or signal), and what is
     left of ``run_dir``: its last complete checkpoint and the command (with ``resume_flags``)
     that continues it."""
-    parts = []
-    for rank, failure in sorted(failures.items()):
-        code = failure.exitcode
-        how = f"was killed by {failure.signal_name()}" if code < 0 else f"exited with code {code}"
-        parts.append(f"rank {rank} {how}")
-    text = "; ".join(parts) + "; torchrun stopped the other processes"
+    rank, failure = min(failures.items(), key=lambda item: (_blame_order(item[1].exitcode), item[0]))
+    code = failure.exitcode
+    how = f"was killed by {failure.signal_name()}" if code < 0 else f"exited with code {code}"
+    text = f"rank {rank} {how}; torchrun stopped the other processes"
     if run_dir is None:
         return text
     from vaekit.training.checkpoint import checkpoint_epoch

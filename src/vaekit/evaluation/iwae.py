@@ -18,6 +18,7 @@ import torch
 
 from vaekit import fast as fast_paths
 from vaekit.distributions.posterior import gaussian_log_prob
+from vaekit.runtime import distributed
 
 #: The number of importance samples of reported numbers (the literature's K = 5000).
 DEFAULT_K = 5000
@@ -139,6 +140,11 @@ def _bound(
     conditional = getattr(model, "conditional", False)
     if conditional and y is None:
         raise ValueError("a conditional model needs the condition y of each example")
+    if conditional and hasattr(model, "condition"):
+        # Labels become condition vectors once per batch, not once per chunk: checking labels
+        # reads them back (a synchronisation on an accelerator), and the vectors give the same
+        # values (the model takes [B, C] vectors as they are).
+        y = model.condition(y)
     cond = (y,) if conditional else ()
     mu, logvar = model.encode(x, *cond)
     std = torch.exp(0.5 * logvar)
@@ -175,6 +181,7 @@ def log_likelihood_bounds(
     seed: int = 0,
     on_batch: Callable[[int], None] | None = None,
     fast: str = "auto",
+    sharded: bool = False,
 ) -> torch.Tensor:
     """Return the K-sample importance-weighted bound on log p(x) for every row of ``x``
     ``[N, D]``: ``[N]`` float64 on CPU, nats per example. Examples go through in batches of
@@ -182,7 +189,12 @@ def log_likelihood_bounds(
     100, or more when K is small, so that one chunk fills the budget with large matmuls); the
     posterior draws come from a generator seeded with ``seed``, leaving the global RNG alone.
     ``on_batch(n)`` is called after each batch of ``n`` examples. ``fast`` is as in
-    :func:`log_likelihood_bound` (one fused chunk, and its buffers, serve every batch)."""
+    :func:`log_likelihood_bound` (one fused chunk, and its buffers, serve every batch).
+
+    With ``sharded`` in a distributed run (``torchrun``), rank r of N bounds batches r, r + N,
+    ... and the bounds are gathered, so every rank returns all of them: the same numbers as one
+    process, because each rank also draws (and discards) the other ranks' posterior noise, which
+    keeps the one generator's stream as one process consumes it."""
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=x.device).manual_seed(seed)
@@ -191,16 +203,38 @@ def log_likelihood_bounds(
         batch_size = max(100, max_chunk_elements // max(1, k * dim_params))
     batch_size = max(1, min(batch_size, max_chunk_elements // max(1, dim_params)))
     fused = fast_paths.nll_chunk_for(model, chunk_log_weights, fast)
+    world = distributed.world()
+    rank, size = (world.rank, world.size) if sharded else (0, 1)
     parts = []
     try:
-        for start in range(0, len(x), batch_size):
+        for index, start in enumerate(range(0, len(x), batch_size)):
             xb = x[start : start + batch_size]
             yb = y[start : start + batch_size] if y is not None else None
+            if index % size != rank:
+                _skip_draws(model, xb, k, max_chunk_elements, generator)
+                continue
             chunk = _batch_chunk(model, xb, fused)
-            bound = _bound(model, xb, k, chunk, yb, max_chunk_elements, generator)
-            parts.append(bound.cpu())
+            # Kept on the model's device until the end: a copy to the CPU per batch would wait
+            # for each batch to finish before the next one is queued.
+            parts.append(_bound(model, xb, k, chunk, yb, max_chunk_elements, generator))
             if on_batch is not None:
-                on_batch(len(xb))
+                on_batch(len(xb) * size)  # the other ranks bound their batches meanwhile
     finally:
         model.train(was_training)
-    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+    mine = torch.cat(parts).cpu() if parts else torch.zeros(0, dtype=torch.float64)
+    if size == 1:
+        return mine
+    # Rank r holds batches r, r + N, ...: interleave the gathered parts back into example order.
+    gathered = distributed.all_gather_objects(mine.split(batch_size))
+    ordered = [gathered[i % size][i // size] for i in range(-(-len(x) // batch_size))]
+    return torch.cat(ordered) if ordered else mine
+
+
+def _skip_draws(
+    model: torch.nn.Module, x: torch.Tensor, k: int, max_chunk_elements: int, generator: torch.Generator
+) -> None:
+    """Draw, and discard, the posterior noise :func:`_bound` would draw for the batch ``x``, so
+    that ``generator`` moves on as if the batch had been bounded here."""
+    latent, dtype = model.latent_dim, next(model.parameters()).dtype  # the dtype of the encoder's mu
+    for size in chunk_sizes(k, len(x) * decoder_outputs(model, x), max_chunk_elements, equal=True):
+        torch.randn((size, len(x), latent), generator=generator, dtype=dtype, device=x.device)

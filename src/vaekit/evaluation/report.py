@@ -262,6 +262,7 @@ def _nll_bounds(
             seed=seed,
             on_batch=bar.update if bar is not None else None,
             fast=fast,
+            sharded=True,  # split over the processes of a distributed evaluation, if any
         )
     finally:
         if bar is not None:

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
+import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.errors import ConfigError, DistributedError
 
 #: seconds a collective waits for every rank before the job stops with an error
 DEFAULT_TIMEOUT_S = 300.0
@@ -117,10 +118,27 @@ def joined(device: torch.device) -> Iterator[World]:
             dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def _collective(what: str) -> Iterator[None]:
+    """Turn a failed collective (a peer that died, hung past the timeout or left) into one
+    ``DistributedError`` line instead of torch's traceback."""
+    try:
+        yield
+    except RuntimeError as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # gloo prefixes its source location and appends advice; the middle says what happened
+        first_line = re.sub(r"^\[[^\]]*\]\s*", "", text).split(". This is typically")[0]
+        raise DistributedError(
+            f"rank {_world.rank} lost contact with the other processes during {what} ({first_line}); another "
+            f"process stopped, or did not answer within {TIMEOUT_ENV}={timeout_s():g} s"
+        ) from None
+
+
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """Sum ``tensor`` over every rank, in place; return it (unchanged in one process)."""
     if _world.distributed:
-        torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.SUM)
+        with _collective("a sum over the processes"):
+            torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.SUM)
     return tensor
 
 
@@ -129,25 +147,38 @@ def all_gather_objects(value: Any) -> list[Any]:
     if not _world.distributed:
         return [value]
     gathered: list[Any] = [None] * _world.size
-    torch.distributed.all_gather_object(gathered, value)
+    with _collective("an exchange between the processes"):
+        torch.distributed.all_gather_object(gathered, value)
     return gathered
 
 
 def barrier() -> None:
     """Wait until every rank gets here (nothing in one process)."""
     if _world.distributed:
-        torch.distributed.barrier()
+        with _collective("a wait for every process"):
+            torch.distributed.barrier()
 
 
-def check_same_everywhere(what: str, text: str, fix: str) -> None:
-    """Raise ``ConfigError`` on every rank when ``text`` (e.g. the run's config as JSON) is not
-    the same on all ranks, naming the ranks that differ from rank 0 and ``fix``."""
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    digests = all_gather_objects(digest)
-    differing = [rank for rank, d in enumerate(digests) if d != digests[0]]
+def check_same_everywhere(what: str, value: dict[str, Any], fix: str) -> None:
+    """Raise ``ConfigError`` on every rank when ``value`` (e.g. the run's config as a dict) is
+    not the same on all ranks, naming the ranks and the settings that differ from rank 0's, and
+    ``fix``."""
+    values = all_gather_objects(_flat(value))
+    differing = {rank: v for rank, v in enumerate(values) if v != values[0]}
     if differing:
+        keys = sorted({k for v in differing.values() for k in set(v) ^ set(values[0]) | {
+            k for k in v if k in values[0] and v[k] != values[0][k]}})  # fmt: skip
         ranks = ", ".join(str(r) for r in differing)
-        raise ConfigError(f"{what} differs between ranks (rank {ranks} against rank 0); {fix}")
+        raise ConfigError(f"{what} differs between ranks (rank {ranks} against rank 0, in {', '.join(keys)}); {fix}")
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            out.update(_flat(item, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): json.dumps(value, sort_keys=True, default=str)}
 
 
 def shard_bounds(n: int, rank: int, size: int) -> tuple[int, int]:

@@ -51,3 +51,8 @@ class DiskFullError(WriteError):
 
 class NotWritableError(WriteError):
     """A folder or file cannot be written: no permission, or a read-only file system."""
+
+
+class DistributedError(VaekitError):
+    """A process of a distributed run lost contact with the others (one died, hung or timed
+    out), or the processes disagree about the run."""

@@ -277,7 +277,7 @@ def _fit(
     world = distributed.world()
     if world.distributed:
         distributed.check_same_everywhere(
-            "the run's config", json.dumps(config.to_dict(), sort_keys=True),
+            "the run's config", config.to_dict(),
             "start every process with the same command and config file",
         )  # fmt: skip
     # Only rank 0 writes the run folder; the others read its checkpoint once rank 0 holds the lock.

@@ -1,0 +1,48 @@
+"""The process-group helpers in one process (the multi-process paths: tests/training/test_distributed.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vaekit.runtime import distributed
+from vaekit.runtime.errors import ConfigError
+
+
+@pytest.mark.parametrize(("n", "size"), [(10, 2), (7, 2), (5, 3), (2, 2), (100, 7)])
+def test_shards_cover_the_rows_once_in_order(n: int, size: int) -> None:
+    bounds = [distributed.shard_bounds(n, rank, size) for rank in range(size)]
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    sizes = [stop - start for start, stop in bounds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_one_process_collectives_are_the_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with distributed.joined(torch.device("cpu")) as world:
+        assert not world.distributed and world.writer
+        t = torch.ones(3)
+        assert distributed.all_reduce_sum(t) is t and torch.equal(t, torch.ones(3))
+        assert distributed.all_gather_objects({"a": 1}) == [{"a": 1}]
+        distributed.barrier()
+        distributed.check_same_everywhere("x", {"a": 1}, "fix")
+
+
+def test_timeout_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(distributed.TIMEOUT_ENV, "0")
+    with pytest.raises(ConfigError, match="VAEKIT_DIST_TIMEOUT must be a positive number"):
+        distributed.timeout_s()
+    monkeypatch.setenv(distributed.TIMEOUT_ENV, "2.5")
+    assert distributed.timeout_s() == 2.5
+
+
+def test_writer_process_reads_torchruns_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert not distributed.writer_process()
+    monkeypatch.setenv("RANK", "0")
+    assert distributed.writer_process()
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "1")
+    assert distributed.writer_process()
