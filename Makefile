@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= runs/demo
 
-.PHONY: install dev demo test test-slow tex lint clean bench bench-env bench-tables bench-anomaly browser-test-deps
+.PHONY: install dev demo test test-slow tex lint clean bench bench-env bench-tables bench-anomaly browser-test-deps gpu-env gpu-venv
 
 # Debian's python3 comes without venv support (ensurepip): as root, install it.
 $(BIN)/python:
@@ -113,3 +113,25 @@ bench-tables: bench-env
 # with injected anomalies, vaekit score throughput; about 1.5 hours on 2 cores).
 bench-anomaly: bench-env
 	$(BENCH_VENV)/bin/python -m bench.anomaly --json runs/bench-anomaly.json
+
+# bench/gpu_check.sh on a CUDA machine (docs/benchmarks.md, "GPU check").
+# gpu-env: the offline route, for the lent GPU machines, which reach no package registry. Their
+# image's python3 already holds a CUDA torch and all of vaekit's dependencies, so vaekit runs from
+# src/ (PYTHONPATH) and only the wheels carried in $(GPU_CARRY)/wheels (pythae and its pydantic:
+# `bash bench/gpu_check.sh --prepare` downloads them on a machine that reaches PyPI) are unpacked
+# into $(GPU_CARRY)/site. Run it with the image's interpreter: make gpu-env PYTHON=python3
+GPU_CARRY ?= .gpu-carry
+gpu-env:
+	@mkdir -p $(GPU_CARRY)/site
+	@if ls $(GPU_CARRY)/wheels/*.whl >/dev/null 2>&1; then \
+	  $(PYTHON) -m pip install --quiet --no-index --no-deps --no-compile --upgrade --target $(GPU_CARRY)/site $(GPU_CARRY)/wheels/*.whl; \
+	else echo "no wheels in $(GPU_CARRY)/wheels: pythae will be missing (bash bench/gpu_check.sh --prepare makes them)"; fi
+
+# gpu-venv: the online route, for a CUDA machine that reaches PyPI and has no torch: the dev
+# environment plus pythae in $(VENV) (e.g. make gpu-venv VENV=.venv-gpu). On Linux x86-64, PyPI's
+# torch wheel is the CUDA build: several GB on the first install.
+$(VENV)/.installed-pythae: $(VENV)/.installed
+	$(BIN)/pip install --quiet "$(PYTHAE_SPEC)" "$(TORCH_SPEC)"
+	touch $@
+
+gpu-venv: $(VENV)/.installed-dev $(VENV)/.installed-pythae

@@ -224,17 +224,37 @@ def matmul_flops(layers: list[torch.nn.Linear]) -> int:
     return sum(2 * layer.in_features * layer.out_features for layer in layers)
 
 
-def gflops(m: int, k: int, n: int, seconds_budget: float = 1.0) -> float:
-    """Return the sustained GFLOP/s of an m x k by k x n float32 matmul (2mkn flops each)."""
+def synchronize(device: Any = "cpu") -> None:
+    """Wait for the work queued on ``device`` (a CUDA GPU runs ahead of the host; a CPU does not),
+    so that a timer read next covers it."""
     import torch
 
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    out = torch.empty(m, n)
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gflops(
+    m: int, k: int, n: int, seconds_budget: float = 1.0, device: Any = "cpu", dtype: Any = None
+) -> float:
+    """Return the sustained GFLOP/s of an m x k by k x n matmul (2mkn flops each) on ``device``
+    in ``dtype`` (default float32). On a GPU the products are queued in rounds and the clock
+    stops only once the device has finished them."""
+    import torch
+
+    dtype = dtype or torch.float32
+    a, b = torch.randn(m, k, device=device).to(dtype), torch.randn(k, n, device=device).to(dtype)
+    out = torch.empty(m, n, device=device, dtype=dtype)
     torch.mm(a, b, out=out)
+    synchronize(device)
+    # Rounds of products between reads of the clock: one on a CPU; on a GPU enough that the
+    # queueing and the synchronisation are a small part of each round.
+    per_round = 1 if torch.device(device).type == "cpu" else 10
     reps, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds_budget:
-        torch.mm(a, b, out=out)
-        reps += 1
+        for _ in range(per_round):
+            torch.mm(a, b, out=out)
+        synchronize(device)
+        reps += per_round
     return 2 * m * k * n * reps / (time.perf_counter() - started) / 1e9
 
 
@@ -312,9 +332,13 @@ def processor_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_line(threads: int) -> str:
-    """One line naming the date, the processor, torch and the thread count of a measurement."""
+def machine_line(threads: int, device: Any = "cpu") -> str:
+    """One line naming the date, the processor, torch and the thread count of a measurement, and
+    the GPU when ``device`` is a CUDA device."""
     import torch
 
-    return (f"{time.strftime('%Y-%m-%d %H:%M')}, {processor_name()}, {os.cpu_count()} CPUs, "
+    line = (f"{time.strftime('%Y-%m-%d %H:%M')}, {processor_name()}, {os.cpu_count()} CPUs, "
             f"torch {torch.__version__}, {threads} threads")
+    if torch.device(device).type == "cuda":
+        line += f", GPU {torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    return line

@@ -8,6 +8,12 @@ epoch (training loop only, data already loaded), peak RSS, and the test -ELBO af
 (single-sample, same noise for all, nats per example), then each round's ratios and how many of each
 contestant's Adam moment values ended subnormal (nonzero and below 1.2e-38, where x86 arithmetic is slow).
 
+``--device cuda`` trains every contestant on the GPU (the table then also shows each one's peak GPU
+memory); ``--precision bf16`` autocasts the forward pass to bfloat16 and ``fp16`` to float16 with a
+gradient scaler (CUDA only), in vaekit (``train.precision``) and in the plain loop (the loss in
+float32, as autocast wants for BCE). pythae 0.1.2 has no bf16 and turns its own ``amp`` (float16,
+without a scaler) off for a BCE loss, so it runs in fp32 only and is left out of the other two.
+
 Contestants (``--only``, comma-separated; the first three by default):
   vaekit      vaekit.train with train.fast "auto" (the default: every exact fast path)
   plain       the PyTorch examples' VAE loop (TensorDataset + DataLoader, sigmoid + BCE)
@@ -20,6 +26,7 @@ Contestants (``--only``, comma-separated; the first three by default):
     make bench                                   # bench.kernels matmul, then this, in .venv-bench
     .venv-bench/bin/python -m bench.train_speed --rounds 1 --epochs 1 --limit 6000   # a quick look
     .venv/bin/python -m bench.train_speed --only vaekit,vaekit-off,plain,plain-ftz  # without pythae
+    python -m bench.train_speed --device cuda --precision bf16 --rounds 1 --epochs 3   # on a GPU (bench/gpu_check.sh)
 """
 
 from __future__ import annotations
@@ -36,6 +43,33 @@ from typing import Any
 from bench.common import ROOT, csv_choices, script_parser
 
 CONTESTANTS = ("vaekit", "plain", "pythae", "plain-ftz", "vaekit-off")
+PRECISIONS = ("fp32", "bf16", "fp16")
+#: why a contestant cannot run in a precision (it is left out of that run, with this reason)
+UNSUPPORTED = {
+    ("pythae", "bf16"): "pythae 0.1.2 has no bfloat16 autocast",
+    ("pythae", "fp16"): "pythae 0.1.2 turns its float16 amp off for a BCE loss (and has no gradient scaler)",
+}
+
+
+def autocast(args: argparse.Namespace) -> Any:
+    """Return the autocast context of ``args.precision`` on ``args.device`` (a no-op for fp32)."""
+    import contextlib
+
+    import torch
+
+    if args.precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float16
+    return torch.autocast(device_type=torch.device(args.device).type, dtype=dtype)
+
+
+def peak_gpu_mib(device: str) -> float | None:
+    """Peak GPU memory torch allocated in this process, in MiB (None off a GPU)."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def adam_moments(optimizer: Any) -> list:
@@ -61,15 +95,15 @@ def run_vaekit(args: argparse.Namespace, fast: str) -> dict:
         started = time.perf_counter()
         vae = vaekit.train(
             data="mnist", data_dir=str(mnist_dir()), **mlp_vae_options([400], 20), epochs=args.epochs,
-            batch_size=128, lr=1e-3, seed=0, val_fraction=0.0, checkpoint_every=args.epochs, device="cpu",
-            out=run, progress="quiet", limit=args.limit, fast=fast,
+            batch_size=128, lr=1e-3, seed=0, val_fraction=0.0, checkpoint_every=args.epochs, device=args.device,
+            out=run, progress="quiet", limit=args.limit, fast=fast, precision=args.precision,
         )
         total = time.perf_counter() - started
         rss_after_training = peak_rss_mib()
         history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         trainer = load_file(run / "trainer.safetensors")
         subnormal = count_subnormal([t for name, t in trainer.items() if "exp_avg" in name])
-    model = vae.model
+    model = vae.model.cpu()  # scored on the CPU, as every contestant
     _, test = load_mnist_unit(args.limit)  # after training, so the reader's copy does not count twice
     return {
         "s_per_epoch": sum(h["epoch_time_s"] for h in history) / len(history),
@@ -77,17 +111,22 @@ def run_vaekit(args: argparse.Namespace, fast: str) -> dict:
         "test_neg_elbo": bernoulli_neg_elbo(model.encode, model.decode, test),
         "peak_rss_mib": rss_after_training,
         "subnormal_moments": subnormal,
+        "training_step": history[-1].get("training_step"),
+        "peak_gpu_mib": peak_gpu_mib(args.device),
     }
 
 
 def run_plain(args: argparse.Namespace) -> dict:
-    """The loop of the PyTorch examples' VAE: TensorDataset + DataLoader, sigmoid + BCE(sum)."""
+    """The loop of the PyTorch examples' VAE: TensorDataset + DataLoader, sigmoid + BCE(sum); on a
+    GPU each batch moves there from pinned memory, as in the examples. Under autocast the loss is
+    computed in float32 (autocast refuses BCE on probabilities in float16); fp16 steps through a
+    gradient scaler."""
     import torch
     import torch.nn.functional as F
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    from bench.common import bernoulli_neg_elbo, count_subnormal, load_mnist_unit
+    from bench.common import bernoulli_neg_elbo, count_subnormal, load_mnist_unit, synchronize
 
     train, test = load_mnist_unit(args.limit)
     torch.manual_seed(0)
@@ -110,26 +149,40 @@ def run_plain(args: argparse.Namespace) -> dict:
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
             return torch.sigmoid(self.logits(z)), mu, logvar
 
-    model = VAE()
+    device = torch.device(args.device)
+    model = VAE().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(train), batch_size=128, shuffle=True)
+    scaler = torch.amp.GradScaler(device.type, enabled=args.precision == "fp16")
+    loader = DataLoader(TensorDataset(train), batch_size=128, shuffle=True, pin_memory=device.type == "cuda")
     times = []
     for _ in range(args.epochs):
         started = time.perf_counter()
         for (x,) in loader:
-            recon, mu, logvar = model(x)
+            x = x.to(device)
+            with autocast(args):
+                recon, mu, logvar = model(x)
+            recon, mu, logvar = recon.float(), mu.float(), logvar.float()
             bce = F.binary_cross_entropy(recon, x, reduction="sum")
             kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
             loss = (bce + kld) / len(x)
             opt.zero_grad()
-            loss.backward()
-            opt.step()
+            if scaler.is_enabled():
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:  # the examples' own lines
+                loss.backward()
+                opt.step()
+        synchronize(device)
         times.append(time.perf_counter() - started)
+    peak_gpu = peak_gpu_mib(args.device)
+    model.cpu()
     return {
         "s_per_epoch": sum(times) / len(times),
         "total_s": sum(times),
         "test_neg_elbo": bernoulli_neg_elbo(model.encode, model.logits, test),
         "subnormal_moments": count_subnormal(adam_moments(opt)),
+        "peak_gpu_mib": peak_gpu,
     }
 
 
@@ -142,7 +195,7 @@ def run_pythae(args: argparse.Namespace) -> dict:
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
     from torch import nn
 
-    from bench.common import bernoulli_neg_elbo, count_subnormal, load_mnist_unit, logit
+    from bench.common import bernoulli_neg_elbo, count_subnormal, load_mnist_unit, logit, synchronize
 
     train, test = load_mnist_unit(args.limit)
     torch.manual_seed(0)
@@ -170,14 +223,17 @@ def run_pythae(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         trainer_config = BaseTrainerConfig(
             output_dir=tmp, num_epochs=args.epochs, learning_rate=1e-3, per_device_train_batch_size=128,
-            per_device_eval_batch_size=128, steps_saving=None, no_cuda=True, optimizer_cls="Adam",
+            per_device_eval_batch_size=128, steps_saving=None, no_cuda=args.device == "cpu", optimizer_cls="Adam",
         )
         dataset = BaseDataset(train.reshape(-1, 1, 28, 28), torch.zeros(len(train)))
         trainer = BaseTrainer(model=model, train_dataset=dataset, training_config=trainer_config)
         started = time.perf_counter()
         trainer.train()
+        synchronize(args.device)
         total = time.perf_counter() - started
+    peak_gpu = peak_gpu_mib(args.device)
     model.eval()
+    model.cpu()
     optimizer = getattr(trainer, "optimizer", None)
 
     def encode(x):
@@ -191,6 +247,7 @@ def run_pythae(args: argparse.Namespace) -> dict:
         "total_s": total,
         "test_neg_elbo": loss,
         "subnormal_moments": count_subnormal(adam_moments(optimizer)) if optimizer is not None else None,
+        "peak_gpu_mib": peak_gpu,
     }
 
 
@@ -225,6 +282,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N: where every contestant trains")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32",
+        help="fp32 (default); bf16 autocast; fp16 autocast with a gradient scaler (CUDA only)",
+    )
     parser.add_argument(
         "--only", type=csv_choices(CONTESTANTS), default="vaekit,plain,pythae",
         help="comma-separated contestants of " + ",".join(CONTESTANTS) + " (default: vaekit,plain,pythae)",
@@ -237,12 +299,22 @@ def main() -> None:
 
     from bench.common import fmt, machine_line, median, rotated
 
-    names = args.only
+    if args.precision == "fp16" and not args.device.startswith("cuda"):
+        parser.error("--precision fp16 needs --device cuda (float16 autocast with a gradient scaler); use bf16 or fp32")
+    names = []
+    for name in args.only:
+        if (name, args.precision) in UNSUPPORTED:
+            print(f"{name} left out at --precision {args.precision}: {UNSUPPORTED[name, args.precision]}")
+        else:
+            names.append(name)
+    if not names:
+        parser.error(f"no contestant of {','.join(args.only)} runs at --precision {args.precision}")
     results: dict[str, list[dict]] = {n: [] for n in names}
     for r in range(args.rounds):
         for name in rotated(names, r):
             cmd = [sys.executable, "-m", "bench.train_speed", "--child", name, "--epochs", str(args.epochs),
-                   "--threads", str(args.threads)] + (["--limit", str(args.limit)] if args.limit else [])
+                   "--threads", str(args.threads), "--device", args.device, "--precision", args.precision]
+            cmd += ["--limit", str(args.limit)] if args.limit else []
             out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
             if out.returncode != 0 or not line:
@@ -251,15 +323,20 @@ def main() -> None:
             results[name].append(json.loads(line[-1][7:]))
             print(f"round {r + 1} {name}: {results[name][-1]}", file=sys.stderr)
 
-    print(f"\n{machine_line(args.threads)}, {args.rounds} rounds, {args.epochs} epochs, limit {args.limit}")
-    print("| contestant | s/epoch (median) | peak RSS MiB | test -ELBO (nats) | s/epoch ratio vaekit/this | RSS ratio vaekit/this |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    keys = ("s_per_epoch", "peak_rss_mib", "test_neg_elbo")
+    on_gpu = args.device.startswith("cuda")
+    print(f"\n{machine_line(args.threads, args.device)}, {args.rounds} rounds, {args.epochs} epochs, limit {args.limit}, "
+          f"device {args.device}, precision {args.precision}")
+    gpu_head, gpu_rule = (" peak GPU MiB |", " --- |") if on_gpu else ("", "")
+    print(f"| contestant | s/epoch (median) | peak RSS MiB |{gpu_head} test -ELBO (nats) | s/epoch ratio vaekit/this | "
+          "RSS ratio vaekit/this |")
+    print(f"| --- | --- | --- |{gpu_rule} --- | --- | --- |")
+    keys = ("s_per_epoch", "peak_rss_mib", "test_neg_elbo") + (("peak_gpu_mib",) if on_gpu else ())
     med = {n: {k: median([x[k] for x in results[n]]) for k in keys} for n in names}
     for n in names:
         ratio = med["vaekit"]["s_per_epoch"] / med[n]["s_per_epoch"] if "vaekit" in med else float("nan")
         rss = med["vaekit"]["peak_rss_mib"] / med[n]["peak_rss_mib"] if "vaekit" in med else float("nan")
-        print(f"| {n} | {fmt(med[n]['s_per_epoch'])} | {fmt(med[n]['peak_rss_mib'])} | {med[n]['test_neg_elbo']:.2f} | "
+        gpu = f" {fmt(med[n]['peak_gpu_mib'])} |" if on_gpu else ""
+        print(f"| {n} | {fmt(med[n]['s_per_epoch'])} | {fmt(med[n]['peak_rss_mib'])} |{gpu} {med[n]['test_neg_elbo']:.2f} | "
               f"{fmt(ratio)} | {fmt(rss)} |")
     if "vaekit" in results:
         print("\nvaekit's s/epoch over each peer's, round by round:")
@@ -271,6 +348,14 @@ def main() -> None:
     print("\nsubnormal Adam moment values after training, round by round:")
     for n in names:
         print(f"  {n}: " + ", ".join("-" if c is None else str(c) for c in counts[n]))
+    # One line to quote (bench/gpu_check.sh's summary table takes it): each contestant's median
+    # s/epoch and, for the peers, how many times vaekit's it is.
+    parts = [
+        f"{n} {fmt(med[n]['s_per_epoch'])}"
+        + (f" ({fmt(med[n]['s_per_epoch'] / med['vaekit']['s_per_epoch'])}x vaekit's)" if "vaekit" in med and n != "vaekit" else "")
+        for n in names
+    ]
+    print(f"\nsummary: {args.device} {args.precision}, s/epoch: " + ", ".join(parts))
 
 
 if __name__ == "__main__":

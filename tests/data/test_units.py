@@ -53,6 +53,7 @@ def test_bad_inputs_are_refused(x: torch.Tensor, levels: int | None, match: str)
         to_model_units(x, levels)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_conversion_on_cuda_is_bit_identical_to_the_cpu() -> None:
     # CUDA divides by a Python number as a multiplication by its reciprocal; a device divisor must not.

@@ -116,3 +116,33 @@ def test_fast_mode_off_gives_the_same_bound_and_an_unknown_mode_is_refused():
     assert torch.equal(auto, log_likelihood_bounds(model, x, 20, seed=4, fast="off"))  # no fast path applies
     with pytest.raises(ValueError, match="auto, off"):
         log_likelihood_bounds(model, x, 20, fast="fused")
+
+
+def test_a_cvaes_labels_become_condition_vectors_once_per_batch_with_the_same_bound():
+    # Checking labels reads them back (a synchronisation per call on a GPU): the bound turns them
+    # into condition vectors once per batch, not once per chunk, and gets the same weights.
+    from vaekit.evaluation.iwae import chunk_log_weights
+    from vaekit.models import create
+    from vaekit.models.build import DataFacts
+
+    torch.manual_seed(0)
+    spec = {"name": "cvae", "latent_dim": 3, "net": {"name": "mlp", "encoder": [8]}, "likelihood": {"name": None}}
+    model = create(spec, DataFacts((1, 4, 5), "binary", num_classes=3)).eval()
+    x = torch.bernoulli(torch.full((6, 20), 0.4), generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([0, 1, 2, 2, 1, 0])
+    k = 12
+    noise = torch.randn(k, len(x), 3, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        mu, logvar = model.encode(x, y)
+        # The labels repeated for every draw, as one chunk of all k draws.
+        reference = torch.logsumexp(
+            chunk_log_weights(model, x, mu, logvar, torch.exp(0.5 * logvar), noise, y.repeat(k)).double(), 0
+        ) - math.log(k)
+    checked = []
+    condition = model.condition
+    model.condition = lambda labels: (checked.append(labels.ndim), condition(labels))[1]
+    bound = log_likelihood_bound(model, x, k, y=y, noise=noise, max_chunk_elements=2 * len(x) * 20)  # 6 chunks
+    assert torch.allclose(bound, reference, rtol=0, atol=1e-5)
+    assert checked.count(1) == 1  # the labels, checked once; the rest are [B, C] vectors
+    assert len(log_likelihood_bounds(model, x, k, y=y, batch_size=2, max_chunk_elements=2 * 2 * 20)) == len(x)
+    assert checked.count(1) == 1 + 3  # one check per batch of 2

@@ -82,6 +82,7 @@ def test_autograd_step_takes_the_optimizer_step_it_is_given():
     assert not any(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 with a gradient scaler runs on CUDA")
 def test_fp16_steps_through_the_gradient_scaler_on_cuda():
     cuda = torch.device("cuda")
