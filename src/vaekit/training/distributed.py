@@ -18,6 +18,8 @@ order of float additions.
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from vaekit.config import RunConfig
@@ -35,6 +37,16 @@ class GradientSum:
 
     def __init__(self, parameters: list[torch.nn.Parameter]) -> None:
         self.parameters = [p for p in parameters if p.requires_grad]
+        #: seconds spent in the all_reduce so far (waiting for the slowest rank included)
+        self.seconds = 0.0
+        sizes = [p.numel() for p in self.parameters]
+        self.n_grads = sum(sizes)
+        # One buffer holds every gradient and the three loss terms: the parameters' .grad become
+        # views of it, so a step that writes gradients in place (the fused step) fills the
+        # message itself and the sum needs no copies.
+        first = self.parameters[0]
+        self.flat = torch.zeros(self.n_grads + 3, dtype=first.dtype, device=first.device)
+        self.views = [v.view_as(p) for v, p in zip(self.flat[: self.n_grads].split(sizes), self.parameters, strict=True)]
 
     def __call__(self, terms: StepLoss) -> StepLoss:
         rows = current_rows()
@@ -42,21 +54,22 @@ class GradientSum:
             raise RuntimeError("GradientSum needs the batch's rows (runtime.batch_shard.rows_of_batch)")
         total, start, stop = rows
         share = (stop - start) / total  # this rank's rows were averaged over (stop - start), not total
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.parameters]
-        head = torch.stack([terms.loss.detach().float() * share, terms.recon.detach().float().sum(),
-                            terms.kl.detach().float().sum()])  # fmt: skip
-        flat = torch.cat([torch.cat([g.reshape(-1) for g in grads]).mul_(share), head.to(grads[0].device)])
-        all_reduce_sum(flat)
-        offset = 0
-        for p, g in zip(self.parameters, grads, strict=True):
-            n = g.numel()
-            if p.grad is None:
-                p.grad = flat[offset : offset + n].view_as(p).clone()
-            else:
-                p.grad.copy_(flat[offset : offset + n].view_as(p))
-            offset += n
-        loss, recon, kl = flat[offset], flat[offset + 1 : offset + 2], flat[offset + 2 : offset + 3]
-        return StepLoss(loss, recon, kl)
+        for p, view in zip(self.parameters, self.views, strict=True):
+            if p.grad is not view:  # a new gradient tensor (autograd), or none: into the buffer
+                if p.grad is None:
+                    view.zero_()
+                else:
+                    view.copy_(p.grad)
+                p.grad = view
+        grads, head = self.flat[: self.n_grads], self.flat[self.n_grads :]
+        grads.mul_(share)
+        head[0] = terms.loss.detach() * share
+        head[1] = terms.recon.detach().sum()
+        head[2] = terms.kl.detach().sum()
+        started = time.perf_counter()
+        all_reduce_sum(self.flat)
+        self.seconds += time.perf_counter() - started
+        return StepLoss(head[0].clone(), head[1:2].clone(), head[2:3].clone())
 
 
 def check_distributed_training(config: RunConfig, n_train: int, world: World) -> None:

@@ -459,6 +459,8 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
     started = time.perf_counter()
     seen = 0
     world = distributed.world()
+    reduce = getattr(run.step, "reduce_gradients", None)
+    synced_before = reduce.seconds if isinstance(reduce, GradientSum) else 0.0
     for index, (x, y) in enumerate(run.reporter.batches(epoch, batches, run.n_batches)):
         # Every rank converts the whole batch (drawing its noise as one process would) and keeps its rows.
         x, total = model_batch(x, run, noise), len(x)
@@ -478,6 +480,10 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
             run.reporter.batch_metrics(loss=loss, elbo=recon - kl, kl=kl, ex_per_s=seen / elapsed)
     elapsed = time.perf_counter() - started
     loss, recon, kl = (v / n for v in sums.values())
+    sync = {}
+    if isinstance(reduce, GradientSum):
+        # The epoch's share spent summing over the processes, waiting for the slowest included.
+        sync = {"all_reduce_s": reduce.seconds - synced_before, "processes": world.size}
     # train_loss is the objective (which for beta-VAE, IWAE or the AE is not -ELBO);
     # train_elbo is the single-sample ELBO recon - kl of the same batches.
     return {
@@ -490,6 +496,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         "examples_per_s": n / elapsed,
         "epoch_time_s": elapsed,
         "training_step": run.step.name,
+        **sync,
     }
 
 
