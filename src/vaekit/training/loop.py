@@ -161,7 +161,9 @@ def mean_negative_elbo(
     sums are added over the ranks: every rank returns the one-process means."""
     was_training = model.training
     model.eval()
-    totals = torch.zeros(4, dtype=torch.float64)  # elbo, recon, kl sums and the example count
+    # Sums of elbo, recon and kl, and the example count, on the model's device: read once at the
+    # end, since on an accelerator each read is a synchronisation.
+    totals: torch.Tensor | None = None
     world = distributed.world()
     for x, y in batches:
         total = len(x)
@@ -169,11 +171,12 @@ def mean_negative_elbo(
         x, y = x[start:stop], (y[start:stop] if y is not None else None)
         with rows_of_batch(total, start, stop):
             out = model(x, *objectives.model_args(model, y))
-        totals += torch.tensor(
-            [objectives.elbo(out).sum().item(), out.recon_log_prob.sum().item(), out.kl.sum().item(), len(x)],
-            dtype=torch.float64,
-        )
+        terms = [objectives.elbo(out).sum(), out.recon_log_prob.sum(), out.kl.sum()]
+        batch_sums = torch.stack([t.double() for t in terms] + [torch.tensor(len(x), dtype=torch.float64, device=x.device)])
+        totals = batch_sums if totals is None else totals + batch_sums
     model.train(was_training)
+    if totals is None:
+        totals = torch.zeros(4, dtype=torch.float64)
     if sharded:
         distributed.all_reduce_sum(totals)
     elbo, recon, kl, n = totals.tolist()
