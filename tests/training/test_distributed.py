@@ -230,3 +230,25 @@ def test_runs_two_processes_cannot_train_as_one_are_refused(tmp_path: Path, extr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_hung_rank_times_out_instead_of_hanging(tmp_path: Path) -> None:
+    run = tmp_path / "hung"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VAEKIT_DIST_TIMEOUT": "5"}
+    job = subprocess.Popen([sys.executable, "-m", "vaekit", "train", *BASE, "--epochs", "200", "--batch-size", "8",
+                            "--out", str(run), "--nproc", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not ((run / "metrics.jsonl").exists() and (run / "metrics.jsonl").read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = _rank_pid(1, job.pid)
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        _, stderr = job.communicate(timeout=120)
+    finally:
+        job.kill()
+    assert job.returncode != 0
+    assert "lost contact with the other processes" in stderr and "VAEKIT_DIST_TIMEOUT=5" in stderr
+    assert "vaekit resume" in stderr
