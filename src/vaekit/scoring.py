@@ -23,6 +23,7 @@ import torch
 
 from vaekit.evaluation.calibration import Calibration, load_calibration
 from vaekit.evaluation.scores import ScoredBatch, check_score_kind, score_examples
+from vaekit.runtime import distributed
 from vaekit.runtime.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -456,19 +457,22 @@ def iter_scores(
     if background is not None:
         check_background(vae, background, kind, k)
     generators: list[torch.Generator] = []
+    # A distributed scoring splits each chunk's batches over the processes, which score as many
+    # rows at once, so the progress counts each batch of this process that many times.
+    share = distributed.world().size
     for chunk in source.chunks:
         if not generators:
             generators = [torch.Generator(device=chunk.x.device).manual_seed(seed + i) for i in range(4)]
-        on_batch = None if on_rows is None else (lambda scored: on_rows(len(scored.scores)))
+        on_batch = None if on_rows is None else (lambda scored: on_rows(len(scored.scores) * share))
         scored = score_examples(
             model, [(chunk.x, chunk.y)], kind, k, generator=generators[0], explain=explain,
-            explain_generator=generators[1], fast=fast, on_batch=on_batch, keep=True,
+            explain_generator=generators[1], fast=fast, on_batch=on_batch, keep=True, sharded=True,
         )  # fmt: skip
         if background is not None:
             y = chunk.y if background.conditional else None
             other = score_examples(
                 background.model, [(chunk.x.to(background.device), y)], kind, k, generator=generators[2],
-                explain=explain, explain_generator=generators[3], fast=fast, keep=True,
+                explain=explain, explain_generator=generators[3], fast=fast, keep=True, sharded=True,
             )  # fmt: skip
             scored = ScoredBatch(
                 scored.scores - other.scores,

@@ -162,6 +162,15 @@ def test_sharded_evaluation_equals_one_process(one_process: Path) -> None:
     assert report.get("nll_se") == alone.get("nll_se")
 
 
+def test_sharded_scores_equal_one_processs(one_process: Path, tmp_path: Path) -> None:
+    args = ["score", str(one_process), "--data", "digits", "--split", "test", "--explain", "--chunk-rows", "150", "-q"]
+    ok(vaekit(*args, "--out", str(tmp_path / "one.csv")))
+    out = ok(vaekit(*args, "--out", str(tmp_path / "two.csv"), "--nproc", "2"))
+    assert out.stdout.count("wrote") == 1  # rank 0 writes and reports
+    assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    assert (tmp_path / "two-maps.npy").read_bytes() == (tmp_path / "one-maps.npy").read_bytes()
+
+
 def test_two_torchrun_agents_meet_as_two_machines(one_process: Path, tmp_path: Path) -> None:
     run = tmp_path / "nodes"
     endpoint = f"127.0.0.1:{free_port()}"

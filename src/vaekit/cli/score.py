@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from vaekit.cli.launch import launch, launch_options, wants_launch
 from vaekit.cli.options import Command, user_errors
 from vaekit.runtime.errors import ConfigError, DataError
 
@@ -35,23 +36,47 @@ from vaekit.runtime.errors import ConfigError, DataError
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@launch_options
 @user_errors
 def score(
     run_dir: str, data: str, split: str, kind: str, k: int | None, out: str | None, calibrate: bool,
     contamination: float | None, fpr: float | None, no_threshold: bool, labels: str | None, id_column: str | None,
     explain: bool, background: str | None, which: str, seed: int, chunk_rows: int, device: str, as_json: bool, quiet: bool,
+    nproc: int | None, nnodes: int, rdzv_endpoint: str | None, rdzv_id: str, rdzv_timeout: int,
 ) -> None:  # fmt: skip
     """Score examples: one row each with its anomaly score (nats; higher is more unusual).
 
     With a threshold stored by --calibrate, each row also gets a flag (1 above it) and an
-    empirical p-value (the share of reference examples scoring at least as high)."""
+    empirical p-value (the share of reference examples scoring at least as high). With
+    --nproc N the examples are split over N processes, with the same scores as one."""
+    if wants_launch(nproc):
+        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout)
+        return
+    from vaekit.runtime import distributed
+    from vaekit.runtime.device import resolve_device
+
+    target = resolve_device(distributed.device_for_rank(device))
+    with distributed.joined(target) as world:
+        _score(
+            run_dir, data, split, kind, k, out, calibrate, contamination, fpr, no_threshold, labels, id_column,
+            explain, background, which, seed, chunk_rows, target, as_json, quiet or not world.writer, world.writer,
+        )  # fmt: skip
+
+
+def _score(
+    run_dir: str, data: str, split: str, kind: str, k: int | None, out: str | None, calibrate: bool,
+    contamination: float | None, fpr: float | None, no_threshold: bool, labels: str | None, id_column: str | None,
+    explain: bool, background: str | None, which: str, seed: int, chunk_rows: int, device: Any, as_json: bool,
+    quiet: bool, writer: bool,
+) -> None:  # fmt: skip
+    """``vaekit score`` in this process: one rank of a distributed scoring writes files and
+    prints only if ``writer``."""
     import numpy as np
 
     from vaekit import api, scoring
     from vaekit.detector import scoring_data
     from vaekit.evaluation.calibration import check_rate
     from vaekit.evaluation.scores import check_score_kind
-    from vaekit.runtime.device import resolve_device
 
     if calibrate:
         check_rate(contamination, fpr)
@@ -60,7 +85,7 @@ def score(
     elif out is None:
         raise ConfigError("--out FILE is required (scores.csv, .tsv, .parquet or .npy), unless you --calibrate")
     writer_path = scoring.score_path(out) if out is not None else None
-    vae = api.load(run_dir, which=which, device=resolve_device(device))
+    vae = api.load(run_dir, which=which, device=device)
     k = check_score_kind(vae.model, kind, k)
     background_vae = None
     if background is not None:
@@ -80,8 +105,10 @@ def score(
         vae, scoring_data(vae, data, split), id_column=id_column, label_column=label_column,
         chunk_rows=chunk_rows,
     )  # fmt: skip
+    if not writer:
+        writer_path = None  # rank 0 writes the scores; the others only score their share
     note = _note(vae, kind)
-    if note and not as_json:
+    if note and not as_json and writer:
         click.echo(f"note: {note}", err=True)
     started = time.perf_counter()
     truth_file = None if label_file is None else _read_label_file(label_file)
@@ -106,6 +133,8 @@ def score(
             checked["labels"] = anomaly_metrics(scores, truth)
 
     summary = _score_all(vae, source, kind, k, seed, explain, writer_path, threshold, quiet, background_vae, check)
+    if not writer:
+        return
     seconds = time.perf_counter() - started
     scores = summary["scores"]
     record: dict[str, Any] = {

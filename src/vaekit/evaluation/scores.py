@@ -35,6 +35,7 @@ from vaekit.evaluation.iwae import (
     chunk_sizes,
     decoder_outputs,
 )
+from vaekit.runtime import distributed
 from vaekit.runtime.errors import ConfigError
 
 #: The score kinds, in the order the docs give them.
@@ -170,14 +171,24 @@ def score_examples(
     fast: str = "auto",
     on_batch: Callable[[ScoredBatch], None] | None = None,
     keep: bool = False,
+    sharded: bool = False,
 ) -> ScoredBatch:
     """Return the scores of every example of ``batches`` (``(x, y)`` pairs, model units, y for
     conditional models) in order, as one :class:`ScoredBatch`. The draws come from one
     generator (``generator``, or one seeded with ``seed``; the explanation's from
     ``explain_generator``, or one seeded with ``seed + 1``), consumed in example order, so a
     file scored in other chunks or batches gives the same numbers. ``on_batch`` sees each batch's scores as they come (for
-    writing them out and for progress); with it, nothing is kept and the result is empty."""
+    writing them out and for progress); with it, nothing is kept and the result is empty.
+
+    With ``sharded`` in a distributed run, rank r of N scores batches r, r + N, ... (drawing and
+    discarding the other ranks' draws, so each example gets the draws it gets in one process;
+    ``on_batch`` sees this rank's batches) and every rank returns all the scores, gathered."""
     k = check_score_kind(model, kind, k)
+    world = distributed.world()
+    rank, ranks = (world.rank, world.size) if sharded else (0, 1)
+    if ranks > 1 and on_batch is not None and not keep:
+        raise ValueError("a sharded scoring keeps its scores (keep=True): every rank returns all of them")
+    index = 0
     was_training = model.training
     model.eval()
     fused = fast_paths.nll_chunk_for(model, chunk_log_weights, fast) if kind != "recon" else None
@@ -192,6 +203,10 @@ def score_examples(
             for start in range(0, len(x), size):
                 xb = x[start : start + size]
                 yb = y[start : start + size] if y is not None else None
+                index += 1
+                if (index - 1) % ranks != rank:
+                    _skip_draws(model, len(xb), kind, k, generator, explain_generator if explain else None)
+                    continue
                 chunk = _batch_chunk(model, xb, fused) if kind != "recon" else None
                 scored = score_batch(
                     model, xb, kind, k, y=yb, generator=generator, explain=explain,
@@ -203,7 +218,30 @@ def score_examples(
                     parts.append(scored)
     finally:
         model.train(was_training)
+    if ranks > 1:
+        # Rank r scored batches r, r + N, ...: interleave the gathered lists back into order.
+        gathered = distributed.all_gather_objects(parts)
+        parts = [gathered[i % ranks][i // ranks] for i in range(index)]
     return _concatenate(parts, explain)
+
+
+def _skip_draws(
+    model: torch.nn.Module,
+    n: int,
+    kind: str,
+    k: int,
+    generator: torch.Generator,
+    explain_generator: torch.Generator | None,
+) -> None:
+    """Draw, and discard, what :func:`score_batch` draws for ``n`` examples (nothing for
+    ``recon``), so the generators move on as if they had been scored here."""
+    if kind == "recon":
+        return
+    latent, dtype = model.latent_dim, next(model.parameters()).dtype  # the dtype of the encoder's mu
+    like = torch.empty(0, dtype=dtype, device=generator.device)
+    _draws_per_example(n, k, latent, generator, like)
+    if explain_generator is not None:
+        _draws_per_example(n, min(k, EXPLAIN_DRAWS), latent, explain_generator, like)
 
 
 def _concatenate(parts: list[ScoredBatch], explain: bool) -> ScoredBatch:
