@@ -86,19 +86,22 @@ def train(
     **options: Any,
 ) -> None:
     """Train a VAE and write a run folder (config, checkpoints, metrics, pictures)."""
-    if wants_launch(nproc):
-        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout,
-               run_dir=out)  # fmt: skip
-        return
     from vaekit import api
     from vaekit.config import set_option
-    from vaekit.runtime.distributed import writer_process
-    from vaekit.viz.run_pictures import write_run_pictures
+    from vaekit.config import validate as validate_config
 
     parsed = [parse_setting(text) for text in settings]
     cfg = api.build_config(config_file, preset=preset, **train_options(options))
     for path, value in parsed:
         set_option(cfg, path, value)
+    if wants_launch(nproc):
+        validate_config(cfg)  # a bad option is one message here, not one per process
+        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout,
+               run_dir=out)  # fmt: skip
+        return
+    from vaekit.runtime.distributed import writer_process
+    from vaekit.viz.run_pictures import write_run_pictures
+
     vae = api.train(cfg, out=out, force=force, progress=progress_mode(quiet))
     if not writer_process():
         return  # rank 0 of a distributed run draws the pictures and prints the summary
