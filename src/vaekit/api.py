@@ -314,9 +314,16 @@ def train(
 
 
 def resume(
-    run_dir: str | Path, *, epochs: int | None = None, progress: str = "auto", data: Any = None
+    run_dir: str | Path,
+    *,
+    epochs: int | None = None,
+    progress: str = "auto",
+    data: Any = None,
+    time_limit: float | None = None,
 ) -> TrainedVAE:
-    """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``).
+    """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``;
+    ``time_limit``: new seconds of training before it stops again, 0 for none; None keeps the
+    run's).
     Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``.
 
     Nothing is written until the data, model and checkpoint are known good (a failed resume
@@ -340,7 +347,12 @@ def resume(
             )
         if epochs is not None:
             cfg.train.epochs = epochs  # written to config.json only once the run can go on
-        result = fit(cfg, run_dir, resume=True, save_config=epochs is not None, progress=progress, frame=data)
+        if time_limit is not None:
+            if time_limit < 0:
+                raise ConfigError(f"time_limit must be >= 0 seconds (0: no limit), got {time_limit}")
+            cfg.train.time_limit = time_limit or None
+        changed = epochs is not None or time_limit is not None
+        result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
     vae.test_splits = result.test_splits

@@ -55,6 +55,8 @@ LEGACY_MODEL_OPTIONS: dict[str, tuple[str, str]] = {
 #: step, the direct Adam step, the fused NLL chunk, flushing float32 subnormals on a CPU);
 #: "off" runs the plain reference path
 FAST_MODES = ("auto", "off")
+#: values of ``train.lr_schedule`` (see ``vaekit.training.optim.learning_rate``)
+LR_SCHEDULES = ("constant", "burda")
 
 #: top-level keys of config.json that record facts about the data (and the library version)
 BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "table", "version")
@@ -153,10 +155,22 @@ class TrainConfig:
     epochs: int = _opt(60, "Passes over the training set.")
     batch_size: int = _opt(32, "Examples per optimizer step.")
     lr: float = _opt(1e-3, "Adam's learning rate.")
+    lr_schedule: str = _opt(
+        "constant",
+        "constant; burda: Burda et al.'s (2015) schedule, 3^i epochs at lr * 10^(-i/7) for i = 0..7 (3,280 epochs "
+        "in all, the last rate kept after them).",
+        LR_SCHEDULES,
+    )
+    adam_eps: float = _opt(1e-8, "Adam's epsilon (Burda et al. 2015 use 1e-4).")
     seed: int = _opt(0, "Seed of the weights, the batch order and every draw.")
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps.")
     checkpoint_every: int = _opt(1, "Checkpoint every N epochs (and always at the end).")
     grad_clip: float | None = _opt(None, "Clip the gradients' global norm to this value.")
+    time_limit: float | None = _opt(
+        None,
+        "Seconds of training after which the run stops at the end of an epoch, checkpointed (`vaekit resume RUN "
+        "--time-limit S` continues it); none: no limit.",
+    )
     data_loading: str = _opt(
         "memory",
         "memory: the training set sits on the device as one tensor (fast); streaming: a DataLoader feeds batches.",
@@ -521,6 +535,9 @@ def validate(config: RunConfig) -> None:
         (t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}"),
         (t.batch_size >= 1, f"batch_size must be >= 1, got {t.batch_size}"),
         (t.lr > 0, f"lr must be > 0, got {t.lr}"),
+        (t.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {t.lr_schedule!r}"),
+        (t.adam_eps > 0, f"adam_eps must be > 0, got {t.adam_eps}"),
+        (t.time_limit is None or t.time_limit > 0, f"time_limit must be > 0 seconds, got {t.time_limit}"),
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
         (t.data_loading in ("memory", "streaming"), f"data_loading must be memory or streaming, got {t.data_loading!r}"),
         (t.num_workers >= 0, f"num_workers must be >= 0, got {t.num_workers}"),

@@ -112,12 +112,16 @@ def train(
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--epochs", type=int, help="New total number of epochs (default: the config's).")
+@click.option(
+    "--time-limit", type=float, help="New seconds of training before the run stops again (0: no limit; default: the config's)."
+)
 @click.option("--quiet", "-q", is_flag=True)
 @launch_options
 @user_errors
 def resume(
     run_dir: str,
     epochs: int | None,
+    time_limit: float | None,
     quiet: bool,
     nproc: int | None,
     nnodes: int,
@@ -134,7 +138,7 @@ def resume(
     from vaekit.runtime.distributed import writer_process
     from vaekit.viz.run_pictures import write_run_pictures
 
-    vae = api.resume(run_dir, epochs=epochs, progress=progress_mode(quiet))
+    vae = api.resume(run_dir, epochs=epochs, time_limit=time_limit, progress=progress_mode(quiet))
     if not writer_process():
         return
     write_run_pictures(vae)

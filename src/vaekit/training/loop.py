@@ -37,7 +37,7 @@ from vaekit.training import checkpoint as ckpt
 from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
 from vaekit.training.build import build_model, build_objective, check_training_memory, start_from_marginals
 from vaekit.training.distributed import GradientSum, check_distributed_training
-from vaekit.training.optim import make_adam
+from vaekit.training.optim import learning_rate, make_adam
 from vaekit.training.run_data import bind_to_data, load_bundle, make_splits
 from vaekit.training.run_dir import open_run_folder
 from vaekit.training.step import AutogradStep, TrainingStep
@@ -291,6 +291,7 @@ def _fit(
         if folder is not None:
             folder.begin()
             start(run, resume=resume, save_config=save_config)
+        started = time.perf_counter()
         for epoch in range(run.state["epoch"] + 1, config.train.epochs + 1):
             try:
                 record = run_epoch(run, epoch)
@@ -298,8 +299,28 @@ def _fit(
                 keep_unsaved_best(run)
                 raise
             record.update(validate(run))
-            checkpoint(run, epoch, record)
+            out_of_time = past_time_limit(config.train.time_limit, started) and epoch < config.train.epochs
+            if out_of_time:
+                checkpoint(run, epoch, record, save=True)
+            else:
+                checkpoint(run, epoch, record)
+            if out_of_time:
+                run.reporter.message(
+                    f"{run_dir}: stopped at the time limit ({config.train.time_limit:g} s) after epoch {epoch} of "
+                    f"{config.train.epochs}, checkpointed; `vaekit resume {run_dir} [--time-limit S]` continues it"
+                )
+                break
     return finish(run)
+
+
+def past_time_limit(limit: float | None, started: float) -> bool:
+    """Return whether ``limit`` seconds (None: no limit) have passed since ``started``
+    (``time.perf_counter``); in a distributed run, whether they have on any rank, so that every
+    rank stops after the same epoch."""
+    late = limit is not None and time.perf_counter() - started >= limit
+    if not distributed.world().distributed:
+        return late
+    return bool(distributed.all_reduce_sum(torch.tensor([float(late)])).item() > 0)
 
 
 def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, frame: Any = None) -> Run:
@@ -323,7 +344,7 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     if not resume:
         start_from_marginals(model, splits.train)
     objective = build_objective(config, model)
-    optimizer = make_adam(model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device))
+    optimizer = make_adam(model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device), eps=t.adam_eps)
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
     history: list[dict[str, Any]] = []
     if resume:
@@ -454,6 +475,8 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
     """Train one epoch; return its record for metrics.jsonl (the training terms and speed)."""
     t, state = run.config.train, run.state
     run.model.train()
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate(t.lr, t.lr_schedule, epoch)
     shuffle = epoch_generator(t.seed, epoch)
     n = len(run.splits.train)
     batches = epoch_batches(run, torch.randperm(n, generator=shuffle))
@@ -499,6 +522,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         "examples_per_s": n / elapsed,
         "epoch_time_s": elapsed,
         "training_step": run.step.name,
+        "lr": run.optimizer.param_groups[0]["lr"],
         **sync,
     }
 
@@ -515,10 +539,10 @@ def validate(run: Run) -> dict[str, float]:
     return {f"val_{k}": v for k, v in val.items()}
 
 
-def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
+def checkpoint(run: Run, epoch: int, record: dict[str, Any], save: bool = False) -> None:
     """Log the finished epoch's ``record``, keep the best weights so far (by validation loss,
     else training loss) and save the checkpoint when one is due, with the best weights written
-    just before it.
+    just before it (``save``: now, whatever ``checkpoint_every`` says).
 
     The best weights wait in memory until then: writing them at every improvement (most epochs,
     early on) took longer than the training steps of a small model.
@@ -539,7 +563,7 @@ def checkpoint(run: Run, epoch: int, record: dict[str, Any]) -> None:
             state["best_val_loss"], state["best_epoch"] = monitored, epoch
             info = {"epoch": epoch, "step": state["step"], "val_loss": monitored}
             run.unsaved_best = ({k: v.detach().clone() for k, v in run.model.state_dict().items()}, info)
-        if epoch % t.checkpoint_every == 0 or epoch == t.epochs:
+        if save or epoch % t.checkpoint_every == 0 or epoch == t.epochs:
             if run.unsaved_best is not None:
                 ckpt.save_model_tensors(run.run_dir / ckpt.BEST_MODEL_FILE, *run.unsaved_best)
                 run.unsaved_best = None

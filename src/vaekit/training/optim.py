@@ -11,14 +11,36 @@ from vaekit.fast.adam import without_compiler_wrappers
 from vaekit.runtime.errors import ConfigError
 
 
-def make_adam(params: Iterable[torch.nn.Parameter], lr: float, fused: bool = False) -> torch.optim.Adam:
-    """Return Adam over ``params`` with a constant learning rate; with ``fused``, torch's fused
-    kernel (see :func:`vaekit.fast.fused_adam`, which says where it applies)."""
+def make_adam(
+    params: Iterable[torch.nn.Parameter], lr: float, fused: bool = False, eps: float = 1e-8
+) -> torch.optim.Adam:
+    """Return Adam over ``params`` with learning rate ``lr`` and epsilon ``eps``; with ``fused``,
+    torch's fused kernel (see :func:`vaekit.fast.fused_adam`, which says where it applies)."""
     optimizer = torch.optim.Adam.__new__(torch.optim.Adam)
     # Bound before __init__, which calls add_param_group.
     without_compiler_wrappers(optimizer)
-    torch.optim.Adam.__init__(optimizer, params, lr=lr, fused=fused or None)
+    torch.optim.Adam.__init__(optimizer, params, lr=lr, eps=eps, fused=fused or None)
     return optimizer
+
+
+#: Burda et al.'s (2015) schedule: 3^i epochs at 10^(-i/7) times the base rate, i = 0..7
+BURDA_STAGES = 8
+
+
+def learning_rate(base: float, schedule: str, epoch: int) -> float:
+    """Return the learning rate of epoch ``epoch`` (counted from 1) under ``schedule``:
+    ``"constant"`` gives ``base``; ``"burda"`` gives ``base * 10 ** (-i / 7)`` during the 3^i
+    epochs of stage i (epochs 1, 2-4, 5-13, ..., 1094-3280), and the last stage's rate after."""
+    if schedule == "constant":
+        return base
+    if schedule != "burda":
+        raise ConfigError(f"lr_schedule must be constant or burda, got {schedule!r}")
+    end = 0
+    for stage in range(BURDA_STAGES):
+        end += 3**stage
+        if epoch <= end:
+            return base * 10 ** (-stage / 7)
+    return base * 10 ** (-(BURDA_STAGES - 1) / 7)
 
 
 def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
