@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vaekit.config import RunConfig, apply_overrides, apply_preset, validate
-from vaekit.data.views import Splits, evaluation_batches, evaluation_view
+from vaekit.data.views import Splits, evaluation_batches, evaluation_examples, evaluation_view
 from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.build import build_model
@@ -402,6 +402,7 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
 def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     """Load the run's data (or other data ``data`` of the same dimension) split as in training,
     after checking that ``split`` names one that the run has."""
+    from vaekit.data.disk import streams
     from vaekit.training.run_data import load_bundle, make_splits
 
     if split not in ("train", "val", "test"):
@@ -410,7 +411,8 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     source = cfg
     if data is not None:
         source = build_config(cfg.to_dict(), data=data)
-    bundle = load_bundle(source)
+    # A run that read its data from disk evaluates from disk too (other data as well, if they stream).
+    bundle = load_bundle(source, lazy=cfg.train.data_loading == "disk" and streams(source.data.name))
     if bundle.dim != cfg.input_dim:
         raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
     splits = make_splits(cfg, bundle)
@@ -467,7 +469,8 @@ def evaluate(
         splits = vae.test_splits  # just trained: the test split is still in memory
     else:
         splits = _eval_splits(vae, data, split)
-    x, labels = evaluation_view(splits, split)
+    # A split left on disk is read block by block, never whole in float32.
+    x, labels = evaluation_examples(splits, split)
     probe_data = None
     if probe and labels is not None and splits.train_labels is not None:
         # The train split's codes, batch by batch: as float32 MNIST's would take 188 MB.

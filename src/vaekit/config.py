@@ -59,7 +59,13 @@ FAST_MODES = ("auto", "off")
 LR_SCHEDULES = ("constant", "burda")
 
 #: top-level keys of config.json that record facts about the data (and the library version)
-BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "table", "version")
+BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "table", "data_file", "version")
+
+#: values of ``train.data_loading``: where the training examples are read from
+DATA_LOADING = ("memory", "streaming", "disk")
+#: values of ``data.shuffle``: how an epoch's order is drawn ("auto": "blocks" for a table read
+#: from disk by row groups, else "full")
+SHUFFLES = ("auto", "full", "blocks")
 
 #: what a table column can be (see vaekit.data.tables.schema)
 COLUMN_KINDS = ("continuous", "integer", "count", "binary", "categorical", "ignore")
@@ -145,6 +151,14 @@ class DataConfig:
         "normalisation).",
         ("auto", "standard", "modes"),
     )
+    shuffle: str = _opt(
+        "auto",
+        "Epoch order: full (a seeded permutation of every training row); blocks (row groups in a seeded order, "
+        "rows shuffled within a window of --shuffle-window groups: what --data-loading disk reads a Parquet/CSV "
+        "table with); auto: blocks for a table read from disk, else full.",
+        SHUFFLES,
+    )
+    shuffle_window: int = _opt(4, "Row groups (blocks) whose rows are shuffled together under --shuffle blocks.")
 
 
 @dataclass
@@ -173,8 +187,10 @@ class TrainConfig:
     )
     data_loading: str = _opt(
         "memory",
-        "memory: the training set sits on the device as one tensor (fast); streaming: a DataLoader feeds batches.",
-        ("memory", "streaming"),
+        "memory: the training set sits on the device as one tensor (fast); streaming: a DataLoader feeds batches "
+        "from that tensor; disk: every split is read from the file batch by batch (.npy memory-mapped, Parquet by "
+        "row groups, CSV/TSV converted to Parquet once), for data larger than memory (docs/large-data.md).",
+        DATA_LOADING,
     )
     num_workers: int = _opt(0, "DataLoader worker processes for --data-loading streaming.")
     fast: str = _opt(
@@ -205,6 +221,10 @@ class RunConfig:
     num_classes: int | None = None
     #: a table's fitted codec (schema and column transforms, ``TableCodec.to_dict()``); None otherwise
     table: dict[str, Any] | None = None
+    #: the data file a disk-read or block-shuffled run reads: its format, rows, row-group layout
+    #: and fingerprint, which define the epochs' order and let a resume refuse a changed file
+    #: (``vaekit.data.disk``); None otherwise
+    data_file: dict[str, Any] | None = None
     version: str = __version__
 
     @property
@@ -539,7 +559,17 @@ def validate(config: RunConfig) -> None:
         (t.adam_eps > 0, f"adam_eps must be > 0, got {t.adam_eps}"),
         (t.time_limit is None or t.time_limit > 0, f"time_limit must be > 0 seconds, got {t.time_limit}"),
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
-        (t.data_loading in ("memory", "streaming"), f"data_loading must be memory or streaming, got {t.data_loading!r}"),
+        (d.shuffle in SHUFFLES, f"shuffle must be one of {', '.join(SHUFFLES)}, got {d.shuffle!r}"),
+        (d.shuffle_window >= 1, f"shuffle_window must be >= 1 row group, got {d.shuffle_window}"),
+        (
+            t.data_loading in DATA_LOADING,
+            f"data_loading must be one of {', '.join(DATA_LOADING)}, got {t.data_loading!r}",
+        ),
+        (
+            t.data_loading != "disk" or d.binarize != "static",
+            "--binarize static draws the whole training set's one binarisation at once, which --data-loading disk "
+            "never holds; use --binarize dynamic, or --data-loading memory",
+        ),
         (t.num_workers >= 0, f"num_workers must be >= 0, got {t.num_workers}"),
         (t.fast in FAST_MODES, f"fast must be one of {', '.join(FAST_MODES)}, got {t.fast!r}"),
         (t.precision in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {t.precision!r}"),

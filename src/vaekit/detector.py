@@ -67,7 +67,7 @@ def _whole_file(vae: TrainedVAE, path: Path) -> Any:
     share = 0.5
     source = build_config(vae.config.to_dict(), data=os.fspath(path))
     source.data.test_fraction, source.data.limit = share, None
-    bundle = load_bundle(source)
+    bundle = load_bundle(source, lazy=False)
     n = len(bundle.train) + len(bundle.test)
     train_rows, test_rows = (torch.from_numpy(rows) for rows in split_indices(n, share, 0, str(path)))
     x = torch.empty((n, *bundle.train.shape[1:]), dtype=bundle.train.dtype)

@@ -308,7 +308,7 @@ def run_frames(vae: TrainedVAE) -> tuple[Any, Any]:
     """Return the run's own training and held-out rows as read (DataFrames), split as in training."""
     from vaekit.training.run_data import load_bundle
 
-    bundle = load_bundle(vae.config)
+    bundle = load_bundle(vae.config, lazy=False)  # the quality report compares rows as read, in memory
     assert bundle.frames is not None  # a table run's data is a table
     return bundle.frames
 

@@ -114,3 +114,28 @@ def test_warmup_runs_resume_bit_for_bit(tmp_path, warmup):
     resumed = vaekit.resume(tmp_path / "split", epochs=3, progress="quiet")
     for p, q in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_k_sample_elbo_is_the_mean_of_the_log_weights_and_below_the_iwae_bound():
+    from vaekit.objectives import MultiSampleELBOObjective
+
+    model, _ = _model()
+    x = torch.rand(16, 64)
+    torch.manual_seed(3)
+    one = MultiSampleELBOObjective(k=1)(model, x)
+    torch.manual_seed(3)
+    assert torch.equal(one.loss, IWAEObjective(k=1)(model, x).loss)  # one draw: the same single-sample ELBO
+    torch.manual_seed(4)
+    mean = MultiSampleELBOObjective(k=7)(model, x)
+    torch.manual_seed(4)
+    weights = importance_weights(model, x, 7)
+    assert torch.allclose(mean.loss, -weights.log_weights.mean(0).mean())
+    torch.manual_seed(4)
+    assert IWAEObjective(k=7)(model, x).loss <= mean.loss  # log-mean-exp >= mean (Jensen), on the same draws
+    with pytest.raises(ValueError, match="k \\(posterior draws\\) must be >= 1"):
+        MultiSampleELBOObjective(k=0)
+
+
+def test_k_sample_elbo_trains_from_the_command_line_spelling(tmp_path):
+    vae = vaekit.train(objective={"name": "elbo-k", "k": 3}, epochs=1, out=tmp_path / "run", **SMALL)
+    assert vae.config.model.objective == {"name": "elbo-k", "k": 3}

@@ -126,3 +126,23 @@ def test_the_quick_activation_bound_is_above_the_measured_count(net):
     config = digits_config(net=net)
     meta = build.meta_model(config)
     assert build.activation_values(meta, config, 32) <= build.activation_bound(meta, config, 32)
+
+
+
+def test_large_allocations_are_mapped_unless_the_user_chose_a_threshold(monkeypatch):
+    import ctypes.util
+    import os
+    import subprocess
+    import sys
+
+    from vaekit.runtime.memory import map_large_allocations
+
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert map_large_allocations() is False  # the user's own threshold is left alone
+    if not ctypes.util.find_library("c"):
+        return
+    # In a fresh process: the setting lasts for the rest of the process.
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    code = "from vaekit.runtime.memory import map_large_allocations as m; print(m())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "True"

@@ -95,6 +95,19 @@ def test_uneven_shards_autograd_and_importance_samples(tmp_path: Path) -> None:
     assert_close_weights(tmp_path / "two", tmp_path / "one", atol=1e-4)
 
 
+def test_two_stochastic_layers_train_as_one_with_each_layers_kl(tmp_path: Path) -> None:
+    # The hierarchy draws noise for both layers and an IWAE's k draws: all through the batch's rows.
+    args = [*BASE, "--model", "hvae", "--set", "model.upper_latents=[3]", "--set", "model.upper_hidden=[[16]]",
+            "--objective", "iwae", "--set", "objective.k=3", "--binarize", "dynamic", "--epochs", "2",
+            "--batch-size", "50", "--limit", "200"]  # fmt: skip
+    ok(vaekit("train", *args, "--out", str(tmp_path / "one")))
+    ok(vaekit("train", *args, "--out", str(tmp_path / "two"), "--nproc", "2"))
+    assert_close_weights(tmp_path / "two", tmp_path / "one", atol=1e-4)
+    for mine, theirs in zip(metrics(tmp_path / "two"), metrics(tmp_path / "one"), strict=True):
+        assert mine["train_kl_layers"] == pytest.approx(theirs["train_kl_layers"], rel=1e-5)
+        assert mine["val_kl_layers"] == pytest.approx(theirs["val_kl_layers"], rel=1e-5)
+
+
 def _rank_pid(rank: int, parent: int) -> int | None:
     """The PID of torchrun worker ``rank`` among ``parent``'s descendants, read from /proc."""
     for entry in Path("/proc").iterdir():
@@ -231,6 +244,7 @@ def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
     [
         (["--set", "net.normalization=batch"], "batch normalisation"),
         (["--batch-size", "1"], "cannot be split over 2 processes"),
+        (["--model", "lvae"], "normalises its batches"),
     ],
 )
 def test_runs_two_processes_cannot_train_as_one_are_refused(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -50,6 +50,10 @@ class DataBundle:
     #: a table's train and test rows as read (pandas DataFrames, missing cells kept), for the
     #: quality report and imputation; None otherwise
     frames: tuple[Any, Any] | None = None
+    #: the rows of the file (int64, 0-based) that the train and test examples are, for data
+    #: split from one file (``split_bundle``, tables); a block shuffle places them in the file's
+    #: blocks. None for datasets with their own split
+    file_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         # Catch inconsistent bundles where they are built, not deep inside a training loop.

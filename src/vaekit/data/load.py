@@ -51,11 +51,13 @@ def cap_train(bundle: DataBundle, n: int) -> DataBundle:
         return bundle
     labels = bundle.train_labels
     frames = bundle.frames
+    rows = bundle.file_rows
     return replace(
         bundle,
         train=bundle.train[:n].contiguous(),
         train_labels=None if labels is None else labels[:n].contiguous(),
         frames=None if frames is None else (frames[0].iloc[:n].reset_index(drop=True), frames[1]),
+        file_rows=None if rows is None else (rows[0][:n], rows[1]),
     )
 
 

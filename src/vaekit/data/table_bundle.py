@@ -78,6 +78,7 @@ def bundle_from_frame(name: str, frame: Any, options: LoadOptions) -> DataBundle
         test_labels=y_test,
         table=codec.to_dict(),
         frames=(train_rows, test_rows),
+        file_rows=(np.asarray(train_idx, dtype=np.int64), np.asarray(test_idx, dtype=np.int64)),
     )
 
 

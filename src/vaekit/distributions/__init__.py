@@ -12,7 +12,14 @@ from vaekit.distributions.likelihoods import (
     create_likelihood,
     register_likelihood,
 )
-from vaekit.distributions.posterior import gaussian_log_prob, kl_standard_normal, reparameterize
+from vaekit.distributions.posterior import (
+    gaussian_log_prob,
+    gaussian_log_prob_per_dim,
+    kl_gaussians,
+    kl_standard_normal,
+    precision_weighted,
+    reparameterize,
+)
 from vaekit.distributions.priors import PRIORS, StandardNormalPrior, register_prior
 from vaekit.distributions.vamp_prior import VampPrior
 
@@ -30,7 +37,10 @@ __all__ = [
     "VampPrior",
     "create_likelihood",
     "gaussian_log_prob",
+    "gaussian_log_prob_per_dim",
+    "kl_gaussians",
     "kl_standard_normal",
+    "precision_weighted",
     "register_likelihood",
     "register_prior",
     "reparameterize",

@@ -34,3 +34,28 @@ def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, exp(logvar)) summed over the last dimension, in nats."""
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+def gaussian_log_prob_per_dim(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z_d; mu_d, exp(logvar_d)) of each dimension, in nats, broadcast shape of the inputs."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar))
+
+
+def kl_gaussians(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p))) per dimension, in nats (closed form:
+    0.5 * (logvar_p - logvar_q + (sigma_q^2 + (mu_q - mu_p)^2) / sigma_p^2 - 1))."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1.0)
+
+
+def precision_weighted(
+    mu_a: torch.Tensor, logvar_a: torch.Tensor, mu_b: torch.Tensor, logvar_b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(mu, logvar)`` of the normalised product of two diagonal Gaussians (the ladder
+    VAE's combination of a bottom-up and a top-down estimate, Sonderby et al. 2016, eq. 19):
+    precisions add, and the mean is the precision-weighted mean."""
+    # weight of a = prec_a / (prec_a + prec_b) = sigmoid(logvar_b - logvar_a): no exp to overflow
+    weight = torch.sigmoid(logvar_b - logvar_a)
+    logvar = -torch.logaddexp(-logvar_a, -logvar_b)
+    return weight * mu_a + (1 - weight) * mu_b, logvar

@@ -38,6 +38,11 @@ class StandardNormalPrior(nn.Module):
         """Draw ``[n, latent_dim]`` latent codes; ``temperature`` scales the standard deviation."""
         return temperature * torch.randn(n, self.latent_dim, device=device)
 
+    def marginal_log_prob_per_dim(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z_j; 0, 1) of each latent dimension, in nats, ``[..., L]`` (they add up to
+        :meth:`log_prob`: the prior factorises)."""
+        return -0.5 * (LOG_2PI + z.pow(2))
+
     def kl_per_dim(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """Analytic KL(q(z|x) || p(z)) per latent dimension, in nats, ``[B, L]``."""
         return kl_standard_normal(mu, logvar)

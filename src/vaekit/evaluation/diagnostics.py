@@ -53,3 +53,29 @@ def probe_accuracy(
         "train_examples": int(len(train_codes)),
         "classes": int(len(np.unique(train_labels))),
     }
+
+
+def layer_parts(output: Any) -> dict[str, torch.Tensor]:
+    """Return what a hierarchical model's output adds to one evaluation batch, on the CPU:
+    ``kl_layers`` ``[B, n_layers]`` (float64 nats) and ``layer_mu_<l>``, each layer's posterior
+    code ``[B, L_l]``; an empty dict for a model with one latent layer."""
+    parts: dict[str, torch.Tensor] = {}
+    kl_layers = getattr(output, "kl_layers", None)
+    if kl_layers is not None:
+        parts["kl_layers"] = kl_layers.double().cpu()
+    for index, mu in enumerate(getattr(output, "layer_means", None) or []):
+        parts[f"layer_mu_{index}"] = mu.cpu()
+    return parts
+
+
+def add_layer_diagnostics(report: dict[str, Any], passed: dict[str, torch.Tensor]) -> None:
+    """Add each stochastic layer's width, active units (Burda et al.'s count on its posterior
+    codes, bottom first) and mean KL (nats per example) to ``report``, where ``passed`` holds
+    :func:`layer_parts` of every batch; nothing for a model with one latent layer."""
+    if "kl_layers" not in passed:
+        return
+    means = [passed[f"layer_mu_{i}"] for i in range(passed["kl_layers"].shape[1]) if f"layer_mu_{i}" in passed]
+    if means:
+        report["latent_dims_per_layer"] = [int(mu.shape[1]) for mu in means]
+        report["active_units_per_layer"] = [count_active_units(mu) for mu in means]
+    report["kl_per_layer"] = [float(v) for v in passed["kl_layers"].mean(0)]

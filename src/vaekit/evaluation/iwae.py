@@ -115,7 +115,9 @@ def log_likelihood_bound(
 
     ``y`` is passed to ``encode``/``decode`` of conditional models. The posterior draws use
     ``generator`` (or the global RNG); ``noise`` (``[k, B, L]`` standard normal draws) replaces
-    them, so that runs with different budgets can be compared on the same samples.
+    them, so that runs with different budgets can be compared on the same samples. A model with
+    ``own_log_weights`` (an IAF posterior, stochastic layers) gives each chunk's weights itself
+    (``model.log_weights``, every layer drawn through its hierarchy; ``noise`` does not apply).
     ``on_chunk(n)`` is called after each chunk of ``n`` samples (progress, tests). ``fast``
     (``"auto"`` or ``"off"``, see :mod:`vaekit.fast`) chooses whether the fused chunk runs
     where it applies (:func:`nll_path` says which); both give the same bound to float rounding.
@@ -146,6 +148,10 @@ def _bound(
         # values (the model takes [B, C] vectors as they are).
         y = model.condition(y)
     cond = (y,) if conditional else ()
+    if getattr(model, "own_log_weights", False):
+        if noise is not None:
+            raise ValueError(f"noise cannot replace the draws of {type(model).__name__}: it draws each layer itself")
+        return _own_bound(model, x, k, cond, max_chunk_elements, generator, on_chunk)
     mu, logvar = model.encode(x, *cond)
     std = torch.exp(0.5 * logvar)
     batch, latent = mu.shape
@@ -167,6 +173,27 @@ def _bound(
         if on_chunk is not None:
             on_chunk(size)
     assert done == k  # chunk_sizes covers k exactly; guards future edits
+    return running - math.log(k)
+
+
+def _own_bound(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    k: int,
+    cond: tuple[torch.Tensor, ...],
+    max_chunk_elements: int,
+    generator: torch.Generator | None,
+    on_chunk: Callable[[int], None] | None,
+) -> torch.Tensor:
+    """:func:`_bound` for a model that computes its own weights (``own_log_weights``: an IAF
+    posterior, stochastic layers): the same chunks and running log-sum-exp, each chunk's
+    ``[size, B]`` log weights from ``model.log_weights(x, size, *cond, generator=generator)``."""
+    running = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
+    for size in chunk_sizes(k, len(x) * decoder_outputs(model, x), max_chunk_elements, equal=True):
+        log_w = model.log_weights(x, size, *cond, generator=generator).log_weights.double()
+        running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
+        if on_chunk is not None:
+            on_chunk(size)
     return running - math.log(k)
 
 
@@ -235,6 +262,9 @@ def _skip_draws(
 ) -> None:
     """Draw, and discard, the posterior noise :func:`_bound` would draw for the batch ``x``, so
     that ``generator`` moves on as if the batch had been bounded here."""
-    latent, dtype = model.latent_dim, next(model.parameters()).dtype  # the dtype of the encoder's mu
+    dtype = next(model.parameters()).dtype  # the dtype of the encoder's mu
+    # One draw per chunk, or one per stochastic layer in the model's order (own_log_weights).
+    widths = model.noise_widths if getattr(model, "own_log_weights", False) else (model.latent_dim,)
     for size in chunk_sizes(k, len(x) * decoder_outputs(model, x), max_chunk_elements, equal=True):
-        torch.randn((size, len(x), latent), generator=generator, dtype=dtype, device=x.device)
+        for latent in widths:
+            torch.randn((size, len(x), latent), generator=generator, dtype=dtype, device=x.device)

@@ -25,9 +25,12 @@ from typing import Any
 
 import torch
 
+from vaekit.data.views import EvaluationExamples
 from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
+    add_layer_diagnostics,
     count_active_units,
+    layer_parts,
     posterior_mean_variance,
     probe_accuracy,
 )
@@ -123,6 +126,8 @@ def _posterior_pass(
             parts["recon"].append(out.recon_log_prob.double().cpu())
             parts["kl"].append(out.kl.double().cpu())
             parts["kl_per_dim"].append(out.kl_per_dim.double().sum(0, keepdim=True).cpu())
+            for key, value in layer_parts(out).items():  # hierarchical models: per-layer KL and codes
+                parts.setdefault(key, []).append(value)
         else:
             mu, _ = model.encode(xb, *cond)
         parts["mu"].append(mu.cpu())
@@ -133,7 +138,7 @@ def _posterior_pass(
 
 def evaluate_model(
     model: torch.nn.Module,
-    x: torch.Tensor,
+    x: torch.Tensor | EvaluationExamples,
     *,
     labels: torch.Tensor | None = None,
     probe_data: tuple[torch.Tensor | Iterable[torch.Tensor], torch.Tensor] | None = None,
@@ -157,6 +162,9 @@ def evaluate_model(
     the targets of the linear probe, which is fitted on ``probe_data`` (the train split's
     examples, or an iterable of their batches so that the split is never whole in float32,
     and labels). Nats per example throughout; ``bpd`` in bits per dimension.
+    ``x`` may be a split left on disk (``EvaluationExamples``, with its labels): it is read
+    ``EVAL_BLOCK_VALUES`` values at a time, giving the numbers a tensor would (the NLL's draws
+    are seeded per block: the same bound, other samples, when there is more than one block).
     Sampling is seeded by ``seed`` and leaves the global RNG as it was. ``fast="off"``
     computes the NLL with the generic chunk even where the fused one applies (the report's
     ``nll_path`` says which ran; both give the same bound to float rounding).
@@ -164,13 +172,15 @@ def evaluate_model(
     if len(x) == 0:
         raise ConfigError("there are no examples to evaluate")
     device = next(model.parameters()).device
-    x = x.to(device)
+    lazy = isinstance(x, EvaluationExamples)
+    if not lazy:
+        x = x.to(device)
     likelihood = model.likelihood
     variational = getattr(model, "variational", True)
     conditional = getattr(model, "conditional", False)
-    if conditional and labels is None:
+    if conditional and labels is None and not (lazy and x.labelled):
         raise ConfigError("this conditional model needs labels to evaluate; evaluate the test or train split")
-    y = labels.to(device) if conditional else None
+    y = labels.to(device) if conditional and labels is not None else None
     exact = likelihood_is_exact(likelihood, value_range, dequantize)
     reason = not_a_likelihood_reason(likelihood, value_range, dequantize) if not exact else ""
     k_used, skipped = _resolve_k(k, exact, variational, reason)
@@ -202,7 +212,7 @@ def evaluate_model(
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             started = time.perf_counter()
-            passed = _posterior_pass(model, x, y, batch_size=max(batch_size or 0, 1000), variational=variational)
+            passed = _posterior_pass_blocks(model, x, y, max(batch_size or 0, 1000), variational)
             seconds["elbo"] = time.perf_counter() - started
         report["recon_mse"] = float(passed["sq_err"].sum().item() / x.numel())
         if variational:
@@ -211,11 +221,18 @@ def evaluate_model(
             report["active_units"] = count_active_units(passed["mu"])
             report["active_units_threshold"] = ACTIVE_UNIT_THRESHOLD
             report["posterior_mean_variance"] = [float(v) for v in variance]
+            add_layer_diagnostics(report, passed)
         if k_used:
             started = time.perf_counter()
-            nll = offset - _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress, fast)
+            if lazy:
+                bounds, report["nll_path"] = _nll_bounds_blocks(
+                    model, x, k_used, batch_size, max_chunk_elements, seed, progress, fast
+                )
+            else:
+                bounds = _nll_bounds(model, x, y, k_used, batch_size, max_chunk_elements, seed, progress, fast)
+                report["nll_path"] = nll_path(model, x, fast)
+            nll = offset - bounds
             seconds["nll"] = time.perf_counter() - started
-            report["nll_path"] = nll_path(model, x, fast)
             report["nll"] = float(nll.mean().item())
             report["nll_stderr"] = _stderr(nll)
             if is_image:
@@ -236,6 +253,58 @@ def evaluate_model(
         model.train(was_training)
     report["seconds"] = seconds
     return report
+
+
+#: values of a split left on disk read (in float32) at a time by ``evaluate_model``
+EVAL_BLOCK_VALUES = 1 << 22
+
+
+def _block_rows(x: EvaluationExamples, multiple: int) -> int:
+    """Rows per block of ``x``: about ``EVAL_BLOCK_VALUES`` values, a multiple of ``multiple``
+    so that batches cut from blocks are the batches cut from the whole."""
+    rows = EVAL_BLOCK_VALUES // max(1, int(x.shape[1]))
+    return max(multiple, rows // multiple * multiple)
+
+
+def _posterior_pass_blocks(
+    model: torch.nn.Module, x: torch.Tensor | EvaluationExamples, y: torch.Tensor | None, batch_size: int, variational: bool
+) -> dict[str, torch.Tensor]:
+    """``_posterior_pass`` over ``x``, a tensor or a split read block by block (the same
+    batches, so the same global draws and results)."""
+    if not isinstance(x, EvaluationExamples):
+        return _posterior_pass(model, x, y, batch_size=batch_size, variational=variational)
+    device = next(model.parameters()).device
+    parts: dict[str, list[torch.Tensor]] = {}
+    for xb, yb in x.blocks(_block_rows(x, batch_size)):
+        cond = yb.to(device) if yb is not None and getattr(model, "conditional", False) else None
+        for key, value in _posterior_pass(model, xb.to(device), cond, batch_size, variational).items():
+            parts.setdefault(key, []).append(value)
+    return {key: torch.cat(value) for key, value in parts.items()}
+
+
+def _nll_bounds_blocks(
+    model: torch.nn.Module,
+    x: EvaluationExamples,
+    k: int,
+    batch_size: int | None,
+    max_chunk_elements: int,
+    seed: int,
+    progress: str,
+    fast: str,
+) -> tuple[torch.Tensor, str]:
+    """The K-sample bound of every example of a split read block by block ``[N]`` (nats),
+    each block's draws seeded by ``seed`` and its index; and the NLL path ("fused" when every
+    block took the fused chunk)."""
+    device = next(model.parameters()).device
+    conditional = getattr(model, "conditional", False)
+    bounds, paths = [], set()
+    for index, (xb, yb) in enumerate(x.blocks(_block_rows(x, 1000))):
+        xb = xb.to(device)
+        yb = yb.to(device) if yb is not None and conditional else None
+        block_seed = seed + index * 1_000_003
+        bounds.append(_nll_bounds(model, xb, yb, k, batch_size, max_chunk_elements, block_seed, progress, fast))
+        paths.add(nll_path(model, xb, fast))
+    return torch.cat(bounds), ("fused" if paths == {"fused"} else "generic")
 
 
 def _nll_bounds(
@@ -357,6 +426,12 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
                 f"(Cov_x E[z|x] > {report['active_units_threshold']})",
             )
         )
+    if "active_units_per_layer" in report:
+        per_layer = zip(report["active_units_per_layer"], report["latent_dims_per_layer"], strict=True)
+        rows.append(("active units per layer", ", ".join(f"z{i}: {a} of {n}" for i, (a, n) in enumerate(per_layer, 1))))
+    if "kl_per_layer" in report:
+        kls = ", ".join(f"z{i}: {v:.2f}" for i, v in enumerate(report["kl_per_layer"], 1))
+        rows.append(("KL per layer", kls + " nats"))
     if "kl_per_dim" in report:
         kls = sorted(report["kl_per_dim"], reverse=True)
         rows.append(("KL per dimension (sorted)", " ".join(f"{v:.2f}" for v in kls) + " nats"))

@@ -111,6 +111,8 @@ def score_batch(
             terms = -model.likelihood.log_prob_terms(x, params).double()
             scored.terms, scored.latent = terms.cpu(), (-log_px - terms.sum(-1)).cpu()
         return scored
+    if getattr(model, "own_log_weights", False):
+        return _own_scores(model, x, kind, k, y, generator, explain, max_chunk_elements)
     chunk = chunk or (lambda *a: chunk_log_weights(model, *a))
     std = torch.exp(0.5 * logvar)
     batch, latent = mu.shape
@@ -136,6 +138,37 @@ def score_batch(
         terms = -model.likelihood.log_prob_terms(x, params).double().mean(0)
         scored.terms, scored.latent = terms.cpu(), (scores - terms.sum(-1)).cpu()
     return scored
+
+
+def _own_scores(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    kind: str,
+    k: int,
+    y: torch.Tensor | None,
+    generator: torch.Generator | None,
+    explain: bool,
+    max_chunk_elements: int,
+) -> ScoredBatch:
+    """:func:`score_batch`'s ``nll``/``elbo`` for a model that computes its own weights (an IAF
+    posterior, stochastic layers): ``model.log_weights`` one example at a time, so that an
+    example's draws do not depend on its batch, in chunks within ``max_chunk_elements``."""
+    if explain:
+        raise ConfigError(
+            f"--explain is not available for {type(model).__name__} (a flow posterior or latent layers) yet: "
+            "score without --explain, or explain --score recon"
+        )
+    scores = []
+    for i in range(len(x)):
+        cond = (y[i : i + 1],) if getattr(model, "conditional", False) else ()
+        running = torch.full((1,), -math.inf, dtype=torch.float64, device=x.device)
+        total = torch.zeros(1, dtype=torch.float64, device=x.device)
+        for size in chunk_sizes(k, decoder_outputs(model, x), max_chunk_elements, equal=True):
+            log_w = model.log_weights(x[i : i + 1], size, *cond, generator=generator).log_weights.double()
+            running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
+            total += log_w.sum(0)
+        scores.append(-(running - math.log(k)) if kind == "nll" else -total / k)
+    return ScoredBatch(torch.cat(scores).cpu())
 
 
 def _draws_per_example(
@@ -205,7 +238,9 @@ def score_examples(
                 yb = y[start : start + size] if y is not None else None
                 index += 1
                 if (index - 1) % ranks != rank:
-                    _skip_draws(model, len(xb), kind, k, generator, explain_generator if explain else None)
+                    _skip_draws(
+                        model, len(xb), kind, k, generator, explain_generator if explain else None, max_chunk_elements
+                    )
                     continue
                 chunk = _batch_chunk(model, xb, fused) if kind != "recon" else None
                 scored = score_batch(
@@ -232,6 +267,7 @@ def _skip_draws(
     k: int,
     generator: torch.Generator,
     explain_generator: torch.Generator | None,
+    max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
 ) -> None:
     """Draw, and discard, what :func:`score_batch` draws for ``n`` examples (nothing for
     ``recon``), so the generators move on as if they had been scored here."""
@@ -239,6 +275,15 @@ def _skip_draws(
         return
     latent, dtype = model.latent_dim, next(model.parameters()).dtype  # the dtype of the encoder's mu
     like = torch.empty(0, dtype=dtype, device=generator.device)
+    if getattr(model, "own_log_weights", False):
+        # as _own_scores draws: per example, per chunk, one draw per stochastic layer in the model's order
+        outputs = decoder_outputs(model, torch.empty(1, model.input_dim))
+        sizes = chunk_sizes(k, outputs, max_chunk_elements, equal=True)
+        for _ in range(n):
+            for size in sizes:
+                for width in model.noise_widths:
+                    torch.randn((size, 1, width), generator=generator, dtype=dtype, device=generator.device)
+        return
     _draws_per_example(n, k, latent, generator, like)
     if explain_generator is not None:
         _draws_per_example(n, min(k, EXPLAIN_DRAWS), latent, explain_generator, like)

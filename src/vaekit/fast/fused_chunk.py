@@ -39,6 +39,9 @@ def fused_chunk_unsupported(model: nn.Module) -> str | None:
         return f"model {type(model).__name__} has its own decoder pass or a condition"
     if not getattr(model, "variational", True):
         return f"model {type(model).__name__} has no posterior to sample"
+    if getattr(model, "own_log_weights", False):
+        # An IAF posterior or a hierarchy: its weights are not those of N(mu, sigma) and N(0, I).
+        return f"model {type(model).__name__} computes its own importance weights (a flow or latent layers)"
     if type(model.prior) is not StandardNormalPrior:
         return f"prior {type(model.prior).__name__}"
     if type(model.likelihood) is not BernoulliLikelihood:

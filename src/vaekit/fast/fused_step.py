@@ -54,6 +54,8 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
         return "--compile (compiling fuses the autograd step itself)"
     if type(model).forward is not VAE.forward or getattr(model, "conditional", False):
         return f"model {type(model).__name__} has its own forward pass"
+    if getattr(model, "own_log_weights", False):
+        return f"model {type(model).__name__} has an IAF posterior (model.flow_steps)"
     if type(objective) is BetaELBOObjective:
         if objective.free_bits > 0:
             return "free bits"

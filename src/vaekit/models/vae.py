@@ -4,6 +4,7 @@ or another objective; none copies the reparameterisation or the reconstruction c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -11,7 +12,16 @@ from torch import nn
 
 from vaekit.distributions import Likelihood, StandardNormalPrior, reparameterize
 from vaekit.models.build import DataFacts, default_likelihood
+from vaekit.models.latents import (
+    LogWeights,
+    draw_layer,
+    encoder_features,
+    make_flow,
+    noise_source,
+    prior_log_prob_per_dim,
+)
 from vaekit.models.registry import register
+from vaekit.runtime.batch_shard import standard_normal
 
 __all__ = ["VAE", "VAEOutput", "default_likelihood"]
 
@@ -37,6 +47,14 @@ class VAE(nn.Module):
     """Gaussian-posterior VAE: an encoder giving ``(mu, logvar)``, a decoder giving likelihood
     parameters, a likelihood and a prior (standard normal unless given). Works on flattened
     inputs ``[B, D]``. Trained with the objective named by ``objective_name``.
+
+    Options: ``flow_steps`` (0) IAF steps on the posterior (Kingma et al. 2016,
+    :mod:`vaekit.nets.iaf`), with the encoder's last hidden layer as their context and
+    ``flow_hidden`` the autoregressive nets' hidden widths (default one layer of max(2 L, 16)).
+    With a flow, q(z|x) is the flow's image of N(mu, sigma^2): ``forward``'s KL is the
+    one-sample log q(z|x) - log p(z) (the log-determinant included), the importance weights
+    come from :meth:`log_weights` (``own_log_weights``), and ``encode`` gives the flow's image
+    of the mean (see :meth:`vaekit.nets.iaf.IAF.code`).
     """
 
     #: name in ``vaekit.objectives.OBJECTIVES`` of the training objective
@@ -57,6 +75,8 @@ class VAE(nn.Module):
         likelihood: Likelihood,
         prior: nn.Module | None = None,
         cond_dim: int = 0,
+        flow_steps: int = 0,
+        flow_hidden: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         #: width of the condition vector the nets take (0: unconditional; see ``condition_dim``)
@@ -67,6 +87,32 @@ class VAE(nn.Module):
         self.decoder = decoder
         self.likelihood = likelihood
         self.prior = prior if prior is not None else StandardNormalPrior(latent_dim)
+        #: the IAF on q(z|x) (``flow_steps`` > 0), else None: the plain Gaussian posterior
+        self.flow = self._posterior_flow(flow_steps, flow_hidden) if flow_steps or flow_hidden is not None else None
+
+    def _posterior_flow(self, steps: int, hidden: Sequence[int] | None) -> nn.Module | None:
+        """Return the IAF of the posterior of z (a ValueError, shown as a ``ConfigError``, where
+        the model has no Gaussian posterior for it to transform)."""
+        if steps and not self.variational:
+            raise ValueError(
+                "flow_steps needs a Gaussian posterior to transform, but this model is deterministic "
+                "(its code is a point mass): leave model.flow_steps out, or use --model vae"
+            )
+        context = encoder_features(self.encoder, "flow_steps") if steps else 0
+        return make_flow(self.latent_dim, context, steps, hidden)
+
+    @property
+    def own_log_weights(self) -> bool:
+        """True when log p(x, z) - log q(z|x) needs more than ``encode``, ``decode`` and the
+        prior (here: an IAF posterior), so that evaluation, the ``iwae`` objective and scores
+        call :meth:`log_weights` and the fused paths refuse the model."""
+        return self.flow is not None
+
+    @property
+    def noise_widths(self) -> tuple[int, ...]:
+        """Widths of the standard normal draws one posterior sample takes, in the order
+        :meth:`log_weights` draws them (evaluation skips other processes' draws with it)."""
+        return (self.latent_dim,)
 
     @classmethod
     def condition_dim(cls, facts: DataFacts) -> int:
@@ -80,7 +126,12 @@ class VAE(nn.Module):
         return None
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the posterior's ``(mu, logvar)``, each ``[B, L]``."""
+        """Return the posterior's ``(mu, logvar)``, each ``[B, L]`` (with a flow: the flow's
+        image of the base mean and a diagonal Gaussian summary of its spread, see
+        :meth:`vaekit.nets.iaf.IAF.code`)."""
+        if self.flow is not None:
+            h = self.encoder.features(x, self.condition(y))
+            return self.flow.code(self.encoder.mu(h), self.encoder.logvar(h), h)
         return self.encoder(x, self.condition(y))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -88,6 +139,8 @@ class VAE(nn.Module):
         return self.decoder(z, self.condition(y))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> VAEOutput:
+        if self.flow is not None:
+            return self._forward_with_flow(x, y)
         cond = self.condition(y)
         mu, logvar = self.encoder(x, cond)
         z = reparameterize(mu, logvar)
@@ -101,6 +154,50 @@ class VAE(nn.Module):
             recon_log_prob=self.likelihood.log_prob(x, params),
             kl=kl,
             kl_per_dim=kl_per_dim,
+        )
+
+    def _forward_with_flow(self, x: torch.Tensor, y: torch.Tensor | None) -> VAEOutput:
+        """``forward`` through the IAF: one draw z = f(z0), its reconstruction term and the
+        one-sample KL log q(z|x) - log p(z) (no closed form through a flow)."""
+        cond = self.condition(y)
+        h = self.encoder.features(x, cond)
+        mu, logvar = self.encoder.mu(h), self.encoder.logvar(h)
+        z, log_q = draw_layer(mu, logvar, standard_normal(mu.shape, mu), self.flow, h)
+        params = self.decoder(z, cond)
+        kl = log_q.sum(-1) - self.prior.log_prob(z)
+        with torch.no_grad():  # a summary for reports and plots, not part of the loss
+            code, code_logvar = self.flow.code(mu, logvar, h)
+        return VAEOutput(
+            mu=code,
+            logvar=code_logvar,
+            z=z,
+            params=params,
+            recon_log_prob=self.likelihood.log_prob(x, params),
+            kl=kl,
+            kl_per_dim=log_q - prior_log_prob_per_dim(self.prior, z),
+        )
+
+    def log_weights(
+        self, x: torch.Tensor, k: int, y: torch.Tensor | None = None, *, generator: torch.Generator | None = None
+    ) -> LogWeights:
+        """Return the terms of ``k`` importance weights per example of ``x`` ``[B, D]``, each
+        ``[k, B]`` nats, the posterior drawn with ``generator`` (None: the global RNG, as in
+        training). For a model without a flow these are the weights of the generic chunk."""
+        cond = self.condition(y)
+        if self.flow is not None:
+            h = self.encoder.features(x, cond)
+            mu, logvar = self.encoder.mu(h), self.encoder.logvar(h)
+        else:
+            h, (mu, logvar) = None, self.encoder(x, cond)
+        eps = noise_source(generator)((k, *mu.shape), mu)
+        z, log_q = draw_layer(mu, logvar, eps, self.flow, h)
+        batch, latent = mu.shape
+        flat_cond = None if cond is None else cond.repeat(k, 1)  # z flattens sample-major
+        params = self.decoder(z.reshape(k * batch, latent), flat_cond).reshape(k, batch, -1)
+        log_prior = self.prior.log_prob(z)
+        log_posterior = log_q.sum(-1)
+        return LogWeights(
+            self.likelihood.log_prob(x, params), log_prior, log_posterior, (log_posterior - log_prior).unsqueeze(-1)
         )
 
     @torch.no_grad()

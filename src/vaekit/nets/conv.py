@@ -58,6 +58,17 @@ class ConvEncoder(nn.Module):
         self.mu = nn.Linear(self.body.out_features, latent_dim)
         self.logvar = nn.Linear(self.body.out_features, latent_dim)
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of :meth:`features`' output, the input of the heads."""
+        return self.body.out_features
+
+    def features(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the last dense layer's output ``[B, feature_dim]``, the heads' input (the
+        context of an IAF posterior, the start of a ladder VAE's upward path)."""
+        features = self.convs(x.reshape(len(x), *self.image_shape)).flatten(1)
+        return self.body(with_condition(features, cond))
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.convs(x.reshape(len(x), *self.image_shape)).flatten(1)
         h = self.body(with_condition(features, cond))

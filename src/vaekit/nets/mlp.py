@@ -75,6 +75,17 @@ class GaussianEncoder(nn.Module):
         ``mu`` and ``logvar`` follow: the public way to read the encoder's layers."""
         return self.body.layers
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of :meth:`features`' output, the input of the heads."""
+        return self.body.out_features
+
+    def features(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the last hidden layer's output ``[..., feature_dim]``, from which the heads
+        read ``mu`` and ``logvar``: the context an IAF posterior and a ladder VAE's upward path
+        take (``forward`` is ``self.mu(h), self.logvar(h)`` of it)."""
+        return self.body(with_condition(x, cond))
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(with_condition(x, cond))
         return self.mu(h), self.logvar(h)

@@ -14,7 +14,7 @@ import torch
 from vaekit.objectives.base import OBJECTIVES, StepLoss, model_args, register_objective
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective, ReconstructionObjective, elbo, negative_elbo_loss
-from vaekit.objectives.iwae import ImportanceWeights, IWAEObjective, importance_weights
+from vaekit.objectives.iwae import ImportanceWeights, IWAEObjective, MultiSampleELBOObjective, importance_weights
 from vaekit.objectives.schedules import kl_weight
 from vaekit.runtime.errors import ConfigError
 
@@ -23,6 +23,7 @@ __all__ = [
     "BetaELBOObjective",
     "ELBOObjective",
     "IWAEObjective",
+    "MultiSampleELBOObjective",
     "ImportanceWeights",
     "ReconstructionObjective",
     "StepLoss",

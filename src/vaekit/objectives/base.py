@@ -19,11 +19,14 @@ from vaekit.runtime.registry import Registry
 @dataclass
 class StepLoss:
     """One step's loss (scalar, nats per example, minimised) and, for the metrics log, the
-    per-example reconstruction term E_q log p(x|z) and KL estimate, each ``[B]`` in nats."""
+    per-example reconstruction term E_q log p(x|z) and KL estimate, each ``[B]`` in nats.
+    ``kl_layers`` ``[B, n_layers]`` (nats) splits the KL over the stochastic layers of a
+    hierarchical model, bottom (z_1) first, and is None for one latent layer."""
 
     loss: torch.Tensor
     recon: torch.Tensor
     kl: torch.Tensor
+    kl_layers: torch.Tensor | None = None
 
 
 #: every training objective by name; all keyword arguments of an objective are user options
@@ -35,3 +38,8 @@ def model_args(model: Any, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
     """Return the extra positional arguments of the model's calls: ``(y,)`` for conditional
     models, nothing otherwise."""
     return (y,) if getattr(model, "conditional", False) else ()
+
+
+def kl_layers_of(output: Any) -> torch.Tensor | None:
+    """Return a model output's per-layer KL ``[B, n_layers]`` (hierarchical models), else None."""
+    return getattr(output, "kl_layers", None)

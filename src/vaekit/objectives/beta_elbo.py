@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from vaekit.objectives.base import StepLoss, model_args, register_objective
+from vaekit.objectives.base import StepLoss, kl_layers_of, model_args, register_objective
 from vaekit.objectives.schedules import WARMUPS, kl_weight
 
 
@@ -20,7 +20,8 @@ class BetaELBOObjective:
     - ``free_bits`` lambda is a floor in nats on each latent dimension's KL averaged over the
       batch (Kingma et al. 2016): a dimension below it is not pushed further towards the prior.
       With a VampPrior the per-dimension KLs are those to the prior's marginals (see
-      ``VampPrior.kl``), so free bits there floor an approximation.
+      ``VampPrior.kl``), so free bits there floor an approximation; a hierarchical model floors
+      every dimension of every layer (one-sample estimates where a layer's KL has no closed form).
     """
 
     requires_variational = True
@@ -59,10 +60,12 @@ class BetaELBOObjective:
     def __call__(self, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0) -> StepLoss:
         out = model(x, *model_args(model, y))
         if self.free_bits > 0:
-            kl_term = self.kl_per_dim_in_objective(out.kl_per_dim).sum()
+            # A hierarchy's kl_per_dim is z_1's alone; kl_dims holds every layer's dimensions.
+            per_dim = getattr(out, "kl_dims", None)
+            kl_term = self.kl_per_dim_in_objective(out.kl_per_dim if per_dim is None else per_dim).sum()
         else:
             # The total KL: for a prior that does not factorise over dimensions (VampPrior) the
             # per-dimension values are diagnostics that need not add up to it.
             kl_term = out.kl.mean()
         loss = -out.recon_log_prob.mean() + self.kl_weight(step) * kl_term
-        return StepLoss(loss, out.recon_log_prob, out.kl)
+        return StepLoss(loss, out.recon_log_prob, out.kl, kl_layers_of(out))

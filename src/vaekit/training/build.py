@@ -151,16 +151,28 @@ def check_training_memory(config: RunConfig, device: torch.device, train_values:
     fixed = TRAINING_BYTES_PER_PARAMETER * params
     if device.type != "cpu" and config.train.data_loading == "memory":
         fixed += train_values
-    advice = SMALLER + ", or a smaller --batch-size"
+    samples = importance_samples(config, model)
+    advice = SMALLER + ", or a smaller --batch-size" + (" or objective.k (--set objective.k=K)" if samples > 1 else "")
     if fixed > free:
         what = f"training this model ({params:,} parameters, with their gradients and Adam's moments)"
         require_memory(fixed, what, device=device, advice=advice)
     batch = config.train.batch_size
-    if fixed + TRAINING_BYTES_PER_ACTIVATION * activation_bound(model, config, batch) <= free // 2:
+    # K importance samples run [K * batch, width] activations: every layer is counted K times (an
+    # upper bound: the encoder's layers run once per example).
+    rows = batch * samples
+    if fixed + TRAINING_BYTES_PER_ACTIVATION * activation_bound(model, config, rows) <= free // 2:
         return
-    activations = activation_values(model, config, batch)
-    what = f"training this model ({params:,} parameters, {activations:,} activation values per batch of {batch})"
+    activations = activation_values(model, config, rows)
+    per = f"per batch of {batch}" + (f" with k = {samples} importance samples each" if samples > 1 else "")
+    what = f"training this model ({params:,} parameters, {activations:,} activation values {per})"
     require_memory(fixed + TRAINING_BYTES_PER_ACTIVATION * activations, what, device=device, advice=advice)
+
+
+def importance_samples(config: RunConfig, model: nn.Module) -> int:
+    """Return the posterior draws per example one training step of ``config`` takes: the
+    objective's ``k`` (the ``iwae`` objective), else 1. A bad objective option raises the
+    ``ConfigError`` building the objective would."""
+    return max(1, int(getattr(build_objective(config, model), "k", 1)))
 
 
 @contextlib.contextmanager
@@ -184,15 +196,25 @@ def build_objective(config: RunConfig, model: nn.Module) -> Any:
     return objectives.create_objective(config.model.objective, model)
 
 
+#: the data's marginals are read off at most this many values of the first training examples
+MARGINAL_VALUES = 1 << 21
+
+
 @torch.no_grad()
-def start_from_marginals(model: nn.Module, x: torch.Tensor) -> None:
+def start_from_marginals(model: nn.Module, x: Any) -> None:
     """Start a fresh model's decoder from the data's marginals where its likelihood offers them
     (``start_from_marginals``, the mixed likelihood of tables) and its decoder ends in a Linear
     layer: the output bias gives each column its own distribution before any step. Draws no
-    random numbers, so seeded runs stay reproducible; other models are left as built."""
+    random numbers, so seeded runs stay reproducible; other models are left as built.
+
+    ``x`` is the training split, a tensor or a ``RowView`` left on disk. The marginals are
+    those of its first ``MARGINAL_VALUES / D`` examples (every example of a smaller split): the
+    split is in a seeded random order, so they are a random sample, and memory stays bounded
+    whatever the data's size; a split in memory and the same split on disk give the same bias."""
     marginals = getattr(model.likelihood, "start_from_marginals", None)
     layers = getattr(getattr(model, "decoder", None), "layers", None)
     if marginals is None or layers is None or not isinstance(layers[-1], nn.Linear) or layers[-1].bias is None:
         return
+    rows = max(1, MARGINAL_VALUES // max(1, int(x.shape[1])))
     bias = layers[-1].bias
-    bias.copy_(marginals(x).to(bias.device, bias.dtype))
+    bias.copy_(marginals(x[:rows]).to(bias.device, bias.dtype))

@@ -39,14 +39,20 @@ class GradientSum:
         self.parameters = [p for p in parameters if p.requires_grad]
         #: seconds spent in the all_reduce so far (waiting for the slowest rank included)
         self.seconds = 0.0
-        sizes = [p.numel() for p in self.parameters]
-        self.n_grads = sum(sizes)
-        # One buffer holds every gradient and the three loss terms: the parameters' .grad become
-        # views of it, so a step that writes gradients in place (the fused step) fills the
-        # message itself and the sum needs no copies.
-        first = self.parameters[0]
-        self.flat = torch.zeros(self.n_grads + 3, dtype=first.dtype, device=first.device)
-        self.views = [v.view_as(p) for v, p in zip(self.flat[: self.n_grads].split(sizes), self.parameters, strict=True)]
+        self.n_grads = sum(p.numel() for p in self.parameters)
+        self.flat: torch.Tensor | None = None
+        self.views: list[torch.Tensor] = []
+
+    def _buffer(self, n_terms: int) -> torch.Tensor:
+        """Return the one buffer of every gradient and ``n_terms`` loss terms. The parameters'
+        .grad become views of it, so a step that writes gradients in place (the fused step)
+        fills the message itself and the sum needs no copies."""
+        if self.flat is None or len(self.flat) != self.n_grads + n_terms:
+            first = self.parameters[0]
+            self.flat = torch.zeros(self.n_grads + n_terms, dtype=first.dtype, device=first.device)
+            sizes = [p.numel() for p in self.parameters]
+            self.views = [v.view_as(p) for v, p in zip(self.flat[: self.n_grads].split(sizes), self.parameters, strict=True)]
+        return self.flat
 
     def __call__(self, terms: StepLoss) -> StepLoss:
         rows = current_rows()
@@ -54,6 +60,8 @@ class GradientSum:
             raise RuntimeError("GradientSum needs the batch's rows (runtime.batch_shard.rows_of_batch)")
         total, start, stop = rows
         share = (stop - start) / total  # this rank's rows were averaged over (stop - start), not total
+        layers = 0 if terms.kl_layers is None else terms.kl_layers.shape[-1]
+        flat = self._buffer(3 + layers)
         for p, view in zip(self.parameters, self.views, strict=True):
             if p.grad is not view:  # a new gradient tensor (autograd), or none: into the buffer
                 if p.grad is None:
@@ -61,15 +69,19 @@ class GradientSum:
                 else:
                     view.copy_(p.grad)
                 p.grad = view
-        grads, head = self.flat[: self.n_grads], self.flat[self.n_grads :]
+        grads, head = flat[: self.n_grads], flat[self.n_grads :]
         grads.mul_(share)
         head[0] = terms.loss.detach() * share
         head[1] = terms.recon.detach().sum()
         head[2] = terms.kl.detach().sum()
+        if terms.kl_layers is not None:
+            head[3:] = terms.kl_layers.detach().sum(0)
         started = time.perf_counter()
-        all_reduce_sum(self.flat)
+        all_reduce_sum(flat)
         self.seconds += time.perf_counter() - started
-        return StepLoss(head[0].clone(), head[1:2].clone(), head[2:3].clone())
+        # The layers' KL sums, as one row: the loop adds rows up over the epoch.
+        kl_layers = head[3:].clone().unsqueeze(0) if layers else None
+        return StepLoss(head[0].clone(), head[1:2].clone(), head[2:3].clone(), kl_layers)
 
 
 def check_distributed_training(config: RunConfig, n_train: int, world: World) -> None:
@@ -79,6 +91,7 @@ def check_distributed_training(config: RunConfig, n_train: int, world: World) ->
     size, batch = world.size, config.train.batch_size
     fix_one = "or train in one process"
     if config.model.net.get("normalization") == "batch":
+        # The loop also refuses a built model with batch norm of its own (the Ladder VAE's).
         raise ConfigError(
             f"batch normalisation (net.normalization: batch) normalises each of the {size} processes' rows on its "
             f"own, which is not the one-process training; use --set net.normalization=layer {fix_one}"

@@ -34,7 +34,14 @@ from vaekit.runtime.device import resolve_device
 from vaekit.runtime.errors import CheckpointError, ConfigError, DiskFullError, TrainingDivergedError, WriteError
 from vaekit.runtime.progress import Progress
 from vaekit.training import checkpoint as ckpt
-from vaekit.training.batches import ExamplesDataset, memory_batches, streaming_batches
+from vaekit.training.batches import (
+    DiskRows,
+    ExamplesDataset,
+    TrainData,
+    disk_batches,
+    memory_batches,
+    streaming_batches,
+)
 from vaekit.training.build import build_model, build_objective, check_training_memory, start_from_marginals
 from vaekit.training.distributed import GradientSum, check_distributed_training
 from vaekit.training.optim import learning_rate, make_adam
@@ -171,17 +178,20 @@ def mean_negative_elbo(
         x, y = x[start:stop], (y[start:stop] if y is not None else None)
         with rows_of_batch(total, start, stop):
             out = model(x, *objectives.model_args(model, y))
-        terms = [objectives.elbo(out).sum(), out.recon_log_prob.sum(), out.kl.sum()]
-        batch_sums = torch.stack([t.double() for t in terms] + [torch.tensor(len(x), dtype=torch.float64, device=x.device)])
+        terms = [objectives.elbo(out).sum(), out.recon_log_prob.sum(), out.kl.sum(), out.kl.new_tensor(len(x))]
+        layers = getattr(out, "kl_layers", None)  # [B, layers] for a model with stochastic layers
+        if layers is not None:
+            terms += list(layers.sum(0))
+        batch_sums = torch.stack([t.double() for t in terms])
         totals = batch_sums if totals is None else totals + batch_sums
     model.train(was_training)
     if totals is None:
         totals = torch.zeros(4, dtype=torch.float64)
     if sharded:
         distributed.all_reduce_sum(totals)
-    elbo, recon, kl, n = totals.tolist()
+    elbo, recon, kl, n, *layers = totals.tolist()
     means = {"elbo": elbo / n, "recon": recon / n, "kl": kl / n}
-    return {"loss": -means["elbo"], **means}
+    return {"loss": -means["elbo"], **means, **({"kl_layers": [v / n for v in layers]} if layers else {})}
 
 
 def validation_batches(
@@ -228,8 +238,9 @@ class Run:
     divergence: DivergenceCheck
     #: labels travel with the examples only for conditional models (which refuse unlabelled data)
     labelled: bool
-    #: the training examples on the device (memory loading) or a Dataset (streaming)
-    train_data: tuple[torch.Tensor, torch.Tensor | None] | ExamplesDataset
+    #: the training examples on the device (memory loading), a Dataset (streaming) or a file (disk);
+    #: ``vaekit.training.batches.read_rows`` reads any positions from any of them
+    train_data: TrainData
     state: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     #: the epoch of the last complete checkpoint in the run folder (None before the first)
@@ -335,12 +346,18 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     device = resolve_device(distributed.device_for_rank(config.train.device))
     world = distributed.world()
     if world.distributed:
-        check_distributed_training(config, len(splits.train), world)
+        check_distributed_training(config, len(splits.train), world)  # before the model: its options
     check_training_memory(config, device, splits.train.numel() * splits.train.element_size())
     t = config.train
 
     torch.manual_seed(t.seed)
     model = build_model(config, check_memory=False).to(device)  # checked with training's needs above
+    if world.distributed and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError(
+            f"this model normalises its batches (batch normalisation), and each of {world.size} processes would "
+            "normalise its own rows, which is not the one-process training; choose layer normalisation "
+            "(net.normalization or the model's normalization option) or train in one process"
+        )
     if not resume:
         start_from_marginals(model, splits.train)
     objective = build_objective(config, model)
@@ -356,11 +373,7 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
             )
 
     labelled = getattr(model, "conditional", False)
-    train_labels = splits.train_labels if labelled else None
-    if t.data_loading == "streaming":
-        train_data: Any = ExamplesDataset(splits.train, train_labels)
-    else:
-        train_data = (splits.train.to(device), train_labels.to(device) if train_labels is not None else None)
+    train_data = training_data(config, splits, labelled, device)
     step = training_step(config, model, objective, optimizer, device)
     if world.distributed:
         step.reduce_gradients = GradientSum(list(model.parameters()))
@@ -449,10 +462,28 @@ def _restore(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
     return _read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
 
 
+def training_data(config: RunConfig, splits: Splits, labelled: bool, device: torch.device) -> TrainData:
+    """Return what training batches are read from, by ``train.data_loading``: the training
+    examples (and, for a conditional model, ``labelled``, their labels) moved to ``device``
+    (memory), a Dataset over them (streaming), or their file (disk: nothing read yet)."""
+    t = config.train
+    train_labels = splits.train_labels if labelled else None
+    if t.data_loading == "disk":
+        return DiskRows(splits.train, device, labelled, window=config.data.shuffle_window)
+    if t.data_loading == "streaming":
+        return ExamplesDataset(splits.train, train_labels)
+    return splits.train.to(device), train_labels.to(device) if train_labels is not None else None
+
+
 def epoch_batches(run: Run, order: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """Yield the training batches of one epoch, in the permutation ``order`` (on the CPU), on
-    the run's device, as stored (see :func:`model_batch`)."""
+    the run's device, as stored (see :func:`model_batch`). Under ``shuffle: blocks`` the
+    batches follow the block order drawn from ``order`` (``vaekit.data.disk.blocks``)."""
     t = run.config.train
+    if run.splits.blocks is not None:
+        order = run.splits.blocks.order(order)
+    if isinstance(run.train_data, DiskRows):
+        return disk_batches(run.train_data, order, t.batch_size)
     if isinstance(run.train_data, ExamplesDataset):
         return streaming_batches(run.train_data, order, t.batch_size, run.device, t.num_workers, labelled=run.labelled)
     x, y = run.train_data
@@ -482,6 +513,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
     batches = epoch_batches(run, torch.randperm(n, generator=shuffle))
     noise = noise_generator(t.seed, epoch, run.device, shuffle)
     sums = EpochSums(run.device)
+    kl_layers: torch.Tensor | None = None
     started = time.perf_counter()
     seen = 0
     world = distributed.world()
@@ -498,6 +530,9 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         state["step"] += 1
         run.divergence(terms.loss, state["step"], epoch, run.checkpoint_epoch, end_of_epoch=index == run.n_batches - 1)
         sums.add(terms.loss, terms.recon, terms.kl, total)
+        if terms.kl_layers is not None:  # a model with stochastic layers: each layer's KL, [B, layers]
+            layer_sums = terms.kl_layers.detach().double().sum(0)
+            kl_layers = layer_sums if kl_layers is None else kl_layers + layer_sums
         seen += total
         if run.reporter.shows_bar and state["step"] % 10 == 0:
             # Read the device-side sums only now and then: each read is a sync.
@@ -523,6 +558,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         "epoch_time_s": elapsed,
         "training_step": run.step.name,
         "lr": run.optimizer.param_groups[0]["lr"],
+        **({"train_kl_layers": (kl_layers / n).tolist()} if kl_layers is not None else {}),
         **sync,
     }
 
@@ -602,7 +638,9 @@ def finish(run: Run) -> TrainResult:
     preview = (test_x.clone(), test_y.clone() if test_y is not None else None)
     splits = run.splits
     # An empty copy, not a view: a view would keep the whole training set's storage alive.
-    test_only = dataclasses.replace(splits, train=splits.train[:0].clone(), val=None, train_labels=None, val_labels=None)
+    test_only = dataclasses.replace(
+        splits, train=splits.train[:0].clone(), val=None, train_labels=None, val_labels=None, blocks=None
+    )
     return TrainResult(
         run_dir=run.run_dir, config=run.config, history=run.history, model=run.model, test_preview=preview,
         test_splits=test_only,

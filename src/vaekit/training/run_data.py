@@ -6,10 +6,17 @@ the API and the diagram of a preset read the run's data through these.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vaekit.config import RunConfig
 from vaekit.data import DataBundle, load_data, views
+from vaekit.data.disk import BlockLayout, BlockShuffle, LazyBundle, block_rows_for, is_lazy, open_disk_data
+from vaekit.data.disk.bundle import TEXT_SUFFIXES, check_unchanged, data_file_record, parquet_fingerprint, table_suffix
+from vaekit.data.disk.npy import sampled_fingerprint
+from vaekit.data.options import LoadOptions
 from vaekit.data.views import Splits
 from vaekit.runtime.errors import ConfigError, DataError
 
@@ -25,10 +32,29 @@ def table_mode(config: RunConfig) -> str:
     return "matrix" if legacy else d.table_mode
 
 
-def load_bundle(config: RunConfig, frame: Any = None) -> DataBundle:
-    """Load the dataset ``config.data`` names (or the DataFrame ``frame``); a run bound to a
-    table encodes it with the run's own codec."""
+def is_table_file(name: str) -> bool:
+    """True when ``name`` is a file read as a typed table (.csv/.tsv/.parquet/.pq, compressed too)."""
+    return table_suffix(Path(name)) in (*TEXT_SUFFIXES, ".parquet", ".pq")
+
+
+def shuffle_of(config: RunConfig) -> str:
+    """Return how the run's epochs are ordered, "full" or "blocks": ``data.shuffle``, where
+    "auto" means blocks for a table read from disk (by row groups) and full otherwise."""
     d = config.data
+    if d.shuffle != "auto":
+        return d.shuffle
+    disk_table = config.train.data_loading == "disk" and is_table_file(d.name) and table_mode(config) == "schema"
+    return "blocks" if disk_table else "full"
+
+
+def load_bundle(config: RunConfig, frame: Any = None, *, lazy: bool | None = None) -> DataBundle | LazyBundle:
+    """Load the dataset ``config.data`` names (or the DataFrame ``frame``); a run bound to a
+    table encodes it with the run's own codec. With ``train.data_loading: disk`` (or ``lazy``)
+    the data stay in the file: a ``LazyBundle`` whose splits are read batch by batch (a run
+    that recorded its file refuses a changed one)."""
+    d = config.data
+    if lazy if lazy is not None else config.train.data_loading == "disk":
+        return _disk_bundle(config, frame)
     if frame is None and d.name == DATA_FRAME:
         raise DataError(
             "this run was trained on a pandas DataFrame in Python, which is not stored in the run folder; "
@@ -52,6 +78,31 @@ def load_bundle(config: RunConfig, frame: Any = None) -> DataBundle:
     )
 
 
+def _disk_bundle(config: RunConfig, frame: Any) -> LazyBundle:
+    """The run's data file opened for reading batch by batch (``vaekit.data.disk``)."""
+    from vaekit.data.disk.bundle import refuse_format
+    from vaekit.data.registry import available_datasets
+
+    d = config.data
+    if frame is not None:
+        refuse_format(frame, tuple(available_datasets()))
+    if d.image_size is not None:
+        raise DataError(f"{d.name}: --image-size applies only to folders of images; leave it out for files")
+    if shuffle_of(config) == "full" and is_table_file(d.name):
+        raise ConfigError(
+            f"{d.name}: --data-loading disk reads a table by row groups, and a full shuffle would decode a row group "
+            "for every row; use --shuffle blocks (or auto, the default)"
+        )
+    options = LoadOptions(
+        test_fraction=d.test_fraction, seed=0, n=d.limit, table_mode=table_mode(config), schema=d.schema,
+        column_types=d.column_types, ignore=d.ignore, condition_on=d.condition_on, continuous=d.continuous,
+        codec=config.table,
+    )  # fmt: skip
+    return open_disk_data(
+        d.name, options, window=d.shuffle_window, recorded=config.data_file, value_range=config.value_range
+    )
+
+
 def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
     """Record the data's shape and value range in the config (as binarised, if asked), and a
     table's codec; a table's label classes are the joint values of its condition columns."""
@@ -61,6 +112,7 @@ def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
     config.levels = 2 if binarized else bundle.levels
     config.num_classes = bundle.num_classes
     config.table = bundle.table
+    config.data_file = _data_file(config, bundle)
     if bundle.table is not None:
         from vaekit.data.tables import TableCodec
 
@@ -69,13 +121,74 @@ def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
             raise ConfigError("--binarize and --dequantize apply to images; leave them out for a table")
 
 
-def make_splits(config: RunConfig, bundle: DataBundle) -> Splits:
+def make_splits(config: RunConfig, bundle: DataBundle | LazyBundle) -> Splits:
     """Split ``bundle`` as the run ``config`` does: its validation fraction carved with the
-    run's seed, its binarisation and dequantisation (see ``vaekit.data.views.make_splits``)."""
-    return views.make_splits(
+    run's seed, its binarisation and dequantisation (see ``vaekit.data.views.make_splits``)
+    and, under ``shuffle: blocks``, the block shuffle of its training rows (the validation rows
+    then keep the file's order, so that a pass over them reads the file front to back)."""
+    blocks = shuffle_of(config) == "blocks"
+    splits = views.make_splits(
         bundle,
         val_fraction=config.data.val_fraction,
         seed=config.train.seed,
         binarize=config.data.binarize,
         dequantize=config.data.dequantize,
+        val_in_file_order=blocks,
     )
+    if blocks:
+        splits.blocks = BlockShuffle.of_rows(_train_file_rows(config, bundle, splits), block_layout(config, bundle),
+                                             config.data.shuffle_window)  # fmt: skip
+    return splits
+
+
+def _train_file_rows(config: RunConfig, bundle: DataBundle | LazyBundle, splits: Splits) -> np.ndarray:
+    """Return the file rows of the training split's examples, in its order."""
+    if is_lazy(splits.train):
+        return splits.train.rows.numpy()
+    rows = bundle.file_rows[0] if bundle.file_rows is not None else np.arange(len(bundle.train))
+    carved = views.carve_validation(len(rows), config.data.val_fraction, config.train.seed, True)
+    return rows if carved is None else rows[carved[1].numpy()]
+
+
+def block_layout(config: RunConfig, bundle: DataBundle | LazyBundle) -> BlockLayout:
+    """Return the blocks of the run's data: a Parquet file's row groups; else blocks of
+    ``block_rows_for(columns)`` rows (a CSV/TSV file's columns, the values of an example
+    otherwise), as the Parquet copy of a text file has them; datasets with their own split are
+    cut in their stored order."""
+    if isinstance(bundle, LazyBundle):
+        return bundle.layout
+    name = config.data.name
+    if table_suffix(Path(name)) in (".parquet", ".pq") and Path(name).is_file():
+        from vaekit.data.disk import ParquetRows
+
+        return ParquetRows(name).layout
+    columns = bundle.frames[0].shape[1] if bundle.frames is not None else bundle.dim
+    rows = bundle.file_rows
+    n = int(max(rows[0].max(initial=-1), rows[1].max(initial=-1)) + 1) if rows is not None else len(bundle.train)
+    return BlockLayout.fixed(n, block_rows_for(columns))
+
+
+def _data_file(config: RunConfig, bundle: DataBundle | LazyBundle) -> dict[str, Any] | None:
+    """Return what the run records of its data file: always when it is read from disk, and
+    when its epochs follow the block shuffle (whose order depends on the file's layout); a run
+    that recorded one refuses a changed file (``DataError``)."""
+    if isinstance(bundle, LazyBundle):
+        return bundle.data_file
+    if shuffle_of(config) != "blocks":
+        return None
+    name = config.data.name
+    path = Path(name)
+    layout = block_layout(config, bundle)
+    suffix = table_suffix(path)
+    if not path.is_file():
+        fingerprint, fmt = "", "dataset"
+    elif suffix in (".parquet", ".pq"):
+        from vaekit.data.disk import ParquetRows
+
+        fingerprint, fmt = parquet_fingerprint(ParquetRows(path)), "parquet"
+    else:
+        fingerprint, fmt = sampled_fingerprint(path), suffix.lstrip(".") or "file"
+    record = data_file_record(name, fmt, layout, fingerprint, path)
+    recorded = config.data_file
+    check_unchanged(record, recorded if recorded is not None and recorded.get("path") == name else None)
+    return record

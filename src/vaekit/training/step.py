@@ -65,7 +65,8 @@ terms after the backward pass. ``optimizer_step`` replaces ``optimizer.step`` wh
         with autocast_context(self.precision, self.device):
             terms = objectives.training_loss(self.objective, self.model, x, y, step)
         self.scaler.scale(terms.loss).backward()
-        terms = StepLoss(terms.loss.detach(), terms.recon.detach(), terms.kl.detach())
+        layers = None if terms.kl_layers is None else terms.kl_layers.detach()
+        terms = StepLoss(terms.loss.detach(), terms.recon.detach(), terms.kl.detach(), layers)
         if self.reduce_gradients is not None:
             # Before clipping and the scaler's checks, which must see the whole batch's gradients.
             terms = self.reduce_gradients(terms)

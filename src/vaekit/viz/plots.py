@@ -109,6 +109,14 @@ def _samples(request: PlotRequest) -> Any:
     )
 
 
+@picture("layers", "layers.png", "a hierarchy's samples, one row per layer sampled (hvae, lvae)")
+def _layers(request: PlotRequest) -> Any:
+    from vaekit.viz.samples import layer_sample_grid
+
+    vae = _load(request)
+    return layer_sample_grid(vae, request.get("n"), temperature=request.get("temperature", 1.0), seed=request.seed)
+
+
 @picture("recon", "reconstructions.png", "test examples above their reconstructions")
 def _recon(request: PlotRequest) -> Any:
     from vaekit.viz.reconstructions import reconstruction_grid

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaekit.runtime.errors import ConfigError
 from vaekit.viz.grid import image_grid
 from vaekit.viz.pictures import as_images, num_classes, require_images
 
@@ -42,3 +43,32 @@ def sample_grid(
             z = vae.model.prior.sample(n, device=vae.device, temperature=temperature)
             xs = torch.cat([vae.decode(z, labels=k) for k in range(num_classes(vae))])
     return image_grid(as_images(xs, shape), ncol=ncol, scale=scale)
+
+
+def layer_sample_grid(
+    vae: Any, n: int | None = None, temperature: float = 1.0, seed: int = 0, scale: int = 4
+) -> np.ndarray:
+    """Return a hierarchical model's samples layer by layer as a uint8 picture: ``n`` columns
+    (default 8), each one draw of the top layer z_L ~ N(0, I) (std scaled by ``temperature``);
+    row 1 decodes it through the means of every layer below, each next row samples one more
+    layer from its conditional prior (from the top down), and the last row samples them all:
+    what each layer adds. The global RNG is left as it was; a model with one latent layer is
+    refused (``ConfigError``)."""
+    shape = require_images(vae, "layers")
+    prior = vae.model.prior
+    if not hasattr(prior, "sample_layers"):
+        raise ConfigError(
+            f"the layers picture is for models with several stochastic layers (hvae, lvae); model "
+            f"{vae.config.model.name!r} has one: use samples"
+        )
+    n = n or 8
+    devices = [vae.device] if vae.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        torch.manual_seed(seed)
+        top = prior.top.sample(n, device=vae.device, temperature=temperature)
+        rows = [
+            prior.sample_layers(n, vae.device, temperature, means_below=below, top=top)[0]
+            for below in range(len(prior.widths) - 1, -1, -1)
+        ]
+        xs = torch.cat([vae.decode(z) for z in rows])
+    return image_grid(as_images(xs, shape), ncol=n, scale=scale)

@@ -17,10 +17,12 @@ Rules, in order (a user's kind always wins, with reason "set by the user", when 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ from vaekit.data.tables.cells import (
     FLOAT_PATTERN,
     is_missing,
     json_scalar,
+    match_category,
     show_cells,
     sorted_categories,
     source_name,
@@ -329,3 +332,97 @@ def _percent(share: float) -> str:
     """Return ``share`` as a percentage, with a decimal where whole percents would read 0 or 100."""
     text = f"{share:.0%}"
     return f"{share:.1%}" if text in ("0%", "100%") and 0 < share < 1 else text
+
+
+def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, sample_rows: int) -> TableSchema:
+    """Return ``schema`` (inferred on a sample of ``sample_rows`` rows) completed with what
+    the whole table holds, read from ``chunks`` (the table's rows, a part at a time): every
+    category of a binary or categorical column (sorted as inference sorts them), the range of
+    every number column and the missing cells of every column. Kinds stay as the sample gave
+    them; each reason says it came from a sample. Raises ``DataError`` naming the column and the
+    fix for a value the kind cannot take: a third value in a binary column, a negative or
+    fractional count, text in a column the sample found numeric."""
+    modelled = {c.name: c for c in schema.columns if c.kind != "ignore"}
+    seen: dict[str, set] = {name: set() for name, c in modelled.items() if c.kind in CATEGORY_KINDS}
+    low: dict[str, float] = {}
+    high: dict[str, float] = {}
+    missing = dict.fromkeys(modelled, 0)
+    whole = dict.fromkeys(modelled, True)
+    for chunk in chunks:
+        for name, column in modelled.items():
+            series = chunk[name]
+            if name not in seen and _plain_numbers(series):
+                # The common case, kept cheap (a pass over a large table visits every cell):
+                # numbers need their range, not the distinct values inference counts.
+                absent = is_missing(series)
+                numbers = series[~absent].to_numpy(dtype="float64")
+                missing[name] += int(absent.sum())
+                if not len(numbers):
+                    continue
+                if not np.isfinite(numbers).all():
+                    raise DataError(
+                        f"column {name!r} has infinite values (outside the sample of {sample_rows:,} rows the schema "
+                        "was inferred on); clean those cells or leave them empty"
+                    )
+                low[name] = min(low.get(name, math.inf), float(numbers.min()))
+                high[name] = max(high.get(name, -math.inf), float(numbers.max()))
+                whole[name] = whole[name] and bool(np.all(numbers == np.round(numbers)))
+                continue
+            facts = _facts(series)
+            missing[name] += facts.missing
+            if facts.values.empty:
+                continue
+            if name in seen:
+                seen[name].update(sorted_categories(list(pd.unique(facts.values))))
+            elif facts.nature == "number" and len(facts.numbers):
+                low[name] = min(low.get(name, math.inf), float(facts.numbers.min()))
+                high[name] = max(high.get(name, -math.inf), float(facts.numbers.max()))
+                whole[name] = whole[name] and facts.whole
+            elif facts.nature != "number":
+                raise DataError(
+                    f"column {name!r} is {column.kind} (inferred from a sample of {sample_rows:,} rows) but holds "
+                    f"{facts.nature} values elsewhere; declare its kind (--column-types {name}=categorical) or clean it"
+                )
+    columns = []
+    for column in schema.columns:
+        if column.kind == "ignore":
+            columns.append(column)
+            continue
+        name = column.name
+        changes: dict[str, Any] = {"missing": missing[name], "reason": f"{column.reason} (from a sample of {sample_rows:,} rows)"}
+        if name in seen:
+            categories = list(column.categories or [])
+            new = sorted_categories([v for v in seen[name] if match_category(v, categories) is None])
+            if new and column.kind == "binary":
+                raise DataError(
+                    f"column {name!r} looked binary in a sample of {sample_rows:,} rows ({', '.join(map(text_form, categories))}) "
+                    f"but also holds {', '.join(map(text_form, new[:3]))}; declare it categorical "
+                    f"(--column-types {name}=categorical)"
+                )
+            if new:
+                changes["categories"] = sorted_categories(categories + new) if not _kept_order(column) else categories + new
+        elif name in low:
+            changes["minimum"], changes["maximum"] = low[name], high[name]
+            if column.kind == "count" and (low[name] < 0 or not whole[name]):
+                raise DataError(
+                    f"column {name!r} is a count (inferred from a sample of {sample_rows:,} rows) but holds "
+                    f"{'negative' if low[name] < 0 else 'fractional'} values elsewhere; declare it integer or "
+                    f"continuous (--column-types {name}=continuous)"
+                )
+        columns.append(dataclasses.replace(column, **changes))
+    return TableSchema(columns)
+
+
+def _plain_numbers(series: pd.Series) -> bool:
+    """True for a column of numbers (not booleans, not pandas categories)."""
+    dtype = series.dtype
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def _kept_order(column: ColumnSchema) -> bool:
+    """Whether a column's categories keep the order they came in (a pandas categorical's)."""
+    return column.dtype == "category"

@@ -1,0 +1,181 @@
+"""Burda, Grosse and Salakhutdinov (2015), Table 1, MNIST: their rows trained and evaluated by
+vaekit under their protocol, printed beside their numbers.
+
+    python -m bench.paper_table                         # every row, the full protocol (days on a CPU)
+    python -m bench.paper_table --rows vae1-k1,iwae2-k50 --status     # where the runs stand, no training
+    python -m bench.paper_table --budget 3600 --points 4 # each row for one CPU-hour: NLL against time
+
+The protocol (their section 5 and appendix): dynamically binarised MNIST, all 60,000 training
+images (no validation split), batch 20, Adam (beta1 0.9, beta2 0.999, epsilon 1e-4), 3^i epochs
+at learning rate 0.001 * 10^(-i/7) for i = 0..7 (3,280 epochs), tanh MLPs; one stochastic
+layer 784-200-200-50, two stochastic layers 784-200-200-100-100-100-50; test NLL by the
+K = 5000 importance-weighted bound on the 10,000 test images. "VAE, k" trains on the mean of k
+single-sample ELBOs, "IWAE, k" on the k-sample importance-weighted bound.
+
+Runs live in ``--runs`` (one folder per row) and are resumable: each call trains every row
+until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpointed) or its
+3,280 epochs, then evaluates it, so the long rows can go on across many calls
+(``vaekit resume`` is what each call runs). The table says how many epochs each row has done
+and how much training time it took; a row that has not finished is marked as partial.
+
+With ``--budget S`` each row trains for S seconds of wall time on this machine instead (in
+``--points`` equal steps, each followed by an NLL with ``--curve-k`` samples), into its own
+folders, and the table gives the NLL reached against training time: what an hour buys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import mnist_dir, script_parser
+
+#: their protocol's passes over the data
+PAPER_EPOCHS = 3280
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of their Table 1: the objective, the stochastic layers, k, and their NLL (nats)."""
+
+    objective: str  # "vae" or "iwae"
+    layers: int
+    k: int
+    theirs: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.objective}{self.layers}-k{self.k}"
+
+    def train_options(self) -> list[str]:
+        """Return the ``vaekit train`` options of this row's model and objective."""
+        if self.layers == 1:
+            model = ["--model", "vae", "--encoder", "200,200", "--latent", "50", "--set", "net.activation=tanh"]
+        else:
+            # z1 (100) is the net's latent code; z2 (50) sits above it through 100-100, as in their appendix.
+            model = ["--model", "hvae", "--encoder", "200,200", "--latent", "100", "--set", "net.activation=tanh",
+                     "--set", "model.upper_latents=[50]", "--set", "model.upper_hidden=[[100,100]]"]  # fmt: skip
+        if self.objective == "iwae":
+            objective = ["--objective", "iwae", "--set", f"objective.k={self.k}"]
+        elif self.k == 1:
+            objective = ["--objective", "elbo"]
+        else:
+            objective = ["--objective", "elbo-k", "--set", f"objective.k={self.k}"]
+        return model + objective
+
+
+#: Burda et al. (2015), Table 1, MNIST column: test NLL in nats
+ROWS = [
+    Row(kind, layers, k, theirs)
+    for (kind, layers, k), theirs in {
+        ("vae", 1, 1): 86.76, ("vae", 1, 5): 86.47, ("vae", 1, 50): 86.35,
+        ("iwae", 1, 1): 86.76, ("iwae", 1, 5): 85.54, ("iwae", 1, 50): 84.78,
+        ("vae", 2, 1): 85.33, ("vae", 2, 5): 85.01, ("vae", 2, 50): 84.78,
+        ("iwae", 2, 1): 85.33, ("iwae", 2, 5): 83.89, ("iwae", 2, 50): 82.90,
+    }.items()  # fmt: skip
+]
+
+
+def vaekit(*args: str) -> subprocess.CompletedProcess:
+    """Run the ``vaekit`` command beside this interpreter, its progress shown; fail loudly."""
+    command = [str(Path(sys.executable).with_name("vaekit")), *args]
+    print("$", " ".join(command), flush=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"vaekit exited with {result.returncode}: {' '.join(command)}")
+    return result
+
+
+def protocol(data_dir: str, seed: int) -> list[str]:
+    """Return the ``vaekit train`` options of their protocol (everything but the model)."""
+    return ["--data", "mnist", "--data-dir", data_dir, "--binarize", "dynamic", "--val-fraction", "0",
+            "--batch-size", "20", "--lr", "1e-3", "--lr-schedule", "burda", "--adam-eps", "1e-4",
+            "--epochs", str(PAPER_EPOCHS), "--seed", str(seed), "-q"]  # fmt: skip
+
+
+def progress(run: Path) -> tuple[int, float]:
+    """Return ``(epochs done, seconds of training)`` of ``run`` (0, 0 before it starts)."""
+    log = run / "metrics.jsonl"
+    if not log.exists():
+        return 0, 0.0
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return (records[-1]["epoch"] if records else 0), sum(r["epoch_time_s"] for r in records)
+
+
+def train_for(row: Row, run: Path, seconds: float | None, data_dir: str, seed: int) -> None:
+    """Train ``row`` into ``run`` for ``seconds`` more (None: to the end), starting or resuming."""
+    limit = ["--time-limit", f"{seconds:g}"] if seconds else []
+    if (run / "trainer.safetensors").exists():
+        vaekit("resume", str(run), *(limit or ["--time-limit", "0"]))
+    else:
+        vaekit("train", *protocol(data_dir, seed), *row.train_options(), *limit, "--out", str(run), "--force")
+
+
+def nll(run: Path, k: int) -> tuple[float, float]:
+    """Return the test NLL of ``run`` (nats) and its standard error with ``k`` samples, reusing
+    a report of the same weights."""
+    epoch, _ = progress(run)
+    saved = run / f"bench-paper-nll-k{k}.json"
+    if saved.exists():
+        cached = json.loads(saved.read_text())
+        if cached["epoch"] == epoch:
+            return cached["nll"], cached["nll_stderr"]
+    report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q").stdout)
+    saved.write_text(json.dumps({"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}) + "\n")
+    return report["nll"], report["nll_stderr"]
+
+
+def main() -> None:
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("--rows", default=",".join(r.name for r in ROWS), help="comma-separated row names")
+    parser.add_argument("--runs", default="runs/paper", help="folder of the runs (one per row)")
+    parser.add_argument("--time-limit", type=float, help="seconds of training per row in this call")
+    parser.add_argument("--budget", type=float, help="train each row for this many seconds only (its own runs)")
+    parser.add_argument("--points", type=int, default=4, help="NLL measurements along a --budget run")
+    parser.add_argument("--curve-k", type=int, default=500, help="importance samples of the --budget points")
+    parser.add_argument("--k", type=int, default=5000, help="importance samples of the reported NLL")
+    parser.add_argument("--status", action="store_true", help="print where the runs stand; train nothing")
+    parser.add_argument("--data-dir", default=str(mnist_dir()))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    chosen = [r for r in ROWS if r.name in args.rows.split(",")]
+    unknown = set(args.rows.split(",")) - {r.name for r in ROWS}
+    if unknown:
+        raise SystemExit(f"unknown rows {sorted(unknown)}; choose from {', '.join(r.name for r in ROWS)}")
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+
+    if args.budget:
+        runs = Path(f"{args.runs}-budget-{args.budget:g}")
+        lines = [f"| row | theirs (3,280 epochs) | training s | epochs | NLL (K = {args.curve_k}) | ... |"]
+        for row in chosen:
+            run, cells = runs / row.name, []
+            for point in range(1, args.points + 1):
+                done, spent = progress(run)
+                if spent < args.budget * point / args.points:
+                    train_for(row, run, args.budget * point / args.points - spent, args.data_dir, args.seed)
+                done, spent = progress(run)
+                value, _ = nll(run, args.curve_k)
+                cells.append(f"{spent:.0f} s, {done} ep: {value:.2f}")
+            final, se = nll(run, args.k)
+            lines.append(f"| {row.name} | {row.theirs:.2f} | " + " | ".join(cells) + f" | K={args.k}: {final:.2f} ± {se:.2f} |")
+        print("\n".join(lines))
+        return
+
+    runs = Path(args.runs)
+    print(f"| row | theirs | ours (K = {args.k}) | epochs | training time | |\n| --- | --- | --- | --- | --- | --- |")
+    for row in chosen:
+        run = runs / row.name
+        if not args.status and progress(run)[0] < PAPER_EPOCHS:
+            train_for(row, run, args.time_limit, args.data_dir, args.seed)
+        done, spent = progress(run)
+        ours = "-" if done == 0 or args.status else "{:.2f} ± {:.2f}".format(*nll(run, args.k))
+        state = "done" if done >= PAPER_EPOCHS else f"partial ({done}/{PAPER_EPOCHS} epochs)"
+        print(f"| {row.name} | {row.theirs:.2f} | {ours} | {done} | {spent / 3600:.2f} h | {state} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

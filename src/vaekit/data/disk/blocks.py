@@ -1,0 +1,160 @@
+"""Blocks of a file's rows (a Parquet file's row groups) and the block shuffle of an epoch.
+
+A full shuffle visits the training rows in a uniformly random order: cheap when any row can be
+read at once (a tensor in memory, a memory-mapped ``.npy``), ruinous when rows come in row
+groups that must be decoded whole (Parquet: one row group decoded per row). The block shuffle
+keeps the reads local: the row groups are visited in a seeded random order, ``window`` of them
+at a time, and the training rows of one window are visited in a random order among themselves.
+So an epoch decodes each row group once and holds ``window`` of them.
+
+Both are drawn from the same thing, the epoch's permutation of the training rows
+(``torch.randperm(n, generator)`` of the training loop): the block order is a function of that
+permutation and the layout (which block each training row lies in), so it depends only on
+(seed, epoch, layout) and a resumed run replays it, whether the rows are read from memory or
+from disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vaekit.runtime.errors import DataError
+
+#: values per block of a converted CSV (and of other data shuffled by blocks): 2 Mi values,
+#: 8 MiB of float32 before a table's one-hot columns widen it
+BLOCK_VALUES = 1 << 21
+#: rows per block never fall outside these bounds, whatever the width
+MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 1024, 65536
+#: permutation entries processed at a time while ordering an epoch (bounds the work arrays)
+ORDER_CHUNK = 1 << 20
+
+
+def block_rows_for(n_columns: int) -> int:
+    """Return the rows per block of data with ``n_columns`` columns (a count of rows): the
+    power of two nearest below ``BLOCK_VALUES / n_columns``, within [1024, 65536]. A CSV/TSV
+    file converted to Parquet gets row groups of this many rows, and data without row groups
+    of their own (``.npy``, a CSV read into memory) are cut into blocks of this many rows."""
+    rows = 1 << max(0, int(np.floor(np.log2(max(1, BLOCK_VALUES // max(1, n_columns))))))
+    return int(min(MAX_BLOCK_ROWS, max(MIN_BLOCK_ROWS, rows)))
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """The blocks of a file's rows: block ``g`` holds rows ``starts[g] .. starts[g + 1] - 1``."""
+
+    #: int64 ``[blocks + 1]``: the first row of each block, then the number of rows
+    starts: np.ndarray
+
+    @classmethod
+    def from_sizes(cls, sizes: list[int] | np.ndarray) -> BlockLayout:
+        """Return the layout of consecutive blocks of ``sizes`` rows (a Parquet file's row groups)."""
+        return cls(np.concatenate([[0], np.cumsum(np.asarray(sizes, dtype=np.int64))]).astype(np.int64))
+
+    @classmethod
+    def fixed(cls, n_rows: int, block_rows: int) -> BlockLayout:
+        """Return the layout of ``n_rows`` rows cut into blocks of ``block_rows`` (the last shorter)."""
+        full, rest = divmod(n_rows, block_rows)
+        return cls.from_sizes([block_rows] * full + ([rest] if rest else []))
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of blocks."""
+        return len(self.starts) - 1
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows in all blocks."""
+        return int(self.starts[-1])
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Rows of each block (int64 ``[blocks]``)."""
+        return np.diff(self.starts)
+
+    def block_of(self, rows: np.ndarray) -> np.ndarray:
+        """Return the block (int64) of each of the file rows ``rows``."""
+        return np.searchsorted(self.starts, rows, side="right") - 1
+
+    def digest(self) -> str:
+        """Return a SHA-256 (hex) of the block sizes: equal digests, equal layouts."""
+        return hashlib.sha256(self.sizes.astype("<i8").tobytes()).hexdigest()
+
+
+class BlockShuffle:
+    """The block shuffle of one training split: which block each training row lies in, and
+    how many blocks make a window.
+
+    ``block_of_position`` (``[n]``, any integer dtype: the smallest that holds the block
+    numbers keeps it at 2 bytes per row for up to 32,767 blocks) gives the block of training
+    row ``i`` (row ``i`` of the split, not of the file)."""
+
+    def __init__(self, block_of_position: torch.Tensor, n_blocks: int, window: int) -> None:
+        if window < 1:
+            raise DataError(f"a shuffle window holds at least one block, got {window}")
+        self.block_of_position = block_of_position
+        self.n_blocks = int(n_blocks)
+        self.window = int(window)
+
+    @classmethod
+    def of_rows(cls, file_rows: torch.Tensor | np.ndarray, layout: BlockLayout, window: int) -> BlockShuffle:
+        """Return the block shuffle of the training rows whose file rows are ``file_rows``
+        (in the split's order)."""
+        rows = file_rows.numpy() if isinstance(file_rows, torch.Tensor) else np.asarray(file_rows)
+        dtype = np.int16 if layout.n_blocks <= np.iinfo(np.int16).max else np.int32
+        blocks = np.empty(len(rows), dtype=dtype)
+        for start in range(0, len(rows), ORDER_CHUNK):
+            blocks[start : start + ORDER_CHUNK] = layout.block_of(rows[start : start + ORDER_CHUNK])
+        return cls(torch.from_numpy(blocks), layout.n_blocks, window)
+
+    def __len__(self) -> int:
+        return len(self.block_of_position)
+
+    def window_of_block(self, permutation: torch.Tensor) -> torch.Tensor:
+        """Return each block's window (int64 ``[blocks]``) in the epoch of ``permutation``.
+
+        The blocks' order is read off the permutation: the values below the number of blocks
+        appear in it in a uniformly random order, which is taken as the blocks' order (blocks
+        beyond the number of training rows, if any, follow in file order)."""
+        g = self.n_blocks
+        tokens = permutation[permutation < g]
+        rank = torch.empty(g, dtype=torch.int64)
+        rank[tokens] = torch.arange(len(tokens))
+        if len(tokens) < g:
+            rest = torch.ones(g, dtype=torch.bool)
+            rest[tokens] = False
+            rank[rest] = torch.arange(len(tokens), g)
+        return rank // self.window
+
+    def order(self, permutation: torch.Tensor) -> torch.Tensor:
+        """Return the epoch's block order (``[n]``, a permutation of the training rows; int32
+        while ``n`` allows, as half the memory of int64)
+        drawn from the epoch's full permutation ``permutation`` (int64 ``[n]``): the windows in
+        turn, and within a window its rows in the order ``permutation`` gives them.
+
+        Computed as a stable counting sort of ``permutation`` by window, ``ORDER_CHUNK``
+        entries at a time: besides the result, the work arrays hold one chunk."""
+        n = len(permutation)
+        if n != len(self):
+            raise DataError(f"an epoch's permutation of {n} rows does not fit a split of {len(self)} training rows")
+        window = self.window_of_block(permutation)
+        windows = int(window.max()) + 1 if len(window) else 0
+        counts = torch.zeros(windows, dtype=torch.int64)
+        for start in range(0, n, ORDER_CHUNK):
+            keys = window[self.block_of_position[start : start + ORDER_CHUNK].long()]
+            counts += torch.bincount(keys, minlength=windows)
+        offsets = torch.cumsum(counts, 0) - counts
+        out = torch.empty(n, dtype=torch.int32 if n <= torch.iinfo(torch.int32).max else torch.int64)
+        for start in range(0, n, ORDER_CHUNK):
+            chunk = permutation[start : start + ORDER_CHUNK]
+            keys = window[self.block_of_position[chunk].long()]
+            keys, by_key = torch.sort(keys, stable=True)
+            values, counts_here = torch.unique_consecutive(keys, return_counts=True)
+            first = torch.cumsum(counts_here, 0) - counts_here
+            within = torch.arange(len(chunk)) - torch.repeat_interleave(first, counts_here)
+            out[offsets[keys] + within] = chunk[by_key].to(out.dtype)
+            offsets[values] += counts_here
+        return out

@@ -1,0 +1,87 @@
+"""A CSV/TSV table converted once to Parquet, so that it can be read by row groups.
+
+A text table has no row groups and no types: reading row 5,000,000 means parsing every line
+before it. So ``--data-loading disk`` converts it, once, into a Parquet file of row groups of
+``block_rows_for(columns)`` rows, with each column in the type ``read_table`` gives the whole
+file (a first pass over the file decides the types, a second converts; one chunk in memory at
+a time). The file goes into the cache folder (``$VAEKIT_CACHE_DIR``, else
+``~/.cache/vaekit``), under ``converted/``, named after the text file and its fingerprint, and is
+used again while the text file is unchanged. The conversion is a function of the text alone,
+so a run resumed after the cache was cleared converts it again to the same row groups.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from vaekit.data.disk.blocks import block_rows_for
+from vaekit.data.disk.npy import sampled_fingerprint
+from vaekit.runtime.errors import DataError
+
+#: suffixes of the text tables the disk path converts (compressed ones too: pandas reads them)
+TEXT_SUFFIXES = (".csv", ".tsv")
+
+
+def cache_dir() -> Path:
+    """Return the folder converted tables go into: ``$VAEKIT_CACHE_DIR/converted`` or
+    ``~/.cache/vaekit/converted``."""
+    root = os.environ.get("VAEKIT_CACHE_DIR") or Path.home() / ".cache" / "vaekit"
+    return Path(root).expanduser() / "converted"
+
+
+def text_columns(path: Path) -> int:
+    """Return the number of columns of the text table ``path`` (from its first line)."""
+    from vaekit.data.tables.read import iter_table_chunks
+
+    first = next(iter_table_chunks(path, 1), None)
+    if first is None:
+        raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
+    return first.shape[1]
+
+
+def converted_parquet(path: Path, *, say: Callable[[str], None] | None = None) -> tuple[Path, str]:
+    """Return ``(parquet_path, fingerprint)``: the Parquet copy of the text table ``path``
+    (converted now, or earlier if the text is unchanged) and the text file's fingerprint
+    (a SHA-256 of its size and sampled bytes). ``say`` receives one line saying where the
+    copy is and why (default: printed to stderr)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vaekit.data.tables.read import typed_text_chunks
+
+    say = say or (lambda line: print(line, file=sys.stderr))
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    fingerprint = sampled_fingerprint(path)
+    target = cache_dir() / f"{path.name}-{fingerprint[:16]}.parquet"
+    why = "--data-loading disk reads tables by row groups, which a text file lacks"
+    if target.is_file():
+        say(f"reading {path} from its Parquet copy {target} ({why}; converted earlier)")
+        return target, fingerprint
+    rows = block_rows_for(text_columns(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    writer = None
+    try:
+        for frame in typed_text_chunks(path, rows):
+            table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+            if writer is None:
+                writer = pq.ParquetWriter(partial, table.schema)
+            else:
+                table = table.cast(writer.schema)  # a chunk's all-missing column may have read as another type
+            writer.write_table(table, row_group_size=rows)
+        if writer is not None:
+            writer.close()
+            writer = None
+        os.replace(partial, target)
+    except OSError as exc:
+        raise DataError(f"{path}: could not write its Parquet copy {target} ({exc}); set VAEKIT_CACHE_DIR to a folder with space") from None
+    finally:
+        if writer is not None:
+            writer.close()
+        partial.unlink(missing_ok=True)
+    say(f"converted {path} to {target} ({why}; done once, reused while {path.name} is unchanged)")
+    return target, fingerprint

@@ -1,0 +1,276 @@
+"""Data read from disk batch by batch (vaekit.data.disk): the same rows, splits and codec as the
+in-memory reader, a flat resident set, the block shuffle, and clear refusals."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from vaekit.data import load_data
+from vaekit.data.disk import (
+    BlockLayout,
+    BlockShuffle,
+    NpyRows,
+    ParquetRows,
+    RowView,
+    block_rows_for,
+    convert,
+    converted_parquet,
+    open_disk_data,
+)
+from vaekit.data.disk import parquet as parquet_module
+from vaekit.data.disk.bundle import check_unchanged
+from vaekit.data.options import LoadOptions
+from vaekit.data.tables.read import read_table, typed_text_chunks
+from vaekit.runtime.errors import DataError
+
+OPTIONS = LoadOptions(test_fraction=0.2, seed=0)
+
+
+def write_parquet(path: Path, frame: pd.DataFrame, group_rows: int) -> Path:
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=group_rows)
+    return path
+
+
+def table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "x": rng.normal(size=n), "k": rng.integers(0, 5, n), "c": rng.choice(["a", "b", "c"], n),
+        "amount": rng.exponential(size=n),
+    })  # fmt: skip
+    frame.loc[[3, 40], "x"] = np.nan
+    return frame
+
+
+def resident_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [((50, 6), np.float32), ((50, 6), np.float64), ((40, 5, 4), np.uint8), ((40, 5, 4, 3), np.uint8), ((30, 3, 4, 2), np.float32)],
+)
+def test_npy_rows_are_the_examples_the_in_memory_reader_gives(tmp_path, shape, dtype):
+    rng = np.random.default_rng(0)
+    array = (rng.random(shape) * 255).astype(dtype)
+    np.save(tmp_path / "a.npy", array)
+    bundle = load_data(tmp_path / "a.npy", test_fraction=0.2)
+    lazy = open_disk_data(str(tmp_path / "a.npy"), OPTIONS)
+    assert lazy.shape == bundle.shape and lazy.levels == bundle.levels and lazy.value_range == bundle.value_range
+    assert lazy.train.dtype == bundle.train.dtype  # uint8 images stay uint8 grey levels
+    assert torch.equal(lazy.train[:], bundle.train) and torch.equal(lazy.test[:], bundle.test)
+    index = torch.tensor([5, 0, 5, len(bundle.train) - 1])  # any order, repeats too
+    assert torch.equal(lazy.train[index], bundle.train[index])
+
+
+def test_a_row_view_answers_what_code_asks_of_a_tensor(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(60, dtype=np.float32).reshape(20, 3))
+    view = RowView(NpyRows(tmp_path / "a.npy"), np.arange(19, -1, -1))
+    assert len(view) == 20 and view.shape == (20, 3) and view.dtype == torch.float32
+    assert view.numel() == 60 and view.element_size() == 4 and view.labels() is None
+    assert torch.equal(view[0], torch.tensor([57.0, 58.0, 59.0]))
+    assert torch.equal(view[:2], torch.tensor([[57.0, 58.0, 59.0], [54.0, 55.0, 56.0]]))
+    assert view[:0].shape == (0, 3)
+    sub = view.subset(torch.tensor([19, 0]))  # nothing read yet
+    assert isinstance(sub, RowView) and torch.equal(sub[:], torch.tensor([[0.0, 1.0, 2.0], [57.0, 58.0, 59.0]]))
+
+
+def test_reading_random_rows_keeps_the_resident_set_flat(tmp_path):
+    # 32 MiB of rows read at random: through a memory map the pages around each row would stay resident.
+    rows = NpyRows(_big_npy(tmp_path / "big.npy", 8192, 1024))
+    before = resident_mib()
+    generator = torch.Generator().manual_seed(0)
+    for batch in torch.randperm(8192, generator=generator).split(128):
+        rows.read(batch.numpy())
+    assert resident_mib() - before < 16
+    assert rows.scan() == "real"
+    assert resident_mib() - before < 16  # the check of every value hands the map's pages back
+
+
+def _big_npy(path: Path, n: int, d: int) -> Path:
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
+    array[:] = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)
+    array.flush()
+    del array
+    return path
+
+
+def test_a_bad_value_is_named_by_row_and_column_as_in_memory(tmp_path):
+    array = np.zeros((10, 4), dtype=np.float32)
+    array[7, 2] = np.nan
+    np.save(tmp_path / "bad.npy", array)
+    with pytest.raises(DataError, match="row 7, column 2 is nan"):
+        open_disk_data(str(tmp_path / "bad.npy"), OPTIONS)
+
+
+def test_formats_that_do_not_stream_are_refused_with_the_way_to_one_that_does(tmp_path):
+    np.savez(tmp_path / "a.npz", x=np.zeros((4, 2)))
+    (tmp_path / "images").mkdir()
+    (tmp_path / "notes.txt").write_text("1,2\n")
+    cases = {
+        str(tmp_path / "a.npz"): r"\.npz archive.*numpy\.save\('x\.npy'",
+        str(tmp_path / "images"): r"a folder.*save it as a \.npy stack",
+        "digits": "fits in memory: leave --data-loading at memory",
+        str(tmp_path / "notes.txt"): r"reads \.npy, \.parquet/\.pq and \.csv/\.tsv files",
+        str(tmp_path / "missing.npy"): "neither a dataset name",
+    }
+    for spec, message in cases.items():
+        with pytest.raises(DataError, match=message):
+            open_disk_data(spec, OPTIONS)
+    from vaekit.data.disk.bundle import refuse_format
+
+    with pytest.raises(DataError, match=r"not a DataFrame held in memory; write it to a file, e\.g\. frame\.to_parquet"):
+        refuse_format(pd.DataFrame({"a": [1, 2]}), ())
+
+
+def test_a_parquet_table_gets_the_splits_and_codec_of_the_in_memory_reader(tmp_path):
+    path = write_parquet(tmp_path / "t.parquet", table(), group_rows=64)
+    bundle = load_data(path, test_fraction=0.2)
+    lazy = open_disk_data(str(path), OPTIONS)
+    assert lazy.table == bundle.table  # the sample holds every row of a small table
+    assert lazy.layout.n_blocks == 5 and lazy.data_file["row_groups"] == 5
+    assert torch.equal(lazy.train[:], bundle.train) and torch.equal(lazy.test[:], bundle.test)
+    assert torch.equal(lazy.train[torch.tensor([200, 3, 77])], bundle.train[torch.tensor([200, 3, 77])])
+
+
+def test_a_conditional_table_reads_its_labels_with_its_rows(tmp_path):
+    path = write_parquet(tmp_path / "t.parquet", table(), group_rows=64)
+    options = LoadOptions(test_fraction=0.2, condition_on=["c"])
+    bundle = load_data(path, test_fraction=0.2, condition_on=["c"])
+    lazy = open_disk_data(str(path), options)
+    assert lazy.num_classes == bundle.num_classes == 3
+    assert torch.equal(lazy.train_labels[:], bundle.train_labels)
+    assert torch.equal(lazy.test_labels[10:20], bundle.test_labels[10:20])
+
+
+def test_training_reads_decode_each_row_group_once_per_block_ordered_epoch(tmp_path):
+    path = write_parquet(tmp_path / "t.parquet", table(640), group_rows=64)
+    lazy = open_disk_data(str(path), OPTIONS, window=2)
+    reader = lazy.train.source.group_reader(2)
+    shuffle = BlockShuffle.of_rows(lazy.train.rows, lazy.layout, window=2)
+    order = shuffle.order(torch.randperm(len(lazy.train), generator=torch.Generator().manual_seed(3)))
+    rows = []
+    for batch in order.split(32):
+        x, _ = reader.read(lazy.train.file_rows(batch))
+        rows.append(x)
+    assert reader.loads == lazy.layout.n_blocks  # each row group decoded and encoded once
+    assert torch.equal(torch.cat(rows), lazy.train[order.long()])
+
+
+def test_a_batch_that_needs_more_row_groups_than_the_window_holds_is_still_read_right(tmp_path):
+    path = write_parquet(tmp_path / "t.parquet", table(640), group_rows=64)
+    lazy = open_disk_data(str(path), OPTIONS, window=2)
+    reader = lazy.train.source.group_reader(2)
+    order = torch.randperm(len(lazy.train), generator=torch.Generator().manual_seed(0))  # a full shuffle
+    for batch in order.split(50):  # each batch spans most of the 10 row groups
+        x, _ = reader.read(lazy.train.file_rows(batch))
+        assert torch.equal(x, lazy.train[batch])
+
+
+def test_the_block_order_visits_windows_of_blocks_in_the_permutations_order():
+    layout = BlockLayout.fixed(1000, 100)
+    file_rows = torch.randperm(1000, generator=torch.Generator().manual_seed(1))[:700]
+    shuffle = BlockShuffle.of_rows(file_rows, layout, window=3)
+    permutation = torch.randperm(700, generator=torch.Generator().manual_seed(2))
+    order = shuffle.order(permutation).long()
+    assert torch.equal(order.sort().values, torch.arange(700))  # a permutation of the training rows
+    blocks = shuffle.block_of_position.long()[order]
+    window = shuffle.window_of_block(permutation)[blocks]
+    assert torch.equal(window, window.sort().values)  # the windows in turn
+    assert (window.bincount() > 0).sum() == 4  # 10 blocks, 3 to a window
+    for w in range(4):  # within a window, the permutation's order
+        mine = order[window == w]
+        rank = torch.empty(700, dtype=torch.long)
+        rank[permutation] = torch.arange(700)
+        assert torch.equal(rank[mine], rank[mine].sort().values)
+    assert torch.equal(shuffle.order(permutation), shuffle.order(permutation.clone()))  # a function of it
+    other = shuffle.order(torch.randperm(700, generator=torch.Generator().manual_seed(5)))
+    assert not torch.equal(other, shuffle.order(permutation))
+
+
+def test_the_block_order_does_not_depend_on_the_chunk_it_is_computed_in(monkeypatch):
+    from vaekit.data.disk import blocks
+
+    shuffle = BlockShuffle.of_rows(np.arange(5000), BlockLayout.fixed(5000, 256), window=2)
+    permutation = torch.randperm(5000, generator=torch.Generator().manual_seed(0))
+    whole = shuffle.order(permutation)
+    monkeypatch.setattr(blocks, "ORDER_CHUNK", 333)
+    assert torch.equal(shuffle.order(permutation), whole)
+
+
+def test_row_groups_of_no_sensible_size_are_refused_with_the_fix(tmp_path, monkeypatch):
+    frame = table(2000)
+    big = write_parquet(tmp_path / "big.parquet", frame, group_rows=2000)
+    monkeypatch.setattr(parquet_module, "MAX_WINDOW_BYTES", 100_000)
+    with pytest.raises(DataError, match=r"largest row group has 2,000 rows.*row_group_size=.*or lower --shuffle-window"):
+        open_disk_data(str(big), OPTIONS)
+    tiny = write_parquet(tmp_path / "tiny.parquet", frame, group_rows=10)
+    monkeypatch.undo()
+    with pytest.raises(DataError, match=r"200 row groups hold 10\.0 rows on average.*row_group_size=65536"):
+        open_disk_data(str(tiny), OPTIONS)
+
+
+def test_a_large_tables_schema_is_completed_beyond_its_sample(tmp_path, monkeypatch):
+    frame = table(1000)
+    frame.loc[999, "c"] = "rare"  # outside a 100-row sample (rows are sampled at random)
+    frame.loc[998, "amount"] = -5.0
+    path = write_parquet(tmp_path / "t.parquet", frame, group_rows=100)
+    monkeypatch.setattr(parquet_module, "MIN_SAMPLE_ROWS", 100)
+    monkeypatch.setattr(parquet_module, "SAMPLE_ROWS", 100)
+    lazy = open_disk_data(str(path), OPTIONS)
+    columns = {c["name"]: c for c in lazy.table["schema"]["columns"]}
+    assert "rare" in columns["c"]["categories"] and columns["amount"]["minimum"] == -5.0
+    assert columns["x"]["missing"] == 2 and "from a sample of 100 rows" in columns["c"]["reason"]
+    assert lazy.train[:].shape == (800, lazy.shape[0])  # every row encodes
+
+
+def test_a_column_binary_in_the_sample_but_not_beyond_is_refused(tmp_path, monkeypatch):
+    frame = pd.DataFrame({"x": np.arange(1000) % 7 * 0.5, "flag": ["yes", "no"] * 500})
+    frame.loc[999, "flag"] = "maybe"
+    path = write_parquet(tmp_path / "t.parquet", frame, group_rows=100)
+    monkeypatch.setattr(parquet_module, "MIN_SAMPLE_ROWS", 50)
+    monkeypatch.setattr(parquet_module, "SAMPLE_ROWS", 50)
+    with pytest.raises(DataError, match=r"'flag' looked binary in a sample of 50 rows.*--column-types flag=categorical"):
+        open_disk_data(str(path), OPTIONS)
+
+
+def test_a_csv_is_converted_once_to_parquet_typed_as_a_whole_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    frame = table(3000)
+    frame["id"] = [f"{10**19 + i}" for i in range(3000)]  # too long for int64: text
+    frame["k"] = frame["k"].astype(object)
+    frame.loc[2900, "k"] = None  # a gap in the last chunk only: Int64 for the whole column
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    whole = read_table(tmp_path / "t.csv")
+    parts = pd.concat(list(typed_text_chunks(tmp_path / "t.csv", 1024)), ignore_index=True)
+    pd.testing.assert_frame_equal(parts, whole)
+    assert block_rows_for(6) == 65536 and block_rows_for(784) == 2048  # 2 Mi values, a power of two
+    monkeypatch.setattr(convert, "block_rows_for", lambda columns: 1024)
+    said: list[str] = []
+    parquet, fingerprint = converted_parquet(tmp_path / "t.csv", say=said.append)
+    assert parquet.parent == tmp_path / "cache" / "converted" and said[0].startswith("converted")
+    assert "reads tables by row groups" in said[0]
+    assert ParquetRows(parquet).layout.sizes.tolist() == [1024, 1024, 952]  # exact row groups, the header aside
+    pd.testing.assert_frame_equal(read_table(parquet), whole, check_dtype=False)
+    again, _ = converted_parquet(tmp_path / "t.csv", say=said.append)
+    assert again == parquet and "converted earlier" in said[1]
+
+
+def test_a_changed_file_is_refused_naming_what_changed(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((30, 4), dtype=np.float32))
+    recorded = open_disk_data(str(tmp_path / "a.npy"), OPTIONS).data_file
+    np.save(tmp_path / "a.npy", np.ones((30, 4), dtype=np.float32))
+    with pytest.raises(DataError, match=r"changed since this run started \(its content differs.*put the original"):
+        open_disk_data(str(tmp_path / "a.npy"), OPTIONS, recorded=recorded, value_range="unit")
+    np.save(tmp_path / "a.npy", np.ones((40, 4), dtype=np.float32))
+    now = open_disk_data(str(tmp_path / "a.npy"), OPTIONS).data_file
+    with pytest.raises(DataError, match="it had 30 rows in 1 row group.*it has 40 rows"):
+        check_unchanged(now, recorded)
