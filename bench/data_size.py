@@ -15,8 +15,10 @@ checks, validation and the end-of-run test evaluation included. Then the same wi
 measured. The goals of issue 18: peak RSS within 1.2 x from the smallest size to the largest,
 and disk throughput at least 0.8 x memory's at a size that fits.
 
-``--repeats N`` measures each N times, disk and memory in turn, and keeps the best rows/s and
-the highest peak (throughput on a shared machine is noisy). ``--sizes 0.01,0.04`` is a quick
+``npy-blocks`` trains on the ``.npy`` files under ``--shuffle blocks`` (whole blocks read in one
+call each, as a file larger than the page cache needs). ``--repeats N`` measures each size that
+is also trained in memory N times, disk and memory in turn, and keeps the best rows/s and the
+highest peak (throughput on a shared machine is noisy). ``--sizes 0.01,0.04`` is a quick
 run (a minute).
 """
 
@@ -33,7 +35,9 @@ from pathlib import Path
 
 from bench.common import script_parser
 
-FORMATS = ("npy", "parquet")
+#: file formats (and the shuffle they are trained with): npy (full shuffle: random rows),
+#: npy-blocks (the same file under --shuffle blocks: whole blocks read), parquet (blocks)
+FORMATS = ("npy", "npy-blocks", "parquet")
 
 
 def sizes(text: str) -> list[float]:
@@ -99,9 +103,10 @@ def peak_of(command: list[str], log: Path) -> dict[str, float]:
     return {**peak, "seconds": time.perf_counter() - started, "code": code}
 
 
-def train_command(data: Path, run: Path, mode: str, args) -> list[str]:
+def train_command(data: Path, run: Path, mode: str, fmt: str, args) -> list[str]:
     vaekit = str(Path(sys.executable).with_name("vaekit"))
-    return [vaekit, "train", "--data", str(data), "--data-loading", mode, "--encoder", args.encoder,
+    shuffle = ["--shuffle", "blocks"] if fmt != "npy" else []
+    return [vaekit, "train", "--data", str(data), "--data-loading", mode, *shuffle, "--encoder", args.encoder,
             "--latent", str(args.latent), "--batch-size", str(args.batch_size), "--epochs", "1",
             "--out", str(run), "--force", "-q"]  # fmt: skip
 
@@ -110,7 +115,7 @@ def main() -> None:
     parser = script_parser(__file__, __doc__)
     parser.add_argument("--sizes", type=sizes, default=[0.5, 2.0, 8.0], help="GB of data, e.g. 0.5,2,8")
     parser.add_argument("--memory-sizes", type=sizes, default=None, help="sizes also trained in memory (default: the smallest)")
-    parser.add_argument("--formats", default="npy,parquet", help="npy, parquet or both")
+    parser.add_argument("--formats", default="npy,npy-blocks,parquet", help="npy, npy-blocks, parquet (comma-separated)")
     parser.add_argument("--npy-columns", type=int, default=784, help="values per row of the .npy files")
     parser.add_argument("--parquet-columns", type=int, default=256, help="float32 columns of the Parquet files")
     parser.add_argument("--encoder", default="400", help="encoder widths (the decoder mirrors them)")
@@ -131,32 +136,34 @@ def main() -> None:
     print("| format | GB | rows | loading | peak RSS MiB | allocated / mapped MiB | rows/s | wall s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
     try:
-        for fmt in formats:
-            columns = args.npy_columns if fmt == "npy" else args.parquet_columns
+        for kind in dict.fromkeys(fmt.split("-")[0] for fmt in formats):
+            columns = args.npy_columns if kind == "npy" else args.parquet_columns
             for size in args.sizes:
                 n = max(100, int(size * 1e9 / (4 * columns)))
-                data = base / f"data-{size:g}GB.{fmt}"
-                (write_npy if fmt == "npy" else write_parquet)(data, n, columns)
-                modes = ("disk", "memory") if size in in_memory else ("disk",)
-                runs: dict[str, list[dict]] = {mode: [] for mode in modes}
-                for _ in range(args.repeats):
-                    for mode in modes:  # alternated, so that a busy moment of the machine hits both
-                        run = base / f"run-{fmt}-{size:g}-{mode}"
-                        result = peak_of(train_command(data, run, mode, args), base / "log.txt")
-                        if result["code"]:
-                            raise SystemExit(f"{fmt} {size} GB {mode} failed:\n{(base / 'log.txt').read_text()[-3000:]}")
-                        record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-                        runs[mode].append({**result, "rows_per_s": record["examples_per_s"]})
-                        shutil.rmtree(run, ignore_errors=True)
-                for mode in modes:
-                    best = max(runs[mode], key=lambda r: r["rows_per_s"])
-                    row = {"format": fmt, "gb": size, "file_bytes": data.stat().st_size, "rows": n, "columns": columns,
-                           "loading": mode, "peak_rss_mib": max(r["hwm"] for r in runs[mode]), "anon_mib": best["anon"],
-                           "file_mib": best["file"], "rows_per_s": best["rows_per_s"], "wall_s": best["seconds"],
-                           "all_rows_per_s": [r["rows_per_s"] for r in runs[mode]]}  # fmt: skip
-                    rows_out.append(row)
-                    print(f"| {fmt} | {size:g} | {n:,} | {mode} | {row['peak_rss_mib']:.0f} | {row['anon_mib']:.0f} / "
-                          f"{row['file_mib']:.0f} | {row['rows_per_s']:,.0f} | {row['wall_s']:.0f} |", flush=True)
+                data = base / f"data-{size:g}GB.{kind}"
+                (write_npy if kind == "npy" else write_parquet)(data, n, columns)
+                for fmt in (f for f in formats if f.split("-")[0] == kind):
+                    modes = ("disk", "memory") if size in in_memory else ("disk",)
+                    runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+                    for _ in range(args.repeats if size in in_memory else 1):
+                        for mode in modes:  # alternated, so that a busy moment of the machine hits both
+                            run = base / f"run-{fmt}-{size:g}-{mode}"
+                            result = peak_of(train_command(data, run, mode, fmt, args), base / "log.txt")
+                            if result["code"]:
+                                log = (base / "log.txt").read_text()[-3000:]
+                                raise SystemExit(f"{fmt} {size} GB {mode} failed:\n{log}")
+                            record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+                            runs[mode].append({**result, "rows_per_s": record["examples_per_s"]})
+                            shutil.rmtree(run, ignore_errors=True)
+                    for mode in modes:
+                        best = max(runs[mode], key=lambda r: r["rows_per_s"])
+                        row = {"format": fmt, "gb": size, "file_bytes": data.stat().st_size, "rows": n,
+                               "columns": columns, "loading": mode, "peak_rss_mib": max(r["hwm"] for r in runs[mode]),
+                               "anon_mib": best["anon"], "file_mib": best["file"], "rows_per_s": best["rows_per_s"],
+                               "wall_s": best["seconds"], "all_rows_per_s": [r["rows_per_s"] for r in runs[mode]]}  # fmt: skip
+                        rows_out.append(row)
+                        print(f"| {fmt} | {size:g} | {n:,} | {mode} | {row['peak_rss_mib']:.0f} | {row['anon_mib']:.0f} / "
+                              f"{row['file_mib']:.0f} | {row['rows_per_s']:,.0f} | {row['wall_s']:.0f} |", flush=True)  # fmt: skip
                 data.unlink()
                 shutil.rmtree(base / "cache", ignore_errors=True)
     finally:

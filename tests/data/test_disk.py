@@ -154,7 +154,7 @@ def test_a_conditional_table_reads_its_labels_with_its_rows(tmp_path):
 def test_training_reads_decode_each_row_group_once_per_block_ordered_epoch(tmp_path):
     path = write_parquet(tmp_path / "t.parquet", table(640), group_rows=64)
     lazy = open_disk_data(str(path), OPTIONS, window=2)
-    reader = lazy.train.source.group_reader(2)
+    reader = lazy.train.source.block_reader(2)
     shuffle = BlockShuffle.of_rows(lazy.train.rows, lazy.layout, window=2)
     order = shuffle.order(torch.randperm(len(lazy.train), generator=torch.Generator().manual_seed(3)))
     rows = []
@@ -165,10 +165,21 @@ def test_training_reads_decode_each_row_group_once_per_block_ordered_epoch(tmp_p
     assert torch.equal(torch.cat(rows), lazy.train[order.long()])
 
 
+def test_npy_blocks_are_read_whole_once_an_epoch_under_the_block_order(tmp_path):
+    np.save(tmp_path / "a.npy", np.random.default_rng(0).normal(size=(5000, 1024)).astype(np.float32))
+    lazy = open_disk_data(str(tmp_path / "a.npy"), OPTIONS)
+    assert lazy.layout.sizes.tolist() == [2048, 2048, 904]  # block_rows_for(1024) rows
+    reader = lazy.train.source.block_reader(2)
+    shuffle = BlockShuffle.of_rows(lazy.train.rows, lazy.layout, window=2)
+    order = shuffle.order(torch.randperm(len(lazy.train), generator=torch.Generator().manual_seed(1))).long()
+    rows = [reader.read(lazy.train.file_rows(batch))[0] for batch in order.split(64)]
+    assert reader.loads == 3 and torch.equal(torch.cat(rows), lazy.train[order])
+
+
 def test_a_batch_that_needs_more_row_groups_than_the_window_holds_is_still_read_right(tmp_path):
     path = write_parquet(tmp_path / "t.parquet", table(640), group_rows=64)
     lazy = open_disk_data(str(path), OPTIONS, window=2)
-    reader = lazy.train.source.group_reader(2)
+    reader = lazy.train.source.block_reader(2)
     order = torch.randperm(len(lazy.train), generator=torch.Generator().manual_seed(0))  # a full shuffle
     for batch in order.split(50):  # each batch spans most of the 10 row groups
         x, _ = reader.read(lazy.train.file_rows(batch))

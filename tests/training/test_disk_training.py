@@ -60,21 +60,27 @@ def write_table(path, n=400, groups=50, seed=0):
     "kind, options",
     [
         ("real", {}),
+        ("real", {"shuffle": "blocks", "shuffle_window": 2}),  # whole blocks read, in memory the same order
         ("images", {"binarize": "dynamic"}),
         ("images", {"likelihood": "gaussian", "dequantize": "uniform"}),
     ],
 )
 def test_a_memory_mapped_npy_trains_the_weights_the_in_memory_path_gives(tmp_path, kind, options):
     rng = np.random.default_rng(0)
-    array = rng.normal(size=(300, 8)).astype(np.float32) if kind == "real" else rng.integers(0, 256, (300, 4, 4), dtype=np.uint8)
+    # 4,000 rows of 8 values: under the block shuffle, blocks of block_rows_for(8) = 65,536 rows would
+    # make one block; 4,000 rows of 1,024 values make 2 blocks of 2,048 rows
+    shape = (4000, 1024) if options.get("shuffle") == "blocks" else (300, 8)
+    array = rng.normal(size=shape).astype(np.float32) if kind == "real" else rng.integers(0, 256, (300, 4, 4), dtype=np.uint8)
     np.save(tmp_path / "a.npy", array)
     runs = {}
     for mode in ("memory", "disk"):
         runs[mode] = tmp_path / mode
         vaekit.train(data=tmp_path / "a.npy", data_loading=mode, epochs=2, out=runs[mode], **SMALL, **options)
     same_training(runs["memory"], runs["disk"])  # torch.equal: the same batches, the same full permutation
-    assert json.loads((runs["disk"] / "config.json").read_text())["data_file"]["format"] == "npy"
-    assert json.loads((runs["memory"] / "config.json").read_text())["data_file"] is None
+    disk, memory = (json.loads((runs[m] / "config.json").read_text())["data_file"] for m in ("disk", "memory"))
+    assert disk["format"] == "npy"
+    # recorded in memory only when the order depends on the file's layout (the block shuffle)
+    assert memory is None if "shuffle" not in options else memory["fingerprint"] == disk["fingerprint"]
 
 
 @pytest.mark.parametrize("condition_on", [None, ["species"]])

@@ -230,7 +230,7 @@ class EvaluationExamples:
         x, labels = stored_split(splits, split)
         if x is None:
             raise ConfigError(f"there is no {split} split to evaluate")
-        if hasattr(x.source, "group_reader") and bool((x.rows[1:] < x.rows[:-1]).any()):
+        if getattr(x.source, "reads_by_blocks", False) and bool((x.rows[1:] < x.rows[:-1]).any()):
             # A file read by row groups, in an order that jumps between them (the training split):
             # in the split's order every block would decode every row group, so it is read in
             # the file's order (tables draw no fixed noise: only which sample meets which row moves).

@@ -88,15 +88,15 @@ class DiskRows:
     """The training examples of a split left on disk (``--data-loading disk``): a ``RowView``
     (file rows, in the split's order), read a batch at a time, and moved to ``device``.
 
-    A Parquet table is read through a ``GroupReader`` that keeps ``window`` encoded row
-    groups (the block shuffle's window); a ``.npy`` file straight from its memory map."""
+    Under the block shuffle (``blocks``) they are read through the file's ``BlockReader``,
+    which keeps ``window`` whole blocks (a Parquet table's encoded row groups, stretches of a
+    ``.npy`` file); otherwise row by row (a ``.npy`` file)."""
 
-    def __init__(self, view: Any, device: torch.device, labelled: bool, window: int = 1) -> None:
+    def __init__(self, view: Any, device: torch.device, labelled: bool, window: int = 1, blocks: bool = False) -> None:
         self.view = view
         self.device = device
         self.labelled = labelled
-        group_reader = getattr(view.source, "group_reader", None)
-        self.reader = group_reader(window) if group_reader is not None else view.source
+        self.reader = view.source.block_reader(window) if blocks else view.source
 
     def __len__(self) -> int:
         return len(self.view)

@@ -469,7 +469,7 @@ def training_data(config: RunConfig, splits: Splits, labelled: bool, device: tor
     t = config.train
     train_labels = splits.train_labels if labelled else None
     if t.data_loading == "disk":
-        return DiskRows(splits.train, device, labelled, window=config.data.shuffle_window)
+        return DiskRows(splits.train, device, labelled, window=config.data.shuffle_window, blocks=splits.blocks is not None)
     if t.data_loading == "streaming":
         return ExamplesDataset(splits.train, train_labels)
     return splits.train.to(device), train_labels.to(device) if train_labels is not None else None

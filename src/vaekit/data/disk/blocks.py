@@ -17,7 +17,9 @@ from disk.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -158,3 +160,86 @@ class BlockShuffle:
             out[offsets[keys] + within] = chunk[by_key].to(out.dtype)
             offsets[values] += counts_here
         return out
+
+
+class BlockReader:
+    """Training reads by blocks: each block needed (a Parquet row group, decoded and encoded; a
+    stretch of a ``.npy`` file, read in one call) is loaded whole by ``table.load_block`` and
+    kept, ``capacity`` at a time (least recently used out first), in one buffer of ``capacity``
+    slots, so that a batch is one gather from it. A batch's blocks are loaded in the order its
+    rows first name them: under the block shuffle a batch that starts the next window names the
+    old window's blocks first, and they are evicted only once used.
+
+    ``table`` has ``layout`` (a ``BlockLayout``), ``width``, ``dtype``, ``labelled`` and
+    ``load_block(block) -> (x, y)``."""
+
+    def __init__(self, table: Any, capacity: int) -> None:
+        self.table = table
+        self.capacity = max(1, min(int(capacity), table.layout.n_blocks))
+        self.slot_rows = int(table.layout.sizes.max())
+        self._x = torch.empty(self.capacity * self.slot_rows, table.width, dtype=table.dtype)
+        self._y = torch.empty(self.capacity * self.slot_rows, dtype=torch.int64) if table.labelled else None
+        #: row group -> slot, least recently used first
+        self._slots: OrderedDict[int, int] = OrderedDict()
+        #: blocks loaded so far (a read count, for tests and benchmarks)
+        self.loads = 0
+
+    def _slot(self, group: int, pinned: set[int]) -> int:
+        """Return the slot holding ``group``, loading it (into the least recently used slot
+        that the current batch does not need) if it is not held."""
+        slot = self._slots.get(group)
+        if slot is not None:
+            self._slots.move_to_end(group)
+            return slot
+        if len(self._slots) < self.capacity:
+            slot = len(self._slots)
+        else:
+            victim = next(g for g in self._slots if g not in pinned)
+            slot = self._slots.pop(victim)
+        gx, gy = self.table.load_block(group)
+        start = slot * self.slot_rows
+        self._x[start : start + len(gx)] = gx
+        if self._y is not None and gy is not None:
+            self._y[start : start + len(gy)] = gy
+        self.loads += 1
+        self._slots[group] = slot
+        return slot
+
+    def read(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the encoded examples (float32 ``[len(rows), width]``) and labels of the file
+        rows ``rows``, in their order: one gather from the held row groups, or (a batch that
+        needs more row groups than slots, at a window's edge) one gather per slotful."""
+        rows = np.asarray(rows, dtype=np.int64)
+        layout = self.table.layout
+        groups = layout.block_of(rows)
+        unique, first = np.unique(groups, return_index=True)
+        offset = np.zeros(layout.n_blocks, dtype=np.int64)
+        parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
+        pinned: set[int] = set()
+        for group in unique[np.argsort(first)].tolist():
+            if group not in self._slots and len(pinned) >= self.capacity:
+                parts.append(self._gather(rows, groups, offset, pinned))
+                pinned = set()
+            pinned.add(group)
+            offset[group] = self._slot(group, pinned) * self.slot_rows - layout.starts[group]
+        if not parts:
+            where = torch.from_numpy(rows + offset[groups])
+            return self._x.index_select(0, where), (self._y.index_select(0, where) if self._y is not None else None)
+        parts.append(self._gather(rows, groups, offset, pinned))
+        x = torch.empty(len(rows), self.table.width, dtype=self._x.dtype)
+        y = torch.empty(len(rows), dtype=torch.int64) if self._y is not None else None
+        for index, px, py in parts:
+            x[index] = px
+            if y is not None:
+                y[index] = py
+        return x, y
+
+    def _gather(
+        self, rows: np.ndarray, groups: np.ndarray, offset: np.ndarray, held: set[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Return the positions in the batch of the rows of the row groups ``held``, and those
+        rows (examples and labels) gathered from their slots."""
+        mask = np.isin(groups, list(held))
+        where = torch.from_numpy(rows[mask] + offset[groups[mask]])
+        y = self._y.index_select(0, where) if self._y is not None else None
+        return torch.from_numpy(np.flatnonzero(mask)), self._x.index_select(0, where), y

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from vaekit.data.disk.blocks import BlockLayout, block_rows_for
+from vaekit.data.disk.blocks import BlockLayout
 from vaekit.data.disk.convert import TEXT_SUFFIXES, converted_parquet
 from vaekit.data.disk.npy import NpyRows
 from vaekit.data.disk.parquet import ParquetRows, sample_size
@@ -241,7 +241,7 @@ def _npy_bundle(
     name: str, path: Path, options: LoadOptions, recorded: dict[str, Any] | None, value_range: str | None
 ) -> LazyBundle:
     rows = NpyRows(path)
-    layout = BlockLayout.fixed(rows.n_rows, block_rows_for(rows.width))
+    layout = rows.layout
     record = data_file_record(name, "npy", layout, rows.fingerprint(), path)
     check_unchanged(record, recorded)
     if recorded is None or value_range is None:

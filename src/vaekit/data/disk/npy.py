@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from vaekit.data.arrays import CHANNELS
+from vaekit.data.disk.blocks import BlockLayout, BlockReader, block_rows_for
 from vaekit.data.validate import array_position, as_features, infer_value_range
 from vaekit.runtime.errors import DataError
 
@@ -42,7 +43,15 @@ class NpyRows:
     """The rows of a ``.npy`` file as examples: ``[N, D]`` for a 2-D array, images
     ``[N, C*H*W]`` for a 3-D/4-D stack (as ``vaekit.data.arrays`` reads them, ``[N, H, W, C]``
     moved to channels first). uint8 image stacks stay uint8 grey levels (256 of them);
-    everything else becomes float32 as it is read."""
+    everything else becomes float32 as it is read.
+
+    Rows are read one by one (``read``), or under the block shuffle a block of
+    ``block_rows_for(D)`` consecutive rows at a time (``block_reader``): one sequential read per
+    block, which a file that no longer fits in the page cache needs (a row read at random from
+    disk is a seek)."""
+
+    #: rows can be read one by one at no extra cost (a Parquet file's cannot)
+    reads_by_blocks = False
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -95,6 +104,7 @@ class NpyRows:
         self._since_release = 0
         self._offset = int(x.offset)
         self._fd: int | None = None
+        self.layout = BlockLayout.fixed(self.n_rows, block_rows_for(self.width))
 
     def __del__(self) -> None:
         if getattr(self, "_fd", None) is not None:
@@ -131,6 +141,26 @@ class NpyRows:
         # Back to the order asked for by a gather into memory torch allocates (aligned for its kernels).
         back = torch.from_numpy(np.argsort(order, kind="stable"))
         return torch.from_numpy(self._as_examples(raw)).index_select(0, back), None
+
+    def load_block(self, block: int) -> tuple[torch.Tensor, None]:
+        """Return the rows of block ``block`` of ``layout`` (one read), in the stored dtype."""
+        start, stop = int(self.layout.starts[block]), int(self.layout.starts[block + 1])
+        return self._read_run(start, stop), None
+
+    def block_reader(self, capacity: int) -> BlockReader:
+        """Return a reader of training batches that reads whole blocks and keeps ``capacity``
+        of them (the shuffle window)."""
+        return BlockReader(self, capacity)
+
+    def _read_run(self, start: int, stop: int) -> torch.Tensor:
+        """Return the consecutive rows ``start .. stop - 1`` as examples, read in one call."""
+        raw = np.empty((stop - start, *self.array.shape[1:]), dtype=self.array.dtype)
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        want = raw.nbytes
+        if want and os.preadv(self._fd, [memoryview(raw.reshape(-1)).cast("B")], self._offset + start * self._row_bytes) != want:
+            raise DataError(f"{self.path}: the file is shorter than its header says; save it again")
+        return torch.from_numpy(self._as_examples(raw))
 
     def _as_examples(self, block: np.ndarray) -> np.ndarray:
         """Return rows as read from the file as examples ``[k, D]`` in the stored dtype."""

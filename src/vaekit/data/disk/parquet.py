@@ -2,7 +2,7 @@
 
 Parquet stores rows in row groups, each compressed column by column: a row can only be had by
 decoding its row group. So this reader decodes whole row groups, keeps a few (decoded, and
-for training encoded) and serves rows from them; the epoch's block shuffle
+for training encoded, in a ``BlockReader``) and serves rows from them; the epoch's block shuffle
 (``vaekit.data.disk.blocks``) makes every training batch come from the ``window`` row groups
 held.
 
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.data.disk.blocks import BlockLayout
+from vaekit.data.disk.blocks import BlockLayout, BlockReader
 from vaekit.runtime.errors import DataError
 
 #: the schema and codec of a table are fitted on a sample of at most this many rows ...
@@ -50,6 +50,9 @@ class ParquetRows:
     """The rows of a Parquet file, encoded by ``codec`` (set once fitted) as they are read:
     ``read(rows)`` returns float32 ``[k, codec.width]`` and, with condition columns, the
     int64 joint labels."""
+
+    #: a row is had only by decoding its row group: reads must keep to a few row groups
+    reads_by_blocks = True
 
     def __init__(self, path: str | Path, file: Any = None) -> None:
         from vaekit.data.tables.read import open_parquet
@@ -166,93 +169,18 @@ class ParquetRows:
         self._last = (key, answer)
         return answer
 
-    def group_reader(self, capacity: int) -> GroupReader:
-        """Return a reader of training batches that encodes whole row groups and keeps
-        ``capacity`` of them (the shuffle window)."""
-        return GroupReader(self, capacity)
+    def block_reader(self, capacity: int) -> BlockReader:
+        """Return a reader of training batches that decodes and encodes whole row groups and
+        keeps ``capacity`` of them (the shuffle window)."""
+        return BlockReader(self, capacity)
+
+    def load_block(self, group: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return row group ``group`` decoded and encoded: float32 ``[rows, width]`` and labels."""
+        frame = self.decode_group(group, self.read_columns)
+        frame.attrs.update(vaekit_source=str(self.path))
+        return self.encode(frame)
 
     def groups(self, columns: list[str] | None = None) -> Iterator[Any]:
         """Yield the row groups in file order as DataFrames (only ``columns``, if given)."""
         for group in range(self.layout.n_blocks):
             yield self.decode_group(group, columns)
-
-
-class GroupReader:
-    """Training reads from a Parquet table: each row group needed is decoded and encoded whole
-    and kept, ``capacity`` at a time (least recently used out first), in one buffer of
-    ``capacity`` slots, so that a batch is one gather from it. A batch's row groups are loaded
-    in the order its rows first name them: under the block shuffle a batch that starts the next
-    window names the old window's groups first, and they are evicted only once used."""
-
-    def __init__(self, table: ParquetRows, capacity: int) -> None:
-        self.table = table
-        self.capacity = max(1, min(int(capacity), table.layout.n_blocks))
-        self.slot_rows = int(table.layout.sizes.max())
-        self._x = torch.empty(self.capacity * self.slot_rows, table.width, dtype=torch.float32)
-        self._y = torch.empty(self.capacity * self.slot_rows, dtype=torch.int64) if table.labelled else None
-        #: row group -> slot, least recently used first
-        self._slots: OrderedDict[int, int] = OrderedDict()
-        #: row groups decoded and encoded so far (a read count, for tests and benchmarks)
-        self.loads = 0
-
-    def _slot(self, group: int, pinned: set[int]) -> int:
-        """Return the slot holding ``group``, loading it (into the least recently used slot
-        that the current batch does not need) if it is not held."""
-        slot = self._slots.get(group)
-        if slot is not None:
-            self._slots.move_to_end(group)
-            return slot
-        if len(self._slots) < self.capacity:
-            slot = len(self._slots)
-        else:
-            victim = next(g for g in self._slots if g not in pinned)
-            slot = self._slots.pop(victim)
-        frame = self.table.decode_group(group, self.table.read_columns)
-        frame.attrs.update(vaekit_source=str(self.table.path))
-        gx, gy = self.table.encode(frame)
-        start = slot * self.slot_rows
-        self._x[start : start + len(gx)] = gx
-        if self._y is not None and gy is not None:
-            self._y[start : start + len(gy)] = gy
-        self.loads += 1
-        self._slots[group] = slot
-        return slot
-
-    def read(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return the encoded examples (float32 ``[len(rows), width]``) and labels of the file
-        rows ``rows``, in their order: one gather from the held row groups, or (a batch that
-        needs more row groups than slots, at a window's edge) one gather per slotful."""
-        rows = np.asarray(rows, dtype=np.int64)
-        layout = self.table.layout
-        groups = layout.block_of(rows)
-        unique, first = np.unique(groups, return_index=True)
-        offset = np.zeros(layout.n_blocks, dtype=np.int64)
-        parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
-        pinned: set[int] = set()
-        for group in unique[np.argsort(first)].tolist():
-            if group not in self._slots and len(pinned) >= self.capacity:
-                parts.append(self._gather(rows, groups, offset, pinned))
-                pinned = set()
-            pinned.add(group)
-            offset[group] = self._slot(group, pinned) * self.slot_rows - layout.starts[group]
-        if not parts:
-            where = torch.from_numpy(rows + offset[groups])
-            return self._x.index_select(0, where), (self._y.index_select(0, where) if self._y is not None else None)
-        parts.append(self._gather(rows, groups, offset, pinned))
-        x = torch.empty(len(rows), self.table.width, dtype=torch.float32)
-        y = torch.empty(len(rows), dtype=torch.int64) if self._y is not None else None
-        for index, px, py in parts:
-            x[index] = px
-            if y is not None:
-                y[index] = py
-        return x, y
-
-    def _gather(
-        self, rows: np.ndarray, groups: np.ndarray, offset: np.ndarray, held: set[int]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Return the positions in the batch of the rows of the row groups ``held``, and those
-        rows (examples and labels) gathered from their slots."""
-        mask = np.isin(groups, list(held))
-        where = torch.from_numpy(rows[mask] + offset[groups[mask]])
-        y = self._y.index_select(0, where) if self._y is not None else None
-        return torch.from_numpy(np.flatnonzero(mask)), self._x.index_select(0, where), y
