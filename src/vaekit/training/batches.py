@@ -141,8 +141,7 @@ def disk_batches(
     the training positions), on ``data.device``: the same batches, in the same order, as
     ``memory_batches`` over the same examples in memory.
 
-    Read in the training thread, between steps: a reader thread reading ahead was measured
-    slower on 2 cores (24,500 against 27,000 rows/s on a Parquet table, 36,000 against 37,600
-    on a ``.npy``), the decoding holding the interpreter lock while the steps wait for it."""
+    Read in the training thread, between steps: a reader thread reading ahead was slower on
+    2 cores, the decoding holding the interpreter lock while the steps wait for it."""
     for start in range(0, len(order), batch_size):
         yield read_rows(data, order[start : start + batch_size])
