@@ -150,3 +150,48 @@ def training_curves(records: list[dict[str, Any]], vae: Any = None) -> Any:
     if labels.why_not:
         fig.suptitle(labels.why_not, fontsize=10)
     return fig
+
+
+def has_layer_kl(records: list[dict[str, Any]]) -> bool:
+    """Return whether the records carry each stochastic layer's KL (``train_kl_layers``)."""
+    return any("train_kl_layers" in r for r in records)
+
+
+def layer_kl_curves(records: list[dict[str, Any]]) -> Any:
+    """Return a matplotlib Figure of each stochastic layer's KL term by epoch (nats per
+    example; z1 is the layer nearest the data), training as solid lines and validation, where
+    recorded, dashed; a log scale when the layers differ by more than a factor of 100, so a
+    layer that has collapsed towards zero stays visible. Raises ``ConfigError`` for a run
+    with one stochastic layer."""
+    import math
+
+    from vaekit.runtime.errors import ConfigError
+
+    if not has_layer_kl(records):
+        raise ConfigError(
+            "metrics.jsonl has no per-layer KL: the run has one stochastic layer (the curves panel "
+            "'KL' is its KL); per-layer curves are for hvae and lvae runs"
+        )
+    fig = new_figure(7.0, 4.0)
+    ax = fig.add_subplot()
+    layers = max(len(r.get("train_kl_layers", [])) for r in records)
+    colours = [f"C{i % 10}" for i in range(layers)]
+    values = []
+    for split, style in (("train", "-"), ("val", "--")):
+        key = f"{split}_kl_layers"
+        for layer in range(layers):
+            points = [(r["epoch"], r[key][layer]) for r in records if len(r.get(key, [])) > layer]
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            values += ys
+            marker = "o" if len(xs) < 30 else None
+            ax.plot(xs, ys, style, marker=marker, markersize=3, color=colours[layer], label=f"z{layer + 1} {split}")
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) > 100 * min(positive) and all(math.isfinite(v) for v in positive):
+        ax.set_yscale("log")
+    ax.set_title("KL(q || p) of each stochastic layer (nats/example; z1 nearest the data)", fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return fig

@@ -111,10 +111,10 @@ def _samples(request: PlotRequest) -> Any:
 
 @picture("layers", "layers.png", "a hierarchy's samples, one row per layer sampled (hvae, lvae)")
 def _layers(request: PlotRequest) -> Any:
-    from vaekit.viz.samples import layer_sample_grid
+    from vaekit.viz.samples import layer_sample_figure
 
     vae = _load(request)
-    return layer_sample_grid(vae, request.get("n"), temperature=request.get("temperature", 1.0), seed=request.seed)
+    return layer_sample_figure(vae, request.get("n"), temperature=request.get("temperature", 1.0), seed=request.seed)
 
 
 @picture("recon", "reconstructions.png", "test examples above their reconstructions")
@@ -174,6 +174,13 @@ def _curves(request: PlotRequest) -> Any:
     from vaekit.viz.curves import read_metrics, training_curves
 
     return training_curves(read_metrics(request.run_dir), request.run_dir)
+
+
+@picture("kl-layers", "kl-layers.png", "each stochastic layer's KL by epoch from metrics.jsonl (hvae, lvae)")
+def _kl_layers(request: PlotRequest) -> Any:
+    from vaekit.viz.curves import layer_kl_curves, read_metrics
+
+    return layer_kl_curves(read_metrics(request.run_dir))
 
 
 @picture("anomalies", "anomalies.png", "the most unusual examples of --data (or the split) and what made them unusual")

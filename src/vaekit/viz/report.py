@@ -31,14 +31,14 @@ class Picture:
 def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] | None, seed: int = 0) -> list[Picture]:
     """Return every picture of a run in report order. A picture that does not apply (e.g. images
     of a table, the manifold of a latent space that is not 2-D) carries the reason instead."""
-    from vaekit.viz.curves import training_curves
+    from vaekit.viz.curves import has_layer_kl, layer_kl_curves, training_curves
     from vaekit.viz.diagram import architecture_from_config, diagram_source
     from vaekit.viz.figure import picture_png
     from vaekit.viz.interpolation import default_pair, interpolation_figure
     from vaekit.viz.latents import latent_scatter
     from vaekit.viz.manifold import manifold_grid
     from vaekit.viz.reconstructions import reconstruction_grid
-    from vaekit.viz.samples import sample_grid
+    from vaekit.viz.samples import layer_sample_figure, sample_grid
     from vaekit.viz.traversal import traversal_figure
 
     a, b = default_pair(labels, len(x))
@@ -52,6 +52,13 @@ def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] |
     makers: list[tuple[str, str, Callable[[], Any]]] = [
         ("curves", "Training curves", lambda: training_curves(records or [], vae)),
         ("samples", samples_title, lambda: sample_grid(vae, None if cond else 64, seed=seed)),
+    ]
+    # A model with stochastic layers also shows each layer's KL and what each layer adds to a sample.
+    if records and has_layer_kl(records):
+        makers.insert(1, ("kl-layers", "KL of each stochastic layer", lambda: layer_kl_curves(records)))
+    if hasattr(vae.model.prior, "sample_layers"):
+        makers.append(("layers", "Samples layer by layer (top row: the top layer alone)", lambda: layer_sample_figure(vae, seed=seed)))
+    makers += [
         (
             "recon",
             "Test examples (odd rows) and their reconstructions (even rows)",

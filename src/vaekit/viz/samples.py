@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from vaekit.runtime.errors import ConfigError
+from vaekit.viz.figure import new_figure, show_grid
 from vaekit.viz.grid import image_grid
 from vaekit.viz.pictures import as_images, num_classes, require_images
 
@@ -72,3 +73,35 @@ def layer_sample_grid(
         ]
         xs = torch.cat([vae.decode(z) for z in rows])
     return image_grid(as_images(xs, shape), ncol=n, scale=scale)
+
+
+def layer_row_labels(layers: int) -> list[str]:
+    """Return what each row of :func:`layer_sample_grid` samples, top row first, for a model
+    with ``layers`` stochastic layers (z1 nearest the data, z``layers`` at the top)."""
+    labels = []
+    for below in range(layers - 1, -1, -1):
+        if below == 0:
+            labels.append(f"all layers drawn\n(z{layers}..z1)")
+            continue
+        drawn = f"z{layers}" if below == layers - 1 else f"z{layers}..z{below + 1}"
+        labels.append(f"{drawn} drawn,\n" + (f"z{below}..z1 means" if below > 1 else "z1 mean"))
+    return labels
+
+
+def layer_sample_figure(
+    vae: Any, n: int | None = None, temperature: float = 1.0, seed: int = 0, scale: int = 4
+) -> Any:
+    """Return :func:`layer_sample_grid` as a matplotlib Figure with each row labelled by the
+    layers it draws and the layers it decodes through their means (see
+    :func:`layer_row_labels`), and a title saying that a column is one draw of the top layer."""
+    picture = layer_sample_grid(vae, n, temperature, seed, scale)
+    labels = layer_row_labels(len(vae.model.prior.widths))
+    height, width = picture.shape[:2]
+    fig = new_figure(2.2 + width / 100, 0.7 + height / 100)
+    ax = fig.add_subplot()
+    show_grid(ax, picture)
+    row = height / len(labels)
+    ax.set_yticks([row * (i + 0.5) for i in range(len(labels))], labels, fontsize=8)
+    ax.tick_params(axis="y", length=0)
+    ax.set_title(f"each column: one draw of the top layer z{len(labels)} (temperature {temperature:g})", fontsize=9)
+    return fig
