@@ -56,7 +56,7 @@ LEGACY_MODEL_OPTIONS: dict[str, tuple[str, str]] = {
 #: "off" runs the plain reference path
 FAST_MODES = ("auto", "off")
 #: values of ``train.lr_schedule`` (see ``vaekit.training.optim.learning_rate``)
-LR_SCHEDULES = ("constant", "burda")
+LR_SCHEDULES = ("constant", "burda", "cosine")
 
 #: top-level keys of config.json that record facts about the data (and the library version)
 BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "table", "data_file", "version")
@@ -172,7 +172,8 @@ class TrainConfig:
     lr_schedule: str = _opt(
         "constant",
         "constant; burda: Burda et al.'s (2015) schedule, 3^i epochs at lr * 10^(-i/7) for i = 0..7 (3,280 epochs "
-        "in all, the last rate kept after them).",
+        "in all, the last rate kept after them); cosine: half a cosine from lr at the first epoch towards 0 after "
+        "the last of --epochs (a resume that changes --epochs changes the rates from then on).",
         LR_SCHEDULES,
     )
     adam_eps: float = _opt(1e-8, "Adam's epsilon (Burda et al. 2015 use 1e-4).")

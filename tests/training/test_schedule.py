@@ -30,6 +30,22 @@ def test_burdas_schedule_spans_3280_epochs() -> None:
     assert [rates.count(10 ** (-i / 7)) for i in range(8)] == [3**i for i in range(8)]
 
 
+def test_the_cosine_schedule_falls_from_the_base_rate_towards_zero_over_the_run() -> None:
+    rates = [learning_rate(2.0, "cosine", e, 10) for e in range(1, 13)]
+    assert rates[0] == 2.0
+    assert rates[5] == pytest.approx(1.0)  # halfway: epoch 6 of 10
+    assert all(a > b for a, b in zip(rates[:10], rates[1:10], strict=False))
+    assert 0 < rates[9] < 0.05 and rates[10] == rates[11] == rates[9]  # past the run: the last rate
+    with pytest.raises(ConfigError, match="cosine needs the run's epochs"):
+        learning_rate(1.0, "cosine", 1)
+
+
+def test_the_cosine_schedule_follows_the_runs_epochs(tmp_path: Path) -> None:
+    vaekit.train(out=tmp_path / "run", lr_schedule="cosine", **SMALL)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records] == pytest.approx([learning_rate(1e-3, "cosine", e, 4) for e in (1, 2, 3, 4)])
+
+
 def test_the_schedule_and_epsilon_reach_the_optimizer(tmp_path: Path) -> None:
     vaekit.train(out=tmp_path / "run", lr_schedule="burda", adam_eps=1e-4, **SMALL)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -55,7 +71,7 @@ def test_a_run_stops_at_its_time_limit_and_resumes_to_the_same_weights(tmp_path:
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [({"lr_schedule": "cosine"}, "lr_schedule must be one of"), ({"adam_eps": 0.0}, "adam_eps must be > 0"),
+    [({"lr_schedule": "linear"}, "lr_schedule must be one of"), ({"adam_eps": 0.0}, "adam_eps must be > 0"),
      ({"time_limit": -1.0}, "time_limit must be > 0")],  # fmt: skip
 )
 def test_bad_schedule_options_are_refused(tmp_path: Path, option: dict, message: str) -> None:

@@ -507,7 +507,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
     t, state = run.config.train, run.state
     run.model.train()
     for group in run.optimizer.param_groups:
-        group["lr"] = learning_rate(t.lr, t.lr_schedule, epoch)
+        group["lr"] = learning_rate(t.lr, t.lr_schedule, epoch, t.epochs)
     shuffle = epoch_generator(t.seed, epoch)
     n = len(run.splits.train)
     batches = epoch_batches(run, torch.randperm(n, generator=shuffle))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable
 
 import torch
@@ -27,14 +28,20 @@ def make_adam(
 BURDA_STAGES = 8
 
 
-def learning_rate(base: float, schedule: str, epoch: int) -> float:
+def learning_rate(base: float, schedule: str, epoch: int, epochs: int | None = None) -> float:
     """Return the learning rate of epoch ``epoch`` (counted from 1) under ``schedule``:
     ``"constant"`` gives ``base``; ``"burda"`` gives ``base * 10 ** (-i / 7)`` during the 3^i
-    epochs of stage i (epochs 1, 2-4, 5-13, ..., 1094-3280), and the last stage's rate after."""
+    epochs of stage i (epochs 1, 2-4, 5-13, ..., 1094-3280), and the last stage's rate after;
+    ``"cosine"`` falls from ``base`` at epoch 1 along half a cosine towards 0 at epoch
+    ``epochs + 1`` (the run's length, required), and stays at the last epoch's rate after it."""
     if schedule == "constant":
         return base
+    if schedule == "cosine":
+        if not epochs or epochs < 1:
+            raise ConfigError(f"lr_schedule cosine needs the run's epochs (a positive count), got {epochs!r}")
+        return base * 0.5 * (1 + math.cos(math.pi * (min(epoch, epochs) - 1) / epochs))
     if schedule != "burda":
-        raise ConfigError(f"lr_schedule must be constant or burda, got {schedule!r}")
+        raise ConfigError(f"lr_schedule must be constant, burda or cosine, got {schedule!r}")
     end = 0
     for stage in range(BURDA_STAGES):
         end += 3**stage
