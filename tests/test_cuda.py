@@ -179,15 +179,17 @@ def test_dynamic_binarisation_and_dequantisation_noise_are_drawn_on_the_batch_de
 
 
 @pytest.mark.parametrize(
-    ("precision", "fast"), [("fp32", "auto"), ("fp32", "off"), ("bf16", "auto"), ("fp16", "auto")]
+    ("precision", "fast", "model"),
+    [("fp32", "auto", "vae"), ("fp32", "off", "vae"), ("bf16", "auto", "vae"), ("fp16", "auto", "vae"),
+     ("fp32", "auto", "cvae")],  # fmt: skip
 )
-def test_training_makes_no_host_round_trip_per_step(tmp_path, precision, fast):
+def test_training_makes_no_host_round_trip_per_step(tmp_path, precision, fast, model):
     # 1437 images in batches of 16: 90 steps per epoch. A read per step would add >= 90 per epoch;
     # the loop's own reads (the epoch's permutation to the device, the divergence check every 50
     # steps and at the epoch's end, the epoch's sums) add about 4.
     options = {
         **DIGITS, "batch_size": 16, "device": "cuda", "precision": precision, "fast": fast, "val_fraction": 0.0,
-        "checkpoint_every": 100,
+        "checkpoint_every": 100, "model": model,
     }  # fmt: skip
     vaekit.train(**options, epochs=1, out=tmp_path / "warm-up")
     counts = {}

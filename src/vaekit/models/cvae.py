@@ -36,7 +36,10 @@ class ConditionalVAE(VAE):
             if y.is_floating_point() and not torch.equal(y, y.round()):
                 raise DataError("labels y must be whole class numbers, or [N, C] vectors")
             y = y.long()
-            if len(y) and (y.min() < 0 or y.max() >= self.cond_dim):
+            # Training labels on a GPU were checked when the data were read; checking them again
+            # would make the host wait for the device at every step.
+            checked = self.training and y.device.type != "cpu"
+            if len(y) and not checked and (y.min() < 0 or y.max() >= self.cond_dim):
                 raise DataError(f"labels must be in 0..{self.cond_dim - 1}, got {y.min().item()}..{y.max().item()}")
             return F.one_hot(y, self.cond_dim).float()
         if y.ndim != 2 or y.shape[-1] != self.cond_dim:
