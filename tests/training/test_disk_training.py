@@ -267,6 +267,25 @@ def test_evaluate_and_the_end_of_run_summary_read_a_disk_split_in_blocks(tmp_pat
     assert result.exit_code == 0 and "test ELBO" in result.output, result.output
 
 
+def test_a_disk_split_evaluated_over_several_blocks_keeps_no_codes_and_counts_the_same_active_units(
+    tmp_path, monkeypatch
+):
+    from vaekit.evaluation import report
+    from vaekit.evaluation.diagnostics import ColumnMoments
+
+    np.save(tmp_path / "a.npy", np.random.default_rng(1).normal(size=(12_000, 6)).astype(np.float32))
+    memory = vaekit.train(data=tmp_path / "a.npy", epochs=1, out=tmp_path / "m", **SMALL)
+    disk = vaekit.train(data=tmp_path / "a.npy", data_loading="disk", epochs=1, out=tmp_path / "d", **SMALL)
+    passes = []
+    real_pass = report._posterior_pass_blocks
+    monkeypatch.setattr(report, "_posterior_pass_blocks", lambda *a, **k: passes.append(real_pass(*a, **k)) or passes[-1])
+    monkeypatch.setattr(report, "EVAL_BLOCK_VALUES", 6)  # blocks of one posterior batch: 1,000 rows each
+    a, b = vaekit.evaluate(memory, k=0, probe=False), vaekit.evaluate(disk, k=0, probe=False)
+    assert isinstance(passes[1]["mu"], ColumnMoments) and passes[1]["mu"].n == b["n_examples"] > 1000
+    assert b["posterior_mean_variance"] == pytest.approx(a["posterior_mean_variance"], rel=1e-6)
+    assert a["active_units"] == b["active_units"] and b["elbo"] == pytest.approx(a["elbo"], rel=1e-6)
+
+
 def test_a_tables_training_split_on_disk_is_evaluated_in_file_order(tmp_path, monkeypatch):
     from vaekit.data.disk import ParquetRows
     from vaekit.data.views import EvaluationExamples

@@ -12,13 +12,56 @@ import torch
 ACTIVE_UNIT_THRESHOLD = 0.01
 
 
-def posterior_mean_variance(mu: torch.Tensor) -> torch.Tensor:
+class ColumnMoments:
+    """The count, mean and sum of squared deviations of each column of rows added batch by
+    batch (float64; batches merged as Chan, Golub and LeVeque do, so the variance is as exact
+    as one pass over all the rows): the variance of posterior means over a split that is never
+    held whole."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
+
+    @property
+    def width(self) -> int:
+        """The number of columns (0 before the first batch)."""
+        return 0 if self.mean is None else int(self.mean.shape[0])
+
+    def add(self, rows: torch.Tensor) -> None:
+        """Add the rows ``[B, L]``."""
+        rows = rows.detach().double().cpu()
+        b = len(rows)
+        if b == 0:
+            return
+        mean = rows.mean(0)
+        m2 = (rows - mean).pow(2).sum(0)
+        if self.mean is None or self.m2 is None:
+            self.n, self.mean, self.m2 = b, mean, m2
+            return
+        total = self.n + b
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (b / total)
+        self.m2 = self.m2 + m2 + delta.pow(2) * (self.n * b / total)
+        self.n = total
+
+    def variance(self) -> torch.Tensor:
+        """Return each column's population variance ``[L]`` (float64)."""
+        if self.m2 is None:
+            raise ValueError("no rows were added")
+        return self.m2 / self.n
+
+
+def posterior_mean_variance(mu: torch.Tensor | ColumnMoments) -> torch.Tensor:
     """Return Cov_x(E_q[z_u|x]) for each latent dimension: the variance over examples of the
-    posterior means ``mu`` ``[N, L]``, ``[L]`` (population variance, in squared latent units)."""
+    posterior means ``mu`` ``[N, L]`` (or their :class:`ColumnMoments`), ``[L]`` (population
+    variance, in squared latent units)."""
+    if isinstance(mu, ColumnMoments):
+        return mu.variance()
     return mu.double().var(dim=0, unbiased=False)
 
 
-def count_active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+def count_active_units(mu: torch.Tensor | ColumnMoments, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
     """Return the number of latent dimensions whose posterior mean varies over examples by more
     than ``threshold`` (Burda et al.'s active units); the others have collapsed to the prior."""
     return int((posterior_mean_variance(mu) > threshold).sum().item())
@@ -76,6 +119,6 @@ def add_layer_diagnostics(report: dict[str, Any], passed: dict[str, torch.Tensor
         return
     means = [passed[f"layer_mu_{i}"] for i in range(passed["kl_layers"].shape[1]) if f"layer_mu_{i}" in passed]
     if means:
-        report["latent_dims_per_layer"] = [int(mu.shape[1]) for mu in means]
+        report["latent_dims_per_layer"] = [mu.width if isinstance(mu, ColumnMoments) else int(mu.shape[1]) for mu in means]
         report["active_units_per_layer"] = [count_active_units(mu) for mu in means]
     report["kl_per_layer"] = [float(v) for v in passed["kl_layers"].mean(0)]

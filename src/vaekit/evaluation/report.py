@@ -28,6 +28,7 @@ import torch
 from vaekit.data.views import EvaluationExamples
 from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
+    ColumnMoments,
     add_layer_diagnostics,
     count_active_units,
     layer_parts,
@@ -212,7 +213,8 @@ def evaluate_model(
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             started = time.perf_counter()
-            passed = _posterior_pass_blocks(model, x, y, max(batch_size or 0, 1000), variational)
+            wants_probe = probe_data is not None and labels is not None and not conditional
+            passed = _posterior_pass_blocks(model, x, y, max(batch_size or 0, 1000), variational, keep_codes=wants_probe)
             seconds["elbo"] = time.perf_counter() - started
         report["recon_mse"] = float(passed["sq_err"].sum().item() / x.numel())
         if variational:
@@ -267,19 +269,32 @@ def _block_rows(x: EvaluationExamples, multiple: int) -> int:
 
 
 def _posterior_pass_blocks(
-    model: torch.nn.Module, x: torch.Tensor | EvaluationExamples, y: torch.Tensor | None, batch_size: int, variational: bool
-) -> dict[str, torch.Tensor]:
+    model: torch.nn.Module,
+    x: torch.Tensor | EvaluationExamples,
+    y: torch.Tensor | None,
+    batch_size: int,
+    variational: bool,
+    keep_codes: bool = False,
+) -> dict[str, Any]:
     """``_posterior_pass`` over ``x``, a tensor or a split read block by block (the same
-    batches, so the same global draws and results)."""
+    batches, so the same global draws and results). For a split read by blocks, the posterior
+    codes (``mu``, ``layer_mu_<l>``) come as their :class:`ColumnMoments` unless
+    ``keep_codes``."""
     if not isinstance(x, EvaluationExamples):
         return _posterior_pass(model, x, y, batch_size=batch_size, variational=variational)
     device = next(model.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {}
+    moments: dict[str, ColumnMoments] = {}
     for xb, yb in x.blocks(_block_rows(x, batch_size)):
         cond = yb.to(device) if yb is not None and getattr(model, "conditional", False) else None
         for key, value in _posterior_pass(model, xb.to(device), cond, batch_size, variational).items():
-            parts.setdefault(key, []).append(value)
-    return {key: torch.cat(value) for key, value in parts.items()}
+            # Codes are [N, L] and, unless the probe reads them, only their variance is needed:
+            # a split on disk is never held whole, not even as codes.
+            if (key == "mu" or key.startswith("layer_mu_")) and not keep_codes:
+                moments.setdefault(key, ColumnMoments()).add(value)
+            else:
+                parts.setdefault(key, []).append(value)
+    return {**{key: torch.cat(value) for key, value in parts.items()}, **moments}
 
 
 def _nll_bounds_blocks(
