@@ -381,3 +381,40 @@ def test_a_data_frame_with_number_labels_as_column_names_works():
     codec = fitted(df)
     assert codec.columns == ["0", "1"]
     assert codec.decode(codec.encode(df))["1"].tolist() == ["a", "b", "a", "b"]
+
+
+def _mixed_numbers(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "a": rng.normal(size=n), "b": rng.normal(3, 2, size=n).astype(np.float32),
+        "skewed": rng.lognormal(1.0, 1.2, size=n),  # logged by the auto transform
+        "zeros": np.where(rng.random(n) < 0.4, 0.0, rng.normal(size=n)),  # a point mass: column by column
+        "holes": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        "count": rng.integers(0, 9, size=n), "kind": rng.choice(["x", "y", "z"], size=n),
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [None, ["a", "b", "skewed"]])
+def test_plain_number_columns_encoded_at_once_equal_the_column_by_column_path(monkeypatch, columns):
+    df = _mixed_numbers()
+    df = df if columns is None else df[columns]
+    codec = fitted(df)
+    assert len(codec._plain_numbers(df)) >= 3  # a, b, skewed (and holes, when present)
+    assert any(t.rest["log"] for _, t, _, _ in codec._plain_numbers(df))
+    at_once = codec.encode(df)
+    monkeypatch.setattr(TableCodec, "_plain_numbers", lambda self, frame: [])
+    one_by_one = codec.encode(df)
+    assert at_once.flags.c_contiguous and at_once.dtype == np.float32
+    np.testing.assert_array_equal(at_once, one_by_one)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"), [(np.inf, "not \\(finite\\) numbers"), (-1e9, "outside what its log transform")]
+)
+def test_a_bad_cell_in_a_plain_number_column_is_still_named(cell, message):
+    df = _mixed_numbers()
+    codec = fitted(df)
+    bad = df.copy()
+    bad.loc[7, "a" if cell == np.inf else "skewed"] = cell
+    with pytest.raises(DataError, match=message):
+        codec.encode(bad)
