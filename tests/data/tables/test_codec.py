@@ -394,8 +394,12 @@ def _mixed_numbers(n: int = 400, seed: int = 0) -> pd.DataFrame:
     })  # fmt: skip
 
 
+@pytest.mark.parametrize("chunk_cells", [1 << 20, 1000])  # one chunk; chunks of rows
 @pytest.mark.parametrize("columns", [None, ["a", "b", "skewed"]])
-def test_plain_number_columns_encoded_at_once_equal_the_column_by_column_path(monkeypatch, columns):
+def test_plain_number_columns_encoded_at_once_equal_the_column_by_column_path(monkeypatch, columns, chunk_cells):
+    from vaekit.data.tables import codec as codec_module
+
+    monkeypatch.setattr(codec_module, "PLAIN_CHUNK_CELLS", chunk_cells)
     df = _mixed_numbers()
     df = df if columns is None else df[columns]
     codec = fitted(df)
@@ -411,10 +415,13 @@ def test_plain_number_columns_encoded_at_once_equal_the_column_by_column_path(mo
 @pytest.mark.parametrize(
     ("cell", "message"), [(np.inf, "not \\(finite\\) numbers"), (-1e9, "outside what its log transform")]
 )
-def test_a_bad_cell_in_a_plain_number_column_is_still_named(cell, message):
+def test_a_bad_cell_in_a_plain_number_column_is_still_named(monkeypatch, cell, message):
+    from vaekit.data.tables import codec as codec_module
+
+    monkeypatch.setattr(codec_module, "PLAIN_CHUNK_CELLS", 1000)
     df = _mixed_numbers()
     codec = fitted(df)
     bad = df.copy()
-    bad.loc[7, "a" if cell == np.inf else "skewed"] = cell
+    bad.loc[390, "a" if cell == np.inf else "skewed"] = cell  # in the last chunk of rows
     with pytest.raises(DataError, match=message):
         codec.encode(bad)

@@ -314,24 +314,27 @@ class TableCodec:
         left to that path, whose messages name the cells."""
         if len(plain) < 2:
             return set()
-        values = df[[column.name for column, _, _, _ in plain]].to_numpy(dtype=np.float64)
+        names = [column.name for column, _, _, _ in plain]
         rests = [transform.rest for _, transform, _, _ in plain]
         logged = np.array([r["log"] for r in rests])
-        low, offset = (np.array([r[key] for r in rests]) for key in ("low", "offset"))
-        present = ~np.isnan(values)
-        shifted = values[:, logged] - low[logged] + offset[logged]
-        if np.isinf(values).any() or (present[:, logged] & (shifted <= 0)).any():
-            return set()
-        shaped = values
-        if logged.any():
-            shaped = values.copy()
-            shaped[:, logged] = np.log(shifted)
-        mean, std = (np.array([r[key] for r in rests]) for key in ("mean", "std"))
-        shaped = (shaped - mean) / std
-        if not present.all():
-            shaped[~present] = 0.0
-        _put_columns(x, [slot + transform.head for _, transform, slot, _ in plain], shaped)
-        _put_columns(x, [self._value_width + mask + transform.masks - 1 for _, transform, _, mask in plain], present)
+        low, offset, mean, std = (np.array([r[key] for r in rests]) for key in ("low", "offset", "mean", "std"))
+        slots = [slot + transform.head for _, transform, slot, _ in plain]
+        masks = [self._value_width + mask + transform.masks - 1 for _, transform, _, mask in plain]
+        # A chunk of rows at a time: the float64 work arrays stay small beside x for a whole table.
+        step = max(1, PLAIN_CHUNK_CELLS // len(plain))
+        for start in range(0, len(df), step):
+            values = df.iloc[start : start + step][names].to_numpy(dtype=np.float64)
+            present = ~np.isnan(values)
+            shifted = values[:, logged] - low[logged] + offset[logged]
+            if np.isinf(values).any() or (present[:, logged] & (shifted <= 0)).any():
+                return set()
+            if logged.any():
+                values[:, logged] = np.log(shifted)
+            shaped = (values - mean) / std
+            if not present.all():
+                shaped[~present] = 0.0
+            _put_columns(x[start : start + step], slots, shaped)
+            _put_columns(x[start : start + step], masks, present)
         return {column.name for column, _, _, _ in plain}
 
     @staticmethod
@@ -483,6 +486,10 @@ class TableCodec:
         if "blocks" in d and (d["blocks"] != codec.blocks or d.get("width") != codec.width):
             raise DataError("table codec: its blocks do not match its columns; the file is corrupted")
         return codec
+
+
+#: cells of the plain number columns encoded at a time (bounds the float64 work arrays)
+PLAIN_CHUNK_CELLS = 1 << 20
 
 
 def _put_columns(x: np.ndarray, columns: list[int], values: np.ndarray) -> None:
