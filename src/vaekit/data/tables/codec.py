@@ -329,6 +329,8 @@ class TableCodec:
             if np.isinf(values).any() or (present[:, logged] & (shifted <= 0)).any():
                 return set()
             if logged.any():
+                if not values.flags.writeable:  # a view of the frame's own float64 block
+                    values = values.copy()
                 values[:, logged] = np.log(shifted)
             shaped = (values - mean) / std
             if not present.all():
