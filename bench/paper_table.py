@@ -15,7 +15,8 @@ single-sample ELBOs, "IWAE, k" on the k-sample importance-weighted bound.
 Runs live in ``--runs`` (one folder per row) and are resumable: each call trains every row
 until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpointed) or its
 3,280 epochs, then evaluates it, so the long rows can go on across many calls
-(``vaekit resume`` is what each call runs). The table says how many epochs each row has done
+(``vaekit resume`` is what each call runs); keep the folders (``--runs bench/paper-runs`` is
+the one kept in the repository) and a row goes on from another machine. The table says how many epochs each row has done
 and how much training time it took; a row that has not finished is marked as partial.
 
 With ``--budget S`` each row trains for S seconds of wall time on this machine instead (in
