@@ -308,9 +308,9 @@ class TableCodec:
     def _encode_plain_numbers(
         self, df: pd.DataFrame, plain: list[tuple[ColumnSchema, ColumnTransform, int, int]], x: np.ndarray
     ) -> set[str]:
-        """Encode the columns ``plain`` (see :meth:`_plain_numbers`) into ``x`` at once and
-        return their names; each cell gets the value the column-by-column path gives it, bit
-        for bit. Columns whose cells would raise (infinite, or outside the log's domain) are
+        """Encode the columns ``plain`` (see :meth:`_plain_numbers`) into ``x`` together, a chunk
+        of rows at a time, and return their names; each cell gets the value the column-by-column
+        path gives it, bit for bit. Columns whose cells would raise (infinite, or outside the log's domain) are
         left to that path, whose messages name the cells."""
         if len(plain) < 2:
             return set()
