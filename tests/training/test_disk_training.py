@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import vaekit
 from vaekit.cli import main
 from vaekit.config import RunConfig, validate
-from vaekit.data.disk import RowView
+from vaekit.data.disk import RowView, parquet_footer
 from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.training import build
 from vaekit.training import checkpoint as ckpt
@@ -83,9 +83,13 @@ def test_a_memory_mapped_npy_trains_the_weights_the_in_memory_path_gives(tmp_pat
     assert memory is None if "shuffle" not in options else memory["fingerprint"] == disk["fingerprint"]
 
 
-@pytest.mark.parametrize("condition_on", [None, ["species"]])
-def test_parquet_read_by_row_groups_trains_the_weights_memory_gives_with_the_block_shuffle(tmp_path, condition_on):
+@pytest.mark.parametrize("condition_on, lean_footer", [(None, False), (["species"], False), (["species"], True)])
+def test_parquet_read_by_row_groups_trains_the_weights_memory_gives_with_the_block_shuffle(
+    tmp_path, monkeypatch, condition_on, lean_footer
+):
     path = write_table(tmp_path / "t.parquet")
+    if lean_footer:  # the footer held one row group at a time, as a large file's is
+        monkeypatch.setattr(parquet_footer, "LEAN_FOOTER_BYTES", 0)
     runs = {}
     extra = {"model": "cvae", "condition_on": condition_on} if condition_on else {}
     for mode, shuffle in (("memory", "blocks"), ("disk", "auto")):

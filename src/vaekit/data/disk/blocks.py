@@ -8,7 +8,7 @@ at a time, and the training rows of one window are visited in a random order amo
 So an epoch decodes each row group once and holds ``window`` of them.
 
 Both are drawn from the same thing, the epoch's permutation of the training rows
-(``torch.randperm(n, generator)`` of the training loop): the block order is a function of that
+(``torch.randperm(n, generator)`` of the training loop, int32 or int64): the block order is a function of that
 permutation and the layout (which block each training row lies in), so it depends only on
 (seed, epoch, layout) and a resumed run replays it, whether the rows are read from memory or
 from disk.
@@ -134,7 +134,7 @@ class BlockShuffle:
     def order(self, permutation: torch.Tensor) -> torch.Tensor:
         """Return the epoch's block order (``[n]``, a permutation of the training rows; int32
         while ``n`` allows, as half the memory of int64)
-        drawn from the epoch's full permutation ``permutation`` (int64 ``[n]``): the windows in
+        drawn from the epoch's full permutation ``permutation`` (int32 or int64 ``[n]``): the windows in
         turn, and within a window its rows in the order ``permutation`` gives them.
 
         Computed as a stable counting sort of ``permutation`` by window, ``ORDER_CHUNK``

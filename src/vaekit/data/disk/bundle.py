@@ -192,7 +192,9 @@ def parquet_fingerprint(table: ParquetRows) -> str:
         tail = f.read(8)
         footer = int.from_bytes(tail[:4], "little") + 8 if tail[4:] == b"PAR1" else 0
         f.seek(max(0, size - footer))
-        digest.update(f.read(footer))
+        # A large file's footer is tens of MB: hashed a piece at a time, never held whole.
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            digest.update(piece)
     return digest.hexdigest()
 
 

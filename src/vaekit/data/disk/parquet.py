@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from vaekit.data.disk.blocks import BlockLayout, BlockReader
+from vaekit.data.disk.parquet_footer import RowGroupFooter
 from vaekit.runtime.errors import DataError
 
 #: the schema and codec of a table are fitted on a sample of at most this many rows ...
@@ -58,9 +59,15 @@ class ParquetRows:
         from vaekit.data.tables.read import open_parquet
 
         self.path = Path(path)
-        self.file = file if file is not None else open_parquet(self.path)
-        metadata = self.file.metadata
-        self.layout = BlockLayout.from_sizes([metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)])
+        #: a large footer is held one row group at a time (see ``parquet_footer``), not whole
+        self.footer = RowGroupFooter.read(self.path) if file is None else None
+        #: the file opened by pyarrow: whole, or knowing only row group 0 (for its schema)
+        self.file = file if file is not None else open_parquet(self.path, self.footer)
+        if self.footer is not None:
+            sizes = self.footer.rows
+        else:
+            sizes = [self.file.metadata.row_group(g).num_rows for g in range(self.file.metadata.num_row_groups)]
+        self.layout = BlockLayout.from_sizes(sizes)
         self.n_rows = self.layout.n_rows
         self.codec: Any = None
         self.dtype = torch.float32
@@ -116,7 +123,9 @@ class ParquetRows:
         file (only ``columns``, if given)."""
         from vaekit.data.tables.read import arrow_frame
 
-        return arrow_frame(self.file.read_row_group(group, columns=columns))
+        if self.footer is None:
+            return arrow_frame(self.file.read_row_group(group, columns=columns))
+        return arrow_frame(self.footer.open(group).read_row_group(0, columns=columns))
 
     def _decoded_group(self, group: int) -> Any:
         frame = self._decoded.get(group)

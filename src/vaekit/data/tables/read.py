@@ -93,18 +93,22 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         yield arrow_frame(pa.Table.from_batches([batch]))
 
 
-def open_parquet(path: str | os.PathLike[str]) -> Any:
+def open_parquet(path: str | os.PathLike[str], footer: Any = None) -> Any:
     """Return the Parquet file ``path`` opened for reading by parts (a
     ``pyarrow.parquet.ParquetFile``: its footer read, no rows yet), after the checks
     :func:`read_table` makes of a whole file: readable, unique column names, no nested
-    columns, at least one row (``DataError`` naming the problem and the fix otherwise)."""
+    columns, at least one row (``DataError`` naming the problem and the fix otherwise).
+
+    Given the file's ``footer`` taken apart (a ``vaekit.data.disk.parquet_footer.RowGroupFooter``),
+    the file returned knows only its first row group (the schema is the same), and the rows
+    counted are those of the footer."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
     try:
-        file = pq.ParquetFile(path)
+        file = pq.ParquetFile(path) if footer is None else footer.open(0)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: cannot be read as a Parquet file ({exc})") from None
     names = [str(n) for n in file.schema_arrow.names]
@@ -116,7 +120,7 @@ def open_parquet(path: str | os.PathLike[str]) -> Any:
             raise DataError(
                 f"{path}: column {field.name!r} has the nested type {field.type}; flatten it into plain columns or drop it"
             )
-    if file.metadata.num_rows == 0:
+    if (file.metadata.num_rows if footer is None else int(footer.rows.sum())) == 0:
         raise DataError(f"{path}: the Parquet file has no rows")
     return file
 
