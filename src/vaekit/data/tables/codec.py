@@ -322,21 +322,29 @@ class TableCodec:
         masks = [self._value_width + mask + transform.masks - 1 for _, transform, _, mask in plain]
         # A chunk of rows at a time: the float64 work arrays stay small beside x for a whole table.
         step = max(1, PLAIN_CHUNK_CELLS // len(plain))
+        every_column = names == list(df.columns)
         for start in range(0, len(df), step):
-            values = df.iloc[start : start + step][names].to_numpy(dtype=np.float64)
+            rows = df.iloc[start : start + step]
+            values = (rows if every_column else rows[names]).to_numpy(dtype=np.float64, copy=True)
             present = ~np.isnan(values)
-            shifted = values[:, logged] - low[logged] + offset[logged]
-            if np.isinf(values).any() or (present[:, logged] & (shifted <= 0)).any():
-                return set()
             if logged.any():
-                if not values.flags.writeable:  # a view of the frame's own float64 block
-                    values = values.copy()
+                shifted = values[:, logged] - low[logged] + offset[logged]
+                if (present[:, logged] & (shifted <= 0)).any():
+                    return set()
                 values[:, logged] = np.log(shifted)
-            shaped = (values - mean) / std
-            if not present.all():
-                shaped[~present] = 0.0
-            _put_columns(x[start : start + step], slots, shaped)
-            _put_columns(x[start : start + step], masks, present)
+            if np.isinf(values).any():
+                return set()
+            # In place: the float64 result rounds to float32 once, as the column path's does.
+            np.subtract(values, mean, out=values)
+            np.divide(values, std, out=values)
+            part = x[start : start + step]
+            if present.all():
+                _put_columns(part, slots, values)
+                _put_columns(part, masks, 1.0)
+            else:
+                values[~present] = 0.0
+                _put_columns(part, slots, values)
+                _put_columns(part, masks, present)
         return {column.name for column, _, _, _ in plain}
 
     @staticmethod
@@ -494,8 +502,8 @@ class TableCodec:
 PLAIN_CHUNK_CELLS = 1 << 20
 
 
-def _put_columns(x: np.ndarray, columns: list[int], values: np.ndarray) -> None:
-    """Write ``values`` ``[N, len(columns)]`` into the columns ``columns`` of ``x``: as one
+def _put_columns(x: np.ndarray, columns: list[int], values: np.ndarray | float) -> None:
+    """Write ``values`` ``[N, len(columns)]`` (or one value) into the columns ``columns`` of ``x``: as one
     slice when the columns follow each other (a fancy-indexed write is several times slower)."""
     first = columns[0]
     if columns == list(range(first, first + len(columns))):
