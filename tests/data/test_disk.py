@@ -285,3 +285,15 @@ def test_a_changed_file_is_refused_naming_what_changed(tmp_path):
     now = open_disk_data(str(tmp_path / "a.npy"), OPTIONS).data_file
     with pytest.raises(DataError, match="it had 30 rows in 1 row group.*it has 40 rows"):
         check_unchanged(now, recorded)
+
+
+def test_a_views_subset_is_gathered_a_chunk_at_a_time_with_the_same_rows(tmp_path, monkeypatch):
+    from vaekit.data.disk import rows as rows_module
+
+    source = rows_module.RowView(parquet_module.ParquetRows(write_parquet(tmp_path / "t.parquet", table(50), 8)),
+                                 np.arange(49, -1, -1))  # fmt: skip
+    monkeypatch.setattr(rows_module, "GATHER_CHUNK", 3)
+    index = torch.tensor([7, 0, 49, 3, 3, 12, 1], dtype=torch.int32)
+    part = source.subset(index)
+    assert part.rows.dtype == torch.int32 and part.rows.tolist() == [42, 49, 0, 46, 46, 37, 48]
+    assert source.subset(torch.zeros(0, dtype=torch.int64)).rows.tolist() == []

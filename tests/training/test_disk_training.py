@@ -286,8 +286,27 @@ def test_a_disk_split_evaluated_over_several_blocks_keeps_no_codes_and_counts_th
     monkeypatch.setattr(report, "EVAL_BLOCK_VALUES", 6)  # blocks of one posterior batch: 1,000 rows each
     a, b = vaekit.evaluate(memory, k=0, probe=False), vaekit.evaluate(disk, k=0, probe=False)
     assert isinstance(passes[1]["mu"], ColumnMoments) and passes[1]["mu"].n == b["n_examples"] > 1000
+    # nor numbers per example: the ELBO's terms are running moments too
+    assert not {"recon", "kl", "sq_err"} & passes[1].keys() and passes[1]["terms"]["elbo"].n == b["n_examples"]
     assert b["posterior_mean_variance"] == pytest.approx(a["posterior_mean_variance"], rel=1e-6)
-    assert a["active_units"] == b["active_units"] and b["elbo"] == pytest.approx(a["elbo"], rel=1e-6)
+    assert a["active_units"] == b["active_units"]
+    for key in ("elbo", "elbo_stderr", "recon", "kl", "recon_mse"):
+        assert b[key] == pytest.approx(a[key], rel=1e-6), key
+    assert b["kl_per_dim"] == pytest.approx(a["kl_per_dim"], rel=1e-6)
+
+
+def test_a_hierarchical_model_on_a_disk_split_reports_its_layers_as_in_memory(tmp_path, monkeypatch):
+    from vaekit.evaluation import report
+
+    np.save(tmp_path / "a.npy", np.random.default_rng(2).normal(size=(6000, 6)).astype(np.float32))
+    options = {**SMALL, "model": "hvae", "latent_dim": 4, "options": {"upper_latents": [2]}}
+    memory = vaekit.train(data=tmp_path / "a.npy", epochs=1, out=tmp_path / "m", **options)
+    disk = vaekit.train(data=tmp_path / "a.npy", data_loading="disk", epochs=1, out=tmp_path / "d", **options)
+    monkeypatch.setattr(report, "EVAL_BLOCK_VALUES", 6)  # blocks of one posterior batch: 1,000 rows each
+    a, b = vaekit.evaluate(memory, k=0, probe=False), vaekit.evaluate(disk, k=0, probe=False)
+    assert b["n_examples"] == 1200 and a["active_units_per_layer"] == b["active_units_per_layer"]
+    for key in ("kl_per_layer", "elbo", "elbo_stderr"):
+        assert b[key] == pytest.approx(a[key], rel=1e-6), key
 
 
 def test_a_tables_training_split_on_disk_is_evaluated_in_file_order(tmp_path, monkeypatch):

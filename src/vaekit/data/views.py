@@ -132,8 +132,11 @@ def make_splits(
     carved = carve_validation(len(train), val_fraction, seed, val_in_file_order)
     if carved is not None:
         held, kept = carved
+        shared = is_lazy(labels) and is_lazy(train) and labels.rows is train.rows
         val, train = _take(train, held), _take(train, kept)
-        if labels is not None:
+        if shared:  # the labels of a file's rows: views of the same rows, held once
+            val_labels, labels = val.labels(), train.labels()
+        elif labels is not None:
             val_labels, labels = _take(labels, held), _take(labels, kept)
     if binarize == "static" and is_lazy(train):
         raise ConfigError(

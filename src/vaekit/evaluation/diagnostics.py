@@ -117,8 +117,11 @@ def add_layer_diagnostics(report: dict[str, Any], passed: dict[str, torch.Tensor
     :func:`layer_parts` of every batch; nothing for a model with one latent layer."""
     if "kl_layers" not in passed:
         return
-    means = [passed[f"layer_mu_{i}"] for i in range(passed["kl_layers"].shape[1]) if f"layer_mu_{i}" in passed]
+    kl_layers = passed["kl_layers"]
+    layers = kl_layers.width if isinstance(kl_layers, ColumnMoments) else int(kl_layers.shape[1])
+    means = [passed[f"layer_mu_{i}"] for i in range(layers) if f"layer_mu_{i}" in passed]
     if means:
         report["latent_dims_per_layer"] = [mu.width if isinstance(mu, ColumnMoments) else int(mu.shape[1]) for mu in means]
         report["active_units_per_layer"] = [count_active_units(mu) for mu in means]
-    report["kl_per_layer"] = [float(v) for v in passed["kl_layers"].mean(0)]
+    kl_means = kl_layers.mean if isinstance(kl_layers, ColumnMoments) else kl_layers.mean(0)
+    report["kl_per_layer"] = [float(v) for v in kl_means]

@@ -216,9 +216,11 @@ def evaluate_model(
             wants_probe = probe_data is not None and labels is not None and not conditional
             passed = _posterior_pass_blocks(model, x, y, max(batch_size or 0, 1000), variational, keep_codes=wants_probe)
             seconds["elbo"] = time.perf_counter() - started
-        report["recon_mse"] = float(passed["sq_err"].sum().item() / x.numel())
+        terms = example_terms(passed, offset)
+        sq_err = passed.get("sq_err")
+        report["recon_mse"] = float(sq_err.sum().item() / x.numel()) if sq_err is not None else terms["sq_err"][0] / dim
         if variational:
-            _add_elbo_terms(report, passed, reason=reason, offset=offset, is_image=is_image, dim=dim)
+            _add_elbo_terms(report, passed, terms, reason=reason, is_image=is_image, dim=dim)
             variance = posterior_mean_variance(passed["mu"])
             report["active_units"] = count_active_units(passed["mu"])
             report["active_units_threshold"] = ACTIVE_UNIT_THRESHOLD
@@ -277,24 +279,58 @@ def _posterior_pass_blocks(
     keep_codes: bool = False,
 ) -> dict[str, Any]:
     """``_posterior_pass`` over ``x``, a tensor or a split read block by block (the same
-    batches, so the same global draws and results). For a split read by blocks, the posterior
-    codes (``mu``, ``layer_mu_<l>``) come as their :class:`ColumnMoments` unless
-    ``keep_codes``."""
+    batches, so the same global draws and results).
+
+    A split read by blocks is never held whole, not even as numbers per example: its posterior
+    codes (``mu``, ``layer_mu_<l>``, unless ``keep_codes``) and per-layer KLs (``kl_layers``)
+    come as their :class:`ColumnMoments`, and the terms per example (``recon``, ``kl``, their
+    difference the ELBO, ``sq_err``) as the moments of each, under ``terms`` (see
+    :func:`example_terms`), in place of the tensors."""
     if not isinstance(x, EvaluationExamples):
         return _posterior_pass(model, x, y, batch_size=batch_size, variational=variational)
     device = next(model.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {}
     moments: dict[str, ColumnMoments] = {}
+    terms: dict[str, ColumnMoments] = {}
     for xb, yb in x.blocks(_block_rows(x, batch_size)):
         cond = yb.to(device) if yb is not None and getattr(model, "conditional", False) else None
-        for key, value in _posterior_pass(model, xb.to(device), cond, batch_size, variational).items():
-            # Codes are [N, L] and, unless the probe reads them, only their variance is needed:
-            # a split on disk is never held whole, not even as codes.
-            if (key == "mu" or key.startswith("layer_mu_")) and not keep_codes:
+        passed = _posterior_pass(model, xb.to(device), cond, batch_size, variational)
+        if "recon" in passed:
+            passed["elbo"] = passed["recon"] - passed["kl"]
+        for key, value in passed.items():
+            if key in EXAMPLE_TERMS:
+                terms.setdefault(key, ColumnMoments()).add(value.unsqueeze(1))
+            elif ((key == "mu" or key.startswith("layer_mu_")) and not keep_codes) or key == "kl_layers":
                 moments.setdefault(key, ColumnMoments()).add(value)
             else:
                 parts.setdefault(key, []).append(value)
-    return {**{key: torch.cat(value) for key, value in parts.items()}, **moments}
+    return {**{key: torch.cat(value) for key, value in parts.items()}, **moments, "terms": terms}
+
+
+#: the numbers per example a pass over a split read by blocks keeps as moments
+EXAMPLE_TERMS = ("recon", "kl", "elbo", "sq_err")
+
+
+def example_terms(passed: dict[str, Any], offset: float = 0.0) -> dict[str, tuple[float, float, int]]:
+    """Return, for each of ``EXAMPLE_TERMS`` in ``passed`` (the output of
+    :func:`_posterior_pass_blocks`), its mean over the examples, the standard error of that
+    mean (0 for fewer than two examples) and the count; ``offset`` (nats) is subtracted from
+    ``recon`` and ``elbo`` (a dequantised model's bound on the discrete data)."""
+    out: dict[str, tuple[float, float, int]] = {}
+    for key in EXAMPLE_TERMS:
+        shift = offset if key in ("recon", "elbo") else 0.0
+        if "terms" in passed and key in passed["terms"]:
+            moments = passed["terms"][key]
+            n = moments.n
+            stderr = math.sqrt(float(moments.m2[0]) / (n - 1) / n) if n > 1 else 0.0
+            out[key] = (float(moments.mean[0]) - shift, stderr, n)
+        elif key == "elbo" and "recon" in passed:
+            values = passed["recon"] - shift - passed["kl"]
+            out[key] = (float(values.mean().item()), _stderr(values), len(values))
+        elif key in passed:
+            values = passed[key] - shift if shift else passed[key]
+            out[key] = (float(values.mean().item()), _stderr(values), len(values))
+    return out
 
 
 def _nll_bounds_blocks(
@@ -359,25 +395,29 @@ def _posterior_means(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -
 
 
 def _add_elbo_terms(
-    report: dict[str, Any], passed: dict[str, torch.Tensor], *, reason: str, offset: float, is_image: bool, dim: int
+    report: dict[str, Any],
+    passed: dict[str, Any],
+    terms: dict[str, tuple[float, float, int]],
+    *,
+    reason: str,
+    is_image: bool,
+    dim: int,
 ) -> None:
-    """Add the single-sample ELBO terms: as ``elbo`` when the likelihood is exact (``reason``
-    empty), else as a loss with ``reason`` as the note."""
-    recon = passed["recon"] - offset
-    kl = passed["kl"]
-    elbo = recon - kl
-    report["kl"] = float(kl.mean().item())
-    report["kl_per_dim"] = [float(v) for v in passed["kl_per_dim"].sum(0) / len(kl)]
+    """Add the single-sample ELBO terms (``terms``: :func:`example_terms`): as ``elbo`` when
+    the likelihood is exact (``reason`` empty), else as a loss with ``reason`` as the note."""
+    (recon, _, n), (kl, _, _), (elbo, elbo_stderr, _) = terms["recon"], terms["kl"], terms["elbo"]
+    report["kl"] = kl
+    report["kl_per_dim"] = [float(v) for v in passed["kl_per_dim"].sum(0) / n]
     if not reason:
-        report["elbo"] = float(elbo.mean().item())
-        report["elbo_stderr"] = _stderr(elbo)
-        report["recon"] = float(recon.mean().item())
+        report["elbo"] = elbo
+        report["elbo_stderr"] = elbo_stderr
+        report["recon"] = recon
         if is_image:
             report["neg_elbo_bpd"] = bits_per_dim(-report["elbo"], dim)
     else:
-        report["loss"] = float(-elbo.mean().item())
-        report["loss_stderr"] = _stderr(elbo)
-        report["recon_loss"] = float(-recon.mean().item())
+        report["loss"] = -elbo
+        report["loss_stderr"] = elbo_stderr
+        report["recon_loss"] = -recon
         report["note"] = f"these are training-loss values (reconstruction loss + KL), not an ELBO or NLL: {reason}"
 
 

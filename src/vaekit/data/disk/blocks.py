@@ -32,7 +32,7 @@ BLOCK_VALUES = 1 << 21
 #: rows per block never fall outside these bounds, whatever the width
 MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 1024, 65536
 #: permutation entries processed at a time while ordering an epoch (bounds the work arrays)
-ORDER_CHUNK = 1 << 20
+ORDER_CHUNK = 1 << 18
 
 
 def block_rows_for(n_columns: int) -> int:

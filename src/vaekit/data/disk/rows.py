@@ -29,6 +29,20 @@ class RowSource(Protocol):
         ...
 
 
+#: entries gathered at a time by ``gather`` (bounds its work arrays)
+GATHER_CHUNK = 1 << 18
+
+
+def gather(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Return ``values[index]`` (``index`` a 1-D integer tensor) a chunk of ``GATHER_CHUNK``
+    entries at a time: indexing widens an int32 index to int64 first, which for the split of a
+    large file would hold twice the index again for a moment."""
+    out = torch.empty(len(index), dtype=values.dtype)
+    for start in range(0, len(index), GATHER_CHUNK):
+        torch.index_select(values, 0, index[start : start + GATHER_CHUNK], out=out[start : start + GATHER_CHUNK])
+    return out
+
+
 def row_index(rows: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Return file row numbers as a compact tensor: int32 while they fit (4 bytes a row rather
     than 8: a split of 100 million rows holds 400 MB less), else int64."""
@@ -107,6 +121,8 @@ class RowView:
     def subset(self, index: Any) -> RowView:
         """Return the view of the entries ``index`` (read nothing)."""
         key = index.cpu() if isinstance(index, torch.Tensor) else index
+        if isinstance(key, torch.Tensor) and key.dtype != torch.bool and key.dim() == 1:
+            return RowView(self.source, gather(self.rows, key), self.part)
         return RowView(self.source, self.rows[key], self.part)
 
     def labels(self) -> RowView | None:
