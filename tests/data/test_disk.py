@@ -193,7 +193,7 @@ def test_the_block_order_visits_windows_of_blocks_in_the_permutations_order():
     permutation = torch.randperm(700, generator=torch.Generator().manual_seed(2))
     order = shuffle.order(permutation).long()
     assert torch.equal(order.sort().values, torch.arange(700))  # a permutation of the training rows
-    blocks = shuffle.block_of_position.long()[order]
+    blocks = shuffle.blocks_of(order)
     window = shuffle.window_of_block(permutation)[blocks]
     assert torch.equal(window, window.sort().values)  # the windows in turn
     assert (window.bincount() > 0).sum() == 4  # 10 blocks, 3 to a window

@@ -87,18 +87,20 @@ class BlockLayout:
 
 
 class BlockShuffle:
-    """The block shuffle of one training split: which block each training row lies in, and
-    how many blocks make a window.
+    """The block shuffle of one training split: the file row of each training row, the file's
+    blocks, and how many blocks make a window.
 
-    ``block_of_position`` (``[n]``, any integer dtype: the smallest that holds the block
-    numbers keeps it at 2 bytes per row for up to 32,767 blocks) gives the block of training
-    row ``i`` (row ``i`` of the split, not of the file)."""
+    ``file_rows`` (``[n]``, any integer dtype) gives the file row of training row ``i`` (row
+    ``i`` of the split, not of the file); for a split left on disk it is the split's own array
+    of rows, shared, not copied: the block of a row is looked up in the layout when an epoch is
+    ordered rather than kept for every row."""
 
-    def __init__(self, block_of_position: torch.Tensor, n_blocks: int, window: int) -> None:
+    def __init__(self, file_rows: np.ndarray, layout: BlockLayout, window: int) -> None:
         if window < 1:
             raise DataError(f"a shuffle window holds at least one block, got {window}")
-        self.block_of_position = block_of_position
-        self.n_blocks = int(n_blocks)
+        self.file_rows = file_rows
+        self.layout = layout
+        self.n_blocks = layout.n_blocks
         self.window = int(window)
 
     @classmethod
@@ -106,14 +108,15 @@ class BlockShuffle:
         """Return the block shuffle of the training rows whose file rows are ``file_rows``
         (in the split's order)."""
         rows = file_rows.numpy() if isinstance(file_rows, torch.Tensor) else np.asarray(file_rows)
-        dtype = np.int16 if layout.n_blocks <= np.iinfo(np.int16).max else np.int32
-        blocks = np.empty(len(rows), dtype=dtype)
-        for start in range(0, len(rows), ORDER_CHUNK):
-            blocks[start : start + ORDER_CHUNK] = layout.block_of(rows[start : start + ORDER_CHUNK])
-        return cls(torch.from_numpy(blocks), layout.n_blocks, window)
+        return cls(rows, layout, window)
 
     def __len__(self) -> int:
-        return len(self.block_of_position)
+        return len(self.file_rows)
+
+    def blocks_of(self, positions: torch.Tensor | slice) -> torch.Tensor:
+        """Return the block (int64) of each training row ``positions`` (indices or a slice)."""
+        key = positions.numpy() if isinstance(positions, torch.Tensor) else positions
+        return torch.from_numpy(self.layout.block_of(self.file_rows[key]))
 
     def window_of_block(self, permutation: torch.Tensor) -> torch.Tensor:
         """Return each block's window (int64 ``[blocks]``) in the epoch of ``permutation``.
@@ -146,13 +149,13 @@ class BlockShuffle:
         windows = int(window.max()) + 1 if len(window) else 0
         counts = torch.zeros(windows, dtype=torch.int64)
         for start in range(0, n, ORDER_CHUNK):
-            keys = window[self.block_of_position[start : start + ORDER_CHUNK].long()]
+            keys = window[self.blocks_of(slice(start, start + ORDER_CHUNK))]
             counts += torch.bincount(keys, minlength=windows)
         offsets = torch.cumsum(counts, 0) - counts
         out = torch.empty(n, dtype=torch.int32 if n <= torch.iinfo(torch.int32).max else torch.int64)
         for start in range(0, n, ORDER_CHUNK):
             chunk = permutation[start : start + ORDER_CHUNK]
-            keys = window[self.block_of_position[chunk].long()]
+            keys = window[self.blocks_of(chunk)]
             keys, by_key = torch.sort(keys, stable=True)
             values, counts_here = torch.unique_consecutive(keys, return_counts=True)
             first = torch.cumsum(counts_here, 0) - counts_here
