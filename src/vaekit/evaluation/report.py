@@ -38,6 +38,7 @@ from vaekit.evaluation.diagnostics import (
 from vaekit.evaluation.iwae import DEFAULT_K, DEFAULT_MAX_CHUNK_ELEMENTS, log_likelihood_bounds, nll_path
 from vaekit.evaluation.metrics import bits_per_dim
 from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.memory import release_free_heap
 from vaekit.runtime.progress import work_progress
 
 
@@ -295,6 +296,8 @@ def _posterior_pass_blocks(
     for xb, yb in x.blocks(_block_rows(x, batch_size)):
         cond = yb.to(device) if yb is not None and getattr(model, "conditional", False) else None
         passed = _posterior_pass(model, xb.to(device), cond, batch_size, variational)
+        del xb, yb, cond
+        release_free_heap()
         if "recon" in passed:
             passed["elbo"] = passed["recon"] - passed["kl"]
         for key, value in passed.items():
@@ -355,6 +358,8 @@ def _nll_bounds_blocks(
         block_seed = seed + index * 1_000_003
         bounds.append(_nll_bounds(model, xb, yb, k, batch_size, max_chunk_elements, block_seed, progress, fast))
         paths.add(nll_path(model, xb, fast))
+        del xb, yb
+        release_free_heap()
     return torch.cat(bounds), ("fused" if paths == {"fused"} else "generic")
 
 

@@ -7,8 +7,10 @@ killer. Callers estimate what they are about to allocate and call :func:`require
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -150,17 +152,39 @@ def map_large_allocations(threshold: int = LARGE_ALLOCATION_BYTES) -> bool:
     Why: glibc raises its mapping threshold each time a mapped block is freed, so a process
     that allocates and frees many blocks of megabytes (the batches and blocks of data read
     from a file) ends up carving them from its heap, which fragments and is not given back: its
-    resident set grows with the number of blocks read, not with what it holds (measured:
-    a 2 GB ``.npy`` read from disk peaked at 538 MiB, 351 MiB with the threshold fixed at 1 MiB,
-    as for 0.6 GB). The same as ``MALLOC_MMAP_THRESHOLD_=1048576`` in the environment."""
+    resident set grows with the number of blocks read, not with what it holds. The same as
+    ``MALLOC_MMAP_THRESHOLD_=1048576`` in the environment."""
+    mallopt = _libc_function("mallopt")
+    if mallopt is None or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False  # not glibc-like, or the user chose a threshold
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+
+
+def release_free_heap() -> bool:
+    """Give the C allocator's free heap pages back to the system (glibc's ``malloc_trim``);
+    return whether it could (False on other C libraries).
+
+    Why: reading a split from disk block by block allocates and frees many blocks smaller than
+    the mapping threshold (row numbers, masks, a table's columns), which leave free pages
+    scattered through the heap; glibc gives back only the heap's free top on its own, so the
+    resident set would creep with the blocks read. Called once per block read, it keeps the
+    resident set at what the process holds."""
+    trim = _libc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _libc_function(name: str) -> Any:
+    """Return the C library's function ``name`` (ctypes), or None where there is none; looked
+    up once (finding the library runs ``ldconfig``)."""
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    if not name or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
-        return False  # not glibc-like, or the user chose a threshold
+    library = ctypes.util.find_library("c")
     try:
-        mallopt = ctypes.CDLL(name).mallopt
+        return getattr(ctypes.CDLL(library), name) if library else None
     except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+        return None
