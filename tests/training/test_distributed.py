@@ -86,13 +86,15 @@ def test_two_processes_train_as_one(one_process: Path, tmp_path: Path) -> None:
     assert (run / "samples.png").exists()
 
 
-def test_uneven_shards_autograd_and_importance_samples(tmp_path: Path) -> None:
-    # Batch 7 over 2 processes (3 and 4 rows), the autograd step, an IWAE's [K, B, L] draws.
-    args = [*BASE, "--model", "iwae", "--set", "objective.k=3", "--fast", "off", "--epochs", "2",
-            "--batch-size", "7", "--limit", "120"]  # fmt: skip
+@pytest.mark.parametrize("fast, step", [("off", "autograd"), ("auto", "fused")])
+def test_uneven_shards_and_importance_samples(tmp_path: Path, fast: str, step: str) -> None:
+    # Batch 7 over 2 processes (3 and 4 rows), an IWAE's [K, B, L] draws, through either step.
+    args = [*BASE, "--model", "iwae", "--set", "objective.k=3", "--fast", fast, "--epochs", "2",
+            "--batch-size", "7", "--limit", "120", "--binarize", "dynamic"]  # fmt: skip
     ok(vaekit("train", *args, "--out", str(tmp_path / "one")))
     ok(vaekit("train", *args, "--out", str(tmp_path / "two"), "--nproc", "2"))
     assert_close_weights(tmp_path / "two", tmp_path / "one", atol=1e-4)
+    assert {record["training_step"] for record in metrics(tmp_path / "two")} == {step}
 
 
 def test_two_stochastic_layers_train_as_one_with_each_layers_kl(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ train through autograd.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from torch import nn
 
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
+from vaekit.distributions.posterior import LOG_2PI
 from vaekit.fast import kernels
 from vaekit.fast.dense import (
     ActivationInPlace,
@@ -35,6 +37,7 @@ from vaekit.models.vae import VAE
 from vaekit.objectives.base import StepLoss
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective
+from vaekit.objectives.iwae import IWAEObjective, MultiSampleELBOObjective
 from vaekit.runtime.batch_shard import standard_normal
 
 
@@ -42,7 +45,7 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
     """Return why the fused step cannot train this run, or None when it can.
 
     The fused step covers a :class:`~vaekit.models.vae.VAE` (``vae`` or ``beta-vae`` without
-    free bits) with an MLP :class:`GaussianEncoder` and :class:`MLPDecoder` (Linear layers and
+    free bits, trained on the ELBO, the (beta-)ELBO, the IWAE bound or the k-sample ELBO) with an MLP :class:`GaussianEncoder` and :class:`MLPDecoder` (Linear layers and
     relu/tanh/elu/gelu/silu/leaky_relu, no normalisation, no condition), the N(0, I) prior, the
     Bernoulli likelihood, in float32 without ``torch.compile``.
     """
@@ -59,7 +62,7 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
     if type(objective) is BetaELBOObjective:
         if objective.free_bits > 0:
             return "free bits"
-    elif type(objective) is not ELBOObjective:
+    elif type(objective) not in (ELBOObjective, IWAEObjective, MultiSampleELBOObjective):
         return f"objective {type(objective).__name__}"
     if type(model.prior) is not StandardNormalPrior:
         return f"prior {type(model.prior).__name__}"
@@ -72,8 +75,8 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
 
 
 class FusedVAEStep:
-    """The (beta-)ELBO of a batch and its gradients for a model :func:`fused_step_unsupported`
-    accepts, computed without autograd.
+    """The (beta-)ELBO, IWAE bound or k-sample ELBO of a batch and its gradients for a model
+    :func:`fused_step_unsupported` accepts, computed without autograd.
 
     Calling it with a batch ``x`` ``[B, D]`` (float, on the model's device) writes d loss / d theta
     into every parameter's ``.grad`` and returns the :class:`StepLoss` the autograd objective
@@ -174,6 +177,11 @@ class FusedVAEStep:
         head_weight = torch.cat([self.mu.weight, self.logvar.weight])
         heads = torch.addmm(torch.cat([self.mu.bias, self.logvar.bias]), h, head_weight.t())
         latent = self.mu.out_features
+        if isinstance(self.objective, (IWAEObjective, MultiSampleELBOObjective)):
+            grad_heads, terms = self._multi_sample_terms(x, heads)
+            self._write_head_grads(grad_heads, h)
+            self._backward(self.encoder, enc_saved, torch.mm(grad_heads, head_weight), need_input_grad=False)
+            return terms
         mu, logvar = heads[:, :latent], heads[:, latent:]
         std = torch.exp(0.5 * logvar)
         # The same draw and the same ops as distributions.reparameterize: the same z, bit for bit.
@@ -200,6 +208,49 @@ class FusedVAEStep:
         grad_h = torch.mm(grad_heads, head_weight)
         self._backward(self.encoder, enc_saved, grad_h, need_input_grad=False)
         return StepLoss(loss, recon, kl)
+
+    def _multi_sample_terms(self, x: torch.Tensor, heads: torch.Tensor) -> tuple[torch.Tensor, StepLoss]:
+        """Decode k draws per example, write the decoder's gradients, and return d loss / d heads
+        ``[B, 2L]`` with the objective's :class:`StepLoss` (as :mod:`vaekit.objectives.iwae` gives it).
+
+        Both objectives are sums of the log weights log w_k = log p(x|z_k) + log p(z_k) - log
+        q(z_k|x) with coefficients c_k (the normalised weights over B for IWAE, 1 / (kB) for the
+        k-sample ELBO). Through z_k = mu + sigma eps_k, with log q's own dependence on mu and
+        log sigma^2 included, d loss / d mu = sum_k g_k and d loss / d logvar = sum_k (sigma
+        eps_k g_k - c_k) / 2, where g_k = -c_k d log p(x, z) / dz at z_k: log q's path and score
+        terms in eps_k cancel, so the backward needs only the decoder's gradient and z_k."""
+        batch, k, latent = x.shape[0], self.objective.k, self.mu.out_features
+        mu, logvar = heads[:, :latent], heads[:, latent:]
+        std = torch.exp(0.5 * logvar)
+        # The draw of distributions.reparameterize(mu, logvar, n_samples=k): the same z.
+        eps = standard_normal((k, *mu.shape), mu)
+        noise = std * eps
+        z = mu + noise  # [K, B, L]
+        logits, dec_saved = self._forward(self.decoder, self._decoder_in_place, z.view(k * batch, latent))
+        recon, residual = _bernoulli_recon_and_residual(logits, x.expand(k, *x.shape).reshape(k * batch, -1))
+        recon = recon.view(k, batch)
+        log_prior = (z * z).sum(-1).add_(latent * LOG_2PI).mul_(-0.5)
+        log_posterior = (eps * eps).sum(-1).add_(logvar.sum(-1)).add_(latent * LOG_2PI).mul_(-0.5)
+        log_weights = recon + log_prior - log_posterior  # [K, B]
+        scale = 1.0 / batch  # the loss is a mean over the batch
+        if isinstance(self.objective, IWAEObjective):
+            bound = torch.logsumexp(log_weights, 0).sub_(math.log(k))
+            terms = StepLoss(bound.mean().neg_(), recon[0], log_posterior[0] - log_prior[0])
+            coefficients = torch.softmax(log_weights, 0).mul_(scale)
+        else:
+            kl = (log_posterior - log_prior).mean(0)
+            terms = StepLoss(log_weights.mean(0).mean().neg_(), recon.mean(0), kl)
+            coefficients = torch.full_like(log_weights, scale / k)
+        # d loss / d logits = -c_k * residual; the sign rides on the backward's first matmuls.
+        grad_logits = residual.mul_(coefficients.view(k * batch, 1))
+        grad_z = self._backward(self.decoder, dec_saved, grad_logits, need_input_grad=True, grad_scale=-1.0)
+        grad_z = grad_z.view(k, batch, latent).addcmul_(z, coefficients.unsqueeze(-1))  # log p(z)'s -z, times -c_k
+        grad_heads = torch.empty_like(heads)
+        torch.sum(grad_z, 0, out=grad_heads[:, :latent])
+        grad_logvar = grad_heads[:, latent:]
+        torch.sum(grad_z.mul_(noise), 0, out=grad_logvar)
+        grad_logvar.sub_(coefficients.sum(0).unsqueeze(-1)).mul_(0.5)
+        return grad_heads, terms
 
 
 def _in_place_forwards(layers: list[DenseLayer]) -> list[ActivationInPlace | None]:
