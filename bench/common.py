@@ -162,9 +162,9 @@ def direct_adam_step(optimizer: torch.optim.Adam) -> Callable[[], None]:
 def bernoulli_recon_and_residual() -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Return the fused step's Bernoulli term: ``f(logits, x) -> (log-likelihood per example,
     x - sigmoid(logits))``."""
-    from vaekit.fast.fused_step import _bernoulli_recon_and_residual
+    from vaekit.fast.dense_passes import bernoulli_recon_and_residual
 
-    return _bernoulli_recon_and_residual
+    return bernoulli_recon_and_residual
 
 
 def log_likelihood_bounds(model: torch.nn.Module, x: torch.Tensor, k: int, budget: int, fast: str) -> torch.Tensor:

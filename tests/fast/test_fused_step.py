@@ -212,12 +212,12 @@ def test_runs_outside_its_scope_train_through_autograd(tmp_path):
 def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows():
     import torch.nn.functional as F
 
-    from vaekit.fast.fused_step import _bernoulli_recon_and_residual
+    from vaekit.fast.dense_passes import bernoulli_recon_and_residual
 
     torch.manual_seed(0)
     x = torch.rand(16, 30).mul_(torch.rand(16, 30) < 0.3)
     for logits in (torch.randn(16, 30) * 8 - 4, torch.randn(16, 30).index_fill_(1, torch.tensor([3]), 95.0)):
-        recon, residual = _bernoulli_recon_and_residual(logits, x)
+        recon, residual = bernoulli_recon_and_residual(logits, x)
         expected = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
         assert torch.isfinite(recon).all()
         assert torch.allclose(recon, expected, rtol=1e-5, atol=1e-4)

@@ -18,20 +18,18 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
 from vaekit.distributions.posterior import LOG_2PI
 from vaekit.fast import kernels
-from vaekit.fast.dense import (
-    ActivationInPlace,
-    DenseLayer,
-    activation_in_place,
-    backward_reads_output_only,
-    encoder_heads,
-    mlp_layers,
+from vaekit.fast.dense import DenseLayer, encoder_heads, mlp_layers
+from vaekit.fast.dense_passes import (
+    backward_layers,
+    bernoulli_recon_and_residual,
+    forward_layers,
+    in_place_forwards,
 )
 from vaekit.models.vae import VAE
 from vaekit.objectives.base import StepLoss
@@ -91,8 +89,8 @@ class FusedVAEStep:
         self.objective = objective
         self.encoder: list[DenseLayer] = mlp_layers(model.encoder)  # type: ignore[assignment]
         self.decoder: list[DenseLayer] = mlp_layers(model.decoder)  # type: ignore[assignment]
-        self._encoder_in_place = _in_place_forwards(self.encoder)
-        self._decoder_in_place = _in_place_forwards(self.decoder)
+        self._encoder_in_place = in_place_forwards(self.encoder)
+        self._decoder_in_place = in_place_forwards(self.decoder)
         self.mu, self.logvar = encoder_heads(model.encoder)
         covered = {id(p) for d in self.encoder + self.decoder for p in d.linear.parameters()}
         covered |= {id(p) for p in (*self.mu.parameters(), *self.logvar.parameters())}
@@ -119,60 +117,13 @@ class FusedVAEStep:
         """Return the KL term's weight at optimizer step ``step`` (1 for the plain ELBO)."""
         return self.objective.kl_weight(step) if isinstance(self.objective, BetaELBOObjective) else 1.0
 
-    @staticmethod
-    def _forward(
-        layers: list[DenseLayer], in_place_forwards: list[ActivationInPlace | None], h: torch.Tensor
-    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
-        """Run dense layers; return the output and, per layer, (input, pre-activation, output).
-
-        Where ``in_place_forwards`` has a layer's in-place activation (ReLU and Tanh: their
-        backward reads only the output, which then also stands for the pre-activation), it
-        runs in place: one allocation fewer per layer."""
-        saved = []
-        for layer, in_place in zip(layers, in_place_forwards, strict=True):
-            a = torch.addmm(layer.linear.bias, h, layer.linear.weight.t())
-            if layer.activation is None:
-                out = a
-            elif in_place is not None:
-                out = a = in_place(a)
-            else:
-                out = layer.activation(a)
-            saved.append((h, a, out))
-            h = out
-        return h, saved
-
-    @staticmethod
-    def _backward(
-        layers: list[DenseLayer],
-        saved: list[tuple[torch.Tensor, ...]],
-        grad: torch.Tensor,
-        need_input_grad: bool,
-        grad_scale: float = 1.0,
-    ) -> torch.Tensor | None:
-        """Write the layers' parameter gradients given ``grad_scale * grad`` = d loss / d output;
-        return d loss / d input (with the scale applied) when ``need_input_grad``.
-
-        The scale rides on the first layer's matmuls (BLAS's alpha) and its bias sum, so the
-        caller saves a pass over ``grad``: every activation's backward is linear in ``grad``."""
-        for i in range(len(layers) - 1, -1, -1):
-            layer, (h_in, a, out) = layers[i], saved[i]
-            if layer.activation_grad is not None:
-                grad = layer.activation_grad(grad, a, out)
-            _write_linear_grads(layer.linear, grad, h_in, grad_scale)
-            if i > 0 or need_input_grad:
-                weight = layer.linear.weight
-                grad_in = grad.new_empty(grad.shape[0], weight.shape[1])
-                grad = torch.addmm(grad_in, grad, weight, beta=0, alpha=grad_scale, out=grad_in)
-            grad_scale = 1.0
-        return grad if need_input_grad else None
-
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, step: int = 0) -> StepLoss:
         batch = x.shape[0]
         scale = 1.0 / batch  # the loss is a mean over the batch
         beta = self.kl_weight(step)
 
-        h, enc_saved = self._forward(self.encoder, self._encoder_in_place, x)
+        h, enc_saved = forward_layers(self.encoder, self._encoder_in_place, x)
         # Both heads as one matmul: [B, H] @ [H, 2L] costs about what one [H, L] head does.
         head_weight = torch.cat([self.mu.weight, self.logvar.weight])
         heads = torch.addmm(torch.cat([self.mu.bias, self.logvar.bias]), h, head_weight.t())
@@ -180,7 +131,7 @@ class FusedVAEStep:
         if isinstance(self.objective, (IWAEObjective, MultiSampleELBOObjective)):
             grad_heads, terms = self._multi_sample_terms(x, heads)
             self._write_head_grads(grad_heads, h)
-            self._backward(self.encoder, enc_saved, torch.mm(grad_heads, head_weight), need_input_grad=False)
+            backward_layers(self.encoder, enc_saved, torch.mm(grad_heads, head_weight), need_input_grad=False)
             return terms
         mu, logvar = heads[:, :latent], heads[:, latent:]
         std = torch.exp(0.5 * logvar)
@@ -188,16 +139,16 @@ class FusedVAEStep:
         eps = standard_normal(mu.shape, mu)
         noise = std * eps
         z = mu + noise
-        logits, dec_saved = self._forward(self.decoder, self._decoder_in_place, z)
+        logits, dec_saved = forward_layers(self.decoder, self._decoder_in_place, z)
 
         # d loss / d logits = -scale * residual: the scale goes into the backward's first matmuls.
-        recon, residual = _bernoulli_recon_and_residual(logits, x)
+        recon, residual = bernoulli_recon_and_residual(logits, x)
         # KL_j = (mu_j^2 + var_j - 1 - logvar_j) / 2; var - 1 serves the gradient too.
         var_minus_1 = (std * std).sub_(1.0)
         kl = torch.sub(var_minus_1, logvar).addcmul_(mu, mu).sum(-1).mul_(0.5)
         loss = torch.add(recon, kl, alpha=-beta).sum().mul_(-scale)  # (beta * KL - recon), batch mean
 
-        grad_z = self._backward(self.decoder, dec_saved, residual, need_input_grad=True, grad_scale=-scale)
+        grad_z = backward_layers(self.decoder, dec_saved, residual, need_input_grad=True, grad_scale=-scale)
         # z = mu + exp(logvar / 2) * eps, so dz/dlogvar = noise / 2.
         grad_heads = torch.empty_like(heads)
         torch.add(grad_z, mu, alpha=beta * scale, out=grad_heads[:, :latent])
@@ -206,7 +157,7 @@ class FusedVAEStep:
         grad_logvar.addcmul_(grad_z, noise, value=0.5)
         self._write_head_grads(grad_heads, h)
         grad_h = torch.mm(grad_heads, head_weight)
-        self._backward(self.encoder, enc_saved, grad_h, need_input_grad=False)
+        backward_layers(self.encoder, enc_saved, grad_h, need_input_grad=False)
         return StepLoss(loss, recon, kl)
 
     def _multi_sample_terms(self, x: torch.Tensor, heads: torch.Tensor) -> tuple[torch.Tensor, StepLoss]:
@@ -226,8 +177,8 @@ class FusedVAEStep:
         eps = standard_normal((k, *mu.shape), mu)
         noise = std * eps
         z = mu + noise  # [K, B, L]
-        logits, dec_saved = self._forward(self.decoder, self._decoder_in_place, z.view(k * batch, latent))
-        recon, residual = _bernoulli_recon_and_residual(logits, x.expand(k, *x.shape).reshape(k * batch, -1))
+        logits, dec_saved = forward_layers(self.decoder, self._decoder_in_place, z.view(k * batch, latent))
+        recon, residual = bernoulli_recon_and_residual(logits, x.expand(k, *x.shape).reshape(k * batch, -1))
         recon = recon.view(k, batch)
         log_prior = (z * z).sum(-1).add_(latent * LOG_2PI).mul_(-0.5)
         log_posterior = (eps * eps).sum(-1).add_(logvar.sum(-1)).add_(latent * LOG_2PI).mul_(-0.5)
@@ -243,7 +194,7 @@ class FusedVAEStep:
             coefficients = torch.full_like(log_weights, scale / k)
         # d loss / d logits = -c_k * residual; the sign rides on the backward's first matmuls.
         grad_logits = residual.mul_(coefficients.view(k * batch, 1))
-        grad_z = self._backward(self.decoder, dec_saved, grad_logits, need_input_grad=True, grad_scale=-1.0)
+        grad_z = backward_layers(self.decoder, dec_saved, grad_logits, need_input_grad=True, grad_scale=-1.0)
         grad_z = grad_z.view(k, batch, latent).addcmul_(z, coefficients.unsqueeze(-1))  # log p(z)'s -z, times -c_k
         grad_heads = torch.empty_like(heads)
         torch.sum(grad_z, 0, out=grad_heads[:, :latent])
@@ -251,53 +202,6 @@ class FusedVAEStep:
         torch.sum(grad_z.mul_(noise), 0, out=grad_logvar)
         grad_logvar.sub_(coefficients.sum(0).unsqueeze(-1)).mul_(0.5)
         return grad_heads, terms
-
-
-def _in_place_forwards(layers: list[DenseLayer]) -> list[ActivationInPlace | None]:
-    """Return, per layer, the in-place forward of its activation where the backward reads only
-    the output, else None."""
-    return [
-        activation_in_place(d.activation) if d.activation is not None and backward_reads_output_only(d.activation) else None
-        for d in layers
-    ]
-
-
-def _bernoulli_recon_and_residual(logits: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return log p(x|z) of each row ``[B]`` (nats) and the residual ``x - sigmoid(logits)``
-    ``[B, D]``, which is -d log p(x|z) / d logits.
-
-    On CPU both come from one ``e = exp(logits)``: ``residual = x - e / (1 + e)`` (one
-    ``addcdiv``) and ``log p = -sum(log(1 + e) - x * logits)`` (``log_`` and ``addcmul_`` in
-    place), vectorised passes where ATen's BCE-with-logits (its ``log_sigmoid`` is not
-    vectorised on CPU) is slower. ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in
-    float32, the order of the sums' own rounding. Where ``exp`` overflows (a logit above ~88)
-    the exact kernels are used; on other devices too, since the check would cost a
-    synchronisation per step.
-    """
-    if logits.device.type == "cpu":
-        e = torch.exp(logits)
-        one_plus_e = e + 1.0
-        residual = torch.addcdiv(x, e, one_plus_e, value=-1.0, out=e)
-        recon = one_plus_e.log_().addcmul_(x, logits, value=-1.0).sum(-1).neg_()
-        if bool(torch.isfinite(recon).all()):
-            return recon, residual
-    recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    return recon, torch.sub(x, torch.sigmoid(logits))
-
-
-def _write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch.Tensor, scale: float = 1.0) -> None:
-    """Set ``linear``'s weight and bias gradients for d loss / d output ``scale * grad_out``
-    ``[B, out]`` and the layer's ``inputs`` ``[B, in]``, reusing the ``.grad`` buffers when they exist."""
-    weight, bias = linear.weight, linear.bias
-    if weight.grad is None:
-        weight.grad = torch.empty_like(weight)
-    if bias.grad is None:
-        bias.grad = torch.empty_like(bias)
-    # beta=0: the buffer's old contents are ignored (NaN included), as torch.mm would.
-    torch.addmm(weight.grad, grad_out.t(), inputs, beta=0, alpha=scale, out=weight.grad)
-    torch.sum(grad_out, 0, out=bias.grad)
-    if scale != 1.0:
-        bias.grad.mul_(scale)
 
 
 class FusedTrainingStep:

@@ -1,0 +1,158 @@
+"""Hand-written forward and backward passes of dense layers, shared by the fused training steps.
+
+A pass runs an MLP's :class:`~vaekit.fast.dense.DenseLayer` list keeping, per layer, what its
+backward reads; the backward writes every Linear layer's ``.grad`` (reusing the buffers) and
+returns the gradient at the input. :class:`GaussianNetPass` does the same for a
+:class:`~vaekit.nets.mlp.GaussianEncoder` with both heads as one matmul.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vaekit.fast.dense import (
+    ActivationInPlace,
+    DenseLayer,
+    activation_in_place,
+    backward_reads_output_only,
+    encoder_heads,
+    mlp_layers,
+)
+from vaekit.nets.mlp import GaussianEncoder
+
+#: what a forward pass keeps per layer for its backward: (input, pre-activation, output)
+Saved = list[tuple[torch.Tensor, ...]]
+
+
+def forward_layers(
+    layers: list[DenseLayer], in_place_forwards: list[ActivationInPlace | None], h: torch.Tensor
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, ...]]]:
+    """Run dense layers; return the output and, per layer, (input, pre-activation, output).
+
+    Where ``in_place_forwards`` has a layer's in-place activation (ReLU and Tanh: their
+    backward reads only the output, which then also stands for the pre-activation), it
+    runs in place: one allocation fewer per layer."""
+    saved = []
+    for layer, in_place in zip(layers, in_place_forwards, strict=True):
+        a = torch.addmm(layer.linear.bias, h, layer.linear.weight.t())
+        if layer.activation is None:
+            out = a
+        elif in_place is not None:
+            out = a = in_place(a)
+        else:
+            out = layer.activation(a)
+        saved.append((h, a, out))
+        h = out
+    return h, saved
+
+def backward_layers(
+    layers: list[DenseLayer],
+    saved: list[tuple[torch.Tensor, ...]],
+    grad: torch.Tensor,
+    need_input_grad: bool,
+    grad_scale: float = 1.0,
+) -> torch.Tensor | None:
+    """Write the layers' parameter gradients given ``grad_scale * grad`` = d loss / d output;
+    return d loss / d input (with the scale applied) when ``need_input_grad``.
+
+    The scale rides on the first layer's matmuls (BLAS's alpha) and its bias sum, so the
+    caller saves a pass over ``grad``: every activation's backward is linear in ``grad``."""
+    for i in range(len(layers) - 1, -1, -1):
+        layer, (h_in, a, out) = layers[i], saved[i]
+        if layer.activation_grad is not None:
+            grad = layer.activation_grad(grad, a, out)
+        write_linear_grads(layer.linear, grad, h_in, grad_scale)
+        if i > 0 or need_input_grad:
+            weight = layer.linear.weight
+            grad_in = grad.new_empty(grad.shape[0], weight.shape[1])
+            grad = torch.addmm(grad_in, grad, weight, beta=0, alpha=grad_scale, out=grad_in)
+        grad_scale = 1.0
+    return grad if need_input_grad else None
+
+
+def in_place_forwards(layers: list[DenseLayer]) -> list[ActivationInPlace | None]:
+    """Return, per layer, the in-place forward of its activation where the backward reads only
+    the output, else None."""
+    return [
+        activation_in_place(d.activation) if d.activation is not None and backward_reads_output_only(d.activation) else None
+        for d in layers
+    ]
+
+
+def bernoulli_recon_and_residual(logits: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return log p(x|z) of each row ``[B]`` (nats) and the residual ``x - sigmoid(logits)``
+    ``[B, D]``, which is -d log p(x|z) / d logits.
+
+    On CPU both come from one ``e = exp(logits)``: ``residual = x - e / (1 + e)`` (one
+    ``addcdiv``) and ``log p = -sum(log(1 + e) - x * logits)`` (``log_`` and ``addcmul_`` in
+    place), vectorised passes where ATen's BCE-with-logits (its ``log_sigmoid`` is not
+    vectorised on CPU) is slower. ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in
+    float32, the order of the sums' own rounding. Where ``exp`` overflows (a logit above ~88)
+    the exact kernels are used; on other devices too, since the check would cost a
+    synchronisation per step.
+    """
+    if logits.device.type == "cpu":
+        e = torch.exp(logits)
+        one_plus_e = e + 1.0
+        residual = torch.addcdiv(x, e, one_plus_e, value=-1.0, out=e)
+        recon = one_plus_e.log_().addcmul_(x, logits, value=-1.0).sum(-1).neg_()
+        if bool(torch.isfinite(recon).all()):
+            return recon, residual
+    recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+    return recon, torch.sub(x, torch.sigmoid(logits))
+
+
+def write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch.Tensor, scale: float = 1.0) -> None:
+    """Set ``linear``'s weight and bias gradients for d loss / d output ``scale * grad_out``
+    ``[B, out]`` and the layer's ``inputs`` ``[B, in]``, reusing the ``.grad`` buffers when they exist."""
+    weight, bias = linear.weight, linear.bias
+    if weight.grad is None:
+        weight.grad = torch.empty_like(weight)
+    if bias.grad is None:
+        bias.grad = torch.empty_like(bias)
+    # beta=0: the buffer's old contents are ignored (NaN included), as torch.mm would.
+    torch.addmm(weight.grad, grad_out.t(), inputs, beta=0, alpha=scale, out=weight.grad)
+    torch.sum(grad_out, 0, out=bias.grad)
+    if scale != 1.0:
+        bias.grad.mul_(scale)
+
+
+class GaussianNetPass:
+    """Passes through a :class:`GaussianEncoder` (dense hidden layers, then the ``mu`` and
+    ``logvar`` heads) giving ``heads`` ``[N, 2L]``: ``mu`` then ``logvar``, as one matmul.
+    :func:`~vaekit.fast.dense.mlp_layers` must accept the net."""
+
+    def __init__(self, net: GaussianEncoder) -> None:
+        layers = mlp_layers(net)
+        if isinstance(layers, str):
+            raise ValueError(f"the fused step cannot read this net: {layers}")
+        self.layers: list[DenseLayer] = layers
+        self.in_place = in_place_forwards(layers)
+        self.mu, self.logvar = encoder_heads(net)
+        self.latent = self.mu.out_features
+
+    def parameters(self) -> list[nn.Parameter]:
+        """Return every parameter the passes write a gradient for."""
+        linears = [d.linear for d in self.layers] + [self.mu, self.logvar]
+        return [p for linear in linears for p in linear.parameters()]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Saved, torch.Tensor]:
+        """Return ``heads`` ``[N, 2L]`` of ``x`` ``[N, D]``, with what the backward reads: the
+        hidden layers' saved tensors and the features ``h`` the heads read."""
+        h, saved = forward_layers(self.layers, self.in_place, x)
+        weight = torch.cat([self.mu.weight, self.logvar.weight])
+        heads = torch.addmm(torch.cat([self.mu.bias, self.logvar.bias]), h, weight.t())
+        return heads, saved, h
+
+    def backward(self, grad_heads: torch.Tensor, saved: Saved, h: torch.Tensor, need_input_grad: bool) -> torch.Tensor | None:
+        """Write the net's parameter gradients given d loss / d heads ``[N, 2L]``; return d loss /
+        d input when ``need_input_grad``."""
+        latent = self.latent
+        write_linear_grads(self.mu, grad_heads[:, :latent], h)
+        write_linear_grads(self.logvar, grad_heads[:, latent:], h)
+        grad_h = torch.mm(grad_heads, torch.cat([self.mu.weight, self.logvar.weight]))
+        if not self.layers:
+            return grad_h if need_input_grad else None
+        return backward_layers(self.layers, saved, grad_h, need_input_grad)
