@@ -21,6 +21,9 @@
                "off" (autograd, Adam's for-loop, foreach and fused kernels) against "auto" (the
                fused step and DirectAdamStep), for a tiny 16-16-2 model at batch 8 (Python and
                dispatch) and the 784-400-20 model at batch 128; --profile adds profiler tables
+  paper-steps  whole training steps of the paper table's models (bench.paper_table: Burda et al.'s
+               one- and two-stochastic-layer MNIST nets, tanh, batch 20) on the ELBO and the IWAE
+               bound with k = 5 and 50, train.fast "off" (autograd) against "auto" (the fused step)
   ab           the training step of another source tree against this one's, in one machine
                moment: two worker processes (each importing its own tree's vaekit and bench)
                train issue 5's model on the same MNIST batches in alternating blocks of steps;
@@ -31,6 +34,7 @@
     python -m bench.kernels matmul                       # make bench's first line
     python -m bench.kernels adam
     python -m bench.kernels step --rounds 7 [--profile]
+    python -m bench.kernels paper-steps --threads 1
     python -m bench.kernels ab ../vaekit-REV [--block 20] [--rounds 150]
 """
 
@@ -336,6 +340,55 @@ def step(args: argparse.Namespace) -> None:
                 print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
+#: the paper table's models (Burda et al. 2015, MNIST): vaekit model name and its options
+PAPER_MODELS = {
+    "one layer 784-200-200-50": ("vae", [200, 200], 50, {}),
+    "two layers 784-200-200-100-100-100-50": ("hvae", [200, 200], 100, {"upper_latents": [50], "upper_hidden": [[100, 100]]}),
+}
+#: the paper table's objectives timed by ``paper-steps``
+PAPER_OBJECTIVES = {"elbo": {"name": "elbo"}, "iwae k=5": {"name": "iwae", "k": 5}, "iwae k=50": {"name": "iwae", "k": 50}}
+
+
+def paper_steps(args: argparse.Namespace) -> None:
+    import statistics
+
+    import torch
+
+    from bench.common import build_model, machine_line, rotated, training_step
+    from vaekit.api import build_config
+
+    torch.set_num_threads(args.threads)
+    print(f"{machine_line(args.threads)}: the paper table's training steps at batch {args.batch} on one repeated "
+          f"binary batch, train.fast off (autograd) against auto, median of {args.rounds} alternating rounds "
+          f"of {args.reps} steps")  # fmt: skip
+    torch.manual_seed(0)
+    x = torch.bernoulli(torch.rand(args.batch, 784))
+    for model_label, (model_name, hidden, latent, options) in PAPER_MODELS.items():
+        for objective_label, objective in PAPER_OBJECTIVES.items():
+            config = build_config(model=model_name, net={"name": "mlp", "encoder": hidden, "activation": "tanh"},
+                                  latent_dim=latent, likelihood="bernoulli", objective=objective,
+                                  options=options or None)  # fmt: skip
+            config.input_shape, config.value_range = [1, 28, 28], "binary"
+            steps = {}
+            for fast in ("off", "auto"):
+                torch.manual_seed(0)
+                steps[fast] = training_step(config, build_model(config), fast)
+                for _ in range(3):  # the first Adam step builds its state
+                    steps[fast][0](x)
+            times: dict[str, list[float]] = {fast: [] for fast in steps}
+            for round_ in range(args.rounds):
+                for fast in rotated(list(steps), round_):
+                    fn = steps[fast][0]
+                    started = time.perf_counter()
+                    for _ in range(args.reps):
+                        fn(x)
+                    times[fast].append((time.perf_counter() - started) / args.reps)
+            off, auto = (statistics.median(times[fast]) for fast in ("off", "auto"))
+            print(f"  {model_label}, {objective_label}: {steps['off'][1]} {off * 1e3:.2f} ms "
+                  f"({args.batch / off:,.0f} examples/s), {steps['auto'][1]} {auto * 1e3:.2f} ms "
+                  f"({args.batch / auto:,.0f} examples/s): {off / auto:.2f}x")  # fmt: skip
+
+
 def ab_worker(args: argparse.Namespace) -> None:
     """One side of ``ab``: build issue 5's model in this tree, then answer "run START BLOCK"
     lines on stdin with "ms <milliseconds per step>" lines on stdout, until "quit"."""
@@ -441,6 +494,10 @@ def main() -> None:
     command.add_argument("--rounds", type=int, default=7)
     command.add_argument("--reps", type=int, default=100, help="steps per round")
     command.add_argument("--profile", action="store_true", help="also torch profiler tables of 50 steps")
+    command = add("paper-steps", paper_steps, "the paper table's training steps, train.fast off against auto")
+    command.add_argument("--batch", type=int, default=20)
+    command.add_argument("--rounds", type=int, default=7)
+    command.add_argument("--reps", type=int, default=20, help="steps per round")
     command = add("ab", ab, "another source tree's training step against this one's, alternating blocks")
     command.add_argument("other", nargs="?", help="the other tree: a checkout of the revision to compare against")
     command.add_argument("--this", default=str(ROOT), help="this side's tree (default: the tree of this script)")

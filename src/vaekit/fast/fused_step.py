@@ -31,6 +31,8 @@ from vaekit.fast.dense_passes import (
     forward_layers,
     in_place_forwards,
 )
+from vaekit.fast.fused_hierarchy import FusedHierarchyStep, hierarchy_unsupported
+from vaekit.models.hierarchical import HierarchicalGaussianVAE
 from vaekit.models.vae import VAE
 from vaekit.objectives.base import StepLoss
 from vaekit.objectives.beta_elbo import BetaELBOObjective
@@ -42,10 +44,12 @@ from vaekit.runtime.batch_shard import standard_normal
 def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "fp32", compile: bool = False) -> str | None:
     """Return why the fused step cannot train this run, or None when it can.
 
-    The fused step covers a :class:`~vaekit.models.vae.VAE` (``vae`` or ``beta-vae`` without
-    free bits, trained on the ELBO, the (beta-)ELBO, the IWAE bound or the k-sample ELBO) with an MLP :class:`GaussianEncoder` and :class:`MLPDecoder` (Linear layers and
+    The fused step covers a :class:`~vaekit.models.vae.VAE` (``vae``, ``iwae``, or ``beta-vae``
+    without free bits; trained on the ELBO, the beta-ELBO, the IWAE bound or the k-sample ELBO)
+    with an MLP :class:`GaussianEncoder` and :class:`MLPDecoder` (Linear layers and
     relu/tanh/elu/gelu/silu/leaky_relu, no normalisation, no condition), the N(0, I) prior, the
-    Bernoulli likelihood, in float32 without ``torch.compile``.
+    Bernoulli likelihood, in float32 without ``torch.compile``; and Burda et al.'s ``hvae``
+    under :func:`~vaekit.fast.fused_hierarchy.hierarchy_unsupported`'s terms.
     """
     if not kernels.private_kernels_available():
         return f"torch {torch.__version__} lacks the ATen backward kernels the fused step calls"
@@ -53,6 +57,8 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
         return f"precision {precision} (the fused step is float32)"
     if compile:
         return "--compile (compiling fuses the autograd step itself)"
+    if type(model) is HierarchicalGaussianVAE:
+        return hierarchy_unsupported(model, objective)
     if type(model).forward is not VAE.forward or getattr(model, "conditional", False):
         return f"model {type(model).__name__} has its own forward pass"
     if getattr(model, "own_log_weights", False):
@@ -220,7 +226,9 @@ class FusedTrainingStep:
         grad_clip: float | None = None,
         reduce_gradients: Callable[[StepLoss], StepLoss] | None = None,
     ) -> None:
-        self.gradients = FusedVAEStep(model, objective)
+        self.gradients: FusedVAEStep | FusedHierarchyStep = (
+            FusedHierarchyStep(model, objective) if type(model) is HierarchicalGaussianVAE else FusedVAEStep(model, objective)
+        )
         self.parameters = list(model.parameters())
         self.optimizer_step, self.grad_clip = optimizer_step, grad_clip
         self.reduce_gradients = reduce_gradients
