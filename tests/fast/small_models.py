@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,3 +34,22 @@ def small_model(
     torch.manual_seed(0)
     model = create(spec, DataFacts((1, 4, 5), value_range, num_classes=3)).to(dtype)
     return model, objectives.create_objective(objective, model)
+
+
+def autograd_and_fused(
+    fused_step: Callable[[torch.nn.Module, Any], Callable[..., Any]], model: torch.nn.Module, objective: Any, x: torch.Tensor, step: int = 0
+) -> list[tuple[Any, dict[str, torch.Tensor]]]:
+    """Return [autograd, fused] as (StepLoss, {name: grad}) of one step on ``x`` from the same
+    noise, the fused one from ``fused_step(model, objective)``."""
+    results = []
+    for fused in (False, True):
+        for p in model.parameters():
+            p.grad = None
+        torch.manual_seed(1)
+        if fused:
+            terms = fused_step(model, objective)(x, step)
+        else:
+            terms = objectives.training_loss(objective, model, x, None, step)
+            terms.loss.backward()
+        results.append((terms, {name: p.grad.clone() for name, p in model.named_parameters()}))
+    return results

@@ -10,6 +10,7 @@ from vaekit.fast.fused_step import FusedTrainingStep, fused_step_unsupported
 from vaekit.models import create
 from vaekit.models.build import DataFacts
 
+from .small_models import autograd_and_fused
 from .test_fused_step import SMALL, _records
 
 
@@ -28,22 +29,6 @@ def hierarchy(objective, upper=(2,), activation="tanh", likelihood="bernoulli", 
     return model, objectives.create_objective(objective, model)
 
 
-def autograd_and_fused(model, objective, x):
-    """Return (autograd, fused) as (StepLoss, {name: grad}) from the same noise."""
-    results = []
-    for fused in (False, True):
-        for p in model.parameters():
-            p.grad = None
-        torch.manual_seed(1)
-        if fused:
-            terms = FusedHierarchyStep(model, objective)(x)
-        else:
-            terms = objectives.training_loss(objective, model, x, None, 0)
-            terms.loss.backward()
-        results.append((terms, {name: p.grad.clone() for name, p in model.named_parameters()}))
-    return results
-
-
 @pytest.mark.parametrize("upper", [(2,), (4, 2)], ids=["two layers", "three layers"])
 @pytest.mark.parametrize(
     "objective",
@@ -55,7 +40,7 @@ def test_losses_and_gradients_match_autograd(upper, objective, activation):
     model, objective = hierarchy(objective, upper, activation)
     assert fused_step_unsupported(model, objective) is None
     x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
-    (ref, ref_grads), (got, got_grads) = autograd_and_fused(model, objective, x)
+    (ref, ref_grads), (got, got_grads) = autograd_and_fused(FusedHierarchyStep, model, objective, x)
     for field in ("loss", "recon", "kl", "kl_layers"):
         assert torch.allclose(getattr(got, field), getattr(ref, field).detach(), rtol=1e-10, atol=1e-12), field
     assert got.kl_layers.shape == (6, len(upper) + 1)

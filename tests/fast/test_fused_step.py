@@ -12,25 +12,14 @@ from vaekit.fast.fused_step import FusedTrainingStep, FusedVAEStep, fused_step_u
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 from vaekit.training.step import AutogradStep
 
-from .small_models import small_model
+from .small_models import autograd_and_fused, small_model
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 64, "progress": "quiet"}
 
 
 def _autograd_and_fused(model, objective, x, step=0):
     """Return (autograd, fused) as (StepLoss, {name: grad}) from the same noise."""
-    results = []
-    for fused in (False, True):
-        for p in model.parameters():
-            p.grad = None
-        torch.manual_seed(1)
-        if fused:
-            terms = FusedVAEStep(model, objective)(x, step)
-        else:
-            terms = objectives.training_loss(objective, model, x, None, step)
-            terms.loss.backward()
-        results.append((terms, {name: p.grad.clone() for name, p in model.named_parameters()}))
-    return results
+    return autograd_and_fused(FusedVAEStep, model, objective, x, step)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "elu", "gelu", "silu", "leaky_relu"])
