@@ -112,6 +112,10 @@ def joined(device: torch.device) -> Iterator[World]:
     _world = World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     try:
         yield _world
+        # Every rank reaches the end before any closes its connections: a rank torn down while a
+        # peer's gloo threads still talk to it can abort that peer at exit.
+        with contextlib.suppress(Exception):
+            dist.barrier()
     finally:
         _world = World()
         with contextlib.suppress(Exception):
