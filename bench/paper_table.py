@@ -21,7 +21,8 @@ and how much training time it took; a row that has not finished is marked as par
 
 With ``--budget S`` each row trains for S seconds of wall time on this machine instead (in
 ``--points`` equal steps, each followed by an NLL with ``--curve-k`` samples), into its own
-folders, and the table gives the NLL reached against training time: what an hour buys.
+folders, and the table gives the NLL reached against training time, wall and CPU (user and
+system time of every thread, from metrics.jsonl's ``epoch_cpu_s``): what an hour buys.
 """
 
 from __future__ import annotations
@@ -100,11 +101,25 @@ def protocol(data_dir: str, seed: int) -> list[str]:
 
 def progress(run: Path) -> tuple[int, float]:
     """Return ``(epochs done, seconds of training)`` of ``run`` (0, 0 before it starts)."""
+    records = epoch_records(run)
+    return (records[-1]["epoch"] if records else 0), sum(r["epoch_time_s"] for r in records)
+
+
+def cpu_seconds(run: Path) -> float | None:
+    """Return the CPU seconds (user + system, all threads) ``run``'s epochs took, or None when
+    an epoch was trained by a vaekit that did not record them."""
+    records = epoch_records(run)
+    if not records or any("epoch_cpu_s" not in r for r in records):
+        return None
+    return sum(r["epoch_cpu_s"] for r in records)
+
+
+def epoch_records(run: Path) -> list[dict]:
+    """Return the lines of ``run``'s metrics.jsonl (none before it starts)."""
     log = run / "metrics.jsonl"
     if not log.exists():
-        return 0, 0.0
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return (records[-1]["epoch"] if records else 0), sum(r["epoch_time_s"] for r in records)
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
 def train_for(row: Row, run: Path, seconds: float | None, data_dir: str, seed: int) -> None:
@@ -120,14 +135,33 @@ def nll(run: Path, k: int) -> tuple[float, float]:
     """Return the test NLL of ``run`` (nats) and its standard error with ``k`` samples, reusing
     a report of the same weights."""
     epoch, _ = progress(run)
-    saved = run / f"bench-paper-nll-k{k}.json"
-    if saved.exists():
-        cached = json.loads(saved.read_text())
-        if cached["epoch"] == epoch:
-            return cached["nll"], cached["nll_stderr"]
+    saved = saved_nll(run, k)
+    if saved is not None and saved[0] == epoch:
+        return saved[1], saved[2]
     report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q").stdout)
-    saved.write_text(json.dumps({"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}) + "\n")
+    (run / f"bench-paper-nll-k{k}.json").write_text(
+        json.dumps({"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}) + "\n"
+    )
     return report["nll"], report["nll_stderr"]
+
+
+def saved_nll(run: Path, k: int) -> tuple[int, float, float] | None:
+    """Return ``(epoch, NLL in nats, standard error)`` of ``run``'s last measured NLL with ``k``
+    samples, or None if it has none."""
+    saved = run / f"bench-paper-nll-k{k}.json"
+    if not saved.exists():
+        return None
+    cached = json.loads(saved.read_text())
+    return cached["epoch"], cached["nll"], cached["nll_stderr"]
+
+
+def measured(run: Path, k: int, done: int) -> str:
+    """Return the table cell of ``run``'s last measured NLL, naming its epoch when older than ``done``."""
+    saved = saved_nll(run, k)
+    if saved is None:
+        return "-"
+    epoch, value, stderr = saved
+    return f"{value:.2f} ± {stderr:.2f}" + (f" at epoch {epoch}" if epoch != done else "")
 
 
 def main() -> None:
@@ -151,7 +185,12 @@ def main() -> None:
 
     if args.budget:
         runs = Path(f"{args.runs}-budget-{args.budget:g}")
-        lines = [f"| row | theirs (3,280 epochs) | training s | epochs | NLL (K = {args.curve_k}) | ... |"]
+        points = [f"{point}/{args.points} of the budget" for point in range(1, args.points + 1)]
+        lines = [
+            f"Each point: training seconds (CPU seconds), epochs: test NLL (K = {args.curve_k}).",
+            "| row | theirs (3,280 epochs) | " + " | ".join(points) + f" | NLL (K = {args.k}) |",
+            "| --- " * (len(points) + 3) + "|",
+        ]
         for row in chosen:
             run, cells = runs / row.name, []
             for point in range(1, args.points + 1):
@@ -160,7 +199,8 @@ def main() -> None:
                     train_for(row, run, args.budget * point / args.points - spent, args.data_dir, args.seed)
                 done, spent = progress(run)
                 value, _ = nll(run, args.curve_k)
-                cells.append(f"{spent:.0f} s, {done} ep: {value:.2f}")
+                cpu = cpu_seconds(run)
+                cells.append(f"{spent:.0f} s" + (f" ({cpu:.0f} CPU s)" if cpu is not None else "") + f", {done} ep: {value:.2f}")
             final, se = nll(run, args.k)
             lines.append(f"| {row.name} | {row.theirs:.2f} | " + " | ".join(cells) + f" | K={args.k}: {final:.2f} ± {se:.2f} |")
         print("\n".join(lines))
@@ -173,7 +213,7 @@ def main() -> None:
         if not args.status and progress(run)[0] < PAPER_EPOCHS:
             train_for(row, run, args.time_limit, args.data_dir, args.seed)
         done, spent = progress(run)
-        ours = "-" if done == 0 or args.status else "{:.2f} ± {:.2f}".format(*nll(run, args.k))
+        ours = measured(run, args.k, done) if args.status or done == 0 else "{:.2f} ± {:.2f}".format(*nll(run, args.k))
         state = "done" if done >= PAPER_EPOCHS else f"partial ({done}/{PAPER_EPOCHS} epochs)"
         print(f"| {row.name} | {row.theirs:.2f} | {ours} | {done} | {spent / 3600:.2f} h | {state} |", flush=True)
 

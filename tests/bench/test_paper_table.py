@@ -37,3 +37,40 @@ def test_a_rows_options_train(tmp_path: Path, name: str) -> None:
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["objective"]["name"] == ("iwae" if objective == "iwae" else "elbo-k")
     assert config["model"]["name"] == ("hvae" if layers == 2 else "vae")
+
+
+def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from data.helpers import write_idx_folder
+
+    write_idx_folder(tmp_path / "mnist", n_train=40, n_test=10, rows=4, cols=4)
+    common = ["--rows", "vae1-k1", "--k", "10", "--data-dir", str(tmp_path / "mnist")]
+    budget = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(tmp_path / "paper"), "--budget", "0.5",
+         "--points", "2", "--curve-k", "4"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert budget.returncode == 0, budget.stderr
+    row = next(line for line in budget.stdout.splitlines() if line.startswith("| vae1-k1"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert len(cells) == 5 and all("CPU s" in cell for cell in cells[2:4]), row
+    run = tmp_path / "paper-budget-0.5" / "vae1-k1"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["epoch_cpu_s"] > 0 for r in records)
+    saved = json.loads((run / "bench-paper-nll-k10.json").read_text())
+    assert saved["epoch"] == records[-1]["epoch"] and cells[4] == f"K=10: {saved['nll']:.2f} ± {saved['nll_stderr']:.2f}"
+
+    status = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--status"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert f"| vae1-k1 | 86.76 | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} | {saved['epoch']} |" in status.stdout
+
+    # An NLL measured before the last epochs is shown with its epoch, not as the run's current one.
+    (run / "bench-paper-nll-k10.json").write_text(json.dumps({**saved, "epoch": saved["epoch"] - 1}))
+    status = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--status"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert f"{saved['nll']:.2f} ± {saved['nll_stderr']:.2f} at epoch {saved['epoch'] - 1} |" in status.stdout

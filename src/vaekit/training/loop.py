@@ -516,7 +516,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
     noise = noise_generator(t.seed, epoch, run.device, shuffle)
     sums = EpochSums(run.device)
     kl_layers: torch.Tensor | None = None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     seen = 0
     world = distributed.world()
     reduce = getattr(run.step, "reduce_gradients", None)
@@ -542,6 +542,8 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             run.reporter.batch_metrics(loss=loss, elbo=recon - kl, kl=kl, ex_per_s=seen / elapsed)
     elapsed = time.perf_counter() - started
+    # The process's CPU time (all its threads, user and system): a budget in CPU-hours is read from it.
+    cpu_seconds = time.process_time() - cpu_started
     loss, recon, kl = (v / n for v in sums.values())
     sync = {}
     if isinstance(reduce, GradientSum):
@@ -558,6 +560,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         "train_kl": kl,
         "examples_per_s": n / elapsed,
         "epoch_time_s": elapsed,
+        "epoch_cpu_s": cpu_seconds,
         "training_step": run.step.name,
         "lr": run.optimizer.param_groups[0]["lr"],
         **({"train_kl_layers": (kl_layers / n).tolist()} if kl_layers is not None else {}),
