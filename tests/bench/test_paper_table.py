@@ -13,21 +13,28 @@ ROOT = Path(__file__).resolve().parents[2]
 # Read in a child: in this process "bench" names the tests' package of that name.
 ROWS = json.loads(subprocess.run(
     [sys.executable, "-c", "import json; from bench.paper_table import ROWS, PAPER_EPOCHS; print(json.dumps("
-     "{'epochs': PAPER_EPOCHS, 'rows': [[r.name, r.objective, r.layers, r.theirs, r.train_options()] for r in ROWS]}))"],
+     "{'epochs': PAPER_EPOCHS, 'rows': [[r.name, getattr(r, 'objective', 'lvae'), getattr(r, 'layers', 5), r.theirs, "
+     "r.train_options(), r.protocol('DATA', 0), r.epochs] for r in ROWS]}))"],
     cwd=ROOT, capture_output=True, text=True, check=True,
 ).stdout)  # fmt: skip
 
 
-def test_the_table_has_burdas_twelve_mnist_rows() -> None:
-    rows = ROWS["rows"]
-    assert len({name for name, *_ in rows}) == 12
-    assert {theirs for name, _, _, theirs, _ in rows if name in ("vae1-k1", "iwae2-k50")} == {86.76, 82.90}
-    assert ROWS["epochs"] == sum(3**i for i in range(8))
+def test_the_table_has_burdas_twelve_mnist_rows_and_the_ladder_vae() -> None:
+    burda = [row for row in ROWS["rows"] if row[1] != "lvae"]
+    assert len({row[0] for row in burda}) == 12
+    assert {row[3] for row in burda if row[0] in ("vae1-k1", "iwae2-k50")} == {86.76, 82.90}
+    assert ROWS["epochs"] == sum(3**i for i in range(8)) and {row[6] for row in burda} == {ROWS["epochs"]}
+    assert all("--batch-size 20 --lr 1e-3 --lr-schedule burda" in " ".join(row[5]) for row in burda)
+    (ladder,) = (row for row in ROWS["rows"] if row[1] == "lvae")
+    assert ladder[0] == "lvae5" and ladder[3] == 81.74 and ladder[6] == 2000
+    assert "--batch-size 256 --lr 2e-4 --lr-schedule constant --adam-eps 1e-4 --epochs 2000" in " ".join(ladder[5])
+    # 200 epochs of warm-up at 235 steps per epoch (60,000 images at batch 256, the last batch partial)
+    assert "objective.warmup_steps=47000" in ladder[4]
 
 
-@pytest.mark.parametrize("name", ["vae1-k5", "iwae2-k5"])
+@pytest.mark.parametrize("name", ["vae1-k5", "iwae2-k5", "lvae5"])
 def test_a_rows_options_train(tmp_path: Path, name: str) -> None:
-    _, objective, layers, _, options = next(row for row in ROWS["rows"] if row[0] == name)
+    _, objective, layers, _, options, _, _ = next(row for row in ROWS["rows"] if row[0] == name)
     run = tmp_path / "run"
     command = [sys.executable, "-m", "vaekit", "train", "--data", "digits", "--binarize", "dynamic", "--epochs", "1",
                "--batch-size", "20", "--lr-schedule", "burda", "--adam-eps", "1e-4", *options,
@@ -35,26 +42,32 @@ def test_a_rows_options_train(tmp_path: Path, name: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     config = json.loads((run / "config.json").read_text())
-    assert config["model"]["objective"]["name"] == ("iwae" if objective == "iwae" else "elbo-k")
-    assert config["model"]["name"] == ("hvae" if layers == 2 else "vae")
+    expected = {"iwae": ("iwae", "hvae"), "vae": ("elbo-k", "vae"), "lvae": ("beta-elbo", "lvae")}[objective]
+    assert (config["model"]["objective"]["name"], config["model"]["name"]) == expected
+    if layers == 5:
+        assert config["model"]["options"]["upper_latents"] == [32, 16, 8, 4]
+        assert config["model"]["net"]["activation"] == "leaky_relu"
+    else:
+        assert config["model"]["name"] == ("hvae" if layers == 2 else "vae")
 
 
-def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name, theirs", [("vae1-k1", "86.76"), ("lvae5", "81.74")])
+def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(tmp_path: Path, name: str, theirs: str) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from data.helpers import write_idx_folder
 
     write_idx_folder(tmp_path / "mnist", n_train=40, n_test=10, rows=4, cols=4)
-    common = ["--rows", "vae1-k1", "--k", "10", "--data-dir", str(tmp_path / "mnist")]
+    common = ["--rows", name, "--k", "10", "--data-dir", str(tmp_path / "mnist")]
     budget = subprocess.run(
         [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(tmp_path / "paper"), "--budget", "0.5",
          "--points", "2", "--curve-k", "4"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert budget.returncode == 0, budget.stderr
-    row = next(line for line in budget.stdout.splitlines() if line.startswith("| vae1-k1"))
+    row = next(line for line in budget.stdout.splitlines() if line.startswith(f"| {name} |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert len(cells) == 5 and all("CPU s" in cell for cell in cells[2:4]), row
-    run = tmp_path / "paper-budget-0.5" / "vae1-k1"
+    run = tmp_path / "paper-budget-0.5" / name
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(r["epoch_cpu_s"] > 0 for r in records)
     saved = json.loads((run / "bench-paper-nll-k10.json").read_text())
@@ -65,7 +78,7 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
-    assert f"| vae1-k1 | 86.76 | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} | {saved['epoch']} |" in status.stdout
+    assert f"| {name} | {theirs} | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} | {saved['epoch']} |" in status.stdout
 
     # An NLL measured before the last epochs is shown with its epoch, not as the run's current one.
     (run / "bench-paper-nll-k10.json").write_text(json.dumps({**saved, "epoch": saved["epoch"] - 1}))
