@@ -16,10 +16,11 @@ single-sample ELBOs, "IWAE, k" on the k-sample importance-weighted bound.
 The ladder VAE row (``lvae5``, 5 stochastic layers, their 81.74) follows the command in the
 README of the authors' code (github.com/casperkaae/LVAE, ``run_models.py``), which shows 3
 layers; the 5-layer sizes continue its halving (latent 64-32-16-8-4, MLPs of two 512-, 256-,
-128-, 64- and 32-unit layers). Its protocol: dynamically binarised MNIST, all 60,000 training
-images, batch 256, Adam (epsilon 1e-4) at a constant 2e-4, 2,000 epochs, leaky ReLU, batch
-normalisation, the ELBO with its KL weight warmed up linearly from 0 over 200 epochs (per step
-here, per epoch there), test NLL with K = 5000.
+128-, 64- and 32-unit layers) and its model options (``-only_mu_up True -ladder_share_params
+False``: ``lvae``'s ``upward=means``, ``share_top_down=false``). Its protocol: dynamically
+binarised MNIST, all 60,000 training images, batch 256, Adam (epsilon 1e-4) at a constant 2e-4,
+2,000 epochs, leaky ReLU, batch normalisation, the ELBO with its KL weight warmed up linearly
+from 0 over 200 epochs (per step here, per epoch there), test NLL with K = 5000.
 
 Runs live in ``--runs`` (one folder per row) and are resumable: each call trains every row
 until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpointed) or its
@@ -112,6 +113,7 @@ class LadderRow:
         return ["--model", "lvae", "--encoder", "512,512", "--latent", "64", "--set", "net.activation=leaky_relu",
                 "--set", "net.normalization=batch", "--set", "model.upper_latents=[32,16,8,4]",
                 "--set", "model.upper_hidden=[[256,256],[128,128],[64,64],[32,32]]",
+                "--set", "model.upward=means", "--set", "model.share_top_down=false",
                 "--objective", "beta-elbo", "--set", "objective.warmup=linear",
                 "--set", f"objective.warmup_steps={warmup_steps}"]  # fmt: skip
 

@@ -46,6 +46,7 @@ def test_a_rows_options_train(tmp_path: Path, name: str) -> None:
     assert (config["model"]["objective"]["name"], config["model"]["name"]) == expected
     if layers == 5:
         assert config["model"]["options"]["upper_latents"] == [32, 16, 8, 4]
+        assert config["model"]["options"]["upward"] == "means" and config["model"]["options"]["share_top_down"] is False
         assert config["model"]["net"]["activation"] == "leaky_relu"
     else:
         assert config["model"]["name"] == ("hvae" if layers == 2 else "vae")

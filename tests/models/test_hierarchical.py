@@ -17,10 +17,14 @@ from vaekit.objectives import ELBOObjective, IWAEObjective
 from vaekit.runtime.errors import ConfigError
 from vaekit.training.build import build_model
 
-FAMILIES = ["hvae", "lvae"]
+#: "lvae-authors": the ladder VAE as the authors' code builds it (see ``small``)
+FAMILIES = ["hvae", "lvae", "lvae-authors"]
+AUTHORS_LADDER = {"upward": "means", "share_top_down": False}
 
 
 def small(family: str, net: str = "mlp", latent: int = 6, value_range: str = "binary", **options) -> torch.nn.Module:
+    if family == "lvae-authors":
+        family, options = "lvae", {**AUTHORS_LADDER, **options}
     config = RunConfig()
     config.model.name, config.model.latent_dim = family, latent
     config.model.net = {"name": net, "encoder": [16]}
@@ -71,6 +75,35 @@ def test_burdas_layout_is_the_default_upper_layer():
     assert any(isinstance(m, torch.nn.Tanh) for m in model.upward[0].modules())
     generative = [m for m in model.prior.conditionals[0].modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in generative] == [(50, 100), (100, 100), (100, 100), (100, 100)]
+
+
+def test_the_authors_ladder_reads_the_means_upward_and_infers_with_its_own_top_down_nets():
+    shared, authors = small("lvae", upper_latents=[4, 2]), small("lvae-authors", upper_latents=[4, 2])
+    assert shared.top_down is None and not any(name.startswith("top_down") for name, _ in shared.named_parameters())
+    # The upward MLPs read mu^_l: their first layers take the width of the layer below.
+    assert [net.body.layers[0].in_features for net in authors.upward] == [6, 4]
+    assert [net.body.layers[0].in_features for net in shared.upward] == [16, shared.upward[0].feature_dim]
+    # Inference's top-down nets mirror the prior's conditionals, with their own weights; the
+    # modules both models have start from the same weights.
+    assert [(n.body.layers[0].in_features, n.mu.out_features) for n in authors.top_down] == [
+        (n.body.layers[0].in_features, n.mu.out_features) for n in authors.prior.conditionals
+    ]
+    assert not torch.equal(authors.top_down[0].mu.weight, authors.prior.conditionals[0].mu.weight)
+    shared_state = shared.state_dict()
+    torch.testing.assert_close(authors.encoder.state_dict(), {k[8:]: v for k, v in shared_state.items() if k.startswith("encoder.")})
+    # The posterior reads the top-down nets; the prior does not.
+    authors.eval()
+    x = binary(4)
+    before_codes, before_prior = authors.posterior_codes(x)[0][0], authors.prior.conditionals[0](torch.ones(1, 4))
+    with torch.no_grad():
+        authors.top_down[0].mu.bias.add_(1.0)
+    assert not torch.allclose(authors.posterior_codes(x)[0][0], before_codes)
+    torch.testing.assert_close(authors.prior.conditionals[0](torch.ones(1, 4)), before_prior)
+
+
+def test_an_unknown_upward_input_is_refused_naming_the_choices():
+    with pytest.raises((ValueError, ConfigError), match="model.upward must be one of features, means"):
+        small("lvae", upward="sideways")
 
 
 def test_the_upper_layers_take_the_nets_activation_unless_told():

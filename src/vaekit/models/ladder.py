@@ -14,13 +14,16 @@ from vaekit.distributions import (
     kl_standard_normal,
     precision_weighted,
 )
-from vaekit.models.hierarchical import HierarchicalVAE, LayerTerms, sample_shape
-from vaekit.models.latents import Noise, draw_layer, layer_code
+from vaekit.models.hierarchical import HierarchicalVAE, LayerTerms, sample_shape, upper_layout
+from vaekit.models.latents import Noise, activation_of, draw_layer, layer_code
 from vaekit.models.registry import register
 from vaekit.nets.mlp import GaussianEncoder
 from vaekit.runtime.errors import ConfigError
 
-__all__ = ["LadderVAE"]
+__all__ = ["UPWARD_INPUTS", "LadderVAE"]
+
+#: what the upward path's MLPs read (``model.upward``): the features d_l, or the means mu^_l
+UPWARD_INPUTS = ("features", "means")
 
 
 @register("lvae")
@@ -35,7 +38,11 @@ class LadderVAE(HierarchicalVAE):
     Options as ``hvae`` (``upper_latents``, ``upper_hidden`` of the upward and downward MLPs,
     ``activation``, ``flow_steps``, ``flow_hidden``), and ``normalization`` (batch, the paper's
     batch normalisation; layer; none) after each hidden layer of the upper layers' MLPs; the
-    net's own layers take ``--set net.normalization=batch``. The paper's KL warm-up is the
+    net's own layers take ``--set net.normalization=batch``. Two options give the variant of the
+    authors' code (github.com/casperkaae/LVAE, its ``-only_mu_up True -ladder_share_params
+    False``): ``upward="means"`` feeds each upward MLP the bottom-up mean mu^_l instead of d_l,
+    and ``share_top_down=False`` gives inference its own top-down MLPs, whose Gaussian given
+    z_l+1 is merged with the bottom-up one in place of the prior's. The paper's KL warm-up is the
     ``beta-elbo`` objective's ``warmup`` (``--objective beta-elbo --set objective.warmup=linear
     --set objective.warmup_steps=N``). Sonderby et al.'s MNIST model is ``--encoder 512,512
     --latent 64 --set model.upper_latents=[32,16,8,4] --set
@@ -55,7 +62,13 @@ class LadderVAE(HierarchicalVAE):
         normalization: str = "batch",
         flow_steps: int = 0,
         flow_hidden: Sequence[int] | None = None,
+        upward: str = "features",
+        share_top_down: bool = True,
     ) -> None:
+        if upward not in UPWARD_INPUTS:
+            raise ValueError(f"model.upward must be one of {', '.join(UPWARD_INPUTS)}, got {upward!r}")
+        #: what each upward MLP reads: "features" (d_l) or "means" (mu^_l); read by _build_upper
+        self.upward_from = upward
         super().__init__(
             input_dim,
             latent_dim,
@@ -70,14 +83,31 @@ class LadderVAE(HierarchicalVAE):
             flow_hidden,
             normalization,
         )
+        #: inference's own top-down MLPs q(z_l|z_l+1) (``share_top_down=False``), else None: the
+        #: prior's conditionals serve inference; made after every other module, so that a shared
+        #: model's initial weights do not depend on the option
+        self.top_down: nn.ModuleList | None = None
+        if not share_top_down:
+            widths, hidden = upper_layout(latent_dim, upper_latents, upper_hidden)
+            act = activation or activation_of(encoder)
+            self.top_down = nn.ModuleList(
+                GaussianEncoder(above, list(reversed(h)), below, act, self.normalization)
+                for below, above, h in zip(widths[:-1], widths[1:], hidden, strict=True)
+            )
 
     def _build_upper(self, widths: list[int], hidden: list[list[int]], activation: str) -> None:
         features = self.encoder.feature_dim
-        for above, h in zip(widths[1:], hidden, strict=True):
-            # d_l+1 = MLP(d_l); its heads give the bottom-up Gaussian of z_l+1
-            net = GaussianEncoder(features, h, above, activation, self.normalization)
+        for below, above, h in zip(widths[:-1], widths[1:], hidden, strict=True):
+            # d_l+1 = MLP(d_l) (or MLP(mu^_l)); its heads give the bottom-up Gaussian of z_l+1
+            net = GaussianEncoder(below if self.upward_from == "means" else features, h, above, activation, self.normalization)
             self.upward.append(net)
             features = net.feature_dim
+
+    def _top_down(self, index: int, above: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the top-down Gaussian ``(mu, logvar)`` of z_l (l = ``index``) given z_l+1 that
+        inference merges with the bottom-up one: the prior's, or inference's own."""
+        nets = self.prior.conditionals if self.top_down is None else self.top_down
+        return nets[index](above)
 
     @property
     def noise_widths(self) -> tuple[int, ...]:
@@ -91,10 +121,12 @@ class LadderVAE(HierarchicalVAE):
                 "choose a --batch-size that leaves no last batch of one, or --set model.normalization=none"
             )
         d = self.encoder.features(x)
-        estimates = [(self.encoder.mu(d), self.encoder.logvar(d), d)]
+        mu = self.encoder.mu(d)
+        estimates = [(mu, self.encoder.logvar(d), d)]
         for net in self.upward:
-            d = net.features(d)
-            estimates.append((net.mu(d), net.logvar(d), d))
+            d = net.features(mu if self.upward_from == "means" else d)
+            mu = net.mu(d)
+            estimates.append((mu, net.logvar(d), d))
         return estimates
 
     def _trace(self, x: torch.Tensor, k: int | None, draw: Noise) -> list[LayerTerms]:
@@ -112,7 +144,8 @@ class LadderVAE(HierarchicalVAE):
                 kl = kl_standard_normal(mu, logvar) if flow is None else log_q - log_p
             else:
                 mu_p, logvar_p = self.prior.conditionals[index](above)
-                mu, logvar = precision_weighted(mu_hat, logvar_hat, mu_p, logvar_p)
+                mu_t, logvar_t = (mu_p, logvar_p) if self.top_down is None else self._top_down(index, above)
+                mu, logvar = precision_weighted(mu_hat, logvar_hat, mu_t, logvar_t)
                 z, log_q = draw_layer(mu, logvar, draw(tuple(mu.shape), mu), flow, d)
                 log_p = gaussian_log_prob_per_dim(z, mu_p, logvar_p)
                 # z_l is drawn given z_l+1, on which its prior is conditioned: closed form
@@ -130,7 +163,7 @@ class LadderVAE(HierarchicalVAE):
             if index == top:
                 mu, logvar = mu_hat, logvar_hat
             else:
-                mu_p, logvar_p = self.prior.conditionals[index](codes[0][0])
-                mu, logvar = precision_weighted(mu_hat, logvar_hat, mu_p, logvar_p)
+                mu_t, logvar_t = self._top_down(index, codes[0][0])
+                mu, logvar = precision_weighted(mu_hat, logvar_hat, mu_t, logvar_t)
             codes.insert(0, layer_code(mu, logvar, self.layer_flow(index), d))
         return codes
