@@ -17,7 +17,8 @@ The ladder VAE row (``lvae5``, 5 stochastic layers, their 81.74) follows the com
 README of the authors' code (github.com/casperkaae/LVAE, ``run_models.py``), which shows 3
 layers; the 5-layer sizes continue its halving (latent 64-32-16-8-4, MLPs of two 512-, 256-,
 128-, 64- and 32-unit layers) and its model options (``-only_mu_up True -ladder_share_params
-False``: ``lvae``'s ``upward=means``, ``share_top_down=false``). Its protocol: dynamically
+False``: ``lvae``'s ``upward=means``, ``share_top_down=false``; its p(z_l|z_l+1) MLPs are as
+wide as layer l's upward ones, ``prior_hidden``). Its protocol: dynamically
 binarised MNIST, all 60,000 training images, batch 256, Adam (epsilon 1e-4) at a constant 2e-4,
 2,000 epochs, leaky ReLU, batch normalisation, the ELBO with its KL weight warmed up linearly
 from 0 over 200 epochs (per step here, per epoch there), test NLL with K = 5000.
@@ -114,6 +115,7 @@ class LadderRow:
                 "--set", "net.normalization=batch", "--set", "model.upper_latents=[32,16,8,4]",
                 "--set", "model.upper_hidden=[[256,256],[128,128],[64,64],[32,32]]",
                 "--set", "model.upward=means", "--set", "model.share_top_down=false",
+                "--set", "model.prior_hidden=[[512,512],[256,256],[128,128],[64,64]]",
                 "--objective", "beta-elbo", "--set", "objective.warmup=linear",
                 "--set", f"objective.warmup_steps={warmup_steps}"]  # fmt: skip
 

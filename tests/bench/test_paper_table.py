@@ -47,6 +47,7 @@ def test_a_rows_options_train(tmp_path: Path, name: str) -> None:
     if layers == 5:
         assert config["model"]["options"]["upper_latents"] == [32, 16, 8, 4]
         assert config["model"]["options"]["upward"] == "means" and config["model"]["options"]["share_top_down"] is False
+        assert config["model"]["options"]["prior_hidden"] == [[512, 512], [256, 256], [128, 128], [64, 64]]
         assert config["model"]["net"]["activation"] == "leaky_relu"
     else:
         assert config["model"]["name"] == ("hvae" if layers == 2 else "vae")

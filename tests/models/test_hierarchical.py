@@ -101,6 +101,19 @@ def test_the_authors_ladder_reads_the_means_upward_and_infers_with_its_own_top_d
     torch.testing.assert_close(authors.prior.conditionals[0](torch.ones(1, 4)), before_prior)
 
 
+@pytest.mark.parametrize("family", ["hvae", "lvae"])
+def test_the_priors_hidden_widths_can_be_set_apart_from_the_upward_ones(family):
+    model = small(family, upper_latents=[4, 2], upper_hidden=[[8, 8], [8]], prior_hidden=[[12, 12], [10]])
+    widths = [[m.out_features for m in net.body.modules() if isinstance(m, torch.nn.Linear)] for net in model.prior.conditionals]
+    assert widths == [[12, 12], [10]]
+    assert [net.mu.out_features for net in model.prior.conditionals] == [6, 4]
+    default = small(family, upper_latents=[4, 2], upper_hidden=[[8, 7], [5]])
+    widths = [[m.out_features for m in net.body.modules() if isinstance(m, torch.nn.Linear)] for net in default.prior.conditionals]
+    assert widths == [[7, 8], [5]]
+    with pytest.raises(ValueError, match=r"model.prior_hidden gives 1 list\(s\) of hidden widths for 2 upper layer"):
+        small(family, upper_latents=[4, 2], prior_hidden=[[12]])
+
+
 def test_an_unknown_upward_input_is_refused_naming_the_choices():
     with pytest.raises((ValueError, ConfigError), match="model.upward must be one of features, means"):
         small("lvae", upward="sideways")

@@ -9,6 +9,8 @@ the family's own options, bottom-up:
 - ``upper_latents``: widths of z_2, ..., z_L (default: one layer of half ``latent_dim``);
 - ``upper_hidden``: for each of them, the hidden widths between it and the layer below (default:
   two layers as wide as the layer below: Burda et al.'s 100-100 between z_1 = 100 and z_2 = 50);
+- ``prior_hidden``: the hidden widths of each p(z_l|z_l+1), bottom first (default: the upper
+  layer's ``upper_hidden`` reversed, as the decoder mirrors the encoder);
 - ``activation``: of those hidden layers (default: the net's);
 - ``flow_steps``/``flow_hidden``: an IAF on every layer's posterior (see :class:`~vaekit.models.vae.VAE`).
 
@@ -168,6 +170,20 @@ def upper_layout(
     return widths, hidden
 
 
+def prior_layout(hidden: list[list[int]], prior_hidden: Sequence[Sequence[int]] | None) -> list[list[int]]:
+    """Return the hidden widths of each p(z_l|z_l+1), bottom first: ``prior_hidden`` when given,
+    else each upper layer's ``hidden`` reversed (as the decoder mirrors the encoder); ValueError
+    naming the fix when ``prior_hidden`` has the wrong number of lists."""
+    if prior_hidden is None:
+        return [list(reversed(h)) for h in hidden]
+    if len(prior_hidden) != len(hidden):
+        raise ValueError(
+            f"model.prior_hidden gives {len(prior_hidden)} list(s) of hidden widths for {len(hidden)} upper layer(s): "
+            f"give one list per upper layer, bottom first (p(z_1|z_2) first), e.g. {[list(reversed(h)) for h in hidden]}"
+        )
+    return [checked_widths(h, f"model.prior_hidden[{i}]") for i, h in enumerate(prior_hidden)]
+
+
 class HierarchicalVAE(VAE):
     """The shared machinery of VAEs with stochastic layers z_1 (next to the data) ... z_L (under
     N(0, I)); a family fills in :meth:`_build_upper`, :meth:`_trace` and
@@ -187,6 +203,7 @@ class HierarchicalVAE(VAE):
         flow_steps: int = 0,
         flow_hidden: Sequence[int] | None = None,
         normalization: str = "none",
+        prior_hidden: Sequence[Sequence[int]] | None = None,
     ) -> None:
         encoder_features(encoder, "a hierarchy of latent layers")
         if prior is not None and type(prior) is not StandardNormalPrior:
@@ -196,6 +213,7 @@ class HierarchicalVAE(VAE):
             )
         super().__init__(input_dim, latent_dim, encoder, decoder, likelihood, None, 0, flow_steps, flow_hidden)
         widths, hidden = upper_layout(latent_dim, upper_latents, upper_hidden)
+        generative_hidden = prior_layout(hidden, prior_hidden)
         self.widths = tuple(widths)
         #: normalisation after each hidden layer of the upper layers' MLPs (none, batch, layer)
         self.normalization = normalization
@@ -204,9 +222,8 @@ class HierarchicalVAE(VAE):
         self.upward = nn.ModuleList()
         conditionals = nn.ModuleList()
         self._build_upper(widths, hidden, act)
-        for below, above, h in zip(widths[:-1], widths[1:], hidden, strict=True):
-            # p(z_l|z_l+1): the upward layer's hidden widths reversed, as the decoder mirrors the encoder
-            conditionals.append(GaussianEncoder(above, list(reversed(h)), below, act, self.normalization))
+        for below, above, h in zip(widths[:-1], widths[1:], generative_hidden, strict=True):
+            conditionals.append(GaussianEncoder(above, h, below, act, self.normalization))  # p(z_l|z_l+1)
         self.prior = HierarchicalPrior(widths, conditionals)
         #: the IAF of each layer above z_1 (z_1's is ``self.flow``), or None without flows
         self.upper_flows = (
@@ -322,6 +339,7 @@ class HierarchicalGaussianVAE(HierarchicalVAE):
         activation: str | None = None,
         flow_steps: int = 0,
         flow_hidden: Sequence[int] | None = None,
+        prior_hidden: Sequence[Sequence[int]] | None = None,
     ) -> None:
         super().__init__(
             input_dim,
@@ -335,6 +353,7 @@ class HierarchicalGaussianVAE(HierarchicalVAE):
             activation,
             flow_steps,
             flow_hidden,
+            prior_hidden=prior_hidden,
         )
 
     def _build_upper(self, widths: list[int], hidden: list[list[int]], activation: str) -> None:

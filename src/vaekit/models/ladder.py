@@ -64,6 +64,7 @@ class LadderVAE(HierarchicalVAE):
         flow_hidden: Sequence[int] | None = None,
         upward: str = "features",
         share_top_down: bool = True,
+        prior_hidden: Sequence[Sequence[int]] | None = None,
     ) -> None:
         if upward not in UPWARD_INPUTS:
             raise ValueError(f"model.upward must be one of {', '.join(UPWARD_INPUTS)}, got {upward!r}")
@@ -82,6 +83,7 @@ class LadderVAE(HierarchicalVAE):
             flow_steps,
             flow_hidden,
             normalization,
+            prior_hidden,
         )
         #: inference's own top-down MLPs q(z_l|z_l+1) (``share_top_down=False``), else None: the
         #: prior's conditionals serve inference; made after every other module, so that a shared
