@@ -49,3 +49,22 @@ def test_gaussian_log_prob_matches_torch_distributions():
 
 def test_kl_of_the_prior_to_itself_is_zero():
     assert kl_standard_normal(torch.zeros(2, 3), torch.zeros(2, 3)).abs().max() == 0
+
+
+def test_gaussian_densities_stay_finite_for_layers_narrower_than_float32s_exp_can_invert():
+    from vaekit.distributions import gaussian_log_prob_per_dim, kl_gaussians
+
+    # Both Gaussians of a layer narrowed to sigma ~ 1e-20 (logvar ~ -92), z and the means apart by
+    # a few sigma: every term is O(1) though exp(-logvar) overflows float32.
+    logvar_q = torch.tensor([-92.0, -91.0, 0.5])
+    logvar_p = torch.tensor([-91.5, -92.0, -0.3])
+    sigma_p = torch.exp(0.5 * logvar_p.double())
+    mu_p = torch.tensor([21.0, -3.0, 0.2])
+    mu_q = (mu_p.double() + 0.7 * sigma_p).float()
+    z = (mu_p.double() - 1.3 * sigma_p).float()
+    exact = (mu_q.double(), logvar_q.double(), mu_p.double(), logvar_p.double())
+    kl = kl_gaussians(mu_q, logvar_q, mu_p, logvar_p)
+    log_p = gaussian_log_prob_per_dim(z, mu_p, logvar_p)
+    assert torch.isfinite(kl).all() and torch.isfinite(log_p).all()
+    torch.testing.assert_close(kl.double(), kl_gaussians(*exact), rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(log_p.double(), gaussian_log_prob_per_dim(z.double(), *exact[2:]), rtol=1e-5, atol=1e-3)

@@ -38,7 +38,9 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
 
 def gaussian_log_prob_per_dim(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z_d; mu_d, exp(logvar_d)) of each dimension, in nats, broadcast shape of the inputs."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar))
+    # (z - mu) / sigma, squared: exp(-logvar) alone overflows float32 once logvar < -88, which a
+    # layer of a hierarchy whose prior and posterior both narrow reaches while the ratio stays O(1).
+    return -0.5 * (LOG_2PI + logvar + ((z - mu) * torch.exp(-0.5 * logvar)).pow(2))
 
 
 def kl_gaussians(
@@ -46,7 +48,11 @@ def kl_gaussians(
 ) -> torch.Tensor:
     """KL(N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p))) per dimension, in nats (closed form:
     0.5 * (logvar_p - logvar_q + (sigma_q^2 + (mu_q - mu_p)^2) / sigma_p^2 - 1))."""
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-logvar_p) - 1.0)
+    # The variance ratio as one exp of a difference, the mean term scaled by 1 / sigma_p before
+    # squaring: finite while the ratios are, however narrow both Gaussians get.
+    return 0.5 * (
+        logvar_p - logvar_q + torch.exp(logvar_q - logvar_p) + ((mu_q - mu_p) * torch.exp(-0.5 * logvar_p)).pow(2) - 1.0
+    )
 
 
 def precision_weighted(
