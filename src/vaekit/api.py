@@ -320,10 +320,14 @@ def resume(
     progress: str = "auto",
     data: Any = None,
     time_limit: float | None = None,
+    lr: float | None = None,
+    grad_clip: float | None = None,
 ) -> TrainedVAE:
     """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``;
     ``time_limit``: new seconds of training before it stops again, 0 for none; None keeps the
-    run's).
+    run's; ``lr``: a new base learning rate, which the run's schedule scales from the next epoch
+    on; ``grad_clip``: a new gradient-norm clip, 0 for none): a run that diverged goes on from
+    its last good checkpoint with a lower rate or a clip.
     Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``.
 
     Nothing is written until the data, model and checkpoint are known good (a failed resume
@@ -351,7 +355,11 @@ def resume(
             if time_limit < 0:
                 raise ConfigError(f"time_limit must be >= 0 seconds (0: no limit), got {time_limit}")
             cfg.train.time_limit = time_limit or None
-        changed = epochs is not None or time_limit is not None
+        if lr is not None:
+            cfg.train.lr = lr  # checked with the rest of the config before anything is written
+        if grad_clip is not None:
+            cfg.train.grad_clip = grad_clip or None
+        changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip))
         result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview

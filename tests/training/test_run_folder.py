@@ -389,6 +389,23 @@ def test_divergence_names_the_last_checkpoint_not_the_last_epoch(tmp_path, monke
     result = CliRunner().invoke(main, ["train", *flags])
     assert result.exit_code == 2, result.output
     assert "(epoch 3); stopped, the last good checkpoint (epoch 2) is intact" in result.output
+    assert "`vaekit resume RUN --lr ... --grad-clip ...` goes on from the checkpoint" in result.output
+
+    # The advice works: resume goes on from epoch 2 with a new rate and clip, saved in config.json.
+    monkeypatch.undo()
+    before = (run / "config.json").read_text()
+    bad = CliRunner().invoke(main, ["resume", str(run), "--lr", "-1", "-q"])
+    assert bad.exit_code != 0 and "lr" in bad.output, bad.output
+    assert (run / "config.json").read_text() == before
+    result = CliRunner().invoke(main, ["resume", str(run), "--lr", "2.5e-4", "--grad-clip", "5", "-q"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert (config["train"]["lr"], config["train"]["grad_clip"]) == (2.5e-4, 5.0)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4] and records[-1]["lr"] == 2.5e-4
+    result = CliRunner().invoke(main, ["resume", str(run), "--epochs", "5", "--grad-clip", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "config.json").read_text())["train"]["grad_clip"] is None
 
 
 # --- read-only run folders --------------------------------------------------------------------

@@ -115,6 +115,8 @@ def train(
 @click.option(
     "--time-limit", type=float, help="New seconds of training before the run stops again (0: no limit; default: the config's)."
 )
+@click.option("--lr", type=float, help="New base learning rate, scaled by the run's schedule from the next epoch (default: the config's).")
+@click.option("--grad-clip", type=float, help="New gradient-norm clip (0: none; default: the config's).")
 @click.option("--quiet", "-q", is_flag=True)
 @launch_options
 @user_errors
@@ -122,6 +124,8 @@ def resume(
     run_dir: str,
     epochs: int | None,
     time_limit: float | None,
+    lr: float | None,
+    grad_clip: float | None,
     quiet: bool,
     nproc: int | None,
     nnodes: int,
@@ -138,7 +142,9 @@ def resume(
     from vaekit.runtime.distributed import writer_process
     from vaekit.viz.run_pictures import write_run_pictures
 
-    vae = api.resume(run_dir, epochs=epochs, time_limit=time_limit, progress=progress_mode(quiet))
+    vae = api.resume(
+        run_dir, epochs=epochs, time_limit=time_limit, lr=lr, grad_clip=grad_clip, progress=progress_mode(quiet)
+    )
     if not writer_process():
         return
     write_run_pictures(vae)

@@ -137,7 +137,9 @@ class DivergenceCheck:
             )
             raise TrainingDivergedError(
                 f"loss became NaN or infinite at step {first_bad} (epoch {epoch}); stopped, {kept}. "
-                "Try a lower --lr or --grad-clip."
+                "Try a lower --lr or a --grad-clip"
+                + ("" if checkpoint_epoch is None else " (`vaekit resume RUN --lr ... --grad-clip ...` goes on from the checkpoint)")
+                + "."
             )
 
 
