@@ -215,9 +215,12 @@ class HierarchicalVAE(VAE):
         widths, hidden = upper_layout(latent_dim, upper_latents, upper_hidden)
         generative_hidden = prior_layout(hidden, prior_hidden)
         self.widths = tuple(widths)
+        #: the hidden widths of each upper layer's inference MLP, bottom-up (for a family's extra nets)
+        self.upper_hidden = hidden
         #: normalisation after each hidden layer of the upper layers' MLPs (none, batch, layer)
         self.normalization = normalization
-        act = activation or activation_of(encoder)
+        #: the activation of the upper layers' MLPs (the encoder's unless given)
+        self.upper_activation = act = activation or activation_of(encoder)
         #: one module per upper layer, bottom-up (hvae: q(z_l+1|z_l); lvae: the upward path)
         self.upward = nn.ModuleList()
         conditionals = nn.ModuleList()

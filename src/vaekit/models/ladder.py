@@ -14,8 +14,8 @@ from vaekit.distributions import (
     kl_standard_normal,
     precision_weighted,
 )
-from vaekit.models.hierarchical import HierarchicalVAE, LayerTerms, sample_shape, upper_layout
-from vaekit.models.latents import Noise, activation_of, draw_layer, layer_code
+from vaekit.models.hierarchical import HierarchicalVAE, LayerTerms, sample_shape
+from vaekit.models.latents import Noise, draw_layer, layer_code
 from vaekit.models.registry import register
 from vaekit.nets.mlp import GaussianEncoder
 from vaekit.runtime.errors import ConfigError
@@ -90,11 +90,9 @@ class LadderVAE(HierarchicalVAE):
         #: model's initial weights do not depend on the option
         self.top_down: nn.ModuleList | None = None
         if not share_top_down:
-            widths, hidden = upper_layout(latent_dim, upper_latents, upper_hidden)
-            act = activation or activation_of(encoder)
             self.top_down = nn.ModuleList(
-                GaussianEncoder(above, list(reversed(h)), below, act, self.normalization)
-                for below, above, h in zip(widths[:-1], widths[1:], hidden, strict=True)
+                GaussianEncoder(above, list(reversed(h)), below, self.upper_activation, self.normalization)
+                for below, above, h in zip(self.widths[:-1], self.widths[1:], self.upper_hidden, strict=True)
             )
 
     def _build_upper(self, widths: list[int], hidden: list[list[int]], activation: str) -> None:
