@@ -26,6 +26,15 @@ def cli_run(tmp_path_factory):
     return out
 
 
+def test_train_warns_on_stderr_when_the_posterior_collapsed(tmp_path):
+    # a KL weight of 200 drives q(z|x) onto the prior within a few epochs
+    result = invoke("train", "--data", "digits", "--encoder", "32", "--latent", "2", "--epochs", "3",
+                    "--objective", "beta-elbo", "--set", "objective.beta=200", "--out", tmp_path / "r", "-q")
+    assert result.exit_code == 0, result.output
+    assert "warning: the posterior has collapsed to the prior" in result.stderr
+    assert "objective.warmup=linear" in result.stderr
+
+
 def test_train_writes_a_complete_run_folder(cli_run):
     assert (cli_run / "samples.png").stat().st_size > 0
     config = json.loads((cli_run / "config.json").read_text())

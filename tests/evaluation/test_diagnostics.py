@@ -4,6 +4,8 @@ import torch
 
 from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
+    COLLAPSED_KL_NATS,
+    collapse_note,
     count_active_units,
     posterior_mean_variance,
     probe_accuracy,
@@ -37,3 +39,10 @@ def test_probe_reads_labels_that_the_codes_carry_and_not_those_they_do_not():
     noise = rng.normal(size=(600, 3))
     blind = probe_accuracy(noise[:400], labels[:400], noise[400:], labels[400:])
     assert blind["accuracy"] < 0.5
+
+
+def test_collapse_note_names_the_kl_and_the_warm_up_only_below_the_threshold():
+    assert collapse_note(COLLAPSED_KL_NATS) is None and collapse_note(2.5) is None
+    note = collapse_note(0.004)
+    assert note is not None and "KL 0.004 nats/example" in note
+    assert "--objective beta-elbo --set objective.warmup=linear" in note

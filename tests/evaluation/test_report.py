@@ -103,6 +103,19 @@ def test_deterministic_autoencoder_reports_reconstruction_error_only():
         evaluate_model(model, x, value_range="real", k=10)
 
 
+def test_a_posterior_collapsed_to_the_prior_is_noted_and_a_working_one_is_not():
+    model, truth = linear_gaussian_vae()
+    x = sample_data(50, truth)
+    assert "collapse:" not in format_report(evaluate_model(model, x, value_range="real", k=10))
+    with torch.no_grad():  # q(z|x) = N(0, I) = p(z) for every x
+        model.encoder.mu.weight.zero_()
+        model.encoder.mu.bias.zero_()
+        model.encoder.logvar.bias.zero_()
+    report = evaluate_model(model, x, value_range="real", k=10)
+    assert report["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert "collapse: the posterior has collapsed to the prior (KL 0.000" in format_report(report)
+
+
 def test_probe_is_fitted_on_training_codes_and_scored_on_the_split():
     model, truth = linear_gaussian_vae()
     x = sample_data(300, truth)

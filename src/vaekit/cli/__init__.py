@@ -171,6 +171,11 @@ def _print_summary(vae: Any) -> None:
     else:
         line = f"test reconstruction MSE {report['recon_mse']:.6f} per dimension"
     click.echo(f"run folder: {vae.run_dir}\n{line}")
+    from vaekit.evaluation.diagnostics import collapse_note
+
+    collapsed = collapse_note(report["kl"]) if "kl" in report else None
+    if collapsed:
+        click.echo(f"warning: {collapsed}", err=True)
 
 
 @main.command(cls=Command)

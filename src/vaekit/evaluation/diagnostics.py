@@ -11,6 +11,22 @@ import torch
 #: Burda et al. (2015): latent dimension u is active when Cov_x(E_q[z_u | x]) exceeds this.
 ACTIVE_UNIT_THRESHOLD = 0.01
 
+#: a posterior whose KL to the prior is below this many nats per example carries almost no
+#: information about its example: the code has collapsed to the prior
+COLLAPSED_KL_NATS = 0.1
+
+
+def collapse_note(kl: float) -> str | None:
+    """Return a note saying the posterior has collapsed, and what usually avoids it, when the
+    KL term ``kl`` (nats per example) is below :data:`COLLAPSED_KL_NATS`; else None."""
+    if kl >= COLLAPSED_KL_NATS:
+        return None
+    return (
+        f"the posterior has collapsed to the prior (KL {kl:.3f} nats/example): the codes carry almost nothing "
+        "about the data and the decoder ignores them. A KL warm-up usually avoids it (`--objective beta-elbo "
+        "--set objective.warmup=linear --set objective.warmup_steps=N`, N a few epochs' steps); so can more epochs"
+    )
+
 
 class ColumnMoments:
     """The count, mean and sum of squared deviations of each column of rows added batch by

@@ -30,6 +30,7 @@ from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
     ColumnMoments,
     add_layer_diagnostics,
+    collapse_note,
     count_active_units,
     layer_parts,
     posterior_mean_variance,
@@ -517,13 +518,18 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def report_notes(report: dict[str, Any]) -> list[str]:
-    """Return the report's notes as lines (``note: ...`` for a loss that is not a likelihood,
-    else ``no NLL: ...`` when the NLL was skipped), each reason once."""
+    """Return the report's notes as lines: ``note: ...`` for a loss that is not a likelihood,
+    else ``no NLL: ...`` when the NLL was skipped, each reason once; then ``collapse: ...`` when
+    the KL term says the posterior has collapsed to the prior."""
+    notes = []
     if "note" in report:
-        return [f"note: {report['note']}"]
-    if report.get("nll_skipped"):
-        return [f"no NLL: {report['nll_skipped']}"]
-    return []
+        notes.append(f"note: {report['note']}")
+    elif report.get("nll_skipped"):
+        notes.append(f"no NLL: {report['nll_skipped']}")
+    collapsed = collapse_note(report["kl"]) if "kl" in report else None
+    if collapsed:
+        notes.append(f"collapse: {collapsed}")
+    return notes
 
 
 def format_report(report: dict[str, Any], title: str = "") -> str:
