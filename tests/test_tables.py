@@ -259,9 +259,11 @@ def test_cli_evaluate_reports_quality_and_writes_the_report_and_pictures(table_r
     refused = CliRunner().invoke(main, ["evaluate", str(table_run), "--target", "nothing"])
     assert refused.exit_code == 2 and "not a modelled column" in refused.output
     assert "Traceback" not in refused.output
-    for flags in (["--no-probe"], ["--batch-size", "7"], ["--fast", "off"]):
+    for flags, named in ((["--no-probe"], "--no-probe"), (["--batch-size", "7"], "--batch-size"), (["--fast", "off"], "--fast off")):
         refused = CliRunner().invoke(main, ["evaluate", str(table_run), *flags])
-        assert refused.exit_code == 2 and "apply to image and array runs" in refused.output, refused.output
+        assert refused.exit_code == 2 and f"{named} applies to image and array runs only; leave it out" in refused.output
+    refused = CliRunner().invoke(main, ["evaluate", str(table_run), "--no-probe", "--batch-size", "7"])
+    assert refused.exit_code == 2 and "--batch-size, --no-probe apply to image and array runs only; leave them out" in refused.output
 
 
 def _write_bad_tables(folder: Path) -> None:

@@ -284,7 +284,11 @@ def _evaluate(
         ignored = [flag for flag, given in (("--batch-size", batch_size), ("--max-chunk-elements", max_chunk_elements),
                                             ("--no-probe", no_probe), ("--fast off", fast == "off")) if given]  # fmt: skip
         if ignored:
-            raise ConfigError(f"{', '.join(ignored)} apply to image and array runs; a table run's report takes --k, --seed, --target and --synthetic-rows")
+            verb = "applies" if len(ignored) == 1 else "apply"
+            raise ConfigError(
+                f"{', '.join(ignored)} {verb} to image and array runs only; leave {'it' if len(ignored) == 1 else 'them'} "
+                "out: a table run's report takes --k, --seed, --target and --synthetic-rows"
+            )
         if writer:  # a table's report is not split over processes: rank 0 makes it alone
             _evaluate_table(vae, data, k, seed, target, synthetic_rows, as_json)
         return
