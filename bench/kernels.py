@@ -25,17 +25,18 @@
                one- and two-stochastic-layer MNIST nets, tanh, batch 20) on the ELBO and the IWAE
                bound with k = 5 and 50, train.fast "off" (autograd) against "auto" (the fused step)
   ab           the training step of another source tree against this one's, in one machine
-               moment: two worker processes (each importing its own tree's vaekit and bench)
-               train issue 5's model on the same MNIST batches in alternating blocks of steps;
-               separate runs on a shared VM differ by more than a change of a few per cent.
-               Make the other tree with `git worktree add ../vaekit-REV REV` (REV must have this
-               script's `ab` subcommand)
+               moment: two worker processes (each importing its own tree's vaekit, both run by
+               this tree's bench) train issue 5's model, or with --paper MODEL:OBJECTIVE one of
+               paper-steps' (e.g. two-layers:iwae-k50, at batch 20 on binarised images), on the
+               same MNIST batches in alternating blocks of steps; separate runs on a shared VM
+               differ by more than a change of a few per cent. Make the other tree with
+               `git worktree add ../vaekit-REV REV` (or `git archive REV src | tar -x -C DIR`)
 
     python -m bench.kernels matmul                       # make bench's first line
     python -m bench.kernels adam
     python -m bench.kernels step --rounds 7 [--profile]
     python -m bench.kernels paper-steps --threads 1
-    python -m bench.kernels ab ../vaekit-REV [--block 20] [--rounds 150]
+    python -m bench.kernels ab ../vaekit-REV [--block 20] [--rounds 150] [--paper two-layers:iwae-k50]
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.common import FAST_MODES, ROOT, script_parser
 
@@ -111,6 +113,7 @@ def elementwise(args: argparse.Namespace) -> None:
     import torch.nn.functional as F
 
     from bench.common import best_us
+    from vaekit.fast.dense import tanh_in_place
 
     torch.set_num_threads(1)
     v = torch.randn(1_000_000) * 4
@@ -120,6 +123,9 @@ def elementwise(args: argparse.Namespace) -> None:
         "log": lambda: torch.log(pos),
         "log1p": lambda: torch.log1p(pos),
         "sigmoid": lambda: torch.sigmoid(v),
+        "tanh (ATen)": lambda: torch.tanh(v),
+        "tanh_in_place (NumPy's tanh)": lambda: tanh_in_place(v.clone()),
+        "clone (the line above's copy)": lambda: v.clone(),
         "softplus (ATen)": lambda: F.softplus(v),
         "logsigmoid (ATen)": lambda: F.logsigmoid(v),
         "relu(l) + log1p(exp(-|l|))": lambda: v.clamp_min(0).add_(v.abs().neg_().exp_().log1p_()),
@@ -347,6 +353,9 @@ PAPER_MODELS = {
 }
 #: the paper table's objectives timed by ``paper-steps``
 PAPER_OBJECTIVES = {"elbo": {"name": "elbo"}, "iwae k=5": {"name": "iwae", "k": 5}, "iwae k=50": {"name": "iwae", "k": 50}}
+#: ``ab --paper MODEL:OBJECTIVE``'s names of the paper models and objectives
+PAPER_MODEL_KEYS = dict(zip(("one-layer", "two-layers"), PAPER_MODELS, strict=True))
+PAPER_OBJECTIVE_KEYS = dict(zip(("elbo", "iwae-k5", "iwae-k50"), PAPER_OBJECTIVES, strict=True))
 
 
 def paper_steps(args: argparse.Namespace) -> None:
@@ -355,7 +364,6 @@ def paper_steps(args: argparse.Namespace) -> None:
     import torch
 
     from bench.common import build_model, machine_line, rotated, training_step
-    from vaekit.api import build_config
 
     torch.set_num_threads(args.threads)
     print(f"{machine_line(args.threads)}: the paper table's training steps at batch {args.batch} on one repeated "
@@ -363,12 +371,9 @@ def paper_steps(args: argparse.Namespace) -> None:
           f"of {args.reps} steps")  # fmt: skip
     torch.manual_seed(0)
     x = torch.bernoulli(torch.rand(args.batch, 784))
-    for model_label, (model_name, hidden, latent, options) in PAPER_MODELS.items():
-        for objective_label, objective in PAPER_OBJECTIVES.items():
-            config = build_config(model=model_name, net={"name": "mlp", "encoder": hidden, "activation": "tanh"},
-                                  latent_dim=latent, likelihood="bernoulli", objective=objective,
-                                  options=options or None)  # fmt: skip
-            config.input_shape, config.value_range = [1, 28, 28], "binary"
+    for model_label in PAPER_MODELS:
+        for objective_label in PAPER_OBJECTIVES:
+            config = paper_config(model_label, objective_label)
             steps = {}
             for fast in ("off", "auto"):
                 torch.manual_seed(0)
@@ -389,9 +394,24 @@ def paper_steps(args: argparse.Namespace) -> None:
                   f"({args.batch / auto:,.0f} examples/s): {off / auto:.2f}x")  # fmt: skip
 
 
+def paper_config(model_label: str, objective_label: str) -> Any:
+    """Return the bound ``RunConfig`` of one of the paper table's models (a key of
+    :data:`PAPER_MODELS`) on one of its objectives (a key of :data:`PAPER_OBJECTIVES`), for
+    binarised MNIST."""
+    from vaekit.api import build_config
+
+    model_name, hidden, latent, options = PAPER_MODELS[model_label]
+    config = build_config(model=model_name, net={"name": "mlp", "encoder": hidden, "activation": "tanh"},
+                          latent_dim=latent, likelihood="bernoulli", objective=PAPER_OBJECTIVES[objective_label],
+                          options=options or None)  # fmt: skip
+    config.input_shape, config.value_range = [1, 28, 28], "binary"
+    return config
+
+
 def ab_worker(args: argparse.Namespace) -> None:
-    """One side of ``ab``: build issue 5's model in this tree, then answer "run START BLOCK"
-    lines on stdin with "ms <milliseconds per step>" lines on stdout, until "quit"."""
+    """One side of ``ab``: build issue 5's model (or ``--paper``'s) with the vaekit on the path,
+    then answer "run START BLOCK" lines on stdin with "ms <milliseconds per step>" lines on
+    stdout, until "quit"."""
     import math
 
     import torch
@@ -402,7 +422,13 @@ def ab_worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     with denormals_flushed(args.fast):  # before any op starts torch's thread pool
         train, _ = load_mnist_unit(None)
-        config = mlp_vae_config()
+        if args.paper:
+            model_key, objective_key = args.paper.split(":")
+            config = paper_config(PAPER_MODEL_KEYS[model_key], PAPER_OBJECTIVE_KEYS[objective_key])
+            train = torch.bernoulli(train, generator=torch.Generator().manual_seed(0))
+        else:
+            config = mlp_vae_config()
+        batch = 20 if args.paper else 128
         torch.manual_seed(0)
         fn, name = training_step(config, build_model(config), args.fast)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
@@ -414,8 +440,8 @@ def ab_worker(args: argparse.Namespace) -> None:
             start, block = int(words[1]), int(words[2])
             started = time.perf_counter()
             for i in range(block):
-                j = (start + 128 * i) % (len(train) - 128)
-                loss = fn(train[order[j : j + 128]])
+                j = (start + batch * i) % (len(train) - batch)
+                loss = fn(train[order[j : j + batch]])
                 if not math.isfinite(loss.item()):
                     print(json.dumps({"error": "the loss is not finite"}), flush=True)
                     return
@@ -433,15 +459,22 @@ def ab(args: argparse.Namespace) -> None:
     trees = {"other": Path(args.other).resolve(), "this": Path(args.this).resolve()}
     if trees["other"] == trees["this"]:
         sys.exit("ab: the two trees are the same folder")
+    if args.paper:
+        model_key, _, objective_key = args.paper.partition(":")
+        if model_key not in PAPER_MODEL_KEYS or objective_key not in PAPER_OBJECTIVE_KEYS:
+            sys.exit(f"ab: --paper takes MODEL:OBJECTIVE with MODEL one of {', '.join(PAPER_MODEL_KEYS)} and "
+                     f"OBJECTIVE one of {', '.join(PAPER_OBJECTIVE_KEYS)}, e.g. two-layers:iwae-k50; got {args.paper!r}")  # fmt: skip
     workers = {}
     for side, tree in trees.items():
-        # Each worker imports its own tree's vaekit and bench; both read the same MNIST files.
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree / "src"), str(tree)]), VAEKIT_BENCH_MNIST=str(mnist_dir()))
+        # Each worker imports its own tree's vaekit under this tree's bench (the same harness on
+        # both sides); both read the same MNIST files.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree / "src"), str(ROOT)]), VAEKIT_BENCH_MNIST=str(mnist_dir()))
         cmd = [sys.executable, "-m", "bench.kernels", "ab", "--worker", "--threads", str(args.threads), "--fast", args.fast]
-        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        cmd += ["--paper", args.paper] if args.paper else []
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         hello = json.loads(proc.stdout.readline() or "{}")
         if "ready" not in hello:
-            sys.exit(f"ab: the worker of {tree} did not start (does that tree have `bench.kernels ab`?)")
+            sys.exit(f"ab: the worker of {tree} did not start (its vaekit may lack what this bench calls)")
         if not hello["ready"].startswith(str(tree)):
             sys.exit(f"ab: the worker of {tree} imported vaekit from {hello['ready']}, not from its own tree")
         print(f"{side}: {tree} ({hello['step']} step)")
@@ -457,7 +490,7 @@ def ab(args: argparse.Namespace) -> None:
                 if "error" in reply:
                     sys.exit(f"ab: {trees[side]}: {reply['error']}")
                 times[side].append(reply["ms"])
-            start += 128 * args.block
+            start += (20 if args.paper else 128) * args.block
     finally:
         for proc in workers.values():
             if proc.poll() is None:
@@ -504,6 +537,8 @@ def main() -> None:
     command.add_argument("--block", type=int, default=20, help="steps per side per round")
     command.add_argument("--rounds", type=int, default=150)
     command.add_argument("--fast", choices=FAST_MODES, default="auto", help="train.fast of both sides")
+    command.add_argument("--paper", metavar="MODEL:OBJECTIVE",
+                         help="a paper-steps model and objective instead of issue 5's model, e.g. two-layers:iwae-k50")  # fmt: skip
     command.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.which == "ab" and not args.worker and not args.other:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,6 +49,27 @@ def activation_grad(module: nn.Module) -> ActivationGrad | None:
     return None
 
 
+#: torch threads up to which :func:`tanh_in_place` uses NumPy's tanh: NumPy's SIMD loop runs on one
+#: thread several times faster than ATen's CPU kernel, which splits large tensors over threads
+NUMPY_TANH_MAX_THREADS = 4
+
+
+def tanh_in_place(a: torch.Tensor) -> torch.Tensor:
+    """Overwrite ``a`` with ``tanh(a)`` and return it: through NumPy's tanh for a float32/float64
+    CPU tensor that autograd does not track while torch runs on at most
+    :data:`NUMPY_TANH_MAX_THREADS` threads (the hand-written passes' case), else ``a.tanh_()``."""
+    if (
+        a.device.type == "cpu"
+        and a.dtype in (torch.float32, torch.float64)
+        and not a.requires_grad
+        and torch.get_num_threads() <= NUMPY_TANH_MAX_THREADS
+    ):
+        values = a.numpy()
+        np.tanh(values, out=values)
+        return a
+    return a.tanh_()
+
+
 def activation_in_place(module: nn.Module) -> ActivationInPlace:
     """Return ``module``'s forward that overwrites its input where PyTorch has such a kernel
     (GELU has none: it returns a new tensor). ``module`` must be one :func:`activation_grad` knows."""
@@ -55,7 +77,7 @@ def activation_in_place(module: nn.Module) -> ActivationInPlace:
     if kind is nn.ReLU:
         return torch.relu_
     if kind is nn.Tanh:
-        return torch.tanh_
+        return tanh_in_place
     if kind is nn.SiLU:
         return lambda a: F.silu(a, inplace=True)
     if kind is nn.ELU:
