@@ -113,7 +113,7 @@ def elementwise(args: argparse.Namespace) -> None:
     import torch.nn.functional as F
 
     from bench.common import best_us
-    from vaekit.fast.dense import tanh_in_place
+    from vaekit.nets.layers import tanh_in_place
 
     torch.set_num_threads(1)
     v = torch.randn(1_000_000) * 4

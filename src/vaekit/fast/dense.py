@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaekit.nets.layers import Tanh, tanh_in_place
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 
 #: Gradient of an activation: ``(grad_out, pre_activation, output) -> grad_in``.
@@ -33,7 +33,7 @@ def activation_grad(module: nn.Module) -> ActivationGrad | None:
     kind = type(module)
     if kind is nn.ReLU:
         return lambda g, a, h: aten.threshold_backward(g, h, 0)
-    if kind is nn.Tanh:
+    if kind in (nn.Tanh, Tanh):
         return lambda g, a, h: aten.tanh_backward(g, h)
     if kind is nn.SiLU:
         return lambda g, a, h: aten.silu_backward(g, a)
@@ -49,34 +49,13 @@ def activation_grad(module: nn.Module) -> ActivationGrad | None:
     return None
 
 
-#: torch threads up to which :func:`tanh_in_place` uses NumPy's tanh: NumPy's SIMD loop runs on one
-#: thread several times faster than ATen's CPU kernel, which splits large tensors over threads
-NUMPY_TANH_MAX_THREADS = 4
-
-
-def tanh_in_place(a: torch.Tensor) -> torch.Tensor:
-    """Overwrite ``a`` with ``tanh(a)`` and return it: through NumPy's tanh for a float32/float64
-    CPU tensor that autograd does not track while torch runs on at most
-    :data:`NUMPY_TANH_MAX_THREADS` threads (the hand-written passes' case), else ``a.tanh_()``."""
-    if (
-        a.device.type == "cpu"
-        and a.dtype in (torch.float32, torch.float64)
-        and not a.requires_grad
-        and torch.get_num_threads() <= NUMPY_TANH_MAX_THREADS
-    ):
-        values = a.numpy()
-        np.tanh(values, out=values)
-        return a
-    return a.tanh_()
-
-
 def activation_in_place(module: nn.Module) -> ActivationInPlace:
     """Return ``module``'s forward that overwrites its input where PyTorch has such a kernel
     (GELU has none: it returns a new tensor). ``module`` must be one :func:`activation_grad` knows."""
     kind = type(module)
     if kind is nn.ReLU:
         return torch.relu_
-    if kind is nn.Tanh:
+    if kind in (nn.Tanh, Tanh):
         return tanh_in_place
     if kind is nn.SiLU:
         return lambda a: F.silu(a, inplace=True)
@@ -92,7 +71,7 @@ def activation_in_place(module: nn.Module) -> ActivationInPlace:
 def backward_reads_output_only(module: nn.Module) -> bool:
     """Return whether ``module``'s backward (see :func:`activation_grad`) needs only the
     activation's output, so the forward may overwrite the pre-activation (ReLU and Tanh)."""
-    return type(module) in (nn.ReLU, nn.Tanh)
+    return type(module) in (nn.ReLU, nn.Tanh, Tanh)
 
 
 @dataclass

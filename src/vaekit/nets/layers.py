@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+#: torch threads up to which tanh on a CPU tensor outside autograd is NumPy's: its SIMD loop runs
+#: on one thread several times faster than ATen's CPU kernel, which splits large tensors over threads
+NUMPY_TANH_MAX_THREADS = 4
+
+
+def numpy_tanh_applies(t: torch.Tensor) -> bool:
+    """Return whether tanh of ``t`` goes through NumPy: a float32/float64 CPU tensor that autograd
+    does not track, outside ``torch.compile``, while torch runs on at most
+    :data:`NUMPY_TANH_MAX_THREADS` threads."""
+    return (
+        t.device.type == "cpu"
+        and t.dtype in (torch.float32, torch.float64)
+        and not (t.requires_grad and torch.is_grad_enabled())
+        and torch.get_num_threads() <= NUMPY_TANH_MAX_THREADS
+        and not torch.compiler.is_compiling()
+    )
+
+
+def tanh_in_place(a: torch.Tensor) -> torch.Tensor:
+    """Overwrite ``a`` with ``tanh(a)`` and return it, through NumPy where
+    :func:`numpy_tanh_applies` (the hand-written passes' case), else ``a.tanh_()``."""
+    if numpy_tanh_applies(a) and not a.requires_grad:
+        values = a.numpy()
+        np.tanh(values, out=values)
+        return a
+    return a.tanh_()
+
+
+class Tanh(nn.Tanh):
+    """``nn.Tanh`` whose forward outside autograd (evaluation, sampling, the NLL) runs NumPy's
+    tanh where :func:`numpy_tanh_applies`; under autograd it is ``torch.tanh``. It holds no
+    state, so checkpoints do not depend on it."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not numpy_tanh_applies(input) or input.requires_grad:
+            return torch.tanh(input)
+        out = torch.empty(input.shape, dtype=input.dtype)
+        np.tanh(input.numpy(), out=out.numpy())
+        return out
+
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
-    "tanh": nn.Tanh,
+    "tanh": Tanh,
     "elu": nn.ELU,
     "gelu": nn.GELU,
     "silu": nn.SiLU,
