@@ -29,6 +29,9 @@ until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpoin
 (``vaekit resume`` is what each call runs); keep the folders (``--runs bench/paper-runs`` is
 the one kept in the repository) and a row goes on from another machine. The table says how many epochs each row has done
 and how much training time it took; a row that has not finished is marked as partial.
+``--evaluate`` measures each row's NLL at the weights it has now, training nothing (a row's NLL
+so far); ``--nproc N`` spreads every NLL over N processes (``vaekit evaluate --nproc``, the
+same number as one process gives).
 
 With ``--budget S`` each row trains for S seconds of wall time on this machine instead (in
 ``--points`` equal steps, each followed by an NLL with ``--curve-k`` samples), into its own
@@ -174,14 +177,15 @@ def train_for(row: Row | LadderRow, run: Path, seconds: float | None, data_dir: 
         vaekit("train", *row.protocol(data_dir, seed), *row.train_options(), *limit, "--out", str(run), "--force")
 
 
-def nll(run: Path, k: int) -> tuple[float, float]:
-    """Return the test NLL of ``run`` (nats) and its standard error with ``k`` samples, reusing
-    a report of the same weights."""
+def nll(run: Path, k: int, nproc: int = 1) -> tuple[float, float]:
+    """Return the test NLL of ``run`` (nats) and its standard error with ``k`` samples (over
+    ``nproc`` processes), reusing a report of the same weights."""
     epoch, _ = progress(run)
     saved = saved_nll(run, k)
     if saved is not None and saved[0] == epoch:
         return saved[1], saved[2]
-    report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q").stdout)
+    processes = ["--nproc", str(nproc)] if nproc > 1 else []
+    report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q", *processes).stdout)
     (run / f"bench-paper-nll-k{k}.json").write_text(
         json.dumps({"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}) + "\n"
     )
@@ -217,6 +221,9 @@ def main() -> None:
     parser.add_argument("--curve-k", type=int, default=500, help="importance samples of the --budget points")
     parser.add_argument("--k", type=int, default=5000, help="importance samples of the reported NLL")
     parser.add_argument("--status", action="store_true", help="print where the runs stand; train nothing")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="measure each row's NLL at its current weights (its NLL so far); train nothing")  # fmt: skip
+    parser.add_argument("--nproc", type=int, default=1, help="processes of each NLL evaluation (vaekit evaluate --nproc)")
     parser.add_argument("--data-dir", default=str(mnist_dir()))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -224,6 +231,10 @@ def main() -> None:
     unknown = set(args.rows.split(",")) - {r.name for r in ROWS}
     if unknown:
         raise SystemExit(f"unknown rows {sorted(unknown)}; choose from {', '.join(r.name for r in ROWS)}")
+    if args.evaluate and (args.status or args.budget):
+        raise SystemExit("--evaluate measures the rows' NLL so far; it does not go with --status or --budget")
+    if args.nproc < 1:
+        raise SystemExit(f"--nproc must be at least 1, got {args.nproc}")
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 
     if args.budget:
@@ -241,10 +252,10 @@ def main() -> None:
                 if spent < args.budget * point / args.points:
                     train_for(row, run, args.budget * point / args.points - spent, args.data_dir, args.seed)
                 done, spent = progress(run)
-                value, _ = nll(run, args.curve_k)
+                value, _ = nll(run, args.curve_k, args.nproc)
                 cpu = cpu_seconds(run)
                 cells.append(f"{spent:.0f} s" + (f" ({cpu:.0f} CPU s)" if cpu is not None else "") + f", {done} ep: {value:.2f}")
-            final, se = nll(run, args.k)
+            final, se = nll(run, args.k, args.nproc)
             lines.append(f"| {row.name} | {row.theirs:.2f} | " + " | ".join(cells) + f" | K={args.k}: {final:.2f} ± {se:.2f} |")
         print("\n".join(lines))
         return
@@ -253,10 +264,13 @@ def main() -> None:
     print(f"| row | theirs | ours (K = {args.k}) | epochs | training time | |\n| --- | --- | --- | --- | --- | --- |")
     for row in chosen:
         run = runs / row.name
-        if not args.status and progress(run)[0] < row.epochs:
+        if not (args.status or args.evaluate) and progress(run)[0] < row.epochs:
             train_for(row, run, args.time_limit, args.data_dir, args.seed)
         done, spent = progress(run)
-        ours = measured(run, args.k, done) if args.status or done == 0 else "{:.2f} ± {:.2f}".format(*nll(run, args.k))
+        if args.status or done == 0:
+            ours = measured(run, args.k, done)
+        else:
+            ours = "{:.2f} ± {:.2f}".format(*nll(run, args.k, args.nproc))
         state = "done" if done >= row.epochs else f"partial ({done}/{row.epochs} epochs)"
         print(f"| {row.name} | {row.theirs:.2f} | {ours} | {done} | {spent / 3600:.2f} h | {state} |", flush=True)
 

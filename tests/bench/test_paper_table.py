@@ -89,3 +89,16 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert f"{saved['nll']:.2f} ± {saved['nll_stderr']:.2f} at epoch {saved['epoch'] - 1} |" in status.stdout
+
+    # --evaluate measures the NLL so far without training; over 2 processes it is one process's.
+    if name == "vae1-k1":
+        (run / "bench-paper-nll-k10.json").unlink()
+        evaluated = subprocess.run(
+            [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--evaluate", "--nproc", "2"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert (run / "metrics.jsonl").read_text().count("\n") == len(records)  # nothing trained
+        again = json.loads((run / "bench-paper-nll-k10.json").read_text())
+        assert again == saved
+        assert f"| {name} | {theirs} | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} | {saved['epoch']} |" in evaluated.stdout
