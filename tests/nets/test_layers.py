@@ -59,3 +59,9 @@ def test_nets_built_with_tanh_use_the_module_whose_state_dict_is_that_of_any_act
     relu_net = GaussianEncoder(8, [6], 2, "relu")
     assert any(type(m) is Tanh for m in tanh_net.modules())
     relu_net.load_state_dict(tanh_net.state_dict())  # strict: the same keys, no activation state
+
+
+def test_tanh_of_a_negated_view_which_has_no_numpy_array_is_torch_tanh():
+    x = torch._neg_view(torch.linspace(-2, 2, 5))
+    assert x.is_neg()
+    torch.testing.assert_close(Tanh()(x), torch.tanh(x.clone()))

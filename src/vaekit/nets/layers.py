@@ -12,13 +12,14 @@ NUMPY_TANH_MAX_THREADS = 4
 
 
 def numpy_tanh_applies(t: torch.Tensor) -> bool:
-    """Return whether tanh of ``t`` goes through NumPy: a float32/float64 CPU tensor that autograd
-    does not track, outside ``torch.compile``, while torch runs on at most
+    """Return whether tanh of ``t`` goes through NumPy: a float32/float64 CPU tensor that does
+    not require grad, outside ``torch.compile``, while torch runs on at most
     :data:`NUMPY_TANH_MAX_THREADS` threads."""
     return (
         t.device.type == "cpu"
         and t.dtype in (torch.float32, torch.float64)
-        and not (t.requires_grad and torch.is_grad_enabled())
+        and not t.requires_grad
+        and not t.is_neg()  # a negated view has no NumPy array
         and torch.get_num_threads() <= NUMPY_TANH_MAX_THREADS
         and not torch.compiler.is_compiling()
     )
@@ -27,7 +28,7 @@ def numpy_tanh_applies(t: torch.Tensor) -> bool:
 def tanh_in_place(a: torch.Tensor) -> torch.Tensor:
     """Overwrite ``a`` with ``tanh(a)`` and return it, through NumPy where
     :func:`numpy_tanh_applies` (the hand-written passes' case), else ``a.tanh_()``."""
-    if numpy_tanh_applies(a) and not a.requires_grad:
+    if numpy_tanh_applies(a):
         values = a.numpy()
         np.tanh(values, out=values)
         return a
@@ -40,7 +41,7 @@ class Tanh(nn.Tanh):
     state, so checkpoints do not depend on it."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if not numpy_tanh_applies(input) or input.requires_grad:
+        if not numpy_tanh_applies(input):
             return torch.tanh(input)
         out = torch.empty(input.shape, dtype=input.dtype)
         np.tanh(input.numpy(), out=out.numpy())
