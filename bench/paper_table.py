@@ -30,7 +30,7 @@ until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpoin
 the one kept in the repository) and a row goes on from another machine. The table says how many epochs each row has done
 and how much training time it took; a row that has not finished is marked as partial.
 ``--evaluate`` measures each row's NLL at the weights it has now, training nothing (a row's NLL
-so far); ``--nproc N`` spreads every NLL over N processes (``vaekit evaluate --nproc``, the
+so far; a row that another process is training is refused); ``--nproc N`` spreads every NLL over N processes (``vaekit evaluate --nproc``, the
 same number as one process gives).
 
 With ``--budget S`` each row trains for S seconds of wall time on this machine instead (in
@@ -202,6 +202,19 @@ def saved_nll(run: Path, k: int) -> tuple[int, float, float] | None:
     return cached["epoch"], cached["nll"], cached["nll_stderr"]
 
 
+def refuse_if_training(run: Path) -> None:
+    """Exit naming the holder when another process (a training of the row) holds ``run``'s
+    lock: its weights and epoch count would move under the evaluation."""
+    from vaekit.runtime.errors import RunFolderLockedError
+    from vaekit.runtime.lock import run_folder_lock
+
+    try:
+        with run_folder_lock(run, "bench.paper_table --evaluate"):
+            pass
+    except RunFolderLockedError as exc:
+        raise SystemExit(f"--evaluate {run.name}: {exc}") from None
+
+
 def measured(run: Path, k: int, done: int) -> str:
     """Return the table cell of ``run``'s last measured NLL, naming its epoch when older than ``done``."""
     saved = saved_nll(run, k)
@@ -266,6 +279,8 @@ def main() -> None:
         run = runs / row.name
         if not (args.status or args.evaluate) and progress(run)[0] < row.epochs:
             train_for(row, run, args.time_limit, args.data_dir, args.seed)
+        if args.evaluate and progress(run)[0] > 0:
+            refuse_if_training(run)
         done, spent = progress(run)
         if args.status or done == 0:
             ours = measured(run, args.k, done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,14 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
         again = json.loads((run / "bench-paper-nll-k10.json").read_text())
         assert again == saved
         assert f"| {name} | {theirs} | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} | {saved['epoch']} |" in evaluated.stdout
+
+        # A row that another process is training is not evaluated under it.
+        from vaekit.runtime.lock import run_folder_lock
+
+        with run_folder_lock(run, "resume"):
+            refused = subprocess.run(
+                [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--evaluate"],
+                cwd=ROOT, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+        assert refused.returncode == 1 and f"--evaluate {name}: run folder" in refused.stderr
+        assert f"in use by PID {os.getpid()}" in refused.stderr
