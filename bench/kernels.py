@@ -356,6 +356,18 @@ PAPER_OBJECTIVES = {"elbo": {"name": "elbo"}, "iwae k=5": {"name": "iwae", "k": 
 #: ``ab --paper MODEL:OBJECTIVE``'s names of the paper models and objectives
 PAPER_MODEL_KEYS = dict(zip(("one-layer", "two-layers"), PAPER_MODELS, strict=True))
 PAPER_OBJECTIVE_KEYS = dict(zip(("elbo", "iwae-k5", "iwae-k50"), PAPER_OBJECTIVES, strict=True))
+#: ``ab``'s batch: issue 5's model at 128, the paper table's at Burda et al.'s 20
+AB_BATCH, PAPER_BATCH = 128, 20
+
+
+def paper_choice(text: str) -> tuple[str, str]:
+    """Return the (model, objective) labels ``ab --paper MODEL:OBJECTIVE`` names, or exit
+    naming the choices."""
+    model_key, _, objective_key = text.partition(":")
+    if model_key not in PAPER_MODEL_KEYS or objective_key not in PAPER_OBJECTIVE_KEYS:
+        sys.exit(f"ab: --paper takes MODEL:OBJECTIVE with MODEL one of {', '.join(PAPER_MODEL_KEYS)} and "
+                 f"OBJECTIVE one of {', '.join(PAPER_OBJECTIVE_KEYS)}, e.g. two-layers:iwae-k50; got {text!r}")  # fmt: skip
+    return PAPER_MODEL_KEYS[model_key], PAPER_OBJECTIVE_KEYS[objective_key]
 
 
 def paper_steps(args: argparse.Namespace) -> None:
@@ -423,12 +435,11 @@ def ab_worker(args: argparse.Namespace) -> None:
     with denormals_flushed(args.fast):  # before any op starts torch's thread pool
         train, _ = load_mnist_unit(None)
         if args.paper:
-            model_key, objective_key = args.paper.split(":")
-            config = paper_config(PAPER_MODEL_KEYS[model_key], PAPER_OBJECTIVE_KEYS[objective_key])
+            config = paper_config(*paper_choice(args.paper))
             train = torch.bernoulli(train, generator=torch.Generator().manual_seed(0))
         else:
             config = mlp_vae_config()
-        batch = 20 if args.paper else 128
+        batch = PAPER_BATCH if args.paper else AB_BATCH
         torch.manual_seed(0)
         fn, name = training_step(config, build_model(config), args.fast)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
@@ -460,10 +471,7 @@ def ab(args: argparse.Namespace) -> None:
     if trees["other"] == trees["this"]:
         sys.exit("ab: the two trees are the same folder")
     if args.paper:
-        model_key, _, objective_key = args.paper.partition(":")
-        if model_key not in PAPER_MODEL_KEYS or objective_key not in PAPER_OBJECTIVE_KEYS:
-            sys.exit(f"ab: --paper takes MODEL:OBJECTIVE with MODEL one of {', '.join(PAPER_MODEL_KEYS)} and "
-                     f"OBJECTIVE one of {', '.join(PAPER_OBJECTIVE_KEYS)}, e.g. two-layers:iwae-k50; got {args.paper!r}")  # fmt: skip
+        paper_choice(args.paper)  # a bad name stops here, before the workers start
     workers = {}
     for side, tree in trees.items():
         # Each worker imports its own tree's vaekit under this tree's bench (the same harness on
@@ -490,7 +498,7 @@ def ab(args: argparse.Namespace) -> None:
                 if "error" in reply:
                     sys.exit(f"ab: {trees[side]}: {reply['error']}")
                 times[side].append(reply["ms"])
-            start += (20 if args.paper else 128) * args.block
+            start += (PAPER_BATCH if args.paper else AB_BATCH) * args.block
     finally:
         for proc in workers.values():
             if proc.poll() is None:
@@ -528,7 +536,7 @@ def main() -> None:
     command.add_argument("--reps", type=int, default=100, help="steps per round")
     command.add_argument("--profile", action="store_true", help="also torch profiler tables of 50 steps")
     command = add("paper-steps", paper_steps, "the paper table's training steps, train.fast off against auto")
-    command.add_argument("--batch", type=int, default=20)
+    command.add_argument("--batch", type=int, default=PAPER_BATCH)
     command.add_argument("--rounds", type=int, default=7)
     command.add_argument("--reps", type=int, default=20, help="steps per round")
     command = add("ab", ab, "another source tree's training step against this one's, alternating blocks")

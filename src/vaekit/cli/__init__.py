@@ -171,9 +171,9 @@ def _print_summary(vae: Any) -> None:
     else:
         line = f"test reconstruction MSE {report['recon_mse']:.6f} per dimension"
     click.echo(f"run folder: {vae.run_dir}\n{line}")
-    from vaekit.evaluation.diagnostics import collapse_note
+    from vaekit.evaluation.diagnostics import report_collapse_note
 
-    collapsed = collapse_note(report["kl"]) if "kl" in report else None
+    collapsed = report_collapse_note(report)
     if collapsed:
         click.echo(f"warning: {collapsed}", err=True)
 
@@ -284,10 +284,10 @@ def _evaluate(
         ignored = [flag for flag, given in (("--batch-size", batch_size), ("--max-chunk-elements", max_chunk_elements),
                                             ("--no-probe", no_probe), ("--fast off", fast == "off")) if given]  # fmt: skip
         if ignored:
-            verb = "applies" if len(ignored) == 1 else "apply"
+            verb, pronoun = ("applies", "it") if len(ignored) == 1 else ("apply", "them")
             raise ConfigError(
-                f"{', '.join(ignored)} {verb} to image and array runs only; leave {'it' if len(ignored) == 1 else 'them'} "
-                "out: a table run's report takes --k, --seed, --target and --synthetic-rows"
+                f"{', '.join(ignored)} {verb} to image and array runs only; leave {pronoun} out: "
+                "a table run's report takes --k, --seed, --target and --synthetic-rows"
             )
         if writer:  # a table's report is not split over processes: rank 0 makes it alone
             _evaluate_table(vae, data, k, seed, target, synthetic_rows, as_json)

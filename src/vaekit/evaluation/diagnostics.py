@@ -16,6 +16,12 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 COLLAPSED_KL_NATS = 0.1
 
 
+def report_collapse_note(report: dict[str, Any]) -> str | None:
+    """Return :func:`collapse_note` of an evaluation report's KL term, or None for a report
+    without one (a deterministic autoencoder's)."""
+    return collapse_note(report["kl"]) if "kl" in report else None
+
+
 def collapse_note(kl: float) -> str | None:
     """Return a note saying the posterior has collapsed, and what usually avoids it, when the
     KL term ``kl`` (nats per example) is below :data:`COLLAPSED_KL_NATS`; else None."""

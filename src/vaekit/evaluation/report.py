@@ -30,11 +30,11 @@ from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
     ColumnMoments,
     add_layer_diagnostics,
-    collapse_note,
     count_active_units,
     layer_parts,
     posterior_mean_variance,
     probe_accuracy,
+    report_collapse_note,
 )
 from vaekit.evaluation.iwae import DEFAULT_K, DEFAULT_MAX_CHUNK_ELEMENTS, log_likelihood_bounds, nll_path
 from vaekit.evaluation.metrics import bits_per_dim
@@ -526,7 +526,7 @@ def report_notes(report: dict[str, Any]) -> list[str]:
         notes.append(f"note: {report['note']}")
     elif report.get("nll_skipped"):
         notes.append(f"no NLL: {report['nll_skipped']}")
-    collapsed = collapse_note(report["kl"]) if "kl" in report else None
+    collapsed = report_collapse_note(report)
     if collapsed:
         notes.append(f"collapse: {collapsed}")
     return notes

@@ -20,6 +20,9 @@ from torch import nn
 from vaekit.nets.layers import Tanh, tanh_in_place
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 
+#: the tanh modules the passes read: torch's, and the nets' own (NumPy's forward outside autograd)
+TANH_MODULES = (nn.Tanh, Tanh)
+
 #: Gradient of an activation: ``(grad_out, pre_activation, output) -> grad_in``.
 ActivationGrad = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 #: An activation applied in place to its pre-activation; returns that tensor (or, where no
@@ -33,7 +36,7 @@ def activation_grad(module: nn.Module) -> ActivationGrad | None:
     kind = type(module)
     if kind is nn.ReLU:
         return lambda g, a, h: aten.threshold_backward(g, h, 0)
-    if kind in (nn.Tanh, Tanh):
+    if kind in TANH_MODULES:
         return lambda g, a, h: aten.tanh_backward(g, h)
     if kind is nn.SiLU:
         return lambda g, a, h: aten.silu_backward(g, a)
@@ -55,7 +58,7 @@ def activation_in_place(module: nn.Module) -> ActivationInPlace:
     kind = type(module)
     if kind is nn.ReLU:
         return torch.relu_
-    if kind in (nn.Tanh, Tanh):
+    if kind in TANH_MODULES:
         return tanh_in_place
     if kind is nn.SiLU:
         return lambda a: F.silu(a, inplace=True)
@@ -71,7 +74,7 @@ def activation_in_place(module: nn.Module) -> ActivationInPlace:
 def backward_reads_output_only(module: nn.Module) -> bool:
     """Return whether ``module``'s backward (see :func:`activation_grad`) needs only the
     activation's output, so the forward may overwrite the pre-activation (ReLU and Tanh)."""
-    return type(module) in (nn.ReLU, nn.Tanh, Tanh)
+    return type(module) is nn.ReLU or type(module) in TANH_MODULES
 
 
 @dataclass
