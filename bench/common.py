@@ -131,7 +131,8 @@ def training_step(
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """Return ``(step, name)``: ``step(x) -> loss`` is one training step of ``model`` on the batch
     ``x`` (forward, backward, Adam at lr 1e-3) as the training loop takes it with ``train.fast =
-    fast``, and ``name`` says which step it is ("fused" or "autograd").
+    fast`` and the config's ``train.precision``, and ``name`` says which step it is ("fused" or
+    "autograd").
 
     ``adam`` replaces the keyword arguments of ``torch.optim.Adam`` (by default its fused kernel
     where ``fast`` takes it, as the loop builds it), e.g. ``{"foreach": True}``."""
@@ -145,8 +146,9 @@ def training_step(
     objective = build_objective(config, model)
     options = {"fused": fast_paths.fused_adam(fast, cpu) or None} if adam is None else adam
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **options)
-    step = fast_paths.training_step_for(model, objective, optimizer, mode=fast) or AutogradStep(
-        model, objective, optimizer, device=cpu, optimizer_step=fast_paths.optimizer_step_for(optimizer, fast)
+    precision = config.train.precision
+    step = fast_paths.training_step_for(model, objective, optimizer, mode=fast, precision=precision) or AutogradStep(
+        model, objective, optimizer, device=cpu, precision=precision, optimizer_step=fast_paths.optimizer_step_for(optimizer, fast)
     )
     return (lambda x: step(x, None, 0).loss), step.name
 

@@ -30,13 +30,16 @@
                paper-steps' (e.g. two-layers:iwae-k50, at batch 20 on binarised images), on the
                same MNIST batches in alternating blocks of steps; separate runs on a shared VM
                differ by more than a change of a few per cent. Make the other tree with
-               `git worktree add ../vaekit-REV REV` (or `git archive REV src | tar -x -C DIR`)
+               `git worktree add ../vaekit-REV REV` (or `git archive REV src | tar -x -C DIR`).
+               --precision P sets this side's train.precision (the other side's stays fp32);
+               with it the other tree may be this one: `ab . --precision bf16-grad`
 
     python -m bench.kernels matmul                       # make bench's first line
     python -m bench.kernels adam
     python -m bench.kernels step --rounds 7 [--profile]
     python -m bench.kernels paper-steps --threads 1
     python -m bench.kernels ab ../vaekit-REV [--block 20] [--rounds 150] [--paper two-layers:iwae-k50]
+    python -m bench.kernels ab . --precision bf16-grad --paper two-layers:iwae-k50
 """
 
 from __future__ import annotations
@@ -439,9 +442,19 @@ def ab_worker(args: argparse.Namespace) -> None:
             train = torch.bernoulli(train, generator=torch.Generator().manual_seed(0))
         else:
             config = mlp_vae_config()
+        config.train.precision = args.precision
         batch = PAPER_BATCH if args.paper else AB_BATCH
         torch.manual_seed(0)
-        fn, name = training_step(config, build_model(config), args.fast)
+        model = build_model(config)
+        if args.precision == "bf16-grad":
+            from vaekit import fast
+            from vaekit.training.build import build_objective
+
+            reason = fast.bf16_grad_unsupported(model, build_objective(config, model), torch.device("cpu"), args.fast)
+            if reason is not None:
+                print(json.dumps({"error": f"--precision bf16-grad: {reason}"}), flush=True)
+                return
+        fn, name = training_step(config, model, args.fast)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
         print(json.dumps({"ready": str(Path(vaekit.__file__).resolve()), "step": name}), flush=True)
         for line in sys.stdin:
@@ -467,9 +480,13 @@ def ab(args: argparse.Namespace) -> None:
     if args.worker:
         ab_worker(args)
         return
+    from vaekit.config import PRECISIONS
+
+    if args.precision not in PRECISIONS:
+        sys.exit(f"ab: --precision takes one of {', '.join(PRECISIONS)}, got {args.precision!r}")
     trees = {"other": Path(args.other).resolve(), "this": Path(args.this).resolve()}
-    if trees["other"] == trees["this"]:
-        sys.exit("ab: the two trees are the same folder")
+    if trees["other"] == trees["this"] and args.precision == "fp32":
+        sys.exit("ab: the two trees are the same folder (give another tree, or --precision for this side)")
     if args.paper:
         paper_choice(args.paper)  # a bad name stops here, before the workers start
     workers = {}
@@ -477,15 +494,19 @@ def ab(args: argparse.Namespace) -> None:
         # Each worker imports its own tree's vaekit under this tree's bench (the same harness on
         # both sides); both read the same MNIST files.
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree / "src"), str(ROOT)]), VAEKIT_BENCH_MNIST=str(mnist_dir()))
-        cmd = [sys.executable, "-m", "bench.kernels", "ab", "--worker", "--threads", str(args.threads), "--fast", args.fast]
+        cmd = [sys.executable, "-m", "bench.kernels", "ab", "--worker", "--threads", str(args.threads), "--fast", args.fast,
+               "--precision", args.precision if side == "this" else "fp32"]  # fmt: skip
         cmd += ["--paper", args.paper] if args.paper else []
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         hello = json.loads(proc.stdout.readline() or "{}")
+        if "error" in hello:
+            sys.exit(f"ab: {tree}: {hello['error']}")
         if "ready" not in hello:
             sys.exit(f"ab: the worker of {tree} did not start (its vaekit may lack what this bench calls)")
         if not hello["ready"].startswith(str(tree)):
             sys.exit(f"ab: the worker of {tree} imported vaekit from {hello['ready']}, not from its own tree")
-        print(f"{side}: {tree} ({hello['step']} step)")
+        precision = args.precision if side == "this" else "fp32"
+        print(f"{side}: {tree} ({hello['step']} step, {precision})")
         workers[side] = proc
     times: dict[str, list[float]] = {side: [] for side in workers}
     start = 0
@@ -547,6 +568,7 @@ def main() -> None:
     command.add_argument("--fast", choices=FAST_MODES, default="auto", help="train.fast of both sides")
     command.add_argument("--paper", metavar="MODEL:OBJECTIVE",
                          help="a paper-steps model and objective instead of issue 5's model, e.g. two-layers:iwae-k50")  # fmt: skip
+    command.add_argument("--precision", default="fp32", help="train.precision of this side (the other side's is fp32)")
     command.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.which == "ab" and not args.worker and not args.other:

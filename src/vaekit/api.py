@@ -322,11 +322,13 @@ def resume(
     time_limit: float | None = None,
     lr: float | None = None,
     grad_clip: float | None = None,
+    precision: str | None = None,
 ) -> TrainedVAE:
     """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``;
     ``time_limit``: new seconds of training before it stops again, 0 for none; None keeps the
     run's; ``lr``: a new base learning rate, which the run's schedule scales from the next epoch
-    on; ``grad_clip``: a new gradient-norm clip, 0 for none): a run that diverged goes on from
+    on; ``grad_clip``: a new gradient-norm clip, 0 for none; ``precision``: a new
+    ``train.precision``, e.g. ``bf16-grad`` for a long CPU run): a run that diverged goes on from
     its last good checkpoint with a lower rate or a clip.
     Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``.
 
@@ -359,7 +361,9 @@ def resume(
             cfg.train.lr = lr  # checked with the rest of the config before anything is written
         if grad_clip is not None:
             cfg.train.grad_clip = grad_clip or None
-        changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip))
+        if precision is not None:
+            cfg.train.precision = precision
+        changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip, precision))
         result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview

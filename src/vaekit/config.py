@@ -55,6 +55,9 @@ LEGACY_MODEL_OPTIONS: dict[str, tuple[str, str]] = {
 #: step, the direct Adam step, the fused NLL chunk, flushing float32 subnormals on a CPU);
 #: "off" runs the plain reference path
 FAST_MODES = ("auto", "off")
+#: values of ``train.precision``: float32; bfloat16 or float16 autocast; "bf16-grad", float32 with
+#: the fused step's backward matmuls in bfloat16 (``vaekit.fast.bf16_grad_unsupported``)
+PRECISIONS = ("fp32", "bf16", "fp16", "bf16-grad")
 #: values of ``train.lr_schedule`` (see ``vaekit.training.optim.learning_rate``)
 LR_SCHEDULES = ("constant", "burda", "cosine")
 
@@ -201,7 +204,10 @@ class TrainConfig:
         FAST_MODES,
     )
     precision: str = _opt(
-        "fp32", "fp32; bf16 autocast (CPU/GPU); fp16 autocast with a gradient scaler (CUDA).", ("fp32", "bf16", "fp16")
+        "fp32",
+        "fp32; bf16 autocast (CPU/GPU); fp16 autocast with a gradient scaler (CUDA); bf16-grad: float32 forward, loss "
+        "and weights, the fused step's backward matmuls in bfloat16 (CPUs with AVX512-BF16 or AMX, CUDA).",
+        PRECISIONS,
     )
     compile: bool = _opt(False, "torch.compile the model for training (opt-in: compiling takes tens of seconds).")
 
@@ -573,7 +579,7 @@ def validate(config: RunConfig) -> None:
         ),
         (t.num_workers >= 0, f"num_workers must be >= 0, got {t.num_workers}"),
         (t.fast in FAST_MODES, f"fast must be one of {', '.join(FAST_MODES)}, got {t.fast!r}"),
-        (t.precision in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {t.precision!r}"),
+        (t.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"),
         (
             t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:"),
             f"device must be auto, cpu, cuda or mps, got {t.device!r}",

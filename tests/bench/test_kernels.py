@@ -40,3 +40,12 @@ def test_ab_refuses_an_unknown_paper_step_naming_the_choices(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert "one-layer, two-layers" in result.stderr and "iwae-k50" in result.stderr and "three-layers" in result.stderr
+
+
+def test_ab_compares_a_tree_with_itself_only_at_another_precision():
+    same = subprocess.run([sys.executable, "-m", "bench.kernels", "ab", str(ROOT)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert same.returncode == 1 and "same folder" in same.stderr and "--precision" in same.stderr
+    unknown = subprocess.run([sys.executable, "-m", "bench.kernels", "ab", str(ROOT), "--precision", "bf8"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert unknown.returncode == 1 and "bf16-grad" in unknown.stderr and "'bf8'" in unknown.stderr

@@ -31,6 +31,7 @@ from vaekit.cli.options import (
     train_options,
     user_errors,
 )
+from vaekit.config import PRECISIONS
 from vaekit.runtime.errors import ConfigError
 
 
@@ -117,6 +118,7 @@ def train(
 )
 @click.option("--lr", type=float, help="New base learning rate, scaled by the run's schedule from the next epoch (default: the config's).")
 @click.option("--grad-clip", type=float, help="New gradient-norm clip (0: none; default: the config's).")
+@click.option("--precision", type=click.Choice(PRECISIONS), help="New numeric precision (see `vaekit train --help`; default: the config's).")
 @click.option("--quiet", "-q", is_flag=True)
 @launch_options
 @user_errors
@@ -126,6 +128,7 @@ def resume(
     time_limit: float | None,
     lr: float | None,
     grad_clip: float | None,
+    precision: str | None,
     quiet: bool,
     nproc: int | None,
     nnodes: int,
@@ -142,9 +145,8 @@ def resume(
     from vaekit.runtime.distributed import writer_process
     from vaekit.viz.run_pictures import write_run_pictures
 
-    vae = api.resume(
-        run_dir, epochs=epochs, time_limit=time_limit, lr=lr, grad_clip=grad_clip, progress=progress_mode(quiet)
-    )
+    vae = api.resume(run_dir, epochs=epochs, time_limit=time_limit, lr=lr, grad_clip=grad_clip, precision=precision,
+                     progress=progress_mode(quiet))  # fmt: skip
     if not writer_process():
         return
     write_run_pictures(vae)

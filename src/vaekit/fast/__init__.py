@@ -6,6 +6,10 @@ NLL chunk, subnormals kept). Nothing outside this package knows how a fast path 
 training loop asks for a training step and an optimizer step, evaluation asks for an NLL chunk,
 and each gets ``None`` (or the plain callable) where no fast path applies. Private torch kernels
 are called only behind :func:`~vaekit.fast.kernels.private_kernels_available`.
+
+One inexact choice lives here too, because only the fused step has it: ``train.precision
+bf16-grad`` (see :func:`bf16_grad_unsupported`), a precision the user picks as they would
+autocast, never taken by ``"auto"`` on its own.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from vaekit.config import FAST_MODES
 from vaekit.fast.adam import DirectAdamStep
 from vaekit.fast.denormals import flushing_denormals
+from vaekit.fast.dense_passes import GRAD_DTYPES
 from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported
 from vaekit.fast.fused_step import FusedTrainingStep, fused_step_unsupported
 
@@ -27,6 +32,8 @@ __all__ = [
     "DirectAdamStep",
     "FusedBernoulliChunk",
     "FusedTrainingStep",
+    "bf16_grad_unsupported",
+    "bf16_matmul_native",
     "denormals_flushed",
     "fused_adam",
     "nll_chunk_for",
@@ -64,6 +71,36 @@ def optimizer_step_for(optimizer: torch.optim.Optimizer, mode: str = "auto") -> 
     return optimizer.step
 
 
+def bf16_matmul_native(device: torch.device) -> bool:
+    """Return whether ``device`` multiplies bfloat16 matrices in hardware: a CUDA GPU with
+    bfloat16, or a CPU with AVX512-BF16 or AMX (elsewhere oneDNN emulates it, slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    checks = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return any(check() for check in checks if check is not None)
+
+
+def bf16_grad_unsupported(
+    model: torch.nn.Module, objective: Any, device: torch.device, mode: str = "auto", compile: bool = False
+) -> str | None:
+    """Return why ``train.precision bf16-grad`` cannot train this run, or None when it can.
+
+    bf16-grad is the fused step with its backward's matmuls on bfloat16 factors (float32
+    accumulation; the forward pass, the loss and the weights stay float32), so it needs the
+    fused step and a device that multiplies bfloat16 in hardware."""
+    if not _enabled(mode):
+        return "--fast off trains through autograd, and only the fused step has bf16-grad"
+    reason = fused_step_unsupported(model, objective, "bf16-grad", compile)
+    if reason is not None:
+        return f"the fused step cannot train this run ({reason})"
+    if not bf16_matmul_native(device):
+        return (f"this {device.type} has no bfloat16 matmul instructions torch reports (AVX512-BF16 or AMX on a "
+                "CPU), so the bfloat16 matmuls would be slower than float32")  # fmt: skip
+    return None
+
+
 def training_step_for(
     model: torch.nn.Module,
     objective: Any,
@@ -77,10 +114,11 @@ def training_step_for(
     """Return the fused training step (same gradients as autograd, no graph; then clipping and
     the optimizer step) for a run it covers under ``"auto"``, else None: the caller then trains
     through autograd. :func:`~vaekit.fast.fused_step.fused_step_unsupported` says which runs
-    it covers."""
+    it covers; ``precision`` ``bf16-grad`` makes its backward's matmuls read bfloat16."""
     if not _enabled(mode) or fused_step_unsupported(model, objective, precision, compile) is not None:
         return None
-    return FusedTrainingStep(model, objective, optimizer_step_for(optimizer, mode), grad_clip)  # type: ignore[arg-type]
+    step = optimizer_step_for(optimizer, mode)
+    return FusedTrainingStep(model, objective, step, grad_clip, grad_dtype=GRAD_DTYPES[precision])  # type: ignore[arg-type]
 
 
 def nll_chunk_for(

@@ -4,6 +4,10 @@ A pass runs an MLP's :class:`~vaekit.fast.dense.DenseLayer` list keeping, per la
 backward reads; the backward writes every Linear layer's ``.grad`` (reusing the buffers) and
 returns the gradient at the input. :class:`GaussianNetPass` does the same for a
 :class:`~vaekit.nets.mlp.GaussianEncoder` with both heads as one matmul.
+
+The backward's matmuls run in the tensors' own dtype, the same math as autograd, or under
+``--precision bf16-grad`` (:data:`GRAD_DTYPES`) on bfloat16 factors with float32 accumulation
+(:func:`backward_mm`); forward passes always run in the model's dtype.
 """
 
 from __future__ import annotations
@@ -24,6 +28,44 @@ from vaekit.nets.mlp import GaussianEncoder
 
 #: what a forward pass keeps per layer for its backward: (input, pre-activation, output)
 Saved = list[tuple[torch.Tensor, ...]]
+
+#: the dtype the backward's matmuls read, by ``train.precision`` (the precisions the fused step
+#: runs; None: the tensors' own)
+GRAD_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16-grad": torch.bfloat16}
+
+#: the smallest matmul (2 x rows x inputs x outputs floating-point operations) that reads a
+#: low-precision dtype: below it the conversions and oneDNN's per-call costs outweigh the
+#: faster arithmetic, so smaller layers' matmuls stay in the tensors' own dtype
+LOW_PRECISION_MIN_FLOPS = 10_000_000
+
+
+def layer_grad_dtype(dtype: torch.dtype | None, rows: int, weight: torch.Tensor) -> torch.dtype | None:
+    """Return the dtype a layer's two backward matmuls read (the weight's gradient and the
+    input's, each 2 x ``rows`` x ``weight.numel()`` operations): ``dtype`` for a layer of at
+    least :data:`LOW_PRECISION_MIN_FLOPS`, else None (the tensors' own)."""
+    return dtype if dtype is not None and 2 * rows * weight.numel() >= LOW_PRECISION_MIN_FLOPS else None
+
+
+def backward_mm(
+    a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None, out: torch.Tensor | None = None, alpha: float = 1.0
+) -> torch.Tensor:
+    """Return ``alpha * a @ b``, written into ``out`` when it is given.
+
+    ``dtype`` None is one BLAS call in the factors' dtype. ``dtype`` bfloat16 rounds both
+    factors to bfloat16 (a factor already in it is used as it is), multiplies them with float32
+    accumulation and rounds the product to bfloat16 before widening it to ``out``'s dtype (else
+    ``b``'s, the layer weight's): every entry within about 2^-8 of its size, at the bfloat16
+    matmul rate of CPUs with AVX512-BF16 or AMX (and of GPUs). The fused step uses it for
+    gradients only, which feed nothing but the optimizer."""
+    if dtype is None:
+        if alpha == 1.0:
+            return torch.mm(a, b) if out is None else torch.mm(a, b, out=out)
+        if out is None:
+            out = a.new_empty(a.shape[0], b.shape[1])
+        return torch.addmm(out, a, b, beta=0, alpha=alpha, out=out)
+    product = torch.mm(a.to(dtype), b.to(dtype))
+    out = product.to(b.dtype) if out is None else out.copy_(product)
+    return out if alpha == 1.0 else out.mul_(alpha)
 
 
 def forward_layers(
@@ -53,9 +95,11 @@ def backward_layers(
     grad: torch.Tensor,
     need_input_grad: bool,
     grad_scale: float = 1.0,
+    dtype: torch.dtype | None = None,
 ) -> torch.Tensor | None:
     """Write the layers' parameter gradients given ``grad_scale * grad`` = d loss / d output;
-    return d loss / d input (with the scale applied) when ``need_input_grad``.
+    return d loss / d input (with the scale applied) when ``need_input_grad``. The matmuls
+    read ``dtype`` where a layer is large enough (:func:`layer_grad_dtype`, :func:`backward_mm`).
 
     The scale rides on the first layer's matmuls (BLAS's alpha) and its bias sum, so the
     caller saves a pass over ``grad``: every activation's backward is linear in ``grad``."""
@@ -63,11 +107,13 @@ def backward_layers(
         layer, (h_in, a, out) = layers[i], saved[i]
         if layer.activation_grad is not None:
             grad = layer.activation_grad(grad, a, out)
-        write_linear_grads(layer.linear, grad, h_in, grad_scale)
+        weight = layer.linear.weight
+        matmul_dtype = layer_grad_dtype(dtype, grad.shape[0], weight)
+        # Both matmuls read the same factor: rounded once.
+        factor = grad if matmul_dtype is None else grad.to(matmul_dtype)
+        write_linear_grads(layer.linear, grad, h_in, grad_scale, dtype=matmul_dtype, grad_factor=factor)
         if i > 0 or need_input_grad:
-            weight = layer.linear.weight
-            grad_in = grad.new_empty(grad.shape[0], weight.shape[1])
-            grad = torch.addmm(grad_in, grad, weight, beta=0, alpha=grad_scale, out=grad_in)
+            grad = backward_mm(factor, weight, matmul_dtype, alpha=grad_scale)
         grad_scale = 1.0
     return grad if need_input_grad else None
 
@@ -104,16 +150,29 @@ def bernoulli_recon_and_residual(logits: torch.Tensor, x: torch.Tensor) -> tuple
     return recon, torch.sub(x, torch.sigmoid(logits))
 
 
-def write_linear_grads(linear: nn.Linear, grad_out: torch.Tensor, inputs: torch.Tensor, scale: float = 1.0) -> None:
+def write_linear_grads(
+    linear: nn.Linear,
+    grad_out: torch.Tensor,
+    inputs: torch.Tensor,
+    scale: float = 1.0,
+    dtype: torch.dtype | None = None,
+    grad_factor: torch.Tensor | None = None,
+) -> None:
     """Set ``linear``'s weight and bias gradients for d loss / d output ``scale * grad_out``
-    ``[B, out]`` and the layer's ``inputs`` ``[B, in]``, reusing the ``.grad`` buffers when they exist."""
+    ``[B, out]`` and the layer's ``inputs`` ``[B, in]``, reusing the ``.grad`` buffers when they
+    exist. The weight's matmul reads ``dtype`` (:func:`backward_mm`), and ``grad_factor`` (``grad_out``
+    already in ``dtype``) when the caller has it; the bias sums ``grad_out`` in its own dtype."""
     weight, bias = linear.weight, linear.bias
     if weight.grad is None:
         weight.grad = torch.empty_like(weight)
     if bias.grad is None:
         bias.grad = torch.empty_like(bias)
-    # beta=0: the buffer's old contents are ignored (NaN included), as torch.mm would.
-    torch.addmm(weight.grad, grad_out.t(), inputs, beta=0, alpha=scale, out=weight.grad)
+    # The buffer's old contents are ignored (NaN included): addmm's beta=0, or a copy.
+    factor = grad_out if grad_factor is None else grad_factor
+    if dtype is None:
+        torch.addmm(weight.grad, factor.t(), inputs, beta=0, alpha=scale, out=weight.grad)
+    else:
+        backward_mm(factor.t(), inputs, dtype, out=weight.grad, alpha=scale)
     torch.sum(grad_out, 0, out=bias.grad)
     if scale != 1.0:
         bias.grad.mul_(scale)
@@ -124,7 +183,7 @@ class GaussianNetPass:
     ``logvar`` heads) giving ``heads`` ``[N, 2L]``: ``mu`` then ``logvar``, as one matmul.
     :func:`~vaekit.fast.dense.mlp_layers` must accept the net."""
 
-    def __init__(self, net: GaussianEncoder) -> None:
+    def __init__(self, net: GaussianEncoder, grad_dtype: torch.dtype | None = None) -> None:
         layers = mlp_layers(net)
         if isinstance(layers, str):
             raise ValueError(f"the fused step cannot read this net: {layers}")
@@ -132,6 +191,7 @@ class GaussianNetPass:
         self.in_place = in_place_forwards(layers)
         self.mu, self.logvar = encoder_heads(net)
         self.latent = self.mu.out_features
+        self.grad_dtype = grad_dtype
 
     def parameters(self) -> list[nn.Parameter]:
         """Return every parameter the passes write a gradient for."""
@@ -150,9 +210,12 @@ class GaussianNetPass:
         """Write the net's parameter gradients given d loss / d heads ``[N, 2L]``; return d loss /
         d input when ``need_input_grad``."""
         latent = self.latent
-        write_linear_grads(self.mu, grad_heads[:, :latent], h)
-        write_linear_grads(self.logvar, grad_heads[:, latent:], h)
-        grad_h = torch.mm(grad_heads, torch.cat([self.mu.weight, self.logvar.weight]))
+        weight = torch.cat([self.mu.weight, self.logvar.weight])
+        dtype = layer_grad_dtype(self.grad_dtype, grad_heads.shape[0], weight)
+        factor, features = (grad_heads, h) if dtype is None else (grad_heads.to(dtype), h.to(dtype))
+        write_linear_grads(self.mu, grad_heads[:, :latent], features, dtype=dtype, grad_factor=factor[:, :latent])
+        write_linear_grads(self.logvar, grad_heads[:, latent:], features, dtype=dtype, grad_factor=factor[:, latent:])
+        grad_h = backward_mm(factor, weight, dtype)
         if not self.layers:
             return grad_h if need_input_grad else None
-        return backward_layers(self.layers, saved, grad_h, need_input_grad)
+        return backward_layers(self.layers, saved, grad_h, need_input_grad, dtype=self.grad_dtype)

@@ -87,16 +87,17 @@ class FusedHierarchyStep:
     """The loss of a batch and its gradients for a model :func:`hierarchy_unsupported` accepts,
     without autograd. Called with ``x`` ``[B, D]`` it writes d loss / d theta into every
     parameter's ``.grad`` and returns the :class:`StepLoss` the autograd objective would
-    (``kl_layers`` included), detached."""
+    (``kl_layers`` included), detached. The backward's matmuls read ``grad_dtype``
+    (:func:`~vaekit.fast.dense_passes.backward_mm`)."""
 
-    def __init__(self, model: HierarchicalGaussianVAE, objective: Any) -> None:
+    def __init__(self, model: HierarchicalGaussianVAE, objective: Any, grad_dtype: torch.dtype | None = None) -> None:
         reason = hierarchy_unsupported(model, objective)
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
-        self.objective = objective
-        self.encoder = GaussianNetPass(model.encoder)
-        self.upward = [GaussianNetPass(net) for net in model.upward]
-        self.conditionals = [GaussianNetPass(net) for net in model.prior.conditionals]
+        self.objective, self.grad_dtype = objective, grad_dtype
+        self.encoder = GaussianNetPass(model.encoder, grad_dtype)
+        self.upward = [GaussianNetPass(net, grad_dtype) for net in model.upward]
+        self.conditionals = [GaussianNetPass(net, grad_dtype) for net in model.prior.conditionals]
         self.decoder: list[DenseLayer] = mlp_layers(model.decoder)  # type: ignore[assignment]
         self._decoder_in_place = in_place_forwards(self.decoder)
         covered = {id(p) for net in (self.encoder, *self.upward, *self.conditionals) for p in net.parameters()}
@@ -143,7 +144,9 @@ class FusedHierarchyStep:
 
         # The gradient at each z_l, [N, L_l], bottom first: the decoder's at z_1, then each
         # conditional p(z_l|z_l+1) adds its value's term at z_l and gives z_l+1 its first.
-        decoded = backward_layers(self.decoder, dec_saved, residual.mul_(c), need_input_grad=True, grad_scale=-1.0)
+        decoded = backward_layers(
+            self.decoder, dec_saved, residual.mul_(c), need_input_grad=True, grad_scale=-1.0, dtype=self.grad_dtype
+        )
         grad_z: list[torch.Tensor] = [decoded]  # type: ignore[list-item]
         for index, (net, (diff, scaled, saved, features)) in enumerate(zip(self.conditionals, conditional_passes, strict=True)):
             # d log p / d z_l = -scaled, d / d mu_p = scaled, d / d logvar_p = (diff * scaled - 1) / 2; times -c.

@@ -26,10 +26,13 @@ from vaekit.distributions.posterior import LOG_2PI
 from vaekit.fast import kernels
 from vaekit.fast.dense import DenseLayer, encoder_heads, mlp_layers
 from vaekit.fast.dense_passes import (
+    GRAD_DTYPES,
     backward_layers,
+    backward_mm,
     bernoulli_recon_and_residual,
     forward_layers,
     in_place_forwards,
+    layer_grad_dtype,
 )
 from vaekit.fast.fused_hierarchy import FusedHierarchyStep, hierarchy_unsupported
 from vaekit.models.hierarchical import HierarchicalGaussianVAE
@@ -48,13 +51,14 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
     without free bits; trained on the ELBO, the beta-ELBO, the IWAE bound or the k-sample ELBO)
     with an MLP :class:`GaussianEncoder` and :class:`MLPDecoder` (Linear layers and
     relu/tanh/elu/gelu/silu/leaky_relu, no normalisation, no condition), the N(0, I) prior, the
-    Bernoulli likelihood, in float32 without ``torch.compile``; and Burda et al.'s ``hvae``
-    under :func:`~vaekit.fast.fused_hierarchy.hierarchy_unsupported`'s terms.
+    Bernoulli likelihood, in float32 (or ``bf16-grad``: float32 with bfloat16 backward matmuls)
+    without ``torch.compile``; and Burda et al.'s ``hvae`` under
+    :func:`~vaekit.fast.fused_hierarchy.hierarchy_unsupported`'s terms.
     """
     if not kernels.private_kernels_available():
         return f"torch {torch.__version__} lacks the ATen backward kernels the fused step calls"
-    if precision != "fp32":
-        return f"precision {precision} (the fused step is float32)"
+    if precision not in GRAD_DTYPES:
+        return f"precision {precision} (the fused step is float32, or bf16-grad)"
     if compile:
         return "--compile (compiling fuses the autograd step itself)"
     if type(model) is HierarchicalGaussianVAE:
@@ -85,14 +89,15 @@ class FusedVAEStep:
     Calling it with a batch ``x`` ``[B, D]`` (float, on the model's device) writes d loss / d theta
     into every parameter's ``.grad`` and returns the :class:`StepLoss` the autograd objective
     would: the loss (a 0-d tensor, nats per example) and per-example ``recon`` (E_q log p(x|z))
-    and ``kl``, ``[B]`` nats, all detached.
+    and ``kl``, ``[B]`` nats, all detached. The backward's matmuls read ``grad_dtype``
+    (:func:`~vaekit.fast.dense_passes.backward_mm`).
     """
 
-    def __init__(self, model: VAE, objective: Any) -> None:
+    def __init__(self, model: VAE, objective: Any, grad_dtype: torch.dtype | None = None) -> None:
         reason = fused_step_unsupported(model, objective)
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
-        self.objective = objective
+        self.objective, self.grad_dtype = objective, grad_dtype
         self.encoder: list[DenseLayer] = mlp_layers(model.encoder)  # type: ignore[assignment]
         self.decoder: list[DenseLayer] = mlp_layers(model.decoder)  # type: ignore[assignment]
         self._encoder_in_place = in_place_forwards(self.encoder)
@@ -110,14 +115,17 @@ class FusedVAEStep:
         if missing:
             raise ValueError(f"the fused step would not train parameters {missing}")
 
-    def _write_head_grads(self, grad_heads: torch.Tensor, h: torch.Tensor) -> None:
+    def _heads_backward(self, grad_heads: torch.Tensor, h: torch.Tensor, head_weight: torch.Tensor) -> torch.Tensor:
         """Write the gradients of both heads with one matmul into one buffer whose halves are
-        the ``mu`` and ``logvar`` layers' ``.grad``."""
+        the ``mu`` and ``logvar`` layers' ``.grad``; return d loss / d ``h``."""
         weight_grad, bias_grad = self._head_grads
         mu, logvar = self.mu, self.logvar
-        torch.mm(grad_heads.t(), h, out=weight_grad)
+        dtype = layer_grad_dtype(self.grad_dtype, grad_heads.shape[0], head_weight)
+        factor = grad_heads if dtype is None else grad_heads.to(dtype)
+        backward_mm(factor.t(), h, dtype, out=weight_grad)
         torch.sum(grad_heads, 0, out=bias_grad)
         mu.weight.grad, logvar.weight.grad, mu.bias.grad, logvar.bias.grad = self._head_grad_halves
+        return backward_mm(factor, head_weight, dtype)
 
     def kl_weight(self, step: int) -> float:
         """Return the KL term's weight at optimizer step ``step`` (1 for the plain ELBO)."""
@@ -136,8 +144,8 @@ class FusedVAEStep:
         latent = self.mu.out_features
         if isinstance(self.objective, (IWAEObjective, MultiSampleELBOObjective)):
             grad_heads, terms = self._multi_sample_terms(x, heads)
-            self._write_head_grads(grad_heads, h)
-            backward_layers(self.encoder, enc_saved, torch.mm(grad_heads, head_weight), need_input_grad=False)
+            grad_h = self._heads_backward(grad_heads, h, head_weight)
+            backward_layers(self.encoder, enc_saved, grad_h, need_input_grad=False, dtype=self.grad_dtype)
             return terms
         mu, logvar = heads[:, :latent], heads[:, latent:]
         std = torch.exp(0.5 * logvar)
@@ -154,16 +162,17 @@ class FusedVAEStep:
         kl = torch.sub(var_minus_1, logvar).addcmul_(mu, mu).sum(-1).mul_(0.5)
         loss = torch.add(recon, kl, alpha=-beta).sum().mul_(-scale)  # (beta * KL - recon), batch mean
 
-        grad_z = backward_layers(self.decoder, dec_saved, residual, need_input_grad=True, grad_scale=-scale)
+        grad_z = backward_layers(
+            self.decoder, dec_saved, residual, need_input_grad=True, grad_scale=-scale, dtype=self.grad_dtype
+        )
         # z = mu + exp(logvar / 2) * eps, so dz/dlogvar = noise / 2.
         grad_heads = torch.empty_like(heads)
         torch.add(grad_z, mu, alpha=beta * scale, out=grad_heads[:, :latent])
         grad_logvar = grad_heads[:, latent:]
         torch.mul(var_minus_1, 0.5 * beta * scale, out=grad_logvar)
         grad_logvar.addcmul_(grad_z, noise, value=0.5)
-        self._write_head_grads(grad_heads, h)
-        grad_h = torch.mm(grad_heads, head_weight)
-        backward_layers(self.encoder, enc_saved, grad_h, need_input_grad=False)
+        grad_h = self._heads_backward(grad_heads, h, head_weight)
+        backward_layers(self.encoder, enc_saved, grad_h, need_input_grad=False, dtype=self.grad_dtype)
         return StepLoss(loss, recon, kl)
 
     def _multi_sample_terms(self, x: torch.Tensor, heads: torch.Tensor) -> tuple[torch.Tensor, StepLoss]:
@@ -200,7 +209,9 @@ class FusedVAEStep:
             coefficients = torch.full_like(log_weights, scale / k)
         # d loss / d logits = -c_k * residual; the sign rides on the backward's first matmuls.
         grad_logits = residual.mul_(coefficients.view(k * batch, 1))
-        grad_z = backward_layers(self.decoder, dec_saved, grad_logits, need_input_grad=True, grad_scale=-1.0)
+        grad_z = backward_layers(
+            self.decoder, dec_saved, grad_logits, need_input_grad=True, grad_scale=-1.0, dtype=self.grad_dtype
+        )
         grad_z = grad_z.view(k, batch, latent).addcmul_(z, coefficients.unsqueeze(-1))  # log p(z)'s -z, times -c_k
         grad_heads = torch.empty_like(heads)
         torch.sum(grad_z, 0, out=grad_heads[:, :latent])
@@ -213,8 +224,9 @@ class FusedVAEStep:
 class FusedTrainingStep:
     """One training step through :class:`FusedVAEStep`: the batch's loss and gradients, then
     gradient clipping (when ``grad_clip`` is set) and ``optimizer_step``; ``reduce_gradients``
-    (a distributed run's) combines the ranks' gradients and loss terms first. Called once per batch
-    as ``step(x, y, step_index)``, it returns the batch's detached :class:`StepLoss`."""
+    (a distributed run's) combines the ranks' gradients and loss terms first; ``grad_dtype`` is what
+    the backward's matmuls read. Called once per batch as ``step(x, y, step_index)``, it returns
+    the batch's detached :class:`StepLoss`."""
 
     name = "fused"
 
@@ -225,10 +237,10 @@ class FusedTrainingStep:
         optimizer_step: Callable[[], None],
         grad_clip: float | None = None,
         reduce_gradients: Callable[[StepLoss], StepLoss] | None = None,
+        grad_dtype: torch.dtype | None = None,
     ) -> None:
-        self.gradients: FusedVAEStep | FusedHierarchyStep = (
-            FusedHierarchyStep(model, objective) if type(model) is HierarchicalGaussianVAE else FusedVAEStep(model, objective)
-        )
+        steps = FusedHierarchyStep if type(model) is HierarchicalGaussianVAE else FusedVAEStep
+        self.gradients: FusedVAEStep | FusedHierarchyStep = steps(model, objective, grad_dtype)  # type: ignore[arg-type]
         self.parameters = list(model.parameters())
         self.optimizer_step, self.grad_clip = optimizer_step, grad_clip
         self.reduce_gradients = reduce_gradients

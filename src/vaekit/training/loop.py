@@ -435,6 +435,10 @@ def training_step(
     """Return the run's training step: the fused one where ``vaekit.fast`` offers it for this
     run, else the autograd step (with the optimizer step ``vaekit.fast`` chooses)."""
     t = config.train
+    if t.precision == "bf16-grad":
+        reason = fast.bf16_grad_unsupported(model, objective, device, t.fast, t.compile)
+        if reason is not None:
+            raise ConfigError(f"--precision bf16-grad cannot train this run: {reason}; use --precision fp32 (or bf16 for autocast)")
     fused = fast.training_step_for(
         model, objective, optimizer, mode=t.fast, grad_clip=t.grad_clip, precision=t.precision, compile=t.compile
     )

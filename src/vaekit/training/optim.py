@@ -51,11 +51,12 @@ def learning_rate(base: float, schedule: str, epoch: int, epochs: int | None = N
 
 
 def autocast_context(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
-    """Return the autocast context for ``precision`` on ``device`` (a no-op for fp32).
+    """Return the autocast context for ``precision`` on ``device`` (a no-op for fp32 and for
+    bf16-grad, whose forward pass is float32).
 
     bf16 runs on CPU and GPU; fp16 only on CUDA (with a gradient scaler, see
     :class:`vaekit.training.step.AutogradStep`)."""
-    if precision == "fp32":
+    if precision in ("fp32", "bf16-grad"):
         return contextlib.nullcontext()
     if precision == "fp16" and device.type != "cuda":
         raise ConfigError("--precision fp16 needs a CUDA GPU; use bf16 (CPU or GPU) or fp32")

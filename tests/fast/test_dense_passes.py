@@ -1,0 +1,159 @@
+"""The backward's matmuls: exact in the tensors' own dtype, and within bfloat16's rounding under
+``--precision bf16-grad``, which changes the gradients only, never the loss."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import vaekit
+from vaekit import fast
+from vaekit.cli import main
+from vaekit.fast import dense_passes
+from vaekit.fast.dense_passes import GRAD_DTYPES, backward_mm, layer_grad_dtype
+from vaekit.fast.fused_hierarchy import FusedHierarchyStep
+from vaekit.fast.fused_step import FusedVAEStep
+from vaekit.runtime.errors import ConfigError
+
+from .small_models import small_model
+from .test_fused_hierarchy import hierarchy
+
+NATIVE_BF16 = fast.bf16_matmul_native(torch.device("cpu"))
+needs_bf16 = pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no AVX512-BF16 or AMX")
+SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 64, "binarize": "dynamic", "progress": "quiet"}
+
+
+def _relative_error(got: torch.Tensor, ref: torch.Tensor) -> float:
+    return float((got.double() - ref.double()).norm() / ref.double().norm())
+
+
+@pytest.fixture
+def every_layer_low(monkeypatch):
+    """Round every layer's backward matmuls under bf16-grad, however small (tests' models are)."""
+    monkeypatch.setattr(dense_passes, "LOW_PRECISION_MIN_FLOPS", 0)
+
+
+@pytest.mark.parametrize("alpha", [1.0, -0.25])
+@pytest.mark.parametrize("into_out", [False, True])
+def test_backward_mm_is_blas_in_the_own_dtype_and_close_in_bfloat16(alpha, into_out):
+    torch.manual_seed(0)
+    a, b = torch.randn(30, 70), torch.randn(70, 40)
+    exact = alpha * (a.double() @ b.double())
+    same = backward_mm(a, b, None, out=torch.full((30, 40), float("nan")) if into_out else None, alpha=alpha)
+    assert same.dtype == torch.float32 and _relative_error(same, exact) < 1e-6
+    low = backward_mm(a, b, torch.bfloat16, out=torch.full((30, 40), float("nan")) if into_out else None, alpha=alpha)
+    assert low.dtype == torch.float32 and torch.isfinite(low).all()
+    # Rounded factors and a rounded product: about 2^-8 of the size, and not the float32 result.
+    assert 1e-4 < _relative_error(low, exact) < 2**-6
+    # A factor already in bfloat16 is used as it is.
+    assert torch.equal(backward_mm(a.bfloat16(), b, torch.bfloat16, alpha=alpha), low)
+
+
+def test_backward_mm_keeps_the_weight_dtype_of_a_float64_model():
+    a, b = torch.randn(5, 6, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    assert backward_mm(a, b, torch.bfloat16).dtype == torch.float64
+    assert backward_mm(a, b, None).dtype == torch.float64
+
+
+def test_only_layers_large_enough_read_bfloat16():
+    weight = torch.empty(784, 200)  # 2 x rows x 156,800 operations per matmul
+    assert layer_grad_dtype(torch.bfloat16, 1000, weight) == torch.bfloat16
+    assert layer_grad_dtype(torch.bfloat16, 20, weight) is None  # 6.3 million: conversions would dominate
+    assert layer_grad_dtype(None, 1000, weight) is None
+
+
+def _grads(step, model, x):
+    for p in model.parameters():
+        p.grad = None
+    torch.manual_seed(1)
+    terms = step(x)
+    return terms, {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize(
+    "build, step_class",
+    [
+        (lambda: small_model(likelihood="bernoulli", activation="tanh", dtype=torch.float32), FusedVAEStep),
+        (lambda: small_model(likelihood="bernoulli", objective={"name": "iwae", "k": 5}, dtype=torch.float32), FusedVAEStep),
+        (lambda: hierarchy({"name": "iwae", "k": 5}), FusedHierarchyStep),
+        (lambda: hierarchy({"name": "elbo"}, upper=(4, 2)), FusedHierarchyStep),
+    ],
+    ids=["vae-elbo", "vae-iwae-5", "hvae-iwae-5", "hvae3-elbo"],
+)
+def test_bf16_grad_keeps_the_loss_and_rounds_only_the_gradients(every_layer_low, build, step_class):
+    model, objective = build()
+    model = model.float()
+    x = torch.bernoulli(torch.rand(64, 20))
+    ref, ref_grads = _grads(step_class(model, objective), model, x)
+    got, got_grads = _grads(step_class(model, objective, GRAD_DTYPES["bf16-grad"]), model, x)
+    # The forward pass is float32 either way, so the loss and its terms are the same numbers.
+    assert torch.equal(got.loss, ref.loss) and torch.equal(got.recon, ref.recon) and torch.equal(got.kl, ref.kl)
+    flat_ref = torch.cat([g.flatten() for g in ref_grads.values()])
+    flat_got = torch.cat([got_grads[name].flatten() for name in ref_grads])
+    assert 0 < _relative_error(flat_got, flat_ref) < 0.02
+    for name, ref_grad in ref_grads.items():
+        if ref_grad.norm() > 0:
+            assert _relative_error(got_grads[name], ref_grad) < 0.05, name
+
+
+def test_bf16_grad_leaves_layers_below_the_threshold_exact():
+    # 64 rows through 20-wide layers: every matmul is far below the threshold, so the same gradients.
+    model, objective = small_model(likelihood="bernoulli", objective={"name": "iwae", "k": 5}, dtype=torch.float32)
+    x = torch.bernoulli(torch.rand(64, 20))
+    _, ref_grads = _grads(FusedVAEStep(model, objective), model, x)
+    _, got_grads = _grads(FusedVAEStep(model, objective, GRAD_DTYPES["bf16-grad"]), model, x)
+    assert all(torch.equal(got_grads[name], ref_grads[name]) for name in ref_grads)
+
+
+@needs_bf16
+def test_bf16_grad_trains_through_the_fused_step_and_resume_can_switch_to_it(every_layer_low, tmp_path):
+    runs = {}
+    for precision in ("fp32", "bf16-grad"):
+        vaekit.train(epochs=3, precision=precision, out=tmp_path / precision, **SMALL)
+        runs[precision] = [json.loads(x) for x in (tmp_path / precision / "metrics.jsonl").read_text().splitlines()]
+    assert {r["training_step"] for records in runs.values() for r in records} == {"fused"}
+    # Same data, draws and start: the first batch's loss agrees, and training goes on as fp32's does.
+    first = {p: records[0]["train_loss"] for p, records in runs.items()}
+    last = {p: records[-1]["val_loss"] for p, records in runs.items()}
+    assert first["bf16-grad"] != first["fp32"] and abs(first["bf16-grad"] - first["fp32"]) < 0.5
+    assert abs(last["bf16-grad"] - last["fp32"]) < 0.05 * abs(last["fp32"])
+    assert json.loads((tmp_path / "bf16-grad" / "config.json").read_text())["train"]["precision"] == "bf16-grad"
+
+    result = CliRunner().invoke(main, ["resume", str(tmp_path / "fp32"), "--epochs", "4", "--precision", "bf16-grad", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "fp32" / "config.json").read_text())["train"]["precision"] == "bf16-grad"
+    records = [json.loads(x) for x in (tmp_path / "fp32" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4] and records[-1]["training_step"] == "fused"
+
+
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        ({"fast": "off"}, "--fast off trains through autograd"),
+        ({"likelihood": "gaussian"}, "the fused step cannot train this run (likelihood"),
+        ({"compile": True}, "--compile"),
+    ],
+)
+def test_bf16_grad_where_the_fused_step_cannot_run_is_refused_naming_the_fix(tmp_path, options, reason):
+    run = {**SMALL, **options}
+    if "likelihood" in options:
+        run.pop("binarize")
+    with pytest.raises(ConfigError) as caught:
+        vaekit.train(epochs=1, precision="bf16-grad", out=tmp_path / "r", **run)
+    assert reason in str(caught.value) and "use --precision fp32" in str(caught.value)
+    assert not (tmp_path / "r" / "model.safetensors").exists()
+
+
+def test_bf16_grad_on_a_cpu_without_bfloat16_matmuls_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(fast, "bf16_matmul_native", lambda device: False)
+    with pytest.raises(ConfigError, match="no bfloat16 matmul instructions"):
+        vaekit.train(epochs=1, precision="bf16-grad", out=tmp_path / "r", **SMALL)
+
+
+def test_resume_refuses_an_unknown_precision_and_leaves_the_config(tmp_path):
+    vaekit.train(epochs=1, out=tmp_path / "r", **SMALL)
+    before = (tmp_path / "r" / "config.json").read_text()
+    result = CliRunner().invoke(main, ["resume", str(tmp_path / "r"), "--precision", "bf8", "-q"])
+    assert result.exit_code != 0 and "bf16-grad" in result.output
+    assert (tmp_path / "r" / "config.json").read_text() == before
