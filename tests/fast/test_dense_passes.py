@@ -125,6 +125,7 @@ def test_bf16_grad_trains_through_the_fused_step_and_resume_can_switch_to_it(eve
     assert json.loads((tmp_path / "fp32" / "config.json").read_text())["train"]["precision"] == "bf16-grad"
     records = [json.loads(x) for x in (tmp_path / "fp32" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4] and records[-1]["training_step"] == "fused"
+    assert [r["precision"] for r in records] == ["fp32"] * 3 + ["bf16-grad"]
 
 
 @pytest.mark.parametrize(

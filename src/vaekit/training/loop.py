@@ -568,6 +568,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         "epoch_time_s": elapsed,
         "epoch_cpu_s": cpu_seconds,
         "training_step": run.step.name,
+        "precision": run.config.train.precision,  # a resume may change it: the log says which epochs ran how
         "lr": run.optimizer.param_groups[0]["lr"],
         **({"train_kl_layers": (kl_layers / n).tolist()} if kl_layers is not None else {}),
         **sync,
