@@ -24,6 +24,10 @@
   paper-steps  whole training steps of the paper table's models (bench.paper_table: Burda et al.'s
                one- and two-stochastic-layer MNIST nets, tanh, batch 20) on the ELBO and the IWAE
                bound with k = 5 and 50, train.fast "off" (autograd) against "auto" (the fused step)
+  grad-error   how far --precision bf16-grad moves the fused step's gradients, against how far
+               fp32's gradients move between two draws of the step's noise on the same batch, for
+               issue 5's model at batch 128 and the paper table's models at batch 20, on real
+               binarised MNIST batches at the models' starting weights (or a run's, --run RUN)
   ab           the training step of another source tree against this one's, in one machine
                moment: two worker processes (each importing its own tree's vaekit, both run by
                this tree's bench) train issue 5's model, or with --paper MODEL:OBJECTIVE one of
@@ -38,6 +42,7 @@
     python -m bench.kernels adam
     python -m bench.kernels step --rounds 7 [--profile]
     python -m bench.kernels paper-steps --threads 1
+    python -m bench.kernels grad-error [--batches 5] [--run RUN]
     python -m bench.kernels ab ../vaekit-REV [--block 20] [--rounds 150] [--paper two-layers:iwae-k50]
     python -m bench.kernels ab . --precision bf16-grad --paper two-layers:iwae-k50
 """
@@ -409,6 +414,55 @@ def paper_steps(args: argparse.Namespace) -> None:
                   f"({args.batch / auto:,.0f} examples/s): {off / auto:.2f}x")  # fmt: skip
 
 
+def fused_gradient(model: Any, objective: Any, precision: str, seed: int, x: Any) -> Any:
+    """Return the fused step's whole gradient (float64, flattened) of ``model`` on the batch ``x``
+    at ``precision``, its noise drawn from ``seed``; the weights are not changed."""
+    import torch
+
+    from vaekit.fast.dense_passes import GRAD_DTYPES
+    from vaekit.fast.fused_step import FusedTrainingStep
+
+    step = FusedTrainingStep(model, objective, lambda: None, grad_dtype=GRAD_DTYPES[precision])
+    torch.manual_seed(seed)
+    step(x, None, 0)  # writes every .grad; the optimizer step is a no-op
+    return torch.cat([p.grad.flatten() for p in model.parameters()]).double()
+
+
+def grad_error(args: argparse.Namespace) -> None:
+    import statistics
+
+    import torch
+
+    from bench.common import build_model, load_mnist_unit, machine_line, mlp_vae_config
+    from vaekit.training.build import build_objective
+
+    torch.set_num_threads(args.threads)
+    train, _ = load_mnist_unit(None)
+    binary = torch.bernoulli(train, generator=torch.Generator().manual_seed(0))
+    if args.run_dir:
+        import vaekit
+
+        vae = vaekit.load(args.run_dir)
+        cases = [(f"{args.run_dir} at its weights", vae.config, vae.config.train.batch_size, vae.model)]
+    else:
+        cases = [("issue 5's 784-400-20 ReLU VAE, ELBO", mlp_vae_config(value_range="binary"), AB_BATCH, None)]
+        cases += [(f"{m}, {o}", paper_config(m, o), PAPER_BATCH, None) for m in PAPER_MODELS for o in PAPER_OBJECTIVES]
+    print(f"{machine_line(args.threads)}: relative change of the whole gradient (norm of the difference / norm), "
+          f"median over {args.batches} batches")  # fmt: skip
+    for label, config, batch, trained in cases:
+        torch.manual_seed(0)
+        model = build_model(config) if trained is None else trained
+        objective = build_objective(config, model)
+        rounding, noise = [], []
+        for b in range(args.batches):
+            x = binary[b * batch : (b + 1) * batch]
+            ref = fused_gradient(model, objective, "fp32", 1, x)
+            rounding.append(float((fused_gradient(model, objective, "bf16-grad", 1, x) - ref).norm() / ref.norm()))
+            noise.append(float((fused_gradient(model, objective, "fp32", 2, x) - ref).norm() / ref.norm()))
+        print(f"  {label} (batch {batch}): bf16-grad against fp32, same draws: {statistics.median(rounding):.2%}; "
+              f"fp32, another draw of the noise: {statistics.median(noise):.1%}")  # fmt: skip
+
+
 def paper_config(model_label: str, objective_label: str) -> Any:
     """Return the bound ``RunConfig`` of one of the paper table's models (a key of
     :data:`PAPER_MODELS`) on one of its objectives (a key of :data:`PAPER_OBJECTIVES`), for
@@ -560,6 +614,9 @@ def main() -> None:
     command.add_argument("--batch", type=int, default=PAPER_BATCH)
     command.add_argument("--rounds", type=int, default=7)
     command.add_argument("--reps", type=int, default=20, help="steps per round")
+    command = add("grad-error", grad_error, "how far bf16-grad moves the gradients, against the step's own noise")
+    command.add_argument("--batches", type=int, default=5)
+    command.add_argument("--run", dest="run_dir", help="a run folder: its model at its weights and batch size, instead of the built-in models")
     command = add("ab", ab, "another source tree's training step against this one's, alternating blocks")
     command.add_argument("other", nargs="?", help="the other tree: a checkout of the revision to compare against")
     command.add_argument("--this", default=str(ROOT), help="this side's tree (default: the tree of this script)")
