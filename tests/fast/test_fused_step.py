@@ -198,11 +198,17 @@ def test_runs_outside_its_scope_train_through_autograd(tmp_path):
     assert _records(tmp_path / "r")[0]["training_step"] == "autograd"
 
 
-def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows():
+@pytest.mark.parametrize("numpy", [True, False], ids=["numpy exp and log", "torch exp and log"])
+def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows(numpy, monkeypatch, recwarn):
     import torch.nn.functional as F
 
     from vaekit.fast.dense_passes import bernoulli_recon_and_residual
+    from vaekit.nets import layers
 
+    monkeypatch.setattr(layers, "NUMPY_MAX_THREADS", torch.get_num_threads() if numpy else 0)
+    calls = []
+    real_exp = layers.np.exp
+    monkeypatch.setattr(layers.np, "exp", lambda *a, **k: calls.append(1) or real_exp(*a, **k))
     torch.manual_seed(0)
     x = torch.rand(16, 30).mul_(torch.rand(16, 30) < 0.3)
     for logits in (torch.randn(16, 30) * 8 - 4, torch.randn(16, 30).index_fill_(1, torch.tensor([3]), 95.0)):
@@ -211,3 +217,4 @@ def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows
         assert torch.isfinite(recon).all()
         assert torch.allclose(recon, expected, rtol=1e-5, atol=1e-4)
         assert torch.allclose(residual, x - torch.sigmoid(logits), atol=1e-7)
+    assert bool(calls) == numpy and not recwarn.list

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from vaekit.nets import layers
-from vaekit.nets.layers import NUMPY_TANH_MAX_THREADS, Tanh, tanh_in_place
+from vaekit.nets.layers import NUMPY_MAX_THREADS, Tanh, exp_in_place, log_in_place, tanh_in_place
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -28,7 +28,7 @@ def test_tanh_in_place_uses_numpy_on_few_threads_and_torch_where_autograd_or_man
     tracked = leaf * 1.0
     tanh_in_place(tracked).sum().backward()  # autograd sees the in-place tanh and its backward
     torch.testing.assert_close(leaf.grad, 1 - torch.tanh(leaf.detach()) ** 2)
-    monkeypatch.setattr(layers.torch, "get_num_threads", lambda: NUMPY_TANH_MAX_THREADS + 1)
+    monkeypatch.setattr(layers.torch, "get_num_threads", lambda: NUMPY_MAX_THREADS + 1)
     tanh_in_place(torch.zeros(5))
     assert calls == [(3, 2)]
 
@@ -65,3 +65,19 @@ def test_tanh_of_a_negated_view_which_has_no_numpy_array_is_torch_tanh():
     x = torch._neg_view(torch.linspace(-2, 2, 5))
     assert x.is_neg()
     torch.testing.assert_close(Tanh()(x), torch.tanh(x.clone()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_exp_and_log_in_place_match_torch_and_overflow_silently_to_inf_as_torch_does(dtype, recwarn):
+    x = torch.randn(50, 40, dtype=dtype, generator=torch.Generator().manual_seed(2)) * 5
+    eps = torch.finfo(dtype).eps
+    e = x.clone()
+    assert exp_in_place(e) is e
+    torch.testing.assert_close(e, torch.exp(x), rtol=4 * eps, atol=0)
+    positive = x.abs() + 0.5
+    logs = positive.clone().t()  # a strided view
+    log_in_place(logs)
+    torch.testing.assert_close(logs.t(), torch.log(positive), rtol=0, atol=4 * eps)
+    big = torch.tensor([1000.0, -1000.0], dtype=dtype)
+    assert exp_in_place(big).tolist() == [float("inf"), 0.0]
+    assert not recwarn.list  # NumPy's overflow warning is not the user's business

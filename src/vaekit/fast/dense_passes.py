@@ -12,6 +12,7 @@ The backward's matmuls run in the tensors' own dtype, the same math as autograd,
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,6 +25,7 @@ from vaekit.fast.dense import (
     encoder_heads,
     mlp_layers,
 )
+from vaekit.nets.layers import log_in_place, numpy_applies, numpy_ufunc
 from vaekit.nets.mlp import GaussianEncoder
 
 #: what a forward pass keeps per layer for its backward: (input, pre-activation, output)
@@ -135,15 +137,19 @@ def bernoulli_recon_and_residual(logits: torch.Tensor, x: torch.Tensor) -> tuple
     ``addcdiv``) and ``log p = -sum(log(1 + e) - x * logits)`` (``log_`` and ``addcmul_`` in
     place), vectorised passes where ATen's BCE-with-logits (its ``log_sigmoid`` is not
     vectorised on CPU) is slower. ``log(1 + e)`` rounds away ``e`` below 6e-8 per pixel in
-    float32, the order of the sums' own rounding. Where ``exp`` overflows (a logit above ~88)
-    the exact kernels are used; on other devices too, since the check would cost a
-    synchronisation per step.
+    float32, the order of the sums' own rounding. The exp and the log are NumPy's where
+    :func:`~vaekit.nets.layers.numpy_applies` (as the passes' tanh is). Where ``exp`` overflows (a
+    logit above ~88) the exact kernels are used; on other devices too, since the check would
+    cost a synchronisation per step.
     """
     if logits.device.type == "cpu":
-        e = torch.exp(logits)
+        if numpy_applies(logits):  # exp into a new tensor: the logits are read again below
+            e = numpy_ufunc(np.exp, logits, torch.empty_like(logits))
+        else:
+            e = torch.exp(logits)
         one_plus_e = e + 1.0
         residual = torch.addcdiv(x, e, one_plus_e, value=-1.0, out=e)
-        recon = one_plus_e.log_().addcmul_(x, logits, value=-1.0).sum(-1).neg_()
+        recon = log_in_place(one_plus_e).addcmul_(x, logits, value=-1.0).sum(-1).neg_()
         if bool(torch.isfinite(recon).all()):
             return recon, residual
     recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)

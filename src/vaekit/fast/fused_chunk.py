@@ -28,6 +28,7 @@ from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
 from vaekit.fast.dense import DenseLayer, activation_in_place, mlp_layers
 from vaekit.models.vae import VAE
+from vaekit.nets.layers import exp_in_place, log_in_place
 
 
 def fused_chunk_unsupported(model: nn.Module) -> str | None:
@@ -126,7 +127,7 @@ class FusedBernoulliChunk:
         sign, signed_bias = self._signs_of(x, logits.dtype)
         # s * (h W^T + b) in one pass, then log(1 + exp(.)) summed: -log p(x|z) per draw.
         signed = torch.addcmul(signed_bias, logits, sign, out=logits)
-        neg_log_px = signed.exp_().add_(1.0).log_().sum(-1)
+        neg_log_px = log_in_place(exp_in_place(signed).add_(1.0)).sum(-1)
         if not bool(torch.isfinite(neg_log_px).all()):
             return self.fallback(self.model, x, mu, logvar, std, eps)
         prior_minus_posterior = 0.5 * ((eps * eps).sum(-1) - (z * z).sum(-1) + logvar.sum(-1))

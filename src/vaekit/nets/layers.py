@@ -6,46 +6,67 @@ import numpy as np
 import torch
 from torch import nn
 
-#: torch threads up to which tanh on a CPU tensor outside autograd is NumPy's: its SIMD loop runs
-#: on one thread several times faster than ATen's CPU kernel, which splits large tensors over threads
-NUMPY_TANH_MAX_THREADS = 4
+#: torch threads up to which tanh, exp and log on a CPU tensor outside autograd are NumPy's: its
+#: SIMD loops run on one thread several times faster than ATen's CPU kernels, which split large
+#: tensors over threads instead
+NUMPY_MAX_THREADS = 4
 
 
-def numpy_tanh_applies(t: torch.Tensor) -> bool:
-    """Return whether tanh of ``t`` goes through NumPy: a float32/float64 CPU tensor that does
-    not require grad, outside ``torch.compile``, while torch runs on at most
-    :data:`NUMPY_TANH_MAX_THREADS` threads."""
+def numpy_applies(t: torch.Tensor) -> bool:
+    """Return whether an elementwise function of ``t`` goes through NumPy (:func:`tanh_in_place`,
+    :class:`Tanh`, the fused Bernoulli term's exp and log): a float32/float64 CPU tensor that
+    does not require grad, outside ``torch.compile``, while torch runs on at most
+    :data:`NUMPY_MAX_THREADS` threads."""
     return (
         t.device.type == "cpu"
         and t.dtype in (torch.float32, torch.float64)
         and not t.requires_grad
         and not t.is_neg()  # a negated view has no NumPy array
-        and torch.get_num_threads() <= NUMPY_TANH_MAX_THREADS
+        and torch.get_num_threads() <= NUMPY_MAX_THREADS
         and not torch.compiler.is_compiling()
     )
 
 
+def numpy_ufunc(ufunc: np.ufunc, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Write ``ufunc(a)`` into ``out`` (CPU tensors; ``out`` may be ``a``) and return ``out``. As
+    torch's kernels, it is silent where a value overflows to inf or leaves the domain (NaN): the
+    callers check the results."""
+    with np.errstate(all="ignore"):
+        ufunc(a.numpy(), out=out.numpy())
+    return out
+
+
+def _in_place(a: torch.Tensor, ufunc: np.ufunc, method: str) -> torch.Tensor:
+    return numpy_ufunc(ufunc, a, a) if numpy_applies(a) else getattr(a, method)()
+
+
 def tanh_in_place(a: torch.Tensor) -> torch.Tensor:
     """Overwrite ``a`` with ``tanh(a)`` and return it, through NumPy where
-    :func:`numpy_tanh_applies` (the hand-written passes' case), else ``a.tanh_()``."""
-    if numpy_tanh_applies(a):
-        values = a.numpy()
-        np.tanh(values, out=values)
-        return a
-    return a.tanh_()
+    :func:`numpy_applies` (the hand-written passes' case), else ``a.tanh_()``."""
+    return _in_place(a, np.tanh, "tanh_")
+
+
+def exp_in_place(a: torch.Tensor) -> torch.Tensor:
+    """Overwrite ``a`` with ``exp(a)`` and return it, through NumPy where :func:`numpy_applies`,
+    else ``a.exp_()``."""
+    return _in_place(a, np.exp, "exp_")
+
+
+def log_in_place(a: torch.Tensor) -> torch.Tensor:
+    """Overwrite ``a`` with ``log(a)`` (nats) and return it, through NumPy where
+    :func:`numpy_applies`, else ``a.log_()``."""
+    return _in_place(a, np.log, "log_")
 
 
 class Tanh(nn.Tanh):
     """``nn.Tanh`` whose forward outside autograd (evaluation, sampling, the NLL) runs NumPy's
-    tanh where :func:`numpy_tanh_applies`; under autograd it is ``torch.tanh``. It holds no
+    tanh where :func:`numpy_applies`; under autograd it is ``torch.tanh``. It holds no
     state, so checkpoints do not depend on it."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if not numpy_tanh_applies(input):
+        if not numpy_applies(input):
             return torch.tanh(input)
-        out = torch.empty(input.shape, dtype=input.dtype)
-        np.tanh(input.numpy(), out=out.numpy())
-        return out
+        return numpy_ufunc(np.tanh, input, torch.empty(input.shape, dtype=input.dtype))
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
