@@ -143,6 +143,9 @@ def training_step(
     from vaekit.training.step import AutogradStep
 
     cpu = torch.device("cpu")
+    memory_kept = getattr(fast_paths, "memory_kept", None)  # a tree before it lacks it
+    if memory_kept is not None:
+        memory_kept(fast, cpu)  # as the training loop does first
     objective = build_objective(config, model)
     options = {"fused": fast_paths.fused_adam(fast, cpu) or None} if adam is None else adam
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **options)

@@ -26,6 +26,7 @@ from vaekit.fast.denormals import flushing_denormals
 from vaekit.fast.dense_passes import GRAD_DTYPES
 from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported
 from vaekit.fast.fused_step import FusedTrainingStep, fused_step_unsupported
+from vaekit.fast.malloc import keep_freed_memory
 
 __all__ = [
     "MODES",
@@ -36,6 +37,7 @@ __all__ = [
     "bf16_matmul_native",
     "denormals_flushed",
     "fused_adam",
+    "memory_kept",
     "nll_chunk_for",
     "optimizer_step_for",
     "training_step_for",
@@ -55,6 +57,12 @@ def denormals_flushed(mode: str) -> AbstractContextManager[bool]:
     """Return the context in which training runs: float32 subnormals flushed to zero on the CPU
     under ``"auto"`` (see :mod:`vaekit.fast.denormals`), kept under ``"off"``."""
     return flushing_denormals(_enabled(mode))
+
+
+def memory_kept(mode: str, device: torch.device) -> bool:
+    """Under ``"auto"`` on a CPU, keep freed memory in glibc's heap for reuse from now on (once
+    per process, see :mod:`vaekit.fast.malloc`); return whether it is kept."""
+    return _enabled(mode) and device.type == "cpu" and keep_freed_memory()
 
 
 def fused_adam(mode: str, device: torch.device) -> bool:

@@ -272,7 +272,8 @@ def fit(
     reaches the same weights as an uninterrupted run (``save_config``: write ``config`` over the
     run's config.json, e.g. with a new number of epochs). Returns the history and the final model.
     ``config.train.fast`` chooses the fast paths (see :mod:`vaekit.fast`), including whether
-    float32 subnormals are flushed to zero while training. ``frame`` is a pandas DataFrame to
+    float32 subnormals are flushed to zero while training (and freed memory kept for reuse, see
+    :mod:`vaekit.fast.malloc`). ``frame`` is a pandas DataFrame to
     train on instead of the file ``config.data.name`` names (a table given in Python).
 
     The run folder is locked for the whole run, and nothing is written into it before the data,
@@ -281,6 +282,7 @@ def fit(
     (see :mod:`vaekit.training.run_dir`); a new run that fails before that leaves nothing behind.
     """
     device = resolve_device(distributed.device_for_rank(config.train.device))
+    fast.memory_kept(config.train.fast, device)
     with fast.denormals_flushed(config.train.fast), distributed.joined(device):
         return _fit(
             config, Path(run_dir), resume=resume, force=force, save_config=save_config, progress=progress, frame=frame
