@@ -151,6 +151,7 @@ def test_reconstruct_and_info(cli_run, tmp_path):
     assert invoke("reconstruct", cli_run, "-n", "8", "--out", tmp_path / "r.png").exit_code == 0
     info = json.loads(invoke("info", cli_run, "--json").output)
     assert info["epochs_trained"] == 2 and info["latent_dim"] == 2
+    assert info["training"] == "fused fp32 (epochs 1-2)"
 
 
 def test_resume_extends_a_finished_run(cli_run, tmp_path):

@@ -548,6 +548,31 @@ def describe_piece(piece: dict[str, Any]) -> str:
     return f"{piece.get('name')} {options}".strip()
 
 
+def _metrics_records(path: Path) -> list[dict[str, Any]]:
+    """Return the readable lines of a metrics.jsonl (none when it is missing)."""
+    records = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+    return records
+
+
+def training_history(records: list[dict[str, Any]]) -> str:
+    """Return how a run's epochs were trained, from its ``metrics.jsonl`` records: runs of
+    consecutive epochs with the same step and precision, e.g. ``fused fp32 (epochs 1-100),
+    fused bf16-grad (epochs 101-114)`` (a record from before vaekit logged one leaves it out)."""
+    spans: list[list[Any]] = []  # [label, first epoch, last epoch]
+    for record in records:
+        label = " ".join(str(record[key]) for key in ("training_step", "precision") if key in record) or "unrecorded"
+        if spans and spans[-1][0] == label:
+            spans[-1][2] = record.get("epoch")
+        else:
+            spans.append([label, record.get("epoch"), record.get("epoch")])
+    return ", ".join(f"{label} (epoch {a})" if a == b else f"{label} (epochs {a}-{b})" for label, a, b in spans)
+
+
 def run_info(run_dir: str | Path) -> dict[str, Any]:
     """Return a summary of a run folder: config, progress, best epoch, parameter count, files."""
     run_dir = Path(run_dir)
@@ -574,6 +599,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "steps": state.get("step"),
         "best_epoch": state.get("best_epoch"),
         "best_val_loss": state.get("best_val_loss"),
+        "training": training_history(_metrics_records(run_dir / ckpt.METRICS_FILE)),
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
     }
