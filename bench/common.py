@@ -131,8 +131,8 @@ def training_step(
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """Return ``(step, name)``: ``step(x) -> loss`` is one training step of ``model`` on the batch
     ``x`` (forward, backward, Adam at lr 1e-3) as the training loop takes it with ``train.fast =
-    fast`` and the config's ``train.precision``, and ``name`` says which step it is ("fused" or
-    "autograd").
+    fast`` and the config's ``train.precision`` (``vaekit.training.loop.training_step``, whose
+    ``ConfigError`` it raises), and ``name`` says which step it is ("fused" or "autograd").
 
     ``adam`` replaces the keyword arguments of ``torch.optim.Adam`` (by default its fused kernel
     where ``fast`` takes it, as the loop builds it), e.g. ``{"foreach": True}``."""
@@ -140,19 +140,18 @@ def training_step(
 
     from vaekit import fast as fast_paths
     from vaekit.training.build import build_objective
-    from vaekit.training.step import AutogradStep
+    from vaekit.training.loop import training_step as loop_training_step
 
     cpu = torch.device("cpu")
     memory_kept = getattr(fast_paths, "memory_kept", None)  # a tree before it lacks it
     if memory_kept is not None:
         memory_kept(fast, cpu)  # as the training loop does first
+    config.train.fast = fast
     objective = build_objective(config, model)
     options = {"fused": fast_paths.fused_adam(fast, cpu) or None} if adam is None else adam
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, **options)
-    precision = config.train.precision
-    step = fast_paths.training_step_for(model, objective, optimizer, mode=fast, precision=precision) or AutogradStep(
-        model, objective, optimizer, device=cpu, precision=precision, optimizer_step=fast_paths.optimizer_step_for(optimizer, fast)
-    )
+    # The loop's own choice of step (and its refusals, e.g. of a bf16-grad run it cannot take).
+    step = loop_training_step(config, model, objective, optimizer, cpu)
     return (lambda x: step(x, None, 0).loss), step.name
 
 

@@ -5,8 +5,8 @@
   mm           the classic VAE's five large matmuls at batch 128 (forward, weight gradient,
                input gradient), then the six small matmuls of its latent part
   elementwise  ns per element of the Bernoulli log-normaliser's candidates (softplus and its
-               exact rewrites) and of the vectorised kernels (exp, log, sigmoid) on 10^6 float32
-               values, one thread; with --compiled also a torch.compile'd softplus-and-sum of
+               exact rewrites) and of the vectorised kernels (exp, log, sigmoid; NumPy's tanh, exp
+               and log as the fused passes call them) on 10^6 float32 values, one thread; with --compiled also a torch.compile'd softplus-and-sum of
                one NLL chunk of logits against the eager one
   gather       one batch of 128 uint8 MNIST-sized rows by advanced indexing and by index_select
   adam         one fused Adam step of the 784-400-20 VAE's parameters through optimizer.step(),
@@ -121,19 +121,21 @@ def elementwise(args: argparse.Namespace) -> None:
     import torch.nn.functional as F
 
     from bench.common import best_us
-    from vaekit.nets.layers import tanh_in_place
+    from vaekit.nets.layers import exp_in_place, log_in_place, tanh_in_place
 
     torch.set_num_threads(1)
     v = torch.randn(1_000_000) * 4
     pos = v.abs() + 0.5
     cases = {
         "exp": lambda: torch.exp(v),
+        "exp_in_place (NumPy's exp)": lambda: exp_in_place(v.clone()),
         "log": lambda: torch.log(pos),
+        "log_in_place (NumPy's log)": lambda: log_in_place(pos.clone()),
         "log1p": lambda: torch.log1p(pos),
         "sigmoid": lambda: torch.sigmoid(v),
         "tanh (ATen)": lambda: torch.tanh(v),
         "tanh_in_place (NumPy's tanh)": lambda: tanh_in_place(v.clone()),
-        "clone (the line above's copy)": lambda: v.clone(),
+        "clone (the NumPy lines' copy)": lambda: v.clone(),
         "softplus (ATen)": lambda: F.softplus(v),
         "logsigmoid (ATen)": lambda: F.logsigmoid(v),
         "relu(l) + log1p(exp(-|l|))": lambda: v.clamp_min(0).add_(v.abs().neg_().exp_().log1p_()),
@@ -487,6 +489,7 @@ def ab_worker(args: argparse.Namespace) -> None:
 
     import vaekit
     from bench.common import build_model, denormals_flushed, load_mnist_unit, mlp_vae_config, training_step
+    from vaekit.runtime.errors import ConfigError
 
     torch.set_num_threads(args.threads)
     with denormals_flushed(args.fast):  # before any op starts torch's thread pool
@@ -499,16 +502,11 @@ def ab_worker(args: argparse.Namespace) -> None:
         config.train.precision = args.precision
         batch = PAPER_BATCH if args.paper else AB_BATCH
         torch.manual_seed(0)
-        model = build_model(config)
-        if args.precision == "bf16-grad":
-            from vaekit import fast
-            from vaekit.training.build import build_objective
-
-            reason = fast.bf16_grad_unsupported(model, build_objective(config, model), torch.device("cpu"), args.fast)
-            if reason is not None:
-                print(json.dumps({"error": f"--precision bf16-grad: {reason}"}), flush=True)
-                return
-        fn, name = training_step(config, model, args.fast)
+        try:
+            fn, name = training_step(config, build_model(config), args.fast)
+        except ConfigError as exc:  # e.g. a precision this side cannot train
+            print(json.dumps({"error": str(exc)}), flush=True)
+            return
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
         print(json.dumps({"ready": str(Path(vaekit.__file__).resolve()), "step": name}), flush=True)
         for line in sys.stdin:

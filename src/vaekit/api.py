@@ -548,15 +548,14 @@ def describe_piece(piece: dict[str, Any]) -> str:
     return f"{piece.get('name')} {options}".strip()
 
 
-def _metrics_records(path: Path) -> list[dict[str, Any]]:
-    """Return the readable lines of a metrics.jsonl (none when it is missing)."""
-    records = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
-    return records
+def _epoch_records(run_dir: Path) -> list[dict[str, Any]]:
+    """Return the run's metrics.jsonl records, none before its first finished epoch."""
+    from vaekit.viz.curves import read_metrics
+
+    try:
+        return read_metrics(run_dir)
+    except CheckpointError:
+        return []
 
 
 def training_history(records: list[dict[str, Any]]) -> str:
@@ -599,7 +598,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "steps": state.get("step"),
         "best_epoch": state.get("best_epoch"),
         "best_val_loss": state.get("best_val_loss"),
-        "training": training_history(_metrics_records(run_dir / ckpt.METRICS_FILE)),
+        "training": training_history(_epoch_records(run_dir)),
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
     }

@@ -19,11 +19,12 @@ CPU = torch.device("cpu")
 def fresh(monkeypatch):
     """A process that has not set the thresholds yet, with mallopt recorded instead of called."""
     calls = []
-    monkeypatch.setattr(malloc, "_state", {})
+    malloc.keep_freed_memory.cache_clear()
     monkeypatch.setattr(malloc, "_glibc_mallopt", lambda: lambda param, value: calls.append((param, value)) or 1)
     for name in (*malloc.USER_SETTINGS, malloc.OFF_SWITCH):
         monkeypatch.delenv(name, raising=False)
-    return calls
+    yield calls
+    malloc.keep_freed_memory.cache_clear()  # the next call asks glibc again, as a fresh process would
 
 
 def test_auto_on_a_cpu_sets_both_thresholds_once_per_process(fresh):
@@ -48,7 +49,7 @@ def test_the_users_environment_turns_it_off_or_keeps_their_own_thresholds(fresh,
 def test_another_c_library_or_a_refused_setting_reports_memory_not_kept(fresh, monkeypatch):
     monkeypatch.setattr(malloc, "_glibc_mallopt", lambda: None)
     assert malloc.keep_freed_memory() is False
-    monkeypatch.setattr(malloc, "_state", {})
+    malloc.keep_freed_memory.cache_clear()
     monkeypatch.setattr(malloc, "_glibc_mallopt", lambda: lambda param, value: 0)
     assert malloc.keep_freed_memory() is False
 

@@ -173,12 +173,9 @@ def write_linear_grads(
         weight.grad = torch.empty_like(weight)
     if bias.grad is None:
         bias.grad = torch.empty_like(bias)
-    # The buffer's old contents are ignored (NaN included): addmm's beta=0, or a copy.
+    # The buffer's old contents are ignored (NaN included), as torch.mm would.
     factor = grad_out if grad_factor is None else grad_factor
-    if dtype is None:
-        torch.addmm(weight.grad, factor.t(), inputs, beta=0, alpha=scale, out=weight.grad)
-    else:
-        backward_mm(factor.t(), inputs, dtype, out=weight.grad, alpha=scale)
+    backward_mm(factor.t(), inputs, dtype, out=weight.grad, alpha=scale)
     torch.sum(grad_out, 0, out=bias.grad)
     if scale != 1.0:
         bias.grad.mul_(scale)

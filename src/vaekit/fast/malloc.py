@@ -24,6 +24,7 @@ import ctypes
 import ctypes.util
 import os
 import platform
+from functools import cache
 from typing import Any
 
 #: blocks below this many bytes come from the heap, and their memory stays there when freed
@@ -37,7 +38,6 @@ OFF_SWITCH = "VAEKIT_KEEP_FREED_MEMORY"
 
 # mallopt's parameter numbers, from glibc's malloc.h
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_state: dict[str, bool] = {}
 
 
 def _glibc_mallopt() -> Any:
@@ -54,17 +54,16 @@ def _glibc_mallopt() -> Any:
     return mallopt
 
 
+@cache
 def keep_freed_memory() -> bool:
     """Set glibc's thresholds so that freed blocks below :data:`MMAP_THRESHOLD_BYTES` stay in
     the heap for reuse, once per process; return whether they are set (by this call or an
     earlier one). False on another C library, or where the environment sets them or turns this
     off (:data:`OFF_SWITCH`)."""
-    if "kept" not in _state:
-        user_choice = os.environ.get(OFF_SWITCH) == "0" or any(name in os.environ for name in USER_SETTINGS)
-        mallopt = None if user_choice else _glibc_mallopt()
-        _state["kept"] = (
-            mallopt is not None
-            and mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
-            and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
-        )
-    return _state["kept"]
+    user_choice = os.environ.get(OFF_SWITCH) == "0" or any(name in os.environ for name in USER_SETTINGS)
+    mallopt = None if user_choice else _glibc_mallopt()
+    return (
+        mallopt is not None
+        and mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+        and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
+    )
