@@ -549,13 +549,16 @@ def describe_piece(piece: dict[str, Any]) -> str:
 
 
 def _epoch_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Return the run's metrics.jsonl records, none before its first finished epoch."""
-    from vaekit.viz.curves import read_metrics
-
-    try:
-        return read_metrics(run_dir)
-    except CheckpointError:
-        return []
+    """Return the run's metrics.jsonl records (none before its first finished epoch; a line cut
+    short by a kill is skipped). ``vaekit.viz.read_metrics`` sits a floor above this module."""
+    path = run_dir / ckpt.METRICS_FILE
+    records = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
 def training_history(records: list[dict[str, Any]]) -> str:
