@@ -416,15 +416,18 @@ def paper_steps(args: argparse.Namespace) -> None:
                   f"({args.batch / auto:,.0f} examples/s): {off / auto:.2f}x")  # fmt: skip
 
 
-def fused_gradient(model: Any, objective: Any, precision: str, seed: int, x: Any) -> Any:
+def fused_gradient(model: Any, objective: Any, precision: str, seed: int, x: Any, min_backward_weight: float = 0.0) -> Any:
     """Return the fused step's whole gradient (float64, flattened) of ``model`` on the batch ``x``
-    at ``precision``, its noise drawn from ``seed``; the weights are not changed."""
+    at ``precision`` (and ``min_backward_weight``), its noise drawn from ``seed``; the weights are
+    not changed."""
     import torch
 
     from vaekit.fast.dense_passes import GRAD_DTYPES
     from vaekit.fast.fused_step import FusedTrainingStep
 
-    step = FusedTrainingStep(model, objective, lambda: None, grad_dtype=GRAD_DTYPES[precision])
+    step = FusedTrainingStep(
+        model, objective, lambda: None, grad_dtype=GRAD_DTYPES[precision], min_backward_weight=min_backward_weight
+    )
     torch.manual_seed(seed)
     step(x, None, 0)  # writes every .grad; the optimizer step is a no-op
     return torch.cat([p.grad.flatten() for p in model.parameters()]).double()
@@ -436,6 +439,7 @@ def grad_error(args: argparse.Namespace) -> None:
     import torch
 
     from bench.common import build_model, load_mnist_unit, machine_line, mlp_vae_config
+    from vaekit.objectives.iwae import IWAEObjective, importance_weights
     from vaekit.training.build import build_objective
 
     torch.set_num_threads(args.threads)
@@ -455,14 +459,28 @@ def grad_error(args: argparse.Namespace) -> None:
         torch.manual_seed(0)
         model = build_model(config) if trained is None else trained
         objective = build_objective(config, model)
+        weights = args.min_backward_weights if type(objective) is IWAEObjective else []
         rounding, noise = [], []
+        light: dict[float, list[float]] = {w: [] for w in weights}
+        kept: dict[float, list[float]] = {w: [] for w in weights}
         for b in range(args.batches):
             x = binary[b * batch : (b + 1) * batch]
             ref = fused_gradient(model, objective, "fp32", 1, x)
             rounding.append(float((fused_gradient(model, objective, "bf16-grad", 1, x) - ref).norm() / ref.norm()))
             noise.append(float((fused_gradient(model, objective, "fp32", 2, x) - ref).norm() / ref.norm()))
+            if weights:
+                torch.manual_seed(1)  # the fused step's draws, so the same normalised weights
+                with torch.no_grad():
+                    normalised = torch.softmax(importance_weights(model, x, objective.k).log_weights, 0)
+            for w in weights:
+                got = fused_gradient(model, objective, "fp32", 1, x, min_backward_weight=w)
+                light[w].append(float((got - ref).norm() / ref.norm()))
+                kept[w].append(float((normalised >= w).float().mean()))
         print(f"  {label} (batch {batch}): bf16-grad against fp32, same draws: {statistics.median(rounding):.2%}; "
               f"fp32, another draw of the noise: {statistics.median(noise):.1%}")  # fmt: skip
+        for w in weights:
+            print(f"    min-backward-weight {w:g} against the exact gradient, same draws: {statistics.median(light[w]):.3%}, "
+                  f"keeping {statistics.median(kept[w]):.0%} of the draws")  # fmt: skip
 
 
 def paper_config(model_label: str, objective_label: str) -> Any:
@@ -480,9 +498,9 @@ def paper_config(model_label: str, objective_label: str) -> Any:
 
 
 def ab_worker(args: argparse.Namespace) -> None:
-    """One side of ``ab``: build issue 5's model (or ``--paper``'s) with the vaekit on the path,
-    then answer "run START BLOCK" lines on stdin with "ms <milliseconds per step>" lines on
-    stdout, until "quit"."""
+    """One side of ``ab``: build issue 5's model (or ``--paper``'s, or load ``--run``'s at its
+    weights) with the vaekit on the path, then answer "run START BLOCK" lines on stdin with "ms
+    <milliseconds per step>" lines on stdout, until "quit"."""
     import math
 
     import torch
@@ -494,16 +512,21 @@ def ab_worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     with denormals_flushed(args.fast):  # before any op starts torch's thread pool
         train, _ = load_mnist_unit(None)
-        if args.paper:
-            config = paper_config(*paper_choice(args.paper))
-            train = torch.bernoulli(train, generator=torch.Generator().manual_seed(0))
+        model = None
+        if args.run_dir:
+            trained = vaekit.load(args.run_dir)
+            config, model, batch = trained.config, trained.model, trained.config.train.batch_size
+        elif args.paper:
+            config, batch = paper_config(*paper_choice(args.paper)), PAPER_BATCH
         else:
-            config = mlp_vae_config()
+            config, batch = mlp_vae_config(), AB_BATCH
+        if config.value_range == "binary":
+            train = torch.bernoulli(train, generator=torch.Generator().manual_seed(0))
         config.train.precision = args.precision
-        batch = PAPER_BATCH if args.paper else AB_BATCH
+        config.train.min_backward_weight = args.min_backward_weight
         torch.manual_seed(0)
         try:
-            fn, name = training_step(config, build_model(config), args.fast)
+            fn, name = training_step(config, build_model(config) if model is None else model, args.fast)
         except ConfigError as exc:  # e.g. a precision this side cannot train
             print(json.dumps({"error": str(exc)}), flush=True)
             return
@@ -534,21 +557,30 @@ def ab(args: argparse.Namespace) -> None:
         return
     from vaekit.config import PRECISIONS
 
-    if args.precision not in PRECISIONS:
-        sys.exit(f"ab: --precision takes one of {', '.join(PRECISIONS)}, got {args.precision!r}")
+    for option, value in (("--precision", args.precision), ("--other-precision", args.other_precision)):
+        if value not in PRECISIONS:
+            sys.exit(f"ab: {option} takes one of {', '.join(PRECISIONS)}, got {value!r}")
     trees = {"other": Path(args.other).resolve(), "this": Path(args.this).resolve()}
-    if trees["other"] == trees["this"] and args.precision == "fp32":
-        sys.exit("ab: the two trees are the same folder (give another tree, or --precision for this side)")
+    settings = {"other": (args.other_precision, 0.0), "this": (args.precision, args.min_backward_weight)}
+    if trees["other"] == trees["this"] and settings["other"] == settings["this"]:
+        sys.exit("ab: the two trees are the same folder (give another tree, or --precision or --min-backward-weight for this side)")
+    if args.paper and args.run_dir:
+        sys.exit("ab: give --paper or --run, not both")
     if args.paper:
         paper_choice(args.paper)  # a bad name stops here, before the workers start
+    batch = PAPER_BATCH if args.paper else AB_BATCH
+    if args.run_dir:
+        batch = json.loads((Path(args.run_dir) / "config.json").read_text())["train"]["batch_size"]
     workers = {}
     for side, tree in trees.items():
         # Each worker imports its own tree's vaekit under this tree's bench (the same harness on
         # both sides); both read the same MNIST files.
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree / "src"), str(ROOT)]), VAEKIT_BENCH_MNIST=str(mnist_dir()))
+        precision, min_weight = settings[side]
         cmd = [sys.executable, "-m", "bench.kernels", "ab", "--worker", "--threads", str(args.threads), "--fast", args.fast,
-               "--precision", args.precision if side == "this" else "fp32"]  # fmt: skip
+               "--precision", precision, "--min-backward-weight", repr(min_weight)]  # fmt: skip
         cmd += ["--paper", args.paper] if args.paper else []
+        cmd += ["--run", str(Path(args.run_dir).resolve())] if args.run_dir else []
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         hello = json.loads(proc.stdout.readline() or "{}")
         if "error" in hello:
@@ -557,8 +589,7 @@ def ab(args: argparse.Namespace) -> None:
             sys.exit(f"ab: the worker of {tree} did not start (its vaekit may lack what this bench calls)")
         if not hello["ready"].startswith(str(tree)):
             sys.exit(f"ab: the worker of {tree} imported vaekit from {hello['ready']}, not from its own tree")
-        precision = args.precision if side == "this" else "fp32"
-        print(f"{side}: {tree} ({hello['step']} step, {precision})")
+        print(f"{side}: {tree} ({hello['step']} step, {precision}" + (f", min-backward-weight {min_weight:g})" if min_weight else ")"))
         workers[side] = proc
     times: dict[str, list[float]] = {side: [] for side in workers}
     start = 0
@@ -571,7 +602,7 @@ def ab(args: argparse.Namespace) -> None:
                 if "error" in reply:
                     sys.exit(f"ab: {trees[side]}: {reply['error']}")
                 times[side].append(reply["ms"])
-            start += (PAPER_BATCH if args.paper else AB_BATCH) * args.block
+            start += batch * args.block
     finally:
         for proc in workers.values():
             if proc.poll() is None:
@@ -615,6 +646,8 @@ def main() -> None:
     command = add("grad-error", grad_error, "how far bf16-grad moves the gradients, against the step's own noise")
     command.add_argument("--batches", type=int, default=5)
     command.add_argument("--run", dest="run_dir", help="a run folder: its model at its weights and batch size, instead of the built-in models")
+    command.add_argument("--min-backward-weight", dest="min_backward_weights", type=float, action="append", default=[],
+                         help="also the gradient of IWAE cases at this train.min_backward_weight (repeatable)")  # fmt: skip
     command = add("ab", ab, "another source tree's training step against this one's, alternating blocks")
     command.add_argument("other", nargs="?", help="the other tree: a checkout of the revision to compare against")
     command.add_argument("--this", default=str(ROOT), help="this side's tree (default: the tree of this script)")
@@ -623,7 +656,10 @@ def main() -> None:
     command.add_argument("--fast", choices=FAST_MODES, default="auto", help="train.fast of both sides")
     command.add_argument("--paper", metavar="MODEL:OBJECTIVE",
                          help="a paper-steps model and objective instead of issue 5's model, e.g. two-layers:iwae-k50")  # fmt: skip
-    command.add_argument("--precision", default="fp32", help="train.precision of this side (the other side's is fp32)")
+    command.add_argument("--run", dest="run_dir", help="a run folder: both sides train its model from its weights, at its batch size")
+    command.add_argument("--precision", default="fp32", help="train.precision of this side")
+    command.add_argument("--other-precision", default="fp32", help="train.precision of the other side")
+    command.add_argument("--min-backward-weight", type=float, default=0.0, help="train.min_backward_weight of this side (the other's is 0)")
     command.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.which == "ab" and not args.worker and not args.other:

@@ -323,12 +323,14 @@ def resume(
     lr: float | None = None,
     grad_clip: float | None = None,
     precision: str | None = None,
+    min_backward_weight: float | None = None,
 ) -> TrainedVAE:
     """Continue a stopped run from its last checkpoint (optionally to a new total ``epochs``;
     ``time_limit``: new seconds of training before it stops again, 0 for none; None keeps the
     run's; ``lr``: a new base learning rate, which the run's schedule scales from the next epoch
     on; ``grad_clip``: a new gradient-norm clip, 0 for none; ``precision``: a new
-    ``train.precision``, e.g. ``bf16-grad`` for a long CPU run): a run that diverged goes on from
+    ``train.precision``, e.g. ``bf16-grad`` for a long CPU run; ``min_backward_weight``: a new
+    ``train.min_backward_weight``, 0 for the exact gradient): a run that diverged goes on from
     its last good checkpoint with a lower rate or a clip.
     Pictures as for ``train``: ``vaekit.viz.write_run_pictures(vae)``.
 
@@ -363,7 +365,9 @@ def resume(
             cfg.train.grad_clip = grad_clip or None
         if precision is not None:
             cfg.train.precision = precision
-        changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip, precision))
+        if min_backward_weight is not None:
+            cfg.train.min_backward_weight = min_backward_weight
+        changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip, precision, min_backward_weight))
         result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
@@ -563,11 +567,16 @@ def _epoch_records(run_dir: Path) -> list[dict[str, Any]]:
 
 def training_history(records: list[dict[str, Any]]) -> str:
     """Return how a run's epochs were trained, from its ``metrics.jsonl`` records: runs of
-    consecutive epochs with the same step and precision, e.g. ``fused fp32 (epochs 1-100),
-    fused bf16-grad (epochs 101-114)`` (a record from before vaekit logged one leaves it out)."""
+    consecutive epochs with the same step, precision and ``min_backward_weight`` (when above 0),
+    e.g. ``fused fp32 (epochs 1-100), fused bf16-grad (epochs 101-114), fused bf16-grad
+    min-backward-weight 0.0001 (epochs 115-120)`` (a record from before vaekit logged one leaves
+    it out)."""
     spans: list[list[Any]] = []  # [label, first epoch, last epoch]
     for record in records:
-        label = " ".join(str(record[key]) for key in ("training_step", "precision") if key in record) or "unrecorded"
+        words = [str(record[key]) for key in ("training_step", "precision") if key in record]
+        if record.get("min_backward_weight"):
+            words.append(f"min-backward-weight {record['min_backward_weight']:g}")
+        label = " ".join(words) or "unrecorded"
         if spans and spans[-1][0] == label:
             spans[-1][2] = record.get("epoch")
         else:

@@ -209,6 +209,12 @@ class TrainConfig:
         "and weights, the fused step's backward matmuls in bfloat16 (CPUs with AVX512-BF16 or AMX, CUDA).",
         PRECISIONS,
     )
+    min_backward_weight: float = _opt(
+        0.0,
+        "IWAE on the fused step: draws whose normalised importance weight (an example's k weights sum to 1) is "
+        "below this get no backward pass, so no share of the gradient; the loss is unchanged. Each example's "
+        "gradient loses at most k x this of its weight; 0: the exact gradient (docs/models.md).",
+    )
     compile: bool = _opt(False, "torch.compile the model for training (opt-in: compiling takes tens of seconds).")
 
 
@@ -580,6 +586,10 @@ def validate(config: RunConfig) -> None:
         (t.num_workers >= 0, f"num_workers must be >= 0, got {t.num_workers}"),
         (t.fast in FAST_MODES, f"fast must be one of {', '.join(FAST_MODES)}, got {t.fast!r}"),
         (t.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"),
+        (
+            0.0 <= t.min_backward_weight < 1.0,
+            f"min_backward_weight must be in [0, 1) (a normalised importance weight; 0: exact), got {t.min_backward_weight}",
+        ),
         (
             t.device in ("auto", "cpu", "cuda", "mps") or t.device.startswith("cuda:"),
             f"device must be auto, cpu, cuda or mps, got {t.device!r}",

@@ -42,10 +42,20 @@ def test_ab_refuses_an_unknown_paper_step_naming_the_choices(tmp_path):
     assert "one-layer, two-layers" in result.stderr and "iwae-k50" in result.stderr and "three-layers" in result.stderr
 
 
-def test_ab_compares_a_tree_with_itself_only_at_another_precision():
+def test_ab_compares_a_tree_with_itself_only_with_other_settings():
     same = subprocess.run([sys.executable, "-m", "bench.kernels", "ab", str(ROOT)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
     assert same.returncode == 1 and "same folder" in same.stderr and "--precision" in same.stderr
     unknown = subprocess.run([sys.executable, "-m", "bench.kernels", "ab", str(ROOT), "--precision", "bf8"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert unknown.returncode == 1 and "bf16-grad" in unknown.stderr and "'bf8'" in unknown.stderr
+
+
+def test_ab_checks_the_other_sides_precision_and_takes_paper_or_run_not_both(tmp_path):
+    unknown = subprocess.run([sys.executable, "-m", "bench.kernels", "ab", str(ROOT), "--other-precision", "bf8"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert unknown.returncode == 1 and "--other-precision" in unknown.stderr and "'bf8'" in unknown.stderr
+    both = subprocess.run([sys.executable, "-m", "bench.kernels", "ab", str(ROOT), "--min-backward-weight", "1e-4",
+                           "--paper", "two-layers:iwae-k50", "--run", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert both.returncode == 1 and "--paper or --run, not both" in both.stderr

@@ -53,3 +53,24 @@ def autograd_and_fused(
             terms.loss.backward()
         results.append((terms, {name: p.grad.clone() for name, p in model.named_parameters()}))
     return results
+
+
+def iwae_gradients_without_light_draws(
+    model: torch.nn.Module, objective: Any, x: torch.Tensor, min_weight: float
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Return autograd's IWAE gradients with every draw whose normalised importance weight is
+    below ``min_weight`` given no share (``{name: grad}``, drawn after ``torch.manual_seed(1)``
+    like :func:`autograd_and_fused`), and how many of the draws that left out.
+
+    The IWAE gradient is sum_k w~_k grad log w_k / B with w~ the normalised weights, so the
+    reference is the gradient of that sum with the light draws' w~ set to 0."""
+    from vaekit.objectives.iwae import importance_weights
+
+    for p in model.parameters():
+        p.grad = None
+    torch.manual_seed(1)
+    log_weights = importance_weights(model, x, objective.k).log_weights
+    normalised = torch.softmax(log_weights.detach(), 0)
+    kept = normalised >= min_weight
+    (-(normalised * kept * log_weights).sum(0).mean()).backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters()}, int((~kept).sum())

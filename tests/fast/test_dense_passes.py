@@ -11,7 +11,7 @@ import vaekit
 from vaekit import fast
 from vaekit.cli import main
 from vaekit.fast import dense_passes
-from vaekit.fast.dense_passes import GRAD_DTYPES, backward_mm, layer_grad_dtype
+from vaekit.fast.dense_passes import GRAD_DTYPES, backward_mm, kept_draws, layer_grad_dtype, rows_of_saved, sum_draws
 from vaekit.fast.fused_hierarchy import FusedHierarchyStep
 from vaekit.fast.fused_step import FusedVAEStep
 from vaekit.runtime.errors import ConfigError
@@ -158,3 +158,60 @@ def test_resume_refuses_an_unknown_precision_and_leaves_the_config(tmp_path):
     result = CliRunner().invoke(main, ["resume", str(tmp_path / "r"), "--precision", "bf8", "-q"])
     assert result.exit_code != 0 and "bf16-grad" in result.output
     assert (tmp_path / "r" / "config.json").read_text() == before
+
+
+def test_kept_draws_are_those_at_or_above_the_weight_and_sum_draws_adds_them_per_example():
+    weights = torch.tensor([[0.7, 0.2], [0.3, 0.8]]) / 2  # [k=2, B=2] normalised weights over B
+    assert kept_draws(weights, 2, 0.0) is None and kept_draws(weights, 2, 0.2) is None  # none falls under
+    kept = kept_draws(weights, 2, 0.25)
+    assert kept.tolist() == [0, 2, 3]  # draw-major: (draw 0, ex 0), (draw 1, ex 0), (draw 1, ex 1)
+    per_draw = torch.arange(8.0).view(4, 2)  # rows 0..3 of all draws
+    assert torch.equal(sum_draws(per_draw, 2, 2, None), per_draw.view(2, 2, 2).sum(0))
+    assert sum_draws(per_draw[kept], 2, 2, kept).tolist() == [[0 + 4, 1 + 5], [6, 7]]
+
+
+def test_rows_of_saved_gathers_what_the_backward_reads_once():
+    model, _ = small_model(activation="tanh", encoder=(6,), decoder=(5, 4))
+    layers = fast.dense.mlp_layers(model.decoder)
+    z = torch.randn(7, 3, dtype=torch.float64)
+    _, saved = dense_passes.forward_layers(layers, dense_passes.in_place_forwards(layers), z)
+    rows = torch.tensor([1, 4, 6])
+    kept = rows_of_saved(layers, saved, rows)
+    for layer, (h, a, out), (got_h, got_a, got_out) in zip(layers, saved, kept, strict=True):
+        assert torch.equal(got_h, h[rows])
+        if layer.activation_grad is None:
+            assert got_a is None and got_out is None  # a linear layer's backward reads neither
+        else:
+            assert torch.equal(got_out, out[rows]) and torch.equal(got_a, a[rows])
+    assert kept[1][0] is kept[0][2]  # a layer's output is the next one's input: gathered once
+
+
+def test_min_backward_weight_trains_resumes_and_is_logged(tmp_path):
+    run = {**SMALL, "model": "iwae", "objective": "iwae"}
+    vaekit.train(epochs=2, min_backward_weight=1e-3, out=tmp_path / "r", **run)
+    records = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["training_step"], r["min_backward_weight"]) for r in records] == [("fused", 1e-3)] * 2
+    result = CliRunner().invoke(main, ["resume", str(tmp_path / "r"), "--epochs", "3", "--min-backward-weight", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["min_backward_weight"] for r in records] == [1e-3, 1e-3, 0.0]
+    assert vaekit.api.run_info(tmp_path / "r")["training"] == "fused fp32 min-backward-weight 0.001 (epochs 1-2), fused fp32 (epoch 3)"
+    result = CliRunner().invoke(main, ["resume", str(tmp_path / "r"), "--epochs", "4", "--min-backward-weight", "1", "-q"])
+    assert result.exit_code != 0 and "must be in [0, 1)" in result.output
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["min_backward_weight"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "options, reason",
+    [
+        ({"model": "vae"}, "this run's objective is ELBOObjective"),
+        ({"model": "iwae", "objective": "elbo-k"}, "objective is MultiSampleELBOObjective"),
+        ({"model": "iwae", "objective": "iwae", "fast": "off"}, "--fast off trains through autograd"),
+        ({"model": "iwae", "objective": "iwae", "compile": True}, "--compile"),
+    ],
+)
+def test_min_backward_weight_where_it_cannot_apply_is_refused_naming_the_fix(tmp_path, options, reason):
+    with pytest.raises(ConfigError) as caught:
+        vaekit.train(epochs=1, min_backward_weight=1e-3, out=tmp_path / "r", **{**SMALL, **options})
+    assert reason in str(caught.value) and "use --min-backward-weight 0" in str(caught.value)
+    assert not (tmp_path / "r").exists() or not (tmp_path / "r" / "model.safetensors").exists()

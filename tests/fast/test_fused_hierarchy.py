@@ -10,7 +10,7 @@ from vaekit.fast.fused_step import FusedTrainingStep, fused_step_unsupported
 from vaekit.models import create
 from vaekit.models.build import DataFacts
 
-from .small_models import autograd_and_fused
+from .small_models import autograd_and_fused, iwae_gradients_without_light_draws
 from .test_fused_step import SMALL, _records
 
 
@@ -104,3 +104,19 @@ def test_an_hvae_run_trains_through_the_fused_step_and_logs_each_layers_kl(tmp_p
     records = _records(out)
     assert {r["training_step"] for r in records if "training_step" in r} == {"fused"}
     assert len(records[0]["train_kl_layers"]) == 2
+
+
+@pytest.mark.parametrize("upper", [(2,), (4, 2)], ids=["two layers", "three layers"])
+def test_min_backward_weight_leaves_out_exactly_the_light_draws(upper):
+    model, objective = hierarchy({"name": "iwae", "k": 8}, upper)
+    x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
+    ref, dropped = iwae_gradients_without_light_draws(model, objective, x, 0.12)
+    assert 0 < dropped < 8 * 6
+    (exact, exact_grads), (got, got_grads) = autograd_and_fused(
+        lambda m, o: FusedHierarchyStep(m, o, min_backward_weight=0.12), model, objective, x
+    )
+    assert torch.allclose(got.loss, exact.loss.detach(), rtol=1e-12)
+    assert torch.allclose(got.kl_layers, exact.kl_layers.detach(), rtol=1e-10)
+    for name in ref:
+        assert torch.allclose(got_grads[name], ref[name], rtol=1e-9, atol=1e-12), name
+    assert not all(torch.allclose(got_grads[n], exact_grads[n], rtol=1e-6) for n in ref)

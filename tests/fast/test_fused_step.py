@@ -12,7 +12,7 @@ from vaekit.fast.fused_step import FusedTrainingStep, FusedVAEStep, fused_step_u
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 from vaekit.training.step import AutogradStep
 
-from .small_models import autograd_and_fused, small_model
+from .small_models import autograd_and_fused, iwae_gradients_without_light_draws, small_model
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 64, "progress": "quiet"}
 
@@ -218,3 +218,27 @@ def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows
         assert torch.allclose(recon, expected, rtol=1e-5, atol=1e-4)
         assert torch.allclose(residual, x - torch.sigmoid(logits), atol=1e-7)
     assert bool(calls) == numpy and not recwarn.list
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_min_backward_weight_leaves_out_exactly_the_light_draws(activation):
+    model, objective = small_model(activation=activation, encoder=(12, 8), decoder=(7, 9), likelihood="bernoulli",
+                                   objective={"name": "iwae", "k": 8})  # fmt: skip
+    x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
+    ref, dropped = iwae_gradients_without_light_draws(model, objective, x, 0.12)
+    assert 0 < dropped < 8 * 6  # the case leaves some draws out and keeps others
+    (exact, exact_grads), (got, got_grads) = autograd_and_fused(
+        lambda m, o: FusedVAEStep(m, o, min_backward_weight=0.12), model, objective, x
+    )
+    assert torch.allclose(got.loss, exact.loss.detach(), rtol=1e-12)  # the loss is the whole bound's
+    for name in ref:
+        assert torch.allclose(got_grads[name], ref[name], rtol=1e-10, atol=1e-13), name
+    assert not all(torch.allclose(got_grads[n], exact_grads[n], rtol=1e-6) for n in ref)
+
+
+def test_a_min_backward_weight_no_draw_falls_under_gives_the_exact_gradient():
+    model, objective = small_model(likelihood="bernoulli", objective={"name": "iwae", "k": 4})
+    x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
+    (_, exact), (_, got) = autograd_and_fused(lambda m, o: FusedVAEStep(m, o, min_backward_weight=1e-300), model, objective, x)
+    for name in exact:
+        assert torch.allclose(got[name], exact[name], rtol=1e-10, atol=1e-13), name

@@ -119,6 +119,11 @@ def train(
 @click.option("--lr", type=float, help="New base learning rate, scaled by the run's schedule from the next epoch (default: the config's).")
 @click.option("--grad-clip", type=float, help="New gradient-norm clip (0: none; default: the config's).")
 @click.option("--precision", type=click.Choice(PRECISIONS), help="New numeric precision (see `vaekit train --help`; default: the config's).")
+@click.option(
+    "--min-backward-weight",
+    type=float,
+    help="New importance weight below which IWAE draws get no backward pass (0: exact; see `vaekit train --help`; default: the config's).",
+)
 @click.option("--quiet", "-q", is_flag=True)
 @launch_options
 @user_errors
@@ -129,6 +134,7 @@ def resume(
     lr: float | None,
     grad_clip: float | None,
     precision: str | None,
+    min_backward_weight: float | None,
     quiet: bool,
     nproc: int | None,
     nnodes: int,
@@ -146,7 +152,7 @@ def resume(
     from vaekit.viz.run_pictures import write_run_pictures
 
     vae = api.resume(run_dir, epochs=epochs, time_limit=time_limit, lr=lr, grad_clip=grad_clip, precision=precision,
-                     progress=progress_mode(quiet))  # fmt: skip
+                     min_backward_weight=min_backward_weight, progress=progress_mode(quiet))  # fmt: skip
     if not writer_process():
         return
     write_run_pictures(vae)

@@ -7,9 +7,11 @@ training loop asks for a training step and an optimizer step, evaluation asks fo
 and each gets ``None`` (or the plain callable) where no fast path applies. Private torch kernels
 are called only behind :func:`~vaekit.fast.kernels.private_kernels_available`.
 
-One inexact choice lives here too, because only the fused step has it: ``train.precision
-bf16-grad`` (see :func:`bf16_grad_unsupported`), a precision the user picks as they would
-autocast, never taken by ``"auto"`` on its own.
+Two inexact choices live here too, because only the fused step has them, each picked by the
+user and never taken by ``"auto"`` on its own: ``train.precision bf16-grad`` (see
+:func:`bf16_grad_unsupported`), a precision chosen as autocast would be, and
+``train.min_backward_weight`` (see :func:`min_backward_weight_unsupported`), which skips the
+backward pass of IWAE draws whose importance weight is negligible.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from vaekit.fast.dense_passes import GRAD_DTYPES
 from vaekit.fast.fused_chunk import FusedBernoulliChunk, fused_chunk_unsupported
 from vaekit.fast.fused_step import FusedTrainingStep, fused_step_unsupported
 from vaekit.fast.malloc import keep_freed_memory
+from vaekit.objectives.iwae import IWAEObjective
 
 __all__ = [
     "MODES",
@@ -34,6 +37,7 @@ __all__ = [
     "FusedBernoulliChunk",
     "FusedTrainingStep",
     "bf16_grad_unsupported",
+    "min_backward_weight_unsupported",
     "bf16_matmul_native",
     "denormals_flushed",
     "fused_adam",
@@ -109,6 +113,24 @@ def bf16_grad_unsupported(
     return None
 
 
+def min_backward_weight_unsupported(
+    model: torch.nn.Module, objective: Any, mode: str = "auto", precision: str = "fp32", compile: bool = False
+) -> str | None:
+    """Return why ``train.min_backward_weight`` (above 0) cannot train this run, or None when it can.
+
+    Only the IWAE bound weighs its draws unequally, and only the fused step runs a backward
+    pass per draw that it can leave out, so it needs both."""
+    if type(objective) is not IWAEObjective:
+        return (f"it leaves out IWAE draws of negligible importance weight, and this run's objective is "
+                f"{type(objective).__name__}, whose draws all weigh the same")  # fmt: skip
+    if not _enabled(mode):
+        return "--fast off trains through autograd, and only the fused step leaves draws out of its backward"
+    reason = fused_step_unsupported(model, objective, precision, compile)
+    if reason is not None:
+        return f"the fused step cannot train this run ({reason})"
+    return None
+
+
 def training_step_for(
     model: torch.nn.Module,
     objective: Any,
@@ -118,15 +140,24 @@ def training_step_for(
     grad_clip: float | None = None,
     precision: str = "fp32",
     compile: bool = False,
+    min_backward_weight: float = 0.0,
 ) -> FusedTrainingStep | None:
     """Return the fused training step (same gradients as autograd, no graph; then clipping and
     the optimizer step) for a run it covers under ``"auto"``, else None: the caller then trains
     through autograd. :func:`~vaekit.fast.fused_step.fused_step_unsupported` says which runs
-    it covers; ``precision`` ``bf16-grad`` makes its backward's matmuls read bfloat16."""
+    it covers; ``precision`` ``bf16-grad`` makes its backward's matmuls read bfloat16, and
+    IWAE draws whose normalised weight is below ``min_backward_weight`` get no backward pass."""
     if not _enabled(mode) or fused_step_unsupported(model, objective, precision, compile) is not None:
         return None
     step = optimizer_step_for(optimizer, mode)
-    return FusedTrainingStep(model, objective, step, grad_clip, grad_dtype=GRAD_DTYPES[precision])  # type: ignore[arg-type]
+    return FusedTrainingStep(
+        model,  # type: ignore[arg-type]
+        objective,
+        step,
+        grad_clip,
+        grad_dtype=GRAD_DTYPES[precision],
+        min_backward_weight=min_backward_weight,
+    )
 
 
 def nll_chunk_for(

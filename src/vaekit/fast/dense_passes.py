@@ -120,6 +120,48 @@ def backward_layers(
     return grad if need_input_grad else None
 
 
+def kept_draws(coefficients: torch.Tensor, batch: int, min_weight: float) -> torch.Tensor | None:
+    """Return the flat row indices (into ``[k * B]``, draw-major) of the draws whose normalised
+    importance weight is at least ``min_weight``, or None when that is every draw (or
+    ``min_weight`` is 0). ``coefficients`` ``[k, B]`` are the weights over the batch size
+    ``batch``, as the IWAE loss gives each draw."""
+    if min_weight <= 0:
+        return None
+    flat = coefficients.reshape(-1)
+    keep = flat >= min_weight / batch
+    return None if bool(keep.all()) else keep.nonzero().squeeze(1)
+
+
+def sum_draws(per_draw: torch.Tensor, k: int, batch: int, kept: torch.Tensor | None) -> torch.Tensor:
+    """Return ``per_draw`` summed over each example's draws, ``[B, ...]``: its rows are all
+    ``k * B`` draws (draw-major) when ``kept`` is None, else the draws at those flat indices."""
+    if kept is None:
+        return per_draw.reshape(k, batch, *per_draw.shape[1:]).sum(0)
+    total = per_draw.new_zeros(batch, *per_draw.shape[1:])
+    return total.index_add_(0, kept.remainder(batch), per_draw)
+
+
+def rows_of_saved(layers: list[DenseLayer], saved: Saved, rows: torch.Tensor) -> Saved:
+    """Return ``saved`` (a forward pass's per-layer (input, pre-activation, output)) at the row
+    indices ``rows`` only, for a backward over those rows: what the backward reads is gathered
+    once (a layer's output is the next one's input), what it does not (a linear layer's
+    pre-activation and output) is None."""
+    gathered: dict[int, torch.Tensor] = {}
+
+    def take(t: torch.Tensor) -> torch.Tensor:
+        if id(t) not in gathered:
+            gathered[id(t)] = t.index_select(0, rows)
+        return gathered[id(t)]
+
+    kept: Saved = []
+    for layer, (h_in, a, out) in zip(layers, saved, strict=True):
+        if layer.activation_grad is None:
+            kept.append((take(h_in), None, None))  # type: ignore[arg-type]
+        else:
+            kept.append((take(h_in), take(a), take(out)))
+    return kept
+
+
 def in_place_forwards(layers: list[DenseLayer]) -> list[ActivationInPlace | None]:
     """Return, per layer, the in-place forward of its activation where the backward reads only
     the output, else None."""

@@ -36,6 +36,9 @@ from vaekit.fast.dense_passes import (
     bernoulli_recon_and_residual,
     forward_layers,
     in_place_forwards,
+    kept_draws,
+    rows_of_saved,
+    sum_draws,
 )
 from vaekit.models.hierarchical import HierarchicalGaussianVAE
 from vaekit.objectives.base import StepLoss
@@ -90,11 +93,18 @@ class FusedHierarchyStep:
     (``kl_layers`` included), detached. The backward's matmuls read ``grad_dtype``
     (:func:`~vaekit.fast.dense_passes.backward_mm`)."""
 
-    def __init__(self, model: HierarchicalGaussianVAE, objective: Any, grad_dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        model: HierarchicalGaussianVAE,
+        objective: Any,
+        grad_dtype: torch.dtype | None = None,
+        min_backward_weight: float = 0.0,
+    ) -> None:
         reason = hierarchy_unsupported(model, objective)
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
         self.objective, self.grad_dtype = objective, grad_dtype
+        self.min_backward_weight = min_backward_weight
         self.encoder = GaussianNetPass(model.encoder, grad_dtype)
         self.upward = [GaussianNetPass(net, grad_dtype) for net in model.upward]
         self.conditionals = [GaussianNetPass(net, grad_dtype) for net in model.prior.conditionals]
@@ -140,41 +150,60 @@ class FusedHierarchyStep:
         recon, residual = bernoulli_recon_and_residual(logits, targets)
 
         terms, coefficients = self._loss_terms(recon, log_q, log_p, layers[top], k, batch)
-        c = coefficients.reshape(rows, 1)
+        # The backward runs over the draws that keep a share of the gradient (all but under
+        # --min-backward-weight): every per-draw tensor it reads is taken at those rows.
+        kept = kept_draws(coefficients, batch, self.min_backward_weight) if k is not None else None
+
+        def at(t: torch.Tensor) -> torch.Tensor:
+            return t if kept is None else t.index_select(0, kept)
+
+        def saved_at(net_layers: list[DenseLayer], saved: Saved) -> Saved:
+            return saved if kept is None else rows_of_saved(net_layers, saved, kept)
+
+        c = at(coefficients.reshape(rows, 1))
 
         # The gradient at each z_l, [N, L_l], bottom first: the decoder's at z_1, then each
         # conditional p(z_l|z_l+1) adds its value's term at z_l and gives z_l+1 its first.
         decoded = backward_layers(
-            self.decoder, dec_saved, residual.mul_(c), need_input_grad=True, grad_scale=-1.0, dtype=self.grad_dtype
+            self.decoder,
+            saved_at(self.decoder, dec_saved),
+            at(residual).mul_(c),
+            need_input_grad=True,
+            grad_scale=-1.0,
+            dtype=self.grad_dtype,
         )
         grad_z: list[torch.Tensor] = [decoded]  # type: ignore[list-item]
         for index, (net, (diff, scaled, saved, features)) in enumerate(zip(self.conditionals, conditional_passes, strict=True)):
+            diff, scaled = at(diff), at(scaled)
             # d log p / d z_l = -scaled, d / d mu_p = scaled, d / d logvar_p = (diff * scaled - 1) / 2; times -c.
             grad_z[index].addcmul_(scaled, c)
             grad_heads = torch.cat([scaled * c, (diff * scaled).sub_(1.0).mul_(c).mul_(0.5)], dim=-1).neg_()
-            grad_z.append(net.backward(grad_heads, saved, features, need_input_grad=True))  # type: ignore[arg-type]
+            grad_z.append(net.backward(grad_heads, saved_at(net.layers, saved), at(features), need_input_grad=True))  # type: ignore[arg-type]
         analytic_top = k is None
         if not analytic_top:
-            grad_z[top].addcmul_(z_top, c)  # log p(z_L)'s -z_L, times -c
+            grad_z[top].addcmul_(at(z_top), c)  # log p(z_L)'s -z_L, times -c
 
         for index in range(top, -1, -1):
             layer, grad = layers[index], grad_z[index]
+            noise = at(layer.noise)
             if index == top and analytic_top:
                 # KL(q(z_L) || N(0, I)) in closed form: d / d mu = mu, d / d logvar = (sigma^2 - 1) / 2.
                 grad_mu = grad + layer.mu * c
-                grad_logvar = (grad * layer.noise).add_(torch.exp(layer.logvar).sub_(1.0).mul_(c)).mul_(0.5)
+                grad_logvar = (grad * noise).add_(torch.exp(layer.logvar).sub_(1.0).mul_(c)).mul_(0.5)
             elif index == 0 and k is not None:
-                grad_mu = grad.view(k, batch, -1).sum(0)
-                grad_logvar = (grad * layer.noise).view(k, batch, -1).sum(0)
-                grad_logvar.sub_(coefficients.view(k, batch).sum(0).unsqueeze(-1)).mul_(0.5)
+                # Each example's k draws sum into its one mu and logvar.
+                grad_mu = sum_draws(grad, k, batch, kept)
+                grad_logvar = sum_draws(grad * noise, k, batch, kept)
+                grad_logvar.sub_(sum_draws(c, k, batch, kept)).mul_(0.5)
             else:
                 grad_mu = grad
-                grad_logvar = (grad * layer.noise).sub_(c).mul_(0.5)  # log q's -logvar / 2, times c
+                grad_logvar = (grad * noise).sub_(c).mul_(0.5)  # log q's -logvar / 2, times c
             grad_heads = torch.cat([grad_mu, grad_logvar], dim=-1)
             if index == 0:
                 self.encoder.backward(grad_heads, layer.saved, layer.features, need_input_grad=False)
             else:
-                below = self.upward[index - 1].backward(grad_heads, layer.saved, layer.features, need_input_grad=True)
+                net = self.upward[index - 1]
+                below = net.backward(grad_heads, saved_at(net.layers, layer.saved), at(layer.features), need_input_grad=True)
                 grad_z[index - 1].add_(below)
         return terms
 

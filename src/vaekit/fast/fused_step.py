@@ -32,7 +32,10 @@ from vaekit.fast.dense_passes import (
     bernoulli_recon_and_residual,
     forward_layers,
     in_place_forwards,
+    kept_draws,
     layer_grad_dtype,
+    rows_of_saved,
+    sum_draws,
 )
 from vaekit.fast.fused_hierarchy import FusedHierarchyStep, hierarchy_unsupported
 from vaekit.models.hierarchical import HierarchicalGaussianVAE
@@ -90,14 +93,18 @@ class FusedVAEStep:
     into every parameter's ``.grad`` and returns the :class:`StepLoss` the autograd objective
     would: the loss (a 0-d tensor, nats per example) and per-example ``recon`` (E_q log p(x|z))
     and ``kl``, ``[B]`` nats, all detached. The backward's matmuls read ``grad_dtype``
-    (:func:`~vaekit.fast.dense_passes.backward_mm`).
+    (:func:`~vaekit.fast.dense_passes.backward_mm`); under IWAE, draws whose normalised weight is
+    below ``min_backward_weight`` get no backward pass (the gradient as if their weight were 0).
     """
 
-    def __init__(self, model: VAE, objective: Any, grad_dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self, model: VAE, objective: Any, grad_dtype: torch.dtype | None = None, min_backward_weight: float = 0.0
+    ) -> None:
         reason = fused_step_unsupported(model, objective)
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
         self.objective, self.grad_dtype = objective, grad_dtype
+        self.min_backward_weight = min_backward_weight
         self.encoder: list[DenseLayer] = mlp_layers(model.encoder)  # type: ignore[assignment]
         self.decoder: list[DenseLayer] = mlp_layers(model.decoder)  # type: ignore[assignment]
         self._encoder_in_place = in_place_forwards(self.encoder)
@@ -207,17 +214,24 @@ class FusedVAEStep:
             kl = (log_posterior - log_prior).mean(0)
             terms = StepLoss(log_weights.mean(0).mean().neg_(), recon.mean(0), kl)
             coefficients = torch.full_like(log_weights, scale / k)
+        # The backward runs over the draws that keep a share of the gradient (all but under
+        # min_backward_weight), every per-draw tensor taken at those rows.
+        kept = kept_draws(coefficients, batch, self.min_backward_weight) if isinstance(self.objective, IWAEObjective) else None
+        c = coefficients.view(k * batch, 1)
+        rows, z_rows, noise_rows = residual, z.view(k * batch, latent), noise.view(k * batch, latent)
+        if kept is not None:
+            c, rows, z_rows, noise_rows = (t.index_select(0, kept) for t in (c, residual, z_rows, noise_rows))
+            dec_saved = rows_of_saved(self.decoder, dec_saved, kept)
         # d loss / d logits = -c_k * residual; the sign rides on the backward's first matmuls.
-        grad_logits = residual.mul_(coefficients.view(k * batch, 1))
         grad_z = backward_layers(
-            self.decoder, dec_saved, grad_logits, need_input_grad=True, grad_scale=-1.0, dtype=self.grad_dtype
+            self.decoder, dec_saved, rows.mul_(c), need_input_grad=True, grad_scale=-1.0, dtype=self.grad_dtype
         )
-        grad_z = grad_z.view(k, batch, latent).addcmul_(z, coefficients.unsqueeze(-1))  # log p(z)'s -z, times -c_k
+        grad_z.addcmul_(z_rows, c)  # log p(z)'s -z, times -c_k
         grad_heads = torch.empty_like(heads)
-        torch.sum(grad_z, 0, out=grad_heads[:, :latent])
+        grad_heads[:, :latent] = sum_draws(grad_z, k, batch, kept)
         grad_logvar = grad_heads[:, latent:]
-        torch.sum(grad_z.mul_(noise), 0, out=grad_logvar)
-        grad_logvar.sub_(coefficients.sum(0).unsqueeze(-1)).mul_(0.5)
+        grad_logvar.copy_(sum_draws(grad_z.mul_(noise_rows), k, batch, kept))
+        grad_logvar.sub_(sum_draws(c, k, batch, kept)).mul_(0.5)
         return grad_heads, terms
 
 
@@ -225,7 +239,8 @@ class FusedTrainingStep:
     """One training step through :class:`FusedVAEStep`: the batch's loss and gradients, then
     gradient clipping (when ``grad_clip`` is set) and ``optimizer_step``; ``reduce_gradients``
     (a distributed run's) combines the ranks' gradients and loss terms first; ``grad_dtype`` is what
-    the backward's matmuls read. Called once per batch as ``step(x, y, step_index)``, it returns
+    the backward's matmuls read, and IWAE draws whose normalised weight is below
+    ``min_backward_weight`` get no backward pass. Called once per batch as ``step(x, y, step_index)``, it returns
     the batch's detached :class:`StepLoss`."""
 
     name = "fused"
@@ -238,9 +253,10 @@ class FusedTrainingStep:
         grad_clip: float | None = None,
         reduce_gradients: Callable[[StepLoss], StepLoss] | None = None,
         grad_dtype: torch.dtype | None = None,
+        min_backward_weight: float = 0.0,
     ) -> None:
         steps = FusedHierarchyStep if type(model) is HierarchicalGaussianVAE else FusedVAEStep
-        self.gradients: FusedVAEStep | FusedHierarchyStep = steps(model, objective, grad_dtype)  # type: ignore[arg-type]
+        self.gradients: FusedVAEStep | FusedHierarchyStep = steps(model, objective, grad_dtype, min_backward_weight)  # type: ignore[arg-type]
         self.parameters = list(model.parameters())
         self.optimizer_step, self.grad_clip = optimizer_step, grad_clip
         self.reduce_gradients = reduce_gradients

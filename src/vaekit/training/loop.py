@@ -441,8 +441,19 @@ def training_step(
         reason = fast.bf16_grad_unsupported(model, objective, device, t.fast, t.compile)
         if reason is not None:
             raise ConfigError(f"--precision bf16-grad cannot train this run: {reason}; use --precision fp32 (or bf16 for autocast)")
+    if t.min_backward_weight > 0:
+        reason = fast.min_backward_weight_unsupported(model, objective, t.fast, t.precision, t.compile)
+        if reason is not None:
+            raise ConfigError(f"--min-backward-weight cannot train this run: {reason}; use --min-backward-weight 0 (the exact gradient)")
     fused = fast.training_step_for(
-        model, objective, optimizer, mode=t.fast, grad_clip=t.grad_clip, precision=t.precision, compile=t.compile
+        model,
+        objective,
+        optimizer,
+        mode=t.fast,
+        grad_clip=t.grad_clip,
+        precision=t.precision,
+        compile=t.compile,
+        min_backward_weight=t.min_backward_weight,
     )
     return fused or AutogradStep(
         # Compiling wraps the forward pass only; checkpoints always hold the plain module's weights.
@@ -571,6 +582,7 @@ def run_epoch(run: Run, epoch: int) -> dict[str, Any]:
         "epoch_cpu_s": cpu_seconds,
         "training_step": run.step.name,
         "precision": run.config.train.precision,  # a resume may change it: the log says which epochs ran how
+        "min_backward_weight": run.config.train.min_backward_weight,
         "lr": run.optimizer.param_groups[0]["lr"],
         **({"train_kl_layers": (kl_layers / n).tolist()} if kl_layers is not None else {}),
         **sync,
