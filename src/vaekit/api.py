@@ -552,19 +552,6 @@ def describe_piece(piece: dict[str, Any]) -> str:
     return f"{piece.get('name')} {options}".strip()
 
 
-def _epoch_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Return the run's metrics.jsonl records (none before its first finished epoch; a line cut
-    short by a kill is skipped). ``vaekit.viz.read_metrics`` sits a floor above this module."""
-    path = run_dir / ckpt.METRICS_FILE
-    records = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
 def training_history(records: list[dict[str, Any]]) -> str:
     """Return how a run's epochs were trained, from its ``metrics.jsonl`` records: runs of
     consecutive epochs with the same step, precision and ``min_backward_weight`` (when above 0),
@@ -610,7 +597,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "steps": state.get("step"),
         "best_epoch": state.get("best_epoch"),
         "best_val_loss": state.get("best_val_loss"),
-        "training": training_history(_epoch_records(run_dir)),
+        "training": training_history(ckpt.read_metrics(run_dir / ckpt.METRICS_FILE)),
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
     }

@@ -94,3 +94,11 @@ def test_loading_never_unpickles(tmp_path):
     (tmp_path / "m.safetensors").write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(CheckpointError):
         ckpt.load_model_weights(tmp_path / "m.safetensors", _model())
+
+
+def test_read_metrics_skips_a_cut_line_and_keeps_epochs_up_to_the_checkpoint(tmp_path):
+    path = tmp_path / ckpt.METRICS_FILE
+    assert ckpt.read_metrics(path) == []  # no epoch finished yet
+    path.write_text('{"epoch": 1, "train_loss": 3.0}\n{"epoch": 2, "train_loss": 2.5}\n{"epoch": 3, "train_lo')
+    assert [r["epoch"] for r in ckpt.read_metrics(path)] == [1, 2]
+    assert [r["epoch"] for r in ckpt.read_metrics(path, up_to_epoch=1)] == [1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,20 @@ def checkpoint_epoch(run_dir: Path) -> int | None:
         return None
     except Exception:  # safetensors raises its own error type for a truncated file
         return None
+
+
+def read_metrics(path: Path, up_to_epoch: float = math.inf) -> list[dict[str, Any]]:
+    """Return the per-epoch records of a ``metrics.jsonl`` file in order, those of epochs up to
+    ``up_to_epoch`` (a record without an epoch counts as past it); none when the file is
+    missing. A line cut short by a kill is skipped."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("epoch", math.inf) <= up_to_epoch:
+            records.append(record)
+    return records

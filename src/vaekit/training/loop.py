@@ -206,21 +206,6 @@ def validation_batches(
         yield x.to(device), (y.to(device) if labelled and y is not None else None)
 
 
-def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
-    """Read metrics.jsonl, keeping complete lines of epochs <= ``up_to_epoch``."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
-        if record.get("epoch", math.inf) <= up_to_epoch:
-            records.append(record)
-    return records
-
-
 def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
 
@@ -478,7 +463,7 @@ def _restore(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
         raise CheckpointError(f"{run_dir}: checkpoint does not match config.json ({exc})") from None
     ckpt.rng_from_tensors(others)
     state.update(saved)
-    return _read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
+    return ckpt.read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
 
 
 def training_data(config: RunConfig, splits: Splits, labelled: bool, device: torch.device) -> TrainData:

@@ -10,7 +10,6 @@ reconstruction loss + KL on the validation split.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,13 @@ from vaekit.viz.figure import new_figure
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """Return the per-epoch records of ``run_dir/metrics.jsonl`` in order (a line cut short by a
     kill is skipped). Raises ``CheckpointError`` when the file is missing or empty."""
-    path = Path(run_dir) / "metrics.jsonl"
+    from vaekit.training.checkpoint import METRICS_FILE
+    from vaekit.training.checkpoint import read_metrics as read_records
+
+    path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         raise CheckpointError(f"{path} does not exist: the run has not finished an epoch yet")
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+    records = read_records(path)
     if not records:
         raise CheckpointError(f"{path} has no complete epoch record")
     return records
