@@ -170,6 +170,27 @@ def test_kept_draws_are_those_at_or_above_the_weight_and_sum_draws_adds_them_per
     assert sum_draws(per_draw[kept], 2, 2, kept).tolist() == [[0 + 4, 1 + 5], [6, 7]]
 
 
+def test_kept_draws_round_up_with_the_heaviest_others_to_a_few_row_counts():
+    torch.manual_seed(0)
+    k, batch = 50, 20
+    weights = torch.softmax(torch.randn(k, batch) * 4, 0) / batch
+    granule = -(-k * batch // dense_passes.KEPT_ROW_SHAPES)
+    counts = set()
+    for min_weight in torch.logspace(-6, -0.5, 40).tolist():
+        kept = kept_draws(weights, batch, min_weight)
+        heavy = (weights.reshape(-1) >= min_weight / batch).nonzero().squeeze(1)
+        if kept is None:
+            assert len(heavy) > k * batch - granule
+            continue
+        assert set(heavy.tolist()) <= set(kept.tolist()) and len(kept) % granule == 0 and len(kept) - len(heavy) < granule
+        assert torch.equal(kept, kept.sort().values)  # ascending rows
+        light = torch.ones(k * batch, dtype=torch.bool)
+        light[kept] = False
+        assert weights.reshape(-1)[light].max() <= weights.reshape(-1)[kept].min()  # the fill is the heaviest of the rest
+        counts.add(len(kept))
+    assert 3 < len(counts) <= dense_passes.KEPT_ROW_SHAPES
+
+
 def test_rows_of_saved_gathers_what_the_backward_reads_once():
     model, _ = small_model(activation="tanh", encoder=(6,), decoder=(5, 4))
     layers = fast.dense.mlp_layers(model.decoder)

@@ -40,6 +40,11 @@ GRAD_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16-grad": torch.b
 #: faster arithmetic, so smaller layers' matmuls stay in the tensors' own dtype
 LOW_PRECISION_MIN_FLOPS = 10_000_000
 
+#: how many row counts the backward of the draws kept under ``train.min_backward_weight`` takes
+#: (:func:`kept_draws` rounds up to a whole number of 1/this of all draws): oneDNN compiles and
+#: caches a bfloat16 matmul kernel per shape, and a shape per count of kept draws would grow
+#: its cache by hundreds of megabytes and keep it compiling
+KEPT_ROW_SHAPES = 32
 
 def layer_grad_dtype(dtype: torch.dtype | None, rows: int, weight: torch.Tensor) -> torch.dtype | None:
     """Return the dtype a layer's two backward matmuls read (the weight's gradient and the
@@ -121,15 +126,20 @@ def backward_layers(
 
 
 def kept_draws(coefficients: torch.Tensor, batch: int, min_weight: float) -> torch.Tensor | None:
-    """Return the flat row indices (into ``[k * B]``, draw-major) of the draws whose normalised
-    importance weight is at least ``min_weight``, or None when that is every draw (or
-    ``min_weight`` is 0). ``coefficients`` ``[k, B]`` are the weights over the batch size
-    ``batch``, as the IWAE loss gives each draw."""
+    """Return the flat row indices (into ``[k * B]``, draw-major, ascending) of the draws whose
+    backward runs: every draw whose normalised importance weight is at least ``min_weight``,
+    and then the heaviest of the others up to a whole number of 1/:data:`KEPT_ROW_SHAPES` of all
+    draws; None when that is every draw (or ``min_weight`` is 0). ``coefficients`` ``[k, B]``
+    are the weights over the batch size ``batch``, as the IWAE loss gives each draw."""
     if min_weight <= 0:
         return None
     flat = coefficients.reshape(-1)
-    keep = flat >= min_weight / batch
-    return None if bool(keep.all()) else keep.nonzero().squeeze(1)
+    count = int((flat >= min_weight / batch).sum())
+    granule = -(-flat.numel() // KEPT_ROW_SHAPES)
+    count = -(-count // granule) * granule
+    if count >= flat.numel():
+        return None
+    return torch.topk(flat, count, sorted=False).indices.sort().values
 
 
 def sum_draws(per_draw: torch.Tensor, k: int, batch: int, kept: torch.Tensor | None) -> torch.Tensor:

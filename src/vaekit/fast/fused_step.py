@@ -240,8 +240,8 @@ class FusedTrainingStep:
     gradient clipping (when ``grad_clip`` is set) and ``optimizer_step``; ``reduce_gradients``
     (a distributed run's) combines the ranks' gradients and loss terms first; ``grad_dtype`` is what
     the backward's matmuls read, and IWAE draws whose normalised weight is below
-    ``min_backward_weight`` get no backward pass. Called once per batch as ``step(x, y, step_index)``, it returns
-    the batch's detached :class:`StepLoss`."""
+    ``min_backward_weight`` get no backward pass. Called once per batch as ``step(x, y,
+    step_index)``, it returns the batch's detached :class:`StepLoss`."""
 
     name = "fused"
 
