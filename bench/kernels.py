@@ -570,6 +570,8 @@ def ab(args: argparse.Namespace) -> None:
         paper_choice(args.paper)  # a bad name stops here, before the workers start
     batch = PAPER_BATCH if args.paper else AB_BATCH
     if args.run_dir:
+        if not (Path(args.run_dir) / "config.json").exists():
+            sys.exit(f"ab: --run {args.run_dir} is no run folder (it has no config.json)")
         batch = json.loads((Path(args.run_dir) / "config.json").read_text())["train"]["batch_size"]
     workers = {}
     for side, tree in trees.items():

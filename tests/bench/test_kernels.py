@@ -59,3 +59,6 @@ def test_ab_checks_the_other_sides_precision_and_takes_paper_or_run_not_both(tmp
                            "--paper", "two-layers:iwae-k50", "--run", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert both.returncode == 1 and "--paper or --run, not both" in both.stderr
+    no_run = subprocess.run([sys.executable, "-m", "bench.kernels", "ab", str(ROOT), "--min-backward-weight", "1e-4",
+                             "--run", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert no_run.returncode == 1 and "no run folder" in no_run.stderr
