@@ -55,15 +55,17 @@ def autograd_and_fused(
     return results
 
 
-def iwae_gradients_without_light_draws(
+def iwae_gradients_under_roulette(
     model: torch.nn.Module, objective: Any, x: torch.Tensor, min_weight: float
-) -> tuple[dict[str, torch.Tensor], int]:
-    """Return autograd's IWAE gradients with every draw whose normalised importance weight is
-    below ``min_weight`` given no share (``{name: grad}``, drawn after ``torch.manual_seed(1)``
-    like :func:`autograd_and_fused`), and how many of the draws that left out.
+) -> tuple[dict[str, torch.Tensor], int, int]:
+    """Return autograd's IWAE gradients with ``--min-backward-weight``'s roulette (``{name:
+    grad}``, drawn after ``torch.manual_seed(1)`` like :func:`autograd_and_fused`): a draw whose
+    normalised importance weight w~ is below ``min_weight`` (W) weighs W when its uniform draw
+    (taken right after the posterior's, as the fused step takes it) is below w~ / W, else 0;
+    with how many light draws won and lost.
 
-    The IWAE gradient is sum_k w~_k grad log w_k / B with w~ the normalised weights, so the
-    reference is the gradient of that sum with the light draws' w~ set to 0."""
+    The IWAE gradient is sum_k w~_k grad log w_k / B, so the reference is the gradient of that
+    sum with the light draws' w~ replaced."""
     from vaekit.objectives.iwae import importance_weights
 
     for p in model.parameters():
@@ -71,6 +73,9 @@ def iwae_gradients_without_light_draws(
     torch.manual_seed(1)
     log_weights = importance_weights(model, x, objective.k).log_weights
     normalised = torch.softmax(log_weights.detach(), 0)
-    kept = normalised >= min_weight
-    (-(normalised * kept * log_weights).sum(0).mean()).backward()
-    return {name: p.grad.clone() for name, p in model.named_parameters()}, int((~kept).sum())
+    uniform = torch.rand(normalised.numel(), dtype=normalised.dtype).view_as(normalised)
+    light, wins = normalised < min_weight, uniform * min_weight < normalised
+    weights = torch.where(light, wins.to(normalised.dtype) * min_weight, normalised)
+    (-(weights * log_weights).sum(0).mean()).backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters()}
+    return grads, int((light & wins).sum()), int((light & ~wins).sum())

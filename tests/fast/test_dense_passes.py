@@ -160,35 +160,57 @@ def test_resume_refuses_an_unknown_precision_and_leaves_the_config(tmp_path):
     assert (tmp_path / "r" / "config.json").read_text() == before
 
 
-def test_kept_draws_are_those_at_or_above_the_weight_and_sum_draws_adds_them_per_example():
-    weights = torch.tensor([[0.7, 0.2], [0.3, 0.8]]) / 2  # [k=2, B=2] normalised weights over B
-    assert kept_draws(weights, 2, 0.0) is None and kept_draws(weights, 2, 0.2) is None  # none falls under
-    kept = kept_draws(weights, 2, 0.25)
-    assert kept.tolist() == [0, 2, 3]  # draw-major: (draw 0, ex 0), (draw 1, ex 0), (draw 1, ex 1)
-    per_draw = torch.arange(8.0).view(4, 2)  # rows 0..3 of all draws
-    assert torch.equal(sum_draws(per_draw, 2, 2, None), per_draw.view(2, 2, 2).sum(0))
-    assert sum_draws(per_draw[kept], 2, 2, kept).tolist() == [[0 + 4, 1 + 5], [6, 7]]
-
-
-def test_kept_draws_round_up_with_the_heaviest_others_to_a_few_row_counts():
+def test_kept_draws_keep_heavy_draws_and_give_light_ones_weight_w_or_nothing(monkeypatch):
+    monkeypatch.setattr(dense_passes, "KEPT_ROW_SHAPES", 10**9)  # no padding rows
+    weights = torch.tensor([[0.7, 0.2], [0.3, 0.8]], dtype=torch.float64) / 2  # [k=2, B=2] over B
+    for min_weight in (0.0, 0.2):  # off, and no draw light
+        rows, c = kept_draws(weights, 2, min_weight)
+        assert rows is None and torch.equal(c, weights.reshape(-1))
     torch.manual_seed(0)
-    k, batch = 50, 20
-    weights = torch.softmax(torch.randn(k, batch) * 4, 0) / batch
+    seen = set()
+    for _ in range(50):
+        rows, c = kept_draws(weights, 2, 0.25)  # draw 0 of example 1, weight 0.2, is light
+        full = torch.zeros(4, dtype=torch.float64)
+        full[slice(None) if rows is None else rows] = c
+        assert full[[0, 2, 3]].tolist() == weights.reshape(-1)[[0, 2, 3]].tolist()
+        assert full[1].item() in (0.0, 0.25 / 2)
+        seen.add(full[1].item())
+        if full[1] == 0:
+            assert rows.tolist() == [0, 2, 3]  # a light draw that loses gets no backward
+    assert seen == {0.0, 0.25 / 2}
+
+
+def test_kept_draws_are_unbiased_and_padded_to_a_few_row_counts():
+    torch.manual_seed(0)
+    k, batch, min_weight = 50, 20, 1e-2
+    weights = (torch.softmax(torch.randn(k, batch, dtype=torch.float64) * 4, 0) / batch).reshape(-1)
     granule = -(-k * batch // dense_passes.KEPT_ROW_SHAPES)
-    counts = set()
-    for min_weight in torch.logspace(-6, -0.5, 40).tolist():
-        kept = kept_draws(weights, batch, min_weight)
-        heavy = (weights.reshape(-1) >= min_weight / batch).nonzero().squeeze(1)
-        if kept is None:
-            assert len(heavy) > k * batch - granule
-            continue
-        assert set(heavy.tolist()) <= set(kept.tolist()) and len(kept) % granule == 0 and len(kept) - len(heavy) < granule
-        assert torch.equal(kept, kept.sort().values)  # ascending rows
-        light = torch.ones(k * batch, dtype=torch.bool)
-        light[kept] = False
-        assert weights.reshape(-1)[light].max() <= weights.reshape(-1)[kept].min()  # the fill is the heaviest of the rest
-        counts.add(len(kept))
-    assert 3 < len(counts) <= dense_passes.KEPT_ROW_SHAPES
+    total, counts, trials = torch.zeros_like(weights), set(), 4000
+    for _ in range(trials):
+        rows, c = kept_draws(weights.view(k, batch), batch, min_weight)
+        full = torch.zeros_like(weights)
+        full[slice(None) if rows is None else rows] = c
+        total += full
+        if rows is not None:
+            assert len(rows) % granule == 0 and torch.equal(rows, rows.sort().values)
+            counts.add(len(rows))
+    heavy = weights >= min_weight / batch
+    assert torch.allclose(total[heavy] / trials, weights[heavy], rtol=1e-12, atol=0)
+    # A light draw weighs W / B with probability w / W: on average its own w. Checked over all
+    # of them, and one by one where the wins are many enough for the normal approximation.
+    light, floor = weights[~heavy], min_weight / batch
+    mean, variance = total[~heavy] / trials, light * (floor - light) / trials
+    assert abs(float(mean.sum() - light.sum())) <= 5 * float(variance.sum().sqrt())
+    many = light / floor * trials >= 50
+    assert many.sum() > 10 and ((mean - light).abs()[many] <= 5 * variance[many].sqrt()).all()
+    assert 1 <= len(counts) <= dense_passes.KEPT_ROW_SHAPES
+
+
+def test_sum_draws_adds_each_examples_draws():
+    per_draw = torch.arange(8.0).view(4, 2)  # rows of [k=2, B=2] draws
+    assert torch.equal(sum_draws(per_draw, 2, 2, None), per_draw.view(2, 2, 2).sum(0))
+    kept = torch.tensor([0, 2, 3])
+    assert sum_draws(per_draw[kept], 2, 2, kept).tolist() == [[0 + 4, 1 + 5], [6, 7]]
 
 
 def test_rows_of_saved_gathers_what_the_backward_reads_once():

@@ -11,7 +11,7 @@ from vaekit.fast.fused_step import FusedTrainingStep, fused_step_unsupported
 from vaekit.models import create
 from vaekit.models.build import DataFacts
 
-from .small_models import autograd_and_fused, iwae_gradients_without_light_draws
+from .small_models import autograd_and_fused, iwae_gradients_under_roulette
 from .test_fused_step import SMALL, _records
 
 
@@ -108,12 +108,12 @@ def test_an_hvae_run_trains_through_the_fused_step_and_logs_each_layers_kl(tmp_p
 
 
 @pytest.mark.parametrize("upper", [(2,), (4, 2)], ids=["two layers", "three layers"])
-def test_min_backward_weight_leaves_out_exactly_the_light_draws(upper, monkeypatch):
-    monkeypatch.setattr(dense_passes, "KEPT_ROW_SHAPES", 10**9)  # no rounding up: exactly the draws under the weight
+def test_min_backward_weight_plays_roulette_with_exactly_the_light_draws(upper, monkeypatch):
+    monkeypatch.setattr(dense_passes, "KEPT_ROW_SHAPES", 10**9)  # no padding rows
     model, objective = hierarchy({"name": "iwae", "k": 8}, upper)
     x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
-    ref, dropped = iwae_gradients_without_light_draws(model, objective, x, 0.12)
-    assert 0 < dropped < 8 * 6
+    ref, won, lost = iwae_gradients_under_roulette(model, objective, x, 0.12)
+    assert won > 0 and lost > 0
     (exact, exact_grads), (got, got_grads) = autograd_and_fused(
         lambda m, o: FusedHierarchyStep(m, o, min_backward_weight=0.12), model, objective, x
     )

@@ -12,7 +12,7 @@ from vaekit.fast.fused_step import FusedTrainingStep, FusedVAEStep, fused_step_u
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 from vaekit.training.step import AutogradStep
 
-from .small_models import autograd_and_fused, iwae_gradients_without_light_draws, small_model
+from .small_models import autograd_and_fused, iwae_gradients_under_roulette, small_model
 
 SMALL = {"data": "digits", "encoder": [16], "latent_dim": 2, "batch_size": 64, "progress": "quiet"}
 
@@ -221,13 +221,13 @@ def test_bernoulli_terms_match_aten_in_float32_and_fall_back_where_exp_overflows
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_min_backward_weight_leaves_out_exactly_the_light_draws(activation, monkeypatch):
-    monkeypatch.setattr(dense_passes, "KEPT_ROW_SHAPES", 10**9)  # no rounding up: exactly the draws under the weight
+def test_min_backward_weight_plays_roulette_with_exactly_the_light_draws(activation, monkeypatch):
+    monkeypatch.setattr(dense_passes, "KEPT_ROW_SHAPES", 10**9)  # no padding rows
     model, objective = small_model(activation=activation, encoder=(12, 8), decoder=(7, 9), likelihood="bernoulli",
                                    objective={"name": "iwae", "k": 8})  # fmt: skip
     x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
-    ref, dropped = iwae_gradients_without_light_draws(model, objective, x, 0.12)
-    assert 0 < dropped < 8 * 6  # the case leaves some draws out and keeps others
+    ref, won, lost = iwae_gradients_under_roulette(model, objective, x, 0.12)
+    assert won > 0 and lost > 0  # light draws both run (weighing W) and are left out
     (exact, exact_grads), (got, got_grads) = autograd_and_fused(
         lambda m, o: FusedVAEStep(m, o, min_backward_weight=0.12), model, objective, x
     )

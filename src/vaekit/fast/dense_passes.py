@@ -12,6 +12,8 @@ The backward's matmuls run in the tensors' own dtype, the same math as autograd,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,8 +42,8 @@ GRAD_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16-grad": torch.b
 #: faster arithmetic, so smaller layers' matmuls stay in the tensors' own dtype
 LOW_PRECISION_MIN_FLOPS = 10_000_000
 
-#: how many row counts the backward of the draws kept under ``train.min_backward_weight`` takes
-#: (:func:`kept_draws` rounds up to a whole number of 1/this of all draws): oneDNN compiles and
+#: how many row counts the backward of the draws run under ``train.min_backward_weight`` takes
+#: (:func:`kept_draws` pads to a whole number of 1/this of all draws): oneDNN compiles and
 #: caches a bfloat16 matmul kernel per shape, and a shape per count of kept draws would grow
 #: its cache by hundreds of megabytes and keep it compiling
 KEPT_ROW_SHAPES = 32
@@ -125,21 +127,34 @@ def backward_layers(
     return grad if need_input_grad else None
 
 
-def kept_draws(coefficients: torch.Tensor, batch: int, min_weight: float) -> torch.Tensor | None:
-    """Return the flat row indices (into ``[k * B]``, draw-major, ascending) of the draws whose
-    backward runs: every draw whose normalised importance weight is at least ``min_weight``,
-    and then the heaviest of the others up to a whole number of 1/:data:`KEPT_ROW_SHAPES` of all
-    draws; None when that is every draw (or ``min_weight`` is 0). ``coefficients`` ``[k, B]``
-    are the weights over the batch size ``batch``, as the IWAE loss gives each draw."""
-    if min_weight <= 0:
-        return None
+def kept_draws(coefficients: torch.Tensor, batch: int, min_weight: float) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Return which draws the backward runs over and their weights in the loss: ``(rows, c)``,
+    ``rows`` the flat row indices (into ``[k * B]``, draw-major, ascending; None: every draw)
+    and ``c`` ``[n]`` their coefficients. ``coefficients`` ``[k, B]`` are the normalised
+    importance weights over the batch size ``batch``, as the IWAE loss gives each draw.
+
+    A draw whose normalised weight w is at least ``min_weight`` (W) keeps its coefficient; a
+    lighter one plays Russian roulette: it runs with probability w / W (a uniform draw from the
+    global generator per draw) and then weighs W, else it weighs 0, so every draw's expected
+    coefficient is its own and the gradient stays unbiased. The rows run are rounded up to a
+    whole number of 1/:data:`KEPT_ROW_SHAPES` of all draws with rows of coefficient 0 (the
+    heaviest of those left out), which add nothing to the gradient."""
     flat = coefficients.reshape(-1)
-    count = int((flat >= min_weight / batch).sum())
+    if min_weight <= 0:
+        return None, flat
+    floor = min_weight / batch
+    light = flat < floor
+    wins = torch.rand_like(flat).mul_(floor) < flat
+    c = torch.where(light, wins.to(flat.dtype).mul_(floor), flat)
+    run = ~light | wins
+    count = int(run.sum())
     granule = -(-flat.numel() // KEPT_ROW_SHAPES)
     count = -(-count // granule) * granule
     if count >= flat.numel():
-        return None
-    return torch.topk(flat, count, sorted=False).indices.sort().values
+        return None, c
+    # The rows that run first, then the heaviest of the others as padding.
+    rows = torch.topk(torch.where(run, math.inf, flat), count, sorted=False).indices.sort().values
+    return rows, c.index_select(0, rows)
 
 
 def sum_draws(per_draw: torch.Tensor, k: int, batch: int, kept: torch.Tensor | None) -> torch.Tensor:

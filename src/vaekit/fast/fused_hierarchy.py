@@ -150,17 +150,19 @@ class FusedHierarchyStep:
         recon, residual = bernoulli_recon_and_residual(logits, targets)
 
         terms, coefficients = self._loss_terms(recon, log_q, log_p, layers[top], k, batch)
-        # The backward runs over the draws that keep a share of the gradient (all but under
-        # --min-backward-weight): every per-draw tensor it reads is taken at those rows.
-        kept = kept_draws(coefficients, batch, self.min_backward_weight) if k is not None else None
+        # The backward runs over the draws with a share of the gradient (all but those that
+        # --min-backward-weight's roulette leaves out): every per-draw tensor it reads is taken there.
+        if k is None:
+            kept, c = None, coefficients.reshape(rows, 1)
+        else:
+            kept, c_kept = kept_draws(coefficients, batch, self.min_backward_weight)
+            c = c_kept.unsqueeze(1)
 
         def at(t: torch.Tensor) -> torch.Tensor:
             return t if kept is None else t.index_select(0, kept)
 
         def saved_at(net_layers: list[DenseLayer], saved: Saved) -> Saved:
             return saved if kept is None else rows_of_saved(net_layers, saved, kept)
-
-        c = at(coefficients.reshape(rows, 1))
 
         # The gradient at each z_l, [N, L_l], bottom first: the decoder's at z_1, then each
         # conditional p(z_l|z_l+1) adds its value's term at z_l and gives z_l+1 its first.

@@ -214,13 +214,15 @@ class FusedVAEStep:
             kl = (log_posterior - log_prior).mean(0)
             terms = StepLoss(log_weights.mean(0).mean().neg_(), recon.mean(0), kl)
             coefficients = torch.full_like(log_weights, scale / k)
-        # The backward runs over the draws that keep a share of the gradient (all but under
-        # min_backward_weight), every per-draw tensor taken at those rows.
-        kept = kept_draws(coefficients, batch, self.min_backward_weight) if isinstance(self.objective, IWAEObjective) else None
-        c = coefficients.view(k * batch, 1)
+        # The backward runs over the draws with a share of the gradient (all but those that
+        # min_backward_weight's roulette leaves out), every per-draw tensor taken at those rows.
+        kept, c = None, coefficients.view(k * batch)
+        if isinstance(self.objective, IWAEObjective):
+            kept, c = kept_draws(coefficients, batch, self.min_backward_weight)
+        c = c.unsqueeze(1)
         rows, z_rows, noise_rows = residual, z.view(k * batch, latent), noise.view(k * batch, latent)
         if kept is not None:
-            c, rows, z_rows, noise_rows = (t.index_select(0, kept) for t in (c, residual, z_rows, noise_rows))
+            rows, z_rows, noise_rows = (t.index_select(0, kept) for t in (residual, z_rows, noise_rows))
             dec_saved = rows_of_saved(self.decoder, dec_saved, kept)
         # d loss / d logits = -c_k * residual; the sign rides on the backward's first matmuls.
         grad_z = backward_layers(
