@@ -211,10 +211,10 @@ class TrainConfig:
     )
     min_backward_weight: float = _opt(
         0.0,
-        "IWAE on the fused step: draws whose normalised importance weight (an example's k weights sum to 1) is "
-        "below this get no backward pass, so no share of the gradient (but for the heaviest of them that round the "
-        "kept count up to a 32nd of all draws); the loss is unchanged. Each example's gradient loses at most k x this "
-        "of its weight; 0: the exact gradient (docs/models.md).",
+        "IWAE on the fused step: a draw whose normalised importance weight w (an example's k weights sum to 1) is "
+        "below this (W) gets a backward pass only with probability w/W, and then weighs W (Russian roulette): the "
+        "gradient stays unbiased and the backward skips most light draws; the loss is unchanged. 0: every draw's "
+        "backward (docs/models.md).",
     )
     compile: bool = _opt(False, "torch.compile the model for training (opt-in: compiling takes tens of seconds).")
 

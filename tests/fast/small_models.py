@@ -61,11 +61,12 @@ def iwae_gradients_under_roulette(
     """Return autograd's IWAE gradients with ``--min-backward-weight``'s roulette (``{name:
     grad}``, drawn after ``torch.manual_seed(1)`` like :func:`autograd_and_fused`): a draw whose
     normalised importance weight w~ is below ``min_weight`` (W) weighs W when its uniform draw
-    (taken right after the posterior's, as the fused step takes it) is below w~ / W, else 0;
-    with how many light draws won and lost.
+    (the roulette's own, of seed 0 and step 0) is below w~ / W, else 0; with how many light
+    draws won and lost.
 
     The IWAE gradient is sum_k w~_k grad log w_k / B, so the reference is the gradient of that
     sum with the light draws' w~ replaced."""
+    from vaekit.fast.dense_passes import roulette_uniforms
     from vaekit.objectives.iwae import importance_weights
 
     for p in model.parameters():
@@ -73,7 +74,7 @@ def iwae_gradients_under_roulette(
     torch.manual_seed(1)
     log_weights = importance_weights(model, x, objective.k).log_weights
     normalised = torch.softmax(log_weights.detach(), 0)
-    uniform = torch.rand(normalised.numel(), dtype=normalised.dtype).view_as(normalised)
+    uniform = roulette_uniforms(normalised.reshape(-1), seed=0, step=0).view_as(normalised)
     light, wins = normalised < min_weight, uniform * min_weight < normalised
     weights = torch.where(light, wins.to(normalised.dtype) * min_weight, normalised)
     (-(weights * log_weights).sum(0).mean()).backward()

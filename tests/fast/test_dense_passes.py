@@ -168,8 +168,8 @@ def test_kept_draws_keep_heavy_draws_and_give_light_ones_weight_w_or_nothing(mon
         assert rows is None and torch.equal(c, weights.reshape(-1))
     torch.manual_seed(0)
     seen = set()
-    for _ in range(50):
-        rows, c = kept_draws(weights, 2, 0.25)  # draw 0 of example 1, weight 0.2, is light
+    for trial in range(50):
+        rows, c = kept_draws(weights, 2, 0.25, seed=0, step=trial)  # draw 0 of example 1, weight 0.2, is light
         full = torch.zeros(4, dtype=torch.float64)
         full[slice(None) if rows is None else rows] = c
         assert full[[0, 2, 3]].tolist() == weights.reshape(-1)[[0, 2, 3]].tolist()
@@ -186,8 +186,8 @@ def test_kept_draws_are_unbiased_and_padded_to_a_few_row_counts():
     weights = (torch.softmax(torch.randn(k, batch, dtype=torch.float64) * 4, 0) / batch).reshape(-1)
     granule = -(-k * batch // dense_passes.KEPT_ROW_SHAPES)
     total, counts, trials = torch.zeros_like(weights), set(), 4000
-    for _ in range(trials):
-        rows, c = kept_draws(weights.view(k, batch), batch, min_weight)
+    for trial in range(trials):
+        rows, c = kept_draws(weights.view(k, batch), batch, min_weight, seed=0, step=trial)
         full = torch.zeros_like(weights)
         full[slice(None) if rows is None else rows] = c
         total += full
@@ -258,3 +258,18 @@ def test_min_backward_weight_where_it_cannot_apply_is_refused_naming_the_fix(tmp
         vaekit.train(epochs=1, min_backward_weight=1e-3, out=tmp_path / "r", **{**SMALL, **options})
     assert reason in str(caught.value) and "use --min-backward-weight 0" in str(caught.value)
     assert not (tmp_path / "r").exists() or not (tmp_path / "r" / "model.safetensors").exists()
+
+
+def test_the_roulette_leaves_the_runs_noise_as_it_was_and_repeats_per_seed_and_step():
+    model, objective = small_model(likelihood="bernoulli", objective={"name": "iwae", "k": 8})
+    x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))
+    after = {}
+    for min_weight in (0.0, 0.12):
+        torch.manual_seed(1)
+        FusedVAEStep(model, objective, min_backward_weight=min_weight)(x, 5)
+        after[min_weight] = torch.rand(3)  # the global stream goes on as it would have
+    assert torch.equal(after[0.0], after[0.12])
+    like = torch.empty(100, dtype=torch.float64)
+    assert torch.equal(dense_passes.roulette_uniforms(like, 3, 7), dense_passes.roulette_uniforms(like, 3, 7))
+    assert not torch.equal(dense_passes.roulette_uniforms(like, 3, 7), dense_passes.roulette_uniforms(like, 3, 8))
+    assert not torch.equal(dense_passes.roulette_uniforms(like, 3, 7), dense_passes.roulette_uniforms(like, 4, 7))

@@ -141,12 +141,14 @@ def training_step_for(
     precision: str = "fp32",
     compile: bool = False,
     min_backward_weight: float = 0.0,
+    seed: int = 0,
 ) -> FusedTrainingStep | None:
     """Return the fused training step (same gradients as autograd, no graph; then clipping and
     the optimizer step) for a run it covers under ``"auto"``, else None: the caller then trains
     through autograd. :func:`~vaekit.fast.fused_step.fused_step_unsupported` says which runs
     it covers; ``precision`` ``bf16-grad`` makes its backward's matmuls read bfloat16, and
-    IWAE draws whose normalised weight is below ``min_backward_weight`` get no backward pass."""
+    IWAE draws whose normalised weight is below ``min_backward_weight`` play Russian roulette for
+    their backward pass, with uniforms seeded by the run's ``seed`` and the step."""
     if not _enabled(mode) or fused_step_unsupported(model, objective, precision, compile) is not None:
         return None
     step = optimizer_step_for(optimizer, mode)
@@ -157,6 +159,7 @@ def training_step_for(
         grad_clip,
         grad_dtype=GRAD_DTYPES[precision],
         min_backward_weight=min_backward_weight,
+        roulette_seed=seed,
     )
 
 

@@ -127,15 +127,31 @@ def backward_layers(
     return grad if need_input_grad else None
 
 
-def kept_draws(coefficients: torch.Tensor, batch: int, min_weight: float) -> tuple[torch.Tensor | None, torch.Tensor]:
+def roulette_uniforms(like: torch.Tensor, seed: int, step: int) -> torch.Tensor:
+    """Return uniform draws in [0, 1) shaped, typed and placed as ``like``, for the roulette of
+    optimizer step ``step`` of a run seeded ``seed``: from a generator of their own seeded by
+    both, so the option leaves the run's stream of noise as it was, and a resumed run draws the
+    same."""
+    generator = torch.Generator(device=like.device)
+    # torch's CPU generator keeps 32 bits of a seed: mix both numbers into them (SplitMix64).
+    z = (seed * 2**32 + step + 0x9E3779B97F4A7C15) % 2**64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+    generator.manual_seed(z ^ (z >> 31))
+    return torch.rand(like.shape, dtype=like.dtype, device=like.device, generator=generator)
+
+
+def kept_draws(
+    coefficients: torch.Tensor, batch: int, min_weight: float, seed: int = 0, step: int = 0
+) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Return which draws the backward runs over and their weights in the loss: ``(rows, c)``,
     ``rows`` the flat row indices (into ``[k * B]``, draw-major, ascending; None: every draw)
     and ``c`` ``[n]`` their coefficients. ``coefficients`` ``[k, B]`` are the normalised
     importance weights over the batch size ``batch``, as the IWAE loss gives each draw.
 
     A draw whose normalised weight w is at least ``min_weight`` (W) keeps its coefficient; a
-    lighter one plays Russian roulette: it runs with probability w / W (a uniform draw from the
-    global generator per draw) and then weighs W, else it weighs 0, so every draw's expected
+    lighter one plays Russian roulette: it runs with probability w / W (a uniform draw per draw,
+    :func:`roulette_uniforms` of ``seed`` and ``step``) and then weighs W, else it weighs 0, so every draw's expected
     coefficient is its own and the gradient stays unbiased. The rows run are rounded up to a
     whole number of 1/:data:`KEPT_ROW_SHAPES` of all draws with rows of coefficient 0 (the
     heaviest of those left out), which add nothing to the gradient."""
@@ -144,7 +160,7 @@ def kept_draws(coefficients: torch.Tensor, batch: int, min_weight: float) -> tup
         return None, flat
     floor = min_weight / batch
     light = flat < floor
-    wins = torch.rand_like(flat).mul_(floor) < flat
+    wins = roulette_uniforms(flat, seed, step).mul_(floor) < flat
     c = torch.where(light, wins.to(flat.dtype).mul_(floor), flat)
     run = ~light | wins
     count = int(run.sum())

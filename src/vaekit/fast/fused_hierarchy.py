@@ -99,12 +99,13 @@ class FusedHierarchyStep:
         objective: Any,
         grad_dtype: torch.dtype | None = None,
         min_backward_weight: float = 0.0,
+        roulette_seed: int = 0,
     ) -> None:
         reason = hierarchy_unsupported(model, objective)
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
         self.objective, self.grad_dtype = objective, grad_dtype
-        self.min_backward_weight = min_backward_weight
+        self.min_backward_weight, self.roulette_seed = min_backward_weight, roulette_seed
         self.encoder = GaussianNetPass(model.encoder, grad_dtype)
         self.upward = [GaussianNetPass(net, grad_dtype) for net in model.upward]
         self.conditionals = [GaussianNetPass(net, grad_dtype) for net in model.prior.conditionals]
@@ -155,7 +156,7 @@ class FusedHierarchyStep:
         if k is None:
             kept, c = None, coefficients.reshape(rows, 1)
         else:
-            kept, c_kept = kept_draws(coefficients, batch, self.min_backward_weight)
+            kept, c_kept = kept_draws(coefficients, batch, self.min_backward_weight, self.roulette_seed, step)
             c = c_kept.unsqueeze(1)
 
         def at(t: torch.Tensor) -> torch.Tensor:

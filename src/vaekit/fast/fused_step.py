@@ -94,17 +94,23 @@ class FusedVAEStep:
     would: the loss (a 0-d tensor, nats per example) and per-example ``recon`` (E_q log p(x|z))
     and ``kl``, ``[B]`` nats, all detached. The backward's matmuls read ``grad_dtype``
     (:func:`~vaekit.fast.dense_passes.backward_mm`); under IWAE, draws whose normalised weight is
-    below ``min_backward_weight`` get no backward pass (the gradient as if their weight were 0).
+    below ``min_backward_weight`` play Russian roulette for their backward pass
+    (:func:`~vaekit.fast.dense_passes.kept_draws`, seeded by ``roulette_seed`` and the step).
     """
 
     def __init__(
-        self, model: VAE, objective: Any, grad_dtype: torch.dtype | None = None, min_backward_weight: float = 0.0
+        self,
+        model: VAE,
+        objective: Any,
+        grad_dtype: torch.dtype | None = None,
+        min_backward_weight: float = 0.0,
+        roulette_seed: int = 0,
     ) -> None:
         reason = fused_step_unsupported(model, objective)
         if reason is not None:
             raise ValueError(f"the fused step cannot train this model: {reason}")
         self.objective, self.grad_dtype = objective, grad_dtype
-        self.min_backward_weight = min_backward_weight
+        self.min_backward_weight, self.roulette_seed = min_backward_weight, roulette_seed
         self.encoder: list[DenseLayer] = mlp_layers(model.encoder)  # type: ignore[assignment]
         self.decoder: list[DenseLayer] = mlp_layers(model.decoder)  # type: ignore[assignment]
         self._encoder_in_place = in_place_forwards(self.encoder)
@@ -150,7 +156,7 @@ class FusedVAEStep:
         heads = torch.addmm(torch.cat([self.mu.bias, self.logvar.bias]), h, head_weight.t())
         latent = self.mu.out_features
         if isinstance(self.objective, (IWAEObjective, MultiSampleELBOObjective)):
-            grad_heads, terms = self._multi_sample_terms(x, heads)
+            grad_heads, terms = self._multi_sample_terms(x, heads, step)
             grad_h = self._heads_backward(grad_heads, h, head_weight)
             backward_layers(self.encoder, enc_saved, grad_h, need_input_grad=False, dtype=self.grad_dtype)
             return terms
@@ -182,7 +188,7 @@ class FusedVAEStep:
         backward_layers(self.encoder, enc_saved, grad_h, need_input_grad=False, dtype=self.grad_dtype)
         return StepLoss(loss, recon, kl)
 
-    def _multi_sample_terms(self, x: torch.Tensor, heads: torch.Tensor) -> tuple[torch.Tensor, StepLoss]:
+    def _multi_sample_terms(self, x: torch.Tensor, heads: torch.Tensor, step: int = 0) -> tuple[torch.Tensor, StepLoss]:
         """Decode k draws per example, write the decoder's gradients, and return d loss / d heads
         ``[B, 2L]`` with the objective's :class:`StepLoss` (as :mod:`vaekit.objectives.iwae` gives it).
 
@@ -218,7 +224,7 @@ class FusedVAEStep:
         # min_backward_weight's roulette leaves out), every per-draw tensor taken at those rows.
         kept, c = None, coefficients.view(k * batch)
         if isinstance(self.objective, IWAEObjective):
-            kept, c = kept_draws(coefficients, batch, self.min_backward_weight)
+            kept, c = kept_draws(coefficients, batch, self.min_backward_weight, self.roulette_seed, step)
         c = c.unsqueeze(1)
         rows, z_rows, noise_rows = residual, z.view(k * batch, latent), noise.view(k * batch, latent)
         if kept is not None:
@@ -242,8 +248,8 @@ class FusedTrainingStep:
     gradient clipping (when ``grad_clip`` is set) and ``optimizer_step``; ``reduce_gradients``
     (a distributed run's) combines the ranks' gradients and loss terms first; ``grad_dtype`` is what
     the backward's matmuls read, and IWAE draws whose normalised weight is below
-    ``min_backward_weight`` get no backward pass. Called once per batch as ``step(x, y,
-    step_index)``, it returns the batch's detached :class:`StepLoss`."""
+    ``min_backward_weight`` play its roulette (seeded by ``roulette_seed`` and the step). Called
+    once per batch as ``step(x, y, step_index)``, it returns the batch's detached :class:`StepLoss`."""
 
     name = "fused"
 
@@ -256,9 +262,12 @@ class FusedTrainingStep:
         reduce_gradients: Callable[[StepLoss], StepLoss] | None = None,
         grad_dtype: torch.dtype | None = None,
         min_backward_weight: float = 0.0,
+        roulette_seed: int = 0,
     ) -> None:
         steps = FusedHierarchyStep if type(model) is HierarchicalGaussianVAE else FusedVAEStep
-        self.gradients: FusedVAEStep | FusedHierarchyStep = steps(model, objective, grad_dtype, min_backward_weight)  # type: ignore[arg-type]
+        self.gradients: FusedVAEStep | FusedHierarchyStep = steps(
+            model, objective, grad_dtype, min_backward_weight, roulette_seed  # type: ignore[arg-type]
+        )
         self.parameters = list(model.parameters())
         self.optimizer_step, self.grad_clip = optimizer_step, grad_clip
         self.reduce_gradients = reduce_gradients

@@ -439,6 +439,7 @@ def training_step(
         precision=t.precision,
         compile=t.compile,
         min_backward_weight=t.min_backward_weight,
+        seed=t.seed,
     )
     return fused or AutogradStep(
         # Compiling wraps the forward pass only; checkpoints always hold the plain module's weights.
