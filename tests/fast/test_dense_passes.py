@@ -247,7 +247,7 @@ def test_min_backward_weight_trains_resumes_and_is_logged(tmp_path):
 @pytest.mark.parametrize(
     "options, reason",
     [
-        ({"model": "vae"}, "this run's objective is ELBOObjective"),
+        ({"model": "vae"}, "objective is ELBOObjective"),
         ({"model": "iwae", "objective": "elbo-k"}, "objective is MultiSampleELBOObjective"),
         ({"model": "iwae", "objective": "iwae", "fast": "off"}, "--fast off trains through autograd"),
         ({"model": "iwae", "objective": "iwae", "compile": True}, "--compile"),

@@ -10,8 +10,8 @@ are called only behind :func:`~vaekit.fast.kernels.private_kernels_available`.
 Two inexact choices live here too, because only the fused step has them, each picked by the
 user and never taken by ``"auto"`` on its own: ``train.precision bf16-grad`` (see
 :func:`bf16_grad_unsupported`), a precision chosen as autocast would be, and
-``train.min_backward_weight`` (see :func:`min_backward_weight_unsupported`), which skips the
-backward pass of IWAE draws whose importance weight is negligible.
+``train.min_backward_weight`` (see :func:`min_backward_weight_unsupported`), which runs the
+backward pass of IWAE draws of negligible importance weight only by Russian roulette.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ __all__ = [
     "FusedBernoulliChunk",
     "FusedTrainingStep",
     "bf16_grad_unsupported",
-    "min_backward_weight_unsupported",
     "bf16_matmul_native",
     "denormals_flushed",
     "fused_adam",
     "memory_kept",
+    "min_backward_weight_unsupported",
     "nll_chunk_for",
     "optimizer_step_for",
     "training_step_for",
@@ -119,10 +119,10 @@ def min_backward_weight_unsupported(
     """Return why ``train.min_backward_weight`` (above 0) cannot train this run, or None when it can.
 
     Only the IWAE bound weighs its draws unequally, and only the fused step runs a backward
-    pass per draw that it can leave out, so it needs both."""
+    pass per draw that it can skip, so it needs both."""
     if type(objective) is not IWAEObjective:
-        return (f"it leaves out IWAE draws of negligible importance weight, and this run's objective is "
-                f"{type(objective).__name__}, whose draws all weigh the same")  # fmt: skip
+        return (f"it skips the backward of IWAE draws of negligible importance weight, and this run's objective "
+                f"is {type(objective).__name__}, whose draws all weigh the same")  # fmt: skip
     if not _enabled(mode):
         return "--fast off trains through autograd, and only the fused step leaves draws out of its backward"
     reason = fused_step_unsupported(model, objective, precision, compile)

@@ -48,6 +48,7 @@ LOW_PRECISION_MIN_FLOPS = 10_000_000
 #: its cache by hundreds of megabytes and keep it compiling
 KEPT_ROW_SHAPES = 32
 
+
 def layer_grad_dtype(dtype: torch.dtype | None, rows: int, weight: torch.Tensor) -> torch.dtype | None:
     """Return the dtype a layer's two backward matmuls read (the weight's gradient and the
     input's, each 2 x ``rows`` x ``weight.numel()`` operations): ``dtype`` for a layer of at
@@ -151,10 +152,10 @@ def kept_draws(
 
     A draw whose normalised weight w is at least ``min_weight`` (W) keeps its coefficient; a
     lighter one plays Russian roulette: it runs with probability w / W (a uniform draw per draw,
-    :func:`roulette_uniforms` of ``seed`` and ``step``) and then weighs W, else it weighs 0, so every draw's expected
-    coefficient is its own and the gradient stays unbiased. The rows run are rounded up to a
-    whole number of 1/:data:`KEPT_ROW_SHAPES` of all draws with rows of coefficient 0 (the
-    heaviest of those left out), which add nothing to the gradient."""
+    :func:`roulette_uniforms` of ``seed`` and ``step``) and then weighs W, else it weighs 0, so
+    every draw's expected coefficient is its own and the gradient stays unbiased. The rows run
+    are padded to a whole number of 1/:data:`KEPT_ROW_SHAPES` of all draws with rows of
+    coefficient 0 (the heaviest of those left out), which add nothing to the gradient."""
     flat = coefficients.reshape(-1)
     if min_weight <= 0:
         return None, flat

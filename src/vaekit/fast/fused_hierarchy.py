@@ -153,9 +153,8 @@ class FusedHierarchyStep:
         terms, coefficients = self._loss_terms(recon, log_q, log_p, layers[top], k, batch)
         # The backward runs over the draws with a share of the gradient (all but those that
         # --min-backward-weight's roulette leaves out): every per-draw tensor it reads is taken there.
-        if k is None:
-            kept, c = None, coefficients.reshape(rows, 1)
-        else:
+        kept, c = None, coefficients.reshape(rows, 1)
+        if type(self.objective) is IWAEObjective:
             kept, c_kept = kept_draws(coefficients, batch, self.min_backward_weight, self.roulette_seed, step)
             c = c_kept.unsqueeze(1)
 
