@@ -122,7 +122,7 @@ def train(
 @click.option(
     "--min-backward-weight",
     type=float,
-    help="New importance weight below which IWAE draws get no backward pass (0: exact; see `vaekit train --help`; default: the config's).",
+    help="New importance weight below which IWAE draws play Russian roulette for their backward pass (0: every draw's; see `vaekit train --help`; default: the config's).",
 )
 @click.option("--quiet", "-q", is_flag=True)
 @launch_options
