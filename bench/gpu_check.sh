@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # GPU readiness check (issue 18): one script that, from a fresh checkout on a CUDA machine, sets up
-# Python, runs the CUDA-marked tests, the training benchmark (vaekit, the plain PyTorch loop and
+# Python, runs the CUDA-marked tests, the paper table's two longest rows for 30 s each (seconds per
+# epoch, extrapolated to their whole protocols), the training benchmark (vaekit, the plain PyTorch loop and
 # pythae in fp32, bf16 and fp16 with a gradient scaler), the K = 5000 NLL's throughput against the
 # GPU's measured matmul rate, a 2-GPU DDP run where there are two GPUs, and prints one summary table.
 #
-#   bash bench/gpu_check.sh               on a CUDA machine: --budget (450 s) at most, set-up included
+#   bash bench/gpu_check.sh               on a CUDA machine: --budget (560 s) at most, set-up included
 #   bash bench/gpu_check.sh --cpu-smoke   the same steps on a CPU with tiny sizes, GPU-only parts skipped
 #   bash bench/gpu_check.sh --dry-run     print each step's commands and the table, run nothing
 #   bash bench/gpu_check.sh --prepare     where PyPI is reachable: fill .gpu-carry/ (MNIST, pythae's
 #                                         wheels) for a GPU machine that reaches no package registry
 #
-# Options: --budget SECONDS (all steps together; 450 by default, 420 for --cpu-smoke).
+# Options: --budget SECONDS (all steps together; 560 by default, 480 for --cpu-smoke).
 # Environment: OUT (when set: the table goes to $OUT/gpu_check_summary.md, the whole log to
 # $OUT/gpu_check.log), VAEKIT_BENCH_MNIST (MNIST's folder; default .gpu-carry/mnist when present,
 # else ../shared/data/mnist), VAEKIT_GPU_PYTHON (use this interpreter instead of setting one up).
@@ -166,6 +167,20 @@ step_nll() {
 	return "$rc"
 }
 
+step_paper() {
+	# Seconds per epoch of the paper table's longest rows on this device, and each one's whole
+	# protocol at that rate: the budget a GPU would need, by extrapolation (bench.paper_table's summary).
+	local mnist=${VAEKIT_BENCH_MNIST:-$ROOT/../shared/data/mnist}
+	if ! compgen -G "$mnist/train-images-idx3-ubyte*" >/dev/null; then
+		skip "no MNIST in $mnist: run --prepare where ../shared/data/mnist exists, and carry .gpu-carry"
+	fi
+	run "$PY" -m bench.paper_table --rows "$PAPER_ROWS" --budget "$PAPER_BUDGET" --points 1 --curve-k "$PAPER_K" \
+		--k "$PAPER_K" --device "$DEVICE" --runs "$WORK/paper" --data-dir "$mnist"
+	local rc=$?
+	key "$(summary_line)$(dry_note)"
+	return "$rc"
+}
+
 step_ddp() {
 	local gpus=0 module=vaekit out="$WORK/ddp"
 	command -v nvidia-smi >/dev/null && gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
@@ -256,12 +271,14 @@ done
 # run every code path. Each step's limit is in seconds, cut further to what is left of the budget.
 if [ "$MODE" = gpu ]; then
 	DEVICE=cuda EPOCHS=3 LIMIT=() THREADS=$(($(nproc) < 8 ? $(nproc) : 8))
-	NLL_IMAGES=2000 NLL_K=5000 NLL_BUDGETS=21,24,26 SQUARE=8192 BUDGET=${BUDGET:-450}
-	STEPS=("setup 120" "tests 150" "train-fp32 110" "train-bf16 75" "train-fp16 75" "nll 80" "ddp 100")
+	NLL_IMAGES=2000 NLL_K=5000 NLL_BUDGETS=21,24,26 SQUARE=8192 BUDGET=${BUDGET:-560}
+	PAPER_ROWS=lvae5,iwae2-k50 PAPER_BUDGET=30 PAPER_K=500
+	STEPS=("setup 120" "tests 150" "paper 130" "train-fp32 110" "train-bf16 75" "train-fp16 75" "nll 80" "ddp 100")
 else
 	DEVICE=cpu EPOCHS=1 LIMIT=(--limit 1200) THREADS=2
-	NLL_IMAGES=20 NLL_K=200 NLL_BUDGETS=19 SQUARE=512 BUDGET=${BUDGET:-420}
-	STEPS=("setup 150" "tests 120" "train-fp32 90" "train-bf16 90" "train-fp16 30" "nll 60" "ddp 30")
+	NLL_IMAGES=20 NLL_K=200 NLL_BUDGETS=19 SQUARE=512 BUDGET=${BUDGET:-480}
+	PAPER_ROWS=vae1-k1 PAPER_BUDGET=1 PAPER_K=20 # one epoch of the smallest row: the code path, not a figure
+	STEPS=("setup 150" "tests 120" "paper 90" "train-fp32 90" "train-bf16 90" "train-fp16 30" "nll 60" "ddp 30")
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
 KEYS="$WORK/keys"
@@ -273,7 +290,7 @@ fi
 if [ -z "${VAEKIT_BENCH_MNIST:-}" ] && compgen -G "$CARRY/mnist/train-images-idx3-ubyte*" >/dev/null; then
 	export VAEKIT_BENCH_MNIST="$CARRY/mnist"
 fi
-export MODE DRY WORK KEYS DEVICE EPOCHS THREADS NLL_IMAGES NLL_K NLL_BUDGETS SQUARE PYTHONUNBUFFERED=1
+export MODE DRY WORK KEYS DEVICE EPOCHS THREADS NLL_IMAGES NLL_K NLL_BUDGETS SQUARE PAPER_ROWS PAPER_BUDGET PAPER_K PYTHONUNBUFFERED=1
 export LIMIT_TEXT="${LIMIT[*]}"
 
 say() { printf '%s\n' "$*" | tee -a "$LOG"; }

@@ -136,8 +136,10 @@ ROWS: list[Row | LadderRow] = [
 
 
 def vaekit(*args: str) -> subprocess.CompletedProcess:
-    """Run the ``vaekit`` command beside this interpreter, its progress shown; fail loudly."""
-    command = [str(Path(sys.executable).with_name("vaekit")), *args]
+    """Run ``vaekit`` with this interpreter, its progress shown; fail loudly."""
+    # `-m vaekit`, not the console script beside the interpreter: a checkout run from src/ (the
+    # GPU machines' image python) has no such script.
+    command = [sys.executable, "-m", "vaekit", *args]
     print("$", " ".join(command), flush=True)
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:
@@ -160,6 +162,17 @@ def cpu_seconds(run: Path) -> float | None:
     return sum(r["epoch_cpu_s"] for r in records)
 
 
+def seconds_per_epoch(run: Path) -> float | None:
+    """Return the median wall seconds of ``run``'s epochs after its first (which pays the start-up:
+    CUDA's context, oneDNN's kernel builds), or its one epoch's; None before it starts."""
+    times = [r["epoch_time_s"] for r in epoch_records(run)]
+    if not times:
+        return None
+    later = sorted(times[1:] or times)
+    middle = len(later) // 2
+    return later[middle] if len(later) % 2 else (later[middle - 1] + later[middle]) / 2
+
+
 def epoch_records(run: Path) -> list[dict]:
     """Return the lines of ``run``'s metrics.jsonl (none before it starts)."""
     log = run / "metrics.jsonl"
@@ -168,24 +181,27 @@ def epoch_records(run: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def train_for(row: Row | LadderRow, run: Path, seconds: float | None, data_dir: str, seed: int) -> None:
-    """Train ``row`` into ``run`` for ``seconds`` more (None: to the end), starting or resuming."""
+def train_for(row: Row | LadderRow, run: Path, seconds: float | None, data_dir: str, seed: int, device: str = "cpu") -> None:
+    """Train ``row`` into ``run`` for ``seconds`` more (None: to the end) on ``device``, starting
+    or resuming (a resumed run stays on the device it started on)."""
     limit = ["--time-limit", f"{seconds:g}"] if seconds else []
     if (run / "trainer.safetensors").exists():
         vaekit("resume", str(run), *(limit or ["--time-limit", "0"]))
     else:
-        vaekit("train", *row.protocol(data_dir, seed), *row.train_options(), *limit, "--out", str(run), "--force")
+        vaekit("train", *row.protocol(data_dir, seed), *row.train_options(), *limit, "--device", device,
+               "--out", str(run), "--force")  # fmt: skip
 
 
-def nll(run: Path, k: int, nproc: int = 1) -> tuple[float, float]:
+def nll(run: Path, k: int, nproc: int = 1, device: str = "cpu") -> tuple[float, float]:
     """Return the test NLL of ``run`` (nats) and its standard error with ``k`` samples (over
-    ``nproc`` processes), reusing a report of the same weights."""
+    ``nproc`` processes, on ``device``), reusing a report of the same weights."""
     epoch, _ = progress(run)
     saved = saved_nll(run, k)
     if saved is not None and saved[0] == epoch:
         return saved[1], saved[2]
     processes = ["--nproc", str(nproc)] if nproc > 1 else []
-    report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q", *processes).stdout)
+    report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q",
+                               "--device", device, *processes).stdout)  # fmt: skip
     (run / f"bench-paper-nll-k{k}.json").write_text(
         json.dumps({"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}) + "\n"
     )
@@ -239,6 +255,7 @@ def main() -> None:
     parser.add_argument("--nproc", type=int, default=1, help="processes of each NLL evaluation (vaekit evaluate --nproc)")
     parser.add_argument("--data-dir", default=str(mnist_dir()))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where new runs train and every NLL is measured (cpu, cuda)")
     args = parser.parse_args()
     chosen = [r for r in ROWS if r.name in args.rows.split(",")]
     unknown = set(args.rows.split(",")) - {r.name for r in ROWS}
@@ -258,18 +275,23 @@ def main() -> None:
             "| row | theirs (their epochs) | " + " | ".join(points) + f" | NLL (K = {args.k}) |",
             "| --- " * (len(points) + 3) + "|",
         ]
+        rates = []
         for row in chosen:
             run, cells = runs / row.name, []
             for point in range(1, args.points + 1):
                 done, spent = progress(run)
                 if spent < args.budget * point / args.points:
-                    train_for(row, run, args.budget * point / args.points - spent, args.data_dir, args.seed)
+                    train_for(row, run, args.budget * point / args.points - spent, args.data_dir, args.seed, args.device)
                 done, spent = progress(run)
-                value, _ = nll(run, args.curve_k, args.nproc)
+                value, _ = nll(run, args.curve_k, args.nproc, args.device)
                 cpu = cpu_seconds(run)
                 cells.append(f"{spent:.0f} s" + (f" ({cpu:.0f} CPU s)" if cpu is not None else "") + f", {done} ep: {value:.2f}")
-            final, se = nll(run, args.k, args.nproc)
+            final, se = nll(run, args.k, args.nproc, args.device)
             lines.append(f"| {row.name} | {row.theirs:.2f} | " + " | ".join(cells) + f" | K={args.k}: {final:.2f} ± {se:.2f} |")
+            rates.append(f"{row.name} {seconds_per_epoch(run):.2f} s/epoch, its {row.epochs} epochs in "
+                         f"{seconds_per_epoch(run) * row.epochs / 3600:.1f} h")  # fmt: skip
+        # The extrapolation to each row's whole protocol, at the rate of the epochs after the first.
+        lines.append(f"summary: on {args.device}: " + "; ".join(rates))
         print("\n".join(lines))
         return
 
@@ -278,14 +300,14 @@ def main() -> None:
     for row in chosen:
         run = runs / row.name
         if not (args.status or args.evaluate) and progress(run)[0] < row.epochs:
-            train_for(row, run, args.time_limit, args.data_dir, args.seed)
+            train_for(row, run, args.time_limit, args.data_dir, args.seed, args.device)
         if args.evaluate and progress(run)[0] > 0:
             refuse_if_training(run)
         done, spent = progress(run)
         if args.status or done == 0:
             ours = measured(run, args.k, done)
         else:
-            ours = "{:.2f} ± {:.2f}".format(*nll(run, args.k, args.nproc))
+            ours = "{:.2f} ± {:.2f}".format(*nll(run, args.k, args.nproc, args.device))
         state = "done" if done >= row.epochs else f"partial ({done}/{row.epochs} epochs)"
         print(f"| {row.name} | {row.theirs:.2f} | {ours} | {done} | {spent / 3600:.2f} h | {state} |", flush=True)
 

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "gpu_check.sh"
-STEPS = ("setup", "tests", "train-fp32", "train-bf16", "train-fp16", "nll", "ddp")
+STEPS = ("setup", "tests", "paper", "train-fp32", "train-bf16", "train-fp16", "nll", "ddp")
 
 
 def check(args: list[str], out: Path, timeout: int) -> subprocess.CompletedProcess:
@@ -52,6 +52,7 @@ def test_a_dry_run_shows_every_steps_commands_and_writes_the_table(tmp_path):
     for precision in ("fp32", "bf16", "fp16"):
         assert f"bench.train_speed --device cuda --precision {precision}" in text
     assert "bench.nll_speed --device cuda" in text and "--square 8192" in text
+    assert "bench.paper_table --rows lvae5,iwae2-k50 --budget 30 --points 1" in text and "--device cuda" in text
     assert "torch.distributed.run --standalone --nproc-per-node 2 -m vaekit train" in text
     assert "resume" in text and "--nproc 2" in text
     rows = summary_rows(tmp_path)
@@ -85,5 +86,6 @@ def test_the_cpu_smoke_run_passes(tmp_path):
     done = check(["--cpu-smoke"], tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     rows = summary_rows(tmp_path)
-    assert [rows[s][0] for s in STEPS] == ["PASS", "PASS", "PASS", "PASS", "SKIP", "PASS", "SKIP"], rows
+    assert [rows[s][0] for s in STEPS] == ["PASS", "PASS", "PASS", "PASS", "PASS", "SKIP", "PASS", "SKIP"], rows
+    assert rows["paper"][1].startswith("on cpu: vae1-k1 ") and "its 3280 epochs in" in rows["paper"][1]
     assert "s/epoch: vaekit" in rows["train-fp32"][1] and "% of the float32 square's" in rows["nll"][1]
