@@ -288,10 +288,11 @@ def main() -> None:
                 cells.append(f"{spent:.0f} s" + (f" ({cpu:.0f} CPU s)" if cpu is not None else "") + f", {done} ep: {value:.2f}")
             final, se = nll(run, args.k, args.nproc, args.device)
             lines.append(f"| {row.name} | {row.theirs:.2f} | " + " | ".join(cells) + f" | K={args.k}: {final:.2f} ± {se:.2f} |")
+            # The extrapolation to each row's whole protocol, at the rate of the epochs after the
+            # first; printed as each row ends, so a caller cut short still has the rows before.
             rates.append(f"{row.name} {seconds_per_epoch(run):.2f} s/epoch, its {row.epochs} epochs in "
                          f"{seconds_per_epoch(run) * row.epochs / 3600:.1f} h")  # fmt: skip
-        # The extrapolation to each row's whole protocol, at the rate of the epochs after the first.
-        lines.append(f"summary: on {args.device}: " + "; ".join(rates))
+            print(f"summary: on {args.device}: " + "; ".join(rates), flush=True)
         print("\n".join(lines))
         return
 
