@@ -36,7 +36,10 @@ same number as one process gives).
 With ``--budget S`` each row trains for S seconds of wall time on this machine instead (in
 ``--points`` equal steps, each followed by an NLL with ``--curve-k`` samples), into its own
 folders, and the table gives the NLL reached against training time, wall and CPU (user and
-system time of every thread, from metrics.jsonl's ``epoch_cpu_s``): what an hour buys.
+system time of every thread, from metrics.jsonl's ``epoch_cpu_s``): what an hour buys. A
+``summary:`` line after each row gives its seconds per epoch (the median after the first, which
+pays the start-up) and its whole protocol's hours at that rate. ``--device cuda`` trains new runs
+and measures every NLL on a GPU (``bench/gpu_check.sh`` runs the two longest rows so).
 """
 
 from __future__ import annotations

@@ -75,6 +75,12 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
     assert all(r["epoch_cpu_s"] > 0 for r in records)
     saved = json.loads((run / "bench-paper-nll-k10.json").read_text())
     assert saved["epoch"] == records[-1]["epoch"] and cells[4] == f"K=10: {saved['nll']:.2f} ± {saved['nll_stderr']:.2f}"
+    # The summary extrapolates the epochs after the first (or the only one) to the whole protocol.
+    times = sorted(r["epoch_time_s"] for r in records[1:]) or [records[0]["epoch_time_s"]]
+    median = times[len(times) // 2] if len(times) % 2 else (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2
+    epochs = 2000 if name == "lvae5" else 3280
+    summary = [line for line in budget.stdout.splitlines() if line.startswith("summary: ")]
+    assert summary == [f"summary: on cpu: {name} {median:.2f} s/epoch, its {epochs} epochs in {median * epochs / 3600:.1f} h"]
 
     status = subprocess.run(
         [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--status"],
@@ -114,3 +120,14 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
             )  # fmt: skip
         assert refused.returncode == 1 and f"--evaluate {name}: run folder" in refused.stderr
         assert f"in use by PID {os.getpid()}" in refused.stderr
+
+
+def test_device_reaches_the_training_command(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--rows", "vae1-k1", "--runs", str(tmp_path / "paper"),
+         "--budget", "1", "--points", "1", "--device", "tpu", "--data-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "device must be auto, cpu, cuda or mps, got 'tpu'" in result.stderr
+    assert "--device tpu" in result.stdout  # the command as printed before it ran
