@@ -128,6 +128,15 @@ def test_vaekit_evaluate_on_cuda_agrees_with_the_cpu(cpu_digits_run):
     assert gpu["recon_mse"] == pytest.approx(cpu["recon_mse"], rel=1e-4)
 
 
+def test_the_nll_takes_larger_chunks_on_a_gpu_than_on_a_cpu():
+    from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS, GPU_MAX_CHUNK_ELEMENTS, default_max_chunk_elements
+
+    free = torch.cuda.mem_get_info(CUDA)[0]
+    if free < 2**30:
+        pytest.skip(f"the GPU has {free / 2**20:.0f} MiB free; the default stays the CPU's below 1 GiB or so")
+    assert DEFAULT_MAX_CHUNK_ELEMENTS < default_max_chunk_elements(CUDA) <= GPU_MAX_CHUNK_ELEMENTS
+
+
 @pytest.mark.parametrize("conditional", [False, True], ids=["vae", "cvae"])
 def test_the_iw_nll_on_cuda_reads_back_once_per_batch_at_most(tmp_path, conditional):
     from vaekit.api import resolve_eval_data

@@ -472,13 +472,14 @@ def evaluate(
     of a logistic regression on the latent means, fitted on the train split; ``probe=False``
     skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
     small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
-    decoder output); ``progress`` is ``"auto"`` (a bar on a terminal), ``"lines"`` (plain
+    decoder output; default 2**21 on a CPU, up to 2**26 on a CUDA device as its free memory
+    allows: :func:`vaekit.evaluation.iwae.default_max_chunk_elements`); ``progress`` is ``"auto"`` (a bar on a terminal), ``"lines"`` (plain
     progress lines on stderr) or ``"quiet"``.
     ``fast="off"`` takes the generic NLL path where the fused chunk would apply
     (``nll_path`` in the report says which ran; docs/evaluation.md).
     """
     from vaekit.evaluation import evaluate_model
-    from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS
+    from vaekit.evaluation.iwae import default_max_chunk_elements
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
     if data is None and split == "test" and not probe and vae.test_splits is not None:
@@ -505,7 +506,7 @@ def evaluate(
         k=k,
         seed=seed,
         batch_size=batch_size,
-        max_chunk_elements=max_chunk_elements or DEFAULT_MAX_CHUNK_ELEMENTS,
+        max_chunk_elements=max_chunk_elements or default_max_chunk_elements(vae.device),
         progress=progress,
         fast=fast,
     )

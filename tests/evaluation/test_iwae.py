@@ -146,3 +146,40 @@ def test_a_cvaes_labels_become_condition_vectors_once_per_batch_with_the_same_bo
     assert checked.count(1) == 1  # the labels, checked once; the rest are [B, C] vectors
     assert len(log_likelihood_bounds(model, x, k, y=y, batch_size=2, max_chunk_elements=2 * 2 * 20)) == len(x)
     assert checked.count(1) == 1 + 3  # one check per batch of 2
+
+
+@pytest.mark.parametrize(
+    "free, expected",
+    [(None, 2**21), (2**40, 2**26), (64 * 2**24 + 5, 2**24), (64 * 2**20, 2**21), (0, 2**21)],
+    ids=["unknown", "large-gpu", "mid-gpu", "small-gpu", "full-gpu"],
+)
+def test_the_default_chunk_budget_grows_with_a_gpus_free_memory(monkeypatch, free, expected):
+    import vaekit.runtime.memory as memory
+    from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS, default_max_chunk_elements
+
+    asked = []
+    monkeypatch.setattr(memory, "available_bytes", lambda device: asked.append(device) or free)
+    assert default_max_chunk_elements("cuda") == expected
+    assert asked == [torch.device("cuda")]
+    # A CPU keeps its cache-sized chunks whatever its memory.
+    assert default_max_chunk_elements("cpu") == DEFAULT_MAX_CHUNK_ELEMENTS and len(asked) == 1
+
+
+def test_evaluate_passes_the_devices_default_chunk_budget(monkeypatch, tmp_path):
+    import vaekit
+    import vaekit.evaluation as evaluation
+    import vaekit.evaluation.iwae as iwae
+
+    vae = vaekit.train(data="digits", epochs=1, latent_dim=2, out=tmp_path / "run", progress="quiet")
+    seen = {}
+
+    def fake_evaluate_model(model, x, **options):
+        seen.update(options)
+        return {}
+
+    monkeypatch.setattr(evaluation, "evaluate_model", fake_evaluate_model)
+    monkeypatch.setattr(iwae, "default_max_chunk_elements", lambda device: 12345 if torch.device(device).type == "cpu" else 0)
+    vaekit.evaluate(vae, k=10, probe=False)
+    assert seen["max_chunk_elements"] == 12345
+    vaekit.evaluate(vae, k=10, probe=False, max_chunk_elements=777)
+    assert seen["max_chunk_elements"] == 777

@@ -203,7 +203,8 @@ def _print_summary(vae: Any) -> None:
 @click.option(
     "--max-chunk-elements",
     type=click.IntRange(min=1),
-    help="Memory budget of the NLL: elements of one chunk's decoder output (default 2**21).",
+    help="Memory budget of the NLL: elements of one chunk's decoder output (default 2**21 on a CPU; "
+    "on a GPU up to 2**26, as its free memory allows).",
 )
 @click.option("--no-probe", is_flag=True, help="Skip the logistic-regression probe on the latent means.")
 @click.option("--target", help="Tables: the column machine-learning efficacy predicts (default: the last categorical).")

@@ -26,8 +26,29 @@ DEFAULT_K = 5000
 #: small enough for the chunk's elementwise work to stay in cache, large enough for full-speed
 #: matmuls.
 DEFAULT_MAX_CHUNK_ELEMENTS = 2**21
+#: A CUDA device's default budget at most: small chunks leave a GPU waiting on kernel launches,
+#: and chunks this large keep its matmuls busy.
+GPU_MAX_CHUNK_ELEMENTS = 2**26
+#: Device memory a chunk may take per element of its decoder output (bytes): the float32 output,
+#: the log-probability's temporaries and the hidden layers' activations, with room to spare.
+CHUNK_BYTES_PER_ELEMENT = 64
 #: A chunk function: ``(x, mu, logvar, std, eps, *cond) -> log weights [size, B]``.
 Chunk = Callable[..., torch.Tensor]
+
+
+def default_max_chunk_elements(device: torch.device | str) -> int:
+    """Return the NLL's default budget on ``device`` (elements of one chunk's decoder output):
+    :data:`DEFAULT_MAX_CHUNK_ELEMENTS` on a CPU; on a CUDA device the largest power of two up to
+    :data:`GPU_MAX_CHUNK_ELEMENTS` whose chunk fits its free memory at
+    :data:`CHUNK_BYTES_PER_ELEMENT` bytes each, never less than the CPU's."""
+    from vaekit.runtime.memory import available_bytes
+
+    device = torch.device(device)
+    free = available_bytes(device) if device.type == "cuda" else None
+    if free is None:
+        return DEFAULT_MAX_CHUNK_ELEMENTS
+    fits = 2 ** max(0, int(math.log2(max(1, free // CHUNK_BYTES_PER_ELEMENT))))
+    return max(DEFAULT_MAX_CHUNK_ELEMENTS, min(GPU_MAX_CHUNK_ELEMENTS, fits))
 
 
 def chunk_sizes(k: int, per_sample_elements: int, max_chunk_elements: int, equal: bool = False) -> list[int]:
