@@ -64,6 +64,22 @@ def test_layer_kl_is_log_scaled_when_a_layer_has_nearly_collapsed():
     assert layer_kl_curves(records).axes[0].get_yscale() == "linear"
 
 
+def test_a_layer_kl_estimated_below_zero_stays_on_the_plot():
+    # Under a flow the per-layer KL is a Monte Carlo estimate: a nearly collapsed layer's dips below 0.
+    records = [{"epoch": e, "train_kl_layers": [1.5, kl]} for e, kl in ((1, 0.9), (2, 0.005), (3, -0.004), (4, 0.0))]
+    (ax,) = layer_kl_curves(records).axes
+    assert ax.get_yscale() == "symlog" and "below 0" in ax.get_title()
+    low, high = ax.get_ylim()
+    assert low < -0.004 and high > 1.5  # every point inside the axes
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    # Estimates below 0 are named on a linear axis too; a KL that is never below 0 is not.
+    records = [{"epoch": e, "train_kl_layers": [1.5, kl]} for e, kl in ((1, 0.9), (2, -0.2))]
+    (ax,) = layer_kl_curves(records).axes
+    assert ax.get_yscale() == "linear" and "below 0" in ax.get_title()
+    records = [{"epoch": e, "train_kl_layers": [1.5, kl]} for e, kl in ((1, 0.9), (2, 0.0))]
+    assert "below 0" not in layer_kl_curves(records).axes[0].get_title()
+
+
 def test_a_run_with_one_layer_gets_a_message_not_an_empty_plot(digits_run):
     with pytest.raises(ConfigError, match="one stochastic layer.*hvae and lvae"):
         layer_kl_curves(read_metrics(digits_run))

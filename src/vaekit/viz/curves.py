@@ -158,7 +158,8 @@ def layer_kl_curves(records: list[dict[str, Any]]) -> Any:
     """Return a matplotlib Figure of each stochastic layer's KL term by epoch (nats per
     example; z1 is the layer nearest the data), training as solid lines and validation, where
     recorded, dashed; a log scale when the layers differ by more than a factor of 100, so a
-    layer that has collapsed towards zero stays visible. Raises ``ConfigError`` for a run
+    layer that has collapsed towards zero stays visible (a symmetric log scale when an estimate
+    under a flow falls to 0 or below). Raises ``ConfigError`` for a run
     with one stochastic layer."""
     import math
 
@@ -184,11 +185,24 @@ def layer_kl_curves(records: list[dict[str, Any]]) -> Any:
             values += ys
             marker = "o" if len(xs) < 30 else None
             ax.plot(xs, ys, style, marker=marker, markersize=3, color=colours[layer], label=f"z{layer + 1} {split}")
-    positive = [v for v in values if v > 0]
-    if positive and max(positive) > 100 * min(positive) and all(math.isfinite(v) for v in positive):
-        ax.set_yscale("log")
-    ax.set_title("KL(q || p) of each stochastic layer (nats/example; z1 nearest the data)", fontsize=10)
+    from matplotlib.ticker import MaxNLocator
+
+    finite = [v for v in values if math.isfinite(v)]
+    positive = [v for v in finite if v > 0]
+    title = "KL(q || p) of each stochastic layer (nats/example; z1 nearest the data)"
+    if positive and max(positive) > 100 * min(positive) and len(finite) == len(values):
+        if len(positive) == len(finite):
+            ax.set_yscale("log")
+        else:
+            # A log axis would drop the epochs at or below 0; a symmetric one keeps them, linear
+            # within 1e-4 of the largest value.
+            ax.set_yscale("symlog", linthresh=10.0 ** math.floor(math.log10(max(min(positive), max(positive) * 1e-4))))
+    if any(v < 0 for v in finite):
+        # Under a flow a layer's KL is log q - log p at the draws, not a closed form.
+        title += "\nestimated from draws (a flow), so it can fall below 0"
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
     return fig
