@@ -188,6 +188,8 @@ def test_training_curves_from_metrics(digits_run):
     titles = [ax.get_title() for ax in fig.axes]
     assert any("KL" in t for t in titles)
     assert {line.get_label() for line in fig.axes[0].get_lines()} == {"train", "val"}
+    # Epochs are whole: no tick at 1.5 between the two.
+    assert all(float(t).is_integer() for ax in fig.axes for t in ax.get_xticks())
 
 
 def curve_titles(fig):

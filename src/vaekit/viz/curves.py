@@ -142,8 +142,11 @@ def training_curves(records: list[dict[str, Any]], vae: Any = None) -> Any:
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes[1]:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if labels.why_not:
         fig.suptitle(labels.why_not, fontsize=10)
     return fig
