@@ -29,6 +29,8 @@ until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpoin
 (``vaekit resume`` is what each call runs); keep the folders (``--runs bench/paper-runs`` is
 the one kept in the repository) and a row goes on from another machine. The table says how many epochs each row has done
 and how much training time it took; a row that has not finished is marked as partial.
+``--snapshot DEST`` copies each row's run into ``DEST/ROW`` as of its last checkpoint, consistent
+even while the row trains (the way a row kept in ``--runs`` elsewhere reaches the repository).
 ``--evaluate`` measures each row's NLL at the weights it has now, training nothing (a row's NLL
 so far; a row that another process is training is refused); ``--nproc N`` spreads every NLL over N processes (``vaekit evaluate --nproc``, the
 same number as one process gives).
@@ -243,6 +245,73 @@ def measured(run: Path, k: int, done: int) -> str:
     return f"{value:.2f} ± {stderr:.2f}" + (f" at epoch {epoch}" if epoch != done else "")
 
 
+#: files of a run folder a snapshot copies as they are, where present (the NLL reports, pictures)
+SNAPSHOT_EXTRAS = ("config.json", "model-best.safetensors", "samples.png", "reconstructions.png")
+
+
+def snapshot(run: Path, dest: Path) -> int:
+    """Copy the resumable state of ``run`` (a row that may be training right now) into ``dest``
+    as of its last complete checkpoint, and return that checkpoint's epoch.
+
+    ``trainer.safetensors`` (written atomically, and enough to resume) is read and verified first;
+    ``model.safetensors`` and ``trainer.json`` come along only when they are of the same epoch
+    (``vaekit resume`` rewrites them otherwise), and ``metrics.jsonl`` is cut to that epoch. The
+    copy is written beside ``dest`` and takes its place only once complete, so an earlier
+    snapshot there is never lost to a half-written one."""
+    import shutil
+
+    from vaekit.training.checkpoint import load_tensors
+
+    def epoch_of(path: Path) -> int | None:
+        if not path.exists():
+            return None
+        _, metadata = load_tensors(path)
+        if "trainer_json" in metadata:
+            return int(json.loads(metadata["trainer_json"])["epoch"])
+        return int(metadata["epoch"]) if "epoch" in metadata else None
+
+    trainer = (run / "trainer.safetensors").read_bytes() if (run / "trainer.safetensors").exists() else None
+    if trainer is None:
+        raise SystemExit(f"{run} has no checkpoint (trainer.safetensors) to snapshot")
+    staging = dest.parent / f".{dest.name}.snapshot"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    (staging / "trainer.safetensors").write_bytes(trainer)
+    epoch = epoch_of(staging / "trainer.safetensors")  # verifies the checksum of what was read
+    if epoch is None:
+        raise SystemExit(f"{run / 'trainer.safetensors'} has no epoch in its header: not a vaekit checkpoint")
+    model = (run / "model.safetensors").read_bytes() if (run / "model.safetensors").exists() else None
+    if model is not None:
+        (staging / "model.safetensors").write_bytes(model)
+        if epoch_of(staging / "model.safetensors") != epoch:
+            (staging / "model.safetensors").unlink()
+    if (run / "trainer.json").exists():
+        text = (run / "trainer.json").read_text()
+        if json.loads(text).get("epoch") == epoch:
+            (staging / "trainer.json").write_text(text)
+    kept = []
+    for line in (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []:
+        try:
+            if json.loads(line).get("epoch", epoch + 1) <= epoch:
+                kept.append(line + "\n")
+        except json.JSONDecodeError:
+            continue  # a line being written as the file was read
+    (staging / "metrics.jsonl").write_text("".join(kept))
+    for name in (*SNAPSHOT_EXTRAS, *(p.name for p in sorted(run.glob("bench-paper-nll-k*.json"))),
+                 *(p.name for p in sorted(run.glob("eval-*.json")))):  # fmt: skip
+        if (run / name).exists():
+            shutil.copyfile(run / name, staging / name)
+    if (staging / "model-best.safetensors").exists():
+        epoch_of(staging / "model-best.safetensors")  # a torn copy fails here, before dest is touched
+    old = dest.parent / f".{dest.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    staging.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return epoch
+
+
 def main() -> None:
     parser = script_parser(__file__, __doc__)
     parser.add_argument("--rows", default=",".join(r.name for r in ROWS), help="comma-separated row names")
@@ -259,6 +328,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(mnist_dir()))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="where new runs train and every NLL is measured (cpu, cuda)")
+    parser.add_argument("--snapshot", metavar="DEST",
+                        help="copy each row's run, as of its last checkpoint, into DEST/ROW (training or not); train nothing")  # fmt: skip
     args = parser.parse_args()
     chosen = [r for r in ROWS if r.name in args.rows.split(",")]
     unknown = set(args.rows.split(",")) - {r.name for r in ROWS}
@@ -266,6 +337,17 @@ def main() -> None:
         raise SystemExit(f"unknown rows {sorted(unknown)}; choose from {', '.join(r.name for r in ROWS)}")
     if args.evaluate and (args.status or args.budget):
         raise SystemExit("--evaluate measures the rows' NLL so far; it does not go with --status or --budget")
+    if args.snapshot and (args.status or args.budget or args.evaluate):
+        raise SystemExit("--snapshot copies the rows' runs; it does not go with --status, --budget or --evaluate")
+    if args.snapshot:
+        for row in chosen:
+            run = Path(args.runs) / row.name
+            if not (run / "trainer.safetensors").exists():
+                print(f"{row.name}: no checkpoint in {run}; nothing copied")
+                continue
+            epoch = snapshot(run, Path(args.snapshot) / row.name)
+            print(f"{row.name}: epoch {epoch} of {row.epochs} copied to {Path(args.snapshot) / row.name}")
+        return
     if args.nproc < 1:
         raise SystemExit(f"--nproc must be at least 1, got {args.nproc}")
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))

@@ -131,3 +131,54 @@ def test_device_reaches_the_training_command(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "device must be auto, cpu, cuda or mps, got 'tpu'" in result.stderr
     assert "--device tpu" in result.stdout  # the command as printed before it ran
+
+
+def test_a_snapshot_is_one_checkpoints_state_and_resumes(tmp_path: Path) -> None:
+    runs = tmp_path / "live"
+    run = runs / "vae1-k1"
+    command = [sys.executable, "-m", "vaekit", "train", "--data", "digits", "--binarize", "dynamic", "--epochs", "2",
+               "--batch-size", "64", "--out", str(run), "-q"]  # fmt: skip
+    assert subprocess.run(command, capture_output=True, text=True, timeout=120).returncode == 0
+    # As a training between writes leaves it: model.safetensors and trainer.json of an older
+    # epoch, a metrics line of the epoch after the checkpoint, and one cut short.
+    stale = json.loads((run / "trainer.json").read_text())
+    (run / "trainer.json").write_text(json.dumps({**stale, "epoch": 1}))
+    from safetensors.torch import load_file
+
+    from vaekit.training.checkpoint import save_model_tensors
+
+    save_model_tensors(run / "model.safetensors", load_file(run / "model.safetensors"), {"epoch": 1, "step": 1})
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write(json.dumps({"epoch": 3, "train_loss": 1.0}) + "\n" + '{"epoch": 4, "tr')
+    dest = tmp_path / "repo"
+    (dest / "vae1-k1").mkdir(parents=True)
+    (dest / "vae1-k1" / "earlier.txt").write_text("an earlier snapshot")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--rows", "vae1-k1,iwae2-k5", "--runs", str(runs), "--snapshot", str(dest)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "vae1-k1: epoch 2 of 3280 copied to" in done.stdout and "iwae2-k5: no checkpoint" in done.stdout
+    copy = dest / "vae1-k1"
+    assert not (copy / "earlier.txt").exists() and not list(dest.glob(".*"))  # replaced whole, nothing left over
+    assert (copy / "trainer.safetensors").read_bytes() == (run / "trainer.safetensors").read_bytes()
+    assert not (copy / "model.safetensors").exists() and not (copy / "trainer.json").exists()  # another epoch's
+    assert [json.loads(line)["epoch"] for line in (copy / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+    resumed = subprocess.run([sys.executable, "-m", "vaekit", "resume", str(copy), "--epochs", "3", "-q"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert [json.loads(line)["epoch"] for line in (copy / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert json.loads((copy / "trainer.json").read_text())["epoch"] == 3
+
+
+def test_a_run_without_a_checkpoint_is_not_snapshot(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from bench.paper_table import snapshot; "
+         "snapshot(Path(sys.argv[1]), Path(sys.argv[2]))", str(tmp_path / "run"), str(tmp_path / "dest")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and "has no checkpoint (trainer.safetensors) to snapshot" in done.stderr
+    assert not (tmp_path / "dest").exists()
