@@ -260,30 +260,51 @@ def snapshot(run: Path, dest: Path) -> int:
     snapshot there is never lost to a half-written one."""
     import shutil
 
-    from vaekit.training.checkpoint import load_tensors
+    from vaekit.runtime.errors import CheckpointError
 
-    def epoch_of(path: Path) -> int | None:
-        if not path.exists():
-            return None
-        _, metadata = load_tensors(path)
-        if "trainer_json" in metadata:
-            return int(json.loads(metadata["trainer_json"])["epoch"])
-        return int(metadata["epoch"]) if "epoch" in metadata else None
-
-    trainer = (run / "trainer.safetensors").read_bytes() if (run / "trainer.safetensors").exists() else None
-    if trainer is None:
+    if not (run / "trainer.safetensors").exists():
         raise SystemExit(f"{run} has no checkpoint (trainer.safetensors) to snapshot")
     staging = dest.parent / f".{dest.name}.snapshot"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    (staging / "trainer.safetensors").write_bytes(trainer)
-    epoch = epoch_of(staging / "trainer.safetensors")  # verifies the checksum of what was read
+    try:
+        epoch = _stage_snapshot(run, staging)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, CheckpointError):
+            raise SystemExit(f"{run}: {exc}; nothing copied") from None
+        raise
+    old = dest.parent / f".{dest.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    staging.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return epoch
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    """Return the epoch in the header of the vaekit safetensors file ``path`` after verifying its
+    checksum (``CheckpointError`` when damaged); None when it records none."""
+    from vaekit.training.checkpoint import load_tensors
+
+    _, metadata = load_tensors(path)
+    if "trainer_json" in metadata:
+        return int(json.loads(metadata["trainer_json"])["epoch"])
+    return int(metadata["epoch"]) if "epoch" in metadata else None
+
+
+def _stage_snapshot(run: Path, staging: Path) -> int:
+    """Write :func:`snapshot`'s files of ``run`` into ``staging``; return the checkpoint's epoch."""
+    import shutil
+
+    (staging / "trainer.safetensors").write_bytes((run / "trainer.safetensors").read_bytes())
+    epoch = _checkpoint_epoch(staging / "trainer.safetensors")  # verifies the checksum of what was read
     if epoch is None:
         raise SystemExit(f"{run / 'trainer.safetensors'} has no epoch in its header: not a vaekit checkpoint")
-    model = (run / "model.safetensors").read_bytes() if (run / "model.safetensors").exists() else None
-    if model is not None:
-        (staging / "model.safetensors").write_bytes(model)
-        if epoch_of(staging / "model.safetensors") != epoch:
+    if (run / "model.safetensors").exists():
+        (staging / "model.safetensors").write_bytes((run / "model.safetensors").read_bytes())
+        if _checkpoint_epoch(staging / "model.safetensors") != epoch:
             (staging / "model.safetensors").unlink()
     if (run / "trainer.json").exists():
         text = (run / "trainer.json").read_text()
@@ -302,13 +323,7 @@ def snapshot(run: Path, dest: Path) -> int:
         if (run / name).exists():
             shutil.copyfile(run / name, staging / name)
     if (staging / "model-best.safetensors").exists():
-        epoch_of(staging / "model-best.safetensors")  # a torn copy fails here, before dest is touched
-    old = dest.parent / f".{dest.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        dest.rename(old)
-    staging.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
+        _checkpoint_epoch(staging / "model-best.safetensors")  # a damaged copy fails here, before dest is touched
     return epoch
 
 

@@ -173,6 +173,26 @@ def test_a_snapshot_is_one_checkpoints_state_and_resumes(tmp_path: Path) -> None
     assert json.loads((copy / "trainer.json").read_text())["epoch"] == 3
 
 
+def test_a_damaged_checkpoint_is_refused_and_the_earlier_snapshot_kept(tmp_path: Path) -> None:
+    run = tmp_path / "live" / "vae1-k1"
+    command = [sys.executable, "-m", "vaekit", "train", "--data", "digits", "--epochs", "1", "--out", str(run), "-q"]
+    assert subprocess.run(command, capture_output=True, text=True, timeout=120).returncode == 0
+    best = bytearray((run / "model-best.safetensors").read_bytes())
+    best[-1] ^= 0xFF
+    (run / "model-best.safetensors").write_bytes(bytes(best))
+    earlier = tmp_path / "repo" / "vae1-k1"
+    earlier.mkdir(parents=True)
+    (earlier / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--rows", "vae1-k1", "--runs", str(run.parent),
+         "--snapshot", str(tmp_path / "repo")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and "model-best.safetensors is corrupted" in done.stderr and "nothing copied" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["vae1-k1"]  # no staging folder left
+    assert (earlier / "metrics.jsonl").read_text() == '{"epoch": 1}\n' and len(list(earlier.iterdir())) == 1
+
+
 def test_a_run_without_a_checkpoint_is_not_snapshot(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     done = subprocess.run(
