@@ -133,6 +133,25 @@ def test_the_elbo_explanations_latent_part_is_the_kl_on_average(vae, x):
     assert (nll.latent <= explained.latent + 1e-9).all()
 
 
+@pytest.fixture(scope="module")
+def iaf_vae(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "iaf"
+    vaekit.train(data="digits", binarize="dynamic", latent_dim=4, options={"flow_steps": 2}, epochs=2,
+                 batch_size=64, out=out, progress="quiet")  # fmt: skip
+    return vaekit.load(out)
+
+
+def test_a_flow_posteriors_elbo_explanation_leaves_its_kl_as_the_latent_part(iaf_vae):
+    xs = resolve_eval_data(iaf_vae, None, "test")[0][:200]
+    explained = scores_of(iaf_vae, xs, "elbo", 400, seed=8, explain=True)
+    torch.testing.assert_close(explained.terms.sum(-1) + explained.latent, explained.scores, rtol=0, atol=1e-9)
+    assert (explained.terms >= 0).all()  # Bernoulli costs, at draws through the flow
+    with torch.no_grad():
+        weights = iaf_vae.model.log_weights(xs, 400, generator=torch.Generator().manual_seed(2))
+    kl = (weights.log_posterior - weights.log_prior).double().mean(0)  # the flow's KL has no closed form
+    assert abs((explained.latent - kl).mean().item()) < 0.1
+
+
 # --- draws --------------------------------------------------------------------------------------
 
 

@@ -216,11 +216,43 @@ def test_samples_and_scores_go_through_the_hierarchy(trained_hvae):
     whole = trained_hvae.score(x[:6], kind="nll", k=8)
     assert whole.shape == (6,) and (whole > 0).all()
     assert trained_hvae.score(x[:2], kind="elbo", k=4).shape == (2,)
-    with pytest.raises(ConfigError, match="--explain"):
-        trained_hvae.explain(x[:2], kind="nll", k=4)
     # draws are per example: an example's score does not depend on its batch's other examples
     first = trained_hvae.score(x[:2], kind="nll", k=8)
     assert first.tolist() == whole[:2].tolist()
+
+
+@pytest.mark.parametrize("kind", ["nll", "elbo"])
+def test_explanations_split_the_score_at_draws_through_the_hierarchy(trained_hvae, kind):
+    from vaekit.evaluation.scores import EXPLAIN_DRAWS, score_batch, score_examples
+    from vaekit.evaluation.scores import _skip_draws as skip_score_draws
+
+    model = trained_hvae.model
+    x, _ = vaekit.api.resolve_eval_data(trained_hvae, None, "test")
+    x = x[:6]
+    parts = trained_hvae.explain(x, kind=kind, k=8)
+    assert parts.contributions.shape == (6, 64)
+    np.testing.assert_allclose(parts.contributions.sum(-1) + parts.latent, parts.scores, rtol=0, atol=1e-9)
+    assert parts.scores.tolist() == trained_hvae.score(x, kind=kind, k=8).tolist()
+    # Each pixel's term is its Bernoulli cost averaged over draws of z1 through both layers, from
+    # the explanation's generator (seed + 1) example by example.
+    explain_generator = torch.Generator().manual_seed(1)
+    with torch.inference_mode():
+        expected = torch.cat([
+            -model.likelihood.log_prob_terms(xi, model.log_weights(xi, min(8, EXPLAIN_DRAWS), generator=explain_generator).params).double().mean(0)
+            for xi in x.split(1)
+        ])  # fmt: skip
+    np.testing.assert_allclose(parts.contributions, expected.numpy(), rtol=1e-6, atol=1e-9)
+    assert (parts.contributions >= 0).all()
+    # Batches of other sizes give the same numbers, and a skipped batch moves both generators
+    # as a scored one does (a sharded run's ranks stay in step).
+    pairs = [(x[:4], None), (x[4:], None)]
+    again = score_examples(model, pairs, kind, 8, explain=True)
+    np.testing.assert_array_equal(again.terms.numpy(), parts.contributions)
+    scored = (torch.Generator().manual_seed(5), torch.Generator().manual_seed(6))
+    skipped = (torch.Generator().manual_seed(5), torch.Generator().manual_seed(6))
+    score_batch(model, x[:3], kind, 8, generator=scored[0], explain=True, explain_generator=scored[1])
+    skip_score_draws(model, 3, kind, 8, *skipped)
+    assert all(torch.equal(a.get_state(), b.get_state()) for a, b in zip(scored, skipped, strict=True))
 
 
 @pytest.mark.parametrize(

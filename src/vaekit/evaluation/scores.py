@@ -112,7 +112,7 @@ def score_batch(
             scored.terms, scored.latent = terms.cpu(), (-log_px - terms.sum(-1)).cpu()
         return scored
     if getattr(model, "own_log_weights", False):
-        return _own_scores(model, x, kind, k, y, generator, explain, max_chunk_elements)
+        return _own_scores(model, x, kind, k, y, generator, explain_generator if explain else None, max_chunk_elements)
     chunk = chunk or (lambda *a: chunk_log_weights(model, *a))
     std = torch.exp(0.5 * logvar)
     batch, latent = mu.shape
@@ -147,28 +147,33 @@ def _own_scores(
     k: int,
     y: torch.Tensor | None,
     generator: torch.Generator | None,
-    explain: bool,
+    explain_generator: torch.Generator | None,
     max_chunk_elements: int,
 ) -> ScoredBatch:
     """:func:`score_batch`'s ``nll``/``elbo`` for a model that computes its own weights (an IAF
     posterior, stochastic layers): ``model.log_weights`` one example at a time, so that an
-    example's draws do not depend on its batch, in chunks within ``max_chunk_elements``."""
-    if explain:
-        raise ConfigError(
-            f"--explain is not available for {type(model).__name__} (a flow posterior or latent layers) yet: "
-            "score without --explain, or explain --score recon"
-        )
-    scores = []
+    example's draws do not depend on its batch, in chunks within ``max_chunk_elements``. With
+    ``explain_generator``, each feature's term is its reconstruction cost averaged over
+    ``min(k, EXPLAIN_DRAWS)`` draws of z_1 through the model's own posterior, as for one layer."""
+    scores, terms = [], []
     for i in range(len(x)):
+        xi = x[i : i + 1]
         cond = (y[i : i + 1],) if getattr(model, "conditional", False) else ()
         running = torch.full((1,), -math.inf, dtype=torch.float64, device=x.device)
         total = torch.zeros(1, dtype=torch.float64, device=x.device)
         for size in chunk_sizes(k, decoder_outputs(model, x), max_chunk_elements, equal=True):
-            log_w = model.log_weights(x[i : i + 1], size, *cond, generator=generator).log_weights.double()
+            log_w = model.log_weights(xi, size, *cond, generator=generator).log_weights.double()
             running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
             total += log_w.sum(0)
         scores.append(-(running - math.log(k)) if kind == "nll" else -total / k)
-    return ScoredBatch(torch.cat(scores).cpu())
+        if explain_generator is not None:
+            params = model.log_weights(xi, min(k, EXPLAIN_DRAWS), *cond, generator=explain_generator).params
+            terms.append(-model.likelihood.log_prob_terms(xi, params).double().mean(0))
+    scored = ScoredBatch(torch.cat(scores).cpu())
+    if explain_generator is not None:
+        scored.terms = torch.cat(terms).cpu()
+        scored.latent = scored.scores - scored.terms.sum(-1)
+    return scored
 
 
 def _draws_per_example(
@@ -283,6 +288,10 @@ def _skip_draws(
             for size in sizes:
                 for width in model.noise_widths:
                     torch.randn((size, 1, width), generator=generator, dtype=dtype, device=generator.device)
+            if explain_generator is not None:
+                for width in model.noise_widths:
+                    torch.randn((min(k, EXPLAIN_DRAWS), 1, width), generator=explain_generator, dtype=dtype,
+                                device=explain_generator.device)  # fmt: skip
         return
     _draws_per_example(n, k, latent, generator, like)
     if explain_generator is not None:

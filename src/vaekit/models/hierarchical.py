@@ -316,6 +316,7 @@ class HierarchicalVAE(VAE):
             torch.stack(log_p).sum(0),
             torch.stack(log_q).sum(0),
             torch.stack([q - p for q, p in zip(log_q, log_p, strict=True)], dim=-1),
+            params,
         )
 
 

@@ -29,12 +29,14 @@ class LogWeights:
     """The terms of K importance weights per example, each ``[K, B]`` in nats: log p(x|z_1),
     log p(z) (all layers: log p(z_L) + sum log p(z_l|z_l+1)) and log q(z|x) (all layers, flows'
     log-determinants included); ``kl_layers`` ``[K, B, n_layers]`` is log q - log p of each
-    stochastic layer, bottom (z_1) first, at the draws."""
+    stochastic layer, bottom (z_1) first, at the draws; ``params`` ``[K, B, P]`` are the
+    likelihood's parameters at the draws of z_1 (for per-feature costs)."""
 
     log_likelihood: torch.Tensor
     log_prior: torch.Tensor
     log_posterior: torch.Tensor
     kl_layers: torch.Tensor
+    params: torch.Tensor | None = None
 
     @property
     def log_weights(self) -> torch.Tensor:

@@ -197,7 +197,8 @@ class VAE(nn.Module):
         log_prior = self.prior.log_prob(z)
         log_posterior = log_q.sum(-1)
         return LogWeights(
-            self.likelihood.log_prob(x, params), log_prior, log_posterior, (log_posterior - log_prior).unsqueeze(-1)
+            self.likelihood.log_prob(x, params), log_prior, log_posterior, (log_posterior - log_prior).unsqueeze(-1),
+            params,
         )
 
     @torch.no_grad()
