@@ -355,6 +355,8 @@ def main() -> None:
     if args.snapshot and (args.status or args.budget or args.evaluate):
         raise SystemExit("--snapshot copies the rows' runs; it does not go with --status, --budget or --evaluate")
     if args.snapshot:
+        if Path(args.snapshot).exists() and not Path(args.snapshot).is_dir():
+            raise SystemExit(f"--snapshot {args.snapshot} is a file: name a folder (each row goes into FOLDER/ROW)")
         for row in chosen:
             run = Path(args.runs) / row.name
             if not (run / "trainer.safetensors").exists():

@@ -202,3 +202,9 @@ def test_a_run_without_a_checkpoint_is_not_snapshot(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1 and "has no checkpoint (trainer.safetensors) to snapshot" in done.stderr
     assert not (tmp_path / "dest").exists()
+    (tmp_path / "file").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--runs", str(tmp_path), "--snapshot", str(tmp_path / "file")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and "is a file: name a folder" in done.stderr
