@@ -473,8 +473,8 @@ def evaluate(
     skips it). ``batch_size`` is the number of examples per NLL batch (default: 100, more for
     small K). ``max_chunk_elements`` bounds the memory of the NLL (elements of one chunk's
     decoder output; default 2**21 on a CPU, up to 2**26 on a CUDA device as its free memory
-    allows: :func:`vaekit.evaluation.iwae.default_max_chunk_elements`); ``progress`` is ``"auto"`` (a bar on a terminal), ``"lines"`` (plain
-    progress lines on stderr) or ``"quiet"``.
+    allows: :func:`vaekit.evaluation.iwae.default_max_chunk_elements`); ``progress`` is
+    ``"auto"`` (a bar on a terminal), ``"lines"`` (plain progress lines on stderr) or ``"quiet"``.
     ``fast="off"`` takes the generic NLL path where the fused chunk would apply
     (``nll_path`` in the report says which ran; docs/evaluation.md).
     """

@@ -161,8 +161,8 @@ def layer_kl_curves(records: list[dict[str, Any]]) -> Any:
     """Return a matplotlib Figure of each stochastic layer's KL term by epoch (nats per
     example; z1 is the layer nearest the data), training as solid lines and validation, where
     recorded, dashed; a log scale when the layers differ by more than a factor of 100, so a
-    layer that has collapsed towards zero stays visible (a symmetric log scale when an estimate
-    under a flow falls to 0 or below). Raises ``ConfigError`` for a run
+    layer that has collapsed towards zero stays visible (a symmetric log scale when a one-draw
+    estimate falls to 0 or below). Raises ``ConfigError`` for a run
     with one stochastic layer."""
     import math
 
@@ -201,8 +201,9 @@ def layer_kl_curves(records: list[dict[str, Any]]) -> Any:
             # within 1e-4 of the largest value.
             ax.set_yscale("symlog", linthresh=10.0 ** math.floor(math.log10(max(min(positive), max(positive) * 1e-4))))
     if any(v < 0 for v in finite):
-        # Under a flow a layer's KL is log q - log p at the draws, not a closed form.
-        title += "\nestimated from draws (a flow), so it can fall below 0"
+        # Where a layer's KL has no closed form (a flow, hvae's lower layers) it is log q - log p
+        # at the draws.
+        title += "\nestimated from draws where there is no closed form, so it can fall below 0"
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
