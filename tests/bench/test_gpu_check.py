@@ -81,7 +81,7 @@ def test_a_step_cut_by_the_budget_fails_the_check(tmp_path):
 
 @pytest.mark.slow
 def test_the_cpu_smoke_run_passes(tmp_path):
-    # About 30 s on 2 idle cores (MNIST from ../shared/data/mnist, pythae from .venv-bench where
+    # About 45 s on 2 idle cores (MNIST from ../shared/data/mnist, pythae from .venv-bench where
     # it is there): the same steps as on a GPU, with tiny sizes.
     done = check(["--cpu-smoke"], tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
