@@ -53,7 +53,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import mnist_dir, script_parser
+from bench.common import median, mnist_dir, script_parser
 
 #: their protocol's passes over the data
 PAPER_EPOCHS = 3280
@@ -171,11 +171,7 @@ def seconds_per_epoch(run: Path) -> float | None:
     """Return the median wall seconds of ``run``'s epochs after its first (which pays the start-up:
     CUDA's context, oneDNN's kernel builds), or its one epoch's; None before it starts."""
     times = [r["epoch_time_s"] for r in epoch_records(run)]
-    if not times:
-        return None
-    later = sorted(times[1:] or times)
-    middle = len(later) // 2
-    return later[middle] if len(later) % 2 else (later[middle - 1] + later[middle]) / 2
+    return median(times[1:] or times) if times else None
 
 
 def epoch_records(run: Path) -> list[dict]:
@@ -298,6 +294,8 @@ def _stage_snapshot(run: Path, staging: Path) -> int:
     """Write :func:`snapshot`'s files of ``run`` into ``staging``; return the checkpoint's epoch."""
     import shutil
 
+    from vaekit.training.checkpoint import read_metrics
+
     (staging / "trainer.safetensors").write_bytes((run / "trainer.safetensors").read_bytes())
     epoch = _checkpoint_epoch(staging / "trainer.safetensors")  # verifies the checksum of what was read
     if epoch is None:
@@ -310,14 +308,9 @@ def _stage_snapshot(run: Path, staging: Path) -> int:
         text = (run / "trainer.json").read_text()
         if json.loads(text).get("epoch") == epoch:
             (staging / "trainer.json").write_text(text)
-    kept = []
-    for line in (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []:
-        try:
-            if json.loads(line).get("epoch", epoch + 1) <= epoch:
-                kept.append(line + "\n")
-        except json.JSONDecodeError:
-            continue  # a line being written as the file was read
-    (staging / "metrics.jsonl").write_text("".join(kept))
+    # vaekit's own reader: up to the checkpoint's epoch, a line cut short by the writer skipped.
+    kept = read_metrics(run / "metrics.jsonl", up_to_epoch=epoch)
+    (staging / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in kept))
     for name in (*SNAPSHOT_EXTRAS, *(p.name for p in sorted(run.glob("bench-paper-nll-k*.json"))),
                  *(p.name for p in sorted(run.glob("eval-*.json")))):  # fmt: skip
         if (run / name).exists():
@@ -392,8 +385,8 @@ def main() -> None:
             lines.append(f"| {row.name} | {row.theirs:.2f} | " + " | ".join(cells) + f" | K={args.k}: {final:.2f} ± {se:.2f} |")
             # The extrapolation to each row's whole protocol, at the rate of the epochs after the
             # first; printed as each row ends, so a caller cut short still has the rows before.
-            rates.append(f"{row.name} {seconds_per_epoch(run):.2f} s/epoch, its {row.epochs} epochs in "
-                         f"{seconds_per_epoch(run) * row.epochs / 3600:.1f} h")  # fmt: skip
+            rate = seconds_per_epoch(run)
+            rates.append(f"{row.name} {rate:.2f} s/epoch, its {row.epochs} epochs in {rate * row.epochs / 3600:.1f} h")
             print(f"summary: on {args.device}: " + "; ".join(rates), flush=True)
         print("\n".join(lines))
         return
