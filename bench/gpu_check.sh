@@ -52,6 +52,12 @@ run() {
 }
 # The last "summary: ..." line a bench script printed (they print one to quote), without the label.
 summary_line() { grep '^summary: ' "$WORK/out-$STEP_NAME" 2>/dev/null | tail -1 | sed 's/^summary: //'; }
+# MNIST's folder on stdout, or skip the running step (exit status $SKIPPED) where it is missing.
+mnist_or_skip() {
+	local mnist=${VAEKIT_BENCH_MNIST:-$ROOT/../shared/data/mnist}
+	compgen -G "$mnist/train-images-idx3-ubyte*" >/dev/null && echo "$mnist" && return 0
+	skip "no MNIST in $mnist: run --prepare where ../shared/data/mnist exists, and carry .gpu-carry" >&2
+}
 # " (dry run)" under --dry-run, else nothing: appended to key figures that then have no numbers.
 dry_note() { [ "$DRY" = 1 ] && echo " (dry run)"; }
 
@@ -142,10 +148,8 @@ step_train() {
 	if [ "$MODE" = cpu ] && [ "$precision" = fp16 ]; then
 		skip "fp16 needs CUDA: float16 autocast with a gradient scaler (vaekit refuses it on a CPU)"
 	fi
-	local mnist=${VAEKIT_BENCH_MNIST:-$ROOT/../shared/data/mnist}
-	if ! compgen -G "$mnist/train-images-idx3-ubyte*" >/dev/null; then
-		skip "no MNIST in $mnist: run --prepare where ../shared/data/mnist exists, and carry .gpu-carry"
-	fi
+	local mnist
+	mnist=$(mnist_or_skip) || exit "$SKIPPED"
 	if [ "$DRY" = 1 ] || "$BENCH_PY" -c 'import pythae' 2>/dev/null; then
 		only+=,pythae # bench.train_speed leaves it out of bf16 and fp16 itself, saying why
 	else
@@ -170,10 +174,8 @@ step_nll() {
 step_paper() {
 	# Seconds per epoch of the paper table's longest rows on this device, and each one's whole
 	# protocol at that rate: the budget a GPU would need, by extrapolation (bench.paper_table's summary).
-	local mnist=${VAEKIT_BENCH_MNIST:-$ROOT/../shared/data/mnist}
-	if ! compgen -G "$mnist/train-images-idx3-ubyte*" >/dev/null; then
-		skip "no MNIST in $mnist: run --prepare where ../shared/data/mnist exists, and carry .gpu-carry"
-	fi
+	local mnist
+	mnist=$(mnist_or_skip) || exit "$SKIPPED"
 	run "$PY" -m bench.paper_table --rows "$PAPER_ROWS" --budget "$PAPER_BUDGET" --points 1 --curve-k "$PAPER_K" \
 		--k "$PAPER_K" --device "$DEVICE" --runs "$WORK/paper" --data-dir "$mnist"
 	local rc=$?
