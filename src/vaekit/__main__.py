@@ -1,5 +1,9 @@
 """``python -m vaekit``: the ``vaekit`` command (``torchrun -m vaekit train ...`` starts it per process)."""
 
 from vaekit.cli import main
+from vaekit.runtime.worker_process import launched_by_torchrun, run_as_worker
 
-main()
+if launched_by_torchrun():
+    run_as_worker(main)
+else:
+    main()

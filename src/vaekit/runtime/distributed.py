@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from vaekit.runtime.errors import ConfigError, DistributedError
+from vaekit.runtime.worker_process import launched_by_torchrun
 
 #: seconds a collective waits for every rank before the job stops with an error
 DEFAULT_TIMEOUT_S = 300.0
@@ -58,11 +59,6 @@ _world = World()
 def world() -> World:
     """Return this process's :class:`World` (set by :func:`join`; one process before it)."""
     return _world
-
-
-def launched_by_torchrun() -> bool:
-    """True when the environment holds torchrun's worker variables for more than one process."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
 def timeout_s() -> float:

@@ -1,0 +1,74 @@
+"""A torchrun worker ends with its command's exit code and its output flushed, without the
+interpreter's teardown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from vaekit.runtime.worker_process import launched_by_torchrun
+
+
+def run_worker_script(body: str) -> subprocess.CompletedProcess:
+    """Run ``body`` as the command of ``run_as_worker`` in a fresh interpreter (its output to pipes)."""
+    script = textwrap.dedent(
+        """
+        import atexit, sys
+        from vaekit.runtime.worker_process import run_as_worker
+        atexit.register(lambda: print("teardown ran"))
+
+        def command():
+        """
+    ) + textwrap.indent(textwrap.dedent(body), "    ") + "\nrun_as_worker(command)\nprint('not reached')\n"
+    # Buffered as a user's worker is, so an output not flushed before os._exit would be lost.
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize(
+    "body, code, err",
+    [
+        ("print('trained')\n", 0, ""),
+        ("print('trained')\nsys.exit(0)\n", 0, ""),
+        ("print('trained')\nsys.exit(None)\n", 0, ""),
+        ("print('trained')\nsys.exit(3)\n", 3, ""),
+        ("print('trained')\nsys.exit('error: the reason')\n", 1, "error: the reason\n"),
+    ],
+)
+def test_exit_code_and_buffered_output_survive_the_skipped_teardown(body: str, code: int, err: str) -> None:
+    result = run_worker_script(body)
+    assert result.returncode == code
+    # stdout to a pipe is block-buffered: without the flush before os._exit this line is lost
+    assert result.stdout == "trained\n"
+    assert result.stderr == err
+
+
+def test_an_uncaught_exception_is_reported_as_python_reports_it() -> None:
+    result = run_worker_script("raise RuntimeError('boom')\n")
+    assert result.returncode == 1
+    assert "RuntimeError: boom" in result.stderr
+    assert "not reached" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [({}, False), ({"WORLD_SIZE": "1", "RANK": "0"}, False), ({"WORLD_SIZE": "2"}, False), ({"WORLD_SIZE": "2", "RANK": "1"}, True)],
+)
+def test_launched_by_torchrun_reads_the_workers_variables(monkeypatch: pytest.MonkeyPatch, env: dict, expected: bool) -> None:
+    for name in ("WORLD_SIZE", "RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert launched_by_torchrun() is expected
+
+
+def test_python_m_vaekit_as_a_worker_exits_with_the_commands_code() -> None:
+    env = {**os.environ, "WORLD_SIZE": "2", "RANK": "1"}
+    good = subprocess.run([sys.executable, "-m", "vaekit", "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert good.returncode == 0 and good.stdout.strip()
+    bad = subprocess.run([sys.executable, "-m", "vaekit", "no-such-command"], capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "no-such-command" in bad.stderr
