@@ -260,6 +260,17 @@ def test_min_backward_weight_where_it_cannot_apply_is_refused_naming_the_fix(tmp
     assert not (tmp_path / "r").exists() or not (tmp_path / "r" / "model.safetensors").exists()
 
 
+def test_a_process_of_a_distributed_step_draws_its_rows_roulette_as_one_process_would():
+    from vaekit.runtime.batch_shard import rows_of_batch
+
+    whole = dense_passes.roulette_uniforms(torch.empty(5, 7), 3, 11)  # [k, B] as one process draws it
+    assert torch.equal(whole.reshape(-1), dense_passes.roulette_uniforms(torch.empty(35), 3, 11))
+    for start, stop in ((0, 3), (3, 7)):
+        with rows_of_batch(7, start, stop):
+            assert torch.equal(dense_passes.roulette_uniforms(torch.empty(5, stop - start), 3, 11), whole[:, start:stop])
+            assert torch.equal(dense_passes.roulette_uniforms(torch.empty(5, 7), 3, 11), whole)  # not a share
+
+
 def test_the_roulette_leaves_the_runs_noise_as_it_was_and_repeats_per_seed_and_step():
     model, objective = small_model(likelihood="bernoulli", objective={"name": "iwae", "k": 8})
     x = torch.bernoulli(torch.rand(6, 20, dtype=torch.float64))

@@ -112,6 +112,20 @@ def test_two_stochastic_layers_train_as_one_with_each_layers_kl(tmp_path: Path, 
         assert mine["val_kl_layers"] == pytest.approx(theirs["val_kl_layers"], rel=1e-5)
 
 
+@pytest.mark.parametrize("model", ["iwae", "hvae"])
+def test_the_roulette_leaves_out_the_draws_one_process_would(tmp_path: Path, model: str) -> None:
+    # --min-backward-weight's roulette draws a uniform per draw: each rank must draw its rows' as
+    # one process does, or the draws left out (and so the weights) differ with the process count.
+    args = [*BASE, "--model", model, "--objective", "iwae", "--set", "objective.k=5", "--min-backward-weight", "0.15",
+            "--epochs", "2", "--batch-size", "7", "--limit", "120", "--binarize", "dynamic"]  # fmt: skip
+    if model == "hvae":
+        args += ["--set", "model.upper_latents=[3]", "--set", "model.upper_hidden=[[16]]"]
+    ok(vaekit("train", *args, "--out", str(tmp_path / "one")))
+    ok(vaekit("train", *args, "--out", str(tmp_path / "two"), "--nproc", "2"))
+    assert_close_weights(tmp_path / "two", tmp_path / "one", atol=1e-4)
+    assert {record["min_backward_weight"] for record in metrics(tmp_path / "two")} == {0.15}
+
+
 def _rank_pid(rank: int, parent: int) -> int | None:
     """The PID of torchrun worker ``rank`` among ``parent``'s descendants, read from /proc."""
     for entry in Path("/proc").iterdir():
