@@ -28,7 +28,8 @@ until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpoin
 3,280 epochs, then evaluates it, so the long rows can go on across many calls
 (``vaekit resume`` is what each call runs); keep the folders (``--runs bench/paper-runs`` is
 the one kept in the repository) and a row goes on from another machine. The table says how many epochs each row has done
-and how much training time it took; a row that has not finished is marked as partial.
+and how much training time it took; a row that has not finished is marked as partial, one with no
+epoch yet as not started.
 ``--snapshot DEST`` copies each row's run into ``DEST/ROW`` as of its last checkpoint, consistent
 even while the row trains (the way a row kept in ``--runs`` elsewhere reaches the repository).
 ``--evaluate`` measures each row's NLL at the weights it has now, training nothing (a row's NLL
@@ -241,7 +242,7 @@ def measured(run: Path, k: int, done: int) -> str:
     return f"{value:.2f} ± {stderr:.2f}" + (f" at epoch {epoch}" if epoch != done else "")
 
 
-#: files of a run folder a snapshot copies as they are, where present (the NLL reports, pictures)
+#: files of a run folder a snapshot copies as they are, where present (the config, pictures)
 SNAPSHOT_EXTRAS = ("config.json", "model-best.safetensors", "samples.png", "reconstructions.png")
 
 
@@ -253,7 +254,9 @@ def snapshot(run: Path, dest: Path) -> int:
     ``model.safetensors`` and ``trainer.json`` come along only when they are of the same epoch
     (``vaekit resume`` rewrites them otherwise), and ``metrics.jsonl`` is cut to that epoch. The
     copy is written beside ``dest`` and takes its place only once complete, so an earlier
-    snapshot there is never lost to a half-written one."""
+    snapshot there is never lost to a half-written one. Of each NLL report the newer (by the
+    epoch of the weights it measured) of the run's and the earlier snapshot's is kept: an NLL
+    measured on a snapshot survives the next one."""
     import shutil
 
     from vaekit.runtime.errors import CheckpointError
@@ -264,7 +267,7 @@ def snapshot(run: Path, dest: Path) -> int:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        epoch = _stage_snapshot(run, staging)
+        epoch = _stage_snapshot(run, staging, dest)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, CheckpointError):
@@ -290,8 +293,20 @@ def _checkpoint_epoch(path: Path) -> int | None:
     return int(metadata["epoch"]) if "epoch" in metadata else None
 
 
-def _stage_snapshot(run: Path, staging: Path) -> int:
-    """Write :func:`snapshot`'s files of ``run`` into ``staging``; return the checkpoint's epoch."""
+def _report_epoch(path: Path) -> int:
+    """Return the epoch of the weights an NLL report (``bench-paper-nll-k*.json`` or ``vaekit
+    evaluate``'s ``eval-*.json``) was measured on; -1 when it does not say."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return -1
+    epoch = record.get("epoch", record.get("weights_epoch")) if isinstance(record, dict) else None
+    return epoch if isinstance(epoch, int) else -1
+
+
+def _stage_snapshot(run: Path, staging: Path, dest: Path) -> int:
+    """Write :func:`snapshot`'s files of ``run`` into ``staging`` (the NLL reports: the newer of
+    ``run``'s and the earlier snapshot ``dest``'s); return the checkpoint's epoch."""
     import shutil
 
     from vaekit.training.checkpoint import read_metrics
@@ -311,10 +326,15 @@ def _stage_snapshot(run: Path, staging: Path) -> int:
     # vaekit's own reader: up to the checkpoint's epoch, a line cut short by the writer skipped.
     kept = read_metrics(run / "metrics.jsonl", up_to_epoch=epoch)
     (staging / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in kept))
-    for name in (*SNAPSHOT_EXTRAS, *(p.name for p in sorted(run.glob("bench-paper-nll-k*.json"))),
-                 *(p.name for p in sorted(run.glob("eval-*.json")))):  # fmt: skip
+    for name in SNAPSHOT_EXTRAS:
         if (run / name).exists():
             shutil.copyfile(run / name, staging / name)
+    # An NLL measured on an earlier snapshot (``--evaluate --runs DEST``) stays unless the run has a newer one.
+    reports = {p.name for folder in (run, dest) for pattern in ("bench-paper-nll-k*.json", "eval-*.json")
+               for p in folder.glob(pattern)}  # fmt: skip
+    for name in sorted(reports):
+        newest = max((folder / name for folder in (run, dest) if (folder / name).exists()), key=_report_epoch)  # the run's on a tie
+        shutil.copyfile(newest, staging / name)
     if (staging / "model-best.safetensors").exists():
         _checkpoint_epoch(staging / "model-best.safetensors")  # a damaged copy fails here, before dest is touched
     return epoch
@@ -404,7 +424,7 @@ def main() -> None:
             ours = measured(run, args.k, done)
         else:
             ours = "{:.2f} ± {:.2f}".format(*nll(run, args.k, args.nproc, args.device))
-        state = "done" if done >= row.epochs else f"partial ({done}/{row.epochs} epochs)"
+        state = "done" if done >= row.epochs else f"partial ({done}/{row.epochs} epochs)" if done else "not started"
         print(f"| {row.name} | {row.theirs:.2f} | {ours} | {done} | {spent / 3600:.2f} h | {state} |", flush=True)
 
 

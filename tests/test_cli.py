@@ -89,10 +89,13 @@ def test_evaluate_with_k_writes_the_report_named_by_k(binarized_copy):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["k"] == 12 and report["weights"] == "last"
+    trainer = json.loads((binarized_digits_run / "trainer.json").read_text())
+    assert (report["weights_epoch"], report["weights_step"]) == (trainer["epoch"], trainer["step"])
     saved = json.loads((binarized_digits_run / "eval-test-k12.json").read_text())
     assert saved["nll"] == report["nll"]
     table = invoke("evaluate", binarized_digits_run, "--k", "12", "--which", "best", "--no-probe")
     assert "NLL (K=12)" in table.output and "bits/dim" in table.output
+    assert f"(best weights of epoch {trainer['best_epoch']})" in table.output
     assert (binarized_digits_run / "eval-test-k12-best.json").exists()
 
 

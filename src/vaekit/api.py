@@ -35,8 +35,10 @@ class TrainedVAE:
         self.run_dir = run_dir
         #: which weights of the run folder these are: "last" or "best" (``load(which=...)``)
         self.weights = "last"
-        #: the optimizer step those weights were saved at (None when not loaded from a run folder)
+        #: the optimizer step and the epoch those weights were saved at (None when not loaded
+        #: from a run folder)
         self.weights_step: int | None = None
+        self.weights_epoch: int | None = None
         #: the first test examples and labels as the model sees them, kept by ``train`` and
         #: ``resume`` so that ``vaekit.viz.write_run_pictures`` need not load the data again
         self.test_preview: tuple[torch.Tensor, torch.Tensor | None] | None = None
@@ -412,6 +414,7 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
     vae = TrainedVAE(model.to(device), cfg, run_dir)
     vae.weights = which
     vae.weights_step = info.get("step")
+    vae.weights_epoch = info.get("epoch")
     return vae
 
 
@@ -517,9 +520,11 @@ def evaluate(
 
 
 def evaluation_record(vae: TrainedVAE, report: dict[str, Any]) -> dict[str, Any]:
-    """Return ``report`` (from :func:`evaluate`) with the run folder and the weights it is of,
-    as ``vaekit evaluate`` prints and saves it."""
-    return {"run_dir": str(vae.run_dir), "weights": vae.weights, **report}
+    """Return ``report`` (from :func:`evaluate`) with the run folder and the weights it is of
+    (``weights``: last or best; ``weights_epoch`` and ``weights_step``: when they were saved,
+    where the weights came from a run folder), as ``vaekit evaluate`` prints and saves it."""
+    saved_at = {"weights_epoch": vae.weights_epoch, "weights_step": vae.weights_step}
+    return {"run_dir": str(vae.run_dir), "weights": vae.weights, **{k: v for k, v in saved_at.items() if v is not None}, **report}
 
 
 def save_evaluation(vae: TrainedVAE, report: dict[str, Any], *, own_data: bool = True) -> Path:

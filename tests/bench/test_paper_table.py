@@ -122,6 +122,15 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
         assert f"in use by PID {os.getpid()}" in refused.stderr
 
 
+def test_status_names_a_row_with_no_epoch_as_not_started(tmp_path: Path) -> None:
+    status = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--rows", "vae1-k5", "--runs", str(tmp_path), "--status"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert "| vae1-k5 | 86.47 | - | 0 | 0.00 h | not started |" in status.stdout
+
+
 def test_device_reaches_the_training_command(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench.paper_table", "--rows", "vae1-k1", "--runs", str(tmp_path / "paper"),
@@ -171,6 +180,36 @@ def test_a_snapshot_is_one_checkpoints_state_and_resumes(tmp_path: Path) -> None
     assert resumed.returncode == 0, resumed.stderr
     assert [json.loads(line)["epoch"] for line in (copy / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert json.loads((copy / "trainer.json").read_text())["epoch"] == 3
+
+
+def test_a_snapshot_keeps_the_newer_nll_report_of_the_run_and_the_earlier_snapshot(tmp_path: Path) -> None:
+    # An NLL measured on a snapshot (--evaluate --runs DEST) is newer than the live run's last one.
+    run, dest = tmp_path / "live" / "iwae2-k50", tmp_path / "repo" / "iwae2-k50"
+    command = [sys.executable, "-m", "vaekit", "train", "--data", "digits", "--binarize", "dynamic", "--epochs", "1",
+               "--batch-size", "64", "--out", str(run), "-q"]  # fmt: skip
+    assert subprocess.run(command, capture_output=True, text=True, timeout=120).returncode == 0
+    dest.mkdir(parents=True)
+    reports = {
+        (run, "bench-paper-nll-k5000.json"): {"epoch": 180, "nll": 86.2, "nll_stderr": 0.2},
+        (dest, "bench-paper-nll-k5000.json"): {"epoch": 245, "nll": 85.9, "nll_stderr": 0.2},
+        (run, "eval-test-k5000.json"): {"weights": "last", "weights_epoch": 300, "nll": 85.5},
+        (dest, "eval-test-k5000.json"): {"weights": "last", "weights_epoch": 245, "nll": 85.9},
+        (run, "eval-test-k10.json"): {"weights": "last", "nll": 90.0},  # no epoch: the run's on a tie
+        (dest, "eval-test-k10.json"): {"weights": "last", "nll": 91.0},
+        (dest, "eval-test-k500.json"): {"weights": "last", "weights_epoch": 200, "nll": 86.0},  # the snapshot's only
+    }
+    for (folder, name), record in reports.items():
+        (folder / name).write_text(json.dumps(record))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--rows", "iwae2-k50", "--runs", str(run.parent), "--snapshot", str(dest.parent)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    nll = {name: json.loads((dest / name).read_text())["nll"] for name in
+           ("bench-paper-nll-k5000.json", "eval-test-k5000.json", "eval-test-k10.json", "eval-test-k500.json")}  # fmt: skip
+    assert nll == {"bench-paper-nll-k5000.json": 85.9, "eval-test-k5000.json": 85.5, "eval-test-k10.json": 90.0,
+                   "eval-test-k500.json": 86.0}  # fmt: skip
+    assert (dest / "trainer.safetensors").read_bytes() == (run / "trainer.safetensors").read_bytes()
 
 
 def test_a_damaged_checkpoint_is_refused_and_the_earlier_snapshot_kept(tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ def test_report_inlines_every_picture_and_the_diagram(image_report):
 
 def test_report_shows_saved_evaluations_instead_of_computing(image_report):
     page = image_report.read_text()
-    assert "<h3>eval-test.json: digits test split, last weights, bernoulli likelihood</h3>" in page
+    epoch = json.loads((image_report.parent / "trainer.json").read_text())["epoch"]
+    assert f"<h3>eval-test.json: digits test split, last weights of epoch {epoch}, bernoulli likelihood</h3>" in page
     assert "computed for this report" not in page
     assert '"latent_dim": 2' in page  # the config
 
@@ -115,7 +116,8 @@ def test_report_without_a_saved_evaluation_says_what_it_computes_with_the_k_aske
     assert "NLL, K=20: " in err and "(100%)" in err  # progress as plain lines when not on a terminal
     assert "saved as eval-test-k20.json" in err
     metrics = metrics_html(page)
-    assert "<h3>computed for this report: digits test split, last weights, bernoulli likelihood</h3>" in metrics
+    epoch = json.loads((run / "trainer.json").read_text())["epoch"]
+    assert f"<h3>computed for this report: digits test split, last weights of epoch {epoch}, bernoulli likelihood</h3>" in metrics
     assert "<th>NLL (K=20)</th>" in metrics and "<th>bits/dim</th>" in metrics
     # saved like `vaekit evaluate` saves it, so the next report reuses it (and says --k is unused)
     assert json.loads((run / "eval-test-k20.json").read_text())["k"] == 20

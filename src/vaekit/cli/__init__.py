@@ -284,6 +284,7 @@ def _evaluate(
     prints only if ``writer``)."""
     from vaekit import api
     from vaekit.evaluation import format_report
+    from vaekit.evaluation.report import weights_label
     from vaekit.runtime.errors import VaekitError
 
     vae = api.load(run_dir, which=which, device=device)
@@ -327,7 +328,7 @@ def _evaluate(
         if saved.startswith("warning:"):
             click.echo(saved, err=True)
         return
-    title = f"{run_dir} ({which} weights) on {report['data']} {split}, {report['likelihood']} likelihood"
+    title = f"{run_dir} ({weights_label(report)}) on {report['data']} {split}, {report['likelihood']} likelihood"
     click.echo(format_report(report, title))
     click.echo(saved, err=True)
 

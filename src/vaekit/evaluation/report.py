@@ -427,6 +427,13 @@ def _add_elbo_terms(
         report["note"] = f"these are training-loss values (reconstruction loss + KL), not an ELBO or NLL: {reason}"
 
 
+def weights_label(report: dict[str, Any]) -> str:
+    """Return which weights an evaluation record is of, in words: "last weights", with "of epoch
+    N" where the record says when they were saved."""
+    label = f"{report.get('weights', 'last')} weights"
+    return label + (f" of epoch {report['weights_epoch']}" if report.get("weights_epoch") is not None else "")
+
+
 def report_filename(report: dict[str, Any], own_data: bool = True) -> str:
     """Return the report's file name: ``eval-<split>-k<K>.json`` (``eval-<split>.json`` without
     an NLL), with the data's name first when it is not the run's own and ``-best`` for the best

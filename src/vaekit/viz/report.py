@@ -94,12 +94,14 @@ def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] |
 def evaluation_heading(source: str, report: dict[str, Any]) -> str:
     """Return one line saying what an evaluation is: where it comes from (``source``: its file,
     or that it was computed for the report), the data and split, the weights and the likelihood."""
+    from vaekit.evaluation.report import weights_label
+
     parts = []
     data = " ".join(str(report[k]) for k in ("data", "split") if report.get(k))
     if data:
         parts.append(f"{data} split" if report.get("split") else data)
     if report.get("weights"):
-        parts.append(f"{report['weights']} weights")
+        parts.append(weights_label(report))
     if report.get("likelihood"):
         parts.append(f"{report['likelihood']} likelihood")
     return f"{source}: {', '.join(parts)}" if parts else source
