@@ -4,6 +4,7 @@ under its authors' published command.
 
     python -m bench.paper_table                         # every row, the full protocol (days on a CPU)
     python -m bench.paper_table --rows vae1-k1,iwae2-k50 --status     # where the runs stand, no training
+    python -m bench.paper_table --rows iwae2-k50 --history            # every NLL measured on its way
     python -m bench.paper_table --budget 3600 --points 4 # each row for one CPU-hour: NLL against time
 
 The protocol (their section 5 and appendix): dynamically binarised MNIST, all 60,000 training
@@ -30,6 +31,8 @@ until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpoin
 the one kept in the repository) and a row goes on from another machine. The table says how many epochs each row has done
 and how much training time it took; a row that has not finished is marked as partial, one with no
 epoch yet as not started.
+Every NLL measured in a row's folder is kept in its ``bench-paper-nll-history.jsonl`` (epoch, K,
+NLL, standard error, date, device), which ``--history`` prints and ``--snapshot`` carries over.
 ``--snapshot DEST`` copies each row's run into ``DEST/ROW`` as of its last checkpoint, consistent
 even while the row trains (the way a row kept in ``--runs`` elsewhere reaches the repository).
 ``--evaluate`` measures each row's NLL at the weights it has now, training nothing (a row's NLL
@@ -51,6 +54,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,10 +208,34 @@ def nll(run: Path, k: int, nproc: int = 1, device: str = "cpu") -> tuple[float, 
     processes = ["--nproc", str(nproc)] if nproc > 1 else []
     report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q",
                                "--device", device, *processes).stdout)  # fmt: skip
-    (run / f"bench-paper-nll-k{k}.json").write_text(
-        json.dumps({"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}) + "\n"
-    )
+    record = {"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}
+    saved = run / f"bench-paper-nll-k{k}.json"
+    history = read_history(run)
+    if saved.exists() and not history:  # measured before the history was kept: its first line
+        history = [{**json.loads(saved.read_text()), "k": k}]
+    history.append({**record, "k": k, "measured": time.strftime("%Y-%m-%d"), "device": device})
+    write_history(run, history)
+    saved.write_text(json.dumps(record) + "\n")
     return report["nll"], report["nll_stderr"]
+
+
+#: every NLL a row's folder has had measured, one JSON line each (epoch, k, nll, nll_stderr, ...)
+HISTORY_FILE = "bench-paper-nll-history.jsonl"
+
+
+def read_history(run: Path) -> list[dict]:
+    """Return the NLL measurements recorded in ``run``'s history file, oldest first (none without one)."""
+    path = run / HISTORY_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_history(run: Path, history: list[dict]) -> None:
+    """Write ``history`` as ``run``'s NLL history: one line per measurement, by K then epoch, each once."""
+    unique = {json.dumps(record, sort_keys=True): record for record in history}
+    ordered = sorted(unique.values(), key=lambda r: (r["k"], r["epoch"], r.get("measured", "")))
+    (run / HISTORY_FILE).write_text("".join(json.dumps(record) + "\n" for record in ordered))
 
 
 def saved_nll(run: Path, k: int) -> tuple[int, float, float] | None:
@@ -335,6 +363,9 @@ def _stage_snapshot(run: Path, staging: Path, dest: Path) -> int:
     for name in sorted(reports):
         newest = max((folder / name for folder in (run, dest) if (folder / name).exists()), key=_report_epoch)  # the run's on a tie
         shutil.copyfile(newest, staging / name)
+    history = read_history(run) + read_history(dest)
+    if history:
+        write_history(staging, history)
     if (staging / "model-best.safetensors").exists():
         _checkpoint_epoch(staging / "model-best.safetensors")  # a damaged copy fails here, before dest is touched
     return epoch
@@ -350,6 +381,8 @@ def main() -> None:
     parser.add_argument("--curve-k", type=int, default=500, help="importance samples of the --budget points")
     parser.add_argument("--k", type=int, default=5000, help="importance samples of the reported NLL")
     parser.add_argument("--status", action="store_true", help="print where the runs stand; train nothing")
+    parser.add_argument("--history", action="store_true",
+                        help="print every NLL measured on each row's weights so far (its history file); train nothing")  # fmt: skip
     parser.add_argument("--evaluate", action="store_true",
                         help="measure each row's NLL at its current weights (its NLL so far); train nothing")  # fmt: skip
     parser.add_argument("--nproc", type=int, default=1, help="processes of each NLL evaluation (vaekit evaluate --nproc)")
@@ -367,6 +400,8 @@ def main() -> None:
         raise SystemExit("--evaluate measures the rows' NLL so far; it does not go with --status or --budget")
     if args.snapshot and (args.status or args.budget or args.evaluate):
         raise SystemExit("--snapshot copies the rows' runs; it does not go with --status, --budget or --evaluate")
+    if args.history and (args.status or args.budget or args.evaluate or args.snapshot):
+        raise SystemExit("--history prints the NLLs measured so far; it does not go with --status, --budget, --evaluate or --snapshot")
     if args.snapshot:
         if Path(args.snapshot).exists() and not Path(args.snapshot).is_dir():
             raise SystemExit(f"--snapshot {args.snapshot} is a file: name a folder (each row goes into FOLDER/ROW)")
@@ -377,6 +412,13 @@ def main() -> None:
                 continue
             epoch = snapshot(run, Path(args.snapshot) / row.name)
             print(f"{row.name}: epoch {epoch} of {row.epochs} copied to {Path(args.snapshot) / row.name}")
+        return
+    if args.history:
+        print("| row | theirs | epoch | K | ours ± s.e. | measured |\n| --- | --- | --- | --- | --- | --- |")
+        for row in chosen:
+            for record in read_history(Path(args.runs) / row.name):
+                print(f"| {row.name} | {row.theirs:.2f} | {record['epoch']} | {record['k']} | "
+                      f"{record['nll']:.2f} ± {record['nll_stderr']:.2f} | {record.get('measured', '-')} |")  # fmt: skip
         return
     if args.nproc < 1:
         raise SystemExit(f"--nproc must be at least 1, got {args.nproc}")

@@ -75,6 +75,15 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
     assert all(r["epoch_cpu_s"] > 0 for r in records)
     saved = json.loads((run / "bench-paper-nll-k10.json").read_text())
     assert saved["epoch"] == records[-1]["epoch"] and cells[4] == f"K=10: {saved['nll']:.2f} ± {saved['nll_stderr']:.2f}"
+    # Every NLL measured is in the row's history: the two points at K = 4, the end at K = 10.
+    history = [json.loads(line) for line in (run / "bench-paper-nll-history.jsonl").read_text().splitlines()]
+    assert [r["k"] for r in history] == [4, 4, 10] and history[-1]["nll"] == saved["nll"]
+    assert all(r["device"] == "cpu" and len(r["measured"]) == 10 for r in history)
+    shown = subprocess.run([sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--history"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert f"| {name} | {theirs} | {saved['epoch']} | 10 | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} |" in shown.stdout
+    assert len([line for line in shown.stdout.splitlines() if line.startswith(f"| {name} |")]) == 3
     # The summary extrapolates the epochs after the first (or the only one) to the whole protocol.
     times = sorted(r["epoch_time_s"] for r in records[1:]) or [records[0]["epoch_time_s"]]
     median = times[len(times) // 2] if len(times) % 2 else (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2
@@ -200,6 +209,10 @@ def test_a_snapshot_keeps_the_newer_nll_report_of_the_run_and_the_earlier_snapsh
     }
     for (folder, name), record in reports.items():
         (folder / name).write_text(json.dumps(record))
+    lines = {run: [{"epoch": 100, "k": 5000, "nll": 87.0, "nll_stderr": 0.2}, {"epoch": 180, "k": 5000, "nll": 86.2, "nll_stderr": 0.2}],
+             dest: [{"epoch": 100, "k": 5000, "nll": 87.0, "nll_stderr": 0.2}, {"epoch": 245, "k": 5000, "nll": 85.9, "nll_stderr": 0.2}]}  # fmt: skip
+    for folder, history in lines.items():
+        (folder / "bench-paper-nll-history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
     done = subprocess.run(
         [sys.executable, "-m", "bench.paper_table", "--rows", "iwae2-k50", "--runs", str(run.parent), "--snapshot", str(dest.parent)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -210,6 +223,8 @@ def test_a_snapshot_keeps_the_newer_nll_report_of_the_run_and_the_earlier_snapsh
     assert nll == {"bench-paper-nll-k5000.json": 85.9, "eval-test-k5000.json": 85.5, "eval-test-k10.json": 90.0,
                    "eval-test-k500.json": 86.0}  # fmt: skip
     assert (dest / "trainer.safetensors").read_bytes() == (run / "trainer.safetensors").read_bytes()
+    merged = [json.loads(line) for line in (dest / "bench-paper-nll-history.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["nll"]) for r in merged] == [(100, 87.0), (180, 86.2), (245, 85.9)]  # each once, in order
 
 
 def test_a_damaged_checkpoint_is_refused_and_the_earlier_snapshot_kept(tmp_path: Path) -> None:
@@ -247,3 +262,30 @@ def test_a_run_without_a_checkpoint_is_not_snapshot(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1 and "is a file: name a folder" in done.stderr
+
+
+HISTORY_SEEDED = """
+import json, sys, types
+from pathlib import Path
+from bench import paper_table
+
+run = Path(sys.argv[1])
+report = {"nll": 85.5, "nll_stderr": 0.22}
+paper_table.vaekit = lambda *args: types.SimpleNamespace(stdout=json.dumps(report))
+first = paper_table.nll(run, 5000)
+again = paper_table.nll(run, 5000)  # the same weights: reused, not measured or recorded again
+print(json.dumps({"first": first, "again": again, "history": paper_table.read_history(run)}))
+"""
+
+
+def test_an_nll_measured_before_the_history_was_kept_becomes_its_first_line(tmp_path: Path) -> None:
+    run = tmp_path / "iwae2-k50"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(json.dumps({"epoch": 300, "epoch_time_s": 50.0}) + "\n")
+    (run / "bench-paper-nll-k5000.json").write_text(json.dumps({"epoch": 180, "nll": 86.2, "nll_stderr": 0.23}))
+    done = subprocess.run([sys.executable, "-c", HISTORY_SEEDED, str(run)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["first"] == out["again"] == [85.5, 0.22]
+    assert [(r["epoch"], r["nll"]) for r in out["history"]] == [(180, 86.2), (300, 85.5)]
+    assert json.loads((run / "bench-paper-nll-k5000.json").read_text()) == {"epoch": 300, "nll": 85.5, "nll_stderr": 0.22}
