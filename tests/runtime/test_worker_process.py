@@ -72,3 +72,9 @@ def test_python_m_vaekit_as_a_worker_exits_with_the_commands_code() -> None:
     assert good.returncode == 0 and good.stdout.strip()
     bad = subprocess.run([sys.executable, "-m", "vaekit", "no-such-command"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "no-such-command" in bad.stderr
+
+
+def test_a_fatal_signal_in_a_worker_prints_where_each_thread_was() -> None:
+    result = run_worker_script("import os, signal\nos.kill(os.getpid(), signal.SIGABRT)\n")
+    assert result.returncode == -6
+    assert "Fatal Python error: Aborted" in result.stderr and "in command" in result.stderr
