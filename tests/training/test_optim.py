@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from vaekit import objectives
+from vaekit.fast import DirectAdamStep
 from vaekit.objectives.base import StepLoss
 from vaekit.runtime.errors import ConfigError
 from vaekit.training.optim import autocast_context, make_adam
@@ -82,6 +83,64 @@ def test_autograd_step_takes_the_optimizer_step_it_is_given():
     assert not any(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
+def _scaled_step(init_scale: float, grad_clip: float | None, optimizer_step: str) -> AutogradStep:
+    """An autograd step with a CPU gradient scaler (fp16's, which runs on CUDA only) and fused Adam."""
+    model = _Regression()
+    optimizer = make_adam(model.parameters(), 1e-2, fused=True)
+    given = DirectAdamStep(optimizer) if optimizer_step == "direct" else None
+    step = AutogradStep(model, _objective, optimizer, device=CPU, grad_clip=grad_clip, optimizer_step=given)
+    step.scaler = torch.amp.GradScaler("cpu", init_scale=init_scale, growth_interval=2)
+    return step
+
+
+@pytest.mark.parametrize("optimizer_step", ["direct", "torch"])
+@pytest.mark.parametrize("grad_clip", [None, 0.1])
+def test_a_scaled_step_is_torchs_scaler_loop_bit_for_bit_overflows_included(grad_clip, optimizer_step):
+    # 2^127 overflows the scaled loss (targets far off): the first steps are skipped while the scale backs off.
+    x, y = _data()
+    y = y * 30
+    step, reference = _scaled_step(2.0**127, grad_clip, optimizer_step), _Regression()
+    ref_opt = make_adam(reference.parameters(), 1e-2, fused=True)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**127, growth_interval=2)
+    skipped = 0
+    for i in range(12):
+        ref_opt.zero_grad(set_to_none=True)
+        loss = objectives.training_loss(_objective, reference, x, y, i).loss
+        scaler.scale(loss).backward()
+        if grad_clip is not None:
+            scaler.unscale_(ref_opt)
+            torch.nn.utils.clip_grad_norm_(reference.parameters(), grad_clip)
+        scale = scaler.get_scale()
+        scaler.step(ref_opt)
+        scaler.update()
+        skipped += scaler.get_scale() < scale
+        terms = step(x, y, i)
+        assert torch.equal(terms.loss, loss.detach()) and step.scaler.get_scale() == scaler.get_scale()
+        assert all(torch.equal(a, b) for a, b in zip(reference.parameters(), step.model.parameters(), strict=True))
+    assert 0 < skipped < 12
+
+
+def test_a_scaled_step_does_not_import_the_compiler():
+    # torch's optimizer.step (which GradScaler.step calls) imports torch._dynamo: seconds at start-up.
+    script = textwrap.dedent("""
+        import sys, torch
+        from vaekit.fast import optimizer_step_for
+        from vaekit.objectives.base import StepLoss
+        from vaekit.training.optim import make_adam
+        from vaekit.training.step import AutogradStep
+        model = torch.nn.Linear(4, 2)
+        optimizer = make_adam(model.parameters(), 1e-2, fused=True)
+        objective = lambda m, x, y, s: StepLoss(m(x).pow(2).sum(-1).mean(), torch.zeros(3), torch.zeros(3))
+        step = AutogradStep(model, objective, optimizer, device=torch.device("cpu"), optimizer_step=optimizer_step_for(optimizer))
+        step.scaler = torch.amp.GradScaler("cpu")
+        for i in range(3):
+            step(torch.randn(3, 4), None, i)
+        print("torch._dynamo" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 with a gradient scaler runs on CUDA")
 def test_fp16_steps_through_the_gradient_scaler_on_cuda():
@@ -91,11 +150,16 @@ def test_fp16_steps_through_the_gradient_scaler_on_cuda():
     optimizer = make_adam(model.parameters(), 1e-2, fused=True)
     unused = []
     step = AutogradStep(
-        model, _objective, optimizer, device=cuda, precision="fp16", grad_clip=1.0, optimizer_step=lambda: unused.append(1)
-    )
+        model, _objective, optimizer, device=cuda, precision="fp16", grad_clip=1.0,
+        optimizer_step=lambda: unused.append(1) or optimizer.step(),
+    )  # fmt: skip
     assert step.scaler.is_enabled()
-    losses = [step(x, y, i).loss.item() for i in range(20)]
-    assert unused == []  # the scaler steps the optimizer itself
+    losses, skipped = [], 0
+    for i in range(20):
+        scale = step.scaler.get_scale()
+        losses.append(step(x, y, i).loss.item())
+        skipped += step.scaler.get_scale() < scale  # the scale backs off after an overflow
+    assert len(unused) == 20 - skipped  # the given step, on the unscaled gradients, where they were finite
     assert losses[-1] < losses[0]
 
 

@@ -34,9 +34,9 @@ class AutogradStep:
     underflow; for every other precision the scaler is disabled and each of its calls is the
     identity, so both run this one path. ``reduce_gradients`` (a distributed run's
 :class:`~vaekit.training.distributed.GradientSum`) combines the ranks' gradients and loss
-terms after the backward pass. ``optimizer_step`` replaces ``optimizer.step`` where no
-    scaler runs (e.g. :func:`vaekit.fast.optimizer_step_for`'s exact shortcut); the scaler
-    steps the optimizer itself, skipping steps whose gradients overflowed.
+terms after the backward pass. ``optimizer_step`` replaces ``optimizer.step`` (e.g.
+    :func:`vaekit.fast.optimizer_step_for`'s exact shortcut); under the scaler it runs on the
+    unscaled gradients and is skipped where they overflowed, as ``GradScaler.step`` would.
     """
 
     name = "autograd"
@@ -70,14 +70,23 @@ terms after the backward pass. ``optimizer_step`` replaces ``optimizer.step`` wh
         if self.reduce_gradients is not None:
             # Before clipping and the scaler's checks, which must see the whole batch's gradients.
             terms = self.reduce_gradients(terms)
-        if self.grad_clip is not None:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(
-                [p for group in self.optimizer.param_groups for p in group["params"]], self.grad_clip
-            )
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        finite = True
         if self.scaler.is_enabled():
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer_step()
+            # Unscaled here and stepped through optimizer_step, not scaler.step(): torch's
+            # optimizer.step imports its compiler stack on first use, seconds of start-up.
+            self.scaler.unscale_(self.optimizer)
+            finite = gradients_finite(params)
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        if finite:
+            self.optimizer_step()  # a step whose scaled gradients overflowed is skipped, as scaler.step does
+        self.scaler.update()
         return terms
+
+
+def gradients_finite(params: list[torch.Tensor]) -> bool:
+    """Return whether every gradient of ``params`` is finite (no inf or NaN), with one
+    device-to-host read."""
+    grads = [p.grad for p in params if p.grad is not None]
+    return not grads or bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
