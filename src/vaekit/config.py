@@ -180,6 +180,8 @@ class TrainConfig:
         LR_SCHEDULES,
     )
     adam_eps: float = _opt(1e-8, "Adam's epsilon (Burda et al. 2015 use 1e-4).")
+    adam_beta1: float = _opt(0.9, "Adam's decay rate of the gradient's running mean (momentum).")
+    adam_beta2: float = _opt(0.999, "Adam's decay rate of the squared gradient's running mean.")
     seed: int = _opt(0, "Seed of the weights, the batch order and every draw.")
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps.")
     checkpoint_every: int = _opt(1, "Checkpoint every N epochs (and always at the end).")
@@ -571,6 +573,8 @@ def validate(config: RunConfig) -> None:
         (t.lr > 0, f"lr must be > 0, got {t.lr}"),
         (t.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {t.lr_schedule!r}"),
         (t.adam_eps > 0, f"adam_eps must be > 0, got {t.adam_eps}"),
+        (0.0 <= t.adam_beta1 < 1.0, f"adam_beta1 must be in [0, 1), got {t.adam_beta1}"),
+        (0.0 <= t.adam_beta2 < 1.0, f"adam_beta2 must be in [0, 1), got {t.adam_beta2}"),
         (t.time_limit is None or t.time_limit > 0, f"time_limit must be > 0 seconds, got {t.time_limit}"),
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
         (d.shuffle in SHUFFLES, f"shuffle must be one of {', '.join(SHUFFLES)}, got {d.shuffle!r}"),

@@ -53,6 +53,18 @@ def test_the_schedule_and_epsilon_reach_the_optimizer(tmp_path: Path) -> None:
                                                          1e-3 * 10 ** (-1 / 7)])  # fmt: skip
     trainer = json.loads((tmp_path / "run" / "trainer.json").read_text())
     assert trainer["optimizer"]["param_groups"][0]["eps"] == 1e-4
+    assert trainer["optimizer"]["param_groups"][0]["betas"] == [0.9, 0.999]
+
+
+def test_adams_decay_rates_reach_the_optimizer_and_change_the_training(tmp_path: Path) -> None:
+    vaekit.train(out=tmp_path / "default", **SMALL)
+    vaekit.train(out=tmp_path / "run", adam_beta1=0.99, adam_beta2=0.99, **SMALL)
+    trainer = json.loads((tmp_path / "run" / "trainer.json").read_text())
+    assert trainer["optimizer"]["param_groups"][0]["betas"] == [0.99, 0.99]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["train"]["adam_beta1"], config["train"]["adam_beta2"]) == (0.99, 0.99)
+    default, run = (load_file(str(tmp_path / name / "model.safetensors")) for name in ("default", "run"))
+    assert not all(torch.equal(default[k], run[k]) for k in default)
 
 
 def test_a_run_stops_at_its_time_limit_and_resumes_to_the_same_weights(tmp_path: Path) -> None:
@@ -72,7 +84,8 @@ def test_a_run_stops_at_its_time_limit_and_resumes_to_the_same_weights(tmp_path:
 @pytest.mark.parametrize(
     ("option", "message"),
     [({"lr_schedule": "linear"}, "lr_schedule must be one of"), ({"adam_eps": 0.0}, "adam_eps must be > 0"),
-     ({"time_limit": -1.0}, "time_limit must be > 0")],  # fmt: skip
+     ({"time_limit": -1.0}, "time_limit must be > 0"), ({"adam_beta1": 1.0}, r"adam_beta1 must be in \[0, 1\)"),
+     ({"adam_beta2": -0.1}, r"adam_beta2 must be in \[0, 1\)")],  # fmt: skip
 )
 def test_bad_schedule_options_are_refused(tmp_path: Path, option: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -350,7 +350,9 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     if not resume:
         start_from_marginals(model, splits.train)
     objective = build_objective(config, model)
-    optimizer = make_adam(model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device), eps=t.adam_eps)
+    optimizer = make_adam(
+        model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device), eps=t.adam_eps, betas=(t.adam_beta1, t.adam_beta2)
+    )
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
     history: list[dict[str, Any]] = []
     if resume:

@@ -13,14 +13,19 @@ from vaekit.runtime.errors import ConfigError
 
 
 def make_adam(
-    params: Iterable[torch.nn.Parameter], lr: float, fused: bool = False, eps: float = 1e-8
+    params: Iterable[torch.nn.Parameter],
+    lr: float,
+    fused: bool = False,
+    eps: float = 1e-8,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Adam:
-    """Return Adam over ``params`` with learning rate ``lr`` and epsilon ``eps``; with ``fused``,
-    torch's fused kernel (see :func:`vaekit.fast.fused_adam`, which says where it applies)."""
+    """Return Adam over ``params`` with learning rate ``lr``, epsilon ``eps`` and decay rates
+    ``betas``; with ``fused``, torch's fused kernel (see :func:`vaekit.fast.fused_adam`, which
+    says where it applies)."""
     optimizer = torch.optim.Adam.__new__(torch.optim.Adam)
     # Bound before __init__, which calls add_param_group.
     without_compiler_wrappers(optimizer)
-    torch.optim.Adam.__init__(optimizer, params, lr=lr, eps=eps, fused=fused or None)
+    torch.optim.Adam.__init__(optimizer, params, lr=lr, betas=betas, eps=eps, fused=fused or None)
     return optimizer
 
 
