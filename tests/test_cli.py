@@ -155,6 +155,16 @@ def test_reconstruct_and_info(cli_run, tmp_path):
     info = json.loads(invoke("info", cli_run, "--json").output)
     assert info["epochs_trained"] == 2 and info["latent_dim"] == 2
     assert info["training"] == "fused fp32 (epochs 1-2)"
+    assert info["best_by"] == "validation loss"
+
+
+def test_info_says_the_best_epoch_was_chosen_by_the_training_loss_without_a_validation_split(tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", "--data", "digits", "--encoder", "16", "--latent", "2", "--epochs", "1", "--val-fraction", "0",
+                  "--out", run, "-q").exit_code == 0  # fmt: skip
+    info = json.loads(invoke("info", run, "--json").output)
+    assert info["best_by"] == "training loss (no validation split)" and info["best_epoch"] == 1
+    assert "training loss (no validation split)" in invoke("info", run).output
 
 
 def test_resume_extends_a_finished_run(cli_run, tmp_path):

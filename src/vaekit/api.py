@@ -578,7 +578,8 @@ def training_history(records: list[dict[str, Any]]) -> str:
 
 
 def run_info(run_dir: str | Path) -> dict[str, Any]:
-    """Return a summary of a run folder: config, progress, best epoch, parameter count, files."""
+    """Return a summary of a run folder: config, progress, best epoch (and ``best_by``, the loss
+    that chose it), parameter count, files."""
     run_dir = Path(run_dir)
     vae = load(run_dir)
     trainer_json = run_dir / ckpt.TRAINER_JSON
@@ -603,6 +604,8 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "steps": state.get("step"),
         "best_epoch": state.get("best_epoch"),
         "best_val_loss": state.get("best_val_loss"),
+        # Without a validation split the best epoch is the one of the lowest training loss.
+        "best_by": "validation loss" if vae.config.data.val_fraction > 0 else "training loss (no validation split)",
         "training": training_history(ckpt.read_metrics(run_dir / ckpt.METRICS_FILE)),
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
