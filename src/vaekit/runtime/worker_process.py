@@ -24,9 +24,9 @@ def run_as_worker(command: Callable[[], object]) -> NoReturn:
 
     A worker has left its process group and written everything by the time the command returns,
     and what is left to tear down is torch's C++ state: a gloo thread that touches Python objects
-    while the interpreter finalises aborts the process ("terminate called without an active
-    exception"), which torchrun reports as a failed rank after a training that succeeded. Ending
-    with ``os._exit`` after flushing the output leaves that teardown out. A fatal signal in a
+    while the interpreter finalises can abort the process ("terminate called without an active
+    exception"), which torchrun would report as a failed rank after a training that succeeded.
+    Ending with ``os._exit`` after flushing the output leaves that teardown out. A fatal signal in a
     worker prints every thread's Python stack (``faulthandler``), so such a crash says where it was.
     """
     if not faulthandler.is_enabled():
