@@ -209,13 +209,10 @@ def nll(run: Path, k: int, nproc: int = 1, device: str = "cpu") -> tuple[float, 
     report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q",
                                "--device", device, *processes).stdout)  # fmt: skip
     record = {"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}
-    saved = run / f"bench-paper-nll-k{k}.json"
     history = read_history(run)
-    if saved.exists() and not history:  # measured before the history was kept: its first line
-        history = [{**json.loads(saved.read_text()), "k": k}]
     history.append({**record, "k": k, "measured": time.strftime("%Y-%m-%d"), "device": device})
     write_history(run, history)
-    saved.write_text(json.dumps(record) + "\n")
+    (run / f"bench-paper-nll-k{k}.json").write_text(json.dumps(record) + "\n")
     return report["nll"], report["nll_stderr"]
 
 
@@ -224,11 +221,15 @@ HISTORY_FILE = "bench-paper-nll-history.jsonl"
 
 
 def read_history(run: Path) -> list[dict]:
-    """Return the NLL measurements recorded in ``run``'s history file, oldest first (none without one)."""
+    """Return the NLL measurements recorded in ``run``'s history file, by K then epoch; a folder
+    measured before the history was kept gives its last report of each K instead (none without
+    either)."""
     path = run / HISTORY_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if path.exists():
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    reports = sorted(run.glob("bench-paper-nll-k*.json")) if run.is_dir() else []
+    return sorted(({**json.loads(p.read_text()), "k": int(p.stem.rsplit("-k", 1)[1])} for p in reports),
+                  key=lambda r: (r["k"], r["epoch"]))  # fmt: skip
 
 
 def write_history(run: Path, history: list[dict]) -> None:

@@ -272,9 +272,10 @@ from bench import paper_table
 run = Path(sys.argv[1])
 report = {"nll": 85.5, "nll_stderr": 0.22}
 paper_table.vaekit = lambda *args: types.SimpleNamespace(stdout=json.dumps(report))
+before = paper_table.read_history(run)  # no history file yet: the last report stands for it
 first = paper_table.nll(run, 5000)
 again = paper_table.nll(run, 5000)  # the same weights: reused, not measured or recorded again
-print(json.dumps({"first": first, "again": again, "history": paper_table.read_history(run)}))
+print(json.dumps({"before": before, "first": first, "again": again, "history": paper_table.read_history(run)}))
 """
 
 
@@ -286,6 +287,7 @@ def test_an_nll_measured_before_the_history_was_kept_becomes_its_first_line(tmp_
     done = subprocess.run([sys.executable, "-c", HISTORY_SEEDED, str(run)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
+    assert out["before"] == [{"epoch": 180, "nll": 86.2, "nll_stderr": 0.23, "k": 5000}]
     assert out["first"] == out["again"] == [85.5, 0.22]
     assert [(r["epoch"], r["nll"]) for r in out["history"]] == [(180, 86.2), (300, 85.5)]
     assert json.loads((run / "bench-paper-nll-k5000.json").read_text()) == {"epoch": 300, "nll": 85.5, "nll_stderr": 0.22}
