@@ -29,7 +29,7 @@ from vaekit.fast.dense import (
 )
 from vaekit.nets.layers import log_in_place, numpy_applies, numpy_ufunc
 from vaekit.nets.mlp import GaussianEncoder
-from vaekit.runtime.batch_shard import current_rows
+from vaekit.runtime.batch_shard import whole_batch
 
 #: what a forward pass keeps per layer for its backward: (input, pre-activation, output)
 Saved = list[tuple[torch.Tensor, ...]]
@@ -133,13 +133,12 @@ def roulette_uniforms(like: torch.Tensor, seed: int, step: int) -> torch.Tensor:
     """Return uniform draws in [0, 1) shaped, typed and placed as ``like``, for the roulette of
     optimizer step ``step`` of a run seeded ``seed``: from a generator of their own seeded by
     both, so the option leaves the run's stream of noise as it was, and a resumed run draws the
-    same. A ``[k, B]`` ``like`` in a distributed step (:func:`~vaekit.runtime.batch_shard.current_rows`)
+    same. A ``[k, B]`` ``like`` in a distributed step (:func:`~vaekit.runtime.batch_shard.whole_batch`)
     gets the columns of its rows from one draw for the whole batch, as one process would draw."""
-    shape = tuple(like.shape)
-    rows = current_rows()
-    if rows is not None and len(shape) == 2 and shape[1] == rows[2] - rows[1] != rows[0]:
-        total, start, stop = rows
-        return roulette_uniforms(like.new_empty(shape[0], total), seed, step)[:, start:stop]
+    share = whole_batch(tuple(like.shape), 1) if like.dim() == 2 else None
+    if share is not None:
+        full, rows = share
+        return roulette_uniforms(like.new_empty(full), seed, step)[:, rows]
     generator = torch.Generator(device=like.device)
     # torch's CPU generator keeps 32 bits of a seed: mix both numbers into them (SplitMix64).
     z = (seed * 2**32 + step + 0x9E3779B97F4A7C15) % 2**64

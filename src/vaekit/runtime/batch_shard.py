@@ -40,12 +40,23 @@ def standard_normal(shape: tuple[int, ...] | torch.Size, like: torch.Tensor) -> 
     inside :func:`rows_of_batch` the draw is made for the whole batch and this process's rows
     are returned, so the default generator advances as it would in one process."""
     shape = tuple(shape)
-    if _rows is not None and len(shape) >= 2:
-        total, start, stop = _rows
-        if shape[-2] == stop - start and total != stop - start:
-            full = (*shape[:-2], total, shape[-1])
-            return torch.randn(full, dtype=like.dtype, device=like.device)[..., start:stop, :]
+    share = whole_batch(shape, len(shape) - 2) if len(shape) >= 2 else None
+    if share is not None:
+        full, rows = share
+        return torch.randn(full, dtype=like.dtype, device=like.device)[..., rows, :]
     return torch.randn(shape, dtype=like.dtype, device=like.device)
+
+
+def whole_batch(shape: tuple[int, ...], dim: int) -> tuple[tuple[int, ...], slice] | None:
+    """Return ``(the whole batch's shape, this process's rows along dim)`` for a draw of
+    ``shape`` whose dimension ``dim`` is this process's share of the batch (inside
+    :func:`rows_of_batch`), or None when the draw is already the whole batch's."""
+    if _rows is None:
+        return None
+    total, start, stop = _rows
+    if shape[dim] != stop - start or total == stop - start:
+        return None
+    return (*shape[:dim], total, *shape[dim + 1 :]), slice(start, stop)
 
 
 def current_rows() -> tuple[int, int, int] | None:
