@@ -20,14 +20,16 @@ def launched_by_torchrun() -> bool:
 
 def run_as_worker(command: Callable[[], object]) -> NoReturn:
     """Run ``command`` (the click command line) and end the process with its exit code, without
-    the interpreter's teardown; never returns.
+    the interpreter's teardown where it succeeded; never returns.
 
     A worker has left its process group and written everything by the time the command returns,
     and what is left to tear down is torch's C++ state: a gloo thread that touches Python objects
     while the interpreter finalises can abort the process ("terminate called without an active
     exception"), which torchrun would report as a failed rank after a training that succeeded.
-    Ending with ``os._exit`` after flushing the output leaves that teardown out. A fatal signal in a
-    worker prints every thread's Python stack (``faulthandler``), so such a crash says where it was.
+    Ending with ``os._exit`` after flushing the output leaves that teardown out. A command that
+    failed exits as usual instead: a rank that left at once would have torchrun stop its peers
+    before they had cleaned up (a new run's folder removed, say). A fatal signal in a worker
+    prints every thread's Python stack (``faulthandler``), so such a crash says where it was.
     """
     if not faulthandler.is_enabled():
         faulthandler.enable()
@@ -42,7 +44,9 @@ def run_as_worker(command: Callable[[], object]) -> NoReturn:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-    os._exit(code)
+    if code != 0:
+        sys.exit(code)
+    os._exit(0)
 
 
 def _exit_code(code: object) -> int:
