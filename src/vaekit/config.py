@@ -60,6 +60,10 @@ FAST_MODES = ("auto", "off")
 PRECISIONS = ("fp32", "bf16", "fp16", "bf16-grad")
 #: values of ``train.lr_schedule`` (see ``vaekit.training.optim.learning_rate``)
 LR_SCHEDULES = ("constant", "burda", "cosine")
+#: values of ``train.init`` (see ``vaekit.nets.init.initialise``)
+INITS = ("torch", "glorot-uniform")
+#: values of ``train.output_bias`` (see ``vaekit.training.build.start_from_marginals``)
+OUTPUT_BIASES = ("auto", "marginals", "init")
 
 #: top-level keys of config.json that record facts about the data (and the library version)
 BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "table", "data_file", "version")
@@ -183,6 +187,19 @@ class TrainConfig:
     adam_beta1: float = _opt(0.9, "Adam's decay rate of the gradient's running mean (momentum).")
     adam_beta2: float = _opt(0.999, "Adam's decay rate of the squared gradient's running mean.")
     seed: int = _opt(0, "Seed of the weights, the batch order and every draw.")
+    init: str = _opt(
+        "torch",
+        "How a new run's weights start: torch, each layer's own default; glorot-uniform, dense and convolution "
+        "weights from U(+-sqrt(6/(fan_in+fan_out))) and biases 0 (Glorot & Bengio 2010; Burda et al.'s code).",
+        INITS,
+    )
+    output_bias: str = _opt(
+        "auto",
+        "How a new run's decoder output bias starts, after --init: marginals, from the training data's marginals "
+        "(bernoulli: each pixel's mean as a logit, as in Burda et al.'s code; a table's mixed likelihood: each "
+        "column's distribution); auto, marginals for tables only; init, as --init leaves it.",
+        OUTPUT_BIASES,
+    )
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps.")
     checkpoint_every: int = _opt(1, "Checkpoint every N epochs (and always at the end).")
     grad_clip: float | None = _opt(None, "Clip the gradients' global norm to this value.")
@@ -573,6 +590,8 @@ def validate(config: RunConfig) -> None:
         (t.lr > 0, f"lr must be > 0, got {t.lr}"),
         (t.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {t.lr_schedule!r}"),
         (t.adam_eps > 0, f"adam_eps must be > 0, got {t.adam_eps}"),
+        (t.init in INITS, f"init must be one of {', '.join(INITS)}, got {t.init!r}"),
+        (t.output_bias in OUTPUT_BIASES, f"output_bias must be one of {', '.join(OUTPUT_BIASES)}, got {t.output_bias!r}"),
         (0.0 <= t.adam_beta1 < 1.0, f"adam_beta1 must be in [0, 1), got {t.adam_beta1}"),
         (0.0 <= t.adam_beta2 < 1.0, f"adam_beta2 must be in [0, 1), got {t.adam_beta2}"),
         (t.time_limit is None or t.time_limit > 0, f"time_limit must be > 0 seconds, got {t.time_limit}"),

@@ -1,17 +1,25 @@
-"""A table model starts from its columns' marginals, and a table run resumes bit-exactly."""
+"""How a fresh model starts: a table's or (asked for) an image's decoder from the data's marginals,
+weights by torch or Glorot's rule; and a table run resumes bit-exactly."""
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from safetensors.torch import load_file
+from torch import nn
 
 import vaekit
 from vaekit.data import load_data
 from vaekit.data.tables import TableCodec
+from vaekit.data.units import to_model_units
 from vaekit.distributions.likelihoods.mixed import MixedLikelihood
-from vaekit.training.build import start_from_marginals
+from vaekit.runtime.errors import ConfigError
+from vaekit.training.build import initialise, start_from_marginals
 
 
 def mixed_table(n: int = 200) -> pd.DataFrame:
@@ -69,3 +77,141 @@ def test_a_table_run_resumes_to_the_same_weights(tmp_path):
     whole = load_file(tmp_path / "whole" / "model.safetensors")
     halves = load_file(tmp_path / "halves" / "model.safetensors")
     assert whole.keys() == halves.keys() and all(torch.equal(whole[k], halves[k]) for k in whole)
+
+
+def built(spec: dict, shape=(1, 8, 8), value_range="unit") -> torch.nn.Module:
+    from vaekit.models import DataFacts, create
+
+    torch.manual_seed(0)
+    return create({"latent_dim": 3, **spec}, DataFacts(input_shape=shape, value_range=value_range, levels=17))
+
+
+GLOROT_MODELS = [
+    {"name": "vae", "net": {"name": "mlp", "encoder": [16, 12], "normalization": "layer"}},
+    {"name": "hvae", "net": {"name": "mlp", "encoder": [16]}, "options": {"upper_latents": [2], "upper_hidden": [[6]]}},
+    {"name": "vae", "net": {"name": "conv", "channels": [4, 8]}},
+]
+
+
+@pytest.mark.parametrize("spec", GLOROT_MODELS, ids=["mlp", "hvae", "conv"])
+def test_glorot_uniform_draws_every_dense_and_convolution_weight_within_its_bound(spec):
+    model = built(spec)
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    torch.manual_seed(1)
+    initialise(model, "glorot-uniform")
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
+    assert any(isinstance(m, nn.modules.conv._ConvNd) for m in layers) == (spec["net"]["name"] == "conv")
+    for layer in layers:
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        w = layer.weight.detach().abs()
+        assert w.max() <= bound and w.max() > 0.5 * bound  # drawn afresh over the whole range
+        assert layer.bias is None or not layer.bias.any()
+    kept = {name for name, p in model.named_parameters() if torch.equal(p, before[name])}
+    drawn = {f"{name}.weight" for name, m in model.named_modules() if m in layers}
+    assert not (kept & drawn)
+    # what is not a dense or convolution layer keeps its start (layer norm's weights here)
+    norms = [f"{name}.{p}" for name, m in model.named_modules() if isinstance(m, nn.LayerNorm) for p in ("weight", "bias")]
+    assert bool(norms) == (spec["net"].get("normalization") == "layer")
+    assert set(norms) <= kept
+
+
+def test_glorot_uniform_is_seeded_and_torch_leaves_the_model_as_built():
+    a, b = built(GLOROT_MODELS[0]), built(GLOROT_MODELS[0])
+    torch.manual_seed(3)
+    initialise(a, "glorot-uniform")
+    torch.manual_seed(3)
+    initialise(b, "glorot-uniform")
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    c = built(GLOROT_MODELS[0])
+    before = [p.clone() for p in c.parameters()]
+    initialise(c, "torch")
+    assert all(torch.equal(p, q) for p, q in zip(before, c.parameters(), strict=True))
+    with pytest.raises(ConfigError, match="init must be one of torch, glorot-uniform"):
+        initialise(c, "xavier")
+
+
+def test_a_bernoulli_decoder_starts_from_each_pixels_mean_in_model_units():
+    model = built(GLOROT_MODELS[0])
+    levels = torch.randint(0, 17, (50, 64), dtype=torch.uint8)
+    levels[:, 0] = 0  # a pixel never on
+    start_from_marginals(model, levels, "marginals", levels=17)
+    bias = model.decoder.layers[-1].bias
+    grey = levels.double() / 16
+    expected = (grey.sum(0) + 0.5) / 51
+    assert torch.allclose(torch.sigmoid(bias.double()), expected, atol=1e-6)
+    assert torch.isfinite(bias).all() and bias[0] < -4
+    # the same data in model units gives the same start
+    again = built(GLOROT_MODELS[0])
+    start_from_marginals(again, grey.float(), "marginals")
+    assert torch.allclose(again.decoder.layers[-1].bias, bias)
+
+
+def test_auto_and_init_leave_a_bernoulli_decoder_as_built():
+    for mode in ("auto", "init"):
+        model = built(GLOROT_MODELS[0])
+        before = model.decoder.layers[-1].bias.clone()
+        start_from_marginals(model, torch.rand(10, 64), mode)
+        assert torch.equal(model.decoder.layers[-1].bias, before)
+
+
+@pytest.mark.parametrize(
+    ("spec", "value_range", "why"),
+    [
+        ({"name": "vae", "net": {"name": "mlp", "encoder": [8]}}, "real", "this likelihood offers none .*'gaussian'"),
+        (GLOROT_MODELS[2], "unit", "its decoder does not end in a dense layer"),
+    ],
+    ids=["gaussian", "conv"],
+)
+def test_marginals_on_a_model_that_cannot_take_them_are_refused_with_the_fix(spec, value_range, why):
+    model = built(spec, value_range=value_range)
+    with pytest.raises(ConfigError, match=f"--output-bias marginals .*{why}.*Use --output-bias auto"):
+        start_from_marginals(model, torch.rand(10, 64), "marginals")
+    start_from_marginals(model, torch.rand(10, 64), "auto")  # auto leaves it as built
+
+
+def test_a_run_starts_from_glorot_weights_and_the_pixel_means(tmp_path, monkeypatch):
+    from vaekit.training import loop
+
+    seen = {}
+    real_init, real_start = loop.initialise, loop.start_from_marginals
+
+    def spy_init(model, scheme):
+        real_init(model, scheme)
+        seen["first"] = next(model.parameters()).detach().clone()
+        seen["scheme"] = scheme
+
+    def spy_start(model, x, mode, levels):
+        real_start(model, x, mode, levels)
+        seen["bias"] = model.decoder.layers[-1].bias.detach().clone()
+        seen["train"] = to_model_units(x, levels)
+
+    monkeypatch.setattr(loop, "initialise", spy_init)
+    monkeypatch.setattr(loop, "start_from_marginals", spy_start)
+    out = tmp_path / "run"
+    vaekit.train(data="digits", encoder=[32], latent_dim=2, epochs=1, batch_size=64, out=out, progress="quiet",
+                 init="glorot-uniform", output_bias="marginals")  # fmt: skip
+    assert seen["scheme"] == "glorot-uniform"
+    w = seen["first"]
+    assert w.abs().max() <= math.sqrt(6 / (w.shape[0] + w.shape[1]))
+    share = (seen["train"].double().sum(0) + 0.5) / (len(seen["train"]) + 1)
+    assert torch.allclose(torch.sigmoid(seen["bias"].double()), share, atol=1e-6)
+    config = json.loads((out / "config.json").read_text())
+    assert (config["train"]["init"], config["train"]["output_bias"]) == ("glorot-uniform", "marginals")
+    # a resumed run keeps its weights: neither start runs again
+    seen.clear()
+    vaekit.resume(out, epochs=2, progress="quiet")
+    assert not seen
+
+
+def test_the_command_line_refuses_marginals_it_cannot_give_and_writes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from vaekit.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--data", "digits", "--epochs", "1", "--likelihood", "gaussian", "--output-bias", "marginals"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out), "-q"])
+    assert result.exit_code == 2
+    assert "--output-bias marginals" in result.output and "Use --output-bias auto" in result.output
+    assert not out.exists()

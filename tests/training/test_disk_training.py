@@ -241,9 +241,9 @@ def test_marginals_come_from_a_bounded_sample_the_same_in_memory_and_on_disk(tmp
     seen = []
     real = build.start_from_marginals
 
-    def spy(model, x):
+    def spy(model, x, *args):
         seen.append(type(x))
-        return real(model, x)
+        return real(model, x, *args)
 
     monkeypatch.setattr("vaekit.training.loop.start_from_marginals", spy)
     runs = {}

@@ -14,7 +14,8 @@ from torch import nn
 
 from vaekit import objectives
 from vaekit._version import __version__
-from vaekit.config import RunConfig
+from vaekit.config import INITS, OUTPUT_BIASES, RunConfig
+from vaekit.data.units import to_model_units
 from vaekit.models import DataFacts, create
 from vaekit.runtime.errors import ConfigError, VaekitError
 from vaekit.runtime.memory import available_bytes, require_memory
@@ -201,20 +202,62 @@ MARGINAL_VALUES = 1 << 21
 
 
 @torch.no_grad()
-def start_from_marginals(model: nn.Module, x: Any) -> None:
-    """Start a fresh model's decoder from the data's marginals where its likelihood offers them
-    (``start_from_marginals``, the mixed likelihood of tables) and its decoder ends in a Linear
-    layer: the output bias gives each column its own distribution before any step. Draws no
-    random numbers, so seeded runs stay reproducible; other models are left as built.
+def initialise(model: nn.Module, scheme: str) -> None:
+    """Start a fresh model's weights by ``scheme`` (``train.init``), in place; returns nothing.
 
-    ``x`` is the training split, a tensor or a ``RowView`` left on disk. The marginals are
+    ``"torch"`` leaves the model as its layers built it. ``"glorot-uniform"`` (Glorot and
+    Bengio 2010, the initialisation of Burda et al.'s code) draws the weight of every dense and
+    convolution layer again from U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+    (``torch.nn.init.xavier_uniform_``), and sets their biases to 0; other parameters
+    (normalisation, a likelihood's scales, pseudo-inputs) keep their starts. The draws come from
+    torch's generator in the order of ``model.modules()``, so a seeded run starts the same way."""
+    if scheme not in INITS:
+        raise ConfigError(f"init must be one of {', '.join(INITS)}, got {scheme!r}")
+    if scheme == "torch":
+        return
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                module.bias.zero_()
+
+
+@torch.no_grad()
+def start_from_marginals(model: nn.Module, x: Any, mode: str = "auto", levels: int | None = None) -> None:
+    """Start a fresh model's decoder output bias from the data's marginals, in place; returns
+    nothing. ``mode`` is ``train.output_bias``: ``"auto"`` does it for a likelihood that does
+    so by default (a table's ``mixed`` one), ``"marginals"`` for any likelihood that offers
+    marginals (``start_from_marginals``: also ``bernoulli``, each pixel's mean as a logit), and
+    ``"init"`` never. The output bias then gives each value its own distribution before any
+    step. Draws no random numbers, so seeded runs stay reproducible.
+
+    ``"marginals"`` on a model that cannot take them (another likelihood, or a decoder not
+    ending in a Linear layer with a bias) raises ``ConfigError`` naming the fix; ``"auto"``
+    leaves such a model as built.
+
+    ``x`` is the training split as stored, a tensor or a ``RowView`` left on disk (uint8 grey
+    levels are read in model units, ``levels`` being their number). The marginals are
     those of its first ``MARGINAL_VALUES / D`` examples (every example of a smaller split): the
     split is in a seeded random order, so they are a random sample, and memory stays bounded
     whatever the data's size; a split in memory and the same split on disk give the same bias."""
-    marginals = getattr(model.likelihood, "start_from_marginals", None)
+    if mode not in OUTPUT_BIASES:
+        raise ConfigError(f"output_bias must be one of {', '.join(OUTPUT_BIASES)}, got {mode!r}")
+    if mode == "init":
+        return
+    likelihood = model.likelihood
+    marginals = getattr(likelihood, "start_from_marginals", None)
+    if mode == "auto" and not likelihood.marginals_by_default:
+        return
     layers = getattr(getattr(model, "decoder", None), "layers", None)
     if marginals is None or layers is None or not isinstance(layers[-1], nn.Linear) or layers[-1].bias is None:
+        if mode == "marginals":
+            what = "this likelihood offers none" if marginals is None else "its decoder does not end in a dense layer"
+            raise ConfigError(
+                f"--output-bias marginals starts the decoder's last dense layer from the data's marginals, but {what} "
+                f"(likelihood {likelihood.name or type(likelihood).__name__!r}); it works with the bernoulli and mixed "
+                "likelihoods on a dense (mlp) decoder. Use --output-bias auto, or --net mlp"
+            )
         return
     rows = max(1, MARGINAL_VALUES // max(1, int(x.shape[1])))
     bias = layers[-1].bias
-    bias.copy_(marginals(x[:rows]).to(bias.device, bias.dtype))
+    bias.copy_(marginals(to_model_units(x[:rows], levels)).to(bias.device, bias.dtype))

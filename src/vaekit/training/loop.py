@@ -42,7 +42,13 @@ from vaekit.training.batches import (
     memory_batches,
     streaming_batches,
 )
-from vaekit.training.build import build_model, build_objective, check_training_memory, start_from_marginals
+from vaekit.training.build import (
+    build_model,
+    build_objective,
+    check_training_memory,
+    initialise,
+    start_from_marginals,
+)
 from vaekit.training.distributed import GradientSum, check_distributed_training
 from vaekit.training.optim import learning_rate, make_adam
 from vaekit.training.run_data import bind_to_data, load_bundle, make_splits
@@ -348,7 +354,8 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
             "(net.normalization or the model's normalization option) or train in one process"
         )
     if not resume:
-        start_from_marginals(model, splits.train)
+        initialise(model, t.init)
+        start_from_marginals(model, splits.train, t.output_bias, splits.levels)
     objective = build_objective(config, model)
     optimizer = make_adam(
         model.parameters(), t.lr, fused=fast.fused_adam(t.fast, device), eps=t.adam_eps, betas=(t.adam_beta1, t.adam_beta2)

@@ -24,6 +24,9 @@ class Likelihood(nn.Module):
     params_per_dim: int = 1
     #: value ranges ("binary", "unit", "real") on which ``log_prob`` is a normalised density/mass
     exact_for: frozenset[str] = frozenset()
+    #: whether a fresh decoder starts from the data's marginals unless told otherwise
+    #: (``train.output_bias: auto``); a likelihood offers them with ``start_from_marginals(x)``
+    marginals_by_default: bool = False
 
     def log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """Return log p(x|params) in nats per example, summed over D; shape ``params.shape[:-1]``."""

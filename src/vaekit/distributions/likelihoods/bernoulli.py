@@ -34,5 +34,15 @@ class BernoulliLikelihood(Likelihood):
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(params)
 
+    @torch.no_grad()
+    def start_from_marginals(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the decoder output bias ``[D]`` (float32 logits) whose probabilities are each
+        dimension's mean over the rows ``x`` ``[N, D]`` (values in [0, 1]), smoothed by half an
+        example each way, logit((sum + 0.5) / (N + 1)), so that a pixel never on stays finite.
+        Grey levels give the mean of their dynamic binarisation."""
+        x = x.detach().to("cpu", torch.float64)
+        share = (x.sum(0) + 0.5) / (x.shape[0] + 1.0)
+        return torch.log(share / (1 - share)).float()
+
     def sample(self, params: torch.Tensor) -> torch.Tensor:
         return torch.bernoulli(torch.sigmoid(params))

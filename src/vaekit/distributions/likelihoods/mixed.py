@@ -251,6 +251,9 @@ class MixedLikelihood(Likelihood):
     """
 
     exact_for = frozenset({"table"})
+    # Columns on scales as far apart as counts and shares: a decoder that starts from each
+    # column's own distribution need not spend its first steps learning them.
+    marginals_by_default = True
 
     def __init__(self, dim: int, blocks: Sequence[Mapping[str, Any]], initial_sigma: float = 1.0) -> None:
         super().__init__()
