@@ -208,45 +208,60 @@ def nll(run: Path, k: int, nproc: int = 1, device: str = "cpu") -> tuple[float, 
     processes = ["--nproc", str(nproc)] if nproc > 1 else []
     report = json.loads(vaekit("evaluate", str(run), "--k", str(k), "--no-probe", "--json", "-q",
                                "--device", device, *processes).stdout)  # fmt: skip
-    record = {"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"]}
-    history = read_history(run)
-    history.append({**record, "k": k, "measured": time.strftime("%Y-%m-%d"), "device": device})
-    write_history(run, history)
-    (run / f"bench-paper-nll-k{k}.json").write_text(json.dumps(record) + "\n")
+    record = {"epoch": epoch, "nll": report["nll"], "nll_stderr": report["nll_stderr"], "k": k}
+    write_history(run, [*read_history(run), {**record, "measured": time.strftime("%Y-%m-%d"), "device": device}])
     return report["nll"], report["nll_stderr"]
 
 
 #: every NLL a row's folder has had measured, one JSON line each (epoch, k, nll, nll_stderr, ...)
 HISTORY_FILE = "bench-paper-nll-history.jsonl"
+#: the last NLL of each K as folders measured before the history was kept recorded it
+#: (``bench-paper-nll-k5000.json``); the next write of the history takes it in and removes it
+LEGACY_REPORTS = "bench-paper-nll-k*.json"
 
 
 def read_history(run: Path) -> list[dict]:
-    """Return the NLL measurements recorded in ``run``'s history file, by K then epoch; a folder
-    measured before the history was kept gives its last report of each K instead (none without
-    either)."""
+    """Return the NLL measurements recorded in ``run`` (each a dict: epoch, k, nll and
+    nll_stderr in nats, and where known the date measured and the device), by K then epoch:
+    its history file's lines, with the last report of each K that a folder measured before the
+    history was kept still holds (none without either)."""
     path = run / HISTORY_FILE
-    if path.exists():
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    reports = sorted(run.glob("bench-paper-nll-k*.json")) if run.is_dir() else []
-    return sorted(({**json.loads(p.read_text()), "k": int(p.stem.rsplit("-k", 1)[1])} for p in reports),
-                  key=lambda r: (r["k"], r["epoch"]))  # fmt: skip
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    legacy = sorted(run.glob(LEGACY_REPORTS)) if run.is_dir() else []
+    reports = [{**json.loads(p.read_text()), "k": int(p.stem.rsplit("-k", 1)[1])} for p in legacy]
+    return _ordered(lines + reports)
+
+
+def _ordered(history: list[dict]) -> list[dict]:
+    """Return ``history`` by K then epoch, each measurement once (the record saying most of it)."""
+    unique: dict[tuple, dict] = {}
+    for record in history:
+        key = (record["k"], record["epoch"], record["nll"], record["nll_stderr"])
+        if key not in unique or len(record) > len(unique[key]):
+            unique[key] = record
+    return sorted(unique.values(), key=lambda r: (r["k"], r["epoch"], r.get("measured", "")))
 
 
 def write_history(run: Path, history: list[dict]) -> None:
-    """Write ``history`` as ``run``'s NLL history: one line per measurement, by K then epoch, each once."""
-    unique = {json.dumps(record, sort_keys=True): record for record in history}
-    ordered = sorted(unique.values(), key=lambda r: (r["k"], r["epoch"], r.get("measured", "")))
-    (run / HISTORY_FILE).write_text("".join(json.dumps(record) + "\n" for record in ordered))
+    """Write ``history`` as ``run``'s NLL history, one line per measurement, by K then epoch,
+    each once, and remove the folder's older per-K reports, which :func:`read_history` folded
+    into it: the history is the folder's one record of its NLLs."""
+    text = "".join(json.dumps(record) + "\n" for record in _ordered(history))
+    partial = run / f".{HISTORY_FILE}.partial"
+    partial.write_text(text)
+    partial.replace(run / HISTORY_FILE)
+    for report in run.glob(LEGACY_REPORTS):
+        report.unlink()
 
 
 def saved_nll(run: Path, k: int) -> tuple[int, float, float] | None:
     """Return ``(epoch, NLL in nats, standard error)`` of ``run``'s last measured NLL with ``k``
-    samples, or None if it has none."""
-    saved = run / f"bench-paper-nll-k{k}.json"
-    if not saved.exists():
+    samples (the latest epoch's), or None if it has none."""
+    records = [record for record in read_history(run) if record["k"] == k]
+    if not records:
         return None
-    cached = json.loads(saved.read_text())
-    return cached["epoch"], cached["nll"], cached["nll_stderr"]
+    last = records[-1]
+    return last["epoch"], last["nll"], last["nll_stderr"]
 
 
 def refuse_if_training(run: Path) -> None:
@@ -283,9 +298,9 @@ def snapshot(run: Path, dest: Path) -> int:
     ``model.safetensors`` and ``trainer.json`` come along only when they are of the same epoch
     (``vaekit resume`` rewrites them otherwise), and ``metrics.jsonl`` is cut to that epoch. The
     copy is written beside ``dest`` and takes its place only once complete, so an earlier
-    snapshot there is never lost to a half-written one. Of each NLL report the newer (by the
-    epoch of the weights it measured) of the run's and the earlier snapshot's is kept: an NLL
-    measured on a snapshot survives the next one."""
+    snapshot there is never lost to a half-written one. The NLL histories of the run and the
+    earlier snapshot are merged, and of each ``vaekit evaluate`` report the newer (by the epoch
+    of the weights it measured) is kept: an NLL measured on a snapshot survives the next one."""
     import shutil
 
     from vaekit.runtime.errors import CheckpointError
@@ -323,19 +338,20 @@ def _checkpoint_epoch(path: Path) -> int | None:
 
 
 def _report_epoch(path: Path) -> int:
-    """Return the epoch of the weights an NLL report (``bench-paper-nll-k*.json`` or ``vaekit
-    evaluate``'s ``eval-*.json``) was measured on; -1 when it does not say."""
+    """Return the epoch of the weights that ``vaekit evaluate``'s report ``path``
+    (``eval-*.json``) measured; -1 when it does not say."""
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return -1
-    epoch = record.get("epoch", record.get("weights_epoch")) if isinstance(record, dict) else None
+    epoch = record.get("weights_epoch") if isinstance(record, dict) else None
     return epoch if isinstance(epoch, int) else -1
 
 
 def _stage_snapshot(run: Path, staging: Path, dest: Path) -> int:
-    """Write :func:`snapshot`'s files of ``run`` into ``staging`` (the NLL reports: the newer of
-    ``run``'s and the earlier snapshot ``dest``'s); return the checkpoint's epoch."""
+    """Write :func:`snapshot`'s files of ``run`` into ``staging`` (the NLL histories of ``run``
+    and the earlier snapshot ``dest`` merged, each evaluate report the newer of theirs); return
+    the checkpoint's epoch."""
     import shutil
 
     from vaekit.training.checkpoint import read_metrics
@@ -358,9 +374,8 @@ def _stage_snapshot(run: Path, staging: Path, dest: Path) -> int:
     for name in SNAPSHOT_EXTRAS:
         if (run / name).exists():
             shutil.copyfile(run / name, staging / name)
-    # An NLL measured on an earlier snapshot (``--evaluate --runs DEST``) stays unless the run has a newer one.
-    reports = {p.name for folder in (run, dest) for pattern in ("bench-paper-nll-k*.json", "eval-*.json")
-               for p in folder.glob(pattern)}  # fmt: skip
+    # An evaluate report of an earlier snapshot (``--evaluate --runs DEST``) stays unless the run has a newer one.
+    reports = {p.name for folder in (run, dest) for p in folder.glob("eval-*.json")}
     for name in sorted(reports):
         newest = max((folder / name for folder in (run, dest) if (folder / name).exists()), key=_report_epoch)  # the run's on a tie
         shutil.copyfile(newest, staging / name)

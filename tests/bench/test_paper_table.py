@@ -73,12 +73,13 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
     run = tmp_path / "paper-budget-0.5" / name
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(r["epoch_cpu_s"] > 0 for r in records)
-    saved = json.loads((run / "bench-paper-nll-k10.json").read_text())
-    assert saved["epoch"] == records[-1]["epoch"] and cells[4] == f"K=10: {saved['nll']:.2f} ± {saved['nll_stderr']:.2f}"
-    # Every NLL measured is in the row's history: the two points at K = 4, the end at K = 10.
-    history = [json.loads(line) for line in (run / "bench-paper-nll-history.jsonl").read_text().splitlines()]
-    assert [r["k"] for r in history] == [4, 4, 10] and history[-1]["nll"] == saved["nll"]
+    # Every NLL measured is in the row's history, its one record of them: the two points at K = 4, the end at K = 10.
+    history_file = run / "bench-paper-nll-history.jsonl"
+    history = [json.loads(line) for line in history_file.read_text().splitlines()]
+    assert [r["k"] for r in history] == [4, 4, 10] and not list(run.glob("bench-paper-nll-k*.json"))
     assert all(r["device"] == "cpu" and len(r["measured"]) == 10 for r in history)
+    saved = history[-1]
+    assert saved["epoch"] == records[-1]["epoch"] and cells[4] == f"K=10: {saved['nll']:.2f} ± {saved['nll_stderr']:.2f}"
     shown = subprocess.run([sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--history"],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert shown.returncode == 0, shown.stderr
@@ -99,7 +100,7 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
     assert f"| {name} | {theirs} | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} | {saved['epoch']} |" in status.stdout
 
     # An NLL measured before the last epochs is shown with its epoch, not as the run's current one.
-    (run / "bench-paper-nll-k10.json").write_text(json.dumps({**saved, "epoch": saved["epoch"] - 1}))
+    history_file.write_text("".join(json.dumps(r) + "\n" for r in [*history[:-1], {**saved, "epoch": saved["epoch"] - 1}]))
     status = subprocess.run(
         [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--status"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -108,15 +109,15 @@ def test_a_budget_run_reports_nll_against_wall_and_cpu_time_and_status_shows_it(
 
     # --evaluate measures the NLL so far without training; over 2 processes it is one process's.
     if name == "vae1-k1":
-        (run / "bench-paper-nll-k10.json").unlink()
+        history_file.write_text("".join(json.dumps(r) + "\n" for r in history[:-1]))  # no NLL at K = 10 yet
         evaluated = subprocess.run(
             [sys.executable, "-m", "bench.paper_table", *common, "--runs", str(run.parent), "--evaluate", "--nproc", "2"],
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert evaluated.returncode == 0, evaluated.stderr
         assert (run / "metrics.jsonl").read_text().count("\n") == len(records)  # nothing trained
-        again = json.loads((run / "bench-paper-nll-k10.json").read_text())
-        assert again == saved
+        again = [json.loads(line) for line in history_file.read_text().splitlines()]
+        assert again[:-1] == history[:-1] and {**again[-1], "measured": saved["measured"]} == saved
         assert f"| {name} | {theirs} | {saved['nll']:.2f} ± {saved['nll_stderr']:.2f} | {saved['epoch']} |" in evaluated.stdout
 
         # A row that another process is training is not evaluated under it.
@@ -219,9 +220,9 @@ def test_a_snapshot_keeps_the_newer_nll_report_of_the_run_and_the_earlier_snapsh
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     nll = {name: json.loads((dest / name).read_text())["nll"] for name in
-           ("bench-paper-nll-k5000.json", "eval-test-k5000.json", "eval-test-k10.json", "eval-test-k500.json")}  # fmt: skip
-    assert nll == {"bench-paper-nll-k5000.json": 85.9, "eval-test-k5000.json": 85.5, "eval-test-k10.json": 90.0,
-                   "eval-test-k500.json": 86.0}  # fmt: skip
+           ("eval-test-k5000.json", "eval-test-k10.json", "eval-test-k500.json")}  # fmt: skip
+    assert nll == {"eval-test-k5000.json": 85.5, "eval-test-k10.json": 90.0, "eval-test-k500.json": 86.0}
+    assert not (dest / "bench-paper-nll-k5000.json").exists()  # taken into the merged history
     assert (dest / "trainer.safetensors").read_bytes() == (run / "trainer.safetensors").read_bytes()
     merged = [json.loads(line) for line in (dest / "bench-paper-nll-history.jsonl").read_text().splitlines()]
     assert [(r["epoch"], r["nll"]) for r in merged] == [(100, 87.0), (180, 86.2), (245, 85.9)]  # each once, in order
@@ -290,4 +291,4 @@ def test_an_nll_measured_before_the_history_was_kept_becomes_its_first_line(tmp_
     assert out["before"] == [{"epoch": 180, "nll": 86.2, "nll_stderr": 0.23, "k": 5000}]
     assert out["first"] == out["again"] == [85.5, 0.22]
     assert [(r["epoch"], r["nll"]) for r in out["history"]] == [(180, 86.2), (300, 85.5)]
-    assert json.loads((run / "bench-paper-nll-k5000.json").read_text()) == {"epoch": 300, "nll": 85.5, "nll_stderr": 0.22}
+    assert not (run / "bench-paper-nll-k5000.json").exists()  # the history is the one record now
