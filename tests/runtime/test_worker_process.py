@@ -81,3 +81,23 @@ def test_a_fatal_signal_in_a_worker_prints_where_each_thread_was() -> None:
     result = run_worker_script("import os, signal\nos.kill(os.getpid(), signal.SIGABRT)\n")
     assert result.returncode == -6
     assert "Fatal Python error: Aborted" in result.stderr and "in command" in result.stderr
+
+
+def test_the_launcher_prints_where_it_was_on_a_fatal_signal_too() -> None:
+    # vaekit's --nproc launcher switches the same stacks on before it starts torchrun.
+    script = textwrap.dedent(
+        """
+        import os, signal
+        from vaekit.runtime.worker_process import stacks_on_fatal_signal
+
+        def rendezvous():
+            os.kill(os.getpid(), signal.SIGSEGV)
+
+        stacks_on_fatal_signal()
+        stacks_on_fatal_signal()  # a second call changes nothing
+        rendezvous()
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == -11
+    assert "Fatal Python error: Segmentation fault" in result.stderr and "in rendezvous" in result.stderr

@@ -123,11 +123,9 @@ def launch(
     return when all have finished; raise ``click.exceptions.Exit`` with a non-zero code (after
     one message naming the failed rank and what is left of ``run_dir``) when one fails."""
     args = torchrun_arguments(nproc, nnodes, rdzv_endpoint, rdzv_id, rdzv_timeout)
-    import faulthandler
+    from vaekit.runtime.worker_process import stacks_on_fatal_signal
 
-    # The launcher holds the rendezvous store's threads: a fatal signal in it then says where it was.
-    if not faulthandler.is_enabled():
-        faulthandler.enable()
+    stacks_on_fatal_signal()  # the launcher holds the rendezvous store's threads
     # One thread per process unless asked otherwise: N processes each using every core slow down.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     os.environ.setdefault("LOGLEVEL", "CRITICAL")  # torchrun's own log; this launcher reports failures

@@ -31,8 +31,7 @@ def run_as_worker(command: Callable[[], object]) -> NoReturn:
     before they had cleaned up (a new run's folder removed, say). A fatal signal in a worker
     prints every thread's Python stack (``faulthandler``), so such a crash says where it was.
     """
-    if not faulthandler.is_enabled():
-        faulthandler.enable()
+    stacks_on_fatal_signal()
     try:
         command()
         code = 0
@@ -47,6 +46,15 @@ def run_as_worker(command: Callable[[], object]) -> NoReturn:
     if code != 0:
         sys.exit(code)
     os._exit(0)
+
+
+def stacks_on_fatal_signal() -> None:
+    """Have a fatal signal (SIGSEGV, SIGABRT, ...) print every thread's Python stack to stderr
+    (``faulthandler``) from now on; returns nothing. A process of a distributed job that holds
+    torch's C++ threads (a worker, or the launcher with the rendezvous store) then says where it
+    crashed."""
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
 
 
 def _exit_code(code: object) -> int:
