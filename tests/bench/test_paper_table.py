@@ -13,9 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Read in a child: in this process "bench" names the tests' package of that name.
 ROWS = json.loads(subprocess.run(
-    [sys.executable, "-c", "import json; from bench.paper_table import ROWS, PAPER_EPOCHS; print(json.dumps("
+    [sys.executable, "-c", "import json; from bench.paper_table import ROWS, CODE_ROWS, PAPER_EPOCHS; print(json.dumps("
      "{'epochs': PAPER_EPOCHS, 'rows': [[r.name, getattr(r, 'objective', 'lvae'), getattr(r, 'layers', 5), r.theirs, "
-     "r.train_options(), r.protocol('DATA', 0), r.epochs] for r in ROWS]}))"],
+     "r.train_options(), r.protocol('DATA', 0), r.epochs] for r in ROWS],"
+     "'code': [[r.name, r.protocol('DATA', 0), r.train_options()] for r in CODE_ROWS]}))"],
     cwd=ROOT, capture_output=True, text=True, check=True,
 ).stdout)  # fmt: skip
 
@@ -31,6 +32,32 @@ def test_the_table_has_burdas_twelve_mnist_rows_and_the_ladder_vae() -> None:
     assert "--batch-size 256 --lr 2e-4 --lr-schedule constant --adam-eps 1e-4 --epochs 2000" in " ".join(ladder[5])
     # 200 epochs of warm-up at 235 steps per epoch (60,000 images at batch 256, the last batch partial)
     assert "objective.warmup_steps=47000" in ladder[4]
+
+
+def test_each_paper_row_has_a_code_twin_with_their_codes_start_and_optimizer() -> None:
+    paper = {row[0]: row for row in ROWS["rows"] if row[1] != "lvae"}
+    twins = {name.removesuffix("-code"): (protocol, options) for name, protocol, options in ROWS["code"]}
+    assert set(twins) == set(paper) and all(name.endswith("-code") for name, _, _ in ROWS["code"])
+    for name, (protocol, options) in twins.items():
+        assert options == paper[name][4]  # the same model and objective
+        text = " ".join(protocol)
+        assert "--init glorot-uniform --output-bias marginals --adam-beta1 0.99 --adam-eps 5e-6" in text
+        assert "1e-4" not in text and text.replace(" --init glorot-uniform --output-bias marginals --adam-beta1 0.99 "
+                                                   "--adam-eps 5e-6", " --adam-eps 1e-4") == " ".join(paper[name][5])  # fmt: skip
+
+
+def test_a_code_twins_whole_command_trains_and_records_its_settings(tmp_path: Path) -> None:
+    _, protocol, options = next(row for row in ROWS["code"] if row[0] == "iwae2-k5-code")
+    # Their protocol on the bundled digits, for one epoch.
+    mnist = protocol.index("--data")
+    protocol = [*protocol[:mnist], "--data", "digits", *protocol[mnist + 4:]]
+    protocol[protocol.index("--epochs") + 1] = "1"
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "vaekit", "train", *protocol, *options, "--out", str(run)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert (train["init"], train["output_bias"], train["adam_beta1"], train["adam_eps"]) == ("glorot-uniform", "marginals", 0.99, 5e-6)
 
 
 @pytest.mark.parametrize("name", ["vae1-k5", "iwae2-k5", "lvae5"])
