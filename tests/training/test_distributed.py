@@ -97,12 +97,16 @@ def test_uneven_shards_and_importance_samples(tmp_path: Path, fast: str, step: s
     assert {record["training_step"] for record in metrics(tmp_path / "two")} == {step}
 
 
-@pytest.mark.parametrize("fast, step", [("off", "autograd"), ("auto", "fused")])
-def test_two_stochastic_layers_train_as_one_with_each_layers_kl(tmp_path: Path, fast: str, step: str) -> None:
+@pytest.mark.parametrize(
+    "fast, step, start",
+    [("off", "autograd", []), ("auto", "fused", ["--init", "glorot-uniform", "--output-bias", "marginals"])],
+)
+def test_two_stochastic_layers_train_as_one_with_each_layers_kl(tmp_path: Path, fast: str, step: str, start: list) -> None:
     # The hierarchy draws noise for both layers and an IWAE's k draws: all through the batch's rows.
+    # Each process starts the same way, from torch's layers or from Glorot's draws and the pixel means.
     args = [*BASE, "--model", "hvae", "--set", "model.upper_latents=[3]", "--set", "model.upper_hidden=[[16]]",
             "--objective", "iwae", "--set", "objective.k=3", "--binarize", "dynamic", "--epochs", "2",
-            "--batch-size", "50", "--limit", "200", "--fast", fast]  # fmt: skip
+            "--batch-size", "50", "--limit", "200", "--fast", fast, *start]  # fmt: skip
     ok(vaekit("train", *args, "--out", str(tmp_path / "one")))
     ok(vaekit("train", *args, "--out", str(tmp_path / "two"), "--nproc", "2"))
     assert_close_weights(tmp_path / "two", tmp_path / "one", atol=1e-4)
