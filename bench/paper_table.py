@@ -160,7 +160,7 @@ PAPER_NLL = {
 #: the rows every call trains unless ``--rows`` says otherwise: the paper's, then the ladder VAE
 ROWS: list[Row | LadderRow] = [Row(kind, layers, k, theirs) for (kind, layers, k), theirs in PAPER_NLL.items()] + [LadderRow()]
 #: the paper's rows again under their code's settings, by name only (``--rows iwae2-k50-code``)
-CODE_ROWS: list[Row | LadderRow] = [Row(kind, layers, k, theirs, code=True) for (kind, layers, k), theirs in PAPER_NLL.items()]
+CODE_ROWS: list[Row] = [Row(kind, layers, k, theirs, code=True) for (kind, layers, k), theirs in PAPER_NLL.items()]
 
 
 def vaekit(*args: str) -> subprocess.CompletedProcess:
