@@ -156,6 +156,19 @@ def test_reconstruct_and_info(cli_run, tmp_path):
     assert info["epochs_trained"] == 2 and info["latent_dim"] == 2
     assert info["training"] == "fused fp32 (epochs 1-2)"
     assert info["best_by"] == "validation loss"
+    assert info["optimizer"] == "Adam lr 0.001 (constant), betas 0.9/0.999, eps 1e-08, batch 64"
+    assert info["start"] == "torch's layer defaults"
+
+
+def test_info_names_the_start_and_the_optimizer_a_run_was_given(tmp_path):
+    run = tmp_path / "run"
+    assert invoke("train", "--data", "digits", "--encoder", "16", "--latent", "2", "--epochs", "1", "--batch-size", "20",
+                  "--init", "glorot-uniform", "--output-bias", "marginals", "--adam-beta1", "0.99", "--adam-eps", "5e-6",
+                  "--lr-schedule", "burda", "--out", run, "-q").exit_code == 0  # fmt: skip
+    info = json.loads(invoke("info", run, "--json").output)
+    assert info["optimizer"] == "Adam lr 0.001 (burda), betas 0.99/0.999, eps 5e-06, batch 20"
+    assert info["start"] == "glorot-uniform weights, decoder output bias from the data's marginals"
+    assert "glorot-uniform weights, decoder output bias" in invoke("info", run).output
 
 
 def test_info_says_the_best_epoch_was_chosen_by_the_training_loss_without_a_validation_split(tmp_path):

@@ -229,6 +229,7 @@ def test_cli_sample_impute_and_info(table_run, table_csv, tmp_path):
     result = runner.invoke(main, ["info", str(table_run)])
     assert result.exit_code == 0, result.output
     assert "amount" in result.output and "count" in result.output
+    assert "torch's layer defaults, decoder output bias from the data's marginals" in result.output  # a table's start
 
 
 def test_cli_refuses_table_mistakes_without_writing(table_run, tmp_path):

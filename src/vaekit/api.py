@@ -577,6 +577,25 @@ def training_history(records: list[dict[str, Any]]) -> str:
     return ", ".join(f"{label} (epoch {a})" if a == b else f"{label} (epochs {a}-{b})" for label, a, b in spans)
 
 
+def describe_optimizer(train: Any) -> str:
+    """Return a run's optimizer in words from its ``TrainConfig``: Adam's learning rate and its
+    schedule, decay rates, epsilon, and the batch size (examples per step)."""
+    return (
+        f"Adam lr {train.lr:g} ({train.lr_schedule}), betas {train.adam_beta1:g}/{train.adam_beta2:g}, "
+        f"eps {train.adam_eps:g}, batch {train.batch_size}"
+    )
+
+
+def describe_start(train: Any, likelihood: Any) -> str:
+    """Return how a run's weights started, in words, from its ``TrainConfig`` (``init``,
+    ``output_bias``) and its model's likelihood (whose ``marginals_by_default`` decides ``auto``)."""
+    weights = "torch's layer defaults" if train.init == "torch" else f"{train.init} weights"
+    from_marginals = train.output_bias == "marginals" or (
+        train.output_bias == "auto" and getattr(likelihood, "marginals_by_default", False)
+    )
+    return weights + (", decoder output bias from the data's marginals" if from_marginals else "")
+
+
 def run_info(run_dir: str | Path) -> dict[str, Any]:
     """Return a summary of a run folder: config, progress, best epoch (and ``best_by``, the loss
     that chose it), parameter count, files."""
@@ -606,6 +625,8 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "best_val_loss": state.get("best_val_loss"),
         # Without a validation split the best epoch is the one of the lowest training loss.
         "best_by": "validation loss" if vae.config.data.val_fraction > 0 else "training loss (no validation split)",
+        "optimizer": describe_optimizer(vae.config.train),
+        "start": describe_start(vae.config.train, vae.model.likelihood),
         "training": training_history(ckpt.read_metrics(run_dir / ckpt.METRICS_FILE)),
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
