@@ -16,7 +16,7 @@ from vaekit.config import RunConfig, apply_overrides, apply_preset, validate
 from vaekit.data.views import Splits, evaluation_batches, evaluation_examples, evaluation_view
 from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
 from vaekit.training import checkpoint as ckpt
-from vaekit.training.build import build_model
+from vaekit.training.build import build_model, starts_from_marginals
 
 
 class TrainedVAE:
@@ -588,11 +588,9 @@ def describe_optimizer(train: Any) -> str:
 
 def describe_start(train: Any, likelihood: Any) -> str:
     """Return how a run's weights started, in words, from its ``TrainConfig`` (``init``,
-    ``output_bias``) and its model's likelihood (whose ``marginals_by_default`` decides ``auto``)."""
+    ``output_bias``) and its model's likelihood (``vaekit.training.build.starts_from_marginals``)."""
     weights = "torch's layer defaults" if train.init == "torch" else f"{train.init} weights"
-    from_marginals = train.output_bias == "marginals" or (
-        train.output_bias == "auto" and getattr(likelihood, "marginals_by_default", False)
-    )
+    from_marginals = starts_from_marginals(train.output_bias, likelihood)
     return weights + (", decoder output bias from the data's marginals" if from_marginals else "")
 
 

@@ -222,6 +222,15 @@ def initialise(model: nn.Module, scheme: str) -> None:
                 module.bias.zero_()
 
 
+def starts_from_marginals(mode: str, likelihood: nn.Module) -> bool:
+    """Return whether a new run with ``train.output_bias`` ``mode`` starts its decoder's output
+    bias from the data's marginals for this ``likelihood``: always under ``"marginals"``, never
+    under ``"init"``, and under ``"auto"`` where the likelihood does so by default (a table's)."""
+    if mode not in OUTPUT_BIASES:
+        raise ConfigError(f"output_bias must be one of {', '.join(OUTPUT_BIASES)}, got {mode!r}")
+    return mode == "marginals" or (mode == "auto" and getattr(likelihood, "marginals_by_default", False))
+
+
 @torch.no_grad()
 def start_from_marginals(model: nn.Module, x: Any, mode: str = "auto", levels: int | None = None) -> None:
     """Start a fresh model's decoder output bias from the data's marginals, in place; returns
@@ -240,14 +249,10 @@ def start_from_marginals(model: nn.Module, x: Any, mode: str = "auto", levels: i
     those of its first ``MARGINAL_VALUES / D`` examples (every example of a smaller split): the
     split is in a seeded random order, so they are a random sample, and memory stays bounded
     whatever the data's size; a split in memory and the same split on disk give the same bias."""
-    if mode not in OUTPUT_BIASES:
-        raise ConfigError(f"output_bias must be one of {', '.join(OUTPUT_BIASES)}, got {mode!r}")
-    if mode == "init":
-        return
     likelihood = model.likelihood
-    marginals = getattr(likelihood, "start_from_marginals", None)
-    if mode == "auto" and not likelihood.marginals_by_default:
+    if not starts_from_marginals(mode, likelihood):
         return
+    marginals = getattr(likelihood, "start_from_marginals", None)
     layers = getattr(getattr(model, "decoder", None), "layers", None)
     if marginals is None or layers is None or not isinstance(layers[-1], nn.Linear) or layers[-1].bias is None:
         if mode == "marginals":

@@ -41,8 +41,14 @@ class BernoulliLikelihood(Likelihood):
         example each way, logit((sum + 0.5) / (N + 1)), so that a pixel never on stays finite.
         Grey levels give the mean of their dynamic binarisation."""
         x = x.detach().to("cpu", torch.float64)
-        share = (x.sum(0) + 0.5) / (x.shape[0] + 1.0)
-        return torch.log(share / (1 - share)).float()
+        return smoothed_logit(x.sum(0), x.shape[0]).float()
 
     def sample(self, params: torch.Tensor) -> torch.Tensor:
         return torch.bernoulli(torch.sigmoid(params))
+
+
+def smoothed_logit(ones: torch.Tensor, n: int) -> torch.Tensor:
+    """Return the logit of the share of ones, ``ones`` out of ``n`` rows, smoothed by half a
+    row each way (logit((ones + 0.5) / (n + 1))), so that a value never or always on stays finite."""
+    share = (ones + 0.5) / (n + 1.0)
+    return torch.log(share / (1 - share))

@@ -43,6 +43,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from vaekit.distributions.likelihoods.base import Likelihood, register_likelihood
+from vaekit.distributions.likelihoods.bernoulli import smoothed_logit
 from vaekit.distributions.posterior import LOG_2PI
 
 #: block kinds and the fields each needs besides ``kind``, ``slot`` and ``mask``
@@ -378,8 +379,7 @@ class MixedLikelihood(Likelihood):
                 counts = rows[:, slot : slot + size].sum(0)
                 bias[offset : offset + size] = ((counts + 0.5) / (len(rows) + 0.5 * size)).log()
             elif kind == "bernoulli":
-                share = (rows[:, slot].sum() + 0.5) / (len(rows) + 1.0)
-                bias[offset] = torch.log(share / (1 - share))
+                bias[offset] = smoothed_logit(rows[:, slot].sum(), len(rows))
             elif kind == "gaussian":
                 values = rows[:, slot]
                 bias[offset] = values.mean()
