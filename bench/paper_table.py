@@ -47,6 +47,14 @@ even while the row trains (the way a row kept in ``--runs`` elsewhere reaches th
 so far; a row that another process is training is refused); ``--nproc N`` spreads every NLL over N processes (``vaekit evaluate --nproc``, the
 same number as one process gives).
 
+``--precision bf16-grad`` and ``--min-backward-weight W`` (IWAE draws' Russian roulette) make
+each row train faster from this call on: a new row starts with them, a started one goes on with
+them (``vaekit resume`` keeps them in its config, and ``vaekit info`` lists which epochs ran
+how); without them a started row keeps its own. ``--command`` prints the ``vaekit`` command each
+row would run now, with every option spelt out, and trains nothing:
+
+    python -m bench.paper_table --rows iwae2-k50-code --runs RUNS --precision bf16-grad --min-backward-weight 1e-4 --command
+
 With ``--budget S`` each row trains for S seconds of wall time on this machine instead (in
 ``--points`` equal steps, each followed by an NLL with ``--curve-k`` samples), into its own
 folders, and the table gives the NLL reached against training time, wall and CPU (user and
@@ -60,6 +68,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -205,15 +214,24 @@ def epoch_records(run: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def train_for(row: Row | LadderRow, run: Path, seconds: float | None, data_dir: str, seed: int, device: str = "cpu") -> None:
-    """Train ``row`` into ``run`` for ``seconds`` more (None: to the end) on ``device``, starting
-    or resuming (a resumed run stays on the device it started on)."""
+def training_command(row: Row | LadderRow, run: Path, seconds: float | None, data_dir: str, seed: int,
+                     device: str = "cpu", speed: tuple[str, ...] = ()) -> list[str]:
+    """Return the ``vaekit`` arguments that train ``row`` into ``run`` for ``seconds`` more (None:
+    to the end) on ``device``: ``train`` for a new run, ``resume`` for a started one (which stays
+    on the device it started on), with ``speed``'s options (``--precision``,
+    ``--min-backward-weight``) either way."""
     limit = ["--time-limit", f"{seconds:g}"] if seconds else []
     if (run / "trainer.safetensors").exists():
-        vaekit("resume", str(run), *(limit or ["--time-limit", "0"]))
-    else:
-        vaekit("train", *row.protocol(data_dir, seed), *row.train_options(), *limit, "--device", device,
-               "--out", str(run), "--force")  # fmt: skip
+        return ["resume", str(run), *(limit or ["--time-limit", "0"]), *speed]
+    return ["train", *row.protocol(data_dir, seed), *row.train_options(), *limit, *speed, "--device", device,
+            "--out", str(run), "--force"]  # fmt: skip
+
+
+def train_for(row: Row | LadderRow, run: Path, seconds: float | None, data_dir: str, seed: int,
+              device: str = "cpu", speed: tuple[str, ...] = ()) -> None:
+    """Train ``row`` into ``run`` for ``seconds`` more (None: to the end) on ``device``, starting
+    or resuming (see ``training_command``)."""
+    vaekit(*training_command(row, run, seconds, data_dir, seed, device, speed))
 
 
 def nll(run: Path, k: int, nproc: int = 1, device: str = "cpu") -> tuple[float, float]:
@@ -406,6 +424,8 @@ def _stage_snapshot(run: Path, staging: Path, dest: Path) -> int:
 
 
 def main() -> None:
+    from vaekit.config import PRECISIONS  # here, not at the top: --help stays free of vaekit's import
+
     parser = script_parser(__file__, __doc__)
     parser.add_argument("--rows", default=",".join(r.name for r in ROWS), help="comma-separated row names")
     parser.add_argument("--runs", default="runs/paper", help="folder of the runs (one per row)")
@@ -425,6 +445,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="where new runs train and every NLL is measured (cpu, cuda)")
     parser.add_argument("--snapshot", metavar="DEST",
                         help="copy each row's run, as of its last checkpoint, into DEST/ROW (training or not); train nothing")  # fmt: skip
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="numeric precision of the rows' training from this call on (default: fp32 for a new row, "
+                             "a started row's own)")  # fmt: skip
+    parser.add_argument("--min-backward-weight", type=float, metavar="W",
+                        help="IWAE draws below this normalised weight play Russian roulette for their backward pass, "
+                             "from this call on (default: 0, exact, for a new row; a started row's own)")  # fmt: skip
+    parser.add_argument("--command", action="store_true",
+                        help="print the vaekit command that would train each row now (train or resume); train nothing")  # fmt: skip
     args = parser.parse_args()
     chosen = [r for r in ROWS + CODE_ROWS if r.name in args.rows.split(",")]
     unknown = set(args.rows.split(",")) - {r.name for r in ROWS + CODE_ROWS}
@@ -437,6 +465,26 @@ def main() -> None:
         raise SystemExit("--snapshot copies the rows' runs; it does not go with --status, --budget or --evaluate")
     if args.history and (args.status or args.budget or args.evaluate or args.snapshot):
         raise SystemExit("--history prints the NLLs measured so far; it does not go with --status, --budget, --evaluate or --snapshot")
+    if args.command and (args.status or args.budget or args.evaluate or args.snapshot or args.history):
+        raise SystemExit("--command prints the training commands; it does not go with --status, --budget, --evaluate, "
+                         "--snapshot or --history")  # fmt: skip
+    speed: tuple[str, ...] = ()
+    if args.precision:
+        speed += ("--precision", args.precision)
+    if args.min_backward_weight is not None:
+        if not 0.0 <= args.min_backward_weight < 1.0:
+            raise SystemExit(f"--min-backward-weight must be in [0, 1) (a normalised importance weight; 0: exact), "
+                             f"got {args.min_backward_weight:g}")  # fmt: skip
+        speed += ("--min-backward-weight", f"{args.min_backward_weight:g}")
+    if speed and (args.status or args.evaluate or args.snapshot or args.history):
+        raise SystemExit("--precision and --min-backward-weight set how rows train; --status, --evaluate, --snapshot "
+                         "and --history train nothing: leave them out")  # fmt: skip
+    if args.command:
+        for row in chosen:
+            run = Path(args.runs) / row.name
+            arguments = training_command(row, run, args.time_limit, args.data_dir, args.seed, args.device, speed)
+            print(shlex.join(["vaekit", *arguments]))
+        return
     if args.snapshot:
         if Path(args.snapshot).exists() and not Path(args.snapshot).is_dir():
             raise SystemExit(f"--snapshot {args.snapshot} is a file: name a folder (each row goes into FOLDER/ROW)")
@@ -473,7 +521,8 @@ def main() -> None:
             for point in range(1, args.points + 1):
                 done, spent = progress(run)
                 if spent < args.budget * point / args.points:
-                    train_for(row, run, args.budget * point / args.points - spent, args.data_dir, args.seed, args.device)
+                    train_for(row, run, args.budget * point / args.points - spent, args.data_dir, args.seed, args.device,
+                              speed)  # fmt: skip
                 done, spent = progress(run)
                 value, _ = nll(run, args.curve_k, args.nproc, args.device)
                 cpu = cpu_seconds(run)
@@ -493,7 +542,7 @@ def main() -> None:
     for row in chosen:
         run = runs / row.name
         if not (args.status or args.evaluate) and progress(run)[0] < row.epochs:
-            train_for(row, run, args.time_limit, args.data_dir, args.seed, args.device)
+            train_for(row, run, args.time_limit, args.data_dir, args.seed, args.device, speed)
         if args.evaluate and progress(run)[0] > 0:
             refuse_if_training(run)
         done, spent = progress(run)

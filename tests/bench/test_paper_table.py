@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -319,3 +320,49 @@ def test_an_nll_measured_before_the_history_was_kept_becomes_its_first_line(tmp_
     assert out["first"] == out["again"] == [85.5, 0.22]
     assert [(r["epoch"], r["nll"]) for r in out["history"]] == [(180, 86.2), (300, 85.5)]
     assert not (run / "bench-paper-nll-k5000.json").exists()  # the history is the one record now
+
+
+def test_speed_options_reach_a_new_row_and_a_started_one_and_command_prints_what_runs(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from data.helpers import write_idx_folder
+
+    write_idx_folder(tmp_path / "mnist", n_train=40, n_test=10, rows=4, cols=4)
+    runs, run = tmp_path / "runs", tmp_path / "runs" / "iwae2-k5-code"
+    common = ["--rows", "iwae2-k5-code", "--runs", str(runs), "--data-dir", str(tmp_path / "mnist"),
+              "--precision", "bf16-grad", "--min-backward-weight", "1e-4"]  # fmt: skip
+
+    def paper_table(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bench.paper_table", *common, *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    printed = paper_table("--time-limit", "1", "--command")
+    assert printed.returncode == 0, printed.stderr
+    (line,) = printed.stdout.splitlines()
+    assert shlex.split(line)[:2] == ["vaekit", "train"] and not runs.exists()  # printed, nothing trained
+    assert "--time-limit 1 --precision bf16-grad --min-backward-weight 0.0001 --device cpu" in line
+    assert "--init glorot-uniform --output-bias marginals" in line and line.endswith(f"--out {run} --force")
+
+    trained = paper_table("--time-limit", "1", "--k", "4")
+    assert trained.returncode == 0, trained.stderr
+    assert f"$ {sys.executable} -m {line.replace(chr(39), '')}" in trained.stdout
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert (train["precision"], train["min_backward_weight"], train["init"]) == ("bf16-grad", 1e-4, "glorot-uniform")
+
+    # A started row resumes with them (vaekit resume keeps them in the run's config).
+    resumed = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", *common[:6], "--min-backward-weight", "0.01", "--command"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert shlex.split(resumed.stdout) == ["vaekit", "resume", str(run), "--time-limit", "0", "--min-backward-weight", "0.01"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--precision", "bf16-grad", "--status"], "--status, --evaluate, --snapshot and --history train nothing: leave them out"),
+    (["--min-backward-weight", "1"], "--min-backward-weight must be in [0, 1)"),
+    (["--command", "--evaluate"], "--command prints the training commands; it does not go with"),
+])  # fmt: skip
+def test_speed_options_and_command_refuse_what_would_do_nothing(tmp_path: Path, options: list[str], message: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "bench.paper_table", "--rows", "iwae2-k5", "--runs", str(tmp_path), *options],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 1 and message in result.stderr and not list(tmp_path.iterdir())
