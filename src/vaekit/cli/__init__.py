@@ -357,6 +357,29 @@ def _default_output(run_dir: str, stem: str, vae: Any) -> Path:
     return Path(run_dir) / f"{stem}.{'png' if vae.is_image else 'csv'}"
 
 
+#: ``--out -``: a table goes to standard output as CSV, so it can be piped
+STDOUT = "-"
+
+
+def _table_destination(out: str | Path, what: str) -> Path | None:
+    """Return the file a table goes to (checked by suffix before any work), or None for standard
+    output (``--out -``)."""
+    from vaekit import tables
+
+    return None if str(out) == STDOUT else tables.table_path(out, what)
+
+
+def _write_table(frame: Any, path: Path | None) -> str:
+    """Write ``frame`` to ``path`` atomically, or as CSV to standard output when ``path`` is None;
+    return where it went, for the message (which then goes to standard error)."""
+    from vaekit import tables
+
+    if path is None:
+        click.get_text_stream("stdout").write(frame.to_csv(index=False))
+        return "standard output"
+    return str(tables.write_table(frame, path))
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("-n", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of samples (rows).")
@@ -365,8 +388,9 @@ def _default_output(run_dir: str, stem: str, vae: Any) -> Path:
 @click.option("--label", type=int, help="Class to condition on (conditional models; default: classes in turn).")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False),
-    help=".png, .npy or .csv; tables: .csv, .tsv or .parquet (default: RUN_DIR/samples.png or .csv).",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help=".png, .npy or .csv; tables: .csv, .tsv or .parquet, or - for CSV on standard output "
+    "(default: RUN_DIR/samples.png or .csv).",
 )
 @click.option(
     "--where",
@@ -408,6 +432,8 @@ def sample(
         return
     if where is not None or no_clip or complete:
         raise ConfigError("--where, --no-clip and --complete apply to runs trained on a table")
+    if out == STDOUT:
+        raise ConfigError("--out - writes a table run's rows to standard output; name a .png, .npy or .csv file for samples of this run")
     torch.manual_seed(seed)
     xs = vae.sample(n, temperature=temperature, labels=label).cpu().numpy().reshape(n, -1)
     path = Path(out) if out else _default_output(run_dir, "samples", vae)
@@ -432,7 +458,7 @@ def _sample_table(
 
     if label is not None:
         raise ConfigError("a table run is conditioned by column values: use --where COLUMN=VALUE, not --label")
-    path = tables.table_path(out if out else Path(run_dir) / "samples.csv", "synthetic rows")
+    path = _table_destination(out if out else Path(run_dir) / "samples.csv", "synthetic rows")
     result = tables.sample_table(
         vae,
         n,
@@ -443,10 +469,10 @@ def _sample_table(
         min_acceptance=min_acceptance,
         missing=not complete,
     )
-    tables.write_table(result.frame, path)
+    where_to = _write_table(result.frame, path)
     if result.acceptance is not None:
         click.echo(f"rejection sampling: {result.acceptance:.1%} of {result.draws:,} draws met --where", err=True)
-    click.echo(f"wrote {n} synthetic rows to {path}")
+    click.echo(f"wrote {n} synthetic rows to {where_to}", err=path is None)
 
 
 @main.command()
@@ -498,7 +524,12 @@ def encode(run_dir: str, data: str | None, split: str, draw: bool, out: str) -> 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--data", required=True, type=click.Path(dir_okay=False), help="Table with missing cells (.csv/.tsv/.parquet).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Completed table: .csv, .tsv or .parquet.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Completed table: .csv, .tsv or .parquet, or - for CSV on standard output.",
+)
 @click.option(
     "--draws",
     type=click.IntRange(min=1),
@@ -515,7 +546,7 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
     from vaekit import api, tables
 
     vae = api.load(run_dir)
-    path = tables.table_path(out, "a completed table")
+    path = _table_destination(out, "a completed table")
     rows = tables.read_rows(data)
     completed = tables.impute_table(vae, rows, draws=draws, seed=seed)
     modelled = [c.name for c in tables.codec_of(vae).schema.columns if c.kind != "ignore"]
@@ -525,8 +556,11 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
     else:
         frame = pd.concat([c.assign(imputation=i + 1) for i, c in enumerate(completed)], ignore_index=True)
         frame = frame[["imputation", *completed[0].columns]]
-    tables.write_table(frame, path)
-    click.echo(f"wrote {len(completed[0])} rows ({draws} imputation(s) of {missing} missing cells) to {path}")
+    where_to = _write_table(frame, path)
+    click.echo(
+        f"wrote {len(completed[0])} rows ({draws} imputation(s) of {missing} missing cells) to {where_to}",
+        err=path is None,
+    )
 
 
 @main.command()

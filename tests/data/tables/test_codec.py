@@ -425,3 +425,23 @@ def test_a_bad_cell_in_a_plain_number_column_is_still_named(monkeypatch, cell, m
     bad.loc[390, "a" if cell == np.inf else "skewed"] = cell  # in the last chunk of rows
     with pytest.raises(DataError, match=message):
         codec.encode(bad)
+
+
+def test_decode_rounds_a_continuous_column_to_its_decimal_places(frame):
+    codec = fitted(frame.assign(cents=np.round(np.linspace(1, 90, len(frame)), 2)), continuous="standard")
+    x = codec.encode(frame.assign(cents=np.round(np.linspace(1, 90, len(frame)), 2)))
+    slots = value_blocks(codec)
+    noisy = x.copy()
+    rng = np.random.default_rng(0)
+    for name in ("bill_length_mm", "cents"):
+        noisy[:, slots[name]["slot"]] += rng.normal(0, 0.01, len(x))
+    back = codec.decode(noisy)
+    assert np.array_equal(back["bill_length_mm"], np.round(back["bill_length_mm"], 1))
+    assert np.array_equal(back["cents"], np.round(back["cents"], 2))
+    assert not np.array_equal(back["cents"], np.round(back["cents"], 1))
+    # A run saved before decimals were kept decodes as it did: not rounded.
+    old = codec.to_dict()
+    for column in old["schema"]["columns"]:
+        column.pop("decimals")
+    loose = type(codec).from_dict(old).decode(noisy)
+    assert not np.array_equal(loose["bill_length_mm"], np.round(loose["bill_length_mm"], 1))

@@ -213,3 +213,57 @@ def test_real_tables_get_sensible_kinds():
     expected |= {"mdvis": "count", "mentvis": "count", "meddol": "continuous", "inpdol": "continuous"}
     assert {k: randhie[k] for k in expected} == expected
     assert randhie["black"] == "continuous"  # 0/1 in 98.8% of rows, fractions in the rest
+
+
+def test_decimal_places_are_the_fewest_that_hold_every_value():
+    from vaekit.data.tables.infer import decimal_places
+
+    assert decimal_places(np.array([39.1, 40.25, 7.0])) == 2
+    assert decimal_places(np.array([1.0, 2.0])) == 0
+    assert decimal_places(np.array([0.1, 0.2]), at_least=3) == 3
+    assert decimal_places(np.array([12345678.123, 0.001])) == 3
+    assert decimal_places(np.random.default_rng(0).random(50)) is None  # measurements, not decimals
+    assert decimal_places(np.array([1e-12, 5.5])) is None
+    # float32 cells hold 39.1 only to float32's precision: read at it, they have one decimal.
+    single = np.array([39.1, 40.2], dtype=np.float32).astype(np.float64)
+    assert decimal_places(single, single=True) == 1 and decimal_places(single) is None
+
+
+def test_a_continuous_column_keeps_its_decimal_places(frame):
+    df = frame.assign(measure=np.random.default_rng(2).normal(0, 1, len(frame)),
+                      cents=np.round(np.linspace(1, 90, len(frame)), 2))  # fmt: skip
+    schema = infer_schema(df, kinds={"site": "continuous"})
+    decimals = {c.name: c.decimals for c in schema.columns}
+    assert decimals["bill_length_mm"] == 1 and decimals["cents"] == 2
+    # finer than MAX_DECIMALS, whole numbers declared continuous, and other kinds: none
+    assert decimals["measure"] is None and decimals["site"] is None and decimals["body_mass_g"] is None
+    assert "range" in table_summary(schema) and "1 decimal place;" in table_summary(schema)
+    again = TableSchema.from_dict(json.loads(json.dumps(schema.to_dict())))
+    assert again == schema
+
+
+def test_a_schema_without_decimals_reads_as_before_and_bad_decimals_are_refused(frame):
+    saved = infer_schema(frame).to_dict()
+    bill = next(i for i, c in enumerate(saved["columns"]) if c["name"] == "bill_length_mm")
+    del saved["columns"][bill]["decimals"]  # as written before decimals were kept
+    assert TableSchema.from_dict(saved).column("bill_length_mm").decimals is None
+    for value, words in [(0, "from 1 to 10"), (11, "from 1 to 10"), (1.5, "from 1 to 10"), (True, "from 1 to 10")]:
+        saved["columns"][bill]["decimals"] = value
+        with pytest.raises(DataError, match=words):
+            TableSchema.from_dict(saved)
+    species = next(i for i, c in enumerate(saved["columns"]) if c["name"] == "species")
+    saved["columns"][bill]["decimals"] = 1
+    saved["columns"][species]["decimals"] = 2
+    with pytest.raises(DataError, match="only a continuous column has decimals"):
+        TableSchema.from_dict(saved)
+
+
+def test_the_whole_tables_decimals_complete_a_samples():
+    from vaekit.data.tables.infer import complete_schema
+
+    sample = pd.DataFrame({"price": [1.5, 2.5, 3.0, 4.5], "weight": [0.1, 0.2, 0.3, 0.4]})
+    schema = infer_schema(sample)
+    assert [c.decimals for c in schema.columns] == [1, 1]
+    rest = [sample, pd.DataFrame({"price": [9.125, 1.0], "weight": [np.pi, 0.5]}), sample]
+    whole = complete_schema(schema, iter(rest), sample_rows=len(sample))
+    assert whole.column("price").decimals == 3 and whole.column("weight").decimals is None

@@ -38,7 +38,7 @@ from vaekit.data.tables.cells import (
     text_form,
 )
 from vaekit.data.tables.numbers import point_masses, skewness
-from vaekit.data.tables.schema import CATEGORY_KINDS, KINDS, ColumnSchema, TableSchema
+from vaekit.data.tables.schema import CATEGORY_KINDS, KINDS, MAX_DECIMALS, ColumnSchema, TableSchema
 from vaekit.runtime.errors import DataError
 
 #: at most this many distinct whole numbers are read as codes (categories)
@@ -167,6 +167,26 @@ def _number_facts(values: pd.Series, numbers: np.ndarray, n_missing: int) -> Fac
         return Facts("infinite", values, 0, n_missing, numbers=numbers)
     whole = bool(np.all(numbers == np.round(numbers)))
     return Facts("number", values, int(np.unique(numbers).size), n_missing, whole=whole, numbers=numbers)
+
+
+def decimal_places(numbers: np.ndarray, *, single: bool = False, at_least: int = 0) -> int | None:
+    """Return the fewest decimal places, from ``at_least`` up to ``MAX_DECIMALS``, that hold every
+    value of ``numbers`` (to float32's precision when ``single``, the column's own): 0 for whole
+    numbers, None when none up to ``MAX_DECIMALS`` does (measurements, not decimals)."""
+    cast = np.float32 if single else np.float64
+    values = np.asarray(numbers, dtype=np.float64)
+    # Rounding moves a decimal-written value by an ulp or so, not more.
+    tolerance = 4 * np.finfo(cast).eps
+    for places in range(at_least, MAX_DECIMALS + 1):
+        rounded = np.round(values, places)
+        if np.allclose(rounded.astype(cast), values.astype(cast), rtol=tolerance, atol=0.0):
+            return places
+    return None
+
+
+def _single(series: pd.Series) -> bool:
+    """Whether a column's numbers are float32 (their decimals are read to its precision)."""
+    return getattr(series.dtype, "numpy_dtype", series.dtype) == np.float32
 
 
 def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFrame) -> ColumnSchema:
@@ -313,9 +333,11 @@ def _schema(name: str, series: pd.Series, facts: Facts, kind: str, reason: str) 
         categories = [json_scalar(c) for c in series.dtype.categories if c in present]
     elif kind in CATEGORY_KINDS:
         categories = sorted_categories(list(facts.values.unique()))
-    low = high = None
+    low = high = decimals = None
     if facts.nature == "number" and len(facts.numbers):
         low, high = float(facts.numbers.min()), float(facts.numbers.max())
+        if kind == "continuous":
+            decimals = decimal_places(facts.numbers, single=_single(series)) or None
     return ColumnSchema(
         name=name,
         kind=kind,
@@ -325,6 +347,7 @@ def _schema(name: str, series: pd.Series, facts: Facts, kind: str, reason: str) 
         missing=facts.missing,
         minimum=low,
         maximum=high,
+        decimals=decimals,
     )
 
 
@@ -348,6 +371,8 @@ def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, samp
     high: dict[str, float] = {}
     missing = dict.fromkeys(modelled, 0)
     whole = dict.fromkeys(modelled, True)
+    # a continuous column's decimal places so far (None: finer than MAX_DECIMALS, settled)
+    places: dict[str, int | None] = {name: 0 for name, c in modelled.items() if c.kind == "continuous"}
     for chunk in chunks:
         for name, column in modelled.items():
             series = chunk[name]
@@ -367,6 +392,8 @@ def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, samp
                 low[name] = min(low.get(name, math.inf), float(numbers.min()))
                 high[name] = max(high.get(name, -math.inf), float(numbers.max()))
                 whole[name] = whole[name] and bool(np.all(numbers == np.round(numbers)))
+                if places.get(name) is not None:
+                    places[name] = decimal_places(numbers, single=_single(series), at_least=places[name])
                 continue
             facts = _facts(series)
             missing[name] += facts.missing
@@ -378,6 +405,8 @@ def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, samp
                 low[name] = min(low.get(name, math.inf), float(facts.numbers.min()))
                 high[name] = max(high.get(name, -math.inf), float(facts.numbers.max()))
                 whole[name] = whole[name] and facts.whole
+                if places.get(name) is not None:
+                    places[name] = decimal_places(facts.numbers, single=_single(series), at_least=places[name])
             elif facts.nature != "number":
                 raise DataError(
                     f"column {name!r} is {column.kind} (inferred from a sample of {sample_rows:,} rows) but holds "
@@ -403,6 +432,8 @@ def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, samp
                 changes["categories"] = sorted_categories(categories + new) if not _kept_order(column) else categories + new
         elif name in low:
             changes["minimum"], changes["maximum"] = low[name], high[name]
+            if name in places:
+                changes["decimals"] = places[name] or None
             if column.kind == "count" and (low[name] < 0 or not whole[name]):
                 raise DataError(
                     f"column {name!r} is a count (inferred from a sample of {sample_rows:,} rows) but holds "

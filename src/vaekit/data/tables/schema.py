@@ -20,6 +20,8 @@ KINDS = ("continuous", "integer", "count", "binary", "categorical", "ignore")
 CATEGORY_KINDS = ("binary", "categorical")
 #: kinds whose values are numbers with a range (``minimum`` .. ``maximum``)
 NUMBER_KINDS = ("continuous", "integer", "count")
+#: the most decimal places a continuous column is kept to; values finer than this are not rounded
+MAX_DECIMALS = 10
 SCHEMA_FORMAT = "vaekit-table-schema"
 SCHEMA_VERSION = 1
 
@@ -30,7 +32,10 @@ class ColumnSchema:
     ``dtype`` (the pandas dtype name as read, e.g. "float64", "Int64", "str", "bool");
     ``categories`` (the sorted distinct values of a binary/categorical column, as JSON scalars;
     None for other kinds); ``missing`` (number of missing cells); ``minimum`` / ``maximum``
-    (the observed range of a numeric column, in the column's units; None for text/bool)."""
+    (the observed range of a numeric column, in the column's units; None for text/bool);
+    ``decimals`` (the fewest decimal places, 1..``MAX_DECIMALS``, that hold every value of a
+    continuous column, which decoded values are rounded to; None for other kinds, for whole
+    numbers declared continuous and for values finer than that)."""
 
     name: str
     kind: str
@@ -40,6 +45,7 @@ class ColumnSchema:
     missing: int = 0
     minimum: float | None = None
     maximum: float | None = None
+    decimals: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return this column as a JSON-able dict (the dataclass fields)."""
@@ -52,6 +58,7 @@ class ColumnSchema:
             "missing": int(self.missing),
             "minimum": None if self.minimum is None else float(self.minimum),
             "maximum": None if self.maximum is None else float(self.maximum),
+            "decimals": self.decimals,
         }
 
     @classmethod
@@ -84,6 +91,13 @@ class ColumnSchema:
         missing = d.get("missing", 0)
         if isinstance(missing, bool) or not isinstance(missing, int) or missing < 0:
             raise DataError(f"{where}: missing must be a count of cells, got {missing!r}")
+        decimals = d.get("decimals")  # absent in schemas written before it was kept: not rounded
+        if decimals is not None and (
+            isinstance(decimals, bool) or not isinstance(decimals, int) or not 1 <= decimals <= MAX_DECIMALS
+        ):
+            raise DataError(f"{where}: decimals must be a whole number from 1 to {MAX_DECIMALS} or null, got {decimals!r}")
+        if decimals is not None and d["kind"] != "continuous":
+            raise DataError(f"{where} is {d['kind']}: only a continuous column has decimals (set it to null)")
         return cls(
             name=name,
             kind=d["kind"],
@@ -93,6 +107,7 @@ class ColumnSchema:
             missing=missing,
             minimum=None if bounds[0] is None else float(bounds[0]),
             maximum=None if bounds[1] is None else float(bounds[1]),
+            decimals=decimals,
         )
 
 

@@ -19,6 +19,8 @@ def table_summary(schema: TableSchema) -> str:
             detail = f"{len(c.categories)} values: {known_values(c.categories, limit=8)}"
         elif c.minimum is not None and c.maximum is not None:
             detail = f"range {c.minimum:g} .. {c.maximum:g}"
+            if c.decimals is not None:
+                detail += f", {c.decimals} decimal place{'s' if c.decimals > 1 else ''}"
         else:
             detail = ""
         parts = [p for p in (detail, f"{c.missing} missing" if c.missing else "", f"dtype {c.dtype}") if p]

@@ -125,11 +125,13 @@ def restore_categories(codes: np.ndarray, column: ColumnSchema) -> pd.Series:
 
 def restore_numbers(values: np.ndarray, column: ColumnSchema, *, clip: bool) -> pd.Series:
     """Return decoded numbers clipped (if ``clip``) to the schema's range, rounded for integer
-    and count columns, in the column's dtype as read (float64 for whole numbers declared
-    continuous)."""
+    and count columns and to a continuous column's decimal places (``decimals``), in the
+    column's dtype as read (float64 for whole numbers declared continuous)."""
     values = np.asarray(values, dtype=np.float64)
     if clip and column.minimum is not None and column.maximum is not None:
         values = np.clip(values, column.minimum, column.maximum)
+    if column.kind == "continuous" and column.decimals is not None:
+        values = np.round(values, column.decimals)
     whole = column.kind in ("integer", "count")
     if whole:
         values = np.rint(values)
