@@ -37,8 +37,9 @@ until ``--time-limit`` seconds per row (a stop at the end of an epoch, checkpoin
 3,280 epochs, then evaluates it, so the long rows can go on across many calls
 (``vaekit resume`` is what each call runs); keep the folders (``--runs bench/paper-runs`` is
 the one kept in the repository) and a row goes on from another machine. The table says how many epochs each row has done
-and how much training time it took; a row that has not finished is marked as partial, one with no
-epoch yet as not started.
+and how much training time it took; a row that has not finished is marked as partial, with the
+core-hours its remaining epochs need at the median CPU time of its last 50, one with no epoch yet
+as not started.
 Every NLL measured in a row's folder is kept in its ``bench-paper-nll-history.jsonl`` (epoch, K,
 NLL, standard error, date, device), which ``--history`` prints and ``--snapshot`` carries over.
 ``--snapshot DEST`` copies each row's run into ``DEST/ROW`` as of its last checkpoint, consistent
@@ -204,6 +205,22 @@ def seconds_per_epoch(run: Path) -> float | None:
     CUDA's context, oneDNN's kernel builds), or its one epoch's; None before it starts."""
     times = [r["epoch_time_s"] for r in epoch_records(run)]
     return median(times[1:] or times) if times else None
+
+
+#: the last epochs whose CPU time prices a row's remaining ones (they ran with its current options)
+RECENT_EPOCHS = 50
+
+
+def remaining_cost(run: Path, epochs: int) -> tuple[float, float] | None:
+    """Return ``(core-hours, CPU-s per epoch)``: what the rest of ``run``'s ``epochs`` cost at the
+    median CPU time of its last ``RECENT_EPOCHS`` epochs; None before it starts or when those
+    epochs have no CPU time recorded."""
+    records = epoch_records(run)
+    recent = [r["epoch_cpu_s"] for r in records[-RECENT_EPOCHS:] if "epoch_cpu_s" in r]
+    if not recent:
+        return None
+    rate = median(recent)
+    return max(epochs - records[-1]["epoch"], 0) * rate / 3600, rate
 
 
 def epoch_records(run: Path) -> list[dict]:
@@ -551,6 +568,9 @@ def main() -> None:
         else:
             ours = "{:.2f} ± {:.2f}".format(*nll(run, args.k, args.nproc, args.device))
         state = "done" if done >= row.epochs else f"partial ({done}/{row.epochs} epochs)" if done else "not started"
+        cost = remaining_cost(run, row.epochs) if 0 < done < row.epochs else None
+        if cost is not None:
+            state = state[:-1] + f"; about {cost[0]:.1f} core-hours left at {cost[1]:.0f} CPU-s per epoch)"
         print(f"| {row.name} | {row.theirs:.2f} | {ours} | {done} | {spent / 3600:.2f} h | {state} |", flush=True)
 
 

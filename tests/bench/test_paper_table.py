@@ -366,3 +366,18 @@ def test_speed_options_and_command_refuse_what_would_do_nothing(tmp_path: Path, 
     result = subprocess.run([sys.executable, "-m", "bench.paper_table", "--rows", "iwae2-k5", "--runs", str(tmp_path), *options],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 1 and message in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_status_prices_a_partial_rows_remaining_epochs_at_its_recent_cpu_time(tmp_path: Path) -> None:
+    run = tmp_path / "iwae2-k50"
+    run.mkdir()
+    # 10 early epochs at 90 CPU-s, then 50 at 20 (a faster option switched on): the recent ones price the rest.
+    records = [{"epoch": e, "epoch_time_s": 30.0, "epoch_cpu_s": 90.0 if e <= 10 else 20.0} for e in range(1, 61)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    status = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--rows", "iwae2-k50", "--runs", str(tmp_path), "--status"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    left = (3280 - 60) * 20 / 3600
+    assert f"| iwae2-k50 | 82.90 | - | 60 | 0.50 h | partial (60/3280 epochs; about {left:.1f} core-hours left at 20 CPU-s per epoch) |" in status.stdout
