@@ -41,7 +41,9 @@ and how much training time it took; a row that has not finished is marked as par
 core-hours its remaining epochs need at the median CPU time of its last 50, one with no epoch yet
 as not started.
 Every NLL measured in a row's folder is kept in its ``bench-paper-nll-history.jsonl`` (epoch, K,
-NLL, standard error, date, device), which ``--history`` prints and ``--snapshot`` carries over.
+NLL, standard error, date, device; a line recovered from a report that an older vaekit kept
+alone says which commit kept it), which ``--history`` prints (``--plot FILE`` draws it against
+epochs beside their figures) and ``--snapshot`` carries over.
 ``--snapshot DEST`` copies each row's run into ``DEST/ROW`` as of its last checkpoint, consistent
 even while the row trains (the way a row kept in ``--runs`` elsewhere reaches the repository).
 ``--evaluate`` measures each row's NLL at the weights it has now, training nothing (a row's NLL
@@ -285,6 +287,66 @@ def read_history(run: Path) -> list[dict]:
     return _ordered(lines + reports)
 
 
+def when_measured(record: dict) -> str:
+    """Return when a history line was measured: its date, or for a line recovered from an older
+    per-K report the date and commit that kept it in the repository ("-" when neither is known)."""
+    if "measured" in record:
+        return record["measured"]
+    return f"kept {record['kept']}" if "kept" in record else "-"
+
+
+def plot_history(rows: list[Row | LadderRow], runs: Path, k: int, path: Path) -> int:
+    """Draw each row's NLLs at ``k`` samples (nats, with their standard errors) against epochs,
+    its authors' figure as a dashed line of its colour, into ``path`` (.png or .svg, written
+    whole or not at all); return the number of NLLs drawn. ``SystemExit`` when there is none."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vaekit.runtime.atomic import atomic_write_bytes
+
+    figure, axes = plt.subplots(figsize=(10, 5), dpi=120)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    curves = [(row, [r for r in read_history(runs / row.name) if r["k"] == k]) for row in rows]
+    curves = [(row, points) for row, points in curves if points]
+    if not curves:
+        plt.close(figure)
+        raise SystemExit(f"no NLL at K = {k} in the chosen rows' histories under {runs}: nothing to plot")
+    figures: dict[float, list[str]] = {}  # a published figure and the rows it is theirs for (twins share one)
+    for i, (row, points) in enumerate(curves):
+        axes.errorbar([r["epoch"] for r in points], [r["nll"] for r in points], yerr=[r["nll_stderr"] for r in points],
+                      marker="o", markersize=4, capsize=2, color=colours[i % len(colours)], label=row.name)  # fmt: skip
+        figures.setdefault(row.theirs, []).append(row.name)
+    for theirs, names in figures.items():
+        first = next(i for i, (row, _) in enumerate(curves) if row.name == names[0])
+        axes.axhline(theirs, color=colours[first % len(colours)], linestyle="--", linewidth=1,
+                     label=f"theirs: {theirs:.2f} ({', '.join(names)})")  # fmt: skip
+    epochs = [r["epoch"] for _, points in curves for r in points]
+    axes.set_xscale("log")
+    axes.set_xlim(min(epochs) / 1.5, PAPER_EPOCHS * 1.15)
+    # Their learning rate drops after 1, 4, 13, ... 1,093 epochs (3^i each): where a curve may bend.
+    for end in [sum(3**j for j in range(i + 1)) for i in range(8)]:
+        if end >= min(epochs) / 1.5:
+            axes.axvline(end, color="0.85", linewidth=0.8, zorder=0)
+    ticks = [t for t in (1, 4, 13, 40, 121, 364, 1093, PAPER_EPOCHS) if t >= min(epochs) / 1.5]
+    axes.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    axes.minorticks_off()
+    axes.set_xlabel("epoch (log scale; ticks and grey lines: the ends of their learning-rate stages)")
+    axes.set_ylabel(f"test NLL, K = {k} (nats; lower is better)")
+    axes.set_title("vaekit's test NLL on the way, each row's published figure dashed", fontsize=10)
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: curves go where it would sit
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=path.suffix.lower().lstrip("."))
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return len(epochs)
+
+
 def _ordered(history: list[dict]) -> list[dict]:
     """Return ``history`` by K then epoch, each measurement once (the record saying most of it)."""
     unique: dict[tuple, dict] = {}
@@ -468,6 +530,9 @@ def main() -> None:
     parser.add_argument("--min-backward-weight", type=float, metavar="W",
                         help="IWAE draws below this normalised weight play Russian roulette for their backward pass, "
                              "from this call on (default: 0, exact, for a new row; a started row's own)")  # fmt: skip
+    parser.add_argument("--plot", metavar="FILE",
+                        help="with --history: draw each row's NLLs at --k against epochs, their figure beside, into "
+                             "FILE (.png or .svg)")  # fmt: skip
     parser.add_argument("--command", action="store_true",
                         help="print the vaekit command that would train each row now (train or resume); train nothing")  # fmt: skip
     args = parser.parse_args()
@@ -482,6 +547,10 @@ def main() -> None:
         raise SystemExit("--snapshot copies the rows' runs; it does not go with --status, --budget or --evaluate")
     if args.history and (args.status or args.budget or args.evaluate or args.snapshot):
         raise SystemExit("--history prints the NLLs measured so far; it does not go with --status, --budget, --evaluate or --snapshot")
+    if args.plot and not args.history:
+        raise SystemExit("--plot draws the NLLs measured so far: give it with --history")
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg"):
+        raise SystemExit(f"--plot {args.plot}: name a .png or .svg file")
     if args.command and (args.status or args.budget or args.evaluate or args.snapshot or args.history):
         raise SystemExit("--command prints the training commands; it does not go with --status, --budget, --evaluate, "
                          "--snapshot or --history")  # fmt: skip
@@ -518,7 +587,10 @@ def main() -> None:
         for row in chosen:
             for record in read_history(Path(args.runs) / row.name):
                 print(f"| {row.name} | {row.theirs:.2f} | {record['epoch']} | {record['k']} | "
-                      f"{record['nll']:.2f} ± {record['nll_stderr']:.2f} | {record.get('measured', '-')} |")  # fmt: skip
+                      f"{record['nll']:.2f} ± {record['nll_stderr']:.2f} | {when_measured(record)} |")  # fmt: skip
+        if args.plot:
+            drawn = plot_history(chosen, Path(args.runs), args.k, Path(args.plot))
+            print(f"wrote {args.plot}: {drawn} NLLs at K = {args.k}")
         return
     if args.nproc < 1:
         raise SystemExit(f"--nproc must be at least 1, got {args.nproc}")

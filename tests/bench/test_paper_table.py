@@ -381,3 +381,32 @@ def test_status_prices_a_partial_rows_remaining_epochs_at_its_recent_cpu_time(tm
     assert status.returncode == 0, status.stderr
     left = (3280 - 60) * 20 / 3600
     assert f"| iwae2-k50 | 82.90 | - | 60 | 0.50 h | partial (60/3280 epochs; about {left:.1f} core-hours left at 20 CPU-s per epoch) |" in status.stdout
+
+
+def test_history_plot_draws_every_nll_and_refuses_what_it_cannot_draw(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for name, points in [("iwae2-k50", [(66, 88.3), (409, 85.0)]), ("iwae2-k50-code", [(128, 85.8)])]:
+        (runs / name).mkdir(parents=True)
+        (runs / name / "bench-paper-nll-history.jsonl").write_text("".join(
+            json.dumps({"epoch": e, "nll": v, "nll_stderr": 0.2, "k": 5000, "kept": "2026-12-03, commit abc1234"}) + "\n"
+            for e, v in points) + json.dumps({"epoch": 500, "nll": 90.0, "nll_stderr": 0.3, "k": 200}) + "\n")  # fmt: skip
+
+    def paper_table(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bench.paper_table", "--rows", "iwae2-k50,iwae2-k50-code",
+                               "--runs", str(runs), *extra], cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    drawn = paper_table("--history", "--plot", str(tmp_path / "nll.png"))
+    assert drawn.returncode == 0, drawn.stderr
+    assert "| iwae2-k50 | 82.90 | 66 | 5000 | 88.30 ± 0.20 | kept 2026-12-03, commit abc1234 |" in drawn.stdout
+    assert f"wrote {tmp_path / 'nll.png'}: 3 NLLs at K = 5000" in drawn.stdout  # the K = 200 line is not drawn
+    assert (tmp_path / "nll.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paper_table("--history", "--plot", str(tmp_path / "nll.svg"), "--k", "200").returncode == 0
+    assert b"<svg" in (tmp_path / "nll.svg").read_bytes()[:400]
+    for extra, message in [
+        (["--plot", str(tmp_path / "a.png")], "--plot draws the NLLs measured so far: give it with --history"),
+        (["--history", "--plot", str(tmp_path / "a.jpg")], "name a .png or .svg file"),
+        (["--history", "--plot", str(tmp_path / "a.png"), "--k", "7"], "no NLL at K = 7"),
+    ]:
+        refused = paper_table(*extra)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+    assert not list(tmp_path.glob("a.*"))
