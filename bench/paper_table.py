@@ -297,7 +297,8 @@ def when_measured(record: dict) -> str:
 
 def plot_history(rows: list[Row | LadderRow], runs: Path, k: int, path: Path) -> int:
     """Draw each row's NLLs at ``k`` samples (nats, with their standard errors) against epochs,
-    its authors' figure as a dashed line of its colour, into ``path`` (.png or .svg, written
+    its authors' figure as a dashed line of its colour (a ``-code`` twin: its paper row's colour,
+    dash-dotted), into ``path`` (.png or .svg, written
     whole or not at all); return the number of NLLs drawn. ``SystemExit`` when there is none."""
     import io
 
@@ -315,14 +316,19 @@ def plot_history(rows: list[Row | LadderRow], runs: Path, k: int, path: Path) ->
     if not curves:
         plt.close(figure)
         raise SystemExit(f"no NLL at K = {k} in the chosen rows' histories under {runs}: nothing to plot")
-    figures: dict[float, list[str]] = {}  # a published figure and the rows it is theirs for (twins share one)
-    for i, (row, points) in enumerate(curves):
+    # A paper row and its -code twin share a colour (and their figure); the twin's curve is dash-dotted.
+    papers = list(dict.fromkeys(row.name.removesuffix("-code") for row, _ in curves))
+    colour = {paper: colours[i % len(colours)] for i, paper in enumerate(papers)}
+    figures: dict[str, list[str]] = {}  # a paper row and the curves its figure is theirs for
+    for row, points in curves:
+        paper, twin = row.name.removesuffix("-code"), row.name.endswith("-code")
         axes.errorbar([r["epoch"] for r in points], [r["nll"] for r in points], yerr=[r["nll_stderr"] for r in points],
-                      marker="o", markersize=4, capsize=2, color=colours[i % len(colours)], label=row.name)  # fmt: skip
-        figures.setdefault(row.theirs, []).append(row.name)
-    for theirs, names in figures.items():
-        first = next(i for i, (row, _) in enumerate(curves) if row.name == names[0])
-        axes.axhline(theirs, color=colours[first % len(colours)], linestyle="--", linewidth=1,
+                      marker="D" if twin else "o", linestyle="-." if twin else "-", markersize=4, capsize=2,
+                      color=colour[paper], label=row.name)  # fmt: skip
+        figures.setdefault(paper, []).append(row.name)
+    for paper, names in figures.items():
+        theirs = next(row.theirs for row, _ in curves if row.name in names)
+        axes.axhline(theirs, color=colour[paper], linestyle="--", linewidth=1,
                      label=f"theirs: {theirs:.2f} ({', '.join(names)})")  # fmt: skip
     epochs = [r["epoch"] for _, points in curves for r in points]
     axes.set_xscale("log")
