@@ -332,12 +332,13 @@ def plot_history(rows: list[Row | LadderRow], runs: Path, k: int, path: Path) ->
                      label=f"theirs: {theirs:.2f} ({', '.join(names)})")  # fmt: skip
     epochs = [r["epoch"] for _, points in curves for r in points]
     axes.set_xscale("log")
-    axes.set_xlim(min(epochs) / 1.5, PAPER_EPOCHS * 1.15)
+    left = min(epochs) / 1.5
+    axes.set_xlim(left, PAPER_EPOCHS * 1.15)
     # Their learning rate drops after 1, 4, 13, ... 1,093 epochs (3^i each): where a curve may bend.
     for end in [sum(3**j for j in range(i + 1)) for i in range(8)]:
-        if end >= min(epochs) / 1.5:
+        if end >= left:
             axes.axvline(end, color="0.85", linewidth=0.8, zorder=0)
-    ticks = [t for t in (1, 4, 13, 40, 121, 364, 1093, PAPER_EPOCHS) if t >= min(epochs) / 1.5]
+    ticks = [t for t in (1, 4, 13, 40, 121, 364, 1093, PAPER_EPOCHS) if t >= left]
     axes.set_xticks(ticks, [f"{t:,}" for t in ticks])
     axes.minorticks_off()
     axes.set_xlabel("epoch (log scale; ticks and grey lines: the ends of their learning-rate stages)")
