@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,7 +156,9 @@ def test_reconstruct_and_info(cli_run, tmp_path):
     info = json.loads(invoke("info", cli_run, "--json").output)
     assert info["epochs_trained"] == 2 and info["latent_dim"] == 2
     assert info["training"] == "fused fp32 (epochs 1-2)"
-    assert info["best_by"] == "validation loss"
+    assert info["best_by"] == "validation loss" and "best_val_loss" not in info
+    history = [json.loads(line) for line in (Path(cli_run) / "metrics.jsonl").read_text().splitlines()]
+    assert info["best_loss"] == min(m["val_loss"] for m in history)
     assert info["optimizer"] == "Adam lr 0.001 (constant), betas 0.9/0.999, eps 1e-08, batch 64"
     assert info["start"] == "torch's layer defaults"
 
@@ -177,6 +180,8 @@ def test_info_says_the_best_epoch_was_chosen_by_the_training_loss_without_a_vali
                   "--out", run, "-q").exit_code == 0  # fmt: skip
     info = json.loads(invoke("info", run, "--json").output)
     assert info["best_by"] == "training loss (no validation split)" and info["best_epoch"] == 1
+    (only_epoch,) = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert info["best_loss"] == only_epoch["train_loss"]
     assert "training loss (no validation split)" in invoke("info", run).output
 
 

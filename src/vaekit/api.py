@@ -595,8 +595,8 @@ def describe_start(train: Any, likelihood: Any) -> str:
 
 
 def run_info(run_dir: str | Path) -> dict[str, Any]:
-    """Return a summary of a run folder: config, progress, best epoch (and ``best_by``, the loss
-    that chose it), parameter count, files."""
+    """Return a summary of a run folder: config, progress, best epoch with ``best_loss`` (nats
+    per example) and ``best_by`` (which loss that is), parameter count, files."""
     run_dir = Path(run_dir)
     vae = load(run_dir)
     trainer_json = run_dir / ckpt.TRAINER_JSON
@@ -620,8 +620,9 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "epochs_planned": vae.config.train.epochs,
         "steps": state.get("step"),
         "best_epoch": state.get("best_epoch"),
-        "best_val_loss": state.get("best_val_loss"),
-        # Without a validation split the best epoch is the one of the lowest training loss.
+        # The loss that chose the best epoch (nats per example): the validation loss, or without
+        # a validation split the training loss, so its name cannot promise a validation figure.
+        "best_loss": state.get("best_val_loss"),
         "best_by": "validation loss" if vae.config.data.val_fraction > 0 else "training loss (no validation split)",
         "optimizer": describe_optimizer(vae.config.train),
         "start": describe_start(vae.config.train, vae.model.likelihood),
