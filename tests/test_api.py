@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -164,8 +165,25 @@ def test_truncated_config_gives_a_clear_error(digits_run, tmp_path):
 
 
 def test_unknown_training_option_is_refused():
-    with pytest.raises(ConfigError, match="unknown training option 'latnet'"):
+    with pytest.raises(ConfigError, match=r"unknown training option 'latnet' \(did you mean .*latent_dim=\?\)"):
         vaekit.build_config(latnet=3)
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [("quiet", "progress='quiet'"), ("learning_rate", "lr="), ("num_epochs", "epochs="), ("batch", "batch_size=")],
+)
+def test_an_unknown_option_names_the_one_meant(key, meant, tmp_path):
+    with pytest.raises(ConfigError, match=f"did you mean {re.escape(meant)}") as refused:
+        vaekit.train(data="digits", epochs=1, out=tmp_path / "run", **{key: 1})
+    assert "help(vaekit.build_config)" in str(refused.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_option_like_nothing_known_names_no_guess():
+    with pytest.raises(ConfigError) as refused:
+        vaekit.build_config(zzzz=1)
+    assert "did you mean" not in str(refused.value)
 
 
 def test_pieces_take_a_name_or_a_mapping_of_their_options():

@@ -186,6 +186,32 @@ _NAME_ALIASES = {"data": "data", "model": "model"}
 _NET_SHORTCUTS = ("encoder", "decoder")
 
 
+#: keywords people bring from other tools, each with the one that does the job here
+_OPTION_HINTS = {
+    "quiet": "progress='quiet'",
+    "verbose": "progress='lines' (or 'bar')",
+    "learning_rate": "lr=",
+    "output": "out=",
+    "out_dir": "out=",
+    "output_dir": "out=",
+    "run_dir": "out=",
+    "overwrite": "force=True",
+}
+
+
+def unknown_option_message(key: str, known: set[str]) -> str:
+    """Return the error for a keyword ``vaekit.train``/``build_config`` does not take, with the
+    keyword most likely meant (a known confusion, else the closest names in ``known``)."""
+    import difflib
+
+    hint = _OPTION_HINTS.get(key)
+    if hint is None:
+        close = difflib.get_close_matches(key, sorted(known), n=3)
+        hint = " or ".join(f"{name}=" for name in close) or None
+    meant = f" (did you mean {hint}?)" if hint else ""
+    return f"unknown training option {key!r}{meant}; help(vaekit.build_config) says which keywords it takes"
+
+
 def _piece_options(model: dict[str, Any], piece: str) -> dict[str, Any]:
     """Return the options mapping of ``piece`` among collected model options (a piece given
     by name becomes ``{"name": ...}``)."""
@@ -267,7 +293,8 @@ def build_config(
             if value is False:
                 per_section["train"]["fast"] = "off"
         else:
-            raise ConfigError(f"unknown training option {key!r}")
+            known = set(_NAME_ALIASES) | set(PIECES) | model_fields | set(_NET_SHORTCUTS) | data_fields | train_fields
+            raise ConfigError(unknown_option_message(key, known))
     for section, values in per_section.items():
         apply_overrides(cfg, section, **values)
     if cfg.data.condition_on and cfg.model.name == "vae":
