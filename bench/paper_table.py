@@ -14,7 +14,8 @@ layer 784-200-200-50, two stochastic layers 784-200-200-100-100-100-50; test NLL
 K = 5000 importance-weighted bound on the 10,000 test images. "VAE, k" trains on the mean of k
 single-sample ELBOs, "IWAE, k" on the k-sample importance-weighted bound.
 
-Each of their rows has a ``-code`` twin (``--rows iwae2-k50-code``, never trained unless named):
+Each of their rows has a ``-code`` twin (``--rows iwae2-k50-code``, never trained unless named;
+``--status`` and ``--history`` without ``--rows`` show each twin started in ``--runs``):
 the same protocol started and optimised as their published code does, whose numbers the paper
 reports (github.com/yburda/iwae): Glorot-uniform weights, p(x|z)'s output bias at the logit of
 each pixel's training mean, and Adam with beta1 0.99 and epsilon 1e-4 on the minibatch's sum of
@@ -509,11 +510,20 @@ def _stage_snapshot(run: Path, staging: Path, dest: Path) -> int:
     return epoch
 
 
+def with_started_twins(names: list[str], runs: Path) -> list[str]:
+    """Return ``names`` with each paper row's ``-code`` twin that has started in ``runs`` (a
+    checkpoint or a measured NLL in its folder) right after the row, so that reading where the
+    runs stand leaves none of them out."""
+    started = {r.name for r in CODE_ROWS if (runs / r.name / "trainer.safetensors").exists() or read_history(runs / r.name)}
+    return [twin for name in names for twin in (name, f"{name}-code") if twin == name or twin in started]
+
+
 def main() -> None:
     from vaekit.config import PRECISIONS  # here, not at the top: --help stays free of vaekit's import
 
     parser = script_parser(__file__, __doc__)
-    parser.add_argument("--rows", default=",".join(r.name for r in ROWS), help="comma-separated row names")
+    parser.add_argument("--rows", help="comma-separated row names (default: the paper's rows and the ladder VAE; "
+                                       "--status and --history add each -code twin started in --runs)")  # fmt: skip
     parser.add_argument("--runs", default="runs/paper", help="folder of the runs (one per row)")
     parser.add_argument("--time-limit", type=float, help="seconds of training per row in this call")
     parser.add_argument("--budget", type=float, help="train each row for this many seconds only (its own runs)")
@@ -543,8 +553,11 @@ def main() -> None:
     parser.add_argument("--command", action="store_true",
                         help="print the vaekit command that would train each row now (train or resume); train nothing")  # fmt: skip
     args = parser.parse_args()
-    chosen = [r for r in ROWS + CODE_ROWS if r.name in args.rows.split(",")]
-    unknown = set(args.rows.split(",")) - {r.name for r in ROWS + CODE_ROWS}
+    names = args.rows.split(",") if args.rows else [r.name for r in ROWS]
+    if args.rows is None and (args.status or args.history):
+        names = with_started_twins(names, Path(args.runs))
+    chosen = sorted((r for r in ROWS + CODE_ROWS if r.name in names), key=lambda r: names.index(r.name))
+    unknown = set(names) - {r.name for r in ROWS + CODE_ROWS}
     if unknown:
         raise SystemExit(f"unknown rows {sorted(unknown)}; choose from {', '.join(r.name for r in ROWS)}, "
                          "or a paper row's name with -code (e.g. iwae2-k50-code)")  # fmt: skip

@@ -410,3 +410,33 @@ def test_history_plot_draws_every_nll_and_refuses_what_it_cannot_draw(tmp_path: 
         refused = paper_table(*extra)
         assert refused.returncode == 1 and message in refused.stderr, refused.stderr
     assert not list(tmp_path.glob("a.*"))
+
+
+def test_status_and_history_without_rows_show_each_started_twin_beside_its_row(tmp_path: Path) -> None:
+    started = tmp_path / "iwae2-k5-code"
+    started.mkdir()
+    records = [{"epoch": e, "epoch_time_s": 30.0, "epoch_cpu_s": 15.0} for e in (1, 2)]
+    (started / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (started / "trainer.safetensors").write_bytes(b"")
+    measured = tmp_path / "vae1-k1-code"
+    measured.mkdir()
+    (measured / "bench-paper-nll-history.jsonl").write_text(json.dumps({"epoch": 3, "nll": 90.5, "nll_stderr": 0.25, "k": 5000}) + "\n")
+    (tmp_path / "iwae2-k50-code").mkdir()  # a folder with nothing in it has not started
+    outputs = {}
+    for mode in ("--status", "--history"):
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.paper_table", "--runs", str(tmp_path), mode],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outputs[mode] = result.stdout
+    rows = [line.split(" | ")[0].lstrip("| ") for line in outputs["--status"].splitlines()[2:]]
+    assert rows[rows.index("iwae2-k5") + 1] == "iwae2-k5-code" and rows[rows.index("vae1-k1") + 1] == "vae1-k1-code"
+    assert "iwae2-k50-code" not in rows and len(rows) == 13 + 2
+    assert "| iwae2-k5-code | 83.89 | - | 2 | 0.02 h | partial (2/3280 epochs;" in outputs["--status"]
+    assert "| vae1-k1-code | 86.76 | 3 | 5000 | 90.50 ± 0.25 | - |" in outputs["--history"]
+    named = subprocess.run(
+        [sys.executable, "-m", "bench.paper_table", "--rows", "iwae2-k5", "--runs", str(tmp_path), "--status"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "iwae2-k5-code" not in named.stdout
