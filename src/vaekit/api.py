@@ -199,7 +199,7 @@ _OPTION_HINTS = {
 }
 
 
-def unknown_option_message(key: str, known: set[str]) -> str:
+def _unknown_option_message(key: str, known: set[str]) -> str:
     """Return the error for a keyword ``vaekit.train``/``build_config`` does not take, with the
     keyword most likely meant (a known confusion, else the closest names in ``known``)."""
     import difflib
@@ -294,7 +294,7 @@ def build_config(
                 per_section["train"]["fast"] = "off"
         else:
             known = set(_NAME_ALIASES) | set(PIECES) | model_fields | set(_NET_SHORTCUTS) | data_fields | train_fields
-            raise ConfigError(unknown_option_message(key, known))
+            raise ConfigError(_unknown_option_message(key, known))
     for section, values in per_section.items():
         apply_overrides(cfg, section, **values)
     if cfg.data.condition_on and cfg.model.name == "vae":
