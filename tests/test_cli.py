@@ -151,6 +151,24 @@ def test_encode_then_decode_round_trip(cli_run, tmp_path):
     assert np.load(x_path).shape == (360, 64)
 
 
+def test_encode_and_reconstruct_read_a_data_file_whole_in_its_order(cli_run, tmp_path):
+    import vaekit
+
+    rows = np.random.default_rng(0).random((23, 64)).astype(np.float32)
+    rows[5] = 0.0  # a row unlike the others, to see where it lands
+    np.save(tmp_path / "x.npy", rows)
+    assert invoke("encode", cli_run, "--data", tmp_path / "x.npy", "--out", tmp_path / "z.npy").exit_code == 0
+    z = np.load(tmp_path / "z.npy")
+    vae = vaekit.load(cli_run)
+    assert vae.config.data.binarize == "none"  # the model sees the file's values as they are
+    assert z.shape == (23, 2) and np.allclose(z, vae.encode(rows).numpy(), atol=1e-5)
+    result = invoke("reconstruct", cli_run, "--data", tmp_path / "x.npy", "-n", "100", "--out", tmp_path / "r.npy")
+    assert result.exit_code == 0 and "wrote 23 reconstructions" in result.output
+    # asked for, a split of the file as training would have held it out
+    assert invoke("encode", cli_run, "--data", tmp_path / "x.npy", "--split", "test", "--out", tmp_path / "t.npy").exit_code == 0
+    assert len(np.load(tmp_path / "t.npy")) < 23
+
+
 def test_reconstruct_and_info(cli_run, tmp_path):
     assert invoke("reconstruct", cli_run, "-n", "8", "--out", tmp_path / "r.png").exit_code == 0
     info = json.loads(invoke("info", cli_run, "--json").output)

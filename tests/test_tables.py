@@ -222,6 +222,15 @@ def test_cli_sample_impute_and_info(table_run, table_csv, tmp_path):
 
     latents, recon, decoded = tmp_path / "z.csv", tmp_path / "recon.csv", tmp_path / "decoded.tsv"
     assert runner.invoke(main, ["encode", str(table_run), "--out", str(latents)]).exit_code == 0
+    # a file given with --data is encoded whole, one code per row in its order
+    rows = pd.read_csv(table_csv)
+    rows.iloc[::-1].to_csv(tmp_path / "reversed.csv", index=False)
+    codes = []
+    for name, source in (("forward", table_csv), ("reversed", tmp_path / "reversed.csv")):
+        result = runner.invoke(main, ["encode", str(table_run), "--data", str(source), "--out", str(tmp_path / f"{name}.npy")])
+        assert result.exit_code == 0, result.output
+        codes.append(np.load(tmp_path / f"{name}.npy"))
+    assert len(codes[0]) == len(rows) and np.allclose(codes[0], codes[1][::-1], atol=1e-5)
     result = runner.invoke(main, ["reconstruct", str(table_run), "-n", "5", "--out", str(recon)])
     assert result.exit_code == 0, result.output
     assert list(pd.read_csv(recon).columns) == list(pd.read_csv(table_csv).columns)

@@ -467,11 +467,44 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     return splits
 
 
-def resolve_eval_data(vae: TrainedVAE, data: str | None, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+def resolve_eval_data(
+    vae: TrainedVAE, data: str | None, split: str | None = "test"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Return the examples ``[N, D]`` (and labels) to evaluate on, as the model sees them
     (binarised or dequantised with fixed seeds): the run's own data split by default, or
-    another dataset ``data`` of the same dimension."""
+    another dataset ``data`` of the same dimension. ``split=None`` reads every example of a
+    file or image folder ``data`` in the file's order (a per-example output then lines up with
+    the input's rows), and the test split of anything else."""
+    if split is None:
+        whole = _whole_file_examples(vae, data)
+        if whole is not None:
+            return whole
+        split = "test"
     return evaluation_view(_eval_splits(vae, data, split), split)
+
+
+def _whole_file_examples(vae: TrainedVAE, data: str | None) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """Return every example of the file or folder ``data`` in its own order, as the model sees
+    them at evaluation, or None when ``data`` is no path or its reader keeps its own splits
+    (IDX files): the readers hold out a share, which is undone here by the rows they report."""
+    from vaekit.training.run_data import load_bundle, make_splits
+
+    if data is None or not Path(data).exists():
+        return None
+    source = build_config(vae.config.to_dict(), data=data)
+    source.data.limit, source.data.val_fraction = None, 0.0
+    bundle = load_bundle(source, lazy=False)
+    if bundle.file_rows is None:
+        return None
+    if bundle.dim != vae.config.input_dim:
+        raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {vae.config.input_dim}")
+    splits = make_splits(source, bundle)
+    views = [evaluation_view(splits, part) for part in ("train", "test")]
+    views = [(x, y) for x, y in views if x is not None]
+    order = torch.from_numpy(np.argsort(np.concatenate(bundle.file_rows), kind="stable"))
+    x = torch.cat([x for x, _ in views])[order]
+    labels = None if any(y is None for _, y in views) else torch.cat([y for _, y in views])[order]
+    return x, labels
 
 
 def evaluate(

@@ -594,6 +594,11 @@ def validate(config: RunConfig) -> None:
         (t.output_bias in OUTPUT_BIASES, f"output_bias must be one of {', '.join(OUTPUT_BIASES)}, got {t.output_bias!r}"),
         (0.0 <= t.adam_beta1 < 1.0, f"adam_beta1 must be in [0, 1), got {t.adam_beta1}"),
         (0.0 <= t.adam_beta2 < 1.0, f"adam_beta2 must be in [0, 1), got {t.adam_beta2}"),
+        (
+            t.grad_clip is None or t.grad_clip > 0,
+            f"grad_clip must be > 0 (a gradient norm), got {t.grad_clip}; for no clipping leave --grad-clip out "
+            "(`vaekit resume RUN --grad-clip 0` turns a run's clip off)",
+        ),
         (t.time_limit is None or t.time_limit > 0, f"time_limit must be > 0 seconds, got {t.time_limit}"),
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
         (d.shuffle in SHUFFLES, f"shuffle must be one of {', '.join(SHUFFLES)}, got {d.shuffle!r}"),

@@ -477,11 +477,11 @@ def _sample_table(
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@data_options("Data to reconstruct (default: the run's own).")
+@data_options("Data to reconstruct (default: the run's own).", per_example=True)
 @click.option("-n", "n", type=int, default=32, show_default=True, help="Number of examples.")
 @click.option("--out", type=click.Path(dir_okay=False), help=".png (originals above reconstructions), .npy or .csv.")
 @user_errors
-def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | None) -> None:
+def reconstruct(run_dir: str, data: str | None, split: str | None, n: int, out: str | None) -> None:
     """Reconstruct examples through the posterior means."""
     from vaekit import api
     from vaekit.viz.examples import write_examples
@@ -505,11 +505,11 @@ def reconstruct(run_dir: str, data: str | None, split: str, n: int, out: str | N
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@data_options("Data to encode (default: the run's own).")
+@data_options("Data to encode (default: the run's own).", per_example=True)
 @click.option("--sample", "draw", is_flag=True, help="Draw z from q(z|x) instead of the posterior mean.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="latents.npy or .csv")
 @user_errors
-def encode(run_dir: str, data: str | None, split: str, draw: bool, out: str) -> None:
+def encode(run_dir: str, data: str | None, split: str | None, draw: bool, out: str) -> None:
     """Encode examples to latent codes (posterior means by default)."""
     from vaekit import api
     from vaekit.viz.examples import write_examples

@@ -299,7 +299,17 @@ split_option = click.option(
 )
 
 
-def data_options(help_text: str) -> Callable[[Any], Any]:
+#: ``--split`` of a command whose output has one row per input example: a file given with
+#: ``--data`` is read whole, in its order, unless a split is asked for
+per_example_split_option = click.option(
+    "--split",
+    type=click.Choice(["train", "val", "test"]),
+    default=None,
+    help="Split of the data [default: test; every example, in order, of a file or folder given with --data].",
+)
+
+
+def data_options(help_text: str, per_example: bool = False) -> Callable[[Any], Any]:
     """Return the ``--data`` (other data, or the run's own) and ``--split`` options of a command
-    that reads examples."""
-    return apply_all([click.option("--data", help=help_text), split_option])
+    that reads examples (``per_example``: its output lines up with a data file's rows)."""
+    return apply_all([click.option("--data", help=help_text), per_example_split_option if per_example else split_option])
