@@ -56,6 +56,18 @@ def write_config_and_size_files(tmp: Path) -> None:
     Image.new("L", (4, 4)).save(tmp / "images" / "a.png")
 
 
+def write_input_files(tmp: Path) -> None:
+    """Write the files the cases of run inputs read into ``tmp``: latent codes that are empty,
+    text or headed, and 8-bit pixels not yet divided by 255."""
+    import numpy as np
+
+    np.save(tmp / "z-empty.npy", np.zeros((0, 2), np.float32))
+    (tmp / "z-empty.csv").write_text("")
+    np.save(tmp / "z-text.npy", np.array([["a", "b"]]))
+    (tmp / "z-header.csv").write_text("z1,z2\n0.1,0.2\n")
+    np.save(tmp / "x-255.npy", np.full((3, 64), 255.0, np.float32))
+
+
 CASES = [
     # --- data, options and pieces ---
     pytest.param(["train", "--data", "nope.csv", "--out", "{tmp}/r"], "nope.csv", id="missing-data-file"),
@@ -73,6 +85,16 @@ CASES = [
     pytest.param(["sample", "{run}", "--out", "{tmp}/s.gif"], "unsupported output type", id="sample-wrong-type"),
     pytest.param(["plot", "{run}", "histogram"], "is not one of", id="unknown-picture"),
     pytest.param(["train", "--out", "{run}", "-q"], "--force", id="used-run-folder-without-force"),
+    # --- inputs to the commands that use a run ---
+    pytest.param(["decode", "{run}", "--latents", "{tmp}/z-empty.npy", "--out", "{tmp}/x.npy"], "no latent codes in the file", id="latents-empty-npy"),
+    pytest.param(["decode", "{run}", "--latents", "{tmp}/z-empty.csv", "--out", "{tmp}/x.npy"], "no latent codes in the file", id="latents-empty-csv"),
+    pytest.param(["decode", "{run}", "--latents", "{tmp}/z-text.npy", "--out", "{tmp}/x.npy"], "save the codes as numbers", id="latents-of-text"),
+    pytest.param(["decode", "{run}", "--latents", "{tmp}/z-header.csv", "--out", "{tmp}/x.npy"], "drop the header line", id="latents-csv-with-a-header"),
+    pytest.param(["encode", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/z.npy"], "divide 8-bit pixels by 255", id="encode-pixels-0-to-255"),
+    pytest.param(["reconstruct", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/r.npy"], "divide 8-bit pixels by 255", id="reconstruct-pixels-0-to-255"),
+    pytest.param(["reconstruct", "{run}", "-n", "0", "--out", "{tmp}/r.npy"], "0 is not in the range x>=1", id="reconstruct-no-examples"),
+    pytest.param(["train", "--grad-clip", "0", "--out", "{tmp}/r", "-q"], "leave --grad-clip out", id="grad-clip-zero"),
+    pytest.param(["resume", "{run}", "--epochs", "3", "--grad-clip", "-1", "-q"], "grad_clip must be > 0", id="resume-with-negative-grad-clip"),
     # --- run folders: --force, locks, resume, full disks, permissions ---
     pytest.param(["train", "--model", "vea", "--out", "{run}", "--force", "-q"], "unknown model 'vea'", id="force-with-a-typo-keeps-the-run"),
     pytest.param(["train", "--data", "{tmp}/nope.csv", "--out", "{run}", "--force", "-q"], "nope.csv", id="force-with-missing-data-keeps-the-run"),
@@ -107,6 +129,7 @@ def test_bad_input_gives_a_message_a_nonzero_exit_and_loses_nothing(digits_run, 
     (tmp_path / "z.txt").write_text("1 2\n")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,x\n4,5\n")
     write_config_and_size_files(tmp_path)
+    write_input_files(tmp_path)
     before = fingerprint(digits_run)
     result = CliRunner().invoke(main, [a.format(tmp=tmp_path, run=digits_run) for a in args])
     assert result.exit_code != 0

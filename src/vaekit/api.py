@@ -72,18 +72,32 @@ class TrainedVAE:
         return self
 
     def _as_batch(self, x: Any, dim: int, what: str) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)
+        if not torch.is_tensor(x):
+            x = np.asarray(x)
+            if x.dtype.kind not in "biuf":
+                raise DataError(f"{what} must be numbers, got an array of {x.dtype}; give a numeric array")
+        t = torch.as_tensor(x)
         if t.dtype == torch.uint8:
             raise DataError(
                 f"{what} are uint8 (grey levels 0..levels-1, as datasets store images); convert them "
                 "to model units first: bundle.as_float('test') or vaekit.data.to_model_units(x, levels)"
             )
         t = t.to(torch.float32)
+        shape = self.input_shape if what == "inputs" else ()
+        if t.ndim > 2 and len(shape) > 1 and tuple(t.shape[1:]) != shape:
+            raise DataError(f"{what} are shaped {tuple(t.shape[1:])} each; this model expects {shape} (or rows of {dim} values)")
+        if t.ndim > 1 and len(t) == 0:
+            raise DataError(f"no {what}: give at least one row")
         t = t.reshape(len(t), -1) if t.ndim > 1 else t.reshape(1, -1)
         if t.shape[1] != dim:
             raise DataError(f"{what} have {t.shape[1]} values per row; this model expects {dim}")
         if not torch.isfinite(t).all():
             raise DataError(f"{what} contain NaN or inf")
+        if what == "inputs" and self.config.value_range in ("unit", "binary") and (t.min() < 0 or t.max() > 1):
+            raise DataError(
+                f"{what} have values outside [0, 1] ({float(t.min()):g} .. {float(t.max()):g}); this run's data are "
+                "grey levels in [0, 1]: divide 8-bit pixels by 255"
+            )
         return t.to(self.device)
 
     @property

@@ -478,7 +478,7 @@ def _sample_table(
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @data_options("Data to reconstruct (default: the run's own).", per_example=True)
-@click.option("-n", "n", type=int, default=32, show_default=True, help="Number of examples.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=32, show_default=True, help="Number of examples (at most).")
 @click.option("--out", type=click.Path(dir_okay=False), help=".png (originals above reconstructions), .npy or .csv.")
 @user_errors
 def reconstruct(run_dir: str, data: str | None, split: str | None, n: int, out: str | None) -> None:
