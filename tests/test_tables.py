@@ -218,6 +218,7 @@ def test_cli_sample_impute_and_info(table_run, table_csv, tmp_path):
     done = pd.read_csv(completed)
     assert list(done.columns) == ["imputation", *pd.read_csv(table_csv).columns]
     assert len(done) == 2 * len(pd.read_csv(table_csv))
+    assert f"wrote {len(done)} rows" in result.output and "2 times" in result.output
     assert not done.isna().any().any()
 
     latents, recon, decoded = tmp_path / "z.csv", tmp_path / "recon.csv", tmp_path / "decoded.tsv"

@@ -116,7 +116,7 @@ class DataConfig:
     likelihood gives a true bound on the discrete data (see docs/likelihoods.md)."""
 
     name: str = _opt(
-        "digits", "digits, mnist, fashion-mnist, synthetic5, or a path (.npy/.npz/.csv/.tsv, image folder, IDX folder)"
+        "digits", "digits, mnist, fashion-mnist, synthetic5, or a path (.npy/.npz/.csv/.tsv/.parquet, image folder, IDX folder)"
     )
     data_dir: str | None = _opt(None, "Folder holding the MNIST/Fashion-MNIST IDX files.")
     #: "28x28", "32x32x3", or one number of pixels (28: 28x28), as YAML reads ``image_size: 28``

@@ -150,6 +150,21 @@ def test_a_failed_training_into_an_empty_folder_leaves_it_empty(tmp_path, monkey
     assert list((tmp_path / "r").iterdir()) == []
 
 
+@pytest.mark.parametrize("force, at_epoch, said", [
+    (True, 1, "holds the previous run, as it was; start it with `vaekit train` again"),
+    (False, 1, "stopped before its first checkpoint, so"),
+    (True, 2, "the last checkpoint is intact (resume with `vaekit resume`)"),
+])  # fmt: skip
+def test_ctrl_c_says_what_the_run_folder_now_holds(tmp_path, monkeypatch, force, at_epoch, said):
+    run = tmp_path / "r"
+    if force:
+        vaekit.train(epochs=1, out=run, **SMALL)
+    interrupt_at_epoch(monkeypatch, at_epoch)
+    args = ["train", "--data", "synthetic5", "--encoder", "4", "--latent", "3", "--epochs", "3", "--out", str(run), "-q"]
+    result = CliRunner().invoke(main, args + (["--force"] if force else []))
+    assert result.exit_code == 130 and said in result.stderr
+
+
 def test_force_replaces_the_old_run_once_the_new_one_has_a_checkpoint(tmp_path, monkeypatch):
     run = tmp_path / "r"
     vaekit.train(epochs=1, out=run, **SMALL)

@@ -558,7 +558,9 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
         frame = frame[["imputation", *completed[0].columns]]
     where_to = _write_table(frame, path)
     click.echo(
-        f"wrote {len(completed[0])} rows ({draws} imputation(s) of {missing} missing cells) to {where_to}",
+        f"wrote {len(frame)} rows ({missing} missing cells filled in {len(rows)} rows"
+        + (f", {draws} times: the column 'imputation' numbers each completed table" if draws > 1 else "")
+        + f") to {where_to}",
         err=path is None,
     )
 

@@ -28,8 +28,8 @@ def launch_options(command: Any) -> Any:
     options = [
         click.option(
             "--nproc", type=int, default=None,
-            help="Run in N processes on this machine through torchrun (DistributedDataParallel-style: --batch-size "
-            "is the global batch, split over all processes). See docs/distributed.md.",
+            help="Run in N processes on this machine through torchrun (DistributedDataParallel-style: training's "
+            "batch is the global batch, split over all processes). See docs/distributed.md.",
         ),
         click.option("--nnodes", type=int, default=1, show_default=True, help="Machines taking part (with --nproc)."),
         click.option(

@@ -26,8 +26,12 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except VaekitError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted; the last checkpoint is intact (resume with `vaekit resume`)", err=True)
+        except KeyboardInterrupt as exc:
+            notes = getattr(exc, "__notes__", None)  # the run folder's own account, when it has one
+            if notes:
+                click.echo(f"interrupted; {'; '.join(notes)}; start it with `vaekit train` again", err=True)
+            else:
+                click.echo("interrupted; the last checkpoint is intact (resume with `vaekit resume`)", err=True)
             sys.exit(130)
 
     return wrapper

@@ -154,12 +154,14 @@ def open_run_folder(path: Path, *, new: bool, force: bool = False, command: str 
                 check_new_run_dir(path, force)  # again, now that no one else can be writing it
             try:
                 yield folder
-            except BaseException:
+            except BaseException as exc:
                 if new and folder.begun:
                     if folder.replacing:
-                        folder.settle()
+                        if folder.settle() == "restored the previous run":
+                            exc.add_note(f"the new run had no checkpoint yet: {path} holds the previous run, as it was")
                     elif not (path / ckpt.TRAINER_FILE).exists():
                         folder.discard_new_files()  # no checkpoint: nothing worth resuming
+                        exc.add_note(f"the run stopped before its first checkpoint, so {path} keeps nothing of it")
                 raise
             folder.settle()
     finally:
