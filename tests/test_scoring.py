@@ -309,6 +309,27 @@ def test_calibrate_also_writes_the_reference_scores(fresh_image_run, images_npy,
 # --- tables -------------------------------------------------------------------------------------
 
 
+def test_rows_far_outside_the_training_data_score_inf_and_cells_beyond_float32_are_refused(table_run, table_files, tmp_path):
+    rows = animals(6, 2)
+    rows.loc[2, "length"] = 1e7  # millions of spreads out: the posterior's float32 arithmetic overflows
+    rows.to_csv(tmp_path / "far.csv", index=False)
+    result = invoke("score", table_run, "--data", tmp_path / "far.csv", "--out", tmp_path / "far-scores.csv")
+    assert result.exit_code == 0, result.output
+    scores = read_scores(tmp_path / "far-scores.csv")["score"].to_numpy()
+    assert np.isposinf(scores[2]) and np.isfinite(np.delete(scores, 2)).all()
+    assert "warning: 1 example(s) (index 2) lie so far outside the training data" in result.stderr
+    assert "1 example(s) scored inf" in result.output
+    rows.loc[2, "length"] = 1e300  # beyond float32 once standardised: refused, naming the cell
+    rows.to_csv(tmp_path / "huge.csv", index=False)
+    result = invoke("score", table_run, "--data", tmp_path / "huge.csv", "--out", tmp_path / "huge-scores.csv")
+    assert result.exit_code == 2 and "column 'length' has cells too large to encode" in result.stderr
+    assert not (tmp_path / "huge-scores.csv").exists()
+    for data, said in (("far.csv", "1 row(s) (index 2) lie so far outside"), ("huge.csv", "too large to encode")):
+        result = invoke("impute", table_run, "--data", tmp_path / data, "--out", tmp_path / "filled.csv")
+        assert result.exit_code == 2 and said in result.stderr
+        assert not (tmp_path / "filled.csv").exists()
+
+
 def test_score_a_table_with_missing_cells_ids_labels_and_explanations(table_run, table_files, tmp_path):
     _, score_csv = table_files
     out = tmp_path / "rows.csv"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 from vaekit.evaluation.calibration import Calibration, load_calibration
 from vaekit.evaluation.scores import ScoredBatch, check_score_kind, score_examples
 from vaekit.runtime import distributed
-from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.runtime.errors import ConfigError, DataError, VaekitWarning
 
 if TYPE_CHECKING:
     from vaekit.api import TrainedVAE
@@ -486,6 +487,17 @@ def iter_scores(
             contributions = _feature_terms(vae, scored.terms.numpy())
         if chunk.offset is not None and background is None:  # a ratio's change of variables cancels
             scores = scores + chunk.offset
+        overflowed = np.isnan(scores)
+        if overflowed.any():
+            # Values millions of spreads from the training data overflow the posterior's float32
+            # arithmetic; such an example is as unusual as one with an unseen category.
+            shown = ", ".join(str(i) for i in chunk.ids[overflowed][:5])
+            warnings.warn(VaekitWarning(
+                f"{int(overflowed.sum())} example(s) ({source.id_name} {shown}{', ...' if overflowed.sum() > 5 else ''}) "
+                "lie so far outside the training data that their score overflows float32; they are scored inf "
+                "(the most unusual): check those examples' values"
+            ), stacklevel=2)  # fmt: skip
+            scores = np.where(overflowed, np.inf, scores)
         if chunk.unseen is not None:
             scores = np.where(chunk.unseen.any(1), np.inf, scores)
             if contributions is not None:

@@ -265,10 +265,23 @@ def impute_table(vae: TrainedVAE, data: Any, *, draws: int = 1, seed: int = 0) -
         for _ in range(draws):
             eps = torch.randn(mu.shape, generator=generator, device=vae.device)
             z = mu + torch.exp(0.5 * logvar) * eps
+            _refuse_overflowed_rows(frame, z)
             params = model.decode(z, y) if y is not None else model.decode(z)
             drawn = codec.decode(model.likelihood.sample(params).cpu().numpy(), labels=labels)
             completed.append(_fill_missing(frame, drawn, modelled))
     return completed
+
+
+def _refuse_overflowed_rows(frame: Any, z: torch.Tensor) -> None:
+    """Raise ``DataError`` naming the rows whose latent draws ``z`` are not finite: values so far
+    outside the training data that the encoder's float32 arithmetic overflowed."""
+    bad = (~torch.isfinite(z).all(1)).nonzero().flatten().tolist()
+    if bad:
+        shown = ", ".join(str(frame.index[i]) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise DataError(
+            f"{len(bad)} row(s) (index {shown}) lie so far outside the training data that the model's float32 "
+            "arithmetic overflows on them; check those rows' values (`vaekit score` ranks them as the most unusual)"
+        )
 
 
 def score_table(vae: TrainedVAE, data: Any, *, k: int = DEFAULT_SCORE_K, seed: int = 0) -> np.ndarray:

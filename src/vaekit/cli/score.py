@@ -142,7 +142,7 @@ def _score(
         "n": len(scores),
         "seconds": round(seconds, 3), "examples_per_s": round(len(scores) / seconds, 1) if seconds > 0 else None,
         "mean": float(np.mean(scores)) if len(scores) else None, "median": float(np.median(scores)) if len(scores) else None,
-        "unseen_rows": int(np.isposinf(scores).sum()),
+        "infinite_scores": int(np.isposinf(scores).sum()),
     }  # fmt: skip
     if writer_path is not None:
         record["out"] = str(writer_path)
@@ -299,8 +299,11 @@ def _report(record: dict[str, Any], calibration: Any, as_json: bool) -> None:
     click.echo(f"scored {record['n']} examples of {record['data']} ({record['score']}{k}) in {record['seconds']:.1f} s{rate}")
     if record["n"]:
         click.echo(f"score (nats, higher is more unusual): median {record['median']:.3f}, mean {record['mean']:.3f}")
-    if record.get("unseen_rows"):
-        click.echo(f"{record['unseen_rows']} row(s) hold a category never seen in training: score inf (probability 0)")
+    if record.get("infinite_scores"):
+        click.echo(
+            f"{record['infinite_scores']} example(s) scored inf (probability 0 under the model: a category never seen "
+            "in training, or values too far outside the training data for float32)"
+        )
     if calibration is not None:
         click.echo(f"stored the threshold in calibration.json: {calibration.describe()}")
     if "flagged" in record:

@@ -266,6 +266,29 @@ class TableCodec:
         text in a numeric column, a count that is negative or not whole.
         """
         df = check_columns(df, self._schema)
+        with np.errstate(over="ignore"):  # a cell too large for float32 is refused below, by name
+            x = self._encode_rows(df)
+        if not np.isfinite(x).all():
+            self._refuse_overflow(df, x)
+        return x
+
+    def _refuse_overflow(self, df: pd.DataFrame, x: np.ndarray) -> None:
+        """Raise ``DataError`` naming the first column whose encoded cells overflowed float32."""
+        rows, slots = np.nonzero(~np.isfinite(x))
+        for column, transform, slot, _ in self._layout:
+            hit = (slots >= slot) & (slots < slot + transform.width)
+            if hit.any():
+                positions = np.unique(rows[hit])
+                cells = list(df[column.name].iloc[positions])
+                raise DataError(
+                    f"column {column.name!r} has cells too large to encode (beyond float32's range, about 3.4e38, "
+                    f"once scaled by the training data's spread): {show_cells(df, cells, positions)}; "
+                    "fix those cells or leave them empty"
+                )
+        raise DataError("the table's rows encode to values beyond float32's range; check its numbers for huge values")
+
+    def _encode_rows(self, df: pd.DataFrame) -> np.ndarray:
+        """Return the checked rows ``df`` encoded as :meth:`encode` describes (cells may overflow)."""
         plain = self._plain_numbers(df)
         # Filled column by column: in column-major order each column is one contiguous write
         # (row-major, every value of a column lands on its own cache line), made row-major once
