@@ -59,6 +59,20 @@ def test_wrong_input_width_is_refused(digits_run):
         vae.encode(torch.full((2, 64), float("nan")))
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda vae: vae.sample(2.5), "an integer >= 1, got 2.5"),
+    (lambda vae: vae.sample("3"), "an integer >= 1, got '3'"),
+    (lambda vae: vae.sample(3, temperature="hot"), r"temperature must be a finite number >= 0 .*got 'hot'"),
+    (lambda vae: vae.decode(np.zeros((0, 2))), "no latent codes: give at least one row"),
+    (lambda vae: vae.decode(np.array([["a", "b"]])), "must be numbers"),
+    (lambda vae: vae.encode(np.full((2, 64), 255.0)), "divide 8-bit pixels by 255"),
+    (lambda vae: vae.encode(np.zeros((5, 1, 4, 16))), r"shaped \(1, 4, 16\) each; this model expects \(1, 8, 8\)"),
+])  # fmt: skip
+def test_wrong_arguments_get_a_message_naming_the_fix(digits_run, call, message):
+    with pytest.raises((ConfigError, DataError), match=message):
+        call(vaekit.load(digits_run))
+
+
 def test_uint8_grey_levels_are_refused_rather_than_read_as_0_to_255(digits_run):
     from vaekit.data import load_data
 

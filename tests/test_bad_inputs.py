@@ -93,6 +93,13 @@ CASES = [
     pytest.param(["encode", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/z.npy"], "divide 8-bit pixels by 255", id="encode-pixels-0-to-255"),
     pytest.param(["reconstruct", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/r.npy"], "divide 8-bit pixels by 255", id="reconstruct-pixels-0-to-255"),
     pytest.param(["reconstruct", "{run}", "-n", "0", "--out", "{tmp}/r.npy"], "0 is not in the range x>=1", id="reconstruct-no-examples"),
+    pytest.param(["sample", "{run}", "--temperature", "nan", "--out", "{tmp}/s.npy"], "temperature must be a finite number >= 0", id="sample-temperature-nan"),
+    pytest.param(["sample", "{run}", "--temperature", "-1", "--out", "{tmp}/s.npy"], "temperature must be a finite number >= 0", id="sample-temperature-negative"),
+    pytest.param(["sample", "{run}", "-n", "1000000000000", "--out", "{tmp}/s.npy"], "draw fewer at a time", id="sample-more-than-memory"),
+    pytest.param(["diagram", "{run}", "--format", "tikz", "--out", "{tmp}/d.svg"], "make them agree", id="diagram-format-against-suffix"),
+    pytest.param(["diagram", "{run}", "--out", "{tmp}/d.pdf"], "name a file with one of those suffixes", id="diagram-unknown-suffix"),
+    pytest.param(["plot", "{run}", "report", "--out", "{tmp}/r.png"], "name a .html file", id="report-not-html"),
+    pytest.param(["score", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/x-255.npy"], "is the --data file itself", id="score-over-its-own-data"),
     pytest.param(["train", "--grad-clip", "0", "--out", "{tmp}/r", "-q"], "leave --grad-clip out", id="grad-clip-zero"),
     pytest.param(["resume", "{run}", "--epochs", "3", "--grad-clip", "-1", "-q"], "grad_clip must be > 0", id="resume-with-negative-grad-clip"),
     # --- run folders: --force, locks, resume, full disks, permissions ---
@@ -131,8 +138,10 @@ def test_bad_input_gives_a_message_a_nonzero_exit_and_loses_nothing(digits_run, 
     write_config_and_size_files(tmp_path)
     write_input_files(tmp_path)
     before = fingerprint(digits_run)
+    inputs = fingerprint(tmp_path)
     result = CliRunner().invoke(main, [a.format(tmp=tmp_path, run=digits_run) for a in args])
     assert result.exit_code != 0
+    assert all(fingerprint(tmp_path).get(name) == digest for name, digest in inputs.items())  # no input file changed
     assert message in result.output
     assert "Traceback" not in result.output
     assert fingerprint(digits_run) == before

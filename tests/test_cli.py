@@ -169,6 +169,23 @@ def test_encode_and_reconstruct_read_a_data_file_whole_in_its_order(cli_run, tmp
     assert len(np.load(tmp_path / "t.npy")) < 23
 
 
+def test_a_run_trained_on_a_relative_path_says_so_when_read_from_elsewhere(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    np.save(tmp_path / "here" / "x.npy", np.random.default_rng(0).random((40, 6)).astype(np.float32))
+    monkeypatch.chdir(tmp_path / "here")
+    assert invoke("train", "--data", "x.npy", "--likelihood", "gaussian", "--encoder", "8", "--latent", "2",
+                  "--epochs", "1", "--out", tmp_path / "run", "-q").exit_code == 0  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for args, fix in ((["encode", tmp_path / "run", "--out", tmp_path / "z.npy"], "run the command from that folder"),
+                      (["resume", tmp_path / "run", "--epochs", "2"], "run `vaekit resume` from that folder")):
+        result = runner.invoke(main, [str(a) for a in args])
+        assert result.exit_code == 2 and "training data 'x.npy' is a path relative to the folder" in result.stderr
+        assert fix in result.stderr
+    monkeypatch.chdir(tmp_path / "here")
+    assert invoke("encode", tmp_path / "run", "--out", tmp_path / "z.npy").exit_code == 0
+
+
 def test_reconstruct_and_info(cli_run, tmp_path):
     assert invoke("reconstruct", cli_run, "-n", "8", "--out", tmp_path / "r.png").exit_code == 0
     info = json.loads(invoke("info", cli_run, "--json").output)

@@ -775,7 +775,7 @@ def test_a_category_never_seen_in_training_scores_inf_and_ranks_first(tmp_path):
     rows.to_csv(tmp_path / "rows.csv", index=False)
     result = ok("score", model.vae_.run_dir, "--data", tmp_path / "rows.csv", "--score", "elbo", "--k", 2,
                 "--out", tmp_path / "s.csv", "-q")  # fmt: skip
-    assert "1 row(s) hold a category never seen in training" in result.output
+    assert "1 example(s) scored inf (probability 0 under the model: a category never seen" in result.output
     assert np.isposinf(pd.read_csv(tmp_path / "s.csv")["score"][3])
     refused = invoke("score", model.vae_.run_dir, "--data", tmp_path / "rows.csv", "--calibrate", "--fpr", "0.1", "-q")
     assert refused.exit_code == 2 and "not finite" in refused.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -17,6 +18,16 @@ from vaekit.data.views import Splits, evaluation_batches, evaluation_examples, e
 from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.build import build_model, starts_from_marginals
+
+
+def check_temperature(temperature: Any) -> None:
+    """Raise ``ConfigError`` unless ``temperature`` (the factor on the prior's standard
+    deviation when sampling) is a finite number >= 0."""
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature < math.inf:
+        raise ConfigError(
+            "temperature must be a finite number >= 0 (the prior's standard deviation is scaled by it; 1 draws "
+            f"from the prior itself), got {temperature!r}"
+        )
 
 
 class TrainedVAE:
@@ -155,8 +166,15 @@ class TrainedVAE:
         """Draw ``n`` codes from the prior (std scaled by ``temperature``) and decode them.
 
         Conditional models decode under ``labels``; by default the classes in turn (0, 1, ...)."""
-        if n < 1:
-            raise ConfigError(f"number of samples must be >= 1, got {n}")
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ConfigError(f"number of samples must be an integer >= 1, got {n!r}")
+        check_temperature(temperature)
+        from vaekit.runtime.memory import require_memory
+
+        # The samples, their codes and the decoder's widest layer, in float32 (a rough floor).
+        widest = max([self.config.input_dim, *(self.config.model.net.get("encoder") or [])])
+        require_memory(int(n) * 4 * (2 * self.config.input_dim + self.latent_dim + widest), f"{n:,} samples",
+                       device=self.device, advice="draw fewer at a time (several calls with different seeds)")  # fmt: skip
         if self.conditional and labels is None:
             labels = torch.arange(n) % self.model.cond_dim
         z = self.model.prior.sample(n, device=self.device, temperature=temperature)
@@ -411,7 +429,8 @@ def resume(
         if min_backward_weight is not None:
             cfg.train.min_backward_weight = min_backward_weight
         changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip, precision, min_backward_weight))
-        result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
+        with training_data_hint(cfg, data is None, resuming=True):
+            result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
     vae.test_splits = result.test_splits
@@ -472,13 +491,33 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     if data is not None:
         source = build_config(cfg.to_dict(), data=data)
     # A run that read its data from disk evaluates from disk too (other data as well, if they stream).
-    bundle = load_bundle(source, lazy=cfg.train.data_loading == "disk" and streams(source.data.name))
+    with training_data_hint(cfg, data is None):
+        bundle = load_bundle(source, lazy=cfg.train.data_loading == "disk" and streams(source.data.name))
     if bundle.dim != cfg.input_dim:
         raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
     splits = make_splits(cfg, bundle)
     if split == "val" and splits.val is None:
         raise ConfigError("this run has no validation split (val_fraction = 0)")
     return splits
+
+
+@contextlib.contextmanager
+def training_data_hint(cfg: RunConfig, own_data: bool, resuming: bool = False) -> Any:
+    """Add the likely cause to a ``DataError`` raised while reading a run's own training data
+    from a relative path that is not found from here: the path is relative to where the run
+    was trained."""
+    try:
+        yield
+    except DataError as exc:
+        name = cfg.data.name
+        relative = own_data and ("/" in name or "." in name) and not Path(name).is_absolute()
+        if not relative or Path(name).exists():
+            raise
+        fix = "run `vaekit resume` from that folder" if resuming else "run the command from that folder (or give the data with --data, where the command takes it)"
+        raise DataError(
+            f"this run's training data {name!r} is a path relative to the folder it was trained from, and there is "
+            f"no such file from here ({Path.cwd()}): {fix}"
+        ) from exc
 
 
 def resolve_eval_data(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.api import TrainedVAE
+from vaekit.api import TrainedVAE, check_temperature, training_data_hint
 from vaekit.data.table_bundle import TABLE_SUFFIXES
 from vaekit.runtime.errors import ConfigError, DataError
 
@@ -186,6 +186,7 @@ def sample_table(
     named in ``where`` follow their joint training frequencies (given the named ones)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise DataError(f"the number of rows must be a positive integer, got {n!r}")
+    check_temperature(temperature)
     if not 0 < min_acceptance <= 1:
         raise DataError(f"min_acceptance must be in (0, 1], got {min_acceptance}")
     codec = codec_of(vae)
@@ -321,7 +322,8 @@ def run_frames(vae: TrainedVAE) -> tuple[Any, Any]:
     """Return the run's own training and held-out rows as read (DataFrames), split as in training."""
     from vaekit.training.run_data import load_bundle
 
-    bundle = load_bundle(vae.config, lazy=False)  # the quality report compares rows as read, in memory
+    with training_data_hint(vae.config, own_data=True):
+        bundle = load_bundle(vae.config, lazy=False)  # the quality report compares rows as read, in memory
     assert bundle.frames is not None  # a table run's data is a table
     return bundle.frames
 

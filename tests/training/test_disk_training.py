@@ -177,10 +177,11 @@ def test_a_disk_run_resumed_after_kill_matches_an_uninterrupted_one_bit_for_bit(
     assert [m["train_loss"] for m in metrics(tmp_path / "killed")] == [m["train_loss"] for m in metrics(tmp_path / "reference")]
 
 
-def test_resume_refuses_a_changed_data_file(tmp_path):
+@pytest.mark.parametrize("loading", ["disk", "memory"])
+def test_resume_refuses_a_changed_data_file(tmp_path, loading):
     data = tmp_path / "a.npy"
     np.save(data, np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32))
-    vaekit.train(data=data, data_loading="disk", epochs=1, out=tmp_path / "r", **SMALL)
+    vaekit.train(data=data, data_loading=loading, epochs=1, out=tmp_path / "r", **SMALL)
     np.save(data, np.random.default_rng(1).normal(size=(200, 5)).astype(np.float32))
     with pytest.raises(DataError, match=r"a\.npy changed since this run started.*put the original file back"):
         vaekit.resume(tmp_path / "r", epochs=2, progress="quiet")

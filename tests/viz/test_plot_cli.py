@@ -120,6 +120,13 @@ def test_diagram_of_a_run_defaults_to_a_file_in_the_run_folder(seed_run, tmp_pat
         assert (seed_run / name).stat().st_size > 1000
 
 
+def test_diagram_takes_its_format_from_the_outputs_suffix(seed_run, tmp_path):
+    for name, first_line in (("a.tex", "% VAE architecture"), ("a.typ", "// VAE architecture"), ("a.svg", "<?xml")):
+        result = invoke("diagram", seed_run, "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).read_text().startswith(first_line)
+
+
 def test_diagram_needs_a_run_or_a_preset(seed_run):
     for args in ((), (seed_run, "--preset", "seed")):
         result = invoke("diagram", *args)

@@ -26,6 +26,7 @@ from vaekit.cli.options import (
     int_list,
     parse_setting,
     progress_mode,
+    refuse_writing_over_the_input,
     show_warnings_as_lines,
     split_option,
     train_options,
@@ -546,6 +547,7 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
     from vaekit import api, tables
 
     vae = api.load(run_dir)
+    refuse_writing_over_the_input(out, data)
     path = _table_destination(out, "a completed table")
     rows = tables.read_rows(data)
     completed = tables.impute_table(vae, rows, draws=draws, seed=seed)
@@ -718,14 +720,17 @@ def plot(
 @main.command()
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
 @click.option("--preset", type=click.Choice(["seed"]), help="Draw a preset's network instead of a run's.")
-@click.option("--format", "fmt", type=click.Choice(["svg", "tikz", "typst"]), default="svg", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["svg", "tikz", "typst"]), default=None,
+    help="svg, tikz or typst [default: from --out's suffix (.svg, .tex, .typ), else svg].",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     help="Output file; '-' for stdout (default: stdout for a preset, RUN_DIR/architecture.svg|.tex|.typ for a run).",
 )
 @user_errors
-def diagram(run_dir: str | None, preset: str | None, fmt: str, out: str | None) -> None:
+def diagram(run_dir: str | None, preset: str | None, fmt: str | None, out: str | None) -> None:
     """Draw the network as the founding diagram does: SVG, TikZ (pdflatex) or Typst (CeTZ)."""
     from vaekit.runtime.atomic import atomic_write_text
     from vaekit.runtime.errors import ConfigError
@@ -733,6 +738,18 @@ def diagram(run_dir: str | None, preset: str | None, fmt: str, out: str | None) 
 
     if (run_dir is None) == (preset is None):
         raise ConfigError("give either a run folder or --preset (e.g. `vaekit diagram --preset seed`), not both")
+    if out not in (None, "-"):
+        by_suffix = {suffix: name for name, suffix in SUFFIXES.items()}
+        suffix = Path(out).suffix.lower()
+        if suffix not in by_suffix:
+            raise ConfigError(
+                f"--out {out}: a diagram is written as {', '.join(SUFFIXES.values())} (svg, tikz, typst); "
+                "name a file with one of those suffixes, or - for standard output"
+            )
+        if fmt is not None and by_suffix[suffix] != fmt:
+            raise ConfigError(f"--format {fmt} writes a {SUFFIXES[fmt]} file, but --out names a {suffix} file; make them agree")
+        fmt = by_suffix[suffix]
+    fmt = fmt or "svg"
     arch = architecture_for_run(run_dir) if run_dir else architecture_for_preset(preset)
     source = diagram_source(arch, fmt)
     if out is None and run_dir is not None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from vaekit.runtime.errors import VaekitError
+from vaekit.runtime.errors import ConfigError, VaekitError
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -317,3 +318,12 @@ def data_options(help_text: str, per_example: bool = False) -> Callable[[Any], A
     """Return the ``--data`` (other data, or the run's own) and ``--split`` options of a command
     that reads examples (``per_example``: its output lines up with a data file's rows)."""
     return apply_all([click.option("--data", help=help_text), per_example_split_option if per_example else split_option])
+
+
+def refuse_writing_over_the_input(out: str | Path | None, data: str | Path | None) -> None:
+    """Raise ``ConfigError`` when ``--out`` names the ``--data`` file itself: the output would
+    replace the data it was made from."""
+    if out is None or data is None or str(out) == "-" or not Path(data).is_file():
+        return
+    if Path(out).resolve() == Path(data).resolve():
+        raise ConfigError(f"--out {out} is the --data file itself: writing there would replace your data; name another file")

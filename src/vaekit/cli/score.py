@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from vaekit.cli.launch import launch, launch_options, wants_launch
-from vaekit.cli.options import Command, user_errors
+from vaekit.cli.options import Command, refuse_writing_over_the_input, user_errors
 from vaekit.runtime.errors import ConfigError, DataError
 
 
@@ -84,6 +84,7 @@ def _score(
         raise ConfigError("--contamination and --fpr choose a threshold: add --calibrate (and give reference data)")
     elif out is None:
         raise ConfigError("--out FILE is required (scores.csv, .tsv, .parquet or .npy), unless you --calibrate")
+    refuse_writing_over_the_input(out, data)
     writer_path = scoring.score_path(out) if out is not None else None
     vae = api.load(run_dir, which=which, device=device)
     k = check_score_kind(vae.model, kind, k)

@@ -169,12 +169,13 @@ def block_layout(config: RunConfig, bundle: DataBundle | LazyBundle) -> BlockLay
 
 
 def _data_file(config: RunConfig, bundle: DataBundle | LazyBundle) -> dict[str, Any] | None:
-    """Return what the run records of its data file: always when it is read from disk, and
-    when its epochs follow the block shuffle (whose order depends on the file's layout); a run
-    that recorded one refuses a changed file (``DataError``)."""
+    """Return what the run records of its data file: always when it is read from disk or is
+    one file, and when its epochs follow the block shuffle (whose order depends on the file's
+    layout); a run that recorded one refuses a changed file (``DataError``): its splits, and
+    so which rows it trained on, are drawn from the file's rows."""
     if isinstance(bundle, LazyBundle):
         return bundle.data_file
-    if shuffle_of(config) != "blocks":
+    if shuffle_of(config) != "blocks" and not Path(config.data.name).is_file():
         return None
     name = config.data.name
     path = Path(name)

@@ -197,6 +197,8 @@ def _anomalies(request: PlotRequest) -> Any:
 def _write_report(request: PlotRequest, path: Path) -> Path:
     from vaekit.viz.report import write_report
 
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"{path}: the report is an HTML page; name a .html file")
     return write_report(request.run_dir, path, which=request.which, seed=request.seed, k=request.get("k"))
 
 
