@@ -66,6 +66,8 @@ def test_wrong_input_width_is_refused(digits_run):
     (lambda vae: vae.decode(np.zeros((0, 2))), "no latent codes: give at least one row"),
     (lambda vae: vae.decode(np.array([["a", "b"]])), "must be numbers"),
     (lambda vae: vae.encode(np.full((2, 64), 255.0)), "divide 8-bit pixels by 255"),
+    (lambda vae: vae.encode("x.npy"), "are arrays, not a path"),
+    (lambda vae: vaekit.load(123), "load takes a run folder's path, got int 123"),
     (lambda vae: vae.encode(np.zeros((5, 1, 4, 16))), r"shaped \(1, 4, 16\) each; this model expects \(1, 8, 8\)"),
 ])  # fmt: skip
 def test_wrong_arguments_get_a_message_naming_the_fix(digits_run, call, message):

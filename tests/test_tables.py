@@ -225,6 +225,8 @@ def test_cli_sample_impute_and_info(table_run, table_csv, tmp_path):
     assert runner.invoke(main, ["encode", str(table_run), "--out", str(latents)]).exit_code == 0
     # a file given with --data is encoded whole, one code per row in its order
     rows = pd.read_csv(table_csv)
+    vae = vaekit.load(table_run)  # the API takes the rows as a DataFrame (labels from its condition column)
+    assert np.allclose(vae.encode(rows).numpy(), tables.latent_means(vae, rows).to_numpy(), atol=1e-6)
     rows.iloc[::-1].to_csv(tmp_path / "reversed.csv", index=False)
     codes = []
     for name, source in (("forward", table_csv), ("reversed", tmp_path / "reversed.csv")):

@@ -83,6 +83,11 @@ class TrainedVAE:
         return self
 
     def _as_batch(self, x: Any, dim: int, what: str) -> torch.Tensor:
+        if isinstance(x, str | os.PathLike):
+            raise DataError(
+                f"{what} are arrays, not a path ({x!r}): read the file first (numpy.load; for a run's data, "
+                "vaekit.api.resolve_eval_data(vae, path, None))"
+            )
         if not torch.is_tensor(x):
             x = np.asarray(x)
             if x.dtype.kind not in "biuf":
@@ -146,7 +151,15 @@ class TrainedVAE:
 
     @torch.inference_mode()
     def encode_distribution(self, x: Any, labels: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the posterior's ``(mu, logvar)``, each ``[N, L]``."""
+        """Return the posterior's ``(mu, logvar)``, each ``[N, L]``. A table run also takes a
+        DataFrame of rows (encoded with its schema)."""
+        if self.config.table is not None and type(x).__name__ == "DataFrame":
+            from vaekit.tables import codec_of
+
+            codec = codec_of(self)
+            if labels is None and codec.labels(x) is not None:
+                labels = codec.labels(x)
+            x = codec.encode(x)
         batch = self._as_batch(x, self.config.input_dim, "inputs")
         return self.model.encode(batch, *self._condition_args(labels, len(batch)))
 
@@ -464,6 +477,8 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
 
     ``which`` is ``"last"`` (the latest checkpoint) or ``"best"`` (lowest validation loss).
     """
+    if not isinstance(run_dir, str | os.PathLike):
+        raise ConfigError(f"load takes a run folder's path, got {type(run_dir).__name__} {run_dir!r}")
     run_dir = Path(run_dir)
     files = {"last": ckpt.MODEL_FILE, "best": ckpt.BEST_MODEL_FILE}
     if which not in files:

@@ -281,6 +281,24 @@ def test_bad_new_data_is_refused_with_the_fix(frame):
     negative = frame.assign(visits=frame["visits"] - 100)
     with pytest.raises(DataError, match="'visits' is a count but has values that are not whole numbers >= 0"):
         codec.encode(negative)
+    huge = frame.assign(bill_length_mm=frame["bill_length_mm"].where(frame.index != 2, 1e300))
+    with pytest.raises(DataError, match=r"'bill_length_mm' has cells too large to encode .*1e\+300 \(row 3\)"):
+        codec.encode(huge)
+
+
+def test_a_misread_file_gets_a_hint_about_its_header_or_delimiter(frame, tmp_path):
+    from vaekit.tables import read_rows
+
+    codec = fitted(frame)
+    frame.to_csv(tmp_path / "semicolons.csv", sep=";", index=False)
+    with pytest.raises(DataError, match="read as one column named .*separated by something else"):
+        codec.encode(read_rows(tmp_path / "semicolons.csv"))
+    frame.to_csv(tmp_path / "headless.csv", header=False, index=False)
+    with pytest.raises(DataError, match="seems to lack its header line"):
+        codec.encode(read_rows(tmp_path / "headless.csv"))
+    with pytest.raises(DataError) as caught:
+        codec.encode(frame.drop(columns="site"))
+    assert "header" not in str(caught.value) and "separated" not in str(caught.value)
 
 
 def test_new_rows_with_only_missing_cells_or_text_codes_encode(frame):

@@ -29,7 +29,7 @@ def check_columns(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     if absent:
         raise DataError(
             f"the table lacks the column(s) {', '.join(map(repr, absent))} that the model was trained on; "
-            "add them (cells may be empty: missing cells are allowed)"
+            f"add them (cells may be empty: missing cells are allowed){_reading_hint(names, schema)}"
         )
     known = set(schema.names)
     extra = [n for n in names if n not in known]
@@ -40,6 +40,27 @@ def check_columns(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     if any(not isinstance(c, str) for c in df.columns):
         df = df.rename(columns=str)  # a shallow copy: the caller's frame keeps its names
     return df
+
+
+def _reading_hint(names: list[str], schema: TableSchema) -> str:
+    """Return a hint when the column names read look like a misread file rather than a table
+    with other columns: one column whose name holds the expected names joined by another
+    delimiter, or names that look like values (a file without its header line)."""
+    expected = [c.name for c in schema.modelled]
+    if len(names) == 1 and any(sep in names[0] for sep in ";|\t"):
+        return f". The file was read as one column named {names[0]!r}: is it separated by something else than its suffix says (a .csv holds commas, a .tsv tabs)?"
+    if names and not set(names) & set(expected) and any(_looks_like_a_number(n) for n in names):
+        return f". Its first line reads {', '.join(names[:4])}: the file seems to lack its header line; add one with the column names"
+    return ""
+
+
+def _looks_like_a_number(name: str) -> bool:
+    """True for a column name that is a number, as a data row read as the header gives."""
+    try:
+        float(name.strip())
+        return True
+    except ValueError:
+        return False
 
 
 def unseen_categories(df: pd.DataFrame, column: ColumnSchema) -> np.ndarray:
