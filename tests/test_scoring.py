@@ -638,6 +638,8 @@ def test_an_unfitted_detector_and_bad_options_are_refused():
         vaekit.AnomalyDetector().decision_function(np.zeros((2, 4)))
     with pytest.raises(ConfigError, match=r"\(0, 0.5\]"):
         vaekit.AnomalyDetector(contamination=0.6)
+    with pytest.raises(ConfigError, match=r"first argument is the contamination .*vaekit.load\(RUN\).score\(X\)"):
+        vaekit.AnomalyDetector("runs/digits")
 
 
 # --- pictures -----------------------------------------------------------------------------------

@@ -195,6 +195,8 @@ def test_the_estimator_takes_and_returns_data_frames(tmp_path):
 def test_an_unfitted_estimator_says_so():
     with pytest.raises(ConfigError, match="not fitted"):
         vaekit.TableVAE().sample(3)
+    with pytest.raises(DataError, match=r"TableVAE fits a table: .*got ndarray; wrap an array in pandas.DataFrame"):
+        vaekit.TableVAE().fit(np.zeros((10, 3)))
 
 
 def test_image_runs_refuse_table_commands(digits_run):

@@ -469,7 +469,11 @@ def read_config(run_dir: Path) -> RunConfig:
     try:
         return RunConfig.load(run_dir / ckpt.CONFIG_FILE)
     except ConfigError as exc:
-        raise CheckpointError(f"{run_dir}/config.json is unreadable: {exc}") from None
+        detail = str(exc)
+        path = str(run_dir / ckpt.CONFIG_FILE)
+        # The config's own messages start with its path; said once is enough.
+        detail = detail[len(path) :].lstrip(": ") if detail.startswith(path) else detail
+        raise CheckpointError(f"{path} is unreadable: {detail}") from None
 
 
 def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device = "cpu") -> TrainedVAE:

@@ -160,6 +160,12 @@ class AnomalyDetector:
     ) -> None:
         from vaekit.evaluation.calibration import check_rate
 
+        if isinstance(contamination, str | os.PathLike):
+            raise ConfigError(
+                f"AnomalyDetector's first argument is the contamination (a share, as in PyOD), got {contamination!r}: "
+                "the detector trains its own VAE in fit(X); to score with a trained run use "
+                "vaekit.load(RUN).score(X), or `vaekit score RUN --calibrate` for a threshold"
+            )
         check_rate(contamination, None)
         self.contamination = contamination
         self.score = score

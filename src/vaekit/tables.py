@@ -495,6 +495,11 @@ class TableVAE:
         """Train on the table ``X`` (DataFrame or file path); returns self. ``y`` is ignored."""
         from vaekit import api
 
+        if not isinstance(X, str | os.PathLike) and type(X).__name__ != "DataFrame":
+            raise DataError(
+                f"TableVAE fits a table: a pandas DataFrame or a .csv/.tsv/.parquet path, got {type(X).__name__}; "
+                "wrap an array in pandas.DataFrame(X, columns=[...]), or train on arrays with vaekit.train(data=...)"
+            )
         if self.out is None:
             self._folder = tempfile.TemporaryDirectory(prefix="vaekit-table-")
             out = Path(self._folder.name) / "run"
