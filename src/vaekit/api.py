@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import os
 import warnings
 from pathlib import Path
@@ -23,7 +24,7 @@ from vaekit.training.build import build_model, starts_from_marginals
 def check_temperature(temperature: Any) -> None:
     """Raise ``ConfigError`` unless ``temperature`` (the factor on the prior's standard
     deviation when sampling) is a finite number >= 0."""
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature < math.inf:
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not 0 <= temperature < math.inf:
         raise ConfigError(
             "temperature must be a finite number >= 0 (the prior's standard deviation is scaled by it; 1 draws "
             f"from the prior itself), got {temperature!r}"
@@ -532,7 +533,9 @@ def training_data_hint(cfg: RunConfig, own_data: bool, resuming: bool = False) -
         relative = own_data and ("/" in name or "." in name) and not Path(name).is_absolute()
         if not relative or Path(name).exists():
             raise
-        fix = "run `vaekit resume` from that folder" if resuming else "run the command from that folder (or give the data with --data, where the command takes it)"
+        fix = "run `vaekit resume` from that folder"
+        if not resuming:
+            fix = "run the command from that folder (or give the data with --data, where the command takes it)"
         raise DataError(
             f"this run's training data {name!r} is a path relative to the folder it was trained from, and there is "
             f"no such file from here ({Path.cwd()}): {fix}"
