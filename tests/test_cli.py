@@ -164,6 +164,10 @@ def test_encode_and_reconstruct_read_a_data_file_whole_in_its_order(cli_run, tmp
     assert z.shape == (23, 2) and np.allclose(z, vae.encode(rows).numpy(), atol=1e-5)
     result = invoke("reconstruct", cli_run, "--data", tmp_path / "x.npy", "-n", "100", "--out", tmp_path / "r.npy")
     assert result.exit_code == 0 and "wrote 23 reconstructions" in result.output
+    result = invoke("evaluate", cli_run, "--data", tmp_path / "x.npy", "--json")
+    report = json.loads(result.output)
+    assert report["n_examples"] == 23 and report["split"] == "all" and "probe" not in report
+    assert report["recon_mse"] == pytest.approx(float(np.mean((vae.reconstruct(rows).numpy().reshape(23, -1) - rows) ** 2)), rel=1e-5)
     # asked for, a split of the file as training would have held it out
     assert invoke("encode", cli_run, "--data", tmp_path / "x.npy", "--split", "test", "--out", tmp_path / "t.npy").exit_code == 0
     assert len(np.load(tmp_path / "t.npy")) < 23

@@ -553,15 +553,18 @@ def resolve_eval_data(
     if split is None:
         whole = _whole_file_examples(vae, data)
         if whole is not None:
-            return whole
+            return whole[:2]
         split = "test"
     return evaluation_view(_eval_splits(vae, data, split), split)
 
 
-def _whole_file_examples(vae: TrainedVAE, data: str | None) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+def _whole_file_examples(
+    vae: TrainedVAE, data: str | None
+) -> tuple[torch.Tensor, torch.Tensor | None, int | None] | None:
     """Return every example of the file or folder ``data`` in its own order, as the model sees
-    them at evaluation, or None when ``data`` is no path or its reader keeps its own splits
-    (IDX files): the readers hold out a share, which is undone here by the rows they report."""
+    them at evaluation, with their labels and grey levels, or None when ``data`` is no path or
+    its reader keeps its own splits (IDX files): the readers hold out a share, which is undone
+    here by the rows they report."""
     from vaekit.training.run_data import load_bundle, make_splits
 
     if data is None or not Path(data).exists():
@@ -579,13 +582,13 @@ def _whole_file_examples(vae: TrainedVAE, data: str | None) -> tuple[torch.Tenso
     order = torch.from_numpy(np.argsort(np.concatenate(bundle.file_rows), kind="stable"))
     x = torch.cat([x for x, _ in views])[order]
     labels = None if any(y is None for _, y in views) else torch.cat([y for _, y in views])[order]
-    return x, labels
+    return x, labels, splits.levels
 
 
 def evaluate(
     vae: TrainedVAE | str | Path,
     data: str | None = None,
-    split: str = "test",
+    split: str | None = None,
     k: int | None = None,
     *,
     seed: int = 0,
@@ -598,6 +601,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate a model on a data split; return a dict of named metrics in nats per example
     (``bpd`` in bits per dimension for images). ``vae`` may be a loaded model or a run folder.
+    ``split`` None (the default) takes the test split, or every example of a file or image
+    folder given as ``data`` (``split`` "all" in the report, with no probe).
     ``save=True`` also writes the report into the model's run folder as ``vaekit evaluate``
     does (``RUN_DIR/eval-<split>-k<K>.json``; a folder that cannot be written gives a
     ``VaekitWarning`` and the report is still returned); by default nothing is written.
@@ -620,14 +625,22 @@ def evaluate(
     from vaekit.evaluation.iwae import default_max_chunk_elements
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
-    if data is None and split == "test" and not probe and vae.test_splits is not None:
-        splits = vae.test_splits  # just trained: the test split is still in memory
+    whole = _whole_file_examples(vae, data) if split is None else None
+    if whole is not None:
+        # Every example of a file: no split of it trains the probe, so there is none.
+        x, labels, levels = whole
+        split, splits, probe = "all", None, False
     else:
-        splits = _eval_splits(vae, data, split)
-    # A split left on disk is read block by block, never whole in float32.
-    x, labels = evaluation_examples(splits, split)
+        split = split or "test"
+        if data is None and split == "test" and not probe and vae.test_splits is not None:
+            splits = vae.test_splits  # just trained: the test split is still in memory
+        else:
+            splits = _eval_splits(vae, data, split)
+        # A split left on disk is read block by block, never whole in float32.
+        x, labels = evaluation_examples(splits, split)
+        levels = splits.levels
     probe_data = None
-    if probe and labels is not None and splits.train_labels is not None:
+    if probe and splits is not None and labels is not None and splits.train_labels is not None:
         # The train split's codes, batch by batch: as float32 MNIST's would take 188 MB.
         train_batches = (xb for xb, _ in evaluation_batches(splits, "train", 1000))
         probe_data = (train_batches, splits.train_labels)
@@ -639,7 +652,7 @@ def evaluate(
         probe_data=probe_data,
         value_range=cfg.value_range,
         dequantize=cfg.data.dequantize,
-        levels=splits.levels,
+        levels=levels,
         is_image=vae.is_image,
         k=k,
         seed=seed,

@@ -189,7 +189,7 @@ def _print_summary(vae: Any) -> None:
 
 @main.command(cls=Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@data_options("Evaluate on other data of the same shape (default: the run's own).")
+@data_options("Evaluate on other data of the same shape (default: the run's own).", per_example=True)
 @click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
 @click.option(
     "--k",
@@ -227,7 +227,7 @@ def _print_summary(vae: Any) -> None:
 def evaluate(
     run_dir: str,
     data: str | None,
-    split: str,
+    split: str | None,
     which: str,
     k: int | None,
     seed: int,
@@ -266,7 +266,7 @@ def evaluate(
 def _evaluate(
     run_dir: str,
     data: str | None,
-    split: str,
+    split: str | None,
     which: str,
     k: int | None,
     seed: int,
@@ -290,7 +290,7 @@ def _evaluate(
 
     vae = api.load(run_dir, which=which, device=device)
     if vae.config.table is not None:
-        if split != "test":
+        if split not in (None, "test"):
             raise ConfigError("a table run is judged on its held-out rows; leave out --split (or pass --data FILE)")
         ignored = [flag for flag, given in (("--batch-size", batch_size), ("--max-chunk-elements", max_chunk_elements),
                                             ("--no-probe", no_probe), ("--fast off", fast == "off")) if given]  # fmt: skip
@@ -329,7 +329,8 @@ def _evaluate(
         if saved.startswith("warning:"):
             click.echo(saved, err=True)
         return
-    title = f"{run_dir} ({weights_label(report)}) on {report['data']} {split}, {report['likelihood']} likelihood"
+    scope = "every example" if report["split"] == "all" else report["split"]
+    title = f"{run_dir} ({weights_label(report)}) on {report['data']} {scope}, {report['likelihood']} likelihood"
     click.echo(format_report(report, title))
     click.echo(saved, err=True)
 
