@@ -54,8 +54,8 @@ def read_mnist_like(name: str, options: LoadOptions) -> DataBundle:
     searched = ", ".join(str(f) for f in folders)
     raise DataError(
         f"dataset {name!r} not found: no complete set of IDX files "
-        f"({', '.join(IDX_FILES.values())}, raw or .gz) in {searched}. Pass --data-dir "
-        f"with the folder holding them, set {ENV_DATA_DIR}, or pass --download "
+        f"({', '.join(IDX_FILES.values())}, raw or .gz) in {searched}. Give the folder holding them as --data "
+        f"(or --data-dir, where a command has it), set {ENV_DATA_DIR}, or pass --download "
         "(download=True) to fetch them"
     )
 
