@@ -192,6 +192,14 @@ def test_the_estimator_takes_and_returns_data_frames(tmp_path):
     assert again.config.train.epochs == 6
 
 
+def test_more_rows_than_memory_holds_are_refused_before_any_work(table_run, table_csv):
+    vae = vaekit.load(table_run)
+    with pytest.raises(DataError, match=r"10,000,000,000,000 synthetic rows needs about .* ask for fewer rows"):
+        tables.sample_table(vae, 10**13)
+    with pytest.raises(DataError, match=r"imputations of .* rows needs about .* ask for fewer --draws"):
+        tables.impute_table(vae, str(table_csv), draws=10**12)
+
+
 def test_an_unfitted_estimator_says_so():
     with pytest.raises(ConfigError, match="not fitted"):
         vaekit.TableVAE().sample(3)

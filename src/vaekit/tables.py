@@ -190,6 +190,7 @@ def sample_table(
     if not 0 < min_acceptance <= 1:
         raise DataError(f"min_acceptance must be in (0, 1], got {min_acceptance}")
     codec = codec_of(vae)
+    _require_rows_memory(n, codec, f"{n:,} synthetic rows", "ask for fewer rows (several calls with different seeds give more)")
     exact, rejected = _split_where(codec, parse_where(where))
     wanted = _wanted_values(codec, rejected)
     rng = np.random.default_rng(seed)
@@ -253,6 +254,7 @@ def impute_table(vae: TrainedVAE, data: Any, *, draws: int = 1, seed: int = 0) -
         raise DataError(f"draws must be a positive integer, got {draws!r}")
     codec = codec_of(vae)
     frame = read_rows(data)
+    _require_rows_memory(draws * len(frame), codec, f"{draws:,} imputations of {len(frame):,} rows", "ask for fewer --draws")
     x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
     labels = codec.labels(frame)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
@@ -271,6 +273,16 @@ def impute_table(vae: TrainedVAE, data: Any, *, draws: int = 1, seed: int = 0) -
             drawn = codec.decode(model.likelihood.sample(params).cpu().numpy(), labels=labels)
             completed.append(_fill_missing(frame, drawn, modelled))
     return completed
+
+
+def _require_rows_memory(rows: int, codec: Any, what: str, advice: str) -> None:
+    """Raise ``DataError`` when ``rows`` rows of ``codec``'s table would not fit in the free
+    memory: their float32 encoding, draws and likelihood parameters, and the DataFrame of them
+    (a rough floor, text cells counted at 64 bytes)."""
+    from vaekit.runtime.memory import require_memory
+
+    per_row = 3 * 4 * codec.width + 64 * len(codec.schema.columns)
+    require_memory(rows * per_row, what, advice=advice, error=DataError)
 
 
 def _refuse_overflowed_rows(frame: Any, z: torch.Tensor) -> None:
