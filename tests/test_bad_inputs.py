@@ -58,7 +58,7 @@ def write_config_and_size_files(tmp: Path) -> None:
 
 def write_input_files(tmp: Path) -> None:
     """Write the files the cases of run inputs read into ``tmp``: latent codes that are empty,
-    text or headed, and 8-bit pixels not yet divided by 255."""
+    text or headed, 8-bit pixels not yet divided by 255, and images of another shape."""
     import numpy as np
 
     np.save(tmp / "z-empty.npy", np.zeros((0, 2), np.float32))
@@ -66,6 +66,7 @@ def write_input_files(tmp: Path) -> None:
     np.save(tmp / "z-text.npy", np.array([["a", "b"]]))
     (tmp / "z-header.csv").write_text("z1,z2\n0.1,0.2\n")
     np.save(tmp / "x-255.npy", np.full((3, 64), 255.0, np.float32))
+    np.save(tmp / "x-4x16.npy", np.full((5, 1, 4, 16), 0.5, np.float32))
 
 
 CASES = [
@@ -92,6 +93,7 @@ CASES = [
     pytest.param(["decode", "{run}", "--latents", "{tmp}/z-header.csv", "--out", "{tmp}/x.npy"], "drop the header line", id="latents-csv-with-a-header"),
     pytest.param(["encode", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/z.npy"], "divide 8-bit pixels by 255", id="encode-pixels-0-to-255"),
     pytest.param(["reconstruct", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/r.npy"], "divide 8-bit pixels by 255", id="reconstruct-pixels-0-to-255"),
+    pytest.param(["encode", "{run}", "--data", "{tmp}/x-4x16.npy", "--out", "{tmp}/z.npy"], "holds images of shape (1, 4, 16)", id="encode-images-of-another-shape"),
     pytest.param(["reconstruct", "{run}", "-n", "0", "--out", "{tmp}/r.npy"], "0 is not in the range x>=1", id="reconstruct-no-examples"),
     pytest.param(["sample", "{run}", "--temperature", "nan", "--out", "{tmp}/s.npy"], "temperature must be a finite number >= 0", id="sample-temperature-nan"),
     pytest.param(["sample", "{run}", "--temperature", "-1", "--out", "{tmp}/s.npy"], "temperature must be a finite number >= 0", id="sample-temperature-negative"),

@@ -513,12 +513,26 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     # A run that read its data from disk evaluates from disk too (other data as well, if they stream).
     with training_data_hint(cfg, data is None):
         bundle = load_bundle(source, lazy=cfg.train.data_loading == "disk" and streams(source.data.name))
-    if bundle.dim != cfg.input_dim:
-        raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
+    _check_data_shape(vae, data, bundle)
     splits = make_splits(cfg, bundle)
     if split == "val" and splits.val is None:
         raise ConfigError("this run has no validation split (val_fraction = 0)")
     return splits
+
+
+def _check_data_shape(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
+    """Raise ``DataError`` when the examples of ``bundle`` (read from ``data``) are not the
+    model's: another number of values, or images of another shape (flat rows of the right
+    number of values are taken as they are)."""
+    cfg = vae.config
+    if bundle.dim != cfg.input_dim:
+        raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
+    shape, expected = tuple(bundle.shape), tuple(vae.input_shape)
+    if len(shape) == 3 and len(expected) == 3 and shape != expected:
+        raise DataError(
+            f"data {data!r} holds images of shape {shape} (channels, height, width); this model takes {expected}: "
+            "give images of that shape (or flat rows of their values)"
+        )
 
 
 @contextlib.contextmanager
@@ -574,8 +588,7 @@ def _whole_file_examples(
     bundle = load_bundle(source, lazy=False)
     if bundle.file_rows is None:
         return None
-    if bundle.dim != vae.config.input_dim:
-        raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {vae.config.input_dim}")
+    _check_data_shape(vae, data, bundle)
     splits = make_splits(source, bundle)
     views = [evaluation_view(splits, part) for part in ("train", "test")]
     views = [(x, y) for x, y in views if x is not None]
