@@ -122,7 +122,7 @@ CASES = [
     pytest.param(["train", "--set", "train.epochs=ten", "--out", "{tmp}/r"], "train.epochs must be an integer, got 'ten' (str)", id="set-epochs-not-an-integer"),
     pytest.param(["train", "--set", "net.encoder=64", "--out", "{tmp}/r"], "net.encoder must be a list of integers or null, got 64 (int)", id="set-widths-not-a-list"),
     pytest.param(["train", "--config", "{tmp}/pickled/config.json", "--out", "{tmp}/r"], "config.json: not a text file", id="config-json-a-pickle"),
-    pytest.param(["evaluate", "{tmp}/pickled"], "config.json: not a text file", id="run-config-json-a-pickle"),
+    pytest.param(["evaluate", "{tmp}/pickled"], "config.json is unreadable: not a text file", id="run-config-json-a-pickle"),
     pytest.param(["train", "--config", "{tmp}/newer/config.json", "--out", "{tmp}/r"], "written by vaekit 99.0.0, newer than this vaekit", id="config-of-a-newer-vaekit-with-new-keys"),
     pytest.param(["resume", "{tmp}/newer"], "has settings this version does not know: train.ema", id="run-of-a-newer-vaekit-with-new-keys"),
     pytest.param(["train", "--latent", "1000000000", "--out", "{tmp}/r", "-q"], "needs about", id="latent-too-large-for-memory"),
