@@ -155,9 +155,9 @@ class TrainedVAE:
         """Return the posterior's ``(mu, logvar)``, each ``[N, L]``. A table run also takes a
         DataFrame of rows (encoded with its schema)."""
         if self.config.table is not None and type(x).__name__ == "DataFrame":
-            from vaekit.tables import codec_of
+            from vaekit.data.tables import TableCodec
 
-            codec = codec_of(self)
+            codec = TableCodec.from_dict(self.config.table)
             if labels is None and codec.labels(x) is not None:
                 labels = codec.labels(x)
             x = codec.encode(x)
