@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from vaekit.config import RunConfig, apply_overrides, apply_preset, validate
+from vaekit.data.units import check_unit_range
 from vaekit.data.views import Splits, evaluation_batches, evaluation_examples, evaluation_view
 from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
 from vaekit.training import checkpoint as ckpt
@@ -110,11 +111,8 @@ class TrainedVAE:
             raise DataError(f"{what} have {t.shape[1]} values per row; this model expects {dim}")
         if not torch.isfinite(t).all():
             raise DataError(f"{what} contain NaN or inf")
-        if what == "inputs" and self.config.value_range in ("unit", "binary") and (t.min() < 0 or t.max() > 1):
-            raise DataError(
-                f"{what} have values outside [0, 1] ({float(t.min()):g} .. {float(t.max()):g}); this run's data are "
-                "grey levels in [0, 1]: divide 8-bit pixels by 255"
-            )
+        if what == "inputs":
+            check_unit_range(t, self.config.value_range, what)
         return t.to(self.device)
 
     @property

@@ -133,14 +133,11 @@ def table_codec(vae: TrainedVAE) -> Any:
 def _model_view(vae: TrainedVAE, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Return float32 examples ``x`` (model units) as the model sees them at evaluation: the
     run's fixed binarisation or dequantisation, drawn from ``generator`` in example order."""
+    from vaekit.data.units import check_unit_range
     from vaekit.data.views import dequantize_uniform
 
     cfg = vae.config
-    if cfg.value_range in ("unit", "binary") and len(x) and (x.min() < 0 or x.max() > 1):
-        raise DataError(
-            f"the examples have values outside [0, 1] ({float(x.min()):g} .. {float(x.max()):g}); this run's data "
-            "are grey levels in [0, 1]: divide 8-bit pixels by 255"
-        )
+    check_unit_range(x, cfg.value_range)
     if cfg.data.binarize != "none":
         return torch.bernoulli(x, generator=generator)
     if cfg.data.dequantize == "uniform" and cfg.levels is not None:

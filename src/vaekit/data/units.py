@@ -38,3 +38,14 @@ def to_model_units(x: torch.Tensor, levels: int | None) -> torch.Tensor:
         )
     divisor = torch.full((), levels - 1, dtype=torch.float32, device=x.device)
     return x.to(torch.float32).div_(divisor)
+
+
+def check_unit_range(x: torch.Tensor, value_range: str | None, what: str = "the examples") -> None:
+    """Raise ``DataError`` when float examples ``x`` of a run whose data are grey levels in
+    [0, 1] (``value_range`` ``unit`` or ``binary``) hold values outside [0, 1], as 8-bit pixels
+    not yet divided by 255 do."""
+    if value_range in ("unit", "binary") and len(x) and (x.min() < 0 or x.max() > 1):
+        raise DataError(
+            f"{what} have values outside [0, 1] ({float(x.min()):g} .. {float(x.max()):g}); this run's data "
+            "are grey levels in [0, 1]: divide 8-bit pixels by 255"
+        )
