@@ -173,6 +173,26 @@ def test_encode_and_reconstruct_read_a_data_file_whole_in_its_order(cli_run, tmp
     assert len(np.load(tmp_path / "t.npy")) < 23
 
 
+def test_a_file_of_one_row_is_encoded_scored_and_evaluated(cli_run, tmp_path):
+    # A file given whole holds nothing out, so one row is enough (a split would need two).
+    import vaekit
+
+    row = np.random.default_rng(1).random((1, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", row)
+    assert invoke("encode", cli_run, "--data", tmp_path / "x.npy", "--out", tmp_path / "z.npy").exit_code == 0
+    assert np.allclose(np.load(tmp_path / "z.npy"), vaekit.load(cli_run).encode(row).numpy(), atol=1e-5)
+    report = json.loads(invoke("evaluate", cli_run, "--data", tmp_path / "x.npy", "--json").output)
+    assert report["n_examples"] == 1 and report["split"] == "all"
+    result = invoke("reconstruct", cli_run, "--data", tmp_path / "x.npy", "--out", tmp_path / "r.npy")
+    assert result.exit_code == 0 and "wrote 1 reconstruction to" in result.output
+    np.savetxt(tmp_path / "x.csv", row, delimiter=",")
+    result = invoke("score", cli_run, "--data", tmp_path / "x.csv", "--out", tmp_path / "s.csv", "--no-threshold", "-q")
+    assert result.exit_code == 0 and len((tmp_path / "s.csv").read_text().splitlines()) == 2  # a header and the row
+    # asked for, a split of it still needs two rows, and says so
+    refused = invoke("encode", cli_run, "--data", tmp_path / "x.npy", "--split", "test", "--out", tmp_path / "t.npy")
+    assert refused.exit_code == 2 and "need at least 2" in refused.output
+
+
 def test_a_run_trained_on_a_relative_path_says_so_when_read_from_elsewhere(tmp_path, monkeypatch):
     (tmp_path / "here").mkdir()
     np.save(tmp_path / "here" / "x.npy", np.random.default_rng(0).random((40, 6)).astype(np.float32))

@@ -573,27 +573,39 @@ def resolve_eval_data(
 def _whole_file_examples(
     vae: TrainedVAE, data: str | None
 ) -> tuple[torch.Tensor, torch.Tensor | None, int | None] | None:
-    """Return every example of the file or folder ``data`` in its own order, as the model sees
-    them at evaluation, with their labels and grey levels, or None when ``data`` is no path or
-    its reader keeps its own splits (IDX files): the readers hold out a share, which is undone
-    here by the rows they report."""
-    from vaekit.training.run_data import load_bundle, make_splits
+    """Return every example of the file or folder ``data`` in its own order as the model sees
+    them at evaluation (float32 ``[N, D]``, model units; binarised or dequantised with the test
+    split's fixed draws, as held-out data), with their labels and grey levels, or None where
+    :func:`read_whole_file` gives none."""
+    whole = read_whole_file(vae, data)
+    if whole is None:
+        return None
+    x, labels, levels = whole
+    cfg = vae.config.data
+    splits = Splits(train=x[:0], val=None, test=x, train_labels=None, test_labels=labels, levels=levels,
+                    binarize=cfg.binarize, dequantize=cfg.dequantize)  # fmt: skip
+    view, _ = evaluation_view(splits, "test")
+    return view, labels, levels
+
+
+def read_whole_file(
+    vae: TrainedVAE, data: str | os.PathLike[str] | None
+) -> tuple[torch.Tensor, torch.Tensor | None, int | None] | None:
+    """Return every example of the file or image folder ``data`` in its own order, as stored
+    (``[N, D]``: uint8 grey levels, or float32 model units), with its labels (int64 ``[N]``,
+    or None) and grey levels (or None), after checking that they fit the model. None when
+    ``data`` is no path or its reader keeps its own splits (IDX files)."""
+    from vaekit.training.run_data import load_bundle
 
     if data is None or not Path(data).exists():
         return None
-    source = build_config(vae.config.to_dict(), data=data)
-    source.data.limit, source.data.val_fraction = None, 0.0
-    bundle = load_bundle(source, lazy=False)
+    source = build_config(vae.config.to_dict(), data=os.fspath(data))
+    source.data.limit = None
+    bundle = load_bundle(source, lazy=False, hold_out=False)
     if bundle.file_rows is None:
         return None
-    _check_data_shape(vae, data, bundle)
-    splits = make_splits(source, bundle)
-    views = [evaluation_view(splits, part) for part in ("train", "test")]
-    views = [(x, y) for x, y in views if x is not None]
-    order = torch.from_numpy(np.argsort(np.concatenate(bundle.file_rows), kind="stable"))
-    x = torch.cat([x for x, _ in views])[order]
-    labels = None if any(y is None for _, y in views) else torch.cat([y for _, y in views])[order]
-    return x, labels, splits.levels
+    _check_data_shape(vae, os.fspath(data), bundle)
+    return bundle.train, bundle.train_labels, bundle.levels
 
 
 def evaluate(

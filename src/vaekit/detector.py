@@ -43,7 +43,9 @@ def scoring_data(vae: TrainedVAE, data: str | os.PathLike[str] | None, split: st
     if data is not None and Path(data).suffix.lower() in DIRECT_SUFFIXES:
         return data
     if data is not None and Path(data).exists() and not _is_idx_folder(Path(data)):
-        return _whole_file(vae, Path(data))
+        whole = _whole_file(vae, Path(data))
+        if whole is not None:
+            return whole
     x, y = resolve_eval_data(vae, None if data is None else os.fspath(data), split)
     return Examples(x.cpu(), y, description=f"{data or vae.config.data.name} ({split})")
 
@@ -56,27 +58,18 @@ def _is_idx_folder(path: Path) -> bool:
 
 
 def _whole_file(vae: TrainedVAE, path: Path) -> Any:
-    """Return every example of the file or image folder ``path`` in its own order (the readers
-    split what they read: the split is undone), as model units for :mod:`vaekit.scoring`."""
-    from vaekit.api import build_config
-    from vaekit.data.holdout import split_indices
+    """Return every example of the file or image folder ``path`` in its own order, as model
+    units for :mod:`vaekit.scoring` (which draws its own binarisation), or None for data
+    whose reader keeps its own splits."""
+    from vaekit.api import read_whole_file
     from vaekit.data.units import to_model_units
     from vaekit.scoring import Examples
-    from vaekit.training.run_data import load_bundle
 
-    share = 0.5
-    source = build_config(vae.config.to_dict(), data=os.fspath(path))
-    source.data.test_fraction, source.data.limit = share, None
-    bundle = load_bundle(source, lazy=False)
-    n = len(bundle.train) + len(bundle.test)
-    train_rows, test_rows = (torch.from_numpy(rows) for rows in split_indices(n, share, 0, str(path)))
-    x = torch.empty((n, *bundle.train.shape[1:]), dtype=bundle.train.dtype)
-    x[train_rows], x[test_rows] = bundle.train, bundle.test
-    y = None
-    if bundle.train_labels is not None and bundle.test_labels is not None:
-        y = torch.empty(n, dtype=bundle.train_labels.dtype)
-        y[train_rows], y[test_rows] = bundle.train_labels, bundle.test_labels
-    return Examples(to_model_units(x, bundle.levels), y, description=str(path), viewed=False)
+    whole = read_whole_file(vae, path)
+    if whole is None:
+        return None
+    x, y, levels = whole
+    return Examples(to_model_units(x, levels), y, description=str(path), viewed=False)
 
 
 def calibrate_scores(

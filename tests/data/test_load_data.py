@@ -91,6 +91,31 @@ def test_tables_are_read_with_a_schema_by_default(tmp_path: Path, suffix: str) -
     assert torch.equal(from_frame.train, bundle.train)
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".csv", "-table.csv", "-images"])
+def test_without_a_hold_out_a_file_is_read_whole_in_its_order(tmp_path: Path, suffix: str) -> None:
+    x = np.arange(36, dtype=np.float64).reshape(9, 4) / 36
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".npy":
+        np.save(path, x)
+    elif suffix == "-images":
+        for i in range(9):
+            write_image(path / f"{i}.png", size=(2, 2), seed=i)
+    else:
+        pd = pytest.importorskip("pandas")
+        pd.DataFrame(x, columns=list("abcd")).to_csv(path, index=False, header=suffix == "-table.csv")
+    mode = "schema" if suffix == "-table.csv" else "matrix"
+    held = load_data(path, table_mode=mode)
+    whole = load_data(path, hold_out=False, table_mode=mode, codec=held.table)  # a table: the same codec
+    assert whole.train.shape[0] == 9 and whole.test.shape[0] == 0
+    assert [len(rows) for rows in whole.file_rows] == [9, 0]
+    # the held-out split is the same rows, placed back where the file has them
+    order = np.argsort(np.concatenate(held.file_rows))
+    assert torch.equal(torch.cat([held.train, held.test])[torch.from_numpy(order)], whole.train)
+    if suffix == ".npy":
+        np.save(path, x[:1])  # one row: nothing to hold out, and no test set asked for
+        assert load_data(path, hold_out=False).train.shape == (1, 4)
+
+
 def test_folder_of_idx_files_is_mnist_format(tmp_path: Path) -> None:
     write_idx_folder(tmp_path / "idx", gz=True, n_train=5, n_test=2)
     bundle = load_data(str(tmp_path / "idx"))

@@ -22,6 +22,7 @@ from vaekit.cli.options import (
     PictureKinds,
     apply_all,
     config_flags,
+    counted,
     data_options,
     int_list,
     parse_setting,
@@ -440,7 +441,7 @@ def sample(
     xs = vae.sample(n, temperature=temperature, labels=label).cpu().numpy().reshape(n, -1)
     path = Path(out) if out else _default_output(run_dir, "samples", vae)
     write_examples(path, xs, vae.input_shape)
-    click.echo(f"wrote {n} samples to {path}")
+    click.echo(f"wrote {counted(n, 'sample')} to {path}")
 
 
 def _sample_table(
@@ -474,7 +475,7 @@ def _sample_table(
     where_to = _write_table(result.frame, path)
     if result.acceptance is not None:
         click.echo(f"rejection sampling: {result.acceptance:.1%} of {result.draws:,} draws met --where", err=True)
-    click.echo(f"wrote {n} synthetic rows to {where_to}", err=path is None)
+    click.echo(f"wrote {counted(n, 'synthetic row')} to {where_to}", err=path is None)
 
 
 @main.command()
@@ -502,7 +503,7 @@ def reconstruct(run_dir: str, data: str | None, split: str | None, n: int, out: 
         write_examples(path, rows, vae.input_shape, ncol=8)
     else:
         write_examples(path, recon, vae.input_shape)
-    click.echo(f"wrote {len(x)} reconstructions to {path}")
+    click.echo(f"wrote {counted(len(x), 'reconstruction')} to {path}")
 
 
 @main.command()
@@ -561,7 +562,7 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
         frame = frame[["imputation", *completed[0].columns]]
     where_to = _write_table(frame, path)
     click.echo(
-        f"wrote {len(frame)} rows ({missing} missing cells filled in {len(rows)} rows"
+        f"wrote {counted(len(frame), 'row')} ({counted(missing, 'missing cell')} filled in {counted(len(rows), 'row')}"
         + (f", {draws} times: the column 'imputation' numbers each completed table" if draws > 1 else "")
         + f") to {where_to}",
         err=path is None,
@@ -587,7 +588,7 @@ def decode(run_dir: str, latents: str, out: str, label: int | None) -> None:
         _write_table_rows(vae, x, None if label is None else [label] * len(x), Path(out))
     else:
         write_examples(Path(out), x, vae.input_shape)
-    click.echo(f"wrote {len(x)} decoded examples to {out}")
+    click.echo(f"wrote {counted(len(x), 'decoded example')} to {out}")
 
 
 def _write_table_rows(vae: Any, slots: Any, labels: Any, path: Path) -> None:

@@ -38,6 +38,12 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """Return ``"1 row"`` or ``"3 rows"``: ``n`` and ``noun``, plural (``noun + "s"`` unless
+    given) for any ``n`` but 1."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
 def int_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
     if value is None:
         return None

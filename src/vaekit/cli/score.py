@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from vaekit.cli.launch import launch, launch_options, wants_launch
-from vaekit.cli.options import Command, refuse_writing_over_the_input, user_errors
+from vaekit.cli.options import Command, counted, refuse_writing_over_the_input, user_errors
 from vaekit.runtime.errors import ConfigError, DataError
 
 
@@ -297,7 +297,7 @@ def _report(record: dict[str, Any], calibration: Any, as_json: bool) -> None:
         return
     k = f", K={record['k']}" if record["k"] is not None else ""
     rate = f" ({record['examples_per_s']:g} per s)" if record.get("examples_per_s") else ""
-    click.echo(f"scored {record['n']} examples of {record['data']} ({record['score']}{k}) in {record['seconds']:.1f} s{rate}")
+    click.echo(f"scored {counted(record['n'], 'example')} of {record['data']} ({record['score']}{k}) in {record['seconds']:.1f} s{rate}")
     if record["n"]:
         click.echo(f"score (nats, higher is more unusual): median {record['median']:.3f}, mean {record['mean']:.3f}")
     if record.get("infinite_scores"):

@@ -77,6 +77,7 @@ def bundle_from_examples(
         levels=levels,
         test_fraction=options.test_fraction,
         seed=options.seed,
+        hold_out=options.hold_out,
         source=source,
     )
 

@@ -48,11 +48,16 @@ def split_bundle(
     test_fraction: float,
     seed: int,
     source: str,
+    hold_out: bool = True,
 ) -> DataBundle:
     """Return a ``DataBundle`` whose train/test sets are a seeded random split of the
     validated rows ``x`` (float32 model units, or uint8 grey levels with ``levels``) and int64
-    ``labels``, if any; see ``split_indices``."""
-    train_idx, test_idx = split_indices(x.shape[0], test_fraction, seed, source)
+    ``labels``, if any; see ``split_indices``. ``hold_out=False`` keeps every row for training
+    and an empty test set."""
+    if hold_out:
+        train_idx, test_idx = split_indices(x.shape[0], test_fraction, seed, source)
+    else:
+        train_idx, test_idx = split_indices(x.shape[0], 0.0, seed, source, allow_no_test=True)
     bundle = bundle_from_arrays(
         name,
         x[train_idx],

@@ -166,5 +166,6 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
         levels=GREY_LEVELS,
         test_fraction=options.test_fraction,
         seed=options.seed,
+        hold_out=options.hold_out,
         source=str(folder),
     )

@@ -82,6 +82,7 @@ def load_data(
     condition_on: Sequence[str] | None = None,
     continuous: str = "auto",
     codec: Mapping[str, Any] | None = None,
+    hold_out: bool = True,
 ) -> DataBundle:
     """Return the dataset ``spec`` as a ``DataBundle`` of ``[N, D]`` train and test tensors.
 
@@ -97,7 +98,8 @@ def load_data(
     per class gives labels). ``image_size`` (``"28"``, ``"28x28"``, ``"32x32x3"``) resizes
     an image folder. ``data_dir`` and ``download`` locate or fetch MNIST/Fashion-MNIST.
     ``test_fraction`` (in (0, 1)) and ``seed`` make the train/test split of data that have
-    none (digits always use their fixed split). ``n`` is the number of rows generated for
+    none (digits always use their fixed split); ``hold_out=False`` keeps every row of such
+    data for training, in the file's order, with an empty test set. ``n`` is the number of rows generated for
     ``synthetic5`` (default 2000); for every other dataset it keeps at most the first ``n``
     training examples, for quick runs. ``spec`` may also be a ``pathlib.Path``. Every bad
     input raises ``DataError``.
@@ -118,6 +120,7 @@ def load_data(
         "condition_on": condition_on,
         "continuous": continuous,
         "codec": codec,
+        "hold_out": hold_out,
     }
     if is_data_frame(spec):
         check_test_fraction(test_fraction, allow_zero=True)

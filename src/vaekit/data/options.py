@@ -22,7 +22,8 @@ class LoadOptions:
     ``column_types`` ({column: kind}), ``ignore`` (columns left out), ``condition_on``
     (columns a conditional model takes as its condition), ``continuous`` (transform of
     numbers: "auto", "standard", "modes") and ``codec`` (a fitted codec's dict: encode with
-    it instead of fitting one, as a trained run does with new data).
+    it instead of fitting one, as a trained run does with new data). ``hold_out=False`` holds
+    out no test rows from a file (``test_fraction`` is then unused).
     """
 
     image_size: str | None = None
@@ -38,3 +39,6 @@ class LoadOptions:
     condition_on: Sequence[str] | None = None
     continuous: str = "auto"
     codec: Mapping[str, Any] | None = None
+    #: False keeps every row of a file that has no split of its own as a training row, in the
+    #: file's order, and holds out none (a whole file to score, encode or evaluate)
+    hold_out: bool = True

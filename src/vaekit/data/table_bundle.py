@@ -61,7 +61,8 @@ def bundle_from_frame(name: str, frame: Any, options: LoadOptions) -> DataBundle
     mask slots), the fitted codec in ``bundle.table`` and the rows as read in ``bundle.frames``."""
     # The schema first: its checks (one row, an empty column, mixed types) say more than a split would.
     schema = table_schema(frame, options) if options.codec is None else None
-    train_idx, test_idx = split_indices(len(frame), options.test_fraction, options.seed, name, allow_no_test=True)
+    held_out = options.test_fraction if options.hold_out else 0.0
+    train_idx, test_idx = split_indices(len(frame), held_out, options.seed, name, allow_no_test=True)
     train_rows = frame.iloc[train_idx].reset_index(drop=True)
     test_rows = frame.iloc[test_idx].reset_index(drop=True)
     codec = codec_for(train_rows, schema, options)

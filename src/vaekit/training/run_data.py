@@ -47,11 +47,14 @@ def shuffle_of(config: RunConfig) -> str:
     return "blocks" if disk_table else "full"
 
 
-def load_bundle(config: RunConfig, frame: Any = None, *, lazy: bool | None = None) -> DataBundle | LazyBundle:
+def load_bundle(
+    config: RunConfig, frame: Any = None, *, lazy: bool | None = None, hold_out: bool = True
+) -> DataBundle | LazyBundle:
     """Load the dataset ``config.data`` names (or the DataFrame ``frame``); a run bound to a
     table encodes it with the run's own codec. With ``train.data_loading: disk`` (or ``lazy``)
     the data stay in the file: a ``LazyBundle`` whose splits are read batch by batch (a run
-    that recorded its file refuses a changed one)."""
+    that recorded its file refuses a changed one). ``hold_out=False`` reads a file with no
+    split of its own whole, in its order, as training rows (in memory only)."""
     d = config.data
     if lazy if lazy is not None else config.train.data_loading == "disk":
         return _disk_bundle(config, frame)
@@ -75,6 +78,7 @@ def load_bundle(config: RunConfig, frame: Any = None, *, lazy: bool | None = Non
         condition_on=d.condition_on,
         continuous=d.continuous,
         codec=config.table,
+        hold_out=hold_out,
     )
 
 
