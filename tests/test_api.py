@@ -97,6 +97,26 @@ def test_evaluate_of_bernoulli_on_grey_levels_reports_a_loss_not_a_likelihood(di
         vaekit.evaluate(digits_run, k=10)
 
 
+@pytest.mark.parametrize("options", [{"likelihood": "discretized-logistic"}, {"binarize": "dynamic"}])
+def test_evaluate_refuses_grey_levels_that_are_not_the_runs(tmp_path, options):
+    from vaekit.data import load_data
+
+    levels = load_data("digits").test.numpy()  # uint8, 0..16
+    np.save(tmp_path / "table.npy", levels)  # 2-D: read as values, here 0..16 where [0, 1] is meant
+    np.save(tmp_path / "images.npy", levels.reshape(-1, 8, 8))  # uint8 images: read as 8-bit pixels
+    np.save(tmp_path / "floats.npy", (levels / 16).astype(np.float32))
+    vae = vaekit.train(data="digits", encoder=[8], latent_dim=2, epochs=1, out=tmp_path / "r", progress="quiet", **options)
+    for split in (None, "test"):
+        with pytest.raises(DataError, match=r"outside \[0, 1\] \(0 .. 16\).*divide its grey levels \(0..16\) by 16"):
+            vaekit.evaluate(vae, data=str(tmp_path / "table.npy"), split=split, k=2)
+        if "binarize" not in options:  # a binarised run takes any grey levels in [0, 1]
+            with pytest.raises(DataError, match=r"8-bit pixels \(0..255\), but this run's data had 17 grey levels"):
+                vaekit.evaluate(vae, data=str(tmp_path / "images.npy"), split=split, k=2)
+    # the same examples as floats in [0, 1] are the run's own test split
+    whole = vaekit.evaluate(vae, data=str(tmp_path / "floats.npy"), k=2)
+    assert whole["n_examples"] == len(levels) and whole["nll"] == pytest.approx(vaekit.evaluate(vae, k=2)["nll"], rel=1e-6)
+
+
 def test_evaluate_reports_nll_and_bits_per_dim_on_the_fixed_binarised_test_set(binarized_digits_run):
     from vaekit.data.views import binarize_fixed
     from vaekit.training.run_data import load_bundle

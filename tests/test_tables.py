@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import vaekit
 from vaekit import tables
 from vaekit.cli import main
-from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.runtime.errors import ConfigError, DataError, RunFolderError
 
 
 def small_table(n: int = 160, seed: int = 0) -> pd.DataFrame:
@@ -190,6 +190,22 @@ def test_the_estimator_takes_and_returns_data_frames(tmp_path):
         vaekit.resume(model.vae.run_dir, epochs=6, progress="quiet")
     again = vaekit.resume(model.vae.run_dir, epochs=6, progress="quiet", data=frame)
     assert again.config.train.epochs == 6
+
+
+def test_an_estimator_refits_into_its_own_folder_and_keeps_a_foreign_one(tmp_path):
+    frame = small_table(60, seed=3)
+    options = {"epochs": 1, "batch_size": 32, "encoder": [8], "latent_dim": 2, "progress": "quiet"}
+    vaekit.TableVAE(out=tmp_path / "run", **options).fit(frame)
+    vaekit.TableVAE(out=tmp_path / "run", **options).fit(frame)  # a notebook cell run twice
+    refit = vaekit.TableVAE(out=tmp_path / "run", force=True, **options).fit(frame)
+    assert refit.vae.config.train.epochs == 1
+    with pytest.raises(RunFolderError, match="not empty"):
+        vaekit.TableVAE(out=tmp_path / "run", force=False, **options).fit(frame)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(RunFolderError, match="not empty"):
+        vaekit.TableVAE(out=tmp_path / "mine", **options).fit(frame)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
 
 def test_more_rows_than_memory_holds_are_refused_before_any_work(table_run, table_csv):

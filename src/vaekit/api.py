@@ -141,17 +141,26 @@ class TrainedVAE:
 
     @torch.inference_mode()
     def encode(self, x: Any, sample: bool = False, labels: Any = None) -> torch.Tensor:
-        """Return latent codes ``[N, L]``: posterior means, or one posterior draw with ``sample``.
-        Conditional models need the ``labels`` of the examples."""
-        from vaekit.distributions import reparameterize
-
-        mu, logvar = self.encode_distribution(x, labels=labels)
-        return reparameterize(mu, logvar) if sample else mu
+        """Return latent codes ``[N, L]``: posterior means (through a flow: its image of the
+        base mean), or one draw from q(z|x) with ``sample``. Conditional models need the
+        ``labels`` of the examples."""
+        if not sample:
+            return self.encode_distribution(x, labels=labels)[0]
+        batch, condition = self._encoder_inputs(x, labels)
+        with torch.inference_mode():
+            return self.model.sample_posterior(batch, *condition)
 
     @torch.inference_mode()
     def encode_distribution(self, x: Any, labels: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the posterior's ``(mu, logvar)``, each ``[N, L]``. A table run also takes a
         DataFrame of rows (encoded with its schema)."""
+        batch, condition = self._encoder_inputs(x, labels)
+        return self.model.encode(batch, *condition)
+
+    def _encoder_inputs(self, x: Any, labels: Any) -> tuple[torch.Tensor, tuple[Any, ...]]:
+        """Return the examples ``x`` as a model batch ``[N, D]`` and the condition arguments
+        of their ``labels`` (a table run's DataFrame encoded with its schema, its labels taken
+        from its condition columns when not given)."""
         if self.config.table is not None and type(x).__name__ == "DataFrame":
             from vaekit.data.tables import TableCodec
 
@@ -160,7 +169,7 @@ class TrainedVAE:
                 labels = codec.labels(x)
             x = codec.encode(x)
         batch = self._as_batch(x, self.config.input_dim, "inputs")
-        return self.model.encode(batch, *self._condition_args(labels, len(batch)))
+        return batch, self._condition_args(labels, len(batch))
 
     @torch.inference_mode()
     def decode(self, z: Any, mean: bool = True, labels: Any = None) -> torch.Tensor:
@@ -511,17 +520,37 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     # A run that read its data from disk evaluates from disk too (other data as well, if they stream).
     with training_data_hint(cfg, data is None):
         bundle = load_bundle(source, lazy=cfg.train.data_loading == "disk" and streams(source.data.name))
-    _check_data_shape(vae, data, bundle)
+    _check_data_fits(vae, data, bundle)
     splits = make_splits(cfg, bundle)
     if split == "val" and splits.val is None:
         raise ConfigError("this run has no validation split (val_fraction = 0)")
     return splits
 
 
-def _check_data_shape(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
+def run_grey_levels(cfg: RunConfig) -> int | None:
+    """Return the number of grey levels of the data the run ``cfg`` was trained on, which other
+    grey-level data must share (the bundled digits: 17), or None where any number fits: a run
+    that binarises its data, or one whose data have no grey levels."""
+    if cfg.data.binarize != "none":
+        return None
+    return _trained_grey_levels(cfg)
+
+
+def _trained_grey_levels(cfg: RunConfig) -> int | None:
+    """Return the number of grey levels of the run's training data as read (before any
+    binarisation), or None for data without grey levels."""
+    from vaekit.data.digits import DIGITS_LEVELS
+
+    return DIGITS_LEVELS if cfg.data.name == "digits" else cfg.levels
+
+
+def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     """Raise ``DataError`` when the examples of ``bundle`` (read from ``data``) are not the
-    model's: another number of values, or images of another shape (flat rows of the right
-    number of values are taken as they are)."""
+    model's: another number of values, images of another shape (flat rows of the right number
+    of values are taken as they are), other grey levels, or float values outside [0, 1] for a
+    run on images (grey levels not yet divided)."""
+    from vaekit.data.units import check_grey_levels
+
     cfg = vae.config
     if bundle.dim != cfg.input_dim:
         raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
@@ -531,6 +560,12 @@ def _check_data_shape(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
             f"data {data!r} holds images of shape {shape} (channels, height, width); this model takes {expected}: "
             "give images of that shape (or flat rows of their values)"
         )
+    if bundle.levels is not None:
+        check_grey_levels(bundle.levels, run_grey_levels(cfg), what=f"the examples of {data!r}")
+        return
+    for part in (bundle.train, bundle.test):
+        if isinstance(part, torch.Tensor):  # data left on disk are checked as their batches are read
+            check_unit_range(part, cfg.value_range, what=f"the examples of {data!r}", levels=_trained_grey_levels(cfg))
 
 
 @contextlib.contextmanager
@@ -604,7 +639,7 @@ def read_whole_file(
     bundle = load_bundle(source, lazy=False, hold_out=False)
     if bundle.file_rows is None:
         return None
-    _check_data_shape(vae, os.fspath(data), bundle)
+    _check_data_fits(vae, os.fspath(data), bundle)
     return bundle.train, bundle.train_labels, bundle.levels
 
 

@@ -148,15 +148,10 @@ def _model_view(vae: TrainedVAE, x: torch.Tensor, generator: torch.Generator) ->
 def _check_8_bit(vae: TrainedVAE) -> None:
     """Raise ``DataError`` when uint8 examples cannot be read as 8-bit pixels for ``vae``: its
     training data had other grey levels (the bundled digits: 0..16)."""
-    from vaekit.data.digits import DIGITS_LEVELS
+    from vaekit.api import run_grey_levels
+    from vaekit.data.units import MAX_UINT8_LEVELS, check_grey_levels
 
-    cfg = vae.config
-    levels = DIGITS_LEVELS if cfg.data.name == "digits" else (None if cfg.data.binarize != "none" else cfg.levels)
-    if levels is not None and levels != 256:
-        raise DataError(
-            f"uint8 examples are read as 8-bit pixels (0..255), but this run's data had {levels} grey levels "
-            f"(0..{levels - 1}); give floats in [0, 1] instead (x / {levels - 1})"
-        )
+    check_grey_levels(MAX_UINT8_LEVELS, run_grey_levels(vae.config))
 
 
 def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, viewed: bool = False) -> Iterator[ScoreChunk]:

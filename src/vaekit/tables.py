@@ -461,7 +461,8 @@ class TableVAE:
     of 3e-3; ``prior="vamp"`` (a mixture prior learned with the model) buys some quality for
     twice the time of a step (docs/tables.md). The held-out NLL stays an honest
     importance-weighted bound whatever the objective and prior. ``out`` is the run folder (a temporary one by default, removed with
-    the estimator). Every row trains, as scikit-learn estimators do: ``test_fraction`` holds out
+    the estimator); a refit replaces the run there (``force=False`` refuses to), and a folder
+    holding anything but a vaekit run is refused. Every row trains, as scikit-learn estimators do: ``test_fraction`` holds out
     a share of them for the run's own test numbers and ``val_fraction`` a share for choosing
     the best weights.
     """
@@ -518,7 +519,13 @@ class TableVAE:
         else:
             out = Path(self.out)
         data = X if not isinstance(X, (str, os.PathLike)) else os.fspath(X)
-        self.vae_ = api.train(data=data, out=out, force=self.out is None, progress=self.progress, **self.options)
+        options = dict(self.options)
+        # A refit replaces the estimator's own run, as scikit-learn's fit does; a folder of
+        # anything else is refused by train.
+        force = options.pop("force", None)
+        if force is None:
+            force = self.out is None or (out / "config.json").is_file()
+        self.vae_ = api.train(data=data, out=out, force=force, progress=self.progress, **options)
         return self
 
     @classmethod

@@ -114,6 +114,23 @@ def test_a_hierarchy_with_flows_puts_every_layers_log_determinant_in_the_bound()
     torch.testing.assert_close(weights.kl_layers[0], out.kl_layers, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "family, options", [("vae", {"flow_steps": 2}), ("hvae", {"flow_steps": 1, "upper_latents": [3]}), ("vae", {})]
+)
+def test_a_posterior_draw_is_the_draw_the_bound_takes_through_the_flow(family, options):
+    model = small(family, **options).double().eval()
+    x = binary(5).double()
+    torch.manual_seed(3)
+    z = model.sample_posterior(x)
+    torch.manual_seed(3)
+    torch.testing.assert_close(z, model(x).z, rtol=0, atol=0)
+    if options.get("flow_steps"):  # not a draw from the flow's Gaussian summary that encode gives
+        from vaekit.distributions import reparameterize
+
+        torch.manual_seed(3)
+        assert not torch.allclose(z, reparameterize(*model.encode(x)))
+
+
 def test_a_conditional_vae_takes_a_flow_with_its_labels():
     model = small("cvae", num_classes=3, flow_steps=1)
     x, y = binary(4), torch.tensor([0, 2, 1, 2])
@@ -154,5 +171,9 @@ def test_a_flow_vae_trains_evaluates_and_reloads_to_identical_outputs(tmp_path):
     for a, b in ((trained.encode(x[:9]), loaded.encode(x[:9])), (trained.sample(3), loaded.sample(3))):
         assert a.shape == b.shape
     torch.testing.assert_close(trained.encode(x[:9]), loaded.encode(x[:9]), rtol=0, atol=0)
+    torch.manual_seed(5)
+    drawn = loaded.encode(x[:9], sample=True)
+    torch.manual_seed(5)
+    torch.testing.assert_close(drawn, loaded.model.sample_posterior(x[:9]), rtol=0, atol=0)
     report = vaekit.evaluate(loaded, k=10)
     assert report["nll_path"] == "generic" and report["nll"] > 0

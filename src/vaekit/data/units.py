@@ -40,12 +40,30 @@ def to_model_units(x: torch.Tensor, levels: int | None) -> torch.Tensor:
     return x.to(torch.float32).div_(divisor)
 
 
-def check_unit_range(x: torch.Tensor, value_range: str | None, what: str = "the examples") -> None:
+def check_unit_range(
+    x: torch.Tensor, value_range: str | None, what: str = "the examples", levels: int | None = None
+) -> None:
     """Raise ``DataError`` when float examples ``x`` of a run whose data are grey levels in
     [0, 1] (``value_range`` ``unit`` or ``binary``) hold values outside [0, 1], as 8-bit pixels
-    not yet divided by 255 do."""
+    not yet divided by 255 do (or grey levels ``0 .. levels - 1`` not divided by ``levels - 1``,
+    the fix named when the run's data had ``levels`` other than 256)."""
     if value_range in ("unit", "binary") and len(x) and (x.min() < 0 or x.max() > 1):
+        fix = "divide 8-bit pixels by 255"
+        if levels is not None and levels != MAX_UINT8_LEVELS:
+            fix = f"divide its grey levels (0..{levels - 1}) by {levels - 1}"
         raise DataError(
             f"{what} have values outside [0, 1] ({float(x.min()):g} .. {float(x.max()):g}); this run's data "
-            "are grey levels in [0, 1]: divide 8-bit pixels by 255"
+            f"are grey levels in [0, 1]: {fix}"
+        )
+
+
+def check_grey_levels(levels: int, run_levels: int | None, what: str = "uint8 examples") -> None:
+    """Raise ``DataError`` when examples of ``levels`` grey levels are not of the run's
+    ``run_levels`` (None: any number fits, as for a run that binarises its data): the model's
+    likelihood and the pixel values it was trained on are those of ``run_levels``."""
+    if run_levels is not None and levels != run_levels:
+        read_as = "8-bit pixels (0..255)" if levels == MAX_UINT8_LEVELS else f"{levels} grey levels (0..{levels - 1})"
+        raise DataError(
+            f"{what} are read as {read_as}, but this run's data had {run_levels} grey levels "
+            f"(0..{run_levels - 1}); give floats in [0, 1] instead (x / {run_levels - 1})"
         )

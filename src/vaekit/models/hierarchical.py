@@ -272,6 +272,12 @@ class HierarchicalVAE(VAE):
         self.condition(y)
         return self.posterior_codes(x)[0]
 
+    def sample_posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Return one draw of z_1 from q(z|x) per example, ``[B, L_1]``, every layer it depends
+        on drawn too (not at their codes, as :meth:`encode` takes them)."""
+        self.condition(y)
+        return self._trace(x, None, standard_normal)[0].z
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> HierarchicalOutput:
         self.condition(y)
         layers = self._trace(x, None, standard_normal)

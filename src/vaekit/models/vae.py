@@ -134,6 +134,18 @@ class VAE(nn.Module):
             return self.flow.code(self.encoder.mu(h), self.encoder.logvar(h), h)
         return self.encoder(x, self.condition(y))
 
+    def sample_posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Return one draw from q(z|x) per example, ``[B, L]``: through the flow where there is
+        one (its Gaussian summary from :meth:`encode` is not q(z|x)), else from ``encode``'s
+        Gaussian (a deterministic model's code is its own draw)."""
+        if getattr(self, "flow", None) is not None:
+            h = self.encoder.features(x, self.condition(y))
+            mu, logvar = self.encoder.mu(h), self.encoder.logvar(h)
+            z, _ = draw_layer(mu, logvar, standard_normal(mu.shape, mu), self.flow, h)
+            return z
+        mu, logvar = self.encode(x, y)
+        return reparameterize(mu, logvar)
+
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Return the likelihood parameters for latent codes ``z`` (``[..., L]`` -> ``[..., D*p]``)."""
         return self.decoder(z, self.condition(y))
