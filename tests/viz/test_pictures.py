@@ -256,3 +256,21 @@ def test_curves_of_an_autoencoder_say_it_has_no_elbo(tmp_path):
     assert fig.get_suptitle().startswith("a deterministic autoencoder")
     assert {line.get_label() for line in fig.axes[0].get_lines()} == {"train: reconstruction loss", "val: reconstruction loss + KL"}
     assert "not an ELBO" in fig.axes[1].get_title()
+
+
+def test_a_figure_leaves_the_users_matplotlib_backend_as_it_was(digits):
+    # A notebook's inline or a GUI backend must survive a vaekit picture; a fresh process, as
+    # a backend is chosen once per process.
+    script = (
+        "import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot as plt; plt.plot([1])\n"
+        "import torch, vaekit\n"
+        f"vae = vaekit.load({str(digits[0].run_dir)!r}); x = torch.rand(6, 64)\n"
+        "fig = vaekit.viz.traversal_figure(vae, x[0], x)\n"
+        "from vaekit.viz.figure import figure_png; assert figure_png(fig)[:4] == b'\\x89PNG'\n"
+        "print(matplotlib.get_backend())\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "svg"

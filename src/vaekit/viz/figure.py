@@ -1,4 +1,4 @@
-"""matplotlib, loaded lazily with the Agg backend, and figures turned into PNG bytes.
+"""matplotlib figures, loaded lazily and drawn by their own Agg canvas, turned into PNG bytes.
 
 matplotlib is imported only when a picture is drawn, never by ``import vaekit`` or ``vaekit --help``.
 """
@@ -14,23 +14,14 @@ import numpy as np
 DPI = 100
 
 
-def pyplot() -> Any:
-    """Return ``matplotlib.pyplot`` set to the non-interactive Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def new_figure(width: float, height: float, **kwargs: Any) -> Any:
     """Return an empty ``Figure`` of ``width`` x ``height`` inches with a constrained layout.
 
-    The figure is not registered with pyplot, so it is freed when dropped (no ``plt.close``)."""
+    The figure is not registered with pyplot, so it is freed when dropped (no ``plt.close``),
+    and pyplot's backend, which a notebook or GUI session chose, is left as it is: the PNG is
+    drawn by an Agg canvas of its own (:func:`figure_png`)."""
     from matplotlib.figure import Figure
 
-    pyplot()  # select Agg before any canvas is made
     # Whole pixels, so the PNG is exactly figsize * DPI (matplotlib would truncate a fraction).
     size = (round(width * DPI) / DPI, round(height * DPI) / DPI)
     return Figure(figsize=size, dpi=DPI, layout="constrained", **kwargs)
