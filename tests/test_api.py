@@ -68,10 +68,17 @@ def test_wrong_input_width_is_refused(digits_run):
     (lambda vae: vae.encode(np.full((2, 64), 255.0)), "divide 8-bit pixels by 255"),
     (lambda vae: vae.encode("x.npy"), "are arrays, not a path"),
     (lambda vae: vaekit.load(123), "load takes a run folder's path, got int 123"),
+    (lambda vae: vaekit.load(vae.run_dir / "model.safetensors"), r"is a file, not a run folder: give the folder"),
+    (lambda vae: vaekit.load(vae.run_dir, device="gpu"), "unknown device 'gpu'; use auto, cpu, cuda"),
+    (lambda vae: vaekit.evaluate(vae, k=2.5), r"k must be a whole number >= 0, got 2.5"),
+    (lambda vae: vaekit.evaluate(vae, k=2, batch_size=0), r"batch_size must be a whole number >= 1, got 0"),
+    (lambda vae: vaekit.evaluate(vae, data=np.zeros((3, 64))), r"got ndarray: save it first .*vae.score\(x\)"),
+    (lambda vae: vaekit.train(data=np.zeros((3, 4)), out=vae.run_dir), r"got an array of shape \(3, 4\): save it first"),
+    (lambda vae: vaekit.train(data="digits", out=None), "out must be the path of the run folder"),
     (lambda vae: vae.encode(np.zeros((5, 1, 4, 16))), r"shaped \(1, 4, 16\) each; this model expects \(1, 8, 8\)"),
 ])  # fmt: skip
 def test_wrong_arguments_get_a_message_naming_the_fix(digits_run, call, message):
-    with pytest.raises((ConfigError, DataError), match=message):
+    with pytest.raises((ConfigError, DataError, CheckpointError), match=message):
         call(vaekit.load(digits_run))
 
 

@@ -383,7 +383,16 @@ def train(
     from vaekit.training.loop import fit
     from vaekit.training.run_data import DATA_FRAME
 
-    frame = options.pop("data") if is_data_frame(options.get("data")) else None
+    if not isinstance(out, str | os.PathLike):
+        raise ConfigError(f"out must be the path of the run folder to write, got {out!r}")
+    data = options.get("data")
+    if isinstance(data, np.ndarray | torch.Tensor):
+        raise ConfigError(
+            f"data= takes a dataset name, a file or folder path, or a pandas DataFrame, got an array of shape "
+            f"{tuple(data.shape)}: save it first (numpy.save('x.npy', x)) and pass data='x.npy', or "
+            "train an anomaly detector on it with vaekit.AnomalyDetector().fit(x)"
+        )
+    frame = options.pop("data") if is_data_frame(data) else None
     if frame is not None:
         options["data"] = DATA_FRAME
     cfg = build_config(config, preset=preset, **options)
@@ -426,7 +435,7 @@ def resume(
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CheckpointError(f"run folder {run_dir} does not exist")
+        raise CheckpointError(_not_a_folder(run_dir))
     # In a distributed run only rank 0 locks (and writes) the folder; the others read it.
     with open_run_folder(run_dir, new=False) if writer_process() else contextlib.nullcontext():
         cfg = read_config(run_dir)
@@ -458,11 +467,19 @@ def resume(
     return vae
 
 
+def _not_a_folder(run_dir: Path) -> str:
+    """Return the message for a run folder ``run_dir`` that is no folder: missing, or a file
+    (one of a run's own files, given for its folder)."""
+    if run_dir.exists():
+        return f"{run_dir} is a file, not a run folder: give the folder that holds the run ({run_dir.parent})"
+    return f"run folder {run_dir} does not exist"
+
+
 def read_config(run_dir: Path) -> RunConfig:
     """Read a run folder's config.json, with errors that say what is wrong with the folder."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CheckpointError(f"run folder {run_dir} does not exist")
+        raise CheckpointError(_not_a_folder(run_dir))
     from vaekit.training.run_dir import MOVING, PREVIOUS
 
     set_aside = (run_dir / PREVIOUS).is_dir() or (run_dir / MOVING).is_dir()
@@ -495,6 +512,10 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
     files = {"last": ckpt.MODEL_FILE, "best": ckpt.BEST_MODEL_FILE}
     if which not in files:
         raise ConfigError(f"which must be 'last' or 'best', got {which!r}")
+    if isinstance(device, str):
+        from vaekit.runtime.device import resolve_device
+
+        device = resolve_device(device)
     cfg = read_config(run_dir)
     model = build_model(cfg)
     info = ckpt.load_model_weights(run_dir / files[which], model)
@@ -681,6 +702,15 @@ def evaluate(
     """
     from vaekit.evaluation import evaluate_model
     from vaekit.evaluation.iwae import default_max_chunk_elements
+
+    if data is not None and not isinstance(data, str | os.PathLike):
+        raise ConfigError(
+            f"evaluate reads other data from a dataset name or a file or folder path, got {type(data).__name__}: "
+            "save it first (numpy.save('x.npy', x)) and pass its path, or take per-example NLLs with vae.score(x)"
+        )
+    for name, value, low in (("k", k, 0), ("batch_size", batch_size, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low):
+            raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
     whole = _whole_file_examples(vae, data) if split is None else None

@@ -19,4 +19,7 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("--device mps was asked for but MPS is not available; use --device cpu or auto")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
