@@ -221,6 +221,19 @@ def test_samples_and_scores_go_through_the_hierarchy(trained_hvae):
     assert first.tolist() == whole[:2].tolist()
 
 
+def test_prior_draws_carry_no_graph_and_bad_layer_arguments_are_refused(trained_hvae):
+    from vaekit.viz.samples import layer_sample_grid
+
+    prior = trained_hvae.model.prior
+    assert not prior.sample(3).requires_grad
+    assert not any(z.requires_grad for z in prior.sample_layers(3, means_below=len(prior.widths) - 1))
+    for bad in (-1, len(prior.widths), 1.5):
+        with pytest.raises(ConfigError, match=r"means_below must be a layer index 0..1 \(0 is z_1\)"):
+            prior.sample_layers(2, means_below=bad)
+    with pytest.raises(ConfigError, match="columns >= 1, got 0"):
+        layer_sample_grid(trained_hvae, 0)
+
+
 @pytest.mark.parametrize("kind", ["nll", "elbo"])
 def test_explanations_split_the_score_at_draws_through_the_hierarchy(trained_hvae, kind):
     from vaekit.evaluation.scores import EXPLAIN_DRAWS, score_batch, score_examples

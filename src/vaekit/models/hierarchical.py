@@ -49,6 +49,7 @@ from vaekit.models.registry import register
 from vaekit.models.vae import VAE, VAEOutput
 from vaekit.nets.mlp import GaussianEncoder
 from vaekit.runtime.batch_shard import standard_normal
+from vaekit.runtime.errors import ConfigError
 
 __all__ = ["HierarchicalGaussianVAE", "HierarchicalOutput", "HierarchicalPrior", "HierarchicalVAE", "LayerTerms"]
 
@@ -102,6 +103,7 @@ class HierarchicalPrior(nn.Module):
         self.top = StandardNormalPrior(self.widths[-1])
         self.conditionals = conditionals
 
+    @torch.no_grad()
     def sample_layers(
         self,
         n: int,
@@ -114,7 +116,11 @@ class HierarchicalPrior(nn.Module):
         N(0, I) with its std scaled by ``temperature`` (or ``top`` ``[n, L_L]`` as given), then
         each layer below from p(z_l|z_l+1), its std scaled too. The layers of index below
         ``means_below`` (0 is z_1) take the means of p(z_l|z_l+1) instead of draws:
-        ``means_below = L - 1`` decodes z_L through the means alone."""
+        ``means_below = L - 1`` decodes z_L through the means alone. Draws carry no autograd
+        graph: a prior sample is not part of any bound."""
+        last = len(self.widths) - 1
+        if isinstance(means_below, bool) or not isinstance(means_below, int) or not 0 <= means_below <= last:
+            raise ConfigError(f"means_below must be a layer index 0..{last} (0 is z_1), got {means_below!r}")
         z = self.top.sample(n, device=device, temperature=temperature) if top is None else top
         layers = [z]
         for index in range(len(self.conditionals) - 1, -1, -1):

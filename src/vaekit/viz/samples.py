@@ -62,7 +62,9 @@ def layer_sample_grid(
             f"the layers picture is for models with several stochastic layers (hvae, lvae); model "
             f"{vae.config.model.name!r} has one: use samples"
         )
-    n = n or 8
+    n = 8 if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"the layers picture needs a whole number of columns >= 1, got {n!r}")
     devices = [vae.device] if vae.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.inference_mode():
         torch.manual_seed(seed)
