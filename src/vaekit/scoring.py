@@ -283,6 +283,10 @@ def score_source(
     if isinstance(data, Examples):
         chunks = _array_chunks(vae, _Rows(data.x), data.y, chunk_rows, viewed=data.viewed)
         return ScoreSource(chunks, len(data.x), description=data.description)
+    if isinstance(data, list | tuple):
+        data = np.asarray(data)  # nested lists of numbers, as encode takes them
+        if data.dtype.kind not in "biuf":
+            raise DataError(f"the examples must be numbers, got an array of {data.dtype}; give a numeric array")
     if torch.is_tensor(data) or isinstance(data, np.ndarray):
         array = data.detach().cpu().numpy() if torch.is_tensor(data) else data
         if array.dtype == np.uint8:
