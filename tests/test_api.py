@@ -296,3 +296,40 @@ def test_training_history_names_each_span_of_epochs_with_its_step_and_precision(
     records += [{"epoch": 6, "training_step": "autograd", "precision": "fp32"}]
     assert training_history(records) == "fused (epochs 1-2), fused bf16-grad (epochs 3-5), autograd fp32 (epoch 6)"
     assert training_history([]) == ""
+
+
+@pytest.mark.parametrize("labels, message", [
+    (["a", "b"], "labels must be class numbers .*got <U1 values"),
+    ([0.5, 1.5], "labels must be whole class numbers; got fractions"),
+    ([0, 10], r"labels must be in 0..9, got 0..10"),
+    ([-1, 2], r"labels must be in 0..9, got -1..2"),
+    ([1, 2, 3], "got 3 labels for 2 examples"),
+    (None, r"is conditional: pass labels= \(one class number"),
+])  # fmt: skip
+def test_a_conditional_models_labels_are_checked(cvae_run, labels, message):
+    vae = vaekit.load(cvae_run)
+    with pytest.raises((ConfigError, DataError), match=message):
+        vae.decode(np.zeros((2, 2)), labels=labels)
+    assert vae.decode(np.zeros((2, 2)), labels=[1.0, 2.0]).shape == vae.decode(np.zeros((2, 2)), labels=[1, 2]).shape
+    assert torch.equal(vae.decode(np.zeros((2, 2)), labels=np.array([1.0, 2.0])), vae.decode(np.zeros((2, 2)), labels=[1, 2]))
+
+
+def test_grey_images_may_leave_their_channel_out_and_lists_score_as_they_encode(digits_run):
+    import warnings
+
+    vae = vaekit.load(digits_run)
+    x = np.random.default_rng(0).random((5, 64)).astype(np.float32)
+    codes = vae.encode(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DataFrame's read-only values raised torch's warning
+        torch.testing.assert_close(vae.encode(pd_frame(x)), codes)
+    torch.testing.assert_close(vae.encode(x.reshape(5, 8, 8)), codes)
+    torch.testing.assert_close(vae.encode(x[0].reshape(8, 8)), codes[:1])
+    torch.testing.assert_close(vae.encode(x[0].reshape(1, 8, 8)), codes[:1])
+    np.testing.assert_array_equal(vae.score(x.tolist(), k=3), vae.score(x, k=3))
+
+
+def pd_frame(x: np.ndarray):
+    import pandas as pd
+
+    return pd.DataFrame(x)

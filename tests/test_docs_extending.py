@@ -7,13 +7,14 @@ import torch
 
 from vaekit.distributions import LIKELIHOODS
 from vaekit.models import MODELS
+from vaekit.objectives import OBJECTIVES, StepLoss
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 
 
-def test_the_worked_example_adds_a_likelihood_and_a_model_that_train_and_reload(tmp_path):
+def test_the_worked_example_adds_a_likelihood_a_model_and_an_objective_that_train_and_reload(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     namespace = {"run_dir": tmp_path / "run"}
     try:
         for block in blocks:
@@ -22,7 +23,12 @@ def test_the_worked_example_adds_a_likelihood_and_a_model_that_train_and_reload(
         loc, log_scale, x = torch.randn(4, 3), torch.randn(4, 3) * 0.3, torch.randn(4, 3)
         expected = torch.distributions.Laplace(loc, log_scale.exp()).log_prob(x).sum(-1)
         torch.testing.assert_close(laplace.log_prob(x, torch.cat([loc, log_scale], -1)), expected)
+        torch.testing.assert_close(laplace.log_prob_terms(x, torch.cat([loc, log_scale], -1)).sum(-1), expected)
         assert MODELS["iwae-vamp"].objective_name == "iwae"
+        objective = OBJECTIVES.build("weighted-recon", {"weight": 2.0})
+        terms = objective(namespace["reloaded"].model, torch.randn(4, 5))
+        assert isinstance(terms, StepLoss) and terms.recon.shape == (4,) and not OBJECTIVES["weighted-recon"].requires_variational
     finally:
         LIKELIHOODS.pop("laplace", None)
         MODELS.pop("iwae-vamp", None)
+        OBJECTIVES.pop("weighted-recon", None)

@@ -72,3 +72,228 @@ def test_the_new_pieces_options_are_checked_by_its_own_constructor(plugin, tmp_p
         _train(tmp_path / "a", sigma=0.5)
     with pytest.raises(ConfigError, match="scale must be > 0"):
         _train(tmp_path / "b", scale=0.0)
+
+
+# --- mistakes made while extending: each a ConfigError naming the fix, as early as possible ---
+
+
+@pytest.fixture
+def registries():
+    """The registries of every kind of piece, with whatever a test registers removed after it."""
+    from vaekit.distributions import PRIORS
+    from vaekit.models import MODELS
+    from vaekit.nets import NETS
+    from vaekit.objectives import OBJECTIVES
+
+    kinds = {"likelihood": LIKELIHOODS, "model": MODELS, "objective": OBJECTIVES, "prior": PRIORS, "net": NETS}
+    before = {kind: dict(registry) for kind, registry in kinds.items()}
+    yield kinds
+    for kind, registry in kinds.items():
+        registry.clear()
+        registry.update(before[kind])
+
+
+def _model(likelihood=None, name="vae"):
+    """A small model for data of 5 real values, built through the registries."""
+    from vaekit.models import DataFacts, create
+
+    spec = {"name": name, "latent_dim": 2, "net": {"name": "mlp", "encoder": [8]}, "likelihood": likelihood or {}}
+    return create(spec, DataFacts(input_shape=(5,), value_range="real"))
+
+
+def _gaussian_base():
+    from vaekit.distributions import Likelihood
+
+    class UnitGaussian(Likelihood):
+        exact_for = frozenset({"real"})
+
+        def __init__(self, dim: int) -> None:
+            super().__init__()
+            self.dim = dim
+
+        def log_prob(self, x, params):
+            return (-0.5 * (x - params) ** 2).sum(-1)
+
+        def mean(self, params):
+            return params
+
+        def sample(self, params):
+            return params
+
+    return UnitGaussian
+
+
+def test_an_objective_without_requires_variational_needs_the_posterior_by_default(registries):
+    from types import SimpleNamespace
+
+    from vaekit.objectives import create_objective, register_objective
+
+    @register_objective("bare")
+    class Bare:
+        def __call__(self, model, x, y=None, step=0): ...
+
+    assert isinstance(create_objective({"name": "bare"}, SimpleNamespace(variational=True)), Bare)
+    deterministic = SimpleNamespace(variational=False, registry_name="ae")
+    with pytest.raises(ConfigError, match="model 'ae' is deterministic.*sets requires_variational = False"):
+        create_objective({"name": "bare"}, deterministic)
+
+
+def test_an_objective_that_returns_a_bare_tensor_is_refused_naming_step_loss(registries):
+    import torch
+
+    from vaekit.objectives import model_args, register_objective, training_loss
+
+    @register_objective("tensor-loss")
+    class TensorLoss:
+        def __call__(self, model, x, y=None, step=0):
+            return -model(x, *model_args(model, y)).recon_log_prob.mean()
+
+    with pytest.raises(ConfigError, match=r"'tensor-loss' returned a Tensor, not a StepLoss.*StepLoss\(loss, recon, kl\)"):
+        training_loss(TensorLoss(), _model(), torch.randn(4, 5))
+
+
+def test_a_likelihood_whose_init_takes_no_dim_is_refused_when_it_registers(registries):
+    from vaekit.distributions import Likelihood, register_likelihood
+
+    with pytest.raises(ConfigError, match=r"NoDim.__init__ takes no dim.*def __init__\(self, dim, <your options"):
+
+        @register_likelihood("no-dim")
+        class NoDim(Likelihood):
+            def __init__(self, scale: float = 1.0) -> None:
+                super().__init__()
+
+    assert "no-dim" not in LIKELIHOODS
+
+
+def test_an_option_without_a_default_that_is_not_given_names_the_option_and_how_to_set_it(registries):
+    from vaekit.distributions import register_likelihood
+
+    @register_likelihood("needs-alpha")
+    class NeedsAlpha(_gaussian_base()):
+        def __init__(self, dim: int, alpha: float) -> None:
+            super().__init__(dim)
+            self.alpha = alpha
+
+    with pytest.raises(ConfigError, match=r"needs option 'alpha'.*--set likelihood.alpha=\.\.\..*'alpha': \.\.\."):
+        _model({"name": "needs-alpha"})
+    assert _model({"name": "needs-alpha", "alpha": 2.0}).likelihood.alpha == 2.0
+
+
+def test_a_type_error_inside_a_pieces_init_is_a_config_error_naming_the_piece_chained_to_it(registries):
+    from vaekit.distributions import register_likelihood
+
+    @register_likelihood("adds-one")
+    class AddsOne(_gaussian_base()):
+        def __init__(self, dim: int, scale=1.0) -> None:
+            super().__init__(dim)
+            self.scale = scale + 1
+
+    with pytest.raises(ConfigError, match=r"likelihood 'adds-one': can only concatenate.*test_extending.py") as info:
+        _model({"name": "adds-one", "scale": "x"})
+    assert isinstance(info.value.__cause__, TypeError)  # the piece's own traceback is kept
+
+
+def test_a_model_that_does_not_subclass_vae_is_refused_when_it_registers(registries):
+    from torch import nn
+
+    from vaekit.models import register
+
+    with pytest.raises(ConfigError, match=r"does not subclass vaekit's VAE.*from vaekit.models import VAE"):
+
+        @register("not-a-vae")
+        class P(nn.Module):
+            prior_name = "normal"
+
+    assert "not-a-vae" not in registries["model"]
+
+
+@pytest.mark.parametrize("objective", ["elbo", "beta-elbo", "reconstruction", "iwae"])
+@pytest.mark.parametrize("batch", [4, 5])  # 5 = D: a [B, D] log_prob broadcasts silently there
+def test_a_log_prob_not_summed_over_the_features_is_refused_by_the_objective(registries, objective, batch):
+    import torch
+
+    from vaekit.distributions import register_likelihood
+    from vaekit.objectives import OBJECTIVES, training_loss
+
+    @register_likelihood("unsummed")
+    class Unsummed(_gaussian_base()):
+        def log_prob(self, x, params):
+            return -0.5 * (x - params) ** 2
+
+    model = _model({"name": "unsummed"})
+    with pytest.raises(ConfigError, match=r"likelihood 'unsummed': log_prob returned shape .* one value per example \(\[B\]"):
+        training_loss(OBJECTIVES.build(objective), model, torch.randn(batch, 5))
+
+
+@pytest.mark.parametrize("kind", ["likelihood", "model", "objective", "prior", "net"])
+def test_a_register_decorator_without_its_name_is_refused_showing_the_right_form(registries, kind):
+    decorator = "register" if kind == "model" else f"register_{kind}"
+    register = registries[kind].register
+    size = len(registries[kind])
+    with pytest.raises(ConfigError, match=rf'got class Piece: write @{decorator}\("name"\)'):
+
+        @register
+        class Piece: ...
+
+    for name in (None, ""):
+        with pytest.raises(ConfigError, match=rf'@{decorator}\("name"\)'):
+            register(name)
+    assert len(registries[kind]) == size
+
+
+CELL = '''
+from vaekit.distributions import Likelihood, register_likelihood
+
+
+@register_likelihood("lap2")
+class A(Likelihood):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+'''
+
+
+def test_a_notebook_cell_run_again_replaces_its_piece_but_another_class_cannot_take_the_name(registries):
+    first, second = {"__name__": "__main__"}, {"__name__": "__main__"}
+    exec(CELL, first)
+    exec(CELL, second)  # the same cell again: same module and qualified name
+    assert LIKELIHOODS["lap2"] is second["A"] is not first["A"]
+    other = {"__name__": "__main__"}
+    with pytest.raises(ConfigError, match=r"'lap2' is already registered by __main__.A; register __main__.B under another name"):
+        exec(CELL.replace("class A", "class B"), other)
+    assert LIKELIHOODS["lap2"] is second["A"]
+
+
+def test_loading_a_run_whose_piece_is_not_imported_says_to_import_its_module(plugin, tmp_path):
+    _train(tmp_path / "run", scale=0.5)
+    LIKELIHOODS.pop("scaled-gaussian")  # as in a new process that has not imported my_pieces
+    expected = (
+        rf"the run in {tmp_path / 'run'} uses a likelihood named 'scaled-gaussian', which is not registered in this "
+        r"process: import the module that registers it first .*from vaekit.cli import main.*registered here are .*gaussian"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        vaekit.load(tmp_path / "run")
+    with pytest.raises(ConfigError, match=expected):
+        vaekit.resume(tmp_path / "run", epochs=2, progress="quiet")
+    with pytest.raises(ConfigError, match="^unknown likelihood 'scaled-gaussian'; choose one of"):
+        _train(tmp_path / "new")  # a new run's unknown name is a typo, said as before
+
+
+def test_explaining_scores_with_a_likelihood_without_per_feature_terms_names_log_prob_terms(plugin, tmp_path):
+    import numpy as np
+
+    vae = _train(tmp_path / "run")
+    assert vae.score(np.zeros((3, 5), dtype=np.float32)).shape == (3,)
+    with pytest.raises(ConfigError, match=r"'scaled-gaussian' likelihood does not give per-feature terms.*log_prob_terms"):
+        vae.explain(np.zeros((3, 5), dtype=np.float32))
+
+
+def test_a_deprecated_flat_keyword_warns_at_the_users_call_so_python_shows_it(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vaekit.train(data="synthetic5", model="beta-vae", beta=4, encoder=[8], latent_dim=2, epochs=1,
+                     out=tmp_path / "run", progress="quiet")  # fmt: skip
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning) and "beta=" in str(w.message)]
+    assert len(deprecations) == 1 and "objective" in str(deprecations[0].message)
+    assert deprecations[0].filename == __file__

@@ -17,7 +17,8 @@ import torch
 from vaekit.config import RunConfig, apply_overrides, apply_preset, validate
 from vaekit.data.units import check_unit_range
 from vaekit.data.views import Splits, evaluation_batches, evaluation_examples, evaluation_view
-from vaekit.runtime.errors import CheckpointError, ConfigError, DataError
+from vaekit.runtime.errors import CheckpointError, ConfigError, DataError, user_stacklevel
+from vaekit.runtime.registry import loading_run
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.build import build_model, starts_from_marginals
 
@@ -94,6 +95,8 @@ class TrainedVAE:
             x = np.asarray(x)
             if x.dtype.kind not in "biuf":
                 raise DataError(f"{what} must be numbers, got an array of {x.dtype}; give a numeric array")
+            if not x.flags.writeable:  # a DataFrame's or memory map's values: torch warns on read-only arrays
+                x = x.copy()
         t = torch.as_tensor(x)
         if t.dtype == torch.uint8:
             raise DataError(
@@ -102,6 +105,10 @@ class TrainedVAE:
             )
         t = t.to(torch.float32)
         shape = self.input_shape if what == "inputs" else ()
+        if len(shape) > 1 and tuple(t.shape) in (shape, shape[1:] if shape[0] == 1 else None):
+            t = t.reshape(1, *shape)  # one image (a grey one may leave its channel out)
+        elif len(shape) == 3 and shape[0] == 1 and t.ndim == 3 and tuple(t.shape[1:]) == shape[1:]:
+            t = t.unsqueeze(1)  # grey images [N, H, W]: their one channel left out
         if t.ndim > 2 and len(shape) > 1 and tuple(t.shape[1:]) != shape:
             raise DataError(f"{what} are shaped {tuple(t.shape[1:])} each; this model expects {shape} (or rows of {dim} values)")
         if t.ndim > 1 and len(t) == 0:
@@ -130,14 +137,23 @@ class TrainedVAE:
                 raise ConfigError(f"model {self.config.model.name!r} is not conditional: it takes no labels")
             return ()
         if labels is None:
-            raise ConfigError(f"model {self.config.model.name!r} is conditional: pass labels (e.g. --label 3)")
-        y = torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels)
+            raise ConfigError(
+                f"model {self.config.model.name!r} is conditional: pass labels= (one class number, or one per "
+                "example; on the command line --label 3)"
+            )
+        array = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
+        if array.dtype.kind not in "biuf":
+            raise DataError(f"labels must be class numbers (or [N, C] condition vectors), got {array.dtype} values")
+        y = torch.as_tensor(array)
         if y.ndim == 0:
             y = y.repeat(n)
         if len(y) != n:
             raise DataError(f"got {len(y)} labels for {n} examples")
-        y = y.to(self.device)
-        return (y if y.is_floating_point() and y.ndim == 2 else y.long(),)
+        if y.ndim == 2 and y.is_floating_point():
+            return (y.float().to(self.device),)
+        if y.is_floating_point() and not bool((y == y.round()).all()):
+            raise DataError("labels must be whole class numbers; got fractions (give [N, C] vectors for soft conditions)")
+        return (y.long().to(self.device),)
 
     @torch.inference_mode()
     def encode(self, x: Any, sample: bool = False, labels: Any = None) -> torch.Tensor:
@@ -147,8 +163,7 @@ class TrainedVAE:
         if not sample:
             return self.encode_distribution(x, labels=labels)[0]
         batch, condition = self._encoder_inputs(x, labels)
-        with torch.inference_mode():
-            return self.model.sample_posterior(batch, *condition)
+        return self.model.sample_posterior(batch, *condition)
 
     @torch.inference_mode()
     def encode_distribution(self, x: Any, labels: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -334,14 +349,14 @@ def build_config(
             warnings.warn(
                 f"{key}= is deprecated: it is an option of the {piece} now; pass {piece}={{{option!r}: {value!r}}}",
                 DeprecationWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
             _piece_options(per_section["model"], piece)[option] = value
         elif key in LEGACY_SPEED_SWITCHES:
             warnings.warn(
                 f"{key}= is deprecated: one setting, fast='auto'|'off', chooses every fast path",
                 DeprecationWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
             if value is False:
                 per_section["train"]["fast"] = "off"
@@ -459,7 +474,7 @@ def resume(
         if min_backward_weight is not None:
             cfg.train.min_backward_weight = min_backward_weight
         changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip, precision, min_backward_weight))
-        with training_data_hint(cfg, data is None, resuming=True):
+        with training_data_hint(cfg, data is None, resuming=True), loading_run(run_dir):
             result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
@@ -517,7 +532,8 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
 
         device = resolve_device(device)
     cfg = read_config(run_dir)
-    model = build_model(cfg)
+    with loading_run(run_dir):
+        model = build_model(cfg)
     info = ckpt.load_model_weights(run_dir / files[which], model)
     vae = TrainedVAE(model.to(device), cfg, run_dir)
     vae.weights = which
@@ -548,28 +564,12 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     return splits
 
 
-def run_grey_levels(cfg: RunConfig) -> int | None:
-    """Return the number of grey levels of the data the run ``cfg`` was trained on, which other
-    grey-level data must share (the bundled digits: 17), or None where any number fits: a run
-    that binarises its data, or one whose data have no grey levels."""
-    if cfg.data.binarize != "none":
-        return None
-    return _trained_grey_levels(cfg)
-
-
-def _trained_grey_levels(cfg: RunConfig) -> int | None:
-    """Return the number of grey levels of the run's training data as read (before any
-    binarisation), or None for data without grey levels."""
-    from vaekit.data.digits import DIGITS_LEVELS
-
-    return DIGITS_LEVELS if cfg.data.name == "digits" else cfg.levels
-
-
 def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     """Raise ``DataError`` when the examples of ``bundle`` (read from ``data``) are not the
     model's: another number of values, images of another shape (flat rows of the right number
     of values are taken as they are), other grey levels, or float values outside [0, 1] for a
     run on images (grey levels not yet divided)."""
+    from vaekit.data.levels import run_grey_levels, trained_grey_levels
     from vaekit.data.units import check_grey_levels
 
     cfg = vae.config
@@ -582,11 +582,19 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
             "give images of that shape (or flat rows of their values)"
         )
     if bundle.levels is not None:
-        check_grey_levels(bundle.levels, run_grey_levels(cfg), what=f"the examples of {data!r}")
+        levels = run_grey_levels(cfg)
+        if levels is not None and bundle.levels != levels:
+            # Other grey levels in [0, 1] are refused where the model's numbers depend on the
+            # levels, and wherever they look like the run's levels left undivided (0..16 read as 0..255).
+            levels_matter = getattr(vae.model.likelihood, "levels", None) is not None or cfg.data.dequantize != "none"
+            parts = [part for part in (bundle.train, bundle.test) if isinstance(part, torch.Tensor) and len(part)]
+            undivided = bool(parts) and max(int(part.max()) for part in parts) < levels
+            if levels_matter or undivided:
+                check_grey_levels(bundle.levels, levels, what=f"the examples of {data!r}")
         return
     for part in (bundle.train, bundle.test):
         if isinstance(part, torch.Tensor):  # data left on disk are checked as their batches are read
-            check_unit_range(part, cfg.value_range, what=f"the examples of {data!r}", levels=_trained_grey_levels(cfg))
+            check_unit_range(part, cfg.value_range, what=f"the examples of {data!r}", levels=trained_grey_levels(cfg))
 
 
 @contextlib.contextmanager

@@ -67,3 +67,4 @@ def check_grey_levels(levels: int, run_levels: int | None, what: str = "uint8 ex
             f"{what} are read as {read_as}, but this run's data had {run_levels} grey levels "
             f"(0..{run_levels - 1}); give floats in [0, 1] instead (x / {run_levels - 1})"
         )
+

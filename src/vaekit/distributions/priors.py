@@ -16,7 +16,9 @@ from vaekit.runtime.registry import Registry
 
 #: every prior by name; the library supplies ``latent_dim`` and, to those that take them, the
 #: data's ``input_dim`` and the model's ``encoder``
-PRIORS: Registry[type[nn.Module]] = Registry("prior", supplied=("latent_dim", "input_dim", "encoder"))
+PRIORS: Registry[type[nn.Module]] = Registry(
+    "prior", supplied=("latent_dim", "input_dim", "encoder"), required=("latent_dim",)
+)
 register_prior = PRIORS.register
 
 

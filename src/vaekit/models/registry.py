@@ -11,7 +11,10 @@ from vaekit.runtime.registry import Registry
 MODELS: Registry[type[nn.Module]] = Registry(
     "model",
     supplied=("input_dim", "latent_dim", "encoder", "decoder", "likelihood", "prior", "cond_dim"),
+    required=("input_dim", "latent_dim", "encoder", "decoder", "likelihood", "prior"),
     name_attribute="registry_name",
+    base="vaekit.models:VAE",
+    decorator="register",
 )
 register = MODELS.register
 

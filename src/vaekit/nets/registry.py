@@ -47,7 +47,7 @@ class NetSpec:
 
 NetBuilder = Callable[..., tuple[nn.Module, nn.Module]]
 #: every encoder/decoder pair by name; the library supplies ``spec``
-NETS: Registry[NetBuilder] = Registry("net", supplied=("spec",), name_attribute=None)
+NETS: Registry[NetBuilder] = Registry("net", supplied=("spec",), required=("spec",), name_attribute=None)
 register_net = NETS.register
 
 

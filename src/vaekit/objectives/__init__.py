@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from vaekit.objectives.base import OBJECTIVES, StepLoss, model_args, register_objective
+from vaekit.objectives.base import OBJECTIVES, StepLoss, check_per_example, model_args, register_objective
 from vaekit.objectives.beta_elbo import BetaELBOObjective
 from vaekit.objectives.elbo import ELBOObjective, ReconstructionObjective, elbo, negative_elbo_loss
 from vaekit.objectives.iwae import ImportanceWeights, IWAEObjective, MultiSampleELBOObjective, importance_weights
@@ -27,6 +27,7 @@ __all__ = [
     "ImportanceWeights",
     "ReconstructionObjective",
     "StepLoss",
+    "check_per_example",
     "create_objective",
     "elbo",
     "importance_weights",
@@ -45,8 +46,15 @@ def create_objective(piece: Mapping[str, Any] | None, model: Any) -> Any:
     name = options.pop("name", None) or getattr(model, "objective_name", "elbo")
     cls = OBJECTIVES.get_factory(name)
     family = getattr(model, "registry_name", type(model).__name__)
-    if cls.requires_variational and not getattr(model, "variational", True):
-        raise ConfigError(f"objective {name!r} needs a variational model; model {family!r} is deterministic")
+    # An objective that does not say is taken to need the posterior, as nearly all do.
+    if getattr(cls, "requires_variational", True) and not getattr(model, "variational", True):
+        message = f"objective {name!r} needs a variational model; model {family!r} is deterministic"
+        if not hasattr(cls, "requires_variational"):
+            message += (
+                f" ({cls.__qualname__} does not set requires_variational, so it is taken to need one; an "
+                f"objective that works without a posterior sets requires_variational = False)"
+            )
+        raise ConfigError(message)
     return OBJECTIVES.build(name, options, what=f"objective {name!r} (model {family!r})")
 
 
@@ -54,5 +62,13 @@ def training_loss(
     objective: Any, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0
 ) -> StepLoss:
     """Return the objective's :class:`StepLoss` on batch ``x`` at optimizer step ``step``: the
-    one call the training loop makes per step."""
-    return objective(model, x, y, step)
+    one call the training loop makes per step. Anything else it returns raises ``ConfigError``."""
+    terms = objective(model, x, y, step)
+    if not isinstance(terms, StepLoss):
+        name = getattr(objective, "name", "") or type(objective).__name__
+        raise ConfigError(
+            f"objective {name!r} returned a {type(terms).__name__}, not a StepLoss: an objective's __call__ "
+            f"returns vaekit.objectives.StepLoss(loss, recon, kl), the scalar loss to minimise and the "
+            f"reconstruction term and KL per example ([B], nats) for the metrics log"
+        )
+    return terms

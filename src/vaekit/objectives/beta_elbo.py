@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from vaekit.objectives.base import StepLoss, kl_layers_of, model_args, register_objective
+from vaekit.objectives.base import StepLoss, check_per_example, kl_layers_of, model_args, register_objective
 from vaekit.objectives.schedules import WARMUPS, kl_weight
 
 
@@ -59,6 +59,7 @@ class BetaELBOObjective:
 
     def __call__(self, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0) -> StepLoss:
         out = model(x, *model_args(model, y))
+        check_per_example(out.recon_log_prob, x.shape[:1], model)
         if self.free_bits > 0:
             # A hierarchy's kl_per_dim is z_1's alone; kl_dims holds every layer's dimensions.
             per_dim = getattr(out, "kl_dims", None)

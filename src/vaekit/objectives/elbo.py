@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from vaekit.objectives.base import StepLoss, kl_layers_of, model_args, register_objective
+from vaekit.objectives.base import StepLoss, check_per_example, kl_layers_of, model_args, register_objective
 
 
 def elbo(output: Any) -> torch.Tensor:
@@ -28,6 +28,7 @@ class ELBOObjective:
 
     def __call__(self, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0) -> StepLoss:
         out = model(x, *model_args(model, y))
+        check_per_example(out.recon_log_prob, x.shape[:1], model)
         return StepLoss(negative_elbo_loss(out), out.recon_log_prob, out.kl, kl_layers_of(out))
 
 
@@ -39,4 +40,5 @@ class ReconstructionObjective:
 
     def __call__(self, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0) -> StepLoss:
         out = model(x, *model_args(model, y))
+        check_per_example(out.recon_log_prob, x.shape[:1], model)
         return StepLoss(-out.recon_log_prob.mean(), out.recon_log_prob, out.kl)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from vaekit.distributions import gaussian_log_prob, reparameterize
-from vaekit.objectives.base import StepLoss, model_args, register_objective
+from vaekit.objectives.base import StepLoss, check_per_example, model_args, register_objective
 
 
 @dataclass
@@ -42,13 +42,14 @@ def importance_weights(model: Any, x: torch.Tensor, k: int, y: torch.Tensor | No
     args = model_args(model, y)
     if getattr(model, "own_log_weights", False):
         terms = model.log_weights(x, k, *args)
+        check_per_example(terms.log_likelihood, (k, len(x)), model)
         return LayeredImportanceWeights(
             terms.log_weights, terms.log_likelihood, terms.log_prior, terms.log_posterior, terms.kl_layers
         )
     mu, logvar = model.encode(x, *args)
     z = reparameterize(mu, logvar, n_samples=k)  # [K, B, L]
     params = model.decode(z, *args)
-    log_likelihood = model.likelihood.log_prob(x, params)
+    log_likelihood = check_per_example(model.likelihood.log_prob(x, params), (k, len(x)), model)
     log_prior = model.prior.log_prob(z)
     log_posterior = gaussian_log_prob(z, mu, logvar)
     return ImportanceWeights(log_likelihood + log_prior - log_posterior, log_likelihood, log_prior, log_posterior)

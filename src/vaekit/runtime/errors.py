@@ -6,6 +6,13 @@ Every error a user can cause by bad input is a ``VaekitError``: the CLI prints i
 
 from __future__ import annotations
 
+import os
+import sys
+
+#: the vaekit package's folder, as its modules' code objects name it: frames under it are the
+#: library's, not the user's
+_PACKAGE = os.path.dirname(os.path.dirname(__file__)) + os.sep
+
 
 class VaekitError(Exception):
     """Base class of every error caused by user input rather than by a bug."""
@@ -15,6 +22,17 @@ class VaekitWarning(UserWarning):
     """Something the user should know but that does not stop the command (a config written by a
     newer vaekit, dataset files that match no published checksum); the CLI prints it as one
     ``warning:`` line."""
+
+
+def user_stacklevel() -> int:
+    """Return the ``stacklevel`` at which ``warnings.warn``, called by the caller of this
+    function, names the first frame outside vaekit: the user's own call, however many vaekit
+    functions lie between (``vaekit.train`` -> ``build_config``). Python's default filters show
+    a ``DeprecationWarning`` only where that frame is the user's script (``__main__``)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class DataError(VaekitError, ValueError):

@@ -5,39 +5,104 @@ A registry maps names to factories (classes or functions). Each piece registers 
 one decorator line, takes its own options as keyword arguments, and is built by
 :meth:`Registry.build`, which refuses options the piece does not take. Help text and
 command-line choices are read from the registries, so they never go stale.
+
+A piece that cannot work is refused when it registers, not when it is first built: a class
+that does not subclass its kind's base class, or whose constructor does not take the
+arguments the library supplies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
-from vaekit.runtime.construct import construct, option_defaults
+from vaekit.runtime.construct import construct, option_defaults, signature_problem
 from vaekit.runtime.errors import ConfigError
 
 T = TypeVar("T")
+
+#: the run folder whose recorded config is being built, while :func:`loading_run` is active
+_LOADING_RUN: ContextVar[str | None] = ContextVar("vaekit_loading_run", default=None)
+
+
+@contextlib.contextmanager
+def loading_run(run_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Within this context, pieces are built from the names the run in ``run_dir`` recorded:
+    a name no piece is registered under is one the run's own process had registered, and
+    :meth:`Registry.get_factory` says to import the module that registers it (a run folder
+    stores names, options and weights, never code)."""
+    token = _LOADING_RUN.set(os.fspath(run_dir))
+    try:
+        yield
+    finally:
+        _LOADING_RUN.reset(token)
+
+
+def qualified_name(factory: Any) -> str:
+    """Return ``"module.QualifiedName"`` of a class or function (``repr`` of anything else)."""
+    qualname = getattr(factory, "__qualname__", None)
+    return f"{getattr(factory, '__module__', '?')}.{qualname}" if qualname else repr(factory)
 
 
 class Registry(dict[str, T], Generic[T]):
     """A ``dict`` of ``name -> factory`` for one ``kind`` of piece (e.g. ``"likelihood"``).
 
     ``supplied`` names the constructor arguments the library fills in itself (sizes, facts
-    about the data, other parts); every other keyword argument is a user option.
-    ``name_attribute`` is the class attribute that :meth:`register` sets to the name.
+    about the data, other parts); every other keyword argument is a user option. ``required``
+    are those of them that every piece's constructor must take (the library always passes
+    them), and ``base`` the class (``"module:Class"``, named as users import it) that every
+    piece must subclass: both are checked when a piece registers. ``name_attribute`` is the
+    class attribute that :meth:`register` sets to the name; ``decorator`` the name users call
+    :meth:`register` by (``register_<kind>`` unless given), for messages.
     """
 
-    def __init__(self, kind: str, *, supplied: tuple[str, ...] = (), name_attribute: str | None = "name") -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        supplied: tuple[str, ...] = (),
+        name_attribute: str | None = "name",
+        required: tuple[str, ...] = (),
+        base: str | None = None,
+        decorator: str | None = None,
+    ) -> None:
         super().__init__()
         self.kind = kind
         self.supplied = frozenset(supplied)
         self.name_attribute = name_attribute
+        self.required = required
+        self.base = base
+        self.decorator = decorator or f"register_{kind}"
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator adding a factory under ``name``; a second piece under one name is an error."""
+        """Decorator adding a factory under ``name``: ``@register_likelihood("laplace")``.
+
+        A name that is not a non-empty string (the decorator written without its name) and a
+        piece that cannot be built (see :meth:`check`) raise ``ConfigError``. A second piece
+        under a taken name does too, unless it has the same module and qualified name as the
+        first: a module or notebook cell run again replaces its own piece."""
+        if not isinstance(name, str) or not name:
+            given = repr(name)
+            if callable(name) and hasattr(name, "__name__"):  # the decorator written without (name)
+                given = f"{'class' if isinstance(name, type) else 'function'} {name.__name__}"
+            raise ConfigError(
+                f"{self.decorator} takes the {self.kind}'s name, got {given}: write "
+                f'@{self.decorator}("name") above the {"class" if self.name_attribute else "function"}, '
+                f'e.g. @{self.decorator}("my-{self.kind}")'
+            )
 
         def add(factory: T) -> T:
-            if name in self:
-                raise ValueError(f"{self.kind} name {name!r} is already registered by {self[name]!r}")
+            self.check(name, factory)
+            taken = self.get(name)
+            if taken is not None and qualified_name(taken) != qualified_name(factory):
+                raise ConfigError(
+                    f"{self.kind} name {name!r} is already registered by {qualified_name(taken)}; "
+                    f"register {qualified_name(factory)} under another name (a name stands for one "
+                    f"piece in configs and run folders)"
+                )
             if self.name_attribute and isinstance(factory, type):
                 setattr(factory, self.name_attribute, name)
             self[name] = factory
@@ -45,17 +110,48 @@ class Registry(dict[str, T], Generic[T]):
 
         return add
 
+    def check(self, name: str, factory: Any) -> None:
+        """Raise ``ConfigError`` when ``factory`` cannot be a piece of this kind: not a subclass
+        of ``base``, or a constructor that does not take the ``required`` arguments."""
+        what = f"{self.kind} {name!r}"
+        if self.base is not None:
+            module, _, cls = self.base.partition(":")
+            ancestors = getattr(factory, "__mro__", ())
+            # By name, not by identity: the base class registers itself under this registry,
+            # before its module has finished importing.
+            if not any(c.__name__ == cls and f"{c.__module__}.".startswith(f"{module}.") for c in ancestors):
+                raise ConfigError(
+                    f"{what}: {qualified_name(factory)} does not subclass vaekit's {cls}: a {self.kind} is a "
+                    f"subclass of {cls} (from {module} import {cls}; class "
+                    f"{getattr(factory, '__name__', 'MyPiece')}({cls}): ...), see docs/extending.md"
+                )
+        if self.required and callable(factory):
+            problem = signature_problem(factory, self.required)
+            if problem:
+                raise ConfigError(f"{what}: {problem}")
+
     def names(self) -> list[str]:
         """Return the registered names, sorted."""
         return sorted(self)
 
     def get_factory(self, name: str) -> T:
         """Return the factory registered as ``name``; an unknown name raises ``ConfigError``
-        listing the known ones."""
+        listing the known ones (and, within :func:`loading_run`, saying to import the module
+        that registers the run's piece)."""
         try:
             return self[name]
         except KeyError:
-            raise ConfigError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self.names())}") from None
+            known = ", ".join(self.names())
+            run = _LOADING_RUN.get()
+            if run is not None:
+                raise ConfigError(
+                    f"the run in {run} uses a {self.kind} named {name!r}, which is not registered in this "
+                    f"process: import the module that registers it first (e.g. `import my_pieces` before "
+                    f"`vaekit.load(...)`; on the command line, run vaekit from a script that imports it: "
+                    f'python -c "import my_pieces; from vaekit.cli import main; main()" evaluate RUN, '
+                    f"see docs/extending.md); the {self.kind}s registered here are {known}"
+                ) from None
+            raise ConfigError(f"unknown {self.kind} {name!r}; choose one of {known}") from None
 
     def options(self, name: str) -> dict[str, Any]:
         """Return the user options of piece ``name`` with their defaults."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vaekit.runtime.errors import ConfigError
 from vaekit.runtime.registry import Registry
 
 
@@ -35,8 +36,13 @@ class Likelihood(nn.Module):
     def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """Return the terms of :meth:`log_prob` per feature, nats, ``[..., F]``: F = D for a
         likelihood that factorises over the data dimensions (a table's ``mixed`` likelihood
-        gives one per column block). They sum to ``log_prob``; they explain anomaly scores."""
-        raise NotImplementedError(f"the {self.name or type(self).__name__} likelihood does not give per-feature terms")
+        gives one per column block). They sum to ``log_prob``; they explain anomaly scores
+        (``explain``), which a likelihood without them refuses with ``ConfigError``."""
+        raise ConfigError(
+            f"the {self.name or type(self).__name__!r} likelihood does not give per-feature terms, which explaining "
+            f"a score needs: define its log_prob_terms(x, params), returning the nats of each feature [..., D] "
+            f"that sum to log_prob (see docs/extending.md), or use score() for the scores alone"
+        )
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """Return E[x|z], ``[..., D]``, in data units."""
@@ -54,7 +60,12 @@ class Likelihood(nn.Module):
 #: every likelihood by name; the library supplies ``dim`` (D) and, to those that take it,
 #: ``levels`` (grey levels of the data) and ``blocks`` (a table's column blocks, from its
 #: codec); other keyword arguments are the user's options
-LIKELIHOODS: Registry[type[Likelihood]] = Registry("likelihood", supplied=("dim", "levels", "blocks"))
+LIKELIHOODS: Registry[type[Likelihood]] = Registry(
+    "likelihood",
+    supplied=("dim", "levels", "blocks"),
+    required=("dim",),
+    base="vaekit.distributions.likelihoods:Likelihood",
+)
 register_likelihood = LIKELIHOODS.register
 
 
