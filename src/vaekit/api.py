@@ -716,9 +716,11 @@ def evaluate(
             f"evaluate reads other data from a dataset name or a file or folder path, got {type(data).__name__}: "
             "save it first (numpy.save('x.npy', x)) and pass its path, or take per-example NLLs with vae.score(x)"
         )
-    for name, value, low in (("k", k, 0), ("batch_size", batch_size, 1)):
+    for name, value, low in (("k", k, 0), ("batch_size", batch_size, 1), ("max_chunk_elements", max_chunk_elements, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low):
             raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ConfigError(f"seed must be a whole number, got {seed!r}")
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
     whole = _whole_file_examples(vae, data) if split is None else None

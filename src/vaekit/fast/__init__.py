@@ -53,7 +53,9 @@ MODES = FAST_MODES
 
 def _enabled(mode: str) -> bool:
     if mode not in MODES:
-        raise ValueError(f"fast must be one of {', '.join(MODES)}, got {mode!r}")
+        from vaekit.runtime.errors import ConfigError
+
+        raise ConfigError(f"fast must be one of {', '.join(MODES)}, got {mode!r}")
     return mode == "auto"
 
 
