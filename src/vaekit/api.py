@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.config import RunConfig, apply_overrides, apply_preset, validate
+from vaekit.config import FAST_MODES, RunConfig, apply_overrides, apply_preset, validate
 from vaekit.data.units import check_unit_range
 from vaekit.data.views import Splits, evaluation_batches, evaluation_examples, evaluation_view
 from vaekit.runtime.errors import CheckpointError, ConfigError, DataError, user_stacklevel
@@ -721,6 +721,8 @@ def evaluate(
             raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ConfigError(f"seed must be a whole number, got {seed!r}")
+    if fast not in FAST_MODES:
+        raise ConfigError(f"fast must be one of {', '.join(FAST_MODES)}, got {fast!r}")
     if not isinstance(vae, TrainedVAE):
         vae = load(vae)
     whole = _whole_file_examples(vae, data) if split is None else None
