@@ -609,9 +609,12 @@ def training_data_hint(cfg: RunConfig, own_data: bool, resuming: bool = False) -
         relative = own_data and ("/" in name or "." in name) and not Path(name).is_absolute()
         if not relative or Path(name).exists():
             raise
-        fix = "run `vaekit resume` from that folder"
+        fix = "run `vaekit resume` from that folder; if the file was moved or deleted since, put it back there"
         if not resuming:
-            fix = "run the command from that folder (or give the data with --data, where the command takes it)"
+            fix = (
+                "run the command from that folder; if the file was moved or deleted since, give it with --data, "
+                "where the command takes it"
+            )
         raise DataError(
             f"this run's training data {name!r} is a path relative to the folder it was trained from, and there is "
             f"no such file from here ({Path.cwd()}): {fix}"

@@ -153,7 +153,7 @@ def test_a_failed_training_into_an_empty_folder_leaves_it_empty(tmp_path, monkey
 @pytest.mark.parametrize("force, at_epoch, said", [
     (True, 1, "holds the previous run, as it was; start it with `vaekit train` again"),
     (False, 1, "stopped before its first checkpoint, so"),
-    (True, 2, "the last checkpoint is intact (resume with `vaekit resume`)"),
+    (True, 2, "the last complete checkpoint of {run} is intact: `vaekit resume {run}` continues it"),
 ])  # fmt: skip
 def test_ctrl_c_says_what_the_run_folder_now_holds(tmp_path, monkeypatch, force, at_epoch, said):
     run = tmp_path / "r"
@@ -162,7 +162,7 @@ def test_ctrl_c_says_what_the_run_folder_now_holds(tmp_path, monkeypatch, force,
     interrupt_at_epoch(monkeypatch, at_epoch)
     args = ["train", "--data", "synthetic5", "--encoder", "4", "--latent", "3", "--epochs", "3", "--out", str(run), "-q"]
     result = CliRunner().invoke(main, args + (["--force"] if force else []))
-    assert result.exit_code == 130 and said in result.stderr
+    assert result.exit_code == 130 and said.format(run=run) in result.stderr
 
 
 def test_force_replaces_the_old_run_once_the_new_one_has_a_checkpoint(tmp_path, monkeypatch):

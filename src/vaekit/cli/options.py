@@ -28,11 +28,10 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt as exc:
-            notes = getattr(exc, "__notes__", None)  # the run folder's own account, when it has one
-            if notes:
-                click.echo(f"interrupted; {'; '.join(notes)}; start it with `vaekit train` again", err=True)
-            else:
-                click.echo("interrupted; the last checkpoint is intact (resume with `vaekit resume`)", err=True)
+            # The run folder's own account, when a training was under way; other commands
+            # write nothing that an interrupt could leave half done.
+            notes = getattr(exc, "__notes__", None)
+            click.echo(f"interrupted; {'; '.join(notes)}" if notes else "interrupted", err=True)
             sys.exit(130)
 
     return wrapper

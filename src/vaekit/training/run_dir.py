@@ -158,10 +158,19 @@ def open_run_folder(path: Path, *, new: bool, force: bool = False, command: str 
                 if new and folder.begun:
                     if folder.replacing:
                         if folder.settle() == "restored the previous run":
-                            exc.add_note(f"the new run had no checkpoint yet: {path} holds the previous run, as it was")
+                            exc.add_note(
+                                f"the new run had no checkpoint yet: {path} holds the previous run, as it was; "
+                                "start it with `vaekit train` again"
+                            )
                     elif not (path / ckpt.TRAINER_FILE).exists():
                         folder.discard_new_files()  # no checkpoint: nothing worth resuming
-                        exc.add_note(f"the run stopped before its first checkpoint, so {path} keeps nothing of it")
+                        exc.add_note(
+                            f"the run stopped before its first checkpoint, so {path} keeps nothing of it; "
+                            "start it with `vaekit train` again"
+                        )
+                if isinstance(exc, KeyboardInterrupt) and not getattr(exc, "__notes__", None):
+                    if (path / ckpt.TRAINER_FILE).exists():
+                        exc.add_note(f"the last complete checkpoint of {path} is intact: `vaekit resume {path}` continues it")
                 raise
             folder.settle()
     finally:
