@@ -184,5 +184,13 @@ def test_unreadable_files(tmp_path: Path, suffix: str) -> None:
 def test_pickled_object_array_refused(tmp_path: Path) -> None:
     path = tmp_path / "obj.npy"
     np.save(path, np.array([[{"a": 1}, None]], dtype=object), allow_pickle=True)
-    with pytest.raises(DataError, match="cannot be read"):
+    with pytest.raises(DataError, match="cannot be read .*pickled Python objects, which vaekit never loads"):
         read_npy(path, OPTIONS)
+
+
+def test_a_file_that_is_no_npy_file_is_refused_without_numpys_pickle_advice(tmp_path: Path) -> None:
+    path = tmp_path / "x.npy"
+    path.write_bytes(b"not an array at all")
+    with pytest.raises(DataError, match=r"no NumPy header: not a .npy file\); save a numeric array") as caught:
+        read_npy(path, OPTIONS)
+    assert "allow_pickle" not in str(caught.value)

@@ -15,6 +15,8 @@ from vaekit.data.validate import array_position, as_features, as_grey_levels, as
 from vaekit.runtime.errors import DataError
 
 CHANNELS = (1, 3)  # greyscale or RGB
+#: the first bytes of every .npy file
+NPY_MAGIC = b"\x93NUMPY"
 
 
 def image_layout(x: np.ndarray, source: str) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -85,10 +87,18 @@ def bundle_from_examples(
 def load_npy(path: Path) -> np.ndarray:
     """Return the array stored in the ``.npy`` file ``path`` (pickled objects refused)."""
     try:
+        with open(path, "rb") as file:
+            magic = file.read(len(NPY_MAGIC))
+        if magic != NPY_MAGIC:
+            # numpy would try the bytes as a pickle and advise loading them unsafely.
+            raise ValueError("no NumPy header: not a .npy file")
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
+        detail = str(exc)
+        if "allow_pickle" in detail:
+            detail = "it holds Python objects (a pickle), which vaekit never loads"
         raise DataError(
-            f"{path}: cannot be read as a .npy array ({exc}); save a numeric array with numpy.save"
+            f"{path}: cannot be read as a .npy array ({detail}); save a numeric array with numpy.save"
         ) from None
 
 
