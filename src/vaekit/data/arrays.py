@@ -96,7 +96,7 @@ def load_npy(path: Path) -> np.ndarray:
     except (OSError, ValueError, EOFError) as exc:
         detail = str(exc)
         if "allow_pickle" in detail:
-            detail = "it holds Python objects (a pickle), which vaekit never loads"
+            detail = "it holds pickled Python objects, which vaekit never loads"
         raise DataError(
             f"{path}: cannot be read as a .npy array ({detail}); save a numeric array with numpy.save"
         ) from None
