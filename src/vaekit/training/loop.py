@@ -145,7 +145,8 @@ class DivergenceCheck:
                 f"loss became NaN or infinite at step {first_bad} (epoch {epoch}); stopped, {kept}. "
                 "Try a lower --lr or a --grad-clip"
                 + ("" if checkpoint_epoch is None else " (`vaekit resume RUN --lr ... --grad-clip ...` goes on from the checkpoint)")
-                + "."
+                + "; data of very large values (8-bit pixels stored as 0..255 floats, 16-bit images) may need "
+                "rescaling first, e.g. to [0, 1] or to zero mean and unit variance."
             )
 
 
