@@ -596,6 +596,15 @@ def test_the_detector_follows_pyod_conventions_on_an_array(digits_x, tmp_path):
     noise = np.random.default_rng(0).random((10, 64))
     assert detector.predict(noise).all()  # noise is unusual
     assert (tmp_path / "run" / "config.json").exists()
+    proba = detector.predict_proba(digits_x)
+    assert proba.shape == (n, 2) and np.allclose(proba.sum(1), 1) and proba[:, 1].min() == 0 and proba[:, 1].max() == 1
+    assert (detector.predict_proba(noise)[:, 1] == 1).all()
+    from sklearn.base import clone
+
+    twin = clone(detector)
+    assert twin.get_params() == detector.get_params() and twin.get_params()["encoder"] == [32]
+    assert twin.set_params(contamination=0.2, epochs=3) is twin and twin.train_options["epochs"] == 3
+    assert twin.contamination == 0.2 and detector.train_options["epochs"] == 20
 
 
 def test_the_detector_on_a_data_frame_with_missing_cells(table_files):

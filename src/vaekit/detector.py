@@ -230,3 +230,35 @@ class AnomalyDetector:
         """Return minus :meth:`decision_function` (scikit-learn's sign: higher is more normal;
         for ``nll`` the log-likelihood bound in nats)."""
         return -self.decision_function(X)
+
+    def predict_proba(self, X: Any, method: str = "linear") -> np.ndarray:
+        """Return each example's probability of being normal and of being an outlier, float64
+        ``[N, 2]``, as PyOD's ``method="linear"`` does: the score scaled between the lowest and
+        highest of the training scores (``decision_scores_``), clipped to [0, 1]."""
+        if method != "linear":
+            raise ConfigError(f"predict_proba's method must be 'linear' (PyOD's min-max scaling), got {method!r}")
+        self._fitted()
+        low, high = float(np.min(self.decision_scores_)), float(np.max(self.decision_scores_))
+        outlier = np.clip((self.decision_function(X) - low) / max(high - low, np.finfo(np.float64).tiny), 0.0, 1.0)
+        return np.column_stack([1.0 - outlier, outlier])
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return the constructor's arguments by name (scikit-learn's ``get_params``, so that
+        ``sklearn.base.clone`` and grid searches can rebuild the detector); ``deep`` is unused."""
+        named = {"contamination": self.contamination, "score": self.score, "k": self.k, "seed": self.seed,
+                 "out": self.out, "progress": self.progress}  # fmt: skip
+        return {**named, **self.train_options}
+
+    def set_params(self, **params: Any) -> AnomalyDetector:
+        """Set constructor arguments by name (scikit-learn's ``set_params``); returns self. A
+        changed setting applies from the next ``fit``."""
+        from vaekit.evaluation.calibration import check_rate
+
+        for name, value in params.items():
+            if name in ("contamination", "score", "k", "seed", "out", "progress"):
+                if name == "contamination":
+                    check_rate(value, None)
+                setattr(self, name, value)
+            else:
+                self.train_options[name] = value
+        return self
