@@ -336,3 +336,17 @@ def pd_frame(x: np.ndarray):
     import pandas as pd
 
     return pd.DataFrame(x)
+
+
+def test_a_conditional_models_examples_are_scored_with_their_labels(cvae_run):
+    vae = vaekit.load(cvae_run)
+    x, y = vaekit.api.resolve_eval_data(vae, None, "test")
+    with pytest.raises(ConfigError, match=r"scoring needs each example's class \(labels= in Python"):
+        vae.score(x[:4].numpy(), kind="recon")
+    scores = vae.score(x[:4].numpy(), kind="recon", labels=y[:4])
+    assert scores.shape == (4,) and np.isfinite(scores).all()
+    other = vae.score(x[:4].numpy(), kind="recon", labels=(y[:4] + 1) % 10)
+    assert not np.allclose(scores, other)  # the class conditions the model
+    assert vae.explain(x[:4].numpy(), kind="recon", labels=y[:4].numpy()).contributions.shape == (4, 64)
+    with pytest.raises(DataError, match="labels= must be 4 whole class numbers"):
+        vae.score(x[:4].numpy(), labels=[0.5] * 4)

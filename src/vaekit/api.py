@@ -221,7 +221,9 @@ class TrainedVAE:
         """Return decode(encode(x)) with posterior means, ``[N, *input_shape]``."""
         return self.decode(self.encode(x, labels=labels), labels=labels)
 
-    def score(self, x: Any, kind: str = "nll", k: int | None = None, *, seed: int = 0) -> np.ndarray:
+    def score(
+        self, x: Any, kind: str = "nll", k: int | None = None, *, seed: int = 0, labels: Any = None
+    ) -> np.ndarray:
         """Return the anomaly score of each example of ``x``: float64 ``[N]`` in nats, higher is
         more unusual. ``kind`` is ``"nll"`` (minus the ``k``-sample importance-weighted bound on
         log p(x); K = 100 by default), ``"elbo"`` (minus the ELBO, mean of ``k`` draws; 10) or
@@ -229,19 +231,22 @@ class TrainedVAE:
         (model units, or uint8 grey levels), a data file, or for a table run a DataFrame
         (scores in the columns' own units, missing cells' values left out). uint8 arrays are
         refused (as ``encode`` refuses them; a ``.npy`` file of 8-bit pixels is read as such).
-        A binarising or dequantising run sees ``x`` as evaluation does (a fixed seeded draw). See
+        A binarising or dequantising run sees ``x`` as evaluation does (a fixed seeded draw). A
+        conditional model needs the examples' class numbers, ``labels`` ``[N]``. See
         :mod:`vaekit.scoring` for explanations, thresholds and the detector."""
         from vaekit.scoring import score_data
 
-        return score_data(self, x, kind=kind, k=k, seed=seed).scores
+        return score_data(self, x, kind=kind, k=k, seed=seed, labels=labels).scores
 
-    def explain(self, x: Any, kind: str = "nll", k: int | None = None, *, seed: int = 0) -> Any:
+    def explain(
+        self, x: Any, kind: str = "nll", k: int | None = None, *, seed: int = 0, labels: Any = None
+    ) -> Any:
         """Return :meth:`score`'s scores with each example's per-feature contributions (a
         :class:`vaekit.scoring.Scores`: ``.contributions`` ``[N, F]`` nats, ``.maps()`` for
         images, ``.frame()`` a DataFrame with one column per table column)."""
         from vaekit.scoring import score_data
 
-        return score_data(self, x, kind=kind, k=k, seed=seed, explain=True)
+        return score_data(self, x, kind=kind, k=k, seed=seed, explain=True, labels=labels)
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

@@ -192,7 +192,7 @@ def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, vie
             if labels is None:
                 raise ConfigError(
                     f"model {cfg.model.name!r} is conditional: scoring needs each example's class "
-                    "(an .npz with arrays x and y, or the run's own data with --split)"
+                    "(labels= in Python, an .npz with arrays x and y, or the run's own data with --split)"
                 )
             y = torch.as_tensor(np.asarray(labels[lo : lo + chunk_rows]), dtype=torch.long, device=vae.device)
         offset = None
@@ -552,12 +552,23 @@ def score_data(
     label_column: str | None = None,
     fast: str = "auto",
     background: TrainedVAE | None = None,
+    labels: Any = None,
 ) -> Scores:
     """Return the scores of every example of ``data`` (see :func:`score_source` for what it
     may be) in one :class:`Scores`, in nats: higher is more unusual. ``kind`` is ``nll``
     (``k`` importance samples, 100 by default), ``elbo`` (mean over ``k`` draws, 10 by
     default) or ``recon``; ``explain`` adds per-feature contributions; ``background`` turns
-    the scores into log-likelihood ratios against another run (see :func:`iter_scores`)."""
+    the scores into log-likelihood ratios against another run (see :func:`iter_scores`).
+    ``labels`` are the class numbers ``[N]`` of an array's examples, for a conditional model."""
+    if labels is not None:
+        if not (torch.is_tensor(data) or isinstance(data, np.ndarray | list | tuple)):
+            raise ConfigError("labels= goes with an array of examples; an .npz file carries its own y")
+        array = data.detach().cpu().numpy() if torch.is_tensor(data) else np.asarray(data)
+        y = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels)
+        if y.dtype.kind not in "iu" or y.ndim != 1 or len(y) != len(array):
+            raise DataError(f"labels= must be {len(array)} whole class numbers, one per example, got {y.dtype} {y.shape}")
+        data = Examples(torch.as_tensor(array, dtype=torch.float32), torch.from_numpy(y.astype(np.int64)),
+                        description="the examples", viewed=False)  # fmt: skip
     source = score_source(vae, data, id_column=id_column, label_column=label_column)
     parts = list(iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain, fast=fast, background=background))
     return concatenate_scores(parts, kind, check_score_kind(vae.model, kind, k), source)
