@@ -46,10 +46,10 @@ def check_unit_range(
     """Raise ``DataError`` when float examples ``x`` of a run whose data are grey levels in
     [0, 1] (``value_range`` ``unit`` or ``binary``) hold values outside [0, 1], as 8-bit pixels
     not yet divided by 255 do (or grey levels ``0 .. levels - 1`` not divided by ``levels - 1``,
-    the fix named when the run's data had ``levels`` other than 256)."""
+    the fix named when the run's data had ``levels`` other than 256 and the values fit them)."""
     if value_range in ("unit", "binary") and len(x) and (x.min() < 0 or x.max() > 1):
         fix = "divide 8-bit pixels by 255"
-        if levels is not None and levels != MAX_UINT8_LEVELS:
+        if levels is not None and levels != MAX_UINT8_LEVELS and float(x.max()) <= levels - 1:
             fix = f"divide its grey levels (0..{levels - 1}) by {levels - 1}"
         raise DataError(
             f"{what} have values outside [0, 1] ({float(x.min()):g} .. {float(x.max()):g}); this run's data "

@@ -102,7 +102,8 @@ def check_rate(contamination: float | None, fpr: float | None) -> tuple[str, flo
     """Return ``(rule, rate)`` from exactly one of ``contamination`` and ``fpr``, each in
     (0, 0.5]; ``ConfigError`` naming the fix otherwise."""
     if (contamination is None) == (fpr is None):
-        raise ConfigError("give one of --contamination (share of anomalies in the reference data) or --fpr (share of clean examples to flag)")
+        raise ConfigError("give one of --contamination (share of anomalies in the reference data) or --fpr (share of clean examples to flag); "
+            "contamination= or fpr= in Python")
     rule, rate = ("contamination", contamination) if contamination is not None else ("fpr", fpr)
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 < float(rate) <= 0.5:
         raise ConfigError(f"--{rule} must be a share in (0, 0.5], e.g. 0.01, got {rate!r}")

@@ -86,7 +86,7 @@ def not_a_likelihood_reason(likelihood: Any, value_range: str | None, dequantize
 def _resolve_k(k: int | None, exact: bool, variational: bool, reason: str) -> tuple[int, str | None]:
     """Return the number of importance samples to use (0: none) and why none, if so."""
     if k is not None and k < 0:
-        raise ConfigError(f"--k must be >= 1 (or 0 to skip the NLL), got {k}")
+        raise ConfigError(f"--k (k= in Python) must be >= 1, or 0 to skip the NLL, got {k}")
     if not variational:
         if k:
             raise ConfigError(

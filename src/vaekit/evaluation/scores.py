@@ -65,7 +65,7 @@ def check_score_kind(model: torch.nn.Module, kind: str, k: int | None) -> int | 
         )
     k = DEFAULT_SCORE_K[kind] if k is None else k
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"--k must be a whole number of posterior draws >= 1, got {k!r}")
+        raise ConfigError(f"--k (k= in Python) must be a whole number of posterior draws >= 1, got {k!r}")
     return k
 
 

@@ -126,7 +126,7 @@ def check_new_run_dir(path: Path, force: bool) -> None:
         raise RunFolderError(f"--out {path} is a file, not a folder; choose another --out")
     if path.is_dir() and not force and any(p.name not in _NOT_CONTENT for p in path.iterdir()):
         raise RunFolderError(
-            f"run folder {path} is not empty; pass --force to overwrite it, "
+            f"run folder {path} is not empty; pass --force (force=True in Python) to overwrite it, "
             "`vaekit resume` to continue it, or choose another --out"
         )
 
