@@ -411,3 +411,58 @@ def test_an_estimator_fitted_on_a_data_frame_is_judged_with_the_rows_given():
         tables.evaluate_table(model.vae, k=0)
     result = tables.evaluate_table(model.vae, train=frame, data=small_table(40, seed=5), k=5)
     assert 0 <= result.report["quality"]["score"] <= 1 and result.report["heldout_log_likelihood"]["k"] == 5
+
+
+def _walk_table(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return pd.DataFrame({
+        "a": rng.normal(size=n), "b": rng.integers(0, 50, n), "c": rng.choice(["x", "y", "z"], n),
+        "d": rng.exponential(size=n), "flag": rng.random(n) < 0.5,
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "suffix, loading, change",
+    [("parquet", "disk", "values"), ("csv", "disk", "append"), ("csv", "memory", "append"), ("parquet", "memory", "append")],
+)
+def test_evaluate_refuses_a_changed_table_file_before_writing_its_report(tmp_path, monkeypatch, suffix, loading, change):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    frame = _walk_table()
+    path = tmp_path / f"t.{suffix}"
+
+    def write(rows: pd.DataFrame) -> None:
+        if suffix == "csv":
+            rows.to_csv(path, index=False)
+        else:
+            rows.to_parquet(path, row_group_size=50)
+
+    write(frame)
+    run = tmp_path / "run"
+    vaekit.train(data=path.name, data_loading=loading, encoder=[8], latent_dim=2, epochs=1, batch_size=50, out=run,
+                 progress="quiet")  # fmt: skip
+    if change == "values":
+        frame["a"] += 100
+    else:
+        frame = pd.concat([frame, frame.tail(1)], ignore_index=True)
+    write(frame)
+    result = CliRunner().invoke(main, ["evaluate", str(run), "--k", "5"])
+    assert result.exit_code == 2, result.output
+    assert f"t.{suffix} changed since this run started" in result.output and "put the original file back" in result.output
+    assert not (run / tables.TABLE_REPORT_FILE).exists()
+    with pytest.raises(DataError, match="changed since this run started"):
+        tables.evaluate_table(vaekit.load(run), k=0)
+
+
+def test_table_mode_matrix_on_disk_gets_its_own_refusal_worded_for_the_format(tmp_path):
+    frame = _walk_table()[["a", "b", "d"]]
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    frame.to_parquet(tmp_path / "m.parquet")
+    for name, says in (("m.csv", "reads a whole CSV into memory"), ("m.parquet", "a Parquet file is read as a typed table")):
+        result = CliRunner().invoke(main, [
+            "train", "--data", str(tmp_path / name), "--data-loading", "disk", "--table-mode", "matrix", "--epochs", "1",
+            "--out", str(tmp_path / "r"), "-q",
+        ])  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "--table-mode matrix" in result.output and says in result.output and "full shuffle" not in result.output
+        assert name == "m.parquet" or "whole CSV" in result.output

@@ -4,6 +4,7 @@ in-memory reader, a flat resident set, the block shuffle, and clear refusals."""
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from vaekit.data.disk import (
     converted_parquet,
     open_disk_data,
 )
+from vaekit.data.disk import bundle as bundle_module
 from vaekit.data.disk import parquet as parquet_module
 from vaekit.data.disk.bundle import check_unchanged
 from vaekit.data.options import LoadOptions
@@ -297,3 +299,129 @@ def test_a_views_subset_is_gathered_a_chunk_at_a_time_with_the_same_rows(tmp_pat
     part = source.subset(index)
     assert part.rows.dtype == torch.int32 and part.rows.tolist() == [42, 49, 0, 46, 46, 37, 48]
     assert source.subset(torch.zeros(0, dtype=torch.int64)).rows.tolist() == []
+
+
+def _huge_table(row: int, value: float = 1e300, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=n), "c": rng.choice(["x", "y"], n), "d": rng.exponential(size=n)})
+    frame.loc[row, "a"] = value
+    return frame
+
+
+def _split_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Return the training and test file rows of ``path`` as the in-memory reader splits it."""
+    train, test = load_data(str(path), test_fraction=0.2, seed=0).file_rows
+    return train, test
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_number_beyond_float32_is_refused_in_any_row_naming_its_row(tmp_path, monkeypatch, suffix, split):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    rows = _split_rows(write_parquet(tmp_path / "clean.parquet", _huge_table(0, 0.0), 100))[split == "test"]
+    row = int(rows[rows > 150][0])  # beyond the first row group
+    path = tmp_path / f"h.{suffix}"
+    frame = _huge_table(row)
+    frame.to_csv(path, index=False) if suffix == "csv" else write_parquet(path, frame, 100)
+    place = f"line {row + 2}" if suffix == "csv" else f"row {row + 1}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy RuntimeWarning on the way
+        with pytest.raises(DataError, match=rf"h\.{suffix}: column 'a' has numbers beyond float32's range.*\({place}\)"):
+            load_data(str(path), test_fraction=0.2, seed=0)
+        with pytest.raises(DataError, match=rf"h\.{suffix}: column 'a' has numbers beyond float32's range.*\(row {row + 1}\)"):
+            open_disk_data(str(path), OPTIONS)
+    assert not list((tmp_path / "cache").rglob("*.parquet"))  # a refused table leaves no Parquet copy
+
+
+def test_a_number_beyond_float32_outside_the_schema_sample_is_refused_naming_its_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(parquet_module, "MIN_SAMPLE_ROWS", 50)
+    monkeypatch.setattr(parquet_module, "SAMPLE_ROWS", 50)
+    sample = set(bundle_module.sample_rows(400, 50, 0).tolist())
+    row = next(r for r in range(250, 400) if r not in sample)
+    path = write_parquet(tmp_path / "h.parquet", _huge_table(row), 100)
+    with pytest.raises(DataError, match=rf"h\.parquet: column 'a' has numbers beyond float32's range.*\(row {row + 1}\)"):
+        open_disk_data(str(path), OPTIONS)
+
+
+def test_a_held_out_cell_that_overflows_once_scaled_names_its_file_row(tmp_path):
+    frame = _huge_table(0, 0.0)
+    frame["a"] *= 1e-3
+    clean = write_parquet(tmp_path / "clean.parquet", frame, 100)
+    _, test = _split_rows(clean)
+    row = int(test[test > 150][0])
+    frame.loc[row, "a"] = 1e36  # within float32, beyond it once divided by the column's spread
+    path = write_parquet(tmp_path / "h.parquet", frame, 100)
+    with pytest.raises(DataError, match=rf"h\.parquet: column 'a' has cells too large to encode.*\(row {row + 1}\)"):
+        load_data(str(path), test_fraction=0.2, seed=0)
+    bundle = open_disk_data(str(path), OPTIONS)
+    with pytest.raises(DataError, match=rf"h\.parquet: column 'a' has cells too large to encode.*\(row {row + 1}\)"):
+        bundle.test[: len(bundle.test)]
+    reader = ParquetRows(path)
+    reader.codec = bundle.train.source.codec
+    with pytest.raises(DataError, match=rf"\(row {row + 1}\)"):
+        reader.load_block(row // 100)
+
+
+def test_a_changed_csv_is_refused_before_it_is_converted(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "t.csv"
+    table(120).to_csv(path, index=False)
+    recorded = open_disk_data(str(path), OPTIONS).data_file
+    copies = sorted((tmp_path / "cache").rglob("*.parquet"))
+    table(121).to_csv(path, index=False)
+    said: list[str] = []
+    with pytest.raises(DataError, match=r"t\.csv changed since this run started \(it had 120 rows in 1 row group"):
+        open_disk_data(str(path), OPTIONS, recorded=recorded, say=said.append)
+    assert sorted((tmp_path / "cache").rglob("*.parquet")) == copies and not said
+
+
+def test_a_csv_refused_after_conversion_leaves_no_copy_and_says_nothing_of_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    frame = table(120).astype({"k": object})
+    frame.loc[7, "k"] = "seven"
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    said: list[str] = []
+    with pytest.raises(DataError, match="mixes numbers and text"):
+        open_disk_data(str(tmp_path / "mixed.csv"), OPTIONS, say=said.append)
+    assert not list((tmp_path / "cache").rglob("*.parquet")) and not said
+    typed = LoadOptions(test_fraction=0.2, seed=0, column_types={"k": "categorical"})
+    open_disk_data(str(tmp_path / "mixed.csv"), typed, say=said.append)
+    assert said[0].startswith("converted") and len(list((tmp_path / "cache").rglob("*.parquet"))) == 1
+
+
+def test_a_damaged_parquet_copy_is_converted_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    table(120).to_csv(tmp_path / "t.csv", index=False)
+    first = open_disk_data(str(tmp_path / "t.csv"), OPTIONS)
+    copy = Path(first.data_file["read_from"])
+    copy.write_bytes(copy.read_bytes()[: copy.stat().st_size // 2])
+    said: list[str] = []
+    again = open_disk_data(str(tmp_path / "t.csv"), OPTIONS, recorded=first.data_file, say=said.append)
+    assert "earlier copy there was damaged" in said[0]
+    assert torch.equal(again.train[: len(again.train)], first.train[: len(first.train)])
+
+
+@pytest.mark.parametrize("cache", ["file", "proc"])
+def test_an_unusable_cache_folder_is_refused_naming_vaekit_cache_dir(tmp_path, monkeypatch, cache):
+    (tmp_path / "notadir").touch()
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "notadir") if cache == "file" else "/proc/vaekit-no-such")
+    table(120).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match=r"t\.csv: cannot make the folder for its Parquet copy.*set VAEKIT_CACHE_DIR"):
+        open_disk_data(str(tmp_path / "t.csv"), OPTIONS)
+
+
+def test_a_header_only_csv_on_disk_is_refused_as_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "h.csv").write_text("a,b,c\n")
+    with pytest.raises(DataError, match="has a header line but no rows of data"):
+        load_data(str(tmp_path / "h.csv"))
+    with pytest.raises(DataError, match="has a header line but no rows of data"):
+        open_disk_data(str(tmp_path / "h.csv"), OPTIONS)
+
+
+def test_table_mode_matrix_is_refused_on_disk_for_the_files_format(tmp_path):
+    write_parquet(tmp_path / "m.parquet", table(60).drop(columns="c"), 30)
+    matrix = LoadOptions(test_fraction=0.2, seed=0, table_mode="matrix")
+    with pytest.raises(DataError, match="a Parquet file is read as a typed table") as refused:
+        open_disk_data(str(tmp_path / "m.parquet"), matrix)
+    assert "CSV" not in str(refused.value)

@@ -59,12 +59,17 @@ def bundle_from_frame(name: str, frame: Any, options: LoadOptions) -> DataBundle
     """Return the table ``frame`` (a DataFrame as read) as a seeded train/test ``DataBundle``
     of kind "table": its rows encoded by a codec fitted on the training rows (value slots, then
     mask slots), the fitted codec in ``bundle.table`` and the rows as read in ``bundle.frames``."""
+    from vaekit.data.tables.cells import FileRows
+
     # The schema first: its checks (one row, an empty column, mixed types) say more than a split would.
     schema = table_schema(frame, options) if options.codec is None else None
     held_out = options.test_fraction if options.hold_out else 0.0
     train_idx, test_idx = split_indices(len(frame), held_out, options.seed, name, allow_no_test=True)
     train_rows = frame.iloc[train_idx].reset_index(drop=True)
     test_rows = frame.iloc[test_idx].reset_index(drop=True)
+    # A bad cell found while encoding a split is named by its row in the file, not in the split.
+    train_rows.attrs["vaekit_file_rows"] = FileRows(train_idx)
+    test_rows.attrs["vaekit_file_rows"] = FileRows(test_idx)
     codec = codec_for(train_rows, schema, options)
     x_train, y_train = encoded(codec, train_rows)
     x_test, y_test = encoded(codec, test_rows)

@@ -92,7 +92,8 @@ def _disk_bundle(config: RunConfig, frame: Any) -> LazyBundle:
         refuse_format(frame, tuple(available_datasets()))
     if d.image_size is not None:
         raise DataError(f"{d.name}: --image-size applies only to folders of images; leave it out for files")
-    if shuffle_of(config) == "full" and is_table_file(d.name):
+    # A table read as a matrix is refused by open_disk_data, whatever the shuffle.
+    if shuffle_of(config) == "full" and is_table_file(d.name) and table_mode(config) == "schema":
         raise ConfigError(
             f"{d.name}: --data-loading disk reads a table by row groups, and a full shuffle would decode a row group "
             "for every row; use --shuffle blocks (or auto, the default)"

@@ -9,6 +9,7 @@ when the table has at most ``sample_size(columns)`` rows), except that its train
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from vaekit.data.disk.blocks import BlockLayout
-from vaekit.data.disk.convert import TEXT_SUFFIXES, converted_parquet
-from vaekit.data.disk.npy import NpyRows
+from vaekit.data.disk.convert import TEXT_SUFFIXES, converted_parquet, converted_path
+from vaekit.data.disk.npy import NpyRows, sampled_fingerprint
 from vaekit.data.disk.parquet import ParquetRows, sample_size
 from vaekit.data.disk.rows import RowView
 from vaekit.data.holdout import split_indices
@@ -169,15 +170,49 @@ def open_disk_data(
         return _npy_bundle(name, path, options, mine, value_range)
     check_test_fraction(options.test_fraction, allow_zero=True)
     if options.table_mode == "matrix":
+        if suffix in TEXT_SUFFIXES:
+            raise DataError(
+                f"{name}: --table-mode matrix reads a whole CSV into memory; with --data-loading disk save the "
+                "matrix as .npy (numpy.save) or read the file as a typed table (--table-mode schema)"
+            )
         raise DataError(
-            f"{name}: --table-mode matrix reads a whole CSV into memory; with --data-loading disk save the "
-            "matrix as .npy (numpy.save) or read the file as a typed table (--table-mode schema)"
+            f"{name}: --table-mode matrix reads .csv/.tsv files of numbers only; a Parquet file is read as a typed "
+            "table: leave out --table-mode (or give --table-mode schema)"
         )
     if suffix in TEXT_SUFFIXES:
-        parquet, fingerprint = converted_parquet(path, say=say)
-        return _table_bundle(name, ParquetRows(parquet), options, mine, window, fmt=suffix[1:], fingerprint=fingerprint)
+        return _text_bundle(name, path, options, mine, window, say)
     table = ParquetRows(path)
     return _table_bundle(name, table, options, mine, window, fmt="parquet", fingerprint=parquet_fingerprint(table))
+
+
+def _text_bundle(
+    name: str,
+    path: Path,
+    options: LoadOptions,
+    recorded: dict[str, Any] | None,
+    window: int,
+    say: Callable[[str], None] | None,
+) -> LazyBundle:
+    """Return the text table ``path`` as a ``LazyBundle`` read from its Parquet copy. A changed
+    file is refused before it is converted, and a copy made now is removed when the table is
+    then refused (a type error, a bad cell): no copy is left that no run reads."""
+    fingerprint = sampled_fingerprint(path)
+    if recorded is not None and recorded.get("fingerprint") != fingerprint:
+        check_unchanged({"path": name, "rows": None, "row_groups": None, "fingerprint": fingerprint}, recorded)
+    made = not converted_path(path, fingerprint).is_file()
+    lines: list[str] = []
+    parquet, fingerprint = converted_parquet(path, say=lines.append)
+    table = ParquetRows(parquet)
+    table.source = name
+    try:
+        bundle = _table_bundle(name, table, options, recorded, window, fmt=table_suffix(path)[1:], fingerprint=fingerprint)
+    except DataError:
+        if made:
+            parquet.unlink(missing_ok=True)
+        raise
+    for line in lines:
+        (say or (lambda text: print(text, file=sys.stderr)))(line)
+    return bundle
 
 
 def parquet_fingerprint(table: ParquetRows) -> str:
@@ -213,17 +248,36 @@ def data_file_record(name: str, fmt: str, layout: BlockLayout, fingerprint: str,
 
 def check_unchanged(record: dict[str, Any], recorded: dict[str, Any] | None) -> None:
     """Raise ``DataError`` when a run's data file (``recorded`` when the run began) is not the
-    file ``record`` describes now."""
+    file ``record`` describes now (its ``rows`` and ``row_groups`` None when not counted)."""
     if recorded is None or recorded.get("fingerprint") == record["fingerprint"]:
         return
     then = f"{recorded.get('rows', '?'):,} rows in {recorded.get('row_groups', '?'):,} row group(s)"
-    now = f"{record['rows']:,} rows in {record['row_groups']:,} row group(s)"
-    what = f"it had {then}, it has {now}" if then != now else f"its content differs ({then} both times)"
+    if record["rows"] is None:  # a text file refused before it is read: its rows are not counted
+        what = f"it had {then}; its size or content differs now"
+    else:
+        now = f"{record['rows']:,} rows in {record['row_groups']:,} row group(s)"
+        what = f"it had {then}, it has {now}" if then != now else f"its content differs ({then} both times)"
     raise DataError(
         f"{record['path']} changed since this run started ({what}; fingerprint {recorded.get('fingerprint', '')[:12]} "
         f"then, {record['fingerprint'][:12]} now): the run's epochs and splits are defined by that file, so it "
         "cannot go on with another; put the original file back, or train a new run on this one (vaekit train --force)"
     )
+
+
+def check_recorded_table(name: str, recorded: dict[str, Any] | None) -> None:
+    """Raise ``DataError`` (as ``check_unchanged``) when the table file ``name`` is not the one
+    a run recorded (``recorded``, when it names this file), before reading its rows: a Parquet
+    file by its footer, a text file by its sampled fingerprint. A file that is not there is
+    left to its reader, whose message says so."""
+    path = Path(name).expanduser()
+    if recorded is None or recorded.get("path") != name or not path.is_file():
+        return
+    if table_suffix(path) in (".parquet", ".pq"):
+        table = ParquetRows(path)
+        record = data_file_record(name, "parquet", table.layout, parquet_fingerprint(table), path)
+    else:
+        record = {"path": name, "rows": None, "row_groups": None, "fingerprint": sampled_fingerprint(path)}
+    check_unchanged(record, recorded)
 
 
 def _split_views(

@@ -36,17 +36,42 @@ def text_columns(path: Path) -> int:
     """Return the number of columns of the text table ``path`` (from its first line)."""
     from vaekit.data.tables.read import iter_table_chunks
 
-    first = next(iter_table_chunks(path, 1), None)
+    chunks = iter_table_chunks(path, 1)
+    try:
+        first = next(chunks, None)
+    finally:
+        chunks.close()  # the rest of the file is not read: closed now, not when collected
     if first is None:
         raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
     return first.shape[1]
 
 
+def converted_path(path: Path, fingerprint: str) -> Path:
+    """Return where the Parquet copy of the text table ``path`` with ``fingerprint`` goes."""
+    return cache_dir() / f"{path.name}-{fingerprint[:16]}.parquet"
+
+
+def _whole_parquet(path: Path) -> bool:
+    """True when ``path`` starts and ends as a Parquet file does ("PAR1", and a footer length
+    that fits the file): a copy cut short (a full disk, a crash of another program) does not."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(4)
+            f.seek(max(0, size - 8))
+            tail = f.read(8)
+    except OSError:
+        return False
+    footer = int.from_bytes(tail[:4], "little") if len(tail) == 8 else size
+    return size >= 12 and head == b"PAR1" and tail[4:] == b"PAR1" and footer + 12 <= size
+
+
 def converted_parquet(path: Path, *, say: Callable[[str], None] | None = None) -> tuple[Path, str]:
     """Return ``(parquet_path, fingerprint)``: the Parquet copy of the text table ``path``
-    (converted now, or earlier if the text is unchanged) and the text file's fingerprint
-    (a SHA-256 of its size and sampled bytes). ``say`` receives one line saying where the
-    copy is and why (default: printed to stderr)."""
+    (converted now, or earlier if the text is unchanged; a damaged copy is made again) and the
+    text file's fingerprint (a SHA-256 of its size and sampled bytes). ``say`` receives one
+    line saying where the copy is and why (default: printed to stderr). Raises ``DataError``
+    naming ``VAEKIT_CACHE_DIR`` when the copy cannot be written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -56,13 +81,22 @@ def converted_parquet(path: Path, *, say: Callable[[str], None] | None = None) -
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     fingerprint = sampled_fingerprint(path)
-    target = cache_dir() / f"{path.name}-{fingerprint[:16]}.parquet"
+    target = converted_path(path, fingerprint)
     why = "--data-loading disk reads tables by row groups, which a text file lacks"
+    again = ""
     if target.is_file():
-        say(f"reading {path} from its Parquet copy {target} ({why}; converted earlier)")
-        return target, fingerprint
+        if _whole_parquet(target):
+            say(f"reading {path} from its Parquet copy {target} ({why}; converted earlier)")
+            return target, fingerprint
+        again = "; its earlier copy there was damaged"
     rows = block_rows_for(text_columns(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"{path}: cannot make the folder for its Parquet copy, {target.parent} ({exc.strerror or exc}); "
+            "--data-loading disk converts a text table there: set VAEKIT_CACHE_DIR to a folder that can be written"
+        ) from None
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     writer = None
     try:
@@ -78,10 +112,13 @@ def converted_parquet(path: Path, *, say: Callable[[str], None] | None = None) -
             writer = None
         os.replace(partial, target)
     except OSError as exc:
-        raise DataError(f"{path}: could not write its Parquet copy {target} ({exc}); set VAEKIT_CACHE_DIR to a folder with space") from None
+        raise DataError(
+            f"{path}: could not write its Parquet copy {target} ({exc}); set VAEKIT_CACHE_DIR to a folder with space "
+            "that can be written"
+        ) from None
     finally:
         if writer is not None:
             writer.close()
         partial.unlink(missing_ok=True)
-    say(f"converted {path} to {target} ({why}; done once, reused while {path.name} is unchanged)")
+    say(f"converted {path} to {target} ({why}; done once, reused while {path.name} is unchanged{again})")
     return target, fingerprint

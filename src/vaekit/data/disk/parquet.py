@@ -59,6 +59,8 @@ class ParquetRows:
         from vaekit.data.tables.read import open_parquet
 
         self.path = Path(path)
+        #: the file messages name: this one, or the text table it is a copy of
+        self.source = str(self.path)
         #: a large footer is held one row group at a time (see ``parquet_footer``), not whole
         self.footer = RowGroupFooter.read(self.path) if file is None else None
         #: the file opened by pyarrow: whole, or knowing only row group 0 (for its schema)
@@ -143,6 +145,8 @@ class ParquetRows:
         their row groups once."""
         import pandas as pd
 
+        from vaekit.data.tables.cells import FileRows
+
         rows = np.asarray(rows, dtype=np.int64)
         groups = self.layout.block_of(rows)
         parts = []
@@ -150,7 +154,7 @@ class ParquetRows:
             local = rows[groups == group] - self.layout.starts[group]
             parts.append(self._decoded_group(int(group)).iloc[local])
         frame = pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0].reset_index(drop=True)
-        frame.attrs.update(vaekit_source=str(self.path))
+        frame.attrs.update(vaekit_source=self.source, vaekit_file_rows=FileRows(rows))
         return frame
 
     def encode(self, frame: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -185,11 +189,18 @@ class ParquetRows:
 
     def load_block(self, group: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return row group ``group`` decoded and encoded: float32 ``[rows, width]`` and labels."""
-        frame = self.decode_group(group, self.read_columns)
-        frame.attrs.update(vaekit_source=str(self.path))
-        return self.encode(frame)
+        return self.encode(self._group_frame(group, self.read_columns))
 
     def groups(self, columns: list[str] | None = None) -> Iterator[Any]:
         """Yield the row groups in file order as DataFrames (only ``columns``, if given)."""
         for group in range(self.layout.n_blocks):
-            yield self.decode_group(group, columns)
+            yield self._group_frame(group, columns)
+
+    def _group_frame(self, group: int, columns: list[str] | None) -> Any:
+        """Return row group ``group`` decoded, knowing its file and file rows (for messages)."""
+        from vaekit.data.tables.cells import FileRows
+
+        frame = self.decode_group(group, columns)
+        start = int(self.layout.starts[group])
+        frame.attrs.update(vaekit_source=self.source, vaekit_file_rows=FileRows(range(start, start + len(frame))))
+        return frame

@@ -131,17 +131,42 @@ def line_numbers(path: str, delimiter: str) -> list[int]:
     return lines
 
 
+class FileRows:
+    """The file rows (0-based) of a DataFrame's rows, kept in ``frame.attrs["vaekit_file_rows"]``
+    (see :func:`cell_places`) by readers that hand out part of a file: a split, a row group, a
+    sample. pandas deep-copies ``attrs`` into every frame and column derived from a frame; this
+    is shared instead, since it is never changed."""
+
+    def __init__(self, rows: Sequence[int]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, position: int) -> int:
+        return int(self.rows[position])
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FileRows:
+        return self
+
+
 def cell_places(frame: pd.DataFrame, positions: Sequence[int]) -> list[str]:
     """Return where each row (0-based position in ``frame``) is, as the user sees it: "line N"
-    of the file ``read_table`` read when ``frame`` is still that file's rows, else "row N"
-    (1-based)."""
+    of the text file ``read_table`` read when ``frame`` holds that file's rows (all of them, or
+    some with their ``FileRows``), else "row N": the 1-based data row of the file (header
+    excluded) when ``frame`` has its ``FileRows``, of ``frame`` otherwise."""
     attrs = getattr(frame, "attrs", {}) or {}
     source = attrs.get("vaekit_source")
-    if source and attrs.get("vaekit_rows") == len(frame) and attrs.get("vaekit_delimiter"):
+    file_rows = attrs.get("vaekit_file_rows")
+    if isinstance(file_rows, FileRows) and len(file_rows) == len(frame):
+        positions = [file_rows[p] for p in positions]
+    elif attrs.get("vaekit_rows") != len(frame):
+        source = None  # a part of the file, rows unknown: no line numbers
+    if source and attrs.get("vaekit_delimiter") and attrs.get("vaekit_rows") is not None:
         try:
             lines = line_numbers(source, attrs["vaekit_delimiter"])
             skip = 1 if attrs.get("vaekit_header") else 0
-            if len(lines) == len(frame) + skip:
+            if len(lines) == attrs["vaekit_rows"] + skip:
                 return [f"line {lines[p + skip]}" for p in positions]
         except (OSError, UnicodeDecodeError, csv.Error):
             pass  # the file changed or went away: fall back on row numbers

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaekit.data.tables.cells import is_missing, show_cells
+from vaekit.data.tables.cells import is_missing, show_cells, source_name
 from vaekit.data.tables.conditions import Conditions
 from vaekit.data.tables.modes import Modes
 from vaekit.data.tables.numbers import Numbers
@@ -281,8 +281,8 @@ class TableCodec:
                 positions = np.unique(rows[hit])
                 cells = list(df[column.name].iloc[positions])
                 raise DataError(
-                    f"column {column.name!r} has cells too large to encode (beyond float32's range, about 3.4e38, "
-                    f"once scaled by the training data's spread): {show_cells(df, cells, positions)}; "
+                    f"{source_name(df)}column {column.name!r} has cells too large to encode (beyond float32's range, "
+                    f"about 3.4e38, once scaled by the training data's spread): {show_cells(df, cells, positions)}; "
                     "fix those cells or leave them empty"
                 )
         raise DataError("the table's rows encode to values beyond float32's range; check its numbers for huge values")

@@ -29,6 +29,7 @@ import pandas as pd
 
 from vaekit.data.tables.cells import (
     FLOAT_PATTERN,
+    FileRows,
     is_missing,
     json_scalar,
     match_category,
@@ -56,6 +57,8 @@ COUNT_SKEW = 1.0
 FEW_COUNT_SKEW = 2.0
 #: counts are small numbers; larger whole numbers (dollars, grams) are quantities (integer)
 MAX_COUNT_MEAN = 100.0
+#: numbers beyond this magnitude cannot be modelled (the model computes in float32)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: what the user is told when a kind is theirs
 BY_USER = "set by the user"
 
@@ -65,7 +68,8 @@ class Facts:
     """What inference needs to know of one column's non-missing values."""
 
     #: "number", "text", "bool", "category" (a pandas categorical), "mixed" (numbers and text),
-    #: "all-missing", "date", "infinite" (numbers, some infinite), "other" (objects of other types)
+    #: "all-missing", "date", "infinite" (numbers, some infinite), "huge" (numbers, some beyond
+    #: float32's range), "other" (objects of other types)
     nature: str
     values: pd.Series  # the non-missing cells
     distinct: int
@@ -165,6 +169,8 @@ def _value_nature(value: object) -> str:
 def _number_facts(values: pd.Series, numbers: np.ndarray, n_missing: int) -> Facts:
     if not np.isfinite(numbers).all():
         return Facts("infinite", values, 0, n_missing, numbers=numbers)
+    if len(numbers) and np.abs(numbers).max() > FLOAT32_MAX:
+        return Facts("huge", values, 0, n_missing, numbers=numbers)
     whole = bool(np.all(numbers == np.round(numbers)))
     return Facts("number", values, int(np.unique(numbers).size), n_missing, whole=whole, numbers=numbers)
 
@@ -209,6 +215,8 @@ def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFr
         raise DataError(
             f"{col} has infinite values: {show_cells(frame, cells, positions)}; clean those cells or leave them empty"
         )
+    if facts.nature == "huge":
+        raise DataError(_huge_message(col, facts.numbers, np.flatnonzero(~is_missing(series)), frame))
     if facts.nature == "other":
         example = next(v for v in facts.values if _value_nature(v) == "other")
         raise DataError(
@@ -222,6 +230,18 @@ def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFr
         return _schema(name, series, facts, override, BY_USER)
     kind, reason = _infer(facts)
     return _schema(name, series, facts, kind, reason)
+
+
+def _huge_message(col: str, numbers: np.ndarray, positions: np.ndarray, frame: pd.DataFrame) -> str:
+    """Return the error for a column with numbers beyond float32's range (``numbers`` at the
+    rows ``positions`` of ``frame``): the model computes in float32, and the spread of such a
+    column overflows even in float64, leaving every other value encoded as 0."""
+    bad = np.flatnonzero(np.abs(numbers) > FLOAT32_MAX)
+    cells = [float(numbers[i]) for i in bad]
+    return (
+        f"{col} has numbers beyond float32's range (about 3.4e38), too large to model: "
+        f"{show_cells(frame, cells, positions[bad])}; fix those cells or leave them empty"
+    )
 
 
 def _mixed_message(col: str, name: str, series: pd.Series, facts: Facts, frame: pd.DataFrame) -> str:
@@ -373,7 +393,10 @@ def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, samp
     whole = dict.fromkeys(modelled, True)
     # a continuous column's decimal places so far (None: finer than MAX_DECIMALS, settled)
     places: dict[str, int | None] = {name: 0 for name, c in modelled.items() if c.kind == "continuous"}
+    start = 0  # the file row of the chunk's first row, for messages
     for chunk in chunks:
+        chunk.attrs["vaekit_file_rows"] = FileRows(range(start, start + len(chunk)))
+        start += len(chunk)
         for name, column in modelled.items():
             series = chunk[name]
             if name not in seen and _plain_numbers(series):
@@ -389,6 +412,9 @@ def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, samp
                         f"column {name!r} has infinite values (outside the sample of {sample_rows:,} rows the schema "
                         "was inferred on); clean those cells or leave them empty"
                     )
+                if np.abs(numbers).max() > FLOAT32_MAX:
+                    where = f"{source_name(chunk)}column {name!r}"
+                    raise DataError(_huge_message(where, numbers, np.flatnonzero(~absent), chunk))
                 low[name] = min(low.get(name, math.inf), float(numbers.min()))
                 high[name] = max(high.get(name, -math.inf), float(numbers.max()))
                 whole[name] = whole[name] and bool(np.all(numbers == np.round(numbers)))
@@ -399,6 +425,9 @@ def complete_schema(schema: TableSchema, chunks: Iterable[pd.DataFrame], *, samp
             missing[name] += facts.missing
             if facts.values.empty:
                 continue
+            if facts.nature == "huge":
+                where = f"{source_name(chunk)}column {name!r}"
+                raise DataError(_huge_message(where, facts.numbers, np.flatnonzero(~is_missing(series)), chunk))
             if name in seen:
                 seen[name].update(sorted_categories(list(pd.unique(facts.values))))
             elif facts.nature == "number" and len(facts.numbers):

@@ -150,8 +150,9 @@ def arrow_frame(table: Any) -> pd.DataFrame:
 
 def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     names: list[str] | None = None
-    with _text_errors(path):
-        for raw in pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)):
+    rows = 0
+    with _text_errors(path), pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)) as reader:
+        for raw in reader:
             if names is None:
                 names, raw = _header(raw, path)
                 if raw.shape[0] == 0:
@@ -159,9 +160,12 @@ def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.Dat
             raw = raw.reset_index(drop=True)  # the reader numbers rows across chunks; typed columns restart at 0
             if raw.shape[1] != len(names):
                 raise DataError(f"{path}: rows have {raw.shape[1]} cells where the header has {len(names)}")
+            rows += len(raw)
             yield pd.DataFrame({name: _typed(raw.iloc[:, j]) for j, name in enumerate(names)})
     if names is None:
         raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
+    if not rows:
+        raise DataError(f"{path}: has a header line but no rows of data; add rows below the header")
 
 
 def _text_options(delimiter: str) -> dict[str, Any]:
@@ -347,8 +351,8 @@ def _raw_text_rows(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.D
     names: list[str] | None = None
     held: pd.DataFrame | None = None
     rows = 0
-    with _text_errors(path):
-        for raw in pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)):
+    with _text_errors(path), pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)) as reader:
+        for raw in reader:
             if names is None:
                 names, raw = _header(raw, path)
             if raw.shape[1] != len(names):
