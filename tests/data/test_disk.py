@@ -425,3 +425,18 @@ def test_table_mode_matrix_is_refused_on_disk_for_the_files_format(tmp_path):
     with pytest.raises(DataError, match="a Parquet file is read as a typed table") as refused:
         open_disk_data(str(tmp_path / "m.parquet"), matrix)
     assert "CSV" not in str(refused.value)
+
+
+def test_the_fix_for_an_image_folder_on_disk_keeps_every_image_with_its_shape(tmp_path):
+    from vaekit.data.disk.bundle import refuse_format
+
+    from .helpers import write_image
+
+    for i in range(9):
+        write_image(tmp_path / "img" / f"{i}.png", size=(3, 4), seed=i)
+    with pytest.raises(DataError, match=r"b = load_data\(folder, hold_out=False\); numpy.save\('images.npy', "
+                                        r"b.train.numpy\(\).reshape\(-1, \*b.shape\)\)") as refused:  # fmt: skip
+        refuse_format(str(tmp_path / "img"), ())
+    b = load_data(str(tmp_path / "img"), hold_out=False)  # the message's own recipe
+    stack = b.train.numpy().reshape(-1, *b.shape)
+    assert "folder" in str(refused.value) and stack.shape == (9, 1, 3, 4) and stack.dtype == np.uint8

@@ -113,8 +113,9 @@ def refuse_format(spec: Any, registered: tuple[str, ...]) -> None:
     if path.is_dir():
         raise DataError(
             f"{reads}; {name} is a folder (of images or IDX files): read it once into an array and save it as "
-            "a .npy stack, e.g. numpy.save('images.npy', vaekit.data.load_data(folder).train.numpy()) "
-            "(uint8 [N, H, W] or [N, C, H, W] keeps 8-bit images as grey levels), then train from the .npy"
+            "a .npy stack of images, e.g. from vaekit.data import load_data; b = load_data(folder, hold_out=False); "
+            "numpy.save('images.npy', b.train.numpy().reshape(-1, *b.shape)) (every image, uint8 [N, C, H, W], "
+            "which keeps 8-bit images as grey levels), then train from the .npy"
         )
     suffix = table_suffix(path)
     if suffix == ".npz":
