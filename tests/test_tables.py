@@ -192,6 +192,18 @@ def test_the_estimator_takes_and_returns_data_frames(tmp_path):
     assert again.config.train.epochs == 6
 
 
+def test_the_estimator_clones_as_scikit_learn_does():
+    from sklearn.base import clone
+
+    model = vaekit.TableVAE(latent_dim=3, encoder=(16, 8), epochs=7, prior="vamp", checkpoint_every=2)
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and twin.get_params()["encoder"] == (16, 8)
+    assert twin.options["encoder"] == [16, 8] and twin.options["checkpoint_every"] == 2
+    assert vaekit.TableVAE(epochs=30).options["checkpoint_every"] == 3
+    assert twin.set_params(epochs=9, kl_warmup=None) is twin and twin.epochs == 9 and "kl_warmup" in twin.train_options
+    assert model.epochs == 7
+
+
 def test_an_estimator_refits_into_its_own_folder_and_keeps_a_foreign_one(tmp_path):
     frame = small_table(60, seed=3)
     options = {"epochs": 1, "batch_size": 32, "encoder": [8], "latent_dim": 2, "progress": "quiet"}

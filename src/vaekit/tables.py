@@ -488,25 +488,54 @@ class TableVAE:
         progress: str = "auto",
         **options: Any,
     ) -> None:
-        self.options = {
-            "latent_dim": latent_dim,
-            "encoder": list(encoder),
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "lr": lr,
-            "prior": prior,
-            "objective": dict(objective) if isinstance(objective, Mapping) else objective,
-            "seed": seed,
-            "test_fraction": test_fraction,
-            "val_fraction": val_fraction,
-            # Ten checkpoints a fit: a table epoch is short, and writing every epoch would cost more than it.
-            "checkpoint_every": max(1, epochs // 10),
-            **options,
-        }
+        # Kept as given, for get_params and sklearn.base.clone; fit reads them through options.
+        self.latent_dim, self.encoder, self.epochs, self.batch_size, self.lr = latent_dim, encoder, epochs, batch_size, lr
+        self.prior, self.objective, self.seed = prior, objective, seed
+        self.test_fraction, self.val_fraction = test_fraction, val_fraction
         self.out = out
         self.progress = progress
+        self.train_options = options
         self.vae_: TrainedVAE | None = None
         self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    #: the constructor's named arguments, in order (get_params)
+    _PARAMS = ("latent_dim", "encoder", "epochs", "batch_size", "lr", "prior", "objective", "seed",
+               "test_fraction", "val_fraction", "out", "progress")  # fmt: skip
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments ``fit`` gives ``vaekit.train`` (less ``out`` and ``progress``)."""
+        objective = self.objective
+        return {
+            "latent_dim": self.latent_dim,
+            "encoder": list(self.encoder) if isinstance(self.encoder, tuple | list) else self.encoder,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "prior": self.prior,
+            "objective": dict(objective) if isinstance(objective, Mapping) else objective,
+            "seed": self.seed,
+            "test_fraction": self.test_fraction,
+            "val_fraction": self.val_fraction,
+            # Ten checkpoints a fit: a table epoch is short, and writing every epoch would cost more than it.
+            "checkpoint_every": max(1, self.epochs // 10) if isinstance(self.epochs, int) else 1,
+            **self.train_options,
+        }
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return the constructor's arguments by name (scikit-learn's ``get_params``, so that
+        ``sklearn.base.clone`` and grid searches can rebuild the estimator); ``deep`` is unused."""
+        return {**{name: getattr(self, name) for name in self._PARAMS}, **self.train_options}
+
+    def set_params(self, **params: Any) -> TableVAE:
+        """Set constructor arguments by name (scikit-learn's ``set_params``); returns self. A
+        changed setting applies from the next ``fit``."""
+        for name, value in params.items():
+            if name in self._PARAMS:
+                setattr(self, name, value)
+            else:
+                self.train_options[name] = value
+        return self
 
     def fit(self, X: Any, y: Any = None) -> TableVAE:
         """Train on the table ``X`` (DataFrame or file path); returns self. ``y`` is ignored."""
