@@ -185,6 +185,10 @@ def test_the_estimator_takes_and_returns_data_frames(tmp_path):
     synth = model.sample(30)
     assert list(synth.columns) == list(frame.columns)
     assert model.score_samples(frame.head(10), k=5).shape == (10,)
+    unseen = frame.head(3).copy()
+    unseen.loc[unseen.index[0], "species"] = "Emperor"
+    scored = model.score_samples(unseen, k=5)
+    assert scored[0] == -np.inf and np.isfinite(scored[1:]).all()  # as `vaekit score` gives it inf
     assert {c["name"] for c in model.schema_["columns"]} == set(frame.columns)
     with pytest.raises(DataError, match="pass it again"):
         vaekit.resume(model.vae.run_dir, epochs=6, progress="quiet")

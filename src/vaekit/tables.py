@@ -623,8 +623,13 @@ class TableVAE:
         return completed[0] if draws == 1 else completed
 
     def score_samples(self, X: Any, *, k: int = DEFAULT_SCORE_K, seed: int = 0) -> np.ndarray:
-        """Return log p(row) of every row of ``X``: float64 nats per row (higher = more typical)."""
-        return score_table(self.vae, X, k=k, seed=seed)
+        """Return log p(row) of every row of ``X``: float64 nats per row (higher = more typical;
+        the K-sample bound), ``-inf`` for a row the model cannot encode (a category training
+        never saw, a number far outside the training range), as ``vaekit score`` scores it ``inf``
+        (docs/scores.md)."""
+        from vaekit.scoring import score_data
+
+        return -score_data(self.vae, X, kind="nll", k=k, seed=seed).scores
 
     def score(self, X: Any, y: Any = None) -> float:
         """Return the mean log-likelihood of the rows of ``X`` in nats per row (higher is better)."""
