@@ -116,6 +116,22 @@ def test_without_a_hold_out_a_file_is_read_whole_in_its_order(tmp_path: Path, su
         assert load_data(path, hold_out=False).train.shape == (1, 4)
 
 
+def test_a_compressed_text_table_is_read_in_memory_as_on_disk(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "b", "c"] * 6, "size": np.arange(18) * 0.5})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame.to_csv(tmp_path / "t.csv.gz", index=False)
+    plain, packed = load_data(tmp_path / "t.csv"), load_data(tmp_path / "t.csv.gz")
+    assert packed.kind == "table" and torch.equal(plain.train, packed.train) and torch.equal(plain.test, packed.test)
+    np.savetxt(tmp_path / "m.csv.gz", np.ones((4, 2)), delimiter=",")
+    with pytest.raises(DataError, match="--table-mode matrix reads plain .csv/.tsv files; decompress it first"):
+        load_data(tmp_path / "m.csv.gz", table_mode="matrix")
+    (tmp_path / "x.npy.gz").write_bytes(b"")
+    with pytest.raises(DataError, match=r"unsupported file type '.gz'.*\(.csv and .tsv may be compressed"):
+        load_data(tmp_path / "x.npy.gz")
+
+
 def test_folder_of_idx_files_is_mnist_format(tmp_path: Path) -> None:
     write_idx_folder(tmp_path / "idx", gz=True, n_train=5, n_test=2)
     bundle = load_data(str(tmp_path / "idx"))

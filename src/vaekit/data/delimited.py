@@ -10,6 +10,7 @@ import numpy as np
 from vaekit.data.arrays import bundle_from_examples
 from vaekit.data.bundle import DataBundle
 from vaekit.data.options import LoadOptions
+from vaekit.data.suffixes import compression_suffix
 from vaekit.runtime.errors import DataError
 
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
@@ -70,6 +71,11 @@ def parse_table(path: Path, delimiter: str) -> tuple[np.ndarray, list[int]]:
 def read_delimited(path: Path, options: LoadOptions) -> DataBundle:
     """Return a ``.csv`` / ``.tsv`` table of numbers as a randomly split, unlabelled
     ``DataBundle`` (kind ``"table"``, values as written)."""
+    if compression_suffix(path):
+        raise DataError(
+            f"{path}: --table-mode matrix reads plain .csv/.tsv files; decompress it first "
+            f"(or leave out --table-mode to read it as a typed table, which may be compressed)"
+        )
     values, lines = parse_table(path, DELIMITERS[path.suffix.lower()])
     # Name bad values by line and 1-based column, which is what the user sees in an editor.
     source = str(path)

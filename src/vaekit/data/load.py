@@ -17,6 +17,7 @@ from vaekit.data.registry import (
     read_folder,
     resolve_name,
 )
+from vaekit.data.suffixes import compression_suffix, table_suffix
 from vaekit.data.table_bundle import TABLE_SUFFIXES, read_data_frame
 from vaekit.data.validate import check_test_fraction
 from vaekit.runtime.errors import DataError
@@ -35,11 +36,15 @@ def read_path(spec: str, options: LoadOptions) -> DataBundle:
     if path.is_dir():
         bundle = read_folder(path, options)
     else:
-        reader = FILE_READERS.get(path.suffix.lower())
+        suffix = path.suffix.lower()
+        if compression_suffix(path) and table_suffix(path) in (".csv", ".tsv"):
+            suffix = table_suffix(path)  # a compressed text table: pandas reads it as it is
+        reader = FILE_READERS.get(suffix)
         if reader is None:
             raise DataError(
                 f"{spec}: unsupported file type {path.suffix!r}; use one of "
-                f"{', '.join(sorted(FILE_READERS))}, or a folder of PNG/JPEG images or IDX files"
+                f"{', '.join(sorted(FILE_READERS))} (.csv and .tsv may be compressed, e.g. .csv.gz), "
+                "or a folder of PNG/JPEG images or IDX files"
             )
         bundle = reader(path, options)
     return replace(bundle, name=spec)
@@ -128,7 +133,7 @@ def load_data(
         bundle = read_data_frame(spec, options)
         return bundle if n is None else cap_train(bundle, n)
     spec = os.fspath(spec)  # API users may pass a pathlib.Path
-    is_table = Path(spec).suffix.lower() in TABLE_SUFFIXES and table_mode == "schema"
+    is_table = table_suffix(Path(spec)) in TABLE_SUFFIXES and table_mode == "schema"
     check_test_fraction(test_fraction, allow_zero=is_table)
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise DataError(f"n must be a positive number of examples, got {n!r}")

@@ -14,9 +14,10 @@ import numpy as np
 from vaekit.config import RunConfig
 from vaekit.data import DataBundle, load_data, views
 from vaekit.data.disk import BlockLayout, BlockShuffle, LazyBundle, block_rows_for, is_lazy, open_disk_data
-from vaekit.data.disk.bundle import TEXT_SUFFIXES, check_unchanged, data_file_record, parquet_fingerprint, table_suffix
+from vaekit.data.disk.bundle import TEXT_SUFFIXES, check_unchanged, data_file_record, parquet_fingerprint
 from vaekit.data.disk.npy import sampled_fingerprint
 from vaekit.data.options import LoadOptions
+from vaekit.data.suffixes import table_suffix
 from vaekit.data.views import Splits
 from vaekit.runtime.errors import ConfigError, DataError
 

@@ -24,14 +24,13 @@ from vaekit.data.disk.parquet import ParquetRows, sample_size
 from vaekit.data.disk.rows import RowView
 from vaekit.data.holdout import split_indices
 from vaekit.data.options import LoadOptions
+from vaekit.data.suffixes import table_suffix
 from vaekit.data.validate import check_test_fraction
 from vaekit.runtime.errors import DataError
 from vaekit.runtime.memory import map_large_allocations
 
 #: file suffixes read from disk batch by batch (text tables through a Parquet copy)
 DISK_SUFFIXES = (".npy", ".parquet", ".pq", *TEXT_SUFFIXES)
-#: text tables may be compressed (pandas reads them)
-COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 
 
 @dataclass(repr=False)
@@ -81,14 +80,6 @@ class LazyBundle:
             f"LazyBundle(name={self.name!r}, train={len(self.train)} rows, test={len(self.test)} rows in "
             f"{self.data_file.get('read_from', self.name)}, shape={self.shape}, kind={self.kind!r})"
         )
-
-
-def table_suffix(path: Path) -> str:
-    """Return a file's format suffix, looking through a compression suffix (``.csv.gz``: ``.csv``)."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in COMPRESSED:
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
 
 
 def streams(spec: Any) -> bool:

@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vaekit.data.suffixes import compression_suffix, table_suffix
 from vaekit.data.tables.cells import FLOAT_PATTERN, INT_PATTERN, MISSING_TEXT
 from vaekit.runtime.errors import DataError
 
 #: file suffix -> (format, default delimiter)
 FORMATS = {".csv": ("text", ","), ".tsv": ("text", "\t"), ".parquet": ("parquet", None), ".pq": ("parquet", None)}
-#: compression suffixes pandas reads transparently after .csv / .tsv
-COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 #: a whole number with more digits may not fit in int64: such a column stays text
 MAX_INT_DIGITS = 18
 
@@ -50,11 +49,7 @@ def read_table(source: str | os.PathLike[str] | pd.DataFrame, *, delimiter: str 
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"a table must be a file path or a pandas DataFrame, got {type(source).__name__}")
     path = Path(source)
-    suffixes = [s.lower() for s in path.suffixes]
-    compressed = suffixes[-1] if suffixes and suffixes[-1] in COMPRESSED else ""
-    if compressed:
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
+    compressed, suffix = compression_suffix(path), table_suffix(path)
     if suffix not in FORMATS:
         raise DataError(f"{path}: unknown table format {suffix or '(no suffix)'!r}; use .csv, .tsv, .parquet or .pq")
     if not path.is_file():
@@ -322,12 +317,10 @@ def typed_text_chunks(
     file, one chunk in memory at a time: the first decides each column's type, the second
     converts. Raises ``DataError`` as :func:`read_table` does."""
     path = Path(path)
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in COMPRESSED:
-        suffixes = suffixes[:-1]
-    if not suffixes or suffixes[-1] not in FORMATS or FORMATS[suffixes[-1]][0] != "text" or not path.is_file():
+    suffix = table_suffix(path)
+    if suffix not in FORMATS or FORMATS[suffix][0] != "text" or not path.is_file():
         raise DataError(f"{path}: not a .csv/.tsv file (or no such file); typed_text_chunks reads text tables")
-    delimiter = delimiter or FORMATS[suffixes[-1]][1]
+    delimiter = delimiter or FORMATS[suffix][1]
     names: list[str] | None = None
     facts: list[dict[str, Any]] = []
     for raw in _raw_text_rows(path, delimiter, chunk_rows):
