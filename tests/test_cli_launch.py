@@ -1,15 +1,35 @@
-"""The ``--nproc`` launcher's checks and messages, without starting processes."""
+"""The ``--nproc`` launcher's checks and messages, most without starting processes; the few
+that start two (tiny data) check what a user sees of a user error and of Ctrl+C."""
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
 
-from vaekit.cli.launch import failure_message, torchrun_arguments, wants_launch
+from vaekit.cli import main
+from vaekit.cli.launch import (
+    MESSAGES_ENV,
+    check_processes,
+    failure_message,
+    failure_report,
+    interrupt_message,
+    refuse_one_process_command,
+    tell_launcher,
+    torchrun_arguments,
+    wants_launch,
+)
 from vaekit.runtime.errors import ConfigError
+from vaekit.training.checkpoint import checkpoint_epoch
 
 
 @dataclass
@@ -22,9 +42,13 @@ class Failure:
 
 def test_the_first_cause_is_named_not_the_ranks_torchrun_stopped(tmp_path: Path) -> None:
     failures = {0: Failure(-signal.SIGTERM), 1: Failure(-signal.SIGKILL)}
-    text = failure_message(failures, str(tmp_path / "none"), " --nproc 2")
+    (tmp_path / "begun").mkdir()
+    (tmp_path / "begun" / "config.json").write_text("{}")
+    text = failure_message(failures, str(tmp_path / "begun"), " --nproc 2")
     assert text.startswith("rank 1 was killed by SIGKILL")
     assert "has no complete checkpoint" in text
+    # no folder (or an empty one): nothing to say about it, and no --force to suggest
+    assert failure_message(failures, str(tmp_path / "none"), " --nproc 2").endswith("stopped the other processes")
     failures = {0: Failure(2), 1: Failure(-signal.SIGTERM)}
     assert failure_message(failures, None, "").startswith("rank 0 exited with code 2")
 
@@ -60,3 +84,122 @@ def test_workers_do_not_launch_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert not wants_launch(2)
+
+
+def test_a_user_error_is_reported_once_with_its_code_and_nothing_added(tmp_path: Path) -> None:
+    failures = {0: Failure(2), 1: Failure(-signal.SIGTERM)}
+    told = {
+        0: {"line": "error: run folder r is in use by PID 7", "code": 2, "fault": False},
+        1: {"line": "error: rank 1 lost contact with the other processes", "code": 2, "fault": True},
+    }
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    assert failure_report(failures, told, str(tmp_path / "run"), " --nproc 2") == (2, [told[0]["line"]])
+    # a lost peer alone is a fault: its line, then which rank failed and what is left of the run
+    code, lines = failure_report({1: Failure(2)}, {1: told[1]}, str(tmp_path / "run"), " --nproc 2")
+    assert code == 1 and lines[0] == told[1]["line"]
+    assert lines[1].startswith("error: rank 1 exited with code 2") and "has no complete checkpoint" in lines[1]
+
+
+def test_an_interrupt_says_what_one_process_says(tmp_path: Path) -> None:
+    line = "interrupted; the last complete checkpoint of r is intact: `vaekit resume r` continues it"
+    assert interrupt_message(signal.SIGINT, {0: {"line": line, "code": 130}}, "r", " --nproc 2") == line
+    assert interrupt_message(signal.SIGINT, {}, None, " --nproc 2") == "interrupted"
+    assert interrupt_message(signal.SIGTERM, {}, str(tmp_path / "none"), " --nproc 2") == "stopped by SIGTERM"
+
+
+def test_a_worker_leaves_its_line_to_the_launcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MESSAGES_ENV, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert not tell_launcher("error: x", 2)  # started by torchrun itself: the worker prints
+    monkeypatch.setenv(MESSAGES_ENV, str(tmp_path))
+    assert tell_launcher("error: x", 2, fault=True)
+    assert json.loads((tmp_path / "rank-1.json").read_text()) == {"line": "error: x", "code": 2, "fault": True}
+
+
+def test_processes_the_machine_cannot_run_are_refused_before_launching(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"--nproc 3 is more processes than this machine's 2 CPU cores.*--nproc 2"):
+        check_processes(3, 1, "auto", None)
+    with pytest.raises(ConfigError, match="a batch of 3 example.* cannot be split over 4 processes"):
+        check_processes(2, 2, "cpu", 3)
+    check_processes(2, 2, "cpu", 4)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match="--nproc 2 needs 2 GPUs"):
+        check_processes(2, 1, "cuda", None)
+    check_processes(1, 1, "cuda", None)
+    with pytest.raises(ConfigError, match="CPU cores"):
+        check_processes(3, 1, "cpu", None)  # a CPU run on a GPU machine counts its cores
+
+
+def test_the_cli_refuses_before_starting_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RANK", raising=False)
+    runner = CliRunner()
+    cores = os.cpu_count() or 1
+    result = runner.invoke(main, ["train", "--data", "digits", "--device", "cpu", "--nproc", str(cores + 1), "-q"])
+    assert result.exit_code == 2 and f"this machine's {cores} CPU cores (os.cpu_count())" in result.output
+    result = runner.invoke(main, ["train", "--data", "digits", "--nnodes", "2", "-q"])
+    assert result.exit_code == 2 and "--nnodes takes effect only with --nproc" in result.output
+    result = runner.invoke(main, ["evaluate", "runs/none", "--rdzv-endpoint", "h:1", "--rdzv-timeout", "5"])
+    assert result.exit_code == 2 and "--rdzv-endpoint and --rdzv-timeout take effect only with --nproc" in result.output
+
+
+@pytest.mark.parametrize(("rank", "code"), [("0", 2), ("1", 0)])
+def test_a_one_process_command_under_torchrun_is_refused_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, rank: str, code: int
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", rank)
+    refuse_one_process_command("train")
+    with pytest.raises(SystemExit) as stopped:
+        refuse_one_process_command("encode")
+    assert stopped.value.code == code
+    said = capsys.readouterr().err
+    assert ("vaekit encode runs in one process" in said) == (rank == "0")
+
+
+# --- two processes, tiny data ---------------------------------------------------------------
+
+
+def vaekit(*args: str, **popen: object) -> subprocess.Popen:
+    """Start ``python -m vaekit ARGS`` outside any torchrun job (text output to pipes)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", MESSAGES_ENV):
+        env.pop(name, None)
+    return subprocess.Popen([sys.executable, "-m", "vaekit", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, **popen)  # type: ignore[call-overload]  # fmt: skip
+
+
+def test_a_user_error_in_the_workers_is_printed_once(tmp_path: Path) -> None:
+    job = vaekit("train", "--data", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "run"), "--nproc", "2", "-q")
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 2, stderr
+    assert stderr.count("error:") == 1 and "missing.npy" in stderr
+    assert "torchrun" not in stderr and "--force" not in stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_stops_every_process_with_one_line(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", (np.random.default_rng(0).random((2000, 8)) > 0.5).astype("f4"))
+    run = tmp_path / "run"
+    job = vaekit("train", "--data", str(tmp_path / "x.npy"), "--encoder", "8", "--latent", "2", "--batch-size", "8",
+                 "--epochs", "500", "--out", str(run), "--nproc", "2", "-q")  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while checkpoint_epoch(run) is None:
+            assert time.monotonic() < deadline and job.poll() is None, job.stderr.read() if job.stderr else ""
+            time.sleep(0.05)
+        job.send_signal(signal.SIGINT)
+        _, stderr = job.communicate(timeout=60)
+    finally:
+        job.kill()
+    assert job.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines() == [
+        f"interrupted; the last complete checkpoint of {run} is intact: `vaekit resume {run}` continues it"
+    ]

@@ -426,6 +426,22 @@ def _table_rows(path: Path) -> int | None:
 # --- scoring --------------------------------------------------------------------------------
 
 
+def _rows_counter(on_rows: Callable[[int], None], share: int, rows: int) -> Callable[[ScoredBatch], None]:
+    """Return the ``on_batch`` of a chunk of ``rows`` examples split over ``share`` processes: it
+    passes ``on_rows`` each of this process's batches ``share`` times over, up to ``rows`` in all.
+    The other processes score as many rows meanwhile, except in the chunk's last round of
+    batches, which may hold fewer batches than processes."""
+    counted = 0
+
+    def on_batch(scored: ScoredBatch) -> None:
+        nonlocal counted
+        n = min(len(scored.scores) * share, rows - counted)
+        counted += n
+        on_rows(n)
+
+    return on_batch
+
+
 def iter_scores(
     vae: TrainedVAE,
     source: ScoreSource,
@@ -454,13 +470,11 @@ def iter_scores(
     if background is not None:
         check_background(vae, background, kind, k)
     generators: list[torch.Generator] = []
-    # A distributed scoring splits each chunk's batches over the processes, which score as many
-    # rows at once, so the progress counts each batch of this process that many times.
     share = distributed.world().size
     for chunk in source.chunks:
         if not generators:
             generators = [torch.Generator(device=chunk.x.device).manual_seed(seed + i) for i in range(4)]
-        on_batch = None if on_rows is None else (lambda scored: on_rows(len(scored.scores) * share))
+        on_batch = None if on_rows is None else _rows_counter(on_rows, share, len(chunk.x))
         scored = score_examples(
             model, [(chunk.x, chunk.y)], kind, k, generator=generators[0], explain=explain,
             explain_generator=generators[1], fast=fast, on_batch=on_batch, keep=True, sharded=True,

@@ -46,3 +46,44 @@ def test_writer_process_reads_torchruns_rank(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setenv("RANK", "1")
     assert distributed.writer_process()
+
+
+class _Gathered(Exception):
+    """Raised in place of the gather that ends a sharded computation: the other rank is faked."""
+
+
+@pytest.fixture
+def rank_0_of_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process as rank 0 of 2, up to the gather after its share of the work."""
+    monkeypatch.setattr(distributed, "_world", distributed.World(rank=0, size=2))
+
+    def gather(value: object) -> list:
+        raise _Gathered
+
+    monkeypatch.setattr(distributed, "all_gather_objects", gather)
+
+
+@pytest.mark.parametrize("batch_size", [7, 100])
+def test_rank_0s_nll_progress_counts_each_example_once(digits_run, rank_0_of_2: None, batch_size: int) -> None:
+    # 20 examples in batches of 7 (rank 0: batches 0 and 2) or in one batch (rank 0 bounds it alone)
+    import vaekit
+    from vaekit.evaluation.iwae import log_likelihood_bounds
+
+    vae = vaekit.load(digits_run)
+    counted: list[int] = []
+    with pytest.raises(_Gathered):
+        log_likelihood_bounds(vae.model, torch.rand(20, 64), 3, batch_size=batch_size, on_batch=counted.append,
+                              sharded=True)  # fmt: skip
+    assert sum(counted) == 20
+
+
+def test_rank_0s_scoring_progress_counts_each_example_once(digits_run, rank_0_of_2: None) -> None:
+    import vaekit
+    from vaekit import scoring
+
+    vae = vaekit.load(digits_run)
+    counted: list[int] = []
+    source = scoring.score_source(vae, torch.rand(30, 64).numpy(), chunk_rows=20)
+    with pytest.raises(_Gathered):
+        next(scoring.iter_scores(vae, source, on_rows=counted.append))
+    assert sum(counted) == 20  # the first chunk's rows, not twice them

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from vaekit._version import __version__
-from vaekit.cli.launch import launch, launch_options, wants_launch
+from vaekit.cli.launch import launch, launch_options, refuse_one_process_command, wants_launch
 from vaekit.cli.options import (
     Command,
     PictureKinds,
@@ -42,6 +42,7 @@ from vaekit.runtime.errors import ConfigError
 def main() -> None:
     """vaekit: train, evaluate and use variational autoencoders."""
     show_warnings_as_lines()
+    refuse_one_process_command(click.get_current_context().invoked_subcommand)
 
 
 @main.command(cls=Command)
@@ -100,7 +101,7 @@ def train(
     if wants_launch(nproc):
         validate_config(cfg)  # a bad option is one message here, not one per process
         launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout,
-               run_dir=out)  # fmt: skip
+               run_dir=out, device=cfg.train.device, batch_size=cfg.train.batch_size)  # fmt: skip
         return
     from vaekit.runtime.distributed import writer_process
     from vaekit.viz.run_pictures import write_run_pictures
@@ -253,7 +254,8 @@ def evaluate(
     RUN_DIR/eval-<split>-k<K>.json. A table run reports the quality of synthetic rows against
     held-out rows (RUN_DIR/eval-table.json, table-columns.png, table-correlations.png)."""
     if wants_launch(nproc):
-        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout)
+        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout,
+               device=device)  # fmt: skip
         return
     from vaekit.runtime import distributed
     from vaekit.runtime.device import resolve_device

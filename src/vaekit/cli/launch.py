@@ -3,23 +3,35 @@
 The launcher runs ``torch.distributed.run`` (torchrun's own code) in this process with the
 command line it was given; each worker parses the same arguments, sees torchrun's environment,
 and ignores the launch options. When a worker fails, torchrun stops the others and this process
-says which rank failed, how, and what is left of the run.
+says which rank failed, how, and what is left of the run. A worker's user error or interrupt
+comes back to this process (:func:`tell_launcher`), which prints it once for the whole job.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
 from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.worker_process import launched_by_torchrun
 
 #: torchrun's default seconds to wait for every node to join the rendezvous
 DEFAULT_RDZV_TIMEOUT_S = 120
+#: the folder where the workers of ``--nproc`` leave their one-line messages for the launcher
+MESSAGES_ENV = "VAEKIT_LAUNCH_MESSAGES"
+#: the commands that run in several processes (``--nproc N``, or torchrun itself)
+DISTRIBUTED_COMMANDS = ("train", "resume", "evaluate", "score")
+#: the launch options that mean nothing without ``--nproc``
+_WITH_NPROC_ONLY = ("nnodes", "rdzv_endpoint", "rdzv_id", "rdzv_timeout")
 
 
 def launch_options(command: Any) -> Any:
@@ -49,12 +61,111 @@ def launch_options(command: Any) -> Any:
 
 def wants_launch(nproc: int | None) -> bool:
     """True when this process should launch workers: ``--nproc`` was given and this process is
-    not already one of torchrun's workers."""
-    if nproc is None or ("RANK" in os.environ and "WORLD_SIZE" in os.environ):
+    not already one of torchrun's workers. Raise ``ConfigError`` for ``--nnodes`` or another
+    rendezvous option given without ``--nproc``, which would otherwise be ignored."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return False
+    if nproc is None:
+        given = _given_launch_options()
+        if given:
+            verb, pronoun = ("takes", "it") if len(given) == 1 else ("take", "them")
+            raise ConfigError(
+                f"{' and '.join(given)} {verb} effect only with --nproc N (the processes per machine); "
+                f"add --nproc, or leave {pronoun} out to run in one process"
+            )
         return False
     if nproc < 1:
         raise ConfigError(f"--nproc must be at least 1, got {nproc}")
     return True
+
+
+def _given_launch_options() -> list[str]:
+    """Return the launch options other than ``--nproc`` given on the command line of the click
+    command now running, as flags (none outside click)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return []
+    return [
+        f"--{name.replace('_', '-')}"
+        for name in _WITH_NPROC_ONLY
+        if name in ctx.params and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+
+
+def check_processes(nproc: int, nnodes: int, device: str | None, batch_size: int | None) -> None:
+    """Refuse, before any process starts, ``nproc`` processes this machine cannot give each a
+    CPU core (on a CPU run; ``device`` None: the run's own, a CPU one unless CUDA is here) or a
+    GPU (on a CUDA run), and a global ``batch_size`` smaller than the ``nproc * nnodes``
+    processes it is split over; return nothing."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    on_cuda = torch.cuda.is_available() and (device is None or device == "auto" or device.startswith("cuda"))
+    if not on_cuda and nproc > cores:
+        # Processes that share a core slow each other down (docs/distributed.md).
+        raise ConfigError(
+            f"--nproc {nproc} is more processes than this machine's {cores} CPU cores (os.cpu_count()); "
+            f"use --nproc {cores} or fewer"
+        )
+    if on_cuda and device in ("auto", "cuda") and nproc > torch.cuda.device_count():  # rank r takes cuda:r
+        gpus = torch.cuda.device_count()
+        raise ConfigError(
+            f"--nproc {nproc} needs {nproc} GPUs (one per process) and this machine has {gpus}; "
+            f"use --nproc {gpus} or fewer, or --device cpu"
+        )
+    processes = nproc * nnodes
+    if batch_size is not None and batch_size < processes:
+        raise ConfigError(
+            f"a batch of {batch_size} example(s) cannot be split over {processes} processes (--batch-size is the "
+            f"global batch); choose a --batch-size of at least {processes}, or train in fewer processes"
+        )
+
+
+def tell_launcher(line: str, code: int, *, fault: bool = False) -> bool:
+    """In a worker that ``vaekit ... --nproc`` started, leave ``line`` (a user error or an
+    interrupt, after which the worker exits with ``code``; ``fault``: a lost peer, not the
+    user's input) for the launcher, which prints one such line for the whole job instead of one
+    per process. Return True if it was left, False elsewhere (the caller prints it)."""
+    folder = os.environ.get(MESSAGES_ENV)
+    if not folder or not launched_by_torchrun():
+        return False
+    try:
+        Path(folder, f"rank-{int(os.environ['RANK'])}.json").write_text(
+            json.dumps({"line": line, "code": code, "fault": fault})
+        )
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _told(folder: str) -> dict[int, dict[str, Any]]:
+    """Return the messages the workers left in ``folder`` (:func:`tell_launcher`), by rank."""
+    told: dict[int, dict[str, Any]] = {}
+    for path in Path(folder).glob("rank-*.json"):
+        try:
+            told[int(path.stem.split("-", 1)[1])] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return told
+
+
+def refuse_one_process_command(command: str | None) -> None:
+    """Under torchrun, stop a command that runs in one process before it does anything, rather
+    than run it (and write its output) once per process: rank 0 says so and exits 2, the other
+    ranks exit 0 at once, so the message comes once. Return (nothing) elsewhere."""
+    if command is None or command in DISTRIBUTED_COMMANDS or not launched_by_torchrun():
+        return
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(
+            f"error: vaekit {command} runs in one process, not under torchrun (only "
+            f"{', '.join(DISTRIBUTED_COMMANDS[:-1])} and {DISTRIBUTED_COMMANDS[-1]} run in several: "
+            f"docs/distributed.md); run `vaekit {command} ...` without torchrun",
+            err=True,
+        )
+        sys.exit(2)
+    sys.exit(0)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -118,11 +229,16 @@ def launch(
     rdzv_id: str = "vaekit",
     rdzv_timeout: int = DEFAULT_RDZV_TIMEOUT_S,
     run_dir: str | None = None,
+    device: str | None = None,
+    batch_size: int | None = None,
 ) -> None:
     """Run this process's command line in ``nproc`` workers per machine through torchrun and
-    return when all have finished; raise ``click.exceptions.Exit`` with a non-zero code (after
-    one message naming the failed rank and what is left of ``run_dir``) when one fails."""
+    return when all have finished. Raise ``ConfigError`` before starting any for what
+    :func:`check_processes` refuses (``device``, the global ``batch_size``), and
+    ``click.exceptions.Exit`` after one message when a worker fails or the job is stopped by a
+    signal (:func:`failure_report`, :func:`interrupt_message`)."""
     args = torchrun_arguments(nproc, nnodes, rdzv_endpoint, rdzv_id, rdzv_timeout)
+    check_processes(nproc, nnodes, device, batch_size)
     from vaekit.runtime.worker_process import stacks_on_fatal_signal
 
     stacks_on_fatal_signal()  # the launcher holds the rendezvous store's threads
@@ -132,6 +248,7 @@ def launch(
     import logging
 
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.elastic.rendezvous.api import RendezvousError
     from torch.distributed.run import get_args_parser
@@ -140,12 +257,22 @@ def launch(
     parsed = get_args_parser().parse_args(args)
     # Set, not parsed: torchrun's parser would take vaekit options for abbreviations of its own.
     parsed.training_script_args = sys.argv[1:]
+    flags = f" --nproc {nproc}" + (f" --nnodes {nnodes} --rdzv-endpoint {rdzv_endpoint}" if nnodes > 1 else "")
+    # torchrun turns these signals into SignalException while it runs; they are ours again after.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    messages = tempfile.mkdtemp(prefix="vaekit-launch-")
+    os.environ[MESSAGES_ENV] = messages
     try:
         torchrun(parsed)
     except ChildFailedError as exc:
-        flags = f" --nproc {nproc}" + (f" --nnodes {nnodes} --rdzv-endpoint {rdzv_endpoint}" if nnodes > 1 else "")
-        click.echo(f"error: {failure_message(exc.failures, run_dir, flags)}", err=True)
-        raise click.exceptions.Exit(1) from None
+        code, lines = failure_report(exc.failures, _told(messages), run_dir, flags)
+        for line in lines:
+            click.echo(line, err=True)
+        raise click.exceptions.Exit(code) from None
+    except SignalException as exc:
+        # torchrun has passed the signal on to the workers and waited for them to end
+        click.echo(interrupt_message(exc.sigval, _told(messages), run_dir, flags), err=True)
+        raise click.exceptions.Exit(128 + int(exc.sigval)) from None
     except RendezvousError as exc:
         click.echo(
             f"error: not all {nnodes} machines joined at {args[3].split('=', 1)[1]} within {rdzv_timeout} s "
@@ -154,35 +281,77 @@ def launch(
             err=True,
         )
         raise click.exceptions.Exit(1) from None
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        os.environ.pop(MESSAGES_ENV, None)
+        shutil.rmtree(messages, ignore_errors=True)
+
+
+def failure_report(
+    failures: dict[int, Any], told: dict[int, dict[str, Any]], run_dir: str | None, resume_flags: str
+) -> tuple[int, list[str]]:
+    """Return the exit code and the lines to print for a job whose workers failed
+    (``failures``, by rank) after leaving the messages ``told`` (:func:`tell_launcher`). A user
+    error or interrupt is printed once, as the lowest rank that met it gave it, with its exit
+    code and nothing added: the message says what happened to the run. Otherwise the lowest
+    rank's account of losing its peers (a timeout names its setting), if any, and
+    :func:`failure_message`, exit code 1."""
+    users = {rank: message for rank, message in told.items() if not message.get("fault")}
+    if users:
+        first = users[min(users)]
+        return int(first["code"]), [str(first["line"])]
+    lines = [str(told[min(told)]["line"])] if told else []
+    return 1, [*lines, f"error: {failure_message(failures, run_dir, resume_flags)}"]
+
+
+def interrupt_message(signum: int, told: dict[int, dict[str, Any]], run_dir: str | None, resume_flags: str) -> str:
+    """Return the one line for a job stopped by signal ``signum``: rank 0's own (what one
+    process says on Ctrl+C) when it left one, else the signal and what is left of ``run_dir``."""
+    if 0 in told and told[0].get("code") == 130:
+        return str(told[0]["line"])
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    account = _checkpoint_account(run_dir, resume_flags)
+    return f"{what}; {account}" if account else what
 
 
 def _blame_order(exitcode: int) -> int:
     """Rank a failure as a likely cause: torchrun stops the other workers with SIGTERM, and a
     worker that lost its peers exits with an error after the cause, so a death by another
     signal comes first, then an exit code, then SIGTERM."""
-    import signal
-
     if exitcode == -signal.SIGTERM:
         return 2
     return 0 if exitcode < 0 else 1
 
 
+def _checkpoint_account(run_dir: str | None, resume_flags: str) -> str | None:
+    """Return what is left of ``run_dir`` after a stopped job: its last complete checkpoint and
+    the command (with ``resume_flags``) that continues it, or that a folder with files has none;
+    None when there is no run folder to speak of."""
+    if run_dir is None or not Path(run_dir).is_dir():
+        return None
+    from vaekit.training.checkpoint import checkpoint_epoch
+
+    epoch = checkpoint_epoch(Path(run_dir))
+    if epoch is not None:
+        return (
+            f"the last complete checkpoint of {run_dir} (epoch {epoch}) is intact: "
+            f"`vaekit resume {run_dir}{resume_flags}` continues it"
+        )
+    if not any(Path(run_dir).iterdir()):
+        return None
+    return f"{run_dir} has no complete checkpoint: start it again with `vaekit train --force`"
+
+
 def failure_message(failures: dict[int, Any], run_dir: str | None, resume_flags: str) -> str:
     """Return one line saying which ranks failed and how (exit code or signal), and what is
-    left of ``run_dir``: its last complete checkpoint and the command (with ``resume_flags``)
-    that continues it."""
+    left of ``run_dir`` (:func:`_checkpoint_account`)."""
     rank, failure = min(failures.items(), key=lambda item: (_blame_order(item[1].exitcode), item[0]))
     code = failure.exitcode
     how = f"was killed by {failure.signal_name()}" if code < 0 else f"exited with code {code}"
     text = f"rank {rank} {how}; torchrun stopped the other processes"
-    if run_dir is None:
+    account = _checkpoint_account(run_dir, resume_flags)
+    if account is None:
         return text
-    from vaekit.training.checkpoint import checkpoint_epoch
-
-    epoch = checkpoint_epoch(Path(run_dir))
-    if epoch is None:
-        return f"{text}. {run_dir} has no complete checkpoint: start it again with `vaekit train --force`"
-    return (
-        f"{text}. The last complete checkpoint of {run_dir} (epoch {epoch}) is intact: "
-        f"`vaekit resume {run_dir}{resume_flags}` continues it"
-    )
+    return f"{text}. {account[:1].upper()}{account[1:]}" if account.startswith("the ") else f"{text}. {account}"

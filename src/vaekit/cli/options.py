@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from vaekit.runtime.errors import ConfigError, VaekitError
+from vaekit.cli.launch import tell_launcher
+from vaekit.runtime.errors import ConfigError, DistributedError, VaekitError
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,13 +26,17 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except VaekitError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # A worker of `--nproc` leaves its line to the launcher, which prints one for the job.
+            if not tell_launcher(f"error: {exc}", 2, fault=isinstance(exc, DistributedError)):
+                click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt as exc:
             # The run folder's own account, when a training was under way; other commands
             # write nothing that an interrupt could leave half done.
             notes = getattr(exc, "__notes__", None)
-            click.echo(f"interrupted; {'; '.join(notes)}" if notes else "interrupted", err=True)
+            line = f"interrupted; {'; '.join(notes)}" if notes else "interrupted"
+            if not tell_launcher(line, 130):
+                click.echo(line, err=True)
             sys.exit(130)
 
     return wrapper

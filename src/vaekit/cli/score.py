@@ -50,7 +50,8 @@ def score(
     empirical p-value (the share of reference examples scoring at least as high). With
     --nproc N the examples are split over N processes, with the same scores as one."""
     if wants_launch(nproc):
-        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout)
+        launch(nproc, nnodes=nnodes, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id, rdzv_timeout=rdzv_timeout,
+               device=device)  # fmt: skip
         return
     from vaekit.runtime import distributed
     from vaekit.runtime.device import resolve_device

@@ -266,7 +266,10 @@ def log_likelihood_bounds(
             # for each batch to finish before the next one is queued.
             parts.append(_bound(model, xb, k, chunk, yb, max_chunk_elements, generator))
             if on_batch is not None:
-                on_batch(len(xb) * size)  # the other ranks bound their batches meanwhile
+                # The other ranks bound this round's other batches meanwhile; the last round may
+                # hold fewer than ``size`` batches, or a short one.
+                round_start = start - rank * batch_size
+                on_batch(min(round_start + size * batch_size, len(x)) - round_start)
     finally:
         model.train(was_training)
     mine = torch.cat(parts).cpu() if parts else torch.zeros(0, dtype=torch.float64)
