@@ -464,12 +464,17 @@ class TableVAE:
     beta-ELBO with beta 0.5 (the reconstruction weighted up, as TVAE does) and a learning rate
     of 3e-3; ``prior="vamp"`` (a mixture prior learned with the model) buys some quality for
     twice the time of a step (docs/tables.md). The held-out NLL stays an honest
-    importance-weighted bound whatever the objective and prior. ``out`` is the run folder (a temporary one by default, removed with
-    the estimator); a refit replaces the run there (``force=False`` refuses to), and a folder
-    holding anything but a vaekit run is refused. Every row trains, as scikit-learn estimators do: ``test_fraction`` holds out
-    a share of them for the run's own test numbers and ``val_fraction`` a share for choosing
-    the best weights.
+    importance-weighted bound whatever the objective and prior. ``out`` is the run folder (a
+    temporary one by default, removed with the estimator); a refit replaces the run there
+    (``force=False`` refuses to), and a folder holding anything but a vaekit run is refused.
+    Every row trains, as scikit-learn estimators do: ``test_fraction`` holds out a share of them
+    for the run's own test numbers and ``val_fraction`` a share for choosing the best weights.
+    ``get_params`` and ``set_params`` are scikit-learn's.
     """
+
+    #: the constructor's named arguments, in order (get_params)
+    _PARAMS = ("latent_dim", "encoder", "epochs", "batch_size", "lr", "prior", "objective", "seed",
+               "test_fraction", "val_fraction", "out", "progress")  # fmt: skip
 
     def __init__(
         self,
@@ -497,10 +502,6 @@ class TableVAE:
         self.train_options = options
         self.vae_: TrainedVAE | None = None
         self._folder: tempfile.TemporaryDirectory[str] | None = None
-
-    #: the constructor's named arguments, in order (get_params)
-    _PARAMS = ("latent_dim", "encoder", "epochs", "batch_size", "lr", "prior", "objective", "seed",
-               "test_fraction", "val_fraction", "out", "progress")  # fmt: skip
 
     @property
     def options(self) -> dict[str, Any]:
