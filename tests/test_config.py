@@ -285,3 +285,15 @@ def test_set_option_null_clears_a_field():
     set_option(config, "train.grad_clip", None)
     set_option(config, "data.limit", None)
     assert config.train.grad_clip is None and config.data.limit is None
+
+
+def test_options_the_run_leaves_unused_are_named():
+    from vaekit.config import unused_options
+
+    cfg = RunConfig()
+    assert unused_options(cfg) == []
+    cfg.train.num_workers, cfg.data.shuffle, cfg.data.shuffle_window = 2, "full", 7
+    said = unused_options(cfg)
+    assert len(said) == 2 and "num_workers 2 is unused" in said[0] and "shuffle_window 7 is unused" in said[1]
+    cfg.train.data_loading = "streaming"
+    assert len(unused_options(cfg)) == 1

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.config import FAST_MODES, RunConfig, apply_overrides, apply_preset, validate
+from vaekit.config import FAST_MODES, RunConfig, apply_overrides, apply_preset, unused_options, validate
 from vaekit.data.units import check_unit_range
 from vaekit.data.views import Splits, evaluation_batches, evaluation_examples, evaluation_view
-from vaekit.runtime.errors import CheckpointError, ConfigError, DataError, user_stacklevel
+from vaekit.runtime.errors import CheckpointError, ConfigError, DataError, VaekitWarning, user_stacklevel
 from vaekit.runtime.registry import loading_run
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.build import build_model, starts_from_marginals
@@ -416,6 +416,8 @@ def train(
     if frame is not None:
         options["data"] = DATA_FRAME
     cfg = build_config(config, preset=preset, **options)
+    for sentence in unused_options(cfg):
+        warnings.warn(f"{sentence}; leave it out", VaekitWarning, stacklevel=user_stacklevel())
     run_dir = Path(out)
     result = fit(cfg, run_dir, force=force, progress=progress, frame=frame)
     vae = TrainedVAE(result.model, result.config, run_dir)

@@ -552,6 +552,21 @@ def apply_preset(config: RunConfig, name: str) -> None:
     config.model.preset = name
 
 
+def unused_options(config: RunConfig) -> list[str]:
+    """Return a sentence for each option set away from its default that the run's other
+    settings leave unused (the training would silently ignore it)."""
+    d, t = config.data, config.train
+    unused = []
+    if t.num_workers and t.data_loading != "streaming":
+        unused.append(
+            f"num_workers {t.num_workers} is unused: worker processes read batches only under --data-loading streaming "
+            f"(this run: {t.data_loading})"
+        )
+    if d.shuffle == "full" and d.shuffle_window != DataConfig.shuffle_window:
+        unused.append(f"shuffle_window {d.shuffle_window} is unused: it sizes the windows of --shuffle blocks, not of full")
+    return unused
+
+
 def validate(config: RunConfig) -> None:
     """Raise ``ConfigError`` naming the first invalid value: of the wrong type (see
     :func:`check_types`), or outside its valid range."""
