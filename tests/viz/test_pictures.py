@@ -274,3 +274,12 @@ def test_a_figure_leaves_the_users_matplotlib_backend_as_it_was(digits):
 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "svg"
+
+
+def test_one_epochs_curves_stand_on_whole_epochs():
+    from vaekit.viz.curves import training_curves
+
+    fig = training_curves([{"epoch": 1, "train_loss": 3.0, "train_elbo": -3.0, "train_kl": 0.5, "train_recon": -2.5}])
+    bottom = [ax for ax in fig.axes if ax.get_xlabel() == "epoch"]
+    assert bottom and all(ax.get_xlim() == (0.0, 2.0) for ax in bottom)
+    assert all(float(t).is_integer() for ax in bottom for t in ax.get_xticks())

@@ -142,14 +142,22 @@ def training_curves(records: list[dict[str, Any]], vae: Any = None) -> Any:
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    from matplotlib.ticker import MaxNLocator
-
     for ax in axes[1]:
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        epoch_axis(ax, epochs)
     if labels.why_not:
         fig.suptitle(labels.why_not, fontsize=10)
     return fig
+
+
+def epoch_axis(ax: Any, epochs: list[int]) -> None:
+    """Label ``ax``'s x axis as whole epochs; a single epoch stands between its neighbours
+    rather than on an axis of fractions around it."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(set(epochs)) == 1:
+        ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
 
 
 def has_layer_kl(records: list[dict[str, Any]]) -> bool:
@@ -188,8 +196,6 @@ def layer_kl_curves(records: list[dict[str, Any]]) -> Any:
             values += ys
             marker = "o" if len(xs) < 30 else None
             ax.plot(xs, ys, style, marker=marker, markersize=3, color=colours[layer], label=f"z{layer + 1} {split}")
-    from matplotlib.ticker import MaxNLocator
-
     finite = [v for v in values if math.isfinite(v)]
     positive = [v for v in finite if v > 0]
     title = "KL(q || p) of each stochastic layer (nats/example; z1 nearest the data)"
@@ -205,8 +211,7 @@ def layer_kl_curves(records: list[dict[str, Any]]) -> Any:
         # at the draws.
         title += "\nestimated from draws where there is no closed form, so it can fall below 0"
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    epoch_axis(ax, [r["epoch"] for r in records])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
     return fig
