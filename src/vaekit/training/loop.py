@@ -381,7 +381,7 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     state["world_size"] = world.size
     if resume and trained_by != world.size:
         reporter.message(
-            f"{run_dir}: trained by {trained_by} process(es) so far, resumed by {world.size}: the same training to "
+            f"{run_dir}: last trained by {trained_by} process(es), resumed by {world.size}: the same training to "
             "float tolerance, not bit for bit (the gradient sums add in another order)"
         )
     if state["epoch"] >= t.epochs:
