@@ -136,8 +136,8 @@ def too_big_for_float32() -> np.ndarray:
 @pytest.mark.parametrize(
     ("x", "match"),
     [
-        (nan_at_3_1(), "row 3, column 1 is nan"),
-        (inf_at_2_0(), "row 2, column 0 is -inf"),
+        (nan_at_3_1(), "row 3, column 1 \\(counted from 0\\) is nan"),
+        (inf_at_2_0(), "row 2, column 0 \\(counted from 0\\) is -inf"),
         (too_big_for_float32(), "row 4, column 1"),
         (np.zeros((0, 3)), "no data"),
         (np.zeros((3, 0)), "no data"),

@@ -109,7 +109,7 @@ def test_a_bad_value_is_named_by_row_and_column_as_in_memory(tmp_path):
     array = np.zeros((10, 4), dtype=np.float32)
     array[7, 2] = np.nan
     np.save(tmp_path / "bad.npy", array)
-    with pytest.raises(DataError, match="row 7, column 2 is nan"):
+    with pytest.raises(DataError, match="row 7, column 2 \\(counted from 0\\) is nan"):
         open_disk_data(str(tmp_path / "bad.npy"), OPTIONS)
 
 

@@ -25,10 +25,10 @@ def with_value(value: float, row: int = 1, col: int = 2) -> np.ndarray:
 @pytest.mark.parametrize(
     ("x", "match"),
     [
-        (with_value(np.nan), "src: row 1, column 2 is nan"),
-        (with_value(np.inf, 2, 0), "src: row 2, column 0 is inf"),
-        (with_value(-np.inf, 0, 3), "src: row 0, column 3 is -inf"),
-        (with_value(1e39), "src: row 1, column 2 is 1e\\+39"),
+        (with_value(np.nan), "src: row 1, column 2 \\(counted from 0\\) is nan"),
+        (with_value(np.inf, 2, 0), "src: row 2, column 0 \\(counted from 0\\) is inf"),
+        (with_value(-np.inf, 0, 3), "src: row 0, column 3 \\(counted from 0\\) is -inf"),
+        (with_value(1e39), "src: row 1, column 2 \\(counted from 0\\) is 1e\\+39"),
         (np.zeros((0, 4)), "src: no data"),
         (np.zeros((4, 0)), "src: no data"),
         (np.zeros(4), "src: expected a 2-D array .* got 1-D"),
@@ -109,11 +109,11 @@ def test_as_grey_levels_converts_whole_floats() -> None:
 @pytest.mark.parametrize(
     ("x", "levels", "match"),
     [
-        (np.array([[0.0, 17.0]]), 17, "row 0, column 1 is 17.0, not a grey level .* 0 to 16"),
-        (np.array([[0.0, 1.5]]), 17, "row 0, column 1 is 1.5"),
-        (np.array([[-1.0, 0.0]]), 17, "row 0, column 0 is -1.0"),
-        (np.array([[0.0, np.nan]]), 17, "row 0, column 1 is nan"),
-        (np.array([[0, 300]]), 256, "row 0, column 1 is 300"),
+        (np.array([[0.0, 17.0]]), 17, "row 0, column 1 \\(counted from 0\\) is 17.0, not a grey level .* 0 to 16"),
+        (np.array([[0.0, 1.5]]), 17, "row 0, column 1 \\(counted from 0\\) is 1.5"),
+        (np.array([[-1.0, 0.0]]), 17, "row 0, column 0 \\(counted from 0\\) is -1.0"),
+        (np.array([[0.0, np.nan]]), 17, "row 0, column 1 \\(counted from 0\\) is nan"),
+        (np.array([[0, 300]]), 256, "row 0, column 1 \\(counted from 0\\) is 300"),
         (np.zeros((0, 3), dtype=np.uint8), 256, "no data"),
         (np.zeros(3, dtype=np.uint8), 256, "expected a 2-D array"),
         (np.array([["1"]]), 256, "must be numbers"),

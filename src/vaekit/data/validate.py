@@ -11,8 +11,9 @@ from vaekit.runtime.errors import DataError
 
 
 def array_position(row: int, col: int) -> str:
-    """Return how an error message names a cell: by its 0-based numpy indices."""
-    return f"row {row}, column {col}"
+    """Return how an error message names a cell: by its numpy indices, said to count from 0
+    (a table's messages count its rows from 1, as an editor does)."""
+    return f"row {row}, column {col} (counted from 0)"
 
 
 def check_test_fraction(test_fraction: float, allow_zero: bool = False) -> float:
