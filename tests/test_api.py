@@ -350,3 +350,8 @@ def test_a_conditional_models_examples_are_scored_with_their_labels(cvae_run):
     assert vae.explain(x[:4].numpy(), kind="recon", labels=y[:4].numpy()).contributions.shape == (4, 64)
     with pytest.raises(DataError, match="labels= must be 4 whole class numbers"):
         vae.score(x[:4].numpy(), labels=[0.5] * 4)
+
+
+def test_a_time_limit_of_0_is_no_limit_for_train_as_for_resume():
+    assert vaekit.build_config(data="digits", time_limit=0).train.time_limit is None
+    assert vaekit.build_config(data="digits", time_limit=5).train.time_limit == 5

@@ -370,6 +370,8 @@ def build_config(
             raise ConfigError(_unknown_option_message(key, known))
     for section, values in per_section.items():
         apply_overrides(cfg, section, **values)
+    if cfg.train.time_limit == 0:
+        cfg.train.time_limit = None  # 0 is no limit, as `vaekit resume --time-limit 0` takes it
     if cfg.data.condition_on and cfg.model.name == "vae":
         # Exact conditional sampling needs the condition columns as the model's condition.
         cfg.model.name = "cvae"

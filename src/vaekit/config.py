@@ -205,8 +205,8 @@ class TrainConfig:
     grad_clip: float | None = _opt(None, "Clip the gradients' global norm to this value.")
     time_limit: float | None = _opt(
         None,
-        "Seconds of training after which the run stops at the end of an epoch, checkpointed (`vaekit resume RUN "
-        "--time-limit S` continues it); none: no limit.",
+        "Seconds of training after which the run stops at the end of an epoch, checkpointed (`vaekit resume RUN` "
+        "continues it for as long again); 0, or leaving it out: no limit.",
     )
     data_loading: str = _opt(
         "memory",
@@ -614,7 +614,7 @@ def validate(config: RunConfig) -> None:
             f"grad_clip must be > 0 (a gradient norm), got {t.grad_clip}; for no clipping leave --grad-clip out "
             "(`vaekit resume RUN --grad-clip 0` turns a run's clip off)",
         ),
-        (t.time_limit is None or t.time_limit > 0, f"time_limit must be > 0 seconds, got {t.time_limit}"),
+        (t.time_limit is None or t.time_limit > 0, f"time_limit must be > 0 seconds (0, or leaving it out: no limit), got {t.time_limit}"),
         (t.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {t.checkpoint_every}"),
         (d.shuffle in SHUFFLES, f"shuffle must be one of {', '.join(SHUFFLES)}, got {d.shuffle!r}"),
         (d.shuffle_window >= 1, f"shuffle_window must be >= 1 row group, got {d.shuffle_window}"),

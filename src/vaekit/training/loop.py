@@ -314,7 +314,8 @@ def _fit(
             if out_of_time:
                 run.reporter.message(
                     f"{run_dir}: stopped at the time limit ({config.train.time_limit:g} s) after epoch {epoch} of "
-                    f"{config.train.epochs}, checkpointed; `vaekit resume {run_dir} [--time-limit S]` continues it"
+                    f"{config.train.epochs}, checkpointed; `vaekit resume {run_dir}` continues it for another "
+                    f"{config.train.time_limit:g} s (the run keeps its limit), `--time-limit 0` to the end"
                 )
                 break
     return finish(run)
