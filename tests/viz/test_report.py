@@ -135,3 +135,11 @@ def test_report_default_k_is_announced_and_a_k_for_a_loss_is_refused(digits_run,
     write_report(run, progress="quiet")
     assert capsys.readouterr().err == ""
     assert (run / "eval-test.json").exists()
+
+
+def test_the_largest_k_comes_first_among_one_splits_evaluations(tmp_path):
+    from vaekit.viz.report import read_evaluations
+
+    for stem in ("eval-test-k100", "eval-test-k5000", "eval-all-k20", "eval-test"):
+        (tmp_path / f"{stem}.json").write_text("{}")
+    assert list(read_evaluations(tmp_path)) == ["eval-all-k20", "eval-test-k5000", "eval-test-k100", "eval-test"]

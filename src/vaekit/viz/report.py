@@ -200,9 +200,16 @@ def render_report(
 
 def read_evaluations(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Return the evaluations saved in ``run_dir`` as ``eval-*.json`` (by file stem, in name
-    order); unreadable files are skipped."""
+    order but the largest K first among one split's, the tightest bound above a quick look);
+    unreadable files are skipped."""
+    import re
+
+    def order(path: Path) -> tuple[str, int]:
+        k = re.search(r"-k(\d+)$", path.stem)
+        return (path.stem[: k.start()] if k else path.stem, -int(k.group(1)) if k else 0)
+
     found = {}
-    for path in sorted(run_dir.glob("eval-*.json")):
+    for path in sorted(run_dir.glob("eval-*.json"), key=order):
         try:
             report = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
