@@ -66,8 +66,9 @@ def not_a_likelihood_reason(likelihood: Any, value_range: str | None, dequantize
     if name == "bernoulli" and value_range == "unit":
         return (
             "a Bernoulli likelihood of grey levels is a cross-entropy loss, not a likelihood of the data; "
-            "for the literature's binarised-MNIST NLL retrain with --binarize dynamic, or model the grey "
-            "levels with a continuous likelihood and --dequantize uniform (e.g. --likelihood gaussian "
+            "for an NLL of binarised images (as the literature's binarised-MNIST NLL) retrain with --binarize "
+            "dynamic, for one of the grey levels use a discretised likelihood (--likelihood "
+            "discretized-logistic) or a continuous one with --dequantize uniform (e.g. --likelihood gaussian "
             "--dequantize uniform)"
         )
     if value_range == "unit":
