@@ -112,8 +112,9 @@ def test_autoencoder_codes_are_point_masses():
 @pytest.mark.parametrize(
     "family, option, value, message",
     [
-        ("vae", "beta", 4.0, "objective 'elbo' .* takes no option 'beta'; its options are: none"),
-        ("vae", "k", 10, "objective 'elbo' .* takes no option 'k'"),
+        ("vae", "beta", 4.0, "objective 'elbo' .* takes no option 'beta'; its options are: none. 'beta' is an "
+                             "option of objective 'beta-elbo': choose one with --objective beta-elbo"),
+        ("vae", "k", 10, "objective 'elbo' .* takes no option 'k'.* an option of objective 'elbo-k' and 'iwae'"),
         ("iwae", "free_bits", 0.5, "objective 'iwae' .* takes no option 'free_bits'; its options are: k"),
     ],
 )

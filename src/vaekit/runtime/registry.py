@@ -167,16 +167,38 @@ class Registry(dict[str, T], Generic[T]):
         what: str | None = None,
     ) -> Any:
         """Build piece ``name`` with the user's ``options``, the ``required`` arguments and the
-        ``derived`` values it accepts (see :func:`vaekit.runtime.construct.construct`)."""
+        ``derived`` values it accepts (see :func:`vaekit.runtime.construct.construct`). An option
+        that this piece does not take but others of its kind do raises ``ConfigError`` naming them."""
         factory = self.get_factory(name)
-        return construct(
-            factory,  # type: ignore[arg-type]
-            what or f"{self.kind} {name!r}",
-            required=required,
-            options=options,
-            derived=derived,
-            kind=self.kind,
-        )
+        what = what or f"{self.kind} {name!r}"
+        try:
+            return construct(
+                factory,  # type: ignore[arg-type]
+                what,
+                required=required,
+                options=options,
+                derived=derived,
+                kind=self.kind,
+            )
+        except ConfigError as exc:
+            hint = self._other_pieces_hint(name, options or {})
+            if hint and str(exc).startswith(f"{what} takes no option"):
+                raise ConfigError(f"{exc}. {hint}") from None
+            raise
+
+    def _other_pieces_hint(self, name: str, options: Mapping[str, Any]) -> str | None:
+        """Return which other pieces of this kind take an option of ``options`` that piece
+        ``name`` does not, and how to choose one; None when none do."""
+        taken = set(self.options(name))
+        for option in options:
+            others = [other for other in self.names() if other != name and option in self.options(other)]
+            if option not in taken and others:
+                return (
+                    f"{option!r} is an option of {self.kind} {' and '.join(repr(o) for o in others)}: choose one "
+                    f"with --{self.kind} {others[0]} (--set {self.kind}.name={others[0]}; {self.kind}='{others[0]}' "
+                    "in Python)"
+                )
+        return None
 
     def describe(self) -> list[str]:
         """Return one line per piece: its name and its options with their defaults."""
