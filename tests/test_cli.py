@@ -277,3 +277,13 @@ def test_evaluate_shows_progress_as_plain_lines_when_piped_and_none_when_quiet(b
     json.loads(shown.stdout)  # the report alone on stdout
     quiet = CliRunner().invoke(main, ["evaluate", str(binarized_copy), "--k", "20", "--no-probe", "-q"])
     assert "NLL, K=20" not in quiet.stderr
+
+
+def test_the_epoch_line_calls_no_elbo_an_elbo(tmp_path):
+    # A Bernoulli on grey levels is no likelihood of the data, as the report and curves say.
+    args = ["train", "--data", "digits", "--encoder", "8", "--latent", "2", "--epochs", "1"]
+    grey = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "grey")])
+    binary = CliRunner().invoke(main, [*args, "--binarize", "dynamic", "--out", str(tmp_path / "binary")])
+    assert grey.exit_code == binary.exit_code == 0
+    assert "train_recon-kl=" in grey.stderr and "train_elbo=" not in grey.stderr
+    assert "train_elbo=" in binary.stderr

@@ -37,3 +37,14 @@ def test_progress_lines_of_an_unknown_total_print_every_few_seconds(monkeypatch)
     for _ in range(4):
         lines.update(100)
     assert out.getvalue().splitlines() == ["scoring: 200 examples, 11 s", "scoring: 400 examples, 25 s"]
+
+
+def test_the_epoch_line_calls_a_metric_by_the_name_it_is_given():
+    import io
+
+    from vaekit.runtime.progress import Progress
+
+    out = io.StringIO()
+    record = {"epoch": 1, "train_loss": 2.0, "train_elbo": -2.0, "train_kl": 0.5, "examples_per_s": 10.0}
+    Progress(3, mode="lines", stream=out, names={"train_elbo": "train_recon-kl"}).epoch_end(record)
+    assert "train_recon-kl=-2.0000" in out.getvalue() and "train_elbo" not in out.getvalue()

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from vaekit.data.views import EvaluationExamples
+from vaekit.distributions.likelihoods.base import likelihood_is_exact
 from vaekit.evaluation.diagnostics import (
     ACTIVE_UNIT_THRESHOLD,
     ColumnMoments,
@@ -41,18 +42,6 @@ from vaekit.evaluation.metrics import bits_per_dim
 from vaekit.runtime.errors import ConfigError
 from vaekit.runtime.memory import release_free_heap
 from vaekit.runtime.progress import work_progress
-
-
-def likelihood_is_exact(likelihood: Any, value_range: str | None, dequantize: str = "none") -> bool:
-    """Return True when ``likelihood.log_prob`` is a normalised density or mass for the data the
-    model is evaluated on, so that its bound may be called a log-likelihood.
-
-    Uniformly dequantised pixels are continuous values in [0, 1): any density on the real line
-    (``"real"`` in ``exact_for``) is a (sub-)normalised density for them. Otherwise the data's
-    value range (``"binary"``, ``"unit"``, ``"real"``) must be one the likelihood is exact for."""
-    if dequantize == "uniform":
-        return "real" in likelihood.exact_for
-    return value_range in likelihood.exact_for
 
 
 def not_a_likelihood_reason(likelihood: Any, value_range: str | None, dequantize: str = "none") -> str:

@@ -31,9 +31,13 @@ class Progress:
     """Shows per-batch progress with a bar (interactive) and one line per epoch (always,
     unless ``quiet``). Writes to stderr so that stdout stays clean for data."""
 
-    def __init__(self, total_epochs: int, mode: str = "auto", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total_epochs: int, mode: str = "auto", stream: TextIO | None = None, names: dict[str, str] | None = None
+    ) -> None:
         self.stream = stream or sys.stderr
         self.total_epochs = total_epochs
+        #: what the epoch line calls a metric of the record, where not by its key
+        self.names = dict(names or {})
         check_mode(mode)
         self.mode = ("bar" if is_interactive(self.stream) else "lines") if mode == "auto" else mode
         self._bar: Any = None
@@ -74,7 +78,7 @@ class Progress:
         parts = [f"epoch {record['epoch']}/{self.total_epochs}"]
         for key in ("train_loss", "train_elbo", "train_kl", "val_loss"):
             if record.get(key) is not None:
-                parts.append(f"{key}={record[key]:.4f}")
+                parts.append(f"{self.names.get(key, key)}={record[key]:.4f}")
         parts.append(f"examples/s={record['examples_per_s']:.0f}")
         print("  ".join(parts), file=self.stream, flush=True)
 

@@ -27,6 +27,7 @@ from vaekit.config import RunConfig
 from vaekit.config import validate as validate_config
 from vaekit.data.units import to_model_units
 from vaekit.data.views import Splits, dequantize_uniform, evaluation_batches, evaluation_view
+from vaekit.distributions.likelihoods.base import likelihood_is_exact
 from vaekit.runtime import distributed
 from vaekit.runtime.atomic import atomic_write_text, write_errors
 from vaekit.runtime.batch_shard import rows_of_batch
@@ -377,7 +378,10 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     step = training_step(config, model, objective, optimizer, device)
     if world.distributed:
         step.reduce_gradients = GradientSum(list(model.parameters()))
-    reporter = Progress(t.epochs, mode=progress if world.writer else "quiet")
+    # Where the likelihood is no likelihood of the data, its ELBO is no ELBO (as the report says).
+    exact = likelihood_is_exact(model.likelihood, config.value_range, config.data.dequantize)
+    names = {} if exact else {"train_elbo": "train_recon-kl"}
+    reporter = Progress(t.epochs, mode=progress if world.writer else "quiet", names=names)
     trained_by = state.get("world_size", 1)
     state["world_size"] = world.size
     if resume and trained_by != world.size:

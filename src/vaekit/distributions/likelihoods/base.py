@@ -11,6 +11,8 @@ evaluation never calls a Bernoulli score of grey levels an NLL.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -72,3 +74,15 @@ register_likelihood = LIKELIHOODS.register
 def create_likelihood(name: str, dim: int, **options: object) -> Likelihood:
     """Build the likelihood registered as ``name`` for ``dim`` data dimensions."""
     return LIKELIHOODS.build(name, options, required={"dim": dim})
+
+
+def likelihood_is_exact(likelihood: Any, value_range: str | None, dequantize: str = "none") -> bool:
+    """Return True when ``likelihood.log_prob`` is a normalised density or mass for the data the
+    model is evaluated on, so that its bound may be called a log-likelihood.
+
+    Uniformly dequantised pixels are continuous values in [0, 1): any density on the real line
+    (``"real"`` in ``exact_for``) is a (sub-)normalised density for them. Otherwise the data's
+    value range (``"binary"``, ``"unit"``, ``"real"``) must be one the likelihood is exact for."""
+    if dequantize == "uniform":
+        return "real" in likelihood.exact_for
+    return value_range in likelihood.exact_for
