@@ -3,6 +3,8 @@
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const $ = (id) => document.getElementById(id);
+// Two decimals, without the "-0.00" that toFixed gives a small negative number.
+const fixed2 = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
 
 const state = {
   info: null,
@@ -204,9 +206,9 @@ function show(item) {
     const slider = document.querySelector(`input[data-dim="${dim}"]`);
     if (slider && document.activeElement !== slider) slider.value = String(v);
     const out = document.querySelector(`output[data-dim="${dim}"]`);
-    if (out) out.textContent = v.toFixed(2);
+    if (out) out.textContent = fixed2(v);
   });
-  $("z-readout").textContent = "z = [" + item.z.map((v) => v.toFixed(2)).join(", ") + "]" +
+  $("z-readout").textContent = "z = [" + item.z.map((v) => fixed2(v)).join(", ") + "]" +
     (state.info.conditional ? ` · class ${state.label}` : "");
   drawMap();
 }
@@ -383,7 +385,7 @@ function fillStrip(box, items) {
       drawBars(cell, item.values);
     }
     cell.className = "cell";
-    cell.title = "z = [" + item.z.map((v) => v.toFixed(2)).join(", ") + "]";
+    cell.title = "z = [" + item.z.map((v) => fixed2(v)).join(", ") + "]";
     cell.addEventListener("click", () => show(item));
     box.append(cell);
   }
@@ -392,7 +394,7 @@ function fillStrip(box, items) {
 function setEnd(which) {
   const item = state.current;
   state[which] = {z: item.z.slice(), point: item.point.slice()};
-  $(`slot-${which}`).textContent = "(" + item.point.map((v) => v.toFixed(2)).join(", ") + ")";
+  $(`slot-${which}`).textContent = "(" + item.point.map((v) => fixed2(v)).join(", ") + ")";
   $("interp-button").disabled = !(state.a && state.b);
   drawMap();
 }
@@ -425,7 +427,7 @@ async function sample() {
 
 function download() {
   if (!state.current) return;
-  const z = state.current.z.map((v) => v.toFixed(2)).join("_") + (state.info.conditional ? `-class${state.label}` : "");
+  const z = state.current.z.map((v) => fixed2(v)).join("_") + (state.info.conditional ? `-class${state.label}` : "");
   const link = document.createElement("a");
   if (state.info.kind !== "image") {
     const csv = state.current.values.join(",") + "\n";
