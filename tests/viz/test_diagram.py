@@ -124,7 +124,7 @@ def test_large_layers_draw_a_few_circles_an_ellipsis_and_the_width():
     assert max(per_layer.values()) <= MAX_SHOWN
     assert per_layer["input"] == 4 and per_layer["mu"] == 4
     widths = {text_of(t) for t in elements(root, "text", "width")}
-    assert widths == {"784 units", "512 units", "256 units", "20 units"}  # 20: under the heads and z
+    assert widths == {"784 units", "512 units", "256 units", "20 units each", "20 units"}  # each: mu and sigma
     units = [text_of(t) for t in elements(root, "text", "unit")]
     assert "x784" in units and "x4" not in units
     assert len(elements(root, "text", "ellipsis")) == 2 + 2 + 2 + 3  # input/output, 4 hidden, mu, sigma, z

@@ -228,7 +228,7 @@ def _place_heads(d: Drawing, layer: GaussianHeads, x: float) -> _Column:
     d.texts.append(Text(x, mu_box.y - 0.35, Label("mu", math=True), "middle", 0.42, "caption"))
     d.texts.append(Text(x, sigma_box.y - 0.35, Label("sigma", math=True), "middle", 0.42, "caption"))
     if layer.width > MAX_SHOWN:
-        d.texts.append(Text(x, sigma_box.y + sigma_box.h + 0.35, Label(f"{layer.width} units"), "middle", 0.3, "width"))
+        d.texts.append(Text(x, sigma_box.y + sigma_box.h + 0.35, Label(f"{layer.width} units each"), "middle", 0.3, "width"))
     return _Column(mu + sigma, "heads", x - RADIUS, x + RADIUS, heads=(mu, sigma))
 
 
