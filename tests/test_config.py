@@ -74,7 +74,6 @@ def test_set_option_reaches_the_piece_or_field_its_path_names(path, value, where
         ("beta", "expected SECTION.OPTION"),
         ("optimizer.lr", "unknown section 'optimizer'"),
         ("train.learning_rate", "train has no option 'learning_rate'"),
-        ("model.beta", "an option of the objective now: --set objective.beta"),
     ],
 )
 def test_set_option_refuses_a_path_it_cannot_place(path, message):
@@ -297,3 +296,18 @@ def test_options_the_run_leaves_unused_are_named():
     assert len(said) == 2 and "num_workers 2 is unused" in said[0] and "shuffle_window 7 is unused" in said[1]
     cfg.train.data_loading = "streaming"
     assert len(unused_options(cfg)) == 1
+
+
+def test_a_familys_own_option_is_set_and_a_pieces_is_named_where_it_went():
+    from vaekit.training.build import check_family_options
+
+    ladder = RunConfig()
+    ladder.model.name = "lvae"
+    set_option(ladder, "model.normalization", "none")  # lvae's own option
+    assert ladder.model.options == {"normalization": "none"}
+    check_family_options(ladder)
+    plain = RunConfig()
+    set_option(plain, "model.beta", 4)
+    with pytest.raises(ConfigError, match=r"model 'vae' takes no option 'beta': it is an option of the objective now: "
+                                          r"--set objective.beta"):  # fmt: skip
+        check_family_options(plain)

@@ -533,9 +533,8 @@ def set_option(config: RunConfig, path: str, value: Any) -> None:
     elif key in names:
         apply_overrides(config, section, **{key: value})
     elif section == "model":
-        if key in LEGACY_MODEL_OPTIONS:
-            piece, option = LEGACY_MODEL_OPTIONS[key]
-            raise ConfigError(f"--set model.{key}: {key} is an option of the {piece} now: --set {piece}.{option}=...")
+        # A family's own option, such as lvae's normalization; one that the family does not
+        # take but a piece does (an earlier version's model.activation) is named when the model is built.
         config.model.options[key] = value
     else:
         raise ConfigError(f"--set {path}=...: {section} has no option {key!r}; its options are {sorted(names)}")

@@ -14,7 +14,7 @@ from torch import nn
 
 from vaekit import objectives
 from vaekit._version import __version__
-from vaekit.config import INITS, OUTPUT_BIASES, RunConfig
+from vaekit.config import INITS, LEGACY_MODEL_OPTIONS, OUTPUT_BIASES, RunConfig
 from vaekit.data.units import to_model_units
 from vaekit.models import DataFacts, create
 from vaekit.runtime.errors import ConfigError, VaekitError
@@ -58,6 +58,7 @@ def build_model(config: RunConfig, check_memory: bool = True) -> nn.Module:
     (``ConfigError`` with the estimate), rather than failing inside the allocator;
     ``check_memory=False`` skips that for a caller that has checked more already
     (:func:`check_training_memory`)."""
+    check_family_options(config)
     meta = meta_model(config) if check_memory else None
     if meta is not None:
         count = parameter_count(meta)
@@ -66,10 +67,29 @@ def build_model(config: RunConfig, check_memory: bool = True) -> nn.Module:
         return create(dataclasses.asdict(config.model), data_facts(config))
 
 
+def check_family_options(config: RunConfig) -> None:
+    """Raise ``ConfigError`` for a model option (``--set model.KEY``) that the family does not
+    take but a piece of the model does (an earlier version's flat ``model.activation``), naming
+    where it goes now; an option no piece knows is refused as the family is built."""
+    from vaekit.models.registry import MODELS
+
+    if config.model.name not in MODELS:
+        return  # an unknown family is named as the model is built
+    own = MODELS.options(config.model.name)
+    for key in config.model.options:
+        if key in LEGACY_MODEL_OPTIONS and key not in own:
+            piece, option = LEGACY_MODEL_OPTIONS[key]
+            raise ConfigError(
+                f"model {config.model.name!r} takes no option {key!r}: it is an option of the {piece} now: "
+                f"--set {piece}.{option}=..."
+            )
+
+
 def meta_model(config: RunConfig) -> nn.Module | None:
     """Return the model ``config`` describes built on the ``meta`` device: every shape, no
     memory and no random draws. A bad name or option raises ``ConfigError`` as
     :func:`build_model` would; None when a piece cannot be built on ``meta``."""
+    check_family_options(config)
     with _newer_version_note(config), torch.random.fork_rng(devices=[]):
         try:
             with torch.device("meta"):
