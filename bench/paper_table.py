@@ -524,9 +524,10 @@ def main() -> None:
     parser = script_parser(__file__, __doc__)
     parser.add_argument("--rows", help="comma-separated row names (default: the paper's rows and the ladder VAE; "
                                        "--status and --history add each -code twin started in --runs)")  # fmt: skip
-    parser.add_argument("--runs", default="runs/paper", help="folder of the runs (one per row)")
+    parser.add_argument("--runs", default="runs/paper", help="folder of the runs, one per row (default: runs/paper; "
+                                                          "the repository's are in bench/paper-runs)")
     parser.add_argument("--time-limit", type=float, help="seconds of training per row in this call")
-    parser.add_argument("--budget", type=float, help="train each row for this many seconds only (its own runs)")
+    parser.add_argument("--budget", type=float, help="train each row for this many seconds only, in runs of its own (a folder RUNS-budget-S beside --runs)")
     parser.add_argument("--points", type=int, default=4, help="NLL measurements along a --budget run")
     parser.add_argument("--curve-k", type=int, default=500, help="importance samples of the --budget points")
     parser.add_argument("--k", type=int, default=5000, help="importance samples of the reported NLL")
@@ -536,8 +537,8 @@ def main() -> None:
     parser.add_argument("--evaluate", action="store_true",
                         help="measure each row's NLL at its current weights (its NLL so far); train nothing")  # fmt: skip
     parser.add_argument("--nproc", type=int, default=1, help="processes of each NLL evaluation (vaekit evaluate --nproc)")
-    parser.add_argument("--data-dir", default=str(mnist_dir()))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=str(mnist_dir()), help="folder of MNIST's IDX files (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of a new row's training (default: 0)")
     parser.add_argument("--device", default="cpu", help="where new runs train and every NLL is measured (cpu, cuda)")
     parser.add_argument("--snapshot", metavar="DEST",
                         help="copy each row's run, as of its last checkpoint, into DEST/ROW (training or not); train nothing")  # fmt: skip
@@ -571,6 +572,13 @@ def main() -> None:
         raise SystemExit("--plot draws the NLLs measured so far: give it with --history")
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg"):
         raise SystemExit(f"--plot {args.plot}: name a .png or .svg file")
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise SystemExit(f"--plot {args.plot}: no folder {Path(args.plot).parent}; name a file in a folder that exists")
+    if Path(args.runs).exists() and not Path(args.runs).is_dir():
+        raise SystemExit(f"--runs {args.runs} is a file: name the folder that holds the rows' runs")
+    if (args.status or args.history or args.evaluate or args.snapshot) and not Path(args.runs).is_dir():
+        raise SystemExit(f"--runs {args.runs}: no such folder (the rows' runs are read from it; the repository's "
+                         "are in bench/paper-runs)")  # fmt: skip
     if args.command and (args.status or args.budget or args.evaluate or args.snapshot or args.history):
         raise SystemExit("--command prints the training commands; it does not go with --status, --budget, --evaluate, "
                          "--snapshot or --history")  # fmt: skip
@@ -659,7 +667,7 @@ def main() -> None:
             ours = measured(run, args.k, done)
         else:
             ours = "{:.2f} ± {:.2f}".format(*nll(run, args.k, args.nproc, args.device))
-        state = "done" if done >= row.epochs else f"partial ({done}/{row.epochs} epochs)" if done else "not started"
+        state = "done" if done >= row.epochs else f"partial ({done}/{row.epochs} epochs)" if done else "not started in --runs"
         cost = remaining_cost(run, row.epochs) if 0 < done < row.epochs else None
         if cost is not None:
             state = state[:-1] + f"; about {cost[0]:.1f} core-hours left at {cost[1]:.0f} CPU-s per epoch)"

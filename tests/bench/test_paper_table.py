@@ -166,7 +166,20 @@ def test_status_names_a_row_with_no_epoch_as_not_started(tmp_path: Path) -> None
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
-    assert "| vae1-k5 | 86.47 | - | 0 | 0.00 h | not started |" in status.stdout
+    assert "| vae1-k5 | 86.47 | - | 0 | 0.00 h | not started in --runs |" in status.stdout
+
+
+def test_a_runs_folder_or_plot_folder_that_is_not_there_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    for args, said in (
+        (["--runs", str(tmp_path / "nope"), "--status"], "no such folder"),
+        (["--runs", str(tmp_path / "file"), "--history"], "is a file: name the folder"),
+        (["--runs", str(tmp_path), "--history", "--plot", str(tmp_path / "no" / "p.png")], "no folder"),
+    ):
+        refused = subprocess.run([sys.executable, "-m", "bench.paper_table", *args], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=120)  # fmt: skip
+        assert refused.returncode == 1 and said in refused.stderr, refused.stderr
+    assert not (tmp_path / "no").exists()
 
 
 def test_device_reaches_the_training_command(tmp_path: Path) -> None:
