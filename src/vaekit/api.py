@@ -890,7 +890,21 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
     }
+    widths = getattr(vae.model, "widths", None)
+    if widths is not None and len(widths) > 1:
+        # A hierarchy's stochastic layers, z1 (nearest the data, latent_dim wide) first.
+        info = _insert_after(info, "latent_dim", "latent_layers", list(widths))
+    own = {k: v for k, v in vae.config.model.options.items() if v is not None}
+    if own:
+        info = _insert_after(info, "model", "model_options", describe_piece({"name": "", **own}))
     if table is not None:
         info["condition_on"] = list(table.get("condition_on") or [])
         info["schema"] = table["schema"]
     return info
+
+
+def _insert_after(info: dict[str, Any], after: str, key: str, value: Any) -> dict[str, Any]:
+    """Return ``info`` with ``key: value`` placed right after ``after`` (the order a summary shows)."""
+    items = list(info.items())
+    at = [k for k, _ in items].index(after) + 1
+    return dict([*items[:at], (key, value), *items[at:]])

@@ -223,3 +223,13 @@ def test_typst_compiles_against_a_cetz_stand_in(seed_arch, tmp_path):
         )
         assert result.returncode == 0, result.stderr[-2000:]
         assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_hierarchy_or_a_flow_says_what_the_diagram_leaves_out():
+    from vaekit.viz.diagram.layers import left_out
+
+    assert left_out("vae", {}) == ""
+    assert left_out("hvae", {"upper_latents": [8, 4]}) == (
+        "z is z1 of the hvae hierarchy; its upper stochastic layers (8, 4 units) are not drawn"
+    )
+    assert left_out("vae", {"flow_steps": 2}) == "q(z|x) goes on through 2 IAF steps, not drawn"

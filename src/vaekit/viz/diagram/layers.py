@@ -7,6 +7,7 @@ change to every renderer.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,8 @@ class Architecture:
 
     layers: tuple[Layer, ...]
     title: str = ""
+    #: a line under the drawing on what it leaves out (a hierarchy's upper layers, a flow)
+    note: str = ""
 
 
 def dense_vae(input_dim: int, encoder: list[int], latent_dim: int, decoder: list[int], title: str = "") -> Architecture:
@@ -78,4 +81,19 @@ def architecture_from_config(config: Any) -> Architecture:
     from vaekit.nets.registry import hidden_widths
 
     encoder, decoder = hidden_widths(m.net.get("encoder"), m.net.get("decoder"))
-    return dense_vae(config.input_dim, encoder, m.latent_dim, decoder, title)
+    arch = dense_vae(config.input_dim, encoder, m.latent_dim, decoder, title)
+    return dataclasses.replace(arch, note=left_out(m.name, m.options))
+
+
+def left_out(model: str, options: dict[str, Any]) -> str:
+    """Return what the founding diagram's shape leaves out of model ``model`` with family
+    ``options``: a hierarchy's upper stochastic layers and an IAF posterior's steps ("" for none)."""
+    parts = []
+    if model in ("hvae", "lvae"):
+        upper = options.get("upper_latents")
+        widths = f" ({', '.join(str(w) for w in upper)} units)" if upper else ""
+        parts.append(f"z is z1 of the {model} hierarchy; its upper stochastic layers{widths} are not drawn")
+    steps = options.get("flow_steps") or 0
+    if steps:
+        parts.append(f"q(z|x) goes on through {steps} IAF step{'s' if steps != 1 else ''}, not drawn")
+    return "; ".join(parts)

@@ -165,6 +165,9 @@ def layout(arch: Architecture) -> Drawing:
         if previous is not None:
             _connect(d, previous, column, layer)
         previous = column
+    if arch.note:
+        xmin, _, xmax, ymax = d.bounds()
+        d.texts.append(Text((xmin + xmax) / 2, ymax + 0.6, Label(arch.note), "middle", 0.3, "note"))
     return d
 
 
