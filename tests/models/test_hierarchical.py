@@ -311,3 +311,11 @@ def test_the_layers_picture_samples_one_layer_more_per_row(trained_hvae, digits_
     assert (layer_sample_grid(trained_hvae, n=5, scale=1) == picture).all()  # seeded
     with pytest.raises(ConfigError, match="several stochastic layers"):
         layer_sample_grid(vaekit.load(digits_run))
+
+
+def test_a_hierarchys_traversal_names_z1s_dimensions(trained_hvae):
+    from vaekit import viz
+
+    x, _ = vaekit.api.resolve_eval_data(trained_hvae, None, "test")
+    labels = [t.get_text() for t in viz.traversal_figure(trained_hvae, x[0], x[:50], steps=3).axes[0].get_yticklabels()]
+    assert labels and all(label.startswith("z1[") for label in labels)

@@ -80,7 +80,10 @@ def traversal_figure(
     ax = fig.add_subplot()
     show_grid(ax, grid)
     cell_h, cell_w = grid.shape[0] / len(dims), grid.shape[1] / steps
-    ax.set_yticks([cell_h * (i + 0.5) for i in range(len(dims))], [f"z{d} ({kl[d]:.2f})" for d in dims], fontsize=8)
+    # In a hierarchy z1, z2, ... name the layers (as its other pictures do): these are z1's dimensions.
+    layered = len(getattr(vae.model, "widths", ())) > 1
+    names = [f"z1[{d}]" if layered else f"z{d}" for d in dims]
+    ax.set_yticks([cell_h * (i + 0.5) for i in range(len(dims))], [f"{n} ({kl[d]:.2f})" for n, d in zip(names, dims, strict=True)], fontsize=8)
     ax.set_xticks([cell_w * (i + 0.5) for i in range(steps)], [f"{v:+.1f}" for v in values], fontsize=8)
     ax.tick_params(length=0)
     conditional = label is not None and getattr(vae, "conditional", False) and np.ndim(label) == 0
