@@ -773,7 +773,10 @@ def evaluate(
         progress=progress,
         fast=fast,
     )
-    report = {"split": split, "data": data or cfg.data.name, **report}
+    objective = {k: v for k, v in cfg.model.objective.items() if v is not None}
+    objective["name"] = objective.get("name") or getattr(vae.model, "objective_name", "elbo")
+    # The training objective, so that a collapse note can tell which remedy the run already has.
+    report = {"split": split, "data": data or cfg.data.name, **report, "objective": objective}
     if save:
         _save_evaluation(vae, report, own_data=data is None)
     return report

@@ -46,3 +46,15 @@ def test_collapse_note_names_the_kl_and_the_warm_up_only_below_the_threshold():
     note = collapse_note(0.004)
     assert note is not None and "KL 0.004 nats/example" in note
     assert "--objective beta-elbo --set objective.warmup=linear" in note
+
+
+def test_a_collapsed_layer_is_named_and_a_warm_up_the_run_has_is_not_advised_again():
+    from vaekit.evaluation.diagnostics import report_collapse_note
+
+    plain = {"kl": 0.002, "objective": {"name": "elbo"}}
+    assert "A KL warm-up usually avoids it" in report_collapse_note(plain)
+    warmed = {"kl": 0.002, "objective": {"name": "beta-elbo", "warmup": "linear", "warmup_steps": 200}}
+    assert "already warms the KL term up" in report_collapse_note(warmed)
+    layered = {"kl": 0.99, "kl_per_layer": [0.98, 0.01], "objective": {"name": "elbo"}}
+    assert report_collapse_note(layered).startswith("the posterior of layer z2 (0.010 nats/example) has collapsed")
+    assert report_collapse_note({**layered, "kl_per_layer": [0.5, 0.49]}) is None

@@ -17,20 +17,47 @@ COLLAPSED_KL_NATS = 0.1
 
 
 def report_collapse_note(report: dict[str, Any]) -> str | None:
-    """Return :func:`collapse_note` of an evaluation report's KL term, or None for a report
-    without one (a deterministic autoencoder's)."""
-    return collapse_note(report["kl"]) if "kl" in report else None
+    """Return :func:`collapse_note` of an evaluation report's KL term (a hierarchy's per layer,
+    where the whole has not collapsed), the remedy fitted to the report's ``objective``, or
+    None for a report without a KL term (a deterministic autoencoder's)."""
+    if "kl" not in report:
+        return None
+    objective = report.get("objective")
+    note = collapse_note(report["kl"], objective)
+    layers = report.get("kl_per_layer") or []
+    if note is not None or len(layers) < 2:
+        return note
+    collapsed = [f"z{i + 1} ({kl:.3f} nats/example)" for i, kl in enumerate(layers) if kl < COLLAPSED_KL_NATS]
+    if not collapsed:
+        return None
+    return (
+        f"the posterior of layer {' and '.join(collapsed)} has collapsed to the prior: that layer carries almost "
+        f"nothing about the data, the layers below do all the work. {_remedy(objective)}"
+    )
 
 
-def collapse_note(kl: float) -> str | None:
-    """Return a note saying the posterior has collapsed, and what usually avoids it, when the
-    KL term ``kl`` (nats per example) is below :data:`COLLAPSED_KL_NATS`; else None."""
+def collapse_note(kl: float, objective: dict[str, Any] | None = None) -> str | None:
+    """Return a note saying the posterior has collapsed, and what usually avoids it (given the
+    run's ``objective``, a piece's mapping: a warm-up it already has is not advised again),
+    when the KL term ``kl`` (nats per example) is below :data:`COLLAPSED_KL_NATS`; else None."""
     if kl >= COLLAPSED_KL_NATS:
         return None
     return (
         f"the posterior has collapsed to the prior (KL {kl:.3f} nats/example): the codes carry almost nothing "
-        "about the data and the decoder ignores them. A KL warm-up usually avoids it (`--objective beta-elbo "
-        "--set objective.warmup=linear --set objective.warmup_steps=N`, N a few epochs' steps); so can more epochs"
+        f"about the data and the decoder ignores them. {_remedy(objective)}"
+    )
+
+
+def _remedy(objective: dict[str, Any] | None) -> str:
+    """Return what usually keeps a posterior from collapsing, for a run trained with ``objective``."""
+    if objective and objective.get("warmup", "none") not in (None, "none"):
+        return (
+            "The run already warms the KL term up: a longer warm-up (a larger objective.warmup_steps), free bits "
+            "(`--set objective.free_bits=0.5`, nats per dimension) or more epochs usually help"
+        )
+    return (
+        "A KL warm-up usually avoids it (`--objective beta-elbo --set objective.warmup=linear "
+        "--set objective.warmup_steps=N`, N a few epochs' steps); so can more epochs"
     )
 
 
