@@ -488,11 +488,11 @@ def report_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         per_layer = zip(report["active_units_per_layer"], report["latent_dims_per_layer"], strict=True)
         rows.append(("active units per layer", ", ".join(f"z{i}: {a} of {n}" for i, (a, n) in enumerate(per_layer, 1))))
     if "kl_per_layer" in report:
-        kls = ", ".join(f"z{i}: {v:.2f}" for i, v in enumerate(report["kl_per_layer"], 1))
+        kls = ", ".join(f"z{i}: {_two_places(v)}" for i, v in enumerate(report["kl_per_layer"], 1))
         rows.append(("KL per layer", kls + " nats"))
     if "kl_per_dim" in report:
         kls = sorted(report["kl_per_dim"], reverse=True)
-        rows.append(("KL per dimension (sorted)", " ".join(f"{v:.2f}" for v in kls) + " nats"))
+        rows.append(("KL per dimension (sorted)", " ".join(_two_places(v) for v in kls) + " nats"))
     rows.append(("reconstruction MSE", f"{report['recon_mse']:.6f} per dimension"))
     if "probe" in report:
         p = report["probe"]
@@ -527,6 +527,12 @@ def report_notes(report: dict[str, Any]) -> list[str]:
     if collapsed:
         notes.append(f"collapse: {collapsed}")
     return notes
+
+
+def _two_places(value: float) -> str:
+    """Return ``value`` to two decimal places, 0.00 for what would print as -0.00 (a draw-based
+    KL estimate a hair below zero)."""
+    return f"{0.0 if abs(value) < 0.005 else value:.2f}"
 
 
 def format_report(report: dict[str, Any], title: str = "") -> str:
