@@ -275,7 +275,7 @@ def test_explanations_split_the_score_at_draws_through_the_hierarchy(trained_hva
         ({"upper_latents": [4, 0]}, r"model.upper_latents must be positive widths, got \[4, 0\]"),
         ({"upper_latents": []}, "needs at least one layer above z_1"),
         ({"upper_hidden": [[8, 0]]}, r"model.upper_hidden\[0\] must be positive widths"),
-        ({"upper_hidden": [8, 8]}, "model.upper_hidden must be a list of a list of integers"),
+        ({"upper_hidden": [8, 8]}, "model.upper_hidden must be a list of lists of integers.*write \\[\\[8, 8\\]\\]"),
         ({"activation": "sigmoid"}, "unknown activation 'sigmoid'"),
         ({"depth": 3}, "takes no option 'depth'"),
     ],

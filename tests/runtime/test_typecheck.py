@@ -58,7 +58,7 @@ PIECES.register("toy")(widths)
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"encoder": 64}, "net 'toy': net.encoder must be a list of integers or null, got 64 (int)"),
+        ({"encoder": 64}, "net 'toy': net.encoder must be a list of integers or null, got 64 (int): a list of one is written [64]"),
         ({"encoder": [64, "x"]}, "net 'toy': net.encoder must be a list of integers or null, got [64, 'x'] (list)"),
         ({"beta": "high"}, "net 'toy': net.beta must be a number, got 'high' (str)"),
     ],

@@ -94,7 +94,12 @@ def describe(hint: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if origin in _SEQUENCES or hint in _SEQUENCES:
         element = _element(hint)
-        return "a list" if element is Any else f"a list of {_PLURAL.get(element, describe(element))}"
+        if element is Any:
+            return "a list"
+        inner = describe(element)
+        # list[list[int]]: "a list of lists of integers", not "a list of a list of integers"
+        plural = _PLURAL.get(element) or (f"lists{inner[len('a list'):]}" if inner.startswith("a list") else inner)
+        return f"a list of {plural}"
     if origin in _MAPPINGS or hint in _MAPPINGS:
         return "a mapping"
     return getattr(hint, "__name__", str(hint))
@@ -114,7 +119,10 @@ def type_error(key: str, value: Any, hint: Any, expected: str | None = None) -> 
     type ``hint``, else None. ``expected`` replaces the words for the hint."""
     if matches(value, hint):
         return None
-    return f"{key} must be {expected or describe(hint)}, got {shown(value)}"
+    message = f"{key} must be {expected or describe(hint)}, got {shown(value)}"
+    if not isinstance(value, str) and matches([value], hint):
+        message += f": a list of one is written [{value!r}]" if not isinstance(value, list) else f": write [{value!r}]"
+    return message
 
 
 def annotations_of(factory: Any) -> dict[str, Any]:
