@@ -578,8 +578,7 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     model's: another number of values, images of another shape (flat rows of the right number
     of values are taken as they are), other grey levels, or float values outside [0, 1] for a
     run on images (grey levels not yet divided)."""
-    from vaekit.data.levels import run_grey_levels, trained_grey_levels
-    from vaekit.data.units import check_grey_levels
+    from vaekit.data.levels import check_grey_levels, run_grey_levels, trained_grey_levels
 
     cfg = vae.config
     if bundle.dim != cfg.input_dim:

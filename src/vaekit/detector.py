@@ -15,6 +15,7 @@ from vaekit.api import TrainedVAE
 from vaekit.evaluation.calibration import Calibration, calibrate, save_calibration
 from vaekit.evaluation.scores import check_score_kind
 from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.runtime.estimator_params import EstimatorParams
 from vaekit.scoring import Scores, score_data
 
 #: data files the scoring module reads itself (others go through the run's data readers)
@@ -125,7 +126,7 @@ def calibrate_run(
     return calibration, scores
 
 
-class AnomalyDetector:
+class AnomalyDetector(EstimatorParams):
     """An anomaly detector on a VAE, following PyOD's conventions so that it drops into
     pipelines written for PyOD or scikit-learn.
 
@@ -137,8 +138,11 @@ class AnomalyDetector:
     scikit-learn's sign (higher is more normal). ``score`` is ``nll``, ``elbo`` or ``recon``
     and ``k`` its posterior draws; other keyword arguments go to ``vaekit.train`` (or
     ``TableVAE``): ``epochs``, ``latent_dim``, ``encoder``, ``likelihood``, ``binarize``, ...
-    ``out`` keeps the run folder (a temporary one by default).
+    ``out`` keeps the run folder (a temporary one by default). ``get_params`` and
+    ``set_params`` are scikit-learn's.
     """
+
+    PARAMS = ("contamination", "score", "k", "seed", "out", "progress")
 
     def __init__(
         self,
@@ -242,23 +246,9 @@ class AnomalyDetector:
         outlier = np.clip((self.decision_function(X) - low) / max(high - low, np.finfo(np.float64).tiny), 0.0, 1.0)
         return np.column_stack([1.0 - outlier, outlier])
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the constructor's arguments by name (scikit-learn's ``get_params``, so that
-        ``sklearn.base.clone`` and grid searches can rebuild the detector); ``deep`` is unused."""
-        named = {"contamination": self.contamination, "score": self.score, "k": self.k, "seed": self.seed,
-                 "out": self.out, "progress": self.progress}  # fmt: skip
-        return {**named, **self.train_options}
-
-    def set_params(self, **params: Any) -> AnomalyDetector:
-        """Set constructor arguments by name (scikit-learn's ``set_params``); returns self. A
-        changed setting applies from the next ``fit``."""
+    def check_param(self, name: str, value: Any) -> None:
+        """Refuse a contamination that is no share (``set_params``)."""
         from vaekit.evaluation.calibration import check_rate
 
-        for name, value in params.items():
-            if name in ("contamination", "score", "k", "seed", "out", "progress"):
-                if name == "contamination":
-                    check_rate(value, None)
-                setattr(self, name, value)
-            else:
-                self.train_options[name] = value
-        return self
+        if name == "contamination":
+            check_rate(value, None)

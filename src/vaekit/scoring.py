@@ -148,8 +148,8 @@ def _model_view(vae: TrainedVAE, x: torch.Tensor, generator: torch.Generator) ->
 def _check_8_bit(vae: TrainedVAE) -> None:
     """Raise ``DataError`` when uint8 examples cannot be read as 8-bit pixels for ``vae``: its
     training data had other grey levels (the bundled digits: 0..16)."""
-    from vaekit.data.levels import run_grey_levels
-    from vaekit.data.units import MAX_UINT8_LEVELS, check_grey_levels
+    from vaekit.data.levels import check_grey_levels, run_grey_levels
+    from vaekit.data.units import MAX_UINT8_LEVELS
 
     check_grey_levels(MAX_UINT8_LEVELS, run_grey_levels(vae.config))
 

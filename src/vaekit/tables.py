@@ -22,6 +22,7 @@ import torch
 from vaekit.api import TrainedVAE, check_temperature, training_data_hint
 from vaekit.data.table_bundle import TABLE_SUFFIXES
 from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.runtime.estimator_params import EstimatorParams
 
 #: rows decoded per pass when sampling, so memory stays bounded for any ``n``
 SAMPLE_BATCH = 10_000
@@ -452,7 +453,7 @@ def save_table_evaluation(vae: TrainedVAE, result: TableEvaluation, *, own_data:
 TABLE_OBJECTIVE: dict[str, Any] = {"name": "beta-elbo", "beta": 0.5}
 
 
-class TableVAE:
+class TableVAE(EstimatorParams):
     """A VAE for a table, scikit-learn style: ``fit`` a DataFrame (or a .csv/.tsv/.parquet
     path), then ``transform`` rows to latent means, ``sample`` synthetic rows, ``impute``
     missing cells and ``score_samples`` rows (log-likelihood in nats per row), all with
@@ -472,8 +473,7 @@ class TableVAE:
     ``get_params`` and ``set_params`` are scikit-learn's.
     """
 
-    #: the constructor's named arguments, in order (get_params)
-    _PARAMS = ("latent_dim", "encoder", "epochs", "batch_size", "lr", "prior", "objective", "seed",
+    PARAMS = ("latent_dim", "encoder", "epochs", "batch_size", "lr", "prior", "objective", "seed",
                "test_fraction", "val_fraction", "out", "progress")  # fmt: skip
 
     def __init__(
@@ -522,21 +522,6 @@ class TableVAE:
             "checkpoint_every": max(1, self.epochs // 10) if isinstance(self.epochs, int) else 1,
             **self.train_options,
         }
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the constructor's arguments by name (scikit-learn's ``get_params``, so that
-        ``sklearn.base.clone`` and grid searches can rebuild the estimator); ``deep`` is unused."""
-        return {**{name: getattr(self, name) for name in self._PARAMS}, **self.train_options}
-
-    def set_params(self, **params: Any) -> TableVAE:
-        """Set constructor arguments by name (scikit-learn's ``set_params``); returns self. A
-        changed setting applies from the next ``fit``."""
-        for name, value in params.items():
-            if name in self._PARAMS:
-                setattr(self, name, value)
-            else:
-                self.train_options[name] = value
-        return self
 
     def fit(self, X: Any, y: Any = None) -> TableVAE:
         """Train on the table ``X`` (DataFrame or file path); returns self. ``y`` is ignored."""

@@ -55,16 +55,3 @@ def check_unit_range(
             f"{what} have values outside [0, 1] ({float(x.min()):g} .. {float(x.max()):g}); this run's data "
             f"are grey levels in [0, 1]: {fix}"
         )
-
-
-def check_grey_levels(levels: int, run_levels: int | None, what: str = "uint8 examples") -> None:
-    """Raise ``DataError`` when examples of ``levels`` grey levels are not of the run's
-    ``run_levels`` (None: any number fits, as for a run that binarises its data): the model's
-    likelihood and the pixel values it was trained on are those of ``run_levels``."""
-    if run_levels is not None and levels != run_levels:
-        read_as = "8-bit pixels (0..255)" if levels == MAX_UINT8_LEVELS else f"{levels} grey levels (0..{levels - 1})"
-        raise DataError(
-            f"{what} are read as {read_as}, but this run's data had {run_levels} grey levels "
-            f"(0..{run_levels - 1}); give floats in [0, 1] instead (x / {run_levels - 1})"
-        )
-
