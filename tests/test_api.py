@@ -291,16 +291,6 @@ def test_the_test_split_evaluated_right_after_training_is_not_read_again_and_giv
     assert again["recon_mse"] == pytest.approx(recon_mse(x, loaded.reconstruct(x).reshape(len(x), -1)), rel=1e-9)
 
 
-def test_training_history_names_each_span_of_epochs_with_its_step_and_precision():
-    from vaekit.api import training_history
-
-    records = [{"epoch": 1, "training_step": "fused"}, {"epoch": 2, "training_step": "fused"}]
-    records += [{"epoch": e, "training_step": "fused", "precision": "bf16-grad"} for e in (3, 4, 5)]
-    records += [{"epoch": 6, "training_step": "autograd", "precision": "fp32"}]
-    assert training_history(records) == "fused (epochs 1-2), fused bf16-grad (epochs 3-5), autograd fp32 (epoch 6)"
-    assert training_history([]) == ""
-
-
 @pytest.mark.parametrize("labels, message", [
     (["a", "b"], "labels must be class numbers .*got <U1 values"),
     ([0.5, 1.5], "labels must be whole class numbers; got fractions"),

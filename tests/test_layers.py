@@ -42,7 +42,7 @@ ROOMS: list[tuple[int, str, tuple[str, ...]]] = [
     (4, "fast", ("vaekit.fast",)),
     (4, "training", ("vaekit.training",)),
     (4, "evaluation", ("vaekit.evaluation",)),
-    (5, "api", ("vaekit.api", "vaekit.tables", "vaekit.scoring", "vaekit.detector", "vaekit")),
+    (5, "api", ("vaekit.api", "vaekit.summary", "vaekit.tables", "vaekit.scoring", "vaekit.detector", "vaekit")),
     (6, "viz", ("vaekit.viz",)),
     (6, "serve", ("vaekit.serve",)),
     (7, "cli", ("vaekit.cli", "vaekit.__main__")),

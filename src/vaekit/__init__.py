@@ -17,13 +17,15 @@ from typing import Any
 
 from vaekit._version import __version__
 
-_API = {"train", "resume", "load", "evaluate", "TrainedVAE", "run_info", "build_config"}
+_API = {"train", "resume", "load", "evaluate", "TrainedVAE", "build_config"}
+
+_SUMMARY = {"run_info"}
 
 _TABLES = {"TableVAE"}
 
 _SCORING = {"AnomalyDetector"}
 
-__all__ = ["__version__", *sorted(_API | _TABLES | _SCORING)]
+__all__ = ["__version__", *sorted(_API | _SUMMARY | _TABLES | _SCORING)]
 
 
 def __getattr__(name: str) -> Any:
@@ -31,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from vaekit import api
 
         return getattr(api, name)
+    if name in _SUMMARY:
+        from vaekit import summary
+
+        return getattr(summary, name)
     if name in _TABLES:
         from vaekit import tables
 

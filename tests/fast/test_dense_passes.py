@@ -238,7 +238,7 @@ def test_min_backward_weight_trains_resumes_and_is_logged(tmp_path):
     assert result.exit_code == 0, result.output
     records = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["min_backward_weight"] for r in records] == [1e-3, 1e-3, 0.0]
-    assert vaekit.api.run_info(tmp_path / "r")["training"] == "fused fp32 min-backward-weight 0.001 (epochs 1-2), fused fp32 (epoch 3)"
+    assert vaekit.run_info(tmp_path / "r")["training"] == "fused fp32 min-backward-weight 0.001 (epochs 1-2), fused fp32 (epoch 3)"
     result = CliRunner().invoke(main, ["resume", str(tmp_path / "r"), "--epochs", "4", "--min-backward-weight", "1", "-q"])
     assert result.exit_code != 0 and "must be in [0, 1)" in result.output
     assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["min_backward_weight"] == 0.0

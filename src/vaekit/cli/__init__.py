@@ -609,9 +609,9 @@ def _write_table_rows(vae: Any, slots: Any, labels: Any, path: Path) -> None:
 @user_errors
 def info(run_dir: str, as_json: bool) -> None:
     """Describe a run folder: model, data, progress, files."""
-    from vaekit import api
+    from vaekit.summary import run_info
 
-    summary = api.run_info(run_dir)
+    summary = run_info(run_dir)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return

@@ -239,6 +239,7 @@ def write_report(
     there are saved evaluations."""
     from vaekit import api
     from vaekit.runtime.atomic import atomic_write_text
+    from vaekit.summary import run_info
     from vaekit.viz.curves import read_metrics
 
     run_dir = Path(run_dir)
@@ -253,7 +254,7 @@ def write_report(
         records = read_metrics(run_dir)
     except VaekitError:
         records = []
-    info = api.run_info(run_dir)
+    info = run_info(run_dir)
     info.pop("files", None)
     info["weights"] = which
     pictures = draw_pictures(vae, x, labels, records, seed)
