@@ -811,12 +811,3 @@ def _save_evaluation(vae: TrainedVAE, report: dict[str, Any], own_data: bool) ->
         save_evaluation(vae, report, own_data=own_data)
     except (OSError, VaekitError) as exc:
         warnings.warn(f"the evaluation was not saved: {exc}", VaekitWarning, stacklevel=3)
-
-
-def __getattr__(name: str) -> Any:
-    # vaekit.api.run_info was public before the run summary had its own module.
-    if name == "run_info":
-        from vaekit.summary import run_info
-
-        return run_info
-    raise AttributeError(f"module 'vaekit.api' has no attribute {name!r}")
