@@ -116,6 +116,14 @@ def test_warmup_runs_resume_bit_for_bit(tmp_path, warmup):
         assert torch.equal(p, q)
 
 
+def test_a_cyclical_warm_up_of_one_step_is_refused_since_its_kl_weight_would_stay_zero():
+    assert [kl_weight(step, "cyclical", 2) for step in range(4)] == [0.0, 1.0, 0.0, 1.0]
+    assert BetaELBOObjective(warmup="cyclical", warmup_steps=2).warmup_steps == 2
+    with pytest.raises(ValueError, match="cyclical' needs cycles of warmup_steps >= 2"):
+        BetaELBOObjective(warmup="cyclical", warmup_steps=1)
+    assert BetaELBOObjective(warmup="linear", warmup_steps=1).kl_weight(1) == 1.0  # a linear ramp of one step is fine
+
+
 def test_k_sample_elbo_is_the_mean_of_the_log_weights_and_below_the_iwae_bound():
     from vaekit.objectives import MultiSampleELBOObjective
 

@@ -290,3 +290,30 @@ def test_dequantisation_draws_its_noise_on_the_generators_device():
     if torch.cuda.is_available():
         g = torch.Generator(device="cuda").manual_seed(5)
         assert dequantize_uniform(x.cuda(), 17, g).device.type == "cuda"
+
+
+@pytest.mark.parametrize(
+    "options, option",
+    [
+        ({"net": {"name": "mlp", "encoder": [7], "normalization": "batch"}}, "net.normalization=layer"),
+        ({"model": "lvae", "options": {"upper_latents": [2]}}, "model.normalization=none"),  # the ladder's own batch norm
+    ],
+)
+def test_batch_norm_with_a_last_batch_of_one_is_refused_before_training(tmp_path, options, option):
+    from vaekit.runtime.errors import ConfigError
+
+    base = {"data": "digits", "limit": 150, "latent_dim": 2, "encoder": [7], "epochs": 1, "progress": "quiet"}
+    with pytest.raises(ConfigError, match=f"last batch of one example \\(135 training examples.*--set {option}"):
+        vaekit.train(out=tmp_path / "r", batch_size=67, **base, **options)
+    assert not (tmp_path / "r" / ckpt.MODEL_FILE).exists()
+    vaekit.train(out=tmp_path / "ok", batch_size=68, **base, **options)  # a last batch of 67 trains
+
+
+@pytest.mark.parametrize("fast", ["off", "auto"])
+def test_training_inside_no_grad_trains_as_outside(tmp_path, fast):
+    options = {**SMALL, "epochs": 1, "limit": 200, "fast": fast}
+    with torch.no_grad():
+        inside = vaekit.train(out=tmp_path / "inside", **options)
+    outside = vaekit.train(out=tmp_path / "outside", **options)
+    for p, q in zip(inside.model.parameters(), outside.model.parameters(), strict=True):
+        assert torch.equal(p, q)

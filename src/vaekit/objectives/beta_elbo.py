@@ -44,6 +44,11 @@ class BetaELBOObjective:
             raise ValueError(f"warmup must be one of {list(WARMUPS)}, got {self.warmup!r}")
         if self.warmup != "none" and (warmup_steps is None or warmup_steps < 1):
             raise ValueError(f"warmup {self.warmup!r} needs warmup_steps >= 1, got {warmup_steps}")
+        if self.warmup == "cyclical" and warmup_steps < 2:
+            # A cycle of one step sits at its start, weight 0, on every step: the KL would never count.
+            raise ValueError(
+                f"warmup 'cyclical' needs cycles of warmup_steps >= 2 (ramping up over the first half), got {warmup_steps}"
+            )
         if self.warmup == "none" and warmup_steps is not None:
             raise ValueError("warmup_steps needs warmup linear or cyclical")
         self.warmup_steps = warmup_steps or 0

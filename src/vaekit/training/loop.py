@@ -276,7 +276,9 @@ def fit(
     """
     device = resolve_device(distributed.device_for_rank(config.train.device))
     fast.memory_kept(config.train.fast, device)
-    with fast.denormals_flushed(config.train.fast), distributed.joined(device):
+    # Training needs gradients even when called inside a caller's torch.no_grad() (a notebook's
+    # inference cell); the fused steps compute theirs by hand and would train there anyway.
+    with fast.denormals_flushed(config.train.fast), distributed.joined(device), torch.enable_grad():
         return _fit(
             config, Path(run_dir), resume=resume, force=force, save_config=save_config, progress=progress, frame=frame
         )
@@ -332,6 +334,12 @@ def past_time_limit(limit: float | None, started: float) -> bool:
     return bool(distributed.all_reduce_sum(torch.tensor([float(late)])).item() > 0)
 
 
+def _normalises_batches(model: torch.nn.Module) -> bool:
+    """Return whether ``model`` has a batch-normalisation layer (from ``net.normalization`` or
+    a model's own ``normalization`` option, as the Ladder VAE's)."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, frame: Any = None) -> Run:
     """Load and split the data (``frame``: a DataFrame given in Python), build the model,
     optimizer and training step, and restore the last checkpoint when resuming; write nothing
@@ -350,7 +358,7 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
 
     torch.manual_seed(t.seed)
     model = build_model(config, check_memory=False).to(device)  # checked with training's needs above
-    if world.distributed and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if world.distributed and _normalises_batches(model):
         raise ConfigError(
             f"this model normalises its batches (batch normalisation), and each of {world.size} processes would "
             "normalise its own rows, which is not the one-process training; choose layer normalisation "
@@ -392,11 +400,13 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     if state["epoch"] >= t.epochs:
         reporter.message(f"{run_dir}: already trained for {state['epoch']} of {t.epochs} epochs")
     n = len(splits.train)
-    if config.model.net.get("normalization") == "batch" and n % t.batch_size == 1:
+    if _normalises_batches(model) and n % t.batch_size == 1:
+        # Checked here, not at the last batch of the first epoch, where the model itself would refuse it.
+        option, other = ("net.normalization", "layer") if config.model.net.get("normalization") == "batch" else ("model.normalization", "none")
         raise ConfigError(
-            f"batch normalisation (net.normalization: batch) cannot normalise the last batch of one example "
+            f"batch normalisation ({option}: batch) cannot normalise the last batch of one example "
             f"({n} training examples, batch size {t.batch_size}); choose another --batch-size or "
-            "--set net.normalization=layer"
+            f"--set {option}={other}"
         )
     return Run(
         config=config,
