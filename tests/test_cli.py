@@ -133,7 +133,7 @@ def test_sample_writes_each_format(cli_run, tmp_path, suffix):
     result = invoke("sample", cli_run, "-n", "6", "--out", out)
     assert result.exit_code == 0, result.output
     if suffix == ".npy":
-        assert np.load(out).shape == (6, 64)
+        assert np.load(out).shape == (6, 1, 8, 8)  # images, as vae.sample gives them in Python
     elif suffix == ".csv":
         assert np.loadtxt(out, delimiter=",").shape == (6, 64)
     else:
@@ -148,7 +148,10 @@ def test_encode_then_decode_round_trip(cli_run, tmp_path):
     z = np.load(z_path)
     assert z.shape == (360, 2)
     assert invoke("decode", cli_run, "--latents", z_path, "--out", x_path).exit_code == 0
-    assert np.load(x_path).shape == (360, 64)
+    assert np.load(x_path).shape == (360, 1, 8, 8)
+    # the images read back as data of the run
+    assert invoke("encode", cli_run, "--data", x_path, "--out", tmp_path / "z2.npy").exit_code == 0
+    assert np.load(tmp_path / "z2.npy").shape == (360, 2)
 
 
 def test_encode_and_reconstruct_read_a_data_file_whole_in_its_order(cli_run, tmp_path):

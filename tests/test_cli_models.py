@@ -82,7 +82,7 @@ def test_sample_with_a_label_from_a_cvae_run(tmp_path):
     out = _train(tmp_path, "cvae", "--model", "cvae")
     result = CliRunner().invoke(main, ["sample", str(out), "--label", "3", "-n", "5", "--out", str(tmp_path / "s.npy")])
     assert result.exit_code == 0, result.output
-    assert np.load(tmp_path / "s.npy").shape == (5, 64)
+    assert np.load(tmp_path / "s.npy").shape == (5, 1, 8, 8)
     bad = CliRunner().invoke(main, ["sample", str(out), "--label", "12"])
     assert bad.exit_code == 2 and "0..9" in bad.output
 

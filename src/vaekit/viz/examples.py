@@ -67,7 +67,9 @@ def pick_label(spec: str | int, labels: Any, label: int | None, vae: Any) -> int
 
 
 def write_examples(path: Path, rows: np.ndarray, shape: Sequence[int] | None = None, ncol: int | None = None) -> None:
-    """Write ``rows`` ``[N, D]`` to ``path``: a PNG grid (images only), ``.npy`` or ``.csv``."""
+    """Write ``rows`` ``[N, D]`` to ``path``: a PNG grid (images only), ``.npy`` (images of
+    ``shape`` as ``[N, C, H, W]``, as the Python API gives them; other rows as they are) or
+    ``.csv`` (one flat row per example)."""
     path = Path(path)
     rows = np.asarray(rows, dtype=np.float32)
     suffix = path.suffix.lower()
@@ -77,7 +79,7 @@ def write_examples(path: Path, rows: np.ndarray, shape: Sequence[int] | None = N
         save_grid(path, rows, shape, ncol=ncol)
     elif suffix == ".npy":
         buffer = io.BytesIO()
-        np.save(buffer, rows)
+        np.save(buffer, rows.reshape(len(rows), *shape) if shape is not None and len(shape) == 3 else rows)
         atomic_write_bytes(path, buffer.getvalue())
     elif suffix == ".csv":
         buffer_text = io.StringIO()
