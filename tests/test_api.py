@@ -127,6 +127,23 @@ def test_evaluate_refuses_grey_levels_that_are_not_the_runs(tmp_path, options):
     assert whole["n_examples"] == len(levels) and whole["nll"] == pytest.approx(vaekit.evaluate(vae, k=2)["nll"], rel=1e-6)
 
 
+def test_evaluate_reads_image_files_as_8_bit_pixels_and_refuses_an_ambiguous_uint8_array(digits_run, tmp_path):
+    from PIL import Image
+
+    from vaekit.data import load_data
+
+    levels = load_data("digits").test.numpy()[:20].reshape(-1, 8, 8)  # uint8, 0..16
+    (tmp_path / "images").mkdir()
+    for i, image in enumerate(levels):
+        Image.fromarray(image * 17).save(tmp_path / "images" / f"{i:03d}.png")
+    np.save(tmp_path / "pixels.npy", levels * 17)  # the same 8-bit pixels, as an array
+    vae = vaekit.load(digits_run)  # Bernoulli on the digits' 17 levels: its numbers do not depend on them
+    assert vaekit.evaluate(vae, data=str(tmp_path / "images"), k=0, probe=False)["n_examples"] == 20
+    # an array of uint8 values could be either the run's levels or 8-bit pixels: as `score` does, refused
+    with pytest.raises(DataError, match=r"x / 16 if they are the run's levels, x / 255 if they are 8-bit pixels"):
+        vaekit.evaluate(vae, data=str(tmp_path / "pixels.npy"), k=0, probe=False)
+
+
 def test_evaluate_reports_nll_and_bits_per_dim_on_the_fixed_binarised_test_set(binarized_digits_run):
     from vaekit.data.views import binarize_fixed
     from vaekit.training.run_data import load_bundle

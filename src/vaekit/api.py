@@ -575,8 +575,9 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
 def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     """Raise ``DataError`` when the examples of ``bundle`` (read from ``data``) are not the
     model's: another number of values, images of another shape (flat rows of the right number
-    of values are taken as they are), other grey levels, or float values outside [0, 1] for a
-    run on images (grey levels not yet divided)."""
+    of values are taken as they are), other grey levels (a uint8 array of levels other than the
+    run's; image files where the model's numbers depend on the levels), or float values outside
+    [0, 1] for a run on images (grey levels not yet divided)."""
     from vaekit.data.levels import check_grey_levels, run_grey_levels, trained_grey_levels
 
     cfg = vae.config
@@ -589,15 +590,13 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
             "give images of that shape (or flat rows of their values)"
         )
     if bundle.levels is not None:
-        levels = run_grey_levels(cfg)
-        if levels is not None and bundle.levels != levels:
-            # Other grey levels in [0, 1] are refused where the model's numbers depend on the
-            # levels, and wherever they look like the run's levels left undivided (0..16 read as 0..255).
-            levels_matter = getattr(vae.model.likelihood, "levels", None) is not None or cfg.data.dequantize != "none"
-            parts = [part for part in (bundle.train, bundle.test) if isinstance(part, torch.Tensor) and len(part)]
-            undivided = bool(parts) and max(int(part.max()) for part in parts) < levels
-            if levels_matter or undivided:
-                check_grey_levels(bundle.levels, levels, what=f"the examples of {data!r}")
+        # Image files are 8-bit pixels, refused only where the model's numbers depend on the grey
+        # levels; a uint8 array of other levels is ambiguous (the run's levels left undivided, or
+        # 8-bit pixels), so it is refused, as scoring refuses it.
+        levels_matter = getattr(vae.model.likelihood, "levels", None) is not None or cfg.data.dequantize != "none"
+        image_files = data is not None and Path(data).is_dir()
+        if levels_matter or not image_files:
+            check_grey_levels(bundle.levels, run_grey_levels(cfg), what=f"the examples of {data!r}")
         return
     for part in (bundle.train, bundle.test):
         if isinstance(part, torch.Tensor):  # data left on disk are checked as their batches are read

@@ -33,7 +33,9 @@ def check_grey_levels(levels: int, run_levels: int | None, what: str = "uint8 ex
     likelihood and the pixel values it was trained on are those of ``run_levels``."""
     if run_levels is not None and levels != run_levels:
         read_as = "8-bit pixels (0..255)" if levels == MAX_UINT8_LEVELS else f"{levels} grey levels (0..{levels - 1})"
+        kind = "8-bit pixels" if levels == MAX_UINT8_LEVELS else f"{levels} grey levels"
         raise DataError(
             f"{what} are read as {read_as}, but this run's data had {run_levels} grey levels "
-            f"(0..{run_levels - 1}); give floats in [0, 1] instead (x / {run_levels - 1})"
+            f"(0..{run_levels - 1}); give floats in [0, 1] instead (x / {run_levels - 1} if they are the run's "
+            f"levels, x / {levels - 1} if they are {kind})"
         )
