@@ -13,7 +13,7 @@ import torch
 from vaekit.data.tables import TableCodec, infer_schema, read_table
 from vaekit.data.tables.modes import Modes
 from vaekit.data.tables.numbers import Numbers
-from vaekit.runtime.errors import DataError
+from vaekit.runtime.errors import DataError, VaekitWarning
 
 from .conftest import real_table
 
@@ -294,7 +294,7 @@ def test_a_misread_file_gets_a_hint_about_its_header_or_delimiter(frame, tmp_pat
     with pytest.raises(DataError, match="read as one column named .*separated by something else"):
         codec.encode(read_rows(tmp_path / "semicolons.csv"))
     frame.to_csv(tmp_path / "headless.csv", header=False, index=False)
-    with pytest.raises(DataError, match="seems to lack its header line"):
+    with pytest.raises(DataError, match="seems to lack its header line"), pytest.warns(VaekitWarning, match="first line"):
         codec.encode(read_rows(tmp_path / "headless.csv"))
     with pytest.raises(DataError) as caught:
         codec.encode(frame.drop(columns="site"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vaekit.data.tables import read_table
-from vaekit.runtime.errors import DataError
+from vaekit.runtime.errors import DataError, VaekitWarning
 
 
 def write(tmp_path, name: str, text: str):
@@ -50,7 +51,13 @@ def test_a_first_row_of_numbers_is_data_and_columns_get_numbered_names(tmp_path)
     df = read_table(write(tmp_path, "t.csv", "1,2.5,\n3,4,y\n"))
     assert list(df.columns) == ["column_1", "column_2", "column_3"]
     assert df["column_1"].tolist() == [1, 3] and df["column_3"].isna().tolist() == [True, False]
-    assert list(read_table(write(tmp_path, "h.csv", "1,2.5,x\n3,4,y\n")).columns) == ["1", "2.5", "x"]
+    # With text in it, the first line is the header; names that are numbers are said to be, since
+    # a file without a header line would lose its first row here.
+    with pytest.warns(VaekitWarning, match=r"h.csv: its first line is read as the column names.*\('1', '2.5'\).*add a line"):
+        assert list(read_table(write(tmp_path, "h.csv", "1,2.5,x\n3,4,y\n")).columns) == ["1", "2.5", "x"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(read_table(write(tmp_path, "n.csv", "a,b2,x\n3,4,y\n")).columns) == ["a", "b2", "x"]
 
 
 def test_header_cells_spelled_like_missing_values_stay_names(tmp_path):

@@ -156,6 +156,16 @@ def test_dates_and_infinite_numbers_are_refused():
         infer_schema(df, ignore=["when"])
 
 
+def test_infinity_spelled_in_a_text_file_is_named_as_infinite_not_as_text(tmp_path):
+    rows = ["a,b", "1,x", "inf,y", "2,x", "-Infinity,y"] + [f"{i}.5,x" for i in range(20)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"'a' has infinite values: 'inf' \(line 3\), '-Infinity' \(line 5\); clean"):
+        infer_schema(read_table(tmp_path / "t.csv"))
+    (tmp_path / "m.csv").write_text("\n".join([*rows[:2], "inf,y", "foo,x"] + rows[5:]) + "\n")
+    with pytest.raises(DataError, match=r"'a' mixes numbers and text; its text: 'inf' \(line 3\), 'foo'"):
+        infer_schema(read_table(tmp_path / "m.csv"))
+
+
 def test_schema_json_round_trip(frame):
     schema = infer_schema(frame)
     again = TableSchema.from_dict(json.loads(json.dumps(schema.to_dict())))

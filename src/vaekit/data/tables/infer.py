@@ -244,6 +244,11 @@ def _huge_message(col: str, numbers: np.ndarray, positions: np.ndarray, frame: p
     )
 
 
+def _is_infinity(cell: Any) -> bool:
+    """Return whether a text cell spells infinity as numpy and pandas read it (``inf``, ``-Infinity``)."""
+    return isinstance(cell, str) and cell.strip().lower().lstrip("+-") in ("inf", "infinity")
+
+
 def _mixed_message(col: str, name: str, series: pd.Series, facts: Facts, frame: pd.DataFrame) -> str:
     """Return the error for a column mixing numbers and text: the cells of the rarer type."""
     looks = np.array(
@@ -257,6 +262,9 @@ def _mixed_message(col: str, name: str, series: pd.Series, facts: Facts, frame: 
     positions = np.flatnonzero(~is_missing(series))[rare]
     cells = list(facts.values[rare])
     what = "text" if rare_is_text else "numbers"
+    if rare_is_text and all(_is_infinity(cell) for cell in cells):
+        # A text file spells infinity as text, which no declared kind would make a usable number.
+        return f"{col} has infinite values: {show_cells(frame, cells, positions)}; clean those cells or leave them empty"
     return (
         f"{col} mixes numbers and text; its {what}: {show_cells(frame, cells, positions)}. "
         f"Declare it categorical (--column-types {name}=categorical, column_types={{\"{name}\": \"categorical\"}} "

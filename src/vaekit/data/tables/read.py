@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ import pandas as pd
 
 from vaekit.data.suffixes import compression_suffix, table_suffix
 from vaekit.data.tables.cells import FLOAT_PATTERN, INT_PATTERN, MISSING_TEXT
-from vaekit.runtime.errors import DataError
+from vaekit.runtime.errors import DataError, VaekitWarning, user_stacklevel
 
 #: file suffix -> (format, default delimiter)
 FORMATS = {".csv": ("text", ","), ".tsv": ("text", "\t"), ".parquet": ("parquet", None), ".pq": ("parquet", None)}
@@ -198,6 +199,17 @@ def _header(raw: pd.DataFrame, path: Path) -> tuple[list[str], pd.DataFrame]:
     if any(not _is_number(c) for c in present):
         names = [c if c else f"column_{j + 1}" for j, c in enumerate(first)]
         _check_names(names, str(path))
+        numbers = [c for c in present if _is_number(c)]
+        if numbers:
+            # A file without a header line whose first row has text in it looks just like this;
+            # its first row would be lost as names unless the user is told.
+            shown = ", ".join(repr(c) for c in numbers[:3]) + (", ..." if len(numbers) > 3 else "")
+            warnings.warn(
+                f"{path}: its first line is read as the column names, and some of them are numbers ({shown}); "
+                "if the file has no header line, that first row of data is not used: add a line of column names",
+                VaekitWarning,
+                stacklevel=user_stacklevel(),
+            )
         return names, raw.iloc[1:].reset_index(drop=True)
     return [f"column_{j + 1}" for j in range(raw.shape[1])], raw
 
