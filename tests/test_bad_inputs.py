@@ -93,7 +93,7 @@ CASES = [
     pytest.param(["decode", "{run}", "--latents", "{tmp}/z-header.csv", "--out", "{tmp}/x.npy"], "drop the header line", id="latents-csv-with-a-header"),
     pytest.param(["encode", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/z.npy"], "divide 8-bit pixels by 255", id="encode-pixels-0-to-255"),
     pytest.param(["reconstruct", "{run}", "--data", "{tmp}/x-255.npy", "--out", "{tmp}/r.npy"], "divide 8-bit pixels by 255", id="reconstruct-pixels-0-to-255"),
-    pytest.param(["encode", "{run}", "--data", "{tmp}/x-4x16.npy", "--out", "{tmp}/z.npy"], "holds images of shape (1, 4, 16)", id="encode-images-of-another-shape"),
+    pytest.param(["encode", "{run}", "--data", "{tmp}/x-4x16.npy", "--out", "{tmp}/z.npy"], "holds images of 1 channel of 4x16 pixels (height x width); this model takes 1 channel of 8x8 pixels (height x width): resize or convert them to 8x8 grey first", id="encode-images-of-another-shape"),
     pytest.param(["reconstruct", "{run}", "-n", "0", "--out", "{tmp}/r.npy"], "0 is not in the range x>=1", id="reconstruct-no-examples"),
     pytest.param(["sample", "{run}", "--temperature", "nan", "--out", "{tmp}/s.npy"], "temperature must be a finite number >= 0", id="sample-temperature-nan"),
     pytest.param(["sample", "{run}", "--temperature", "-1", "--out", "{tmp}/s.npy"], "temperature must be a finite number >= 0", id="sample-temperature-negative"),

@@ -581,14 +581,17 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     from vaekit.data.levels import check_grey_levels, run_grey_levels, trained_grey_levels
 
     cfg = vae.config
-    if bundle.dim != cfg.input_dim:
-        raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
     shape, expected = tuple(bundle.shape), tuple(vae.input_shape)
     if len(shape) == 3 and len(expected) == 3 and shape != expected:
+        channels, height, width = expected
+        kind = "grey" if channels == 1 else "RGB"
         raise DataError(
-            f"data {data!r} holds images of shape {shape} (channels, height, width); this model takes {expected}: "
-            "give images of that shape (or flat rows of their values)"
+            f"data {data!r} holds images of {_image_shape(shape)}; this model takes {_image_shape(expected)}: "
+            f"resize or convert them to {height}x{width} {kind} first (a run trained with --image-size "
+            f"{height}x{width}x{channels} resizes and converts new images itself)"
         )
+    if bundle.dim != cfg.input_dim:
+        raise DataError(f"data {data!r} has {bundle.dim} values per example; this model expects {cfg.input_dim}")
     if bundle.levels is not None:
         # Image files are 8-bit pixels, refused only where the model's numbers depend on the grey
         # levels; a uint8 array of other levels is ambiguous (the run's levels left undivided, or
@@ -601,6 +604,12 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     for part in (bundle.train, bundle.test):
         if isinstance(part, torch.Tensor):  # data left on disk are checked as their batches are read
             check_unit_range(part, cfg.value_range, what=f"the examples of {data!r}", levels=trained_grey_levels(cfg))
+
+
+def _image_shape(shape: tuple[int, ...]) -> str:
+    """Return an image shape ``(C, H, W)`` in words, e.g. ``3 channels of 20x20 pixels``."""
+    channels, height, width = shape
+    return f"{channels} channel{'s' if channels != 1 else ''} of {height}x{width} pixels (height x width)"
 
 
 @contextlib.contextmanager
