@@ -375,6 +375,10 @@ def build_config(
         # Exact conditional sampling needs the condition columns as the model's condition.
         cfg.model.name = "cvae"
     validate(cfg)
+    if "data" in options:
+        from vaekit.data.load import warn_of_a_path_named_like_a_dataset
+
+        warn_of_a_path_named_like_a_dataset(cfg.data.name, cfg.data.data_dir)
     return cfg
 
 

@@ -213,3 +213,21 @@ def test_import_is_light() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_folder_named_like_a_dataset_is_warned_of_once_as_it_goes_unread(tmp_path, monkeypatch):
+    import warnings
+
+    import vaekit
+    from vaekit.runtime.errors import VaekitWarning
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    with pytest.warns(VaekitWarning, match=r"'digits' names the dataset 'digits'.*the folder 'digits' here is not: write ./digits"):
+        assert vaekit.build_config(data="digits").data.name == "digits"
+    (tmp_path / "mnist").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vaekit.build_config(data="digits")  # warned of once already
+        vaekit.build_config(data="mnist", data_dir="mnist")  # the folder is the dataset's own
+        vaekit.build_config(data="synthetic5")  # no such folder here

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from vaekit.data.registry import (
 from vaekit.data.suffixes import compression_suffix, table_suffix
 from vaekit.data.table_bundle import TABLE_SUFFIXES, read_data_frame
 from vaekit.data.validate import check_test_fraction
-from vaekit.runtime.errors import DataError
+from vaekit.runtime.errors import DataError, VaekitWarning, user_stacklevel
 
 
 def read_path(spec: str, options: LoadOptions) -> DataBundle:
@@ -155,3 +156,29 @@ def load_data(
         bundle = read_path(spec, options)
     # synthetic5 already generated n rows, so capping its (smaller) train set is a no-op.
     return bundle if n is None else cap_train(bundle, n)
+
+
+#: paths :func:`warn_of_a_path_named_like_a_dataset` has warned of in this process
+_WARNED_PATHS: set[Path] = set()
+
+
+def warn_of_a_path_named_like_a_dataset(spec: str, data_dir: str | None) -> None:
+    """Warn when ``spec`` names a registered dataset and is also a file or folder here that is
+    not that dataset's ``data_dir``: a name wins over a path, so the user's own data would go
+    unread without a word."""
+    name = resolve_name(spec)
+    path = Path(spec).expanduser()
+    if name is None:
+        return
+    if not path.exists() or (data_dir is not None and Path(data_dir).expanduser().resolve() == path.resolve()):
+        return
+    if path.resolve() in _WARNED_PATHS:  # one command may build its config more than once
+        return
+    _WARNED_PATHS.add(path.resolve())
+    warnings.warn(
+        f"{spec!r} names the dataset {name!r}, which is what is read; the {'folder' if path.is_dir() else 'file'} "
+        f"{spec!r} here is not: write ./{spec} to read it",
+        VaekitWarning,
+        stacklevel=user_stacklevel(),
+    )
+
