@@ -699,7 +699,8 @@ def test_a_text_file_or_image_folder_is_scored_whole_in_its_own_order(image_run,
     for i, image in enumerate(levels[:30]):
         Image.fromarray(image * 17).save(tmp_path / "images" / f"{i:03d}.png")
     ok("score", image_run, "--data", tmp_path / "images", "--out", tmp_path / "i.csv", "--no-threshold", "-q")
-    assert len(pd.read_csv(tmp_path / "i.csv")) == 30
+    by_file = pd.read_csv(tmp_path / "i.csv")
+    assert list(by_file["file"]) == [f"{i:03d}.png" for i in range(30)]  # each score names its image
 
 
 def test_a_threshold_is_refused_once_the_run_trained_on(tmp_path):

@@ -70,6 +70,12 @@ def _whole_file(vae: TrainedVAE, path: Path) -> Any:
     if whole is None:
         return None
     x, y, levels = whole
+    if path.is_dir():  # an image folder: its files name the scores, so each can be found again
+        from vaekit.data.images import list_images
+
+        files, _ = list_images(path)
+        names = np.asarray([f.relative_to(path).as_posix() for f in files])
+        return Examples(to_model_units(x, levels), y, description=str(path), viewed=False, ids=names, id_name="file")
     return Examples(to_model_units(x, levels), y, description=str(path), viewed=False)
 
 

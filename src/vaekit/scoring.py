@@ -154,10 +154,13 @@ def _check_8_bit(vae: TrainedVAE) -> None:
     check_grey_levels(MAX_UINT8_LEVELS, run_grey_levels(vae.config))
 
 
-def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, viewed: bool = False) -> Iterator[ScoreChunk]:
+def _array_chunks(
+    vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, viewed: bool = False, ids: np.ndarray | None = None
+) -> Iterator[ScoreChunk]:
     """Yield chunks of an in-memory or memory-mapped array of examples (uint8 grey levels or
     floats in model units), the class labels ``labels`` going to conditional models. With
-    ``viewed`` the examples already went through the run's evaluation view."""
+    ``viewed`` the examples already went through the run's evaluation view; ``ids`` name the
+    examples (their positions where None)."""
     from vaekit.data.units import MAX_UINT8_LEVELS, to_model_units
     from vaekit.data.views import EVAL_BINARIZE_SEED
 
@@ -200,7 +203,8 @@ def _array_chunks(vae: TrainedVAE, array: Any, labels: Any, chunk_rows: int, vie
             # As `vaekit evaluate`: the density of dequantised data bounds the discrete data's
             # probability once D log(levels) nats are added.
             offset = np.full(len(part), cfg.input_dim * math.log(cfg.levels))
-        yield ScoreChunk(x=x, y=y, ids=np.arange(lo, lo + len(part)), offset=offset)
+        names = np.arange(lo, lo + len(part)) if ids is None else ids[lo : lo + len(part)]
+        yield ScoreChunk(x=x, y=y, ids=names, offset=offset)
 
 
 def _table_chunks(
@@ -281,8 +285,8 @@ def score_source(
     if id_column is not None or label_column is not None:
         raise ConfigError("--id-column and a labels column apply to tables; for images give --labels a file with one 0/1 per example")
     if isinstance(data, Examples):
-        chunks = _array_chunks(vae, _Rows(data.x), data.y, chunk_rows, viewed=data.viewed)
-        return ScoreSource(chunks, len(data.x), description=data.description)
+        chunks = _array_chunks(vae, _Rows(data.x), data.y, chunk_rows, viewed=data.viewed, ids=data.ids)
+        return ScoreSource(chunks, len(data.x), description=data.description, id_name=data.id_name)
     if isinstance(data, list | tuple):
         data = np.asarray(data)  # nested lists of numbers, as encode takes them
         if data.dtype.kind not in "biuf":
@@ -335,6 +339,10 @@ class Examples:
     description: str = "the examples"
     #: False: model units not yet binarised or dequantised as the run does at evaluation
     viewed: bool = True
+    #: what names each example (``[N]``, e.g. an image folder's file names), or None: positions
+    ids: np.ndarray | None = None
+    #: the name of the ids' column in the scores written
+    id_name: str = "index"
 
 
 class _NpyRows:

@@ -90,6 +90,15 @@ def test_the_image_figure_shows_each_example_its_reconstruction_and_map(vae, x):
     pictures = [ax for ax in fig.axes if ax.images]
     assert len(pictures) >= 12  # 3 rows of 4, and the colour bar
     assert any("4 most unusual" in t.get_text() for t in fig.texts)
+    assert all(ax.get_title().startswith("#") for ax in fig.axes[:12] if ax.get_title())  # positions
+
+
+def test_examples_named_by_files_are_titled_by_their_names():
+    from vaekit.viz.anomalies import _example_name
+
+    assert _example_name(np.int64(7)) == "#7"
+    assert _example_name("cats/0001.png") == "cats/0001.png"
+    assert _example_name("a/very/deep/folder/img_000123.png") == "…/img_000123.png"  # 16 characters
 
 
 # --- tables -------------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def _image_figure(vae: Any, top: Any) -> Any:
     recon = vae.reconstruct(x, labels=labels) if vae.conditional else vae.reconstruct(x)
     originals, rebuilt = as_images(x, shape), as_images(recon, shape)
     maps = top.maps().reshape(n, *shape).sum(axis=1)  # channels summed: one map per pixel
-    fig = new_figure(max(4.0, 1.25 * n), 4.4)
+    width = max(4.0, 1.25 * n)
+    fig = new_figure(width, 4.4)
     axes = fig.subplots(3, max(n, 1), squeeze=False)
     top_value = float(np.quantile(maps, 0.99)) if maps.size else 1.0
     image = None
@@ -89,7 +90,7 @@ def _image_figure(vae: Any, top: Any) -> Any:
             ax = axes[row][j]
             ax.imshow(picture.transpose(1, 2, 0).squeeze(-1) if picture.shape[0] == 1 else picture.transpose(1, 2, 0), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         image = axes[2][j].imshow(maps[j], cmap="magma", vmin=0.0, vmax=max(top_value, 1e-6), interpolation="nearest")
-        axes[0][j].set_title(f"#{top.ids[j]}\n{top.scores[j]:.1f} nats", fontsize=8)
+        axes[0][j].set_title(f"{_example_name(top.ids[j])}\n{top.scores[j]:.1f} nats", fontsize=8)
         for row in range(3):
             axes[row][j].set_xticks([])
             axes[row][j].set_yticks([])
@@ -99,8 +100,19 @@ def _image_figure(vae: Any, top: Any) -> Any:
         bar = fig.colorbar(image, ax=axes[2].tolist(), shrink=0.8, pad=0.01)
         bar.set_label("nats per pixel", fontsize=7)
         bar.ax.tick_params(labelsize=7)
-    fig.suptitle(f"The {n} most unusual examples by the {top.kind} score (higher is more unusual)", fontsize=9)
+    # A narrow figure (few examples) takes its title on two lines, which would be cut off on one.
+    gap = "\n" if width < 6 else " "
+    fig.suptitle(f"The {n} most unusual examples{gap}by the {top.kind} score (higher is more unusual)", fontsize=9)
     return fig
+
+
+def _example_name(example_id: Any) -> str:
+    """Return how a picture names an example: ``#12`` for a position, else its id (a file's
+    name, shortened from the left to fit above an image)."""
+    if isinstance(example_id, int | np.integer):
+        return f"#{example_id}"
+    text = str(example_id)
+    return text if len(text) <= 16 else "…" + text[-15:]
 
 
 def _table_figure(top: Any) -> Any:
