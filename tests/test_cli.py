@@ -75,7 +75,7 @@ def test_evaluate_of_grey_level_bernoulli_prints_a_loss_table_and_json(cli_run):
 def test_evaluate_refuses_an_nll_of_bernoulli_on_grey_levels(cli_run):
     result = CliRunner().invoke(main, ["evaluate", str(cli_run), "--k", "5"])
     assert result.exit_code == 2
-    assert "error: refusing to report an NLL" in result.output and "--binarize dynamic" in result.output
+    assert "error: refusing to report an NLL" in result.output and "--binarize dynamic" in result.output and "leave out --k" in result.output
 
 
 @pytest.fixture

@@ -130,7 +130,7 @@ def test_report_default_k_is_announced_and_a_k_for_a_loss_is_refused(digits_run,
     from vaekit.runtime.errors import ConfigError
 
     run = shutil.copytree(digits_run, tmp_path / "run", ignore=NO_EVALUATIONS)
-    with pytest.raises(ConfigError, match="refusing to compute an NLL.*--binarize dynamic"):
+    with pytest.raises(ConfigError, match="refusing to compute an NLL.*--binarize dynamic.*leave out --k for a report without an NLL"):
         write_report(run, k=10)
     write_report(run, progress="quiet")
     assert capsys.readouterr().err == ""

@@ -86,7 +86,7 @@ def _resolve_k(k: int | None, exact: bool, variational: bool, reason: str) -> tu
         return 0, "a deterministic autoencoder has no likelihood: only reconstruction error is reported"
     if not exact:
         if k:
-            raise ConfigError(f"refusing to report an NLL: {reason}")
+            raise ConfigError(f"refusing to report an NLL: {reason}; or leave out --k (k=None) for the loss and its terms without an NLL")
         return 0, reason
     if k is None:
         return DEFAULT_K, None

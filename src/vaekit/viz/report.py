@@ -290,7 +290,9 @@ def _evaluate_for_report(vae: Any, run_dir: Path, k: int | None, progress: str) 
             if variational
             else "a deterministic autoencoder has no likelihood"
         )
-        raise ConfigError(f"k={k}: refusing to compute an NLL for the report: {reason}")
+        raise ConfigError(
+            f"k={k}: refusing to compute an NLL for the report: {reason}; or leave out --k for a report without an NLL"
+        )
     if exact and k != 0:
         used = DEFAULT_K if k is None else k
         what = f"computing the test NLL with K={used} importance samples"
