@@ -334,12 +334,12 @@ def latent_means(vae: TrainedVAE, data: Any) -> Any:
 def run_frames(vae: TrainedVAE) -> tuple[Any, Any]:
     """Return the run's own training and held-out rows as read (DataFrames), split as in training;
     ``DataError`` when the run's file changed since it was trained (other rows would be judged)."""
-    from vaekit.data.disk.bundle import check_recorded_table
+    from vaekit.data.disk.bundle import check_recorded_file
     from vaekit.training.run_data import load_bundle
 
     with training_data_hint(vae.config, own_data=True):
         # Checked before reading: a changed file could also fail to read as the run's table.
-        check_recorded_table(vae.config.data.name, vae.config.data_file)
+        check_recorded_file(vae.config.data.name, vae.config.data_file)
         bundle = load_bundle(vae.config, lazy=False)  # the quality report compares rows as read, in memory
     assert bundle.frames is not None  # a table run's data is a table
     return bundle.frames

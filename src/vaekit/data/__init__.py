@@ -1,5 +1,5 @@
 """Datasets for vaekit: named ones (digits, MNIST, Fashion-MNIST, synthetic5) and files or
-folders (npy/npz/csv/tsv, IDX, PNG/JPEG), all returned as a split, validated ``DataBundle``
+folders (npy/npz/csv/tsv, IDX, image folders), all returned as a split, validated ``DataBundle``
 (images as uint8 grey levels; ``to_model_units`` turns them into float32 in [0, 1]).
 """
 

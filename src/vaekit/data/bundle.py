@@ -23,7 +23,7 @@ class DataBundle:
     ``train``/``test`` are ``[N, D]`` tensors of one dtype, either
 
     - **uint8**: integer grey levels ``0 .. levels - 1`` (what the image readers return: IDX
-      MNIST/Fashion-MNIST, PNG/JPEG folders, uint8 image stacks in .npy/.npz, sklearn digits).
+      MNIST/Fashion-MNIST, image folders, uint8 image stacks in .npy/.npz, sklearn digits).
       Their value in model units is ``level / (levels - 1)``; ``as_float`` (or
       ``vaekit.data.units.to_model_units``) converts them. Needs ``levels`` (2..256) and a
       ``value_range`` of ``"unit"`` or ``"binary"``.

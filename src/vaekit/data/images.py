@@ -1,9 +1,20 @@
-"""Folders of PNG/JPEG images, optionally one sub-folder per class, read with Pillow."""
+"""Folders of images, optionally one sub-folder per class, read with Pillow.
+
+Formats: PNG, JPEG, BMP, GIF (the first frame only), TIFF and WebP, by suffix. Every image is
+read as 8-bit grey levels (256): 16-bit grey images are scaled to 8 bits (value / 257,
+rounded). Images are turned upright as their EXIF orientation says, as viewers show them.
+Transparent or partly transparent pixels are composited onto black (colour x alpha / 255), the
+rule vaekit's explorer uses for uploads; a folder with any such image gives one
+``VaekitWarning``. The folder has one channel when every image is grey (grey modes, 16-bit
+grey, grey + alpha, or a palette whose colours in use are all grey), else three (RGB).
+"""
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -11,15 +22,38 @@ from vaekit.data.bundle import DataBundle
 from vaekit.data.holdout import split_bundle
 from vaekit.data.options import LoadOptions
 from vaekit.data.validate import as_grey_levels
-from vaekit.runtime.errors import DataError
+from vaekit.runtime.errors import DataError, VaekitWarning, user_stacklevel
 from vaekit.runtime.memory import require_memory
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-GREY_MODES = ("1", "L")  # Pillow modes read as one grey channel; anything else becomes RGB
+if TYPE_CHECKING:
+    from PIL import Image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: the Pillow decoders tried; naming them keeps a mis-named file away from the others (EPS
+#: would run Ghostscript); "JPEG" also opens multi-picture (MPO) JPEGs.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # Pillow may open 16-bit grey as "I"
+GREY_MODES = ("1", "L", "LA", *WIDE_GREY_MODES)  # Pillow modes that are grey whatever the pixels
+ALPHA_MODES = ("LA", "PA", "RGBA")
+PALETTE_LAYOUTS = ("RGB", "RGBA", "RGBX", "BGR", "BGRX")  # bytes per entry, red/blue first
 GREY_LEVELS = 256  # 8 bits per channel after conversion to L or RGB
+WIDE_TO_8_BITS = 257  # 65535 / 255: 16-bit grey value -> 8-bit level
+OPAQUE = 255  # alpha of a fully opaque pixel
+EXIF_ORIENTATION = 0x0112
+QUARTER_TURNS = (5, 6, 7, 8)  # EXIF orientations shown with height and width swapped
 #: copies of the pixels held at once while a folder is read (one array per image, then the stack)
 READ_COPIES = 2
 SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?)?$")
+READ_ERRORS = (OSError, ValueError, SyntaxError)  # with DecompressionBombError: unreadable
+
+
+class ImageInfo(NamedTuple):
+    """What an image's header tells: ``grey`` (``None`` for a palette holding colours: only its
+    pixels tell whether the entries in use are grey) and ``size`` = (height, width) in pixels,
+    upright as its EXIF orientation says."""
+
+    grey: bool | None
+    size: tuple[int, int]
 
 
 def parse_image_size(spec: str) -> tuple[int, int, int | None]:
@@ -47,11 +81,17 @@ def visible_children(folder: Path) -> list[Path]:
 
 
 def check_image_name(path: Path) -> Path:
-    """Return ``path`` if its suffix is an image one, else raise ``DataError`` naming it."""
+    """Return ``path`` if it is a file with an image suffix, else raise ``DataError`` naming it."""
+    if path.is_dir():
+        raise DataError(
+            f"{path}: a folder inside a class folder; only one level of class sub-folders is read "
+            f"(each holding its images); move these images into {path.parent} or make the folder "
+            "a class of its own"
+        )
     if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
         raise DataError(
-            f"{path}: not a PNG/JPEG image ({', '.join(IMAGE_SUFFIXES)}); an image folder "
-            "may hold only images, or one sub-folder of images per class; move it elsewhere"
+            f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}); an image folder may hold only "
+            "images, or one sub-folder of images per class; move it elsewhere"
         )
     return path
 
@@ -85,31 +125,135 @@ def open_error(path: Path, exc: Exception) -> DataError:
     return DataError(f"{path}: cannot be read as an image ({exc}); fix or remove the file")
 
 
-def probe(path: Path) -> tuple[str, tuple[int, int]]:
-    """Return ``(mode, (height, width))`` of the image at ``path``; reads the header only."""
+def open_image(path: Path) -> Image.Image:
+    """Return the image at ``path`` opened lazily (header read, pixels not decoded)."""
+    from PIL import Image
+
+    return Image.open(path, formats=IMAGE_FORMATS)
+
+
+def header_orientation(im: Image.Image) -> int:
+    """Return the EXIF orientation of ``im`` (1 = upright .. 8) without decoding its pixels."""
+    if im.format == "PNG" and "exif" not in im.info:
+        # Pillow looks for an eXIf chunk after the pixels only by decoding them all; the chunk
+        # belongs before them, and load_pixels follows this same rule, so sizes agree.
+        return 1
+    return int(im.getexif().get(EXIF_ORIENTATION, 1))
+
+
+def palette_is_grey(im: Image.Image) -> bool:
+    """Return whether every entry of the palette of ``im`` (read with the header) is grey."""
+    layout = im.palette.rawmode or im.palette.mode
+    if layout not in PALETTE_LAYOUTS:
+        return False  # an unusual layout: let the pixels decide
+    entries = np.frombuffer(im.palette.palette, dtype=np.uint8)
+    entries = entries[: entries.size // len(layout) * len(layout)].reshape(-1, len(layout))[:, :3]
+    return bool((entries == entries[:, :1]).all())
+
+
+def header_grey(im: Image.Image) -> bool | None:
+    """Return ``True`` if ``im`` is grey by its mode or palette, ``False`` if colour by its mode,
+    ``None`` for a palette holding colours (its pixels tell whether those are used)."""
+    if im.mode in GREY_MODES:
+        return True
+    if im.mode not in ("P", "PA") or im.palette is None:
+        return False
+    return True if palette_is_grey(im) else None
+
+
+def probe(path: Path) -> ImageInfo:
+    """Return the ``ImageInfo`` of the image at ``path``; reads the header only."""
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            return im.mode, (im.height, im.width)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        with open_image(path) as im:
+            height, width = im.height, im.width
+            if header_orientation(im) in QUARTER_TURNS:
+                height, width = width, height
+            return ImageInfo(header_grey(im), (height, width))
+    except (*READ_ERRORS, Image.DecompressionBombError) as exc:
         raise open_error(path, exc) from None
+
+
+def wide_grey_to_8_bits(im: Image.Image) -> Image.Image:
+    """Return the 16-bit grey image ``im`` as an ``"L"`` image of levels 0..255 (value / 257,
+    rounded; values outside 0..65535, possible in mode ``"I"``, are clipped)."""
+    from PIL import Image
+
+    wide = np.asarray(im).astype(np.int64)
+    # floor((2v + 257) / 514) = round(v / 257); v / 257 is never a half, so no tie to break
+    levels = (2 * wide + WIDE_TO_8_BITS) // (2 * WIDE_TO_8_BITS)
+    return Image.fromarray(np.clip(levels, 0, GREY_LEVELS - 1).astype(np.uint8))
+
+
+def flatten(im: Image.Image) -> tuple[Image.Image, bool]:
+    """Return ``(image, translucent)``: ``im`` with 8 bits per channel and no alpha, transparent
+    parts composited onto black (each channel x alpha / 255, rounded), and whether any pixel
+    had an alpha below 255."""
+    from PIL import Image
+
+    if im.mode in WIDE_GREY_MODES:
+        return wide_grey_to_8_bits(im), False
+    if im.mode not in ALPHA_MODES and "transparency" not in im.info:
+        return im, False
+    rgba = np.asarray(im.convert("RGBA"), dtype=np.uint32)
+    alpha = rgba[..., 3:]
+    # Black, not white: the colour under a transparent pixel is arbitrary, and light-on-dark
+    # pictures drawn in the alpha channel (white ink) stay visible.
+    rgb = (rgba[..., :3] * alpha + OPAQUE // 2) // OPAQUE
+    return Image.fromarray(rgb.astype(np.uint8)), bool((alpha < OPAQUE).any())
+
+
+def read_pixels(path: Path, mode: str, size: tuple[int, int] | None) -> tuple[np.ndarray, bool]:
+    """Return ``(pixels, translucent)``: the image at ``path`` as uint8 ``[C, H, W]`` levels in
+    Pillow ``mode`` (``"L"`` or ``"RGB"``), upright, flattened as ``flatten`` says and resized to
+    ``size`` = (height, width) in pixels when given; ``translucent`` as ``flatten`` says."""
+    from PIL import Image, ImageOps
+
+    try:
+        with open_image(path) as im:
+            upright = im if header_orientation(im) == 1 else ImageOps.exif_transpose(im)
+            flat, translucent = flatten(upright)
+            flat = flat.convert(mode)
+            if size is not None and (flat.height, flat.width) != size:
+                flat = flat.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            pixels = np.asarray(flat, dtype=np.uint8)
+    except (*READ_ERRORS, Image.DecompressionBombError) as exc:
+        raise open_error(path, exc) from None
+    return (pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, 2, 0)), translucent
 
 
 def load_pixels(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
-    """Return the image at ``path`` as uint8 ``[C, H, W]`` in Pillow ``mode`` (``"L"`` or
-    ``"RGB"``), resized to ``size`` = (height, width) in pixels when given."""
-    from PIL import Image
+    """Return the image at ``path`` as uint8 ``[C, H, W]`` levels (0..255) in Pillow ``mode``
+    (``"L"`` or ``"RGB"``), read as ``read_pixels`` says, resized to ``size`` = (height, width)
+    in pixels when given."""
+    return read_pixels(path, mode, size)[0]
 
-    try:
-        with Image.open(path) as im:
-            im = im.convert(mode)
-            if size is not None and (im.height, im.width) != size:
-                im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            pixels = np.asarray(im, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise open_error(path, exc) from None
-    return pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, 2, 0)
+
+def folder_channels(files: list[Path], infos: list[ImageInfo]) -> int:
+    """Return 1 if every image of ``files`` is grey, else 3; a palette image holding colours is
+    decoded only while every other image is grey, to see whether its pixels are grey."""
+    if any(info.grey is False for info in infos):
+        return 3
+    undecided = (path for path, info in zip(files, infos, strict=True) if info.grey is None)
+    for path in undecided:
+        pixels = read_pixels(path, "RGB", None)[0]
+        if not (pixels == pixels[:1]).all():
+            return 3
+    return 1
+
+
+def warn_translucent(folder: Path, count: int, total: int) -> None:
+    """Warn (``VaekitWarning``) that ``count`` of the ``total`` images in ``folder`` have pixels
+    that are not fully opaque, and how they were read."""
+    warnings.warn(
+        f"{folder}: {count} of {total} image(s) have transparent or partly transparent pixels; "
+        "they were composited onto black (colour x opacity), so fully transparent parts read as "
+        "black. For another background, flatten the images yourself first (e.g. Pillow: "
+        "Image.alpha_composite onto a white RGBA image, then save as RGB)",
+        VaekitWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def check_pixels_fit(n: int, channels: int, size: tuple[int, int]) -> None:
@@ -125,36 +269,43 @@ def check_pixels_fit(n: int, channels: int, size: tuple[int, int]) -> None:
     )
 
 
+def common_size(folder: Path, files: list[Path], infos: list[ImageInfo]) -> tuple[int, int]:
+    """Return the (height, width) in pixels shared by every image, else raise ``DataError``
+    naming two images that differ."""
+    sizes: dict[tuple[int, int], Path] = {}
+    for path, info in zip(files, infos, strict=True):
+        sizes.setdefault(info.size, path)  # keep the first file of each size
+    if len(sizes) > 1:
+        (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
+        raise DataError(
+            f"images in {folder} differ in size: {file_a} is {size_a[0]}x{size_a[1]} but "
+            f"{file_b} is {size_b[0]}x{size_b[1]} (height x width); pass --image-size "
+            f"(e.g. --image-size {size_a[0]}x{size_a[1]}) to resize them all"
+        )
+    return infos[0].size
+
+
 def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     """Return the images in ``folder`` as a randomly split ``DataBundle``: uint8 grey levels
     (256; /255 gives [0, 1]), shape ``(C, H, W)`` (C = 1 if every image is greyscale, else 3,
     unless ``options.image_size`` fixes it), labels from class sub-folders if present."""
     files, labels = list_images(folder)
     if not files:
-        raise DataError(f"{folder}: holds no images (PNG/JPEG); nothing to load")
+        raise DataError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)}); nothing to load")
     target = parse_image_size(options.image_size) if options.image_size else None
-    probes = [probe(p) for p in files]
-    if target is None:
-        sizes: dict[tuple[int, int], Path] = {}
-        for path, (_, image_size) in zip(files, probes, strict=True):
-            sizes.setdefault(image_size, path)  # keep the first file of each size
-        if len(sizes) > 1:
-            (size_a, file_a), (size_b, file_b) = list(sizes.items())[:2]
-            raise DataError(
-                f"images in {folder} differ in size: {file_a} is {size_a[0]}x{size_a[1]} but "
-                f"{file_b} is {size_b[0]}x{size_b[1]} (height x width); pass --image-size "
-                f"(e.g. --image-size {size_a[0]}x{size_a[1]}) to resize them all"
-            )
-        size = probes[0][1]
-        channels = None
-    else:
-        size = target[:2]
-        channels = target[2]
+    infos = [probe(p) for p in files]
+    size = common_size(folder, files, infos) if target is None else target[:2]
+    channels = target[2] if target is not None else None
     if channels is None:
-        channels = 1 if all(mode in GREY_MODES for mode, _ in probes) else 3
-    mode = "L" if channels == 1 else "RGB"
+        channels = folder_channels(files, infos)
     check_pixels_fit(len(files), channels, size)
-    pixels = np.stack([load_pixels(p, mode, size) for p in files])
+    mode = "L" if channels == 1 else "RGB"
+    read = [read_pixels(p, mode, size) for p in files]
+    translucent = sum(flag for _, flag in read)
+    if translucent:
+        warn_translucent(folder, translucent, len(files))
+    pixels = np.stack([image for image, _ in read])
+    del read  # READ_COPIES counts the per-image arrays only until the stack holds them
     features = as_grey_levels(pixels.reshape(len(files), -1), GREY_LEVELS, str(folder))
     return split_bundle(
         str(folder),

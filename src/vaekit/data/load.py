@@ -45,7 +45,7 @@ def read_path(spec: str, options: LoadOptions) -> DataBundle:
             raise DataError(
                 f"{spec}: unsupported file type {path.suffix!r}; use one of "
                 f"{', '.join(sorted(FILE_READERS))} (.csv and .tsv may be compressed, e.g. .csv.gz), "
-                "or a folder of PNG/JPEG images or IDX files"
+                "or a folder of images (PNG, JPEG, BMP, GIF, TIFF, WebP) or IDX files"
             )
         bundle = reader(path, options)
     return replace(bundle, name=spec)
@@ -92,7 +92,7 @@ def load_data(
 ) -> DataBundle:
     """Return the dataset ``spec`` as a ``DataBundle`` of ``[N, D]`` train and test tensors.
 
-    Images with a known number of grey levels (MNIST/Fashion-MNIST, PNG/JPEG folders, IDX
+    Images with a known number of grey levels (MNIST/Fashion-MNIST, image folders, IDX
     folders, uint8 image stacks, digits) come as **uint8 grey levels**, a quarter of the memory
     of float32; ``bundle.as_float("train")`` (or ``vaekit.data.to_model_units(x,
     bundle.levels)``) gives float32 values in [0, 1]. Tables and float image stacks come as
@@ -100,7 +100,7 @@ def load_data(
 
     ``spec`` is a registered name (see ``available_datasets()``; a name wins over a file of
     the same name, so write ``./mnist`` for the folder) or a path: ``.npy``, ``.npz``,
-    ``.csv``, ``.tsv``, a folder of IDX files, or a folder of PNG/JPEG images (one sub-folder
+    ``.csv``, ``.tsv``, a folder of IDX files, or a folder of images (PNG, JPEG, BMP, GIF, TIFF, WebP) (one sub-folder
     per class gives labels). ``image_size`` (``"28"``, ``"28x28"``, ``"32x32x3"``) resizes
     an image folder. ``data_dir`` and ``download`` locate or fetch MNIST/Fashion-MNIST.
     ``test_fraction`` (in (0, 1)) and ``seed`` make the train/test split of data that have

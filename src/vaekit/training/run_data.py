@@ -14,9 +14,17 @@ import numpy as np
 from vaekit.config import RunConfig
 from vaekit.data import DataBundle, load_data, views
 from vaekit.data.disk import BlockLayout, BlockShuffle, LazyBundle, block_rows_for, is_lazy, open_disk_data
-from vaekit.data.disk.bundle import TEXT_SUFFIXES, check_unchanged, data_file_record, parquet_fingerprint
+from vaekit.data.disk.bundle import (
+    TEXT_SUFFIXES,
+    check_recorded_file,
+    check_unchanged,
+    data_file_record,
+    parquet_fingerprint,
+)
+from vaekit.data.disk.folder import check_folder, is_image_folder, record_folder
 from vaekit.data.disk.npy import sampled_fingerprint
 from vaekit.data.options import LoadOptions
+from vaekit.data.registry import resolve_name
 from vaekit.data.suffixes import table_suffix
 from vaekit.data.views import Splits
 from vaekit.runtime.errors import ConfigError, DataError
@@ -54,8 +62,10 @@ def load_bundle(
     """Load the dataset ``config.data`` names (or the DataFrame ``frame``); a run bound to a
     table encodes it with the run's own codec. With ``train.data_loading: disk`` (or ``lazy``)
     the data stay in the file: a ``LazyBundle`` whose splits are read batch by batch (a run
-    that recorded its file refuses a changed one). ``hold_out=False`` reads a file with no
-    split of its own whole, in its order, as training rows (in memory only)."""
+    that recorded its file refuses a changed one). A run that recorded its folder of images
+    refuses another one of that name, or a changed one (``DataError``, before any image is read):
+    its split is drawn from the folder's images. ``hold_out=False`` reads a file with no split
+    of its own whole, in its order, as training rows (in memory only; any folder's images)."""
     d = config.data
     if lazy if lazy is not None else config.train.data_loading == "disk":
         return _disk_bundle(config, frame)
@@ -64,6 +74,11 @@ def load_bundle(
             "this run was trained on a pandas DataFrame in Python, which is not stored in the run folder; "
             "pass it again (vaekit.resume(run, data=frame)) or train from a .csv/.parquet file"
         )
+    if frame is None and hold_out:
+        # The run's split is drawn from its file's rows or its folder's images: another file or
+        # folder of that name would put training examples in the test split.
+        check_folder(d.name, config.data_file)
+        check_recorded_file(d.name, config.data_file)
     return load_data(
         d.name if frame is None else frame,
         image_size=d.image_size,
@@ -178,12 +193,15 @@ def _data_file(config: RunConfig, bundle: DataBundle | LazyBundle) -> dict[str, 
     """Return what the run records of its data file: always when it is read from disk or is
     one file, and when its epochs follow the block shuffle (whose order depends on the file's
     layout); a run that recorded one refuses a changed file (``DataError``): its splits, and
-    so which rows it trained on, are drawn from the file's rows."""
+    so which rows it trained on, are drawn from the file's rows. A folder of images is recorded
+    too (``vaekit.data.disk.folder``): its split is drawn from its images."""
     if isinstance(bundle, LazyBundle):
         return bundle.data_file
-    if shuffle_of(config) != "blocks" and not Path(config.data.name).is_file():
-        return None
     name = config.data.name
+    if bundle.kind == "image" and resolve_name(name) is None and is_image_folder(Path(name).expanduser()):
+        return record_folder(name, config.data_file)
+    if shuffle_of(config) != "blocks" and not Path(name).is_file():
+        return None
     path = Path(name)
     layout = block_layout(config, bundle)
     suffix = table_suffix(path)

@@ -256,10 +256,10 @@ def check_unchanged(record: dict[str, Any], recorded: dict[str, Any] | None) -> 
     )
 
 
-def check_recorded_table(name: str, recorded: dict[str, Any] | None) -> None:
-    """Raise ``DataError`` (as ``check_unchanged``) when the table file ``name`` is not the one
+def check_recorded_file(name: str, recorded: dict[str, Any] | None) -> None:
+    """Raise ``DataError`` (as ``check_unchanged``) when the data file ``name`` is not the one
     a run recorded (``recorded``, when it names this file), before reading its rows: a Parquet
-    file by its footer, a text file by its sampled fingerprint. A file that is not there is
+    file by its footer, any other file (a text table, ``.npy``) by its sampled fingerprint. A file that is not there is
     left to its reader, whose message says so."""
     path = Path(name).expanduser()
     if recorded is None or recorded.get("path") != name or not path.is_file():
