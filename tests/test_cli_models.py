@@ -3,8 +3,10 @@
 import json
 
 import numpy as np
+import torch
 from click.testing import CliRunner
 
+import vaekit
 from vaekit.cli import main
 
 TINY = ["--data", "digits", "--encoder", "16", "--latent", "2", "--epochs", "1", "--batch-size", "128", "-q"]
@@ -85,6 +87,30 @@ def test_sample_with_a_label_from_a_cvae_run(tmp_path):
     assert np.load(tmp_path / "s.npy").shape == (5, 1, 8, 8)
     bad = CliRunner().invoke(main, ["sample", str(out), "--label", "12"])
     assert bad.exit_code == 2 and "0..9" in bad.output
+
+
+def test_a_cvae_on_class_folders_takes_a_class_by_its_folder_name(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for folder in ("2", "10", "cat"):  # sorted as text: "10" = 0, "2" = 1, "cat" = 2
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(tmp_path / "data" / folder / f"{i}.png")
+    out = tmp_path / "run"
+    trained = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "data"), "--model", "cvae", "--encoder", "8",
+                                        "--latent", "2", "--epochs", "1", "--batch-size", "4", "--out", str(out), "-q"])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    info = CliRunner().invoke(main, ["info", str(out)])
+    assert "3: 0 = 10, 1 = 2, 2 = cat" in info.output
+    vae = vaekit.load(out)
+    for name, number in (("2", 1), ("cat", 2)):
+        result = CliRunner().invoke(main, ["sample", str(out), "--label", name, "-n", "3", "--seed", "4", "--out", str(tmp_path / "s.npy")])
+        assert result.exit_code == 0, result.output
+        torch.manual_seed(4)
+        np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), vae.sample(3, labels=number).numpy())
+    bad = CliRunner().invoke(main, ["sample", str(out), "--label", "dog"])
+    assert bad.exit_code == 2 and "give one of '10', '2', 'cat' or its number" in bad.output
 
 
 def test_label_is_refused_for_unconditional_models(tmp_path):

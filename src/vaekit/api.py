@@ -129,8 +129,8 @@ class TrainedVAE:
     def _condition_args(self, labels: Any, n: int) -> tuple[torch.Tensor, ...]:
         """Return the model's extra arguments for ``n`` rows: ``(y,)`` for conditional models.
 
-        ``labels`` is one class number (used for every row), ``[N]`` class numbers or ``[N, C]``
-        condition vectors. Raises ``ConfigError`` if labels are missing or not applicable."""
+        ``labels`` is one class number or name (used for every row), ``[N]`` class numbers or
+        names (an image folder's class sub-folders) or ``[N, C]`` condition vectors. Raises ``ConfigError`` if labels are missing or not applicable."""
         if not self.conditional:
             if labels is not None:
                 raise ConfigError(f"model {self.config.model.name!r} is not conditional: it takes no labels")
@@ -140,6 +140,11 @@ class TrainedVAE:
                 f"model {self.config.model.name!r} is conditional: pass labels= (one class number, or one per "
                 "example; on the command line --label 3)"
             )
+        if isinstance(labels, str) or (isinstance(labels, list | tuple) and any(isinstance(v, str) for v in labels)):
+            from vaekit.data.classes import class_number
+
+            names = self.config.class_names
+            labels = class_number(labels, names) if isinstance(labels, str) else [class_number(v, names) for v in labels]
         array = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
         if array.dtype.kind not in "biuf":
             raise DataError(f"labels must be class numbers (or [N, C] condition vectors), got {array.dtype} values")

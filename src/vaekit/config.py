@@ -66,7 +66,7 @@ INITS = ("torch", "glorot-uniform")
 OUTPUT_BIASES = ("auto", "marginals", "init")
 
 #: top-level keys of config.json that record facts about the data (and the library version)
-BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "table", "data_file", "version")
+BOUND_KEYS = ("input_shape", "value_range", "levels", "num_classes", "class_names", "table", "data_file", "version")
 
 #: values of ``train.data_loading``: where the training examples are read from
 DATA_LOADING = ("memory", "streaming", "disk")
@@ -252,6 +252,8 @@ class RunConfig:
     levels: int | None = None
     #: number of label classes of the data (None when unlabelled); conditional models need it
     num_classes: int | None = None
+    #: the name of each class by number (an image folder's class sub-folders); None otherwise
+    class_names: list[str] | None = None
     #: a table's fitted codec (schema and column transforms, ``TableCodec.to_dict()``); None otherwise
     table: dict[str, Any] | None = None
     #: the data file a disk-read or block-shuffled run reads: its format, rows, row-group layout

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vaekit.api import load
+from vaekit.data.classes import describe_classes
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.build import starts_from_marginals
 
@@ -93,6 +94,9 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     if widths is not None and len(widths) > 1:
         # A hierarchy's stochastic layers, z1 (nearest the data, latent_dim wide) first.
         info = _insert_after(info, "latent_dim", "latent_layers", list(widths))
+    classes = describe_classes(vae.config.num_classes, vae.config.class_names)
+    if classes is not None and table is None:  # a table's classes are its condition columns' values
+        info = _insert_after(info, "data", "classes", classes)
     own = {k: v for k, v in vae.config.model.options.items() if v is not None}
     if own:
         info = _insert_after(info, "model", "model_options", describe_piece({"name": "", **own}))

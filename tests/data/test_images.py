@@ -54,6 +54,7 @@ def test_class_subfolders_give_labels_in_sorted_order(tmp_path: Path) -> None:
     labels = torch.cat([bundle.train_labels, bundle.test_labels])
     assert sorted(labels.tolist()) == [0, 0, 1, 2, 2, 2]  # ant=0, moth=1, zebra=2
     assert bundle.num_classes == 3 and bundle.train_labels.dtype == torch.int64
+    assert bundle.class_names == ("ant", "moth", "zebra")  # the run keeps which name is which number
 
 
 def test_mixed_sizes_need_image_size(tmp_path: Path) -> None:

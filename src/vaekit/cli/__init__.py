@@ -290,18 +290,23 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
 )
 @click.option(
     "--label",
-    type=int,
-    help="Conditional models: samples/manifold: the class to decode under (default: every class); "
+    help="Conditional models (a class number, or an image folder's class name): samples/manifold: the class to decode under (default: every class); "
     "interp/traverse: the label of the example(s) (default: their labels in the split; needed for a file).",
 )
 @user_errors
 def plot(
-    run_dir: str, kind: str, out: str | None, which: str, split: str, seed: int, label: int | None, **options: Any
+    run_dir: str, kind: str, out: str | None, which: str, split: str, seed: int, label: str | None, **options: Any
 ) -> None:
     """Draw a picture of a run: one of the pictures listed below, or the whole HTML report."""
     from vaekit.viz.plots import PlotRequest, write_picture
 
-    request = PlotRequest(Path(run_dir), which=which, split=split, seed=seed, label=label, options=options)
+    number = None
+    if label is not None:
+        from vaekit.api import read_config
+        from vaekit.data.classes import class_number
+
+        number = class_number(label, read_config(Path(run_dir)).class_names)
+    request = PlotRequest(Path(run_dir), which=which, split=split, seed=seed, label=number, options=options)
     click.echo(f"wrote {write_picture(kind, request, out)}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from vaekit.cli.options import counted, data_options, refuse_writing_over_the_input, user_errors
+from vaekit.data.classes import class_number
 from vaekit.runtime.errors import ConfigError
 
 
@@ -44,7 +45,7 @@ def _write_table(frame: Any, path: Path | None) -> str:
 @click.option("-n", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of samples (rows).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Scale of the prior's std.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--label", type=int, help="Class to condition on (conditional models; default: classes in turn).")
+@click.option("--label", help="Class to condition on, by number or by an image folder's class name (conditional models; default: classes in turn).")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, allow_dash=True),
@@ -72,7 +73,7 @@ def sample(
     n: int,
     temperature: float,
     seed: int,
-    label: int | None,
+    label: str | None,
     out: str | None,
     where: str | None,
     min_acceptance: float,
@@ -94,7 +95,8 @@ def sample(
     if out == STDOUT:
         raise ConfigError("--out - writes a table run's rows to standard output; name a .png, .npy or .csv file for samples of this run")
     torch.manual_seed(seed)
-    xs = vae.sample(n, temperature=temperature, labels=label).cpu().numpy().reshape(n, -1)
+    number = None if label is None else class_number(label, vae.config.class_names)
+    xs = vae.sample(n, temperature=temperature, labels=number).cpu().numpy().reshape(n, -1)
     path = Path(out) if out else _default_output(run_dir, "samples", vae)
     write_examples(path, xs, vae.input_shape)
     click.echo(f"wrote {counted(n, 'sample')} to {path}")
@@ -106,7 +108,7 @@ def _sample_table(
     n: int,
     temperature: float,
     seed: int,
-    label: int | None,
+    label: str | None,
     out: str | None,
     where: str | None,
     min_acceptance: float,
@@ -229,19 +231,20 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--latents", type=click.Path(dir_okay=False), required=True, help="Latent codes, .npy or .csv [N, L].")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help=".png, .npy or .csv")
-@click.option("--label", type=int, help="Class to decode under (conditional models).")
+@click.option("--label", help="Class to decode under, by number or by an image folder's class name (conditional models).")
 @user_errors
-def decode(run_dir: str, latents: str, out: str, label: int | None) -> None:
+def decode(run_dir: str, latents: str, out: str, label: str | None) -> None:
     """Decode latent codes to examples (the likelihood's mean)."""
     from vaekit import api
     from vaekit.data.latents import read_latents
     from vaekit.viz.examples import write_examples
 
     vae = api.load(run_dir)
+    number = None if label is None else class_number(label, vae.config.class_names)
     z = read_latents(latents)
-    x = vae.decode(z, labels=label).cpu().numpy().reshape(len(z), -1)
+    x = vae.decode(z, labels=number).cpu().numpy().reshape(len(z), -1)
     if vae.config.table is not None:
-        _write_table_rows(vae, x, None if label is None else [label] * len(x), Path(out))
+        _write_table_rows(vae, x, None if number is None else [number] * len(x), Path(out))
     else:
         write_examples(Path(out), x, vae.input_shape)
     click.echo(f"wrote {counted(len(x), 'decoded example')} to {out}")

@@ -54,6 +54,9 @@ class DataBundle:
     #: split from one file (``split_bundle``, tables); a block shuffle places them in the file's
     #: blocks. None for datasets with their own split
     file_rows: tuple[np.ndarray, np.ndarray] | None = None
+    #: the name of each class, by class number (an image folder's class sub-folders); None
+    #: where the classes are numbers only
+    class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # Catch inconsistent bundles where they are built, not deep inside a training loop.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -307,7 +308,7 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     pixels = np.stack([image for image, _ in read])
     del read  # READ_COPIES counts the per-image arrays only until the stack holds them
     features = as_grey_levels(pixels.reshape(len(files), -1), GREY_LEVELS, str(folder))
-    return split_bundle(
+    bundle = split_bundle(
         str(folder),
         features,
         None if labels is None else np.asarray(labels, dtype=np.int64),
@@ -320,3 +321,6 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
         hold_out=options.hold_out,
         source=str(folder),
     )
+    if labels is None:
+        return bundle
+    return replace(bundle, class_names=tuple(p.name for p in visible_children(folder) if p.is_dir()))

@@ -132,6 +132,7 @@ def bind_to_data(config: RunConfig, bundle: DataBundle) -> None:
     config.value_range = "binary" if binarized else bundle.value_range
     config.levels = 2 if binarized else bundle.levels
     config.num_classes = bundle.num_classes
+    config.class_names = list(bundle.class_names) if bundle.class_names else None
     config.table = bundle.table
     config.data_file = _data_file(config, bundle)
     if bundle.table is not None:
