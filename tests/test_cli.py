@@ -142,6 +142,24 @@ def test_sample_writes_each_format(cli_run, tmp_path, suffix):
         assert Image.open(out).size[0] > 8
 
 
+def test_one_image_file_is_encoded_and_scored_as_in_its_folder(cli_run, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    for i in range(3):
+        Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
+    assert invoke("encode", cli_run, "--data", tmp_path / "images", "--out", tmp_path / "all.npy").exit_code == 0
+    one = invoke("encode", cli_run, "--data", tmp_path / "images" / "1.png", "--out", tmp_path / "one.npy")
+    assert one.exit_code == 0, one.output
+    np.testing.assert_allclose(np.load(tmp_path / "one.npy"), np.load(tmp_path / "all.npy")[1:2], rtol=1e-6)  # a batch of one
+    scored = invoke("score", cli_run, "--data", tmp_path / "images" / "1.png", "--out", tmp_path / "s.csv", "-q")
+    assert scored.exit_code == 0, scored.output
+    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "file,score"
+    refused = invoke("train", "--data", tmp_path / "images" / "1.png", "--out", tmp_path / "r", "-q")
+    assert refused.exit_code == 2 and "one image is one example" in refused.output and not (tmp_path / "r").exists()
+
+
 def test_encode_then_decode_round_trip(cli_run, tmp_path):
     z_path, x_path = tmp_path / "z.npy", tmp_path / "x.npy"
     assert invoke("encode", cli_run, "--out", z_path).exit_code == 0

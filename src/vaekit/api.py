@@ -587,6 +587,7 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     of values are taken as they are), other grey levels (a uint8 array of levels other than the
     run's; image files where the model's numbers depend on the levels), or float values outside
     [0, 1] for a run on images (grey levels not yet divided)."""
+    from vaekit.data.images import IMAGE_SUFFIXES
     from vaekit.data.levels import check_grey_levels, run_grey_levels, trained_grey_levels
 
     cfg = vae.config
@@ -606,7 +607,7 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
         # levels; a uint8 array of other levels is ambiguous (the run's levels left undivided, or
         # 8-bit pixels), so it is refused, as scoring refuses it.
         levels_matter = getattr(vae.model.likelihood, "levels", None) is not None or cfg.data.dequantize != "none"
-        image_files = data is not None and Path(data).is_dir()
+        image_files = data is not None and (Path(data).is_dir() or Path(data).suffix.lower() in IMAGE_SUFFIXES)
         if levels_matter or not image_files:
             check_grey_levels(bundle.levels, run_grey_levels(cfg), what=f"the examples of {data!r}")
         return

@@ -289,13 +289,32 @@ def common_size(folder: Path, files: list[Path], infos: list[ImageInfo]) -> tupl
 def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     """Return the images in ``folder`` as a randomly split ``DataBundle``: uint8 grey levels
     (256; /255 gives [0, 1]), shape ``(C, H, W)`` (C = 1 if every image is greyscale, else 3,
-    unless ``options.image_size`` fixes it), labels from class sub-folders if present."""
+    unless ``options.image_size`` fixes it), labels from class sub-folders if present (their
+    names in ``class_names``)."""
     files, labels = list_images(folder)
     if not files:
         raise DataError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)}); nothing to load")
+    bundle = read_images(folder, files, labels, options)
+    if labels is None:
+        return bundle
+    return replace(bundle, class_names=tuple(p.name for p in visible_children(folder) if p.is_dir()))
+
+
+def read_image_file(path: Path, options: LoadOptions) -> DataBundle:
+    """Return one image file as a ``DataBundle`` of one example, read as a folder's images are
+    (for ``encode``, ``score`` or ``evaluate --data`` of one image: ``options.hold_out`` False)."""
+    check_image_name(path)
+    if options.hold_out:
+        raise DataError(f"{path}: one image is one example, too few to split for training; give a folder of images")
+    return read_images(path, [path], None, options)
+
+
+def read_images(source: Path, files: list[Path], labels: list[int] | None, options: LoadOptions) -> DataBundle:
+    """Return the images ``files`` (with class ``labels``, or None) of ``source`` as a split
+    ``DataBundle``, as :func:`read_image_folder` describes."""
     target = parse_image_size(options.image_size) if options.image_size else None
     infos = [probe(p) for p in files]
-    size = common_size(folder, files, infos) if target is None else target[:2]
+    size = common_size(source, files, infos) if target is None else target[:2]
     channels = target[2] if target is not None else None
     if channels is None:
         channels = folder_channels(files, infos)
@@ -304,12 +323,12 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     read = [read_pixels(p, mode, size) for p in files]
     translucent = sum(flag for _, flag in read)
     if translucent:
-        warn_translucent(folder, translucent, len(files))
+        warn_translucent(source, translucent, len(files))
     pixels = np.stack([image for image, _ in read])
     del read  # READ_COPIES counts the per-image arrays only until the stack holds them
-    features = as_grey_levels(pixels.reshape(len(files), -1), GREY_LEVELS, str(folder))
-    bundle = split_bundle(
-        str(folder),
+    features = as_grey_levels(pixels.reshape(len(files), -1), GREY_LEVELS, str(source))
+    return split_bundle(
+        str(source),
         features,
         None if labels is None else np.asarray(labels, dtype=np.int64),
         shape=(channels, size[0], size[1]),
@@ -319,8 +338,5 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
         test_fraction=options.test_fraction,
         seed=options.seed,
         hold_out=options.hold_out,
-        source=str(folder),
+        source=str(source),
     )
-    if labels is None:
-        return bundle
-    return replace(bundle, class_names=tuple(p.name for p in visible_children(folder) if p.is_dir()))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vaekit.data.bundle import DataBundle
+from vaekit.data.images import IMAGE_SUFFIXES
 from vaekit.data.options import LoadOptions
 from vaekit.data.registry import (
     DATASETS,
@@ -32,8 +33,8 @@ def read_path(spec: str, options: LoadOptions) -> DataBundle:
         raise DataError(
             f"{spec!r} is neither a dataset name ({', '.join(available_datasets())}) nor an existing file or folder"
         )
-    if options.image_size is not None and not path.is_dir():
-        raise DataError(f"{spec}: --image-size applies only to folders of images; leave it out for files")
+    if options.image_size is not None and not path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise DataError(f"{spec}: --image-size applies only to images; leave it out for files")
     if path.is_dir():
         bundle = read_folder(path, options)
     else:

@@ -10,7 +10,7 @@ from vaekit.data.bundle import DataBundle
 from vaekit.data.delimited import read_delimited
 from vaekit.data.digits import read_digits
 from vaekit.data.idx import find_idx_files, read_idx_folder
-from vaekit.data.images import read_image_folder
+from vaekit.data.images import IMAGE_SUFFIXES, read_image_file, read_image_folder
 from vaekit.data.mnist import read_fashion_mnist, read_mnist
 from vaekit.data.options import LoadOptions
 from vaekit.data.synthetic import read_synthetic5
@@ -42,6 +42,7 @@ FILE_READERS: dict[str, PathReader] = {
     ".tsv": read_text_table,
     ".parquet": read_table_file,
     ".pq": read_table_file,
+    **dict.fromkeys(IMAGE_SUFFIXES, read_image_file),  # one image: one example to encode or score
 }
 
 
