@@ -362,3 +362,22 @@ def test_a_conditional_models_examples_are_scored_with_their_labels(cvae_run):
 def test_a_time_limit_of_0_is_no_limit_for_train_as_for_resume():
     assert vaekit.build_config(data="digits", time_limit=0).train.time_limit is None
     assert vaekit.build_config(data="digits", time_limit=5).train.time_limit == 5
+
+
+def test_a_run_whose_own_images_now_read_in_another_shape_is_told_why_and_to_train_again(tmp_path):
+    import json
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    for i in range(6):
+        Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
+    vaekit.train(data=str(tmp_path / "images"), encoder=[4], latent_dim=2, epochs=1, batch_size=4, out=tmp_path / "r", progress="quiet")
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    config["data_file"] = None  # a run trained before folders were recorded
+    (tmp_path / "r" / "config.json").write_text(json.dumps(config))
+    for i in range(6):  # the same files, now read as one channel (as grey + alpha images are)
+        Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
+    with pytest.raises(DataError, match=r"own data .* now reads as 1 channel of 6x6 pixels .*trained on 3 channels.*train the run again"):
+        vaekit.evaluate(tmp_path / "r", k=0, probe=False)

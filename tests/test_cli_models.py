@@ -1,13 +1,16 @@
 """The model-family options of `vaekit train` and `vaekit sample --label`."""
 
 import json
+import shutil
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
 import vaekit
 from vaekit.cli import main
+from vaekit.runtime.errors import DataError
 
 TINY = ["--data", "digits", "--encoder", "16", "--latent", "2", "--epochs", "1", "--batch-size", "128", "-q"]
 
@@ -111,6 +114,16 @@ def test_a_cvae_on_class_folders_takes_a_class_by_its_folder_name(tmp_path):
         np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), vae.sample(3, labels=number).numpy())
     bad = CliRunner().invoke(main, ["sample", str(out), "--label", "dog"])
     assert bad.exit_code == 2 and "give one of '10', '2', 'cat' or its number" in bad.output
+    np.testing.assert_array_equal(vae.sample(2, labels=np.array(["cat", "2"])).shape, (2, 1, 6, 6))
+    # another folder holding some of the classes is labelled by the run's numbers, by name
+    for folder in ("2", "cat", "dog"):
+        (tmp_path / "other" / folder).mkdir(parents=True)
+        Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(tmp_path / "other" / folder / "0.png")
+    with pytest.raises(DataError, match=r"class folder\(s\) 'dog' that this run was not trained on; its classes are '10', '2', 'cat'"):
+        vaekit.api.resolve_eval_data(vae, str(tmp_path / "other"), None)
+    shutil.rmtree(tmp_path / "other" / "dog")
+    _, labels = vaekit.api.resolve_eval_data(vae, str(tmp_path / "other"), None)
+    assert labels.tolist() == [1, 2]  # "2" and "cat" here are the run's classes 1 and 2, not 0 and 1
 
 
 def test_label_is_refused_for_unconditional_models(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import numbers
 import os
@@ -140,6 +141,8 @@ class TrainedVAE:
                 f"model {self.config.model.name!r} is conditional: pass labels= (one class number, or one per "
                 "example; on the command line --label 3)"
             )
+        if isinstance(labels, np.ndarray) and labels.dtype.kind in "UO":
+            labels = labels.tolist()  # names, as a list of them is taken
         if isinstance(labels, str) or (isinstance(labels, list | tuple) and any(isinstance(v, str) for v in labels)):
             from vaekit.data.classes import class_number
 
@@ -575,10 +578,28 @@ def _eval_splits(vae: TrainedVAE, data: str | None, split: str) -> Splits:
     with training_data_hint(cfg, data is None):
         bundle = load_bundle(source, lazy=cfg.train.data_loading == "disk" and streams(source.data.name))
     _check_data_fits(vae, data, bundle)
-    splits = make_splits(cfg, bundle)
+    splits = make_splits(cfg, _with_run_classes(vae, data, bundle))
     if split == "val" and splits.val is None:
         raise ConfigError("this run has no validation split (val_fraction = 0)")
     return splits
+
+
+def _with_run_classes(vae: TrainedVAE, data: str | None, bundle: Any) -> Any:
+    """Return ``bundle`` with its class labels numbered as the run numbers its classes, by
+    name (an image folder's class sub-folders: another folder may hold some of them, whose
+    own numbering would differ); ``DataError`` for a class the run has not."""
+    names = vae.config.class_names
+    if not names or bundle.class_names is None or list(bundle.class_names) == names:
+        return bundle
+    unknown = [name for name in bundle.class_names if name not in names]
+    if unknown:
+        raise DataError(
+            f"data {data!r} has class folder(s) {', '.join(map(repr, unknown))} that this run was not trained on; "
+            f"its classes are {', '.join(map(repr, names))}: keep only those folders"
+        )
+    numbers = torch.tensor([names.index(name) for name in bundle.class_names], dtype=torch.int64)
+    renumber = {key: numbers[getattr(bundle, key)] for key in ("train_labels", "test_labels") if getattr(bundle, key) is not None}
+    return dataclasses.replace(bundle, **renumber, class_names=tuple(names))
 
 
 def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
@@ -587,11 +608,18 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
     of values are taken as they are), other grey levels (a uint8 array of levels other than the
     run's; image files where the model's numbers depend on the levels), or float values outside
     [0, 1] for a run on images (grey levels not yet divided)."""
-    from vaekit.data.images import IMAGE_SUFFIXES
+    from vaekit.data.images import is_image_path
     from vaekit.data.levels import check_grey_levels, run_grey_levels, trained_grey_levels
 
     cfg = vae.config
     shape, expected = tuple(bundle.shape), tuple(vae.input_shape)
+    if len(shape) == 3 and len(expected) == 3 and shape != expected and data is None:
+        raise DataError(
+            f"this run's own data {cfg.data.name!r} now reads as {_image_shape(shape)}, but the run was trained on "
+            f"{_image_shape(expected)}: images are read differently since it was trained (grey + alpha, grey "
+            "palettes and 16-bit grey as one channel, EXIF orientation, transparency onto black); train the run "
+            "again on its folder (`vaekit train ... --force`)"
+        )
     if len(shape) == 3 and len(expected) == 3 and shape != expected:
         channels, height, width = expected
         kind = "grey" if channels == 1 else "RGB"
@@ -607,7 +635,7 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
         # levels; a uint8 array of other levels is ambiguous (the run's levels left undivided, or
         # 8-bit pixels), so it is refused, as scoring refuses it.
         levels_matter = getattr(vae.model.likelihood, "levels", None) is not None or cfg.data.dequantize != "none"
-        image_files = data is not None and (Path(data).is_dir() or Path(data).suffix.lower() in IMAGE_SUFFIXES)
+        image_files = data is not None and is_image_path(Path(data))
         if levels_matter or not image_files:
             check_grey_levels(bundle.levels, run_grey_levels(cfg), what=f"the examples of {data!r}")
         return
@@ -697,6 +725,7 @@ def read_whole_file(
     if bundle.file_rows is None:
         return None
     _check_data_fits(vae, os.fspath(data), bundle)
+    bundle = _with_run_classes(vae, os.fspath(data), bundle)
     return bundle.train, bundle.train_labels, bundle.levels
 
 

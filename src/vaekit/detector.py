@@ -70,9 +70,9 @@ def _whole_file(vae: TrainedVAE, path: Path) -> Any:
     if whole is None:
         return None
     x, y, levels = whole
-    from vaekit.data.images import IMAGE_SUFFIXES, list_images
+    from vaekit.data.images import is_image_path, list_images
 
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:  # images: their files name the scores
+    if is_image_path(path):  # images: their files name the scores
         files = list_images(path)[0] if path.is_dir() else [path]
         names = np.asarray([f.relative_to(path).as_posix() if path.is_dir() else f.name for f in files])
         return Examples(to_model_units(x, levels), y, description=str(path), viewed=False, ids=names, id_name="file")

@@ -103,7 +103,7 @@ def test_an_image_added_to_the_folder_is_refused_with_the_counts_and_the_fix(tmp
     monkeypatch.chdir(tmp_path)
     cfg = bound_to("grey")
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8), mode="L").save(tmp_path / "grey" / "i100.png")
-    for check in (lambda: load_bundle(cfg), lambda: bind_to_data(cfg, load_bundle(cfg, lazy=False, hold_out=True))):
+    for check in (lambda: load_bundle(cfg), lambda: bind_to_data(cfg, load_bundle(cfg, lazy=False, hold_out=False))):
         with pytest.raises(DataError, match=r"grey is not the one.*it had 24 image\(s\), it has 25") as caught:
             check()
         assert "put the original images back, or train a new run on this folder (vaekit train --force)" in str(caught.value)

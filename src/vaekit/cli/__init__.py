@@ -300,13 +300,7 @@ def plot(
     """Draw a picture of a run: one of the pictures listed below, or the whole HTML report."""
     from vaekit.viz.plots import PlotRequest, write_picture
 
-    number = None
-    if label is not None:
-        from vaekit.api import read_config
-        from vaekit.data.classes import class_number
-
-        number = class_number(label, read_config(Path(run_dir)).class_names)
-    request = PlotRequest(Path(run_dir), which=which, split=split, seed=seed, label=number, options=options)
+    request = PlotRequest(Path(run_dir), which=which, split=split, seed=seed, label=label, options=options)
     click.echo(f"wrote {write_picture(kind, request, out)}")
 
 

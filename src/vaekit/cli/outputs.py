@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from vaekit.cli.options import counted, data_options, refuse_writing_over_the_input, user_errors
-from vaekit.data.classes import class_number
 from vaekit.runtime.errors import ConfigError
 
 
@@ -95,7 +94,10 @@ def sample(
     if out == STDOUT:
         raise ConfigError("--out - writes a table run's rows to standard output; name a .png, .npy or .csv file for samples of this run")
     torch.manual_seed(seed)
-    number = None if label is None else class_number(label, vae.config.class_names)
+    from vaekit.data.classes import class_number
+
+    # A model that takes no labels refuses them by its own message, names or numbers.
+    number = class_number(label, vae.config.class_names) if label is not None and vae.conditional else label
     xs = vae.sample(n, temperature=temperature, labels=number).cpu().numpy().reshape(n, -1)
     path = Path(out) if out else _default_output(run_dir, "samples", vae)
     write_examples(path, xs, vae.input_shape)
@@ -240,7 +242,10 @@ def decode(run_dir: str, latents: str, out: str, label: str | None) -> None:
     from vaekit.viz.examples import write_examples
 
     vae = api.load(run_dir)
-    number = None if label is None else class_number(label, vae.config.class_names)
+    from vaekit.data.classes import class_number
+
+    # A model that takes no labels refuses them by its own message, names or numbers.
+    number = class_number(label, vae.config.class_names) if label is not None and vae.conditional else label
     z = read_latents(latents)
     x = vae.decode(z, labels=number).cpu().numpy().reshape(len(z), -1)
     if vae.config.table is not None:

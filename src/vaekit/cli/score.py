@@ -18,7 +18,7 @@ from vaekit.runtime.errors import ConfigError, DataError
 @click.command(cls=Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--data", required=True, help="Data to score: a table (.csv/.tsv/.parquet) for a table run; .npy/.npz, a dataset name or folder otherwise.")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Dataset names and folders: the split scored.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Dataset names and IDX folders: the split scored (files and image folders are scored whole).")
 @click.option("--score", "kind", type=click.Choice(["nll", "elbo", "recon"]), default="nll", show_default=True, help="nll: -IW bound (K samples); elbo: -ELBO (mean of K draws); recon: -log p(x|z) at the posterior mean.")
 @click.option("--k", "k", type=click.IntRange(min=1), help="Posterior draws: importance samples for nll (100), ELBO draws for elbo (10).")
 @click.option("--out", type=click.Path(dir_okay=False), help="scores.csv, .tsv, .parquet or .npy (required unless --calibrate).")

@@ -81,6 +81,12 @@ def visible_children(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
+def is_image_path(path: Path) -> bool:
+    """True for a folder (of images, or of IDX files: 8-bit images too) or a file with an image
+    suffix: data read as 8-bit pixels, not as values of a run's own grey levels."""
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def check_image_name(path: Path) -> Path:
     """Return ``path`` if it is a file with an image suffix, else raise ``DataError`` naming it."""
     if path.is_dir():
@@ -305,7 +311,10 @@ def read_image_file(path: Path, options: LoadOptions) -> DataBundle:
     (for ``encode``, ``score`` or ``evaluate --data`` of one image: ``options.hold_out`` False)."""
     check_image_name(path)
     if options.hold_out:
-        raise DataError(f"{path}: one image is one example, too few to split for training; give a folder of images")
+        raise DataError(
+            f"{path}: one image is one example, too few to split into training and test examples; train on a "
+            "folder of images, or leave out --split to use the image whole"
+        )
     return read_images(path, [path], None, options)
 
 

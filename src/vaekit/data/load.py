@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vaekit.data.bundle import DataBundle
-from vaekit.data.images import IMAGE_SUFFIXES
+from vaekit.data.images import is_image_path
 from vaekit.data.options import LoadOptions
 from vaekit.data.registry import (
     DATASETS,
@@ -33,7 +33,7 @@ def read_path(spec: str, options: LoadOptions) -> DataBundle:
         raise DataError(
             f"{spec!r} is neither a dataset name ({', '.join(available_datasets())}) nor an existing file or folder"
         )
-    if options.image_size is not None and not path.is_dir() and path.suffix.lower() not in IMAGE_SUFFIXES:
+    if options.image_size is not None and not is_image_path(path):
         raise DataError(f"{spec}: --image-size applies only to images; leave it out for files")
     if path.is_dir():
         bundle = read_folder(path, options)

@@ -107,7 +107,7 @@ def _disk_bundle(config: RunConfig, frame: Any) -> LazyBundle:
     if frame is not None:
         refuse_format(frame, tuple(available_datasets()))
     if d.image_size is not None:
-        raise DataError(f"{d.name}: --image-size applies only to folders of images; leave it out for files")
+        raise DataError(f"{d.name}: --image-size applies only to images; leave it out for files")
     # A table read as a matrix is refused by open_disk_data, whatever the shuffle.
     if shuffle_of(config) == "full" and is_table_file(d.name) and table_mode(config) == "schema":
         raise ConfigError(

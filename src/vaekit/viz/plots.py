@@ -25,7 +25,7 @@ class PlotRequest:
     which: str = "last"
     split: str = "test"
     seed: int = 0
-    label: int | None = None
+    label: int | str | None = None  # a class number, or a name of the run's class_names
     options: dict[str, Any] = field(default_factory=dict)
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -82,8 +82,12 @@ def _load(request: PlotRequest) -> Any:
     from vaekit import api
 
     vae = api.load(request.run_dir, which=request.which)
-    if request.label is not None and not vae.conditional:
-        raise ConfigError(f"--label is for conditional models; model {vae.config.model.name!r} takes no labels")
+    if request.label is not None:
+        if not vae.conditional:
+            raise ConfigError(f"--label is for conditional models; model {vae.config.model.name!r} takes no labels")
+        from vaekit.data.classes import class_number
+
+        request.label = class_number(request.label, vae.config.class_names)
     return vae
 
 
