@@ -52,6 +52,8 @@ class LazyBundle:
     #: the file's blocks: a Parquet file's row groups, else blocks of ``block_rows_for`` rows
     layout: BlockLayout
     frames: None = None
+    #: files read from disk have no class folders, so no class names
+    class_names: None = None
 
     @property
     def train_labels(self) -> RowView | None:
