@@ -103,11 +103,16 @@ def check_image_name(path: Path) -> Path:
     return path
 
 
+def class_folders(folder: Path) -> list[Path]:
+    """Return the class sub-folders of ``folder`` in sorted order: class ``i`` is the ``i``-th."""
+    return [p for p in visible_children(folder) if p.is_dir()]
+
+
 def list_images(folder: Path) -> tuple[list[Path], list[int] | None]:
     """Return ``(files, labels)``: the images of ``folder`` in sorted order, and their class
     indices (sub-folder names sorted -> 0..K-1), or ``None`` without class sub-folders."""
     children = visible_children(folder)
-    subfolders = [p for p in children if p.is_dir()]
+    subfolders = class_folders(folder)
     if not subfolders:
         return [check_image_name(p) for p in children], None
     loose = [p for p in children if not p.is_dir()]
@@ -303,7 +308,7 @@ def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     bundle = read_images(folder, files, labels, options)
     if labels is None:
         return bundle
-    return replace(bundle, class_names=tuple(p.name for p in visible_children(folder) if p.is_dir()))
+    return replace(bundle, class_names=tuple(p.name for p in class_folders(folder)))
 
 
 def read_image_file(path: Path, options: LoadOptions) -> DataBundle:
