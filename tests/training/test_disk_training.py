@@ -327,6 +327,6 @@ def test_a_tables_training_split_on_disk_is_evaluated_in_file_order(tmp_path, mo
     report = vaekit.evaluate(vae, split="train", k=0)
     assert report["n_examples"] == 288  # 400 rows, 80 for testing, 32 of the rest for validation
     assert decoded == sorted(decoded)  # front to back: each row group decoded once
-    splits = vaekit.api._eval_splits(vae, None, "train")
+    splits = vaekit.api.eval_data.eval_splits(vae, None, "train")
     rows = EvaluationExamples(splits, "train").splits.train.rows
     assert torch.equal(rows, rows.sort().values)
