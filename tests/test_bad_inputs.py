@@ -75,7 +75,7 @@ CASES = [
     pytest.param(["train", "--encoder", "12,x", "--out", "{tmp}/r"], "comma-separated", id="bad-widths"),
     pytest.param(["train", "--lr", "-1", "--out", "{tmp}/r"], "lr must be > 0", id="negative-lr"),
     pytest.param(["train", "--preset", "seed", "--latent", "5", "--out", "{tmp}/r"], "fixes the architecture", id="preset-conflict"),
-    pytest.param(["train", "--model", "vea", "--out", "{tmp}/r"], "unknown model 'vea'; choose one of", id="unknown-model"),
+    pytest.param(["train", "--model", "vea", "--out", "{tmp}/r"], "unknown model 'vea' (did you mean 'vae'?); choose one of", id="unknown-model"),
     pytest.param(["train", "--set", "objective.beta=4", "--out", "{tmp}/r"], "takes no option 'beta'", id="option-of-another-piece"),
     pytest.param(["train", "--set", "beta=4", "--out", "{tmp}/r"], "expected SECTION.OPTION", id="set-without-section"),
     pytest.param(["train", "--set", "train.learning_rate=1", "--out", "{tmp}/r"], "has no option 'learning_rate'", id="set-unknown-field"),

@@ -239,6 +239,7 @@ def test_reconstruct_and_info(cli_run, tmp_path):
     assert info["best_by"] == "validation loss" and "best_val_loss" not in info
     history = [json.loads(line) for line in (Path(cli_run) / "metrics.jsonl").read_text().splitlines()]
     assert info["best_loss"] == min(m["val_loss"] for m in history)
+    assert f"best_loss       {info['best_loss']:.4f} nats per example\n" in invoke("info", cli_run).output
     assert info["optimizer"] == "Adam lr 0.001 (constant), betas 0.9/0.999, eps 1e-08, batch 64"
     assert info["start"] == "torch's layer defaults"
 
@@ -308,3 +309,18 @@ def test_the_epoch_line_calls_no_elbo_an_elbo(tmp_path):
     assert grey.exit_code == binary.exit_code == 0
     assert "train_recon-kl=" in grey.stderr and "train_elbo=" not in grey.stderr
     assert "train_elbo=" in binary.stderr
+
+
+@pytest.mark.parametrize("args, meant", [
+    (["plot", "{run}", "reconstructions"], "(did you mean 'recon'?)"),
+    (["plot", "{run}", "sample"], "(did you mean 'samples'?)"),
+    (["evaluate", "{run}", "--which", "bets"], "(did you mean 'best'?)"),
+])  # fmt: skip
+def test_a_misspelt_choice_is_refused_naming_the_one_meant(cli_run, args, meant):
+    result = invoke(*[arg.format(run=cli_run) for arg in args])
+    assert result.exit_code == 2 and meant in result.output, result.output
+
+
+def test_a_choice_like_nothing_known_is_refused_with_the_choices_alone(cli_run):
+    result = invoke("plot", cli_run, "zzz")
+    assert result.exit_code == 2 and "is not one of" in result.output and "did you mean" not in result.output

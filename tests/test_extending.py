@@ -274,7 +274,7 @@ def test_loading_a_run_whose_piece_is_not_imported_says_to_import_its_module(plu
         vaekit.load(tmp_path / "run")
     with pytest.raises(ConfigError, match=expected):
         vaekit.resume(tmp_path / "run", epochs=2, progress="quiet")
-    with pytest.raises(ConfigError, match="^unknown likelihood 'scaled-gaussian'; choose one of"):
+    with pytest.raises(ConfigError, match=r"^unknown likelihood 'scaled-gaussian' \(did you mean 'gaussian'\?\); choose one of"):
         _train(tmp_path / "new")  # a new run's unknown name is a typo, said as before
 
 

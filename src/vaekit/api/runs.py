@@ -40,12 +40,11 @@ _OPTION_HINTS = {
 def _unknown_option_message(key: str, known: set[str]) -> str:
     """Return the error for a keyword ``vaekit.train``/``build_config`` does not take, with the
     keyword most likely meant (a known confusion, else the closest names in ``known``)."""
-    import difflib
+    from vaekit.runtime.names import closest_names
 
     hint = _OPTION_HINTS.get(key)
     if hint is None:
-        close = difflib.get_close_matches(key, sorted(known), n=3)
-        hint = " or ".join(f"{name}=" for name in close) or None
+        hint = " or ".join(f"{name}=" for name in closest_names(key, known)) or None
     meant = f" (did you mean {hint}?)" if hint else ""
     return f"unknown training option {key!r}{meant}; help(vaekit.build_config) says which keywords it takes"
 

@@ -19,6 +19,7 @@ import click
 from vaekit._version import __version__
 from vaekit.cli.launch import launch, launch_options, refuse_one_process_command, wants_launch
 from vaekit.cli.options import (
+    Choice,
     Command,
     PictureKinds,
     apply_all,
@@ -45,7 +46,7 @@ def main() -> None:
 
 @main.command(cls=Command)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML or JSON config file.")
-@click.option("--preset", type=click.Choice(["seed"]), help="A fixed architecture (seed: the founding 5-4-3|3|3-4-5 network).")
+@click.option("--preset", type=Choice(["seed"]), help="A fixed architecture (seed: the founding 5-4-3|3|3-4-5 network).")
 @click.option("--model", "model__name", help="Model family (the list is below).")
 @click.option("--latent", "--latent-dim", "model__latent_dim", type=int, help="Latent dimensions.")
 @click.option("--net", "net", help="Encoder/decoder pair (below; default mlp).")
@@ -119,7 +120,7 @@ def train(
 )
 @click.option("--lr", type=float, help="New base learning rate, scaled by the run's schedule from the next epoch (default: the config's).")
 @click.option("--grad-clip", type=float, help="New gradient-norm clip (0: none; default: the config's).")
-@click.option("--precision", type=click.Choice(PRECISIONS), help="New numeric precision (see `vaekit train --help`; default: the config's).")
+@click.option("--precision", type=Choice(PRECISIONS), help="New numeric precision (see `vaekit train --help`; default: the config's).")
 @click.option(
     "--min-backward-weight",
     type=float,
@@ -202,7 +203,11 @@ def info(run_dir: str, as_json: bool) -> None:
     schema = summary.pop("schema", None)
     width = max(len(k) for k in summary)
     for key, value in summary.items():
-        click.echo(f"{key:<{width}}  {', '.join(value) if key in ('files', 'condition_on') else value}")
+        if key in ("files", "condition_on"):
+            value = ", ".join(value)
+        elif key == "best_loss" and isinstance(value, float):
+            value = f"{value:.4f} nats per example"  # as the report rounds it; --json keeps every digit
+        click.echo(f"{key:<{width}}  {value}")
     if schema is not None:
         from vaekit.data.tables import TableSchema, table_summary
 
@@ -226,7 +231,7 @@ def info(run_dir: str, as_json: bool) -> None:
 @click.option(
     "--max-samples", type=click.IntRange(min=1), default=64, show_default=True, help="Most samples per request."
 )
-@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True, help="Which weights.")
+@click.option("--which", type=Choice(["last", "best"]), default="last", show_default=True, help="Which weights.")
 @user_errors
 def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples: int, which: str) -> None:
     """Open the latent explorer: a web page to walk RUN_DIR's latent space (needs `vaekit[serve]`)."""
@@ -257,7 +262,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Output file, .png (or .svg for plots); default in RUN_DIR."
 )
-@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
+@click.option("--which", type=Choice(["last", "best"]), default="last", show_default=True)
 @split_option
 @click.option(
     "-n",
@@ -267,7 +272,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
     "anomalies: examples shown (8).",
 )
 @click.option("--data", "data", help="anomalies: the data to rank (.npy/.npz, a table, a dataset; default: the run's split).")
-@click.option("--score", "score", type=click.Choice(["nll", "elbo", "recon"]), help="anomalies: the score (nll).")
+@click.option("--score", "score", type=Choice(["nll", "elbo", "recon"]), help="anomalies: the score (nll).")
 @click.option("--temperature", type=float, help="samples: scale of the prior's std (1).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--from", "start", help="interp: first example, an index into the split or a file (.png/.npy/.csv).")
@@ -279,7 +284,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
 )
 @click.option("--example", help="traverse: the example (index or file) to start from (0).")
 @click.option("--dims", type=int, help="traverse: most informative dimensions shown (10).")
-@click.option("--method", type=click.Choice(["pca", "tsne"]), help="latents: 2-D projection when L > 2 (pca).")
+@click.option("--method", type=Choice(["pca", "tsne"]), help="latents: 2-D projection when L > 2 (pca).")
 @click.option("--grid", type=int, help="manifold: images per side (15).")
 @click.option(
     "--k",
@@ -306,9 +311,9 @@ def plot(
 
 @main.command()
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
-@click.option("--preset", type=click.Choice(["seed"]), help="Draw a preset's network instead of a run's.")
+@click.option("--preset", type=Choice(["seed"]), help="Draw a preset's network instead of a run's.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["svg", "tikz", "typst"]), default=None,
+    "--format", "fmt", type=Choice(["svg", "tikz", "typst"]), default=None,
     help="svg, tikz or typst [default: from --out's suffix (.svg, .tex, .typ), else svg].",
 )
 @click.option(

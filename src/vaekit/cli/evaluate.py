@@ -9,14 +9,14 @@ from typing import Any
 import click
 
 from vaekit.cli.launch import launch, launch_options, wants_launch
-from vaekit.cli.options import Command, data_options, progress_mode, user_errors
+from vaekit.cli.options import Choice, Command, data_options, progress_mode, user_errors
 from vaekit.runtime.errors import ConfigError
 
 
 @click.command(cls=Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @data_options("Evaluate on other data of the same shape (default: the run's own).", per_example=True)
-@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
+@click.option("--which", type=Choice(["last", "best"]), default="last", show_default=True)
 @click.option(
     "--k",
     "k",
@@ -40,7 +40,7 @@ from vaekit.runtime.errors import ConfigError
 )
 @click.option(
     "--fast",
-    type=click.Choice(["auto", "off"]),
+    type=Choice(["auto", "off"]),
     default="auto",
     show_default=True,
     help="auto: the fused NLL chunk where it applies (same bound, faster on CPU); off: the plain path.",

@@ -203,7 +203,7 @@ def config_flags(section: str, renames: dict[str, str]) -> list[Callable[[Any], 
                 click.option(f"{flag}/--no-{flag[2:]}", f"{section}__{f.name}", default=None, help=help_text)
             )
         else:
-            ptype = click.Choice(choices) if choices else base
+            ptype = Choice(choices) if choices else base
             decorators.append(click.option(flag, f"{section}__{f.name}", type=ptype, default=None, help=help_text))
     return decorators
 
@@ -291,7 +291,23 @@ def train_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class PictureKinds(click.Choice):
+class Choice(click.Choice):
+    """``click.Choice`` whose refusal also names the choice most likely meant (``sample`` for
+    ``samples``, ``recon`` for ``reconstructions``)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            from vaekit.runtime.names import did_you_mean
+
+            meant = did_you_mean(value, [str(choice) for choice in self.choices]) if isinstance(value, str) else ""
+            if not meant:
+                raise
+            self.fail(f"{exc.message.rstrip('.')}{meant}.", param, ctx)
+
+
+class PictureKinds(Choice):
     """The picture kinds, read from the plot registry when first needed."""
 
     def __init__(self) -> None:
@@ -310,7 +326,7 @@ class PictureKinds(click.Choice):
 
 #: which split of the run's data a command reads
 split_option = click.option(
-    "--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Split of the data."
+    "--split", type=Choice(["train", "val", "test"]), default="test", show_default=True, help="Split of the data."
 )
 
 
@@ -318,7 +334,7 @@ split_option = click.option(
 #: ``--data`` is read whole, in its order, unless a split is asked for
 per_example_split_option = click.option(
     "--split",
-    type=click.Choice(["train", "val", "test"]),
+    type=Choice(["train", "val", "test"]),
     default=None,
     help="Split of the data [default: test; every example, in order, of a file or folder given with --data].",
 )

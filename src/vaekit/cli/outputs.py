@@ -79,7 +79,8 @@ def sample(
     no_clip: bool,
     complete: bool,
 ) -> None:
-    """Draw samples from the prior and decode them (a table run writes synthetic rows)."""
+    """Draw latent codes from the prior and decode each to the likelihood's mean (images: expected grey
+    levels in [0, 1], as `decode` gives them); a table run writes synthetic rows."""
     import torch
 
     from vaekit import api

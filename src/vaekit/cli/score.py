@@ -11,15 +11,15 @@ from typing import Any
 import click
 
 from vaekit.cli.launch import launch, launch_options, wants_launch
-from vaekit.cli.options import Command, counted, refuse_writing_over_the_input, user_errors
+from vaekit.cli.options import Choice, Command, counted, refuse_writing_over_the_input, user_errors
 from vaekit.runtime.errors import ConfigError, DataError
 
 
 @click.command(cls=Command)
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--data", required=True, help="Data to score: a table (.csv/.tsv/.parquet) for a table run; .npy/.npz, a dataset name or folder otherwise.")
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True, help="Dataset names and IDX folders: the split scored (files and image folders are scored whole).")
-@click.option("--score", "kind", type=click.Choice(["nll", "elbo", "recon"]), default="nll", show_default=True, help="nll: -IW bound (K samples); elbo: -ELBO (mean of K draws); recon: -log p(x|z) at the posterior mean.")
+@click.option("--split", type=Choice(["train", "val", "test"]), default="test", show_default=True, help="Dataset names and IDX folders: the split scored (files and image folders are scored whole).")
+@click.option("--score", "kind", type=Choice(["nll", "elbo", "recon"]), default="nll", show_default=True, help="nll: -IW bound (K samples); elbo: -ELBO (mean of K draws); recon: -log p(x|z) at the posterior mean.")
 @click.option("--k", "k", type=click.IntRange(min=1), help="Posterior draws: importance samples for nll (100), ELBO draws for elbo (10).")
 @click.option("--out", type=click.Path(dir_okay=False), help="scores.csv, .tsv, .parquet or .npy (required unless --calibrate).")
 @click.option("--calibrate", is_flag=True, help="Choose a threshold on this (reference) data and store it in RUN_DIR/calibration.json.")
@@ -30,7 +30,7 @@ from vaekit.runtime.errors import ConfigError, DataError
 @click.option("--id-column", help="Tables: the column that names each row (default: the first column the schema ignores, else the row's position).")
 @click.option("--explain", is_flag=True, help="Tables: one contribution column per column (nats); images: per-pixel maps in OUT-maps.npy.")
 @click.option("--background", type=click.Path(file_okay=False), help="Images/arrays: another run (e.g. a much smaller VAE); scores become this run's minus its (a log-likelihood ratio), see docs/scores.md.")
-@click.option("--which", type=click.Choice(["last", "best"]), default="last", show_default=True)
+@click.option("--which", type=Choice(["last", "best"]), default="last", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=10_000, show_default=True, help="Examples read and scored at a time (memory stays bounded).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from vaekit.runtime.construct import construct, option_defaults, signature_problem
 from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.names import did_you_mean
 
 T = TypeVar("T")
 
@@ -151,7 +152,8 @@ class Registry(dict[str, T], Generic[T]):
                     f'python -c "import my_pieces; from vaekit.cli import main; main()" evaluate RUN, '
                     f"see docs/extending.md); the {self.kind}s registered here are {known}"
                 ) from None
-            raise ConfigError(f"unknown {self.kind} {name!r}; choose one of {known}") from None
+            meant = did_you_mean(name, self.names()) if isinstance(name, str) else ""
+            raise ConfigError(f"unknown {self.kind} {name!r}{meant}; choose one of {known}") from None
 
     def options(self, name: str) -> dict[str, Any]:
         """Return the user options of piece ``name`` with their defaults."""
