@@ -233,3 +233,24 @@ def test_a_hierarchy_or_a_flow_says_what_the_diagram_leaves_out():
         "z is z1 of the hvae hierarchy; its upper stochastic layers (8, 4 units) are not drawn"
     )
     assert left_out("vae", {"flow_steps": 2}) == "q(z|x) goes on through 2 IAF steps, not drawn"
+
+
+def test_an_output_of_several_parameters_per_value_says_how_many_units_it_takes():
+    root = ET.fromstring(diagram_source(dense_vae(64, [8], 2, [8], outputs=128), "svg"))
+    widths = [text_of(t) for t in elements(root, "text", "width")]
+    assert widths[-2:] == ["128 units:", "2 per value"]
+    per_layer = Counter(n.get("data-layer") for n in elements(root, "circle", "neuron"))
+    assert per_layer["output"] == per_layer["input"]  # still drawn as the values it gives
+    plain = ET.fromstring(diagram_source(dense_vae(64, [8], 2, [8], outputs=64), "svg"))
+    assert "2 per value" not in {text_of(t) for t in elements(plain, "text", "width")}
+
+
+@pytest.mark.parametrize("likelihood, outputs", [("bernoulli", 64), ("discretized-logistic", 128)])
+def test_a_runs_decoder_outputs_are_the_likelihoods_parameters(likelihood, outputs):
+    from vaekit.api import build_config
+    from vaekit.training.run_data import bind_to_data, load_bundle
+    from vaekit.viz.diagram.layers import decoder_outputs
+
+    config = build_config(data="digits", likelihood=likelihood, encoder=[8], latent_dim=2)
+    bind_to_data(config, load_bundle(config))
+    assert decoder_outputs(config) == outputs

@@ -17,11 +17,14 @@ class Dense:
     """A dense layer of ``width`` units, drawn as a column of circles.
 
     ``role`` is ``"input"`` (labelled x_1..x_D), ``"output"`` (labelled x-hat_1..x-hat_D) or
-    ``"hidden"``; ``name`` identifies the column in the drawing (e.g. ``enc1``)."""
+    ``"hidden"``; ``name`` identifies the column in the drawing (e.g. ``enc1``). ``outputs`` is
+    the output layer's number of units where the likelihood takes more than one parameter per
+    value (a location and a scale: ``2 * width``), None where it is ``width``."""
 
     width: int
     role: str = "hidden"
     name: str = ""
+    outputs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,31 @@ class Architecture:
     note: str = ""
 
 
-def dense_vae(input_dim: int, encoder: list[int], latent_dim: int, decoder: list[int], title: str = "") -> Architecture:
+def dense_vae(
+    input_dim: int, encoder: list[int], latent_dim: int, decoder: list[int], title: str = "", outputs: int | None = None
+) -> Architecture:
     """Return the founding diagram's shape for a dense VAE: input, encoder hidden layers,
-    mu/sigma heads, sample, decoder hidden layers, output (``input_dim`` units again)."""
+    mu/sigma heads, sample, decoder hidden layers, output (``input_dim`` values again, in
+    ``outputs`` units where the likelihood takes several parameters per value)."""
     layers: list[Layer] = [Dense(input_dim, "input", "input")]
     layers += [Dense(w, "hidden", f"enc{i + 1}") for i, w in enumerate(encoder)]
     layers += [GaussianHeads(latent_dim), Sample(latent_dim)]
     layers += [Dense(w, "hidden", f"dec{i + 1}") for i, w in enumerate(decoder)]
-    layers.append(Dense(input_dim, "output", "output"))
+    layers.append(Dense(input_dim, "output", "output", outputs if outputs != input_dim else None))
     return Architecture(tuple(layers), title)
+
+
+def decoder_outputs(config: Any) -> int | None:
+    """Return the number of decoder outputs of the model ``config`` describes (the likelihood's
+    parameters of every value: ``2 * input_dim`` for a location and a scale), or None where the
+    model cannot be sized without building it for real."""
+    from vaekit.training.build import meta_model
+
+    model = meta_model(config)
+    likelihood = getattr(model, "likelihood", None)
+    if likelihood is None:
+        return None
+    return getattr(likelihood, "num_params", None) or config.input_dim * likelihood.params_per_dim
 
 
 def architecture_from_config(config: Any) -> Architecture:
@@ -81,7 +100,7 @@ def architecture_from_config(config: Any) -> Architecture:
     from vaekit.nets.registry import hidden_widths
 
     encoder, decoder = hidden_widths(m.net.get("encoder"), m.net.get("decoder"))
-    arch = dense_vae(config.input_dim, encoder, m.latent_dim, decoder, title)
+    arch = dense_vae(config.input_dim, encoder, m.latent_dim, decoder, title, decoder_outputs(config))
     return dataclasses.replace(arch, note=left_out(m.name, m.options))
 
 

@@ -205,7 +205,13 @@ def _place_dense(d: Drawing, layer: Dense, x: float, position: int) -> _Column:
                 d.texts.append(
                     Text(ux + RADIUS + 0.12, uy, Label("x", str(index), hat=True, math=True), "start", kind="unit")
                 )
-    if layer.width > MAX_SHOWN:
+    if layer.outputs is not None:
+        # The likelihood's parameters, not the values themselves: say how many units they take.
+        per_value = layer.outputs / layer.width
+        each = f"{per_value:g} per value" if per_value == int(per_value) else f"for {layer.width} values"
+        d.texts.append(Text(x, bottom + 0.75, Label(f"{layer.outputs} units:"), "middle", 0.3, "width"))
+        d.texts.append(Text(x, bottom + 1.15, Label(each), "middle", 0.3, "width"))
+    elif layer.width > MAX_SHOWN:
         d.texts.append(Text(x, bottom + 0.75, Label(f"{layer.width} units"), "middle", 0.3, "width"))
     return _Column(units, name, x - RADIUS, x + RADIUS)
 
