@@ -203,3 +203,24 @@ def test_ctrl_c_stops_every_process_with_one_line(tmp_path: Path) -> None:
     assert stderr.strip().splitlines() == [
         f"interrupted; the last complete checkpoint of {run} is intact: `vaekit resume {run}` continues it"
     ]
+
+
+def test_threads_sets_torchs_threads_here_and_for_the_workers_nproc_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # restored after the test, as torch's own count below
+    before = torch.get_num_threads()
+    try:
+        result = CliRunner().invoke(main, ["train", "--data", "digits", "--encoder", "8", "--latent", "2", "--epochs", "1",
+                                           "--out", str(tmp_path / "r"), "--quiet", "--threads", "1"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("command", ["train", "resume", "evaluate", "score"])
+def test_threads_below_one_are_refused_naming_the_option(command: str, tmp_path: Path) -> None:
+    args = [command, *([] if command == "train" else [str(tmp_path)]), "--threads", "0"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "Invalid value for '--threads': must be at least 1, got 0" in result.output

@@ -34,10 +34,29 @@ DISTRIBUTED_COMMANDS = ("train", "resume", "evaluate", "score")
 _WITH_NPROC_ONLY = ("nnodes", "rdzv_endpoint", "rdzv_id", "rdzv_timeout")
 
 
+def use_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    """Make torch compute on ``value`` threads in this process (and in each worker that
+    ``--nproc`` starts); None leaves torch's default, one per core (``OMP_NUM_THREADS`` if set)."""
+    if value is None:
+        return
+    if value < 1:
+        raise click.BadParameter(f"must be at least 1, got {value}", ctx, param)
+    # Read by torch as it is imported, and by each worker --nproc starts; torch may be loaded already.
+    os.environ["OMP_NUM_THREADS"] = str(value)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(value)
+
+
 def launch_options(command: Any) -> Any:
-    """Add the launch options (``--nproc``, ``--nnodes``, ``--rdzv-endpoint``, ``--rdzv-id``,
+    """Add the options that say how a command uses this machine's processors (``--threads``) and
+    the launch options (``--nproc``, ``--nnodes``, ``--rdzv-endpoint``, ``--rdzv-id``,
     ``--rdzv-timeout``) to a click command."""
     options = [
+        click.option(
+            "--threads", type=int, default=None, expose_value=False, callback=use_threads,
+            help="Threads torch computes on, per process (default: one per core). 1 is often as fast for a "
+            "small model, and much faster when other work keeps the cores busy.",
+        ),
         click.option(
             "--nproc", type=int, default=None,
             help="Run in N processes on this machine through torchrun (DistributedDataParallel-style: training's "
