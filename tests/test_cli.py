@@ -232,7 +232,11 @@ def test_a_run_trained_on_a_relative_path_says_so_when_read_from_elsewhere(tmp_p
 
 
 def test_reconstruct_and_info(cli_run, tmp_path):
+    from PIL import Image
+
     assert invoke("reconstruct", cli_run, "-n", "8", "--out", tmp_path / "r.png").exit_code == 0
+    picture = np.asarray(Image.open(tmp_path / "r.png").convert("L"))
+    assert picture[0, 0] == 255 and picture[:, :40].min() < 100  # the white margin with the rows' labels
     info = json.loads(invoke("info", cli_run, "--json").output)
     assert info["epochs_trained"] == 2 and info["latent_dim"] == 2
     assert info["training"] == "fused fp32 (epochs 1-2)"

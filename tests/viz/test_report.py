@@ -143,3 +143,10 @@ def test_the_largest_k_comes_first_among_one_splits_evaluations(tmp_path):
     for stem in ("eval-test-k100", "eval-test-k5000", "eval-all-k20", "eval-test"):
         (tmp_path / f"{stem}.json").write_text("{}")
     assert list(read_evaluations(tmp_path)) == ["eval-all-k20", "eval-test-k5000", "eval-test-k100", "eval-test"]
+
+
+def test_report_captions_say_what_the_labelled_pictures_show(image_report):
+    page = image_report.read_text()
+    assert "odd rows" not in page
+    assert "Test examples, each row above the row of their reconstructions (labelled at the left)" in page
+    assert re.search(r"Interpolation from test example 0 to test example \d+", page)

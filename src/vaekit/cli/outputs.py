@@ -149,7 +149,7 @@ def reconstruct(run_dir: str, data: str | None, split: str | None, n: int, out: 
     """Reconstruct examples through the posterior means."""
     from vaekit import api
     from vaekit.viz.examples import write_examples
-    from vaekit.viz.grid import interleave_rows
+    from vaekit.viz.reconstructions import save_reconstruction_grid
 
     vae = api.load(run_dir)
     x, labels = api.resolve_eval_data(vae, data, split)
@@ -159,9 +159,8 @@ def reconstruct(run_dir: str, data: str | None, split: str | None, n: int, out: 
     path = Path(out) if out else _default_output(run_dir, "reconstructions", vae)
     if vae.config.table is not None:
         _write_table_rows(vae, recon, labels, path)
-    elif path.suffix.lower() == ".png":
-        rows = interleave_rows(x.numpy(), recon, ncol=8)
-        write_examples(path, rows, vae.input_shape, ncol=8)
+    elif path.suffix.lower() == ".png" and len(vae.input_shape) == 3:
+        save_reconstruction_grid(path, x.numpy().reshape(len(x), -1), recon, vae.input_shape)
     else:
         write_examples(path, recon, vae.input_shape)
     click.echo(f"wrote {counted(len(x), 'reconstruction')} to {path}")

@@ -14,7 +14,7 @@ Each picture is a function returning a uint8 image array or a matplotlib ``Figur
 
 from vaekit.viz.curves import read_metrics, training_curves
 from vaekit.viz.figure import figure_png, picture_png
-from vaekit.viz.grid import image_grid, save_grid
+from vaekit.viz.grid import image_grid, label_rows, save_grid
 from vaekit.viz.interpolation import interpolation_figure, interpolation_rows, lerp, slerp
 from vaekit.viz.latents import embed_2d, latent_scatter
 from vaekit.viz.manifold import manifold_grid, quantile_grid
@@ -32,6 +32,7 @@ __all__ = [
     "interpolation_figure",
     "interpolation_rows",
     "kl_per_dimension",
+    "label_rows",
     "latent_scatter",
     "lerp",
     "manifold_grid",

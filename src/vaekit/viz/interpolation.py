@@ -9,7 +9,7 @@ import numpy as np
 from vaekit.runtime.errors import ConfigError
 from vaekit.viz.figure import new_figure, show_grid
 from vaekit.viz.grid import image_grid
-from vaekit.viz.pictures import as_images, as_numpy, condition_vectors, own_labels, require_images
+from vaekit.viz.pictures import as_images, as_numpy, class_label, condition_vectors, own_labels, require_images
 
 METHODS = ("linear", "spherical")
 
@@ -122,10 +122,17 @@ def interpolation_rows(
 
 
 def interpolation_figure(
-    vae: Any, a: Any, b: Any, steps: int = 10, methods: tuple[str, ...] = METHODS, labels: Any = None
+    vae: Any,
+    a: Any,
+    b: Any,
+    steps: int = 10,
+    methods: tuple[str, ...] = METHODS,
+    labels: Any = None,
+    names: tuple[str, str] = ("example A", "example B"),
 ) -> Any:
     """Return a matplotlib Figure: one labelled row per method, from example ``a`` (left,
-    original) through ``steps`` decoded latent points to example ``b`` (right, original).
+    original) through ``steps`` decoded latent points to example ``b`` (right, original), titled
+    with the two examples' ``names`` (see :func:`interpolation_title`).
     Conditional models need ``labels`` = (label of ``a``, label of ``b``); see ``interpolation_rows``."""
     images = interpolation_rows(vae, a, b, steps, methods, labels)
     grid = image_grid(images, ncol=steps + 2, pad=1, scale=4)
@@ -138,11 +145,19 @@ def interpolation_figure(
     cell = grid.shape[0] / len(methods)
     ax.set_yticks([cell * (i + 0.5) for i in range(len(methods))], list(methods))
     ax.tick_params(axis="y", length=0)
-    title = f"latent interpolation: original, {steps} steps, original"
+    classes = None
     if labels is not None and getattr(vae, "conditional", False) and np.ndim(labels) == 1:
-        title += f" (label {int(labels[0])} to {int(labels[1])})"
-    ax.set_title(title, fontsize=10)
+        classes = (class_label(vae, int(labels[0])), class_label(vae, int(labels[1])))
+    ax.set_title(interpolation_title(steps, names, classes), fontsize=10)
     return fig
+
+
+def interpolation_title(steps: int, names: tuple[str, str], classes: tuple[str, str] | None = None) -> str:
+    """Return the title of an interpolation picture, e.g. ``"example A → 10 decoded steps →
+    example B"``, with ``" (class 3 → class 7)"`` after it when the two ends are decoded under
+    the ``classes`` of a conditional model."""
+    title = f"{names[0]} → {steps} decoded steps → {names[1]}"
+    return title if classes is None else f"{title} ({classes[0]} → {classes[1]})"
 
 
 def default_pair(labels: Any, n: int) -> tuple[int, int]:

@@ -63,3 +63,10 @@ def condition_vectors(vae: Any, labels: Any) -> np.ndarray:
     if y.ndim == 1 or not y.is_floating_point():
         y = y.long()
     return as_numpy(vae.model.condition(y.cpu()))
+
+
+def class_label(vae: Any, k: int) -> str:
+    """Return how pictures name class ``k`` of ``vae``: its name from the run's ``class_names``
+    (a run on class folders), else ``"class k"``."""
+    names = getattr(vae.config, "class_names", None)
+    return str(names[k]) if names and 0 <= k < len(names) else f"class {k}"

@@ -109,7 +109,12 @@ def _samples(request: PlotRequest) -> Any:
 
     vae = _load(request)
     return sample_grid(
-        vae, request.get("n"), temperature=request.get("temperature", 1.0), seed=request.seed, label=request.label
+        vae,
+        request.get("n"),
+        temperature=request.get("temperature", 1.0),
+        seed=request.seed,
+        label=request.label,
+        row_labels=True,
     )
 
 
@@ -126,7 +131,7 @@ def _recon(request: PlotRequest) -> Any:
     from vaekit.viz.reconstructions import reconstruction_grid
 
     vae, x, labels = _images_and_data(request, "recon")
-    return reconstruction_grid(vae, x, request.get("n", 32), labels=labels)
+    return reconstruction_grid(vae, x, request.get("n", 32), labels=labels, row_labels=True)
 
 
 @picture("interp", "interpolations.png", "decoded points between two examples' codes")
@@ -141,7 +146,16 @@ def _interp(request: PlotRequest) -> Any:
     pair = None
     if vae.conditional:
         pair = [pick_label(start, labels, request.label, vae), pick_label(end, labels, request.label, vae)]
-    return interpolation_figure(vae, a, b, steps=request.get("steps", 10), labels=pair)
+    names = (_example_name(start, request.split, len(x)), _example_name(end, request.split, len(x)))
+    return interpolation_figure(vae, a, b, steps=request.get("steps", 10), labels=pair, names=names)
+
+
+def _example_name(spec: str | int, split: str, n: int) -> str:
+    """Return how a picture names the example ``spec``: ``"test example 3"`` for an index into
+    the ``split`` of ``n`` examples (a negative one counted from its end), the file's name for a file."""
+    if isinstance(spec, int) or str(spec).lstrip("-").isdigit():
+        return f"{split} example {int(spec) % n}"
+    return Path(spec).name
 
 
 @picture("traverse", "traversals.png", "one example's code moved along its most informative dimensions")

@@ -46,12 +46,10 @@ def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] |
     # per class and its manifold one grid per class.
     cond = getattr(vae, "conditional", False) and labels is not None
     pair = [int(labels[a]), int(labels[b])] if cond else None
-    samples_title = (
-        "Samples from the prior, one row per class (label 0 at the top)" if cond else "Samples from the prior"
-    )
+    samples_title = "Samples from the prior, one row per class (named at the left)" if cond else "Samples from the prior"
     makers: list[tuple[str, str, Callable[[], Any]]] = [
         ("curves", "Training curves", lambda: training_curves(records or [], vae)),
-        ("samples", samples_title, lambda: sample_grid(vae, None if cond else 64, seed=seed)),
+        ("samples", samples_title, lambda: sample_grid(vae, None if cond else 64, seed=seed, row_labels=True)),
     ]
     # A model with stochastic layers also shows each layer's KL and what each layer adds to a sample.
     if records and has_layer_kl(records):
@@ -61,13 +59,13 @@ def draw_pictures(vae: Any, x: Any, labels: Any, records: list[dict[str, Any]] |
     makers += [
         (
             "recon",
-            "Test examples (odd rows) and their reconstructions (even rows)",
-            lambda: reconstruction_grid(vae, x, labels=labels),
+            "Test examples, each row above the row of their reconstructions (labelled at the left)",
+            lambda: reconstruction_grid(vae, x, labels=labels, row_labels=True),
         ),
         (
             "interp",
-            f"Interpolation between test examples {a} and {b}",
-            lambda: interpolation_figure(vae, x[a], x[b], labels=pair),
+            f"Interpolation from test example {a} to test example {b}",
+            lambda: interpolation_figure(vae, x[a], x[b], labels=pair, names=(f"test example {a}", f"test example {b}")),
         ),
         (
             "traverse",

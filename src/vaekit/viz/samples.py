@@ -9,8 +9,8 @@ import torch
 
 from vaekit.runtime.errors import ConfigError
 from vaekit.viz.figure import new_figure, show_grid
-from vaekit.viz.grid import image_grid
-from vaekit.viz.pictures import as_images, num_classes, require_images
+from vaekit.viz.grid import image_grid, label_rows
+from vaekit.viz.pictures import as_images, class_label, num_classes, require_images
 
 
 def sample_grid(
@@ -21,6 +21,7 @@ def sample_grid(
     ncol: int = 8,
     scale: int = 4,
     label: int | None = None,
+    row_labels: bool = False,
 ) -> np.ndarray:
     """Return decoded prior samples (likelihood means) as a uint8 picture ``[H, W]`` (grey) or
     ``[H, W, 3]``; ``temperature`` scales the prior's std and each image is upscaled ``scale``
@@ -29,7 +30,22 @@ def sample_grid(
     Unconditional models, or a conditional one given a class ``label``: ``n`` samples (default
     64) tiled ``ncol`` per row. A conditional model without ``label``: one row per class, in class
     order (row k decoded under label k), of ``n`` samples each (default ``ncol``); every row
-    decodes the same ``n`` prior draws, so a column shows one latent code in every class."""
+    decodes the same ``n`` prior draws, so a column shows one latent code in every class.
+
+    ``row_labels``: a conditional model's picture gets a margin at its left naming the class of
+    each row (:func:`sample_row_labels`), as ``vaekit plot`` and ``vaekit train`` write it; the
+    samples of an unconditional model are all alike and stay unlabelled."""
+    images, ncol = sample_images(vae, n, temperature, seed, ncol, label)
+    picture = image_grid(images, ncol=ncol, scale=scale)
+    names = sample_row_labels(vae, -(-len(images) // ncol), label) if row_labels else None
+    return label_rows(picture, names) if names else picture
+
+
+def sample_images(
+    vae: Any, n: int | None = None, temperature: float = 1.0, seed: int = 0, ncol: int = 8, label: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Return the images of :func:`sample_grid` (``[N, C, H, W]``, float32 in [0, 1], row after
+    row) and the number of them per row."""
     shape = require_images(vae, "samples")
     devices = [vae.device] if vae.device.type == "cuda" else []
     per_class = getattr(vae, "conditional", False) and label is None
@@ -43,7 +59,16 @@ def sample_grid(
             ncol = n
             z = vae.model.prior.sample(n, device=vae.device, temperature=temperature)
             xs = torch.cat([vae.decode(z, labels=k) for k in range(num_classes(vae))])
-    return image_grid(as_images(xs, shape), ncol=ncol, scale=scale)
+    return as_images(xs, shape), ncol
+
+
+def sample_row_labels(vae: Any, rows: int, label: int | None = None) -> list[str] | None:
+    """Return the class of each of the ``rows`` rows of :func:`sample_grid`'s picture, top row
+    first (class names where the run has them, see :func:`~vaekit.viz.pictures.class_label`), or
+    None for an unconditional model, whose rows are all alike."""
+    if not getattr(vae, "conditional", False):
+        return None
+    return [class_label(vae, k if label is None else int(label)) for k in range(rows)]
 
 
 def layer_sample_grid(
