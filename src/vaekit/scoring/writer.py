@@ -1,0 +1,116 @@
+"""Writing scores to a file chunk by chunk, atomically: CSV, TSV, Parquet or ``.npy``."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.scoring.records import SCORE_SUFFIXES
+
+if TYPE_CHECKING:
+    pass
+
+
+def score_path(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` after checking it names a score file (.csv, .tsv, .parquet or .npy)
+    whose folder is (or can be) a folder."""
+    path = Path(path)
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"--out {path}: {above} is a file, not a folder; write the scores somewhere else")
+    if path.suffix.lower() not in SCORE_SUFFIXES:
+        raise ConfigError(f"--out {path}: scores are written as {', '.join(SCORE_SUFFIXES)}; name the file with one of them")
+    if path.is_dir():
+        raise ConfigError(f"--out {path} is a folder; name a file such as {path / 'scores.csv'}")
+    return path
+
+
+class ScoreWriter:
+    """Writes score rows chunk by chunk into a temporary file beside ``path`` and moves it into
+    place at :meth:`close`, so a failure never leaves a half-written file (nor removes an old one).
+
+    ``.csv``/``.tsv`` and ``.parquet`` get a table of ids, scores (and flags, p-values,
+    contributions); ``.npy`` gets the scores alone (float64 ``[N]``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        from vaekit.runtime.atomic import current_umask, write_errors
+
+        self.path = score_path(path)
+        with write_errors(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            os.fchmod(fd, 0o666 & ~current_umask())  # as every file vaekit writes (mkstemp makes 0600)
+            os.close(fd)
+        self.tmp = Path(tmp)
+        self.suffix = self.path.suffix.lower()
+        self._parquet: Any = None
+        self._scores: list[np.ndarray] = []
+        self._header = True
+        self.rows = 0
+
+    def write(self, frame: Any) -> None:
+        """Append the rows of ``frame`` (a DataFrame with a ``score`` column)."""
+        from vaekit.runtime.atomic import write_errors
+
+        with write_errors(self.path):
+            self._write(frame)
+
+    def _write(self, frame: Any) -> None:
+        self.rows += len(frame)
+        if self.suffix == ".npy":
+            self._scores.append(frame["score"].to_numpy(dtype=np.float64))
+        elif self.suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            elif table.schema != self._parquet.schema:
+                # A chunk's ids may come as float (a gap) or null-typed where the first were integers.
+                try:
+                    table = table.cast(self._parquet.schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                    raise DataError(
+                        f"the columns' types change between chunks ({exc}); write the scores as .csv, or give "
+                        "--id-column a column of one type"
+                    ) from None
+            self._parquet.write_table(table)
+        else:
+            sep = "\t" if self.suffix == ".tsv" else ","
+            frame.to_csv(self.tmp, sep=sep, index=False, header=self._header, mode="w" if self._header else "a")
+            self._header = False
+
+    def close(self) -> Path:
+        """Move the finished file into place; return its path."""
+        from vaekit.runtime.atomic import write_errors
+
+        with write_errors(self.path):
+            return self._close()
+
+    def _close(self) -> Path:
+        if self.suffix == ".npy":
+            np.save(self.tmp, np.concatenate(self._scores) if self._scores else np.zeros(0), allow_pickle=False)
+            written = self.tmp.with_name(self.tmp.name + ".npy")  # np.save adds the suffix to a name without it
+            if written.exists():
+                written.replace(self.tmp)
+        elif self._parquet is not None:
+            self._parquet.close()
+        with open(self.tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abandon(self) -> None:
+        """Remove the temporary file (after a failure)."""
+        if self._parquet is not None:
+            try:
+                self._parquet.close()
+            except Exception:  # noqa: BLE001 - the file goes anyway
+                pass
+        self.tmp.unlink(missing_ok=True)
+        self.tmp.with_name(self.tmp.name + ".npy").unlink(missing_ok=True)
