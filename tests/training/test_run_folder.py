@@ -22,7 +22,7 @@ from click.testing import CliRunner
 import vaekit
 from vaekit.cli import main
 from vaekit.runtime import atomic
-from vaekit.runtime.errors import CheckpointError, DiskFullError, NotWritableError, VaekitError
+from vaekit.runtime.errors import CheckpointError, DiskFullError, NotWritableError, RunFolderError, VaekitError
 from vaekit.runtime.lock import LOCK_FILE
 from vaekit.training import loop
 from vaekit.training.run_dir import MOVING, PREVIOUS, open_run_folder
@@ -117,6 +117,27 @@ def _fail(monkeypatch, failure: str) -> dict:
 
 
 # --- --force and failed trainings -------------------------------------------------------------
+
+
+def test_force_refuses_a_folder_that_holds_no_run_and_changes_nothing(tmp_path):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "notes.txt").write_text("important\n")
+    (project / "src" / "main.py").write_text("code\n")
+    before = fingerprint(project)
+    with pytest.raises(RunFolderError, match=r"--force replaces only a vaekit run, and .* holds no vaekit run \(no config.json\) but notes.txt, src/; nothing was changed"):
+        vaekit.train(epochs=1, out=project, force=True, **SMALL)
+    assert fingerprint(project) == before
+
+
+def test_force_refuses_a_run_folder_holding_a_sub_folder(tmp_path):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    vaekit.train(epochs=1, out=run / "inner", **SMALL)  # another run kept inside it
+    before = fingerprint(run)
+    with pytest.raises(RunFolderError, match="holds folders a run never writes: inner/"):
+        vaekit.train(epochs=1, out=run, force=True, **SMALL)
+    assert fingerprint(run) == before
 
 
 @pytest.mark.parametrize("failure", FAILURES)

@@ -120,15 +120,39 @@ class RunFolder:
 
 
 def check_new_run_dir(path: Path, force: bool) -> None:
-    """Refuse ``path`` for a new run when it is a file, or a non-empty folder without ``force``."""
+    """Refuse ``path`` for a new run when it is a file, a non-empty folder without ``force``, or,
+    with ``force``, a non-empty folder that is not a run folder (:func:`check_replaceable`)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"--out {path} is a file, not a folder; choose another --out")
-    if path.is_dir() and not force and any(p.name not in _NOT_CONTENT for p in path.iterdir()):
+    if not path.is_dir():
+        return
+    contents = sorted(p for p in path.iterdir() if p.name not in _NOT_CONTENT)
+    if contents and not force:
         raise RunFolderError(
             f"run folder {path} is not empty; pass --force (force=True in Python) to overwrite it, "
             "`vaekit resume` to continue it, or choose another --out"
         )
+    if contents:
+        check_replaceable(path, contents)
+
+
+def check_replaceable(path: Path, contents: list[Path]) -> None:
+    """Raise ``RunFolderError`` unless ``path``, holding ``contents``, is a run folder that
+    ``--force`` may replace: it has a run's ``config.json`` (or an old run set aside) and no
+    sub-folders, which a run never writes (another run, or a project's files, kept there)."""
+    is_run = (path / ckpt.CONFIG_FILE).is_file() or (path / PREVIOUS).is_dir() or (path / MOVING).is_dir()
+    folders = [p for p in contents if p.is_dir() and not p.is_symlink()]
+    if is_run and not folders:
+        return
+    shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in (contents if not is_run else folders)[:5])
+    more = len(contents if not is_run else folders) - 5
+    shown += f" and {more} more" if more > 0 else ""
+    why = f"holds no vaekit run (no {ckpt.CONFIG_FILE}) but {shown}" if not is_run else f"holds folders a run never writes: {shown}"
+    raise RunFolderError(
+        f"--force replaces only a vaekit run, and {path} {why}; nothing was changed. Choose a new or empty "
+        f"--out (e.g. {path / 'run'}), or move those out first"
+    )
 
 
 @contextmanager
