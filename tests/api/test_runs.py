@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import vaekit
-from vaekit.runtime.errors import CheckpointError, ConfigError
+from vaekit.runtime.errors import CheckpointError, ConfigError, RunFolderError
 
 
 def test_best_weights_load_too(digits_run):
@@ -90,3 +90,17 @@ def test_paths_may_be_given_as_pathlib_paths(tmp_path):
 def test_a_time_limit_of_0_is_no_limit_for_train_as_for_resume():
     assert vaekit.build_config(data="digits", time_limit=0).train.time_limit is None
     assert vaekit.build_config(data="digits", time_limit=5).train.time_limit == 5
+
+
+def test_a_run_killed_before_its_first_checkpoint_says_so_to_every_command(tmp_path):
+    run = tmp_path / "r"
+    vaekit.train(data="digits", encoder=[8], latent_dim=2, epochs=1, out=run, progress="quiet")
+    for name in ("trainer.safetensors", "trainer.json", "model.safetensors", "model-best.safetensors"):
+        (run / name).unlink()  # as a kill -9 before the first checkpoint leaves the folder
+    said = f"{run} has no checkpoint yet (trainer.safetensors is missing): its training stopped before the first checkpoint"
+    for call in (lambda: vaekit.load(run), lambda: vaekit.resume(run, progress="quiet"), lambda: vaekit.evaluate(run, k=2)):
+        with pytest.raises(CheckpointError, match=re.escape(said)):
+            call()
+    with pytest.raises(RunFolderError) as refused:
+        vaekit.train(data="digits", encoder=[8], latent_dim=2, epochs=1, out=run, progress="quiet")
+    assert "vaekit resume" not in str(refused.value) and "--force" in str(refused.value)

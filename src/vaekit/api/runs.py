@@ -232,10 +232,7 @@ def resume(
     with open_run_folder(run_dir, new=False) if writer_process() else contextlib.nullcontext():
         cfg = read_config(run_dir)
         if not (run_dir / ckpt.TRAINER_FILE).exists():
-            raise CheckpointError(
-                f"{run_dir} has no checkpoint yet (trainer.safetensors is missing): the run stopped "
-                "before its first checkpoint; start it again with `vaekit train --force`"
-            )
+            raise CheckpointError(no_checkpoint_yet(run_dir))
         if epochs is not None:
             cfg.train.epochs = epochs  # written to config.json only once the run can go on
         if time_limit is not None:
@@ -257,6 +254,15 @@ def resume(
     vae.test_preview = result.test_preview
     vae.test_splits = result.test_splits
     return vae
+
+
+def no_checkpoint_yet(run_dir: Path) -> str:
+    """Return the message for a run folder whose training stopped (was killed) before it wrote
+    its first checkpoint: there is nothing to load or resume, only to train again."""
+    return (
+        f"{run_dir} has no checkpoint yet (trainer.safetensors is missing): its training stopped before "
+        f"the first checkpoint; start it again with `vaekit train --out {run_dir} --force` and its options"
+    )
 
 
 def _not_a_folder(run_dir: Path) -> str:
@@ -309,6 +315,8 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
 
         device = resolve_device(device)
     cfg = read_config(run_dir)
+    if not (run_dir / files[which]).exists() and not (run_dir / ckpt.TRAINER_FILE).exists():
+        raise CheckpointError(no_checkpoint_yet(run_dir))
     with loading_run(run_dir):
         model = build_model(cfg)
     info = ckpt.load_model_weights(run_dir / files[which], model)

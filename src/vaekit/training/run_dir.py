@@ -129,9 +129,12 @@ def check_new_run_dir(path: Path, force: bool) -> None:
         return
     contents = sorted(p for p in path.iterdir() if p.name not in _NOT_CONTENT)
     if contents and not force:
+        # A run killed before its first checkpoint has nothing to resume.
+        resumable = (path / ckpt.TRAINER_FILE).exists() or (path / PREVIOUS).is_dir() or (path / MOVING).is_dir()
+        also = "`vaekit resume` to continue it, " if resumable else ""
         raise RunFolderError(
             f"run folder {path} is not empty; pass --force (force=True in Python) to overwrite it, "
-            "`vaekit resume` to continue it, or choose another --out"
+            f"{also}or choose another --out"
         )
     if contents:
         check_replaceable(path, contents)
