@@ -280,12 +280,15 @@ def read_config(run_dir: Path) -> RunConfig:
         raise CheckpointError(_not_a_folder(run_dir))
     from vaekit.training.run_dir import MOVING, PREVIOUS
 
-    set_aside = (run_dir / PREVIOUS).is_dir() or (run_dir / MOVING).is_dir()
-    if set_aside and not (run_dir / ckpt.TRAINER_FILE).exists():
+    set_aside = next((run_dir / name for name in (PREVIOUS, MOVING) if (run_dir / name).is_dir()), None)
+    if set_aside is not None and not (run_dir / ckpt.TRAINER_FILE).exists():
+        # Resuming puts the previous run back and trains it on; --epochs at its own count only puts it back.
+        epoch = ckpt.checkpoint_epoch(set_aside)
+        only_back = f" (`--epochs {epoch}` only puts it back)" if epoch is not None else ""
         raise CheckpointError(
             f"{run_dir} is being replaced by a new run that has no checkpoint yet (`vaekit train --force`); "
             f"the previous run is kept in {run_dir / PREVIOUS} until then. If that training was "
-            f"stopped, `vaekit resume {run_dir}` puts the previous run back"
+            f"stopped, `vaekit resume {run_dir}` puts the previous run back and goes on training it{only_back}"
         )
     if not (run_dir / ckpt.CONFIG_FILE).exists():
         raise CheckpointError(f"{run_dir} is not a vaekit run folder: config.json is missing")
