@@ -6,21 +6,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import vaekit
-from vaekit import api, viz
+from vaekit import viz
 from vaekit.cli import main
 from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.viz.figure import DPI
 from vaekit.viz.report import write_report
 
 from .helpers import assert_valid_picture, png_image
-
-
-@pytest.fixture(scope="module")
-def cvae(cvae_run):
-    vae = vaekit.load(cvae_run)
-    x, labels = api.resolve_eval_data(vae, None, "test")
-    return vae, x, labels
 
 
 def figure_size(fig) -> tuple[int, int]:

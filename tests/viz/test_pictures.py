@@ -15,13 +15,6 @@ from .helpers import assert_valid_picture
 
 
 @pytest.fixture(scope="module")
-def digits(digits_run):
-    vae = vaekit.load(digits_run)
-    x, labels = api.resolve_eval_data(vae, None, "test")
-    return vae, x, labels
-
-
-@pytest.fixture(scope="module")
 def seed_table(seed_run):
     vae = vaekit.load(seed_run)
     x, labels = api.resolve_eval_data(vae, None, "test")

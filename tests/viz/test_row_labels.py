@@ -36,20 +36,6 @@ def inked_bands(margin: np.ndarray, rows: int) -> list[bool]:
     return [bool((grey[a:b] < INK).any()) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-@pytest.fixture(scope="module")
-def digits(digits_run):
-    vae = vaekit.load(digits_run)
-    x, labels = api.resolve_eval_data(vae, None, "test")
-    return vae, x, labels
-
-
-@pytest.fixture(scope="module")
-def cvae(cvae_run):
-    vae = vaekit.load(cvae_run)
-    x, labels = api.resolve_eval_data(vae, None, "test")
-    return vae, x, labels
-
-
 @pytest.mark.parametrize("channels", [1, 3])
 def test_label_rows_writes_each_label_within_its_own_row(channels):
     images = np.random.default_rng(0).random((24, channels, 8, 8))
