@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +208,43 @@ def test_explain_an_image_run_writes_per_pixel_maps_that_add_up_to_the_score(ima
     assert not any(c.startswith("contribution_pixel_") for c in frame.columns)
     total = maps.reshape(360, -1).sum(1) + frame["contribution_latent"].to_numpy()
     np.testing.assert_allclose(total, frame["score"], rtol=0, atol=1e-3)
+    assert leftovers(tmp_path) == []
+
+
+def test_two_explain_scorings_into_one_out_keep_their_maps_apart(image_run, images_npy, tmp_path, monkeypatch):
+    """A second `score --explain` into the same --out, run to its end while the first is between
+    chunks, neither writes into the first's maps nor makes it fail: each has a temporary of its own."""
+    other = tmp_path / "other.npy"
+    np.save(other, 1 - np.load(images_npy))  # as many rows, so the maps have one size
+    args = ["--score", "elbo", "--k", 2, "--explain", "--chunk-rows", 100, "-q"]
+    ok("score", image_run, "--data", images_npy, *args, "--out", tmp_path / "alone" / "s.csv")
+    iter_scores, second = scoring.iter_scores, []
+
+    def the_other_after_the_first_chunk(*a, **kw):
+        for i, part in enumerate(iter_scores(*a, **kw)):
+            yield part
+            if i == 0 and not second:
+                second.append(None)  # before invoking: the other's own chunks come through here too
+                second[0] = invoke("score", image_run, "--data", other, *args, "--out", tmp_path / "both" / "s.csv")
+
+    monkeypatch.setattr(scoring, "iter_scores", the_other_after_the_first_chunk)
+    first = ok("score", image_run, "--data", images_npy, *args, "--out", tmp_path / "both" / "s.csv")
+    assert second[0].exit_code == 0, second[0].output
+    assert "s-maps.npy" in first.output and "s-maps.npy" in second[0].output
+    # the first finished last: both files in place are its own, whole
+    np.testing.assert_array_equal(np.load(tmp_path / "both" / "s-maps.npy"), np.load(tmp_path / "alone" / "s-maps.npy"))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "both" / "s.csv"), pd.read_csv(tmp_path / "alone" / "s.csv"))
+    assert leftovers(tmp_path / "both") == []
+
+
+def test_explain_clears_the_maps_temporary_of_a_killed_scoring(image_run, images_npy, tmp_path):
+    from vaekit.runtime.atomic import _writer_tag
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its PID is that of a writer which has ended, as a `kill -9`'d one has
+    stale = tmp_path / f".s-maps.npy.abcdefgh_{_writer_tag()}_{child.pid}.tmp"
+    stale.write_bytes(b"half a map")
+    ok("score", image_run, "--data", images_npy, "--score", "recon", "--explain", "--out", tmp_path / "s.csv", "-q")
     assert leftovers(tmp_path) == []
 
 

@@ -1,17 +1,20 @@
-"""Atomic writes: the umask's file mode, one-line errors for a full disk or a read-only folder,
-and the temporaries an interrupted write leaves."""
+"""Atomic writes: the umask's file mode, one-line errors for a full disk, a read-only folder or a
+file where a folder must be, and the temporaries an interrupted write leaves."""
 
 from __future__ import annotations
 
 import errno
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from vaekit.runtime import atomic
-from vaekit.runtime.atomic import atomic_write_text, remove_temporaries
-from vaekit.runtime.errors import DiskFullError, NotWritableError
+from vaekit.runtime.atomic import atomic_write_text, make_temporary, move_into_place, remove_temporaries, write_errors
+from vaekit.runtime.errors import ConfigError, DiskFullError, NotWritableError, WriteError
+from vaekit.runtime.lock import LOCK_FILE, run_folder_lock
 
 
 @pytest.fixture
@@ -82,3 +85,71 @@ def test_temporaries_of_the_named_files_are_removed_and_nothing_else(tmp_path):
     removed = remove_temporaries(tmp_path, ["trainer.safetensors", "config.json", "eval-*.json"])
     assert sorted(p.name for p in removed) == sorted(names[:3])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[3:])
+
+
+@pytest.mark.parametrize("inside", ["x.png", "sub/x.png"], ids=["in-it", "below-it"])
+def test_a_file_where_a_folder_must_be_is_named(tmp_path, inside):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match=r"cannot write .*afile/.*x\.png: .*afile is a file, not a folder; write it somewhere else"):
+        atomic_write_text(tmp_path / "afile" / inside, "new")
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_a_folder_made_through_a_file_is_named(tmp_path):
+    # as a run folder is made for `vaekit train --out afile/sub`
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match=r"afile is a file, not a folder"), write_errors(tmp_path / "afile" / "sub"):
+        (tmp_path / "afile" / "sub").mkdir(parents=True, exist_ok=True)
+
+
+def test_a_folder_where_the_file_must_be_is_named(tmp_path):
+    (tmp_path / "x.json").mkdir()
+    with pytest.raises(ConfigError, match=r"cannot write .*x\.json: a folder of that name is in the way"):
+        atomic_write_text(tmp_path / "x.json", "{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_a_folder_where_the_lock_file_must_be_is_named(tmp_path):
+    (tmp_path / LOCK_FILE).mkdir()
+    with pytest.raises(ConfigError, match=r"\.vaekit\.lock: a folder of that name is in the way"):
+        with run_folder_lock(tmp_path, "resume"):
+            pass
+
+
+def _ended_pid() -> int:
+    """Return the PID of a process that has ended (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporaries_name_their_writer_and_are_still_cleared_by_name(tmp_path):
+    fd, tmp = make_temporary(tmp_path / "config.json")
+    os.close(fd)
+    assert tmp.parent == tmp_path
+    assert tmp.name.startswith(".config.json.") and tmp.name.endswith(f"_{atomic._writer_tag()}_{os.getpid()}.tmp")
+    assert remove_temporaries(tmp_path, ["config.json"]) == [tmp]
+
+
+def test_a_write_clears_the_temporaries_its_ended_writers_left_and_no_others(tmp_path):
+    tag, ended = atomic._writer_tag(), _ended_pid()
+    stale = f".x.png.abcd_fgh_{tag}_{ended}.tmp"
+    kept = [
+        f".x.png.abcdefgh_{tag}_{os.getppid()}.tmp",  # a live writer
+        f".x.png.abcdefgh_{tag}_{os.getpid()}.tmp",  # this process's own
+        f".x.png.abcdefgh_{'0' * 8 if tag != '0' * 8 else '1' * 8}_{ended}.tmp",  # another machine's
+        ".x.png.abcdefgh.tmp",  # an earlier vaekit's: no writer named
+        f".y.png.abcdefgh_{tag}_{ended}.tmp",  # another file's
+    ]
+    for name in [stale, *kept]:
+        (tmp_path / name).write_text("x")
+    atomic_write_text(tmp_path / "x.png", "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "x.png"])
+
+
+def test_a_temporary_deleted_before_its_rename_gives_one_line(tmp_path):
+    fd, tmp = make_temporary(tmp_path / "s-maps.npy")
+    os.close(fd)
+    tmp.unlink()
+    with pytest.raises(WriteError, match=r"could not write .*s-maps\.npy: its temporary file .* was deleted"):
+        move_into_place(tmp, tmp_path / "s-maps.npy")

@@ -231,11 +231,12 @@ def _score_all(
     import numpy as np
 
     from vaekit import scoring
+    from vaekit.runtime import atomic
     from vaekit.runtime.progress import work_progress
 
     bar = work_progress(source.total, "quiet" if quiet else "auto", "scoring", "examples")
     writer = scoring.ScoreWriter(out) if out is not None else None
-    maps_path = maps = None
+    maps_path = maps = maps_tmp = None
     if explain and vae.config.table is None and out is not None:
         maps_path = out.with_name(f"{out.stem}-maps.npy")
     all_scores: list[Any] = []
@@ -255,23 +256,29 @@ def _score_all(
                 if maps_path is not None:
                     frame = frame[[c for c in frame.columns if not c.startswith("contribution_pixel_")]]
                     if maps is None:
-                        maps = _open_maps(maps_path, source.total, vae.input_shape)
+                        maps, maps_tmp = _open_maps(maps_path, source.total, vae.input_shape)
                     maps[done : done + len(part.scores)] = part.maps().astype(np.float32)
                 writer.write(frame)
             done += len(part.scores)
         if check is not None:
             check(np.concatenate(all_scores) if all_scores else np.zeros(0), np.concatenate(all_labels) if all_labels else None)
-        if writer is not None:
-            writer.close()
         if maps is not None:
             maps.flush()
-            del maps
-            Path(str(maps_path) + ".tmp").replace(maps_path)  # type: ignore[arg-type]
+            maps = None
+            with atomic.write_errors(maps_path):  # type: ignore[arg-type]
+                atomic.fsync_file(maps_tmp)  # type: ignore[arg-type]
+        # The slow work is done: the two renames follow each other, so the scores and the maps
+        # in place come from the same run as nearly as two renames allow.
+        if writer is not None:
+            writer.close()
+        if maps_tmp is not None:
+            atomic.move_into_place(maps_tmp, maps_path)  # type: ignore[arg-type]
+            maps_tmp = None
     except BaseException:
         if writer is not None:
             writer.abandon()
-        if maps_path is not None:
-            Path(str(maps_path) + ".tmp").unlink(missing_ok=True)
+        if maps_tmp is not None:
+            maps_tmp.unlink(missing_ok=True)
         raise
     finally:
         if bar is not None:
@@ -282,14 +289,26 @@ def _score_all(
     }
 
 
-def _open_maps(path: Path, total: int | None, shape: tuple[int, ...]) -> Any:
-    """Return a float32 ``.npy`` memory map ``[total, *shape]`` written beside ``path`` (moved
-    into place when complete)."""
+def _open_maps(path: Path, total: int | None, shape: tuple[int, ...]) -> tuple[Any, Path]:
+    """Return a float32 ``.npy`` memory map ``[total, *shape]`` and its file: a temporary of
+    ``path`` of this process alone (so two scorings into one ``--out`` never share it), moved
+    into place when complete."""
+    import os
+
     import numpy as np
+
+    from vaekit.runtime import atomic
 
     if total is None:
         raise ConfigError("per-pixel maps need the number of examples up front; score a .npy, .npz or dataset")
-    return np.lib.format.open_memmap(str(path) + ".tmp", mode="w+", dtype=np.float32, shape=(total, *shape))
+    with atomic.write_errors(path):
+        fd, tmp = atomic.make_temporary(path)
+        os.close(fd)
+        try:
+            return np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, *shape)), tmp
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _report(record: dict[str, Any], calibration: Any, as_json: bool) -> None:

@@ -1,17 +1,23 @@
 """Crash-safe file writes: write to a temporary name in the same folder, fsync, rename.
 
-The temporary file is ``.<name>.<random>.tmp`` next to ``<name>``; a kill during the write can
-leave it behind (:func:`remove_temporaries` clears those of a folder's known files). The new file
-gets the mode an ordinary ``open(path, "w")`` would give it: ``0666`` less the process's umask.
+The temporary file is ``.<name>.<random>_<host>_<pid>.tmp`` next to ``<name>``: ``<host>`` (8 hex
+digits) names the machine and PID namespace of the writer, ``<pid>`` its process. A kill during the
+write can leave it behind: the next write of ``<name>`` deletes those whose writer, on this machine,
+has ended (:func:`remove_stale_temporaries`), and :func:`remove_temporaries` clears those of a
+folder's known files. The new file gets the mode an ordinary ``open(path, "w")`` would give it:
+``0666`` less the process's umask.
 
 A full disk or a folder that cannot be written is reported as one line naming the file
-(:class:`~vaekit.runtime.errors.DiskFullError`, :class:`~vaekit.runtime.errors.NotWritableError`)
-instead of an ``OSError`` traceback; the file's earlier version, if any, is left as it was.
+(:class:`~vaekit.runtime.errors.DiskFullError`, :class:`~vaekit.runtime.errors.NotWritableError`),
+and so is a path through a file (``afile/x.png``) or onto a folder
+(:class:`~vaekit.runtime.errors.ConfigError`), instead of an ``OSError`` traceback; the file's
+earlier version, if any, is left as it was.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import tempfile
@@ -19,11 +25,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from vaekit.runtime.errors import DiskFullError, NotWritableError
+from vaekit.runtime.errors import ConfigError, DiskFullError, NotWritableError, WriteError
 
 #: errno values of a full disk (or quota) and of a folder or file system that refuses writes
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
+#: errno values of making a folder, or a file in it, where a file of that name stands
+_THROUGH_A_FILE = {errno.EEXIST, errno.ENOTDIR}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -31,16 +39,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     with write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = make_temporary(path)
         try:
             with os.fdopen(fd, "wb") as f:
-                _chmod_as_umask(f.fileno())
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     _fsync_dir(path.parent)
 
@@ -50,21 +57,63 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def make_temporary(path: Path) -> tuple[int, Path]:
+    """Create an empty temporary file for ``path`` in its (existing) folder, named as the module's
+    description says and with the mode ``open()`` would give it, after deleting the temporaries of
+    ``path`` that ended writers left; return its open descriptor and its path."""
+    path = Path(path)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f"_{_writer_tag()}_{os.getpid()}.tmp", dir=path.parent)
+    _chmod_as_umask(fd)
+    return fd, Path(tmp)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush the file at ``path`` to disk (one written through a memory map or by a library)."""
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def move_into_place(tmp: Path, path: Path) -> None:
+    """Rename the finished, fsynced temporary file ``tmp`` to ``path`` durably; a ``tmp`` that
+    someone deleted meanwhile is reported as one line."""
+    with write_errors(path):
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            if Path(path).parent.is_dir():
+                raise WriteError(
+                    f"could not write {path}: its temporary file {tmp} was deleted while it was written "
+                    "(by another program?); run the command again"
+                ) from None
+            raise
+    _fsync_dir(Path(path).parent)
+
+
 def write_error(path: Path, exc: OSError) -> Exception:
     """Return the user-facing error for ``exc``, met while writing ``path``: a
-    ``DiskFullError`` or ``NotWritableError`` naming the file, else ``exc`` itself."""
+    ``DiskFullError`` or ``NotWritableError`` naming the file, a ``ConfigError`` naming the file
+    that stands where a folder must be (or the folder where the file must be), else ``exc``."""
+    path = Path(path)
     if exc.errno in _FULL:
         return DiskFullError(f"disk full: could not write {path} (no space left on device)")
     if exc.errno in _REFUSED:
         return NotWritableError(
             f"cannot write {path}: {exc.strerror or 'permission denied'} (is the folder read-only?)"
         )
+    if exc.errno in _THROUGH_A_FILE:
+        above = next((p for p in path.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            return ConfigError(f"cannot write {path}: {above} is a file, not a folder; write it somewhere else")
+    if exc.errno == errno.EISDIR and path.is_dir():
+        return ConfigError(f"cannot write {path}: a folder of that name is in the way; move that folder away, or write elsewhere")
     return exc
 
 
 @contextmanager
 def write_errors(path: Path) -> Iterator[None]:
-    """Raise a full disk or a refused write met inside the block as :func:`write_error` does."""
+    """Raise an ``OSError`` met inside the block as the one-line error :func:`write_error` makes
+    of it (a full disk, a refused write, a file or folder in the way), others as they are."""
     try:
         yield
     except OSError as exc:
@@ -93,6 +142,56 @@ def remove_temporaries(folder: Path, names: Iterable[str]) -> list[Path]:
             child.unlink(missing_ok=True)
             removed.append(child)
     return removed
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files of ``path`` whose writer was a process of this machine that has
+    ended (killed mid-write); return those deleted. Those of live writers, of other machines (a
+    shared folder) and of earlier vaekit versions (no PID in the name) are kept."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}_{_writer_tag()}_([0-9]{{1,10}})\.tmp")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []  # the write itself reports a folder it cannot use
+    removed = []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match and _writer_ended(int(match[1])) and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue  # another writer removed it first, or the folder refuses: not this write's concern
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _writer_ended(pid: int) -> bool:
+    """Return True when no process ``pid`` runs in this PID namespace (False whenever unsure)."""
+    # On Windows os.kill(pid, 0) terminates the process rather than probing it.
+    if os.name != "posix" or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):
+        return False  # EPERM: alive, another user's
+    return False
+
+
+@functools.cache
+def _writer_tag() -> str:
+    """Return 8 hex digits naming this machine and PID namespace: a temporary file's PID tells
+    whether its writer is alive only where the tag is the same."""
+    import hashlib
+    import socket
+
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""  # no /proc: the host name alone
+    return hashlib.sha256(f"{socket.gethostname()}\n{namespace}".encode()).hexdigest()[:8]
 
 
 def current_umask() -> int:

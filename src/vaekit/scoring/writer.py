@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,15 +36,13 @@ class ScoreWriter:
     contributions); ``.npy`` gets the scores alone (float64 ``[N]``)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from vaekit.runtime.atomic import current_umask, write_errors
+        from vaekit.runtime.atomic import make_temporary, write_errors
 
         self.path = score_path(path)
         with write_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            os.fchmod(fd, 0o666 & ~current_umask())  # as every file vaekit writes (mkstemp makes 0600)
+            fd, self.tmp = make_temporary(self.path)  # named by its writer: a later scoring clears it once that ends
             os.close(fd)
-        self.tmp = Path(tmp)
         self.suffix = self.path.suffix.lower()
         self._parquet: Any = None
         self._scores: list[np.ndarray] = []
