@@ -1,6 +1,11 @@
 """The run summary of `vaekit info` and the report."""
 
-from vaekit.summary import describe_piece, training_history
+import json
+
+import torch
+
+from vaekit.summary import describe_piece, trainer_state, training_history
+from vaekit.training import checkpoint as ckpt
 
 
 def test_training_history_names_each_span_of_epochs_with_its_step_and_precision():
@@ -14,3 +19,21 @@ def test_training_history_names_each_span_of_epochs_with_its_step_and_precision(
 def test_describe_piece_lists_the_options_set_after_the_name():
     assert describe_piece({"name": "mlp", "encoder": [64, 32], "decoder": None}) == "mlp encoder=[64, 32]"
     assert describe_piece({"name": "", "beta": 4}) == "beta=4"
+
+
+def test_the_trainer_state_is_the_checkpoints_whatever_trainer_json_holds(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    state = {"epoch": 3, "step": 30, "best_val_loss": 1.5, "best_epoch": 2}
+    (tmp_path / ckpt.TRAINER_JSON).write_text("garbage{{")
+    assert trainer_state(tmp_path) == {}  # no checkpoint, no readable copy: nothing known
+    ckpt.save_checkpoint(tmp_path, model, optimizer, state)
+    for copy in ("garbage{{", json.dumps({**state, "epoch": 2}), None):
+        if copy is None:
+            (tmp_path / ckpt.TRAINER_JSON).unlink()
+        else:
+            (tmp_path / ckpt.TRAINER_JSON).write_text(copy)
+        assert trainer_state(tmp_path) == state
+    (tmp_path / ckpt.TRAINER_FILE).unlink()
+    (tmp_path / ckpt.TRAINER_JSON).write_text(json.dumps(state))
+    assert trainer_state(tmp_path) == state  # trainer.json alone, as a folder without a checkpoint has it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +58,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     per example) and ``best_by`` (which loss that is), parameter count, files."""
     run_dir = Path(run_dir)
     vae = load(run_dir)
-    trainer_json = run_dir / ckpt.TRAINER_JSON
-    state = json.loads(trainer_json.read_text()) if trainer_json.exists() else {}
-    state.pop("optimizer", None)
+    state = trainer_state(run_dir)
     table = vae.config.table
     info = {
         "run_dir": str(run_dir),
@@ -104,6 +101,15 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         info["condition_on"] = list(table.get("condition_on") or [])
         info["schema"] = table["schema"]
     return info
+
+
+def trainer_state(run_dir: Path) -> dict[str, Any]:
+    """Return a run's trainer state (epoch, step, best epoch and loss) without the optimizer's:
+    that of its last complete checkpoint, from the header of ``trainer.safetensors``, which
+    ``trainer.json`` copies but may lag (a kill between the two writes) or lose; ``trainer.json``
+    when there is no readable checkpoint; empty when neither can be read."""
+    state = ckpt.checkpoint_state(run_dir) or ckpt.read_trainer_json(run_dir) or {}
+    return {k: v for k, v in state.items() if k != "optimizer"}
 
 
 def _insert_after(info: dict[str, Any], after: str, key: str, value: Any) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 import dataclasses
+import errno
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,8 +15,10 @@ import torch
 import vaekit
 from vaekit import objectives
 from vaekit.fast.fused_step import FusedVAEStep
-from vaekit.runtime.errors import RunFolderError, TrainingDivergedError
+from vaekit.runtime import atomic
+from vaekit.runtime.errors import CheckpointError, DiskFullError, RunFolderError, TrainingDivergedError
 from vaekit.training import checkpoint as ckpt
+from vaekit.training import loop
 from vaekit.training.build import build_model
 from vaekit.viz import write_run_pictures
 
@@ -236,6 +241,9 @@ def test_resume_after_kill_matches_uninterrupted_run_bit_for_bit(tmp_path, mode,
         assert torch.equal(ref_tensors[name], got_tensors[name]), name
     ref_model, ref_meta = ckpt.load_tensors(reference / "model.safetensors")
     got_model, got_meta = ckpt.load_tensors(killed / "model.safetensors")
+    # Each run has its own random identity; the resumed run keeps the killed one's.
+    assert got_meta.pop("run_id") == json.dumps(json.loads((killed / "trainer.json").read_text())["run_id"])
+    assert ref_meta.pop("run_id") != json.dumps(None)
     assert ref_meta == got_meta  # includes the SHA-256 of every weight
     assert all(torch.equal(ref_model[k], got_model[k]) for k in ref_model)
     ref_metrics = [json.loads(x) for x in (reference / "metrics.jsonl").read_text().splitlines()]
@@ -317,3 +325,129 @@ def test_training_inside_no_grad_trains_as_outside(tmp_path, fast):
     outside = vaekit.train(out=tmp_path / "outside", **options)
     for p, q in zip(inside.model.parameters(), outside.model.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+# --- a run's identity, and the files a checkpoint's writes can leave behind ---------------------
+
+
+def fingerprint(folder):
+    """Each file of ``folder`` with the SHA-256 of its bytes."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def full_disk_at(monkeypatch, name, write=1):
+    """Make the ``write``-th atomic write of the file ``name`` fail with ENOSPC (a full disk)."""
+    real, writes = atomic.tempfile.mkstemp, [0]
+
+    def mkstemp(*args, **kwargs):
+        if kwargs.get("prefix") == f".{name}.":
+            writes[0] += 1
+            if writes[0] == write:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+
+
+def best_file_epoch(run):
+    """The epoch in ``model-best.safetensors``' metadata."""
+    return json.loads(ckpt.load_tensors(run / "model-best.safetensors")[1]["epoch"])
+
+
+def test_resume_refuses_another_runs_checkpoint_before_writing_anything(tmp_path):
+    vaekit.train(epochs=2, out=tmp_path / "run", **SMALL)
+    vaekit.train(epochs=1, seed=3, out=tmp_path / "other", **SMALL)
+    shutil.copy(tmp_path / "other" / "trainer.safetensors", tmp_path / "run" / "trainer.safetensors")
+    before = fingerprint(tmp_path / "run")
+    with pytest.raises(CheckpointError, match="belongs to another run .* copy the other run's whole folder"):
+        vaekit.resume(tmp_path / "run", epochs=3, progress="quiet")
+    assert fingerprint(tmp_path / "run") == before
+
+
+def test_a_copied_run_folder_resumes_and_a_checkpoint_without_an_identity_is_accepted(tmp_path):
+    vaekit.train(epochs=1, out=tmp_path / "run", **SMALL)
+    shutil.copytree(tmp_path / "run", tmp_path / "copy")
+    vaekit.resume(tmp_path / "copy", epochs=2, progress="quiet")
+    assert json.loads((tmp_path / "copy" / "trainer.json").read_text())["epoch"] == 2
+    # A checkpoint written before runs had an identity: trainer.safetensors without a run id.
+    tensors, meta = ckpt.load_tensors(tmp_path / "run" / "trainer.safetensors")
+    state = json.loads(meta["trainer_json"])
+    del state["run_id"]
+    ckpt.save_tensors(tmp_path / "run" / "trainer.safetensors", tensors, {"trainer_json": json.dumps(state)})
+    vaekit.resume(tmp_path / "run", epochs=2, progress="quiet")
+    assert json.loads((tmp_path / "run" / "trainer.json").read_text())["epoch"] == 2
+
+
+def test_resume_rewrites_a_trainer_json_left_behind_or_damaged(tmp_path):
+    from vaekit.summary import run_info
+
+    run = tmp_path / "run"
+    vaekit.train(epochs=2, out=run, **SMALL)
+    good = (run / "trainer.json").read_text()
+    stale = {**json.loads(good), "epoch": 1}
+    for damage in (json.dumps(stale), "garbage{{"):
+        (run / "trainer.json").write_text(damage)
+        info = run_info(run)  # the committed checkpoint's state, not the damaged copy's
+        assert (info["epochs_trained"], info["best_epoch"]) == (2, json.loads(good)["best_epoch"])
+        vaekit.resume(run, progress="quiet")  # already trained: nothing to train, the copy repaired
+        assert (run / "trainer.json").read_text() == good
+
+
+def test_the_best_weights_are_written_only_after_the_checkpoint_commits(tmp_path, monkeypatch):
+    # trainer.safetensors of epoch 2 fails: model-best must still be the committed best epoch's.
+    run = tmp_path / "run"
+    full_disk_at(monkeypatch, "trainer.safetensors", write=2)
+    with pytest.raises(DiskFullError, match="epoch 1"):
+        vaekit.train(epochs=3, out=run, **SMALL)
+    assert best_file_epoch(run) == ckpt.checkpoint_state(run)["best_epoch"] == 1
+
+
+def test_resume_rewrites_best_weights_whose_write_failed_after_the_commit(tmp_path, monkeypatch):
+    run, whole = tmp_path / "run", tmp_path / "whole"
+    vaekit.train(epochs=2, out=whole, **SMALL)
+    full_disk_at(monkeypatch, "model-best.safetensors", write=2)
+    with pytest.raises(DiskFullError, match="epoch 2\\) is intact: free some space, then `vaekit resume"):
+        vaekit.train(epochs=2, out=run, **SMALL)
+    assert best_file_epoch(run) == 1 and ckpt.checkpoint_state(run)["best_epoch"] == 2
+    monkeypatch.undo()
+    vaekit.resume(run, progress="quiet")
+    assert best_file_epoch(run) == 2
+    got, want = (ckpt.load_tensors(r / "model-best.safetensors")[0] for r in (run, whole))
+    assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_best_weights_of_an_epoch_before_the_checkpoint_travel_in_it(tmp_path, monkeypatch):
+    # Validation losses that make epoch 2 the best, checkpointed only at epoch 3.
+    losses = iter([5.0, 2.0, 4.0, 5.0, 2.0, 4.0])
+    monkeypatch.setattr(loop, "validate", lambda run: {"val_loss": next(losses)})
+    options = {**SMALL, "checkpoint_every": 3}
+    vaekit.train(epochs=3, out=tmp_path / "whole", **options)
+    full_disk_at(monkeypatch, "model-best.safetensors", write=1)
+    with pytest.raises(DiskFullError):
+        vaekit.train(epochs=3, out=tmp_path / "run", **options)
+    assert not (tmp_path / "run" / "model-best.safetensors").exists()
+    monkeypatch.undo()
+    vaekit.resume(tmp_path / "run", progress="quiet")
+    got, info = ckpt.load_tensors(tmp_path / "run" / "model-best.safetensors")
+    want, want_info = ckpt.load_tensors(tmp_path / "whole" / "model-best.safetensors")
+    assert json.loads(info["epoch"]) == json.loads(info["step"]) // 11 == 2
+    assert {k: info[k] for k in ("epoch", "step", "val_loss", "sha256")} == {
+        k: want_info[k] for k in ("epoch", "step", "val_loss", "sha256")
+    }
+
+
+@pytest.mark.parametrize("failing", ["model.safetensors", "trainer.safetensors"])
+def test_a_resume_that_fails_on_a_full_disk_leaves_config_json_as_it_was(tmp_path, monkeypatch, failing):
+    # model.safetensors: rewritten when the resume starts; trainer.safetensors: its first checkpoint.
+    run = tmp_path / "run"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    before = (run / "config.json").read_bytes()
+    full_disk_at(monkeypatch, failing, write=1)
+    with pytest.raises(DiskFullError) as failed:
+        vaekit.resume(run, epochs=3, lr=5e-4, progress="quiet")
+    assert (run / "config.json").read_bytes() == before
+    assert f"free some space, then `vaekit resume {run}` with the new settings again" in str(failed.value)
+    monkeypatch.undo()
+    vaekit.resume(run, epochs=3, lr=5e-4, progress="quiet")
+    config = json.loads((run / "config.json").read_text())
+    assert (config["train"]["epochs"], config["train"]["lr"]) == (3, 5e-4)

@@ -12,6 +12,10 @@ A run folder holds:
 
 Each safetensors file carries a SHA-256 of its tensors in its header, checked on load, so a
 corrupted or truncated file is reported as such instead of loading silently wrong weights.
+
+A run has an identity, a random ``run_id`` drawn when it starts (or, for a run written before
+vaekit kept one, when it is first resumed), kept in the trainer state and in both model files'
+metadata, so that a checkpoint copied in from another run is refused (:func:`check_same_run`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,14 @@ BEST_MODEL_FILE = "model-best.safetensors"
 TRAINER_FILE = "trainer.safetensors"
 TRAINER_JSON = "trainer.json"
 METRICS_FILE = "metrics.jsonl"
+#: the prefix of the best weights' tensors in ``trainer.safetensors``, kept there only while
+#: they are of an epoch before the checkpoint's (see :func:`save_checkpoint`)
+BEST_PREFIX = "best."
+
+
+def new_run_id() -> str:
+    """Return a fresh random run identity (32 hex digits)."""
+    return uuid.uuid4().hex
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -161,27 +174,45 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     state: dict[str, Any],
     on_commit: Callable[[], None] | None = None,
+    best: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write a complete checkpoint of the training state into ``run_dir``.
 
-    ``state`` is JSON-able trainer state (epoch, step, best loss...). ``trainer.safetensors`` is
-    written first and alone suffices to resume (``on_commit`` is called once it is in place);
-    ``model.safetensors`` and ``trainer.json`` follow, and resume rewrites them if they are missing.
+    ``state`` is JSON-able trainer state (epoch, step, best loss, run id...). ``trainer.safetensors``
+    is written first and alone suffices to resume (``on_commit`` is called once it is in place);
+    ``model.safetensors`` and ``trainer.json`` follow, and resume rewrites them if they are
+    missing or stale. ``best``: the best weights, when they are of an earlier epoch than this one
+    and not yet in ``model-best.safetensors``; they travel in the checkpoint so that resume can
+    write that file if a kill stops its write.
     """
     run_dir = Path(run_dir)
     optim_tensors, optim_meta = optimizer_to_flat(optimizer)
     model_tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    best_tensors = {BEST_PREFIX + k: v for k, v in (best or {}).items()}
     trainer_state = {**state, "optimizer": optim_meta}
     save_tensors(
         run_dir / TRAINER_FILE,
-        {**model_tensors, **optim_tensors, **rng_to_tensors()},
+        {**model_tensors, **optim_tensors, **rng_to_tensors(), **best_tensors},
         {"trainer_json": json.dumps(trainer_state)},
     )
     if on_commit is not None:
         on_commit()
+    save_model(run_dir / MODEL_FILE, model, model_info(state))
+    atomic_write_text(run_dir / TRAINER_JSON, trainer_json_text(trainer_state))
+
+
+def model_info(state: dict[str, Any]) -> dict[str, Any]:
+    """Return the metadata of ``model.safetensors`` for trainer state ``state``: its epoch and
+    step, and its run id when it has one."""
     info = {"epoch": state["epoch"], "step": state["step"]}
-    save_model(run_dir / MODEL_FILE, model, info)
-    atomic_write_text(run_dir / TRAINER_JSON, json.dumps(trainer_state, indent=2) + "\n")
+    if state.get("run_id") is not None:
+        info["run_id"] = state["run_id"]
+    return info
+
+
+def trainer_json_text(trainer_state: dict[str, Any]) -> str:
+    """Return the text of ``trainer.json`` for the trainer state (optimizer settings included)."""
+    return json.dumps(trainer_state, indent=2) + "\n"
 
 
 def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
@@ -196,18 +227,81 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, t
     return model_state, others, trainer_state
 
 
-def checkpoint_epoch(run_dir: Path) -> int | None:
-    """Return the epoch of ``run_dir``'s last complete checkpoint, read from the header of
-    ``trainer.safetensors`` alone; None when there is none (or it cannot be read)."""
+def header_metadata(path: Path) -> dict[str, str] | None:
+    """Return the metadata in the header of safetensors file ``path`` without reading its
+    tensors (nor checking them); None when it is missing or cannot be read."""
     from safetensors import safe_open
 
     try:
-        with safe_open(str(Path(run_dir) / TRAINER_FILE), framework="pt") as f:
-            return int(json.loads((f.metadata() or {})["trainer_json"])["epoch"])
-    except (OSError, KeyError, ValueError, TypeError):
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except OSError:
         return None
     except Exception:  # safetensors raises its own error type for a truncated file
         return None
+
+
+def checkpoint_state(run_dir: Path) -> dict[str, Any] | None:
+    """Return the trainer state of ``run_dir``'s last complete checkpoint (optimizer settings
+    included), read from the header of ``trainer.safetensors`` alone; None when there is none
+    (or it cannot be read)."""
+    try:
+        state = json.loads((header_metadata(Path(run_dir) / TRAINER_FILE) or {})["trainer_json"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("epoch"), int) else None
+
+
+def checkpoint_epoch(run_dir: Path) -> int | None:
+    """Return the epoch of ``run_dir``'s last complete checkpoint, read from the header of
+    ``trainer.safetensors`` alone; None when there is none (or it cannot be read)."""
+    state = checkpoint_state(run_dir)
+    return None if state is None else state["epoch"]
+
+
+def read_trainer_json(run_dir: Path) -> dict[str, Any] | None:
+    """Return the trainer state in ``run_dir``'s ``trainer.json``; None when it is missing or
+    unreadable (a kill before its first write, a damaged file)."""
+    try:
+        state = json.loads((Path(run_dir) / TRAINER_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def model_file_info(path: Path) -> dict[str, Any] | None:
+    """Return the info metadata (epoch, step, run id...) of model file ``path`` read from its
+    header; None when it is missing or unreadable."""
+    metadata = header_metadata(path)
+    if metadata is None:
+        return None
+    try:
+        return {k: json.loads(v) for k, v in metadata.items() if k not in ("format", "sha256")}
+    except ValueError:
+        return None
+
+
+def check_same_run(run_dir: Path, run_id: str | None) -> None:
+    """Refuse a checkpoint of run ``run_id`` in a folder whose other files belong to another run.
+
+    The run ids of ``trainer.json``, ``model.safetensors`` and ``model-best.safetensors`` are
+    compared with it; a file without one (written before vaekit kept one, or missing) says
+    nothing, and a checkpoint without one (``run_id`` None) is accepted as before. Raises
+    ``CheckpointError`` naming the files and the fix.
+    """
+    if run_id is None:
+        return
+    run_dir = Path(run_dir)
+    others = {TRAINER_JSON: read_trainer_json(run_dir)}
+    others.update({name: model_file_info(run_dir / name) for name in (MODEL_FILE, BEST_MODEL_FILE)})
+    foreign = {name: info["run_id"] for name, info in others.items() if info and info.get("run_id") not in (None, run_id)}
+    if foreign:
+        theirs = ", ".join(f"{name} ({rid})" for name, rid in foreign.items())
+        raise CheckpointError(
+            f"{run_dir / TRAINER_FILE} belongs to another run (run id {run_id}) than the rest of {run_dir}: {theirs}; "
+            "it was copied in from another run folder. Put this run's own trainer.safetensors back, or copy the "
+            f"other run's whole folder instead of one file; or start the folder over with `vaekit train ... --out {run_dir} --force`"
+        )
 
 
 def read_metrics(path: Path, up_to_epoch: float = math.inf) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ step of :mod:`vaekit.fast` where it applies, else the autograd step.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -29,7 +30,7 @@ from vaekit.data.units import to_model_units
 from vaekit.data.views import Splits, dequantize_uniform, evaluation_batches, evaluation_view
 from vaekit.distributions.likelihoods.base import likelihood_is_exact
 from vaekit.runtime import distributed
-from vaekit.runtime.atomic import atomic_write_text, write_errors
+from vaekit.runtime.atomic import atomic_write_bytes, atomic_write_text, write_errors
 from vaekit.runtime.batch_shard import rows_of_batch
 from vaekit.runtime.device import resolve_device
 from vaekit.runtime.errors import CheckpointError, ConfigError, DiskFullError, TrainingDivergedError, WriteError
@@ -242,6 +243,14 @@ class Run:
     checkpoint_epoch: int | None = None
     #: the best weights so far and their info, when newer than the run folder's best file
     unsaved_best: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+    #: a resumed run's checkpoint as read: its trainer state (optimizer settings included) and
+    #: the best weights it carries (see ``save_checkpoint``), from which :func:`start` heals files
+    restored: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None
+    #: config.json's bytes while a resume's changed config waits for the resume's first
+    #: checkpoint (see :func:`commit`); None otherwise
+    old_config: bytes | None = None
+    #: whether config.json holds that changed config (written, and not put back)
+    config_written: bool = False
 
     @property
     def n_batches(self) -> int:
@@ -263,7 +272,8 @@ def fit(
 
     With ``resume=True`` the run continues from its last checkpoint and, with the same device,
     reaches the same weights as an uninterrupted run (``save_config``: write ``config`` over the
-    run's config.json, e.g. with a new number of epochs). Returns the history and the final model.
+    run's config.json with the resumed run's first checkpoint, e.g. with a new number of
+    epochs). Returns the history and the final model.
     ``config.train.fast`` chooses the fast paths (see :mod:`vaekit.fast`), including whether
     float32 subnormals are flushed to zero while training (and freed memory kept for reuse, see
     :mod:`vaekit.fast.malloc`). ``frame`` is a pandas DataFrame to
@@ -373,8 +383,10 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     )
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val_loss": None, "best_epoch": None}
     history: list[dict[str, Any]] = []
+    restored = None
     if resume:
-        history = _restore(run_dir, model, optimizer, state)
+        history, restored = _restore(run_dir, model, optimizer, state)
+        ckpt.check_same_run(run_dir, state.get("run_id"))
         if state["epoch"] > t.epochs:
             raise ConfigError(
                 f"{run_dir} has trained {state['epoch']} epochs already; ask for at least that many "
@@ -392,6 +404,9 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     reporter = Progress(t.epochs, mode=progress if world.writer else "quiet", names=names)
     trained_by = state.get("world_size", 1)
     state["world_size"] = world.size
+    if state.get("run_id") is None:
+        # A new run, or one written before runs had an identity: from now on its files carry one.
+        state["run_id"] = ckpt.new_run_id()
     if resume and trained_by != world.size:
         reporter.message(
             f"{run_dir}: last trained by {trained_by} process(es), resumed by {world.size}: the same training to "
@@ -422,23 +437,66 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
         train_data=train_data,
         state=state,
         history=history,
+        restored=restored,
     )
 
 
 def start(run: Run, *, resume: bool, save_config: bool = False) -> None:
-    """Start writing the run folder: the config of a new run (or a resumed run's changed one);
-    when resuming, the metrics log cut back to the checkpoint and the readable weights healed."""
-    if not resume or save_config:
+    """Start writing the run folder: the config of a new run; when resuming, the metrics log
+    cut back to the checkpoint and the other files healed from it (:func:`heal`). A resumed
+    run's changed config (``save_config``) is written by :func:`commit`, with its first
+    checkpoint, so that a resume that fails before leaves config.json as it was."""
+    if not resume:
         run.config.save(run.run_dir / ckpt.CONFIG_FILE)
-    if not resume and run.config.table is not None:
-        # config.json holds the codec; schema.json is the table's schema for people and tools.
-        atomic_write_text(run.run_dir / ckpt.SCHEMA_FILE, json.dumps(run.config.table["schema"], indent=2) + "\n")
-    if resume:
-        run.checkpoint_epoch = run.state["epoch"]
-        _write_metrics(run.run_dir / ckpt.METRICS_FILE, run.history)
-        # Heal the readable copies in case the kill fell between the commit and their writes.
-        info = {"epoch": run.state["epoch"], "step": run.state["step"]}
-        ckpt.save_model(run.run_dir / ckpt.MODEL_FILE, run.model, info)
+        if run.config.table is not None:
+            # config.json holds the codec; schema.json is the table's schema for people and tools.
+            atomic_write_text(run.run_dir / ckpt.SCHEMA_FILE, json.dumps(run.config.table["schema"], indent=2) + "\n")
+        return
+    run.checkpoint_epoch = run.state["epoch"]
+    if save_config:
+        run.old_config = (run.run_dir / ckpt.CONFIG_FILE).read_bytes()
+    try:
+        heal(run)
+    except WriteError as exc:
+        raise _stopped_writing(run, exc) from None
+
+
+def heal(run: Run) -> None:
+    """Rewrite what a kill (or a full disk) between a checkpoint's writes left behind its commit
+    point, from the restored checkpoint: the metrics log, ``model.safetensors``, ``trainer.json``
+    when it differs from the checkpoint's state, and ``model-best.safetensors`` when it is not
+    of the checkpoint's best epoch (and the checkpoint has those weights)."""
+    assert run.restored is not None, "heal needs the checkpoint that setup(resume=True) restored"
+    saved, best = run.restored
+    _write_metrics(run.run_dir / ckpt.METRICS_FILE, run.history)
+    ckpt.save_model(run.run_dir / ckpt.MODEL_FILE, run.model, ckpt.model_info(saved))
+    if ckpt.read_trainer_json(run.run_dir) != saved:
+        atomic_write_text(run.run_dir / ckpt.TRAINER_JSON, ckpt.trainer_json_text(saved))
+    best_epoch = saved.get("best_epoch")
+    on_disk = ckpt.model_file_info(run.run_dir / ckpt.BEST_MODEL_FILE) or {}
+    if best_epoch is None or on_disk.get("epoch") == best_epoch:
+        return
+    if best_epoch == saved["epoch"]:
+        weights, step = run.model.state_dict(), saved["step"]
+    elif best:
+        weights, step = best, saved.get("best_step")
+    else:
+        return  # a checkpoint of an older vaekit, which kept no best weights of earlier epochs
+    ckpt.save_model_tensors(run.run_dir / ckpt.BEST_MODEL_FILE, weights, best_info(saved, best_epoch, step))
+    if on_disk:
+        run.reporter.message(
+            f"{run.run_dir}: {ckpt.BEST_MODEL_FILE} held epoch {on_disk.get('epoch')}, not the checkpoint's best "
+            f"epoch {best_epoch}; rewritten from the checkpoint"
+        )
+
+
+def best_info(state: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
+    """Return the metadata of ``model-best.safetensors`` for best epoch ``epoch`` (at ``step``):
+    epoch, step, its loss and the run id."""
+    info = {"epoch": epoch, "step": step, "val_loss": state["best_val_loss"]}
+    if state.get("run_id") is not None:
+        info["run_id"] = state["run_id"]
+    return info
 
 
 def training_step(
@@ -478,10 +536,14 @@ def training_step(
     )
 
 
-def _restore(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> list:
+def _restore(
+    run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+) -> tuple[list, tuple[dict[str, Any], dict[str, torch.Tensor]]]:
     """Load the last checkpoint into ``model``, ``optimizer``, the RNGs and ``state``; return
-    the metrics history up to it (:func:`start` cuts the log back to match)."""
+    the metrics history up to it (:func:`start` cuts the log back to match) and the checkpoint
+    as read: its trainer state and the best weights it carries (for :func:`heal`)."""
     model_state, others, saved = ckpt.load_checkpoint(run_dir)
+    restored = (copy.deepcopy(saved), {k[len(ckpt.BEST_PREFIX) :]: v for k, v in others.items() if k.startswith(ckpt.BEST_PREFIX)})
     try:
         model.load_state_dict(model_state, strict=True)
         optimizer.load_state_dict(ckpt.optimizer_from_flat(others, saved.pop("optimizer")))
@@ -489,7 +551,7 @@ def _restore(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
         raise CheckpointError(f"{run_dir}: checkpoint does not match config.json ({exc})") from None
     ckpt.rng_from_tensors(others)
     state.update(saved)
-    return ckpt.read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"])
+    return ckpt.read_metrics(run_dir / ckpt.METRICS_FILE, state["epoch"]), restored
 
 
 def training_data(config: RunConfig, splits: Splits, labelled: bool, device: torch.device) -> TrainData:
@@ -614,8 +676,8 @@ def validate(run: Run) -> dict[str, float]:
 
 def checkpoint(run: Run, epoch: int, record: dict[str, Any], save: bool = False) -> None:
     """Log the finished epoch's ``record``, keep the best weights so far (by validation loss,
-    else training loss) and save the checkpoint when one is due, with the best weights written
-    just before it (``save``: now, whatever ``checkpoint_every`` says).
+    else training loss) and save the checkpoint when one is due (``save``: now, whatever
+    ``checkpoint_every`` says), with the best weights written just after it (:func:`commit`).
 
     The best weights wait in memory until then: writing them at every improvement (most epochs,
     early on) took longer than the training steps of a small model.
@@ -633,19 +695,54 @@ def checkpoint(run: Run, epoch: int, record: dict[str, Any], save: bool = False)
         run.reporter.epoch_end(record)
         monitored = record.get("val_loss", record["train_loss"])
         if state["best_val_loss"] is None or monitored < state["best_val_loss"]:
-            state["best_val_loss"], state["best_epoch"] = monitored, epoch
-            info = {"epoch": epoch, "step": state["step"], "val_loss": monitored}
+            state["best_val_loss"], state["best_epoch"], state["best_step"] = monitored, epoch, state["step"]
+            info = best_info(state, epoch, state["step"])
             run.unsaved_best = ({k: v.detach().clone() for k, v in run.model.state_dict().items()}, info)
         if save or epoch % t.checkpoint_every == 0 or epoch == t.epochs:
-            if run.unsaved_best is not None:
-                ckpt.save_model_tensors(run.run_dir / ckpt.BEST_MODEL_FILE, *run.unsaved_best)
-                run.unsaved_best = None
-            # The checkpoint counts from its commit point on: a failure after it leaves it intact.
-            ckpt.save_checkpoint(
-                run.run_dir, run.model, run.optimizer, state, on_commit=lambda: setattr(run, "checkpoint_epoch", epoch)
-            )
+            commit(run, epoch)
     except WriteError as exc:
         raise _stopped_writing(run, exc) from None
+
+
+def commit(run: Run, epoch: int) -> None:
+    """Save the checkpoint of ``epoch``: a resume's changed config.json first, then
+    ``trainer.safetensors`` (the commit point), then the best weights waiting in memory,
+    ``model.safetensors`` and ``trainer.json``.
+
+    config.json goes first so that it is never behind the checkpoint: a checkpoint of the new
+    settings beside the old config.json would be resumed with the old ones. If the checkpoint
+    then fails before its commit point, config.json is put back as it was; only a kill in
+    between leaves the new settings, which the next resume trains with from the old checkpoint.
+    The best weights follow the commit point so that they are never of an epoch the committed
+    checkpoint has no record of; those of an earlier epoch travel in the checkpoint too."""
+    best = run.unsaved_best
+    carried = best[0] if best is not None and best[1]["epoch"] != epoch else None
+    if run.old_config is not None:
+        run.config.save(run.run_dir / ckpt.CONFIG_FILE)
+        run.config_written = True
+
+    def committed() -> None:
+        run.checkpoint_epoch, run.old_config = epoch, None
+        if run.unsaved_best is not None:
+            ckpt.save_model_tensors(run.run_dir / ckpt.BEST_MODEL_FILE, *run.unsaved_best)
+            run.unsaved_best = None
+
+    try:
+        ckpt.save_checkpoint(run.run_dir, run.model, run.optimizer, run.state, on_commit=committed, best=carried)
+    except BaseException:
+        _put_config_back(run)
+        raise
+
+
+def _put_config_back(run: Run) -> None:
+    """Write config.json back as it was before this resume, when the resume's first checkpoint
+    failed before its commit point; if that write fails too, config.json keeps the new settings
+    (which the next resume trains with) and ``run.config_written`` says so."""
+    if run.old_config is None or not run.config_written:
+        return
+    with contextlib.suppress(WriteError):
+        atomic_write_bytes(run.run_dir / ckpt.CONFIG_FILE, run.old_config)
+        run.config_written = False
 
 
 def keep_unsaved_best(run: Run) -> None:
@@ -664,6 +761,11 @@ def _stopped_writing(run: Run, exc: WriteError) -> WriteError:
     else:
         left = f"training stopped; the last complete checkpoint (epoch {run.checkpoint_epoch}) is intact"
         fix = f"{'free some space' if isinstance(exc, DiskFullError) else 'fix that'}, then `vaekit resume {run.run_dir}`"
+        if run.old_config is not None and run.config_written:
+            left += "; config.json already holds the new settings, which that resume trains with"
+        elif run.old_config is not None:
+            left += "; config.json is as it was"
+            fix += " with the new settings again"
     return type(exc)(f"{exc}; {left}: {fix}")
 
 
