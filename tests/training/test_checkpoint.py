@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -102,3 +104,18 @@ def test_read_metrics_skips_a_cut_line_and_keeps_epochs_up_to_the_checkpoint(tmp
     path.write_text('{"epoch": 1, "train_loss": 3.0}\n{"epoch": 2, "train_loss": 2.5}\n{"epoch": 3, "train_lo')
     assert [r["epoch"] for r in ckpt.read_metrics(path)] == [1, 2]
     assert [r["epoch"] for r in ckpt.read_metrics(path, up_to_epoch=1)] == [1]
+
+
+def test_the_same_tensors_and_metadata_give_the_same_file_bytes_in_any_process(tmp_path):
+    # The library orders header metadata at random in each process; the file must not depend on it.
+    script = (
+        "import sys, torch; from pathlib import Path; from vaekit.training.checkpoint import save_tensors; "
+        "save_tensors(Path(sys.argv[1]), {'w': torch.arange(6.0).reshape(2, 3), 'b': torch.ones(2)}, "
+        "{k: str(i) for i, k in enumerate('zyxwvutsrq')})"
+    )
+    files = [tmp_path / f"{i}.safetensors" for i in range(4)]
+    for path in files:
+        subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    assert len({path.read_bytes() for path in files}) == 1
+    tensors, metadata = ckpt.load_tensors(files[0])
+    assert list(metadata) == sorted(metadata) and torch.equal(tensors["w"], torch.arange(6.0).reshape(2, 3))

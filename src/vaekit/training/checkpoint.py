@@ -69,7 +69,23 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
     """Write ``tensors`` to a safetensors file atomically, with a digest in its metadata."""
     cpu = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     meta = {**metadata, "format": FORMAT, "sha256": tensors_digest(cpu)}
-    atomic_write_bytes(Path(path), st_save(cpu, metadata=meta))
+    atomic_write_bytes(Path(path), sorted_header(st_save(cpu, metadata=meta)))
+
+
+def sorted_header(data: bytes) -> bytes:
+    """Return the safetensors file ``data`` with its header's metadata in sorted key order and the
+    header otherwise as it was, so that the same tensors and metadata give the same bytes (the
+    library writes metadata in a random order each process); ``data`` itself where the sorted
+    header would not fit the original's length."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    if "__metadata__" not in header:
+        return data
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) > size:
+        return data
+    return data[:8] + text.ljust(size) + data[8 + size :]
 
 
 def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
