@@ -137,3 +137,30 @@ def test_import_and_help_do_not_import_matplotlib():
     code = "import sys, vaekit, vaekit.viz; from vaekit.cli import main; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_picture_drawn_while_train_force_replaces_the_run_is_not_written_into_the_new_run(digits_run, tmp_path, monkeypatch):
+    import vaekit
+    from vaekit.viz import plots
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    real = plots.save_picture
+
+    def replaced_meanwhile(picture, path):
+        # Another training replaces the run while this picture of the old one is being saved.
+        vaekit.train(data="digits", encoder=[8], latent_dim=3, epochs=1, out=run, force=True, progress="quiet")
+        real(picture, path)
+
+    monkeypatch.setattr(plots, "save_picture", replaced_meanwhile)
+    result = CliRunner().invoke(main, ["plot", str(run), "samples"])
+    assert result.exit_code == 2 and "was replaced by another training while its samples picture was drawn" in result.output
+    assert vaekit.load(run).latent_dim == 3 and not list(run.glob(".samples.draft-*"))
+    assert not (run / "samples.png").exists()  # the old run's went with it; vaekit.train draws none
+
+
+def test_a_picture_for_the_run_folder_leaves_no_draft_behind(digits_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(digits_run, run)
+    assert invoke("plot", run, "recon").exit_code == 0
+    assert (run / "reconstructions.png").exists() and not list(run.glob(".*draft*"))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from vaekit.runtime.atomic import atomic_write_bytes
-from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.errors import ConfigError, RunFolderError
 from vaekit.runtime.registry import Registry
 
 
@@ -224,7 +224,38 @@ PICTURES.register("report")(PictureKind(_write_report, "report.html", "the whole
 
 
 def write_picture(kind: str, request: PlotRequest, out: str | Path | None = None) -> Path:
-    """Write picture ``kind`` of a run to ``out`` (default: its file in the run folder); return the path."""
+    """Write picture ``kind`` of a run to ``out`` (default: its file in the run folder); return the path.
+
+    A picture for the run's own folder is drawn into a hidden draft there and moved into place
+    only if the folder still holds the same run: a ``train --force`` that replaced it meanwhile
+    (``RunFolderError``, nothing written) must not find the old run's picture among its files."""
+    import os
+
     entry = PICTURES.get_factory(kind)
-    path = Path(out) if out else Path(request.run_dir) / entry.default_file
-    return entry.write(request, path)
+    run_dir = Path(request.run_dir)
+    path = Path(out) if out else run_dir / entry.default_file
+    if not run_dir.is_dir() or path.parent.resolve() != run_dir.resolve():
+        return entry.write(request, path)
+    before = run_identity(run_dir)
+    draft = path.with_name(f".{path.stem}.draft-{os.getpid()}{path.suffix}")
+    try:
+        entry.write(request, draft)
+        if run_identity(run_dir) != before:
+            raise RunFolderError(
+                f"{run_dir} was replaced by another training while its {kind} picture was drawn, so {path.name} "
+                f"was not written (it would show the old run); draw it again: `vaekit plot {run_dir} {kind}`"
+            )
+        os.replace(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
+    return path
+
+
+def run_identity(run_dir: Path) -> tuple[Any, ...]:
+    """Return what tells one run in ``run_dir`` from the next one there: its checkpoint's run id
+    and whether an old run is set aside (``train --force`` under way)."""
+    from vaekit.training import checkpoint as ckpt
+    from vaekit.training.run_dir import MOVING, PREVIOUS
+
+    state = ckpt.checkpoint_state(run_dir) or {}
+    return state.get("run_id"), (run_dir / PREVIOUS).exists(), (run_dir / MOVING).exists()
