@@ -70,3 +70,13 @@ def test_resume_names_a_folder_where_the_lock_file_must_be(run, tmp_path):
     (copy / ".vaekit.lock").mkdir()
     line = one_error_line(invoke("resume", copy, "--epochs", "3", "-q"))
     assert ".vaekit.lock: a folder of that name is in the way; move that folder away" in line
+
+
+def test_plot_refuses_an_output_through_a_file_before_the_reports_evaluation(tmp_path, digits_run):
+    run = shutil.copytree(digits_run, tmp_path / "run")
+    for saved in run.glob("eval-*.json"):
+        saved.unlink()
+    (tmp_path / "afile").write_text("")
+    result = CliRunner().invoke(main, ["plot", str(run), "report", "--out", str(tmp_path / "afile" / "r.html")])
+    assert result.exit_code == 2 and "afile is a file, not a folder" in result.output
+    assert not list(run.glob("eval-*.json"))  # refused before evaluating the run for the report

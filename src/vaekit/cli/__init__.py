@@ -303,8 +303,11 @@ def plot(
     run_dir: str, kind: str, out: str | None, which: str, split: str, seed: int, label: str | None, **options: Any
 ) -> None:
     """Draw a picture of a run: one of the pictures listed below, or the whole HTML report."""
+    from vaekit.runtime.atomic import check_writable_path
     from vaekit.viz.plots import PlotRequest, write_picture
 
+    if out is not None:
+        check_writable_path(Path(out))  # before a report's evaluation, not after it
     request = PlotRequest(Path(run_dir), which=which, split=split, seed=seed, label=label, options=options)
     click.echo(f"wrote {write_picture(kind, request, out)}")
 

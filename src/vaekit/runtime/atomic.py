@@ -90,6 +90,15 @@ def move_into_place(tmp: Path, path: Path) -> None:
     _fsync_dir(Path(path).parent)
 
 
+def check_writable_path(path: Path) -> None:
+    """Raise the ``ConfigError`` that writing ``path`` would meet when a file stands where one of
+    its folders must be (``afile/x.png``), before the work that makes its contents is done."""
+    path = Path(path)
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"cannot write {path}: {above} is a file, not a folder; write it somewhere else")
+
+
 def write_error(path: Path, exc: OSError) -> Exception:
     """Return the user-facing error for ``exc``, met while writing ``path``: a
     ``DiskFullError`` or ``NotWritableError`` naming the file, a ``ConfigError`` naming the file
@@ -102,9 +111,10 @@ def write_error(path: Path, exc: OSError) -> Exception:
             f"cannot write {path}: {exc.strerror or 'permission denied'} (is the folder read-only?)"
         )
     if exc.errno in _THROUGH_A_FILE:
-        above = next((p for p in path.parents if p.exists()), None)
-        if above is not None and not above.is_dir():
-            return ConfigError(f"cannot write {path}: {above} is a file, not a folder; write it somewhere else")
+        try:
+            check_writable_path(path)
+        except ConfigError as through_a_file:
+            return through_a_file
     if exc.errno == errno.EISDIR and path.is_dir():
         return ConfigError(f"cannot write {path}: a folder of that name is in the way; move that folder away, or write elsewhere")
     return exc
