@@ -128,11 +128,28 @@ def test_manifold_per_class_and_under_one_label(cvae):
     vae, _, _ = cvae
     fig = viz.manifold_grid(vae, 4)
     assert_valid_picture(viz.picture_png(fig), *figure_size(fig))
-    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == [f"label {k}" for k in range(10)]
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == [f"class {k}" for k in range(10)]
     two = viz.manifold_grid(vae, 4, scale=1, label=2)
     five = viz.manifold_grid(vae, 4, scale=1, label=5)
     assert two.shape == (4 * 9 + 1, 4 * 9 + 1)
     assert not np.array_equal(two, five)
+
+
+def test_the_per_class_manifold_draws_8_x_8_grids_at_whole_pixels_per_image_pixel(cvae):
+    from vaekit.viz.manifold import PANEL_PX
+
+    vae, _, _ = cvae
+    fig = viz.manifold_grid(vae)
+    grids = [ax.images[0].get_array() for ax in fig.axes if ax.get_visible()]
+    side = 8 * 9 + 1  # 8 digits of 8 pixels, a pixel of padding around each
+    scale = round(PANEL_PX / side)
+    assert scale > 1 and all(grid.shape[:2] == (side * scale, side * scale) for grid in grids)
+    # Each panel is as large as its grid (in pixels) or larger, so nothing squeezes it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()  # the constrained layout places the axes as it draws
+    box = fig.axes[0].get_window_extent()
+    assert min(box.width, box.height) >= side * scale - 1
 
 
 def test_a_label_out_of_range_is_refused(cvae):

@@ -184,7 +184,7 @@ def _latents(request: PlotRequest) -> Any:
 def _manifold(request: PlotRequest) -> Any:
     from vaekit.viz.manifold import manifold_grid
 
-    return manifold_grid(_load(request), request.get("grid", 15), label=request.label)
+    return manifold_grid(_load(request), request.get("grid"), label=request.label)
 
 
 @picture("curves", "curves.png", "training and validation curves from metrics.jsonl")
