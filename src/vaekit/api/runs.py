@@ -278,9 +278,9 @@ def read_config(run_dir: Path) -> RunConfig:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(_not_a_folder(run_dir))
-    from vaekit.training.run_dir import MOVING, PREVIOUS
+    from vaekit.training.run_dir import PREVIOUS, set_aside_run
 
-    set_aside = next((run_dir / name for name in (PREVIOUS, MOVING) if (run_dir / name).is_dir()), None)
+    set_aside = set_aside_run(run_dir)
     if set_aside is not None and not (run_dir / ckpt.TRAINER_FILE).exists():
         # Resuming puts the previous run back and trains it on; --epochs at its own count only puts it back.
         epoch = ckpt.checkpoint_epoch(set_aside)

@@ -1,18 +1,15 @@
 """What scoring reads and gives: chunks of examples as the model sees them, their source, and the scores."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from vaekit.runtime.errors import ConfigError
-
-if TYPE_CHECKING:
-    pass
-
 
 #: examples read, converted and scored at a time
 CHUNK_ROWS = 10_000

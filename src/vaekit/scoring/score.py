@@ -1,4 +1,5 @@
 """Scoring chunks of examples with a run (and a background run), and the run's stored threshold."""
+
 from __future__ import annotations
 
 import warnings

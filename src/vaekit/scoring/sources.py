@@ -1,4 +1,5 @@
 """Reading data as the model sees it, in chunks: arrays and ``.npy`` files memory-mapped, tables by row blocks, image folders."""
+
 from __future__ import annotations
 
 import math

@@ -1,26 +1,24 @@
 """Writing scores to a file chunk by chunk, atomically: CSV, TSV, Parquet or ``.npy``."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.scoring.records import SCORE_SUFFIXES
 
-if TYPE_CHECKING:
-    pass
-
 
 def score_path(path: str | os.PathLike[str]) -> Path:
     """Return ``path`` after checking it names a score file (.csv, .tsv, .parquet or .npy)
     whose folder is (or can be) a folder."""
+    from vaekit.runtime.atomic import check_writable_path
+
     path = Path(path)
-    above = next((p for p in path.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
-        raise ConfigError(f"--out {path}: {above} is a file, not a folder; write the scores somewhere else")
+    check_writable_path(path)
     if path.suffix.lower() not in SCORE_SUFFIXES:
         raise ConfigError(f"--out {path}: scores are written as {', '.join(SCORE_SUFFIXES)}; name the file with one of them")
     if path.is_dir():

@@ -493,10 +493,7 @@ def heal(run: Run) -> None:
 def best_info(state: dict[str, Any], epoch: int, step: int | None) -> dict[str, Any]:
     """Return the metadata of ``model-best.safetensors`` for best epoch ``epoch`` (at ``step``):
     epoch, step, its loss and the run id."""
-    info = {"epoch": epoch, "step": step, "val_loss": state["best_val_loss"]}
-    if state.get("run_id") is not None:
-        info["run_id"] = state["run_id"]
-    return info
+    return {**ckpt.model_info({**state, "epoch": epoch, "step": step}), "val_loss": state["best_val_loss"]}
 
 
 def training_step(

@@ -119,6 +119,12 @@ class RunFolder:
                 child.unlink()
 
 
+def set_aside_run(path: Path) -> Path | None:
+    """Return the folder where ``train --force`` keeps (or is moving) the old run of run folder
+    ``path`` while a new one replaces it, or None when no run is set aside there."""
+    return next((path / name for name in (PREVIOUS, MOVING) if (path / name).is_dir()), None)
+
+
 def check_new_run_dir(path: Path, force: bool) -> None:
     """Refuse ``path`` for a new run when it is a file, a non-empty folder without ``force``, or,
     with ``force``, a non-empty folder that is not a run folder (:func:`check_replaceable`)."""
@@ -130,7 +136,7 @@ def check_new_run_dir(path: Path, force: bool) -> None:
     contents = sorted(p for p in path.iterdir() if p.name not in _NOT_CONTENT)
     if contents and not force:
         # A run killed before its first checkpoint has nothing to resume.
-        resumable = (path / ckpt.TRAINER_FILE).exists() or (path / PREVIOUS).is_dir() or (path / MOVING).is_dir()
+        resumable = (path / ckpt.TRAINER_FILE).exists() or set_aside_run(path) is not None
         also = "`vaekit resume` to continue it, " if resumable else ""
         raise RunFolderError(
             f"run folder {path} is not empty; pass --force (force=True in Python) to overwrite it, "
@@ -144,7 +150,7 @@ def check_replaceable(path: Path, contents: list[Path]) -> None:
     """Raise ``RunFolderError`` unless ``path``, holding ``contents``, is a run folder that
     ``--force`` may replace: it has a run's ``config.json`` (or an old run set aside) and no
     sub-folders, which a run never writes (another run, or a project's files, kept there)."""
-    is_run = (path / ckpt.CONFIG_FILE).is_file() or (path / PREVIOUS).is_dir() or (path / MOVING).is_dir()
+    is_run = (path / ckpt.CONFIG_FILE).is_file() or set_aside_run(path) is not None
     folders = [p for p in contents if p.is_dir() and not p.is_symlink()]
     if is_run and not folders:
         return

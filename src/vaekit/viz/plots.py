@@ -255,7 +255,7 @@ def run_identity(run_dir: Path) -> tuple[Any, ...]:
     """Return what tells one run in ``run_dir`` from the next one there: its checkpoint's run id
     and whether an old run is set aside (``train --force`` under way)."""
     from vaekit.training import checkpoint as ckpt
-    from vaekit.training.run_dir import MOVING, PREVIOUS
+    from vaekit.training.run_dir import set_aside_run
 
     state = ckpt.checkpoint_state(run_dir) or {}
-    return state.get("run_id"), (run_dir / PREVIOUS).exists(), (run_dir / MOVING).exists()
+    return state.get("run_id"), set_aside_run(run_dir)
