@@ -55,7 +55,7 @@ def launch_options(command: Any) -> Any:
         click.option(
             "--threads", type=int, default=None, expose_value=False, callback=use_threads,
             help="Threads torch computes on, per process (default: one per core). 1 is often as fast for a "
-            "small model, and much faster when other work keeps the cores busy.",
+            "small model, and faster when other work keeps the cores busy.",
         ),
         click.option(
             "--nproc", type=int, default=None,
