@@ -53,12 +53,29 @@ def test_a_run_whose_own_images_now_read_in_another_shape_is_told_why_and_to_tra
     rng = np.random.default_rng(0)
     (tmp_path / "images").mkdir()
     for i in range(6):
-        Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
+        Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
     vaekit.train(data=str(tmp_path / "images"), encoder=[4], latent_dim=2, epochs=1, batch_size=4, out=tmp_path / "r", progress="quiet")
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     config["data_file"] = None  # a run trained before folders were recorded
     (tmp_path / "r" / "config.json").write_text(json.dumps(config))
-    for i in range(6):  # the same files, now read as one channel (as grey + alpha images are)
-        Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
-    with pytest.raises(DataError, match=r"own data .* now reads as 1 channel of 6x6 pixels .*trained on 3 channels.*train the run again"):
+    for i in range(6):  # the same files, now read as three channels
+        Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.png")
+    with pytest.raises(DataError, match=r"own data .* now reads as 3 channels of 6x6 pixels .*trained on 1 channel .*train the run again"):
         vaekit.evaluate(tmp_path / "r", k=0, probe=False)
+
+
+def test_a_run_on_colour_images_takes_grey_ones_as_three_equal_channels(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for folder in ("colour", "grey", "grey-as-rgb"):
+        (tmp_path / folder).mkdir()
+    for i in range(6):
+        Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8)).save(tmp_path / "colour" / f"{i}.png")
+        grey = Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8))
+        grey.save(tmp_path / "grey" / f"{i}.png")
+        grey.convert("RGB").save(tmp_path / "grey-as-rgb" / f"{i}.png")
+    vae = vaekit.train(data=str(tmp_path / "colour"), encoder=[4], latent_dim=2, epochs=1, batch_size=4, out=tmp_path / "r", progress="quiet")
+    grey = vaekit.evaluate(vae, data=str(tmp_path / "grey"), k=0, probe=False)
+    as_rgb = vaekit.evaluate(vae, data=str(tmp_path / "grey-as-rgb"), k=0, probe=False)
+    assert grey["loss"] == pytest.approx(as_rgb["loss"], rel=1e-6)

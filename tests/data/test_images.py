@@ -46,6 +46,37 @@ def test_any_colour_image_makes_the_folder_rgb(tmp_path: Path) -> None:
         assert tuple(expected.reshape(-1).tolist()) in rows
 
 
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_grey_pictures_saved_as_rgb_give_one_channel(tmp_path: Path, suffix: str) -> None:
+    grey = [np.random.default_rng(i).integers(0, 256, (4, 5), dtype=np.uint8) for i in range(3)]
+    for i, pixels in enumerate(grey):
+        Image.fromarray(np.stack([pixels] * 3, axis=-1)).save(tmp_path / f"{i}{suffix}", quality=95)
+    assert Image.open(tmp_path / f"0{suffix}").mode == "RGB"
+    bundle, pixels = read_in_file_order(tmp_path)
+    assert bundle.shape == (1, 4, 5)
+    if suffix == ".png":  # JPEG's losses change levels, not channels
+        np.testing.assert_array_equal(pixels[:, 0], np.stack(grey))
+
+
+def test_one_colour_pixel_among_rgb_grey_pictures_keeps_three_channels(tmp_path: Path) -> None:
+    for i in range(3):
+        pixels = np.full((4, 5, 3), 40 * i, dtype=np.uint8)
+        if i == 2:
+            pixels[3, 4] = (10, 11, 10)
+        Image.fromarray(pixels).save(tmp_path / f"{i}.png")
+    bundle, pixels = read_in_file_order(tmp_path)
+    assert bundle.shape == (3, 4, 5)
+    np.testing.assert_array_equal(pixels[2, :, 3, 4], [10, 11, 10])
+
+
+def test_a_model_of_three_channels_reads_grey_images_as_rgb(tmp_path: Path) -> None:
+    grey = write_image(tmp_path / "a.png", "L", seed=1)
+    bundle, pixels = read_in_file_order(tmp_path, channels=3)
+    assert bundle.shape == (3, 4, 5)
+    np.testing.assert_array_equal(pixels[0], np.stack([grey] * 3))
+    assert read_in_file_order(tmp_path, channels=1)[0].shape == (1, 4, 5)
+
+
 def test_class_subfolders_give_labels_in_sorted_order(tmp_path: Path) -> None:
     for name, count in (("zebra", 3), ("ant", 2), ("moth", 1)):
         for i in range(count):
@@ -286,7 +317,7 @@ def test_transparency_is_composited_onto_black_with_one_warning(tmp_path: Path) 
     indexed = Image.fromarray(np.array([[0, 1, 1, 0]], dtype=np.uint8), "P")
     indexed.putpalette([90, 90, 90, 30, 60, 240])
     indexed.save(tmp_path / "c.png", transparency=1)  # entry 1 fully transparent
-    Image.fromarray(np.full((1, 4, 3), 7, np.uint8)).save(tmp_path / "d.png")  # opaque
+    Image.fromarray(np.full((1, 4, 3), (7, 8, 9), np.uint8)).save(tmp_path / "d.png")  # opaque colour
     with pytest.warns(VaekitWarning) as caught:
         bundle, pixels = read_in_file_order(tmp_path)
     assert len(caught) == 1
@@ -296,7 +327,7 @@ def test_transparency_is_composited_onto_black_with_one_warning(tmp_path: Path) 
     np.testing.assert_array_equal(pixels[0, 0, 0], [0, 64, 128, 255])  # white x alpha
     np.testing.assert_array_equal(pixels[1, 0, 0], [0, 50, 100, 200])  # 200 x alpha / 255, rounded
     np.testing.assert_array_equal(pixels[2, :, 0], [[90, 0, 0, 90]] * 3)
-    np.testing.assert_array_equal(pixels[3], 7)
+    np.testing.assert_array_equal(pixels[3, :, 0], [[7] * 4, [8] * 4, [9] * 4])
 
 
 @pytest.mark.parametrize("suffix", [".bmp", ".gif", ".tif", ".tiff", ".webp"])
@@ -305,7 +336,7 @@ def test_other_image_formats_are_read(tmp_path: Path, suffix: str) -> None:
     for i, pixels in enumerate(grey):
         Image.fromarray(pixels).save(tmp_path / f"{i}{suffix}", lossless=True)  # WebP: lossless
     bundle, pixels = read_in_file_order(tmp_path)
-    assert bundle.shape[1:] == (4, 5)  # Pillow writes a grey WebP as RGB: 3 channels
+    assert bundle.shape == (1, 4, 5)  # Pillow writes a grey WebP as RGB; its pixels are grey
     np.testing.assert_array_equal(pixels[:, 0], np.stack(grey))
 
 

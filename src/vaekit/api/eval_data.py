@@ -71,7 +71,7 @@ def _check_data_fits(vae: TrainedVAE, data: str | None, bundle: Any) -> None:
         raise DataError(
             f"this run's own data {cfg.data.name!r} now reads as {_image_shape(shape)}, but the run was trained on "
             f"{_image_shape(expected)}: images are read differently since it was trained (grey + alpha, grey "
-            "palettes and 16-bit grey as one channel, EXIF orientation, transparency onto black); train the run "
+            "palettes, 16-bit grey and grey pictures saved as RGB as one channel, EXIF orientation, transparency onto black); train the run "
             "again on its folder (`vaekit train ... --force`)"
         )
     if len(shape) == 3 and len(expected) == 3 and shape != expected:

@@ -6,7 +6,8 @@ rounded). Images are turned upright as their EXIF orientation says, as viewers s
 Transparent or partly transparent pixels are composited onto black (colour x alpha / 255), the
 rule vaekit's explorer uses for uploads; a folder with any such image gives one
 ``VaekitWarning``. The folder has one channel when every image is grey (grey modes, 16-bit
-grey, grey + alpha, or a palette whose colours in use are all grey), else three (RGB).
+grey, grey + alpha, or colour modes and palettes whose pixels in use are all grey: R = G = B),
+else three (RGB).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ READ_ERRORS = (OSError, ValueError, SyntaxError)  # with DecompressionBombError:
 
 
 class ImageInfo(NamedTuple):
-    """What an image's header tells: ``grey`` (``None`` for a palette holding colours: only its
-    pixels tell whether the entries in use are grey) and ``size`` = (height, width) in pixels,
+    """What an image's header tells: ``grey`` (``None`` for a colour mode or a palette holding
+    colours: only its pixels tell whether those in use are grey) and ``size`` = (height, width) in pixels,
     upright as its EXIF orientation says."""
 
     grey: bool | None
@@ -164,13 +165,14 @@ def palette_is_grey(im: Image.Image) -> bool:
 
 
 def header_grey(im: Image.Image) -> bool | None:
-    """Return ``True`` if ``im`` is grey by its mode or palette, ``False`` if colour by its mode,
-    ``None`` for a palette holding colours (its pixels tell whether those are used)."""
+    """Return ``True`` if ``im`` is grey by its mode or palette, ``None`` when only its pixels
+    can tell (a colour mode, or a palette holding colours)."""
     if im.mode in GREY_MODES:
         return True
-    if im.mode not in ("P", "PA") or im.palette is None:
-        return False
-    return True if palette_is_grey(im) else None
+    if im.mode in ("P", "PA") and im.palette is not None and palette_is_grey(im):
+        return True
+    # Grey pictures are often saved as RGB (Pillow writes grey WebP so): their pixels decide.
+    return None
 
 
 def probe(path: Path) -> ImageInfo:
@@ -243,10 +245,8 @@ def load_pixels(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarr
 
 
 def folder_channels(files: list[Path], infos: list[ImageInfo]) -> int:
-    """Return 1 if every image of ``files`` is grey, else 3; a palette image holding colours is
-    decoded only while every other image is grey, to see whether its pixels are grey."""
-    if any(info.grey is False for info in infos):
-        return 3
+    """Return 1 if every image of ``files`` is grey (R = G = B in every pixel), else 3; images
+    whose headers leave it open are decoded until one holds a colour."""
     undecided = (path for path, info in zip(files, infos, strict=True) if info.grey is None)
     for path in undecided:
         pixels = read_pixels(path, "RGB", None)[0]
@@ -300,7 +300,7 @@ def common_size(folder: Path, files: list[Path], infos: list[ImageInfo]) -> tupl
 def read_image_folder(folder: Path, options: LoadOptions) -> DataBundle:
     """Return the images in ``folder`` as a randomly split ``DataBundle``: uint8 grey levels
     (256; /255 gives [0, 1]), shape ``(C, H, W)`` (C = 1 if every image is greyscale, else 3,
-    unless ``options.image_size`` fixes it), labels from class sub-folders if present (their
+    unless ``options.image_size`` fixes it or ``options.channels`` is 3), labels from class sub-folders if present (their
     names in ``class_names``)."""
     files, labels = list_images(folder)
     if not files:
@@ -332,6 +332,8 @@ def read_images(source: Path, files: list[Path], labels: list[int] | None, optio
     channels = target[2] if target is not None else None
     if channels is None:
         channels = folder_channels(files, infos)
+        if channels == 1 and options.channels == 3:
+            channels = 3  # grey repeated on three channels, as a model of colour images takes them
     check_pixels_fit(len(files), channels, size)
     mode = "L" if channels == 1 else "RGB"
     read = [read_pixels(p, mode, size) for p in files]

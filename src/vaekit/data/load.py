@@ -90,6 +90,7 @@ def load_data(
     continuous: str = "auto",
     codec: Mapping[str, Any] | None = None,
     hold_out: bool = True,
+    channels: int | None = None,
 ) -> DataBundle:
     """Return the dataset ``spec`` as a ``DataBundle`` of ``[N, D]`` train and test tensors.
 
@@ -103,7 +104,8 @@ def load_data(
     the same name, so write ``./mnist`` for the folder) or a path: ``.npy``, ``.npz``,
     ``.csv``, ``.tsv``, a folder of IDX files, or a folder of images (PNG, JPEG, BMP, GIF, TIFF, WebP) (one sub-folder
     per class gives labels). ``image_size`` (``"28"``, ``"28x28"``, ``"32x32x3"``) resizes
-    an image folder. ``data_dir`` and ``download`` locate or fetch MNIST/Fashion-MNIST.
+    an image folder; ``channels=3`` reads a folder of grey images as RGB (a trained model's
+    channels). ``data_dir`` and ``download`` locate or fetch MNIST/Fashion-MNIST.
     ``test_fraction`` (in (0, 1)) and ``seed`` make the train/test split of data that have
     none (digits always use their fixed split); ``hold_out=False`` keeps every row of such
     data for training, in the file's order, with an empty test set. ``n`` is the number of rows generated for
@@ -146,6 +148,7 @@ def load_data(
         test_fraction=test_fraction,
         seed=seed,
         n=n,
+        channels=channels,
         **table,
     )
     name = resolve_name(spec)

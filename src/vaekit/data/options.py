@@ -23,7 +23,9 @@ class LoadOptions:
     (columns a conditional model takes as its condition), ``continuous`` (transform of
     numbers: "auto", "standard", "modes") and ``codec`` (a fitted codec's dict: encode with
     it instead of fitting one, as a trained run does with new data). ``hold_out=False`` holds
-    out no test rows from a file (``test_fraction`` is then unused).
+    out no test rows from a file (``test_fraction`` is then unused). ``channels``: the number
+    of channels of a trained model's images; 3 reads a folder of grey images as RGB (grey
+    repeated), as that model takes them.
     """
 
     image_size: str | None = None
@@ -42,3 +44,4 @@ class LoadOptions:
     #: False keeps every row of a file that has no split of its own as a training row, in the
     #: file's order, and holds out none (a whole file to score, encode or evaluate)
     hold_out: bool = True
+    channels: int | None = None

@@ -95,6 +95,8 @@ def load_bundle(
         continuous=d.continuous,
         codec=config.table,
         hold_out=hold_out,
+        # A run on colour images reads a grey folder as it was trained to: three equal channels.
+        channels=config.input_shape[0] if config.input_shape and len(config.input_shape) == 3 else None,
     )
 
 
