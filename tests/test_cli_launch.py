@@ -184,6 +184,18 @@ def test_a_user_error_in_the_workers_is_printed_once(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+def test_plain_torchrun_prints_a_user_error_and_a_usage_error_once(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", MESSAGES_ENV):
+        env.pop(name, None)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", "-m", "vaekit", "train"]
+    for args, said in ((["--data", str(tmp_path / "missing.npy")], "error: "), (["--epochs", "abc"], "Error: Invalid value for '--epochs'")):
+        job = subprocess.run([*torchrun, *args, "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        assert job.returncode != 0
+        assert job.stderr.count(said) == 1, job.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_ctrl_c_stops_every_process_with_one_line(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", (np.random.default_rng(0).random((2000, 8)) > 0.5).astype("f4"))
     run = tmp_path / "run"

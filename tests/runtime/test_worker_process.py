@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from vaekit.runtime.worker_process import launched_by_torchrun
+from vaekit.runtime.worker_process import first_to_say, launched_by_torchrun
 
 
 def run_worker_script(body: str) -> subprocess.CompletedProcess:
@@ -101,3 +102,20 @@ def test_the_launcher_prints_where_it_was_on_a_fatal_signal_too() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == -11
     assert "Fatal Python error: Segmentation fault" in result.stderr and "in rendezvous" in result.stderr
+
+
+def test_a_line_is_said_once_per_attempt_of_a_torchrun_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(tmp_path / "attempt_0" / "1" / "error.json"))
+    (tmp_path / "attempt_0" / "1").mkdir(parents=True)
+    assert first_to_say("error: x") and not first_to_say("error: x")  # the other worker's turn
+    assert first_to_say("error: y")  # another line is printed
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(tmp_path / "attempt_1" / "1" / "error.json"))
+    (tmp_path / "attempt_1" / "1").mkdir(parents=True)
+    assert first_to_say("error: x")  # a restarted attempt says it again
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", "")  # torchrun kept no logs: every worker prints
+    assert first_to_say("error: x") and first_to_say("error: x")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(tmp_path / "attempt_0" / "1" / "error.json"))
+    assert first_to_say("error: x")  # one process: always

@@ -9,6 +9,7 @@ comes back to this process (:func:`tell_launcher`), which prints it once for the
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from typing import Any
 import click
 
 from vaekit.runtime.errors import ConfigError
-from vaekit.runtime.worker_process import launched_by_torchrun
+from vaekit.runtime.worker_process import first_to_say, launched_by_torchrun
 
 #: torchrun's default seconds to wait for every node to join the rendezvous
 DEFAULT_RDZV_TIMEOUT_S = 120
@@ -168,6 +169,26 @@ def _told(folder: str) -> dict[int, dict[str, Any]]:
         except (OSError, ValueError):
             continue
     return told
+
+
+def run_command_as_worker(group: click.Command) -> None:
+    """Run the command line ``group`` as click's standalone mode does (its usage errors and
+    aborts printed, then ``SystemExit`` with click's code), except that a message that another
+    worker of this machine's torchrun job already printed is not printed again."""
+    try:
+        code = group.main(standalone_mode=False)
+    except click.ClickException as exc:
+        text = io.StringIO()
+        exc.show(file=text)
+        if first_to_say(text.getvalue()):
+            sys.stderr.write(text.getvalue())
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        if first_to_say("Aborted!"):
+            click.echo("Aborted!", err=True)
+        sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def refuse_one_process_command(command: str | None) -> None:

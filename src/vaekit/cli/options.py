@@ -16,6 +16,7 @@ import click
 
 from vaekit.cli.launch import tell_launcher
 from vaekit.runtime.errors import ConfigError, DistributedError, VaekitError
+from vaekit.runtime.worker_process import first_to_say
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -27,15 +28,16 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except VaekitError as exc:
             # A worker of `--nproc` leaves its line to the launcher, which prints one for the job.
-            if not tell_launcher(f"error: {exc}", 2, fault=isinstance(exc, DistributedError)):
-                click.echo(f"error: {exc}", err=True)
+            line = f"error: {exc}"
+            if not tell_launcher(line, 2, fault=isinstance(exc, DistributedError)) and first_to_say(line):
+                click.echo(line, err=True)
             sys.exit(2)
         except KeyboardInterrupt as exc:
             # The run folder's own account, when a training was under way; other commands
             # write nothing that an interrupt could leave half done.
             notes = getattr(exc, "__notes__", None)
             line = f"interrupted; {'; '.join(notes)}" if notes else "interrupted"
-            if not tell_launcher(line, 130):
+            if not tell_launcher(line, 130) and first_to_say(line):
                 click.echo(line, err=True)
             sys.exit(130)
 

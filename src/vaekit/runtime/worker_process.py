@@ -7,6 +7,7 @@ Kept free of torch so that ``python -m vaekit`` can ask before anything heavy is
 from __future__ import annotations
 
 import faulthandler
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -66,3 +67,24 @@ def _exit_code(code: object) -> int:
         return code
     print(code, file=sys.stderr)
     return 1
+
+
+def first_to_say(line: str) -> bool:
+    """Return False when another worker of this machine's torchrun job (this attempt) has
+    already printed ``line``, else True (and mark it said): plain ``torchrun`` runs every rank
+    on the same input, so one user error would otherwise print once per process. Outside
+    torchrun, or when torchrun keeps no log folder, always True."""
+    error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not launched_by_torchrun() or not error_file:
+        return True
+    # torchrun gives each local worker <attempt folder>/<local rank>/error.json; the attempt
+    # folder is shared by this machine's workers and by no later attempt of the job.
+    attempt = os.path.dirname(os.path.dirname(error_file))
+    mark = os.path.join(attempt, f"vaekit-said-{hashlib.sha256(line.encode()).hexdigest()[:16]}")
+    try:
+        os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    except OSError:
+        return True  # a folder we cannot write in: better twice than not at all
+    return True
