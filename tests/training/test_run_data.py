@@ -96,6 +96,19 @@ def test_an_image_folder_is_recorded_and_an_unchanged_one_or_an_identical_copy_p
     assert cfg.data_file["fingerprint"] == record["fingerprint"]
 
 
+def test_a_resume_fingerprints_the_folder_once(tmp_path, monkeypatch):
+    from vaekit.data.disk import folder
+
+    image_folder(tmp_path / "grey")
+    monkeypatch.chdir(tmp_path)
+    cfg = bound_to("grey")
+    record, passes = cfg.data_file, []
+    counted = folder.folder_record
+    monkeypatch.setattr(folder, "folder_record", lambda name: passes.append(name) or counted(name))
+    bind_to_data(cfg, load_bundle(cfg))  # a resume: checked before reading, recorded after
+    assert passes == ["grey"] and cfg.data_file == record
+
+
 def test_an_image_added_to_the_folder_is_refused_with_the_counts_and_the_fix(tmp_path, monkeypatch):
     from PIL import Image
 

@@ -57,6 +57,9 @@ class DataBundle:
     #: the name of each class, by class number (an image folder's class sub-folders); None
     #: where the classes are numbers only
     class_names: tuple[str, ...] | None = None
+    #: what a run records of the image folder the examples were read from, when the folder was
+    #: checked against a run's record as it was read (``vaekit.data.disk.folder``); else None
+    data_file: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Catch inconsistent bundles where they are built, not deep inside a training loop.

@@ -6,6 +6,7 @@ the API and the diagram of a preset read the run's data through these.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,11 @@ def load_bundle(
     if frame is None and hold_out:
         # The run's split is drawn from its file's rows or its folder's images: another file or
         # folder of that name would put training examples in the test split.
-        check_folder(d.name, config.data_file)
+        folder = check_folder(d.name, config.data_file)
         check_recorded_file(d.name, config.data_file)
-    return load_data(
+    else:
+        folder = None
+    bundle = load_data(
         d.name if frame is None else frame,
         image_size=d.image_size,
         data_dir=d.data_dir,
@@ -98,6 +101,8 @@ def load_bundle(
         # A run on colour images reads a grey folder as it was trained to: three equal channels.
         channels=config.input_shape[0] if config.input_shape and len(config.input_shape) == 3 else None,
     )
+    # The folder's record, just checked, is what bind_to_data records: no second pass over its images.
+    return bundle if folder is None else dataclasses.replace(bundle, data_file=folder)
 
 
 def _disk_bundle(config: RunConfig, frame: Any) -> LazyBundle:
@@ -202,6 +207,8 @@ def _data_file(config: RunConfig, bundle: DataBundle | LazyBundle) -> dict[str, 
         return bundle.data_file
     name = config.data.name
     if bundle.kind == "image" and resolve_name(name) is None and is_image_folder(Path(name).expanduser()):
+        if bundle.data_file is not None and bundle.data_file.get("path") == name:
+            return bundle.data_file
         return record_folder(name, config.data_file)
     if shuffle_of(config) != "blocks" and not Path(name).is_file():
         return None
