@@ -328,3 +328,12 @@ def test_a_misspelt_choice_is_refused_naming_the_one_meant(cli_run, args, meant)
 def test_a_choice_like_nothing_known_is_refused_with_the_choices_alone(cli_run):
     result = invoke("plot", cli_run, "zzz")
     assert result.exit_code == 2 and "is not one of" in result.output and "did you mean" not in result.output
+
+
+def test_training_on_a_table_says_where_its_nll_in_data_units_is(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [f"{rng.normal(50, 5):.2f},{'ab'[i % 2]}" for i in range(60)]
+    (tmp_path / "t.csv").write_text("x,kind\n" + "\n".join(rows) + "\n")
+    result = invoke("train", "--data", tmp_path / "t.csv", "--epochs", "1", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert "in the model's transformed units; `vaekit evaluate` gives the NLL in the data's own units" in result.output

@@ -168,7 +168,7 @@ def _print_summary(vae: Any) -> None:
         click.echo(f"run folder: {vae.run_dir}\nno test rows (test_fraction 0): `vaekit evaluate RUN --data FILE` judges it")
         return
     report = api.evaluate(vae, split="test", k=0, probe=False)
-    units = " in the model's transformed units; `vaekit evaluate` gives the NLL in the data's" if vae.config.table else ""
+    units = " in the model's transformed units; `vaekit evaluate` gives the NLL in the data's own units" if vae.config.table else ""
     if "elbo" in report:
         line = (
             f"test ELBO {report['elbo']:.3f} nats/example (recon {report['recon']:.3f}, KL {report['kl']:.3f}){units}"
