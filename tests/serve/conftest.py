@@ -30,3 +30,25 @@ def image_client(digits4_run):
 @pytest.fixture(scope="session")
 def table_client(seed_run):
     return make_client(seed_run)
+
+
+def typed_table(tmp_path_factory, name: str, **options):
+    """Train a tiny run on a penguin-like CSV file (a typed table: the run has a table codec)."""
+    from .helpers import penguin_rows
+
+    data = tmp_path_factory.mktemp("tables") / f"{name}.csv"
+    penguin_rows().to_csv(data, index=False)
+    out = tmp_path_factory.mktemp("runs") / name
+    vaekit.train(data=str(data), encoder=[16], latent_dim=3, epochs=15, batch_size=32, out=out, progress="quiet", **options)
+    return out
+
+
+@pytest.fixture(scope="session")
+def typed_table_run(tmp_path_factory):
+    """A run on a typed table (CSV with text categories and missing cells)."""
+    return typed_table(tmp_path_factory, "penguins")
+
+
+@pytest.fixture(scope="session")
+def typed_table_client(typed_table_run):
+    return make_client(typed_table_run)

@@ -111,7 +111,8 @@ def test_different_codes_decode_to_different_images(image_client):
 
 def test_table_run_decodes_values_without_an_image(table_client, seed_vae):
     body = table_client.post("/api/decode", json={"z": [0.1, 0.2, 0.3]}).json()
-    assert body["image"] is None and len(body["values"]) == 5
+    assert body["image"] is None and len(body["values"]) == 5 and body["row"] is None
+    assert table_client.get("/api/info").json()["columns"] is None  # a plain matrix has no table schema
     np.testing.assert_allclose(body["values"], seed_vae.decode(np.asarray([[0.1, 0.2, 0.3]])).numpy()[0], atol=1e-5)
 
 
@@ -456,3 +457,147 @@ def test_no_request_path_reaches_the_file_system(image_client, path):
 def test_wrong_method_is_a_json_405(image_client):
     response = image_client.get("/api/decode")
     assert response.status_code == 405 and response.json()["error"]
+
+
+# ---- typed tables: rows with column names, in data units ----------------------------------
+
+PENGUIN = {"species": "Gentoo", "island": "Biscoe", "bill_length_mm": 46.1, "body_mass_g": 5010, "sex": "female", "tag": None}
+PENGUIN_CSV = "Gentoo,Biscoe,46.1,5010,female,NA"
+
+
+@pytest.fixture(scope="module")
+def typed_vae(typed_table_run):
+    return vaekit.load(typed_table_run)
+
+
+def test_typed_table_info_lists_the_columns_with_their_kinds(typed_table_client):
+    columns = typed_table_client.get("/api/info").json()["columns"]
+    assert [c["name"] for c in columns] == list(PENGUIN)
+    kinds = {c["name"]: c["kind"] for c in columns}
+    assert kinds["species"] == "categorical" and kinds["sex"] == "binary" and kinds["body_mass_g"] == "integer"
+    assert columns[0]["categories"] == ["Adelie", "Chinstrap", "Gentoo"] and columns[2]["decimals"] == 1
+
+
+def test_typed_table_decodes_to_a_row_in_data_units(typed_table_client, typed_vae):
+    from vaekit import tables
+
+    z = [0.3, -0.5, 1.0]
+    body = typed_table_client.post("/api/decode", json={"z": z}).json()
+    row = body["row"]
+    # The codec's own decoding of the likelihood's mean, as `vaekit decode` writes rows.
+    means = typed_vae.decode(np.asarray([z], dtype=np.float32)).numpy()
+    expected = tables.codec_of(typed_vae).decode(means, missing=True).iloc[0]
+    assert list(row) == list(PENGUIN)
+    assert row["species"] == expected["species"] and row["species"] in ("Adelie", "Chinstrap", "Gentoo")
+    assert row["bill_length_mm"] == expected["bill_length_mm"] == round(row["bill_length_mm"], 1)
+    assert isinstance(row["body_mass_g"], int) and row["body_mass_g"] == expected["body_mass_g"]
+    assert row["tag"] is None  # missing in most training rows: decoded as missing
+
+
+def test_typed_table_samples_and_interpolations_carry_rows(typed_table_client):
+    items = typed_table_client.post("/api/sample", json={"n": 3, "seed": 1}).json()["items"]
+    items += typed_table_client.post("/api/interpolate", json={"start": [0, 0, 0], "end": [1, 1, 1], "steps": 2}).json()["items"]
+    assert all(list(item["row"]) == list(PENGUIN) for item in items)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"row": PENGUIN},
+        {"csv": PENGUIN_CSV},
+        {"csv": "sex,species,island,bill_length_mm,body_mass_g,tag\nfemale,gentoo,Biscoe,46.1,5010,"},
+    ],
+    ids=["json-object", "csv-line", "csv-with-header"],
+)
+def test_typed_table_row_is_encoded_to_its_posterior_mean(typed_table_client, typed_vae, body):
+    import pandas as pd
+
+    from vaekit import tables
+
+    result = typed_table_client.post("/api/encode", json=body).json()
+    expected = tables.latent_means(typed_vae, pd.DataFrame([PENGUIN]))
+    np.testing.assert_allclose(result["z"], expected.to_numpy()[0], atol=1e-5)
+    assert result["input"]["row"] == PENGUIN  # "gentoo" read as the category Gentoo, NA as missing
+    assert list(result["reconstruction"]["row"]) == list(PENGUIN)
+    assert np.isfinite(result["anomaly_score"]) and "data's own units" in result["score"]
+
+
+def test_typed_table_anomaly_score_is_in_the_datas_units(typed_table_client, typed_vae):
+    import pandas as pd
+    import torch
+
+    from vaekit import objectives, tables
+
+    codec = tables.codec_of(typed_vae)
+    frame = pd.DataFrame([PENGUIN])
+    x = torch.as_tensor(codec.encode(frame))
+    torch.manual_seed(0)  # the explorer's fixed seed of the score's posterior draws
+    with torch.inference_mode():
+        neg_elbo = float(-objectives.elbo(typed_vae.model(x.expand(16, -1))).mean())
+    score = typed_table_client.post("/api/encode", json={"row": PENGUIN}).json()["anomaly_score"]
+    assert score == pytest.approx(neg_elbo - codec.log_jacobian(frame)[0], abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {**PENGUIN, "species": "Emperor"},  # a category never seen
+        {**PENGUIN, "colour": "black"},  # a column the model was not trained on
+        {k: v for k, v in PENGUIN.items() if k != "sex"},  # a column left out
+        {**PENGUIN, "body_mass_g": "heavy"},  # text for a number
+    ],
+    ids=["unknown-category", "unknown-column", "missing-column", "text-for-a-number"],
+)
+def test_bad_typed_table_rows_get_the_command_lines_messages(typed_table_client, typed_vae, row):
+    import pandas as pd
+
+    from vaekit import tables
+    from vaekit.runtime.errors import DataError
+
+    with pytest.raises(DataError) as cli:  # the library call behind `vaekit encode/score` on a table
+        tables.latent_means(typed_vae, pd.DataFrame([row]))
+    response = typed_table_client.post("/api/encode", json={"row": row})
+    assert response.status_code == 422 and response.json()["error"] == f"row: {cli.value}"
+    line = ",".join("NA" if v is None else str(v) for v in row.values())
+    response = typed_table_client.post("/api/encode", json={"csv": ",".join(row) + "\n" + line})
+    assert response.status_code == 422 and response.json()["error"] == f"csv: {cli.value}"
+
+
+@pytest.mark.parametrize(
+    "body, named",
+    [
+        ({"csv": "Gentoo,Biscoe,46.1"}, "csv: has 3 cells; a row of this table has 6, in the order species, island"),
+        ({"csv": PENGUIN_CSV + "\n" + PENGUIN_CSV + "\n" + PENGUIN_CSV}, "csv: send one row"),
+        ({"csv": "species,species\nGentoo,Adelie"}, "csv: the header line names 'species' twice"),
+        ({"row": {}}, "row: is empty"),
+        ({"row": {**PENGUIN, "tag": [1]}}, "row.tag: a cell must be text, a finite number, true/false, or null"),
+        ({"values": [1.0] * 6}, "values: this model was trained on the typed table penguins.csv; send row"),
+        ({"image": png_base64(np.zeros((8, 8), dtype=np.uint8))}, "send row (column -> value) or csv"),
+        ({"row": PENGUIN, "csv": PENGUIN_CSV}, "send exactly one of"),
+        ({"row": PENGUIN, "label": 1}, "label: model 'vae' is not conditional"),
+    ],
+)
+def test_typed_table_requests_that_cannot_be_a_row_are_refused(typed_table_client, body, named):
+    response = typed_table_client.post("/api/encode", json=body)
+    assert response.status_code == 422 and named in response.json()["error"]
+
+
+@pytest.mark.parametrize("body", [{"row": PENGUIN}, {"csv": PENGUIN_CSV}])
+def test_rows_sent_to_a_model_without_a_table_schema_are_refused(table_client, image_client, body):
+    field = next(iter(body))
+    plain = table_client.post("/api/encode", json=body).json()["error"]
+    assert plain.startswith(f"{field}: this model was trained on plain numbers") and "send values" in plain
+    assert "send image" in image_client.post("/api/encode", json=body).json()["error"]
+
+
+def test_conditional_typed_table_decodes_under_the_condition_and_reads_it_from_the_row(tmp_path_factory):
+    from .conftest import typed_table
+
+    client = make_client(typed_table(tmp_path_factory, "penguins-by-species", condition_on=["species"]))
+    info = client.get("/api/info").json()
+    assert info["conditional"] and info["num_classes"] == 3
+    species = [client.post("/api/decode", json={"z": [0, 0, 0], "label": k}).json()["row"]["species"] for k in range(3)]
+    assert species == ["Adelie", "Chinstrap", "Gentoo"]
+    assert client.post("/api/encode", json={"row": PENGUIN}).json()["label"] == 2  # Gentoo, from the row
+    refused = client.post("/api/encode", json={"row": PENGUIN, "label": 0}).json()["error"]
+    assert refused == "label: the row's condition columns (species=Gentoo) are class 2; send label 2 or none"

@@ -330,3 +330,44 @@ def exercise(page, url: str, info: dict, latents: dict, spec: Kind, zero_png: Pa
 
     assert status.is_hidden(), status.text_content()
     assert page.evaluate(BROKEN_IMAGES) == []
+
+
+def test_a_typed_table_run_shows_rows_with_column_names(browser, typed_table_run, tmp_path):
+    """A run on a CSV with text categories: the page decodes, encodes and downloads rows."""
+    with serve_in_process(typed_table_run) as url:
+        columns = [c["name"] for c in json.loads(urllib.request.urlopen(url + "api/info").read())["columns"]]
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        try:
+            page.goto(url)
+            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+            # The decoded row: one line per column, its name and its value.
+            names = page.locator("#decoded-row tbody td:first-child").all_text_contents()
+            assert names == columns and page.locator("#decoded-bars").is_hidden()
+            assert page.locator("#decoded-row tbody tr").nth(0).locator("td").nth(1).text_content() in ("Adelie", "Chinstrap", "Gentoo")
+            assert ",".join(columns) in page.locator("#row-label").text_content()
+
+            # A pasted CSV line is encoded; the row and its reconstruction are shown side by side.
+            page.fill("#row-input", "Gentoo,Biscoe,46.1,5010,female,NA")
+            page.click("#row-button")
+            page.wait_for_selector("#map[data-uploads='1']", timeout=15_000)
+            first = page.locator("#upload-rows tbody tr").first.locator("td").all_text_contents()
+            assert first[:2] == ["species", "Gentoo"] and first[2] in ("Adelie", "Chinstrap", "Gentoo")
+            assert page.locator("#upload-rows tbody tr").last.locator("td").nth(1).text_content() == "missing"
+
+            # A category never seen is refused with the command line's message.
+            page.fill("#row-input", "Emperor,Biscoe,46.1,5010,female,NA")
+            page.click("#row-button")
+            page.wait_for_selector("#status:not([hidden])")
+            assert "has a value never seen in training: 'Emperor'" in page.locator("#status").text_content()
+
+            # Download CSV: the header and the decoded row; samples are rows too.
+            page.click("#sample-button")
+            page.wait_for_selector("#sample-strip tr.cell")
+            assert len(page.locator("#sample-strip tr.cell").all()) == 8
+            with page.expect_download() as download:
+                page.click("#download-button")
+            header, row = Path(download.value.path()).read_text().splitlines()
+            assert header.split(",") == columns and len(row.split(",")) == len(columns)
+        finally:
+            page.screenshot(path=str(tmp_path / "typed-table.png"), full_page=True)
+            page.close()

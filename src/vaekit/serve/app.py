@@ -20,6 +20,7 @@ from vaekit._version import __version__
 from vaekit.runtime.errors import DataError, VaekitError
 from vaekit.serve.explorer import Explorer
 from vaekit.serve.limits import ServeLimits
+from vaekit.serve.rows import csv_row, row_frame
 from vaekit.serve.schemas import (
     Decoded,
     DecodeRequest,
@@ -226,13 +227,16 @@ def build_app(explorer: Explorer, limits: ServeLimits, allowed_hosts: list[str] 
 
     @app.post("/api/encode", response_model=EncodeResponse, responses=ERRORS, tags=["explorer"])
     def encode(body: EncodeRequest) -> dict[str, Any]:
-        """Encode an uploaded image (resized to the model's input) or a row of numbers: its posterior
-        mean, map point, reconstruction and anomaly score (nats per example); under ``label`` for
-        a conditional model."""
+        """Encode an uploaded image (resized to the model's input), a row of numbers, or a typed
+        table's row (a JSON object or a CSV line): its posterior mean, map point, reconstruction
+        and anomaly score (nats per example); under ``label`` for a conditional model."""
+        if body.row is not None or body.csv is not None:
+            return _encode_row(explorer, body)
         explorer.check_label(body.label)
         if body.image is not None:
             if not explorer.is_image:
-                raise DataError("image: this model was trained on a table; send values (a row of numbers)")
+                fix = "row (column -> value) or csv (a CSV line)" if explorer.codec else "values (a row of numbers)"
+                raise DataError(f"image: this model was trained on a table; send {fix}")
             raw = decode_base64(body.image, limits.max_upload_bytes)
             example = image_to_example(
                 raw, explorer.vae.input_shape, max_pixels=limits.max_image_pixels, invert=body.invert
@@ -259,6 +263,14 @@ def build_app(explorer: Explorer, limits: ServeLimits, allowed_hosts: list[str] 
             path, _static_route(content, media), methods=["GET"], include_in_schema=False, name=f"page {path}"
         )
     return app
+
+
+def _encode_row(explorer: Explorer, body: EncodeRequest) -> dict[str, Any]:
+    """Encode the typed table's row of ``body`` (``row`` or ``csv``) with the run's codec."""
+    what = "row" if body.row is not None else "csv"
+    explorer.check_no_row(what)
+    row = body.row if body.row is not None else csv_row(body.csv or "", explorer.codec)
+    return explorer.encode_row(row_frame(row, what), body.label, what)
 
 
 def _static_route(content: bytes, media: str) -> Callable[[], Response]:

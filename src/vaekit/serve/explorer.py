@@ -5,6 +5,11 @@ interpolate, and the 2-D map of the test set. Every method takes and returns pla
 Conditional models (cvae) decode and encode under a class ``label`` that every such call takes
 (checked by :meth:`Explorer.check_label`); their map shows the test means encoded under each
 example's own label.
+
+A run on a typed table (one with a table codec: a .csv/.tsv/.parquet file or a DataFrame) also
+answers in rows: each decoded item carries ``row``, the decoded row in data units with column
+names (the codec's decoding, as ``vaekit decode`` writes it), and :meth:`Explorer.encode_row`
+takes one row of cells, checked and encoded by the codec (``rows.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from vaekit.api import TrainedVAE, load, resolve_eval_data
 from vaekit.runtime.errors import DataError, VaekitError
 from vaekit.serve.latent_map import LatentMap, fit_latent_map
 from vaekit.serve.limits import ServeLimits
+from vaekit.serve.rows import columns_info, frame_rows, input_row
 from vaekit.viz.grid import image_grid, png_bytes
 
 #: The anomaly score averages this many posterior draws, made with this seed, so that the same
@@ -44,6 +50,7 @@ def _png_base64(example: np.ndarray, shape: tuple[int, ...]) -> str:
 
 
 def _rounded(values: np.ndarray) -> list[float]:
+    """Return ``values`` flattened as plain floats with ``DECIMALS`` decimal places."""
     return [round(float(v), DECIMALS) for v in np.asarray(values).reshape(-1)]
 
 
@@ -68,6 +75,8 @@ class Explorer:
         #: conditional models (cvae) decode under a class label, one of ``num_classes``
         self.conditional = bool(getattr(vae.model, "conditional", False))
         self.num_classes = int(vae.model.cond_dim) if self.conditional else None
+        #: the table codec of a run on a typed table (rows in and out), else None
+        self.codec = _table_codec(vae)
         if self.conditional and test_x is not None and test_labels is None:
             test_x, data_note = None, "the run's test data has no labels, which this conditional model needs; the map is empty"
         self.data_note = data_note
@@ -152,11 +161,18 @@ class Explorer:
     def score_description(self) -> str:
         """Say what the anomaly score is, in words, with its units."""
         if not self.variational:
-            return "-log p(x|z) at the code z = encode(x), nats per example (a deterministic model has no ELBO)"
-        return (
-            f"-ELBO, nats per example (higher = more unusual): KL plus the reconstruction term averaged "
-            f"over {SCORE_DRAWS} posterior draws with the fixed seed {SCORE_SEED}, so an upload always gets the same number"
-        )
+            text = "-log p(x|z) at the code z = encode(x), nats per example (a deterministic model has no ELBO)"
+        else:
+            text = (
+                f"-ELBO, nats per example (higher = more unusual): KL plus the reconstruction term averaged "
+                f"over {SCORE_DRAWS} posterior draws with the fixed seed {SCORE_SEED}, so an upload always gets the same number"
+            )
+        if self.codec is not None:
+            text += (
+                "; in the data's own units (the column transforms' change of variables included, as in vaekit "
+                "evaluate's held-out NLL), the values of missing cells left out"
+            )
+        return text
 
     def info(self) -> dict[str, Any]:
         """Return the model's description, the sliders (ordered by score, highest first) and the limits."""
@@ -180,6 +196,7 @@ class Explorer:
             "input_dim": cfg.input_dim,
             "latent_dim": latent_dim,
             "likelihood": self.vae.model.likelihood.name,
+            "columns": None if self.codec is None else columns_info(self.codec),
             "variational": self.variational,
             "conditional": self.conditional,
             "num_classes": self.num_classes,
@@ -267,15 +284,32 @@ class Explorer:
         if not np.isfinite(x).all():
             raise DataError("z: decoding gave non-finite values; choose a code nearer the prior N(0, I)")
         points = self.map.to_map(z)
-        return [self._item(z[i], points[i], x[i], label) for i in range(len(z))]
+        rows = self._rows(x, label)
+        return [self._item(z[i], points[i], x[i], label, rows[i]) for i in range(len(z))]
 
-    def _item(self, z: np.ndarray, point: np.ndarray, x: np.ndarray, label: int | None) -> dict[str, Any]:
+    def _rows(self, x: np.ndarray, label: int | None) -> list[dict[str, Any] | None]:
+        """Return the decoded rows of likelihood means ``x`` ``[N, D]`` as JSON objects (column ->
+        value, in data units), or ``None`` for each when the run is not on a typed table.
+
+        The codec decodes them as ``vaekit decode`` does (most likely category, the mean number
+        through the column's transform, rounded as the column is); a cell whose missingness the
+        model learned comes back null where it is more likely missing than not."""
+        if self.codec is None:
+            return [None] * len(x)
+        labels = None if label is None else np.full(len(x), label, dtype=np.int64)
+        return frame_rows(self.codec.decode(x, labels=labels, missing=True))
+
+    def _item(
+        self, z: np.ndarray, point: np.ndarray, x: np.ndarray, label: int | None, row: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Return one decoded item: its code, label, map point, PNG (images), slot values and row (tables)."""
         return {
             "z": _rounded(z),
             "label": label,
             "point": _rounded(point),
             "image": _png_base64(x, self.vae.input_shape) if self.is_image else None,
             "values": _rounded(x),
+            "row": row,
         }
 
     def decode(self, z: np.ndarray, label: int | None = None) -> dict[str, Any]:
@@ -307,7 +341,13 @@ class Explorer:
         return {"items": self._render((1.0 - t) * start[None] + t * end[None], label)}
 
     def check_example(self, values: list[float] | np.ndarray) -> np.ndarray:
-        """Return one example as float32 ``[D]`` after checking its length and finiteness."""
+        """Return one example as float32 ``[D]`` after checking its length and finiteness; a run
+        on a typed table takes rows instead (:meth:`encode_row`), and refuses numbers."""
+        if self.codec is not None:
+            raise DataError(
+                f"values: this model was trained on the typed table {Path(self.vae.config.data.name).name}; send row "
+                f"(a JSON object column -> value) or csv (one line of cells in the order {', '.join(self.codec.columns)})"
+            )
         x = np.asarray(values, dtype=np.float64).reshape(-1)
         dim = self.vae.config.input_dim
         if x.shape[0] != dim:
@@ -315,6 +355,42 @@ class Explorer:
         if not np.isfinite(x).all():
             raise DataError("values: contains NaN or inf")
         return x.astype(np.float32)
+
+    def check_no_row(self, what: str) -> None:
+        """Raise ``DataError`` when a row (``what``: ``row`` or ``csv``) is sent to a run that is not on a typed table."""
+        if self.codec is None:
+            kind = "images" if self.is_image else "plain numbers with no table schema"
+            fix = "send image (a base64 file)" if self.is_image else "send values (a row of numbers)"
+            raise DataError(f"{what}: this model was trained on {kind} ({self.vae.config.data.name}); {fix}")
+
+    def table_label(self, frame: Any, label: int | None) -> int | None:
+        """Return the class a row of a typed table is encoded under: the joint value of its
+        condition columns for a run trained with ``condition_on`` (a ``label`` sent beside it must
+        agree), else ``label`` as :meth:`check_label` takes it."""
+        labels = self.codec.labels(frame)
+        if labels is None:
+            return self.check_label(label)
+        own = int(labels[0])
+        if label is not None and label != own:
+            named = ", ".join(f"{name}={frame[name].iloc[0]}" for name in self.codec.condition_on)
+            raise DataError(f"label: the row's condition columns ({named}) are class {own}; send label {own} or none")
+        return own
+
+    @torch.inference_mode()
+    def encode_row(self, frame: Any, label: int | None = None, what: str = "row") -> dict[str, Any]:
+        """Encode one row of a typed table (a one-row DataFrame, ``what`` names the request field
+        it came from) as :meth:`encode` does, with the row as the model read it and the
+        reconstruction as a row. The codec checks it, with the messages the command line gives
+        for a table file (columns missing or unknown, categories never seen, text for numbers)."""
+        try:
+            x = self.codec.encode(frame)
+            shown = input_row(frame, self.codec)
+        except DataError as exc:
+            raise DataError(f"{what}: {exc}") from None
+        label = self.table_label(frame, label)
+        result = self.encode(x[0], label, log_jacobian=float(self.codec.log_jacobian(frame)[0]), what=what)
+        result["input"]["row"] = shown
+        return result
 
     @torch.inference_mode()
     def anomaly_score(self, x: torch.Tensor, label: int | None = None) -> float:
@@ -329,19 +405,23 @@ class Explorer:
         return float(-objectives.elbo(out).mean().item())
 
     @torch.inference_mode()
-    def encode(self, example: np.ndarray, label: int | None = None) -> dict[str, Any]:
+    def encode(
+        self, example: np.ndarray, label: int | None = None, log_jacobian: float = 0.0, what: str = "values"
+    ) -> dict[str, Any]:
         """Encode one checked example ``[D]``: its posterior mean, map point, the input as the model
-        sees it, its reconstruction and its anomaly score (nats per example). A conditional model
-        encodes, reconstructs and scores it as an example of class ``label``."""
+        sees it, its reconstruction and its anomaly score (nats per example; ``log_jacobian``, the
+        log |Jacobian| of a table row's column transforms, is taken off it, so that it is in the
+        data's own units; ``what`` names the request field in errors). A conditional model encodes,
+        reconstructs and scores it as an example of class ``label``."""
         label = self.check_label(label)
         x = torch.as_tensor(example[None], dtype=torch.float32, device=self.vae.device)
         mu, _ = self.vae.encode_distribution(x, labels=label)
         z = mu.cpu().numpy().astype(np.float32)
         if not np.isfinite(z).all():
-            raise DataError("values: encoding gave non-finite values; the example is far outside the training data")
-        score = self.anomaly_score(x, label)
+            raise DataError(f"{what}: encoding gave non-finite values; the example is far outside the training data")
+        score = self.anomaly_score(x, label) - log_jacobian
         if not np.isfinite(score):
-            raise DataError("values: the anomaly score is not finite; the example is far outside the training data")
+            raise DataError(f"{what}: the anomaly score is not finite; the example is far outside the training data")
         reconstruction = self._render(np.clip(z, -self.limits.max_abs_latent, self.limits.max_abs_latent), label)[0]
         return {
             "z": reconstruction["z"],
@@ -350,8 +430,22 @@ class Explorer:
             "input": {
                 "image": _png_base64(example, self.vae.input_shape) if self.is_image else None,
                 "values": _rounded(example),
+                "row": None,
             },
-            "reconstruction": {"image": reconstruction["image"], "values": reconstruction["values"]},
+            "reconstruction": {
+                "image": reconstruction["image"],
+                "values": reconstruction["values"],
+                "row": reconstruction["row"],
+            },
             "anomaly_score": round(score, 4),
             "score": self.score_description(),
         }
+
+
+def _table_codec(vae: TrainedVAE) -> Any:
+    """Return the run's table codec when it was trained on a typed table, else None."""
+    if vae.config.table is None:
+        return None
+    from vaekit.tables import codec_of
+
+    return codec_of(vae)

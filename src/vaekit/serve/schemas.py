@@ -7,14 +7,44 @@ length, the server's limits) happen in :class:`vaekit.serve.explorer.Explorer`.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    model_validator,
+)
 
 #: A JSON number that is finite: strings, booleans, NaN and Infinity are refused.
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 #: Longest list of numbers any request may hold (latent codes or a table row).
 MAX_VALUES = 1_000_000
+
+
+def _check_cell(value: Any) -> Any:
+    """Return ``value`` when it is a cell of a typed table's row (text, a finite number,
+    true/false or None); raise ``ValueError`` with one line naming what a cell may be."""
+    if value is None or isinstance(value, bool | int | str) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise ValueError("a cell must be text, a finite number, true/false, or null for a missing cell")
+
+
+#: A cell of a typed table's row: text, a finite number, true/false, or null for a missing cell.
+#: One validator rather than a union, so that a bad cell gets one message, not one per type.
+Cell = Annotated[
+    Any,
+    AfterValidator(_check_cell),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]}),
+]
+#: A typed table's row, column name -> cell, in the table's column order.
+Row = dict[str, Cell]
 
 
 def label_field() -> Any:
@@ -51,21 +81,38 @@ class DecodeRequest(Request):
 
 
 class EncodeRequest(Request):
-    """Encode one example: an image file (base64 or a data URL) or a row of numbers."""
+    """Encode one example: an image file (base64 or a data URL), a row of numbers (plain
+    matrices), or a typed table's row as a JSON object or a pasted CSV line."""
 
     image: str | None = Field(
         None, description="Image file bytes (PNG, JPEG, GIF, BMP, WebP), base64-encoded or as a data: URL."
     )
     values: list[Finite] | None = Field(
-        None, max_length=MAX_VALUES, description="One example as input_dim numbers (tables, or flattened images)."
+        None,
+        max_length=MAX_VALUES,
+        description="One example as input_dim numbers (plain-matrix tables, or flattened images).",
+    )
+    row: Row | None = Field(
+        None,
+        description="Typed tables: one row as column -> value (text, number, true/false, null for missing), "
+        "every column of /api/info's columns.",
+    )
+    csv: str | None = Field(
+        None,
+        description="Typed tables: one row as a CSV line in the order of /api/info's columns, or a header "
+        "line and one row below it; NA or an empty cell is missing.",
     )
     invert: bool = Field(False, description="Map grey levels v to 1 - v (dark-on-light drawings).")
     label: int | None = label_field()
 
     @model_validator(mode="after")
     def _exactly_one(self) -> EncodeRequest:
-        if (self.image is None) == (self.values is None):
-            raise ValueError("send exactly one of image (a base64 file) or values (a row of numbers)")
+        given = [v for v in (self.image, self.values, self.row, self.csv) if v is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "send exactly one of image (a base64 file), values (a row of numbers), "
+                "row (a typed table's row, column -> value) or csv (a typed table's row as a CSV line)"
+            )
         return self
 
 
@@ -96,14 +143,23 @@ class Decoded(BaseModel):
     label: int | None = Field(None, description="The class it was decoded under (conditional models), else null.")
     point: list[float] = Field(description="Its position (x, y) on the map.")
     image: str | None = Field(description="The likelihood's mean as a base64 PNG at the data's resolution (images).")
-    values: list[float] = Field(description="The likelihood's mean as input_dim numbers, in data units.")
+    values: list[float] = Field(
+        description="The likelihood's mean as input_dim numbers: pixel values, or a plain matrix's numbers; "
+        "for a typed table, the model's encoded slots (one-hot probabilities, standardised numbers)."
+    )
+    row: Row | None = Field(
+        None,
+        description="Typed tables: the decoded row in data units, column -> value (most likely category, "
+        "numbers rounded as the column is, null for a cell more likely missing than not); else null.",
+    )
 
 
 class Example(BaseModel):
     """An example as the model sees it."""
 
     image: str | None = Field(description="Base64 PNG (images), else null.")
-    values: list[float] = Field(description="input_dim numbers, in data units.")
+    values: list[float] = Field(description="input_dim numbers (for a typed table, the encoded slots).")
+    row: Row | None = Field(None, description="Typed tables: the row, column -> value; else null.")
 
 
 class EncodeResponse(BaseModel):
@@ -141,6 +197,19 @@ class Slider(BaseModel):
     max: float
 
 
+class Column(BaseModel):
+    """One column of a typed table's rows."""
+
+    name: str
+    kind: str = Field(description="continuous, integer, count, binary or categorical.")
+    categories: list[StrictBool | StrictInt | float | StrictStr] | None = Field(
+        description="The values a binary or categorical column takes, else null."
+    )
+    decimals: int | None = Field(
+        None, description="Decimal places a continuous column's numbers are rounded to (as written in training)."
+    )
+
+
 class Limits(BaseModel):
     """What one request may ask for."""
 
@@ -161,6 +230,7 @@ class InfoResponse(BaseModel):
     input_dim: int
     latent_dim: int
     likelihood: str
+    columns: list[Column] | None = Field(description="Typed tables: the columns of a row, in order; else null.")
     variational: bool
     conditional: bool = Field(description="True for conditional models (cvae): every decode and encode takes a label.")
     num_classes: int | None = Field(description="Classes a conditional model decodes under (labels 0..num_classes-1).")

@@ -82,6 +82,73 @@ function drawBars(canvas, values) {
   });
 }
 
+// ---- rows of a typed table ---------------------------------------------------------------
+
+// A run on a typed table has columns (/api/info); its items carry `row`, column -> value.
+const hasRows = () => Boolean(state.info && state.info.columns);
+
+// One cell as the page writes it: a missing cell (null) as "missing", a continuous column's
+// number with its decimal places (JSON turns 18.0 into 18), anything else as sent.
+function cellText(value, column) {
+  if (value === null || value === undefined) return "missing";
+  if (typeof value === "number" && column && Number.isInteger(column.decimals)) return value.toFixed(column.decimals);
+  return String(value);
+}
+
+function fillCells(tr, values, columns) {
+  values.forEach((value, i) => {
+    const td = document.createElement("td");
+    td.textContent = cellText(value, columns ? columns[i] : null);
+    if (value === null || value === undefined) td.className = "missing";
+    tr.append(td);
+  });
+}
+
+// A table of one line per column: the column's name, then one cell per row given.
+function drawRowTable(table, rows) {
+  table.hidden = false;
+  const body = table.tBodies[0];
+  body.textContent = "";
+  for (const column of state.info.columns) {
+    const tr = document.createElement("tr");
+    fillCells(tr, [column.name]);
+    fillCells(tr, rows.map((row) => row[column.name]), rows.map(() => column));
+    body.append(tr);
+  }
+}
+
+// One CSV cell: quoted when it holds a comma, a quote or a line break; a missing cell is empty.
+function csvCell(value, column) {
+  if (value === null || value === undefined) return "";
+  const text = cellText(value, column);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function rowsCsv(rows) {
+  const columns = state.info.columns;
+  const lines = [columns.map((c) => csvCell(c.name)), ...rows.map((row) => columns.map((c) => csvCell(row[c.name], c)))];
+  return lines.map((cells) => cells.join(",")).join("\n") + "\n";
+}
+
+// Samples and interpolations of a typed table: one table, a line per row, a click shows it.
+function rowsStrip(box, items) {
+  const table = document.createElement("table");
+  table.className = "row-table rows-strip";
+  const head = document.createElement("tr");
+  head.append(...state.info.columns.map((c) => Object.assign(document.createElement("th"), {textContent: c.name})));
+  table.createTHead().append(head);
+  const body = table.createTBody();
+  for (const item of items) {
+    const tr = document.createElement("tr");
+    tr.className = "cell";
+    tr.title = "z = [" + item.z.map((v) => fixed2(v)).join(", ") + "]";
+    fillCells(tr, state.info.columns.map((c) => item.row[c.name]), state.info.columns);
+    tr.addEventListener("click", () => show(item));
+    body.append(tr);
+  }
+  box.append(table);
+}
+
 function fitBounds(points) {
   const all = points.length ? points : [[-3, -3], [3, 3]];
   let x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]));
@@ -199,6 +266,8 @@ function show(item) {
   if (state.info.conditional && item.label !== null && item.label !== undefined) selectLabel(item.label);
   if (state.info.kind === "image") {
     $("decoded").src = pngSrc(item.image);
+  } else if (hasRows()) {
+    drawRowTable($("decoded-row"), [item.row]);
   } else {
     drawBars($("decoded-bars"), item.values);
   }
@@ -311,6 +380,9 @@ function showEncoded(result) {
   if (state.info.kind === "image") {
     $("upload-input").src = pngSrc(result.input.image);
     $("upload-recon").src = pngSrc(result.reconstruction.image);
+  } else if (hasRows()) {
+    for (const figure of document.querySelectorAll("#upload-result figure")) figure.hidden = true;
+    drawRowTable($("upload-rows"), [result.input.row, result.reconstruction.row]);
   } else {
     $("upload-input").hidden = true;
     $("upload-recon").hidden = true;
@@ -320,7 +392,7 @@ function showEncoded(result) {
   $("anomaly-score").textContent = result.anomaly_score.toFixed(2);
   $("score-note").textContent = result.score + (state.info.conditional ? `; encoded as class ${result.label}` : "");
   state.uploads.push(result.point);
-  show({z: result.z, label: result.label, point: result.point, image: result.reconstruction.image, values: result.reconstruction.values});
+  show({z: result.z, label: result.label, point: result.point, ...result.reconstruction});
 }
 
 async function encodeFile(file) {
@@ -343,12 +415,27 @@ async function encodeFile(file) {
   }
 }
 
-async function encodeRow() {
-  const tokens = $("row-input").value.split(/[\s,;]+/).filter((t) => t.length);
+// What the row box sends: a typed table's row as a CSV line (the server reads it as a CSV file's
+// row) or, pasted as {...}, as a JSON object; a plain matrix's row as numbers.
+function rowBody() {
+  const text = $("row-input").value;
+  if (hasRows()) {
+    if (text.trim().startsWith("{")) {
+      try { return {row: JSON.parse(text)}; } catch (e) { throw new Error(`the pasted row is not valid JSON (${e.message})`); }
+    }
+    return {csv: text};
+  }
+  const tokens = text.split(/[\s,;]+/).filter((t) => t.length);
   // Numbers go as numbers; anything else goes as written so the server can name it.
-  const values = tokens.map((t) => (t.trim() !== "" && Number.isFinite(Number(t)) ? Number(t) : t));
+  return {values: tokens.map((t) => (t.trim() !== "" && Number.isFinite(Number(t)) ? Number(t) : t))};
+}
+
+async function encodeRow() {
   try {
-    showEncoded(await api("/api/encode", {values, label: state.label}));
+    const body = rowBody();
+    // A conditional table model reads the class from the row's condition columns.
+    if (!hasRows() || !state.info.conditional) body.label = state.label;
+    showEncoded(await api("/api/encode", body));
     showError("");
   } catch (err) {
     showError(err.message);
@@ -373,6 +460,10 @@ function wireUpload() {
 
 function fillStrip(box, items) {
   box.textContent = "";
+  if (hasRows()) {
+    rowsStrip(box, items);
+    return;
+  }
   for (const item of items) {
     let cell;
     if (state.info.kind === "image") {
@@ -430,7 +521,7 @@ function download() {
   const z = state.current.z.map((v) => fixed2(v)).join("_") + (state.info.conditional ? `-class${state.label}` : "");
   const link = document.createElement("a");
   if (state.info.kind !== "image") {
-    const csv = state.current.values.join(",") + "\n";
+    const csv = hasRows() ? rowsCsv([state.current.row]) : state.current.values.join(",") + "\n";
     link.href = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));
     link.download = `vaekit-decoded-${z}.csv`;
     link.click();
@@ -478,7 +569,7 @@ async function start() {
     state.labels = latents.labels;
     state.bounds = fitBounds(state.points);
     const info = state.info;
-    const shape = info.input_shape.join("×");
+    const shape = info.columns ? `${info.columns.length} columns` : info.input_shape.join("×");
     $("model-line").textContent = `${info.run || "run"} · ${info.model} on ${info.data} (${shape}) · ${info.latent_dim} latent dimensions · ${info.likelihood} likelihood`;
     $("map-hint").textContent = `${mapDescription(info)} Click or drag to decode; ${latents.total} test examples${latents.points.length < latents.total ? ` (${latents.points.length} shown)` : ""}.`;
     if (latents.note) showError(latents.note);
@@ -494,6 +585,14 @@ async function start() {
       $("decoded").hidden = true;
       $("download-button").textContent = "Download CSV";
       $("row-input").placeholder = `${info.input_dim} numbers`;
+    }
+    if (info.columns) {
+      const names = info.columns.map((c) => c.name).join(",");
+      $("decoded-view").classList.add("rows");
+      $("row-label").textContent = "Paste one row as a CSV line, its cells in this order (or put a header line above it; NA or an empty cell is missing), or as a JSON object column → value:";
+      $("row-label").append(Object.assign(document.createElement("code"), {textContent: names}));
+      $("row-input").placeholder = names;
+      $("row-input").rows = 3;
     }
     buildSliders();
     buildLabelPicker();

@@ -1,0 +1,32 @@
+"""Rows of a typed table as the explorer reads and writes them (``vaekit.serve.rows``)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaekit.runtime.errors import DataError
+from vaekit.serve.rows import csv_row, frame_rows
+
+#: what csv_row needs of a codec: the modelled columns, and the schema's (an ignored id first)
+CODEC = SimpleNamespace(columns=["name", "size"], schema=SimpleNamespace(names=["id", "name", "size"]))
+
+
+def test_a_csv_line_is_read_in_the_tables_column_order_with_quotes_and_missing_cells():
+    assert csv_row('"Smith, J",NA\n', CODEC) == {"name": "Smith, J", "size": None}
+    # A line with the ignored columns too, as a row copied from the training file.
+    assert csv_row("7,Lee, 3.5", CODEC) == {"id": "7", "name": "Lee", "size": "3.5"}
+
+
+def test_a_header_line_gives_the_order():
+    assert csv_row("size,name\n\n2,Ann\n", CODEC) == {"size": "2", "name": "Ann"}
+    with pytest.raises(DataError, match="the header line has 2 names but the row has 3 cells"):
+        csv_row("size,name\n2,Ann,x", CODEC)
+
+
+def test_decoded_cells_become_json_values():
+    frame = pd.DataFrame({"a": pd.array([1, None], dtype="Int64"), "b": [np.nan, 2.5], "c": ["x", None]})
+    assert frame_rows(frame) == [{"a": 1, "b": None, "c": "x"}, {"a": None, "b": 2.5, "c": None}]
