@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vaekit.runtime.errors import ConfigError
+from vaekit.viz.diagram.from_config import architecture_from_config
 from vaekit.viz.diagram.layers import (
     Architecture,
     ConvBlock,
     Dense,
     GaussianHeads,
     Sample,
-    architecture_from_config,
     dense_vae,
 )
 from vaekit.viz.diagram.layout import Drawing, layout

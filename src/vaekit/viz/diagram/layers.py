@@ -7,7 +7,6 @@ change to every renderer.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,11 +45,17 @@ class Sample:
 @dataclass(frozen=True)
 class ConvBlock:
     """A convolutional (or any non-dense) stage, drawn as one labelled block, e.g.
-    ``ConvBlock("conv 32", "4x4, stride 2")``."""
+    ``ConvBlock("conv 32", "4x4, stride 2", shape="32x14x14")``.
+
+    ``shape`` is what one example leaves the block as, written under it; ``kind`` names the
+    box (``conv`` for a conv stage, ``module`` for a part of a net the diagram does not know,
+    ``net`` for a whole encoder or decoder drawn as one box)."""
 
     label: str
     detail: str = ""
     name: str = ""
+    shape: str = ""
+    kind: str = "conv"
 
 
 Layer = Dense | GaussianHeads | Sample | ConvBlock
@@ -91,17 +96,6 @@ def decoder_outputs(config: Any) -> int | None:
     if likelihood is None:
         return None
     return getattr(likelihood, "num_params", None) or config.input_dim * likelihood.params_per_dim
-
-
-def architecture_from_config(config: Any) -> Architecture:
-    """Return the layers of the model a ``RunConfig`` (bound to data) describes."""
-    m = config.model
-    title = f"{m.name}: {config.data.name}" + (f" ({m.preset} preset)" if m.preset else "")
-    from vaekit.nets.registry import hidden_widths
-
-    encoder, decoder = hidden_widths(m.net.get("encoder"), m.net.get("decoder"))
-    arch = dense_vae(config.input_dim, encoder, m.latent_dim, decoder, title, decoder_outputs(config))
-    return dataclasses.replace(arch, note=left_out(m.name, m.options))
 
 
 def left_out(model: str, options: dict[str, Any]) -> str:

@@ -22,6 +22,11 @@ MU_FILL, MU_STROKE = "#fff2b3", "#c9a227"
 SIGMA_FILL, SIGMA_STROKE = "#cfe0fb", "#4a78c2"
 SAMPLE_FILL, SAMPLE_STROKE = "#d3f0d0", "#3f9b3a"
 CONV_FILL, CONV_STROKE = "#eeeeee", "#555555"
+#: a block of a net the diagram does not know (a plugin's module, or a whole encoder)
+MODULE_FILL, MODULE_STROKE = "#ece4f5", "#7b5aa6"
+BLOCK_WIDTH, BLOCK_HEIGHT = 1.7, 3.0
+#: the sizes of a block's two lines of text
+BLOCK_LABEL, BLOCK_DETAIL = 0.28, 0.22
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class Line:
 
 @dataclass(frozen=True)
 class Box:
-    """A shaded rectangle: ``kind`` is ``mu``, ``sigma``, ``sample`` or ``conv``."""
+    """A shaded rectangle: ``kind`` is ``mu``, ``sigma``, ``sample``, or a block's kind
+    (``conv``, ``module``, ``net``)."""
 
     x: float
     y: float
@@ -159,8 +165,12 @@ def layout(arch: Architecture) -> Drawing:
     z_i fed by mu_i and sigma_i."""
     d = Drawing(title=arch.title)
     previous: _Column | None = None
+    widened = 0.0  # how much wider than the standard block the blocks so far are, in total
     for position, layer in enumerate(arch.layers):
-        x = position * COLUMN_GAP
+        extra = (block_width(layer) - BLOCK_WIDTH) / 2 if isinstance(layer, ConvBlock) else 0.0
+        widened += extra
+        x = position * COLUMN_GAP + widened
+        widened += extra
         column = _place(d, layer, x, position)
         if previous is not None:
             _connect(d, previous, column, layer)
@@ -251,12 +261,22 @@ def _place_sample(d: Drawing, layer: Sample, x: float) -> _Column:
     return _Column(units, "z", x - RADIUS, x + RADIUS)
 
 
+def block_width(layer: ConvBlock) -> float:
+    """Return the width of ``layer``'s box: the standard width, or wider for its text."""
+    texts = [Text(0, 0, Label(layer.label), size=BLOCK_LABEL), Text(0, 0, Label(layer.detail), size=BLOCK_DETAIL)]
+    return max(BLOCK_WIDTH, max(text_width(t) for t in texts) + 0.3)
+
+
 def _place_block(d: Drawing, layer: ConvBlock, x: float, position: int) -> _Column:
-    w, h = 1.7, 3.0
-    d.boxes.append(Box(x - w / 2, -h / 2, w, h, "conv", CONV_FILL, CONV_STROKE))
-    d.texts.append(Text(x, -0.25, Label(layer.label), "middle", 0.28, "block"))
+    w, h = block_width(layer), BLOCK_HEIGHT
+    fill, stroke = (CONV_FILL, CONV_STROKE) if layer.kind == "conv" else (MODULE_FILL, MODULE_STROKE)
+    d.boxes.append(Box(x - w / 2, -h / 2, w, h, layer.kind, fill, stroke))
+    d.texts.append(Text(x, -0.25, Label(layer.label), "middle", BLOCK_LABEL, "block"))
     if layer.detail:
-        d.texts.append(Text(x, 0.25, Label(layer.detail), "middle", 0.22, "block"))
+        d.texts.append(Text(x, 0.25, Label(layer.detail), "middle", BLOCK_DETAIL, "block"))
+    if layer.shape:
+        # What one example leaves the block as, where a dense column writes its width.
+        d.texts.append(Text(x, h / 2 + 0.4, Label(layer.shape), "middle", 0.3, "width"))
     return _Column([], layer.name or f"block{position}", x - w / 2, x + w / 2, block_y=0.0)
 
 

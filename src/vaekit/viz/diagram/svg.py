@@ -2,7 +2,8 @@
 
 Shapes carry classes so that programs (and tests) can count them: ``neuron`` circles (with
 ``data-layer``/``data-index``), ``edge`` lines, ``arrow`` lines, ``flow`` lines, and boxes
-``box-mu``, ``box-sigma``, ``box-sample``, ``box-conv``.
+``box-mu``, ``box-sigma``, ``box-sample``, ``box-conv`` (a conv stage), ``box-module`` and
+``box-net`` (a part, or the whole encoder or decoder, of a net the diagram does not know).
 """
 
 from __future__ import annotations
