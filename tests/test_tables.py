@@ -482,3 +482,71 @@ def test_table_mode_matrix_on_disk_gets_its_own_refusal_worded_for_the_format(tm
         assert result.exit_code == 2, result.output
         assert "--table-mode matrix" in result.output and says in result.output and "full shuffle" not in result.output
         assert name == "m.parquet" or "whole CSV" in result.output
+
+
+def _codes_csv(path: Path, n: int = 60) -> Path:
+    """A table of postcodes written with leading zeros, a label and a measure."""
+    rng = np.random.default_rng(3)
+    zips = ["01067", "01069", "80331", "10115"]
+    rows = [f"{zips[i % 4] if i % 7 else ''},{'ab'[i % 2]},{rng.normal():.2f}" for i in range(n)]
+    path.write_text("zip,plan,x\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_codes_with_leading_zeros_round_trip_through_samples_imputation_decoding_and_scores(tmp_path):
+    data = _codes_csv(tmp_path / "codes.csv")
+    run = tmp_path / "run"
+    vaekit.train(data=str(data), encoder=[8], latent_dim=2, epochs=2, batch_size=32, out=run, progress="quiet")
+    vae = vaekit.load(run)
+    column = tables.codec_of(vae).schema.column("zip")
+    assert column.categories == ["01067", "01069", "10115", "80331"] and column.dtype == "str"
+    assert set(tables.sample_table(vae, 50, missing=False).frame["zip"]) <= set(column.categories)
+    filled = tables.impute_table(vae, data)[0]["zip"]
+    assert filled.notna().all() and set(filled) <= set(column.categories) and filled.iloc[1] == "01069"
+    assert tables.sample_table(vae, 3, where="zip=01067").frame["zip"].tolist() == ["01067"] * 3
+    assert np.isfinite(tables.score_table(vae, data, k=2)).all()
+    runner = CliRunner()
+    np.save(tmp_path / "z.npy", np.zeros((4, 2), dtype=np.float32))
+    result = runner.invoke(main, ["decode", str(run), "--latents", str(tmp_path / "z.npy"), "--out", str(tmp_path / "d.csv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d.csv").read_text().splitlines()[1].startswith("0")  # 01067 or 01069, zero kept
+
+
+def test_a_code_declared_categorical_is_kept_as_written(tmp_path):
+    rows = "\n".join(f"{code},{i % 3}.5" for i, code in enumerate(["+7", "12", "30"] * 10))
+    (tmp_path / "c.csv").write_text("code,x\n" + rows + "\n")
+    run = tmp_path / "run"
+    vaekit.train(data=str(tmp_path / "c.csv"), column_types={"code": "categorical"}, encoder=[8], latent_dim=2,
+                 epochs=1, out=run, progress="quiet")  # fmt: skip
+    assert tables.codec_of(vaekit.load(run)).schema.column("code").categories == ["+7", "12", "30"]
+
+
+def test_a_run_whose_schema_read_codes_as_numbers_keeps_reading_them_so(tmp_path):
+    # Such a run is one saved before codes kept their leading zeros: its codec holds 1067, not
+    # "01067", and what it writes (imputed, decoded, sampled) keeps holding numbers.
+    plain = tmp_path / "plain.csv"
+    _codes_csv(plain)
+    plain.write_text(plain.read_text().replace("\n0", "\n"))  # 1067: no leading zeros, numbers
+    run = tmp_path / "run"
+    vaekit.train(data=str(plain), encoder=[8], latent_dim=2, epochs=1, out=run, progress="quiet")
+    vae = vaekit.load(run)
+    assert tables.codec_of(vae).schema.column("zip").categories == [1067, 1069, 10115, 80331]
+    filled = tables.impute_table(vae, _codes_csv(tmp_path / "zeros.csv"))[0]["zip"]
+    assert pd.api.types.is_integer_dtype(filled.dtype) and set(filled) <= {1067, 1069, 10115, 80331}
+
+
+def test_training_refuses_a_file_of_semicolons_and_warns_of_columns_it_leaves_out(tmp_path):
+    (tmp_path / "semi.csv").write_text("a;b;c\n1;x;3\n2;y;4\n3;x;5\n4;y;2\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", "--data", str(tmp_path / "semi.csv"), "--epochs", "1", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "reads as one column named 'a;b;c', which holds semicolons" in result.output
+    assert not (tmp_path / "r").exists()
+    rows = "\n".join(f"{i + 1},user{i},{(i * 7919) % 100_003},{i % 3}.5" for i in range(30))
+    (tmp_path / "people.csv").write_text("id,name,tag,x\n" + rows + "\n")
+    result = runner.invoke(main, ["train", "--data", str(tmp_path / "people.csv"), "--epochs", "1", "-q",
+                                  "--encoder", "8", "--latent-dim", "2", "--out", str(tmp_path / "p")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "left out of the model by inference" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: ")
+    assert "id: whole numbers" in warned[0] and "name: text with every value different" in warned[0]
+    assert "if it is an identifier, leave it out with --ignore tag" in warned[0]

@@ -46,12 +46,21 @@ def codec_of(vae: TrainedVAE) -> Any:
     return TableCodec.from_dict(vae.config.table)
 
 
-def read_rows(data: Any) -> Any:
+def read_rows(data: Any, codec: Any = None) -> Any:
     """Return ``data`` (a DataFrame or a .csv/.tsv/.parquet path) as a DataFrame, read the way
-    the training table was read."""
+    the training table was read: with ``codec`` (a run's ``TableCodec``), the whole-number
+    columns of a text file typed as its schema has them (codes such as 01067 as text, or
+    numbers for a run saved before codes kept their leading zeros)."""
     from vaekit.data.tables import read_table
+    from vaekit.data.tables.read import conform_digits, saved_as_text
 
-    return read_table(data if not isinstance(data, os.PathLike) else Path(data))
+    as_text = {} if codec is None else saved_as_text(codec.schema)
+    source = data if not isinstance(data, os.PathLike) else Path(data)
+    if isinstance(source, (str, Path)):
+        frame = read_table(source, text_columns=[name for name, text in as_text.items() if text])
+    else:
+        frame = read_table(source)
+    return conform_digits(frame, as_text)
 
 
 def parse_where(text: str | Mapping[str, Any] | None) -> dict[str, str]:
@@ -254,7 +263,7 @@ def impute_table(vae: TrainedVAE, data: Any, *, draws: int = 1, seed: int = 0) -
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise DataError(f"draws must be a positive integer, got {draws!r}")
     codec = codec_of(vae)
-    frame = read_rows(data)
+    frame = read_rows(data, codec)
     _require_rows_memory(draws * len(frame), codec, f"{draws:,} imputations of {len(frame):,} rows", "ask for fewer --draws")
     x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
     labels = codec.labels(frame)
@@ -307,7 +316,7 @@ def score_table(vae: TrainedVAE, data: Any, *, k: int = DEFAULT_SCORE_K, seed: i
     from vaekit.evaluation.iwae import log_likelihood_bounds
 
     codec = codec_of(vae)
-    frame = read_rows(data)
+    frame = read_rows(data, codec)
     x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
     labels = codec.labels(frame)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
@@ -322,7 +331,7 @@ def latent_means(vae: TrainedVAE, data: Any) -> Any:
     import pandas as pd
 
     codec = codec_of(vae)
-    frame = read_rows(data)
+    frame = read_rows(data, codec)
     x = torch.as_tensor(codec.encode(frame), dtype=torch.float32, device=vae.device)
     labels = codec.labels(frame)
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.long, device=vae.device)
@@ -399,7 +408,7 @@ def evaluate_table(
             "the run holds out no rows (test_fraction 0), so there is nothing to compare synthetic rows with; "
             "pass rows it did not train on (--data FILE, or data= in Python)"
         )
-    train_rows, holdout = read_rows(train), read_rows(data)
+    train_rows, holdout = read_rows(train, codec), read_rows(data, codec)
     codec.encode(holdout)  # the same columns and categories as training, or a DataError naming them
     synthetic = sample_table(vae, n or len(holdout), seed=seed).frame
     kinds = {c.name: c.kind for c in codec.schema.columns if c.kind != "ignore"}

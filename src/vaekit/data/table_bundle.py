@@ -18,16 +18,38 @@ from vaekit.runtime.errors import DataError
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
-def table_schema(frame: Any, options: LoadOptions) -> Any:
-    """Return the ``TableSchema`` of ``frame``: inferred, with the kinds of ``options.schema``
-    (a file) overridden by ``options.column_types`` and the ``options.ignore`` columns left out."""
-    from vaekit.data.tables import infer_schema, read_schema_file
+def declared_kinds(options: LoadOptions) -> dict[str, str]:
+    """Return the kinds the user set: ``options.schema`` (a file) overridden by
+    ``options.column_types``, and the ``options.ignore`` columns as "ignore"."""
+    from vaekit.data.tables import read_schema_file
 
     kinds: dict[str, str] = {}
     if options.schema is not None:
         kinds.update(read_schema_file(options.schema))
     kinds.update(options.column_types or {})
-    return infer_schema(frame, kinds=kinds or None, ignore=tuple(options.ignore or ()))
+    kinds.update(dict.fromkeys(options.ignore or (), "ignore"))
+    return kinds
+
+
+def table_schema(frame: Any, options: LoadOptions) -> Any:
+    """Return the ``TableSchema`` of ``frame``: inferred, with the kinds of ``options.schema``
+    (a file) overridden by ``options.column_types`` and the ``options.ignore`` columns left out.
+    Warns (``VaekitWarning``, once) of the columns inference left out or may have misread."""
+    import warnings
+
+    from vaekit.data.tables import infer_schema, read_schema_file
+    from vaekit.data.tables.infer import inference_notice
+    from vaekit.runtime.errors import VaekitWarning, user_stacklevel
+
+    kinds: dict[str, str] = {}
+    if options.schema is not None:
+        kinds.update(read_schema_file(options.schema))
+    kinds.update(options.column_types or {})
+    schema = infer_schema(frame, kinds=kinds or None, ignore=tuple(options.ignore or ()))
+    notice = inference_notice(frame, schema)
+    if notice:
+        warnings.warn(notice, VaekitWarning, stacklevel=user_stacklevel())
+    return schema
 
 
 def codec_for(train_rows: Any, schema: Any, options: LoadOptions) -> Any:
@@ -94,7 +116,16 @@ def read_table_file(path: Path, options: LoadOptions) -> DataBundle:
 
     if options.table_mode == "matrix":
         raise DataError(f"{path}: table_mode 'matrix' reads .csv/.tsv files of numbers only; use table_mode 'schema'")
-    return bundle_from_frame(str(path), read_table(path), options)
+    from vaekit.data.tables.read import conform_digits, declared_as_text, saved_as_text
+
+    # Whole numbers of a text file are typed as the run's schema read them (codes with a
+    # leading zero as text), or as the user's kinds ask (a code declared categorical as written).
+    if options.codec is not None:
+        as_text = saved_as_text(codec_for(None, None, options).schema)
+    else:
+        as_text = declared_as_text(declared_kinds(options))
+    frame = read_table(path, text_columns=[name for name, text in as_text.items() if text])
+    return bundle_from_frame(str(path), conform_digits(frame, as_text), options)
 
 
 def read_data_frame(frame: Any, options: LoadOptions) -> DataBundle:

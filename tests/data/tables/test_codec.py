@@ -291,8 +291,10 @@ def test_a_misread_file_gets_a_hint_about_its_header_or_delimiter(frame, tmp_pat
 
     codec = fitted(frame)
     frame.to_csv(tmp_path / "semicolons.csv", sep=";", index=False)
+    with pytest.raises(DataError, match="reads as one column named .*which holds semicolons"):
+        read_rows(tmp_path / "semicolons.csv")  # refused as it is read, before any model sees it
     with pytest.raises(DataError, match="read as one column named .*separated by something else"):
-        codec.encode(read_rows(tmp_path / "semicolons.csv"))
+        codec.encode(pd.read_csv(tmp_path / "semicolons.csv"))  # a DataFrame read by commas in Python
     frame.to_csv(tmp_path / "headless.csv", header=False, index=False)
     with pytest.raises(DataError, match="seems to lack its header line"), pytest.warns(VaekitWarning, match="first line"):
         codec.encode(read_rows(tmp_path / "headless.csv"))

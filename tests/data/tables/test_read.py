@@ -170,3 +170,68 @@ def test_importing_vaekit_and_its_data_package_does_not_import_pandas():
     code = "import sys, vaekit, vaekit.data; print('pandas' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "found", "fix"),
+    [
+        ("semi.csv", "a;b;c\n1;x;3\n2;y;4\n3;x;5\n4;y;2\n", "semicolons", "save it with commas (a .csv) or tabs"),
+        ("bars.csv", "a|b\n1|2\n", "vertical bars", "save it with commas"),
+        ("tabs.csv", "a\tb\n1\t2\n", "tabs", "rename it to .tsv"),
+        ("commas.tsv", "a,b\n1,2\n", "commas", "rename it to .csv"),
+        # decimal commas: pandas stops at line 2 (1 field expected, 3 seen) before any column is read
+        ("decimal.csv", "a;b\n1,5;2,5\n3,5;4,5\n", "semicolons", "save it with commas"),
+    ],
+)
+def test_a_file_of_another_separator_is_refused_naming_it_and_the_fix(tmp_path, name, text, found, fix):
+    from vaekit.data.tables.read import iter_table_chunks, typed_text_chunks
+
+    path = write(tmp_path, name, text)
+    readers = [read_table, lambda p: next(iter_table_chunks(p, 1)), lambda p: next(typed_text_chunks(p, 1))]
+    for reader in readers:
+        with pytest.raises(DataError) as caught:
+            reader(path)
+        message = str(caught.value)
+        assert f"{name}: reads as one column named" in message and f"which holds {found}" in message
+        assert fix in message and "pd.read_csv(" in message
+
+
+def test_a_real_one_column_table_still_reads(tmp_path):
+    assert read_table(write(tmp_path, "one.csv", "notes\nfine; really\nok\n"))["notes"].tolist() == ["fine; really", "ok"]
+
+
+def test_whole_numbers_with_a_leading_zero_are_codes_kept_as_text(tmp_path):
+    from vaekit.data.tables.read import typed_text_chunks
+
+    path = write(tmp_path, "zips.csv", "zip,n\n01067,1\n01069,2\n80331,3\n10115,4\n,5\n")
+    frame = read_table(path)
+    assert frame["zip"].tolist()[:4] == ["01067", "01069", "80331", "10115"] and frame["zip"].isna().iloc[4]
+    assert frame["n"].dtype == "int64"  # no leading zero: a number as before
+    # The whole file decides: a chunk without a leading zero comes as text too.
+    chunks = list(typed_text_chunks(path, 2))
+    assert [c["zip"].tolist() for c in chunks][1] == ["80331", "10115"]
+    assert read_table(write(tmp_path, "zero.csv", "z\n0\n5\n-7\n"))["z"].dtype == "int64"  # a lone 0 is a number
+
+
+def test_numbers_written_with_thousands_separators_are_numbers(tmp_path):
+    text = 'salary,price,odd\n"81,514","1,234.5","1,5"\n512,2.25,"2,5"\n"1,200,000",7,"3,5"\n'
+    frame = read_table(write(tmp_path, "pay.csv", text))
+    assert frame["salary"].dtype == "int64" and frame["salary"].tolist() == [81514, 512, 1200000]
+    assert frame["price"].tolist() == [1234.5, 2.25, 7.0]
+    assert frame["odd"].tolist() == ["1,5", "2,5", "3,5"]  # decimal commas are not thousands: text
+    assert frame.attrs["vaekit_grouped"] == {"salary": "81,514", "price": "1,234.5"}
+
+
+def test_conform_digits_types_whole_numbers_as_declared_or_as_a_run_saved_them(tmp_path):
+    from vaekit.data.tables.read import conform_digits, declared_as_text, saved_as_text
+    from vaekit.data.tables.schema import ColumnSchema, TableSchema
+
+    frame = read_table(write(tmp_path, "codes.csv", "zip,plan\n01067,10\n80331,20\n01069,\n"))
+    declared = conform_digits(frame, declared_as_text({"plan": "categorical"}))
+    assert declared["plan"].tolist()[:2] == ["10", "20"] and declared["plan"].isna().iloc[2]
+    assert declared.attrs["vaekit_source"] == frame.attrs["vaekit_source"]  # lines are still named
+    # A run saved before codes kept their zeros read the zip codes as numbers: it keeps doing so.
+    old = TableSchema([ColumnSchema("zip", "categorical", "codes", "int64", [1067, 69, 80331])])
+    assert conform_digits(frame, saved_as_text(old))["zip"].tolist() == [1067, 80331, 1069]
+    given = pd.DataFrame({"plan": [10, 20]})
+    assert conform_digits(given, {"plan": True})["plan"].dtype == "int64"  # a DataFrame's types are its own

@@ -277,3 +277,72 @@ def test_the_whole_tables_decimals_complete_a_samples():
     rest = [sample, pd.DataFrame({"price": [9.125, 1.0], "weight": [np.pi, 0.5]}), sample]
     whole = complete_schema(schema, iter(rest), sample_rows=len(sample))
     assert whole.column("price").decimals == 3 and whole.column("weight").decimals is None
+
+
+def test_dates_written_in_a_text_file_are_refused_as_parquet_dates_are(tmp_path):
+    days = [f"2024-01-{d:02d}" for d in range(1, 26)]
+    (tmp_path / "d.csv").write_text("signup_date,x\n" + "\n".join(f"{d},{i}.5" for i, d in enumerate(days)) + "\n")
+    parquet = tmp_path / "d.parquet"
+    pd.DataFrame({"signup_date": pd.to_datetime(days), "x": [i + 0.5 for i in range(25)]}).to_parquet(parquet)
+    messages = []
+    for path in (tmp_path / "d.csv", parquet):
+        with pytest.raises(DataError) as caught:
+            infer_schema(read_table(path))
+        messages.append(str(caught.value).split(": ", 1)[1])
+    assert messages[0] == messages[1]
+    assert "holds dates or times, which vaekit does not model; leave it out with --ignore signup_date" in messages[0]
+    assert infer_schema(read_table(tmp_path / "d.csv"), ignore=["signup_date"]).kinds["signup_date"] == "ignore"
+    kinds = infer_schema(read_table(tmp_path / "d.csv"), kinds={"signup_date": "categorical"}).kinds
+    assert kinds["signup_date"] == "categorical"  # written dates may be declared labels
+
+
+@pytest.mark.parametrize(
+    ("cells", "shown", "fix"),
+    [
+        (['"$1,200"', "$80"], "'$1,200' (line 22), '$80' (line 23)", "write them as plain numbers"),
+        (["unknown", "lots"], "'unknown' (line 22), 'lots' (line 23)", "clean those cells"),
+    ],
+)
+def test_numbers_mixed_with_text_quote_the_text_cells_and_the_fix_for_numbers(tmp_path, cells, shown, fix):
+    rows = ["amount"] + [f"{i}.5" for i in range(20)] + cells
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as caught:
+        infer_schema(read_table(tmp_path / "a.csv"))
+    message = str(caught.value)
+    assert f"its text: {shown}. If it holds numbers, {fix}" in message
+    assert "if its values are labels, declare it categorical (--column-types amount=categorical" in message
+
+
+def test_mostly_text_with_a_few_numbers_quotes_the_text_and_suggests_categorical(tmp_path):
+    rows = ["plan"] + ["basic", "pro"] * 10 + ["3"]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"its text: 'basic' \(line 2\), 'pro' \(line 3\), 'basic' \(line 4\) and 17 more\. "
+                       r"If its values are labels, declare it categorical"):
+        infer_schema(read_table(tmp_path / "p.csv"))
+
+
+def test_the_notice_names_columns_left_out_and_all_different_whole_numbers(tmp_path):
+    from vaekit.data.tables.infer import inference_notice
+
+    n = 30
+    rng = np.random.default_rng(0)
+    lines = ["id,name,tag,salary,plan"] + [
+        f'{i + 1},user{i},{rng.integers(100_000, 999_999)},"{rng.integers(20, 90)},{rng.integers(100, 999)}",{"ab"[i % 2]}'
+        for i in range(n)
+    ]
+    (tmp_path / "people.csv").write_text("\n".join(lines) + "\n")
+    frame = read_table(tmp_path / "people.csv")
+    schema = infer_schema(frame)
+    assert schema.column("salary").kind == "integer" and "thousands separators" in schema.column("salary").reason
+    notice = inference_notice(frame, schema)
+    assert notice.startswith("people.csv: left out of the model by inference: id: whole numbers, every one different")
+    assert "; name: text with every value different (30 values): an identifier. To model one, give its kind: " in notice
+    assert "--column-types COL=KIND (e.g. name=categorical; column_types= in Python)" in notice
+    assert "tag: whole numbers, every value different: modelled as a quantity; if it is an identifier, leave it out with --ignore tag" in notice
+    assert "salary: read as numbers written with thousands separators" in notice and "\n" not in notice
+    assert inference_notice(frame, infer_schema(frame, ignore=["id", "name", "tag", "salary"])) == ""
+
+
+def test_digit_codes_read_as_text_say_so():
+    frame = pd.DataFrame({"zip": pd.Series(["01067", "01069", "80331", "01067"], dtype="str")})
+    assert infer_schema(frame).column("zip").reason.startswith("digits written as text (codes: a leading zero is kept)")

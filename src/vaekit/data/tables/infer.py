@@ -5,6 +5,8 @@ Rules, in order (a user's kind always wins, with reason "set by the user", when 
 - every cell missing -> error (drop the column or mark it ignore);
 - one distinct value -> categorical (a constant);
 - true/false values -> binary; exactly 2 distinct values (text or numbers) -> binary;
+- text that is dates or times (2024-01-31, 31/01/2024, 2024-01-31T08:00, 08:30) -> error, as a
+  column of dates in Parquet (leave it out, or declare it categorical);
 - text: every value different (more than 20 rows), or distinct values more than half the rows
   -> ignore (an identifier or free text); else categorical;
 - whole numbers: all different and nearly consecutive -> ignore (a row number or id);
@@ -29,6 +31,7 @@ import pandas as pd
 
 from vaekit.data.tables.cells import (
     FLOAT_PATTERN,
+    INT_PATTERN,
     FileRows,
     is_missing,
     json_scalar,
@@ -61,6 +64,17 @@ MAX_COUNT_MEAN = 100.0
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: what the user is told when a kind is theirs
 BY_USER = "set by the user"
+#: how an inferred reason starts for whole numbers all different that are not consecutive (a
+#: quantity, or an identifier: the notice at training asks)
+ALL_DIFFERENT_WHOLE = "whole numbers, every value different"
+#: text cells read as dates or times: ISO dates with an optional time, day/month/year or
+#: month/day/year with slashes or dots, year/month/day with slashes, and times of day
+DATE_PATTERNS = (
+    r"\d{4}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
+    r"\d{1,2}[/.]\d{1,2}[/.]\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?",
+    r"\d{4}/\d{1,2}/\d{1,2}(?: \d{1,2}:\d{2}(?::\d{2})?)?",
+    r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?",
+)
 
 
 @dataclass
@@ -150,8 +164,11 @@ def _facts(series: pd.Series) -> Facts:
     if "other" in kinds:
         return Facts("other", values, 0, n_missing)
     if kinds == {"text"}:
-        looks = values.astype("str").str.strip().str.fullmatch(FLOAT_PATTERN).to_numpy(dtype=bool)
+        text = values.astype("str").str.strip()
+        looks = text.str.fullmatch(FLOAT_PATTERN).to_numpy(dtype=bool)
         nature = "mixed" if looks.any() and not looks.all() else "text"
+        if nature == "text" and not looks.any() and text.str.fullmatch("|".join(DATE_PATTERNS)).all():
+            nature = "text-date"
         return Facts(nature, values, int(values.nunique()), n_missing)
     return Facts("mixed", values, int(values.nunique()), n_missing)
 
@@ -204,6 +221,12 @@ def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFr
         return _schema(name, series, facts, "ignore", BY_USER)
     if facts.nature == "all-missing":
         raise DataError(f"{col} has no values (every cell is missing); drop the column or leave it out with --ignore {name} (ignore=[...] in Python)")
+    if facts.nature == "text-date":
+        # Written dates are text a user may declare categorical (a few survey waves), as any text.
+        if override in CATEGORY_KINDS:
+            facts = dataclasses.replace(facts, nature="text")
+        else:
+            facts = dataclasses.replace(facts, nature="date")
     if facts.nature == "date":
         raise DataError(
             f"{col} holds dates or times, which vaekit does not model; leave it out with --ignore {name} or convert it to numbers"
@@ -229,7 +252,39 @@ def _column(name: str, series: pd.Series, override: str | None, frame: pd.DataFr
         _check_override(col, override, facts)
         return _schema(name, series, facts, override, BY_USER)
     kind, reason = _infer(facts)
+    written = (frame.attrs.get("vaekit_grouped") or {}).get(name)
+    if written is not None:
+        reason = f"{reason}; written with thousands separators ({written!r} read as {written.replace(',', '')})"
     return _schema(name, series, facts, kind, reason)
+
+
+def inference_notice(frame: pd.DataFrame, schema: TableSchema) -> str:
+    """Return one line telling what inference did that a user may not want, or "": the columns
+    it left out (kind ignore, not set by the user) with why and how to keep one; the whole
+    numbers every one different that it models as quantities (an identifier would need
+    --ignore); the columns read as numbers written with thousands separators."""
+    where = source_name(frame)
+    left = [c for c in schema.columns if c.kind == "ignore" and c.reason != BY_USER]
+    parts = []
+    if left:
+        shown = "; ".join(f"{c.name}: {c.reason}" for c in left)
+        text = [c.name for c in left if not pd.api.types.is_numeric_dtype(frame[c.name].dtype)]
+        example = f"{text[0]}=categorical" if text else f"{left[0].name}=integer"
+        parts.append(
+            f"left out of the model by inference: {shown}. To model one, give its kind: "
+            f"--column-types COL=KIND (e.g. {example}; column_types= in Python)"
+        )
+    for column in schema.columns:
+        if column.kind == "integer" and column.reason.startswith(ALL_DIFFERENT_WHOLE):
+            parts.append(
+                f"{column.name}: whole numbers, every value different: modelled as a quantity; if it is an "
+                f"identifier, leave it out with --ignore {column.name}"
+            )
+    grouped = frame.attrs.get("vaekit_grouped") or {}
+    for name, written in grouped.items():
+        if schema.column(name).kind != "ignore":
+            parts.append(f"{name}: read as numbers written with thousands separators ({written!r} as {written.replace(',', '')})")
+    return f"{where}{'. '.join(parts)}" if parts else ""
 
 
 def _huge_message(col: str, numbers: np.ndarray, positions: np.ndarray, frame: pd.DataFrame) -> str:
@@ -250,26 +305,37 @@ def _is_infinity(cell: Any) -> bool:
 
 
 def _mixed_message(col: str, name: str, series: pd.Series, facts: Facts, frame: pd.DataFrame) -> str:
-    """Return the error for a column mixing numbers and text: the cells of the rarer type."""
+    """Return the error for a column mixing numbers and text: its text cells (those that are
+    not numbers), and the fix that suits the column: clean the cells of a column of numbers,
+    declare a column mostly of labels categorical."""
     looks = np.array(
         [
             _value_nature(v) == "number" or (isinstance(v, str) and re.fullmatch(FLOAT_PATTERN, v.strip()) is not None)
             for v in facts.values
         ]
     )
-    rare_is_text = looks.sum() >= (~looks).sum()
-    rare = ~looks if rare_is_text else looks
-    positions = np.flatnonzero(~is_missing(series))[rare]
-    cells = list(facts.values[rare])
-    what = "text" if rare_is_text else "numbers"
-    if rare_is_text and all(_is_infinity(cell) for cell in cells):
+    text = ~looks
+    positions = np.flatnonzero(~is_missing(series))[text]
+    cells = list(facts.values[text])
+    shown = show_cells(frame, cells, positions)
+    if all(_is_infinity(cell) for cell in cells):
         # A text file spells infinity as text, which no declared kind would make a usable number.
-        return f"{col} has infinite values: {show_cells(frame, cells, positions)}; clean those cells or leave them empty"
-    return (
-        f"{col} mixes numbers and text; its {what}: {show_cells(frame, cells, positions)}. "
-        f"Declare it categorical (--column-types {name}=categorical, column_types={{\"{name}\": \"categorical\"}} "
-        "in Python, or a schema file) or clean those cells (leave a cell empty when it is missing)"
+        return f"{col} has infinite values: {shown}; clean those cells or leave them empty"
+    declare = (
+        f"declare it categorical (--column-types {name}=categorical, column_types={{\"{name}\": \"categorical\"}} "
+        "in Python, or a schema file)"
     )
+    if text.sum() > looks.sum():
+        return f"{col} mixes numbers and text; its text: {shown}. If its values are labels, {declare}; else clean those cells"
+    if all(isinstance(c, str) and re.fullmatch(_DRESSED_NUMBER, c.strip()) for c in cells):
+        fix = "write them as plain numbers (no currency sign, unit, percent sign or spaces)"
+    else:
+        fix = "clean those cells (leave a cell empty when it is missing)"
+    return f"{col} mixes numbers and text; its text: {shown}. If it holds numbers, {fix}; if its values are labels, {declare}"
+
+
+#: a number dressed with a currency sign, unit, percent sign, spaces or separators ("$1,200", "12 kg")
+_DRESSED_NUMBER = r"[^\d\s]{0,3}\s*[+-]?[\d.,' ]*\d[\d.,' ]*\s*[^\d\s]{0,3}"
 
 
 def _check_override(col: str, kind: str, facts: Facts) -> None:
@@ -319,11 +385,14 @@ def _infer(facts: Facts) -> tuple[str, str]:
     if facts.nature == "category":
         return "categorical", f"a pandas categorical column with {u} values"
     if facts.nature == "text":
+        what = "text"
+        if facts.values.astype("str").str.strip().str.fullmatch(INT_PATTERN).all():
+            what = "digits written as text (codes: a leading zero is kept)"
         if n > MIN_ID_ROWS and u == n:
-            return "ignore", f"text with every value different ({u} values): an identifier"
+            return "ignore", f"{what} with every value different ({u} values): an identifier"
         if n > MIN_ID_ROWS and u > MAX_TEXT_SHARE * n:
-            return "ignore", f"text with {u} distinct values in {n} rows: an identifier or free text"
-        return "categorical", f"text with {u} distinct values"
+            return "ignore", f"{what} with {u} distinct values in {n} rows: an identifier or free text"
+        return "categorical", f"{what} with {u} distinct values"
     x = facts.numbers
     if not facts.whole:
         return "continuous", f"numbers with decimals ({u} distinct values{_common(x)})"
@@ -339,6 +408,8 @@ def _infer(facts: Facts) -> tuple[str, str]:
         return "categorical", f"whole numbers with only {u} distinct values: codes"
     if low >= 0 and skew >= COUNT_SKEW and mean <= MAX_COUNT_MEAN:
         return "count", f"non-negative whole numbers, right-skewed (skewness {skew:.1f}), mean {mean:.3g}: counts"
+    if n > MIN_ID_ROWS and u == n:
+        return "integer", f"{ALL_DIFFERENT_WHOLE} ({u} values, not consecutive): a quantity"
     return "integer", f"whole numbers with {u} distinct values{_common(x)}: a quantity"
 
 

@@ -177,9 +177,10 @@ class Numbers(ColumnTransform):
                 bad = np.flatnonzero(outside)
                 raise CellError(
                     f"has values below {r['low'] - r['offset']:g}, outside what its log transform (fitted on "
-                    f"values from {r['low']:g}) can encode; clean them, or train with continuous='standard'",
+                    f"values from {r['low']:g}) can encode; clean them, or train with --continuous standard "
+                    "(continuous='standard' in Python)",
                     bad,
-                    values[bad],
+                    values[bad].tolist(),
                 )
         slots[elsewhere, self.head] = self._shape(values[elsewhere])
         masks[:, -1] = elsewhere

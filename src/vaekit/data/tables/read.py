@@ -4,7 +4,13 @@ DataFrame with one dtype per column, missing cells as NA, and clear errors for b
 Column dtypes of a text file: whole numbers -> ``int64`` (``Int64``, pandas' nullable integer,
 when the column has missing cells), other numbers -> ``float64`` (NaN where missing),
 true/false -> ``bool`` (``boolean`` with missing cells), anything else -> text (pandas ``str``;
-so are whole numbers too long for int64, such as 20-digit account numbers).
+so are whole numbers too long for int64, such as 20-digit account numbers, and digits written
+with a leading zero, such as the postcode 01067: codes, whose zeros a number would lose).
+Numbers written with commas as thousands separators (``"81,514"``, ``"1,234.5"``; a column
+whose every cell is a number written so or plainly) are numbers, as spreadsheets and R's readr
+read them; the frame's ``attrs["vaekit_grouped"]`` names such columns, with a cell of each.
+A file that reads as one column whose name holds another separator (``a;b;c`` in a .csv) is
+refused: vaekit reads a .csv by commas and a .tsv by tabs.
 A column that mixes numbers and text stays text here; ``infer_schema`` then names its cells
 (it can be declared categorical). Parquet keeps the file's types, with the same nullable
 integer and boolean dtypes for columns with missing cells.
@@ -17,7 +23,7 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +38,27 @@ from vaekit.runtime.errors import DataError, VaekitWarning, user_stacklevel
 FORMATS = {".csv": ("text", ","), ".tsv": ("text", "\t"), ".parquet": ("parquet", None), ".pq": ("parquet", None)}
 #: a whole number with more digits may not fit in int64: such a column stays text
 MAX_INT_DIGITS = 18
+#: a whole number written with a leading zero (a code such as the postcode 01067)
+LEADING_ZERO_PATTERN = r"[+-]?0\d+"
+#: a whole number written with commas as thousands separators ("81,514")
+GROUPED_INT_PATTERN = r"[+-]?[1-9]\d{0,2}(?:,\d{3})+"
+#: ... with decimals ("1,234.5")
+GROUPED_FLOAT_PATTERN = GROUPED_INT_PATTERN + r"(?:\.\d+)?"
+#: separators a text table may hold instead of its suffix's, and their names in messages
+SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars", ",": "commas"}
+#: dtype names of text columns in a saved schema
+TEXT_DTYPES = ("str", "string", "object")
 
 
-def read_table(source: str | os.PathLike[str] | pd.DataFrame, *, delimiter: str | None = None) -> pd.DataFrame:
+def read_table(
+    source: str | os.PathLike[str] | pd.DataFrame, *, delimiter: str | None = None, text_columns: Collection[str] = ()
+) -> pd.DataFrame:
     """Return the table ``source`` as a new DataFrame: a ``.csv``/``.tsv`` (optionally
     compressed, e.g. ``.csv.gz``) or ``.parquet``/``.pq`` file, or a DataFrame (copied).
 
-    ``delimiter`` overrides the text file's (``,`` for .csv, tab for .tsv). A first row whose
+    ``delimiter`` overrides the text file's (``,`` for .csv, tab for .tsv); the
+    ``text_columns`` of a text file are kept as the text written (codes declared categorical:
+    ``+7`` stays ``+7``, ``01067`` ``01067``). A first row whose
     cells are all numbers is data, not a header: the columns are then named ``column_1``,
     ``column_2``, ... Empty cells and NA spellings (``NA``, ``NaN``, ``null``, ...) are missing.
     Raises ``DataError`` naming the file (and column) and the fix for: a missing or unreadable
@@ -60,7 +80,7 @@ def read_table(source: str | os.PathLike[str] | pd.DataFrame, *, delimiter: str 
         if compressed:
             raise DataError(f"{path}: Parquet files are compressed inside; decompress the file (drop {compressed})")
         return _read_parquet(path)
-    return _read_text(path, delimiter or default)
+    return _read_text(path, delimiter or default, frozenset(text_columns))
 
 
 def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int, *, delimiter: str | None = None) -> Iterator[pd.DataFrame]:
@@ -147,10 +167,10 @@ def arrow_frame(table: Any) -> pd.DataFrame:
 def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
     names: list[str] | None = None
     rows = 0
-    with _text_errors(path), pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)) as reader:
+    with _text_errors(path, delimiter), pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)) as reader:
         for raw in reader:
             if names is None:
-                names, raw = _header(raw, path)
+                names, raw = _header(raw, path, delimiter)
                 if raw.shape[0] == 0:
                     continue
             raw = raw.reset_index(drop=True)  # the reader numbers rows across chunks; typed columns restart at 0
@@ -175,13 +195,19 @@ def _text_options(delimiter: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _text_errors(path: Path) -> Iterator[None]:
-    """Turn pandas' reading errors of the text file ``path`` into ``DataError`` with the fix."""
+def _text_errors(path: Path, delimiter: str) -> Iterator[None]:
+    """Turn pandas' reading errors of the text file ``path`` (separated by ``delimiter``) into
+    ``DataError`` with the fix."""
     try:
         yield
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data") from None
     except pd.errors.ParserError as exc:
+        # A header of one cell and rows of several: the rows hold the delimiter inside cells
+        # (decimal commas of a semicolon-separated file), and the header another separator.
+        first = _first_line(path)
+        if first is not None and delimiter not in first:
+            _refuse_other_separator(path, [first], delimiter)
         detail = str(exc).strip().removeprefix("Error tokenizing data. C error: ")
         raise DataError(
             f"{path}: cannot be read as a table ({detail}); every row needs the same number of cells "
@@ -191,10 +217,12 @@ def _text_errors(path: Path) -> Iterator[None]:
         raise DataError(f"{path}: not a UTF-8 text file; save the table as UTF-8 CSV") from None
 
 
-def _header(raw: pd.DataFrame, path: Path) -> tuple[list[str], pd.DataFrame]:
+def _header(raw: pd.DataFrame, path: Path, delimiter: str) -> tuple[list[str], pd.DataFrame]:
     """Return the column names and the rows below them: a first row whose cells are all numbers
-    is data, and the columns are then named ``column_1``, ``column_2``, ..."""
+    is data, and the columns are then named ``column_1``, ``column_2``, ... Raises
+    ``DataError`` when the file reads as one column whose first cell holds another separator."""
     first = [str(c).strip() for c in raw.iloc[0]]
+    _refuse_other_separator(path, first, delimiter)
     present = [c for c in first if c not in MISSING_TEXT]
     if any(not _is_number(c) for c in present):
         names = [c if c else f"column_{j + 1}" for j, c in enumerate(first)]
@@ -214,6 +242,43 @@ def _header(raw: pd.DataFrame, path: Path) -> tuple[list[str], pd.DataFrame]:
     return [f"column_{j + 1}" for j in range(raw.shape[1])], raw
 
 
+def _first_line(path: Path) -> str | None:
+    """Return the first line of the text file ``path`` (None when it cannot be read as text)."""
+    import gzip
+
+    compressed = compression_suffix(path)
+    if compressed not in ("", ".gz"):
+        return None  # the other compressions' errors keep pandas' words
+    try:
+        opener = gzip.open if compressed else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            return f.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _refuse_other_separator(path: Path, first: list[str], delimiter: str) -> None:
+    """Raise ``DataError`` when the first row read, ``first``, is one cell that holds another
+    likely separator than ``delimiter``: a file of semicolons read by commas would otherwise be
+    modelled as one column of nonsense."""
+    if len(first) != 1:
+        return
+    found = [sep for sep in SEPARATORS if sep != delimiter and sep in first[0]]
+    if not found:
+        return
+    sep = max(found, key=first[0].count)
+    suffix = table_suffix(path)
+    if sep == "," or (sep == "\t" and suffix == ".csv"):
+        fix = f"rename it to {'.csv' if sep == ',' else '.tsv'}, or save it with {SEPARATORS[delimiter]}"
+    else:
+        fix = "save it with commas (a .csv) or tabs (a .tsv)"
+    raise DataError(
+        f"{path}: reads as one column named {first[0]!r}, which holds {SEPARATORS[sep]}: the file seems separated "
+        f"by {SEPARATORS[sep]}, and a {suffix} file is read by {SEPARATORS[delimiter]}; {fix}, or in Python pass "
+        f"the table as a DataFrame: data=pd.read_csv({path.name!r}, sep={sep!r})"
+    )
+
+
 def _check_names(names: list[str], where: str) -> None:
     """Raise ``DataError`` when two columns share a name."""
     twice = [name for name, n in Counter(names).items() if n > 1]
@@ -226,9 +291,10 @@ def _check_names(names: list[str], where: str) -> None:
         )
 
 
-def _read_text(path: Path, delimiter: str) -> pd.DataFrame:
-    """Return the CSV/TSV file ``path`` read as text and converted column by column."""
-    with _text_errors(path):
+def _read_text(path: Path, delimiter: str, text_columns: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Return the CSV/TSV file ``path`` read as text and converted column by column (the
+    ``text_columns`` kept as text)."""
+    with _text_errors(path, delimiter):
         try:
             raw = pd.read_csv(path, **_text_options(delimiter))
         except (OSError, ValueError) as exc:
@@ -238,15 +304,31 @@ def _read_text(path: Path, delimiter: str) -> pd.DataFrame:
     if raw.shape[0] == 0 or raw.shape[1] == 0:
         raise DataError(f"{path}: the file is empty; it needs a header line (optional) and rows of data")
     rows = raw.shape[0]
-    names, raw = _header(raw, path)
+    names, raw = _header(raw, path, delimiter)
     header = raw.shape[0] < rows
     if header and raw.shape[0] == 0:
         raise DataError(f"{path}: has a header line but no rows of data; add rows below the header")
-    frame = pd.DataFrame({name: _typed(raw.iloc[:, j]) for j, name in enumerate(names)})
-    frame.attrs.update(
-        vaekit_source=str(path), vaekit_delimiter=delimiter, vaekit_header=header, vaekit_rows=len(frame)
+    frame = pd.DataFrame(
+        {name: _typed(raw.iloc[:, j], "text" if name in text_columns else None) for j, name in enumerate(names)}
     )
+    frame.attrs.update(
+        vaekit_source=str(path), vaekit_delimiter=delimiter, vaekit_header=header, vaekit_rows=len(frame),
+        vaekit_grouped=_grouped_columns(frame, raw),
+    )  # fmt: skip
     return frame
+
+
+def _grouped_columns(frame: pd.DataFrame, raw: pd.DataFrame) -> dict[str, str]:
+    """Return ``{column: a cell as written}`` of the number columns of ``frame`` whose text
+    cells (``raw``) had thousands separators, so that inference can say how they were read."""
+    grouped = {}
+    for j, name in enumerate(frame.columns):
+        if pd.api.types.is_numeric_dtype(frame[name].dtype) and not pd.api.types.is_bool_dtype(frame[name].dtype):
+            cells = raw.iloc[:, j]
+            written = cells[cells.str.contains(",", regex=False)]
+            if len(written):
+                grouped[str(name)] = str(written.iloc[0]).strip()
+    return grouped
 
 
 def _is_number(cell: str) -> bool:
@@ -264,6 +346,8 @@ def _typed(cells: pd.Series, kind: str | None = None) -> pd.Series:
         kind = _column_kind(_cell_facts(present))
     if kind == "empty":
         return pd.Series(np.full(len(text), np.nan), dtype="float64")
+    if kind in ("int", "float") and present.str.contains(",", regex=False).any():
+        present = present.str.replace(",", "", regex=False)  # thousands separators (the module's note)
     if kind == "int":
         values = np.zeros(len(text), dtype="int64")
         values[~missing] = present.astype("int64").to_numpy()
@@ -287,13 +371,26 @@ def _cell_facts(present: pd.Series) -> dict[str, Any]:
     """Return what decides a column's type, of its present (stripped, non-missing) text cells;
     facts of a file's chunks combine with :func:`_merge_facts`."""
     if present.empty:
-        return {"present": False, "int": True, "int_digits": 0, "float": True, "bool": True}
+        return {
+            "present": False, "int": True, "int_digits": 0, "leading_zero": False, "float": True,
+            "grouped": False, "bool": True,
+        }  # fmt: skip
     is_int = bool(present.str.fullmatch(INT_PATTERN).all())
+    is_float = is_int or bool(present.str.fullmatch(FLOAT_PATTERN).all())
+    grouped = False
+    if not is_float and present.str.contains(",", regex=False).any():
+        # Every cell a number written plainly or with thousands separators: numbers.
+        whole = present.str.fullmatch(f"{INT_PATTERN}|{GROUPED_INT_PATTERN}")
+        grouped = bool((whole | present.str.fullmatch(f"{FLOAT_PATTERN}|{GROUPED_FLOAT_PATTERN}")).all())
+        is_int, is_float = grouped and bool(whole.all()), grouped
+    digits = present.str.replace(",", "", regex=False) if grouped else present
     return {
         "present": True,
         "int": is_int,
-        "int_digits": int(present.str.len().max()) if is_int else 0,
-        "float": is_int or bool(present.str.fullmatch(FLOAT_PATTERN).all()),
+        "int_digits": int(digits.str.len().max()) if is_int else 0,
+        "leading_zero": is_int and not grouped and bool(present.str.fullmatch(LEADING_ZERO_PATTERN).any()),
+        "float": is_float,
+        "grouped": grouped,
         "bool": bool(present.str.lower().isin(("true", "false")).all()),
     }
 
@@ -304,20 +401,73 @@ def _merge_facts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "present": a["present"] or b["present"],
         "int": a["int"] and b["int"],
         "int_digits": max(a["int_digits"], b["int_digits"]),
+        "leading_zero": a["leading_zero"] or b["leading_zero"],
         "float": a["float"] and b["float"],
+        "grouped": a["grouped"] or b["grouped"],
         "bool": a["bool"] and b["bool"],
     }
 
 
 def _column_kind(facts: dict[str, Any]) -> str:
-    """Return the type of a column with these facts: "empty", "int", "float", "bool" or "text"."""
+    """Return the type of a column with these facts: "empty", "int", "float", "bool" or "text"
+    (whole numbers with a leading zero are codes, kept as written)."""
     if not facts["present"]:
         return "empty"
     if facts["int"]:
-        return "text" if facts["int_digits"] > MAX_INT_DIGITS + 1 else "int"
+        return "text" if facts["int_digits"] > MAX_INT_DIGITS + 1 or facts["leading_zero"] else "int"
     if facts["float"]:
         return "float"
     return "bool" if facts["bool"] else "text"
+
+
+def conform_digits(frame: pd.DataFrame, as_text: Mapping[str, bool]) -> pd.DataFrame:
+    """Return ``frame`` (read from a CSV/TSV by :func:`read_table`) with its columns of whole
+    numbers typed as ``as_text`` says: True, kept as the text written (declared categorical or
+    ignored, or text in a run's schema); False, whole numbers (a run saved before codes with
+    leading zeros were kept as text read 01067 as 1067, and its schema keeps meaning that).
+    Other columns, and frames not read from a text file (whose types are their own), are
+    returned as they are."""
+    if not frame.attrs.get("vaekit_delimiter"):
+        return frame
+    changed = {}
+    for name, text in as_text.items():
+        if name not in frame.columns:
+            continue
+        series = frame[name]
+        if text and pd.api.types.is_integer_dtype(series.dtype):
+            # Read as a number only when no cell had a leading zero: its text is the number's.
+            cells = [str(v) if present else None for v, present in zip(series.astype(object), series.notna(), strict=True)]
+            changed[name] = pd.Series(cells, dtype="str")
+        elif not text and str(series.dtype) in TEXT_DTYPES:
+            cells = series.astype("str").str.strip()
+            present = cells[~(cells.isin(MISSING_TEXT).to_numpy() | series.isna().to_numpy())]
+            facts = _cell_facts(present)
+            if facts["present"] and facts["int"] and facts["int_digits"] <= MAX_INT_DIGITS + 1:
+                changed[name] = _typed(series.astype(object).where(series.notna(), ""), "int")
+    if not changed:
+        return frame
+    out = frame.copy()
+    for name, column in changed.items():
+        out[name] = column.set_axis(out.index)
+    return out
+
+
+def declared_as_text(kinds: Mapping[str, str]) -> dict[str, bool]:
+    """Return which columns of a text table to keep as text, of the kinds a user declared
+    (``{"zip": "categorical"}``): categories and ignored columns as written, numbers as numbers."""
+    return {name: kind in ("binary", "categorical", "ignore") for name, kind in kinds.items()}
+
+
+def saved_as_text(schema: Any) -> dict[str, bool]:
+    """Return which columns of a text table to keep as text, of a run's ``TableSchema``: those
+    it read as text, and not its whole-number columns (see :func:`conform_digits`)."""
+    as_text = {}
+    for column in schema.columns:
+        if column.dtype in TEXT_DTYPES:
+            as_text[column.name] = True
+        elif column.dtype.lower().startswith(("int", "uint")):
+            as_text[column.name] = False
+    return as_text
 
 
 def typed_text_chunks(
@@ -356,10 +506,10 @@ def _raw_text_rows(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.D
     names: list[str] | None = None
     held: pd.DataFrame | None = None
     rows = 0
-    with _text_errors(path), pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)) as reader:
+    with _text_errors(path, delimiter), pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)) as reader:
         for raw in reader:
             if names is None:
-                names, raw = _header(raw, path)
+                names, raw = _header(raw, path, delimiter)
             if raw.shape[1] != len(names):
                 raise DataError(f"{path}: rows have {raw.shape[1]} cells where the header has {len(names)}")
             raw = raw.set_axis(names, axis=1)

@@ -130,7 +130,7 @@ class Count(ColumnTransform):
         present = ~np.isnan(values)
         bad = np.flatnonzero(present & ((values < 0) | (values != np.round(values))))
         if len(bad):
-            raise CellError("is a count but has values that are not whole numbers >= 0", bad, values[bad])
+            raise CellError("is a count but has values that are not whole numbers >= 0", bad, values[bad].tolist())
         slots = np.where(present, (np.log1p(np.where(present, values, 0.0)) - self.shift) / self.scale, 0.0)
         return slots[:, None], present[:, None].astype(np.float64)
 
