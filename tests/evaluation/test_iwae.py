@@ -183,3 +183,14 @@ def test_evaluate_passes_the_devices_default_chunk_budget(monkeypatch, tmp_path)
     assert seen["max_chunk_elements"] == 12345
     vaekit.evaluate(vae, k=10, probe=False, max_chunk_elements=777)
     assert seen["max_chunk_elements"] == 777
+
+
+def test_a_log_prob_not_summed_over_the_features_is_refused_not_broadcast():
+    # D = 6 features, a batch of 6: a [K, B, D] log_prob would broadcast silently against [K, B].
+    from vaekit.runtime.errors import ConfigError
+
+    model, truth = linear_gaussian_vae()
+    likelihood = model.likelihood
+    likelihood.log_prob = lambda x, params: type(likelihood).log_prob_terms(likelihood, x, params)
+    with pytest.raises(ConfigError, match=r"log_prob returned shape \[3, 6, 6\] where \[3, 6\] was expected"):
+        log_likelihood_bound(model, sample_data(6, truth), 3)

@@ -124,8 +124,8 @@ def test_fused_and_autograd_training_steps_clip_and_step_alike(grad_clip):
 @pytest.mark.parametrize(
     "kind, options, reason",
     [
-        ("model", {"name": "ae"}, "own forward"),
-        ("model", {"name": "cvae"}, "own forward"),
+        ("model", {"name": "ae"}, "not a built-in"),
+        ("model", {"name": "cvae"}, "not a built-in"),
         ("model", {"name": "vamp"}, "prior"),
         ("model", {"name": "beta-vae", "objective": {"name": "beta-elbo", "free_bits": 0.5}}, "free bits"),
         ("model", {"likelihood": "gaussian"}, "likelihood"),

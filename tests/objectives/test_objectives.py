@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -5,6 +7,7 @@ import vaekit
 from vaekit import objectives
 from vaekit.config import RunConfig, apply_overrides
 from vaekit.objectives import BetaELBOObjective, IWAEObjective, importance_weights, kl_weight
+from vaekit.runtime.errors import ConfigError
 from vaekit.training.build import build_model as create
 
 SMALL = {"data": "digits", "encoder": [32], "latent_dim": 4, "batch_size": 64, "progress": "quiet"}
@@ -147,3 +150,42 @@ def test_k_sample_elbo_is_the_mean_of_the_log_weights_and_below_the_iwae_bound()
 def test_k_sample_elbo_trains_from_the_command_line_spelling(tmp_path):
     vae = vaekit.train(objective={"name": "elbo-k", "k": 3}, epochs=1, out=tmp_path / "run", **SMALL)
     assert vae.config.model.objective == {"name": "elbo-k", "k": 3}
+
+
+class _ScaledRecon:
+    """A custom objective, as in docs/extending.md: -weight * log p(x|z) from the model's pass."""
+
+    requires_variational = False
+
+    def __call__(self, model, x, y=None, step=0):
+        out = model(x, *objectives.model_args(model, y))
+        return objectives.StepLoss(-out.recon_log_prob.mean(), out.recon_log_prob, out.kl)
+
+
+def _unsummed(model):
+    """Make ``model``'s likelihood return one value per feature, [B, D], not per example."""
+    log_prob = type(model.likelihood).log_prob_terms
+    model.likelihood.log_prob = lambda x, params: log_prob(model.likelihood, x, params)
+    return model
+
+
+def test_a_log_prob_not_summed_over_the_features_is_refused_under_a_custom_objective():
+    model, _ = _model()
+    _unsummed(model)
+    with pytest.raises(ConfigError, match=r"log_prob returned shape \[16, 64\] where \[16\] was expected"):
+        objectives.training_loss(_ScaledRecon(), model, torch.rand(16, 64))
+
+
+def test_a_recon_not_per_example_is_refused_even_from_a_familys_own_forward():
+    model, _ = _model()
+    _unsummed(model)
+    per_feature = model.likelihood.log_prob
+
+    def forward(x, y=None):  # a family's own pass, which does not check log_prob itself
+        mu, logvar = model.encode(x)
+        params = model.decode(mu)
+        return SimpleNamespace(recon_log_prob=per_feature(x, params), kl=torch.zeros(len(x)))
+
+    model.forward = forward
+    with pytest.raises(ConfigError, match=r"returned recon of shape \[16, 64\] where \[16\] was expected.*\.sum\(-1\)"):
+        objectives.training_loss(_ScaledRecon(), model, torch.rand(16, 64))

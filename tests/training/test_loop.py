@@ -2,6 +2,7 @@ import dataclasses
 import errno
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -451,3 +452,21 @@ def test_a_resume_that_fails_on_a_full_disk_leaves_config_json_as_it_was(tmp_pat
     vaekit.resume(run, epochs=3, lr=5e-4, progress="quiet")
     config = json.loads((run / "config.json").read_text())
     assert (config["train"]["epochs"], config["train"]["lr"]) == (3, 5e-4)
+
+
+def test_epoch_lines_name_a_dequantised_runs_density_terms_and_give_the_discrete_offset(tmp_path, capsys):
+    options = {**SMALL, "progress": "lines", "likelihood": "gaussian", "dequantize": "uniform", "epochs": 1}
+    vaekit.train(out=tmp_path / "r", **options)
+    err = capsys.readouterr().err
+    offset = 64 * math.log(17)  # digits: D = 64 pixels of 17 grey levels
+    assert f"D log(levels) = {offset:.2f} nats lower" in err
+    epoch_line = next(line for line in err.splitlines() if line.startswith("epoch 1/1"))
+    assert "train_density_elbo=" in epoch_line and "val_density_loss=" in epoch_line
+    assert "train_elbo=" not in epoch_line and " val_loss=" not in epoch_line
+    record = logged_values(tmp_path / "r")  # metrics.jsonl keeps its keys (old runs and plots read them)
+    assert "train_elbo" in record[0] and "val_loss" in record[0]
+
+
+def test_epoch_line_names_leave_an_exact_likelihood_of_undequantised_data_alone():
+    assert loop.epoch_line_names(True, "none", 64, 17) == ({}, None)
+    assert loop.epoch_line_names(False, "none", 64, 17) == ({"train_elbo": "train_recon-kl"}, None)

@@ -18,6 +18,7 @@ import torch
 
 from vaekit import fast as fast_paths
 from vaekit.distributions.posterior import gaussian_log_prob
+from vaekit.models.checks import check_per_example
 from vaekit.runtime import distributed
 
 #: The number of importance samples of reported numbers (the literature's K = 5000).
@@ -93,7 +94,7 @@ def chunk_log_weights(
     flat_z = z.reshape(size * batch, latent)
     # One large [size*B, L] batch through the decoder: big matmuls, not `size` small ones.
     params = model.decode(flat_z, *cond).reshape(size, batch, -1)
-    log_px_z = model.likelihood.log_prob(x, params)
+    log_px_z = check_per_example(model.likelihood.log_prob(x, params), (size, batch), model)
     log_pz = model.prior.log_prob(flat_z).reshape(size, batch)
     return log_px_z + log_pz - gaussian_log_prob(z, mu, logvar)
 

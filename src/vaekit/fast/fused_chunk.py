@@ -27,17 +27,22 @@ from torch import nn
 from vaekit.distributions import StandardNormalPrior
 from vaekit.distributions.likelihoods.bernoulli import BernoulliLikelihood
 from vaekit.fast.dense import DenseLayer, activation_in_place, mlp_layers
+from vaekit.fast.families import ONE_LAYER_FAMILIES, family_unsupported
 from vaekit.models.vae import VAE
 from vaekit.nets.layers import exp_in_place, log_in_place
 
 
 def fused_chunk_unsupported(model: nn.Module) -> str | None:
     """Return why :class:`FusedBernoulliChunk` cannot evaluate ``model``, or None when it can:
-    a :class:`~vaekit.models.vae.VAE` (any encoder) with an MLP decoder of Linear layers
-    and plain activations ending in a Linear layer, the N(0, I) prior, the Bernoulli likelihood,
+    a built-in :class:`~vaekit.models.vae.VAE` class by exact type (any encoder; a subclass may
+    override ``encode``/``decode``, which the chunk would leave out) with an MLP decoder of
+    Linear layers and plain activations ending in a Linear layer, the N(0, I) prior, the Bernoulli likelihood,
     no condition, and float32 or float64 parameters on the CPU."""
-    if not isinstance(model, VAE) or type(model).decode is not VAE.decode or getattr(model, "conditional", False):
-        return f"model {type(model).__name__} has its own decoder pass or a condition"
+    reason = family_unsupported(model, ONE_LAYER_FAMILIES)
+    if reason is not None:
+        return reason
+    if getattr(model, "conditional", False):
+        return f"model {type(model).__name__} takes a condition"
     if not getattr(model, "variational", True):
         return f"model {type(model).__name__} has no posterior to sample"
     if getattr(model, "own_log_weights", False):

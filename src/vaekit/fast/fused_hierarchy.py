@@ -40,6 +40,7 @@ from vaekit.fast.dense_passes import (
     rows_of_saved,
     sum_draws,
 )
+from vaekit.fast.families import HIERARCHY_FAMILIES, family_unsupported
 from vaekit.models.hierarchical import HierarchicalGaussianVAE
 from vaekit.objectives.base import StepLoss
 from vaekit.objectives.elbo import ELBOObjective
@@ -53,9 +54,13 @@ OBJECTIVES = (ELBOObjective, IWAEObjective, MultiSampleELBOObjective)
 def hierarchy_unsupported(model: HierarchicalGaussianVAE, objective: Any) -> str | None:
     """Return why :class:`FusedHierarchyStep` cannot train ``model`` on ``objective``, or None.
 
-    It covers an ``hvae`` without flows or a condition, with MLP nets of Linear layers and plain
+    It covers the built-in ``hvae`` (by exact type: a subclass may override a pass it would
+    leave out) without flows or a condition, with MLP nets of Linear layers and plain
     activations (no normalisation) everywhere, the Bernoulli likelihood, trained on ``elbo``,
     ``iwae`` or ``elbo-k``."""
+    reason = family_unsupported(model, HIERARCHY_FAMILIES)
+    if reason is not None:
+        return reason
     if getattr(model, "conditional", False):
         return f"model {type(model).__name__} is conditional"
     if model.flow is not None or model.upper_flows is not None:

@@ -37,6 +37,7 @@ from vaekit.fast.dense_passes import (
     rows_of_saved,
     sum_draws,
 )
+from vaekit.fast.families import ONE_LAYER_FAMILIES, family_unsupported
 from vaekit.fast.fused_hierarchy import FusedHierarchyStep, hierarchy_unsupported
 from vaekit.models.hierarchical import HierarchicalGaussianVAE
 from vaekit.models.vae import VAE
@@ -50,8 +51,11 @@ from vaekit.runtime.batch_shard import standard_normal
 def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "fp32", compile: bool = False) -> str | None:
     """Return why the fused step cannot train this run, or None when it can.
 
-    The fused step covers a :class:`~vaekit.models.vae.VAE` (``vae``, ``iwae``, or ``beta-vae``
-    without free bits; trained on the ELBO, the beta-ELBO, the IWAE bound or the k-sample ELBO)
+    The fused step covers the built-in :class:`~vaekit.models.vae.VAE` classes by exact type
+    (``vae``, ``iwae``, or ``beta-vae`` without free bits, see
+    :data:`~vaekit.fast.families.ONE_LAYER_FAMILIES`: a subclass may override a pass the step
+    would leave out, so it trains through its objective), trained on the ELBO, the beta-ELBO,
+    the IWAE bound or the k-sample ELBO,
     with an MLP :class:`GaussianEncoder` and :class:`MLPDecoder` (Linear layers and
     relu/tanh/elu/gelu/silu/leaky_relu, no normalisation, no condition), the N(0, I) prior, the
     Bernoulli likelihood, in float32 (or ``bf16-grad``: float32 with bfloat16 backward matmuls)
@@ -66,8 +70,11 @@ def fused_step_unsupported(model: nn.Module, objective: Any, precision: str = "f
         return "--compile (compiling fuses the autograd step itself)"
     if type(model) is HierarchicalGaussianVAE:
         return hierarchy_unsupported(model, objective)
-    if type(model).forward is not VAE.forward or getattr(model, "conditional", False):
-        return f"model {type(model).__name__} has its own forward pass"
+    reason = family_unsupported(model, ONE_LAYER_FAMILIES)
+    if reason is not None:
+        return reason
+    if getattr(model, "conditional", False):
+        return f"model {type(model).__name__} is conditional"
     if getattr(model, "own_log_weights", False):
         return f"model {type(model).__name__} has an IAF posterior (model.flow_steps)"
     if type(objective) is BetaELBOObjective:

@@ -34,6 +34,7 @@ from vaekit.distributions import (
     gaussian_log_prob_per_dim,
     kl_standard_normal,
 )
+from vaekit.models.checks import check_per_example
 from vaekit.models.latents import (
     LogWeights,
     Noise,
@@ -193,7 +194,13 @@ def prior_layout(hidden: list[list[int]], prior_hidden: Sequence[Sequence[int]] 
 class HierarchicalVAE(VAE):
     """The shared machinery of VAEs with stochastic layers z_1 (next to the data) ... z_L (under
     N(0, I)); a family fills in :meth:`_build_upper`, :meth:`_trace` and
-    :meth:`posterior_codes`, and :attr:`noise_widths` (the order of its draws)."""
+    :meth:`posterior_codes`, and :attr:`noise_widths` (the order of its draws).
+
+    ``forward`` and :meth:`log_weights` decode z_1 through :meth:`decode`, so a family's
+    override of ``decode`` is trained and evaluated with; they draw z_1 through :meth:`_trace`
+    (the encoder's features feed the layers above), so a family overrides ``_trace`` and
+    ``posterior_codes`` rather than ``encode``, and one that overrides ``encode`` is refused
+    when it is built."""
 
     def __init__(
         self,
@@ -244,6 +251,17 @@ class HierarchicalVAE(VAE):
             else None
         )
 
+    def _bypassed_override(self) -> str | None:
+        """Return why this family's override of ``encode`` would be left out of training, or
+        None: a hierarchy draws z_1 in :meth:`_trace`, from the encoder's features."""
+        if type(self).encode is HierarchicalVAE.encode:
+            return None
+        return (
+            f"model {type(self).__name__} overrides encode, but a hierarchy draws z_1 from the encoder's features "
+            "in _trace (they feed the layers above), which would leave the override out of training: override "
+            "_trace and posterior_codes instead (see vaekit.models.hierarchical)"
+        )
+
     def _build_upper(self, widths: list[int], hidden: list[list[int]], activation: str) -> None:
         raise NotImplementedError
 
@@ -288,7 +306,7 @@ class HierarchicalVAE(VAE):
         self.condition(y)
         layers = self._trace(x, None, standard_normal)
         z = layers[0].z
-        params = self.decoder(z)
+        params = self.decode(z, y)
         kl_layers = torch.stack([layer.kl.sum(-1) for layer in layers], dim=-1)
         means = None
         mu, logvar = layers[0].mu, layers[0].logvar
@@ -302,7 +320,7 @@ class HierarchicalVAE(VAE):
             logvar=logvar,
             z=z,
             params=params,
-            recon_log_prob=self.likelihood.log_prob(x, params),
+            recon_log_prob=check_per_example(self.likelihood.log_prob(x, params), x.shape[:1], self),
             kl=kl_layers.sum(-1),
             kl_per_dim=layers[0].kl,
             kl_layers=kl_layers,
@@ -320,11 +338,11 @@ class HierarchicalVAE(VAE):
         self.condition(y)
         layers = self._trace(x, k, noise_source(generator))
         z = layers[0].z
-        params = self.decoder(z.reshape(-1, z.shape[-1])).reshape(*z.shape[:-1], -1)
+        params = self.decode(z.reshape(-1, z.shape[-1]), y).reshape(*z.shape[:-1], -1)
         log_q = [layer.log_q.sum(-1) for layer in layers]
         log_p = [layer.log_p.sum(-1) for layer in layers]
         return LogWeights(
-            self.likelihood.log_prob(x, params),
+            check_per_example(self.likelihood.log_prob(x, params), (k, len(x)), self),
             torch.stack(log_p).sum(0),
             torch.stack(log_q).sum(0),
             torch.stack([q - p for q, p in zip(log_q, log_p, strict=True)], dim=-1),

@@ -12,6 +12,7 @@ from torch import nn
 
 from vaekit.distributions import Likelihood, StandardNormalPrior, reparameterize
 from vaekit.models.build import DataFacts, default_likelihood
+from vaekit.models.checks import check_per_example
 from vaekit.models.latents import (
     LogWeights,
     draw_layer,
@@ -47,6 +48,14 @@ class VAE(nn.Module):
     """Gaussian-posterior VAE: an encoder giving ``(mu, logvar)``, a decoder giving likelihood
     parameters, a likelihood and a prior (standard normal unless given). Works on flattened
     inputs ``[B, D]``. Trained with the objective named by ``objective_name``.
+
+    Every pass goes through :meth:`encode` and :meth:`decode`: ``forward`` (so every
+    objective), :meth:`log_weights` (the ``iwae`` objective, the NLL and scores of a model with
+    ``own_log_weights``), the NLL's generic chunk, sampling and reconstructions. A family that
+    overrides either is therefore trained, evaluated and sampled with its override (and trained
+    through autograd: the fast paths take the built-in classes alone, see :mod:`vaekit.fast`).
+    With a flow, training draws z from the encoder's features (the flow's context), which an
+    override of ``encode`` could not give: such a family is refused when it is built.
 
     Options: ``flow_steps`` (0) IAF steps on the posterior (Kingma et al. 2016,
     :mod:`vaekit.nets.iaf`), with the encoder's last hidden layer as their context and
@@ -89,6 +98,21 @@ class VAE(nn.Module):
         self.prior = prior if prior is not None else StandardNormalPrior(latent_dim)
         #: the IAF on q(z|x) (``flow_steps`` > 0), else None: the plain Gaussian posterior
         self.flow = self._posterior_flow(flow_steps, flow_hidden) if flow_steps or flow_hidden is not None else None
+        bypassed = self._bypassed_override()
+        if bypassed is not None:
+            raise ValueError(bypassed)
+
+    def _bypassed_override(self) -> str | None:
+        """Return why this family's override of ``encode`` would be left out of training (a
+        ValueError, shown as a ``ConfigError``, when the model is built), or None: with a flow,
+        training draws z from the encoder's features, not from ``encode``."""
+        if self.flow is None or type(self).encode is VAE.encode:
+            return None
+        return (
+            f"model {type(self).__name__} overrides encode, but with model.flow_steps training draws z from the "
+            "encoder's features through the IAF, which would leave the override out: leave model.flow_steps out, "
+            "or override the net (a new --net) instead of encode"
+        )
 
     def _posterior_flow(self, steps: int, hidden: Sequence[int] | None) -> nn.Module | None:
         """Return the IAF of the posterior of z (a ValueError, shown as a ``ConfigError``, where
@@ -153,17 +177,16 @@ class VAE(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> VAEOutput:
         if self.flow is not None:
             return self._forward_with_flow(x, y)
-        cond = self.condition(y)
-        mu, logvar = self.encoder(x, cond)
+        mu, logvar = self.encode(x, y)
         z = reparameterize(mu, logvar)
-        params = self.decoder(z, cond)
+        params = self.decode(z, y)
         kl, kl_per_dim = self.prior.kl(mu, logvar, z)
         return VAEOutput(
             mu=mu,
             logvar=logvar,
             z=z,
             params=params,
-            recon_log_prob=self.likelihood.log_prob(x, params),
+            recon_log_prob=check_per_example(self.likelihood.log_prob(x, params), x.shape[:1], self),
             kl=kl,
             kl_per_dim=kl_per_dim,
         )
@@ -175,7 +198,7 @@ class VAE(nn.Module):
         h = self.encoder.features(x, cond)
         mu, logvar = self.encoder.mu(h), self.encoder.logvar(h)
         z, log_q = draw_layer(mu, logvar, standard_normal(mu.shape, mu), self.flow, h)
-        params = self.decoder(z, cond)
+        params = self.decode(z, y)
         kl = log_q.sum(-1) - self.prior.log_prob(z)
         with torch.no_grad():  # a summary for reports and plots, not part of the loss
             code, code_logvar = self.flow.code(mu, logvar, h)
@@ -184,7 +207,7 @@ class VAE(nn.Module):
             logvar=code_logvar,
             z=z,
             params=params,
-            recon_log_prob=self.likelihood.log_prob(x, params),
+            recon_log_prob=check_per_example(self.likelihood.log_prob(x, params), x.shape[:1], self),
             kl=kl,
             kl_per_dim=log_q - prior_log_prob_per_dim(self.prior, z),
         )
@@ -195,22 +218,22 @@ class VAE(nn.Module):
         """Return the terms of ``k`` importance weights per example of ``x`` ``[B, D]``, each
         ``[k, B]`` nats, the posterior drawn with ``generator`` (None: the global RNG, as in
         training). For a model without a flow these are the weights of the generic chunk."""
-        cond = self.condition(y)
         if self.flow is not None:
-            h = self.encoder.features(x, cond)
+            h = self.encoder.features(x, self.condition(y))
             mu, logvar = self.encoder.mu(h), self.encoder.logvar(h)
         else:
-            h, (mu, logvar) = None, self.encoder(x, cond)
+            h, (mu, logvar) = None, self.encode(x, y)
         eps = noise_source(generator)((k, *mu.shape), mu)
         z, log_q = draw_layer(mu, logvar, eps, self.flow, h)
         batch, latent = mu.shape
-        flat_cond = None if cond is None else cond.repeat(k, 1)  # z flattens sample-major
-        params = self.decoder(z.reshape(k * batch, latent), flat_cond).reshape(k, batch, -1)
+        # z flattens sample-major ([k0: b0..bB-1, k1: ...]), so the labels are tiled, not interleaved.
+        flat_y = None if y is None else y.repeat(k, *([1] * (y.ndim - 1)))
+        params = self.decode(z.reshape(k * batch, latent), flat_y).reshape(k, batch, -1)
         log_prior = self.prior.log_prob(z)
         log_posterior = log_q.sum(-1)
+        log_likelihood = check_per_example(self.likelihood.log_prob(x, params), (k, batch), self)
         return LogWeights(
-            self.likelihood.log_prob(x, params), log_prior, log_posterior, (log_posterior - log_prior).unsqueeze(-1),
-            params,
+            log_likelihood, log_prior, log_posterior, (log_posterior - log_prior).unsqueeze(-1), params,
         )
 
     @torch.no_grad()

@@ -62,13 +62,23 @@ def training_loss(
     objective: Any, model: Any, x: torch.Tensor, y: torch.Tensor | None = None, step: int = 0
 ) -> StepLoss:
     """Return the objective's :class:`StepLoss` on batch ``x`` at optimizer step ``step``: the
-    one call the training loop makes per step. Anything else it returns raises ``ConfigError``."""
+    one call the training loop makes per step. Anything else it returns, or a ``recon`` that is
+    not one value per example (nats, ``[B]``), raises ``ConfigError``."""
     terms = objective(model, x, y, step)
+    name = getattr(objective, "name", "") or type(objective).__name__
     if not isinstance(terms, StepLoss):
-        name = getattr(objective, "name", "") or type(objective).__name__
         raise ConfigError(
             f"objective {name!r} returned a {type(terms).__name__}, not a StepLoss: an objective's __call__ "
             f"returns vaekit.objectives.StepLoss(loss, recon, kl), the scalar loss to minimise and the "
             f"reconstruction term and KL per example ([B], nats) for the metrics log"
+        )
+    # A shape comparison, no read of the values: free on every step. It catches a family whose
+    # own forward skips the base passes' check of log_prob.
+    recon = getattr(terms.recon, "shape", None)
+    if recon is not None and tuple(recon) != tuple(x.shape[:1]):
+        raise ConfigError(
+            f"objective {name!r} returned recon of shape {list(recon)} where {list(x.shape[:1])} was expected: "
+            f"StepLoss.recon is one value per example ([B], nats); a likelihood whose log_prob does not sum over "
+            f"the D data dimensions gives this: end log_prob with .sum(-1)"
         )
     return terms

@@ -13,8 +13,10 @@ from typing import Any
 
 import torch
 
-from vaekit.runtime.errors import ConfigError
+from vaekit.models.checks import check_per_example
 from vaekit.runtime.registry import Registry
+
+__all__ = ["OBJECTIVES", "StepLoss", "check_per_example", "kl_layers_of", "model_args", "register_objective"]
 
 
 @dataclass
@@ -39,24 +41,6 @@ def model_args(model: Any, y: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
     """Return the extra positional arguments of the model's calls: ``(y,)`` for conditional
     models, nothing otherwise."""
     return (y,) if getattr(model, "conditional", False) else ()
-
-
-def check_per_example(log_prob: torch.Tensor, expected: tuple[int, ...], model: Any) -> torch.Tensor:
-    """Return ``log_prob``, the model's likelihood at a batch, after checking that it has the
-    ``expected`` shape: one value per example, ``[B]`` (``[K, B]`` for K posterior draws).
-    A likelihood that does not sum over the D data dimensions raises ``ConfigError`` naming it
-    here, rather than a broadcast error further on (or none, where D equals B)."""
-    if tuple(log_prob.shape) != tuple(expected):
-        likelihood = getattr(model, "likelihood", None)
-        name = "the likelihood"
-        if likelihood is not None:
-            name = f"likelihood {likelihood.name or type(likelihood).__name__!r}"
-        raise ConfigError(
-            f"{name}: log_prob returned shape {list(log_prob.shape)} where {list(expected)} was "
-            f"expected: log_prob must return one value per example ([B], nats, with any leading sample "
-            f"dimensions of params), summed over the D data dimensions, e.g. by ending it with .sum(-1)"
-        )
-    return log_prob
 
 
 def kl_layers_of(output: Any) -> torch.Tensor | None:

@@ -398,10 +398,12 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
     step = training_step(config, model, objective, optimizer, device)
     if world.distributed:
         step.reduce_gradients = GradientSum(list(model.parameters()))
-    # Where the likelihood is no likelihood of the data, its ELBO is no ELBO (as the report says).
     exact = likelihood_is_exact(model.likelihood, config.value_range, config.data.dequantize)
-    names = {} if exact else {"train_elbo": "train_recon-kl"}
+    dim = math.prod(splits.train.shape[1:])
+    names, scale_note = epoch_line_names(exact, config.data.dequantize, dim, splits.levels)
     reporter = Progress(t.epochs, mode=progress if world.writer else "quiet", names=names)
+    if scale_note is not None:
+        reporter.message(scale_note)
     trained_by = state.get("world_size", 1)
     state["world_size"] = world.size
     if state.get("run_id") is None:
@@ -494,6 +496,33 @@ def best_info(state: dict[str, Any], epoch: int, step: int | None) -> dict[str, 
     """Return the metadata of ``model-best.safetensors`` for best epoch ``epoch`` (at ``step``):
     epoch, step, its loss and the run id."""
     return {**ckpt.model_info({**state, "epoch": epoch, "step": step}), "val_loss": state["best_val_loss"]}
+
+
+def epoch_line_names(
+    exact: bool, dequantize: str, dim: int, levels: int | None
+) -> tuple[dict[str, str], str | None]:
+    """Return the names the epoch lines give metrics.jsonl's keys (``{key: shown name}``) and a
+    line to print once before the epochs (None: none), so that no printed number is called what
+    it is not.
+
+    Where the likelihood is no likelihood of the data, its ELBO is no ELBO (as the report says).
+    With uniform dequantisation the training terms are the continuous density's at the
+    dequantised pixels y, while evaluation reports the bound on the discrete pixels, ``dim *
+    log(levels)`` nats lower: the lines say ``density`` and the note gives the offset.
+    metrics.jsonl keeps its keys and values (old runs, plots and best-model choice read them)."""
+    if not exact:
+        return {"train_elbo": "train_recon-kl"}, None
+    if dequantize != "uniform" or not levels:
+        return {}, None
+    offset = dim * math.log(levels)
+    names = {"train_loss": "train_density_loss", "train_elbo": "train_density_elbo", "val_loss": "val_density_loss"}
+    note = (
+        "dequantised data: the epoch lines' density numbers (metrics.jsonl's train_loss, train_elbo, val_loss, "
+        "val_elbo) are the continuous density's ELBO terms of the dequantised pixels y in [0, 1), nats per example; "
+        f"the ELBO of the discrete pixels is D log(levels) = {offset:.2f} nats lower (D = {dim}, {levels} levels), "
+        "as the test ELBO and `vaekit evaluate` report it"
+    )
+    return names, note
 
 
 def training_step(
