@@ -236,3 +236,49 @@ def test_threads_below_one_are_refused_naming_the_option(command: str, tmp_path:
     args = [command, *([] if command == "train" else [str(tmp_path)]), "--threads", "0"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "Invalid value for '--threads': must be at least 1, got 0" in result.output
+
+
+# --- workers started the way the launcher was, so that plugins register in them ---------------
+
+PLUGIN_LAUNCHER = '''
+from vaekit.distributions.likelihoods import GaussianLikelihood, register_likelihood
+
+
+@register_likelihood("my-gaussian")
+class MyGaussian(GaussianLikelihood):
+    """The gaussian likelihood under a name that only this launcher registers."""
+'''
+
+
+@pytest.mark.parametrize("started", ["script", "-c"])
+def test_workers_of_a_plugin_launcher_register_its_pieces(started: str, tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((64, 5)).astype("f4"))
+    code = PLUGIN_LAUNCHER + "\nfrom vaekit.cli import main\nmain()\n"
+    (tmp_path / "my_vaekit.py").write_text(code)
+    start = [str(tmp_path / "my_vaekit.py")] if started == "script" else ["-c", code]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", MESSAGES_ENV):
+        env.pop(name, None)
+    args = ["train", "--data", str(tmp_path / "x.npy"), "--likelihood", "my-gaussian", "--encoder", "4",
+            "--latent", "2", "--epochs", "1", "--out", str(tmp_path / "run"), "--nproc", "2", "-q"]  # fmt: skip
+    job = subprocess.run([sys.executable, *start, *args], capture_output=True, text=True, env=env, timeout=180)
+    assert job.returncode == 0, job.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"]["likelihood"]["name"] == "my-gaussian"
+
+
+def test_workers_start_as_the_launcher_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import ModuleType
+
+    from vaekit.cli.launch import worker_entry
+
+    script = tmp_path / "my_vaekit.py"
+    script.write_text("")
+    monkeypatch.setitem(sys.modules, "__main__", ModuleType("__main__"))  # a script's __main__ has no __spec__
+    monkeypatch.setattr(sys, "argv", [str(script), "train"])
+    assert worker_entry() == [str(script.resolve())]
+    monkeypatch.setattr(sys, "argv", ["-c", "train"])
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-c", "import p; main()", "train"])
+    assert worker_entry() == ["--no-python", sys.executable, "-u", "-c", "import p; main()"]
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "bin" / "vaekit"), "train"])  # the console script
+    assert worker_entry() == ["-m", "vaekit"]

@@ -249,6 +249,15 @@ from vaekit.distributions import Likelihood, register_likelihood
 class A(Likelihood):
     def __init__(self, dim: int) -> None:
         super().__init__()
+
+    def log_prob(self, x, params):
+        return -(x - params).abs().sum(-1)
+
+    def mean(self, params):
+        return params
+
+    def sample(self, params):
+        return params
 '''
 
 
@@ -297,3 +306,144 @@ def test_a_deprecated_flat_keyword_warns_at_the_users_call_so_python_shows_it(tm
     deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning) and "beta=" in str(w.message)]
     assert len(deprecations) == 1 and "objective" in str(deprecations[0].message)
     assert deprecations[0].filename == __file__
+
+
+# --- a prior, a likelihood: methods vaekit calls are checked when the piece registers ------------
+
+
+def test_a_prior_without_kl_is_refused_naming_kl_and_the_base_class_that_gives_one(registries):
+    import torch
+    from torch import nn
+
+    from vaekit.distributions import register_prior
+
+    with pytest.raises(ConfigError, match=r"prior 'mog': MixturePrior does not define kl, which vaekit calls: define kl\(self, mu, logvar, z\) -> \(kl \[B\], kl_per_dim \[B, L\]\) nats; or subclass vaekit.distributions.Prior"):
+
+        @register_prior("mog")
+        class MixturePrior(nn.Module):
+            def __init__(self, latent_dim: int) -> None:
+                super().__init__()
+
+            def log_prob(self, z):
+                return -0.5 * z.pow(2).sum(-1)
+
+            def sample(self, n, device="cpu", temperature=1.0):
+                return torch.randn(n, 2)
+
+    assert "mog" not in registries["prior"]
+
+
+def test_a_prior_subclass_needs_only_log_prob_and_sample_and_trains(registries, tmp_path):
+    import torch
+
+    from vaekit.distributions import Prior, register_prior
+
+    with pytest.raises(ConfigError, match=r"prior 'half': Half does not define sample, which vaekit calls: define sample\(self, n, device='cpu', temperature=1.0\)"):
+
+        @register_prior("half")
+        class Half(Prior):
+            def log_prob(self, z):
+                return -0.5 * z.pow(2).sum(-1)
+
+    @register_prior("unit")
+    class Unit(Prior):
+        def log_prob(self, z):
+            return -0.5 * (z.pow(2) + 1.8378770664093453).sum(-1)
+
+        def sample(self, n, device="cpu", temperature=1.0):
+            return temperature * torch.randn(n, self.latent_dim, device=device)
+
+    vae = vaekit.train(data="synthetic5", prior="unit", encoder=[8], latent_dim=2, epochs=1, out=tmp_path / "r", progress="quiet")
+    assert type(vae.model.prior) is Unit and vae.model.prior.latent_dim == 2
+
+
+def test_a_prior_kl_of_another_signature_is_refused(registries):
+    from vaekit.distributions import Prior, register_prior
+
+    with pytest.raises(ConfigError, match=r"Bad.kl cannot be called as kl\(mu, logvar, z\)"):
+
+        @register_prior("bad-kl")
+        class Bad(Prior):
+            def log_prob(self, z): ...
+
+            def sample(self, n, device="cpu", temperature=1.0): ...
+
+            def kl(self, mu, logvar): ...
+
+
+@pytest.mark.parametrize("missing", ["mean", "sample", "log_prob"])
+def test_a_likelihood_without_a_method_vaekit_calls_is_refused_when_it_registers(registries, missing):
+    from vaekit.distributions import Likelihood
+
+    cls = type("Partial", (_gaussian_base(),), {missing: getattr(Likelihood, missing)})  # left to the base class
+    with pytest.raises(ConfigError, match=rf"likelihood 'partial': Partial does not define {missing}, which vaekit calls: define {missing}\(self, "):
+        LIKELIHOODS.register("partial")(cls)
+
+
+def test_a_likelihood_left_at_one_parameter_per_dimension_is_refused_naming_params_per_dim(registries):
+    from vaekit.distributions import Likelihood, register_likelihood
+
+    @register_likelihood("two-params")
+    class TwoParams(Likelihood):  # forgets params_per_dim = 2
+        exact_for = frozenset({"real"})
+
+        def __init__(self, dim: int) -> None:
+            super().__init__()
+
+        def log_prob(self, x, params):
+            loc, log_scale = self.split_params(params)
+            return (-log_scale - (x - loc).abs() * (-log_scale).exp()).sum(-1)
+
+        def mean(self, params):
+            return self.split_params(params)[0]
+
+        def sample(self, params):
+            return self.split_params(params)[0]
+
+    with pytest.raises(ConfigError, match=r"likelihood 'two-params': log_prob could not split its parameters \(not enough values to unpack.*its params_per_dim is 1.*set params_per_dim"):
+        _model({"name": "two-params"})
+    with pytest.raises(ConfigError, match=r"params_per_dim is 0; set it to the number of decoder outputs"):
+        register_likelihood("zero-params")(type("Zero", (TwoParams,), {"params_per_dim": 0}))
+
+
+def test_the_base_methods_say_which_method_to_define():
+    from vaekit.distributions import Likelihood, Prior
+
+    with pytest.raises(NotImplementedError, match=r"the 'Likelihood' likelihood does not define mean: define mean\(self, params\)"):
+        Likelihood().mean(None)
+    with pytest.raises(NotImplementedError, match=r"the 'Prior' prior does not define log_prob: define log_prob\(self, z\)"):
+        Prior(2).log_prob(None)
+
+
+# --- a class moved from a notebook cell to a module; info without the plugin ---------------------
+
+
+def test_a_class_moved_from_a_notebook_cell_to_a_module_replaces_it_with_a_warning(registries):
+    from vaekit.runtime.errors import VaekitWarning
+
+    cell = {"__name__": "__main__"}
+    exec(CELL, cell)
+    module = {"__name__": "my_pieces"}
+    with pytest.warns(VaekitWarning, match=r"likelihood 'lap2': my_pieces.A replaces __main__.A, registered earlier from __main__"):
+        exec(CELL, module)
+    assert LIKELIHOODS["lap2"] is module["A"]
+    with pytest.raises(ConfigError, match=r"already registered by my_pieces.A; register my_pieces.B under another name"):
+        exec(CELL.replace("class A", "class B"), {"__name__": "my_pieces"})
+    other = {"__name__": "__main__"}
+    exec(CELL.replace("lap2", "lap3"), other)
+    with pytest.raises(ConfigError, match=r"a class defined in a notebook or script holds its name until the kernel"):
+        exec(CELL.replace("lap2", "lap3").replace("class A", "class B"), {"__name__": "__main__"})
+
+
+def test_info_reads_a_run_whose_plugin_is_not_imported_and_says_which_piece(plugin, tmp_path):
+    from vaekit.summary import run_info
+
+    _train(tmp_path / "run", scale=0.5)
+    with_plugin = run_info(tmp_path / "run")
+    LIKELIHOODS.pop("scaled-gaussian")  # as in a new process that has not imported my_pieces
+    info = run_info(tmp_path / "run")
+    assert info["likelihood"] == "scaled-gaussian scale=0.5" and info["prior"] == "normal"
+    assert info["not_imported"].startswith("likelihood 'scaled-gaussian': this process has not imported")
+    assert "parameters" not in info
+    for key in ("epochs_trained", "steps", "best_epoch", "best_loss", "optimizer", "files", "latent_dim"):
+        assert info[key] == with_plugin[key], key

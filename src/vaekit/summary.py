@@ -7,6 +7,7 @@ from typing import Any
 
 from vaekit.api import load
 from vaekit.data.classes import describe_classes
+from vaekit.runtime.registry import UnregisteredPieceError
 from vaekit.training import checkpoint as ckpt
 from vaekit.training.build import starts_from_marginals
 
@@ -57,7 +58,10 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     """Return a summary of a run folder: config, progress, best epoch with ``best_loss`` (nats
     per example) and ``best_by`` (which loss that is), parameter count, files."""
     run_dir = Path(run_dir)
-    vae = load(run_dir)
+    try:
+        vae = load(run_dir)
+    except UnregisteredPieceError as exc:
+        return run_info_from_files(run_dir, exc)
     state = trainer_state(run_dir)
     table = vae.config.table
     info = {
@@ -100,6 +104,51 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     if table is not None:
         info["condition_on"] = list(table.get("condition_on") or [])
         info["schema"] = table["schema"]
+    return info
+
+
+def run_info_from_files(run_dir: Path, missing: UnregisteredPieceError) -> dict[str, Any]:
+    """Return :func:`run_info`'s summary from the run's files alone, for a run whose ``missing``
+    piece (a plugin's) this process has not imported: what needs the model (the parameter count,
+    the default pieces' names, the layers of a hierarchy) is left out, and ``not_imported`` says
+    which piece and how to see the rest."""
+    from vaekit.api.runs import read_config
+    from vaekit.models import MODELS
+
+    cfg = read_config(run_dir)
+    state = trainer_state(run_dir)
+    model = cfg.model
+    family = MODELS.get(model.name)  # None: the family is the piece not imported
+    prior = model.prior.get("name") or getattr(family, "prior_name", None) or "the family's"
+    objective = model.objective.get("name") or getattr(family, "objective_name", None) or "the family's"
+    info = {
+        "run_dir": str(run_dir),
+        "model": model.name,
+        "data": cfg.data.name,
+        "input_shape": cfg.input_shape,
+        "latent_dim": model.latent_dim,
+        "net": describe_piece(model.net),
+        "likelihood": describe_piece({**model.likelihood, "name": model.likelihood.get("name") or "default"}),
+        "prior": describe_piece({**model.prior, "name": prior}),
+        "objective": describe_piece({**model.objective, "name": objective}),
+        "not_imported": (
+            f"{missing.kind} {missing.name!r}: this process has not imported the module that registers it, so the "
+            f"parameter count is left out (run vaekit from a script that imports it to see it, docs/extending.md)"
+        ),
+        "epochs_trained": state.get("epoch"),
+        "epochs_planned": cfg.train.epochs,
+        "steps": state.get("step"),
+        "best_epoch": state.get("best_epoch"),
+        "best_loss": state.get("best_val_loss"),
+        "best_by": "validation loss" if cfg.data.val_fraction > 0 else "training loss (no validation split)",
+        "optimizer": describe_optimizer(cfg.train),
+        "training": training_history(ckpt.read_metrics(run_dir / ckpt.METRICS_FILE)),
+        "version": cfg.version,
+        "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
+    }
+    own = {k: v for k, v in model.options.items() if v is not None}
+    if own:
+        info = _insert_after(info, "model", "model_options", describe_piece({"name": "", **own}))
     return info
 
 

@@ -136,3 +136,12 @@ def test_report_file_is_named_by_split_and_k(tmp_path):
     assert (
         write_report(tmp_path, {**report, "data": "/x/other.npy"}, own_data=False).name == "eval-other.npy-test-k3.json"
     )
+
+
+def test_a_likelihood_that_declares_no_exact_data_is_told_to_set_exact_for():
+    from types import SimpleNamespace
+
+    from vaekit.evaluation.report import not_a_likelihood_reason
+
+    reason = not_a_likelihood_reason(SimpleNamespace(name="laplace", exact_for=frozenset()), "unit")
+    assert "its exact_for is empty" in reason and "no retraining is needed" in reason

@@ -189,3 +189,31 @@ def test_a_recon_not_per_example_is_refused_even_from_a_familys_own_forward():
     model.forward = forward
     with pytest.raises(ConfigError, match=r"returned recon of shape \[16, 64\] where \[16\] was expected.*\.sum\(-1\)"):
         objectives.training_loss(_ScaledRecon(), model, torch.rand(16, 64))
+
+
+def test_an_objective_that_cannot_be_called_as_the_loop_calls_it_is_refused_when_it_registers():
+    from vaekit.objectives.base import OBJECTIVES
+
+    class NoStep:
+        def __call__(self, model, x, y=None):
+            raise AssertionError("never called")
+
+    class NoCall:
+        pass
+
+    with pytest.raises(ConfigError, match=r"NoStep.__call__\(self, model, x, y=None\) cannot be called .*objective\(model, x, y, step\)"):
+        OBJECTIVES.register("no-step-objective")(NoStep)
+    with pytest.raises(ConfigError, match=r"NoCall defines no __call__"):
+        OBJECTIVES.register("no-call-objective")(NoCall)
+    assert "no-step-objective" not in OBJECTIVES.names() and "no-call-objective" not in OBJECTIVES.names()
+
+
+def test_a_loss_that_is_not_one_number_is_refused():
+    class PerExample(_ScaledRecon):
+        def __call__(self, model, x, y=None, step=0):
+            terms = super().__call__(model, x, y, step)
+            return objectives.StepLoss(-terms.recon, terms.recon, terms.kl)
+
+    model, _ = _model()
+    with pytest.raises(ConfigError, match=r"returned a loss of shape \[16\] where one number was expected"):
+        objectives.training_loss(PerExample(), model, torch.rand(16, 64))

@@ -223,11 +223,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_entry() -> list[str]:
+    """Return how torchrun starts each worker, the way this process was started, so that a
+    worker imports what this process imported before calling vaekit (plugins registering
+    pieces, docs/extending.md): ``[script.py]`` for ``python script.py``, ``["--no-python",
+    python, "-u", "-c", code]`` for ``python -c code``, and ``["-m", "vaekit"]`` for the
+    ``vaekit`` command, ``python -m ...`` or anything else."""
+    # Under -m, argv[0] is the module's own file: vaekit's entry point, or a tool such as pytest.
+    if getattr(sys.modules.get("__main__"), "__spec__", None) is not None:
+        return ["-m", "vaekit"]
+    script = sys.argv[0] if sys.argv else ""
+    if script == "-c":
+        original = getattr(sys, "orig_argv", [])
+        if "-c" in original[1:-1]:
+            code = original[original.index("-c", 1) + 1]
+            return ["--no-python", sys.executable, "-u", "-c", code]
+    elif script.endswith(".py") and Path(script).is_file():
+        return [str(Path(script).resolve())]
+    return ["-m", "vaekit"]
+
+
 def torchrun_arguments(
     nproc: int, nnodes: int, rdzv_endpoint: str | None, rdzv_id: str, rdzv_timeout: int
 ) -> list[str]:
-    """Return torchrun's command line up to ``-m vaekit`` for ``nproc`` processes per machine on
-    ``nnodes`` machines; raise ``ConfigError`` for a rendezvous that cannot work."""
+    """Return torchrun's command line for ``nproc`` processes per machine on ``nnodes``
+    machines, ending in how each worker starts (:func:`worker_entry`: ``-m vaekit`` from the
+    ``vaekit`` command); raise ``ConfigError`` for a rendezvous that cannot work."""
     if nnodes < 1:
         raise ConfigError(f"--nnodes must be at least 1, got {nnodes}")
     if rdzv_timeout < 1:
@@ -256,8 +277,7 @@ def torchrun_arguments(
         f"--rdzv-conf=join_timeout={rdzv_timeout}",
         "--max-restarts=0",
         "--monitor-interval=0.5",
-        "-m",
-        "vaekit",
+        *worker_entry(),
     ]
 
 
@@ -296,7 +316,7 @@ def launch(
 
     parsed = get_args_parser().parse_args(args)
     # Set, not parsed: torchrun's parser would take vaekit options for abbreviations of its own.
-    parsed.training_script_args = sys.argv[1:]
+    parsed.training_script_args = [*parsed.training_script_args, *sys.argv[1:]]
     flags = f" --nproc {nproc}" + (f" --nnodes {nnodes} --rdzv-endpoint {rdzv_endpoint}" if nnodes > 1 else "")
     # torchrun turns these signals into SignalException while it runs; they are ours again after.
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}

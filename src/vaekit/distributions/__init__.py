@@ -20,7 +20,7 @@ from vaekit.distributions.posterior import (
     precision_weighted,
     reparameterize,
 )
-from vaekit.distributions.priors import PRIORS, StandardNormalPrior, register_prior
+from vaekit.distributions.priors import PRIORS, Prior, StandardNormalPrior, register_prior
 from vaekit.distributions.vamp_prior import VampPrior
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "GaussianLikelihood",
     "Likelihood",
     "MixedLikelihood",
+    "Prior",
     "StandardNormalPrior",
     "VampPrior",
     "create_likelihood",

@@ -10,27 +10,27 @@ import torch
 from torch import nn
 
 from vaekit.distributions.posterior import gaussian_log_prob
-from vaekit.distributions.priors import register_prior
+from vaekit.distributions.priors import Prior, register_prior
 
 Encoder = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @register_prior("vamp")
-class VampPrior(nn.Module):
+class VampPrior(Prior):
     """Mixture prior over the encoder's posteriors at ``pseudo_inputs`` learned inputs ``[K, D]``.
 
     The encoder is held by reference, not as a submodule: it belongs to the model, and its
-    weights must be saved once, under the model's encoder.
+    weights must be saved once, under the model's encoder. Its KL is :class:`Prior`'s one-sample
+    Monte Carlo estimate, per dimension against the mixture's 1-D marginals.
     """
 
     has_analytic_kl = False
 
     def __init__(self, latent_dim: int, input_dim: int, encoder: Encoder, pseudo_inputs: int = 100) -> None:
-        super().__init__()
+        super().__init__(latent_dim)
         k = pseudo_inputs
         if k < 1:
             raise ValueError(f"pseudo_inputs must be >= 1, got {k}")
-        self.latent_dim = latent_dim
         self.num_pseudo_inputs = k
         # Data units: grey levels in [0, 1]; the inputs move wherever training takes them.
         self.pseudo_inputs = nn.Parameter(torch.rand(k, input_dim))
@@ -60,14 +60,3 @@ class VampPrior(nn.Module):
         pick = torch.randint(self.num_pseudo_inputs, (n,), device=mu.device)
         std = torch.exp(0.5 * logvar[pick])
         return (mu[pick] + temperature * std * torch.randn_like(std)).to(device)
-
-    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return a one-sample Monte Carlo KL at ``z`` ~ q(z|x): ``(kl [B], kl_per_dim [B, L])``.
-
-        ``kl`` = log q(z|x) - log p(z). ``kl_per_dim`` holds log q_j(z_j|x) - log p_j(z_j) with
-        p_j the prior's marginal on dimension j: a per-dimension diagnostic (e.g. for active
-        units and free bits) that, unlike for a factorised prior, need not add up to ``kl``.
-        """
-        log_q_per_dim = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) * torch.exp(-logvar))
-        kl = log_q_per_dim.sum(-1) - self.log_prob(z)
-        return kl, log_q_per_dim - self.marginal_log_prob_per_dim(z)

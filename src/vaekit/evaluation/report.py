@@ -47,6 +47,12 @@ from vaekit.runtime.progress import work_progress
 def not_a_likelihood_reason(likelihood: Any, value_range: str | None, dequantize: str = "none") -> str:
     """Return why ``likelihood`` is not a likelihood of this data, and how to get an honest NLL."""
     name = likelihood.name
+    if not likelihood.exact_for:
+        return (
+            f"the {name} likelihood declares no data it is a normalised density for (its exact_for is empty): "
+            "if its log_prob is one, set exact_for = frozenset({'real'}) (or 'unit', 'binary') in its class "
+            "(docs/extending.md) and evaluate again; no retraining is needed"
+        )
     if dequantize == "uniform":
         return (
             f"the {name} likelihood is not a density on the real line, so it gives no bound for "

@@ -2,17 +2,20 @@
 
 A builder takes the :class:`NetSpec` (what the pair must fit, supplied by the library) and its
 own options as keyword arguments (hidden widths, activation, ...), and returns
-``(encoder, decoder)``.
+``(encoder, decoder)``: ``encoder(x, cond)`` gives ``(mu, logvar)``, each ``[B, latent_dim]``,
+for ``x`` ``[B, D]``; ``decoder(z, cond)`` gives ``[B, spec.decoder_outputs]`` for ``z``
+``[B, latent_dim]``; ``cond`` is ``[B, spec.cond_dim]`` or None (docs/extending.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from torch import nn
 
+from vaekit.nets.checks import check_net_pair
 from vaekit.nets.conv import ConvDecoder, ConvEncoder
 from vaekit.nets.mlp import GaussianEncoder, MLPDecoder
 from vaekit.runtime.registry import Registry
@@ -46,8 +49,16 @@ class NetSpec:
 
 
 NetBuilder = Callable[..., tuple[nn.Module, nn.Module]]
-#: every encoder/decoder pair by name; the library supplies ``spec``
-NETS: Registry[NetBuilder] = Registry("net", supplied=("spec",), required=("spec",), name_attribute=None)
+def _checked_pair(name: str, pair: object, required: Mapping[str, object]) -> tuple[nn.Module, nn.Module]:
+    """Return the pair net ``name`` built, once called on a dummy batch (:func:`check_net_pair`)."""
+    return check_net_pair(name, pair, required.get("spec"))
+
+
+#: every encoder/decoder pair by name; the library supplies ``spec``. Each pair built is
+#: called once on a dummy batch, so that one breaking the contract is refused naming the fix.
+NETS: Registry[NetBuilder] = Registry(
+    "net", supplied=("spec",), required=("spec",), name_attribute=None, check_built=_checked_pair
+)
 register_net = NETS.register
 
 

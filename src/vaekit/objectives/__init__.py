@@ -72,6 +72,13 @@ def training_loss(
             f"returns vaekit.objectives.StepLoss(loss, recon, kl), the scalar loss to minimise and the "
             f"reconstruction term and KL per example ([B], nats) for the metrics log"
         )
+    if getattr(terms.loss, "shape", None) != torch.Size([]):
+        shape = getattr(terms.loss, "shape", None)
+        raise ConfigError(
+            f"objective {name!r} returned a loss of shape {list(shape) if shape is not None else type(terms.loss).__name__} "
+            "where one number was expected: StepLoss.loss is the scalar to minimise, e.g. the batch mean "
+            "(-(recon - kl).mean())"
+        )
     # A shape comparison, no read of the values: free on every step. It catches a family whose
     # own forward skips the base passes' check of log_prob.
     recon = getattr(terms.recon, "shape", None)

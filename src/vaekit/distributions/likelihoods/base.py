@@ -33,7 +33,7 @@ class Likelihood(nn.Module):
 
     def log_prob(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """Return log p(x|params) in nats per example, summed over D; shape ``params.shape[:-1]``."""
-        raise NotImplementedError
+        raise NotImplementedError(_missing(self, "log_prob"))
 
     def log_prob_terms(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """Return the terms of :meth:`log_prob` per feature, nats, ``[..., F]``: F = D for a
@@ -48,15 +48,86 @@ class Likelihood(nn.Module):
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         """Return E[x|z], ``[..., D]``, in data units."""
-        raise NotImplementedError
+        raise NotImplementedError(_missing(self, "mean"))
 
     def sample(self, params: torch.Tensor) -> torch.Tensor:
         """Return a draw x ~ p(x|z), ``[..., D]``."""
-        raise NotImplementedError
+        raise NotImplementedError(_missing(self, "sample"))
 
     def split_params(self, params: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the ``params_per_dim`` parameter tensors, each ``[..., D]``."""
         return params.chunk(self.params_per_dim, dim=-1)
+
+
+#: what a likelihood must define, with its signature, for messages
+LIKELIHOOD_METHODS = {
+    "log_prob": "log_prob(self, x, params) -> [...] nats per example",
+    "mean": "mean(self, params) -> [..., D], E[x|z] in data units (pictures, reconstructions)",
+    "sample": "sample(self, params) -> [..., D], a draw x ~ p(x|z) (samples.png, vaekit sample)",
+}
+
+
+def _missing(likelihood: Any, method: str) -> str:
+    """Return the message for a likelihood without ``method``: what to define."""
+    return (
+        f"the {likelihood.name or type(likelihood).__name__!r} likelihood does not define {method}: define "
+        f"{LIKELIHOOD_METHODS[method]} (see docs/extending.md)"
+    )
+
+
+def _check_likelihood_class(name: str, factory: Any) -> None:
+    """Refuse, when it registers, a likelihood class that leaves a method training, evaluation or
+    the pictures call to the base class, or whose ``params_per_dim`` is not a positive integer."""
+    if not isinstance(factory, type) or not issubclass(factory, Likelihood):
+        return
+    missing = [m for m in LIKELIHOOD_METHODS if getattr(factory, m) is getattr(Likelihood, m)]
+    if missing:
+        raise ConfigError(
+            f"likelihood {name!r}: {factory.__name__} does not define {' or '.join(missing)}, which vaekit calls: "
+            f"define {'; '.join(LIKELIHOOD_METHODS[m] for m in missing)} (see docs/extending.md)"
+        )
+    _check_params_per_dim(name, factory.params_per_dim, factory.__name__)
+
+
+def _check_params_per_dim(name: str, value: Any, owner: str) -> None:
+    """Refuse a ``params_per_dim`` that is not a positive integer."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(
+            f"likelihood {name!r}: {owner}.params_per_dim is {value!r}; set it to the number of decoder outputs "
+            f"per data dimension that log_prob reads, a positive integer (e.g. params_per_dim = 2 for a location "
+            f"and a scale)"
+        )
+
+
+def _checked_likelihood(name: str, likelihood: Any, required: Any) -> Any:
+    """Return a likelihood just built, once its ``params_per_dim`` (which ``__init__`` may set)
+    is checked and, for one from outside vaekit, ``log_prob`` has split dummy parameters into as
+    many parts as it reads (the usual sign of a ``params_per_dim`` left at the default 1)."""
+    if not isinstance(likelihood, Likelihood):
+        return likelihood
+    _check_params_per_dim(name, likelihood.params_per_dim, type(likelihood).__name__)
+    dim = required.get("dim")
+    if type(likelihood).__module__.startswith("vaekit.") or not isinstance(dim, int) or getattr(
+        likelihood, "num_params", None
+    ) is not None:
+        return likelihood
+    x = torch.full((1, dim), 0.5)
+    params = torch.zeros(1, dim * likelihood.params_per_dim)
+    try:
+        with torch.no_grad():
+            likelihood.log_prob(x, params)
+    except ValueError as exc:
+        if "values to unpack" not in str(exc):
+            return likelihood  # the dummy values may be outside its support: not this check's business
+        raise ConfigError(
+            f"likelihood {name!r}: log_prob could not split its parameters ({exc}): its params_per_dim is "
+            f"{likelihood.params_per_dim}, the number of parts split_params gives; set params_per_dim (a class "
+            f"attribute, or self.params_per_dim in __init__) to the number of decoder outputs per data dimension "
+            f"log_prob reads (see docs/extending.md)"
+        ) from exc
+    except Exception:  # the dummy values may be outside its support: not this check's business
+        return likelihood
+    return likelihood
 
 
 #: every likelihood by name; the library supplies ``dim`` (D) and, to those that take it,
@@ -67,6 +138,8 @@ LIKELIHOODS: Registry[type[Likelihood]] = Registry(
     supplied=("dim", "levels", "blocks"),
     required=("dim",),
     base="vaekit.distributions.likelihoods:Likelihood",
+    check_piece=_check_likelihood_class,
+    check_built=_checked_likelihood,
 )
 register_likelihood = LIKELIHOODS.register
 
