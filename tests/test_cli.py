@@ -39,7 +39,8 @@ def test_train_warns_on_stderr_when_the_posterior_collapsed(tmp_path):
 def test_train_writes_a_complete_run_folder(cli_run):
     assert (cli_run / "samples.png").stat().st_size > 0
     config = json.loads((cli_run / "config.json").read_text())
-    assert config["model"]["net"] == {"name": "mlp", "encoder": [32]} and config["model"]["latent_dim"] == 2
+    net = {"name": "mlp", "encoder": [32], "decoder": None, "activation": "relu", "normalization": "none"}
+    assert config["model"]["net"] == net and config["model"]["latent_dim"] == 2
 
 
 def test_train_with_yaml_config_and_option_overrides(tmp_path):
@@ -57,7 +58,7 @@ def test_seed_preset_trains_on_synthetic5(tmp_path):
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["name"] == "synthetic5"
-    assert config["model"]["net"] == {"name": "mlp", "encoder": [4, 3], "decoder": [3, 4]}
+    assert config["model"]["net"] == {"name": "mlp", "encoder": [4, 3], "decoder": [3, 4], "activation": "relu", "normalization": "none"}
     assert config["model"]["latent_dim"] == 3
     assert config["input_shape"] == [5]
 

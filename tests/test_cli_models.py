@@ -36,8 +36,8 @@ def test_train_options_reach_the_saved_config(tmp_path):
     )  # fmt: skip
     model = json.loads((out / "config.json").read_text())["model"]
     assert model["name"] == "beta-vae"
-    assert model["objective"] == {"name": None, "beta": 2, "warmup": "cyclical", "warmup_steps": 20, "free_bits": 0.25}
-    assert model["net"] == {"name": "mlp", "encoder": [16], "normalization": "layer"}
+    assert model["objective"] == {"name": "beta-elbo", "beta": 2, "warmup": "cyclical", "warmup_steps": 20, "free_bits": 0.25}
+    assert model["net"] == {"name": "mlp", "encoder": [16], "decoder": None, "activation": "relu", "normalization": "layer"}
     assert model["likelihood"] == {"name": "continuous-bernoulli"}
 
 

@@ -95,7 +95,10 @@ class ModelConfig:
     ``{"name": ..., **options}`` whose options are the keyword arguments of that piece
     (``vaekit train --help`` lists them). A piece named ``None`` takes its default: the likelihood
     from the data (Bernoulli for data in [0, 1], Gaussian for real values), the prior and the
-    objective from the family. ``options`` holds the family's own options."""
+    objective from the family. ``options`` holds the family's own options. The config a run
+    saves records each piece as built: its name and every option, defaults filled in
+    (``vaekit.training.build.record_piece_options``), so that a default changed later cannot
+    change the run."""
 
     name: str = "vae"
     latent_dim: int = 8

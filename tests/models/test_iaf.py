@@ -166,7 +166,7 @@ def test_a_flow_vae_trains_evaluates_and_reloads_to_identical_outputs(tmp_path):
         progress="quiet", options={"flow_steps": 2},
     )  # fmt: skip
     loaded = vaekit.load(out)
-    assert loaded.config.model.options == {"flow_steps": 2}
+    assert loaded.config.model.options == {"flow_steps": 2, "flow_hidden": None}  # the default recorded beside it
     x, _ = vaekit.api.resolve_eval_data(loaded, None, "test")
     for a, b in ((trained.encode(x[:9]), loaded.encode(x[:9])), (trained.sample(3), loaded.sample(3))):
         assert a.shape == b.shape

@@ -1,10 +1,12 @@
 """How a fresh model starts: a table's or (asked for) an image's decoder from the data's marginals,
-weights by torch or Glorot's rule; and a table run resumes bit-exactly."""
+weights by torch or Glorot's rule; and a table run resumes bit-exactly. What config.json records
+of each piece: its resolved name and every option, defaults filled in."""
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -17,9 +19,13 @@ import vaekit
 from vaekit.data import load_data
 from vaekit.data.tables import TableCodec
 from vaekit.data.units import to_model_units
+from vaekit.distributions import LIKELIHOODS
 from vaekit.distributions.likelihoods.mixed import MixedLikelihood
+from vaekit.models import MODELS
+from vaekit.nets import NETS
 from vaekit.runtime.errors import ConfigError
-from vaekit.training.build import initialise, start_from_marginals
+from vaekit.training import checkpoint as ckpt
+from vaekit.training.build import initialise, resolved_options, start_from_marginals
 
 
 def mixed_table(n: int = 200) -> pd.DataFrame:
@@ -215,3 +221,70 @@ def test_the_command_line_refuses_marginals_it_cannot_give_and_writes_nothing(tm
     assert result.exit_code == 2
     assert "--output-bias marginals" in result.output and "Use --output-bias auto" in result.output
     assert not out.exists()
+
+
+TINY = {"data": "synthetic5", "encoder": [6], "latent_dim": 2, "batch_size": 64, "progress": "quiet"}
+
+
+@pytest.fixture
+def deep_net(monkeypatch):
+    """A net registered for the test whose default ``blocks`` sets how many hidden layers it has."""
+
+    def deep(spec, blocks: int = 2, scale: float = math.inf, act: object = torch.tanh):
+        return NETS.get_factory("mlp")(spec, encoder=[6] * blocks)
+
+    monkeypatch.setitem(NETS, "deep-test", deep)
+    return deep
+
+
+def test_a_new_run_records_every_piece_with_its_name_and_defaults(tmp_path):
+    vaekit.train(**TINY, epochs=1, out=tmp_path / "run")
+    model = json.loads((tmp_path / "run/config.json").read_text())["model"]
+    assert model["net"] == {"name": "mlp", "encoder": [6], "decoder": None, "activation": "relu", "normalization": "none"}
+    # The names left to the defaults are recorded as chosen: the likelihood from the data, the rest from the family.
+    assert [model[p]["name"] for p in ("likelihood", "prior", "objective")] == ["gaussian", "normal", "elbo"]
+    assert set(LIKELIHOODS.options("gaussian")) <= set(model["likelihood"])
+    assert set(MODELS.options("vae")) == set(model["options"])
+
+
+def test_a_changed_default_leaves_a_recorded_run_as_it_was_trained(tmp_path, monkeypatch, deep_net):
+    vaekit.train(**TINY, net="deep-test", epochs=1, out=tmp_path / "run")
+    trained = vaekit.load(tmp_path / "run").model.state_dict()
+    monkeypatch.setattr(deep_net, "__defaults__", (3, math.inf, torch.tanh))
+    reloaded = vaekit.load(tmp_path / "run")
+    assert reloaded.config.model.net["blocks"] == 2
+    assert all(torch.equal(trained[k], v) for k, v in reloaded.model.state_dict().items())
+
+
+def test_defaults_json_cannot_hold_are_left_to_the_code(deep_net):
+    # A tuple becomes a list; infinity and an object have no exact JSON, so the code's default applies.
+    assert resolved_options(NETS, "deep-test", {}) == {"blocks": 2}
+    assert list(resolved_options(NETS, "mlp", {"activation": "tanh"})) == ["encoder", "decoder", "activation", "normalization"]
+    assert resolved_options(NETS, "mlp", {})["encoder"] == list(NETS.options("mlp")["encoder"])
+
+
+def _as_written_before_recording(run):
+    """Rewrite ``run``'s config.json as vaekit wrote it before recording every piece's options."""
+    path = run / "config.json"
+    config = json.loads(path.read_text())
+    config["model"].update(
+        net={"name": "mlp", "encoder": [6]}, likelihood={"name": None}, prior={"name": None}, objective={"name": None}, options={}
+    )
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    return config["model"]
+
+
+def test_an_old_run_loads_and_resumes_as_before_and_records_its_defaults_with_its_checkpoint(tmp_path):
+    vaekit.train(**TINY, epochs=1, out=tmp_path / "recorded")
+    shutil.copytree(tmp_path / "recorded", tmp_path / "old")
+    old = _as_written_before_recording(tmp_path / "old")
+    assert vaekit.load(tmp_path / "old").config.model.net == old["net"]  # loading shows config.json as it is
+    before = (tmp_path / "old/config.json").read_bytes()
+    vaekit.resume(tmp_path / "old", epochs=1, progress="quiet")  # nothing to train: nothing rewritten
+    assert (tmp_path / "old/config.json").read_bytes() == before
+    for run in ("recorded", "old"):
+        vaekit.resume(tmp_path / run, epochs=2, progress="quiet")
+    weights = [ckpt.load_tensors(tmp_path / run / "model.safetensors")[0] for run in ("recorded", "old")]
+    assert ckpt.tensors_digest(weights[0]) == ckpt.tensors_digest(weights[1])
+    recorded, resumed = (json.loads((tmp_path / run / "config.json").read_text())["model"] for run in ("recorded", "old"))
+    assert resumed == recorded and resumed["likelihood"]["name"] == "gaussian" and "activation" in resumed["net"]

@@ -5,6 +5,8 @@ import sys
 import pytest
 import torch
 
+import vaekit
+from vaekit.nets import NETS
 from vaekit.runtime.errors import CheckpointError
 from vaekit.training import checkpoint as ckpt
 
@@ -119,3 +121,45 @@ def test_the_same_tensors_and_metadata_give_the_same_file_bytes_in_any_process(t
     assert len({path.read_bytes() for path in files}) == 1
     tensors, metadata = ckpt.load_tensors(files[0])
     assert list(metadata) == sorted(metadata) and torch.equal(tensors["w"], torch.arange(6.0).reshape(2, 3))
+
+
+def test_weights_of_another_architecture_name_the_tensors_and_what_changed(tmp_path):
+    ckpt.save_model(tmp_path / "m.safetensors", _model(), {"epoch": 1})
+    wider = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2), torch.nn.Linear(2, 2))
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_model_weights(tmp_path / "m.safetensors", wider)
+    message = str(info.value)
+    assert "\n" not in message and "Missing key" not in message
+    assert "holds weights of another architecture than the model built from config.json" in message
+    assert "3.weight, 3.bias" in message and "0.weight 3x4 saved, 5x4 built" in message
+    assert "a piece's default or code has likely changed" in message
+
+
+@pytest.fixture
+def deep_net(monkeypatch):
+    """A net registered for the test whose default ``blocks`` sets how many hidden layers it has."""
+
+    def deep(spec, blocks: int = 2):
+        return NETS.get_factory("mlp")(spec, encoder=[6] * blocks)
+
+    monkeypatch.setitem(NETS, "deep-test", deep)
+    return deep
+
+
+def test_an_old_run_whose_default_changed_names_the_options_it_did_not_record(tmp_path, monkeypatch, deep_net):
+    run = tmp_path / "run"
+    vaekit.train(data="synthetic5", net="deep-test", latent_dim=2, epochs=1, out=run, progress="quiet")
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["net"] = {"name": "deep-test"}  # as written before vaekit recorded the defaults
+    (run / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(deep_net, "__defaults__", (3,))
+    with pytest.raises(CheckpointError) as loading:
+        vaekit.load(run)
+    message = str(loading.value)
+    assert "model.safetensors holds weights of another architecture" in message
+    assert "encoder.body.layers.4.weight" in message
+    assert "today's defaults filled in net 'deep-test' (blocks)" in message and '"net": {..., "blocks": VALUE}' in message
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(CheckpointError, match=r"trainer.safetensors holds weights .* net 'deep-test' \(blocks\)"):
+        vaekit.resume(run, epochs=2, progress="quiet")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

@@ -16,7 +16,7 @@ from vaekit.config import RunConfig, apply_overrides, apply_preset, unused_optio
 from vaekit.runtime.errors import CheckpointError, ConfigError, DataError, VaekitWarning, user_stacklevel
 from vaekit.runtime.registry import loading_run
 from vaekit.training import checkpoint as ckpt
-from vaekit.training.build import build_model
+from vaekit.training.build import build_model, changed_piece_hint, meta_model
 
 #: keyword options of :func:`build_config` that name a section's ``name`` field
 _NAME_ALIASES = {"data": "data", "model": "model"}
@@ -248,12 +248,29 @@ def resume(
         if min_backward_weight is not None:
             cfg.train.min_backward_weight = min_backward_weight
         changed = any(value is not None for value in (epochs, time_limit, lr, grad_clip, precision, min_backward_weight))
+        with loading_run(run_dir):
+            check_checkpoint_fits(run_dir, cfg)
         with training_data_hint(cfg, data is None, resuming=True), loading_run(run_dir):
             result = fit(cfg, run_dir, resume=True, save_config=changed, progress=progress, frame=data)
     vae = TrainedVAE(result.model, result.config, run_dir)
     vae.test_preview = result.test_preview
     vae.test_splits = result.test_splits
     return vae
+
+
+def check_checkpoint_fits(run_dir: Path, cfg: RunConfig) -> None:
+    """Refuse (``CheckpointError``) to resume a run whose checkpoint holds weights of another
+    architecture than the model its config.json builds today (a piece's default or code changed
+    since it was trained), naming the tensors and what changed, before the data is read. A model
+    that cannot be built on ``meta``, or a checkpoint whose header cannot be read, is left to the
+    resume's own load."""
+    saved = ckpt.file_tensor_shapes(run_dir / ckpt.TRAINER_FILE, prefix="model.")
+    if saved is None or cfg.input_shape is None:
+        return
+    model = meta_model(cfg)
+    if model is not None:
+        built = ckpt.tensor_shapes(model.state_dict())
+        ckpt.check_weights_fit(run_dir / ckpt.TRAINER_FILE, built, saved, changed_piece_hint(cfg))
 
 
 def no_checkpoint_yet(run_dir: Path) -> str:
@@ -321,8 +338,8 @@ def load(run_dir: str | Path, *, which: str = "last", device: str | torch.device
     if not (run_dir / files[which]).exists() and not (run_dir / ckpt.TRAINER_FILE).exists():
         raise CheckpointError(no_checkpoint_yet(run_dir))
     with loading_run(run_dir):
-        model = build_model(cfg)
-    info = ckpt.load_model_weights(run_dir / files[which], model)
+        model = build_model(cfg, record_options=False)
+        info = ckpt.load_model_weights(run_dir / files[which], model, hint=changed_piece_hint(cfg))
     vae = TrainedVAE(model.to(device), cfg, run_dir)
     vae.weights = which
     vae.weights_step = info.get("step")

@@ -14,9 +14,12 @@ from torch import nn
 
 from vaekit import objectives
 from vaekit._version import __version__
-from vaekit.config import INITS, LEGACY_MODEL_OPTIONS, OUTPUT_BIASES, RunConfig
+from vaekit.config import INITS, LEGACY_MODEL_OPTIONS, OUTPUT_BIASES, PIECES, RunConfig
 from vaekit.data.units import to_model_units
-from vaekit.models import DataFacts, create
+from vaekit.distributions import LIKELIHOODS, PRIORS
+from vaekit.models import MODELS, DataFacts, create
+from vaekit.models.build import likelihood_name, split_piece
+from vaekit.nets import NETS
 from vaekit.runtime.errors import ConfigError, VaekitError
 from vaekit.runtime.memory import available_bytes, require_memory
 from vaekit.runtime.versions import is_newer
@@ -51,28 +54,167 @@ def data_facts(config: RunConfig) -> DataFacts:
     )
 
 
-def build_model(config: RunConfig, check_memory: bool = True) -> nn.Module:
+def build_model(config: RunConfig, check_memory: bool = True, record_options: bool = True) -> nn.Module:
     """Return the model ``config.model`` describes, sized for the data it is bound to.
 
     A model whose weights cannot fit in this machine's free memory is refused first
     (``ConfigError`` with the estimate), rather than failing inside the allocator;
     ``check_memory=False`` skips that for a caller that has checked more already
-    (:func:`check_training_memory`)."""
+    (:func:`check_training_memory`).
+
+    Once the model is built, ``config.model`` records every piece's resolved name and options
+    (:func:`record_piece_options`), so that the config a training saves rebuilds this model
+    whatever the defaults become; ``record_options=False`` leaves ``config`` as it was read (a
+    loaded run keeps showing what its config.json holds)."""
     check_family_options(config)
     meta = meta_model(config) if check_memory else None
     if meta is not None:
         count = parameter_count(meta)
         require_memory(WEIGHT_BYTES * count, f"the model's {count:,} parameters", advice=SMALLER)
     with _newer_version_note(config):
-        return create(dataclasses.asdict(config.model), data_facts(config))
+        model = create(dataclasses.asdict(config.model), data_facts(config))
+    if record_options:
+        # After the build, from the config as given: an old run resumed here is built exactly as
+        # before, and records the defaults it was built with at its next saved config.
+        record_piece_options(config)
+    return model
+
+
+#: the net a model is built with when its config names none (as ``vaekit.models.build.create`` does)
+DEFAULT_NET = "mlp"
+
+
+class _Unrecordable:
+    """The marker of a default that JSON cannot hold (an object, an infinite number)."""
+
+
+_UNRECORDABLE = _Unrecordable()
+
+
+def json_plain(value: Any) -> Any:
+    """Return ``value`` as plain JSON data (a tuple becomes a list), or ``_UNRECORDABLE`` when
+    JSON cannot hold it exactly (an object, a non-finite number, a mapping with non-text keys)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _UNRECORDABLE
+    if isinstance(value, list | tuple):
+        items = [json_plain(v) for v in value]
+        return _UNRECORDABLE if any(v is _UNRECORDABLE for v in items) else items
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        entries = {k: json_plain(v) for k, v in value.items()}
+        return _UNRECORDABLE if any(v is _UNRECORDABLE for v in entries.values()) else entries
+    return _UNRECORDABLE
+
+
+def _piece_registries() -> dict[str, Any]:
+    """Return the registry that builds each piece of ``config.model`` (``PIECES``)."""
+    return {"net": NETS, "likelihood": LIKELIHOODS, "prior": PRIORS, "objective": objectives.OBJECTIVES}
+
+
+def piece_names(config: RunConfig) -> dict[str, str]:
+    """Return the name of each piece of ``config.model`` and of its family (key ``"model"``) as
+    the model is built: the config's, else the default (the likelihood from the data, the prior
+    and objective from the family). An unknown family raises ``ConfigError``."""
+    spec = dataclasses.asdict(config.model)
+    family = MODELS.get_factory(config.model.name)
+    given = {piece: split_piece(spec[piece])[0] for piece in PIECES}
+    return {
+        "model": config.model.name,
+        "net": given["net"] or DEFAULT_NET,
+        "likelihood": likelihood_name(spec, data_facts(config)),
+        "prior": given["prior"] or family.prior_name,
+        "objective": given["objective"] or getattr(family, "objective_name", "elbo"),
+    }
+
+
+def resolved_options(registry: Any, name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Return piece ``name``'s options as it is built: each default of its registered
+    constructor (in the constructor's order, as JSON data) with the ``given`` options over
+    them; a default that JSON cannot hold is left out (the code's default applies)."""
+    options = {}
+    for option, default in registry.options(name).items():
+        if option in given:
+            options[option] = given[option]
+        elif (plain := json_plain(default)) is not _UNRECORDABLE:
+            options[option] = plain
+    return {**options, **{k: v for k, v in given.items() if k not in options}}
+
+
+def resolved_model_section(config: RunConfig) -> dict[str, Any]:
+    """Return ``{piece: {"name": ..., **options}}`` for each piece of ``config.model`` and
+    ``{"options": ...}`` for its family, every option resolved (:func:`resolved_options`) and
+    every name the one the model is built with (:func:`piece_names`). ``config`` is unchanged;
+    an unknown piece raises ``ConfigError``."""
+    names = piece_names(config)
+    registries = _piece_registries()
+    section: dict[str, Any] = {}
+    for piece in PIECES:
+        _, given = split_piece(getattr(config.model, piece))
+        section[piece] = {"name": names[piece], **resolved_options(registries[piece], names[piece], given)}
+    section["options"] = resolved_options(MODELS, names["model"], dict(config.model.options))
+    return section
+
+
+def record_piece_options(config: RunConfig) -> None:
+    """Fill ``config.model``'s pieces and family options with their resolved names and options
+    (:func:`resolved_model_section`), in place: config.json then holds everything that
+    rebuilds the model, and a default changed later cannot silently change the run."""
+    for key, value in resolved_model_section(config).items():
+        setattr(config.model, key, value)
+
+
+def unrecorded_options(config: RunConfig) -> dict[str, list[str]]:
+    """Return, for each piece of ``config.model`` (``"options"``: the family's own) that leaves
+    its name or options to today's defaults (a config.json written before vaekit recorded
+    them), the names it leaves so; empty when everything is recorded or a piece is unknown."""
+    try:
+        resolved = resolved_model_section(config)
+    except (VaekitError, ValueError):  # an unknown piece, or a config not bound to data
+        return {}
+    found = {}
+    for key, options in resolved.items():
+        recorded = getattr(config.model, key)
+        missing = [k for k in options if k not in recorded or (k == "name" and recorded[k] is None)]
+        if missing:
+            found[key] = missing
+    return found
+
+
+def changed_piece_hint(config: RunConfig) -> str:
+    """Return what most likely changed when a run's saved weights do not fit the model built
+    from its ``config``: today's default of an option its config.json does not record (naming
+    those pieces and options, and how to record the trained value), else a piece's code."""
+    unrecorded = unrecorded_options(config)
+    if not unrecorded:
+        return (
+            "config.json records every option of the run's pieces, so a piece's code has likely changed since the "
+            f"run was trained (a piece's module, or vaekit: the run was written by vaekit {config.version}, this is "
+            f"{__version__}), or the weights are another run's: load it with the code that trained it"
+        )
+    resolved = resolved_model_section(config)
+
+    def label(key: str) -> str:
+        return f"model {config.model.name!r}" if key == "options" else f"{key} {resolved[key]['name']!r}"
+
+    options = [f"{label(k)} ({', '.join(o for o in m if o != 'name')})" for k, m in unrecorded.items() if m != ["name"]]
+    names = [label(k) for k, m in unrecorded.items() if "name" in m]
+    left = "; ".join([*options, *([f"the names of {', '.join(names)}"] if names else [])])
+    # An option makes the better example of what to record; a piece may lack only its name.
+    examples = [(k, o) for k, m in unrecorded.items() for o in m if o != "name"]
+    key, option = (examples or [(k, m[0]) for k, m in unrecorded.items()])[0]
+    return (
+        f"its config.json was written before vaekit recorded every option of a run's pieces, so today's defaults "
+        f"filled in {left}; one of them has likely changed since the run was trained: add the value it was "
+        f'trained with to config.json\'s "model" (e.g. "{key}": {{..., "{option}": VALUE}}), or load the run with '
+        "the vaekit version and piece modules that trained it"
+    )
 
 
 def check_family_options(config: RunConfig) -> None:
     """Raise ``ConfigError`` for a model option (``--set model.KEY``) that the family does not
     take but a piece of the model does (an earlier version's flat ``model.activation``), naming
     where it goes now; an option no piece knows is refused as the family is built."""
-    from vaekit.models.registry import MODELS
-
     if config.model.name not in MODELS:
         return  # an unknown family is named as the model is built
     own = MODELS.options(config.model.name)

@@ -128,9 +128,83 @@ def save_model_tensors(path: Path, tensors: dict[str, torch.Tensor], info: dict[
     save_tensors(path, tensors, {k: json.dumps(v) for k, v in info.items()})
 
 
-def load_model_weights(path: Path, model: torch.nn.Module) -> dict[str, Any]:
-    """Load weights into ``model`` (strict); return the file's info metadata."""
+#: how many tensor names of each kind (missing, unexpected, of another shape) a message names
+SHOWN_KEYS = 3
+#: what a mismatch between config.json and the saved weights most likely means, unless the
+#: caller knows more (:func:`vaekit.training.build.unrecorded_options`)
+CHANGED_PIECE = (
+    "a piece's default or code has likely changed since the run was trained (or the weights are another run's): "
+    "run it with the vaekit version and piece modules that trained it, or set the changed option in config.json "
+    "to the value it was trained with"
+)
+
+
+def tensor_shapes(tensors: dict[str, torch.Tensor], prefix: str = "") -> dict[str, tuple[int, ...]]:
+    """Return ``{name: shape}`` of the ``tensors`` whose name starts with ``prefix`` (without it)."""
+    return {k[len(prefix) :]: tuple(v.shape) for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def file_tensor_shapes(path: Path, prefix: str = "") -> dict[str, tuple[int, ...]] | None:
+    """Return ``{name: shape}`` of the tensors in safetensors file ``path`` whose name starts
+    with ``prefix`` (without it), read from its header alone; None when it cannot be read."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k[len(prefix) :]: tuple(f.get_slice(k).get_shape()) for k in f.keys() if k.startswith(prefix)}
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by the load that follows
+        return None
+
+
+def _named(keys: list[str]) -> str:
+    """Return the first :data:`SHOWN_KEYS` of ``keys``, and how many more there are."""
+    more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+    return ", ".join(keys[:SHOWN_KEYS]) + more
+
+
+def weights_mismatch(built: dict[str, tuple[int, ...]], saved: dict[str, tuple[int, ...]]) -> str | None:
+    """Return how the ``saved`` tensors (name: shape) differ from those of the ``built`` model:
+    tensors missing from the file, tensors the model has no place for and tensors of another
+    shape, a few of each named; None when they fit."""
+    missing = [k for k in built if k not in saved]
+    unexpected = [k for k in saved if k not in built]
+    reshaped = [k for k in built if k in saved and tuple(built[k]) != tuple(saved[k])]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensor(s) of the model are not in the file ({_named(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} tensor(s) of the file are not in the model ({_named(unexpected)})")
+    if reshaped:
+        shapes = [f"{k} {_shape(saved[k])} saved, {_shape(built[k])} built" for k in reshaped]
+        parts.append(f"{len(reshaped)} tensor(s) differ in shape ({_named(shapes)})")
+    return "; ".join(parts) or None
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    """Return ``shape`` as ``128x8`` (``scalar`` for none), short enough to list several."""
+    return "x".join(str(n) for n in shape) or "scalar"
+
+
+def check_weights_fit(
+    path: Path, built: dict[str, tuple[int, ...]], saved: dict[str, tuple[int, ...]], hint: str | None = None
+) -> None:
+    """Raise ``CheckpointError`` when the weights ``saved`` in ``path`` (name: shape) do not fit
+    the model ``built`` from config.json (name: shape): one line naming the first tensors that
+    differ and what most likely changed (``hint``, else :data:`CHANGED_PIECE`)."""
+    mismatch = weights_mismatch(built, saved)
+    if mismatch is not None:
+        raise CheckpointError(
+            f"{path} holds weights of another architecture than the model built from config.json ({mismatch}): "
+            f"{hint or CHANGED_PIECE}"
+        )
+
+
+def load_model_weights(path: Path, model: torch.nn.Module, hint: str | None = None) -> dict[str, Any]:
+    """Load weights into ``model`` (strict); return the file's info metadata. Weights of another
+    architecture raise ``CheckpointError`` naming the tensors that differ and ``hint``, what most
+    likely changed since the run was trained (see :func:`check_weights_fit`)."""
     tensors, metadata = load_tensors(path)
+    check_weights_fit(path, tensor_shapes(model.state_dict()), tensor_shapes(tensors), hint)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
