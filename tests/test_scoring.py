@@ -356,8 +356,10 @@ def test_rows_far_outside_the_training_data_score_inf_and_cells_beyond_float32_a
     assert result.exit_code == 0, result.output
     scores = read_scores(tmp_path / "far-scores.csv")["score"].to_numpy()
     assert np.isposinf(scores[2]) and np.isfinite(np.delete(scores, 2)).all()
-    assert "warning: 1 example(s) (index 2) lie so far outside the training data" in result.stderr
-    assert "1 example(s) scored inf" in result.output
+    assert (
+        "1 example(s) scored inf (probability 0 under the model): row 3 (values too far outside the training data: "
+        "its score overflows float32)"
+    ) in result.output
     rows.loc[2, "length"] = 1e300  # beyond float32 once standardised: refused, naming the cell
     rows.to_csv(tmp_path / "huge.csv", index=False)
     result = invoke("score", table_run, "--data", tmp_path / "huge.csv", "--out", tmp_path / "huge-scores.csv")
@@ -815,7 +817,8 @@ def test_a_category_never_seen_in_training_scores_inf_and_ranks_first(tmp_path):
     rows = animals(10, seed=1)
     rows["species"] = rows["species"].astype(object)
     rows.loc[3, "species"] = "Emperor"
-    scored = model.vae_.explain(rows, kind="elbo", k=2)
+    with pytest.warns(vaekit.runtime.errors.VaekitWarning, match="row 4 .species 'Emperor', never seen in training."):
+        scored = model.vae_.explain(rows, kind="elbo", k=2)
     assert np.isposinf(scored.scores[3]) and np.isfinite(np.delete(scored.scores, 3)).all()
     names = scored.features
     assert np.isposinf(scored.contributions[3, names.index("species")])
@@ -826,7 +829,110 @@ def test_a_category_never_seen_in_training_scores_inf_and_ranks_first(tmp_path):
     rows.to_csv(tmp_path / "rows.csv", index=False)
     result = ok("score", model.vae_.run_dir, "--data", tmp_path / "rows.csv", "--score", "elbo", "--k", 2,
                 "--out", tmp_path / "s.csv", "-q")  # fmt: skip
-    assert "1 example(s) scored inf (probability 0 under the model: a category never seen" in result.output
+    assert "1 example(s) scored inf (probability 0 under the model): row 4 (species 'Emperor', never seen" in result.output
     assert np.isposinf(pd.read_csv(tmp_path / "s.csv")["score"][3])
     refused = invoke("score", model.vae_.run_dir, "--data", tmp_path / "rows.csv", "--calibrate", "--fpr", "0.1", "-q")
     assert refused.exit_code == 2 and "not finite" in refused.output
+
+
+# --- a row's score is the row's own ---------------------------------------------------------------
+
+
+def test_a_table_rows_score_is_the_same_alone_reversed_in_other_chunks_and_among_other_rows(
+    table_run, table_files, tmp_path
+):
+    train_csv, score_csv = table_files
+    rows = pd.read_csv(score_csv).drop(columns=["is_anomaly"])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    named = ["--id-column", "name"]
+    ok("score", table_run, "--data", tmp_path / "rows.csv", *named, "--out", tmp_path / "all.csv", "-q")
+    rows.iloc[::-1].to_csv(tmp_path / "reversed.csv", index=False)
+    rows.iloc[[17]].to_csv(tmp_path / "one.csv", index=False)
+    pd.concat([rows.iloc[40:], pd.read_csv(train_csv).assign(name="train"), rows.iloc[:40]]).to_csv(
+        tmp_path / "mixed.csv", index=False
+    )
+    whole = pd.read_csv(tmp_path / "all.csv").set_index("name")["score"]
+    for data, options in (("reversed.csv", []), ("one.csv", []), ("mixed.csv", []), ("all-7.csv", ["--chunk-rows", 7])):
+        source = tmp_path / ("rows.csv" if data == "all-7.csv" else data)
+        ok("score", table_run, "--data", source, *named, *options, "--out", tmp_path / f"s-{data}", "-q")
+        got = pd.read_csv(tmp_path / f"s-{data}")
+        got = got[got["name"] != "train"].set_index("name")["score"]
+        # Before, each row took the draws of its position in the file: 0.01 to 1 nats apart.
+        np.testing.assert_allclose(got.to_numpy(), whole[got.index].to_numpy(), rtol=0, atol=1e-5, err_msg=data)
+
+
+def test_an_images_score_is_the_same_alone_and_reversed_through_the_runs_binarisation(tmp_path, digits_x):
+    run = tmp_path / "binary"
+    vaekit.train(data="digits", binarize="dynamic", encoder=[16], latent_dim=2, epochs=1, out=run, progress="quiet")
+    x = digits_x[:30]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "reversed.npy", x[::-1].copy())
+    np.save(tmp_path / "one.npy", x[12:13])
+    vae = vaekit.load(run)
+    # Each image's binarisation and draws are seeded by its grey levels, not by its position.
+    whole = vae.score(tmp_path / "x.npy", "nll", k=20)
+    np.testing.assert_allclose(vae.score(tmp_path / "reversed.npy", "nll", k=20)[::-1], whole, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(vae.score(tmp_path / "one.npy", "nll", k=20), whole[12:13], rtol=0, atol=1e-5)
+
+
+# --- infinite scores, named -------------------------------------------------------------------------
+
+
+def test_rows_scored_inf_are_named_with_the_column_and_value_and_the_mean_is_of_the_finite(table_run, table_files, tmp_path):
+    _, score_csv = table_files
+    rows = pd.read_csv(score_csv)
+    rows.loc[[4, 9, 11, 20, 30, 33, 50], "species"] = "Emperor"
+    rows.loc[9, "sex"] = "unknown"
+    rows.drop(columns=["name", "is_anomaly"]).to_csv(tmp_path / "rows.csv", index=False)
+    rows.drop(columns=["is_anomaly"]).to_csv(tmp_path / "named.csv", index=False)
+    result = ok("score", table_run, "--data", tmp_path / "rows.csv", "--out", tmp_path / "s.csv", "-q")
+    assert (
+        "7 example(s) scored inf (probability 0 under the model): row 5 (species 'Emperor', never seen in training), "
+        "row 10 (species 'Emperor', sex 'unknown', never seen in training), row 12 (species 'Emperor', never seen "
+        "in training), row 21 (species 'Emperor', never seen in training), row 31 (species 'Emperor', never seen "
+        "in training) and 2 more"
+    ) in result.output
+    finite = pd.read_csv(tmp_path / "s.csv")["score"]
+    finite = finite[np.isfinite(finite)]
+    assert f"mean {finite.mean():.3f} (mean of the 53 finite; 7 inf)" in result.output and "mean inf" not in result.output
+    result = ok("score", table_run, "--data", tmp_path / "named.csv", "--id-column", "name", "--out", tmp_path / "s.csv",
+                "-q", "--json", "--chunk-rows", 10)  # fmt: skip
+    record = json.loads(result.output)
+    assert record["mean"] == pytest.approx(finite.mean()) and record["infinite_scores"] == 7
+    assert record["infinite_examples"].startswith("name 'animal-004' (species 'Emperor', never seen in training), ")
+    refused = invoke("score", table_run, "--data", tmp_path / "named.csv", "--id-column", "name", "--calibrate", "--fpr", 0.1)
+    assert refused.exit_code == 2
+    assert ("7 reference score(s) are not finite: name 'animal-004' (species 'Emperor', never seen in training), "
+            "name 'animal-009' (species 'Emperor', sex 'unknown'") in refused.stderr  # fmt: skip
+    with pytest.warns(vaekit.runtime.errors.VaekitWarning, match=r"row 5 \(species 'Emperor', never seen in training\)"):
+        vaekit.load(table_run).score(rows.drop(columns=["name", "is_anomaly"]), "recon")
+
+
+def test_a_value_beyond_float32_is_refused_whatever_the_columns_transform(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"shop": rng.choice(["a", "b"], 300), "amount": np.round(rng.lognormal(3, 1.5, 300), 2),
+                          "visits": rng.negative_binomial(2, 0.1, 300)})  # fmt: skip
+    run = tmp_path / "amounts"
+    vaekit.train(data=frame, encoder=[8], latent_dim=2, epochs=1, out=run, progress="quiet")
+    columns = {c["name"]: c["transform"] for c in json.loads((run / "config.json").read_text())["table"]["columns"]}
+    assert columns["amount"]["rest"]["log"] and columns["visits"]["type"] == "count"
+    rows = frame.head(4).astype({"visits": float})
+    rows.loc[1, "amount"], rows.loc[2, "amount"] = 1e300, 1e40  # a log transform brings them within range
+    rows.to_csv(tmp_path / "huge.csv", index=False)
+    result = invoke("score", run, "--data", tmp_path / "huge.csv", "--out", tmp_path / "s.csv")
+    assert result.exit_code == 2 and not (tmp_path / "s.csv").exists()
+    assert ("column 'amount' has cells too large to encode (beyond float32's range, about 3.4e38): 1e+300 (row 2), "
+            "1e+40 (row 3); fix those cells or leave them empty") in result.stderr  # fmt: skip
+    result = invoke("score", run, "--data", tmp_path / "huge.csv", "--chunk-rows", 2, "--out", tmp_path / "s.csv")
+    assert result.exit_code == 2 and "1e+300 (row 2)" in result.stderr
+    rows.loc[1, "amount"], rows.loc[2, "amount"] = -1000.0, 3.0  # below what the log transform encodes
+    rows.loc[3, "visits"] = 2.5
+    for column, said in (
+        ("amount", "train with --continuous standard (continuous='standard' in Python): -1000.0 (row 2)"),
+        ("visits", "is a count but has values that are not whole numbers >= 0: 2.5 (row 4)"),
+    ):
+        bad = frame.head(4).astype({"visits": float})
+        bad[column] = rows[column]
+        bad.to_csv(tmp_path / "bad.csv", index=False)
+        result = invoke("score", run, "--data", tmp_path / "bad.csv", "--out", tmp_path / "s.csv")
+        assert result.exit_code == 2 and said in result.stderr and "np.float64" not in result.stderr

@@ -16,7 +16,7 @@ from vaekit.evaluation.calibration import Calibration, calibrate, save_calibrati
 from vaekit.evaluation.scores import check_score_kind
 from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.runtime.estimator_params import EstimatorParams
-from vaekit.scoring import Scores, score_data
+from vaekit.scoring import Scores, describe_infinite, score_data
 
 #: data files the scoring module reads itself (others go through the run's data readers)
 DIRECT_SUFFIXES = (".npy", ".npz")
@@ -90,15 +90,17 @@ def calibrate_scores(
     fpr: float | None = None,
     save: bool = True,
     background: str | None = None,
+    infinite: str | None = None,
 ) -> Calibration:
     """Return the threshold chosen on reference ``scores`` (of kind ``kind`` with ``k`` draws,
     from the ``data`` named) and, with ``save``, store it in the run folder as
-    ``calibration.json``, so that later scores get a flag and a p-value."""
+    ``calibration.json``, so that later scores get a flag and a p-value. ``infinite`` names the
+    examples that scored inf (see :func:`vaekit.scoring.describe_infinite`), for the refusal."""
     from vaekit._version import __version__
 
     calibration = calibrate(
         scores, score=kind, k=k, weights=vae.weights, data=data, contamination=contamination, fpr=fpr,
-        version=__version__, background=background, weights_step=vae.weights_step,
+        version=__version__, background=background, weights_step=vae.weights_step, infinite=infinite,
     )  # fmt: skip
     if save:
         if vae.run_dir is None:
@@ -125,9 +127,11 @@ def calibrate_run(
     check_rate(contamination, fpr)
     scores = score_data(vae, data, kind=kind, k=k, seed=seed)
     name = os.fspath(data) if isinstance(data, str | os.PathLike) else f"a {type(data).__name__}"
+    count = int(np.isposinf(scores.scores).sum())
     calibration = calibrate_scores(
         vae, scores.scores, data=name, kind=kind, k=check_score_kind(vae.model, kind, k),
         contamination=contamination, fpr=fpr, save=save,
+        infinite=describe_infinite(scores.infinite, count) if count else None,
     )  # fmt: skip
     return calibration, scores
 

@@ -20,7 +20,7 @@ from vaekit.distributions import (
     MixedLikelihood,
 )
 from vaekit.evaluation import log_likelihood_bounds
-from vaekit.evaluation.scores import EXPLAIN_DRAWS, check_score_kind, score_examples
+from vaekit.evaluation.scores import EXPLAIN_DRAWS, check_score_kind, example_seeds, score_examples
 from vaekit.runtime.errors import ConfigError
 
 
@@ -162,6 +162,31 @@ def test_scoring_rows_one_at_a_time_gives_the_scores_of_scoring_them_together(va
     one_by_one = score_examples(vae.model, [(row[None], None) for row in xs], kind, 25, seed=11, explain=True)
     torch.testing.assert_close(one_by_one.scores, together.scores, rtol=0, atol=1e-4)
     torch.testing.assert_close(one_by_one.terms, together.terms, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["nll", "elbo"])
+def test_a_rows_score_does_not_depend_on_the_rows_scored_with_it_or_their_order(vae, x, kind):
+    xs = x[:40]
+    together = scores_of(vae, xs, kind, 25, seed=11, explain=True)
+    # Its draws come from a generator seeded by the row's values: the same alone, reversed, in
+    # batches of 7 or among other rows (to float32 rounding of batches of other sizes).
+    reversed_ = scores_of(vae, xs.flip(0), kind, 25, seed=11, explain=True)
+    torch.testing.assert_close(reversed_.scores.flip(0), together.scores, rtol=0, atol=0)
+    torch.testing.assert_close(reversed_.terms.flip(0), together.terms, rtol=0, atol=0)
+    alone = scores_of(vae, xs[5:6], kind, 25, seed=11).scores
+    torch.testing.assert_close(alone, together.scores[5:6], rtol=0, atol=1e-5)
+    batches = score_examples(vae.model, [(xs[i : i + 7], None) for i in range(0, 40, 7)], kind, 25, seed=11).scores
+    torch.testing.assert_close(batches, together.scores, rtol=0, atol=1e-5)
+    among_others = scores_of(vae, torch.cat([x[100:160], xs[20:30]]), kind, 25, seed=11).scores
+    torch.testing.assert_close(among_others[60:], together.scores[20:30], rtol=0, atol=1e-5)
+
+
+def test_equal_rows_get_equal_seeds_and_other_rows_or_seeds_other_ones():
+    rows = torch.tensor([[0.0, 1.0], [-0.0, 1.0], [0.0, 2.0]])
+    seeds = example_seeds(rows, 0)
+    assert seeds[0] == seeds[1] != seeds[2]  # -0.0 counts as 0.0
+    assert example_seeds(rows, 1)[0] != seeds[0] and example_seeds(rows, 0, stream=2)[0] != seeds[0]
+    assert all(0 <= s < 2**32 for s in seeds)  # what torch's CPU generator keeps of a seed
 
 
 def test_draws_split_into_chunks_of_k_give_the_same_scores(vae, x):

@@ -236,8 +236,8 @@ def test_prior_draws_carry_no_graph_and_bad_layer_arguments_are_refused(trained_
 
 @pytest.mark.parametrize("kind", ["nll", "elbo"])
 def test_explanations_split_the_score_at_draws_through_the_hierarchy(trained_hvae, kind):
-    from vaekit.evaluation.scores import EXPLAIN_DRAWS, score_batch, score_examples
-    from vaekit.evaluation.scores import _skip_draws as skip_score_draws
+    from vaekit.evaluation.iwae import DEFAULT_MAX_CHUNK_ELEMENTS, chunk_sizes, decoder_outputs
+    from vaekit.evaluation.scores import EXPLAIN_DRAWS, example_generators, score_examples
 
     model = trained_hvae.model
     x, _ = vaekit.api.resolve_eval_data(trained_hvae, None, "test")
@@ -247,25 +247,22 @@ def test_explanations_split_the_score_at_draws_through_the_hierarchy(trained_hva
     np.testing.assert_allclose(parts.contributions.sum(-1) + parts.latent, parts.scores, rtol=0, atol=1e-9)
     assert parts.scores.tolist() == trained_hvae.score(x, kind=kind, k=8).tolist()
     # Each pixel's term is its Bernoulli cost averaged over draws of z1 through both layers, from
-    # the explanation's generator (seed + 1) example by example.
-    explain_generator = torch.Generator().manual_seed(1)
+    # the example's own generator after the score's draws.
+    expected = []
     with torch.inference_mode():
-        expected = torch.cat([
-            -model.likelihood.log_prob_terms(xi, model.log_weights(xi, min(8, EXPLAIN_DRAWS), generator=explain_generator).params).double().mean(0)
-            for xi in x.split(1)
-        ])  # fmt: skip
-    np.testing.assert_allclose(parts.contributions, expected.numpy(), rtol=1e-6, atol=1e-9)
+        for xi in x.split(1):
+            generator = example_generators(xi, 0)[0]
+            for size in chunk_sizes(8, decoder_outputs(model, xi), DEFAULT_MAX_CHUNK_ELEMENTS, equal=True):
+                model.log_weights(xi, size, generator=generator)
+            params = model.log_weights(xi, min(8, EXPLAIN_DRAWS), generator=generator).params
+            expected.append(-model.likelihood.log_prob_terms(xi, params).double().mean(0))
+    np.testing.assert_allclose(parts.contributions, torch.cat(expected).numpy(), rtol=1e-6, atol=1e-9)
     assert (parts.contributions >= 0).all()
-    # Batches of other sizes give the same numbers, and a skipped batch moves both generators
-    # as a scored one does (a sharded run's ranks stay in step).
-    pairs = [(x[:4], None), (x[4:], None)]
-    again = score_examples(model, pairs, kind, 8, explain=True)
+    # Batches of other sizes, and the examples in another order, give the same numbers.
+    again = score_examples(model, [(x[:4], None), (x[4:], None)], kind, 8, explain=True)
     np.testing.assert_array_equal(again.terms.numpy(), parts.contributions)
-    scored = (torch.Generator().manual_seed(5), torch.Generator().manual_seed(6))
-    skipped = (torch.Generator().manual_seed(5), torch.Generator().manual_seed(6))
-    score_batch(model, x[:3], kind, 8, generator=scored[0], explain=True, explain_generator=scored[1])
-    skip_score_draws(model, 3, kind, 8, *skipped)
-    assert all(torch.equal(a.get_state(), b.get_state()) for a, b in zip(scored, skipped, strict=True))
+    flipped = score_examples(model, [(x.flip(0), None)], kind, 8, explain=True)
+    np.testing.assert_allclose(flipped.terms.numpy()[::-1], parts.contributions, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -150,3 +150,35 @@ def test_the_table_figure_has_a_cell_per_row_and_column(table):
     heat = next(ax for ax in fig.axes if ax.images)
     assert heat.images[0].get_array().shape == (3, 4)  # 3 columns and the latent part
     assert [t.get_text() for t in heat.get_xticklabels()] == ["colour", "size", "count", "(latent)"]
+
+
+def test_an_inf_contribution_leaves_the_colours_to_the_finite_ones_and_is_marked(table, tmp_path):
+    vae, rows = table
+    rows = rows.assign(colour=rows["colour"].astype(object))
+    rows.loc[70, "colour"] = "purple"  # never seen in training: its row and its colour cell score inf
+    top = most_unusual(vae, rows, kind="recon", n=4)
+    assert np.isposinf(top.scores[0]) and np.isposinf(top.contributions[0, 0])
+    heat = next(ax for ax in anomaly_figure(vae, top).axes if ax.images)
+    finite = np.concatenate([top.contributions, top.latent[:, None]], axis=1)
+    limit = np.abs(finite[np.isfinite(finite)]).max()
+    assert heat.images[0].get_clim() == pytest.approx((-limit, limit))  # was (-0.1, 0.1), every cell saturated
+    assert [t.get_text() for t in heat.texts].count("inf") == 1
+    assert "inf: a category never seen in training" in [t.get_text() for t in heat.get_legend().get_texts()]
+
+
+def test_plot_anomalies_names_table_rows_by_an_id_column(table, tmp_path):
+    from click.testing import CliRunner
+
+    from vaekit.cli import main
+
+    vae, rows = table
+    rows.assign(tag=[f"t{i}" for i in range(len(rows))]).to_csv(tmp_path / "rows.csv", index=False)
+    args = ["plot", str(vae.run_dir), "anomalies", "--data", str(tmp_path / "rows.csv"), "-n", "3", "--score", "recon"]
+    refused = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a.png")])
+    assert refused.exit_code == 2 and "'tag'" in refused.output
+    result = CliRunner().invoke(main, [*args, "--id-column", "tag", "--out", str(tmp_path / "a.png")])
+    assert result.exit_code == 0, result.output
+    top = most_unusual(vae, tmp_path / "rows.csv", kind="recon", n=3, id_column="tag")
+    assert set(top.ids) == {"t5", "t70", "t140"}
+    heat = next(ax for ax in anomaly_figure(vae, top).axes if ax.images)
+    assert [t.get_text().split(":")[0] for t in heat.get_yticklabels()] == list(top.ids)

@@ -27,6 +27,7 @@ from vaekit.cli.options import (
     int_list,
     parse_setting,
     progress_mode,
+    refuse_writing_over_inputs,
     show_warnings_as_lines,
     split_option,
     train_options,
@@ -273,6 +274,7 @@ def serve(run_dir: str, host: str, port: int, max_upload_mb: float, max_samples:
 )
 @click.option("--data", "data", help="anomalies: the data to rank (.npy/.npz, a table, a dataset; default: the run's split).")
 @click.option("--score", "score", type=Choice(["nll", "elbo", "recon"]), help="anomalies: the score (nll).")
+@click.option("--id-column", "id_column", help="anomalies, tables: the column that names each row (as vaekit score's).")
 @click.option("--temperature", type=float, help="samples: scale of the prior's std (1).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--from", "start", help="interp: first example, an index into the split or a file (.png/.npy/.csv).")
@@ -308,6 +310,8 @@ def plot(
 
     if out is not None:
         check_writable_path(Path(out))  # before a report's evaluation, not after it
+        inputs = {"--data": options["data"], "--from": options["start"], "--to": options["end"], "--example": options["example"]}
+        refuse_writing_over_inputs(out, inputs, run_dir)
     request = PlotRequest(Path(run_dir), which=which, split=split, seed=seed, label=label, options=options)
     click.echo(f"wrote {write_picture(kind, request, out)}")
 
@@ -344,6 +348,7 @@ def diagram(run_dir: str | None, preset: str | None, fmt: str | None, out: str |
             raise ConfigError(f"--format {fmt} writes a {SUFFIXES[fmt]} file, but --out names a {suffix} file; make them agree")
         fmt = by_suffix[suffix]
     fmt = fmt or "svg"
+    refuse_writing_over_inputs(out, run_dir=run_dir)
     arch = architecture_for_run(run_dir) if run_dir else architecture_for_preset(preset)
     source = diagram_source(arch, fmt)
     if out is None and run_dir is not None:

@@ -7,6 +7,7 @@ Imports only click and the standard library at the top, so ``vaekit --help`` ans
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -348,10 +349,89 @@ def data_options(help_text: str, per_example: bool = False) -> Callable[[Any], A
     return apply_all([click.option("--data", help=help_text), per_example_split_option if per_example else split_option])
 
 
-def refuse_writing_over_the_input(out: str | Path | None, data: str | Path | None) -> None:
-    """Raise ``ConfigError`` when ``--out`` names the ``--data`` file itself: the output would
-    replace the data it was made from."""
-    if out is None or data is None or str(out) == "-" or not Path(data).is_file():
+#: the files of a run folder that loading or resuming the run needs (DESIGN.md, "Run folder"):
+#: an output written over one would break the run
+RUN_FILES = (
+    "config.json", "schema.json", "calibration.json", "model*.safetensors", "trainer.safetensors", "trainer.json",
+    "metrics.jsonl",
+)  # fmt: skip
+
+
+def refuse_writing_over_inputs(
+    out: str | Path | None, inputs: dict[str, str | Path | None] | None = None, run_dir: str | Path | None = None
+) -> None:
+    """Raise ``ConfigError`` when ``--out`` would write over something the command or its run
+    reads: one of ``inputs`` (a flag such as ``--data`` and the file or folder it names), a file of
+    the run folder ``run_dir`` that the run needs, or the run's own training data. Returns None
+    when ``--out`` is none of those (or is ``-``, standard output)."""
+    if out is None or str(out) == "-":
         return
-    if Path(out).resolve() == Path(data).resolve():
-        raise ConfigError(f"--out {out} is the --data file itself: writing there would replace your data; name another file")
+    for flag, given in (inputs or {}).items():
+        if given is not None:
+            _refuse_over_data(out, Path(given), f"the {flag}", "your data")
+    if run_dir is None:
+        return
+    _refuse_over_run_file(out, Path(run_dir))
+    for data in _training_data(Path(run_dir)):
+        _refuse_over_data(out, data, "this run's training data", "the data the run was trained on")
+
+
+def _refuse_over_data(out: str | Path, data: Path, whose: str, what: str) -> None:
+    """Raise ``ConfigError`` when ``out`` is the existing file ``data`` or lies inside the existing
+    folder ``data``; ``whose`` and ``what`` name it in the message. Returns None otherwise."""
+    if data.is_file() and _same_file(Path(out), data):
+        raise ConfigError(f"--out {out} is {whose} file itself: writing there would replace {what}; name another file")
+    if data.is_dir() and _inside(Path(out), data):
+        raise ConfigError(
+            f"--out {out} is inside {whose} folder {data}: writing there would change {what}; "
+            "name a file outside that folder"
+        )
+
+
+def _refuse_over_run_file(out: str | Path, run_dir: Path) -> None:
+    """Raise ``ConfigError`` when ``out`` is a file of ``run_dir`` that the run needs (``RUN_FILES``);
+    return None otherwise."""
+    import fnmatch
+
+    target = Path(os.path.realpath(out))
+    if not run_dir.is_dir() or not _same_file(target.parent, run_dir):
+        return
+    if any(fnmatch.fnmatchcase(target.name, pattern) for pattern in RUN_FILES):
+        raise ConfigError(
+            f"--out {out} is this run's own {target.name}: writing there would break the run; "
+            "name a file outside the run folder, or another name in it"
+        )
+
+
+def _training_data(run_dir: Path) -> list[Path]:
+    """Return the paths of the run's training data file or image folder that exist from here:
+    ``data.name`` and the data record's ``read_from`` (a relative one is read from the current
+    folder, as the run itself reads it). Returns [] when the run's config cannot be read: loading
+    the run reports that."""
+    import json
+
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(config, dict):
+        return []
+    data, record = config.get("data"), config.get("data_file")
+    names = [data.get("name") if isinstance(data, dict) else None]
+    names.append(record.get("read_from") if isinstance(record, dict) else None)
+    return [Path(name).expanduser() for name in names if isinstance(name, str) and name and Path(name).expanduser().exists()]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Return whether ``a`` and ``b`` are one file or folder: the same inode when both exist (a
+    hard link, a symlink), else the same path once symlinks and ``..`` are resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Return whether ``path`` (symlinks resolved) is ``folder`` or lies anywhere below it."""
+    target, top = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    return target == top or top in target.parents

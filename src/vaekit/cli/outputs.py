@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from vaekit.cli.options import counted, data_options, refuse_writing_over_the_input, user_errors
+from vaekit.cli.options import counted, data_options, refuse_writing_over_inputs, user_errors
 from vaekit.runtime.errors import ConfigError
 
 
@@ -86,6 +86,8 @@ def sample(
     from vaekit import api
     from vaekit.viz.examples import write_examples
 
+    # Before the run is loaded, and for both the image and the table path (`_sample_table`).
+    refuse_writing_over_inputs(out, run_dir=run_dir)
     vae = api.load(run_dir)
     if vae.config.table is not None:
         _sample_table(vae, run_dir, n, temperature, seed, label, out, where, min_acceptance, not no_clip, complete)
@@ -151,6 +153,7 @@ def reconstruct(run_dir: str, data: str | None, split: str | None, n: int, out: 
     from vaekit.viz.examples import write_examples
     from vaekit.viz.reconstructions import save_reconstruction_grid
 
+    refuse_writing_over_inputs(out, {"--data": data}, run_dir)
     vae = api.load(run_dir)
     x, labels = api.resolve_eval_data(vae, data, split)
     x = x[:n]
@@ -177,6 +180,7 @@ def encode(run_dir: str, data: str | None, split: str | None, draw: bool, out: s
     from vaekit import api
     from vaekit.viz.examples import write_examples
 
+    refuse_writing_over_inputs(out, {"--data": data}, run_dir)
     vae = api.load(run_dir)
     x, labels = api.resolve_eval_data(vae, data, split)
     z = vae.encode(x, sample=draw, labels=labels if vae.conditional else None).cpu().numpy()
@@ -208,13 +212,13 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
 
     from vaekit import api, tables
 
+    refuse_writing_over_inputs(out, {"--data": data}, run_dir)
     vae = api.load(run_dir)
-    refuse_writing_over_the_input(out, data)
     path = _table_destination(out, "a completed table")
     rows = tables.read_rows(data)
     completed = tables.impute_table(vae, rows, draws=draws, seed=seed)
     modelled = [c.name for c in tables.codec_of(vae).schema.columns if c.kind != "ignore"]
-    missing = int(rows[[c for c in modelled if c in rows.columns]].isna().to_numpy().sum())
+    gaps = rows[[c for c in modelled if c in rows.columns]].isna().to_numpy()
     if draws == 1:
         frame = completed[0]
     else:
@@ -222,11 +226,21 @@ def impute(run_dir: str, data: str, out: str, draws: int, seed: int) -> None:
         frame = frame[["imputation", *completed[0].columns]]
     where_to = _write_table(frame, path)
     click.echo(
-        f"wrote {counted(len(frame), 'row')} ({counted(missing, 'missing cell')} filled in {counted(len(rows), 'row')}"
+        f"wrote {counted(len(frame), 'row')} ({_filled(gaps)}"
         + (f", {draws} times: the column 'imputation' numbers each completed table" if draws > 1 else "")
         + f") to {where_to}",
         err=path is None,
     )
+
+
+def _filled(gaps: Any) -> str:
+    """Return what ``vaekit impute`` filled, from the bool mask ``[rows, columns]`` of missing
+    modelled cells: ``3 missing cells filled, in 2 rows`` or ``no missing cells to fill``."""
+    # The rows with a gap, not all rows read: "filled in 39 rows" read as if 39 rows had gaps.
+    cells, rows = int(gaps.sum()), int(gaps.any(axis=1).sum())
+    if not cells:
+        return "no missing cells to fill"
+    return f"{counted(cells, 'missing cell')} filled, in {counted(rows, 'row')}"
 
 
 @click.command()
@@ -241,6 +255,7 @@ def decode(run_dir: str, latents: str, out: str, label: str | None) -> None:
     from vaekit.data.latents import read_latents
     from vaekit.viz.examples import write_examples
 
+    refuse_writing_over_inputs(out, {"--latents": latents}, run_dir)
     vae = api.load(run_dir)
     from vaekit.data.classes import class_number
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from vaekit.cli.launch import launch, launch_options, wants_launch
-from vaekit.cli.options import Choice, Command, counted, refuse_writing_over_the_input, user_errors
+from vaekit.cli.options import Choice, Command, counted, refuse_writing_over_inputs, user_errors
 from vaekit.runtime.errors import ConfigError, DataError
 
 
@@ -85,7 +85,7 @@ def _score(
         raise ConfigError("--contamination and --fpr choose a threshold: add --calibrate (and give reference data)")
     elif out is None:
         raise ConfigError("--out FILE is required (scores.csv, .tsv, .parquet or .npy), unless you --calibrate")
-    refuse_writing_over_the_input(out, data)
+    refuse_writing_over_inputs(out, {"--data": data, "--labels": labels}, run_dir)
     writer_path = scoring.score_path(out) if out is not None else None
     vae = api.load(run_dir, which=which, device=device)
     k = check_score_kind(vae.model, kind, k)
@@ -116,9 +116,10 @@ def _score(
     truth_file = None if label_file is None else _read_label_file(label_file)
     checked: dict[str, Any] = {}
 
-    def check(scores: Any, column_labels: Any) -> None:
+    def check(scores: Any, column_labels: Any, infinite: str | None) -> None:
         """Choose the threshold and compare with the labels before any file is moved into
-        place, so that bad labels or a too-small reference set leave nothing behind."""
+        place, so that bad labels or a too-small reference set leave nothing behind
+        (``infinite`` names the examples that scored inf, for the refusal of a reference set)."""
         if not len(scores):
             raise DataError(f"{data} holds no examples to score")
         if calibrate:
@@ -126,7 +127,7 @@ def _score(
 
             checked["calibration"] = calibrate_scores(
                 vae, scores, data=str(data), kind=kind, k=k, contamination=contamination, fpr=fpr,
-                background=background, save=False,
+                background=background, save=False, infinite=infinite,
             )  # fmt: skip
         truth = column_labels if truth_file is None else truth_file
         if truth is not None:
@@ -139,12 +140,15 @@ def _score(
         return
     seconds = time.perf_counter() - started
     scores = summary["scores"]
+    finite = scores[np.isfinite(scores)]
     record: dict[str, Any] = {
         "run_dir": str(run_dir), "weights": which, "data": str(data), "score": kind, "k": k, "background": background,
         "n": len(scores),
         "seconds": round(seconds, 3), "examples_per_s": round(len(scores) / seconds, 1) if seconds > 0 else None,
-        "mean": float(np.mean(scores)) if len(scores) else None, "median": float(np.median(scores)) if len(scores) else None,
-        "infinite_scores": int(np.isposinf(scores).sum()),
+        # the mean of the finite scores: one inf would make the mean inf (and the JSON invalid)
+        "mean": float(np.mean(finite)) if len(finite) else None,
+        "median": float(np.median(scores)) if len(scores) else None,
+        "infinite_scores": int(np.isposinf(scores).sum()), "infinite_examples": summary["infinite"],
     }  # fmt: skip
     if writer_path is not None:
         record["out"] = str(writer_path)
@@ -226,8 +230,8 @@ def _score_all(
     check: Any = None,
 ) -> dict[str, Any]:
     """Score every chunk of ``source``, writing rows to ``out`` as they come (moved into place
-    only when all are written, after ``check(scores, labels)`` passed); return the scores and the
-    maps' path."""
+    only when all are written, after ``check(scores, labels, infinite)`` passed); return the
+    scores, the maps' path and the examples that scored inf, named (None when none did)."""
     import numpy as np
 
     from vaekit import scoring
@@ -241,11 +245,13 @@ def _score_all(
         maps_path = out.with_name(f"{out.stem}-maps.npy")
     all_scores: list[Any] = []
     all_labels: list[Any] = []
+    infinite: list[str] = []
     done = 0
     try:
         for part in scoring.iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain, background=background,
                                         on_rows=(lambda n: bar.update(n)) if bar is not None else None):  # fmt: skip
             all_scores.append(part.scores)
+            infinite.extend(part.infinite[: scoring.INFINITE_SHOWN - len(infinite)])
             if part.labels is not None:
                 all_labels.append(part.labels)
             if writer is not None:
@@ -260,8 +266,11 @@ def _score_all(
                     maps[done : done + len(part.scores)] = part.maps().astype(np.float32)
                 writer.write(frame)
             done += len(part.scores)
+        scores = np.concatenate(all_scores) if all_scores else np.zeros(0)
+        count = int(np.isposinf(scores).sum())
+        described = scoring.describe_infinite(infinite, count) if count else None
         if check is not None:
-            check(np.concatenate(all_scores) if all_scores else np.zeros(0), np.concatenate(all_labels) if all_labels else None)
+            check(scores, np.concatenate(all_labels) if all_labels else None, described)
         if maps is not None:
             maps.flush()
             maps = None
@@ -283,10 +292,7 @@ def _score_all(
     finally:
         if bar is not None:
             bar.close()
-    return {
-        "scores": np.concatenate(all_scores) if all_scores else np.zeros(0),
-        "maps": maps_path,
-    }
+    return {"scores": scores, "maps": maps_path, "infinite": described}
 
 
 def _open_maps(path: Path, total: int | None, shape: tuple[int, ...]) -> tuple[Any, Path]:
@@ -312,19 +318,20 @@ def _open_maps(path: Path, total: int | None, shape: tuple[int, ...]) -> tuple[A
 
 
 def _report(record: dict[str, Any], calibration: Any, as_json: bool) -> None:
+    """Print the summary of a scoring: ``record`` as JSON with ``as_json``, else as lines."""
     if as_json:
         click.echo(json.dumps(record, indent=2))
         return
     k = f", K={record['k']}" if record["k"] is not None else ""
     rate = f" ({record['examples_per_s']:g} per s)" if record.get("examples_per_s") else ""
     click.echo(f"scored {counted(record['n'], 'example')} of {record['data']} ({record['score']}{k}) in {record['seconds']:.1f} s{rate}")
+    infinite = record.get("infinite_scores", 0)
     if record["n"]:
-        click.echo(f"score (nats, higher is more unusual): median {record['median']:.3f}, mean {record['mean']:.3f}")
-    if record.get("infinite_scores"):
-        click.echo(
-            f"{record['infinite_scores']} example(s) scored inf (probability 0 under the model: a category never seen "
-            "in training, or values too far outside the training data for float32)"
-        )
+        mean = "" if record["mean"] is None else f", mean {record['mean']:.3f}"
+        of = f" (mean of the {record['n'] - infinite} finite; {infinite} inf)" if infinite and mean else ""
+        click.echo(f"score (nats, higher is more unusual): median {record['median']:.3f}{mean}{of}")
+    if infinite:
+        click.echo(f"{infinite} example(s) scored inf (probability 0 under the model): {record['infinite_examples']}")
     if calibration is not None:
         click.echo(f"stored the threshold in calibration.json: {calibration.describe()}")
     if "flagged" in record:

@@ -24,13 +24,18 @@ def anomaly_labels(values: Any, what: str = "the labels") -> np.ndarray:
     if array.dtype.kind in "iuf":
         bad = ~np.isin(array, (0, 1))
         if bad.any():
-            raise DataError(f"{what} must be 0 (normal) or 1 (anomaly); found {array[bad][0]!r}")
+            raise DataError(f"{what} must be 0 (normal) or 1 (anomaly); found {_plain(array[bad][0])!r}")
         return array.astype(np.int8)
     text = np.char.lower(array.astype(str))
     bad = ~np.isin(text, list(_TRUE_TEXT | _FALSE_TEXT))
     if bad.any():
-        raise DataError(f"{what} must be 0/1 or true/false (1 = anomaly); found {array[bad][0]!r}")
+        raise DataError(f"{what} must be 0/1 or true/false (1 = anomaly); found {_plain(array[bad][0])!r}")
     return np.isin(text, list(_TRUE_TEXT)).astype(np.int8)
+
+
+def _plain(value: Any) -> Any:
+    """Return a NumPy scalar as the Python one, so that a message shows 2.0, not np.float64(2.0)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def anomaly_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -106,7 +106,8 @@ def check_rate(contamination: float | None, fpr: float | None) -> tuple[str, flo
             "contamination= or fpr= in Python")
     rule, rate = ("contamination", contamination) if contamination is not None else ("fpr", fpr)
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 < float(rate) <= 0.5:
-        raise ConfigError(f"--{rule} must be a share in (0, 0.5], e.g. 0.01, got {rate!r}")
+        shown = rate.item() if isinstance(rate, np.generic) else rate  # 0.7, not np.float64(0.7)
+        raise ConfigError(f"--{rule} must be a share in (0, 0.5], e.g. 0.01, got {shown!r}")
     return rule, float(rate)
 
 
@@ -122,10 +123,12 @@ def calibrate(
     version: str = "",
     background: str | None = None,
     weights_step: int | None = None,
+    infinite: str | None = None,
 ) -> Calibration:
     """Return the calibration of ``scores`` (reference scores, nats): the threshold is their
     ``1 - rate`` quantile (linear interpolation, as PyOD's ``threshold_``). Raises
-    ``DataError`` for fewer than two reference examples or scores that are not finite."""
+    ``DataError`` for fewer than two reference examples or scores that are not finite (those
+    examples named by ``infinite`` where given, e.g. "row 4 (species 'Emperor', ...)")."""
     rule, rate = check_rate(contamination, fpr)
     scores = np.asarray(scores, dtype=np.float64)
     if len(scores) < 2:
@@ -134,9 +137,10 @@ def calibrate(
             f"examples (at least {int(np.ceil(1 / rate))} for a {rule} of {rate:g} to flag one)"
         )
     if not np.isfinite(scores).all():
+        named = f": {infinite}" if infinite else " (a table row with a category never seen in training scores +inf)"
         raise DataError(
-            f"{int((~np.isfinite(scores)).sum())} reference score(s) are not finite (a table row with a category never "
-            "seen in training scores +inf); calibrate on reference data the model can score"
+            f"{int((~np.isfinite(scores)).sum())} reference score(s) are not finite{named}; "
+            "calibrate on reference data without those examples"
         )
     ordered = np.sort(scores)
     reference = ordered

@@ -15,12 +15,18 @@ Explanations split a score into one term per feature (a pixel, or a table column
 feature's reconstruction cost ``-E_q[log p(x_f | z)]``, averaged over a few posterior draws (at
 the posterior mean for ``recon``), and ``latent``, the rest of the score (the KL, and for
 ``nll`` the importance weighting's gain), so that terms plus ``latent`` equal the score.
+
+Every example's posterior draws come from a generator of its own, seeded by the scoring's seed
+and a hash of the example's values (:func:`example_seeds`): an example's score is a function of
+the example, the model and the seed alone, whatever else is scored with it, in whatever order,
+batch, chunk or number of processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +71,8 @@ def check_score_kind(model: torch.nn.Module, kind: str, k: int | None) -> int | 
         )
     k = DEFAULT_SCORE_K[kind] if k is None else k
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"--k (k= in Python) must be a whole number of posterior draws >= 1, got {k!r}")
+        shown = k.item() if isinstance(k, np.generic) else k  # 5, not np.int64(5)
+        raise ConfigError(f"--k (k= in Python) must be a whole number of posterior draws >= 1, got {shown!r}")
     return k
 
 
@@ -88,18 +95,18 @@ def score_batch(
     k: int | None,
     *,
     y: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
+    seed: int = 0,
+    stream: int = 0,
     explain: bool = False,
-    explain_generator: torch.Generator | None = None,
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     chunk: Callable[..., torch.Tensor] | None = None,
 ) -> ScoredBatch:
     """Return the ``kind`` scores of the rows of ``x`` ``[B, D]`` (model units), with ``k``
-    posterior draws from ``generator``, and their explanation (draws from
-    ``explain_generator``) when ``explain``. Each generator is consumed example by example
-    (all of one example's draws, then the next's), so an example's score does not depend on
-    the batch it came in. The draws go through the decoder in chunks whose output stays within
-    ``max_chunk_elements``; ``chunk`` is the log-weight function
+    posterior draws per row, and their explanation when ``explain``. Each row's draws (the
+    score's, then the explanation's) come from its own generator, seeded by ``seed``,
+    ``stream`` and the row's values (:func:`example_generators`), so a row's score does not
+    depend on the rows beside it. The draws go through the decoder in chunks whose output stays
+    within ``max_chunk_elements``; ``chunk`` is the log-weight function
     (:func:`vaekit.evaluation.iwae.chunk_log_weights` by default)."""
     cond = (y,) if getattr(model, "conditional", False) else ()
     mu, logvar = model.encode(x, *cond)
@@ -111,14 +118,15 @@ def score_batch(
             terms = -model.likelihood.log_prob_terms(x, params).double()
             scored.terms, scored.latent = terms.cpu(), (-log_px - terms.sum(-1)).cpu()
         return scored
+    generators = example_generators(x, seed, stream)
     if getattr(model, "own_log_weights", False):
-        return _own_scores(model, x, kind, k, y, generator, explain_generator if explain else None, max_chunk_elements)
+        return _own_scores(model, x, kind, k, y, generators, explain, max_chunk_elements)
     chunk = chunk or (lambda *a: chunk_log_weights(model, *a))
     std = torch.exp(0.5 * logvar)
     batch, latent = mu.shape
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
     total = torch.zeros(batch, dtype=torch.float64, device=x.device)
-    draws_of = _draws_per_example(batch, k, latent, generator, mu)
+    draws_of = _draws_per_example(k, latent, generators, mu)
     done = 0
     for size in chunk_sizes(k, batch * decoder_outputs(model, x), max_chunk_elements, equal=True):
         eps = draws_of[:, done : done + size].transpose(0, 1).contiguous()
@@ -131,7 +139,7 @@ def score_batch(
     scored = ScoredBatch(scores.cpu())
     if explain:
         draws = min(k, EXPLAIN_DRAWS)
-        eps = _draws_per_example(batch, draws, latent, explain_generator, mu)
+        eps = _draws_per_example(draws, latent, generators, mu)
         z = (mu + std * eps.transpose(0, 1)).reshape(draws * batch, latent)
         flat_cond = (_repeat_condition(y, draws),) if cond else ()
         params = model.decode(z, *flat_cond).reshape(draws, batch, -1)
@@ -146,19 +154,20 @@ def _own_scores(
     kind: str,
     k: int,
     y: torch.Tensor | None,
-    generator: torch.Generator | None,
-    explain_generator: torch.Generator | None,
+    generators: Sequence[torch.Generator],
+    explain: bool,
     max_chunk_elements: int,
 ) -> ScoredBatch:
     """:func:`score_batch`'s ``nll``/``elbo`` for a model that computes its own weights (an IAF
-    posterior, stochastic layers): ``model.log_weights`` one example at a time, so that an
-    example's draws do not depend on its batch, in chunks within ``max_chunk_elements``. With
-    ``explain_generator``, each feature's term is its reconstruction cost averaged over
+    posterior, stochastic layers): ``model.log_weights`` one example at a time, with that
+    example's generator from ``generators``, in chunks within ``max_chunk_elements``. With
+    ``explain``, each feature's term is its reconstruction cost averaged over
     ``min(k, EXPLAIN_DRAWS)`` draws of z_1 through the model's own posterior, as for one layer."""
     scores, terms = [], []
     for i in range(len(x)):
         xi = x[i : i + 1]
         cond = (y[i : i + 1],) if getattr(model, "conditional", False) else ()
+        generator = generators[i]
         running = torch.full((1,), -math.inf, dtype=torch.float64, device=x.device)
         total = torch.zeros(1, dtype=torch.float64, device=x.device)
         for size in chunk_sizes(k, decoder_outputs(model, x), max_chunk_elements, equal=True):
@@ -166,24 +175,36 @@ def _own_scores(
             running = torch.logaddexp(running, torch.logsumexp(log_w, dim=0))
             total += log_w.sum(0)
         scores.append(-(running - math.log(k)) if kind == "nll" else -total / k)
-        if explain_generator is not None:
-            params = model.log_weights(xi, min(k, EXPLAIN_DRAWS), *cond, generator=explain_generator).params
+        if explain:
+            params = model.log_weights(xi, min(k, EXPLAIN_DRAWS), *cond, generator=generator).params
             terms.append(-model.likelihood.log_prob_terms(xi, params).double().mean(0))
     scored = ScoredBatch(torch.cat(scores).cpu())
-    if explain_generator is not None:
+    if explain:
         scored.terms = torch.cat(terms).cpu()
         scored.latent = scored.scores - scored.terms.sum(-1)
     return scored
 
 
-def _draws_per_example(
-    batch: int, k: int, latent: int, generator: torch.Generator | None, like: torch.Tensor
-) -> torch.Tensor:
-    """Return standard normal draws ``[batch, k, latent]``, one call per example: torch's
-    sampler gives other numbers for one large call than for several small ones, and an
-    example's draws must not depend on the batch it is in."""
+def example_seeds(x: torch.Tensor, seed: int, stream: int = 0) -> list[int]:
+    """Return one seed per row of ``x`` (a 32-bit int each): a hash of ``seed``, ``stream``
+    (which draws: a model's, a background model's) and the bytes of the row's values. Rows of
+    equal values get equal seeds; ``-0.0`` counts as ``0.0``."""
+    # torch's CPU generator keeps 32 bits of a seed; two rows sharing a seed only share noise.
+    key = (seed % 2**64).to_bytes(8, "little") + (stream % 2**64).to_bytes(8, "little")
+    rows = (x.detach().reshape(len(x), -1) + 0.0).cpu().numpy()
+    return [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=4, key=key).digest(), "little") for row in rows]
+
+
+def example_generators(x: torch.Tensor, seed: int, stream: int = 0) -> list[torch.Generator]:
+    """Return one generator per row of ``x``, on ``x``'s device, seeded by :func:`example_seeds`."""
+    return [torch.Generator(device=x.device).manual_seed(s) for s in example_seeds(x, seed, stream)]
+
+
+def _draws_per_example(k: int, latent: int, generators: Sequence[torch.Generator], like: torch.Tensor) -> torch.Tensor:
+    """Return standard normal draws ``[len(generators), k, latent]``, each example's ``[k, latent]``
+    from its own generator (the next draws of that generator)."""
     return torch.stack(
-        [torch.randn((k, latent), generator=generator, dtype=like.dtype, device=like.device) for _ in range(batch)]
+        [torch.randn((k, latent), generator=g, dtype=like.dtype, device=like.device) for g in generators]
     )
 
 
@@ -202,9 +223,8 @@ def score_examples(
     k: int | None,
     *,
     seed: int = 0,
-    generator: torch.Generator | None = None,
+    stream: int = 0,
     explain: bool = False,
-    explain_generator: torch.Generator | None = None,
     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
     fast: str = "auto",
     on_batch: Callable[[ScoredBatch], None] | None = None,
@@ -212,15 +232,14 @@ def score_examples(
     sharded: bool = False,
 ) -> ScoredBatch:
     """Return the scores of every example of ``batches`` (``(x, y)`` pairs, model units, y for
-    conditional models) in order, as one :class:`ScoredBatch`. The draws come from one
-    generator (``generator``, or one seeded with ``seed``; the explanation's from
-    ``explain_generator``, or one seeded with ``seed + 1``), consumed in example order, so a
-    file scored in other chunks or batches gives the same numbers. ``on_batch`` sees each batch's scores as they come (for
-    writing them out and for progress); with it, nothing is kept and the result is empty.
+    conditional models) in order, as one :class:`ScoredBatch`. Each example's draws come from a
+    generator seeded by ``seed``, ``stream`` and the example's values (:func:`example_seeds`),
+    so an example scores the same alone, among others, in any order, chunk or batch.
+    ``on_batch`` sees each batch's scores as they come (for writing them out and for progress);
+    with it, nothing is kept and the result is empty.
 
-    With ``sharded`` in a distributed run, rank r of N scores batches r, r + N, ... (drawing and
-    discarding the other ranks' draws, so each example gets the draws it gets in one process;
-    ``on_batch`` sees this rank's batches) and every rank returns all the scores, gathered."""
+    With ``sharded`` in a distributed run, rank r of N scores batches r, r + N, ... (``on_batch``
+    sees this rank's batches) and every rank returns all the scores, gathered."""
     k = check_score_kind(model, kind, k)
     world = distributed.world()
     rank, ranks = (world.rank, world.size) if sharded else (0, 1)
@@ -233,24 +252,17 @@ def score_examples(
     parts: list[ScoredBatch] = []
     try:
         for x, y in batches:
-            if generator is None:
-                generator = torch.Generator(device=x.device).manual_seed(seed)
-            if explain and explain_generator is None:
-                explain_generator = torch.Generator(device=x.device).manual_seed(seed + 1)
             size = score_batch_size(model, x, k, max_chunk_elements)
             for start in range(0, len(x), size):
                 xb = x[start : start + size]
                 yb = y[start : start + size] if y is not None else None
                 index += 1
                 if (index - 1) % ranks != rank:
-                    _skip_draws(
-                        model, len(xb), kind, k, generator, explain_generator if explain else None, max_chunk_elements
-                    )
                     continue
                 chunk = _batch_chunk(model, xb, fused) if kind != "recon" else None
                 scored = score_batch(
-                    model, xb, kind, k, y=yb, generator=generator, explain=explain,
-                    explain_generator=explain_generator, max_chunk_elements=max_chunk_elements, chunk=chunk,
+                    model, xb, kind, k, y=yb, seed=seed, stream=stream, explain=explain,
+                    max_chunk_elements=max_chunk_elements, chunk=chunk,
                 )  # fmt: skip
                 if on_batch is not None:
                     on_batch(scored)
@@ -263,39 +275,6 @@ def score_examples(
         gathered = distributed.all_gather_objects(parts)
         parts = [gathered[i % ranks][i // ranks] for i in range(index)]
     return _concatenate(parts, explain)
-
-
-def _skip_draws(
-    model: torch.nn.Module,
-    n: int,
-    kind: str,
-    k: int,
-    generator: torch.Generator,
-    explain_generator: torch.Generator | None,
-    max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
-) -> None:
-    """Draw, and discard, what :func:`score_batch` draws for ``n`` examples (nothing for
-    ``recon``), so the generators move on as if they had been scored here."""
-    if kind == "recon":
-        return
-    latent, dtype = model.latent_dim, next(model.parameters()).dtype  # the dtype of the encoder's mu
-    like = torch.empty(0, dtype=dtype, device=generator.device)
-    if getattr(model, "own_log_weights", False):
-        # as _own_scores draws: per example, per chunk, one draw per stochastic layer in the model's order
-        outputs = decoder_outputs(model, torch.empty(1, model.input_dim))
-        sizes = chunk_sizes(k, outputs, max_chunk_elements, equal=True)
-        for _ in range(n):
-            for size in sizes:
-                for width in model.noise_widths:
-                    torch.randn((size, 1, width), generator=generator, dtype=dtype, device=generator.device)
-            if explain_generator is not None:
-                for width in model.noise_widths:
-                    torch.randn((min(k, EXPLAIN_DRAWS), 1, width), generator=explain_generator, dtype=dtype,
-                                device=explain_generator.device)  # fmt: skip
-        return
-    _draws_per_example(n, k, latent, generator, like)
-    if explain_generator is not None:
-        _draws_per_example(n, min(k, EXPLAIN_DRAWS), latent, explain_generator, like)
 
 
 def _concatenate(parts: list[ScoredBatch], explain: bool) -> ScoredBatch:

@@ -15,6 +15,8 @@ from vaekit.runtime.errors import ConfigError
 CHUNK_ROWS = 10_000
 #: the writable score files
 SCORE_SUFFIXES = (".csv", ".tsv", ".parquet", ".npy")
+#: examples named, with why, in a message about examples that scored inf
+INFINITE_SHOWN = 5
 
 
 @dataclass
@@ -34,6 +36,9 @@ class ScoreChunk:
     #: modelled columns: the model gives them probability 0, so their rows score +inf
     unseen: np.ndarray | None = None
     labels: np.ndarray | None = None
+    #: the unseen categories of the first rows that hold one (at most ``INFINITE_SHOWN``): the
+    #: row's position in the chunk -> "species 'Emperor'"
+    unseen_cells: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +81,9 @@ class Scores:
     examples: torch.Tensor | None = field(default=None, repr=False)
     #: the chunk's class labels, for conditional models (with ``examples``)
     classes: torch.Tensor | None = field(default=None, repr=False)
+    #: the first examples that scored inf (at most ``INFINITE_SHOWN``), each named with why:
+    #: "row 4 (species 'Emperor', a category never seen in training)"
+    infinite: list[str] = field(default_factory=list, repr=False)
 
     def maps(self) -> np.ndarray:
         """Return the contributions of an image run as maps ``[N, *input_shape]`` (nats per

@@ -13,11 +13,15 @@ from vaekit.evaluation.calibration import Calibration, load_calibration
 from vaekit.evaluation.scores import ScoredBatch, check_score_kind, score_examples
 from vaekit.runtime import distributed
 from vaekit.runtime.errors import ConfigError, DataError, VaekitWarning
-from vaekit.scoring.records import Scores, ScoreSource
+from vaekit.scoring.records import INFINITE_SHOWN, ScoreChunk, Scores, ScoreSource
 from vaekit.scoring.sources import Examples, score_source, table_codec
 
 if TYPE_CHECKING:
     from vaekit.api import TrainedVAE
+
+#: the streams of posterior draws (see :func:`vaekit.evaluation.scores.example_seeds`): the
+#: model's and the background model's draws for one example are independent
+MODEL_DRAWS, BACKGROUND_DRAWS = 0, 2
 
 
 def _rows_counter(on_rows: Callable[[int], None], share: int, rows: int) -> Callable[[ScoredBatch], None]:
@@ -50,8 +54,9 @@ def iter_scores(
     background: TrainedVAE | None = None,
 ) -> Iterator[Scores]:
     """Yield the :class:`Scores` of each chunk of ``source`` in order (a table's in its
-    columns' units). One generator seeded with ``seed`` gives every chunk's posterior draws,
-    in example order, so the chunking does not change the numbers. ``on_rows(n)`` is called
+    columns' units). Each example's posterior draws come from a generator seeded by ``seed``
+    and the example's values, so its score does not depend on the other examples, their order,
+    the chunking, the batches or the number of processes. ``on_rows(n)`` is called
     after each batch of ``n`` examples; ``keep_examples`` attaches each chunk's examples as
     the model saw them (for pictures of the most unusual).
 
@@ -63,21 +68,18 @@ def iter_scores(
     k = check_score_kind(model, kind, k)
     if background is not None:
         check_background(vae, background, kind, k)
-    generators: list[torch.Generator] = []
     share = distributed.world().size
     for chunk in source.chunks:
-        if not generators:
-            generators = [torch.Generator(device=chunk.x.device).manual_seed(seed + i) for i in range(4)]
         on_batch = None if on_rows is None else _rows_counter(on_rows, share, len(chunk.x))
         scored = score_examples(
-            model, [(chunk.x, chunk.y)], kind, k, generator=generators[0], explain=explain,
-            explain_generator=generators[1], fast=fast, on_batch=on_batch, keep=True, sharded=True,
+            model, [(chunk.x, chunk.y)], kind, k, seed=seed, stream=MODEL_DRAWS, explain=explain,
+            fast=fast, on_batch=on_batch, keep=True, sharded=True,
         )  # fmt: skip
         if background is not None:
             y = chunk.y if background.conditional else None
             other = score_examples(
-                background.model, [(chunk.x.to(background.device), y)], kind, k, generator=generators[2],
-                explain=explain, explain_generator=generators[3], fast=fast, keep=True, sharded=True,
+                background.model, [(chunk.x.to(background.device), y)], kind, k, seed=seed, stream=BACKGROUND_DRAWS,
+                explain=explain, fast=fast, keep=True, sharded=True,
             )  # fmt: skip
             scored = ScoredBatch(
                 scored.scores - other.scores,
@@ -92,16 +94,9 @@ def iter_scores(
         if chunk.offset is not None and background is None:  # a ratio's change of variables cancels
             scores = scores + chunk.offset
         overflowed = np.isnan(scores)
-        if overflowed.any():
-            # Values millions of spreads from the training data overflow the posterior's float32
-            # arithmetic; such an example is as unusual as one with an unseen category.
-            shown = ", ".join(str(i) for i in chunk.ids[overflowed][:5])
-            warnings.warn(VaekitWarning(
-                f"{int(overflowed.sum())} example(s) ({source.id_name} {shown}{', ...' if overflowed.sum() > 5 else ''}) "
-                "lie so far outside the training data that their score overflows float32; they are scored inf "
-                "(the most unusual): check those examples' values"
-            ), stacklevel=2)  # fmt: skip
-            scores = np.where(overflowed, np.inf, scores)
+        # Values millions of spreads from the training data overflow the posterior's float32
+        # arithmetic; such an example is as unusual as one with an unseen category.
+        scores = np.where(overflowed, np.inf, scores)
         if chunk.unseen is not None:
             scores = np.where(chunk.unseen.any(1), np.inf, scores)
             if contributions is not None:
@@ -111,7 +106,42 @@ def iter_scores(
             features=source.features, id_name=source.id_name, labels=chunk.labels, input_shape=vae.input_shape,
             examples=chunk.x if keep_examples else None, classes=chunk.y if keep_examples else None,
             units=chunk.offset if explain and chunk.offset is not None and background is None else None,
+            infinite=_infinite_examples(chunk, scores, overflowed, source),
         )  # fmt: skip
+
+
+def _infinite_examples(chunk: ScoreChunk, scores: np.ndarray, overflowed: np.ndarray, source: ScoreSource) -> list[str]:
+    """Return the first examples of ``chunk`` that scored inf (at most ``INFINITE_SHOWN``),
+    each named with why (the unseen category, or values whose score overflowed float32): by
+    its id, else a table's by its 1-based data row and an array's by its index."""
+    named = []
+    for i in np.flatnonzero(np.isposinf(scores))[:INFINITE_SHOWN]:
+        if source.id_name != "index":
+            name = f"{source.id_name} {_plain(chunk.ids[i])}"
+        else:
+            name = f"row {int(chunk.ids[i]) + 1}" if source.features is not None else f"index {int(chunk.ids[i])}"
+        if int(i) in chunk.unseen_cells:
+            why = f"{chunk.unseen_cells[int(i)]}, never seen in training"
+        elif overflowed[i]:
+            why = "values too far outside the training data: its score overflows float32"
+        else:
+            why = "probability 0 under the model"
+        named.append(f"{name} ({why})")
+    return named
+
+
+def _plain(value: Any) -> str:
+    """Return an id as the file writes it: text quoted, numbers plain (no numpy repr)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def describe_infinite(named: list[str], count: int) -> str:
+    """Return the examples that scored inf for a message: the first ``named`` (see
+    :attr:`Scores.infinite`) and "and N more" for the rest of ``count``."""
+    shown = named[:INFINITE_SHOWN]
+    more = count - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def check_background(vae: TrainedVAE, background: TrainedVAE, kind: str, k: int | None) -> None:
@@ -179,7 +209,14 @@ def score_data(
                         description="the examples", viewed=False)  # fmt: skip
     source = score_source(vae, data, id_column=id_column, label_column=label_column)
     parts = list(iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=explain, fast=fast, background=background))
-    return concatenate_scores(parts, kind, check_score_kind(vae.model, kind, k), source)
+    scores = concatenate_scores(parts, kind, check_score_kind(vae.model, kind, k), source)
+    infinite = int(np.isposinf(scores.scores).sum())
+    if infinite:
+        warnings.warn(VaekitWarning(
+            f"{infinite} example(s) scored inf, probability 0 under the model: "
+            f"{describe_infinite(scores.infinite, infinite)}; check those examples' values"
+        ), stacklevel=2)  # fmt: skip
+    return scores
 
 
 def concatenate_scores(parts: list[Scores], kind: str, k: int | None, source: ScoreSource) -> Scores:
@@ -195,7 +232,7 @@ def concatenate_scores(parts: list[Scores], kind: str, k: int | None, source: Sc
     return Scores(
         ids=joined("ids"), scores=joined("scores"), kind=kind, k=k, contributions=joined("contributions"),  # type: ignore[arg-type]
         latent=joined("latent"), features=first.features, id_name=first.id_name, labels=joined("labels"), units=joined("units"),
-        input_shape=first.input_shape,
+        input_shape=first.input_shape, infinite=[name for p in parts for name in p.infinite][:INFINITE_SHOWN],
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from vaekit.runtime.errors import ConfigError, DataError
-from vaekit.scoring.records import CHUNK_ROWS, ScoreChunk, ScoreSource
+from vaekit.scoring.records import CHUNK_ROWS, INFINITE_SHOWN, ScoreChunk, ScoreSource
 
 if TYPE_CHECKING:
     from vaekit.api import TrainedVAE
@@ -28,19 +28,23 @@ def table_codec(vae: TrainedVAE) -> Any:
     return TableCodec.from_dict(vae.config.table)
 
 
-def _model_view(vae: TrainedVAE, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _model_view(vae: TrainedVAE, x: torch.Tensor) -> torch.Tensor:
     """Return float32 examples ``x`` (model units) as the model sees them at evaluation: the
-    run's fixed binarisation or dequantisation, drawn from ``generator`` in example order."""
+    run's fixed binarisation or dequantisation, each example's drawn from a generator seeded by
+    the example's values, so that an example is seen the same wherever it is in the file."""
     from vaekit.data.units import check_unit_range
-    from vaekit.data.views import dequantize_uniform
+    from vaekit.data.views import EVAL_BINARIZE_SEED, dequantize_uniform
+    from vaekit.evaluation.scores import example_generators
 
     cfg = vae.config
     check_unit_range(x, cfg.value_range)
-    if cfg.data.binarize != "none":
-        return torch.bernoulli(x, generator=generator)
-    if cfg.data.dequantize == "uniform" and cfg.levels is not None:
-        return dequantize_uniform(x, cfg.levels, generator)
-    return x
+    binarize = cfg.data.binarize != "none"
+    if not len(x) or not binarize and not (cfg.data.dequantize == "uniform" and cfg.levels is not None):
+        return x
+    generators = example_generators(x, EVAL_BINARIZE_SEED)
+    if binarize:
+        return torch.stack([torch.bernoulli(row, generator=g) for row, g in zip(x, generators, strict=True)])
+    return torch.stack([dequantize_uniform(row, cfg.levels, g) for row, g in zip(x, generators, strict=True)])
 
 
 def _check_8_bit(vae: TrainedVAE) -> None:
@@ -60,10 +64,8 @@ def _array_chunks(
     ``viewed`` the examples already went through the run's evaluation view; ``ids`` name the
     examples (their positions where None)."""
     from vaekit.data.units import MAX_UINT8_LEVELS, to_model_units
-    from vaekit.data.views import EVAL_BINARIZE_SEED
 
     cfg = vae.config
-    generator = torch.Generator().manual_seed(EVAL_BINARIZE_SEED)
     n = len(array)
     for lo in range(0, n, chunk_rows):
         part = np.array(array[lo : lo + chunk_rows])  # a writable copy: memory-mapped rows are read-only
@@ -87,7 +89,7 @@ def _array_chunks(
             )
         if not torch.isfinite(tensor).all():
             raise DataError("the examples contain NaN or inf; remove or fix those examples")
-        x = (tensor if viewed else _model_view(vae, tensor, generator)).to(vae.device)
+        x = (tensor if viewed else _model_view(vae, tensor)).to(vae.device)
         y = None
         if vae.conditional:
             if labels is None:
@@ -129,12 +131,59 @@ def _table_chunks(
         # The id and the label are not the model's to see (an ignored id column may stay).
         drop = {c for c in (id_column, label_column) if c is not None and c not in modelled and (c == label_column or c not in known)}
         rows = frame.drop(columns=sorted(drop))
-        rows, unseen = _without_unseen_categories(rows, codec)
+        _refuse_huge_numbers(rows, codec, position)
+        emptied, unseen = _without_unseen_categories(rows, codec)
+        named = {} if unseen is None else _unseen_cells(rows, codec, unseen)
+        rows = emptied
         x = torch.as_tensor(codec.encode(rows), dtype=torch.float32, device=vae.device)
         y_codes = codec.labels(rows)
         y = None if y_codes is None else torch.as_tensor(y_codes, dtype=torch.long, device=vae.device)
-        yield ScoreChunk(x=x, y=y, ids=ids, offset=-codec.log_jacobian(rows), labels=labels, unseen=unseen)
+        yield ScoreChunk(x=x, y=y, ids=ids, offset=-codec.log_jacobian(rows), labels=labels, unseen=unseen,
+                         unseen_cells=named)  # fmt: skip
         position += len(frame)
+
+
+def _refuse_huge_numbers(rows: Any, codec: Any, position: int) -> None:
+    """Raise ``DataError`` naming the cells of a numeric column beyond float32's range (by their
+    1-based data row, ``rows`` starting at row ``position + 1``): the model computes in float32,
+    and whether such a value overflows depends on the column's transform (a log transform
+    brings 1e300 down to 690), so every numeric column refuses them alike."""
+    import pandas as pd
+
+    from vaekit.data.tables.cells import SHOWN, source_name
+    from vaekit.data.tables.infer import FLOAT32_MAX
+    from vaekit.data.tables.schema import NUMBER_KINDS
+
+    for column in codec.schema.columns:
+        if column.kind not in NUMBER_KINDS or column.name not in rows.columns:
+            continue
+        numbers = pd.to_numeric(rows[column.name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            huge = np.flatnonzero(np.abs(numbers) > FLOAT32_MAX)
+        if len(huge):
+            cells = ", ".join(f"{numbers[i]:g} (row {position + i + 1})" for i in huge[:SHOWN])
+            more = f" and {len(huge) - SHOWN} more" if len(huge) > SHOWN else ""
+            raise DataError(
+                f"{source_name(rows)}column {column.name!r} has cells too large to encode (beyond float32's range, "
+                f"about 3.4e38): {cells}{more}; fix those cells or leave them empty"
+            )
+
+
+def _unseen_cells(rows: Any, codec: Any, unseen: np.ndarray) -> dict[int, str]:
+    """Return the first rows (at most ``INFINITE_SHOWN``) with a category never seen in
+    training, by position in ``rows``: the column and the value as the file has it
+    ("species 'Emperor'", "flag 2"), several joined by commas."""
+    from vaekit.data.tables.cells import json_scalar
+
+    modelled = [c.name for c in codec.schema.columns if c.kind != "ignore"]
+    named = {}
+    for i in np.flatnonzero(unseen.any(1))[:INFINITE_SHOWN]:
+        cells = []
+        for j in np.flatnonzero(unseen[i]):
+            value = json_scalar(rows[modelled[j]].iloc[i])
+            cells.append(f"{modelled[j]} {value!r}" if isinstance(value, str) else f"{modelled[j]} {value:g}")
+        named[int(i)] = ", ".join(cells)
+    return named
 
 
 def _without_unseen_categories(rows: Any, codec: Any) -> tuple[Any, np.ndarray | None]:

@@ -15,14 +15,18 @@ from vaekit.viz.figure import new_figure
 DEFAULT_SHOWN = 8
 
 
-def most_unusual(vae: Any, data: Any, *, kind: str = "nll", k: int | None = None, n: int = DEFAULT_SHOWN, seed: int = 0) -> Any:
+def most_unusual(
+    vae: Any, data: Any, *, kind: str = "nll", k: int | None = None, n: int = DEFAULT_SHOWN, seed: int = 0,
+    id_column: str | None = None,
+) -> Any:
     """Return the :class:`vaekit.scoring.Scores` of the ``n`` highest-scoring examples of
     ``data`` (read in chunks: memory holds one chunk and the ``n`` kept), highest first, with
-    their explanation and, for images, the examples as the model saw them."""
+    their explanation and, for images, the examples as the model saw them. ``id_column`` names a
+    table's rows (as ``vaekit score --id-column``), else the schema's id column or positions."""
     from vaekit.scoring import Examples, Scores, concatenate_scores, iter_scores, score_data, score_source
 
     table = vae.config.table is not None
-    source = score_source(vae, data)
+    source = score_source(vae, data, id_column=id_column)
     kept: list[tuple[float, int, Any]] = []  # a min-heap of (score, order, one-row Scores)
     order = 0
     for part in iter_scores(vae, source, kind=kind, k=k, seed=seed, explain=table, keep_examples=not table):
@@ -115,27 +119,54 @@ def _example_name(example_id: Any) -> str:
     return text if len(text) <= 16 else "…" + text[-15:]
 
 
+def colour_limit(values: np.ndarray) -> float:
+    """Return the half-width of a heat map's symmetric colour scale: the largest finite
+    ``|value|`` (nats), or 1 when there is none, so that an inf cell does not wash out the rest."""
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
 def _table_figure(top: Any) -> Any:
+    """Return the heat map of each column's contribution (nats) to the rows of ``top``: the
+    colours scaled by the finite contributions, an infinite one (a category never seen in
+    training) hatched and labelled ``inf``."""
+    from matplotlib.patches import Patch, Rectangle
+
     names = list(top.features or [])
     values = np.concatenate([top.contributions, top.latent[:, None]], axis=1) if len(top.scores) else np.zeros((0, len(names) + 1))
     columns = [*names, "(latent)"]
     n = len(top.scores)
     fig = new_figure(max(5.0, 0.55 * len(columns) + 2.5), max(2.5, 0.42 * n + 1.8))
     ax = fig.subplots()
-    limit = float(np.abs(values).max()) if values.size else 1.0
-    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    limit = colour_limit(values)
+    infinite = ~np.isfinite(values)
+    image = ax.imshow(np.where(infinite, np.nan, values), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(columns)), [c if len(c) <= 16 else c[:15] + "…" for c in columns], rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(n), [f"{top.ids[i]}: {top.scores[i]:.1f}" for i in range(n)], fontsize=7)
+    ax.set_yticks(range(n), [f"{_row_name(top.ids[i])}: {top.scores[i]:.1f}" for i in range(n)], fontsize=7)
     ax.set_ylabel(f"row ({top.id_name}): score, nats", fontsize=8)
+    for i, j in zip(*np.nonzero(infinite), strict=True):
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="black", edgecolor="white", hatch="///", linewidth=0))
+        ax.text(j, i, "inf", ha="center", va="center", fontsize=7, color="white", fontweight="bold",
+                bbox={"boxstyle": "round,pad=0.1", "facecolor": "black", "linewidth": 0})  # fmt: skip
     if values.size and len(columns) * n <= 400:
-        for i in range(n):
-            for j in range(len(columns)):
-                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=6)
+        for i, j in zip(*np.nonzero(~infinite), strict=True):
+            ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=6)
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("contribution to the score, nats", fontsize=7)
+    if infinite.any():
+        ax.legend(
+            handles=[Patch(facecolor="black", edgecolor="white", hatch="///", label="inf: a category never seen in training")],
+            loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.02 * max(len(c) for c in columns) / 4), fontsize=7,
+            frameon=False,
+        )  # fmt: skip
     ax.set_title(
         f"The {n} most unusual rows by the {top.kind} score: which columns made them unusual\n"
         "(contributions in standardised units; the score in the columns' own units on the left)",
         fontsize=9,
     )
     return fig
+
+
+def _row_name(example_id: Any) -> str:
+    """Return how the heat map names a row: its id as the file has it (no numpy repr)."""
+    return str(example_id.item() if isinstance(example_id, np.generic) else example_id)

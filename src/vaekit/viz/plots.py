@@ -209,7 +209,8 @@ def _anomalies(request: PlotRequest) -> Any:
     vae = _load(request)
     data = scoring_data(vae, request.get("data"), request.split)
     kind, n = request.get("score", "nll"), request.get("n", DEFAULT_SHOWN)
-    return anomaly_figure(vae, most_unusual(vae, data, kind=kind, k=request.get("k"), n=n, seed=request.seed))
+    top = most_unusual(vae, data, kind=kind, k=request.get("k"), n=n, seed=request.seed, id_column=request.get("id_column"))
+    return anomaly_figure(vae, top)
 
 
 def _write_report(request: PlotRequest, path: Path) -> Path:
