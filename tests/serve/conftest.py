@@ -52,3 +52,9 @@ def typed_table_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def typed_table_client(typed_table_run):
     return make_client(typed_table_run)
+
+
+@pytest.fixture(scope="session")
+def conditional_typed_table_run(tmp_path_factory):
+    """A conditional run on a typed table: trained with ``condition_on=["species"]``."""
+    return typed_table(tmp_path_factory, "penguins-by-species", condition_on=["species"])

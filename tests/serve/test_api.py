@@ -231,7 +231,26 @@ def test_conditional_run_is_served_with_its_classes(cvae_client):
 
 def test_unconditional_run_says_it_takes_no_label(image_client):
     info = image_client.get("/api/info").json()
-    assert info["conditional"] is False and info["num_classes"] is None
+    assert info["conditional"] is False and info["num_classes"] is None and info["class_names"] is None
+
+
+def test_classes_without_names_stay_numbers(cvae_client, typed_table_client):
+    assert cvae_client.get("/api/info").json()["class_names"] is None  # the bundled digits: classes 0..9
+    assert typed_table_client.get("/api/info").json()["class_names"] is None  # no condition columns
+
+
+def test_a_run_on_class_folders_names_its_classes_by_the_folders(tmp_path):
+    folder = tmp_path / "shapes"
+    rng = np.random.default_rng(0)
+    for name in ("ant", "moth", "zebra"):
+        (folder / name).mkdir(parents=True)
+        for i in range(8):
+            png = base64.b64decode(png_base64(rng.integers(0, 256, (8, 8), dtype=np.uint8)))
+            (folder / name / f"{i}.png").write_bytes(png)
+    run = tmp_path / "run"
+    vaekit.train(data=str(folder), model="cvae", encoder=[8], latent_dim=2, epochs=1, out=run, progress="quiet")
+    info = make_client(run).get("/api/info").json()
+    assert info["conditional"] and info["num_classes"] == 3 and info["class_names"] == ["ant", "moth", "zebra"]
 
 
 def test_conditional_map_holds_the_test_means_under_their_own_labels(cvae_client, cvae):
@@ -590,12 +609,12 @@ def test_rows_sent_to_a_model_without_a_table_schema_are_refused(table_client, i
     assert "send image" in image_client.post("/api/encode", json=body).json()["error"]
 
 
-def test_conditional_typed_table_decodes_under_the_condition_and_reads_it_from_the_row(tmp_path_factory):
-    from .conftest import typed_table
-
-    client = make_client(typed_table(tmp_path_factory, "penguins-by-species", condition_on=["species"]))
+def test_conditional_typed_table_decodes_under_the_condition_and_reads_it_from_the_row(conditional_typed_table_run):
+    client = make_client(conditional_typed_table_run)
     info = client.get("/api/info").json()
     assert info["conditional"] and info["num_classes"] == 3
+    # Its classes are named by their condition values, in class-number order.
+    assert info["class_names"] == ["species=Adelie", "species=Chinstrap", "species=Gentoo"]
     species = [client.post("/api/decode", json={"z": [0, 0, 0], "label": k}).json()["row"]["species"] for k in range(3)]
     assert species == ["Adelie", "Chinstrap", "Gentoo"]
     assert client.post("/api/encode", json={"row": PENGUIN}).json()["label"] == 2  # Gentoo, from the row

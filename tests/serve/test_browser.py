@@ -371,3 +371,34 @@ def test_a_typed_table_run_shows_rows_with_column_names(browser, typed_table_run
         finally:
             page.screenshot(path=str(tmp_path / "typed-table.png"), full_page=True)
             page.close()
+
+
+def test_a_conditional_typed_table_names_its_classes_by_their_values(browser, conditional_typed_table_run, tmp_path):
+    """A run trained with condition_on=["species"]: the class buttons, the readout, the legend and
+    the upload's note name the classes by their values (species=Gentoo), not by number."""
+    with serve_in_process(conditional_typed_table_run) as url:
+        names = json.loads(urllib.request.urlopen(url + "api/info").read())["class_names"]
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        readout = page.locator("#z-readout")
+        try:
+            page.goto(url)
+            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+            buttons = page.locator("#label-buttons button")
+            assert buttons.all_text_contents() == names == ["species=Adelie", "species=Chinstrap", "species=Gentoo"]
+            assert readout.text_content().endswith("· class species=Adelie")
+            assert "species=Gentoo" in page.locator("#legend").text_content()
+
+            # Picking Gentoo decodes under it: the readout names it and the decoded row is one.
+            page.click("#label-buttons button[data-label='2']")
+            page.wait_for_function("() => document.getElementById('z-readout').textContent.endsWith('species=Gentoo')")
+            assert page.locator("#decoded-row tbody tr").first.locator("td").all_text_contents() == ["species", "Gentoo"]
+
+            # A pasted row is encoded under its own class, named in the score's note.
+            page.fill("#row-input", "Chinstrap,Dream,46.1,3800,female,NA")
+            page.click("#row-button")
+            page.wait_for_selector("#map[data-uploads='1']", timeout=15_000)
+            assert page.locator("#score-note").text_content().endswith("encoded as class species=Chinstrap")
+            assert page.locator("#label-buttons button.on").text_content() == "species=Chinstrap"
+        finally:
+            page.screenshot(path=str(tmp_path / "conditional-typed-table.png"), full_page=True)
+            page.close()

@@ -4,7 +4,8 @@ interpolate, and the 2-D map of the test set. Every method takes and returns pla
 
 Conditional models (cvae) decode and encode under a class ``label`` that every such call takes
 (checked by :meth:`Explorer.check_label`); their map shows the test means encoded under each
-example's own label.
+example's own label. Where the classes have names (a typed table's condition values, or the
+class folders of an image run) ``info`` gives them, for the page to label classes with.
 
 A run on a typed table (one with a table codec: a .csv/.tsv/.parquet file or a DataFrame) also
 answers in rows: each decoded item carries ``row``, the decoded row in data units with column
@@ -30,7 +31,7 @@ from vaekit.api import TrainedVAE, load, resolve_eval_data
 from vaekit.runtime.errors import DataError, VaekitError
 from vaekit.serve.latent_map import LatentMap, fit_latent_map
 from vaekit.serve.limits import ServeLimits
-from vaekit.serve.rows import columns_info, frame_rows, input_row
+from vaekit.serve.rows import columns_info, condition_class_names, frame_rows, input_row
 from vaekit.viz.grid import image_grid, png_bytes
 
 #: The anomaly score averages this many posterior draws, made with this seed, so that the same
@@ -77,6 +78,8 @@ class Explorer:
         self.num_classes = int(vae.model.cond_dim) if self.conditional else None
         #: the table codec of a run on a typed table (rows in and out), else None
         self.codec = _table_codec(vae)
+        #: the names of the class numbers (the labels of the map and of a conditional model), or None
+        self.class_names = self._class_names()
         if self.conditional and test_x is not None and test_labels is None:
             test_x, data_note = None, "the run's test data has no labels, which this conditional model needs; the map is empty"
         self.data_note = data_note
@@ -100,6 +103,18 @@ class Explorer:
         except VaekitError as exc:
             test_x, test_labels, note = None, None, f"the run's test data could not be read ({exc}); the map is empty"
         return cls(vae, limits or ServeLimits(), test_x, test_labels, note)
+
+    def _class_names(self) -> list[str] | None:
+        """Return the name of each class number: a typed table's condition values (``species=Gentoo``)
+        for a run trained with ``condition_on``, the class folders' names for a run on them, else
+        None (the page then shows the numbers)."""
+        if self.codec is not None:
+            names = condition_class_names(self.codec)
+        else:
+            names = self.vae.config.class_names
+        if not names or (self.conditional and len(names) != self.num_classes):
+            return None  # names that do not cover the classes would misname them; numbers are safe
+        return [str(name) for name in names]
 
     # ---- start-up summaries -------------------------------------------------------------
 
@@ -200,6 +215,7 @@ class Explorer:
             "variational": self.variational,
             "conditional": self.conditional,
             "num_classes": self.num_classes,
+            "class_names": self.class_names,
             "map_method": self.map.method,
             "explained_variance_ratio": self.map.explained_variance_ratio,
             "slider_order_by": self.order_by,

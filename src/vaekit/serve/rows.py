@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaekit.data.tables.cells import MISSING_TEXT, json_scalar
+from vaekit.data.tables.cells import MISSING_TEXT, json_scalar, text_form
 from vaekit.runtime.errors import DataError
 
 #: a JSON cell: text, a number, true/false, or null for a missing cell
@@ -34,6 +34,23 @@ def columns_info(codec: Any) -> list[dict[str, Any]]:
         decimals = column.decimals if column.kind == "continuous" else None
         shown.append({"name": column.name, "kind": column.kind, "categories": categories, "decimals": decimals})
     return shown
+
+
+def condition_class_names(codec: Any) -> list[str] | None:
+    """Return the name of each class of a run trained with ``condition_on``, in class-number
+    order: its condition columns' values as ``column=value`` joined by ", " (``species=Gentoo,
+    sex=male``); None for a codec without condition columns.
+
+    The values come from the codec's own decoding under each class number, so a class is named
+    exactly as the rows decoded under it show their condition columns (and the joint numbering
+    stays the codec's business)."""
+    names = list(codec.condition_on)
+    if not names:
+        return None
+    count = codec.num_conditions
+    # What is decoded does not matter: the condition columns are filled from the labels alone.
+    frame = codec.decode(np.zeros((count, codec.width), dtype=np.float32), labels=np.arange(count, dtype=np.int64))
+    return [", ".join(f"{name}={text_form(frame[name].iloc[k])}" for name in names) for k in range(count)]
 
 
 def row_frame(row: dict[str, Cell], what: str = "row") -> pd.DataFrame:

@@ -234,6 +234,11 @@ class InfoResponse(BaseModel):
     variational: bool
     conditional: bool = Field(description="True for conditional models (cvae): every decode and encode takes a label.")
     num_classes: int | None = Field(description="Classes a conditional model decodes under (labels 0..num_classes-1).")
+    class_names: list[str] | None = Field(
+        description="The name of each class number (of the map's labels, and of a conditional model's label), in "
+        "order: a typed table's condition values ('species=Gentoo, sex=male' for a run trained with --condition-on "
+        "species,sex), the class folders' names for a run on them; null where the classes are only numbers."
+    )
     map_method: str = Field(description="identity (latent_dim <= 2), pca, or first-two (no data to fit PCA).")
     explained_variance_ratio: list[float] | None
     slider_order_by: str = Field(description="kl (mean KL per dimension), variance, or index.")

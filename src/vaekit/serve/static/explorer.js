@@ -251,7 +251,7 @@ function drawLegend() {
     const swatch = document.createElement("span");
     swatch.className = "swatch";
     swatch.style.background = PALETTE[c % PALETTE.length];
-    item.append(swatch, String(c));
+    item.append(swatch, className(c));
     legend.append(item);
   }
   const key = document.createElement("span");
@@ -278,11 +278,18 @@ function show(item) {
     if (out) out.textContent = fixed2(v);
   });
   $("z-readout").textContent = "z = [" + item.z.map((v) => fixed2(v)).join(", ") + "]" +
-    (state.info.conditional ? ` · class ${state.label}` : "");
+    (state.info.conditional ? ` · class ${className(state.label)}` : "");
   drawMap();
 }
 
 // ---- the class of a conditional model ----------------------------------------------------
+
+// A class's name where the run has names (a table's condition values, image class folders),
+// else its number, so that runs without names show what they always did.
+function className(c) {
+  const names = state.info.class_names;
+  return names && names[c] !== undefined ? names[c] : String(c);
+}
 
 function selectLabel(label) {
   state.label = label;
@@ -302,9 +309,9 @@ function buildLabelPicker() {
   for (let c = 0; c < info.num_classes; c++) {
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = String(c);
+    button.textContent = className(c);
     button.dataset.label = String(c);
-    button.title = `decode under class ${c}`;
+    button.title = info.class_names ? `decode under class ${c}: ${className(c)}` : `decode under class ${c}`;
     button.addEventListener("click", () => {
       selectLabel(c);
       requestDecode({z: currentZ(), label: c});
@@ -390,7 +397,7 @@ function showEncoded(result) {
     drawBars($("upload-recon-bars"), result.reconstruction.values);
   }
   $("anomaly-score").textContent = result.anomaly_score.toFixed(2);
-  $("score-note").textContent = result.score + (state.info.conditional ? `; encoded as class ${result.label}` : "");
+  $("score-note").textContent = result.score + (state.info.conditional ? `; encoded as class ${className(result.label)}` : "");
   state.uploads.push(result.point);
   show({z: result.z, label: result.label, point: result.point, ...result.reconstruction});
 }
