@@ -405,8 +405,36 @@ def test_evaluating_other_rows_checks_their_columns_and_keeps_the_runs_own_pictu
     frame.to_csv(other, index=False)
     result = runner.invoke(main, ["evaluate", str(table_run), "--data", str(other), "--k", "0"])
     assert result.exit_code == 0, result.output
-    assert "held-out NLL" not in result.output
+    assert "held-out NLL" not in result.output and "exact copies of training rows" not in result.output
     assert (table_run / "eval-table-other.json").exists() and (table_run / "table-columns-other.png").exists()
+
+
+def test_evaluating_the_training_file_warns_that_its_figures_are_not_held_out(table_run, table_csv):
+    result = CliRunner().invoke(main, ["evaluate", str(table_run), "--data", str(table_csv), "--k", "0"])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "exact copies of training rows" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: ") and "are not held out" in warned[0]
+    report = json.loads((table_run / "eval-table-other.json").read_text())
+    assert report["warnings"] == [warned[0].removeprefix("warning: ")]
+
+
+def test_impute_says_how_many_cells_and_rows_had_gaps(table_run, table_csv, tmp_path):
+    rows = pd.read_csv(table_csv)
+    cells, gapped = int(rows.isna().to_numpy().sum()), int(rows.isna().any(axis=1).sum())
+    assert 0 < gapped < len(rows)
+    result = CliRunner().invoke(main, ["impute", str(table_run), "--data", str(table_csv), "--out", str(tmp_path / "a.csv")])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {len(rows)} rows ({cells} missing cells filled, in {gapped} rows) to" in result.output
+    rows.dropna().to_csv(tmp_path / "whole.csv", index=False)
+    args = ["impute", str(table_run), "--data", str(tmp_path / "whole.csv"), "--out", str(tmp_path / "b.csv"), "--draws", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {2 * len(rows.dropna())} rows (no missing cells to fill, 2 times:" in result.output
+
+
+def test_a_where_column_named_otherwise_is_refused_with_the_name_it_likely_is(table_run, tmp_path):
+    result = CliRunner().invoke(main, ["sample", str(table_run), "--out", str(tmp_path / "s.csv"), "--where", "Sex=male"])
+    assert result.exit_code == 2 and "--where names column 'Sex', which the table does not have (did you mean 'sex'?)" in result.output
 
 
 def test_a_run_without_test_rows_trains_and_asks_for_rows_to_judge(table_csv, tmp_path):

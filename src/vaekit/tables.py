@@ -23,6 +23,7 @@ from vaekit.api import TrainedVAE, check_temperature, training_data_hint
 from vaekit.data.table_bundle import TABLE_SUFFIXES
 from vaekit.runtime.errors import ConfigError, DataError
 from vaekit.runtime.estimator_params import EstimatorParams
+from vaekit.runtime.names import did_you_mean
 
 #: rows decoded per pass when sampling, so memory stays bounded for any ``n``
 SAMPLE_BATCH = 10_000
@@ -103,7 +104,10 @@ def _split_where(codec: Any, where: dict[str, str]) -> tuple[dict[str, str], dic
     exact, rejected = {}, {}
     for name, value in where.items():
         if name not in kinds:
-            raise DataError(f"--where names column {name!r}, which the table does not have; its columns: {', '.join(kinds)}")
+            raise DataError(
+                f"--where names column {name!r}, which the table does not have{did_you_mean(name, kinds)}; "
+                f"its columns: {', '.join(kinds)}"
+            )
         if name in codec.condition_on:
             exact[name] = value
         elif kinds[name] == "ignore":

@@ -440,3 +440,23 @@ def test_the_fix_for_an_image_folder_on_disk_keeps_every_image_with_its_shape(tm
     b = load_data(str(tmp_path / "img"), hold_out=False)  # the message's own recipe
     stack = b.train.numpy().reshape(-1, *b.shape)
     assert "folder" in str(refused.value) and stack.shape == (9, 1, 3, 4) and stack.dtype == np.uint8
+
+
+def test_a_copy_made_by_another_text_reader_is_not_reused(tmp_path, monkeypatch):
+    from vaekit.data.disk.npy import sampled_fingerprint
+    from vaekit.data.tables import read as read_module
+
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    pd.DataFrame({"postcode": ["01067", "10115", "80331"] * 10, "x": np.arange(30.0)}).to_csv(tmp_path / "t.csv", index=False)
+    fingerprint = sampled_fingerprint(tmp_path / "t.csv")
+    # A copy as a reader without a version in the name left it: the postcodes read as numbers.
+    older = convert.cache_dir() / f"t.csv-{fingerprint[:16]}.parquet"
+    older.parent.mkdir(parents=True)
+    write_parquet(older, pd.DataFrame({"postcode": [1067, 10115, 80331] * 10, "x": np.arange(30.0)}), 30)
+    said: list[str] = []
+    parquet, _ = converted_parquet(tmp_path / "t.csv", say=said.append)
+    assert parquet != older and said[0].startswith("converted")
+    assert read_table(parquet)["postcode"].iloc[0] == "01067"
+    monkeypatch.setattr(read_module, "TEXT_READER_VERSION", read_module.TEXT_READER_VERSION + 1)
+    again, _ = converted_parquet(tmp_path / "t.csv", say=said.append)
+    assert again != parquet and said[1].startswith("converted")  # a changed reader converts again

@@ -68,3 +68,15 @@ def test_labels_that_are_not_binary_are_refused_naming_a_bad_value(labels):
 def test_a_label_count_other_than_the_score_count_is_refused():
     with pytest.raises(DataError, match="9 labels for 10 scored examples"):
         anomaly_metrics(SCORES, LABELS[:9])
+
+
+def test_bad_labels_are_named_with_their_rows(tmp_path):
+    with pytest.raises(DataError, match=r"found nan \(row 3\), 2\.0 \(row 5\); fix or drop those rows"):
+        anomaly_labels([0.0, 1.0, float("nan"), 0.0, 2.0])
+    with pytest.raises(DataError, match=r"found 'maybe' \(row 2\), 'maybe' \(row 3\), 'x' \(row 4\) and 1 more"):
+        anomaly_labels(["yes", "maybe", "maybe", "x", "?"])
+    from vaekit.data.tables import read_table
+
+    (tmp_path / "scored.csv").write_text("x,is_anomaly\n1.5,0\n\n2.5,\n3.5,1\n")  # a blank line: line 4 is row 2
+    with pytest.raises(DataError, match=r"found nan \(line 4\)"):
+        anomaly_labels(read_table(tmp_path / "scored.csv")["is_anomaly"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from vaekit.evaluation.table_quality import (
     quality_score,
     table_quality_report,
 )
+from vaekit.runtime.errors import VaekitWarning
 
 KINDS = {"x": "continuous", "y": "continuous", "k": "count", "c": "categorical", "b": "binary"}
 
@@ -170,6 +172,7 @@ def odd_tables() -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
     ]
 
 
+@pytest.mark.filterwarnings("ignore:.*exact copies of training rows:vaekit.runtime.errors.VaekitWarning")  # real rows as both sides
 @pytest.mark.parametrize("what, odd_real, odd_synthetic", odd_tables(), ids=[t[0] for t in odd_tables()])
 def test_odd_tables_never_stop_the_report(what, odd_real, odd_synthetic):
     report = table_quality_report(odd_real, odd_real, odd_synthetic, KINDS)
@@ -184,6 +187,7 @@ def test_odd_tables_never_stop_the_report(what, odd_real, odd_synthetic):
     assert auc is None or 0.0 <= auc <= 1.0
 
 
+@pytest.mark.filterwarnings("ignore:.*exact copies of training rows:vaekit.runtime.errors.VaekitWarning")  # real rows as both sides
 def test_undefined_numbers_are_nan_with_a_note():
     base = make_table(60, seed=12)
     details = table_quality_report(base, base, base.assign(x=np.nan), KINDS)
@@ -217,3 +221,27 @@ def test_report_puts_everything_in_one_rounded_dict(real):
     assert set(report["notes"]) >= {"column_shapes", "pair_trends", "detection", "ml_efficacy", "privacy"}
     text = json.dumps(report, allow_nan=False)
     assert len(str(report["quality"]["score"])) <= 6 and "id" not in report["column_shapes"] and text
+
+
+def test_the_report_warns_once_when_the_held_out_rows_are_training_rows(real):
+    train = make_table(300, seed=15)
+    with pytest.warns(VaekitWarning) as caught:
+        report = table_quality_report(train, train.iloc[:120], real, KINDS, target="c", seed=1)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert str(caught[0].message).startswith("120 of the 120 real rows judged (100%) are exact copies of training rows")
+    assert "held-out figures" in str(caught[0].message) and "not held out" in str(caught[0].message)
+    assert report["privacy"]["exact_copies"] == {"synthetic": 0.0, "holdout": 1.0, "train": 0.0}
+    assert report["warnings"] == [str(caught[0].message)]
+
+
+def test_new_rows_that_repeat_training_rows_by_chance_are_no_warning(real):
+    # Two flags: every row repeats another, held out or not, so copies are no sign of training rows.
+    rng = np.random.default_rng(16)
+    flags = pd.DataFrame({"c": rng.choice(["a", "b"], 400), "b": rng.integers(0, 2, 400)})
+    kinds = {"c": "categorical", "b": "binary"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VaekitWarning)
+        report = table_quality_report(flags.iloc[:300], flags.iloc[300:], flags.iloc[:100], kinds, seed=1)
+        fresh = table_quality_report(make_table(300, seed=17), make_table(100, seed=18), real, KINDS, seed=1)
+    assert report["privacy"]["exact_copies"]["holdout"] == 1.0 and report["privacy"]["exact_copies"]["train"] == 1.0
+    assert "warnings" not in report and "warnings" not in fresh

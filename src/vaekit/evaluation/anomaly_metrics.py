@@ -24,13 +24,24 @@ def anomaly_labels(values: Any, what: str = "the labels") -> np.ndarray:
     if array.dtype.kind in "iuf":
         bad = ~np.isin(array, (0, 1))
         if bad.any():
-            raise DataError(f"{what} must be 0 (normal) or 1 (anomaly); found {_plain(array[bad][0])!r}")
+            raise DataError(f"{what} must be 0 (normal) or 1 (anomaly); found {_bad_rows(values, array, bad)}")
         return array.astype(np.int8)
     text = np.char.lower(array.astype(str))
     bad = ~np.isin(text, list(_TRUE_TEXT | _FALSE_TEXT))
     if bad.any():
-        raise DataError(f"{what} must be 0/1 or true/false (1 = anomaly); found {_plain(array[bad][0])!r}")
+        raise DataError(f"{what} must be 0/1 or true/false (1 = anomaly); found {_bad_rows(values, array, bad)}")
     return np.isin(text, list(_TRUE_TEXT)).astype(np.int8)
+
+
+def _bad_rows(values: Any, array: np.ndarray, bad: np.ndarray) -> str:
+    """Return the first bad labels with their rows, e.g. ``nan (line 4), 2 (line 9) and 3 more;
+    fix or drop those rows``: lines of the file a pandas column was read from, else rows from 1."""
+    from vaekit.data.tables.cells import show_cells
+
+    # A pandas column read from a file keeps where its rows came from (attrs): name its lines.
+    where = values if hasattr(values, "attrs") and len(values) == len(array) else array
+    positions = np.flatnonzero(bad)
+    return f"{show_cells(where, [_plain(v) for v in array[positions]], positions)}; fix or drop those rows"
 
 
 def _plain(value: Any) -> Any:

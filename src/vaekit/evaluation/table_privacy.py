@@ -76,6 +76,14 @@ def _copy_share(rows: np.ndarray, train: set[bytes]) -> float:
     return float(np.mean([np.ascontiguousarray(r).tobytes() in train for r in rows]))
 
 
+def _repeat_share(rows: np.ndarray) -> float:
+    """Return the share of ``rows`` identical to another of ``rows`` (NaN for none)."""
+    if not len(rows):
+        return float("nan")
+    _, inverse, counts = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    return float(np.mean(counts[np.ravel(inverse)] > 1))
+
+
 def _summary(distances: np.ndarray) -> dict[str, float]:
     if not distances.size:
         return {"median": float("nan"), "p5": float("nan")}
@@ -103,7 +111,8 @@ def distance_to_closest_record(
     columns. ``p5`` is the 5th percentile. ``median_ratio`` = synthetic median / holdout median
     (well below 1: synthetic rows sit closer to the training rows than new real rows do).
     ``exact_copies``: the share (fraction) of synthetic rows, and of holdout rows, identical in
-    every modelled cell to some training row, counted over all rows. The nearest-neighbour
+    every modelled cell to some training row, counted over all rows, and of training rows
+    identical to another training row (how often real rows repeat by chance). The nearest-neighbour
     search uses at most ``DCR_MAX_QUERY`` synthetic and holdout rows and ``DCR_MAX_TRAIN``
     training rows (seeded subsamples). NaN where a side has no rows or there are no columns."""
     from sklearn.neighbors import NearestNeighbors
@@ -118,6 +127,7 @@ def distance_to_closest_record(
     result["exact_copies"] = {
         "synthetic": _copy_share(identities[1], seen),
         "holdout": _copy_share(identities[2], seen),
+        "train": _repeat_share(identities[0]),
     }
     rng = np.random.default_rng(seed)
     train = subsample(train_real, DCR_MAX_TRAIN, rng)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,11 @@ from vaekit.evaluation.table_shapes import (
     pair_trends,
     quality_score,
 )
+from vaekit.runtime.errors import VaekitWarning, user_stacklevel
+
+#: share of the real rows judged that are exact copies of training rows above which the report
+#: warns that they are likely the training rows themselves
+HELD_OUT_COPY_SHARE = 0.5
 
 __all__ = [
     "column_shapes",
@@ -115,7 +121,9 @@ def table_quality_report(
     - ``ml_efficacy``: see :func:`ml_efficacy` (trained on ``train_real`` / ``synthetic``, tested
       on ``holdout_real``);
     - ``privacy``: see :func:`distance_to_closest_record`;
-    - ``seconds``: the time each part took; ``notes``: how each number is computed.
+    - ``seconds``: the time each part took; ``notes``: how each number is computed;
+    - ``warnings`` (only when there is one): the line of :func:`training_rows_warning`, also
+      given as a ``VaekitWarning``, when the "held-out" rows look like the training rows.
 
     Shapes, trends and detection compare ``synthetic`` with ``holdout_real`` (rows the model never
     saw). Scores are rounded to 4 decimals; a number that cannot be computed is ``None`` with a
@@ -157,6 +165,9 @@ def table_quality_report(
     lap("ml_efficacy")
     privacy = distance_to_closest_record(train_real, synthetic, holdout_real, kinds, seed=seed)
     lap("privacy")
+    copied = training_rows_warning(privacy["exact_copies"], len(holdout_real))
+    if copied:
+        warnings.warn(copied, VaekitWarning, stacklevel=user_stacklevel())
     report = {
         "rows": {"train": len(train_real), "holdout": len(holdout_real), "synthetic": len(synthetic)},
         "columns": {
@@ -172,4 +183,24 @@ def table_quality_report(
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "notes": NOTES,
     }
+    if copied:
+        report["warnings"] = [copied]
     return _clean(report)
+
+
+def training_rows_warning(copies: Mapping[str, float], rows: int) -> str | None:
+    """Return a one-line warning when the real rows judged look like the training rows: more
+    than ``HELD_OUT_COPY_SHARE`` of them exact copies of training rows, and over twice as many
+    as training rows repeat one another; None otherwise. ``copies`` is the privacy check's
+    ``exact_copies`` (shares of the judged "holdout" rows and of repeated "train" rows)."""
+    share, repeats = copies.get("holdout", math.nan), copies.get("train", math.nan)
+    # A table of a few categories repeats its rows by chance, so new rows copy training rows as
+    # often as training rows copy each other: only a share well above that points at the
+    # training rows themselves (a --data FILE holding the run's own rows).
+    if not share > HELD_OUT_COPY_SHARE or (not math.isnan(repeats) and share <= 2 * repeats):
+        return None
+    return (
+        f"{round(share * rows)} of the {rows} real rows judged ({share:.0%}) are exact copies of training rows: "
+        "the data look like the run's training rows, so the held-out figures (closest-record distance, "
+        "detection, efficacy, NLL) are not held out; judge rows the model did not train on"
+    )

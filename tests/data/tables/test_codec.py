@@ -465,3 +465,19 @@ def test_decode_rounds_a_continuous_column_to_its_decimal_places(frame):
         column.pop("decimals")
     loose = type(codec).from_dict(old).decode(noisy)
     assert not np.array_equal(loose["bill_length_mm"], np.round(loose["bill_length_mm"], 1))
+
+
+def test_a_column_named_otherwise_is_refused_with_the_name_it_likely_is(frame):
+    codec = fitted(frame.assign(row=np.arange(len(frame))), kinds={"row": "ignore"})
+    renamed = frame.rename(columns={"species": "Species", "visits": "n_visits"})
+    with pytest.raises(DataError) as caught:
+        codec.encode(renamed)
+    message = str(caught.value)
+    assert "lacks the column(s) 'species' (did you mean 'Species'?), 'visits' (did you mean 'n_visits'?)" in message
+    assert "rename or add them" in message
+    with pytest.raises(DataError, match=r"not trained on: 'Row' \(did you mean 'row'\?\); rename or drop them"):
+        codec.encode(frame.assign(Row=1))  # an ignored column may be absent, not named otherwise
+    with pytest.raises(DataError, match=r"the table has no column 'Species' \(did you mean 'species'\?\); its columns"):
+        codec.schema.column("Species")
+    with pytest.raises(DataError, match=r"lacks the column\(s\) 'site' that the model was trained on; add them"):
+        codec.encode(frame.drop(columns="site"))  # nothing close: no guess

@@ -93,6 +93,7 @@ def test_the_users_kinds_win_with_their_reason(frame):
     ("kinds", "words"),
     [
         ({"nope": "categorical"}, ["'nope'", "not in the table", "species"]),
+        ({"Site": "categorical"}, ["'Site'", "not in the table (did you mean 'site'?)"]),
         ({"site": "fancy"}, ["'site'", "unknown kind 'fancy'", "categorical"]),
         ({"species": "continuous"}, ["'species'", "cannot be continuous", "not numbers"]),
         ({"site": "binary"}, ["'site'", "cannot be binary", "4 distinct"]),

@@ -5,9 +5,10 @@ before it. So ``--data-loading disk`` converts it, once, into a Parquet file of 
 ``block_rows_for(columns)`` rows, with each column in the type ``read_table`` gives the whole
 file (a first pass over the file decides the types, a second converts; one chunk in memory at
 a time). The file goes into the cache folder (``$VAEKIT_CACHE_DIR``, else
-``~/.cache/vaekit``), under ``converted/``, named after the text file and its fingerprint, and is
-used again while the text file is unchanged. The conversion is a function of the text alone,
-so a run resumed after the cache was cleared converts it again to the same row groups.
+``~/.cache/vaekit``), under ``converted/``, named after the text file, its fingerprint and the
+version of the text reader, and is used again while both are unchanged. The conversion is a
+function of the text (and that version) alone, so a run resumed after the cache was cleared
+converts it again to the same row groups.
 """
 
 from __future__ import annotations
@@ -47,8 +48,13 @@ def text_columns(path: Path) -> int:
 
 
 def converted_path(path: Path, fingerprint: str) -> Path:
-    """Return where the Parquet copy of the text table ``path`` with ``fingerprint`` goes."""
-    return cache_dir() / f"{path.name}-{fingerprint[:16]}.parquet"
+    """Return where the Parquet copy of the text table ``path`` with ``fingerprint`` goes: a
+    name of the text file's, its fingerprint's and the text reader's version."""
+    from vaekit.data.tables.read import TEXT_READER_VERSION
+
+    # The copy holds the cells as the reader typed them, so an unchanged text file read by a
+    # changed reader needs a new copy: one made earlier (e.g. with 01067 read as 1067) is not reused.
+    return cache_dir() / f"{path.name}-{fingerprint[:16]}-r{TEXT_READER_VERSION}.parquet"
 
 
 def _whole_parquet(path: Path) -> bool:

@@ -44,6 +44,7 @@ from vaekit.data.tables.cells import (
 from vaekit.data.tables.numbers import point_masses, skewness
 from vaekit.data.tables.schema import CATEGORY_KINDS, KINDS, MAX_DECIMALS, ColumnSchema, TableSchema
 from vaekit.runtime.errors import DataError
+from vaekit.runtime.names import did_you_mean
 
 #: at most this many distinct whole numbers are read as codes (categories)
 MAX_CODES = 20
@@ -127,7 +128,7 @@ def _overrides(names: list[str], kinds: Mapping[str, str] | None, ignore: Sequen
     for name, kind in [*(dict(kinds or {}).items()), *((n, "ignore") for n in ignore)]:
         if name not in names:
             raise DataError(
-                f"{where}column {name!r} (given a kind of {kind!r}) is not in the table; "
+                f"{where}column {name!r} (given a kind of {kind!r}) is not in the table{did_you_mean(name, names)}; "
                 f"its columns are: {', '.join(names)}"
             )
         if kind not in KINDS:

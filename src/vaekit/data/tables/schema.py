@@ -13,6 +13,7 @@ from typing import Any
 
 from vaekit.data.tables.cells import json_scalar
 from vaekit.runtime.errors import DataError
+from vaekit.runtime.names import did_you_mean
 
 #: column kinds: how a column is modelled (see docs and the contract of issue 16)
 KINDS = ("continuous", "integer", "count", "binary", "categorical", "ignore")
@@ -137,7 +138,9 @@ class TableSchema:
         for c in self.columns:
             if c.name == name:
                 return c
-        raise DataError(f"the table has no column {name!r}; its columns are: {', '.join(self.names)}")
+        raise DataError(
+            f"the table has no column {name!r}{did_you_mean(name, self.names)}; its columns are: {', '.join(self.names)}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the schema as a JSON-able dict: ``{"format", "version", "columns": [...]}``."""

@@ -11,6 +11,7 @@ import pandas as pd
 from vaekit.data.tables.cells import is_missing, json_scalar, known_values, match_category, show_cells
 from vaekit.data.tables.schema import ColumnSchema, TableSchema
 from vaekit.runtime.errors import DataError
+from vaekit.runtime.names import did_you_mean
 
 
 def check_columns(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
@@ -26,20 +27,32 @@ def check_columns(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         twice = next(n for n in names if names.count(n) > 1)
         raise DataError(f"two columns are named {twice!r}; rename or drop one of them")
     absent = [c.name for c in schema.modelled if c.name not in names]
-    if absent:
-        raise DataError(
-            f"the table lacks the column(s) {', '.join(map(repr, absent))} that the model was trained on; "
-            f"add them (cells may be empty: missing cells are allowed){_reading_hint(names, schema)}"
-        )
     known = set(schema.names)
     extra = [n for n in names if n not in known]
-    if extra:
+    if absent:
+        listed, meant = _named_with_hints(absent, extra)
         raise DataError(
-            f"the table has column(s) the model was not trained on: {', '.join(map(repr, extra))}; drop them"
+            f"the table lacks the column(s) {listed} that the model was trained on; "
+            f"{'rename or add' if meant else 'add'} them (cells may be empty: missing cells are allowed)"
+            f"{_reading_hint(names, schema)}"
+        )
+    if extra:
+        listed, meant = _named_with_hints(extra, [n for n in schema.names if n not in names])
+        raise DataError(
+            f"the table has column(s) the model was not trained on: {listed}; {'rename or drop' if meant else 'drop'} them"
         )
     if any(not isinstance(c, str) for c in df.columns):
         df = df.rename(columns=str)  # a shallow copy: the caller's frame keeps its names
     return df
+
+
+def _named_with_hints(names: list[str], others: list[str]) -> tuple[str, bool]:
+    """Return ``(text, hinted)``: ``names`` quoted and joined, each followed by the name among
+    ``others`` it likely misspells (``'species' (did you mean 'Species'?)``), and whether any was."""
+    # Only the unmatched names on the other side are candidates: a column the table has under the
+    # schema's own name is not the one a missing column was renamed to.
+    hints = [did_you_mean(name, others) for name in names]
+    return ", ".join(f"{name!r}{hint}" for name, hint in zip(names, hints, strict=True)), any(hints)
 
 
 def _reading_hint(names: list[str], schema: TableSchema) -> str:
