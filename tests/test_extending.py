@@ -447,3 +447,19 @@ def test_info_reads_a_run_whose_plugin_is_not_imported_and_says_which_piece(plug
     assert "parameters" not in info
     for key in ("epochs_trained", "steps", "best_epoch", "best_loss", "optimizer", "files", "latent_dim"):
         assert info[key] == with_plugin[key], key
+
+
+def test_a_family_that_passes_kwargs_on_takes_its_bases_options(registries, tmp_path):
+    from vaekit.models import VAE, register
+
+    @register("kwargs-vae")
+    class KwargsVAE(VAE):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    assert registries["model"].options("kwargs-vae")["flow_steps"] == 0
+    vae = vaekit.train(data="digits", model="kwargs-vae", options={"flow_steps": 1}, encoder=[8], latent_dim=2,
+                       epochs=1, out=tmp_path / "run", progress="quiet")  # fmt: skip
+    assert vae.model.flow is not None and vae.config.model.options["flow_steps"] == 1
+    with pytest.raises(ConfigError, match=r"model 'kwargs-vae' takes no option 'blocks'"):
+        vaekit.train(data="digits", model="kwargs-vae", options={"blocks": 2}, epochs=1, out=tmp_path / "r2", progress="quiet")

@@ -20,13 +20,30 @@ from vaekit.runtime.errors import ConfigError
 from vaekit.runtime.typecheck import annotations_of, type_error
 
 
+def keyword_parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """Return the named parameters ``factory`` (a class or function) takes, in order: its own
+    and, for a class whose ``__init__`` takes ``**kwargs``, those of the base classes it passes
+    them on to (each next ``__init__`` in the MRO, up to one without ``**kwargs`` or torch's)."""
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    parameters = inspect.signature(factory).parameters
+    found = {name: p for name, p in parameters.items() if p.kind not in variadic}
+    passes_on = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    # A subclass that forwards **kwargs takes its base's options: they must not be refused.
+    for base in factory.__mro__[1:] if isinstance(factory, type) and passes_on else ():
+        if "__init__" not in vars(base):
+            continue
+        if base is object or base.__module__.split(".")[0] == "torch":
+            break
+        inherited = inspect.signature(base).parameters
+        found.update({name: p for name, p in inherited.items() if p.kind not in variadic and name not in found})
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inherited.values()):
+            break
+    return found
+
+
 def accepted_options(factory: Callable[..., Any]) -> set[str]:
-    """Return the keyword names ``factory`` (a class or function) accepts."""
-    return {
-        name
-        for name, p in inspect.signature(factory).parameters.items()
-        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    }
+    """Return the keyword names ``factory`` (a class or function) accepts (:func:`keyword_parameters`)."""
+    return set(keyword_parameters(factory))
 
 
 def option_defaults(factory: Callable[..., Any], exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -34,10 +51,8 @@ def option_defaults(factory: Callable[..., Any], exclude: set[str] | frozenset[s
     (the arguments the library supplies itself) and arguments without a default."""
     return {
         name: p.default
-        for name, p in inspect.signature(factory).parameters.items()
-        if name not in exclude
-        and p.default is not inspect.Parameter.empty
-        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        for name, p in keyword_parameters(factory).items()
+        if name not in exclude and p.default is not inspect.Parameter.empty
     }
 
 
@@ -117,12 +132,7 @@ def signature_problem(factory: Callable[..., Any], required: Collection[str]) ->
 
 def options_without_default(factory: Callable[..., Any]) -> list[str]:
     """Return the names of the keyword arguments ``factory`` takes that have no default."""
-    return [
-        name
-        for name, p in inspect.signature(factory).parameters.items()
-        if p.default is inspect.Parameter.empty
-        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    ]
+    return [name for name, p in keyword_parameters(factory).items() if p.default is inspect.Parameter.empty]
 
 
 def how_to_set(option: str, kind: str | None) -> str:
