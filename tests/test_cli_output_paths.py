@@ -229,3 +229,12 @@ def test_an_ordinary_output_is_still_replaced(table_run, monkeypatch):
     result = invoke("sample", "run", "-n", "5", "--out", "synthetic.csv")
     assert result.exit_code == 0, result.output
     assert Path("synthetic.csv").read_text().count("\n") == 6
+
+
+def test_sample_from_another_folder_refuses_the_table_runs_training_data(table_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the run recorded where it read its relatively named table
+    training = table_run.parent / "table.csv"
+    before = training.read_bytes()
+    line = one_error_line(invoke("sample", table_run, "-n", "100", "--out", training))
+    assert line == f"error: --out {training} {TRAINING_DATA}"
+    assert training.read_bytes() == before

@@ -228,11 +228,13 @@ def parquet_fingerprint(table: ParquetRows) -> str:
 
 
 def data_file_record(name: str, fmt: str, layout: BlockLayout, fingerprint: str, read_from: Path) -> dict[str, Any]:
-    """Return what a run records of its data file: enough to say what changed."""
+    """Return what a run records of its data file: enough to say what changed, and where it was
+    read from (absolute for a file: ``--out`` checks from another folder still find the
+    training data; a dataset's name as given)."""
     return {
         "path": name,
         "format": fmt,
-        "read_from": str(read_from),
+        "read_from": os.path.abspath(read_from) if Path(read_from).exists() else str(read_from),
         "rows": layout.n_rows,
         "row_groups": layout.n_blocks,
         "layout_sha256": layout.digest(),
