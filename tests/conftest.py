@@ -50,3 +50,19 @@ def cvae_run(tmp_path_factory) -> Path:
         data="digits", model="cvae", encoder=[16], latent_dim=2, epochs=2, batch_size=64, out=out, progress="quiet"
     )
     return out
+
+
+@pytest.fixture
+def registries():
+    """The registries of every kind of piece, with whatever a test registers removed after it."""
+    from vaekit.distributions import LIKELIHOODS, PRIORS
+    from vaekit.models import MODELS
+    from vaekit.nets import NETS
+    from vaekit.objectives import OBJECTIVES
+
+    kinds = {"likelihood": LIKELIHOODS, "model": MODELS, "objective": OBJECTIVES, "prior": PRIORS, "net": NETS}
+    before = {kind: dict(registry) for kind, registry in kinds.items()}
+    yield kinds
+    for kind, registry in kinds.items():
+        registry.clear()
+        registry.update(before[kind])

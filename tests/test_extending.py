@@ -77,22 +77,6 @@ def test_the_new_pieces_options_are_checked_by_its_own_constructor(plugin, tmp_p
 # --- mistakes made while extending: each a ConfigError naming the fix, as early as possible ---
 
 
-@pytest.fixture
-def registries():
-    """The registries of every kind of piece, with whatever a test registers removed after it."""
-    from vaekit.distributions import PRIORS
-    from vaekit.models import MODELS
-    from vaekit.nets import NETS
-    from vaekit.objectives import OBJECTIVES
-
-    kinds = {"likelihood": LIKELIHOODS, "model": MODELS, "objective": OBJECTIVES, "prior": PRIORS, "net": NETS}
-    before = {kind: dict(registry) for kind, registry in kinds.items()}
-    yield kinds
-    for kind, registry in kinds.items():
-        registry.clear()
-        registry.update(before[kind])
-
-
 def _model(likelihood=None, name="vae"):
     """A small model for data of 5 real values, built through the registries."""
     from vaekit.models import DataFacts, create

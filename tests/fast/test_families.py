@@ -13,7 +13,7 @@ from vaekit.evaluation.iwae import chunk_log_weights
 from vaekit.fast.families import family_unsupported
 from vaekit.fast.fused_chunk import fused_chunk_unsupported
 from vaekit.fast.fused_step import fused_step_unsupported
-from vaekit.models import MODELS, VAE, HierarchicalGaussianVAE
+from vaekit.models import VAE, HierarchicalGaussianVAE
 
 from .small_models import small_model
 
@@ -42,12 +42,9 @@ class PlainHierarchy(HierarchicalGaussianVAE):
 
 
 @pytest.fixture
-def models_registry():
+def models_registry(registries):
     """The model registry, with whatever a test registers removed after it."""
-    before = dict(MODELS)
-    yield MODELS
-    MODELS.clear()
-    MODELS.update(before)
+    return registries["model"]
 
 
 @pytest.mark.parametrize("cls", [PlainSub, SharpDecode, SharpEncode])

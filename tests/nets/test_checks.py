@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from vaekit.nets import NETS, NetSpec, create_nets, register_net
+from vaekit.nets import NetSpec, create_nets, register_net
 from vaekit.runtime.errors import ConfigError
 
 SPEC = NetSpec(input_shape=(5,), latent_dim=2, params_per_dim=2)
@@ -13,12 +13,9 @@ COND_SPEC = NetSpec(input_shape=(5,), latent_dim=2, params_per_dim=2, cond_dim=3
 
 
 @pytest.fixture
-def nets():
-    """The net registry, with whatever a test registers removed after it."""
-    before = dict(NETS)
-    yield register_net
-    NETS.clear()
-    NETS.update(before)
+def nets(registries):
+    """The net registry's decorator, with whatever a test registers removed after it."""
+    return register_net
 
 
 class Encoder(nn.Module):
