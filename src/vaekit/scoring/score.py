@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from vaekit.data.tables.cells import json_scalar
 from vaekit.evaluation.calibration import Calibration, load_calibration
 from vaekit.evaluation.scores import ScoredBatch, check_score_kind, score_examples
 from vaekit.runtime import distributed
@@ -132,8 +133,8 @@ def _infinite_examples(chunk: ScoreChunk, scores: np.ndarray, overflowed: np.nda
 
 def _plain(value: Any) -> str:
     """Return an id as the file writes it: text quoted, numbers plain (no numpy repr)."""
-    value = value.item() if isinstance(value, np.generic) else value
-    return repr(value) if isinstance(value, str) else str(value)
+    scalar = json_scalar(value)
+    return repr(scalar) if isinstance(scalar, str) else str(scalar)
 
 
 def describe_infinite(named: list[str], count: int) -> str:
