@@ -267,6 +267,22 @@ def test_workers_of_a_plugin_launcher_register_its_pieces(started: str, tmp_path
     assert config["model"]["likelihood"]["name"] == "my-gaussian"
 
 
+@pytest.mark.parametrize("worker", [True, False])
+def test_main_called_by_a_plugin_script_ends_a_worker_without_the_interpreters_teardown(worker: bool) -> None:
+    # The teardown with torch's gloo threads alive can abort a worker whose command succeeded.
+    code = "import atexit\natexit.register(lambda: print('teardown ran'))\nfrom vaekit.cli import main\nmain()\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", MESSAGES_ENV)}
+    if worker:
+        env.update(RANK="1", WORLD_SIZE="2", LOCAL_RANK="1")
+    job = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert job.returncode == 0, job.stderr
+    assert job.stdout.startswith("vaekit, version ")
+    assert ("teardown ran" in job.stdout) is not worker
+    failed = subprocess.run([sys.executable, "-c", code, "train", "--data", "/no/such.npy"], capture_output=True, text=True,
+                            env=env, timeout=60)  # fmt: skip
+    assert failed.returncode != 0 and "teardown ran" in failed.stdout  # a failure cleans up as usual
+
+
 def test_workers_start_as_the_launcher_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from types import ModuleType
 

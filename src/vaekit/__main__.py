@@ -1,10 +1,6 @@
-"""``python -m vaekit``: the ``vaekit`` command (``torchrun -m vaekit train ...`` starts it per process)."""
+"""``python -m vaekit``: the ``vaekit`` command (``torchrun -m vaekit train ...`` starts it per
+process; the command group itself ends a worker as workers end, :class:`vaekit.cli.launch.Group`)."""
 
 from vaekit.cli import main
-from vaekit.cli.launch import run_command_as_worker
-from vaekit.runtime.worker_process import launched_by_torchrun, run_as_worker
 
-if launched_by_torchrun():
-    run_as_worker(lambda: run_command_as_worker(main))
-else:
-    main()
+main()

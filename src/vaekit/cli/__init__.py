@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from vaekit._version import __version__
-from vaekit.cli.launch import launch, launch_options, refuse_one_process_command, wants_launch
+from vaekit.cli.launch import Group, launch, launch_options, refuse_one_process_command, wants_launch
 from vaekit.cli.options import (
     Choice,
     Command,
@@ -37,7 +37,7 @@ from vaekit.config import PRECISIONS
 from vaekit.runtime.errors import ConfigError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vaekit")
 def main() -> None:
     """vaekit: train, evaluate and use variational autoencoders."""

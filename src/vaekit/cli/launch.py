@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from vaekit.runtime.errors import ConfigError
-from vaekit.runtime.worker_process import first_to_say, launched_by_torchrun
+from vaekit.runtime.worker_process import first_to_say, launched_by_torchrun, run_as_worker
 
 #: torchrun's default seconds to wait for every node to join the rendezvous
 DEFAULT_RDZV_TIMEOUT_S = 120
@@ -171,12 +171,28 @@ def _told(folder: str) -> dict[int, dict[str, Any]]:
     return told
 
 
-def run_command_as_worker(group: click.Command) -> None:
+class Group(click.Group):
+    """The ``vaekit`` command group: called as a program under torchrun (a worker, however it
+    was started: ``-m vaekit``, a plugin script calling ``main()``, ``python -c``), it runs as
+    :func:`run_command_as_worker` and ends as :func:`~vaekit.runtime.worker_process.run_as_worker`
+    does; anywhere else, as click's group."""
+
+    def main(self, args: Any = None, *rest: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command line (``args``, else the process's arguments); as the program of a
+        torchrun worker (no ``args`` given, standalone) never returns (see the class)."""
+        if args is None and standalone_mode and launched_by_torchrun():
+            # A plugin script's worker ends here too: the interpreter's teardown with torch's
+            # gloo threads alive can abort a worker whose training succeeded.
+            run_as_worker(lambda: run_command_as_worker(self, None, *rest, **kwargs))
+        return super().main(args, *rest, standalone_mode=standalone_mode, **kwargs)
+
+
+def run_command_as_worker(group: click.Command, *args: Any, **kwargs: Any) -> None:
     """Run the command line ``group`` as click's standalone mode does (its usage errors and
     aborts printed, then ``SystemExit`` with click's code), except that a message that another
     worker of this machine's torchrun job already printed is not printed again."""
     try:
-        code = group.main(standalone_mode=False)
+        code = group.main(*args, standalone_mode=False, **kwargs)
     except click.ClickException as exc:
         text = io.StringIO()
         exc.show(file=text)
