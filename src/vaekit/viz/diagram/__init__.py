@@ -17,6 +17,8 @@ from vaekit.runtime.errors import ConfigError
 from vaekit.viz.diagram.from_config import architecture_from_config
 from vaekit.viz.diagram.layers import (
     Architecture,
+    Code,
+    Condition,
     ConvBlock,
     Dense,
     GaussianHeads,
@@ -61,6 +63,8 @@ def architecture_for_preset(name: str) -> Architecture:
 
 __all__ = [
     "Architecture",
+    "Code",
+    "Condition",
     "ConvBlock",
     "Dense",
     "GaussianHeads",

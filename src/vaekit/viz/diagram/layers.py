@@ -7,7 +7,7 @@ change to every renderer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -43,6 +43,15 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Code:
+    """A deterministic model's code z (``width`` = latent_dim units), fed by every unit of the
+    layer before: the plain autoencoder has no mu, sigma or sample between its encoder and its
+    decoder. Drawn as a column in a grey box."""
+
+    width: int
+
+
+@dataclass(frozen=True)
 class ConvBlock:
     """A convolutional (or any non-dense) stage, drawn as one labelled block, e.g.
     ``ConvBlock("conv 32", "4x4, stride 2", shape="32x14x14")``.
@@ -58,31 +67,105 @@ class ConvBlock:
     kind: str = "conv"
 
 
-Layer = Dense | GaussianHeads | Sample | ConvBlock
+Layer = Dense | GaussianHeads | Sample | Code | ConvBlock
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A conditional model's second input y: ``width`` values (a one-hot class, or a vector)
+    that the layers named in ``feeds`` take with their other input (the encoder's layer that
+    reads x, the decoder's that reads z). ``detail`` says what y is, e.g. ``10 classes,
+    one-hot``. Drawn as a column under the input with lines into each layer it feeds."""
+
+    width: int
+    detail: str = ""
+    feeds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """The layers of a VAE from input to output, in drawing order."""
+    """The layers of a VAE from input to output, in drawing order, and the condition y that
+    a conditional model's encoder and decoder also take (None for the others)."""
 
     layers: tuple[Layer, ...]
     title: str = ""
     #: a line under the drawing on what it leaves out (a hierarchy's upper layers, a flow)
     note: str = ""
+    condition: Condition | None = None
 
 
 def dense_vae(
-    input_dim: int, encoder: list[int], latent_dim: int, decoder: list[int], title: str = "", outputs: int | None = None
+    input_dim: int,
+    encoder: list[int],
+    latent_dim: int,
+    decoder: list[int],
+    title: str = "",
+    outputs: int | None = None,
+    *,
+    deterministic: bool = False,
+    condition: Condition | None = None,
 ) -> Architecture:
     """Return the founding diagram's shape for a dense VAE: input, encoder hidden layers,
     mu/sigma heads, sample, decoder hidden layers, output (``input_dim`` values again, in
-    ``outputs`` units where the likelihood takes several parameters per value)."""
-    layers: list[Layer] = [Dense(input_dim, "input", "input")]
-    layers += [Dense(w, "hidden", f"enc{i + 1}") for i, w in enumerate(encoder)]
-    layers += [GaussianHeads(latent_dim), Sample(latent_dim)]
-    layers += [Dense(w, "hidden", f"dec{i + 1}") for i, w in enumerate(decoder)]
-    layers.append(Dense(input_dim, "output", "output", outputs if outputs != input_dim else None))
-    return Architecture(tuple(layers), title)
+    ``outputs`` units where the likelihood takes several parameters per value). A
+    ``deterministic`` model has the code z in place of the heads and the sample; a
+    ``condition`` is fed to the first layer of each side (see :func:`assemble`)."""
+    return assemble(
+        input_dim,
+        [Dense(w, "hidden", f"enc{i + 1}") for i, w in enumerate(encoder)],
+        latent_dim,
+        [Dense(w, "hidden", f"dec{i + 1}") for i, w in enumerate(decoder)],
+        title,
+        outputs,
+        deterministic=deterministic,
+        condition=condition,
+    )
+
+
+def assemble(
+    input_dim: int,
+    encoder: list[Layer],
+    latent_dim: int,
+    decoder: list[Layer],
+    title: str = "",
+    outputs: int | None = None,
+    *,
+    deterministic: bool = False,
+    condition: Condition | None = None,
+) -> Architecture:
+    """Return input, ``encoder``, the latent layers (:func:`latent_layers`), ``decoder`` and
+    the output (``outputs`` units where that is not one per value), with ``condition`` fed
+    where :func:`condition_feeds` says unless it names its layers itself."""
+    layers: list[Layer] = [Dense(input_dim, "input", "input"), *encoder, *latent_layers(latent_dim, deterministic)]
+    layers += [*decoder, Dense(input_dim, "output", "output", outputs if outputs not in (None, input_dim) else None)]
+    if condition is not None and not condition.feeds:
+        condition = replace(condition, feeds=condition_feeds(encoder, decoder, deterministic))
+    return Architecture(tuple(layers), title, condition=condition)
+
+
+def latent_layers(latent_dim: int, deterministic: bool) -> list[Layer]:
+    """Return what lies between the encoder and the decoder: the mu/sigma heads and the
+    sample, or for a ``deterministic`` model (the plain autoencoder) its code z alone."""
+    if deterministic:
+        return [Code(latent_dim)]
+    return [GaussianHeads(latent_dim), Sample(latent_dim)]
+
+
+def condition_feeds(encoder: list[Layer], decoder: list[Layer], deterministic: bool) -> tuple[str, str]:
+    """Return the names of the layers the condition y is fed to: on each side the first layer
+    that is not a conv stage, since the library's nets append y to the input of their first
+    dense layer (and a net drawn as boxes gets y with x or z); else the latent layer (the
+    heads, or the code) on the encoder's side and the output on the decoder's."""
+    latent = "z" if deterministic else "heads"
+    return _first_reader(encoder, latent), _first_reader(decoder, "output")
+
+
+def _first_reader(side: list[Layer], otherwise: str) -> str:
+    """Return the name of the first layer of ``side`` that can read y, or ``otherwise``."""
+    for layer in side:
+        if isinstance(layer, Dense) or (isinstance(layer, ConvBlock) and layer.kind != "conv"):
+            return layer.name
+    return otherwise
 
 
 def decoder_outputs(config: Any) -> int | None:
@@ -110,3 +193,38 @@ def left_out(model: str, options: dict[str, Any]) -> str:
     if steps:
         parts.append(f"q(z|x) goes on through {steps} IAF step{'s' if steps != 1 else ''}, not drawn")
     return "; ".join(parts)
+
+
+def is_deterministic(config: Any) -> bool:
+    """Return True where the model family of ``config`` has no posterior to sample (its
+    ``variational`` is False: the plain autoencoder, whose encoder gives the code z)."""
+    from vaekit.models.registry import MODELS
+
+    return not getattr(MODELS.get_factory(config.model.name), "variational", True)
+
+
+def condition_of(config: Any) -> Condition | None:
+    """Return the condition y the model of ``config`` (bound to data) takes with x and z, or
+    None for an unconditional family; its detail names the classes it is one-hot over (a
+    table's condition columns), else its width."""
+    from vaekit.models.registry import MODELS
+    from vaekit.training.build import data_facts
+
+    width = MODELS.get_factory(config.model.name).condition_dim(data_facts(config))
+    if not width:
+        return None
+    return Condition(width, _condition_detail(config, width))
+
+
+def _condition_detail(config: Any, width: int) -> str:
+    """Say what a condition of ``width`` values is: the data's classes, one-hot (for a table,
+    the joint values of its condition columns), or else a vector of that many dims."""
+    if width != config.num_classes:
+        return f"{width} dims"
+    if config.table is not None:
+        from vaekit.data.tables import TableCodec
+
+        columns = TableCodec.from_dict(config.table).condition_on
+        if columns:
+            return f"{width} values of {', '.join(columns)}, one-hot"
+    return f"{width} classes, one-hot"

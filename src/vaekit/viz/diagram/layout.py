@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vaekit.viz.diagram.layers import Architecture, ConvBlock, Dense, GaussianHeads, Layer, Sample
+from vaekit.viz.diagram.layers import Architecture, Code, Condition, ConvBlock, Dense, GaussianHeads, Layer, Sample
 
 COLUMN_GAP = 2.4  # horizontal distance between columns
 RADIUS = 0.3
@@ -21,12 +21,17 @@ BOX_PAD = 0.22
 MU_FILL, MU_STROKE = "#fff2b3", "#c9a227"
 SIGMA_FILL, SIGMA_STROKE = "#cfe0fb", "#4a78c2"
 SAMPLE_FILL, SAMPLE_STROKE = "#d3f0d0", "#3f9b3a"
+#: a deterministic code: grey, not the sample's green, as nothing is drawn at random
+CODE_FILL, CODE_STROKE = "#e6e6e6", "#666666"
 CONV_FILL, CONV_STROKE = "#eeeeee", "#555555"
 #: a block of a net the diagram does not know (a plugin's module, or a whole encoder)
 MODULE_FILL, MODULE_STROKE = "#ece4f5", "#7b5aa6"
 BLOCK_WIDTH, BLOCK_HEIGHT = 1.7, 3.0
 #: the sizes of a block's two lines of text
 BLOCK_LABEL, BLOCK_DETAIL = 0.28, 0.22
+#: how far right of its column the condition's lines meet, and how far left of a layer it
+#: feeds they rise to it (clear of the width written under that layer and the one before)
+CONDITION_MEET, CONDITION_FAN = 0.6, 0.9
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,9 @@ class Circle:
 
 @dataclass(frozen=True)
 class Line:
-    """A connection. ``kind`` is ``edge`` (a weight), ``arrow`` (mu_i or sigma_i feeding z_i)
-    or ``flow`` (into or out of a block)."""
+    """A connection. ``kind`` is ``edge`` (a weight), ``arrow`` (mu_i or sigma_i feeding z_i),
+    ``flow`` (into or out of a block) or ``condition`` (the path of a condition y into the
+    layers that take it)."""
 
     x1: float
     y1: float
@@ -65,8 +71,8 @@ class Line:
 
 @dataclass(frozen=True)
 class Box:
-    """A shaded rectangle: ``kind`` is ``mu``, ``sigma``, ``sample``, or a block's kind
-    (``conv``, ``module``, ``net``)."""
+    """A shaded rectangle: ``kind`` is ``mu``, ``sigma``, ``sample``, ``code`` (a deterministic
+    model's z), or a block's kind (``conv``, ``module``, ``net``)."""
 
     x: float
     y: float
@@ -162,8 +168,10 @@ def _column_units(width: int, x: float, top: float | None = None) -> tuple[list[
 def layout(arch: Architecture) -> Drawing:
     """Place every layer of ``arch`` left to right and connect neighbours as the founding
     diagram does: every edge between dense columns, both heads fed by the layer before,
-    z_i fed by mu_i and sigma_i."""
+    z_i fed by mu_i and sigma_i; then a condition y under the input, with its path into the
+    layers it feeds. Return the drawing."""
     d = Drawing(title=arch.title)
+    columns: dict[str, _Column] = {}
     previous: _Column | None = None
     widened = 0.0  # how much wider than the standard block the blocks so far are, in total
     for position, layer in enumerate(arch.layers):
@@ -174,7 +182,9 @@ def layout(arch: Architecture) -> Drawing:
         column = _place(d, layer, x, position)
         if previous is not None:
             _connect(d, previous, column, layer)
-        previous = column
+        previous = columns[column.name] = column
+    if arch.condition is not None and columns:
+        _place_condition(d, arch.condition, columns)
     if arch.note:
         xmin, _, xmax, ymax = d.bounds()
         d.texts.append(Text((xmin + xmax) / 2, ymax + 0.6, Label(arch.note), "middle", 0.3, "note"))
@@ -188,6 +198,8 @@ def _place(d: Drawing, layer: Layer, x: float, position: int) -> _Column:
         return _place_heads(d, layer, x)
     if isinstance(layer, Sample):
         return _place_sample(d, layer, x)
+    if isinstance(layer, Code):
+        return _place_code(d, layer, x)
     if isinstance(layer, ConvBlock):
         return _place_block(d, layer, x, position)
     raise TypeError(f"no layout for layer {layer!r}")
@@ -259,6 +271,64 @@ def _place_sample(d: Drawing, layer: Sample, x: float) -> _Column:
     if layer.width > MAX_SHOWN:
         d.texts.append(Text(x, box.y + box.h + 0.85, Label(f"{layer.width} units"), "middle", 0.3, "width"))
     return _Column(units, "z", x - RADIUS, x + RADIUS)
+
+
+def _place_code(d: Drawing, layer: Code, x: float) -> _Column:
+    units = _add_units(d, "z", layer.width, x)
+    box = _framed(d, units, x, "code", CODE_FILL, CODE_STROKE)
+    d.texts.append(Text(x, box.y - 0.35, Label("code"), "middle", 0.34, "caption"))
+    d.texts.append(Text(x, box.y + box.h + 0.35, Label("z", math=True), "middle", 0.42, "caption"))
+    if layer.width > MAX_SHOWN:
+        d.texts.append(Text(x, box.y + box.h + 0.85, Label(f"{layer.width} units"), "middle", 0.3, "width"))
+    return _Column(units, "z", x - RADIUS, x + RADIUS)
+
+
+def _place_condition(d: Drawing, condition: Condition, columns: dict[str, _Column]) -> None:
+    """Draw y as a column under the input (below everything drawn so far, so that its path
+    crosses no box); its units meet at one point, from which a line runs right under the
+    drawing and rises to each layer it feeds, fanning out into every unit (or the block) of
+    it, as y is appended to that layer's input."""
+    unknown = [name for name in condition.feeds if name not in columns]
+    if unknown:
+        raise ValueError(f"the condition feeds {unknown}, which are not layers of the drawing: {list(columns)}")
+    first = next(iter(columns.values()))  # the input
+    units = _condition_column(d, condition, (first.left + first.right) / 2)
+    ys = [uy for _, _, uy in units]
+    bus_y = (min(ys) + max(ys)) / 2
+    meet = units[0][1] + RADIUS + CONDITION_MEET
+    d.lines += [Line(ux + RADIUS, uy, meet, bus_y, "condition") for _, ux, uy in units]
+    fans = [columns[name] for name in condition.feeds]
+    if fans:
+        d.lines.append(Line(meet, bus_y, max(c.left for c in fans) - CONDITION_FAN, bus_y, "condition"))
+    for column in fans:
+        _fan_condition(d, column, bus_y)
+
+
+def _condition_column(d: Drawing, condition: Condition, x: float) -> list[tuple[int, float, float]]:
+    """Place y's units at ``x`` below the drawing, as the input's: a heading, y_1..y_C at
+    their left and what y is underneath; return the units drawn."""
+    _, _, _, bottom = d.bounds()
+    units = _add_units(d, "y", condition.width, x, bottom + 1.6)
+    top, low = min(y for _, _, y in units), max(y for _, _, y in units)
+    d.texts.append(Text(x, top - 1.0, Label("condition"), "middle", 0.4, "heading"))
+    d.texts += [Text(x - RADIUS - 0.12, uy, Label("y", str(i), math=True), "end", kind="unit") for i, _, uy in units]
+    if condition.detail:
+        d.texts.append(Text(x, low + 0.75, Label(condition.detail), "middle", 0.3, "width"))
+    return units
+
+
+def _fan_condition(d: Drawing, column: _Column, bus_y: float) -> None:
+    """Draw the condition's path from the line at ``bus_y`` into ``column``: up to the height
+    of its lowest unit, then to the left of each of its units (both heads' for the heads); for
+    a block, up to and into its left side below where the input enters."""
+    x = column.left - CONDITION_FAN
+    if column.block_y is not None:
+        y = column.block_y + BLOCK_HEIGHT / 4
+        d.lines += [Line(x, bus_y, x, y, "condition"), Line(x, y, column.left, y, "condition")]
+        return
+    y = max(uy for _, _, uy in column.units)
+    d.lines.append(Line(x, bus_y, x, y, "condition"))
+    d.lines += [Line(x, y, ux - RADIUS, uy, "condition") for _, ux, uy in column.units]
 
 
 def block_width(layer: ConvBlock) -> float:

@@ -1,9 +1,11 @@
 """The diagram as SVG, written directly (no LaTeX, no drawing library).
 
 Shapes carry classes so that programs (and tests) can count them: ``neuron`` circles (with
-``data-layer``/``data-index``), ``edge`` lines, ``arrow`` lines, ``flow`` lines, and boxes
-``box-mu``, ``box-sigma``, ``box-sample``, ``box-conv`` (a conv stage), ``box-module`` and
-``box-net`` (a part, or the whole encoder or decoder, of a net the diagram does not know).
+``data-layer``/``data-index``), ``edge`` lines, ``arrow`` lines, ``flow`` lines, ``condition``
+lines (a conditional model's y into the layers that take it), and boxes ``box-mu``,
+``box-sigma``, ``box-sample``, ``box-code`` (a deterministic model's z), ``box-conv`` (a conv
+stage), ``box-module`` and ``box-net`` (a part, or the whole encoder or decoder, of a net the
+diagram does not know).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from xml.sax.saxutils import escape
 from vaekit.viz.diagram.layout import Drawing, Label, Text
 
 SCALE = 40.0  # pixels per unit
+#: the condition's lines: coloured, as they cross the weights' grey edges
+CONDITION_COLOR = "#d9822b"
 MARGIN = 0.5  # units around the drawing
 GREEK = {"mu": "\u03bc", "sigma": "\u03c3", "epsilon": "\u03b5"}
 
@@ -71,6 +75,7 @@ def render_svg(d: Drawing) -> str:
         "edge": 'stroke="#8a8a8a" stroke-width="0.8"',
         "flow": 'stroke="#8a8a8a" stroke-width="0.8"',
         "arrow": 'stroke="#333333" stroke-width="1.2" marker-end="url(#arrowhead)"',
+        "condition": f'stroke="{CONDITION_COLOR}" stroke-width="0.9"',
     }
     for line in d.lines:
         out.append(

@@ -4,8 +4,9 @@ The page is cropped to the picture with plain TeX (a box shipped out on a page o
 rather than ``standalone.cls``, which is not in Debian's ``texlive-latex-base``: the document
 needs only ``texlive-latex-base`` and ``texlive-pictures``.
 
-Each kind of shape has its own TikZ style (``neuron``, ``edge``, ``arrow``, ``flow``), so the
-source reads as a list of ``\\draw[edge] ...`` lines, one per connection.
+Each kind of shape has its own TikZ style (``neuron``, ``edge``, ``arrow``, ``flow``, and
+``condition`` where a conditional model's y is drawn), so the source reads as a list of
+``\\draw[edge] ...`` lines, one per connection.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from vaekit.viz.diagram.layout import Drawing, Label
 
 GREEK = {"mu": r"\mu", "sigma": r"\sigma", "epsilon": r"\varepsilon"}
 ANCHORS = {"start": "west", "middle": "center", "end": "east"}
+#: the style of a condition's lines (the SVG's orange), declared only where there are some
+CONDITION_STYLE = r"  condition/.style={draw=orange!85!black, line width=0.35pt},"
 #: Characters that LaTeX treats as commands, escaped in plain labels.
 SPECIAL = str.maketrans({"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"})
 
@@ -57,6 +60,7 @@ def render_tikz(d: Drawing) -> str:
         r"  neuron/.style={draw=black!85, fill=white, line width=0.5pt},",
         r"  edge/.style={draw=black!45, line width=0.3pt},",
         r"  flow/.style={draw=black!45, line width=0.3pt},",
+        *([CONDITION_STYLE] if any(line.kind == "condition" for line in d.lines) else []),
         r"  arrow/.style={draw=black!80, line width=0.45pt, -{Stealth[length=1.6mm]}}]",
     ]
     if d.title:

@@ -16,13 +16,22 @@ runs, not a copy of it in the diagram:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
-from vaekit.viz.diagram.layers import Architecture, ConvBlock, Dense, GaussianHeads, Layer, Sample, decoder_outputs
+from vaekit.viz.diagram.layers import (
+    Architecture,
+    ConvBlock,
+    Dense,
+    Layer,
+    assemble,
+    condition_of,
+    decoder_outputs,
+    is_deterministic,
+)
 
 #: more module calls than this on one side are drawn as one box: a long row of boxes tells less
 MAX_BLOCKS = 10
@@ -112,8 +121,7 @@ def trace(model: nn.Module, config: Any, leaves: bool) -> tuple[list[Call], list
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             x = torch.zeros(BATCH, config.input_dim, device=device)
-            conditional = getattr(model, "conditional", False)
-            cond = model.condition(torch.zeros(BATCH, dtype=torch.long, device=device) if conditional else None)
+            cond = model.condition(_dummy_condition(model, device))
             enc_calls, heads = record_calls(_modules(model.encoder, leaves), lambda: model.encoder(x, cond))
             if not (isinstance(heads, tuple) and len(heads) == 2 and all(torch.is_tensor(h) for h in heads)):
                 raise TypeError("the encoder does not return (mu, logvar)")
@@ -122,6 +130,15 @@ def trace(model: nn.Module, config: Any, leaves: bool) -> tuple[list[Call], list
         for m, training in modes:
             m.training = training
     return enc_calls, dec_calls, heads, params
+
+
+def _dummy_condition(model: nn.Module, device: torch.device) -> torch.Tensor | None:
+    """Return the condition of the dummy batch: None for an unconditional model, else zero
+    condition vectors ``[BATCH, cond_dim]`` (not class numbers, whose range check reads their
+    values, which a ``meta`` tensor does not have)."""
+    if not getattr(model, "conditional", False):
+        return None
+    return torch.zeros(BATCH, model.cond_dim, device=device)
 
 
 def _modules(net: nn.Module, leaves: bool) -> dict[str, nn.Module]:
@@ -224,7 +241,10 @@ def _module_architecture(config: Any, model: nn.Module, net: str, title: str) ->
         "what is inside a box, and any connection that skips one, is not drawn"
     )
     arch = vae_architecture(config, encoder, heads[0].shape[-1], decoder, _outputs(params), title)
-    return Architecture(arch.layers, title, note)
+    if arch.condition is not None:
+        # The net is handed y as a whole: which of its modules read it is not traced.
+        note += "; y is drawn into the first box of each side, which may not be the module that reads it"
+    return replace(arch, note=note)
 
 
 def _module_blocks(net: nn.Module, calls: list[Call], heads: list[Call], side: str) -> list[Layer]:
@@ -265,18 +285,25 @@ def _one_box_each(
     outputs = decoder_outputs(config)
     note = f"the {net} net's encoder and decoder are drawn as one box each: {why}, so their layers are not drawn"
     arch = vae_architecture(config, [box("encoder", encoder)], config.model.latent_dim, [box("decoder", decoder)], outputs, title)
-    return Architecture(arch.layers, title, note)
+    return replace(arch, note=note)
 
 
 def vae_architecture(
     config: Any, encoder: list[Layer], latent_dim: int, decoder: list[Layer], outputs: int | None, title: str
 ) -> Architecture:
-    """Return input, ``encoder``, the mu/sigma heads, the sample, ``decoder`` and the output
-    (``outputs`` units where that is not one per value)."""
-    d = config.input_dim
-    layers: list[Layer] = [Dense(d, "input", "input"), *encoder, GaussianHeads(latent_dim), Sample(latent_dim)]
-    layers += [*decoder, Dense(d, "output", "output", outputs if outputs not in (None, d) else None)]
-    return Architecture(tuple(layers), title)
+    """Return input, ``encoder``, the mu/sigma heads and the sample (a deterministic family's
+    code z instead), ``decoder`` and the output (``outputs`` units where that is not one per
+    value), with the condition y of a conditional family."""
+    return assemble(
+        config.input_dim,
+        encoder,
+        latent_dim,
+        decoder,
+        title,
+        outputs,
+        deterministic=is_deterministic(config),
+        condition=condition_of(config),
+    )
 
 
 def _outputs(params: Any) -> int | None:

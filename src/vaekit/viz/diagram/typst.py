@@ -1,7 +1,8 @@
 """The diagram as a Typst document drawn with the CeTZ package (``typst compile FILE.typ``).
 
-Shapes go through small helper functions (``neuron``, ``edge``, ``arrow``, ``flow``, ``shaded``, ``write``)
-defined at the top of the canvas, one call per shape.
+Shapes go through small helper functions (``neuron``, ``edge``, ``arrow``, ``flow``, ``shaded``, ``write``,
+and ``condition`` where a conditional model's y is drawn) defined at the top of the canvas, one
+call per shape.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from vaekit.viz.diagram.layout import Drawing, Label
 
 CETZ_VERSION = "0.3.4"
 ANCHORS = {"start": "west", "middle": "center", "end": "east"}
+#: the helper drawing a condition's lines (the SVG's orange), defined only where there are some
+CONDITION_HELPER = '  let condition(a, b) = line(a, b, stroke: 0.35pt + rgb("#d9822b"))'
 
 
 def _string(text: str) -> str:
@@ -47,6 +50,7 @@ def render_typst(d: Drawing) -> str:
         f"  let neuron(p) = circle(p, radius: {radius:.3f}, fill: white, stroke: 0.5pt + luma(30))",
         "  let edge(a, b) = line(a, b, stroke: 0.3pt + luma(140))",
         "  let flow(a, b) = line(a, b, stroke: 0.3pt + luma(140))",
+        *([CONDITION_HELPER] if any(line.kind == "condition" for line in d.lines) else []),
         '  let arrow(a, b) = line(a, b, stroke: 0.45pt + luma(50), mark: (end: ">", fill: luma(50)))',
         "  let shaded(a, b, fill-color, stroke-color) = rect(a, b, fill: rgb(fill-color), "
         "stroke: 0.6pt + rgb(stroke-color), radius: 0.15)",
