@@ -3,6 +3,7 @@ be) give one line and exit code 2 from every command that writes, not a tracebac
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from vaekit.cli import main
+from vaekit.runtime.errors import ConfigError
 
 
 def invoke(*args):
@@ -238,3 +240,49 @@ def test_sample_from_another_folder_refuses_the_table_runs_training_data(table_r
     line = one_error_line(invoke("sample", table_run, "-n", "100", "--out", training))
     assert line == f"error: --out {training} {TRAINING_DATA}"
     assert training.read_bytes() == before
+
+
+@pytest.fixture
+def beside_a_digits_folder(tmp_path, monkeypatch) -> Path:
+    """A current folder holding a folder named ``digits``, as a user's own data might be."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    return tmp_path / "digits"
+
+
+BUNDLED_NAME_COMMANDS = {
+    "sample": ["sample", "{run}", "-n", "4", "--out", "digits/s.png"],
+    "encode-its-data": ["encode", "{run}", "--data", "digits", "--out", "digits/z.npy"],
+    "reconstruct-its-data": ["reconstruct", "{run}", "--data", "digits", "-n", "4", "--out", "digits/r.png"],
+}
+
+
+@pytest.mark.parametrize("args", BUNDLED_NAME_COMMANDS.values(), ids=BUNDLED_NAME_COMMANDS.keys())
+def test_a_folder_named_like_the_bundled_dataset_is_not_the_training_data(digits_run, beside_a_digits_folder, args):
+    # The run, and --data digits, read the bundled dataset: the folder ./digits is only an output folder.
+    result = invoke(*(a.format(run=digits_run) for a in args))
+    assert result.exit_code == 0, result.output
+    assert (beside_a_digits_folder.parent / args[-1]).is_file()
+
+
+def test_the_folder_itself_given_as_data_is_still_refused(digits_run, beside_a_digits_folder):
+    line = one_error_line(invoke("encode", digits_run, "--data", "./digits", "--out", "digits/z.npy"))
+    assert "is inside the --data folder digits: writing there would change your data" in line
+
+
+def test_a_bundled_datasets_record_pointing_at_a_same_named_folder_is_not_the_training_data(tmp_path, monkeypatch):
+    from vaekit.cli.options import refuse_writing_over_inputs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    run = tmp_path / "run"
+    run.mkdir()
+    # What a run trained on --data digits --shuffle blocks beside a folder ./digits records.
+    record = {"path": "digits", "format": "dataset", "read_from": str(tmp_path / "digits")}
+    (run / "config.json").write_text(json.dumps({"data": {"name": "digits"}, "data_file": record}))
+    refuse_writing_over_inputs("digits/s.png", run_dir=run)
+    # A run that read the folder (named ./digits) keeps it as its training data.
+    record = {"path": "./digits", "format": "image-folder", "read_from": str(tmp_path / "digits")}
+    (run / "config.json").write_text(json.dumps({"data": {"name": "./digits"}, "data_file": record}))
+    with pytest.raises(ConfigError, match="inside this run's training data folder"):
+        refuse_writing_over_inputs("digits/s.png", run_dir=run)

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -936,3 +937,67 @@ def test_a_value_beyond_float32_is_refused_whatever_the_columns_transform(tmp_pa
         bad.to_csv(tmp_path / "bad.csv", index=False)
         result = invoke("score", run, "--data", tmp_path / "bad.csv", "--out", tmp_path / "s.csv")
         assert result.exit_code == 2 and said in result.stderr and "np.float64" not in result.stderr
+
+
+PAUSE_BETWEEN_RENAMES = """
+import os, sys, time
+from pathlib import Path
+from vaekit.cli import main
+
+signals, args = Path(sys.argv[1]), sys.argv[2:]
+real = os.replace
+
+def replace(src, dst):
+    real(src, dst)
+    if Path(dst).suffix == ".csv":  # the scores are in place, the maps not yet: let the other one run
+        (signals / "paused").touch()
+        time.sleep(3)
+
+os.replace = replace
+main(args, prog_name="vaekit")
+"""
+
+
+def test_two_explain_scorings_finishing_together_leave_the_scores_and_maps_of_one(image_run, images_npy, tmp_path):
+    other = tmp_path / "other.npy"
+    np.save(other, 1 - np.load(images_npy))
+    out = tmp_path / "both" / "s.csv"
+    args = ["score", str(image_run), "--score", "elbo", "--k", "2", "--explain", "--out", str(out), "-q"]
+    first = subprocess.Popen([sys.executable, "-c", PAUSE_BETWEEN_RENAMES, str(tmp_path), *args, "--data", str(images_npy)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "paused").exists():
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first scoring did not get to its renames"
+            time.sleep(0.05)
+        # The second scoring ends while the first is between its two renames.
+        second = subprocess.run([sys.executable, "-m", "vaekit.cli", *args, "--data", str(other)],
+                                capture_output=True, text=True)  # fmt: skip
+        assert second.returncode == 0, second.stderr
+    finally:
+        _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    frame, maps = pd.read_csv(out), np.load(out.with_name("s-maps.npy"))
+    # The maps add up to the scores beside them only when both files are of one scoring.
+    total = maps.reshape(len(maps), -1).sum(1) + frame["contribution_latent"].to_numpy()
+    np.testing.assert_allclose(total, frame["score"], rtol=0, atol=1e-3)
+    assert leftovers(out.parent) == []
+
+
+def test_npy_scores_are_written_through_a_temporary_the_cleanup_knows(image_run, images_npy, tmp_path, monkeypatch):
+    from vaekit.runtime import atomic
+
+    seen = []
+    real = np.save
+
+    def save_and_look(*args, **kwargs):
+        real(*args, **kwargs)
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))  # what a kill now would leave
+
+    monkeypatch.setattr(np, "save", save_and_look)
+    ok("score", image_run, "--data", images_npy, "--score", "recon", "--out", tmp_path / "s.npy", "-q")
+    # Only the temporary named by its writer, which a later write of s.npy clears once its writer has ended.
+    assert len(seen) == 1 and len(seen[0]) == 1 and atomic.is_temporary_of(seen[0][0], ["s.npy"]), seen
+    assert np.load(tmp_path / "s.npy").shape == (360,)
+    assert leftovers(tmp_path) == []

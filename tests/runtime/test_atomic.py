@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -153,3 +154,41 @@ def test_a_temporary_deleted_before_its_rename_gives_one_line(tmp_path):
     tmp.unlink()
     with pytest.raises(WriteError, match=r"could not write .*s-maps\.npy: its temporary file .* was deleted"):
         move_into_place(tmp, tmp_path / "s-maps.npy")
+
+
+def test_a_temporary_whose_writer_cannot_be_checked_is_cleared_only_once_long_untouched(tmp_path):
+    tag, ended = atomic._writer_tag(), _ended_pid()
+    other = "0" * 8 if tag != "0" * 8 else "1" * 8
+    unknown = [".x.png.abcdefgh.tmp", f".x.png.abcdefgh_{other}_{ended}.tmp"]  # an earlier vaekit's, another machine's
+    live = f".x.png.ijklmnop_{tag}_{os.getppid()}.tmp"
+    for name in [*unknown, live]:
+        (tmp_path / name).write_text("x")
+        long_ago = time.time() - atomic.STALE_AFTER - 60
+        os.utime(tmp_path / name, (long_ago, long_ago))
+    fresh = ".x.png.qrstuvwx.tmp"
+    (tmp_path / fresh).write_text("x")
+    atomic_write_text(tmp_path / "x.png", "new")
+    # A live writer of this machine keeps its temporary however old (it may write for days).
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh, live, "x.png"])
+
+
+def test_a_temporary_deleted_during_an_atomic_write_gives_one_line(tmp_path, monkeypatch):
+    real = atomic.os.fsync
+
+    def fsync_then_lose_it(fd):
+        real(fd)
+        for child in tmp_path.glob(".x.json.*.tmp"):
+            child.unlink()  # as another program cleaning the folder would
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync_then_lose_it)
+    with pytest.raises(WriteError, match=r"could not write .*x\.json: its temporary file .* was deleted"):
+        atomic_write_text(tmp_path / "x.json", "{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_is_temporary_of_knows_every_writers_temporaries_and_no_real_file():
+    names = ["config.json", "eval-*.json"]
+    assert atomic.is_temporary_of(".config.json.abcdefgh.tmp", names)
+    assert atomic.is_temporary_of(f".eval-test-k0.json.abc_efgh_{atomic._writer_tag()}_12.tmp", names)
+    assert not atomic.is_temporary_of("config.json", names)
+    assert not atomic.is_temporary_of(".samples.png.abcdefgh.tmp", names)

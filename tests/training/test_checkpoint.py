@@ -163,3 +163,64 @@ def test_an_old_run_whose_default_changed_names_the_options_it_did_not_record(tm
     with pytest.raises(CheckpointError, match=r"trainer.safetensors holds weights .* net 'deep-test' \(blocks\)"):
         vaekit.resume(run, epochs=2, progress="quiet")
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+KILL_AT_FIRST_CHECKPOINT = """
+import os, signal, sys
+import torch
+torch.set_num_threads(1)
+import vaekit
+from vaekit.training import checkpoint
+
+real = checkpoint.save_tensors
+def save_tensors(path, *args, **kwargs):
+    if path.name == checkpoint.TRAINER_FILE:  # config.json is rewritten: die before the commit point
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(path, *args, **kwargs)
+checkpoint.save_tensors = save_tensors
+vaekit.resume(sys.argv[1], epochs=3, lr=5e-4, progress="quiet")
+"""
+
+
+def _as_written_before_recording(run):
+    """Rewrite ``run``'s config.json as vaekit wrote it before recording every piece's options,
+    so that a resume with new settings rewrites it with the resolved ones."""
+    path = run / ckpt.CONFIG_FILE
+    config = json.loads(path.read_text())
+    config["model"].update(net={"name": "mlp", "encoder": [16]}, likelihood={"name": None}, prior={"name": None},
+                           objective={"name": None}, options={})  # fmt: skip
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def test_a_resume_killed_between_its_config_and_its_first_checkpoint_loads_and_resumes(tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from vaekit.cli import main
+
+    run, reference = tmp_path / "killed", tmp_path / "reference"
+    vaekit.train(data="digits", encoder=[16], latent_dim=2, batch_size=128, epochs=1, out=run, progress="quiet")
+    _as_written_before_recording(run)
+    shutil.copytree(run, reference)
+    script = tmp_path / "kill.py"
+    script.write_text(KILL_AT_FIRST_CHECKPOINT)
+    killed = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    # config.json holds the new settings and the resolved options, the checkpoint still epoch 1.
+    config = json.loads((run / ckpt.CONFIG_FILE).read_text())
+    assert (config["train"]["epochs"], config["train"]["lr"]) == (3, 5e-4) and "activation" in config["model"]["net"]
+    assert ckpt.checkpoint_epoch(run) == 1 and ckpt.read_trainer_json(run)["epoch"] == 1
+    # Both describe the same model: it loads, evaluates and is described as trained for 1 epoch.
+    assert vaekit.load(run).latent_dim == 2
+    for args in (["evaluate", run, "--k", "0", "--no-probe", "-q"], ["info", run]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+    assert "epochs_trained  1" in result.output
+    # The next resume goes on from epoch 1 with the new settings, as an uninterrupted one does.
+    vaekit.resume(run, progress="quiet")
+    vaekit.resume(reference, epochs=3, lr=5e-4, progress="quiet")
+    got, want = (ckpt.load_tensors(r / ckpt.TRAINER_FILE)[0] for r in (run, reference))
+    assert ckpt.tensors_digest(got) == ckpt.tensors_digest(want)
+    assert (run / ckpt.CONFIG_FILE).read_bytes() == (reference / ckpt.CONFIG_FILE).read_bytes()
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]

@@ -376,6 +376,45 @@ def test_temporaries_of_interrupted_writes_are_removed_when_training_starts_agai
     assert not list(run.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
+def test_a_training_killed_while_writing_its_config_leaves_a_folder_that_takes_a_new_run(tmp_path, force):
+    # What a kill -9 in the middle of a new run's first write leaves: its temporary and the lock file.
+    run = tmp_path / "r"
+    run.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / f".config.json.abcdefgh_{atomic._writer_tag()}_{dead.stdout.strip()}.tmp").write_text('{"mod')
+    (run / LOCK_FILE).write_text(json.dumps({"pid": int(dead.stdout), "command": "train"}))
+    result = CliRunner().invoke(main, ["train", *SMALL_FLAGS, "--epochs", "1", "--out", str(run), *(["--force"] * force)])
+    assert result.exit_code == 0, result.output
+    assert vaekit.load(run).latent_dim == 2
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_temporaries_of_every_age_and_writer_never_break_info_or_resume(tmp_path):
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    tag = atomic._writer_tag()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    writers = {"old": "abcdefgh", "dead": f"efgh5678_{tag}_{dead.stdout.strip()}", "live": f"ijkl9012_{tag}_{os.getppid()}",
+               "other-machine": f"mnop3456_{'0' * 8 if tag != '0' * 8 else '1' * 8}_{dead.stdout.strip()}"}  # fmt: skip
+    # A checkpoint's temporary holds a whole checkpoint of another epoch: it must never be read as one.
+    body = (run / "trainer.safetensors").read_bytes()[:100]
+    names = ["config.json", "trainer.safetensors", "model.safetensors", "trainer.json", "eval-test-k0.json", "schema.json",
+             "calibration.json", "samples.png"]  # fmt: skip
+    for name in names:
+        for writer in writers.values():
+            (run / f".{name}.{writer}.tmp").write_bytes(body)
+    info = CliRunner().invoke(main, ["info", str(run)])
+    assert info.exit_code == 0, info.output
+    assert ".tmp" not in info.output and "epochs_trained  1" in info.output
+    vaekit.resume(run, epochs=2, progress="quiet")
+    assert vaekit.load(run).config.train.epochs == 2
+    # The run's own files are written only under its lock, which the resume holds: any temporary
+    # of one is abandoned. Those of files written without it wait for their file's next write.
+    left = sorted(p.name for p in run.glob(".*.tmp"))
+    assert left == sorted(f".{name}.{writer}.tmp" for name in ("calibration.json", "samples.png") for writer in writers.values())
+
+
 # --- full disk --------------------------------------------------------------------------------
 
 

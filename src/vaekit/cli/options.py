@@ -357,6 +357,18 @@ RUN_FILES = (
 )  # fmt: skip
 
 
+#: the input flags that take a bundled dataset's name as well as a path
+DATASET_FLAGS = frozenset({"--data"})
+
+
+def names_a_dataset(spec: str | Path) -> bool:
+    """Return whether ``spec`` is read as a bundled dataset (``digits``, ``mnist``, ...) rather
+    than as a file or folder of that name, as ``vaekit.data.load_data`` decides it."""
+    from vaekit.data.registry import resolve_name
+
+    return resolve_name(os.fspath(spec)) is not None
+
+
 def refuse_writing_over_inputs(
     out: str | Path | None, inputs: dict[str, str | Path | None] | None = None, run_dir: str | Path | None = None
 ) -> None:
@@ -367,7 +379,8 @@ def refuse_writing_over_inputs(
     if out is None or str(out) == "-":
         return
     for flag, given in (inputs or {}).items():
-        if given is not None:
+        # ``--data digits`` reads the bundled dataset even beside a folder ``./digits``.
+        if given is not None and not (flag in DATASET_FLAGS and names_a_dataset(given)):
             _refuse_over_data(out, Path(given), f"the {flag}", "your data")
     if run_dir is None:
         return
@@ -406,8 +419,9 @@ def _refuse_over_run_file(out: str | Path, run_dir: Path) -> None:
 def _training_data(run_dir: Path) -> list[Path]:
     """Return the paths of the run's training data file or image folder that exist from here:
     ``data.name`` and the data record's ``read_from`` (a relative one is read from the current
-    folder, as the run itself reads it). Returns [] when the run's config cannot be read: loading
-    the run reports that."""
+    folder, as the run itself reads it). A bundled dataset's name (``digits``) gives no path,
+    even where a file or folder of that name is here: the run read the dataset, not that.
+    Returns [] when the run's config cannot be read: loading the run reports that."""
     import json
 
     try:
@@ -418,8 +432,14 @@ def _training_data(run_dir: Path) -> list[Path]:
         return []
     data, record = config.get("data"), config.get("data_file")
     names = [data.get("name") if isinstance(data, dict) else None]
-    names.append(record.get("read_from") if isinstance(record, dict) else None)
-    return [Path(name).expanduser() for name in names if isinstance(name, str) and name and Path(name).expanduser().exists()]
+    # A bundled dataset's record may hold the absolute path of a same-named folder it never read.
+    if isinstance(record, dict) and not (isinstance(record.get("path"), str) and names_a_dataset(record["path"])):
+        names.append(record.get("read_from"))
+    return [
+        Path(name).expanduser()
+        for name in names
+        if isinstance(name, str) and name and not names_a_dataset(name) and Path(name).expanduser().exists()
+    ]
 
 
 def _same_file(a: Path, b: Path) -> bool:

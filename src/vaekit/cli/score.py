@@ -276,13 +276,13 @@ def _score_all(
             maps = None
             with atomic.write_errors(maps_path):  # type: ignore[arg-type]
                 atomic.fsync_file(maps_tmp)  # type: ignore[arg-type]
-        # The slow work is done: the two renames follow each other, so the scores and the maps
-        # in place come from the same run as nearly as two renames allow.
-        if writer is not None:
-            writer.close()
+        # The slow work is done: the two renames go together, so the scores and the maps in
+        # place are of one scoring even when another writes the same --out at the same moment.
+        moves = [writer.finish()] if writer is not None else []
         if maps_tmp is not None:
-            atomic.move_into_place(maps_tmp, maps_path)  # type: ignore[arg-type]
-            maps_tmp = None
+            moves.append((maps_tmp, maps_path))  # type: ignore[arg-type]
+        atomic.move_group_into_place(moves)
+        maps_tmp = None
     except BaseException:
         if writer is not None:
             writer.abandon()

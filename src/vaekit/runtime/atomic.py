@@ -3,9 +3,12 @@
 The temporary file is ``.<name>.<random>_<host>_<pid>.tmp`` next to ``<name>``: ``<host>`` (8 hex
 digits) names the machine and PID namespace of the writer, ``<pid>`` its process. A kill during the
 write can leave it behind: the next write of ``<name>`` deletes those whose writer, on this machine,
-has ended (:func:`remove_stale_temporaries`), and :func:`remove_temporaries` clears those of a
-folder's known files. The new file gets the mode an ordinary ``open(path, "w")`` would give it:
-``0666`` less the process's umask.
+has ended, and those whose writer cannot be checked (another machine's, or an earlier vaekit's
+``.<name>.<random>.tmp``) once untouched for :data:`STALE_AFTER` seconds
+(:func:`remove_stale_temporaries`); :func:`remove_temporaries` clears those of a folder's known
+files. A temporary never has the name or suffix of a real file, so no reader mistakes one for it.
+The new file gets the mode an ordinary ``open(path, "w")`` would give it: ``0666`` less the
+process's umask.
 
 A full disk or a folder that cannot be written is reported as one line naming the file
 (:class:`~vaekit.runtime.errors.DiskFullError`, :class:`~vaekit.runtime.errors.NotWritableError`),
@@ -21,6 +24,7 @@ import functools
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +36,16 @@ _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 #: errno values of making a folder, or a file in it, where a file of that name stands
 _THROUGH_A_FILE = {errno.EEXIST, errno.ENOTDIR}
+#: seconds after its last change that a temporary whose writer cannot be checked (another
+#: machine's, an earlier vaekit's) counts as abandoned: a live writer changes it far more often
+STALE_AFTER = 24 * 3600.0
+#: seconds a group of renames waits for another process's group in the same folder
+_GROUP_WAIT = 10.0
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -40,16 +54,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     with write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = make_temporary(path)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    _fsync_dir(path.parent)
+    try:
+        with write_errors(path), os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        move_into_place(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -88,6 +101,59 @@ def move_into_place(tmp: Path, path: Path) -> None:
                 ) from None
             raise
     _fsync_dir(Path(path).parent)
+
+
+def move_group_into_place(moves: Iterable[tuple[Path, Path]]) -> None:
+    """Rename each finished temporary ``tmp`` of ``moves`` (all in one folder) to its ``path``,
+    as :func:`move_into_place` does, while no other vaekit process renames a group in that
+    folder: two commands that write the same pair of files (scores and their maps) at the same
+    moment leave both files of one of them, never one file of each. Returns None."""
+    moves = [(Path(tmp), Path(path)) for tmp, path in moves]
+    if not moves:
+        return
+    with _folder_renames(moves[0][1].parent):
+        for tmp, path in moves:
+            move_into_place(tmp, path)
+
+
+@contextmanager
+def _folder_renames(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` itself for the block (no file is made), waiting
+    up to ``_GROUP_WAIT`` seconds for another holder; go on without it where the platform or file
+    system has no such lock, or a holder keeps it that long (stopped mid-rename)."""
+    fd = _open_folder(folder) if fcntl is not None else None
+    try:
+        if fd is not None and not _lock_within(fd, _GROUP_WAIT):
+            os.close(fd)
+            fd = None
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases its flock
+
+
+def _open_folder(folder: Path) -> int | None:
+    """Return a read-only descriptor of ``folder``, or None where it cannot be opened."""
+    try:
+        return os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` within ``seconds``; return whether it was taken
+    (False too where the file system refuses such locks)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        except OSError:
+            return False
 
 
 def check_writable_path(path: Path) -> None:
@@ -149,31 +215,58 @@ def remove_temporaries(folder: Path, names: Iterable[str]) -> list[Path]:
     removed = []
     for child in Path(folder).iterdir():
         if pattern.fullmatch(child.name) and child.is_file() and not child.is_symlink():
-            child.unlink(missing_ok=True)
+            try:
+                child.unlink(missing_ok=True)
+            except OSError:
+                continue  # one this user may not delete: harmless where it is, never read
             removed.append(child)
     return removed
 
 
+def is_temporary_of(name: str, names: Iterable[str]) -> bool:
+    """Return whether the file name ``name`` is a temporary :func:`atomic_write_bytes` makes (or an
+    earlier vaekit made) for one of ``names`` (see :func:`temporary_name_pattern`)."""
+    return temporary_name_pattern(names).fullmatch(name) is not None
+
+
 def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporary files of ``path`` whose writer was a process of this machine that has
-    ended (killed mid-write); return those deleted. Those of live writers, of other machines (a
-    shared folder) and of earlier vaekit versions (no PID in the name) are kept."""
+    """Delete the temporary files of ``path`` that are surely abandoned; return those deleted.
+    That is those whose writer was a process of this machine that has ended (killed mid-write),
+    and those whose writer cannot be checked (another machine's in a shared folder, or an earlier
+    vaekit's, with no PID in the name) once untouched for :data:`STALE_AFTER` seconds. Those of
+    live writers of this machine, and fresh ones of unknown writers, are kept."""
     path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}_{_writer_tag()}_([0-9]{{1,10}})\.tmp")
+    name = re.escape(path.name)
+    ours = re.compile(rf"\.{name}\.[A-Za-z0-9_]{{8}}_{_writer_tag()}_([0-9]{{1,10}})\.tmp")
+    anyone = re.compile(rf"\.{name}\.[A-Za-z0-9_]{{8}}(?:_[0-9a-f]{{8}}_[0-9]{{1,10}})?\.tmp")
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
         return []  # the write itself reports a folder it cannot use
     removed = []
     for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if match and _writer_ended(int(match[1])) and entry.is_file(follow_symlinks=False):
+        match = ours.fullmatch(entry.name)
+        if match:
+            stale = _writer_ended(int(match[1]))
+        else:
+            stale = anyone.fullmatch(entry.name) is not None and _untouched_for(entry, STALE_AFTER)
+        if stale and entry.is_file(follow_symlinks=False):
             try:
                 os.unlink(entry.path)
             except OSError:
                 continue  # another writer removed it first, or the folder refuses: not this write's concern
             removed.append(Path(entry.path))
     return removed
+
+
+def _untouched_for(entry: os.DirEntry[str], seconds: float) -> bool:
+    """Return whether the file ``entry`` was last changed more than ``seconds`` ago (False when
+    it cannot be told)."""
+    try:
+        changed = entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    return time.time() - changed > seconds
 
 
 def _writer_ended(pid: int) -> bool:

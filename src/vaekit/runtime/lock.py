@@ -1,11 +1,13 @@
 """One writer per run folder: an OS file lock on ``RUN/.vaekit.lock``.
 
 ``train``, ``resume`` and ``evaluate`` (for its report) hold the lock while they write a run
-folder; a second writer is refused at once with an error naming the holder's PID, which the
-lock file holds. The lock is ``flock(2)``: the operating system drops it when its process ends,
-however it ends (``kill -9`` included), so a crashed run never leaves the folder locked. The
-file itself is removed on a normal release; one left by a killed process is stale and simply
-taken over.
+folder; a second writer is refused with an error naming the holder's PID, which the lock file
+holds: at once while a training holds it, and after up to :data:`BRIEF_WAIT` seconds while a
+command that holds it only to write a report or pictures does (:data:`BRIEF_COMMANDS`), so that
+two evaluations finishing at the same moment both save their reports. The lock is ``flock(2)``:
+the operating system drops it when its process ends, however it ends (``kill -9`` included), so
+a crashed run never leaves the folder locked. The file itself is removed on a normal release;
+one left by a killed process is stale and simply taken over.
 
 Within one process the lock is re-entrant for the thread that holds it (the CLI may take it
 around an API call that takes it too); another thread is refused like another process.
@@ -32,6 +34,12 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".vaekit.lock"
+#: the commands that hold a run folder's lock only for the moment of writing a few files
+BRIEF_COMMANDS = frozenset({"evaluate", "pictures"})
+#: seconds a writer waits for a brief holder (see :data:`BRIEF_COMMANDS`) before it is refused
+BRIEF_WAIT = 30.0
+#: seconds between two tries while waiting
+_POLL = 0.05
 
 
 @dataclass
@@ -70,16 +78,13 @@ def holder(folder: Path) -> dict | None:
 def run_folder_lock(folder: Path, command: str) -> Iterator[None]:
     """Hold the lock of the existing folder ``folder`` for the block, as ``command`` (e.g.
     ``"train"``). Raises ``RunFolderLockedError`` naming the holder's PID when another process
-    (or thread) holds it, and ``NotWritableError`` when the lock file cannot be created (a
-    read-only folder)."""
+    (or thread) holds it: at once, or once it has held it :data:`BRIEF_WAIT` seconds more when it
+    is one of :data:`BRIEF_COMMANDS`; and ``NotWritableError`` when the lock file cannot be
+    created (a read-only folder)."""
     key = os.path.realpath(folder)
     me = threading.get_ident()
-    with _guard:
-        held = _held.get(key)
-        if held is not None:
-            if held.thread != me:
-                raise RunFolderLockedError(_locked_message(folder, held.info, "another thread of this process"))
-            held.count += 1
+    deadline = time.monotonic() + BRIEF_WAIT
+    held = _join_own_hold(Path(folder), key, me, deadline)
     if held is not None:
         try:
             yield
@@ -87,7 +92,7 @@ def run_folder_lock(folder: Path, command: str) -> Iterator[None]:
             with _guard:
                 held.count -= 1
         return
-    fd, info = _acquire(Path(folder), command)
+    fd, info = _acquire(Path(folder), command, deadline)
     with _guard:
         _held[key] = _Held(fd, me, 1, info)
     try:
@@ -98,7 +103,34 @@ def run_folder_lock(folder: Path, command: str) -> Iterator[None]:
         _release(Path(folder), fd)
 
 
-def _acquire(folder: Path, command: str) -> tuple[int, dict]:
+def _join_own_hold(folder: Path, key: str, me: int, deadline: float) -> _Held | None:
+    """Return this process's hold of ``folder`` (key ``key``) with one more user when thread
+    ``me`` holds it, or None when no thread of this process does; while another thread holds it
+    briefly (:data:`BRIEF_COMMANDS`), wait for it until ``deadline`` (``time.monotonic``). Raises
+    ``RunFolderLockedError`` when another thread holds it otherwise or past the deadline."""
+    while True:
+        with _guard:
+            held = _held.get(key)
+            if held is None:
+                return None
+            if held.thread == me:
+                held.count += 1
+                return held
+            info = held.info
+        if not _worth_waiting(info, deadline):
+            raise RunFolderLockedError(_locked_message(folder, info, "another thread of this process"))
+        time.sleep(_POLL)
+
+
+def _worth_waiting(info: dict | None, deadline: float) -> bool:
+    """Return whether a writer refused by the holder ``info`` should try again: the holder
+    writes only a few files (:data:`BRIEF_COMMANDS`) and ``deadline`` (``time.monotonic``) has
+    not passed. A holder that has not said who it is is not waited for."""
+    brief = info is not None and info.get("command") in BRIEF_COMMANDS
+    return brief and time.monotonic() < deadline
+
+
+def _acquire(folder: Path, command: str, deadline: float) -> tuple[int, dict]:
     path = lock_path(folder)
     while True:
         try:
@@ -118,7 +150,11 @@ def _acquire(folder: Path, command: str) -> tuple[int, dict]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RunFolderLockedError(_locked_message(folder, _wait_for_holder(folder))) from None
+            info = _wait_for_holder(folder)
+            if _worth_waiting(info, deadline):
+                time.sleep(_POLL)  # a report's or pictures' writer is done within moments
+                continue
+            raise RunFolderLockedError(_locked_message(folder, info)) from None
         except BaseException:
             os.close(fd)
             raise

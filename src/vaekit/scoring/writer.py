@@ -82,23 +82,31 @@ class ScoreWriter:
 
     def close(self) -> Path:
         """Move the finished file into place; return its path."""
+        from vaekit.runtime.atomic import move_into_place
+
+        move_into_place(*self.finish())
+        return self.path
+
+    def finish(self) -> tuple[Path, Path]:
+        """Complete the temporary file and flush it to disk, for the caller to move into place
+        (with other files, ``vaekit.runtime.atomic.move_group_into_place``); return
+        ``(temporary, path)``."""
         from vaekit.runtime.atomic import write_errors
 
         with write_errors(self.path):
-            return self._close()
+            self._finish()
+        return self.tmp, self.path
 
-    def _close(self) -> Path:
+    def _finish(self) -> None:
         if self.suffix == ".npy":
-            np.save(self.tmp, np.concatenate(self._scores) if self._scores else np.zeros(0), allow_pickle=False)
-            written = self.tmp.with_name(self.tmp.name + ".npy")  # np.save adds the suffix to a name without it
-            if written.exists():
-                written.replace(self.tmp)
+            # Into the open file: np.save given a name adds ".npy" to it, a file no cleanup knows.
+            with open(self.tmp, "wb") as f:
+                np.save(f, np.concatenate(self._scores) if self._scores else np.zeros(0), allow_pickle=False)
         elif self._parquet is not None:
             self._parquet.close()
+            self._parquet = None
         with open(self.tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
-        return self.path
 
     def abandon(self) -> None:
         """Remove the temporary file (after a failure)."""
@@ -108,4 +116,3 @@ class ScoreWriter:
             except Exception:  # noqa: BLE001 - the file goes anyway
                 pass
         self.tmp.unlink(missing_ok=True)
-        self.tmp.with_name(self.tmp.name + ".npy").unlink(missing_ok=True)

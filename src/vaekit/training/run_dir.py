@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from vaekit.runtime.atomic import remove_temporaries, write_errors
+from vaekit.runtime.atomic import is_temporary_of, remove_temporaries, write_errors
 from vaekit.runtime.errors import RunFolderError
 from vaekit.runtime.lock import LOCK_FILE, run_folder_lock
 from vaekit.training import checkpoint as ckpt
@@ -36,6 +36,7 @@ MOVING = ".vaekit-previous.partial"
 #: removed when a command next takes it (pictures are written by commands that do not lock)
 LOCKED_FILES = (
     ckpt.CONFIG_FILE,
+    ckpt.SCHEMA_FILE,
     ckpt.MODEL_FILE,
     ckpt.BEST_MODEL_FILE,
     ckpt.TRAINER_FILE,
@@ -133,7 +134,8 @@ def check_new_run_dir(path: Path, force: bool) -> None:
         raise RunFolderError(f"--out {path} is a file, not a folder; choose another --out")
     if not path.is_dir():
         return
-    contents = sorted(p for p in path.iterdir() if p.name not in _NOT_CONTENT)
+    # A kill mid-write leaves a temporary of a run file: no run, and removed once the lock is held.
+    contents = sorted(p for p in path.iterdir() if p.name not in _NOT_CONTENT and not is_temporary_of(p.name, LOCKED_FILES))
     if contents and not force:
         # A run killed before its first checkpoint has nothing to resume.
         resumable = (path / ckpt.TRAINER_FILE).exists() or set_aside_run(path) is not None
