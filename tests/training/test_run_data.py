@@ -188,3 +188,12 @@ def test_evaluate_of_a_run_read_in_memory_refuses_its_changed_file(tmp_path):
     np.save(tmp_path / "x.npy", rows[::-1].copy())  # the same rows in another order: another split
     with pytest.raises(DataError, match="x.npy changed since this run started"):
         vaekit.evaluate(tmp_path / "run", k=0, probe=False)
+
+
+def test_a_bundled_dataset_beside_a_same_named_folder_records_its_name_not_the_folder(tmp_path, monkeypatch):
+    # --data digits reads the bundled dataset: a folder ./digits here is not where the run read it.
+    (tmp_path / "digits").mkdir()
+    monkeypatch.chdir(tmp_path)
+    cfg = config(name="digits", shuffle="blocks")
+    bind_to_data(cfg, load_bundle(cfg))
+    assert cfg.data_file["format"] == "dataset" and cfg.data_file["read_from"] == "digits"

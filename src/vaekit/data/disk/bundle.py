@@ -24,6 +24,7 @@ from vaekit.data.disk.parquet import ParquetRows, sample_size
 from vaekit.data.disk.rows import RowView
 from vaekit.data.holdout import split_indices
 from vaekit.data.options import LoadOptions
+from vaekit.data.registry import resolve_name
 from vaekit.data.suffixes import table_suffix
 from vaekit.data.validate import check_test_fraction
 from vaekit.runtime.errors import DataError
@@ -234,12 +235,20 @@ def data_file_record(name: str, fmt: str, layout: BlockLayout, fingerprint: str,
     return {
         "path": name,
         "format": fmt,
-        "read_from": os.path.abspath(read_from) if Path(read_from).exists() else str(read_from),
+        "read_from": _where_read(name, read_from),
         "rows": layout.n_rows,
         "row_groups": layout.n_blocks,
         "layout_sha256": layout.digest(),
         "fingerprint": fingerprint,
     }
+
+
+def _where_read(name: str, read_from: Path) -> str:
+    """Return ``read_from`` as a run records it: absolute for a file or folder it read, as given
+    for a bundled dataset's name (read by name, whatever file or folder of that name is here)."""
+    if resolve_name(name) is None and Path(read_from).exists():
+        return os.path.abspath(read_from)
+    return str(read_from)
 
 
 def check_unchanged(record: dict[str, Any], recorded: dict[str, Any] | None) -> None:
