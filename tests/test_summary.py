@@ -37,3 +37,19 @@ def test_the_trainer_state_is_the_checkpoints_whatever_trainer_json_holds(tmp_pa
     (tmp_path / ckpt.TRAINER_FILE).unlink()
     (tmp_path / ckpt.TRAINER_JSON).write_text(json.dumps(state))
     assert trainer_state(tmp_path) == state  # trainer.json alone, as a folder without a checkpoint has it
+
+
+def test_info_and_the_curves_leave_out_an_epoch_recorded_past_the_checkpoint(tmp_path):
+    # A kill between an epoch's metrics line and its checkpoint: the run has not those weights.
+    import vaekit
+    from vaekit.summary import run_info
+    from vaekit.viz import read_metrics
+
+    run = tmp_path / "r"
+    vaekit.train(data="digits", encoder=[8], latent_dim=2, epochs=2, out=run, progress="quiet")
+    lines = (run / ckpt.METRICS_FILE).read_text().splitlines()
+    extra = {**json.loads(lines[-1]), "epoch": 3, "training_step": "autograd"}
+    (run / ckpt.METRICS_FILE).write_text("\n".join([*lines, json.dumps(extra)]) + "\n")
+    info = run_info(run)
+    assert info["epochs_trained"] == 2 and info["training"].endswith("(epochs 1-2)")
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]

@@ -87,7 +87,7 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
         "best_by": "validation loss" if vae.config.data.val_fraction > 0 else "training loss (no validation split)",
         "optimizer": describe_optimizer(vae.config.train),
         "start": describe_start(vae.config.train, vae.model.likelihood),
-        "training": training_history(ckpt.read_metrics(run_dir / ckpt.METRICS_FILE)),
+        "training": training_history(ckpt.checkpointed_metrics(run_dir)),
         "version": vae.config.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
     }
@@ -142,7 +142,7 @@ def run_info_from_files(run_dir: Path, missing: UnregisteredPieceError) -> dict[
         "best_loss": state.get("best_val_loss"),
         "best_by": "validation loss" if cfg.data.val_fraction > 0 else "training loss (no validation split)",
         "optimizer": describe_optimizer(cfg.train),
-        "training": training_history(ckpt.read_metrics(run_dir / ckpt.METRICS_FILE)),
+        "training": training_history(ckpt.checkpointed_metrics(run_dir)),
         "version": cfg.version,
         "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
     }

@@ -349,6 +349,14 @@ def checkpoint_epoch(run_dir: Path) -> int | None:
     return None if state is None else state["epoch"]
 
 
+def checkpointed_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Return the per-epoch records of ``run_dir``'s ``metrics.jsonl`` up to its last complete
+    checkpoint (every record when it has none): a kill after an epoch's record but before its
+    checkpoint leaves a record of weights the run does not have, which the next resume drops."""
+    epoch = checkpoint_epoch(run_dir)
+    return read_metrics(Path(run_dir) / METRICS_FILE, math.inf if epoch is None else epoch)
+
+
 def read_trainer_json(run_dir: Path) -> dict[str, Any] | None:
     """Return the trainer state in ``run_dir``'s ``trainer.json``; None when it is missing or
     unreadable (a kill before its first write, a damaged file)."""

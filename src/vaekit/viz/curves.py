@@ -19,15 +19,15 @@ from vaekit.viz.figure import new_figure
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Return the per-epoch records of ``run_dir/metrics.jsonl`` in order (a line cut short by a
-    kill is skipped). Raises ``CheckpointError`` when the file is missing or empty."""
-    from vaekit.training.checkpoint import METRICS_FILE
-    from vaekit.training.checkpoint import read_metrics as read_records
+    """Return the per-epoch records of ``run_dir/metrics.jsonl`` in order, up to the run's last
+    complete checkpoint (a line cut short by a kill is skipped, and so is an epoch whose
+    checkpoint a kill cut short). Raises ``CheckpointError`` when the file is missing or empty."""
+    from vaekit.training.checkpoint import METRICS_FILE, checkpointed_metrics
 
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         raise CheckpointError(f"{path} does not exist: the run has not finished an epoch yet")
-    records = read_records(path)
+    records = checkpointed_metrics(Path(run_dir))
     if not records:
         raise CheckpointError(f"{path} has no complete epoch record")
     return records
