@@ -4,6 +4,8 @@ reference sets and scores, and the calibration.json round trip."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from vaekit.evaluation.calibration import (
     load_calibration,
     save_calibration,
 )
-from vaekit.runtime.errors import ConfigError, DataError
+from vaekit.runtime.errors import ConfigError, DataError, RunFolderLockedError
 
 
 def reference(n: int = 200, seed: int = 0) -> np.ndarray:
@@ -207,3 +209,21 @@ def test_calibrating_on_just_over_the_kept_number_of_scores_is_quick():
     seconds = time.perf_counter() - started
     assert len(cal.reference) == MAX_REFERENCE_SCORES
     assert seconds < 1.5, f"calibrate() on {len(ref)} reference scores took {seconds:.1f} s"
+
+
+def test_a_calibration_is_not_stored_while_a_training_writes_the_run_folder(tmp_path):
+    # A `train --force` replacing the run holds the lock: a threshold of the old weights must not land there.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom pathlib import Path\nfrom vaekit.runtime.lock import run_folder_lock\n"
+         "with run_folder_lock(Path(sys.argv[1]), 'train'):\n    print('locked', flush=True)\n    sys.stdin.readline()\n",
+         str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunFolderLockedError, match=r"in use by PID \d+ \(vaekit train"):
+            save_calibration(tmp_path, make())
+        assert not (tmp_path / CALIBRATION_FILE).exists()
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert save_calibration(tmp_path, make()).exists()

@@ -165,9 +165,14 @@ def calibrate(
 
 
 def save_calibration(run_dir: str | Path, calibration: Calibration) -> Path:
-    """Write ``calibration`` to ``RUN_DIR/calibration.json`` atomically; return the path."""
+    """Write ``calibration`` to ``RUN_DIR/calibration.json`` atomically, holding the run
+    folder's lock as a report's writer does; return the path. Raises ``RunFolderLockedError``
+    while a training writes the folder (a ``train --force`` replacing the run, say)."""
+    from vaekit.runtime.lock import run_folder_lock
+
     path = Path(run_dir) / CALIBRATION_FILE
-    atomic_write_text(path, json.dumps(asdict(calibration), indent=1) + "\n")
+    with run_folder_lock(Path(run_dir), "evaluate"):
+        atomic_write_text(path, json.dumps(asdict(calibration), indent=1) + "\n")
     return path
 
 
