@@ -65,3 +65,16 @@ def write_image(path: Path, mode: str = "L", size: tuple[int, int] = (4, 5), see
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(path)
     return pixels
+
+
+def damage_row_group(path: Path, group: int, column: int = 1) -> None:
+    """Flip bytes at the start of one column chunk of row group ``group`` of the Parquet file
+    ``path`` (its data page header), leaving the footer as it was: the file opens, that row
+    group does not read."""
+    import pyarrow.parquet as pq
+
+    offset = pq.ParquetFile(path).metadata.row_group(group).column(column).data_page_offset
+    raw = bytearray(path.read_bytes())
+    for i in range(offset, offset + 40):
+        raw[i] ^= 0x5A
+    path.write_bytes(bytes(raw))

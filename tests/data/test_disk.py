@@ -3,7 +3,9 @@ in-memory reader, a flat resident set, the block shuffle, and clear refusals."""
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -29,9 +31,12 @@ from vaekit.data.disk import (
 from vaekit.data.disk import bundle as bundle_module
 from vaekit.data.disk import parquet as parquet_module
 from vaekit.data.disk.bundle import check_unchanged
+from vaekit.data.disk.npy import sampled_fingerprint
 from vaekit.data.options import LoadOptions
 from vaekit.data.tables.read import read_table, typed_text_chunks
 from vaekit.runtime.errors import DataError
+
+from .helpers import damage_row_group
 
 OPTIONS = LoadOptions(test_fraction=0.2, seed=0)
 
@@ -460,3 +465,118 @@ def test_a_copy_made_by_another_text_reader_is_not_reused(tmp_path, monkeypatch)
     monkeypatch.setattr(read_module, "TEXT_READER_VERSION", read_module.TEXT_READER_VERSION + 1)
     again, _ = converted_parquet(tmp_path / "t.csv", say=said.append)
     assert again != parquet and said[1].startswith("converted")  # a changed reader converts again
+
+
+DAMAGED = (
+    r"row group 2 \(counted from 0, of 4; rows 201-300\) cannot be read \(Couldn't deserialize thrift: "
+    r"don't know what type: Deserializing page header failed\.\): "
+)
+
+
+@pytest.mark.parametrize("lean_footer", [False, True])
+def test_a_damaged_row_group_is_refused_in_one_line_naming_it_and_its_rows(tmp_path, monkeypatch, lean_footer):
+    from vaekit.data.disk import parquet_footer
+
+    if lean_footer:  # the row group is then read through a footer of its own
+        monkeypatch.setattr(parquet_footer, "LEAN_FOOTER_BYTES", 1)
+    path = write_parquet(tmp_path / "t.parquet", table(400), 100)
+    damage_row_group(path, 2)
+    with pytest.raises(DataError, match=f"t\\.parquet: {DAMAGED}the file is damaged; write it again from its source$") as refused:
+        open_disk_data(str(path), OPTIONS)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_damaged_row_group_first_read_in_training_is_refused_naming_it(tmp_path):
+    # A run resumed on a file damaged since: its codec is known, so the row group is first read for a batch.
+    path = write_parquet(tmp_path / "t.parquet", table(400), 100)
+    first = open_disk_data(str(path), OPTIONS)
+    damage_row_group(path, 2)
+    resumed = LoadOptions(test_fraction=0.2, seed=0, codec=first.table)
+    lazy = open_disk_data(str(path), resumed, recorded=first.data_file)
+    with pytest.raises(DataError, match=f"t\\.parquet: {DAMAGED}the file is damaged"):
+        lazy.train[: len(lazy.train)]
+
+
+def test_a_damaged_row_group_of_a_converted_copy_says_to_delete_the_copy(tmp_path):
+    path = write_parquet(tmp_path / "copy.parquet", table(400), 100)
+    damage_row_group(path, 2)
+    rows = ParquetRows(path)
+    rows.source = "t.csv"
+    with pytest.raises(DataError, match=f"t\\.csv: its Parquet copy .*copy\\.parquet: {DAMAGED}the copy is damaged; delete it"):
+        rows.load_block(2)
+
+
+def test_a_csv_is_converted_by_one_process_while_another_waits_and_reuses_its_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "t.csv"
+    table(120).to_csv(path, index=False)
+    target = convert.converted_path(path, sampled_fingerprint(path))
+    target.parent.mkdir(parents=True)
+    said: list[str] = []
+    copies: list[convert.ParquetCopy] = []
+    with convert._conversion_lock(path, target):  # as another process converting it holds it
+        waiter = threading.Thread(target=lambda: copies.append(convert.parquet_copy(path, say=said.append)))
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive() and not said and not target.exists()  # it waits, converting nothing
+        convert._convert(path, target, 1024)
+    waiter.join(30)
+    assert copies == [convert.ParquetCopy(target, sampled_fingerprint(path), False)]
+    assert said == [
+        f"reading {path} from its Parquet copy {target} (--data-loading disk reads tables by row groups, which a text "
+        "file lacks; converted by another process just now)"
+    ]
+    assert not convert.lock_path(target).exists()
+
+
+def test_a_waiting_process_refused_after_another_converted_keeps_that_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    frame = table(120).astype({"k": object})
+    frame.loc[7, "k"] = "seven"
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    target = convert.converted_path(path, sampled_fingerprint(path))
+    target.parent.mkdir(parents=True)
+    refused: list[Exception] = []
+
+    def refuse() -> None:
+        try:
+            open_disk_data(str(path), OPTIONS)
+        except DataError as exc:
+            refused.append(exc)
+
+    with convert._conversion_lock(path, target):
+        waiter = threading.Thread(target=refuse)
+        waiter.start()
+        waiter.join(1.0)
+        convert._convert(path, target, 1024)  # the copy another run (declaring k categorical) reads
+    waiter.join(30)
+    assert "mixes numbers and text" in str(refused[0]) and target.is_file()
+
+
+def test_a_lock_file_left_by_a_dead_converter_does_not_stop_a_conversion(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "t.csv"
+    table(120).to_csv(path, index=False)
+    target = convert.converted_path(path, sampled_fingerprint(path))
+    target.parent.mkdir(parents=True)
+    convert.lock_path(target).write_text("")  # its flock went with its process
+    said: list[str] = []
+    assert converted_parquet(path, say=said.append)[0] == target and said[0].startswith("converted")
+    assert not convert.lock_path(target).exists()
+
+
+def test_two_processes_converting_one_csv_at_once_convert_it_once(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.csv"
+    table(5000).to_csv(path, index=False)
+    script = (
+        "import sys; from pathlib import Path; from vaekit.data.disk.convert import parquet_copy; "
+        "print(parquet_copy(Path(sys.argv[1]), say=lambda line: None).made)"
+    )
+    env = {**os.environ, "VAEKIT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    made = sorted(run.communicate(timeout=120)[0].strip() for run in runs)
+    assert made == ["False", "True"] and len(list((tmp_path / "cache").rglob("*.parquet"))) == 1

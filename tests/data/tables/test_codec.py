@@ -481,3 +481,28 @@ def test_a_column_named_otherwise_is_refused_with_the_name_it_likely_is(frame):
         codec.schema.column("Species")
     with pytest.raises(DataError, match=r"lacks the column\(s\) 'site' that the model was trained on; add them"):
         codec.encode(frame.drop(columns="site"))  # nothing close: no guess
+
+
+POINT_MASSES_ONLY = (
+    r"column 'logc' has values the training rows never had: 4\.564348 \(row 3\), 4\.564348 \(row 4\); its training "
+    r"rows held only 0, 3\.2581, 3\.93183, so the run models it as those values alone \(point masses, --continuous "
+    r"auto\) and gives any other value probability 0: to model it as continuous numbers, train a new run with "
+    r"--continuous standard \(continuous='standard' in Python; "
+)
+
+
+def test_a_new_value_of_a_column_of_point_masses_is_named_as_a_number_with_the_fix():
+    train = pd.DataFrame({"logc": [0.0, 3.2581, 3.93183] * 40, "x": np.linspace(0.0, 1.0, 120)})
+    new = pd.DataFrame({"logc": [0.0, 3.2581, 4.564348, 4.564348], "x": [0.1, 0.2, 0.3, 0.4]})
+    with pytest.raises(DataError, match=POINT_MASSES_ONLY) as refused:
+        fitted(train).encode(new)
+    assert "np." not in str(refused.value)
+    assert np.isfinite(fitted(train, continuous="standard").encode(new)).all()  # the fix it names works
+
+
+def test_a_new_value_of_randhies_logc_is_named_with_the_fix():
+    randhie = read_table(real_table("randhie.csv"))[["logc", "income", "xage"]]  # plan's new codes are refused apart
+    codec = fitted(randhie.iloc[:4000])
+    new = randhie.iloc[4000:4600].reset_index(drop=True)
+    with pytest.raises(DataError, match=r"column 'logc' .*: 4\.564348 \(row 463\), .* and 93 more; .*--continuous standard"):
+        codec.encode(new)

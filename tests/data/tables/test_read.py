@@ -235,3 +235,62 @@ def test_conform_digits_types_whole_numbers_as_declared_or_as_a_run_saved_them(t
     assert conform_digits(frame, saved_as_text(old))["zip"].tolist() == [1067, 80331, 1069]
     given = pd.DataFrame({"plan": [10, 20]})
     assert conform_digits(given, {"plan": True})["plan"].dtype == "int64"  # a DataFrame's types are its own
+
+
+def damaged_parquet(tmp_path):
+    from ..helpers import damage_row_group
+
+    rng = np.random.default_rng(0)
+    table = pa.table({name: rng.normal(size=400) for name in "abcd"})
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=100, compression="snappy")
+    damage_row_group(tmp_path / "d.parquet", 2)
+    return tmp_path / "d.parquet"
+
+
+DAMAGED = (
+    r"d\.parquet: row group 2 \(counted from 0, of 4; rows 201-300\) cannot be read \(Couldn't deserialize thrift: "
+    r"don't know what type: Deserializing page header failed\.\): the file is damaged; write it again from its source$"
+)
+
+
+def test_a_damaged_row_group_is_named_in_one_line_read_whole_or_by_chunks(tmp_path):
+    from vaekit.data.tables.read import iter_table_chunks
+
+    path = damaged_parquet(tmp_path)
+    with pytest.raises(DataError, match=DAMAGED):
+        read_table(path)
+    chunks = iter_table_chunks(path, 64)
+    assert len(next(chunks)) == 64  # the rows before it are read
+    with pytest.raises(DataError, match=DAMAGED):
+        list(chunks)
+
+
+def test_a_file_that_is_not_parquet_is_refused_in_one_line_with_the_fix(tmp_path):
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1" + b"\n\x0f junk \n" * 20 + b"PAR1")
+    with pytest.raises(DataError, match=r"cannot be read as a Parquet file \(.*\): it is damaged or not a Parquet file; write it again") as refused:
+        read_table(tmp_path / "broken.parquet")
+    assert "\n" not in str(refused.value)
+
+
+def test_arrow_reason_puts_pyarrows_text_on_one_line():
+    from vaekit.data.tables.read import arrow_reason
+
+    assert arrow_reason(OSError("Couldn't deserialize thrift: \x0f\nDeserializing page header failed.\n")) == (
+        "Couldn't deserialize thrift: Deserializing page header failed."
+    )
+    assert arrow_reason(OSError()) == "OSError"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_chunks_know_their_file_rows_for_messages(tmp_path, suffix):
+    from vaekit.data.tables.cells import cell_places
+    from vaekit.data.tables.read import iter_table_chunks
+
+    frame = pd.DataFrame({"a": np.arange(25.0), "b": ["x"] * 25})
+    path = tmp_path / f"t{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else pq.write_table(pa.Table.from_pandas(frame), path, row_group_size=7)
+    third = list(iter_table_chunks(path, 10))[2]
+    assert third.attrs["vaekit_source"] == str(path)
+    # column a holds each row's 0-based data row: messages count rows from 1, in the file
+    assert cell_places(third, [0, len(third) - 1]) == [f"row {int(third['a'].iloc[0]) + 1}", "row 25"]
+    assert int(third["a"].iloc[0]) >= 14

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vaekit.data.disk.blocks import BlockLayout
-from vaekit.data.disk.convert import TEXT_SUFFIXES, converted_parquet, converted_path
+from vaekit.data.disk.convert import TEXT_SUFFIXES, parquet_copy
 from vaekit.data.disk.npy import NpyRows, sampled_fingerprint
 from vaekit.data.disk.parquet import ParquetRows, sample_size
 from vaekit.data.disk.rows import RowView
@@ -194,16 +194,16 @@ def _text_bundle(
     fingerprint = sampled_fingerprint(path)
     if recorded is not None and recorded.get("fingerprint") != fingerprint:
         check_unchanged({"path": name, "rows": None, "row_groups": None, "fingerprint": fingerprint}, recorded)
-    made = not converted_path(path, fingerprint).is_file()
     lines: list[str] = []
-    parquet, fingerprint = converted_parquet(path, say=lines.append)
-    table = ParquetRows(parquet)
+    copy = parquet_copy(path, say=lines.append)
+    table = ParquetRows(copy.path)
     table.source = name
     try:
-        bundle = _table_bundle(name, table, options, recorded, window, fmt=table_suffix(path)[1:], fingerprint=fingerprint)
+        bundle = _table_bundle(name, table, options, recorded, window, fmt=table_suffix(path)[1:], fingerprint=copy.fingerprint)
     except DataError:
-        if made:
-            parquet.unlink(missing_ok=True)
+        # Only the process that made the copy removes it: another may be reading a copy it reused.
+        if copy.made:
+            copy.path.unlink(missing_ok=True)
         raise
     for line in lines:
         (say or (lambda text: print(text, file=sys.stderr)))(line)

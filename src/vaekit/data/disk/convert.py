@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 from vaekit.data.disk.blocks import block_rows_for
 from vaekit.data.disk.npy import sampled_fingerprint
 from vaekit.runtime.errors import DataError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 #: suffixes of the text tables the disk path converts (compressed ones too: pandas reads them)
 TEXT_SUFFIXES = (".csv", ".tsv")
@@ -75,34 +82,112 @@ def _whole_parquet(path: Path) -> bool:
 def converted_parquet(path: Path, *, say: Callable[[str], None] | None = None) -> tuple[Path, str]:
     """Return ``(parquet_path, fingerprint)``: the Parquet copy of the text table ``path``
     (converted now, or earlier if the text is unchanged; a damaged copy is made again) and the
-    text file's fingerprint (a SHA-256 of its size and sampled bytes). ``say`` receives one
+    text file's fingerprint (a SHA-256 of its size and sampled bytes). See :func:`parquet_copy`."""
+    copy = parquet_copy(path, say=say)
+    return copy.path, copy.fingerprint
+
+
+class ParquetCopy(NamedTuple):
+    """The Parquet copy of a text table: where it is, the text file's fingerprint, and whether
+    this call made it (a copy made earlier, or by another process meanwhile, was not)."""
+
+    path: Path
+    fingerprint: str
+    made: bool
+
+
+def parquet_copy(path: Path, *, say: Callable[[str], None] | None = None) -> ParquetCopy:
+    """Return the Parquet copy of the text table ``path`` (a :class:`ParquetCopy`): made now,
+    or earlier while the text is unchanged; a damaged copy is made again. One process at a
+    time converts a file: the others (the processes of ``--nproc``, or another ``vaekit``)
+    wait for it under a lock next to the copy and then read its copy. ``say`` receives one
     line saying where the copy is and why (default: printed to stderr). Raises ``DataError``
     naming ``VAEKIT_CACHE_DIR`` when the copy cannot be written."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from vaekit.data.tables.read import typed_text_chunks
-
     say = say or (lambda line: print(line, file=sys.stderr))
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     fingerprint = sampled_fingerprint(path)
     target = converted_path(path, fingerprint)
     why = "--data-loading disk reads tables by row groups, which a text file lacks"
-    again = ""
-    if target.is_file():
-        if _whole_parquet(target):
-            say(f"reading {path} from its Parquet copy {target} ({why}; converted earlier)")
-            return target, fingerprint
-        again = "; its earlier copy there was damaged"
+    if _whole_parquet(target):
+        say(f"reading {path} from its Parquet copy {target} ({why}; converted earlier)")
+        return ParquetCopy(target, fingerprint, False)
     rows = block_rows_for(text_columns(path))
+    _make_folder(path, target.parent)
+    with _conversion_lock(path, target):
+        if _whole_parquet(target):  # another process converted it while this one waited
+            say(f"reading {path} from its Parquet copy {target} ({why}; converted by another process just now)")
+            return ParquetCopy(target, fingerprint, False)
+        again = "; its earlier copy there was damaged" if target.exists() else ""
+        _convert(path, target, rows)
+    say(f"converted {path} to {target} ({why}; done once, reused while {path.name} is unchanged{again})")
+    return ParquetCopy(target, fingerprint, True)
+
+
+def _make_folder(path: Path, folder: Path) -> None:
+    """Make the cache folder ``folder`` for the copy of ``path`` (``DataError`` if it cannot be)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(
-            f"{path}: cannot make the folder for its Parquet copy, {target.parent} ({exc.strerror or exc}); "
+            f"{path}: cannot make the folder for its Parquet copy, {folder} ({exc.strerror or exc}); "
             "--data-loading disk converts a text table there: set VAEKIT_CACHE_DIR to a folder that can be written"
         ) from None
+
+
+def lock_path(target: Path) -> Path:
+    """Return the lock file held while the copy ``target`` is being made (hidden, beside it)."""
+    return target.with_name(f".{target.name}.lock")
+
+
+@contextmanager
+def _conversion_lock(path: Path, target: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the copy ``target`` of ``path`` for the block, waiting while
+    another process holds it. The lock is ``flock(2)``, which the system drops when its holder
+    dies however it dies, so a killed converter never keeps the others waiting. The lock file
+    is removed on release; a lock taken on a file removed meanwhile is taken again on the new
+    one, so two processes never both hold it. Without ``fcntl`` (Windows) nothing is locked."""
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    lock = lock_path(target)
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataError(
+                f"{path}: cannot make the lock file {lock} for its Parquet copy ({exc.strerror or exc}); "
+                "set VAEKIT_CACHE_DIR to a folder that can be written"
+            ) from None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if _same_file(fd, lock):
+            break
+        os.close(fd)  # its holder removed the file on release: lock the one there now
+    try:
+        yield
+    finally:
+        with suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True when the open file ``fd`` is the file at ``path`` (not one removed since)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
+
+
+def _convert(path: Path, target: Path, rows: int) -> None:
+    """Write the Parquet copy ``target`` of the text table ``path``, in row groups of ``rows``
+    rows, through a temporary file renamed into place (a copy is whole or not there). Returns
+    nothing; raises ``DataError`` naming ``VAEKIT_CACHE_DIR`` when it cannot be written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vaekit.data.tables.read import typed_text_chunks
+
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     writer = None
     try:
@@ -126,5 +211,3 @@ def converted_parquet(path: Path, *, say: Callable[[str], None] | None = None) -
         if writer is not None:
             writer.close()
         partial.unlink(missing_ok=True)
-    say(f"converted {path} to {target} ({why}; done once, reused while {path.name} is unchanged{again})")
-    return target, fingerprint

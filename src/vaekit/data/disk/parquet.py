@@ -122,12 +122,21 @@ class ParquetRows:
 
     def decode_group(self, group: int, columns: list[str] | None = None) -> Any:
         """Return row group ``group`` as a DataFrame typed as ``read_table`` types a Parquet
-        file (only ``columns``, if given)."""
-        from vaekit.data.tables.read import arrow_frame
+        file (only ``columns``, if given). Raises ``DataError`` naming the row group and its rows
+        when pyarrow cannot read it (a damaged file)."""
+        import pyarrow as pa
 
-        if self.footer is None:
-            return arrow_frame(self.file.read_row_group(group, columns=columns))
-        return arrow_frame(self.footer.open(group).read_row_group(0, columns=columns))
+        from vaekit.data.tables.read import arrow_frame, unreadable_row_group
+
+        try:
+            if self.footer is None:
+                table = self.file.read_row_group(group, columns=columns)
+            else:
+                table = self.footer.open(group).read_row_group(0, columns=columns)
+        except (pa.ArrowException, OSError) as exc:
+            rows = (int(self.layout.starts[group]), int(self.layout.starts[group + 1]))
+            raise unreadable_row_group(str(self.path), group, self.layout.n_blocks, rows, exc, source=self.source) from None
+        return arrow_frame(table)
 
     def _decoded_group(self, group: int) -> Any:
         frame = self._decoded.get(group)

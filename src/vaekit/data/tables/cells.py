@@ -176,7 +176,9 @@ def cell_places(frame: pd.DataFrame, positions: Sequence[int]) -> list[str]:
 def show_cells(frame: pd.DataFrame, values: Sequence[Any], positions: Sequence[int]) -> str:
     """Return up to ``SHOWN`` cells as "'abc' (line 5), 'x' (line 9)" for an error message."""
     places = cell_places(frame, list(positions[:SHOWN]))
-    shown = ", ".join(f"{v!r} ({p})" for v, p in zip(values[:SHOWN], places, strict=False))
+    # A NumPy scalar is shown as the number it is, not as its repr (np.float64(4.5)).
+    plain = [v.item() if isinstance(v, np.generic) else v for v in values[:SHOWN]]
+    shown = ", ".join(f"{v!r} ({p})" for v, p in zip(plain, places, strict=False))
     more = len(positions) - SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
 

@@ -304,8 +304,10 @@ class TableCodec:
             try:
                 slots, masks = transform.encode(values)
             except CellError as exc:
+                fix = f"; {exc.fix}" if exc.fix else ""
                 raise DataError(
-                    f"column {column.name!r} {exc.message}: {show_cells(df, list(exc.values), exc.positions)}"
+                    f"{source_name(df)}column {column.name!r} {exc.message}: "
+                    f"{show_cells(df, list(exc.values), exc.positions)}{fix}"
                 ) from None
             x[:, slot : slot + transform.width] = slots
             start = self._value_width + mask

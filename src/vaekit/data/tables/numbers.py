@@ -145,6 +145,17 @@ class Numbers(ColumnTransform):
         t = np.log(x - r["low"] + r["offset"]) if r["log"] else x
         return (t - r["mean"]) / r["std"]
 
+    def _only_spikes_fix(self) -> str:
+        """Return what to do about a value other than the point masses of a column modelled as
+        point masses alone (no rest): why it was, and how to model it as continuous numbers."""
+        held = ", ".join(f"{v:g}" for v in self.spikes)
+        return (
+            f"its training rows held only {held}, so the run models it as those values alone (point masses, "
+            "--continuous auto) and gives any other value probability 0: to model it as continuous numbers, "
+            "train a new run with --continuous standard (continuous='standard' in Python; it standardises "
+            "every number column, without point masses)"
+        )
+
     def encode(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         present = ~np.isnan(values)
         spike = self._spike_index(values)
@@ -164,11 +175,7 @@ class Numbers(ColumnTransform):
         if self.rest is None:
             if elsewhere.any():
                 bad = np.flatnonzero(elsewhere)
-                raise CellError(
-                    f"has values the training rows never had (they held only {', '.join(f'{v:g}' for v in self.spikes)})",
-                    bad,
-                    values[bad],
-                )
+                raise CellError("has values the training rows never had", bad, values[bad].tolist(), self._only_spikes_fix())
             return slots, masks
         r = self.rest
         if r["log"]:

@@ -23,7 +23,7 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,8 @@ def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int, *, delimite
     order, holding one chunk in memory at a time: Parquet by record batches, CSV/TSV by row
     blocks. Each chunk is typed as :func:`read_table` types a whole file (from its own cells,
     so a column may come as integers in one chunk and as decimals in another: the codec reads
-    both). Raises ``DataError`` as :func:`read_table` does."""
+    both), and knows its file and file rows, so that a message names a cell by its row in the
+    file. Raises ``DataError`` as :func:`read_table` does."""
     path = Path(path)
     suffixes = [s.lower() for s in path.suffixes]
     if not suffixes or suffixes[-1] not in FORMATS or not path.is_file():
@@ -101,17 +102,98 @@ def iter_table_chunks(path: str | os.PathLike[str], chunk_rows: int, *, delimite
         return
     form, default = FORMATS[suffixes[-1]]
     if form == "parquet":
-        yield from _parquet_chunks(path, chunk_rows)
+        yield from _numbered(path, _parquet_chunks(path, chunk_rows))
     else:
-        yield from _text_chunks(path, delimiter or default, chunk_rows)
+        yield from _numbered(path, _text_chunks(path, delimiter or default, chunk_rows))
 
 
-def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _numbered(path: Path, chunks: Generator[pd.DataFrame, None, None]) -> Iterator[pd.DataFrame]:
+    """Yield ``chunks`` (consecutive rows of ``path``) with their file and file rows in their
+    ``attrs``: a cell of a later chunk is named by its row in the file, not in the chunk."""
+    from vaekit.data.tables.cells import FileRows
+
+    start = 0
+    try:
+        for frame in chunks:
+            frame.attrs.update(vaekit_source=str(path), vaekit_file_rows=FileRows(range(start, start + len(frame))))
+            start += len(frame)
+            yield frame
+    finally:
+        chunks.close()  # a reader stopped early closes the file now, not when collected
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Generator[pd.DataFrame, None, None]:
     import pyarrow as pa
 
     file = open_parquet(path)
-    for batch in file.iter_batches(batch_size=chunk_rows):
+    batches = file.iter_batches(batch_size=chunk_rows)
+    done = 0
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:
+            raise _damaged_group(path, file, done, exc) from None
+        if batch is None:
+            return
+        done += batch.num_rows
         yield arrow_frame(pa.Table.from_batches([batch]))
+
+
+def _damaged_group(path: Path, file: Any, first_row: int, exc: BaseException) -> DataError:
+    """Return the ``DataError`` for the Parquet ``file`` whose rows from ``first_row`` on could
+    not be read (``exc``): naming the first row group from there that cannot be read, found by
+    reading them again one by one (only after a failure)."""
+    import pyarrow as pa
+
+    groups, start = file.metadata.num_row_groups, 0
+    for group in range(groups):
+        size = file.metadata.row_group(group).num_rows
+        if start + size > first_row:
+            try:
+                file.read_row_group(group)
+            except (pa.ArrowException, OSError) as group_exc:
+                return unreadable_row_group(str(path), group, groups, (start, start + size), group_exc)
+        start += size
+    return not_parquet(path, exc)
+
+
+def not_parquet(path: str | os.PathLike[str], exc: BaseException) -> DataError:
+    """Return the ``DataError`` for the file ``path`` that pyarrow could not read as Parquet
+    (``exc``): its reason on one line, and the fix."""
+    return DataError(
+        f"{path}: cannot be read as a Parquet file ({arrow_reason(exc)}): it is damaged or not a Parquet file; "
+        "write it again from its source (e.g. pandas' DataFrame.to_parquet)"
+    )
+
+
+def arrow_reason(exc: BaseException) -> str:
+    """Return the text of a pyarrow (or OS) error on one line, for quoting in a message: its
+    whitespace collapsed (pyarrow's text often runs over several lines) and control characters
+    dropped (it quotes the damaged bytes it met), or the error's type when it has no text."""
+    text = "".join(c if c.isprintable() else " " for c in str(exc))
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def unreadable_row_group(
+    path: str, group: int, groups: int, rows: tuple[int, int], exc: BaseException, *, source: str | None = None
+) -> DataError:
+    """Return the ``DataError`` for row group ``group`` (of ``groups``, holding the file rows
+    ``rows``, 0-based, end excluded) of the Parquet file ``path`` that pyarrow could not read
+    (``exc``). ``source``, when given, is the text table ``path`` is a cached copy of: the fix
+    is then to delete the copy, which is made again."""
+    import pyarrow as pa
+
+    copy = source is not None and source != path
+    what = f"{source}: its Parquet copy {path}" if copy else path
+    where = f"row group {group} (counted from 0, of {groups}; rows {rows[0] + 1:,}-{rows[1]:,})"
+    if isinstance(exc, pa.ArrowNotImplementedError):
+        # Not damage: a compression or encoding this pyarrow lacks, which a rewrite avoids.
+        fix = f"written in a way pyarrow {pa.__version__} cannot read; write it again with the defaults (e.g. pandas' DataFrame.to_parquet), or upgrade pyarrow"
+    elif copy:
+        fix = f"the copy is damaged; delete it, and the next run converts {source} again"
+    else:
+        fix = "the file is damaged; write it again from its source"
+    return DataError(f"{what}: {where} cannot be read ({arrow_reason(exc)}): {fix}")
 
 
 def open_parquet(path: str | os.PathLike[str], footer: Any = None) -> Any:
@@ -131,7 +213,7 @@ def open_parquet(path: str | os.PathLike[str], footer: Any = None) -> Any:
     try:
         file = pq.ParquetFile(path) if footer is None else footer.open(0)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as a Parquet file ({exc})") from None
+        raise not_parquet(path, exc) from None
     names = [str(n) for n in file.schema_arrow.names]
     _check_names(names, str(path))
     if not names:
@@ -169,7 +251,7 @@ def arrow_frame(table: Any) -> pd.DataFrame:
     return frame
 
 
-def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _text_chunks(path: Path, delimiter: str, chunk_rows: int) -> Generator[pd.DataFrame, None, None]:
     names: list[str] | None = None
     rows = 0
     with _text_errors(path, delimiter), pd.read_csv(path, chunksize=chunk_rows, **_text_options(delimiter)) as reader:
@@ -564,7 +646,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: cannot be read as a Parquet file ({exc})") from None
+        try:
+            file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError):
+            raise not_parquet(path, exc) from None
+        # The footer reads: a row group is damaged, which the message names with its rows.
+        raise _damaged_group(path, file, 0, exc) from None
     names = [str(n) for n in table.schema.names]
     _check_names(names, str(path))
     if not names:

@@ -17,13 +17,16 @@ import numpy as np
 
 class CellError(Exception):
     """Cells a transform cannot encode: ``message`` (what is wrong, without the column's name),
-    their row ``positions`` and ``values``; the codec turns it into a ``DataError``."""
+    their row ``positions`` and ``values`` (plain Python values, as messages show them), and
+    the ``fix`` (said after the cells, "" when the message holds it); the codec turns it into a
+    ``DataError``."""
 
-    def __init__(self, message: str, positions: np.ndarray, values: np.ndarray) -> None:
+    def __init__(self, message: str, positions: np.ndarray, values: Any, fix: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.positions = positions
         self.values = values
+        self.fix = fix
 
 
 class ColumnTransform:
