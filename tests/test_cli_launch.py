@@ -101,8 +101,38 @@ def test_a_user_error_is_reported_once_with_its_code_and_nothing_added(tmp_path:
     assert lines[1].startswith("error: rank 1 exited with code 2") and "has no complete checkpoint" in lines[1]
 
 
+def test_a_killed_rank_is_the_cause_not_the_lost_contact_it_caused(tmp_path: Path) -> None:
+    # rank 1 killed: rank 0's sum fails on the closed connection, and it exits 2 after telling so
+    run = tmp_path / "run"
+    run.mkdir()
+    lost = "error: rank 0 lost contact with the other processes during a sum over the processes (Read error " \
+        "[127.0.0.1]:33199: Connection reset by peer); another process stopped, which closed its connection"
+    told = {0: {"line": lost, "code": 2, "fault": True}}
+    code, lines = failure_report({0: Failure(2), 1: Failure(-signal.SIGKILL)}, told, str(run), " --nproc 2")
+    assert code == 1 and lines == [f"error: {failure_message({1: Failure(-signal.SIGKILL)}, str(run), ' --nproc 2')}"]
+    assert lines[0].startswith("error: rank 1 was killed by SIGKILL; torchrun stopped the other processes")
+    # a rank that exited on its own (a crash's traceback, no line told) is the cause in the same way
+    code, lines = failure_report({0: Failure(2), 1: Failure(1)}, told, str(run), " --nproc 2")
+    assert lines == ["error: rank 1 exited with code 1; torchrun stopped the other processes"]
+
+
+def test_a_hung_rank_is_said_to_have_stopped_answering_not_to_have_been_killed(tmp_path: Path) -> None:
+    # rank 1 stopped (SIGSTOP): rank 0 times out and exits 2; torchrun's cleanup SIGKILLs rank 1
+    timed_out = "error: rank 0 lost contact with the other processes during a sum over the processes (Timed " \
+        "out waiting 5000ms for recv operation to complete); another process did not answer within " \
+        "VAEKIT_DIST_TIMEOUT=5 s"
+    told = {0: {"line": timed_out, "code": 2, "fault": True}}
+    code, lines = failure_report({0: Failure(2), 1: Failure(-signal.SIGKILL)}, told, None, " --nproc 2")
+    assert code == 1 and lines == [
+        timed_out, "error: rank 1 stopped answering; torchrun ended it with SIGKILL after rank 0 gave up"
+    ]
+    # a hung rank that ended on torchrun's SIGTERM cannot be told from one torchrun stopped
+    _, lines = failure_report({0: Failure(2), 1: Failure(-signal.SIGTERM)}, told, None, " --nproc 2")
+    assert lines == [timed_out, "error: rank 0 exited with code 2; torchrun stopped the other processes"]
+
+
 def test_an_interrupt_says_what_one_process_says(tmp_path: Path) -> None:
-    line = "interrupted; the last complete checkpoint of r is intact: `vaekit resume r` continues it"
+    line = "interrupted; the last complete checkpoint of r is intact: `vaekit resume r --nproc 2` continues it"
     assert interrupt_message(signal.SIGINT, {0: {"line": line, "code": 130}}, "r", " --nproc 2") == line
     assert interrupt_message(signal.SIGINT, {}, None, " --nproc 2") == "interrupted"
     assert interrupt_message(signal.SIGTERM, {}, str(tmp_path / "none"), " --nproc 2") == "stopped by SIGTERM"
@@ -212,8 +242,9 @@ def test_ctrl_c_stops_every_process_with_one_line(tmp_path: Path) -> None:
         job.kill()
     assert job.returncode == 130, stderr
     assert "Traceback" not in stderr
+    # the advice resumes in the same processes: in one, the run would not continue bit for bit
     assert stderr.strip().splitlines() == [
-        f"interrupted; the last complete checkpoint of {run} is intact: `vaekit resume {run}` continues it"
+        f"interrupted; the last complete checkpoint of {run} is intact: `vaekit resume {run} --nproc 2` continues it"
     ]
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vaekit.runtime import distributed
-from vaekit.runtime.errors import ConfigError
+from vaekit.runtime.errors import ConfigError, DistributedError
 
 
 @pytest.mark.parametrize(("n", "size"), [(10, 2), (7, 2), (5, 3), (2, 2), (100, 7)])
@@ -87,3 +87,65 @@ def test_rank_0s_scoring_progress_counts_each_example_once(digits_run, rank_0_of
     with pytest.raises(_Gathered):
         next(scoring.iter_scores(vae, source, on_rows=counted.append))
     assert sum(counted) == 20  # the first chunk's rows, not twice them
+
+
+@pytest.mark.parametrize(
+    ("error", "blames", "not_said"),
+    [
+        ("[gloo/x.cc:84] Timed out waiting 5000ms for recv operation to complete", "did not answer within", "stopped"),
+        ("[gloo/x.cc:9] Read error [127.0.0.1]:33199: Connection reset by peer", "another process stopped", "TIMEOUT"),
+        ("Connection closed by peer [127.0.0.1]:5", "closed its connection", "TIMEOUT"),
+        ("something else broke", "stopped, or did not answer within", None),
+    ],
+)
+def test_lost_contact_names_a_timeout_only_when_the_collective_timed_out(
+    monkeypatch: pytest.MonkeyPatch, error: str, blames: str, not_said: str | None
+) -> None:
+    monkeypatch.setenv(distributed.TIMEOUT_ENV, "5")
+    line = distributed.lost_contact("a sum over the processes", RuntimeError(error))
+    assert line.startswith("rank 0 lost contact with the other processes during a sum over the processes (")
+    assert "[gloo" not in line and blames in line
+    assert not_said is None or not_said not in line.split(")")[-1]
+
+
+def test_a_collectives_failure_is_one_line_that_blames_no_timeout_for_a_closed_connection() -> None:
+    said = r"^rank 0 lost contact .*\(Connection reset by peer\); another process stopped"
+    with pytest.raises(DistributedError, match=said) as lost:
+        with distributed._collective("a wait for every process"):
+            raise RuntimeError("Connection reset by peer")
+    assert distributed.TIMEOUT_ENV not in str(lost.value)
+
+
+def _torchrun_env(monkeypatch: pytest.MonkeyPatch, world_size: int, local: int, flags: str | None) -> None:
+    """This process as rank 0 of a torchrun job of ``world_size`` processes, ``local`` per machine,
+    launched by ``vaekit ... --nproc`` with ``flags`` (None: by torchrun itself)."""
+    monkeypatch.setenv("WORLD_SIZE", str(world_size))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(local))
+    monkeypatch.setenv("RANK", "0")
+    if flags is None:
+        monkeypatch.delenv(distributed.LAUNCH_FLAGS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(distributed.LAUNCH_FLAGS_ENV, flags)
+
+
+@pytest.mark.parametrize(
+    ("world_size", "local", "flags", "command"),
+    [
+        (1, 1, None, "`vaekit resume runs/m`"),
+        (2, 2, " --nproc 2", "`vaekit resume runs/m --nproc 2`"),
+        (4, 2, " --nproc 2 --nnodes 2 --rdzv-endpoint h:1",
+         "`vaekit resume runs/m --nproc 2 --nnodes 2 --rdzv-endpoint h:1`"),
+        (2, 2, None, "`torchrun --nproc-per-node 2 -m vaekit resume runs/m`"),
+        (4, 2, None, "`torchrun --nproc-per-node 2 --nnodes 2 ... -m vaekit resume runs/m` on each machine"),
+    ],
+)
+def test_the_resume_command_names_the_processes_the_run_trains_in(
+    monkeypatch: pytest.MonkeyPatch, world_size: int, local: int, flags: str | None, command: str
+) -> None:
+    _torchrun_env(monkeypatch, world_size, local, flags)
+    assert distributed.resume_command("runs/m").startswith(command)
+
+
+def test_launch_flags_name_the_machines_only_when_there_are_several() -> None:
+    assert distributed.launch_flags(2, 1, "127.0.0.1:5") == " --nproc 2"
+    assert distributed.launch_flags(8, 2, "10.0.0.1:29400") == " --nproc 8 --nnodes 2 --rdzv-endpoint 10.0.0.1:29400"

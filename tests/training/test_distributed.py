@@ -171,6 +171,8 @@ def test_killed_rank_stops_the_job_and_resume_continues_bit_for_bit(tmp_path: Pa
     assert job.returncode != 0
     assert "rank 1 was killed by SIGKILL" in stderr
     assert f"vaekit resume {run} --nproc 2" in stderr
+    # the cause alone: rank 0's lost contact followed from it, and no timeout played a part
+    assert "lost contact" not in stderr and "VAEKIT_DIST_TIMEOUT" not in stderr
     done = len(metrics(run))
     assert 3 <= done < 30, "the kill should fall mid-run"
 
@@ -266,7 +268,8 @@ def test_a_port_in_use_is_refused(tmp_path: Path) -> None:
     [
         (["--set", "net.normalization=batch"], "batch normalisation"),
         (["--batch-size", "1"], "cannot be split over 2 processes"),
-        (["--model", "lvae"], "normalises its batches"),
+        (["--model", "lvae"], "normalises its batches (batch normalisation), and each of 2 processes would normalise its "
+         "own rows, which is not the one-process training; choose layer normalisation (--set model.normalization=layer)"),
     ],
 )
 def test_runs_two_processes_cannot_train_as_one_are_refused(tmp_path: Path, extra: list[str], message: str) -> None:
@@ -275,6 +278,23 @@ def test_runs_two_processes_cannot_train_as_one_are_refused(tmp_path: Path, extr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_ladder_vaes_named_fix_trains_in_two_processes(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    ok(vaekit("train", *BASE, "--model", "lvae", "--set", "model.normalization=layer", "--epochs", "1", "--out", str(run),
+              "--nproc", "2"))  # fmt: skip
+    assert len(metrics(run)) == 1
+
+
+def test_the_time_limit_says_to_resume_in_as_many_processes(tmp_path: Path) -> None:
+    # Resumed in one process, the run would continue to float tolerance only, not bit for bit.
+    run = tmp_path / "run"
+    loud = [arg for arg in BASE if arg != "-q"]  # the stop's line is progress output, which -q leaves out
+    out = ok(vaekit("train", *loud, "--epochs", "50", "--batch-size", "50", "--time-limit", "0.01", "--out", str(run),
+                    "--nproc", "2"))  # fmt: skip
+    assert f"`vaekit resume {run} --nproc 2` continues it for another 0.01 s" in out.stdout + out.stderr
+    assert len(metrics(run)) == 1
 
 
 @pytest.mark.slow
@@ -295,5 +315,7 @@ def test_a_hung_rank_times_out_instead_of_hanging(tmp_path: Path) -> None:
     finally:
         job.kill()
     assert job.returncode != 0
-    assert "lost contact with the other processes" in stderr and "VAEKIT_DIST_TIMEOUT=5" in stderr
-    assert "vaekit resume" in stderr
+    assert "lost contact with the other processes" in stderr and "did not answer within VAEKIT_DIST_TIMEOUT=5" in stderr
+    # torchrun's cleanup killed the stopped rank; that is not what stopped the job
+    assert "rank 1 stopped answering" in stderr and "was killed by SIGKILL" not in stderr
+    assert f"vaekit resume {run} --nproc 2" in stderr

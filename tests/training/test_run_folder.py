@@ -186,6 +186,28 @@ def test_ctrl_c_says_what_the_run_folder_now_holds(tmp_path, monkeypatch, force,
     assert result.exit_code == 130 and said.format(run=run) in result.stderr
 
 
+@pytest.mark.parametrize("env, command", [
+    ({}, "`vaekit resume {run}`"),
+    ({"VAEKIT_LAUNCH_FLAGS": " --nproc 2"}, "`vaekit resume {run} --nproc 2`"),  # vaekit ... --nproc 2
+    ({}, "`torchrun --nproc-per-node 2 -m vaekit resume {run}`"),  # torchrun started by hand
+])  # fmt: skip
+def test_ctrl_c_of_a_run_in_several_processes_resumes_it_in_as_many(tmp_path, monkeypatch, env, command):
+    # Resumed in other processes, the run would continue to float tolerance only, not bit for bit.
+    run = tmp_path / "r"
+    vaekit.train(epochs=1, out=run, **SMALL)
+    monkeypatch.delenv("VAEKIT_LAUNCH_FLAGS", raising=False)
+    if command.startswith("`vaekit resume {run}`"):
+        monkeypatch.delenv("WORLD_SIZE", raising=False)
+    else:
+        for name, value in {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": "0", **env}.items():
+            monkeypatch.setenv(name, value)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        with open_run_folder(run, new=False):
+            raise KeyboardInterrupt
+    said = f"the last complete checkpoint of {run} is intact: {command.format(run=run)} continues it"
+    assert stopped.value.__notes__ == [said]
+
+
 def test_force_replaces_the_old_run_once_the_new_one_has_a_checkpoint(tmp_path, monkeypatch):
     run = tmp_path / "r"
     vaekit.train(epochs=1, out=run, **SMALL)

@@ -330,14 +330,18 @@ def launch(
     from torch.distributed.run import get_args_parser
     from torch.distributed.run import run as torchrun
 
+    from vaekit.runtime.distributed import LAUNCH_FLAGS_ENV, launch_flags
+
     parsed = get_args_parser().parse_args(args)
     # Set, not parsed: torchrun's parser would take vaekit options for abbreviations of its own.
     parsed.training_script_args = [*parsed.training_script_args, *sys.argv[1:]]
-    flags = f" --nproc {nproc}" + (f" --nnodes {nnodes} --rdzv-endpoint {rdzv_endpoint}" if nnodes > 1 else "")
+    flags = launch_flags(nproc, nnodes, rdzv_endpoint)
     # torchrun turns these signals into SignalException while it runs; they are ours again after.
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
     messages = tempfile.mkdtemp(prefix="vaekit-launch-")
     os.environ[MESSAGES_ENV] = messages
+    # A worker's own advice to resume (Ctrl+C, --time-limit) then names the same processes.
+    os.environ[LAUNCH_FLAGS_ENV] = flags
     try:
         torchrun(parsed)
     except ChildFailedError as exc:
@@ -362,6 +366,7 @@ def launch(
             if handler is not None:
                 signal.signal(sig, handler)
         os.environ.pop(MESSAGES_ENV, None)
+        os.environ.pop(LAUNCH_FLAGS_ENV, None)
         shutil.rmtree(messages, ignore_errors=True)
 
 
@@ -371,20 +376,53 @@ def failure_report(
     """Return the exit code and the lines to print for a job whose workers failed
     (``failures``, by rank) after leaving the messages ``told`` (:func:`tell_launcher`). A user
     error or interrupt is printed once, as the lowest rank that met it gave it, with its exit
-    code and nothing added: the message says what happened to the run. Otherwise the lowest
-    rank's account of losing its peers (a timeout names its setting), if any, and
-    :func:`failure_message`, exit code 1."""
+    code and nothing added: the message says what happened to the run. Otherwise exit code 1 and
+    the cause: a rank that waited past the timeout (its lost-contact line, then the ranks that
+    stopped answering, :func:`hung_message`); else a rank that died or exited without a word
+    (:func:`failure_message`), whose peers' lost contact follows from it; else the lowest rank's
+    lost-contact line and :func:`failure_message`."""
     users = {rank: message for rank, message in told.items() if not message.get("fault")}
     if users:
         first = users[min(users)]
         return int(first["code"]), [str(first["line"])]
+    waited = {rank: message for rank, message in told.items() if _timed_out(str(message["line"]))}
+    if waited:
+        return 1, [str(waited[min(waited)]["line"]), f"error: {hung_message(failures, told, run_dir, resume_flags)}"]
+    silent = {rank: f for rank, f in failures.items() if rank not in told and f.exitcode != -signal.SIGTERM}
+    if silent:
+        return 1, [f"error: {failure_message(silent, run_dir, resume_flags)}"]
     lines = [str(told[min(told)]["line"])] if told else []
     return 1, [*lines, f"error: {failure_message(failures, run_dir, resume_flags)}"]
 
 
+def _timed_out(line: str) -> bool:
+    """Return whether a worker's lost-contact ``line`` blames a peer that did not answer within
+    the timeout (rather than one whose connection closed)."""
+    from vaekit.runtime.distributed import NO_ANSWER
+
+    return NO_ANSWER in line
+
+
+def hung_message(
+    failures: dict[int, Any], told: dict[int, dict[str, Any]], run_dir: str | None, resume_flags: str
+) -> str:
+    """Return the line for a job whose ranks (``told``) waited past the timeout: the ranks that
+    said nothing and outlived torchrun's SIGTERM, so were stopped (SIGSTOP, a debugger) rather
+    than busy, as having stopped answering, or :func:`failure_message` when there are none;
+    with what is left of ``run_dir``."""
+    hung = sorted(rank for rank, f in failures.items() if rank not in told and f.exitcode == -signal.SIGKILL)
+    if not hung:
+        return failure_message(failures, run_dir, resume_flags)
+    waited = min(rank for rank, message in told.items() if _timed_out(str(message["line"])))
+    ranks, them = (f"rank {hung[0]}", "it") if len(hung) == 1 else (f"ranks {', '.join(map(str, hung))}", "them")
+    text = f"{ranks} stopped answering; torchrun ended {them} with SIGKILL after rank {waited} gave up"
+    return _with_account(text, run_dir, resume_flags)
+
+
 def interrupt_message(signum: int, told: dict[int, dict[str, Any]], run_dir: str | None, resume_flags: str) -> str:
     """Return the one line for a job stopped by signal ``signum``: rank 0's own (what one
-    process says on Ctrl+C) when it left one, else the signal and what is left of ``run_dir``."""
+    process says on Ctrl+C, its resume command with the launch's process options) when it left
+    one, else the signal and what is left of ``run_dir``."""
     if 0 in told and told[0].get("code") == 130:
         return str(told[0]["line"])
     what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
@@ -426,7 +464,12 @@ def failure_message(failures: dict[int, Any], run_dir: str | None, resume_flags:
     rank, failure = min(failures.items(), key=lambda item: (_blame_order(item[1].exitcode), item[0]))
     code = failure.exitcode
     how = f"was killed by {failure.signal_name()}" if code < 0 else f"exited with code {code}"
-    text = f"rank {rank} {how}; torchrun stopped the other processes"
+    return _with_account(f"rank {rank} {how}; torchrun stopped the other processes", run_dir, resume_flags)
+
+
+def _with_account(text: str, run_dir: str | None, resume_flags: str) -> str:
+    """Return ``text`` followed by what is left of ``run_dir`` (:func:`_checkpoint_account`) as
+    a sentence of its own, or ``text`` alone when there is nothing to say of it."""
     account = _checkpoint_account(run_dir, resume_flags)
     if account is None:
         return text

@@ -42,6 +42,19 @@ def without_compiler_wrappers(optimizer: torch.optim.Optimizer) -> torch.optim.O
     return optimizer
 
 
+def _usable_state(param: torch.Tensor, state: dict | None) -> bool:
+    """Return whether ``state`` is Adam's full state for ``param`` as ``Adam.step`` would use it
+    without starting it: tensors ``exp_avg`` and ``exp_avg_sq`` of the parameter's shape and a
+    one-element ``step``, next to a dense gradient."""
+    if not state or param.grad is None or param.grad.is_sparse:
+        return False
+    tensors = [state.get(key) for key in ("exp_avg", "exp_avg_sq", "step")]
+    if not all(isinstance(t, torch.Tensor) for t in tensors):
+        return False
+    exp_avg, exp_avg_sq, step = tensors
+    return exp_avg.shape == param.shape and exp_avg_sq.shape == param.shape and step.numel() == 1
+
+
 class DirectAdamStep:
     """``optimizer.step()`` for a plain Adam with one parameter group: the same kernels on the
     same state tensors (bit-identical results), with the state's lists built once instead of
@@ -53,9 +66,12 @@ class DirectAdamStep:
     ``add_`` on a tensor whose elements are the parameters' step counts (each
     ``state["step"]`` becomes a 0-d view into it); otherwise, or where this torch lacks the
     kernel (:func:`~vaekit.fast.kernels.private_kernels_available`), it calls the public
-    functional ``torch.optim.adam.adam``. Until the optimizer has state for every parameter
-    (its first step), and whenever the state tensors were replaced (``load_state_dict``), it
-    calls ``optimizer.step()``, so it is always safe to use in its place.
+    functional ``torch.optim.adam.adam``. On the first step it starts Adam's zero state itself
+    where the fused kernel can take it; state that is already there (loaded by
+    ``load_state_dict``, as on resume, or replaced by it since the last step) it adopts as
+    ``Adam.step`` would use it. Where neither applies (a parameter without state or gradient, an
+    Adam variant with more state) it calls ``optimizer.step()``, so it is always safe to use in
+    its place.
     """
 
     def __init__(self, optimizer: torch.optim.Adam) -> None:
@@ -75,7 +91,7 @@ class DirectAdamStep:
             return None
         params = [p for p in group["params"] if p.grad is not None]
         states = [self.optimizer.state.get(p) for p in params]
-        if not params or len(params) != len(group["params"]) or any(not s for s in states):
+        if not params or len(params) != len(group["params"]) or not all(map(_usable_state, params, states)):
             return None
         lists = params, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [s["step"] for s in states]
         # The fused kernel takes one device and dtype per call (the functional form groups them).
@@ -118,14 +134,25 @@ class DirectAdamStep:
             }
         return True
 
+    def _current_lists(self) -> tuple[list[torch.Tensor], ...] | None:
+        """Return the state lists this step can use directly: the ones built last time while
+        they are still the optimizer's, else lists over the state it has now (starting Adam's
+        zero state on the first step where it can); None where only ``optimizer.step()`` can
+        take this step."""
+        optimizer, state = self.optimizer, self._state
+        if state is not None and len(optimizer.param_groups) == 1:  # an added group: Adam.step updates every group
+            current = optimizer.state.get(state[0][0])
+            if current is not None and current.get("exp_avg") is state[1][0]:
+                return state
+        # Loaded or replaced state is adopted as is rather than left to Adam.step, whose first
+        # call imports torch's compiler stack (the first epoch after a resume paid for it).
+        self._state = self._state_lists() if optimizer.state or self._start_state() else None
+        return self._state
+
     def __call__(self) -> None:
         optimizer = self.optimizer
-        state = self._state
-        if state is not None and len(optimizer.param_groups) != 1:
-            state = self._state = None  # a group was added: Adam.step updates every group
-        if state is None and self._start_state():
-            state = self._state = self._state_lists()
-        if state is None or optimizer.state[state[0][0]].get("exp_avg") is not state[1][0]:
+        state = self._current_lists()
+        if state is None:
             optimizer.step()
             self._state = self._state_lists()
             return

@@ -31,6 +31,15 @@ from vaekit.runtime.worker_process import launched_by_torchrun
 #: seconds a collective waits for every rank before the job stops with an error
 DEFAULT_TIMEOUT_S = 300.0
 TIMEOUT_ENV = "VAEKIT_DIST_TIMEOUT"
+#: the process options (``" --nproc 2"``) that ``vaekit ... --nproc`` started its workers with,
+#: which a worker adds to the resume command it advises
+LAUNCH_FLAGS_ENV = "VAEKIT_LAUNCH_FLAGS"
+#: the words of a lost-contact line (:func:`_collective`) that blame a peer for not answering in time
+NO_ANSWER = f"another process did not answer within {TIMEOUT_ENV}="
+#: how torch's backends word a collective that waited past its timeout
+_TIMED_OUT = re.compile(r"timed out|timeout", re.IGNORECASE)
+#: how they word a peer's connection that closed: the peer ended (killed, crashed, or left)
+_CLOSED = re.compile(r"connection (reset|closed|refused)|broken pipe|end of file|\bEOF\b|socket closed", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -121,17 +130,58 @@ def joined(device: torch.device) -> Iterator[World]:
 @contextlib.contextmanager
 def _collective(what: str) -> Iterator[None]:
     """Turn a failed collective (a peer that died, hung past the timeout or left) into one
-    ``DistributedError`` line instead of torch's traceback."""
+    ``DistributedError`` line instead of torch's traceback (:func:`lost_contact`)."""
     try:
         yield
     except RuntimeError as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        # gloo prefixes its source location and appends advice; the middle says what happened
-        first_line = re.sub(r"^\[[^\]]*\]\s*", "", text).split(". This is typically")[0]
-        raise DistributedError(
-            f"rank {_world.rank} lost contact with the other processes during {what} ({first_line}); another "
-            f"process stopped, or did not answer within {TIMEOUT_ENV}={timeout_s():g} s"
-        ) from None
+        raise DistributedError(lost_contact(what, exc)) from None
+
+
+def lost_contact(what: str, exc: BaseException) -> str:
+    """Return the line for a collective (``what``) that failed with ``exc``: torch's words, then
+    the likely cause, a peer that did not answer within the timeout only when the backend says it
+    timed out, a peer that stopped when its connection closed, else either."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # gloo prefixes its source location and appends advice; the middle says what happened
+    said = re.sub(r"^\[[^\]]*\]\s*", "", text).split(". This is typically")[0]
+    if _TIMED_OUT.search(said):
+        cause = f"{NO_ANSWER}{timeout_s():g} s"
+    elif _CLOSED.search(said):
+        cause = "another process stopped, which closed its connection"
+    else:
+        cause = f"another process stopped, or did not answer within {TIMEOUT_ENV}={timeout_s():g} s"
+    return f"rank {_world.rank} lost contact with the other processes during {what} ({said}); {cause}"
+
+
+def launch_flags(nproc: int, nnodes: int, rdzv_endpoint: str | None) -> str:
+    """Return the options, each after a space, that start a command in the processes of a
+    launch of ``nproc`` per machine on ``nnodes`` machines meeting at ``rdzv_endpoint``:
+    ``" --nproc 2"``, with ``--nnodes`` and ``--rdzv-endpoint`` for several machines."""
+    flags = f" --nproc {nproc}"
+    return flags + (f" --nnodes {nnodes} --rdzv-endpoint {rdzv_endpoint}" if nnodes > 1 else "")
+
+
+def resume_command(run_dir: object, options: str = "") -> str:
+    """Return the command, in backticks, that continues ``run_dir`` (with ``options``, e.g.
+    ``" --epochs N"``) in the processes this one trains among, so bit for bit: ``vaekit resume
+    RUN`` in one process, with the launch's process options (:func:`launch_flags`) under
+    ``vaekit ... --nproc``, and through torchrun with its process counts under a ``torchrun``
+    started by hand."""
+    if not launched_by_torchrun():
+        return f"`vaekit resume {run_dir}{options}`"
+    flags = os.environ.get(LAUNCH_FLAGS_ENV)
+    if flags is not None:
+        return f"`vaekit resume {run_dir}{options}{flags}`"
+    size = int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", size))
+    nodes = max(1, size // max(1, local))
+    if nodes == 1:
+        return f"`torchrun --nproc-per-node {local} -m vaekit resume {run_dir}{options}`"
+    # The rendezvous address is torchrun's own option, which its workers are not told.
+    return (
+        f"`torchrun --nproc-per-node {local} --nnodes {nodes} ... -m vaekit resume {run_dir}{options}` "
+        "on each machine (with this run's rendezvous options)"
+    )
 
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:

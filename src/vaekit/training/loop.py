@@ -146,7 +146,8 @@ class DivergenceCheck:
             raise TrainingDivergedError(
                 f"loss became NaN or infinite at step {first_bad} (epoch {epoch}); stopped, {kept}. "
                 "Try a lower --lr or a --grad-clip"
-                + ("" if checkpoint_epoch is None else " (`vaekit resume RUN --lr ... --grad-clip ...` goes on from the checkpoint)")
+                + ("" if checkpoint_epoch is None else f" ({distributed.resume_command('RUN', ' --lr ... --grad-clip ...')} goes on "
+                       "from the checkpoint)")
                 + "; data of very large values (8-bit pixels stored as 0..255 floats, 16-bit images) may need "
                 "rescaling first, e.g. to [0, 1] or to zero mean and unit variance."
             )
@@ -327,8 +328,8 @@ def _fit(
             if out_of_time:
                 run.reporter.message(
                     f"{run_dir}: stopped at the time limit ({config.train.time_limit:g} s) after epoch {epoch} of "
-                    f"{config.train.epochs}, checkpointed; `vaekit resume {run_dir}` continues it for another "
-                    f"{config.train.time_limit:g} s (the run keeps its limit), `--time-limit 0` to the end"
+                    f"{config.train.epochs}, checkpointed; {distributed.resume_command(run_dir)} continues it for "
+                    f"another {config.train.time_limit:g} s (the run keeps its limit), `--time-limit 0` to the end"
                 )
                 break
     return finish(run)
@@ -342,6 +343,19 @@ def past_time_limit(limit: float | None, started: float) -> bool:
     if not distributed.world().distributed:
         return late
     return bool(distributed.all_reduce_sum(torch.tensor([float(late)])).item() > 0)
+
+
+def _layer_norm_fix(config: RunConfig, model: torch.nn.Module) -> str:
+    """Return the options that replace ``model``'s batch normalisation by layer normalisation:
+    ``--set net.normalization=layer`` and ``--set model.normalization=layer`` (the Ladder VAE's
+    own option, batch by default) for those set to batch, or words naming both options when
+    neither is (a plugin's own layers)."""
+    options = ["net.normalization"] if config.model.net.get("normalization") == "batch" else []
+    if getattr(model, "normalization", None) == "batch":
+        options.append("model.normalization")
+    if not options:
+        return "net.normalization or the model's normalization option"
+    return " and ".join(f"--set {option}=layer" for option in options)
 
 
 def _normalises_batches(model: torch.nn.Module) -> bool:
@@ -372,7 +386,7 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
         raise ConfigError(
             f"this model normalises its batches (batch normalisation), and each of {world.size} processes would "
             "normalise its own rows, which is not the one-process training; choose layer normalisation "
-            "(net.normalization or the model's normalization option) or train in one process"
+            f"({_layer_norm_fix(config, model)}) or train in one process"
         )
     if not resume:
         initialise(model, t.init)
@@ -390,7 +404,7 @@ def setup(config: RunConfig, run_dir: Path, *, resume: bool, progress: str, fram
         if state["epoch"] > t.epochs:
             raise ConfigError(
                 f"{run_dir} has trained {state['epoch']} epochs already; ask for at least that many "
-                f"(`vaekit resume {run_dir} --epochs N`, N >= {state['epoch']})"
+                f"({distributed.resume_command(run_dir, ' --epochs N')}, N >= {state['epoch']})"
             )
 
     labelled = getattr(model, "conditional", False)
@@ -786,7 +800,7 @@ def _stopped_writing(run: Run, exc: WriteError) -> WriteError:
         fix = "train again" + (" once there is space" if isinstance(exc, DiskFullError) else "")
     else:
         left = f"training stopped; the last complete checkpoint (epoch {run.checkpoint_epoch}) is intact"
-        fix = f"{'free some space' if isinstance(exc, DiskFullError) else 'fix that'}, then `vaekit resume {run.run_dir}`"
+        fix = f"{'free some space' if isinstance(exc, DiskFullError) else 'fix that'}, then {distributed.resume_command(run.run_dir)}"
         if run.old_config is not None and run.config_written:
             left += "; config.json already holds the new settings, which that resume trains with"
         elif run.old_config is not None:

@@ -24,6 +24,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from vaekit.runtime.atomic import is_temporary_of, remove_temporaries, write_errors
+from vaekit.runtime.distributed import resume_command
 from vaekit.runtime.errors import RunFolderError
 from vaekit.runtime.lock import LOCK_FILE, run_folder_lock
 from vaekit.training import checkpoint as ckpt
@@ -205,7 +206,10 @@ def open_run_folder(path: Path, *, new: bool, force: bool = False, command: str 
                         )
                 if isinstance(exc, KeyboardInterrupt) and not getattr(exc, "__notes__", None):
                     if (path / ckpt.TRAINER_FILE).exists():
-                        exc.add_note(f"the last complete checkpoint of {path} is intact: `vaekit resume {path}` continues it")
+                        # In the processes it ran in, or a resume would not continue it bit for bit.
+                        exc.add_note(
+                            f"the last complete checkpoint of {path} is intact: {resume_command(path)} continues it"
+                        )
                 raise
             folder.settle()
     finally:
