@@ -19,6 +19,7 @@ from vaekit.viz.diagram import (
     GaussianHeads,
     Sample,
     architecture_for_preset,
+    architecture_from_config,
     dense_vae,
     diagram_source,
 )
@@ -176,10 +177,25 @@ def test_unknown_format_is_a_config_error(seed_arch):
         diagram_source(seed_arch, "png")
 
 
+#: families whose diagrams add kinds of shape: the code box, the condition y (conv: traced)
+COMPILED_FAMILIES = {"ae": {"model": "ae"}, "cvae": {"model": "cvae"}, "cvae-conv": {"model": "cvae", "net": "conv"}}
+
+
+def compiled_architectures(seed_arch: Architecture) -> dict[str, Architecture]:
+    """The diagrams the slow tests compile: the seed, a wide one, and one of each family above."""
+    from .diagram.helpers import bound_config
+
+    families = {
+        name: architecture_from_config(bound_config(encoder=[6, 4], latent_dim=3, **options))
+        for name, options in COMPILED_FAMILIES.items()
+    }
+    return {"seed": seed_arch, "big": dense_vae(784, [512], 16, [512]), **families}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (make test-slow installs it)")
 def test_tikz_compiles_with_pdflatex(seed_arch, tmp_path):
-    for name, arch in (("seed", seed_arch), ("big", dense_vae(784, [512], 16, [512]))):
+    for name, arch in compiled_architectures(seed_arch).items():
         (tmp_path / f"{name}.tex").write_text(diagram_source(arch, "tikz"))
         result = subprocess.run(
             ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
@@ -210,7 +226,7 @@ def test_typst_compiles_against_a_cetz_stand_in(seed_arch, tmp_path):
 
     package = tmp_path / "cache" / "typst" / "packages" / "preview" / "cetz" / CETZ_VERSION
     shutil.copytree(Path(__file__).parent / "cetz_stub", package)
-    for name, arch in (("seed", seed_arch), ("big", dense_vae(784, [512], 16, [512]))):
+    for name, arch in compiled_architectures(seed_arch).items():
         source = tmp_path / f"{name}.typ"
         source.write_text(diagram_source(arch, "typst"))
         env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}

@@ -264,22 +264,22 @@ def _place_heads(d: Drawing, layer: GaussianHeads, x: float) -> _Column:
 
 
 def _place_sample(d: Drawing, layer: Sample, x: float) -> _Column:
-    units = _add_units(d, "z", layer.width, x)
-    box = _framed(d, units, x, "sample", SAMPLE_FILL, SAMPLE_STROKE)
-    d.texts.append(Text(x, box.y - 0.35, Label("sample"), "middle", 0.34, "caption"))
-    d.texts.append(Text(x, box.y + box.h + 0.35, Label("z", math=True), "middle", 0.42, "caption"))
-    if layer.width > MAX_SHOWN:
-        d.texts.append(Text(x, box.y + box.h + 0.85, Label(f"{layer.width} units"), "middle", 0.3, "width"))
-    return _Column(units, "z", x - RADIUS, x + RADIUS)
+    return _place_z(d, layer.width, x, "sample", SAMPLE_FILL, SAMPLE_STROKE)
 
 
 def _place_code(d: Drawing, layer: Code, x: float) -> _Column:
-    units = _add_units(d, "z", layer.width, x)
-    box = _framed(d, units, x, "code", CODE_FILL, CODE_STROKE)
-    d.texts.append(Text(x, box.y - 0.35, Label("code"), "middle", 0.34, "caption"))
+    return _place_z(d, layer.width, x, "code", CODE_FILL, CODE_STROKE)
+
+
+def _place_z(d: Drawing, width: int, x: float, kind: str, fill: str, stroke: str) -> _Column:
+    """Place the column z of ``width`` units at ``x`` in a box of ``kind`` (``sample``, or a
+    deterministic model's ``code``), captioned with that word above and z below."""
+    units = _add_units(d, "z", width, x)
+    box = _framed(d, units, x, kind, fill, stroke)
+    d.texts.append(Text(x, box.y - 0.35, Label(kind), "middle", 0.34, "caption"))
     d.texts.append(Text(x, box.y + box.h + 0.35, Label("z", math=True), "middle", 0.42, "caption"))
-    if layer.width > MAX_SHOWN:
-        d.texts.append(Text(x, box.y + box.h + 0.85, Label(f"{layer.width} units"), "middle", 0.3, "width"))
+    if width > MAX_SHOWN:
+        d.texts.append(Text(x, box.y + box.h + 0.85, Label(f"{width} units"), "middle", 0.3, "width"))
     return _Column(units, "z", x - RADIUS, x + RADIUS)
 
 
