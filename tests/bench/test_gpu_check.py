@@ -21,7 +21,17 @@ STEPS = ("setup", "tests", "paper", "train-fp32", "train-bf16", "train-fp16", "n
 
 def check(args: list[str], out: Path, timeout: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "OUT": str(out)}
+    if "--dry-run" in args:
+        # A dry run only looks for MNIST's file names, so a clone without ../shared shows every step too.
+        env["VAEKIT_BENCH_MNIST"] = str(_named_like_mnist(out / "mnist-names"))
     return subprocess.run(["bash", str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _named_like_mnist(folder: Path) -> Path:
+    """A folder holding an empty file under MNIST's training-images name (what a dry run checks)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train-images-idx3-ubyte").touch()
+    return folder
 
 
 def summary_rows(out: Path) -> dict[str, list[str]]:
