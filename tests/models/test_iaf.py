@@ -3,6 +3,10 @@ autograd's, and the flow reaches the ELBO, the IWAE bound, the NLL and the check
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 
@@ -177,3 +181,20 @@ def test_a_flow_vae_trains_evaluates_and_reloads_to_identical_outputs(tmp_path):
     torch.testing.assert_close(drawn, loaded.model.sample_posterior(x[:9]), rtol=0, atol=0)
     report = vaekit.evaluate(loaded, k=10)
     assert report["nll_path"] == "generic" and report["nll"] > 0
+
+
+def test_building_a_flow_model_on_the_meta_device_does_not_import_the_compiler_stack():
+    # Every train and resume builds the model on the meta device first; the masks' arithmetic
+    # there would import torch._dynamo (seconds at start-up).
+    script = textwrap.dedent("""
+        import sys
+        from vaekit.api import build_config
+        from vaekit.training.build import meta_model
+        from vaekit.training.run_data import bind_to_data, load_bundle
+        config = build_config(data="digits", encoder=[16], latent_dim=4, options={"flow_steps": 2})
+        bind_to_data(config, load_bundle(config))
+        assert meta_model(config) is not None
+        print("torch._dynamo" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -34,7 +34,7 @@ class MaskedLinear(nn.Linear):
 
     def __init__(self, in_features: int, out_features: int, mask: torch.Tensor) -> None:
         super().__init__(in_features, out_features)
-        self.register_buffer("mask", mask.to(self.weight.dtype), persistent=False)
+        self.register_buffer("mask", mask.to(self.weight.device, self.weight.dtype), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight * self.mask, self.bias)
@@ -44,7 +44,7 @@ def _hidden_degrees(width: int, latent_dim: int) -> torch.Tensor:
     """Degrees 0..L-1 cycled over a hidden layer (MADE): a unit of degree k sees inputs 1..k.
     Units of degree 0 see the context alone: they carry it to the first output, which sees no
     input (MADE without a context has no use for them)."""
-    return torch.arange(width) % latent_dim
+    return torch.arange(width, device="cpu") % latent_dim
 
 
 class AutoregressiveNet(nn.Module):
@@ -88,7 +88,9 @@ class IAFStep(nn.Module):
 
     def __init__(self, latent_dim: int, context_dim: int, hidden: Sequence[int], reverse: bool) -> None:
         super().__init__()
-        order = torch.arange(latent_dim, 0, -1) if reverse else torch.arange(1, latent_dim + 1)
+        # The masks are made on the CPU, whatever device the model is built on: on the meta device
+        # their arithmetic would import torch's compiler stack, and give no values to mask with.
+        order = torch.arange(latent_dim, 0, -1, device="cpu") if reverse else torch.arange(1, latent_dim + 1, device="cpu")
         self.net = AutoregressiveNet(latent_dim, context_dim, hidden, order)
 
     def forward(self, z: torch.Tensor, context: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
