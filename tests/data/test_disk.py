@@ -506,12 +506,19 @@ def test_a_damaged_row_group_of_a_converted_copy_says_to_delete_the_copy(tmp_pat
         rows.load_block(2)
 
 
-def test_a_csv_is_converted_by_one_process_while_another_waits_and_reuses_its_copy(tmp_path, monkeypatch):
+def csv_and_its_copy(tmp_path, monkeypatch, frame, name="t.csv"):
+    """``frame`` written as the CSV ``name`` under a cache of this test's own; return the CSV's
+    path and where its Parquet copy goes (that folder made, the copy not)."""
     monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
-    path = tmp_path / "t.csv"
-    table(120).to_csv(path, index=False)
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
     target = convert.converted_path(path, sampled_fingerprint(path))
     target.parent.mkdir(parents=True)
+    return path, target
+
+
+def test_a_csv_is_converted_by_one_process_while_another_waits_and_reuses_its_copy(tmp_path, monkeypatch):
+    path, target = csv_and_its_copy(tmp_path, monkeypatch, table(120))
     said: list[str] = []
     copies: list[convert.ParquetCopy] = []
     with convert._conversion_lock(path, target):  # as another process converting it holds it
@@ -530,13 +537,9 @@ def test_a_csv_is_converted_by_one_process_while_another_waits_and_reuses_its_co
 
 
 def test_a_waiting_process_refused_after_another_converted_keeps_that_copy(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
     frame = table(120).astype({"k": object})
     frame.loc[7, "k"] = "seven"
-    path = tmp_path / "mixed.csv"
-    frame.to_csv(path, index=False)
-    target = convert.converted_path(path, sampled_fingerprint(path))
-    target.parent.mkdir(parents=True)
+    path, target = csv_and_its_copy(tmp_path, monkeypatch, frame, "mixed.csv")
     refused: list[Exception] = []
 
     def refuse() -> None:
@@ -555,11 +558,7 @@ def test_a_waiting_process_refused_after_another_converted_keeps_that_copy(tmp_p
 
 
 def test_a_lock_file_left_by_a_dead_converter_does_not_stop_a_conversion(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path / "cache"))
-    path = tmp_path / "t.csv"
-    table(120).to_csv(path, index=False)
-    target = convert.converted_path(path, sampled_fingerprint(path))
-    target.parent.mkdir(parents=True)
+    path, target = csv_and_its_copy(tmp_path, monkeypatch, table(120))
     convert.lock_path(target).write_text("")  # its flock went with its process
     said: list[str] = []
     assert converted_parquet(path, say=said.append)[0] == target and said[0].startswith("converted")
